@@ -1,0 +1,1 @@
+"""Code metrics: collectors, records, history on a git branch, thresholds, retention."""

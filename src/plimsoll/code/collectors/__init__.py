@@ -1,0 +1,1 @@
+"""Built-in collectors, one module each, registered through the ``plimsoll.collectors`` group."""

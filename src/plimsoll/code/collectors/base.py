@@ -1,0 +1,193 @@
+"""The collector contract: one class per module with ``name``, ``keys`` and ``collect(context)``.
+
+Collectors that analyse files one at a time subclass :class:`PerFileCollector`: their
+per-file results are cached by content hash, so a second run after a small change only
+re-analyses what changed, and a file that takes too long or does not parse is reported
+and skipped while the rest goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from plimsoll.core.config import CodeConfig
+
+# A file that one collector cannot analyse within this many seconds is skipped and reported
+# (radon's raw analysis, for one, is very slow on huge literals).
+PER_FILE_SECONDS = 20.0
+
+
+class FileCache(Protocol):
+    """Per-file results keyed by (collector key, content hash)."""
+
+    def get(self, key: str, sha: str) -> dict[str, Any] | None:
+        """The cached result, or None."""
+
+    def put(self, key: str, sha: str, value: dict[str, Any]) -> None:
+        """Store a result."""
+
+
+class NullCache:
+    """A cache that remembers nothing (tests, ``--no-cache``)."""
+
+    def get(self, key: str, sha: str) -> dict[str, Any] | None:
+        """Always a miss."""
+        return None
+
+    def put(self, key: str, sha: str, value: dict[str, Any]) -> None:
+        """Forget ``value``."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One Python file to analyse: its path relative to the root, and its content hash."""
+
+    path: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    """What a collector gets: the project root, the files to analyse, config and cache."""
+
+    root: Path
+    files: tuple[SourceFile, ...]
+    config: CodeConfig = field(default_factory=CodeConfig)
+    cache: FileCache = field(default_factory=NullCache)
+
+    @property
+    def paths(self) -> list[str]:
+        """The relative paths of the files, in order."""
+        return [f.path for f in self.files]
+
+    def read(self, path: str) -> str:
+        """The text of ``path`` (relative to the root), decoded as Python source is."""
+        data = (self.root / path).read_bytes()
+        return decode_source(data)
+
+
+def decode_source(data: bytes) -> str:
+    """Decode Python source honouring a PEP 263 coding line, falling back to UTF-8 with replacement."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        return data.decode("utf-8", errors="replace")
+
+
+class CollectorError(Exception):
+    """A collector could not produce its result; the message is recorded in the record."""
+
+
+class Collector(ABC):
+    """A source of metrics. ``collect`` returns a JSON-serialisable dict with ``keys`` at its top."""
+
+    name: ClassVar[str]
+    keys: ClassVar[tuple[str, ...]]
+    description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+
+    def unavailable(self) -> str | None:
+        """Why this collector cannot run here (a tool missing), or None when it can."""
+        return None
+
+    @abstractmethod
+    def collect(self, context: CollectContext) -> dict[str, Any]:
+        """Analyse the project and return the metrics."""
+
+
+class FileTimeout(Exception):
+    """One file took longer than :data:`PER_FILE_SECONDS`."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`FileTimeout` in the main thread after ``seconds`` (no limit off the main thread)."""
+    if threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
+        return
+
+    def _expire(signum: int, frame: Any) -> None:
+        raise FileTimeout()
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class PerFileCollector(Collector):
+    """A collector whose result is a summary of independent per-file results."""
+
+    per_file_seconds: ClassVar[float] = PER_FILE_SECONDS
+
+    def cache_key(self, context: CollectContext) -> str:
+        """Identifies everything besides the file's content that its result depends on."""
+        return f"{self.name}:{self.version}:{config_fingerprint(self.relevant_config(context))}"
+
+    def relevant_config(self, context: CollectContext) -> Any:
+        """The part of the configuration the per-file result depends on (for the cache key)."""
+        return None
+
+    @abstractmethod
+    def analyze_file(self, path: str, source: str, context: CollectContext) -> dict[str, Any]:
+        """Analyse one file; raise SyntaxError when it does not parse."""
+
+    @abstractmethod
+    def summarize(self, per_file: dict[str, dict[str, Any]], context: CollectContext) -> dict[str, Any]:
+        """Combine the per-file results (path -> result) into the collector's metrics."""
+
+    def collect(self, context: CollectContext) -> dict[str, Any]:
+        """Analyse each file (from cache when unchanged) and summarise; report skipped files."""
+        key = self.cache_key(context)
+        per_file: dict[str, dict[str, Any]] = {}
+        skipped: list[dict[str, str]] = []
+        for source_file in context.files:
+            result = context.cache.get(key, source_file.sha)
+            if result is None:
+                result = self._analyze_one(source_file, context)
+                context.cache.put(key, source_file.sha, result)
+            if "__skipped__" in result:
+                skipped.append({"path": source_file.path, "error": result["__skipped__"]})
+            else:
+                per_file[source_file.path] = result
+        summary = self.summarize(per_file, context)
+        summary["skipped_files"] = skipped
+        return summary
+
+    def _analyze_one(self, source_file: SourceFile, context: CollectContext) -> dict[str, Any]:
+        try:
+            source = context.read(source_file.path)
+        except OSError as exc:
+            return {"__skipped__": f"cannot read: {exc.strerror}"}
+        try:
+            with time_limit(self.per_file_seconds):
+                return self.analyze_file(source_file.path, source, context)
+        except SyntaxError as exc:
+            line = f" line {exc.lineno}" if exc.lineno else ""
+            return {"__skipped__": f"does not parse:{line} {exc.msg}"}
+        except FileTimeout:
+            return {"__skipped__": f"took longer than {self.per_file_seconds:g}s; skipped"}
+        except RecursionError:
+            return {"__skipped__": "nested too deeply to analyse"}
+
+
+def config_fingerprint(value: Any) -> str:
+    """A short stable hash of a JSON-serialisable value."""
+    blob = json.dumps(value, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""What every part shares: config, errors, rules, notify, store, plugins, hooks, log."""

@@ -1,0 +1,339 @@
+"""Configuration: one pydantic model tree read from ``[tool.plimsoll]``, ``plimsoll.toml`` or ``plimsoll.yaml``.
+
+``${VAR}`` and ``${VAR:-default}`` in string values come from the environment. An error
+names the file, the key path and what was expected, and never shows a value (it may be
+a password).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from plimsoll.core.errors import ConfigError
+from plimsoll.core.rules import RuleSpec
+
+CONFIG_FILES = ("plimsoll.toml", "plimsoll.yaml", "plimsoll.yml", "pyproject.toml")
+ALL_COLLECTORS = (
+    "stats",
+    "complexity",
+    "maintainability",
+    "debt",
+    "coverage",
+    "bandit",
+    "interrogate",
+    "mypy",
+    "pylint",
+    "ruff",
+)
+# Directories never analysed, whatever the configuration says.
+ALWAYS_EXCLUDED = (".venv", "venv", "build", "dist", ".git", "node_modules", ".tox", ".nox",
+                   "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".plimsoll",
+                   ".eggs")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- code -------------------------------------------------------------------------------------
+
+
+class DebtConfig(_Model):
+    """Limits beyond which a structure counts as technical debt, and fix-time estimates."""
+
+    markers: list[str] = Field(
+        default_factory=lambda: ["TODO", "FIXME", "HACK", "XXX", "BUG", "OPTIMIZE", "REFACTOR"]
+    )
+    long_function_lines: int = 50
+    large_class_lines: int = 300
+    large_class_methods: int = 20
+    max_nesting: int = 4
+    high_complexity: int = 10
+    minutes_per_marker: float = 15.0
+    minutes_per_long_function: float = 30.0
+    minutes_per_large_class: float = 60.0
+    minutes_per_deep_nesting: float = 20.0
+    minutes_per_complexity_point: float = 5.0
+
+
+class RetentionConfig(_Model):
+    """Tiered pruning, compression and rotation of history records."""
+
+    keep_days: int = 30
+    weekly_after_days: int = 30
+    monthly_after_days: int = 90
+    compress_after_days: int = 30
+    max_age_days: int | None = None
+
+
+class CoverageConfig(_Model):
+    """Where coverage comes from: existing coverage.py data, or by running the tests."""
+
+    data_file: str | None = None
+    run_tests: bool = False
+    test_command: str = "python -m pytest -q -x -p no:cacheprovider"
+
+
+class CodeConfig(_Model):
+    """The code-metrics tracker."""
+
+    paths: list[str] = Field(default_factory=lambda: ["."])
+    exclude: list[str] = Field(default_factory=list)
+    collectors: list[str] = Field(default_factory=lambda: list(ALL_COLLECTORS))
+    collector_timeout_seconds: float = 600.0
+    jobs: int | None = None
+    branch: str = "code-metrics"
+    remote: str = "origin"
+    base_branch: str = "main"
+    push_retries: int = 5
+    cache_dir: str = ".plimsoll/cache"
+    debt: DebtConfig = Field(default_factory=DebtConfig)
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig)
+    thresholds: list[RuleSpec] = Field(default_factory=list)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    notify_channels: list[str] = Field(default_factory=list)
+
+
+# --- notify -----------------------------------------------------------------------------------
+
+
+class _ChannelBase(_Model):
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    timeout_seconds: float = 10.0
+    breaker_threshold: int = 5
+    breaker_reset_seconds: float = 60.0
+
+
+class AppriseChannel(_ChannelBase):
+    """Any apprise URL (Slack, Teams, Discord, mailto, ...)."""
+
+    kind: Literal["apprise"]
+    url: SecretStr
+
+
+class WebhookChannel(_ChannelBase):
+    """A JSON POST to a URL."""
+
+    kind: Literal["webhook"]
+    url: SecretStr
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class SmtpChannel(_ChannelBase):
+    """An email sent through an SMTP server."""
+
+    kind: Literal["smtp"]
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    ssl: bool = False
+    sender: str
+    to: list[str]
+    subject_prefix: str = "[plimsoll]"
+
+
+class GitHubCommentChannel(_ChannelBase):
+    """A comment on a GitHub pull request through the REST API."""
+
+    kind: Literal["github_comment"]
+    api_url: str = "https://api.github.com"
+    token: SecretStr | None = None
+    repository: str | None = None
+    pull_request: int | None = None
+    update_existing: bool = True
+
+
+class GitHubSummaryChannel(_ChannelBase):
+    """Markdown appended to the GitHub Actions step summary."""
+
+    kind: Literal["github_summary"]
+    path: str | None = None
+
+
+ChannelConfig = Annotated[
+    AppriseChannel | WebhookChannel | SmtpChannel | GitHubCommentChannel | GitHubSummaryChannel,
+    Field(discriminator="kind"),
+]
+
+
+class NotifyConfig(_Model):
+    """Notification channels by name."""
+
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    default_channels: list[str] = Field(default_factory=list)
+
+
+# --- store, log, root -------------------------------------------------------------------------
+
+
+class StoreConfig(_Model):
+    """The embedded state store: SQLite by default, PostgreSQL when ``url`` is set."""
+
+    path: str = ".plimsoll/state.db"
+    url: SecretStr | None = None
+
+
+class LogConfig(_Model):
+    """Log level and format."""
+
+    level: Literal["debug", "info", "warning", "error"] = "warning"
+    format: Literal["text", "json"] = "text"
+
+
+class PlimsollConfig(_Model):
+    """The whole configuration."""
+
+    code: CodeConfig = Field(default_factory=CodeConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+
+class LoadedConfig(BaseModel):
+    """A validated configuration with where it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    config: PlimsollConfig
+    source: Path | None
+    root: Path
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, env: Mapping[str, str], where: str = "", path: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of ``value``."""
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{where}: {path or '<root>'}: environment variable {name} is not set "
+                f"(write ${{{name}:-default}} to give a default)"
+            )
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, where, _join(path, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, where, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = _join(out, part)
+    return out or "<root>"
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    # pydantic's message states what was expected; the value itself is never shown.
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def _read_raw(path: Path) -> dict[str, Any] | None:
+    """The plimsoll table of ``path``, or None when a pyproject.toml has none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of settings at the top level")
+    if path.name == "pyproject.toml":
+        section = data.get("tool", {}).get("plimsoll")
+        if section is None:
+            return None
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [tool.plimsoll] must be a table")
+        return section
+    return data
+
+
+def _describe(path: Path) -> str:
+    return f"{path} [tool.plimsoll]" if path.name == "pyproject.toml" else str(path)
+
+
+def parse(raw: Mapping[str, Any], where: str, env: Mapping[str, str] | None = None) -> PlimsollConfig:
+    """Validate a raw settings mapping; errors name ``where`` and the key path."""
+    data = interpolate(dict(raw), os.environ if env is None else env, where)
+    try:
+        return PlimsollConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"{where}: {_loc(first['loc'])}: {_explain(first)}{more}") from None
+
+
+def find_config(start: Path) -> Path | None:
+    """The first configuration file in ``start`` or its parents (a plimsoll table required in pyproject)."""
+    for folder in (start, *start.parents):
+        for name in CONFIG_FILES:
+            candidate = folder / name
+            if candidate.is_file():
+                if name == "pyproject.toml" and _read_raw(candidate) is None:
+                    continue
+                return candidate
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def load(path: Path | None = None, start: Path | None = None,
+         env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load the configuration from ``path``, or find it from ``start`` (default: the cwd)."""
+    start = (start or Path.cwd()).resolve()
+    if path is not None:
+        path = path.resolve()
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        source: Path | None = path
+    else:
+        source = find_config(start)
+    if source is None:
+        return LoadedConfig(config=PlimsollConfig(), source=None, root=start)
+    raw = _read_raw(source) or {}
+    config = parse(raw, _describe(source), env)
+    return LoadedConfig(config=config, source=source, root=source.parent)
