@@ -1,0 +1,1 @@
+"""Local HTTP and SMTP servers that record what they receive (filled in by the notify work)."""
