@@ -1,0 +1,138 @@
+"""What a record says about where it was collected: commit, message, branch, state, version."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from plimsoll.core.errors import GitError, NotARepositoryError
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root``; return stdout stripped, raise GitError with git's own message."""
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise GitError(f"git {args[0]}: {message}")
+    return done.stdout.strip()
+
+
+def repository_root(start: Path) -> Path:
+    """The top of the work tree containing ``start``; NotARepositoryError outside one."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        raise NotARepositoryError(
+            f"{start} is not inside a git repository (plimsoll keeps code metrics on a git branch; "
+            "run `git init` first)"
+        )
+    return Path(done.stdout.strip())
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """The commit a collection describes and the state of the work tree at the time."""
+
+    sha: str
+    message: str
+    branch: str | None
+    detached: bool
+    dirty: bool
+    committed_at: str
+
+
+def commit_info(root: Path, rev: str = "HEAD", worktree: bool = True) -> CommitInfo:
+    """Describe ``rev``; with ``worktree``, also whether the work tree is dirty and HEAD detached."""
+    try:
+        sha = git(root, "rev-parse", "--verify", f"{rev}^{{commit}}")
+    except GitError:
+        raise NotARepositoryError(
+            f"{root}: no commit {rev!r} (a repository needs at least one commit to collect)"
+        ) from None
+    message = git(root, "log", "-1", "--format=%B", sha).strip()
+    committed_at = git(root, "log", "-1", "--format=%cI", sha)
+    branch: str | None = None
+    detached = False
+    dirty = False
+    if worktree:
+        name = subprocess.run(
+            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=root, capture_output=True,
+            text=True, check=False,
+        )
+        branch = name.stdout.strip() or None
+        detached = branch is None
+        dirty = bool(git(root, "status", "--porcelain", "--untracked-files=no"))
+    return CommitInfo(sha, message, branch, detached, dirty, committed_at)
+
+
+_VERSION_LINE = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.MULTILINE)
+
+
+def package_version(root: Path) -> str | None:
+    """The analysed project's version from pyproject.toml, setup.cfg or a ``__version__``."""
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+            data = {}
+        version = data.get("project", {}).get("version") or data.get("tool", {}).get(
+            "poetry", {}
+        ).get("version")
+        if isinstance(version, str):
+            return version
+    setup_cfg = root / "setup.cfg"
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser()
+        try:
+            parser.read(setup_cfg, encoding="utf-8")
+            version = parser.get("metadata", "version", fallback=None)
+        except configparser.Error:
+            version = None
+        if version and not version.startswith("attr:"):
+            return version
+    for candidate in sorted(root.glob("src/*/__init__.py")) + sorted(root.glob("*/__init__.py")):
+        try:
+            match = _VERSION_LINE.search(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if match:
+            return match.group(1)
+    return None
+
+
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of ``a`` and ``b``, or None when they share none or one is missing."""
+    done = subprocess.run(["git", "merge-base", a, b], cwd=root, capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip() or None
+
+
+def first_parent_history(root: Path, rev: str, limit: int = 500) -> list[str]:
+    """Commits reachable from ``rev`` along first parents, newest first."""
+    done = subprocess.run(
+        ["git", "rev-list", "--first-parent", f"--max-count={limit}", rev], cwd=root,
+        capture_output=True, text=True, check=False,
+    )
+    return done.stdout.split() if done.returncode == 0 else []
+
+
+def rev_range(root: Path, spec: str) -> list[str]:
+    """Commits of a range ``A..B`` (or one revision), oldest first."""
+    if ".." in spec:
+        out = git(root, "rev-list", "--reverse", "--first-parent", spec)
+    else:
+        out = git(root, "rev-parse", "--verify", f"{spec}^{{commit}}")
+    return out.split()

@@ -1,0 +1,196 @@
+"""Runs collectors in parallel, each in its own process with a timeout.
+
+A process per collector gives a real timeout (the process group is killed, tool
+subprocesses included) and isolates crashes: a collector that fails, hangs or is missing
+is recorded with its error while the others go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from plimsoll.code.cache import SqliteFileCache
+from plimsoll.code.collectors.base import (
+    CollectContext,
+    Collector,
+    CollectorError,
+    NullCache,
+)
+from plimsoll.core import plugins
+from plimsoll.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CollectorOutcome:
+    """One collector's result: metrics, or the error that stopped it, and how long it took."""
+
+    name: str
+    metrics: dict[str, Any] | None
+    error: str | None
+    duration: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """All collectors' outcomes of one run."""
+
+    outcomes: tuple[CollectorOutcome, ...]
+    duration: float
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Metrics of the collectors that succeeded, by name."""
+        return {o.name: o.metrics for o in self.outcomes if o.metrics is not None}
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Errors of the collectors that failed, by name."""
+        return {o.name: o.error for o in self.outcomes if o.error is not None}
+
+    @property
+    def durations(self) -> dict[str, float]:
+        """Seconds each collector took, by name."""
+        return {o.name: round(o.duration, 3) for o in self.outcomes}
+
+
+@dataclass
+class _Running:
+    name: str
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    started: float
+    result: CollectorOutcome | None = field(default=None)
+
+
+def load_collectors(names: Sequence[str]) -> tuple[dict[str, Collector], dict[str, str]]:
+    """Instantiate the named collectors from the entry points; unknown or broken ones as errors."""
+    found = plugins.discover(plugins.COLLECTORS)
+    unknown = [n for n in names if n not in found.loaded and n not in {f.name for f in found.failures}]
+    if unknown:
+        known = ", ".join(sorted(found.loaded)) or "none"
+        raise ConfigError(f"code.collectors: unknown collector {unknown[0]!r} (known: {known})")
+    collectors: dict[str, Collector] = {}
+    errors: dict[str, str] = {f.name: f"failed to load: {f.error}" for f in found.failures
+                              if f.name in names}
+    for name in names:
+        if name in errors:
+            continue
+        try:
+            collectors[name] = found.loaded[name]()
+        except Exception as exc:  # noqa: BLE001 - a plugin's constructor must never be fatal
+            errors[name] = f"failed to start: {type(exc).__name__}: {exc}"
+    return collectors, errors
+
+
+def _child(collector: Collector, context: CollectContext, cache_path: Path | None,
+           conn: Connection) -> None:
+    """Runs in the collector's process: collect, send the result, exit."""
+    os.setpgid(0, 0)  # own process group, so a timeout kills the tools it started too
+    started = time.perf_counter()
+    cache: Any = NullCache()
+    try:
+        if cache_path is not None:
+            cache = SqliteFileCache(cache_path)
+        context = CollectContext(context.root, context.files, context.config, cache)
+        metrics = collector.collect(context)
+        conn.send(("ok", metrics, time.perf_counter() - started))
+    except CollectorError as exc:
+        conn.send(("error", str(exc), time.perf_counter() - started))
+    except Exception as exc:  # noqa: BLE001 - reported as this collector's error
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        message = f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+        conn.send(("error", message, time.perf_counter() - started))
+    finally:
+        conn.close()
+
+
+def _kill(process: multiprocessing.process.BaseProcess) -> None:
+    pid = process.pid
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    process.join(5)
+
+
+def run(
+    collectors: Mapping[str, Collector],
+    context: CollectContext,
+    *,
+    timeout: float = 600.0,
+    jobs: int | None = None,
+    cache_path: Path | None = None,
+    on_done: Callable[[CollectorOutcome], None] | None = None,
+) -> RunResult:
+    """Run ``collectors`` over ``context`` in parallel processes; never raises for one collector."""
+    started = time.perf_counter()
+    mp = multiprocessing.get_context("fork")
+    pending = list(collectors.items())
+    limit = max(1, jobs or len(pending) or 1)
+    running: list[_Running] = []
+    outcomes: list[CollectorOutcome] = []
+
+    def finish(item: _Running, outcome: CollectorOutcome) -> None:
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+
+    for name, collector in list(pending):
+        reason = collector.unavailable()
+        if reason:
+            pending.remove((name, collector))
+            outcome = CollectorOutcome(name, None, reason, 0.0)
+            outcomes.append(outcome)
+            if on_done is not None:
+                on_done(outcome)
+
+    while pending or running:
+        while pending and len(running) < limit:
+            name, collector = pending.pop(0)
+            parent, child = mp.Pipe(duplex=False)
+            process = mp.Process(target=_child, args=(collector, context, cache_path, child),
+                                 name=f"plimsoll-{name}", daemon=False)
+            process.start()
+            child.close()
+            running.append(_Running(name, process, parent, time.perf_counter()))
+        now = time.perf_counter()
+        next_deadline = min(r.started + timeout for r in running)
+        ready = wait([r.conn for r in running], timeout=max(0.0, next_deadline - now))
+        for item in list(running):
+            elapsed = time.perf_counter() - item.started
+            if item.conn in ready:
+                try:
+                    status, payload, took = item.conn.recv()
+                except (EOFError, OSError):
+                    item.process.join(5)
+                    code = item.process.exitcode
+                    status, payload, took = "error", f"process died (exit code {code})", elapsed
+                item.process.join(30)
+                if item.process.is_alive():
+                    _kill(item.process)
+                item.conn.close()
+                running.remove(item)
+                if status == "ok":
+                    finish(item, CollectorOutcome(item.name, payload, None, took))
+                else:
+                    finish(item, CollectorOutcome(item.name, None, payload, took))
+            elif elapsed >= timeout:
+                _kill(item.process)
+                item.conn.close()
+                running.remove(item)
+                finish(item, CollectorOutcome(item.name, None,
+                                              f"timed out after {timeout:g}s", elapsed))
+    order = {name: i for i, name in enumerate(collectors)}
+    outcomes.sort(key=lambda o: order.get(o.name, len(order)))
+    return RunResult(tuple(outcomes), time.perf_counter() - started)
