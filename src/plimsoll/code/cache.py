@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from plimsoll.core.paths import ensure_private_dir
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     key TEXT NOT NULL,
@@ -21,7 +23,7 @@ class SqliteFileCache:
     """A :class:`~plimsoll.code.collectors.base.FileCache` in one SQLite file (WAL, safe across processes)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         self.path = path
         self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")

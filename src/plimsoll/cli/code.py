@@ -1,0 +1,363 @@
+"""``plimsoll code``: collect code metrics, keep their history on a git branch, gate on thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from plimsoll.cli import output
+from plimsoll.cli.output import Format, ReportFormat, fmt_value, print_json
+from plimsoll.cli.state import state
+from plimsoll.code import commands, retention, summary
+from plimsoll.code.collect import Collection
+from plimsoll.code.delivery import deliver_threshold_report
+from plimsoll.code.record import Record
+from plimsoll.code.thresholds import ThresholdReport, render_markdown, status, to_json
+from plimsoll.core.errors import ExitCode
+
+app = typer.Typer(
+    help="Code metrics per commit: collect, history on a git branch, thresholds for CI.",
+    no_args_is_help=True,
+)
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
+]
+
+
+def _project(ctx: typer.Context, path: Path | None) -> commands.Project:
+    start = (path or Path.cwd()).resolve()
+    loaded = state(ctx).config(start=start)
+    return commands.open_project(loaded, start)
+
+
+def _names(collectors: str | None) -> list[str] | None:
+    if not collectors:
+        return None
+    return [n.strip() for n in collectors.split(",") if n.strip()]
+
+
+def _metrics_table(record: Record, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("collector", style="cyan")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in sorted(record.metrics):
+        flat = summary.flatten(record.metrics[name])
+        for i, (key, value) in enumerate(flat.items()):
+            table.add_row(name if i == 0 else "", key, fmt_value(value))
+    for name, error in sorted(record.collector_errors.items()):
+        table.add_row(name, "[red]error[/red]", error)
+    return table
+
+
+def _record_header(record: Record) -> str:
+    flags = []
+    if record.worktree_dirty:
+        flags.append("dirty work tree")
+    if record.detached_head:
+        flags.append("detached HEAD")
+    where = record.branch or "(no branch)"
+    extra = f" [{', '.join(flags)}]" if flags else ""
+    return (f"{record.commit_sha[:10]} on {where}, {record.timestamp:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{record.collection_duration_seconds:.1f}s{extra}")
+
+
+def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
+    table = Table(title="thresholds", title_justify="left")
+    table.add_column("", width=2)
+    table.add_column("rule")
+    table.add_column("actual", justify="right")
+    table.add_column("action")
+    table.add_column("message")
+    marks = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "warn": "[yellow]![/yellow]",
+             "error": "[red]?[/red]", "skip": "[dim]-[/dim]"}
+    shown = report.violations if violations_only else report.results
+    for result in shown:
+        table.add_row(marks[status(result)], result.spec.label, fmt_value(result.actual),
+                      result.spec.action.value, result.message)
+    return table
+
+
+def _deliver(project: commands.Project, report: ThresholdReport, record: Record) -> list[str]:
+    return deliver_threshold_report(project.loaded.config, report, project.root, record.commit_sha)
+
+
+@app.command()
+def collect(
+    ctx: typer.Context,
+    validate: Annotated[bool, typer.Option("--validate", help="Check thresholds after collecting (exit 1 on a failed `fail` rule).")] = False,
+    rev: Annotated[str | None, typer.Option("--rev", help="Backfill past commits A..B in a temporary worktree.")] = None,
+    collectors: Annotated[str | None, typer.Option("--collectors", help="Comma-separated collectors (default: configured).")] = None,
+    push: Annotated[bool, typer.Option("--push", help="Push the history branch afterwards, retrying on a race.")] = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not write the record to the history branch.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-analyse every file.")] = False,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Collect metrics for HEAD (or a range of commits) and store the record on the history branch."""
+    project = _project(ctx, path)
+    names = _names(collectors)
+    out = output.console()
+    collections: list[Collection]
+    with output.progress(fmt is Format.TEXT) as bar:
+        if rev:
+            task = bar.add_task("backfill", total=None) if bar else None
+
+            def on_commit(index: int, total: int, sha: str) -> None:
+                if bar is not None and task is not None:
+                    bar.update(task, total=total, completed=index, description=f"commit {sha[:7]}")
+
+            collections = commands.backfill(project, rev, names=names, use_cache=not no_cache,
+                                            on_commit=on_commit)
+        else:
+            wanted = names or project.config.collectors
+            task = bar.add_task("collecting", total=len(wanted)) if bar else None
+
+            def on_done(outcome: Any) -> None:
+                if bar is not None and task is not None:
+                    bar.update(task, advance=1, description=f"{outcome.name} done")
+
+            collections = [commands.collect(project, names=names, use_cache=not no_cache,
+                                            on_done=on_done)]
+    paths: list[str] = []
+    if not no_store and collections:
+        paths = commands.store(project, [c.record for c in collections], push=push)
+    report = commands.validate(project, collections[-1].record) if validate and collections else None
+    delivered = (_deliver(project, report, collections[-1].record)
+                 if report is not None else [])
+    if fmt is Format.JSON:
+        print_json({
+            "records": [c.record.to_dict() for c in collections],
+            "stored": paths,
+            "pushed": push and bool(paths),
+            "thresholds": to_json(report) if report is not None else None,
+            "notified": delivered,
+        })
+    else:
+        if rev:
+            out.print(f"collected {len(collections)} commit(s) of {rev}")
+        for collection in collections[-1:]:
+            out.print(_record_header(collection.record) + f", {collection.files} files")
+            out.print(_metrics_table(collection.record, "metrics"))
+        for p in paths[-1:]:
+            out.print(f"stored {p} on branch {project.config.branch}")
+        if report is not None:
+            out.print(_threshold_table(report, violations_only=False))
+    if report is not None and report.exit_code:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    rev: Annotated[str | None, typer.Argument(help="Commit whose record to check (default: latest).")] = None,
+    violations_only: Annotated[bool, typer.Option("--violations-only", help="Show only rules that did not pass.")] = False,
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = ReportFormat.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Check a stored record against the configured thresholds (exit 1 when a `fail` rule fails)."""
+    project = _project(ctx, path)
+    record = commands.record_for(project, rev)
+    report = commands.validate(project, record)
+    delivered = _deliver(project, report, record)
+    if fmt is ReportFormat.JSON:
+        print_json({**to_json(report), "commit_sha": record.commit_sha, "notified": delivered})
+    elif fmt is ReportFormat.MARKDOWN:
+        typer.echo(render_markdown(report, violations_only=violations_only))
+    else:
+        out = output.console()
+        out.print(_record_header(record))
+        out.print(_threshold_table(report, violations_only))
+    if report.exit_code:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _report_corrupt(entry: Any, message: str) -> None:
+    """Tell the user a record was skipped because it could not be read."""
+    output.err_console().print(f"[yellow]skipped {entry.path}: {message}[/yellow]")
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many (newest).")] = 20,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """List the records on the history branch, newest first."""
+    project = _project(ctx, path)
+    entries = list(reversed(project.history().entries()))[:limit] if limit else list(
+        reversed(project.history().entries()))
+    if fmt is Format.JSON:
+        print_json([
+            {"path": e.path, "timestamp": e.timestamp.isoformat(), "commit": e.sha7,
+             "version": e.version, "compressed": e.compressed} for e in entries
+        ])
+        return
+    table = Table(title=f"history on {project.config.branch}", title_justify="left")
+    for column in ("timestamp (UTC)", "commit", "version", "file"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(f"{e.timestamp:%Y-%m-%d %H:%M:%S}", e.sha7, e.version, e.path)
+    output.console().print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    rev: Annotated[str | None, typer.Argument(help="Commit whose record to show (default: latest).")] = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Show one record."""
+    project = _project(ctx, path)
+    record = commands.record_for(project, rev)
+    if fmt is Format.JSON:
+        print_json(record.to_dict())
+        return
+    out = output.console()
+    out.print(_record_header(record))
+    out.print(f"message: {record.commit_message.splitlines()[0] if record.commit_message else ''}")
+    out.print(_metrics_table(record, "metrics"))
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="The older commit.")],
+    b: Annotated[str, typer.Argument(help="The newer commit.")],
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Compare the records of two commits metric by metric."""
+    project = _project(ctx, path)
+    left, right = commands.record_for(project, a), commands.record_for(project, b)
+    rows = summary.difference(summary.flatten(left.metrics), summary.flatten(right.metrics))
+    if fmt is Format.JSON:
+        print_json({"a": left.commit_sha, "b": right.commit_sha, "changes": [
+            {"metric": m, "a": x, "b": y, "change": c} for m, x, y, c in rows]})
+        return
+    table = Table(title=f"{left.commit_sha[:7]} → {right.commit_sha[:7]}", title_justify="left")
+    for column in ("metric", a, b, "change"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, x, y, change in rows:
+        sign = "" if change is None else ("+" if change > 0 else "")
+        table.add_row(metric, fmt_value(x), fmt_value(y),
+                      "" if change is None else f"{sign}{fmt_value(change)}")
+    output.console().print(table if rows else "no differences")
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _bar(value: float, low: float, high: float, width: int = 30) -> str:
+    if high == low:
+        return "█" * (width // 2)
+    return "█" * max(1, round((value - low) / (high - low) * width))
+
+
+@app.command()
+def trend(
+    ctx: typer.Context,
+    metric: Annotated[str, typer.Argument(help="Metric path, e.g. pylint.score or coverage.line_coverage.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Last N records.")] = 30,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Show how one metric moved across history, as a terminal chart."""
+    project = _project(ctx, path)
+    points = commands.trend(project, metric, limit, on_error=_report_corrupt)
+    if fmt is Format.JSON:
+        print_json([{"timestamp": p.timestamp.isoformat(), "commit": p.commit_sha, "value": p.value}
+                    for p in points])
+        return
+    out = output.console()
+    if not points:
+        out.print(f"no numeric values of {metric} in history")
+        return
+    values = [float(p.value) for p in points]
+    low, high = min(values), max(values)
+    spark = "".join(
+        SPARK[0 if high == low else round((v - low) / (high - low) * (len(SPARK) - 1))]
+        for v in values
+    )
+    out.print(f"{metric}: {spark}  min {fmt_value(low)}  max {fmt_value(high)}  last {fmt_value(values[-1])}")
+    table = Table(show_header=True)
+    for column in ("timestamp (UTC)", "commit", "value", ""):
+        table.add_column(column)
+    for p in points:
+        table.add_row(f"{p.timestamp:%Y-%m-%d %H:%M}", p.commit_sha[:7], fmt_value(p.value),
+                      _bar(float(p.value), low, high))
+    out.print(table)
+
+
+def _retention(ctx: typer.Context, action: str, older_than: int | None, dry_run: bool,
+               fmt: Format, path: Path | None) -> None:
+    project = _project(ctx, path)
+    plan = commands.plan_retention(project, action, older_than)
+    result = retention.apply(project.history(), plan, dry_run=dry_run)
+    if fmt is Format.JSON:
+        print_json({"action": action, **retention.plan_to_json(plan), **result.to_dict()})
+        return
+    out = output.console()
+    out.print(retention.describe(plan, dry_run=dry_run))
+
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+
+
+@app.command()
+def prune(
+    ctx: typer.Context,
+    older_than: Annotated[int | None, typer.Option("--older-than", help="Only prune records older than N days.")] = None,
+    dry_run: DryRun = False,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Thin out old records: all within 30 days, one a week to 90 days, one a month beyond."""
+    _retention(ctx, "prune", older_than, dry_run, fmt, path)
+
+
+@app.command()
+def compress(
+    ctx: typer.Context,
+    older_than: Annotated[int | None, typer.Option("--older-than", help="Compress records older than N days (default from config).")] = None,
+    dry_run: DryRun = False,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Gzip old records; every command still reads them."""
+    _retention(ctx, "compress", older_than, dry_run, fmt, path)
+
+
+@app.command()
+def rotate(
+    ctx: typer.Context,
+    older_than: Annotated[int | None, typer.Option("--older-than", help="Delete records older than N days (default: retention.max_age_days).")] = None,
+    dry_run: DryRun = False,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Delete records beyond the maximum age, warning first about those close to it."""
+    _retention(ctx, "rotate", older_than, dry_run, fmt, path)
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Rewrite the branch's records of older schema versions to the current one, in one commit."""
+    project = _project(ctx, path)
+    report = project.history().migrate_all(dry_run=dry_run)
+    if fmt is Format.JSON:
+        print_json(report.to_dict())
+        return
+    output.console().print(report.describe())

@@ -1,0 +1,74 @@
+"""The ``plimsoll`` command: global options, error handling and the command groups."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plimsoll import __version__
+from plimsoll.cli import code as code_cli
+from plimsoll.cli.state import State
+from plimsoll.core import log
+from plimsoll.core.errors import ExitCode, PlimsollError
+
+app = typer.Typer(
+    name="plimsoll",
+    help="Keep a Python service and its PostgreSQL database within their safe limits.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(code_cli.app, name="code")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"plimsoll {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Configuration file (default: found from the current folder).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Log format on stderr: text or json.")
+    ] = "text",
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Keep a Python service and its PostgreSQL database within their safe limits."""
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    log.configure("debug" if debug else "warning", log_format)
+    ctx.obj = State(config_path=config, debug=debug)
+
+
+def run() -> None:
+    """Entry point: run the app, turning plimsoll errors into one line and an exit code."""
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=True)
+    except PlimsollError as exc:
+        if debug:
+            raise
+        typer.echo(f"plimsoll: error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        typer.echo("plimsoll: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
+        if debug:
+            raise
+        typer.echo(
+            f"plimsoll: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            err=True,
+        )
+        sys.exit(int(ExitCode.CANNOT_RUN))

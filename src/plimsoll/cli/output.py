@@ -1,0 +1,79 @@
+"""Rendering shared by every command: text through rich, JSON on stdout, quiet off a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+class Format(StrEnum):
+    """Output formats of commands that print a result."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+class ReportFormat(StrEnum):
+    """Output formats of commands whose result is a report."""
+
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+def console() -> Console:
+    """A console on stdout; no colour when NO_COLOR is set or stdout is not a terminal."""
+    return Console(no_color="NO_COLOR" in os.environ, soft_wrap=False, highlight=False)
+
+
+def err_console() -> Console:
+    """A console on stderr for messages and progress."""
+    return Console(stderr=True, no_color="NO_COLOR" in os.environ, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def interactive() -> bool:
+    """Whether progress should be shown: stderr is a terminal and CI is not set."""
+    return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Progress | None]:
+    """A rich progress display on stderr, or None when not interactive."""
+    if not (enabled and interactive()):
+        yield None
+        return
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+    )
+    with bar:
+        yield bar
+
+
+def fmt_value(value: Any) -> str:
+    """A metric value as a short string."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 1e6 else f"{value:.3g}"
+    if value is None:
+        return "-"
+    return str(value)

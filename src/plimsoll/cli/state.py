@@ -1,0 +1,31 @@
+"""What the global options hand to every command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from plimsoll.core.config import LoadedConfig, load
+
+
+@dataclass
+class State:
+    """Global options, and the configuration loaded once on first use."""
+
+    config_path: Path | None = None
+    debug: bool = False
+    _loaded: LoadedConfig | None = None
+
+    def config(self, start: Path | None = None) -> LoadedConfig:
+        """The configuration (from ``--config`` or found from ``start``/the current folder)."""
+        if self._loaded is None:
+            self._loaded = load(self.config_path, start=start)
+        return self._loaded
+
+
+def state(ctx: typer.Context) -> State:
+    """The State of the running command."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()

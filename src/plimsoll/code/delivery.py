@@ -1,0 +1,84 @@
+"""Delivers threshold violations whose action is ``notify`` or ``comment`` through core.notify."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from plimsoll.code.thresholds import ThresholdReport, render_markdown
+from plimsoll.core.config import GitHubCommentChannel, PlimsollConfig
+from plimsoll.core.notifiers.base import Message, Severity
+from plimsoll.core.notify import Dispatcher
+from plimsoll.core.rules import RuleResult
+from plimsoll.core.paths import ensure_private_dir
+from plimsoll.core.store import SqliteStore
+
+# Marks our pull-request comment so the next run edits it instead of adding another.
+COMMENT_KEY = "plimsoll-code-thresholds"
+IMPLICIT_COMMENT_CHANNEL = "github-pull-request"
+
+_SEVERITY = {"info": Severity.INFO, "warning": Severity.WARNING, "error": Severity.ERROR,
+             "critical": Severity.CRITICAL}
+
+
+def _severity(results: Sequence[RuleResult]) -> Severity:
+    order = list(_SEVERITY)
+    worst = max((order.index(r.spec.severity.value) for r in results), default=0)
+    return _SEVERITY[order[worst]]
+
+
+def _message(report: ThresholdReport, results: Sequence[RuleResult], commit: str) -> Message:
+    count = len(results)
+    return Message(
+        title=f"plimsoll: {count} code threshold{'s' if count != 1 else ''} crossed at {commit[:7]}",
+        body=render_markdown(report, violations_only=True),
+        severity=_severity(results),
+        fields={"commit": commit, "failed": report.failed, "warned": report.warned},
+        tags=("code", "thresholds"),
+        key=COMMENT_KEY,
+    )
+
+
+def _channels_for(results: Sequence[RuleResult], fallback: list[str] | None) -> list[str] | None:
+    named = [c for r in results for c in r.spec.channels]
+    return list(dict.fromkeys(named)) if named else fallback
+
+
+def deliver_threshold_report(config: PlimsollConfig, report: ThresholdReport, root: Path,
+                             commit: str) -> list[str]:
+    """Send ``notify`` violations to their channels and ``comment`` ones to the pull request.
+
+    Returns one line per channel saying what happened; a channel that is down keeps the
+    message in the store's outbox for the next run rather than failing the command.
+    """
+    if not report.to_notify and not report.to_comment:
+        return []
+    notify_config = config.notify
+    comment_channels = [n for n, c in notify_config.channels.items()
+                        if c.kind in ("github_comment", "github_summary")]
+    if report.to_comment and not comment_channels:
+        # No comment channel configured: use the pull request of the GitHub Actions run.
+        configured = dict(notify_config.channels)
+        configured[IMPLICIT_COMMENT_CHANNEL] = GitHubCommentChannel(kind="github_comment")
+        notify_config = notify_config.model_copy(update={"channels": configured})
+        comment_channels = [IMPLICIT_COMMENT_CHANNEL]
+    lines: list[str] = []
+    store_path = (root / config.store.path).resolve()
+    ensure_private_dir(store_path.parent)
+    store = SqliteStore(store_path)
+    try:
+        with Dispatcher(notify_config, store) as dispatcher:
+            dispatcher.flush_outbox()
+            jobs = []
+            if report.to_notify:
+                fallback = config.code.notify_channels or None
+                jobs.append((report.to_notify, _channels_for(report.to_notify, fallback)))
+            if report.to_comment:
+                jobs.append((report.to_comment, _channels_for(report.to_comment, comment_channels)))
+            for results, targets in jobs:
+                for outcome in dispatcher.send(_message(report, results, commit), targets):
+                    state = "delivered" if outcome.delivered else f"queued ({outcome.error})"
+                    lines.append(f"{outcome.channel}: {state}")
+    finally:
+        store.close()
+    return lines

@@ -1,0 +1,620 @@
+"""The metrics history: records on a git branch, written without touching the work tree.
+
+Layout of the branch (default ``code-metrics``)::
+
+    history/YYYY_MM_DD_HH_MM_SS__<sha7>__<version>.json     one record per collection
+    history/...json.gz                                       once compressed by retention
+    latest.json                                              a copy of the newest record
+
+Every change is one commit built from git objects (blobs, trees, a commit) and published with
+a compare-and-swap ref update, ``git update-ref refs/heads/<branch> <new> <old>``. A writer that
+loses the race rebuilds its tree on the new tip and tries again, so any number of concurrent
+writers all land, and the work tree, the index and ``HEAD`` are never read or written.
+
+Records are unique files, so merging two histories (after a rejected push) is a merge of
+trees: paths added on either side are kept, and ``latest.json`` is recomputed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from plimsoll.code.gitplumbing import Git, PushOutcome, TreeEntry
+from plimsoll.code.record import (
+    CURRENT_SCHEMA_VERSION,
+    HISTORY_DIR,
+    KNOWN_SCHEMA_VERSIONS,
+    LATEST_PATH,
+    Record,
+    RecordError,
+    parse_record_filename,
+    record_filename,
+    record_path,
+)
+from plimsoll.core.errors import ConcurrentUpdateError, GitError, UsageError
+from plimsoll.core.log import get_logger
+
+_log = get_logger("code.history")
+
+T = TypeVar("T")
+
+DEFAULT_BRANCH = "code-metrics"
+DEFAULT_REMOTE = "origin"
+
+# A compare-and-swap loses only when another writer committed in between, so each retry makes
+# progress for someone; this bound is for a pathological storm, not the normal race.
+MAX_CAS_ATTEMPTS = 60
+
+_BLOB_MODE = "100644"
+
+Files = dict[str, TreeEntry]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One record file on the history branch, described from its name alone (no blob read)."""
+
+    path: str
+    timestamp: datetime
+    sha7: str
+    version: str
+    compressed: bool
+    blob: str = ""
+
+    @property
+    def sort_key(self) -> tuple[datetime, str]:
+        """The order of entries: by timestamp, then path for records of the same second."""
+        return (self.timestamp, self.path)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What :meth:`History.push` did."""
+
+    outcome: PushOutcome
+    attempts: int
+    merges: int
+    commit: str | None
+
+
+@dataclass(frozen=True)
+class MigratedRecord:
+    """One record rewritten (or, in a dry run, to be rewritten) to the current schema."""
+
+    path: str
+    from_version: str
+
+
+@dataclass(frozen=True)
+class MigrationReport:
+    """The outcome of :meth:`History.migrate_all`."""
+
+    dry_run: bool
+    to_version: str
+    migrated: tuple[MigratedRecord, ...]
+    unchanged: int
+    failed: tuple[tuple[str, str], ...]
+    commit: str | None
+
+    @property
+    def changed(self) -> bool:
+        """Whether any record needs (or needed) rewriting."""
+        return bool(self.migrated)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready document."""
+        return {
+            "dry_run": self.dry_run,
+            "to_version": self.to_version,
+            "migrated": [{"path": m.path, "from_version": m.from_version} for m in self.migrated],
+            "unchanged": self.unchanged,
+            "failed": [{"path": path, "error": error} for path, error in self.failed],
+            "commit": self.commit,
+        }
+
+    def describe(self) -> str:
+        """A human-readable summary: each record migrated, each failure, and the totals."""
+        verb = "would migrate" if self.dry_run else "migrated"
+        lines = [f"{verb} {m.path} ({m.from_version} -> {self.to_version})" for m in self.migrated]
+        lines += [f"cannot migrate {path}: {error}" for path, error in self.failed]
+        total = f"{len(self.migrated)} {verb}, {self.unchanged} already at {self.to_version}"
+        if self.failed:
+            total += f", {len(self.failed)} unreadable"
+        if self.dry_run and self.migrated:
+            total += " (dry run: nothing written)"
+        lines.append(total)
+        return "\n".join(lines)
+
+
+def entry_from_tree(item: TreeEntry) -> HistoryEntry | None:
+    """The history entry of a tree listing line, or None if it is not a record file."""
+    if item.type != "blob":
+        return None
+    directory, _, name = item.path.rpartition("/")
+    if directory != HISTORY_DIR:
+        return None
+    parsed = parse_record_filename(name)
+    if parsed is None:
+        return None
+    return HistoryEntry(
+        path=item.path,
+        timestamp=parsed.timestamp,
+        sha7=parsed.sha7,
+        version=parsed.version,
+        compressed=parsed.compressed,
+        blob=item.sha,
+    )
+
+
+def entries_of(files: Iterable[TreeEntry]) -> list[HistoryEntry]:
+    """The record entries among ``files``, sorted by timestamp then path."""
+    found = [e for e in (entry_from_tree(item) for item in files) if e is not None]
+    found.sort(key=lambda e: e.sort_key)
+    return found
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Gzip ``data`` reproducibly (no timestamp in the header, so equal input gives equal blobs)."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def decode_stored(path: str, data: bytes) -> bytes:
+    """The JSON bytes of a stored record file (gunzipped when its path ends in ``.gz``)."""
+    if not path.endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise RecordError(f"{path}: not a readable gzip file: {exc}") from exc
+
+
+def parse_stored(path: str, data: bytes) -> Record:
+    """Parse a stored record file into a :class:`Record`; RecordError naming ``path`` if bad."""
+    try:
+        return Record.from_json(decode_stored(path, data))
+    except RecordError as exc:
+        if exc.message.startswith(f"{path}:"):
+            raise
+        raise RecordError(f"{path}: {exc.message}") from exc
+
+
+def _with_suffix(path: str, suffix: int) -> str:
+    parsed = parse_record_filename(path)
+    if parsed is None:
+        raise ValueError(f"not a record path: {path}")
+    return record_path(
+        parsed.timestamp, parsed.sha7, parsed.version, suffix=suffix, compressed=parsed.compressed
+    )
+
+
+def _taken(files: Mapping[str, TreeEntry], path: str) -> bool:
+    # A record and its compressed form are the same record: neither may shadow the other.
+    plain = path.removesuffix(".gz")
+    return plain in files or f"{plain}.gz" in files
+
+
+def free_record_path(files: Mapping[str, TreeEntry], path: str) -> str:
+    """``path`` if no record holds that name yet, else the first free ``__N`` variant of it."""
+    if not _taken(files, path):
+        return path
+    suffix = 2
+    while _taken(files, _with_suffix(path, suffix)):
+        suffix += 1
+    return _with_suffix(path, suffix)
+
+
+def merge_files(base: Files, ours: Files, theirs: Files) -> Files:
+    """Three-way merge of two history trees (pure): both sides' changes to ``base`` kept.
+
+    A path changed on one side only takes that side's version (a deletion included). A record
+    both sides wrote differently under the same name is kept twice, ours under a free
+    ``__N`` name, since records are never edited in place by two writers on purpose; any other
+    file both changed keeps our version. ``latest.json`` is left out: the caller recomputes it.
+    """
+    merged: Files = {}
+    conflicts: list[TreeEntry] = []
+    for path in sorted(set(base) | set(ours) | set(theirs)):
+        if path == LATEST_PATH:
+            continue
+        b, o, t = base.get(path), ours.get(path), theirs.get(path)
+        if o == t or o == b:
+            chosen = t
+        elif t == b:
+            chosen = o
+        elif o is None or t is None:
+            # Deleted on one side, changed on the other: keep the change rather than lose data.
+            chosen = o if o is not None else t
+        elif entry_from_tree(o) is not None:
+            chosen = t
+            conflicts.append(o)
+        else:
+            chosen = o
+        if chosen is not None:
+            merged[path] = chosen
+    for item in conflicts:
+        target = free_record_path(merged, item.path)
+        merged[target] = TreeEntry(item.mode, item.type, item.sha, target)
+    return merged
+
+
+def _backoff(attempt: int) -> float:
+    # Full jitter: racing writers spread out instead of colliding again in lock step.
+    return random.uniform(0, min(0.25, 0.002 * (2**attempt)))
+
+
+def _check_path(path: str) -> None:
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"not a relative file path inside the history branch: {path!r}")
+    if path == LATEST_PATH:
+        raise ValueError(f"{LATEST_PATH} is derived from the records and cannot be written")
+
+
+class History:
+    """The metrics history on branch ``branch`` of the git repository at ``repo``."""
+
+    def __init__(
+        self, repo: Path, branch: str = DEFAULT_BRANCH, remote: str = DEFAULT_REMOTE
+    ) -> None:
+        self.git = Git.open(Path(repo))
+        if not self.git.check_branch_name(branch):
+            raise UsageError(f"{branch!r} is not a valid git branch name")
+        self.repo = Path(repo)
+        self.branch = branch
+        self.remote = remote
+        self.ref = f"refs/heads/{branch}"
+        self._latest_cache: dict[str, str | None] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def tip(self) -> str | None:
+        """The commit the branch points at, or None if the branch does not exist yet."""
+        return self.git.rev_parse(self.ref)
+
+    def exists(self) -> bool:
+        """Whether the history branch exists in this repository."""
+        return self.tip() is not None
+
+    def _files(self, commit: str | None) -> Files:
+        if commit is None:
+            return {}
+        return {e.path: e for e in self.git.ls_tree(commit, recursive=True)}
+
+    def entries(self) -> list[HistoryEntry]:
+        """Every record on the branch, sorted by timestamp (one ``ls-tree``, no blob reads)."""
+        tip = self.tip()
+        if tip is None:
+            return []
+        return entries_of(self.git.ls_tree(tip, [HISTORY_DIR], recursive=True))
+
+    def _blob_of(self, entry: HistoryEntry) -> str:
+        if entry.blob:
+            return entry.blob
+        sha = self.git.rev_parse(f"{self.ref}:{entry.path}")
+        if sha is None:
+            raise RecordError(f"{entry.path}: no such record on branch {self.branch}")
+        return sha
+
+    def read_contents(self, entries: Sequence[HistoryEntry]) -> list[bytes]:
+        """The JSON bytes of each entry (gunzipped), read with one ``cat-file --batch``."""
+        blobs = self.git.read_blobs([self._blob_of(e) for e in entries])
+        out: list[bytes] = []
+        for entry, data in zip(entries, blobs, strict=True):
+            if data is None:
+                raise RecordError(f"{entry.path}: its blob is missing from the repository")
+            out.append(decode_stored(entry.path, data))
+        return out
+
+    def load(self, entry: HistoryEntry) -> Record:
+        """Read and parse one record (migrated to the current schema); RecordError if bad."""
+        (data,) = self.git.read_blobs([self._blob_of(entry)])
+        if data is None:
+            raise RecordError(f"{entry.path}: its blob is missing from the repository")
+        return parse_stored(entry.path, data)
+
+    def _load_many(
+        self,
+        entries: Sequence[HistoryEntry],
+        on_error: Callable[[HistoryEntry, str], None] | None,
+    ) -> list[tuple[HistoryEntry, Record]]:
+        blobs = self.git.read_blobs([self._blob_of(e) for e in entries])
+        loaded: list[tuple[HistoryEntry, Record]] = []
+        for entry, data in zip(entries, blobs, strict=True):
+            try:
+                if data is None:
+                    raise RecordError(f"{entry.path}: its blob is missing from the repository")
+                loaded.append((entry, parse_stored(entry.path, data)))
+            except RecordError as exc:
+                if on_error is not None:
+                    on_error(entry, exc.message)
+                else:
+                    _log.warning(
+                        "skipped unreadable record: %s",
+                        exc.message,
+                        extra={"event": "history.skip", "path": entry.path},
+                    )
+        return loaded
+
+    def load_all(self, on_error: Callable[[HistoryEntry, str], None] | None = None) -> list[Record]:
+        """Every readable record, oldest first, through one ``git cat-file --batch`` process.
+
+        A corrupt record or one of an unknown schema version is reported to ``on_error`` (or
+        logged as a warning when none is given) and skipped.
+        """
+        return [record for _, record in self._load_many(self.entries(), on_error)]
+
+    def latest(self) -> Record | None:
+        """The newest record (``latest.json``), or None if the history is empty."""
+        tip = self.tip()
+        if tip is None:
+            return None
+        sha = self.git.rev_parse(f"{tip}:{LATEST_PATH}")
+        if sha is not None:
+            try:
+                return parse_stored(LATEST_PATH, self.git.read_blob(sha))
+            except RecordError as exc:
+                _log.warning(
+                    "latest.json is unreadable, using the newest record: %s",
+                    exc.message,
+                    extra={"event": "history.latest_unreadable"},
+                )
+        for entry in reversed(self.entries()):
+            try:
+                return self.load(entry)
+            except RecordError:
+                continue
+        return None
+
+    def find(self, sha_prefix: str) -> Record | None:
+        """The newest record of the commit whose sha starts with ``sha_prefix``, or None."""
+        prefix = sha_prefix.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            raise UsageError(f"{sha_prefix!r} is not a commit sha or sha prefix")
+        short = prefix[:7]
+        candidates = [e for e in self.entries() if e.sha7.lower().startswith(short)]
+        if not candidates:
+            return None
+        loaded = self._load_many(candidates, on_error=None)
+        for _, record in reversed(loaded):
+            if record.commit_sha.lower().startswith(prefix):
+                return record
+        return None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write_tree(self, files: Files) -> str:
+        root: dict[str, Any] = {}
+        for path, item in files.items():
+            parts = path.split("/")
+            node = root
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise GitError(f"history tree has both a file and a folder named {part!r}")
+                node = child
+            if isinstance(node.get(parts[-1]), dict):
+                raise GitError(f"history tree has both a file and a folder named {parts[-1]!r}")
+            node[parts[-1]] = item
+
+        def write(node: dict[str, Any]) -> str:
+            rows: list[TreeEntry] = []
+            for name, child in node.items():
+                if isinstance(child, dict):
+                    rows.append(TreeEntry("040000", "tree", write(child), name))
+                else:
+                    rows.append(TreeEntry(child.mode, child.type, child.sha, name))
+            return self.git.mktree(rows)
+
+        return write(root)
+
+    def _latest_blob(self, entry: HistoryEntry) -> str | None:
+        """The plain-JSON blob latest.json should hold for ``entry`` (None: unreadable)."""
+        if entry.blob in self._latest_cache:
+            return self._latest_cache[entry.blob]
+        data = self.git.read_blobs([entry.blob])[0]
+        result: str | None = None
+        if data is not None:
+            try:
+                parse_stored(entry.path, data)
+                # latest.json is always plain JSON, so a compressed record is inflated once.
+                result = (
+                    self.git.hash_object(decode_stored(entry.path, data))
+                    if entry.compressed
+                    else entry.blob
+                )
+            except RecordError:
+                result = None
+        self._latest_cache[entry.blob] = result
+        return result
+
+    def _refresh_latest(self, files: Files) -> None:
+        # The newest readable record: a corrupt newest file must neither become latest.json
+        # nor block every later write.
+        for entry in reversed(entries_of(files.values())):
+            blob = self._latest_blob(entry)
+            if blob is not None:
+                files[LATEST_PATH] = TreeEntry(_BLOB_MODE, "blob", blob, LATEST_PATH)
+                return
+        files.pop(LATEST_PATH, None)
+
+    def _transact(self, change: Callable[[Files], T], message: str) -> tuple[str, T]:
+        """Apply ``change`` to the tip's files and publish it with a compare-and-swap, retrying."""
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            tip = self.tip()
+            before = self._files(tip)
+            files = dict(before)
+            result = change(files)
+            self._refresh_latest(files)
+            if tip is not None and files == before:
+                return tip, result
+            tree = self._write_tree(files)
+            commit = self.git.commit_tree(tree, [tip] if tip else [], message)
+            if self.git.update_ref(self.ref, commit, tip, message=message):
+                return commit, result
+            time.sleep(_backoff(attempt))
+        raise ConcurrentUpdateError(
+            f"could not update branch {self.branch}: another writer won "
+            f"{MAX_CAS_ATTEMPTS} times in a row"
+        )
+
+    def append(self, record: Record) -> str:
+        """Add ``record`` to the history in its own commit and return the path written.
+
+        If a record already has that name (same second, commit and version), the new one gets
+        a ``__N`` suffix rather than overwriting it.
+        """
+        (blob,) = self.git.write_blobs([record.to_bytes()])
+        wanted = record_filename(record)
+
+        def add(files: Files) -> str:
+            path = free_record_path(files, wanted)
+            files[path] = TreeEntry(_BLOB_MODE, "blob", blob, path)
+            return path
+
+        _, path = self._transact(add, f"plimsoll: record {record.sha7} ({wanted.split('/')[-1]})")
+        return path
+
+    def commit(self, adds: Mapping[str, bytes], deletes: Sequence[str], message: str) -> str:
+        """Write ``adds`` and remove ``deletes`` in one compare-and-swap commit; return the tip.
+
+        Paths deleted by someone else in the meantime are ignored; ``latest.json`` is
+        recomputed from the records, so it cannot be written directly.
+        """
+        for path in [*adds, *deletes]:
+            _check_path(path)
+        paths = list(adds)
+        blobs = self.git.write_blobs([adds[p] for p in paths])
+        rows = {p: TreeEntry(_BLOB_MODE, "blob", b, p) for p, b in zip(paths, blobs, strict=True)}
+
+        def apply(files: Files) -> None:
+            for path in deletes:
+                files.pop(path, None)
+            files.update(rows)
+
+        tip, _ = self._transact(apply, message)
+        return tip
+
+    # -- remote ----------------------------------------------------------------------------
+
+    def _tracking_ref(self) -> str:
+        # A named remote gets its usual remote-tracking ref; a URL or path cannot name one.
+        named = self.git.run_unchecked("config", "--get", f"remote.{self.remote}.url")
+        if named.returncode == 0 and self.git.check_branch_name(f"{self.remote}/{self.branch}"):
+            return f"refs/remotes/{self.remote}/{self.branch}"
+        return f"refs/plimsoll/fetched/{self.branch}"
+
+    def _fetch(self) -> str | None:
+        if not self.git.remote_has_ref(self.remote, self.ref):
+            return None
+        tracking = self._tracking_ref()
+        self.git.fetch(self.remote, f"+{self.ref}:{tracking}")
+        return self.git.rev_parse(tracking)
+
+    def _merge_in(self, theirs: str) -> bool:
+        """Merge commit ``theirs`` into the local branch (CAS); True if the branch moved."""
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            ours = self.tip()
+            if ours is not None and self.git.is_ancestor(theirs, ours):
+                return False
+            if ours is None or self.git.is_ancestor(ours, theirs):
+                new = theirs
+            else:
+                base = self.git.merge_base(ours, theirs)
+                files = merge_files(self._files(base), self._files(ours), self._files(theirs))
+                self._refresh_latest(files)
+                tree = self._write_tree(files)
+                message = f"plimsoll: merge {self.remote}/{self.branch}"
+                new = self.git.commit_tree(tree, [theirs, ours], message)
+            if self.git.update_ref(self.ref, new, ours, message="plimsoll: merge"):
+                return True
+            time.sleep(_backoff(attempt))
+        raise ConcurrentUpdateError(
+            f"could not merge {self.remote}/{self.branch}: the local branch kept moving"
+        )
+
+    def pull(self) -> bool:
+        """Fetch the remote history and merge it into the local branch; True if anything changed."""
+        theirs = self._fetch()
+        if theirs is None:
+            return False
+        return self._merge_in(theirs)
+
+    def push(self, retries: int = 5) -> PushResult:
+        """Push the branch to the remote, merging the remote's new records first when rejected.
+
+        On a non-fast-forward the remote branch is fetched, merged as trees (records are unique
+        files; ``latest.json`` is recomputed) and the push is tried again after a backoff, up to
+        ``retries`` times; ConcurrentUpdateError if it is still rejected.
+        """
+        if self.tip() is None:
+            return PushResult(PushOutcome.UP_TO_DATE, attempts=0, merges=0, commit=None)
+        merges = 0
+        for attempt in range(retries + 1):
+            outcome = self.git.push(self.remote, f"{self.ref}:{self.ref}")
+            if outcome is not PushOutcome.REJECTED:
+                return PushResult(outcome, attempt + 1, merges, self.tip())
+            if attempt == retries:
+                break
+            theirs = self._fetch()
+            if theirs is not None and self._merge_in(theirs):
+                merges += 1
+            time.sleep(random.uniform(0.05, 0.2) * (2**attempt))
+        raise ConcurrentUpdateError(
+            f"push of {self.branch} to {self.remote} was rejected {retries + 1} times"
+        )
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def migrate_all(self, dry_run: bool = False) -> MigrationReport:
+        """Rewrite every record older than the current schema in one commit (dry run: none)."""
+        entries = self.entries()
+        blobs = self.git.read_blobs([e.blob for e in entries])
+        adds: dict[str, bytes] = {}
+        migrated: list[MigratedRecord] = []
+        failed: list[tuple[str, str]] = []
+        unchanged = 0
+        for entry, data in zip(entries, blobs, strict=True):
+            try:
+                if data is None:
+                    raise RecordError(f"{entry.path}: its blob is missing from the repository")
+                raw = decode_stored(entry.path, data)
+                try:
+                    doc = json.loads(raw)
+                except ValueError as exc:
+                    raise RecordError(f"{entry.path}: not valid JSON: {exc}") from exc
+                version = doc.get("schema_version") if isinstance(doc, dict) else None
+                if version == CURRENT_SCHEMA_VERSION:
+                    unchanged += 1
+                    continue
+                if version not in KNOWN_SCHEMA_VERSIONS:
+                    raise RecordError(f"{entry.path}: unknown schema_version {version!r}")
+                new = parse_stored(entry.path, data).to_bytes()
+            except RecordError as exc:
+                failed.append((entry.path, exc.message))
+                continue
+            adds[entry.path] = gzip_bytes(new) if entry.compressed else new
+            migrated.append(MigratedRecord(entry.path, str(version)))
+        commit: str | None = None
+        if adds and not dry_run:
+            commit = self.commit(
+                adds,
+                [],
+                f"plimsoll: migrate {len(adds)} records to schema {CURRENT_SCHEMA_VERSION}",
+            )
+        return MigrationReport(
+            dry_run=dry_run,
+            to_version=CURRENT_SCHEMA_VERSION,
+            migrated=tuple(migrated),
+            unchanged=unchanged,
+            failed=tuple(failed),
+            commit=commit,
+        )

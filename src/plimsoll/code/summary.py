@@ -1,0 +1,50 @@
+"""Flattens a record's nested metrics into ``collector.key`` paths for tables, diffs and trends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Nested maps larger than this are detail (per-file results, counts per rule), not headlines.
+MAX_MAP_ENTRIES = 12
+SKIPPED_KEYS = frozenset({"files", "per_file", "items", "skipped_files"})
+
+Scalar = int | float | str | bool | None
+
+
+def flatten(metrics: Mapping[str, Any], max_depth: int = 3) -> dict[str, Scalar]:
+    """Scalar leaves of ``metrics`` as dotted paths, skipping lists and large per-item maps."""
+    out: dict[str, Scalar] = {}
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if isinstance(value, bool | int | float | str) or value is None:
+            out[prefix] = value
+            return
+        if not isinstance(value, Mapping) or depth >= max_depth:
+            return
+        if depth > 1 and len(value) > MAX_MAP_ENTRIES:
+            return
+        for key in value:
+            if key in SKIPPED_KEYS or key.startswith("top_"):
+                continue
+            walk(f"{prefix}.{key}" if prefix else str(key), value[key], depth + 1)
+
+    walk("", metrics, 0)
+    return out
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def difference(a: Mapping[str, Scalar], b: Mapping[str, Scalar]) -> list[tuple[str, Scalar, Scalar, float | None]]:
+    """Rows (path, a, b, b - a) for every path whose value differs between two flat maps."""
+    rows = []
+    for path in sorted(set(a) | set(b)):
+        left, right = a.get(path), b.get(path)
+        if left == right:
+            continue
+        change = right - left if is_number(left) and is_number(right) else None  # type: ignore[operator]
+        rows.append((path, left, right, change))
+    return rows

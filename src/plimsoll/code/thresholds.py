@@ -1,0 +1,226 @@
+"""Code thresholds: evaluate a record's metrics against the configured rules.
+
+Each rule is evaluated with `plimsoll.core.rules`; its action then decides what a
+violation means: ``fail`` makes the run exit 1, ``warn`` only reports, ``notify`` and
+``comment`` are collected for the caller to deliver through ``core.notify`` (this module
+delivers nothing). A rule that cannot be evaluated (a missing metric, a broken validator)
+counts as errored, and exits 1 when its action is ``fail``, so a typo or a crashed
+collector never lets a gate pass silently. A delta rule without a baseline is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from plimsoll.core.errors import ExitCode
+from plimsoll.core.rules import (
+    Action,
+    MetricMissing,
+    Outcome,
+    RuleResult,
+    RuleSpec,
+    evaluate,
+    format_delta,
+    format_value,
+    resolve,
+)
+
+
+@dataclass(frozen=True)
+class ThresholdReport:
+    """The results of every threshold rule, their counts, and what the caller must deliver."""
+
+    results: tuple[RuleResult, ...]
+    passed: int
+    failed: int
+    warned: int
+    errored: int
+    skipped: int
+    exit_code: int
+    to_notify: tuple[RuleResult, ...]
+    to_comment: tuple[RuleResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether the gate holds (exit code 0)."""
+        return self.exit_code == ExitCode.OK
+
+    @property
+    def violations(self) -> tuple[RuleResult, ...]:
+        """Results that failed or could not be evaluated."""
+        return tuple(r for r in self.results if r.outcome in (Outcome.FAILED, Outcome.ERROR))
+
+
+def evaluate_thresholds(
+    specs: Sequence[RuleSpec],
+    current: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+    *,
+    collector_errors: Mapping[str, str] | None = None,
+) -> ThresholdReport:
+    """Evaluate ``specs`` against a record's ``current`` metrics (``previous`` for deltas).
+
+    ``collector_errors`` maps a collector name to its error; a rule whose metric is
+    missing because its collector (the path's first segment) failed says so.
+    """
+    errors = collector_errors or {}
+    results = tuple(_explain(evaluate(spec, current, previous), current, errors) for spec in specs)
+    passed = failed = warned = errored = skipped = 0
+    exit_code = ExitCode.OK
+    for result in results:
+        match result.outcome:
+            case Outcome.PASSED:
+                passed += 1
+            case Outcome.SKIPPED:
+                skipped += 1
+            case Outcome.ERROR:
+                errored += 1
+            case Outcome.FAILED:
+                if result.action is Action.FAIL:
+                    failed += 1
+                else:
+                    warned += 1
+        if result.action is Action.FAIL and result.outcome in (Outcome.FAILED, Outcome.ERROR):
+            exit_code = ExitCode.FINDINGS
+    # Errors are delivered too: a notify rule that could not be checked is news as well.
+    deliver = (Outcome.FAILED, Outcome.ERROR)
+    return ThresholdReport(
+        results=results,
+        passed=passed,
+        failed=failed,
+        warned=warned,
+        errored=errored,
+        skipped=skipped,
+        exit_code=int(exit_code),
+        to_notify=tuple(r for r in results if r.action is Action.NOTIFY and r.outcome in deliver),
+        to_comment=tuple(r for r in results if r.action is Action.COMMENT and r.outcome in deliver),
+    )
+
+
+def _explain(
+    result: RuleResult, current: Mapping[str, Any], collector_errors: Mapping[str, str]
+) -> RuleResult:
+    """Name the failed collector behind a missing metric, rather than only the path."""
+    metric = result.spec.metric
+    if result.outcome is not Outcome.ERROR or metric is None or result.spec.validator:
+        return result
+    collector = metric.split(".", 1)[0]
+    error = collector_errors.get(collector)
+    if error is None or not isinstance(resolve(current, metric), MetricMissing):
+        return result
+    first_line = error.strip().splitlines()[0] if error.strip() else "unknown error"
+    return replace(
+        result, message=f"metric {metric} missing (collector {collector} failed: {first_line})"
+    )
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+_WORDS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "error": "ERROR", "skip": "SKIP"}
+_ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "error": "❌", "skip": "➖"}
+
+
+def status(result: RuleResult) -> str:
+    """The display status of a result: pass, fail, warn, error (fails the gate) or skip.
+
+    An error under a non-``fail`` action shows as ``warn``: it does not fail the gate.
+    """
+    match result.outcome:
+        case Outcome.PASSED:
+            return "pass"
+        case Outcome.SKIPPED:
+            return "skip"
+        case Outcome.FAILED:
+            return "fail" if result.action is Action.FAIL else "warn"
+        case Outcome.ERROR:
+            return "error" if result.action is Action.FAIL else "warn"
+
+
+def _actual(result: RuleResult) -> str:
+    if result.outcome in (Outcome.ERROR, Outcome.SKIPPED) and result.actual is None:
+        return "-" if result.current is None else format_value(result.current)
+    if result.spec.delta:
+        return (
+            f"{format_delta(result.actual)} "
+            f"({format_value(result.previous)} → {format_value(result.current)})"
+        )
+    return format_value(result.actual)
+
+
+def _expected(result: RuleResult) -> str:
+    spec = result.spec
+    if spec.op is None:
+        return "-"
+    prefix = "Δ " if spec.delta else ""
+    return f"{prefix}{spec.op.value} {format_value(spec.value)}"
+
+
+def summary_line(report: ThresholdReport) -> str:
+    """One line of counts, e.g. ``3 passed, 1 failed, 0 warned, 0 errored, 1 skipped``."""
+    parts = [
+        f"{report.passed} passed",
+        f"{report.failed} failed",
+        f"{report.warned} warned",
+        f"{report.errored} errored",
+    ]
+    if report.skipped:
+        parts.append(f"{report.skipped} skipped")
+    return ", ".join(parts)
+
+
+def render_text(report: ThresholdReport, violations_only: bool = False) -> str:
+    """The report as plain text lines: a status word, the rule, its message; then the counts."""
+    shown = report.violations if violations_only else report.results
+    lines = [f"{_WORDS[status(r)]:<5}  {r.label}: {r.message}" for r in shown]
+    if not report.results:
+        lines.append("no thresholds configured")
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    # A pipe or newline would break the table row.
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: ThresholdReport, violations_only: bool = False) -> str:
+    """The report as a Markdown table with ✅/❌/⚠️, fit for a PR comment or step summary."""
+    verdict = "✅ thresholds passed" if report.ok else "❌ thresholds failed"
+    lines = [f"### {verdict}", "", summary_line(report), ""]
+    shown = report.violations if violations_only else report.results
+    if not report.results:
+        lines.append("No thresholds configured.")
+    elif not shown:
+        lines.append("No violations.")
+    else:
+        lines.append("| | Rule | Actual | Expected | Action | Message |")
+        lines.append("|---|---|---|---|---|---|")
+        for r in shown:
+            cells = [
+                _ICONS[status(r)],
+                f"`{r.label}`",
+                _actual(r),
+                _expected(r),
+                r.action.value,
+                r.message,
+            ]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: ThresholdReport) -> dict[str, Any]:
+    """The report as a JSON-ready dict: counts, exit code and one entry per rule."""
+    return {
+        "ok": report.ok,
+        "exit_code": report.exit_code,
+        "counts": {
+            "passed": report.passed,
+            "failed": report.failed,
+            "warned": report.warned,
+            "errored": report.errored,
+            "skipped": report.skipped,
+        },
+        "results": [{**r.to_dict(), "status": status(r)} for r in report.results],
+    }

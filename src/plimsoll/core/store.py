@@ -1,0 +1,515 @@
+"""The embedded state store: SQLite (WAL), behind one interface a PostgreSQL store can implement.
+
+The store holds what plimsoll must remember between runs: the notification outbox and the
+circuit-breaker state per channel now; runtime samples, alerts, usage events and the rest join
+later as new schema versions. The layout follows coverage.py's: a thin connection wrapper
+(:class:`SqliteConnection`) apart from the queries (:class:`SqliteStore`), and a
+``SCHEMA_VERSION`` whose history is written next to it.
+
+Safe across threads (one connection per store, serialised by a lock) and across processes (WAL,
+a busy timeout, and every write in a ``BEGIN IMMEDIATE`` transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plimsoll.core.errors import CannotRunError, ConfigError
+
+DEFAULT_PATH = ".plimsoll/state.db"
+
+# Schema versions, one line each; a new version appends a migration to MIGRATIONS below.
+#   1: meta (key/value, holds the schema version), outbox (pending and delivered notifications,
+#      with a dedupe key), breaker (consecutive failures and opening time per channel).
+SCHEMA_VERSION = 1
+
+# MIGRATIONS[n] takes a database from version n-1 to version n; all pending ones run in order
+# inside one transaction, so a store is never left half-migrated.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            dedupe_key TEXT,
+            payload TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            delivered_at REAL
+        )
+        """,
+        "CREATE INDEX outbox_due ON outbox (delivered_at, next_attempt_at)",
+        "CREATE INDEX outbox_key ON outbox (channel, dedupe_key)",
+        """
+        CREATE TABLE breaker (
+            channel TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            opened_at REAL
+        )
+        """,
+    ),
+}
+
+_META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A notification kept in the outbox until it is delivered."""
+
+    id: int
+    channel: str
+    payload: dict[str, Any]
+    created_at: float
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    delivered_at: float | None
+    dedupe_key: str | None = None
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    """The circuit-breaker state of one channel: consecutive failures and when it opened."""
+
+    channel: str
+    failures: int = 0
+    opened_at: float | None = None
+
+
+class Store(ABC):
+    """The state store interface: every backend (SQLite now, PostgreSQL later) implements it.
+
+    Times are Unix timestamps in seconds (UTC), passed in by the caller so logic stays testable.
+    """
+
+    @property
+    @abstractmethod
+    def schema_version(self) -> int:
+        """Return the schema version of the opened store."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store's connection."""
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def outbox_add(
+        self,
+        channel: str,
+        payload: Mapping[str, Any],
+        *,
+        now: float,
+        next_attempt_at: float,
+        attempts: int = 0,
+        last_error: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> int:
+        """Keep ``payload`` for ``channel`` and return its outbox id.
+
+        With a ``dedupe_key``, an undelivered item of the same channel and key is replaced by
+        the newer payload (its id and attempts kept) rather than queued twice.
+        """
+
+    @abstractmethod
+    def outbox_claim(
+        self,
+        now: float,
+        *,
+        lease_seconds: float,
+        channels: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[OutboxItem]:
+        """Take the undelivered items due at ``now``, oldest first, leasing them for a while.
+
+        A claimed item is hidden from other claimers for ``lease_seconds``, so two processes
+        flushing at once never deliver the same item twice.
+        """
+
+    @abstractmethod
+    def outbox_delivered(self, item_id: int, now: float) -> None:
+        """Mark an outbox item as delivered at ``now``."""
+
+    @abstractmethod
+    def outbox_failed(self, item_id: int, *, error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt on an outbox item and when to try again."""
+
+    @abstractmethod
+    def outbox_postpone(self, item_id: int, next_attempt_at: float) -> None:
+        """Move an item's next attempt without counting an attempt (e.g. its breaker is open)."""
+
+    @abstractmethod
+    def outbox_supersede(self, channel: str, dedupe_key: str, now: float) -> int:
+        """Retire the undelivered items of ``channel`` with ``dedupe_key``: a newer one went out."""
+
+    @abstractmethod
+    def outbox_pending(self, channel: str | None = None) -> list[OutboxItem]:
+        """Return the undelivered items, oldest first, optionally of one channel."""
+
+    @abstractmethod
+    def outbox_get(self, item_id: int) -> OutboxItem | None:
+        """Return one outbox item by id, or None."""
+
+    @abstractmethod
+    def outbox_purge(self, delivered_before: float) -> int:
+        """Delete items delivered before ``delivered_before``; return how many went."""
+
+    # --- circuit breaker ------------------------------------------------------------------
+
+    @abstractmethod
+    def breaker_get(self, channel: str) -> BreakerState:
+        """Return the breaker state of ``channel`` (closed with no failures when unknown)."""
+
+    @abstractmethod
+    def breaker_failure(self, channel: str, *, now: float, threshold: int) -> BreakerState:
+        """Count one more consecutive failure; open (or re-open) the breaker at ``threshold``."""
+
+    @abstractmethod
+    def breaker_success(self, channel: str) -> None:
+        """Close the breaker of ``channel`` and forget its failures."""
+
+
+class SqliteConnection:
+    """A thin wrapper over one ``sqlite3`` connection: pragmas, a lock, and transactions.
+
+    ``path`` may be ``":memory:"`` for a private in-memory database.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_seconds: float = 30.0) -> None:
+        self.path = str(path)
+        self.busy_timeout_seconds = busy_timeout_seconds
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._pid = os.getpid()
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # isolation_level=None: transactions are explicit, so BEGIN IMMEDIATE takes the write
+            # lock up front and two processes cannot both read-then-write the same rows.
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_seconds,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_seconds * 1000)}")
+            if self.path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise CannotRunError(f"cannot open the state store {self.path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        # A connection inherited through fork() must not be used by the child: open a fresh one.
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._depth = 0
+            self._lock = threading.RLock()
+            self._conn = self._open()
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction (nested blocks join the outer one)."""
+        with self._lock:
+            conn = self._connection()
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise CannotRunError(
+                    f"cannot write to the state store {self.path}: {exc}"
+                ) from None
+            self._depth = 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read query and return all its rows."""
+        with self._lock:
+            return self._connection().execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+
+def _item(row: sqlite3.Row) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        channel=row["channel"],
+        payload=json.loads(row["payload"]),
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        delivered_at=row["delivered_at"],
+        dedupe_key=row["dedupe_key"],
+    )
+
+
+_OUTBOX_COLUMNS = (
+    "id, channel, dedupe_key, payload, created_at, attempts, next_attempt_at, last_error, "
+    "delivered_at"
+)
+
+
+class SqliteStore(Store):
+    """The SQLite state store (WAL mode), migrated to :data:`SCHEMA_VERSION` when opened."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, *, busy_timeout_seconds: float = 30.0):
+        self.db = SqliteConnection(path, busy_timeout_seconds=busy_timeout_seconds)
+        self._version = self._migrate()
+
+    @classmethod
+    def memory(cls) -> SqliteStore:
+        """Open a private in-memory store (lost when closed): for tests and one-shot runs."""
+        return cls(":memory:")
+
+    @property
+    def schema_version(self) -> int:
+        """Return the schema version of the opened store."""
+        return self._version
+
+    def _migrate(self) -> int:
+        with self.db.transaction() as conn:
+            conn.execute(_META_DDL)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            current = int(row["value"]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise CannotRunError(
+                    f"the state store {self.db.path} has schema version {current}, newer than "
+                    f"the {SCHEMA_VERSION} this plimsoll knows: upgrade plimsoll to use it"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                try:
+                    for statement in MIGRATIONS[version]:
+                        conn.execute(statement)
+                except sqlite3.Error as exc:
+                    # The surrounding transaction rolls back every version applied in this run.
+                    raise CannotRunError(
+                        f"migrating the state store {self.db.path} to schema version {version} "
+                        f"failed: {exc}"
+                    ) from exc
+            if current != SCHEMA_VERSION:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        """Release the store's connection."""
+        self.db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- outbox ---------------------------------------------------------------------------
+
+    def outbox_add(
+        self,
+        channel: str,
+        payload: Mapping[str, Any],
+        *,
+        now: float,
+        next_attempt_at: float,
+        attempts: int = 0,
+        last_error: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> int:
+        """Keep ``payload`` for ``channel``; return its outbox id (see :meth:`Store.outbox_add`)."""
+        text = json.dumps(dict(payload), sort_keys=True, default=str)
+        with self.db.transaction() as conn:
+            if dedupe_key is not None:
+                row = conn.execute(
+                    "SELECT id FROM outbox WHERE channel = ? AND dedupe_key = ? "
+                    "AND delivered_at IS NULL ORDER BY id LIMIT 1",
+                    (channel, dedupe_key),
+                ).fetchone()
+                if row is not None:
+                    conn.execute(
+                        "UPDATE outbox SET payload = ?, last_error = COALESCE(?, last_error), "
+                        "next_attempt_at = MIN(next_attempt_at, ?) WHERE id = ?",
+                        (text, last_error, next_attempt_at, row["id"]),
+                    )
+                    return int(row["id"])
+            cursor = conn.execute(
+                "INSERT INTO outbox (channel, dedupe_key, payload, created_at, attempts, "
+                "next_attempt_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (channel, dedupe_key, text, now, attempts, next_attempt_at, last_error),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def outbox_claim(
+        self,
+        now: float,
+        *,
+        lease_seconds: float,
+        channels: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[OutboxItem]:
+        """Take the due undelivered items, oldest first, leasing them for ``lease_seconds``."""
+        sql = (
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox "
+            "WHERE delivered_at IS NULL AND next_attempt_at <= ?"
+        )
+        params: list[Any] = [now]
+        if channels is not None:
+            if not channels:
+                return []
+            sql += f" AND channel IN ({', '.join('?' for _ in channels)})"
+            params.extend(channels)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        with self.db.transaction() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            conn.executemany(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
+                [(now + lease_seconds, row["id"]) for row in rows],
+            )
+        return [_item(row) for row in rows]
+
+    def outbox_delivered(self, item_id: int, now: float) -> None:
+        """Mark an outbox item as delivered at ``now``."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET delivered_at = ? WHERE id = ?", (now, item_id))
+
+    def outbox_failed(self, item_id: int, *, error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt on an outbox item and when to try again."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                "WHERE id = ?",
+                (error, next_attempt_at, item_id),
+            )
+
+    def outbox_postpone(self, item_id: int, next_attempt_at: float) -> None:
+        """Move an item's next attempt without counting an attempt."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ?", (next_attempt_at, item_id)
+            )
+
+    def outbox_supersede(self, channel: str, dedupe_key: str, now: float) -> int:
+        """Retire the undelivered items of ``channel`` with ``dedupe_key``: a newer one went out."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE outbox SET delivered_at = ?, last_error = 'superseded by a newer message' "
+                "WHERE channel = ? AND dedupe_key = ? AND delivered_at IS NULL",
+                (now, channel, dedupe_key),
+            )
+            return cursor.rowcount
+
+    def outbox_pending(self, channel: str | None = None) -> list[OutboxItem]:
+        """Return the undelivered items, oldest first, optionally of one channel."""
+        sql = f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL"
+        params: tuple[Any, ...] = ()
+        if channel is not None:
+            sql += " AND channel = ?"
+            params = (channel,)
+        return [_item(row) for row in self.db.query(sql + " ORDER BY id", params)]
+
+    def outbox_get(self, item_id: int) -> OutboxItem | None:
+        """Return one outbox item by id, or None."""
+        rows = self.db.query(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (item_id,))
+        return _item(rows[0]) if rows else None
+
+    def outbox_purge(self, delivered_before: float) -> int:
+        """Delete items delivered before ``delivered_before``; return how many went."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
+                (delivered_before,),
+            )
+            return cursor.rowcount
+
+    # --- circuit breaker ------------------------------------------------------------------
+
+    def breaker_get(self, channel: str) -> BreakerState:
+        """Return the breaker state of ``channel`` (closed with no failures when unknown)."""
+        rows = self.db.query(
+            "SELECT failures, opened_at FROM breaker WHERE channel = ?", (channel,)
+        )
+        if not rows:
+            return BreakerState(channel)
+        return BreakerState(channel, rows[0]["failures"], rows[0]["opened_at"])
+
+    def breaker_failure(self, channel: str, *, now: float, threshold: int) -> BreakerState:
+        """Count one more consecutive failure; open (or re-open) the breaker at ``threshold``."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO breaker (channel, failures) VALUES (?, 1) "
+                "ON CONFLICT (channel) DO UPDATE SET failures = failures + 1",
+                (channel,),
+            )
+            # Re-stamping opened_at on every failure past the threshold is what makes a failed
+            # half-open trial open the breaker again for a full reset period.
+            conn.execute(
+                "UPDATE breaker SET opened_at = ? WHERE channel = ? AND failures >= ?",
+                (now, channel, max(threshold, 1)),
+            )
+            row = conn.execute(
+                "SELECT failures, opened_at FROM breaker WHERE channel = ?", (channel,)
+            ).fetchone()
+        return BreakerState(channel, row["failures"], row["opened_at"])
+
+    def breaker_success(self, channel: str) -> None:
+        """Close the breaker of ``channel`` and forget its failures."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM breaker WHERE channel = ?", (channel,))
+
+
+def open_store(
+    path: str | Path = DEFAULT_PATH, *, url: str | None = None, root: Path | None = None
+) -> Store:
+    """Open the configured store: SQLite at ``path`` (relative to ``root``), or fail on a URL.
+
+    A PostgreSQL ``url`` needs the PostgreSQL backend, which this version does not ship yet;
+    saying so is better than silently writing to SQLite instead.
+    """
+    if url:
+        raise ConfigError(
+            "store.url: a PostgreSQL state store is not supported by this version of plimsoll; "
+            "remove store.url to use the SQLite store at store.path"
+        )
+    target = Path(path)
+    if root is not None and not target.is_absolute():
+        target = root / target
+    return SqliteStore(target)

@@ -1,0 +1,190 @@
+"""Tests of code thresholds: counts, exit codes, deliveries, collector errors, renderers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from plimsoll.code.thresholds import (
+    evaluate_thresholds,
+    render_markdown,
+    render_text,
+    status,
+    to_json,
+)
+from plimsoll.core.rules import Outcome, RuleSpec
+
+CURRENT: dict[str, Any] = {
+    "coverage": {"line_coverage": 72.5},
+    "complexity": {"average": 3.25, "max": 14},
+    "pylint": {"score": 9.1},
+}
+PREVIOUS: dict[str, Any] = {"coverage": {"line_coverage": 75.0}}
+
+
+def rule(metric: str, op: str, value: Any, action: str = "fail", **extra: Any) -> RuleSpec:
+    return RuleSpec.model_validate(
+        {"metric": metric, "op": op, "value": value, "action": action, **extra}
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "exit_code", "failed", "warned"),
+    [("fail", 1, 1, 0), ("warn", 0, 0, 1), ("notify", 0, 0, 1), ("comment", 0, 0, 1)],
+)
+def test_exit_code_per_action_on_violation(
+    action: str, exit_code: int, failed: int, warned: int
+) -> None:
+    report = evaluate_thresholds([rule("coverage.line_coverage", ">=", 80, action)], CURRENT, None)
+    assert report.exit_code == exit_code
+    assert (report.failed, report.warned, report.passed) == (failed, warned, 0)
+
+
+@pytest.mark.parametrize(("action", "exit_code"), [("fail", 1), ("warn", 0), ("notify", 0)])
+def test_exit_code_per_action_on_error(action: str, exit_code: int) -> None:
+    report = evaluate_thresholds([rule("bandit.high", "==", 0, action)], CURRENT, None)
+    assert report.errored == 1
+    assert report.exit_code == exit_code
+
+
+def test_all_passing_exits_zero() -> None:
+    report = evaluate_thresholds(
+        [rule("coverage.line_coverage", ">=", 70), rule("complexity.max", "<=", 15)], CURRENT
+    )
+    assert report.ok
+    assert report.exit_code == 0
+    assert report.passed == 2
+    assert report.violations == ()
+
+
+def test_missing_baseline_skips_without_failing() -> None:
+    report = evaluate_thresholds(
+        [rule("coverage.line_coverage", ">=", 0, delta=True)], CURRENT, None
+    )
+    assert report.skipped == 1
+    assert report.exit_code == 0
+    assert report.results[0].outcome is Outcome.SKIPPED
+
+
+def test_delta_regression_fails() -> None:
+    report = evaluate_thresholds(
+        [rule("coverage.line_coverage", ">=", -1, delta=True)], CURRENT, PREVIOUS
+    )
+    assert report.exit_code == 1
+    assert report.results[0].actual == -2.5
+
+
+def test_notify_and_comment_are_collected_not_delivered() -> None:
+    specs = [
+        rule("coverage.line_coverage", ">=", 80, "notify", channels=["slack"]),
+        rule("coverage.line_coverage", ">=", 70, "notify"),
+        rule("pylint.score", ">=", 9.5, "comment"),
+        rule("bandit.high", "==", 0, "notify"),
+        rule("complexity.max", "<=", 10, "warn"),
+    ]
+    report = evaluate_thresholds(specs, CURRENT)
+    assert [r.spec for r in report.to_notify] == [specs[0], specs[3]]
+    assert report.to_notify[0].spec.channels == ["slack"]
+    assert [r.spec for r in report.to_comment] == [specs[2]]
+    assert report.exit_code == 0
+
+
+def test_missing_metric_of_failed_collector_names_the_collector() -> None:
+    report = evaluate_thresholds(
+        [rule("bandit.high", "==", 0), rule("bandit.low", "==", 0, "warn")],
+        CURRENT,
+        collector_errors={"bandit": "bandit: command not found\nTraceback (most recent call)"},
+    )
+    assert report.exit_code == 1
+    assert report.results[0].message == (
+        "metric bandit.high missing (collector bandit failed: bandit: command not found)"
+    )
+    assert report.results[1].outcome is Outcome.ERROR
+    assert status(report.results[1]) == "warn"
+
+
+def test_collector_error_does_not_touch_present_metrics() -> None:
+    report = evaluate_thresholds(
+        [rule("coverage.line_coverage", ">=", 70)],
+        CURRENT,
+        collector_errors={"coverage": "partial failure"},
+    )
+    assert report.passed == 1
+
+
+def test_missing_metric_without_collector_error() -> None:
+    report = evaluate_thresholds([rule("coverage.branch", ">=", 1)], CURRENT, collector_errors={})
+    assert report.results[0].message.startswith("metric coverage.branch missing (no key")
+
+
+def _mixed_report() -> Any:
+    return evaluate_thresholds(
+        [
+            rule("coverage.line_coverage", ">=", 70),
+            rule("coverage.line_coverage", ">=", -1, delta=True),
+            rule("complexity.average", "<=", 3, "warn", message="avg | too high: {actual}"),
+            rule("bandit.high", "==", 0),
+            rule("pylint.score", ">=", 9, delta=True, name="pylint-no-drop"),
+        ],
+        CURRENT,
+        PREVIOUS,
+        collector_errors={"bandit": "timed out after 600s"},
+    )
+
+
+GOLDEN_MARKDOWN = """\
+### ❌ thresholds failed
+
+1 passed, 1 failed, 1 warned, 1 errored, 1 skipped
+
+| | Rule | Actual | Expected | Action | Message |
+|---|---|---|---|---|---|
+| ✅ | `coverage.line_coverage >= 70` | 72.5 | >= 70 | fail | coverage.line_coverage is 72.5, expected >= 70 |
+| ❌ | `Δ coverage.line_coverage >= -1` | -2.5 (75 → 72.5) | Δ >= -1 | fail | coverage.line_coverage changed by -2.5 (75 -> 72.5), expected change >= -1 |
+| ⚠️ | `complexity.average <= 3` | 3.25 | <= 3 | warn | avg \\| too high: 3.25 |
+| ❌ | `bandit.high == 0` | - | == 0 | fail | metric bandit.high missing (collector bandit failed: timed out after 600s) |
+| ➖ | `pylint-no-drop` | 9.1 | Δ >= 9 | fail | pylint.score: not in the baseline record |
+"""  # noqa: E501
+
+
+def test_render_markdown_golden() -> None:
+    assert render_markdown(_mixed_report()) == GOLDEN_MARKDOWN
+
+
+def test_render_markdown_violations_only() -> None:
+    text = render_markdown(_mixed_report(), violations_only=True)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "Rule" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| ❌", "| ⚠️", "| ❌"]
+
+
+def test_render_markdown_no_violations_and_no_rules() -> None:
+    passing = evaluate_thresholds([rule("complexity.max", "<=", 20)], CURRENT)
+    assert render_markdown(passing, violations_only=True) == (
+        "### ✅ thresholds passed\n\n1 passed, 0 failed, 0 warned, 0 errored\n\nNo violations.\n"
+    )
+    assert "No thresholds configured." in render_markdown(evaluate_thresholds([], CURRENT))
+
+
+def test_render_text() -> None:
+    text = render_text(_mixed_report())
+    lines = text.splitlines()
+    assert lines[0] == (
+        "PASS   coverage.line_coverage >= 70: coverage.line_coverage is 72.5, expected >= 70"
+    )
+    assert lines[2].startswith("WARN   complexity.average <= 3: avg | too high")
+    assert lines[3].startswith("ERROR  bandit.high == 0: metric bandit.high missing")
+    assert lines[4].startswith("SKIP   pylint-no-drop:")
+    assert lines[-1] == "1 passed, 1 failed, 1 warned, 1 errored, 1 skipped"
+    assert len(render_text(_mixed_report(), violations_only=True).splitlines()) == 4
+
+
+def test_to_json_round_trips() -> None:
+    data = json.loads(json.dumps(to_json(_mixed_report())))
+    assert data["exit_code"] == 1
+    assert data["ok"] is False
+    assert data["counts"] == {"passed": 1, "failed": 1, "warned": 1, "errored": 1, "skipped": 1}
+    assert [r["status"] for r in data["results"]] == ["pass", "fail", "warn", "error", "skip"]
+    assert data["results"][1]["actual"] == -2.5
+    assert data["results"][1]["previous"] == 75.0
