@@ -148,6 +148,8 @@ def collect(
             out.print(f"stored {p} on branch {project.config.branch}")
         if report is not None:
             out.print(_threshold_table(report, violations_only=False))
+        for line in delivered:
+            out.print(f"notified {line}")
     if report is not None and report.exit_code:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
@@ -173,6 +175,8 @@ def validate(
         out = output.console()
         out.print(_record_header(record))
         out.print(_threshold_table(report, violations_only))
+        for line in delivered:
+            out.print(f"notified {line}")
     if report.exit_code:
         raise typer.Exit(int(ExitCode.FINDINGS))
 

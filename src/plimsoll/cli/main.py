@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from plimsoll import __version__
+from plimsoll.cli import check as check_cli
 from plimsoll.cli import code as code_cli
 from plimsoll.cli.state import State
 from plimsoll.core import log
@@ -22,6 +23,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(code_cli.app, name="code")
+app.command(name="check")(check_cli.check)
 
 
 def _version(value: bool) -> None:
