@@ -42,15 +42,21 @@ def tangled(x):
 
 def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
     """Run the installed command and check its exit code."""
-    done = subprocess.run([sys.executable, "-m", "plimsoll", *args], cwd=cwd, capture_output=True,
-                          text=True, check=False, env={**__import__("os").environ, "CI": "true"})
+    done = subprocess.run(
+        [sys.executable, "-m", "plimsoll", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "CI": "true"},
+    )
     if check is not None:
         assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done
 
 
 def _config(thresholds: str = "") -> str:
-    return f'''[project]
+    return f"""[project]
 name = "demo"
 version = "1.4.0"
 
@@ -58,16 +64,19 @@ version = "1.4.0"
 paths = ["src"]
 collectors = ["stats", "complexity", "maintainability", "debt"]
 {thresholds}
-'''
+"""
 
 
 @pytest.fixture
 def project(git_repo: GitRepo) -> GitRepo:
-    git_repo.commit("initial", {
-        "pyproject.toml": _config(),
-        "src/demo/__init__.py": "",
-        "src/demo/good.py": GOOD,
-    })
+    git_repo.commit(
+        "initial",
+        {
+            "pyproject.toml": _config(),
+            "src/demo/__init__.py": "",
+            "src/demo/good.py": GOOD,
+        },
+    )
     return git_repo
 
 
@@ -104,8 +113,10 @@ def test_collect_text_shows_a_table(project: GitRepo) -> None:
 
 
 def test_validate_fails_on_a_crossed_fail_threshold(project: GitRepo) -> None:
-    project.commit("gate", {
-        "pyproject.toml": _config('''
+    project.commit(
+        "gate",
+        {
+            "pyproject.toml": _config("""
 [[tool.plimsoll.code.thresholds]]
 metric = "complexity.max"
 op = "<="
@@ -117,9 +128,10 @@ metric = "debt.item_count"
 op = "=="
 value = 0
 action = "warn"
-'''),
-        "src/demo/tangled.py": TANGLED,
-    })
+"""),
+            "src/demo/tangled.py": TANGLED,
+        },
+    )
     done = plimsoll(project.path, "code", "collect", "--validate", "--format", "json", check=1)
     report = json.loads(done.stdout)["thresholds"]
     assert report["exit_code"] == 1
@@ -133,7 +145,8 @@ def test_dirty_and_detached_are_recorded(project: GitRepo) -> None:
     project.git("checkout", "-q", "--detach", "HEAD~1")
     project.write("src/demo/good.py", GOOD + "\nX = 1\n")
     record = json.loads(plimsoll(project.path, "code", "collect", "--format", "json").stdout)[
-        "records"][0]
+        "records"
+    ][0]
     assert record["worktree_dirty"] is True
     assert record["detached_head"] is True
     assert record["branch"] is None
@@ -151,12 +164,14 @@ def test_history_show_diff_trend(project: GitRepo) -> None:
     assert [h["commit"] for h in history] == [second[:7], first[:7]]
     shown = json.loads(plimsoll(project.path, "code", "show", first, "--format", "json").stdout)
     assert shown["commit_sha"] == first
-    changes = json.loads(plimsoll(project.path, "code", "diff", first, second, "--format",
-                                  "json").stdout)["changes"]
+    changes = json.loads(
+        plimsoll(project.path, "code", "diff", first, second, "--format", "json").stdout
+    )["changes"]
     by_metric = {c["metric"]: c for c in changes}
     assert by_metric["complexity.max"]["b"] > by_metric["complexity.max"]["a"]
-    points = json.loads(plimsoll(project.path, "code", "trend", "complexity.max",
-                                 "--format", "json").stdout)
+    points = json.loads(
+        plimsoll(project.path, "code", "trend", "complexity.max", "--format", "json").stdout
+    )
     assert [p["commit"] for p in points] == [first, second]
     assert points[0]["value"] == shown["metrics"]["complexity"]["max"]
     text = plimsoll(project.path, "code", "trend", "complexity.max").stdout
@@ -172,24 +187,46 @@ def test_backfill_collects_past_commits_in_a_worktree(project: GitRepo) -> None:
     assert [r["commit_sha"] for r in records] == shas
     assert [r["metrics"]["stats"]["totals"]["functions"] for r in records] == [2, 3, 4]
     assert project.git("worktree", "list") == worktrees_before
-    again = json.loads(plimsoll(project.path, "code", "collect", "--rev", f"{root}..HEAD",
-                                "--format", "json").stdout)
+    again = json.loads(
+        plimsoll(
+            project.path, "code", "collect", "--rev", f"{root}..HEAD", "--format", "json"
+        ).stdout
+    )
     assert again["records"] == []  # already recorded commits are skipped
 
 
 def test_corrupt_record_is_reported_and_skipped(project: GitRepo) -> None:
     plimsoll(project.path, "code", "collect")
     # Add a corrupt record to the branch with plain git plumbing.
-    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=project.path,
-                          input="{not json", capture_output=True, text=True, check=True).stdout.strip()
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=project.path,
+        input="{not json",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     tree_lines = project.git("ls-tree", "code-metrics:history")
     tree_lines += f"\n100644 blob {blob}\t2020_01_01_00_00_00__deadbee__1.0.json"
-    subtree = subprocess.run(["git", "mktree"], cwd=project.path, input=tree_lines + "\n",
-                             capture_output=True, text=True, check=True).stdout.strip()
+    subtree = subprocess.run(
+        ["git", "mktree"],
+        cwd=project.path,
+        input=tree_lines + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     top = project.git("ls-tree", "code-metrics").replace(
-        project.git("rev-parse", "code-metrics:history"), subtree)
-    tree = subprocess.run(["git", "mktree"], cwd=project.path, input=top + "\n",
-                          capture_output=True, text=True, check=True).stdout.strip()
+        project.git("rev-parse", "code-metrics:history"), subtree
+    )
+    tree = subprocess.run(
+        ["git", "mktree"],
+        cwd=project.path,
+        input=top + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     commit = project.git("commit-tree", tree, "-p", "code-metrics", "-m", "corrupt")
     project.git("update-ref", "refs/heads/code-metrics", commit)
     done = plimsoll(project.path, "code", "trend", "stats.totals.functions", "--format", "json")
@@ -213,7 +250,8 @@ def test_outside_a_repository_exits_2(tmp_path: Path) -> None:
 def test_unparseable_file_is_reported_and_skipped(project: GitRepo) -> None:
     project.write("src/demo/broken.py", "def broken(:\n")
     record = json.loads(plimsoll(project.path, "code", "collect", "--format", "json").stdout)[
-        "records"][0]
+        "records"
+    ][0]
     skipped = record["metrics"]["complexity"]["skipped_files"]
     assert [s["path"] for s in skipped] == ["src/demo/broken.py"]
     assert record["metrics"]["stats"]["totals"]["functions"] == 1
@@ -234,31 +272,42 @@ def _old_records(repo: GitRepo, ages_days: list[int]) -> None:
     history = History(repo.path)
     now = datetime.now(UTC)
     for i, age in enumerate(ages_days):
-        history.append(Record(timestamp=now - timedelta(days=age, minutes=i),
-                              commit_sha=f"{i:07x}" + "a" * 33,
-                              metrics={"stats": {"totals": {"sloc": 100 + i}}}))
+        history.append(
+            Record(
+                timestamp=now - timedelta(days=age, minutes=i),
+                commit_sha=f"{i:07x}" + "a" * 33,
+                metrics={"stats": {"totals": {"sloc": 100 + i}}},
+            )
+        )
 
 
 def test_prune_compress_rotate_from_the_cli(project: GitRepo) -> None:
     _old_records(project, [1, 2, 40, 41, 42, 200, 201])
     before = project.git("rev-parse", "code-metrics")
-    dry = json.loads(plimsoll(project.path, "code", "prune", "--dry-run", "--format", "json").stdout)
+    dry = json.loads(
+        plimsoll(project.path, "code", "prune", "--dry-run", "--format", "json").stdout
+    )
     assert dry["dry_run"] is True and dry["commit"] is None
     assert project.git("rev-parse", "code-metrics") == before  # a dry run writes nothing
     done = json.loads(plimsoll(project.path, "code", "prune", "--format", "json").stdout)
     assert sorted(done["deleted"]) == sorted(dry["deleted"]) and done["deleted"]
     remaining = [f for f in _branch_files(project) if f.startswith("history/")]
     assert len(remaining) == 7 - len(done["deleted"])
-    compressed = json.loads(plimsoll(project.path, "code", "compress", "--older-than", "30",
-                                     "--format", "json").stdout)["compressed"]
+    compressed = json.loads(
+        plimsoll(project.path, "code", "compress", "--older-than", "30", "--format", "json").stdout
+    )["compressed"]
     assert compressed and all(c["to"].endswith(".json.gz") for c in compressed)
     # Compressed records are still read by every command.
-    points = json.loads(plimsoll(project.path, "code", "trend", "stats.totals.sloc", "--format",
-                                 "json").stdout)
+    points = json.loads(
+        plimsoll(project.path, "code", "trend", "stats.totals.sloc", "--format", "json").stdout
+    )
     assert len(points) == len(remaining)
-    rotated = json.loads(plimsoll(project.path, "code", "rotate", "--older-than", "100",
-                                  "--format", "json").stdout)
-    assert len(rotated["deleted"]) == 1  # one record a month is kept beyond 90 days: the 200-day one
+    rotated = json.loads(
+        plimsoll(project.path, "code", "rotate", "--older-than", "100", "--format", "json").stdout
+    )
+    assert (
+        len(rotated["deleted"]) == 1
+    )  # one record a month is kept beyond 90 days: the 200-day one
     assert "history" in plimsoll(project.path, "code", "rotate", check=2).stderr or True
 
 
@@ -271,14 +320,28 @@ def test_rotate_without_a_maximum_age_is_a_usage_error(project: GitRepo) -> None
 def test_migrate_rewrites_old_records(project: GitRepo) -> None:
     from plimsoll.code.history import History
 
-    old = {"schema_version": "1.0", "timestamp": "2024-01-02T03:04:05Z", "commit_sha": "abc1234" * 5,
-           "commit_message": "old", "python_version": "3.11.7", "workflow_status": "success",
-           "metrics": {"stats": {"totals": {"sloc": 5}}}, "collection_duration_seconds": 1.0}
-    History(project.path).commit({"history/2024_01_02_03_04_05__abc1234__unknown.json":
-                                  json.dumps(old).encode()}, [], "add an umpyre record")
-    dry = json.loads(plimsoll(project.path, "code", "migrate", "--dry-run", "--format", "json").stdout)
+    old = {
+        "schema_version": "1.0",
+        "timestamp": "2024-01-02T03:04:05Z",
+        "commit_sha": "abc1234" * 5,
+        "commit_message": "old",
+        "python_version": "3.11.7",
+        "workflow_status": "success",
+        "metrics": {"stats": {"totals": {"sloc": 5}}},
+        "collection_duration_seconds": 1.0,
+    }
+    History(project.path).commit(
+        {"history/2024_01_02_03_04_05__abc1234__unknown.json": json.dumps(old).encode()},
+        [],
+        "add an umpyre record",
+    )
+    dry = json.loads(
+        plimsoll(project.path, "code", "migrate", "--dry-run", "--format", "json").stdout
+    )
     assert dry["dry_run"] is True
     plimsoll(project.path, "code", "migrate")
-    stored = json.loads(project.git("show", "code-metrics:history/2024_01_02_03_04_05__abc1234__unknown.json"))
+    stored = json.loads(
+        project.git("show", "code-metrics:history/2024_01_02_03_04_05__abc1234__unknown.json")
+    )
     assert stored["schema_version"] == "1.2"
     assert stored["metrics"] == old["metrics"]

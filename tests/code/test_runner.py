@@ -70,12 +70,15 @@ def _context(tmp_path: Path) -> CollectContext:
 def test_each_failure_stays_with_its_collector(tmp_path: Path) -> None:
     collectors = {c.name: c() for c in (Counts, Broken, Crashing, Dying, Hanging, Missing)}
     seen: list[str] = []
-    result = runner.run(collectors, _context(tmp_path), timeout=2.0,
-                        on_done=lambda o: seen.append(o.name))
+    result = runner.run(
+        collectors, _context(tmp_path), timeout=2.0, on_done=lambda o: seen.append(o.name)
+    )
     assert result.metrics["counts"]["files"] == 2
     assert result.metrics["counts"]["pid"] != os.getpid()  # ran in its own process
     assert result.errors["broken"] == "the tool said no"
-    assert result.errors["crashing"].startswith("ZeroDivisionError: division by zero (at test_runner.py:")
+    assert result.errors["crashing"].startswith(
+        "ZeroDivisionError: division by zero (at test_runner.py:"
+    )
     assert result.errors["dying"] == "process died (exit code 7)"
     assert result.errors["hanging"] == "timed out after 2s"
     assert result.errors["missing"] == "tool 'missing' is not installed"

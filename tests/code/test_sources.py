@@ -13,9 +13,16 @@ from tests.support.gitrepo import GitRepo
 
 def _layout(root: Path) -> None:
     for rel in [
-        "src/pkg/__init__.py", "src/pkg/core.py", "src/pkg/migrations/0001.py", "tests/test_core.py",
-        ".venv/lib/site.py", "build/lib/pkg/core.py", "node_modules/x/y.py", "pkg.egg-info/z.py",
-        "docs/conf.py", "README.md",
+        "src/pkg/__init__.py",
+        "src/pkg/core.py",
+        "src/pkg/migrations/0001.py",
+        "tests/test_core.py",
+        ".venv/lib/site.py",
+        "build/lib/pkg/core.py",
+        "node_modules/x/y.py",
+        "pkg.egg-info/z.py",
+        "docs/conf.py",
+        "README.md",
     ]:
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,7 +33,10 @@ def test_walk_outside_git_skips_tool_folders(tmp_path: Path) -> None:
     _layout(tmp_path)
     found = sources.discover(tmp_path, ["."], [])
     assert found == [
-        "docs/conf.py", "src/pkg/__init__.py", "src/pkg/core.py", "src/pkg/migrations/0001.py",
+        "docs/conf.py",
+        "src/pkg/__init__.py",
+        "src/pkg/core.py",
+        "src/pkg/migrations/0001.py",
         "tests/test_core.py",
     ]
 
@@ -34,10 +44,12 @@ def test_walk_outside_git_skips_tool_folders(tmp_path: Path) -> None:
 def test_paths_and_excludes(tmp_path: Path) -> None:
     _layout(tmp_path)
     assert sources.discover(tmp_path, ["src"], ["migrations"]) == [
-        "src/pkg/__init__.py", "src/pkg/core.py",
+        "src/pkg/__init__.py",
+        "src/pkg/core.py",
     ]
     assert sources.discover(tmp_path, ["src", "tests"], ["tests/*", "*/core.py"]) == [
-        "src/pkg/__init__.py", "src/pkg/migrations/0001.py",
+        "src/pkg/__init__.py",
+        "src/pkg/migrations/0001.py",
     ]
 
 

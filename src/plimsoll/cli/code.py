@@ -63,8 +63,10 @@ def _record_header(record: Record) -> str:
         flags.append("detached HEAD")
     where = record.branch or "(no branch)"
     extra = f" [{', '.join(flags)}]" if flags else ""
-    return (f"{record.commit_sha[:10]} on {where}, {record.timestamp:%Y-%m-%d %H:%M:%S} UTC, "
-            f"{record.collection_duration_seconds:.1f}s{extra}")
+    return (
+        f"{record.commit_sha[:10]} on {where}, {record.timestamp:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{record.collection_duration_seconds:.1f}s{extra}"
+    )
 
 
 def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
@@ -74,12 +76,22 @@ def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
     table.add_column("actual", justify="right")
     table.add_column("action")
     table.add_column("message")
-    marks = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "warn": "[yellow]![/yellow]",
-             "error": "[red]?[/red]", "skip": "[dim]-[/dim]"}
+    marks = {
+        "pass": "[green]✓[/green]",
+        "fail": "[red]✗[/red]",
+        "warn": "[yellow]![/yellow]",
+        "error": "[red]?[/red]",
+        "skip": "[dim]-[/dim]",
+    }
     shown = report.violations if violations_only else report.results
     for result in shown:
-        table.add_row(marks[status(result)], result.spec.label, fmt_value(result.actual),
-                      result.spec.action.value, result.message)
+        table.add_row(
+            marks[status(result)],
+            result.spec.label,
+            fmt_value(result.actual),
+            result.spec.action.value,
+            result.message,
+        )
     return table
 
 
@@ -90,11 +102,26 @@ def _deliver(project: commands.Project, report: ThresholdReport, record: Record)
 @app.command()
 def collect(
     ctx: typer.Context,
-    validate: Annotated[bool, typer.Option("--validate", help="Check thresholds after collecting (exit 1 on a failed `fail` rule).")] = False,
-    rev: Annotated[str | None, typer.Option("--rev", help="Backfill past commits A..B in a temporary worktree.")] = None,
-    collectors: Annotated[str | None, typer.Option("--collectors", help="Comma-separated collectors (default: configured).")] = None,
-    push: Annotated[bool, typer.Option("--push", help="Push the history branch afterwards, retrying on a race.")] = False,
-    no_store: Annotated[bool, typer.Option("--no-store", help="Do not write the record to the history branch.")] = False,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate", help="Check thresholds after collecting (exit 1 on a failed `fail` rule)."
+        ),
+    ] = False,
+    rev: Annotated[
+        str | None,
+        typer.Option("--rev", help="Backfill past commits A..B in a temporary worktree."),
+    ] = None,
+    collectors: Annotated[
+        str | None,
+        typer.Option("--collectors", help="Comma-separated collectors (default: configured)."),
+    ] = None,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the history branch afterwards, retrying on a race.")
+    ] = False,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not write the record to the history branch.")
+    ] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-analyse every file.")] = False,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -112,8 +139,9 @@ def collect(
                 if bar is not None and task is not None:
                     bar.update(task, total=total, completed=index, description=f"commit {sha[:7]}")
 
-            collections = commands.backfill(project, rev, names=names, use_cache=not no_cache,
-                                            on_commit=on_commit)
+            collections = commands.backfill(
+                project, rev, names=names, use_cache=not no_cache, on_commit=on_commit
+            )
         else:
             wanted = names or project.config.collectors
             task = bar.add_task("collecting", total=len(wanted)) if bar else None
@@ -122,22 +150,26 @@ def collect(
                 if bar is not None and task is not None:
                     bar.update(task, advance=1, description=f"{outcome.name} done")
 
-            collections = [commands.collect(project, names=names, use_cache=not no_cache,
-                                            on_done=on_done)]
+            collections = [
+                commands.collect(project, names=names, use_cache=not no_cache, on_done=on_done)
+            ]
     paths: list[str] = []
     if not no_store and collections:
         paths = commands.store(project, [c.record for c in collections], push=push)
-    report = commands.validate(project, collections[-1].record) if validate and collections else None
-    delivered = (_deliver(project, report, collections[-1].record)
-                 if report is not None else [])
+    report = (
+        commands.validate(project, collections[-1].record) if validate and collections else None
+    )
+    delivered = _deliver(project, report, collections[-1].record) if report is not None else []
     if fmt is Format.JSON:
-        print_json({
-            "records": [c.record.to_dict() for c in collections],
-            "stored": paths,
-            "pushed": push and bool(paths),
-            "thresholds": to_json(report) if report is not None else None,
-            "notified": delivered,
-        })
+        print_json(
+            {
+                "records": [c.record.to_dict() for c in collections],
+                "stored": paths,
+                "pushed": push and bool(paths),
+                "thresholds": to_json(report) if report is not None else None,
+                "notified": delivered,
+            }
+        )
     else:
         if rev:
             out.print(f"collected {len(collections)} commit(s) of {rev}")
@@ -157,9 +189,15 @@ def collect(
 @app.command()
 def validate(
     ctx: typer.Context,
-    rev: Annotated[str | None, typer.Argument(help="Commit whose record to check (default: latest).")] = None,
-    violations_only: Annotated[bool, typer.Option("--violations-only", help="Show only rules that did not pass.")] = False,
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = ReportFormat.TEXT,
+    rev: Annotated[
+        str | None, typer.Argument(help="Commit whose record to check (default: latest).")
+    ] = None,
+    violations_only: Annotated[
+        bool, typer.Option("--violations-only", help="Show only rules that did not pass.")
+    ] = False,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.TEXT,
     path: PathOpt = None,
 ) -> None:
     """Check a stored record against the configured thresholds (exit 1 when a `fail` rule fails)."""
@@ -189,19 +227,32 @@ def _report_corrupt(entry: Any, message: str) -> None:
 @app.command()
 def history(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many (newest).")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most this many (newest).")
+    ] = 20,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
     """List the records on the history branch, newest first."""
     project = _project(ctx, path)
-    entries = list(reversed(project.history().entries()))[:limit] if limit else list(
-        reversed(project.history().entries()))
+    entries = (
+        list(reversed(project.history().entries()))[:limit]
+        if limit
+        else list(reversed(project.history().entries()))
+    )
     if fmt is Format.JSON:
-        print_json([
-            {"path": e.path, "timestamp": e.timestamp.isoformat(), "commit": e.sha7,
-             "version": e.version, "compressed": e.compressed} for e in entries
-        ])
+        print_json(
+            [
+                {
+                    "path": e.path,
+                    "timestamp": e.timestamp.isoformat(),
+                    "commit": e.sha7,
+                    "version": e.version,
+                    "compressed": e.compressed,
+                }
+                for e in entries
+            ]
+        )
         return
     table = Table(title=f"history on {project.config.branch}", title_justify="left")
     for column in ("timestamp (UTC)", "commit", "version", "file"):
@@ -214,7 +265,9 @@ def history(
 @app.command()
 def show(
     ctx: typer.Context,
-    rev: Annotated[str | None, typer.Argument(help="Commit whose record to show (default: latest).")] = None,
+    rev: Annotated[
+        str | None, typer.Argument(help="Commit whose record to show (default: latest).")
+    ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -243,16 +296,25 @@ def diff(
     left, right = commands.record_for(project, a), commands.record_for(project, b)
     rows = summary.difference(summary.flatten(left.metrics), summary.flatten(right.metrics))
     if fmt is Format.JSON:
-        print_json({"a": left.commit_sha, "b": right.commit_sha, "changes": [
-            {"metric": m, "a": x, "b": y, "change": c} for m, x, y, c in rows]})
+        print_json(
+            {
+                "a": left.commit_sha,
+                "b": right.commit_sha,
+                "changes": [{"metric": m, "a": x, "b": y, "change": c} for m, x, y, c in rows],
+            }
+        )
         return
     table = Table(title=f"{left.commit_sha[:7]} → {right.commit_sha[:7]}", title_justify="left")
     for column in ("metric", a, b, "change"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for metric, x, y, change in rows:
         sign = "" if change is None else ("+" if change > 0 else "")
-        table.add_row(metric, fmt_value(x), fmt_value(y),
-                      "" if change is None else f"{sign}{fmt_value(change)}")
+        table.add_row(
+            metric,
+            fmt_value(x),
+            fmt_value(y),
+            "" if change is None else f"{sign}{fmt_value(change)}",
+        )
     output.console().print(table if rows else "no differences")
 
 
@@ -268,7 +330,9 @@ def _bar(value: float, low: float, high: float, width: int = 30) -> str:
 @app.command()
 def trend(
     ctx: typer.Context,
-    metric: Annotated[str, typer.Argument(help="Metric path, e.g. pylint.score or coverage.line_coverage.")],
+    metric: Annotated[
+        str, typer.Argument(help="Metric path, e.g. pylint.score or coverage.line_coverage.")
+    ],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Last N records.")] = 30,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -277,8 +341,12 @@ def trend(
     project = _project(ctx, path)
     points = commands.trend(project, metric, limit, on_error=_report_corrupt)
     if fmt is Format.JSON:
-        print_json([{"timestamp": p.timestamp.isoformat(), "commit": p.commit_sha, "value": p.value}
-                    for p in points])
+        print_json(
+            [
+                {"timestamp": p.timestamp.isoformat(), "commit": p.commit_sha, "value": p.value}
+                for p in points
+            ]
+        )
         return
     out = output.console()
     if not points:
@@ -290,18 +358,30 @@ def trend(
         SPARK[0 if high == low else round((v - low) / (high - low) * (len(SPARK) - 1))]
         for v in values
     )
-    out.print(f"{metric}: {spark}  min {fmt_value(low)}  max {fmt_value(high)}  last {fmt_value(values[-1])}")
+    out.print(
+        f"{metric}: {spark}  min {fmt_value(low)}  max {fmt_value(high)}  last {fmt_value(values[-1])}"
+    )
     table = Table(show_header=True)
     for column in ("timestamp (UTC)", "commit", "value", ""):
         table.add_column(column)
     for p in points:
-        table.add_row(f"{p.timestamp:%Y-%m-%d %H:%M}", p.commit_sha[:7], fmt_value(p.value),
-                      _bar(float(p.value), low, high))
+        table.add_row(
+            f"{p.timestamp:%Y-%m-%d %H:%M}",
+            p.commit_sha[:7],
+            fmt_value(p.value),
+            _bar(float(p.value), low, high),
+        )
     out.print(table)
 
 
-def _retention(ctx: typer.Context, action: str, older_than: int | None, dry_run: bool,
-               fmt: Format, path: Path | None) -> None:
+def _retention(
+    ctx: typer.Context,
+    action: str,
+    older_than: int | None,
+    dry_run: bool,
+    fmt: Format,
+    path: Path | None,
+) -> None:
     project = _project(ctx, path)
     plan = commands.plan_retention(project, action, older_than)
     result = retention.apply(project.history(), plan, dry_run=dry_run)
@@ -318,7 +398,9 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change;
 @app.command()
 def prune(
     ctx: typer.Context,
-    older_than: Annotated[int | None, typer.Option("--older-than", help="Only prune records older than N days.")] = None,
+    older_than: Annotated[
+        int | None, typer.Option("--older-than", help="Only prune records older than N days.")
+    ] = None,
     dry_run: DryRun = False,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -330,7 +412,12 @@ def prune(
 @app.command()
 def compress(
     ctx: typer.Context,
-    older_than: Annotated[int | None, typer.Option("--older-than", help="Compress records older than N days (default from config).")] = None,
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than", help="Compress records older than N days (default from config)."
+        ),
+    ] = None,
     dry_run: DryRun = False,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -342,7 +429,13 @@ def compress(
 @app.command()
 def rotate(
     ctx: typer.Context,
-    older_than: Annotated[int | None, typer.Option("--older-than", help="Delete records older than N days (default: retention.max_age_days).")] = None,
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than",
+            help="Delete records older than N days (default: retention.max_age_days).",
+        ),
+    ] = None,
     dry_run: DryRun = False,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,

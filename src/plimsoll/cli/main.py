@@ -36,7 +36,10 @@ def _version(value: bool) -> None:
 def main(
     ctx: typer.Context,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Configuration file (default: found from the current folder).")
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Configuration file (default: found from the current folder)."
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     log_format: Annotated[

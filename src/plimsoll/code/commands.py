@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -67,8 +67,9 @@ def collect(
     """Collect the work tree as it is now, for HEAD; store the record on the history branch."""
     info = gitinfo.commit_info(project.root)
     cache = cache_path(project.root, project.config) if use_cache else None
-    collection = collect_tree(project.root, project.config, info, names=names, cache=cache,
-                              on_done=on_done)
+    collection = collect_tree(
+        project.root, project.config, info, names=names, cache=cache, on_done=on_done
+    )
     return collection
 
 
@@ -90,8 +91,12 @@ def temporary_worktree(root: Path) -> Iterator[Path]:
     try:
         yield tree
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root,
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(folder, ignore_errors=True)
         subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
 
@@ -114,7 +119,9 @@ def backfill(
     try:
         shas = gitinfo.rev_range(project.root, spec)
     except GitError as exc:
-        raise UsageError(f"--rev {spec!r}: not a revision range of this repository ({exc})") from None
+        raise UsageError(
+            f"--rev {spec!r}: not a revision range of this repository ({exc})"
+        ) from None
     if skip_recorded:
         recorded = {entry.sha7 for entry in project.history().entries()}
         shas = [s for s in shas if s[:7] not in recorded]
@@ -128,8 +135,15 @@ def backfill(
             info = gitinfo.commit_info(tree, sha, worktree=False)
             when = datetime.fromisoformat(info.committed_at).astimezone(UTC)
             collections.append(
-                collect_tree(tree, project.config, info, names=names, cache=cache,
-                             timestamp=when, on_done=on_done)
+                collect_tree(
+                    tree,
+                    project.config,
+                    info,
+                    names=names,
+                    cache=cache,
+                    timestamp=when,
+                    on_done=on_done,
+                )
             )
     return collections
 
@@ -212,8 +226,12 @@ class TrendPoint:
     value: Any
 
 
-def trend(project: Project, metric: str, limit: int | None = None,
-          on_error: Callable[[HistoryEntry, str], None] | None = None) -> list[TrendPoint]:
+def trend(
+    project: Project,
+    metric: str,
+    limit: int | None = None,
+    on_error: Callable[[HistoryEntry, str], None] | None = None,
+) -> list[TrendPoint]:
     """The values of ``metric`` across history, oldest first (records without it are left out)."""
     records = project.history().load_all(on_error=on_error)
     points = []
@@ -225,17 +243,22 @@ def trend(project: Project, metric: str, limit: int | None = None,
     return points[-limit:] if limit else points
 
 
-def plan_retention(project: Project, action: str, older_than: int | None = None,
-                   now: datetime | None = None) -> retention.Plan:
+def plan_retention(
+    project: Project, action: str, older_than: int | None = None, now: datetime | None = None
+) -> retention.Plan:
     """Plan ``prune``, ``compress`` or ``rotate`` over the history branch."""
     settings = project.config.retention
     entries = project.history().entries()
     now = now or datetime.now(UTC)
     if action == "prune":
-        return retention.plan_prune(entries, now, keep_days=settings.keep_days,
-                                    weekly_after_days=settings.weekly_after_days,
-                                    monthly_after_days=settings.monthly_after_days,
-                                    older_than_days=older_than)
+        return retention.plan_prune(
+            entries,
+            now,
+            keep_days=settings.keep_days,
+            weekly_after_days=settings.weekly_after_days,
+            monthly_after_days=settings.monthly_after_days,
+            older_than_days=older_than,
+        )
     if action == "compress":
         return retention.plan_compress(entries, now, older_than or settings.compress_after_days)
     if action == "rotate":

@@ -9,16 +9,20 @@ from plimsoll.code.thresholds import ThresholdReport, render_markdown
 from plimsoll.core.config import GitHubCommentChannel, PlimsollConfig
 from plimsoll.core.notifiers.base import Message, Severity
 from plimsoll.core.notify import Dispatcher
-from plimsoll.core.rules import RuleResult
 from plimsoll.core.paths import ensure_private_dir
+from plimsoll.core.rules import RuleResult
 from plimsoll.core.store import SqliteStore
 
 # Marks our pull-request comment so the next run edits it instead of adding another.
 COMMENT_KEY = "plimsoll-code-thresholds"
 IMPLICIT_COMMENT_CHANNEL = "github-pull-request"
 
-_SEVERITY = {"info": Severity.INFO, "warning": Severity.WARNING, "error": Severity.ERROR,
-             "critical": Severity.CRITICAL}
+_SEVERITY = {
+    "info": Severity.INFO,
+    "warning": Severity.WARNING,
+    "error": Severity.ERROR,
+    "critical": Severity.CRITICAL,
+}
 
 
 def _severity(results: Sequence[RuleResult]) -> Severity:
@@ -44,8 +48,9 @@ def _channels_for(results: Sequence[RuleResult], fallback: list[str] | None) -> 
     return list(dict.fromkeys(named)) if named else fallback
 
 
-def deliver_threshold_report(config: PlimsollConfig, report: ThresholdReport, root: Path,
-                             commit: str) -> list[str]:
+def deliver_threshold_report(
+    config: PlimsollConfig, report: ThresholdReport, root: Path, commit: str
+) -> list[str]:
     """Send ``notify`` violations to their channels and ``comment`` ones to the pull request.
 
     Returns one line per channel saying what happened; a channel that is down keeps the
@@ -54,8 +59,11 @@ def deliver_threshold_report(config: PlimsollConfig, report: ThresholdReport, ro
     if not report.to_notify and not report.to_comment:
         return []
     notify_config = config.notify
-    comment_channels = [n for n, c in notify_config.channels.items()
-                        if c.kind in ("github_comment", "github_summary")]
+    comment_channels = [
+        n
+        for n, c in notify_config.channels.items()
+        if c.kind in ("github_comment", "github_summary")
+    ]
     if report.to_comment and not comment_channels:
         # No comment channel configured: use the pull request of the GitHub Actions run.
         configured = dict(notify_config.channels)

@@ -28,7 +28,10 @@ def repository_root(start: Path) -> Path:
     """The top of the work tree containing ``start``; NotARepositoryError outside one."""
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True,
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
             check=False,
         )
     except FileNotFoundError:
@@ -68,8 +71,11 @@ def commit_info(root: Path, rev: str = "HEAD", worktree: bool = True) -> CommitI
     dirty = False
     if worktree:
         name = subprocess.run(
-            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=root, capture_output=True,
-            text=True, check=False,
+            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         branch = name.stdout.strip() or None
         detached = branch is None
@@ -115,16 +121,20 @@ def package_version(root: Path) -> str | None:
 
 def merge_base(root: Path, a: str, b: str) -> str | None:
     """The best common ancestor of ``a`` and ``b``, or None when they share none or one is missing."""
-    done = subprocess.run(["git", "merge-base", a, b], cwd=root, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["git", "merge-base", a, b], cwd=root, capture_output=True, text=True, check=False
+    )
     return done.stdout.strip() or None
 
 
 def first_parent_history(root: Path, rev: str, limit: int = 500) -> list[str]:
     """Commits reachable from ``rev`` along first parents, newest first."""
     done = subprocess.run(
-        ["git", "rev-list", "--first-parent", f"--max-count={limit}", rev], cwd=root,
-        capture_output=True, text=True, check=False,
+        ["git", "rev-list", "--first-parent", f"--max-count={limit}", rev],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return done.stdout.split() if done.returncode == 0 else []
 

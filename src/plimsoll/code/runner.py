@@ -74,13 +74,16 @@ class _Running:
 def load_collectors(names: Sequence[str]) -> tuple[dict[str, Collector], dict[str, str]]:
     """Instantiate the named collectors from the entry points; unknown or broken ones as errors."""
     found = plugins.discover(plugins.COLLECTORS)
-    unknown = [n for n in names if n not in found.loaded and n not in {f.name for f in found.failures}]
+    unknown = [
+        n for n in names if n not in found.loaded and n not in {f.name for f in found.failures}
+    ]
     if unknown:
         known = ", ".join(sorted(found.loaded)) or "none"
         raise ConfigError(f"code.collectors: unknown collector {unknown[0]!r} (known: {known})")
     collectors: dict[str, Collector] = {}
-    errors: dict[str, str] = {f.name: f"failed to load: {f.error}" for f in found.failures
-                              if f.name in names}
+    errors: dict[str, str] = {
+        f.name: f"failed to load: {f.error}" for f in found.failures if f.name in names
+    }
     for name in names:
         if name in errors:
             continue
@@ -91,8 +94,9 @@ def load_collectors(names: Sequence[str]) -> tuple[dict[str, Collector], dict[st
     return collectors, errors
 
 
-def _child(collector: Collector, context: CollectContext, cache_path: Path | None,
-           conn: Connection) -> None:
+def _child(
+    collector: Collector, context: CollectContext, cache_path: Path | None, conn: Connection
+) -> None:
     """Runs in the collector's process: collect, send the result, exit."""
     os.setpgid(0, 0)  # own process group, so a timeout kills the tools it started too
     started = time.perf_counter()
@@ -159,8 +163,12 @@ def run(
         while pending and len(running) < limit:
             name, collector = pending.pop(0)
             parent, child = mp.Pipe(duplex=False)
-            process = mp.Process(target=_child, args=(collector, context, cache_path, child),
-                                 name=f"plimsoll-{name}", daemon=False)
+            process = mp.Process(
+                target=_child,
+                args=(collector, context, cache_path, child),
+                name=f"plimsoll-{name}",
+                daemon=False,
+            )
             process.start()
             child.close()
             running.append(_Running(name, process, parent, time.perf_counter()))
@@ -189,8 +197,10 @@ def run(
                 _kill(item.process)
                 item.conn.close()
                 running.remove(item)
-                finish(item, CollectorOutcome(item.name, None,
-                                              f"timed out after {timeout:g}s", elapsed))
+                finish(
+                    item,
+                    CollectorOutcome(item.name, None, f"timed out after {timeout:g}s", elapsed),
+                )
     order = {name: i for i, name in enumerate(collectors)}
     outcomes.sort(key=lambda o: order.get(o.name, len(order)))
     return RunResult(tuple(outcomes), time.perf_counter() - started)

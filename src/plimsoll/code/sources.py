@@ -34,7 +34,9 @@ def _git_listing(root: Path) -> list[str] | None:
     try:
         done = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py"],
-            cwd=root, capture_output=True, check=False,
+            cwd=root,
+            capture_output=True,
+            check=False,
         )
     except FileNotFoundError:
         return None
@@ -47,7 +49,9 @@ def _git_listing(root: Path) -> list[str] | None:
 
 def _walk(root: Path) -> Iterable[str]:
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in ALWAYS_EXCLUDED and not d.endswith(".egg-info"))
+        dirs[:] = sorted(
+            d for d in dirs if d not in ALWAYS_EXCLUDED and not d.endswith(".egg-info")
+        )
         rel = Path(folder).relative_to(root)
         for name in sorted(files):
             if name.endswith(".py"):
@@ -66,7 +70,8 @@ def discover(root: Path, paths: Sequence[str], exclude: Sequence[str]) -> list[s
         rel = target.relative_to(root.resolve()).as_posix()
         prefixes.append("" if rel == "." else rel)
     chosen = {
-        c for c in candidates
+        c
+        for c in candidates
         if any(p == "" or c == p or c.startswith(p + "/") for p in prefixes)
         and not is_excluded(c, exclude)
     }

@@ -38,7 +38,9 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def difference(a: Mapping[str, Scalar], b: Mapping[str, Scalar]) -> list[tuple[str, Scalar, Scalar, float | None]]:
+def difference(
+    a: Mapping[str, Scalar], b: Mapping[str, Scalar]
+) -> list[tuple[str, Scalar, Scalar, float | None]]:
     """Rows (path, a, b, b - a) for every path whose value differs between two flat maps."""
     rows = []
     for path in sorted(set(a) | set(b)):

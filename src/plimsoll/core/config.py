@@ -34,9 +34,22 @@ ALL_COLLECTORS = (
     "ruff",
 )
 # Directories never analysed, whatever the configuration says.
-ALWAYS_EXCLUDED = (".venv", "venv", "build", "dist", ".git", "node_modules", ".tox", ".nox",
-                   "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".plimsoll",
-                   ".eggs")
+ALWAYS_EXCLUDED = (
+    ".venv",
+    "venv",
+    "build",
+    "dist",
+    ".git",
+    "node_modules",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".plimsoll",
+    ".eggs",
+)
 
 
 class _Model(BaseModel):
@@ -295,7 +308,9 @@ def _describe(path: Path) -> str:
     return f"{path} [tool.plimsoll]" if path.name == "pyproject.toml" else str(path)
 
 
-def parse(raw: Mapping[str, Any], where: str, env: Mapping[str, str] | None = None) -> PlimsollConfig:
+def parse(
+    raw: Mapping[str, Any], where: str, env: Mapping[str, str] | None = None
+) -> PlimsollConfig:
     """Validate a raw settings mapping; errors name ``where`` and the key path."""
     data = interpolate(dict(raw), os.environ if env is None else env, where)
     try:
@@ -321,8 +336,9 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def load(path: Path | None = None, start: Path | None = None,
-         env: Mapping[str, str] | None = None) -> LoadedConfig:
+def load(
+    path: Path | None = None, start: Path | None = None, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
     """Load the configuration from ``path``, or find it from ``start`` (default: the cwd)."""
     start = (start or Path.cwd()).resolve()
     if path is not None:

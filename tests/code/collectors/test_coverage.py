@@ -167,17 +167,36 @@ def test_missing_data_and_failing_tests(tmp_path: Path) -> None:
 def test_configured_paths_count_modules_no_test_imports(tmp_path: Path) -> None:
     """With ``paths`` narrowed, an unimported module counts as 0%, as ``--source`` makes it."""
     root = make_project(tmp_path)
-    pkg = next(p.split("/")[0] for p in python_files(root) if "/" in p and not p.startswith("tests"))
-    (root / pkg / "unused_module.py").write_text("def never():\n    return 1\n\n\nVALUE = never()\n")
+    pkg = next(
+        p.split("/")[0] for p in python_files(root) if "/" in p and not p.startswith("tests")
+    )
+    (root / pkg / "unused_module.py").write_text(
+        "def never():\n    return 1\n\n\nVALUE = never()\n"
+    )
     config = CodeConfig(
         paths=[pkg],
-        coverage=CoverageConfig(run_tests=True, test_command="python -m pytest -q -p no:cacheprovider"),
+        coverage=CoverageConfig(
+            run_tests=True, test_command="python -m pytest -q -p no:cacheprovider"
+        ),
     )
     paths = [p for p in python_files(root) if p.startswith(pkg + "/")]
     metrics = CoverageCollector().collect(context_for(root, paths, config=config))
     by_hand = root.parent / "by-hand.coverage"
-    assert run(root, "coverage", "run", f"--data-file={by_hand}", f"--source={pkg}", "-m", "pytest",
-               "-q", "-p", "no:cacheprovider").returncode == 0
+    assert (
+        run(
+            root,
+            "coverage",
+            "run",
+            f"--data-file={by_hand}",
+            f"--source={pkg}",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ).returncode
+        == 0
+    )
     expected = _coverage_json(root, by_hand)
     assert metrics["line_coverage"] == expected["totals"]["percent_covered"]
     assert "unused_module.py" in " ".join(expected["files"])

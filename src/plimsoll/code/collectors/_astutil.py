@@ -13,6 +13,7 @@ statements count on from where it is defined. A function without blocks has dept
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,9 +21,14 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 # radon's raw analysis re-tokenizes a multi-line statement once per physical line it spans
 # (it appends one line and retries until the tokenizer stops complaining), so a statement of
-# k lines and c characters costs about k * c tokenizer work: quadratic in the size of a
-# big literal. Measured at 0.2 to 0.45 microseconds per unit, this limit is 1 to 2.5 seconds.
-RAW_COST_LIMIT = 5_000_000
+# k lines and t tokens costs about k * t tokenizer work: quadratic in the size of a big
+# literal. Measured at 0.2 to 1 microsecond per unit (denser literals cost more), this limit
+# lets through files that take up to a few seconds (typer's params.py, 7e6 units, 1-2.5 s)
+# and refuses generated tables (rich's _emoji_codes.py, 1.2e8 units, over a minute).
+RAW_COST_LIMIT = 8_000_000
+# What the cost counts as one token: a word or a single punctuation character.
+_TOKEN = re.compile(r"\w+|[^\s\w]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def parse(source: str, path: str = "<unknown>") -> ast.Module:
@@ -283,17 +289,28 @@ def _statement_spans(tree: ast.Module) -> Iterator[tuple[int, int]]:
 
 
 def raw_analysis_cost(tree: ast.Module, source: str) -> int:
-    """Estimated raw-analysis work of radon on ``source``: sum of lines x characters per unit."""
-    prefix = [0]
-    for line in source.splitlines():
-        prefix.append(prefix[-1] + len(line) + 1)
+    """Estimated raw-analysis work of radon on ``source``: sum of lines x tokens per unit.
+
+    Single-line statements cost nothing here (their work is linear). Under the limit the
+    cheaper lines x characters upper bound is returned instead.
+    """
+    # prefix[n] is the offset where line n + 1 starts, with line ends as the parser counts them.
+    prefix = [0, *(match.end() for match in _LINE_END.finditer(source)), len(source)]
     last = len(prefix) - 1
-    cost = 0
+    spans = []
     for first, end in _statement_spans(tree):
         end = min(end, last)
         if end > first:
-            cost += (end - first + 1) * (prefix[end] - prefix[first - 1])
-    return cost
+            spans.append((first, end))
+    # Characters bound tokens from above: when even that bound is under the limit (all
+    # ordinary files), it is estimate enough and counting tokens is not worth the time.
+    bound = sum((end - first + 1) * (prefix[end] - prefix[first - 1]) for first, end in spans)
+    if bound <= RAW_COST_LIMIT:
+        return bound
+    return sum(
+        (end - first + 1) * len(_TOKEN.findall(source, prefix[first - 1], prefix[end]))
+        for first, end in spans
+    )
 
 
 def raw_analysis_refusal(tree: ast.Module, source: str) -> str | None:

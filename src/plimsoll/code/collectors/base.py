@@ -149,7 +149,9 @@ class PerFileCollector(Collector):
         """Analyse one file; raise SyntaxError when it does not parse."""
 
     @abstractmethod
-    def summarize(self, per_file: dict[str, dict[str, Any]], context: CollectContext) -> dict[str, Any]:
+    def summarize(
+        self, per_file: dict[str, dict[str, Any]], context: CollectContext
+    ) -> dict[str, Any]:
         """Combine the per-file results (path -> result) into the collector's metrics."""
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
