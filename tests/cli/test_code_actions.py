@@ -1,0 +1,116 @@
+"""Threshold actions ``notify`` and ``comment`` deliver for real; ``--push`` reaches a remote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_code_cli import GOOD, TANGLED, plimsoll
+from tests.support.gitrepo import GitRepo, make_repo
+from tests.support.servers import HttpRecorder
+
+CONFIG = """[project]
+name = "demo"
+version = "2.0.0"
+
+[tool.plimsoll.code]
+paths = ["src"]
+collectors = ["complexity"]
+
+[[tool.plimsoll.code.thresholds]]
+metric = "complexity.max"
+op = "<="
+value = 3
+action = "notify"
+channels = ["hook"]
+
+[[tool.plimsoll.code.thresholds]]
+metric = "complexity.max"
+op = "<="
+value = 2
+action = "comment"
+
+[tool.plimsoll.notify.channels.hook]
+kind = "webhook"
+url = "{base}/hook"
+retries = 0
+backoff_seconds = 0
+
+[tool.plimsoll.notify.channels.pr]
+kind = "github_comment"
+api_url = "{base}"
+token = "${{PR_TOKEN}}"
+repository = "acme/service"
+pull_request = 7
+retries = 0
+backoff_seconds = 0
+"""
+
+
+def test_notify_and_comment_actions_deliver(
+    git_repo: GitRepo, http_recorder: HttpRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PR_TOKEN", "s3cr3t-token-value")
+    git_repo.commit(
+        "gate",
+        {
+            "pyproject.toml": CONFIG.format(base=http_recorder.url),
+            "src/demo/tangled.py": TANGLED,
+        },
+    )
+    # notify/comment are not `fail`: the gate passes while the messages go out.
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    assert sorted(out["notified"]) == ["hook: delivered", "pr: delivered"]
+    hook = http_recorder.requests_to("/hook", "POST")
+    assert len(hook) == 1
+    assert "complexity.max" in hook[0].json()["body"]
+    comments = http_recorder.github_comments[("acme/service", 7)]
+    assert len(comments) == 1 and "complexity.max" in comments[0]["body"]
+    posts = http_recorder.requests_to("/repos/acme/service/issues/7/comments", "POST")
+    assert posts[0].header("Authorization") in (
+        "token s3cr3t-token-value",
+        "Bearer s3cr3t-token-value",
+    )
+    # A second run edits the same pull-request comment instead of adding another.
+    plimsoll(git_repo.path, "code", "validate")
+    assert len(http_recorder.github_comments[("acme/service", 7)]) == 1
+
+
+def test_a_channel_that_is_down_keeps_the_message(
+    git_repo: GitRepo, http_recorder: HttpRecorder
+) -> None:
+    config = CONFIG.format(base=http_recorder.url).replace('"${PR_TOKEN}"', '"t"')
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/tangled.py": TANGLED})
+    http_recorder.script(503, path="/hook")
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    assert any(line.startswith("hook: queued") for line in out["notified"])
+    # The next run flushes the outbox first: the queued message arrives, then the new one.
+    plimsoll(git_repo.path, "code", "validate")
+    assert len(http_recorder.requests_to("/hook", "POST")) == 3
+
+
+def test_push_reaches_the_remote(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    make_repo(tmp_path / "seed").commit(
+        "seed",
+        {
+            "pyproject.toml": '[tool.plimsoll.code]\npaths = ["src"]\ncollectors = ["stats"]\n',
+            "src/a.py": GOOD,
+        },
+    )
+    GitRepo(tmp_path).git("clone", "-q", "--bare", str(tmp_path / "seed"), str(remote))
+    clones = []
+    for name in ("one", "two"):
+        GitRepo(tmp_path).git("clone", "-q", str(remote), name)
+        clones.append(GitRepo(tmp_path / name))
+    for clone in clones:
+        plimsoll(clone.path, "code", "collect", "--push")
+    files = GitRepo(remote).git("ls-tree", "-r", "--name-only", "code-metrics").splitlines()
+    assert len([f for f in files if f.startswith("history/")]) == 2
+    assert "latest.json" in files
