@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import ast
 import re
+import tokenize
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+from radon.raw import Module, analyze
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -322,3 +325,20 @@ def raw_analysis_refusal(tree: ast.Module, source: str) -> str | None:
             f"(estimated cost {cost:,} > {RAW_COST_LIMIT:,}); skipped"
         )
     return None
+
+
+def parse_with_raw(source: str, path: str = "<unknown>") -> tuple[ast.Module, Module] | str:
+    """The parsed tree and radon's raw metrics of one file, or why raw analysis is refused.
+
+    Raises SyntaxError when the source does not parse or cannot be tokenized; returns the
+    refusal reason (a string) when radon's raw analysis would be pathologically slow on it.
+    """
+    tree = parse(source, path)
+    refusal = raw_analysis_refusal(tree, source)
+    if refusal is not None:
+        return refusal
+    try:
+        raw = analyze(source)
+    except tokenize.TokenError as exc:
+        raise SyntaxError(f"cannot tokenize: {exc.args[0] if exc.args else exc}") from exc
+    return tree, raw

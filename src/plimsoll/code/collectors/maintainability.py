@@ -16,14 +16,12 @@ thousands of lines) is skipped and reported instead of stalling the run.
 
 from __future__ import annotations
 
-import tokenize
 from typing import Any, ClassVar
 
 from radon.metrics import h_visit_ast, mi_compute, mi_rank
-from radon.raw import analyze
 from radon.visitors import ComplexityVisitor
 
-from plimsoll.code.collectors._astutil import parse, raw_analysis_refusal
+from plimsoll.code.collectors._astutil import parse_with_raw
 from plimsoll.code.collectors.base import CollectContext, PerFileCollector
 
 RANKS: tuple[str, ...] = ("A", "B", "C")
@@ -35,14 +33,10 @@ def file_maintainability(source: str, path: str = "<unknown>") -> dict[str, Any]
     Raises SyntaxError when the source does not parse. Returns ``{"__skipped__": reason}``
     when radon's raw analysis would be pathologically slow on it.
     """
-    tree = parse(source, path)
-    refusal = raw_analysis_refusal(tree, source)
-    if refusal is not None:
-        return {"__skipped__": refusal}
-    try:
-        raw = analyze(source)
-    except tokenize.TokenError as exc:
-        raise SyntaxError(f"cannot tokenize: {exc.args[0] if exc.args else exc}") from exc
+    parsed = parse_with_raw(source, path)
+    if isinstance(parsed, str):
+        return {"__skipped__": parsed}
+    tree, raw = parsed
     # The same parameters as radon.metrics.mi_parameters(source, count_multi=True),
     # computed from the tree parsed above instead of parsing again.
     comment_lines = raw.comments + raw.multi

@@ -15,12 +15,9 @@ thousands of lines) is skipped and reported instead of stalling the run.
 from __future__ import annotations
 
 import ast
-import tokenize
 from typing import Any, ClassVar
 
-from radon.raw import analyze
-
-from plimsoll.code.collectors._astutil import docstring_lines, parse, raw_analysis_refusal
+from plimsoll.code.collectors._astutil import docstring_lines, parse_with_raw
 from plimsoll.code.collectors.base import CollectContext, PerFileCollector
 
 # The order of the values in each per-file row of the summary (kept compact for record size).
@@ -45,14 +42,10 @@ def file_stats(source: str, path: str = "<unknown>") -> dict[str, Any]:
     Raises SyntaxError when the source does not parse. Returns ``{"__skipped__": reason}``
     when radon's raw analysis would be pathologically slow on it.
     """
-    tree = parse(source, path)
-    refusal = raw_analysis_refusal(tree, source)
-    if refusal is not None:
-        return {"__skipped__": refusal}
-    try:
-        raw = analyze(source)
-    except tokenize.TokenError as exc:
-        raise SyntaxError(f"cannot tokenize: {exc.args[0] if exc.args else exc}") from exc
+    parsed = parse_with_raw(source, path)
+    if isinstance(parsed, str):
+        return {"__skipped__": parsed}
+    tree, raw = parsed
     functions = async_functions = classes = 0
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef):
