@@ -127,3 +127,27 @@ def test_unknown_collector_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="unknown collector 'nope'"):
         runner.load_collectors(["nope"])
+
+
+def test_collectors_share_one_cache_file_without_racing(tmp_path: Path) -> None:
+    from plimsoll.code.cache import SqliteFileCache
+
+    class Caching(Collector):
+        name = "caching"
+        keys = ("hits",)
+
+        def collect(self, context: CollectContext) -> dict[str, Any]:
+            hits = 0
+            for f in context.files:
+                if context.cache.get(self.name, f.sha) is not None:
+                    hits += 1
+                context.cache.put(self.name, f.sha, {"seen": True})
+            return {"hits": hits}
+
+    cache = tmp_path / "fresh" / "files.sqlite"
+    collectors = {f"c{i}": Caching() for i in range(8)}
+    first = runner.run(collectors, _context(tmp_path), cache_path=cache)
+    assert not first.errors
+    second = runner.run(collectors, _context(tmp_path), cache_path=cache)
+    assert {m["hits"] for m in second.metrics.values()} == {2}
+    assert SqliteFileCache(cache).get("caching", "1") == {"seen": True}

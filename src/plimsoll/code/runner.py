@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -103,7 +104,10 @@ def _child(
     cache: Any = NullCache()
     try:
         if cache_path is not None:
-            cache = SqliteFileCache(cache_path)
+            try:
+                cache = SqliteFileCache(cache_path)
+            except sqlite3.Error:
+                cache = NullCache()  # the cache is only a cache: analyse without it
         context = CollectContext(context.root, context.files, context.config, cache)
         metrics = collector.collect(context)
         conn.send(("ok", metrics, time.perf_counter() - started))
@@ -139,6 +143,10 @@ def run(
 ) -> RunResult:
     """Run ``collectors`` over ``context`` in parallel processes; never raises for one collector."""
     started = time.perf_counter()
+    if cache_path is not None:
+        # Create the cache file (schema, WAL mode) once here, so the collector processes
+        # never race each other to set it up.
+        SqliteFileCache(cache_path).close()
     mp = multiprocessing.get_context("fork")
     pending = list(collectors.items())
     limit = max(1, jobs or len(pending) or 1)
