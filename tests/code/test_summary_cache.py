@@ -1,0 +1,46 @@
+"""Flattening metrics for tables and diffs; the per-file cache on disk."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from plimsoll.code import summary
+from plimsoll.code.cache import SqliteFileCache
+
+
+def test_flatten_keeps_headlines_and_drops_detail() -> None:
+    metrics = {
+        "bandit": {"total": 3, "by_severity": {"LOW": 1, "HIGH": 2}, "top_tests": [["B101", 2]]},
+        "stats": {"totals": {"sloc": 10}, "per_file": {"a.py": [1, 2]}, "skipped_files": []},
+        "ruff": {"by_code": {f"E{i}": i for i in range(20)}, "total": 190},
+    }
+    flat = summary.flatten(metrics)
+    assert flat == {
+        "bandit.total": 3,
+        "bandit.by_severity.LOW": 1,
+        "bandit.by_severity.HIGH": 2,
+        "stats.totals.sloc": 10,
+        "ruff.total": 190,
+    }
+
+
+def test_difference_reports_changes_only() -> None:
+    rows = summary.difference({"a": 1, "b": 2.5, "c": "x"}, {"a": 1, "b": 2.0, "c": "y", "d": 4})
+    assert rows == [("b", 2.5, 2.0, -0.5), ("c", "x", "y", None), ("d", None, 4, None)]
+
+
+def test_cache_round_trip_and_damage(tmp_path: Path) -> None:
+    path = tmp_path / ".plimsoll" / "cache" / "files.sqlite"
+    cache = SqliteFileCache(path)
+    assert cache.get("k", "s") is None
+    cache.put("k", "s", {"v": [1, 2]})
+    cache.close()
+    again = SqliteFileCache(path)
+    assert again.get("k", "s") == {"v": [1, 2]}
+    assert again.get("other", "s") is None
+    # .plimsoll ignores itself so collecting never dirties the work tree.
+    assert (tmp_path / ".plimsoll" / ".gitignore").read_text().strip().endswith("*")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE results SET value = '{broken' WHERE key = 'k'")
+    assert again.get("k", "s") is None  # a damaged entry is a miss, not a crash
