@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from importlib.metadata import EntryPoint
+
 import pytest
 
 from plimsoll.core import log, plugins
