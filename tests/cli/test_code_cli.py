@@ -345,3 +345,38 @@ def test_migrate_rewrites_old_records(project: GitRepo) -> None:
     )
     assert stored["schema_version"] == "1.2"
     assert stored["metrics"] == old["metrics"]
+
+
+def test_collectors_lists_keys_that_records_really_have(project: GitRepo) -> None:
+    rows = json.loads(plimsoll(project.path, "code", "collectors", "--format", "json").stdout)
+    by_name = {r["name"]: r for r in rows}
+    assert set(by_name) >= {"stats", "complexity", "pylint", "mypy", "bandit", "ruff", "coverage"}
+    assert all(r["ready"] for r in rows)
+    record = json.loads(
+        plimsoll(project.path, "code", "collect", "--no-store", "--format", "json").stdout
+    )["records"][0]
+    for name, metrics in record["metrics"].items():
+        assert set(by_name[name]["keys"]) <= set(metrics), name
+
+
+def test_check_runs_the_code_gate(project: GitRepo) -> None:
+    project.write(
+        "pyproject.toml",
+        _config("""
+[[tool.plimsoll.code.thresholds]]
+metric = "stats.totals.functions"
+op = ">="
+value = 5
+action = "fail"
+"""),
+    )
+    done = plimsoll(project.path, "check", "--format", "json", check=1)
+    assert json.loads(done.stdout)["thresholds"]["counts"]["failed"] == 1
+
+
+def test_debug_and_json_logs(project: GitRepo) -> None:
+    project.write("pyproject.toml", _config("colectors = []"))
+    done = plimsoll(project.path, "--debug", "code", "collect", check=None)
+    assert done.returncode != 0 and "Traceback" in done.stderr
+    quiet = plimsoll(project.path, "--log-format", "json", "code", "history", check=2)
+    assert "Traceback" not in quiet.stderr

@@ -458,3 +458,19 @@ def migrate(
         print_json(report.to_dict())
         return
     output.console().print(report.describe())
+
+
+@app.command(name="collectors")
+def list_collectors(fmt: FormatOpt = Format.TEXT) -> None:
+    """List the collectors, whether each can run here, and the metric keys each records."""
+    rows = commands.describe_collectors()
+    if fmt is Format.JSON:
+        print_json(rows)
+        return
+    table = Table(title="collectors", title_justify="left")
+    for column in ("name", "status", "keys", "description"):
+        table.add_column(column)
+    for row in rows:
+        status = "[green]ready[/green]" if row["ready"] else f"[red]{row['problem']}[/red]"
+        table.add_row(row["name"], status, ", ".join(row["keys"]), row["description"])
+    output.console().print(table)

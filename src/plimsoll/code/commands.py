@@ -18,6 +18,7 @@ from plimsoll.code.collect import Collection, cache_path, collect_tree
 from plimsoll.code.history import History, HistoryEntry
 from plimsoll.code.record import Record
 from plimsoll.code.thresholds import ThresholdReport, evaluate_thresholds
+from plimsoll.core import plugins
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import GitError, InputError, UsageError
 from plimsoll.core.rules import resolve
@@ -267,3 +268,31 @@ def plan_retention(
             raise UsageError("rotate needs code.retention.max_age_days or --older-than N")
         return retention.plan_rotate(entries, now, max_age)
     raise UsageError(f"unknown retention action {action!r}")
+
+
+def describe_collectors() -> list[dict[str, Any]]:
+    """Every registered collector: name, description, metric keys, and whether it can run here."""
+    found = plugins.discover(plugins.COLLECTORS)
+    rows: list[dict[str, Any]] = []
+    for name, cls in sorted(found.loaded.items()):
+        problem = cls().unavailable()
+        rows.append(
+            {
+                "name": name,
+                "ready": problem is None,
+                "problem": problem,
+                "keys": list(cls.keys),
+                "description": cls.description,
+            }
+        )
+    for failure in found.failures:
+        rows.append(
+            {
+                "name": failure.name,
+                "ready": False,
+                "problem": failure.error,
+                "keys": [],
+                "description": "",
+            }
+        )
+    return rows
