@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Benchmark 1: every collector on a real ~10k-line project vs each tool run alone by hand.
+
+The project is the ``requests`` sdist from PyPI (pinned), unpacked into a temporary folder and
+committed to a fresh git repository; ``src`` and ``tests`` together are about 10,700 lines of
+Python. Coverage is left out: producing coverage data needs requests' own test dependencies
+(pytest-httpbin, trustme, ...), which are not part of plimsoll's venv.
+
+Measured in one run:
+
+1. each tool alone on the same files, as a user would run it (``python -m <tool>`` from the
+   project's venv, caches of mypy and ruff removed first): radon cc / mi / raw, bandit, pylint,
+   mypy, ruff, interrogate;
+2. ``plimsoll code collect --no-cache`` with all nine collectors (mypy/ruff caches removed first).
+   Target: plimsoll's wall time <= 1.2 x the slowest single tool;
+3. ``plimsoll code collect`` with the per-file cache, once to fill it, then again after appending
+   one function to one file. Target: that last run <= 25% of run 2.
+
+Usage: ``.venv/bin/python bench/bench_collect.py [--version 2.32.3] [--keep]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _benchlib import (  # noqa: E402
+    CannotRun,
+    Verdicts,
+    count_lines,
+    extract,
+    git,
+    git_init_commit,
+    main_guard,
+    main_python,
+    python_files,
+    rmtree,
+    say,
+    sdist,
+    table,
+    timed,
+)
+
+COLLECTORS = ["stats", "complexity", "maintainability", "debt", "bandit", "interrogate", "mypy",
+              "pylint", "ruff"]
+PATHS = ["src", "tests"]
+TOOL_CACHES = [".mypy_cache", ".ruff_cache", ".plimsoll"]
+ADDED_FUNCTION = '''
+
+def plimsoll_bench_added(value, factor=2):
+    """Added by bench_collect.py to measure a run after a small change."""
+    if value is None:
+        return None
+    for _ in range(factor):
+        value = value * 2
+    return value
+'''
+
+CONFIG = f"""
+
+[tool.plimsoll.code]
+paths = {json.dumps(PATHS)}
+collectors = {json.dumps(COLLECTORS)}
+"""
+
+
+def prepare(workdir: Path, version: str) -> Path:
+    """Unpack the requests sdist, add the plimsoll config and commit it all; the project root."""
+    project = extract(sdist("requests", version), workdir / "unpacked")
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as fh:
+        fh.write(CONFIG)
+    (project / ".gitignore").write_text("".join(f"{c}/\n" for c in TOOL_CACHES), encoding="utf-8")
+    git_init_commit(project, f"requests {version}")
+    return project
+
+
+def clear_caches(project: Path) -> None:
+    """Remove the tools' and plimsoll's caches, so the next run starts cold."""
+    for name in TOOL_CACHES:
+        rmtree(project / name)
+
+
+def by_hand(project: Path, python: Path, files: list[str]) -> list[tuple[str, float]]:
+    """Each tool alone on ``files``; (label, seconds) per tool."""
+    tools = {
+        "radon cc": ["radon", "cc", "-j", *files],
+        "radon mi": ["radon", "mi", "-j", *files],
+        "radon raw": ["radon", "raw", "-j", *files],
+        "bandit": ["bandit", "-r", "-f", "json", "-q", *files],
+        "pylint": ["pylint", "--output-format=json2", "--persistent=n", *files],
+        "mypy": ["mypy", "-O", "json", *files],
+        "ruff": ["ruff", "check", "--output-format", "json", "--exit-zero", *files],
+        "interrogate": ["interrogate", "-v", *files],
+    }
+    times = []
+    for label, args in tools.items():
+        clear_caches(project)
+        say(f"by hand: {label}")
+        result = timed([python, "-m", *args], cwd=project, ok_codes=None, timeout=1800)
+        if result.returncode is None:
+            raise CannotRun(f"{label} did not finish within 1800 s")
+        if not result.stdout.strip() and label != "interrogate":
+            raise CannotRun(f"{label} printed nothing (exit {result.returncode}): {result.stderr[-500:]}")
+        times.append((label, result.seconds))
+    return times
+
+
+def plimsoll_collect(project: Path, python: Path, *flags: str) -> tuple[float, dict]:
+    """Time one ``plimsoll code collect`` (process start included); seconds and its record."""
+    result = timed([python, "-m", "plimsoll", "code", "collect", "--no-store", "--format", "json",
+                    *flags], cwd=project, timeout=3600, ok_codes=None)
+    if result.returncode != 0:
+        raise CannotRun(f"plimsoll code collect {' '.join(flags)} exited {result.returncode}:\n"
+                        f"{(result.stderr or result.stdout)[-3000:]}")
+    try:
+        record = json.loads(result.stdout)["records"][0]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise CannotRun(f"plimsoll code collect printed no record: {exc}: {result.stdout[:500]}") from None
+    return result.seconds, record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", default="2.32.3", help="requests version to analyse")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary project")
+    args = parser.parse_args()
+
+    python = main_python()
+    workdir = Path(tempfile.mkdtemp(prefix="plimsoll-bench-collect-"))
+    try:
+        project = prepare(workdir, args.version)
+        files = python_files(project, PATHS)
+        print(f"project: requests {args.version}, {len(files)} files, "
+              f"{count_lines(project, files)} lines under {', '.join(PATHS)} ({project})")
+
+        tools = by_hand(project, python, files)
+
+        clear_caches(project)
+        say("plimsoll code collect --no-cache (all collectors)")
+        cold, cold_record = plimsoll_collect(project, python, "--no-cache")
+
+        clear_caches(project)
+        say("plimsoll code collect (filling the per-file cache)")
+        fill, _ = plimsoll_collect(project, python)
+
+        target_file = project / "src" / "requests" / "utils.py"
+        with target_file.open("a", encoding="utf-8") as fh:
+            fh.write(ADDED_FUNCTION)
+        git(project, "commit", "-q", "-am", "append a function")
+        say("plimsoll code collect (cache, one file changed)")
+        warm, warm_record = plimsoll_collect(project, python)
+
+        # Diagnostics for the long pole: pylint as plimsoll runs it, alone, and plimsoll with
+        # only its pylint collector (what the rest of the collectors cost it on a busy machine).
+        say("diagnostics: pylint with plimsoll's arguments; plimsoll --collectors pylint")
+        pylint_like = timed([python, "-m", "pylint", "--output-format=json2:/dev/null,text",
+                             "--reports=y", "--persistent=n", *files], cwd=project, ok_codes=None,
+                            timeout=1800)
+        clear_caches(project)
+        pylint_only, _ = plimsoll_collect(project, python, "--no-cache", "--collectors", "pylint")
+
+        errors = {**cold_record.get("collector_errors", {}), **warm_record.get("collector_errors", {})}
+        for name, error in sorted(errors.items()):
+            print(f"collector error: {name}: {error}")
+
+        print("\nEach tool alone (wall seconds, process start included):")
+        print(table(["tool", "seconds"], tools))
+        slowest_label, slowest = max(tools, key=lambda t: t[1])
+        print(f"sum of all tools run one after another: {sum(t for _, t in tools):.2f}s")
+
+        cold_d = cold_record.get("collector_durations", {})
+        warm_d = warm_record.get("collector_durations", {})
+        print("\nplimsoll collectors (seconds inside each collector's process):")
+        print(table(["collector", "--no-cache", "cache, 1 file changed"],
+                    [(n, cold_d.get(n, "-"), warm_d.get(n, "-")) for n in COLLECTORS]))
+        print(table(["plimsoll run", "wall seconds"], [
+            ("collect --no-cache", cold),
+            ("collect, empty cache (fills it)", fill),
+            ("collect, cache, 1 file changed", warm),
+            ("diagnostic: pylint by hand with plimsoll's arguments", pylint_like.seconds),
+            ("diagnostic: collect --no-cache --collectors pylint", pylint_only),
+        ]))
+
+        verdicts = Verdicts("bench_collect")
+        print()
+        ratio = cold / slowest
+        verdicts.target("all collectors vs slowest single tool",
+                        f"{cold:.2f}s / {slowest:.2f}s ({slowest_label}) = {ratio:.2f}x",
+                        "<= 1.20x", ratio <= 1.2)
+        second = warm / cold
+        verdicts.target("second run (cache, 1 file changed) vs first (--no-cache)",
+                        f"{warm:.2f}s / {cold:.2f}s = {second:.0%}", "<= 25%", second <= 0.25)
+        if errors:
+            verdicts.target("collectors without error", f"{len(errors)} failed: {', '.join(errors)}",
+                            "0", False)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main_guard(main)
