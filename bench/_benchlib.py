@@ -47,19 +47,35 @@ def say(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
 
 
-def run(cmd: Sequence[str | Path], cwd: Path | None = None, *, env: dict[str, str] | None = None,
-        timeout: float | None = None, check: bool = True, stdin: str | None = None,
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: Sequence[str | Path],
+    cwd: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing its output; CannotRun with its stderr when ``check`` and it fails."""
     full_env = {**os.environ, **GIT_ENV, **(env or {})}
     try:
-        done = subprocess.run([str(c) for c in cmd], cwd=cwd, env=full_env, capture_output=True,
-                              text=True, timeout=timeout, input=stdin, check=False)
+        done = subprocess.run(
+            [str(c) for c in cmd],
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise CannotRun(f"{cmd[0]} not found: {exc}") from None
     if check and done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-15:]
-        raise CannotRun(f"`{' '.join(map(str, cmd))}` exited {done.returncode}:\n  " + "\n  ".join(tail))
+        raise CannotRun(
+            f"`{' '.join(map(str, cmd))}` exited {done.returncode}:\n  " + "\n  ".join(tail)
+        )
     return done
 
 
@@ -78,13 +94,26 @@ class Timed:
         return self.returncode is None
 
 
-def timed(cmd: Sequence[str | Path], cwd: Path | None = None, *, env: dict[str, str] | None = None,
-          timeout: float | None = None, ok_codes: Sequence[int] | None = (0,)) -> Timed:
+def timed(
+    cmd: Sequence[str | Path],
+    cwd: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    ok_codes: Sequence[int] | None = (0,),
+) -> Timed:
     """Run and time a command (wall clock, process start included); CannotRun on an unexpected exit."""
     full_env = {**os.environ, **GIT_ENV, **(env or {})}
     started = time.perf_counter()
-    proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -94,7 +123,9 @@ def timed(cmd: Sequence[str | Path], cwd: Path | None = None, *, env: dict[str, 
     took = time.perf_counter() - started
     if ok_codes is not None and proc.returncode not in ok_codes:
         tail = (err or out).strip().splitlines()[-15:]
-        raise CannotRun(f"`{' '.join(map(str, cmd))}` exited {proc.returncode}:\n  " + "\n  ".join(tail))
+        raise CannotRun(
+            f"`{' '.join(map(str, cmd))}` exited {proc.returncode}:\n  " + "\n  ".join(tail)
+        )
     return Timed(took, proc.returncode, out, err)
 
 
@@ -114,11 +145,17 @@ def peers_python(*specs: str) -> Path:
     if not python.exists():
         say(f"creating {PEERS_VENV}")
         run([sys.executable, "-m", "venv", PEERS_VENV])
-    missing = [s for s in specs
-               if run([python, "-m", "pip", "show", "-q", s.split("==")[0]], check=False).returncode]
+    missing = [
+        s
+        for s in specs
+        if run([python, "-m", "pip", "show", "-q", s.split("==")[0]], check=False).returncode
+    ]
     if missing:
         say(f"pip install {' '.join(missing)} into {PEERS_VENV}")
-        run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing], timeout=1800)
+        run(
+            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing],
+            timeout=1800,
+        )
     return python
 
 
@@ -129,8 +166,10 @@ def sdist(name: str, version: str) -> Path:
     def cached() -> Path | None:
         stems = {f"{name}-{version}".lower(), f"{name.replace('-', '_')}-{version}".lower()}
         for found in SDISTS.iterdir():
-            if found.name.endswith((".tar.gz", ".zip")) and \
-                    found.name.lower().removesuffix(".tar.gz").removesuffix(".zip") in stems:
+            if (
+                found.name.endswith((".tar.gz", ".zip"))
+                and found.name.lower().removesuffix(".tar.gz").removesuffix(".zip") in stems
+            ):
                 return found
         return None
 
@@ -139,8 +178,23 @@ def sdist(name: str, version: str) -> Path:
         return found
     say(f"pip download {name}=={version} (sdist)")
     # pip builds the sdist's metadata in an isolated environment (setuptools and wheel from PyPI).
-    run([main_python(), "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-binary",
-         ":all:", "--no-deps", f"{name}=={version}", "-d", SDISTS], timeout=600)
+    run(
+        [
+            main_python(),
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-binary",
+            ":all:",
+            "--no-deps",
+            f"{name}=={version}",
+            "-d",
+            SDISTS,
+        ],
+        timeout=600,
+    )
     found = cached()
     if found is None:
         raise CannotRun(f"pip download {name}=={version} produced no sdist in {SDISTS}")
@@ -164,8 +218,11 @@ def extract(archive: Path, dest: Path) -> Path:
 
 def git(repo: Path, *args: str, stdin: str | None = None) -> str:
     """Run git in ``repo`` with a fixed identity; its stdout."""
-    return run(["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-               cwd=repo, stdin=stdin).stdout
+    return run(
+        ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        stdin=stdin,
+    ).stdout
 
 
 def git_init_commit(repo: Path, message: str = "import") -> str:
@@ -200,7 +257,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        parts = [c.rjust(w) if n and _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)]
+        parts = [
+            c.rjust(w) if n and _numeric(c) else c.ljust(w)
+            for c, w in zip(row, widths, strict=True)
+        ]
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

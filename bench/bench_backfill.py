@@ -89,8 +89,11 @@ def build_repo(repo: Path, archives: dict[str, Path], scratch: Path) -> tuple[st
         stamp = f"@{day + n * 86400} +0000"
         git(repo, "add", "-A")
         run_env = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-        run(["git", "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message],
-            cwd=repo, env=run_env)
+        run(
+            ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", message],
+            cwd=repo,
+            env=run_env,
+        )
 
     git(repo, "-c", "init.defaultBranch=main", "init", "-q")
     commit("plimsoll benchmark configuration", 0)
@@ -111,13 +114,21 @@ def build_repo(repo: Path, archives: dict[str, Path], scratch: Path) -> tuple[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--commits", type=int, default=len(VERSIONS), help="releases to use (<= 50)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--commits", type=int, default=len(VERSIONS), help="releases to use (<= 50)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary repository")
-    parser.add_argument("--wily-cap", type=float, default=600.0,
-                        help="seconds before wily build is killed (then its time is a lower bound)")
+    parser.add_argument(
+        "--wily-cap",
+        type=float,
+        default=600.0,
+        help="seconds before wily build is killed (then its time is a lower bound)",
+    )
     args = parser.parse_args()
-    versions = VERSIONS[-args.commits:]
+    versions = VERSIONS[-args.commits :]
 
     python = main_python()
     peers = peers_python(WILY_SPEC)
@@ -130,39 +141,79 @@ def main() -> None:
         first, last, lines = build_repo(repo, archives, workdir / "scratch")
         commits = len(versions)
         first_lines = sum(
-            len(blob.splitlines()) for blob in [git(repo, "show", f"HEAD~{commits - 1}:{p}")
-                                                for p in git(repo, "ls-tree", "-r", "--name-only",
-                                                             f"HEAD~{commits - 1}", PACKAGE).split()
-                                                if p.endswith(".py")])
-        print(f"repository: {commits} releases of requests ({versions[0]} .. {versions[-1]}), "
-              f"{first_lines} lines of Python in the first, {lines} in the last ({repo})")
+            len(blob.splitlines())
+            for blob in [
+                git(repo, "show", f"HEAD~{commits - 1}:{p}")
+                for p in git(
+                    repo, "ls-tree", "-r", "--name-only", f"HEAD~{commits - 1}", PACKAGE
+                ).split()
+                if p.endswith(".py")
+            ]
+        )
+        print(
+            f"repository: {commits} releases of requests ({versions[0]} .. {versions[-1]}), "
+            f"{first_lines} lines of Python in the first, {lines} in the last ({repo})"
+        )
 
         rmtree(repo / ".plimsoll")
         spec = f"{first}..{last}"
-        say(f"plimsoll code collect --rev {spec[:7]}..{last[:7]} --collectors {COLLECTORS} --no-store")
-        plim = timed([python, "-m", "plimsoll", "code", "collect", "--rev", spec, "--collectors",
-                      COLLECTORS, "--no-store", "--format", "json"], cwd=repo, timeout=3600,
-                     ok_codes=None)
+        say(
+            f"plimsoll code collect --rev {spec[:7]}..{last[:7]} --collectors {COLLECTORS} --no-store"
+        )
+        plim = timed(
+            [
+                python,
+                "-m",
+                "plimsoll",
+                "code",
+                "collect",
+                "--rev",
+                spec,
+                "--collectors",
+                COLLECTORS,
+                "--no-store",
+                "--format",
+                "json",
+            ],
+            cwd=repo,
+            timeout=3600,
+            ok_codes=None,
+        )
         if plim.returncode != 0:
-            raise CannotRun(f"plimsoll code collect --rev exited {plim.returncode}:\n"
-                            f"{(plim.stderr or plim.stdout)[-3000:]}")
+            raise CannotRun(
+                f"plimsoll code collect --rev exited {plim.returncode}:\n"
+                f"{(plim.stderr or plim.stdout)[-3000:]}"
+            )
         records = json.loads(plim.stdout)["records"]
         errors = {n: e for r in records for n, e in r.get("collector_errors", {}).items()}
         for name, error in sorted(errors.items()):
             print(f"collector error: {name}: {error}")
         inside = sum(r.get("collection_duration_seconds") or 0.0 for r in records)
-        skipped = sorted({f"{s['path']} ({name})" for r in records
-                          for name, m in r.get("metrics", {}).items()
-                          for s in (m.get("skipped_files") or [])})
+        skipped = sorted(
+            {
+                f"{s['path']} ({name})"
+                for r in records
+                for name, m in r.get("metrics", {}).items()
+                for s in (m.get("skipped_files") or [])
+            }
+        )
 
         # wily checks each revision out in the repository itself, so it runs after plimsoll.
         say(f"wily build {PACKAGE} -n {commits} -o {WILY_OPERATORS} (cap {args.wily_cap:g}s)")
         wily_cache = workdir / "wily-cache"
-        wily_run = timed([wily, "-c", wily_cache, "build", PACKAGE, "-n", str(commits),
-                          "-o", WILY_OPERATORS], cwd=repo, timeout=args.wily_cap, ok_codes=None)
-        wily_done = len(list((wily_cache / "git").glob("*.json"))) if (wily_cache / "git").is_dir() else 0
+        wily_run = timed(
+            [wily, "-c", wily_cache, "build", PACKAGE, "-n", str(commits), "-o", WILY_OPERATORS],
+            cwd=repo,
+            timeout=args.wily_cap,
+            ok_codes=None,
+        )
+        wily_done = (
+            len(list((wily_cache / "git").glob("*.json"))) if (wily_cache / "git").is_dir() else 0
+        )
         if not wily_run.timed_out and wily_run.returncode != 0:
-            raise CannotRun(f"wily build exited {wily_run.returncode}:\n{(wily_run.stderr or wily_run.stdout)[-3000:]}")
+            raise CannotRun(
+                f"wily build exited {wily_run.returncode}:\n{(wily_run.stderr or wily_run.stdout)[-3000:]}"
+            )
 
         plim_per = plim.seconds / max(1, len(records))
         if wily_run.timed_out:
@@ -173,26 +224,43 @@ def main() -> None:
             wily_per = wily_run.seconds / commits
             wily_label = f"{wily_per:.3f}"
         print()
-        print(table(["tool", "commits", "wall seconds", "seconds/commit"], [
-            (f"wily build ({WILY_OPERATORS})", commits, wily_run.seconds, wily_label),
-            (f"plimsoll --rev ({COLLECTORS})", len(records), plim.seconds, plim_per),
-        ]))
-        print(f"plimsoll: {inside:.2f}s of the {plim.seconds:.2f}s inside the collectors' runs "
-              f"(the rest: process start, worktree checkouts, records)")
+        print(
+            table(
+                ["tool", "commits", "wall seconds", "seconds/commit"],
+                [
+                    (f"wily build ({WILY_OPERATORS})", commits, wily_run.seconds, wily_label),
+                    (f"plimsoll --rev ({COLLECTORS})", len(records), plim.seconds, plim_per),
+                ],
+            )
+        )
+        print(
+            f"plimsoll: {inside:.2f}s of the {plim.seconds:.2f}s inside the collectors' runs "
+            f"(the rest: process start, worktree checkouts, records)"
+        )
         slow = sorted(records, key=lambda r: -(r.get("collection_duration_seconds") or 0))[:3]
-        print("plimsoll's slowest commits: " + ", ".join(
-            f"{r.get('commit_message', '')[:20]} {r.get('collection_duration_seconds')}s {r.get('collector_durations')}"
-            for r in slow))
+        print(
+            "plimsoll's slowest commits: "
+            + ", ".join(
+                f"{r.get('commit_message', '')[:20]} {r.get('collection_duration_seconds')}s {r.get('collector_durations')}"
+                for r in slow
+            )
+        )
         if skipped:
-            print(f"plimsoll skipped {len(skipped)} file/collector pairs (the per-file guard): "
-                  + "; ".join(skipped[:6]) + (" ..." if len(skipped) > 6 else ""))
+            print(
+                f"plimsoll skipped {len(skipped)} file/collector pairs (the per-file guard): "
+                + "; ".join(skipped[:6])
+                + (" ..." if len(skipped) > 6 else "")
+            )
         verdicts = Verdicts("bench_backfill")
         print()
         ratio = plim_per / wily_per
-        verdicts.target("backfill seconds per commit, plimsoll vs wily",
-                        f"{plim_per:.3f}s / {'>= ' if wily_run.timed_out else ''}{wily_per:.3f}s = "
-                        f"{'<= ' if wily_run.timed_out else ''}{ratio:.2f}x", "<= 1.00x",
-                        ratio <= 1.0 and len(records) == commits)
+        verdicts.target(
+            "backfill seconds per commit, plimsoll vs wily",
+            f"{plim_per:.3f}s / {'>= ' if wily_run.timed_out else ''}{wily_per:.3f}s = "
+            f"{'<= ' if wily_run.timed_out else ''}{ratio:.2f}x",
+            "<= 1.00x",
+            ratio <= 1.0 and len(records) == commits,
+        )
         if len(records) != commits:
             print(f"note: plimsoll collected {len(records)} commits, expected {commits}")
     finally:

@@ -46,8 +46,17 @@ from _benchlib import (  # noqa: E402
     timed,
 )
 
-COLLECTORS = ["stats", "complexity", "maintainability", "debt", "bandit", "interrogate", "mypy",
-              "pylint", "ruff"]
+COLLECTORS = [
+    "stats",
+    "complexity",
+    "maintainability",
+    "debt",
+    "bandit",
+    "interrogate",
+    "mypy",
+    "pylint",
+    "ruff",
+]
 PATHS = ["src", "tests"]
 TOOL_CACHES = [".mypy_cache", ".ruff_cache", ".plimsoll"]
 ADDED_FUNCTION = '''
@@ -105,27 +114,39 @@ def by_hand(project: Path, python: Path, files: list[str]) -> list[tuple[str, fl
         if result.returncode is None:
             raise CannotRun(f"{label} did not finish within 1800 s")
         if not result.stdout.strip() and label != "interrogate":
-            raise CannotRun(f"{label} printed nothing (exit {result.returncode}): {result.stderr[-500:]}")
+            raise CannotRun(
+                f"{label} printed nothing (exit {result.returncode}): {result.stderr[-500:]}"
+            )
         times.append((label, result.seconds))
     return times
 
 
 def plimsoll_collect(project: Path, python: Path, *flags: str) -> tuple[float, dict]:
     """Time one ``plimsoll code collect`` (process start included); seconds and its record."""
-    result = timed([python, "-m", "plimsoll", "code", "collect", "--no-store", "--format", "json",
-                    *flags], cwd=project, timeout=3600, ok_codes=None)
+    result = timed(
+        [python, "-m", "plimsoll", "code", "collect", "--no-store", "--format", "json", *flags],
+        cwd=project,
+        timeout=3600,
+        ok_codes=None,
+    )
     if result.returncode != 0:
-        raise CannotRun(f"plimsoll code collect {' '.join(flags)} exited {result.returncode}:\n"
-                        f"{(result.stderr or result.stdout)[-3000:]}")
+        raise CannotRun(
+            f"plimsoll code collect {' '.join(flags)} exited {result.returncode}:\n"
+            f"{(result.stderr or result.stdout)[-3000:]}"
+        )
     try:
         record = json.loads(result.stdout)["records"][0]
     except (ValueError, KeyError, IndexError) as exc:
-        raise CannotRun(f"plimsoll code collect printed no record: {exc}: {result.stdout[:500]}") from None
+        raise CannotRun(
+            f"plimsoll code collect printed no record: {exc}: {result.stdout[:500]}"
+        ) from None
     return result.seconds, record
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", default="2.32.3", help="requests version to analyse")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args()
@@ -135,8 +156,10 @@ def main() -> None:
     try:
         project = prepare(workdir, args.version)
         files = python_files(project, PATHS)
-        print(f"project: requests {args.version}, {len(files)} files, "
-              f"{count_lines(project, files)} lines under {', '.join(PATHS)} ({project})")
+        print(
+            f"project: requests {args.version}, {len(files)} files, "
+            f"{count_lines(project, files)} lines under {', '.join(PATHS)} ({project})"
+        )
 
         tools = by_hand(project, python, files)
 
@@ -158,13 +181,27 @@ def main() -> None:
         # Diagnostics for the long pole: pylint as plimsoll runs it, alone, and plimsoll with
         # only its pylint collector (what the rest of the collectors cost it on a busy machine).
         say("diagnostics: pylint with plimsoll's arguments; plimsoll --collectors pylint")
-        pylint_like = timed([python, "-m", "pylint", "--output-format=json2:/dev/null,text",
-                             "--reports=y", "--persistent=n", *files], cwd=project, ok_codes=None,
-                            timeout=1800)
+        pylint_like = timed(
+            [
+                python,
+                "-m",
+                "pylint",
+                "--output-format=json2:/dev/null,text",
+                "--reports=y",
+                "--persistent=n",
+                *files,
+            ],
+            cwd=project,
+            ok_codes=None,
+            timeout=1800,
+        )
         clear_caches(project)
         pylint_only, _ = plimsoll_collect(project, python, "--no-cache", "--collectors", "pylint")
 
-        errors = {**cold_record.get("collector_errors", {}), **warm_record.get("collector_errors", {})}
+        errors = {
+            **cold_record.get("collector_errors", {}),
+            **warm_record.get("collector_errors", {}),
+        }
         for name, error in sorted(errors.items()):
             print(f"collector error: {name}: {error}")
 
@@ -176,28 +213,45 @@ def main() -> None:
         cold_d = cold_record.get("collector_durations", {})
         warm_d = warm_record.get("collector_durations", {})
         print("\nplimsoll collectors (seconds inside each collector's process):")
-        print(table(["collector", "--no-cache", "cache, 1 file changed"],
-                    [(n, cold_d.get(n, "-"), warm_d.get(n, "-")) for n in COLLECTORS]))
-        print(table(["plimsoll run", "wall seconds"], [
-            ("collect --no-cache", cold),
-            ("collect, empty cache (fills it)", fill),
-            ("collect, cache, 1 file changed", warm),
-            ("diagnostic: pylint by hand with plimsoll's arguments", pylint_like.seconds),
-            ("diagnostic: collect --no-cache --collectors pylint", pylint_only),
-        ]))
+        print(
+            table(
+                ["collector", "--no-cache", "cache, 1 file changed"],
+                [(n, cold_d.get(n, "-"), warm_d.get(n, "-")) for n in COLLECTORS],
+            )
+        )
+        print(
+            table(
+                ["plimsoll run", "wall seconds"],
+                [
+                    ("collect --no-cache", cold),
+                    ("collect, empty cache (fills it)", fill),
+                    ("collect, cache, 1 file changed", warm),
+                    ("diagnostic: pylint by hand with plimsoll's arguments", pylint_like.seconds),
+                    ("diagnostic: collect --no-cache --collectors pylint", pylint_only),
+                ],
+            )
+        )
 
         verdicts = Verdicts("bench_collect")
         print()
         ratio = cold / slowest
-        verdicts.target("all collectors vs slowest single tool",
-                        f"{cold:.2f}s / {slowest:.2f}s ({slowest_label}) = {ratio:.2f}x",
-                        "<= 1.20x", ratio <= 1.2)
+        verdicts.target(
+            "all collectors vs slowest single tool",
+            f"{cold:.2f}s / {slowest:.2f}s ({slowest_label}) = {ratio:.2f}x",
+            "<= 1.20x",
+            ratio <= 1.2,
+        )
         second = warm / cold
-        verdicts.target("second run (cache, 1 file changed) vs first (--no-cache)",
-                        f"{warm:.2f}s / {cold:.2f}s = {second:.0%}", "<= 25%", second <= 0.25)
+        verdicts.target(
+            "second run (cache, 1 file changed) vs first (--no-cache)",
+            f"{warm:.2f}s / {cold:.2f}s = {second:.0%}",
+            "<= 25%",
+            second <= 0.25,
+        )
         if errors:
-            verdicts.target("collectors without error", f"{len(errors)} failed: {', '.join(errors)}",
-                            "0", False)
+            verdicts.target(
+                "collectors without error", f"{len(errors)} failed: {', '.join(errors)}", "0", False
+            )
     finally:
         if args.keep:
             print(f"kept {workdir}")

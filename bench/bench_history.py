@@ -113,11 +113,28 @@ def template_record(workdir: Path, python: Path) -> Path:
     (project / ".gitignore").write_text(".plimsoll/\n.ruff_cache/\n", encoding="utf-8")
     git_init_commit(project)
     say(f"collecting a template record ({TEMPLATE_COLLECTORS})")
-    result = timed([python, "-m", "plimsoll", "code", "collect", "--no-store", "--format", "json",
-                    "--collectors", TEMPLATE_COLLECTORS], cwd=project, timeout=900, ok_codes=None)
+    result = timed(
+        [
+            python,
+            "-m",
+            "plimsoll",
+            "code",
+            "collect",
+            "--no-store",
+            "--format",
+            "json",
+            "--collectors",
+            TEMPLATE_COLLECTORS,
+        ],
+        cwd=project,
+        timeout=900,
+        ok_codes=None,
+    )
     if result.returncode != 0:
-        raise CannotRun(f"plimsoll code collect exited {result.returncode}:\n"
-                        f"{(result.stderr or result.stdout)[-3000:]}")
+        raise CannotRun(
+            f"plimsoll code collect exited {result.returncode}:\n"
+            f"{(result.stderr or result.stdout)[-3000:]}"
+        )
     record = json.loads(result.stdout)["records"][0]
     path = workdir / "template.json"
     path.write_text(json.dumps(record), encoding="utf-8")
@@ -127,14 +144,24 @@ def template_record(workdir: Path, python: Path) -> Path:
 def by_hand(repo: Path) -> tuple[float, int]:
     """The peer: ls-tree, one ``git cat-file --batch`` for all blobs, json.loads in a loop."""
     began = time.perf_counter()
-    listing = subprocess.run(["git", "ls-tree", "-r", BRANCH, "history/"], cwd=repo,
-                             capture_output=True, text=True, check=True).stdout.splitlines()
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", BRANCH, "history/"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     # "<mode> blob <sha>\t<path>"; names start with the UTC timestamp, so sorting is time order.
     # Blobs are asked for by id: asking by "<branch>:<path>" makes git search the 10,000-entry
     # tree for every record (about 4x slower here).
     entries = sorted((line.split("\t", 1)[1], line.split()[2]) for line in listing)
-    proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, bufsize=1 << 20)
+    proc = subprocess.Popen(
+        ["git", "cat-file", "--batch"],
+        cwd=repo,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=1 << 20,
+    )
     assert proc.stdin is not None and proc.stdout is not None
 
     def feed() -> None:
@@ -161,7 +188,9 @@ def by_hand(repo: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary repository")
     args = parser.parse_args()
@@ -171,43 +200,75 @@ def main() -> None:
         template = template_record(workdir, python)
         repo = workdir / "repo"
         repo.mkdir()
-        (repo / "pyproject.toml").write_text('[tool.plimsoll.code]\npaths = ["."]\n', encoding="utf-8")
+        (repo / "pyproject.toml").write_text(
+            '[tool.plimsoll.code]\npaths = ["."]\n', encoding="utf-8"
+        )
         git_init_commit(repo, "project")
         say(f"writing {args.records} records to {BRANCH}")
-        made = json.loads(run([python, "-c", GENERATE, repo, template, str(args.records), BRANCH],
-                              timeout=1800).stdout)
-        print(f"history: {made['records']} records, {made['bytes'] / 1e6:.1f} MB of JSON "
-              f"({made['bytes'] / made['records'] / 1024:.1f} KiB each); built in "
-              f"{made['build_seconds']:.1f}s, committed in {made['commit_seconds']:.1f}s")
+        made = json.loads(
+            run(
+                [python, "-c", GENERATE, repo, template, str(args.records), BRANCH], timeout=1800
+            ).stdout
+        )
+        print(
+            f"history: {made['records']} records, {made['bytes'] / 1e6:.1f} MB of JSON "
+            f"({made['bytes'] / made['records'] / 1024:.1f} KiB each); built in "
+            f"{made['build_seconds']:.1f}s, committed in {made['commit_seconds']:.1f}s"
+        )
         git(repo, "gc", "-q")  # a packed repository, as a clone or an old one would be
 
         say("timing")
         start_only = timed([python, "-c", "import plimsoll.cli.main"], cwd=repo)
-        cli = timed([python, "-m", "plimsoll", "code", "trend", METRIC, "--format", "json",
-                     "--limit", "0"], cwd=repo, timeout=600, ok_codes=None)
+        cli = timed(
+            [python, "-m", "plimsoll", "code", "trend", METRIC, "--format", "json", "--limit", "0"],
+            cwd=repo,
+            timeout=600,
+            ok_codes=None,
+        )
         if cli.returncode != 0:
-            raise CannotRun(f"plimsoll code trend exited {cli.returncode}:\n{(cli.stderr or cli.stdout)[-3000:]}")
+            raise CannotRun(
+                f"plimsoll code trend exited {cli.returncode}:\n{(cli.stderr or cli.stdout)[-3000:]}"
+            )
         points = len(json.loads(cli.stdout))
         inproc = json.loads(run([python, "-c", IN_PROCESS, repo, METRIC], timeout=600).stdout)
         peer_seconds, peer_points = by_hand(repo)
-        if points != args.records or inproc["points"] != args.records or peer_points != args.records:
-            print(f"note: points cli={points} in-process={inproc['points']} by-hand={peer_points}, "
-                  f"expected {args.records}")
+        if (
+            points != args.records
+            or inproc["points"] != args.records
+            or peer_points != args.records
+        ):
+            print(
+                f"note: points cli={points} in-process={inproc['points']} by-hand={peer_points}, "
+                f"expected {args.records}"
+            )
 
         print()
-        print(table(["what", "seconds"], [
-            ("plimsoll code trend (CLI, wall)", cli.seconds),
-            ("  of which process start + imports (python -c 'import plimsoll.cli.main')",
-             start_only.seconds),
-            ("commands.trend() in process", inproc["trend_seconds"]),
-            ("by hand: ls-tree + cat-file --batch + json.loads loop", peer_seconds),
-        ]))
+        print(
+            table(
+                ["what", "seconds"],
+                [
+                    ("plimsoll code trend (CLI, wall)", cli.seconds),
+                    (
+                        "  of which process start + imports (python -c 'import plimsoll.cli.main')",
+                        start_only.seconds,
+                    ),
+                    ("commands.trend() in process", inproc["trend_seconds"]),
+                    ("by hand: ls-tree + cat-file --batch + json.loads loop", peer_seconds),
+                ],
+            )
+        )
         verdicts = Verdicts("bench_history")
         print()
-        verdicts.target(f"trend over {args.records} records, CLI wall time", f"{cli.seconds:.2f}s",
-                        "<= 1.00s", cli.seconds <= 1.0)
-        print(f"info: in-process trend / by-hand peer = {inproc['trend_seconds']:.2f}s / "
-              f"{peer_seconds:.2f}s = {inproc['trend_seconds'] / peer_seconds:.2f}x")
+        verdicts.target(
+            f"trend over {args.records} records, CLI wall time",
+            f"{cli.seconds:.2f}s",
+            "<= 1.00s",
+            cli.seconds <= 1.0,
+        )
+        print(
+            f"info: in-process trend / by-hand peer = {inproc['trend_seconds']:.2f}s / "
+            f"{peer_seconds:.2f}s = {inproc['trend_seconds'] / peer_seconds:.2f}x"
+        )
     finally:
         if args.keep:
             print(f"kept {workdir}")

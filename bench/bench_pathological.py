@@ -84,7 +84,9 @@ def write_project(root: Path) -> dict[str, int]:
         fh.write("}\n")
     (root / "small.py").write_text(SMALL, encoding="utf-8")
     (root / "pyproject.toml").write_text(
-        f'[tool.plimsoll.code]\npaths = ["."]\ncollectors = {json.dumps(COLLECTORS)}\n', encoding="utf-8")
+        f'[tool.plimsoll.code]\npaths = ["."]\ncollectors = {json.dumps(COLLECTORS)}\n',
+        encoding="utf-8",
+    )
     (root / ".gitignore").write_text(".plimsoll/\n", encoding="utf-8")
     git_init_commit(root)
     return {name: (root / name).stat().st_size for name in [*HUGE, "small.py"]}
@@ -92,8 +94,10 @@ def write_project(root: Path) -> dict[str, int]:
 
 def per_file_cap(python: Path) -> float:
     """plimsoll's per-file cap in seconds (its PER_FILE_SECONDS constant)."""
-    out = run([python, "-c", "from plimsoll.code.collectors.base import PER_FILE_SECONDS as s; print(s)"],
-              check=False)
+    out = run(
+        [python, "-c", "from plimsoll.code.collectors.base import PER_FILE_SECONDS as s; print(s)"],
+        check=False,
+    )
     try:
         return float(out.stdout.strip())
     except ValueError:
@@ -101,8 +105,12 @@ def per_file_cap(python: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--radon-cap", type=float, default=120.0, help="seconds before radon is killed")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--radon-cap", type=float, default=120.0, help="seconds before radon is killed"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project")
     args = parser.parse_args()
     python = main_python()
@@ -116,23 +124,52 @@ def main() -> None:
         rows = []
         for name in HUGE:
             say(f"radon raw {name} (cap {args.radon_cap:g}s)")
-            r = timed([python, "-m", "radon", "raw", "-j", name], cwd=root, timeout=args.radon_cap,
-                      ok_codes=None)
-            rows.append((f"radon raw {name}",
-                         f"did not finish in {args.radon_cap:g}s" if r.timed_out else f"{r.seconds:.2f}s"))
+            r = timed(
+                [python, "-m", "radon", "raw", "-j", name],
+                cwd=root,
+                timeout=args.radon_cap,
+                ok_codes=None,
+            )
+            rows.append(
+                (
+                    f"radon raw {name}",
+                    f"did not finish in {args.radon_cap:g}s"
+                    if r.timed_out
+                    else f"{r.seconds:.2f}s",
+                )
+            )
 
         say(f"plimsoll code collect --collectors {','.join(COLLECTORS)} --no-cache --no-store")
         budget = cap * len(HUGE) + MARGIN_SECONDS
-        plim = timed([python, "-m", "plimsoll", "code", "collect", "--collectors", ",".join(COLLECTORS),
-                      "--no-cache", "--no-store", "--format", "json"], cwd=root,
-                     timeout=max(budget * 4, 600), ok_codes=None)
+        plim = timed(
+            [
+                python,
+                "-m",
+                "plimsoll",
+                "code",
+                "collect",
+                "--collectors",
+                ",".join(COLLECTORS),
+                "--no-cache",
+                "--no-store",
+                "--format",
+                "json",
+            ],
+            cwd=root,
+            timeout=max(budget * 4, 600),
+            ok_codes=None,
+        )
         if plim.timed_out:
             rows.append(("plimsoll collect", f"killed after {plim.seconds:.0f}s"))
             print(table(["run", "wall"], rows))
-            Verdicts("bench_pathological").target("plimsoll does not hang", "killed", f"<= {budget:g}s", False)
+            Verdicts("bench_pathological").target(
+                "plimsoll does not hang", "killed", f"<= {budget:g}s", False
+            )
             return
         if plim.returncode != 0:
-            raise CannotRun(f"plimsoll code collect exited {plim.returncode}:\n{(plim.stderr or plim.stdout)[-3000:]}")
+            raise CannotRun(
+                f"plimsoll code collect exited {plim.returncode}:\n{(plim.stderr or plim.stdout)[-3000:]}"
+            )
         record = json.loads(plim.stdout)["records"][0]
         rows.append(("plimsoll collect (4 collectors, whole project)", f"{plim.seconds:.2f}s"))
         print()
@@ -147,7 +184,10 @@ def main() -> None:
                 detail.append((name, durations.get(name, "-"), "ERROR: " + errors[name]))
                 handled = False
                 continue
-            skipped = {s["path"]: s.get("error", "") for s in metrics.get(name, {}).get("skipped_files", [])}
+            skipped = {
+                s["path"]: s.get("error", "")
+                for s in metrics.get(name, {}).get("skipped_files", [])
+            }
             if "small.py" in skipped:
                 handled = False
             notes = "; ".join(f"{p}: {e}" for p, e in sorted(skipped.items())) or "nothing skipped"
@@ -157,11 +197,18 @@ def main() -> None:
 
         verdicts = Verdicts("bench_pathological")
         print()
-        verdicts.target("plimsoll does not hang on huge literals",
-                        f"{plim.seconds:.1f}s, per-file cap {cap:g}s", f"<= {budget:g}s "
-                        f"({len(HUGE)} files x cap + {MARGIN_SECONDS:g}s)", plim.seconds <= budget)
-        verdicts.target("huge files analysed or reported skipped, the rest analysed, no collector error",
-                        "yes" if handled else "no", "yes", handled)
+        verdicts.target(
+            "plimsoll does not hang on huge literals",
+            f"{plim.seconds:.1f}s, per-file cap {cap:g}s",
+            f"<= {budget:g}s ({len(HUGE)} files x cap + {MARGIN_SECONDS:g}s)",
+            plim.seconds <= budget,
+        )
+        verdicts.target(
+            "huge files analysed or reported skipped, the rest analysed, no collector error",
+            "yes" if handled else "no",
+            "yes",
+            handled,
+        )
     finally:
         if args.keep:
             print(f"kept {workdir}")
