@@ -18,6 +18,7 @@ from plimsoll.code.collect import Collection, cache_path, collect_tree
 from plimsoll.code.history import History, HistoryEntry
 from plimsoll.code.record import Record
 from plimsoll.code.thresholds import ThresholdReport, evaluate_thresholds
+from plimsoll.code.trendindex import INDEX_FILE, TrendIndex, is_indexed_path
 from plimsoll.core import plugins
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import GitError, InputError, UsageError
@@ -233,13 +234,27 @@ def trend(
     limit: int | None = None,
     on_error: Callable[[HistoryEntry, str], None] | None = None,
 ) -> list[TrendPoint]:
-    """The values of ``metric`` across history, oldest first (records without it are left out)."""
-    records = project.history().load_all(on_error=on_error)
+    """The values of ``metric`` across history, oldest first (records without it are left out).
+
+    Headline metrics come from the local trend index (each record parsed once, ever); a path
+    into per-item detail (``per_file``, ``items``, ...) reads the records themselves.
+    """
+    history = project.history()
     points = []
-    for record in records:
-        value = resolve(record.metrics, metric)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            points.append(TrendPoint(record.timestamp, record.commit_sha, value))
+    if is_indexed_path(metric):
+        index = TrendIndex(project.root / project.config.cache_dir / INDEX_FILE)
+        try:
+            for indexed in index.records(history, on_error=on_error):
+                value = indexed.metrics.get(metric)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    points.append(TrendPoint(indexed.timestamp, indexed.commit_sha, value))
+        finally:
+            index.close()
+    else:
+        for record in history.load_all(on_error=on_error):
+            value = resolve(record.metrics, metric)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                points.append(TrendPoint(record.timestamp, record.commit_sha, value))
     points.sort(key=lambda p: p.timestamp)
     return points[-limit:] if limit else points
 

@@ -1,0 +1,159 @@
+"""A local index of the history's scalar metrics, keyed by git blob id, so trends read fast.
+
+A record file's blob id names its content for good, so an entry never goes stale: the
+index only grows by the records it has not seen (and forgets those no longer on the
+branch). Reading a trend over 10,000 records then parses 10,000 small rows instead of
+10,000 full records with their per-file detail.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from plimsoll.code.history import History, HistoryEntry, parse_stored
+from plimsoll.code.record import RecordError
+from plimsoll.core.paths import ensure_private_dir
+
+INDEX_FILE = "history-index.sqlite"
+# Per-item detail is left out of the index; a trend over one of these reads the records.
+DETAIL_KEYS = frozenset({"per_file", "items", "skipped_files", "top", "worst", "columns"})
+BATCH = 500
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    blob TEXT PRIMARY KEY,
+    commit_sha TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    metrics TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unreadable (
+    blob TEXT PRIMARY KEY,
+    error TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def scalar_leaves(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Every number, string, bool or null of ``metrics`` by dotted path, detail left out."""
+    out: dict[str, Any] = {}
+    stack: list[tuple[str, Any]] = [("", metrics)]
+    while stack:
+        prefix, value = stack.pop()
+        if isinstance(value, Mapping):
+            for key, child in value.items():
+                if key in DETAIL_KEYS or str(key).startswith("top_"):
+                    continue
+                stack.append((f"{prefix}.{key}" if prefix else str(key), child))
+        elif value is None or isinstance(value, bool | int | float | str):
+            out[prefix] = value
+    return out
+
+
+def is_indexed_path(metric: str) -> bool:
+    """Whether values of ``metric`` are kept in the index (not under a detail key)."""
+    return not any(part in DETAIL_KEYS or part.startswith("top_") for part in metric.split("."))
+
+
+@dataclass(frozen=True)
+class IndexedRecord:
+    """One record as the index knows it: when, which commit, and its scalar metrics."""
+
+    timestamp: datetime
+    commit_sha: str
+    metrics: dict[str, Any]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    # Thousands of freshly parsed dicts make the cyclic collector rescan them again and
+    # again; none of them holds a cycle, so collection is paused while they are built.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class TrendIndex:
+    """The index file of one repository (under ``.plimsoll/cache``)."""
+
+    def __init__(self, path: Path) -> None:
+        ensure_private_dir(path.parent)
+        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the index file."""
+        self._conn.close()
+
+    def _known(self) -> dict[str, tuple[str, str, str]]:
+        rows = self._conn.execute("SELECT blob, commit_sha, timestamp, metrics FROM records")
+        return {blob: (sha, ts, metrics) for blob, sha, ts, metrics in rows}
+
+    def _unreadable(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT blob, error FROM unreadable"))
+
+    def _add(self, history: History, entries: Sequence[HistoryEntry]) -> None:
+        for start in range(0, len(entries), BATCH):
+            batch = entries[start : start + BATCH]
+            blobs = history.git.read_blobs([e.blob for e in batch])
+            rows, bad = [], []
+            for entry, data in zip(batch, blobs, strict=True):
+                try:
+                    if data is None:
+                        raise RecordError(f"{entry.path}: its blob is missing from the repository")
+                    record = parse_stored(entry.path, data)
+                except RecordError as exc:
+                    bad.append((entry.blob, exc.message))
+                    continue
+                rows.append(
+                    (
+                        entry.blob,
+                        record.commit_sha,
+                        record.timestamp.isoformat(),
+                        json.dumps(scalar_leaves(record.metrics)),
+                    )
+                )
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN")
+                    self._conn.executemany(
+                        "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)", rows
+                    )
+                    self._conn.executemany("INSERT OR REPLACE INTO unreadable VALUES (?, ?)", bad)
+            except sqlite3.OperationalError:
+                pass  # another process holds the index: it is only a cache, read on
+
+    def records(
+        self, history: History, on_error: Callable[[HistoryEntry, str], None] | None = None
+    ) -> list[IndexedRecord]:
+        """Every readable record of ``history`` as indexed (new records parsed and added)."""
+        entries = [e for e in history.entries() if e.blob]
+        with _no_gc():
+            known, unreadable = self._known(), self._unreadable()
+            missing = [e for e in entries if e.blob not in known and e.blob not in unreadable]
+            if missing:
+                self._add(history, missing)
+                known, unreadable = self._known(), self._unreadable()
+            out = []
+            for entry in entries:
+                row = known.get(entry.blob)
+                if row is None:
+                    # Unreadable records are reported on every read, as load_all does.
+                    if on_error is not None and entry.blob in unreadable:
+                        on_error(entry, unreadable[entry.blob])
+                    continue
+                sha, ts, metrics = row
+                out.append(IndexedRecord(datetime.fromisoformat(ts), sha, json.loads(metrics)))
+        return out
