@@ -380,3 +380,40 @@ def test_debug_and_json_logs(project: GitRepo) -> None:
     assert done.returncode != 0 and "Traceback" in done.stderr
     quiet = plimsoll(project.path, "--log-format", "json", "code", "history", check=2)
     assert "Traceback" not in quiet.stderr
+
+
+DELTA = """
+[[tool.plimsoll.code.thresholds]]
+name = "no new functions"
+metric = "stats.totals.functions"
+op = "<="
+value = 0
+delta = true
+action = "fail"
+"""
+
+
+def test_delta_compares_with_the_base_branch_record(git_repo: GitRepo) -> None:
+    git_repo.commit("base", {"pyproject.toml": _config(DELTA), "src/demo/good.py": GOOD})
+    first = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    # No earlier record: the delta rule is skipped, not failed.
+    assert first["thresholds"]["counts"]["skipped"] == 1
+    assert first["thresholds"]["exit_code"] == 0
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.commit("one more", {"src/demo/more.py": GOOD})
+    plimsoll(git_repo.path, "code", "collect", check=None)
+    git_repo.commit("and another", {"src/demo/again.py": GOOD})
+    # On the feature branch, the baseline is the record of main's commit (the merge base),
+    # even though the feature's first commit has a record of its own in between.
+    done = plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json", check=1)
+    result = json.loads(done.stdout)["thresholds"]["results"][0]
+    assert result["previous"] == 1 and result["current"] == 3 and result["actual"] == 2
+    git_repo.git("checkout", "-q", "main")
+    git_repo.commit("on main", {"src/demo/main_only.py": "X = 1\n"})
+    same = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    result = same["thresholds"]["results"][0]
+    assert (result["previous"], result["current"], result["actual"]) == (1, 1, 0)
