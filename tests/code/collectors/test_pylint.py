@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from plimsoll.code.collectors import _imports
 from plimsoll.code.collectors.base import CollectorError
 from plimsoll.code.collectors.pylint import (
     PylintCollector,
@@ -15,7 +16,14 @@ from plimsoll.code.collectors.pylint import (
     parse_statements,
     report_metrics,
 )
-from tests.code.collectors.data_tools import CAPTURED, context_for, make_project, python_files, run
+from tests.code.collectors.data_tools import (
+    CAPTURED,
+    DictCache,
+    context_for,
+    make_project,
+    python_files,
+    run,
+)
 
 
 def test_parse_captured_reports() -> None:
@@ -91,3 +99,143 @@ def test_usage_errors_are_collector_errors(tmp_path: Path) -> None:
         str(info.value) == "pylint failed (exit code 32): "
         "pylint: error: argument --jobs/-j: invalid int value: 'abc'"
     )
+
+
+def test_import_graph_resolution() -> None:
+    sources = {
+        "src/pkg/__init__.py": "from .core import run\n",
+        "src/pkg/core.py": "from . import util\nimport pkg.sub\n",
+        "src/pkg/util.py": "import os\nfrom ..outside import x\n",
+        "src/pkg/sub/__init__.py": "",
+        "src/pkg/sub/deep.py": "from ..util import helper\n",
+        "tests/test_x.py": "import pkg\npkg.sub.deep.f()\nimport missing_mod\n",
+        "broken.py": "def (:\n",
+    }
+    infos = _imports.build_imports(sources)
+    assert infos["src/pkg/core.py"].module == "pkg.core"
+    assert infos["src/pkg/__init__.py"].module == "pkg"
+    assert infos["src/pkg/sub/deep.py"].module == "pkg.sub.deep"
+    assert infos["tests/test_x.py"].module == "test_x"
+    resolved = {k: v for k, v in infos["src/pkg/core.py"].resolved.items() if v}
+    assert resolved == {
+        "pkg": "src/pkg/__init__.py",
+        "pkg.util": "src/pkg/util.py",
+        "pkg.sub": "src/pkg/sub/__init__.py",
+    }
+    assert infos["src/pkg/sub/deep.py"].resolved["pkg.util"] == "src/pkg/util.py"
+    # An attribute chain on an imported package reaches the submodule astroid would load.
+    assert infos["tests/test_x.py"].resolved["pkg.sub.deep"] == "src/pkg/sub/deep.py"
+    assert infos["tests/test_x.py"].resolved["missing_mod"] is None
+    assert infos["broken.py"].resolved == {}
+    closure = _imports.closures(infos)
+    assert closure["src/pkg/util.py"] == {"src/pkg/util.py"}
+    assert "src/pkg/util.py" in closure["tests/test_x.py"]
+    shas = dict.fromkeys(sources, "0")
+    keys = _imports.closure_keys(infos, shas)
+    # pkg and pkg.core import each other: one closure, distinct keys.
+    assert closure["src/pkg/__init__.py"] == closure["src/pkg/core.py"]
+    assert keys["src/pkg/__init__.py"] != keys["src/pkg/core.py"]
+    changed = _imports.closure_keys(infos, {**shas, "src/pkg/util.py": "1"})
+    assert changed["tests/test_x.py"] != keys["tests/test_x.py"]
+    assert changed["broken.py"] == keys["broken.py"]
+
+
+SAMPLE_FILES = {
+    "app/__init__.py": '"""App."""\n',
+    "app/models.py": (
+        '"""Models."""\n\n\nclass Box:\n    """A box."""\n\n'
+        "    def __init__(self):\n        self.size = 1\n\n\n"
+        'def make():\n    """Make one."""\n    return Box()\n'
+    ),
+    "app/use.py": (
+        '"""Uses models."""\nfrom app.models import make\n\n\n'
+        'def area():\n    """Area."""\n    return make().size * 2\n'
+    ),
+    "app/ping.py": '"""Ping."""\nfrom app import pong\n\nVALUE = pong.VALUE\n',
+    "app/pong.py": '"""Pong."""\nfrom app import ping\n\nVALUE = 1\nOTHER = ping\n',
+    "app/dup_a.py": (
+        '"""A."""\n\n\ndef first(items):\n    """First."""\n'
+        "    total = 0\n    for item in items:\n        total += item * 3\n"
+        "        total -= item // 2\n        total ^= item\n    return total\n"
+    ),
+    "app/dup_b.py": (
+        '"""B."""\n\n\ndef second(items):\n    """Second."""\n'
+        "    total = 0\n    for item in items:\n        total += item * 3\n"
+        "        total -= item // 2\n        total ^= item\n    return total\n"
+    ),
+    "app/broken.py": "def broken(:\n    pass\n",
+    "tests/test_use.py": "from app.use import area\n\n\ndef test_area():\n    assert area()\n",
+    "pyproject.toml": '[tool.pylint."messages control"]\ndisable = ["too-few-public-methods"]\n',
+}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def _assert_equals_plain_run(root: Path, metrics: dict[str, object]) -> None:
+    paths = python_files(root)
+    plain = json.loads(run(root, "pylint", "--output-format=json2", *paths).stdout)
+    text = run(root, "pylint", "--reports=y", "--score=n", *paths).stdout
+    symbols: dict[str, int] = {}
+    for message in plain["messages"]:
+        symbols[message["symbol"]] = symbols.get(message["symbol"], 0) + 1
+    assert metrics["score"] == plain["statistics"]["score"]
+    assert metrics["by_type"] == plain["statistics"]["messageTypeCount"]
+    assert metrics["modules"] == plain["statistics"]["modulesLinted"]
+    assert metrics["total"] == len(plain["messages"])
+    assert metrics["top_symbols"] == symbols
+    assert metrics["statements"] == parse_statements(text)
+
+
+@pytest.mark.integration
+def test_incremental_collect_equals_pylints_own(tmp_path: Path) -> None:
+    _write(tmp_path, SAMPLE_FILES)
+    cache = DictCache()
+    cold = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert cold["linted_files"] == len(python_files(tmp_path))
+    symbols = cold["top_symbols"]
+    assert isinstance(symbols, dict)
+    for symbol in ("duplicate-code", "cyclic-import", "syntax-error"):
+        assert symbols.get(symbol), symbol
+    assert "no-member" not in symbols
+    _assert_equals_plain_run(tmp_path, cold)
+
+    unchanged = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert unchanged == {**cold, "linted_files": 0, "cached_files": cold["linted_files"]}
+
+    # Box loses `size`: use.py, which only imports models, now gets a no-member error.
+    models = SAMPLE_FILES["app/models.py"].replace("self.size = 1", "self.width = 1")
+    _write(tmp_path, {"app/models.py": models})
+    changed = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    # models.py, use.py (imports it) and the test importing use.py; the rest from the cache.
+    assert changed["linted_files"] == 3
+    changed_symbols = changed["top_symbols"]
+    assert isinstance(changed_symbols, dict)
+    assert changed_symbols["no-member"] == 1
+    _assert_equals_plain_run(tmp_path, changed)
+
+    # The duplicate goes away although neither copy's importers changed.
+    _write(tmp_path, {"app/dup_b.py": '"""B."""\n\nSMALL = 1\n'})
+    fewer = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert fewer["linted_files"] == 1
+    _assert_equals_plain_run(tmp_path, fewer)
+
+
+@pytest.mark.integration
+def test_custom_evaluation_is_pylints_score(tmp_path: Path) -> None:
+    files = {
+        **SAMPLE_FILES,
+        "pyproject.toml": '[tool.pylint.main]\nevaluation = "10.0 - error - convention / 2"\n',
+    }
+    _write(tmp_path, files)
+    cache = DictCache()
+    metrics = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    _assert_equals_plain_run(tmp_path, metrics)
+    # The settings are part of the cache key: changing them lints everything again.
+    _write(tmp_path, {"pyproject.toml": '[tool.pylint.main]\nevaluation = "1.0"\n'})
+    again = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert again["linted_files"] == len(python_files(tmp_path))
+    assert again["score"] == 1.0

@@ -1,32 +1,41 @@
-"""Pylint score and message counts from one whole-project run with ``--output-format=json2``.
+"""Pylint score and message counts equal to a whole-project ``--output-format=json2`` run.
 
-Pylint runs in the project's root, so its ``pyproject.toml``/``.pylintrc``/``setup.cfg``
-settings apply (disabled messages, ``evaluation``, plugins). The score is the one pylint
-puts in its json2 ``statistics``. The number of statements, which json2 leaves out, comes
-from the same run's text report (``--reports=y``: "N statements analysed.").
+Pylint runs in-process in :mod:`._pylint_driver`, in the project's root, so its
+``pyproject.toml``/``.pylintrc``/``setup.cfg`` settings apply. Each file's result (its
+messages, its statement count and the data pylint's project-wide checks need) is cached
+under a key made of pylint's version, the project's pylint settings and the file's *closure*:
+its content and that of every project file it imports, transitively, because a module's
+messages depend on inference into what it imports. A later run lints only the files whose
+closure changed; ``duplicate-code`` and ``cyclic-import`` are recomputed over all files with
+pylint's own map/reduce step (the one behind ``--jobs``) from the cached per-file data.
 
-Results are not cached per module: a module's messages depend on the modules it imports
-(inference across files) and on the whole set (``duplicate-code``, ``cyclic-import``), so
-summing cached per-module results would not equal what pylint reports on the project.
+The score is json2's: the configured ``evaluation`` over the summed counts and statements.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import sys
 import tempfile
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _tools
+from plimsoll.code.collectors import _imports, _tools
 from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
 
 MESSAGE_TYPES = ("fatal", "error", "warning", "refactor", "convention", "info")
 TOP_SYMBOLS = 20
 # Pylint's exit status is a bit field; 32 means it could not run (usage or configuration error).
 USAGE_ERROR = 32
+DRIVER = "plimsoll.code.collectors._pylint_driver"
+# Files in the project root whose pylint settings change every file's result.
+CONFIG_FILES = ("pylintrc", ".pylintrc", "pyproject.toml", "setup.cfg", "tox.ini")
 _STATEMENTS = re.compile(r"^(\d+) statements analysed\.$", re.MULTILINE)
 
 
@@ -86,11 +95,53 @@ def report_metrics(report: PylintReport) -> dict[str, Any]:
     }
 
 
+def pylint_settings(root: Path) -> dict[str, str]:
+    """The pylint settings a run in ``root`` reads, as text per source (for the cache key)."""
+    found: dict[str, str] = {}
+    candidates = [root / name for name in CONFIG_FILES]
+    home = Path.home()
+    candidates += [home / ".pylintrc", home / ".config" / "pylintrc"]
+    if os.environ.get("PYLINTRC"):
+        candidates.append(Path(os.environ["PYLINTRC"]))
+    for path in candidates:
+        try:
+            text = path.read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        if path.name == "pyproject.toml":
+            try:
+                section = tomllib.loads(text).get("tool", {}).get("pylint")
+            except tomllib.TOMLDecodeError:
+                section = text  # pylint fails on it too; any edit must still show
+            if section is None:
+                continue
+            text = json.dumps(section, sort_keys=True, default=str)
+        elif path.name in ("setup.cfg", "tox.ini"):
+            # Only the [pylint.*] sections matter; keeping them whole is simpler than parsing.
+            blocks = re.split(r"(?m)^(?=\[)", text)
+            text = "".join(b for b in blocks if b.lstrip("[").lower().startswith("pylint"))
+            if not text:
+                continue
+        found[str(path)] = text
+    return found
+
+
+def json2_score(evaluation: str, counts: dict[str, int], statements: int) -> float | None:
+    """The score pylint's json2 reporter computes: ``evaluation`` over counts and statements."""
+    try:
+        # The project's own configured expression, evaluated exactly as pylint does.
+        note = eval(evaluation, {}, {**counts, "statement": statements or 1})  # noqa: S307
+    except Exception:  # noqa: BLE001 - pylint reports a message instead of a number then
+        return None
+    return float(note) if isinstance(note, int | float) else None
+
+
 class PylintCollector(Collector):
     """Pylint's score, message counts by type, the most frequent symbols and statements analysed.
 
     ``score`` is json2's ``statistics.score`` (None when the project's ``evaluation`` fails);
-    ``top_symbols`` holds the 20 most frequent message symbols.
+    ``top_symbols`` holds the 20 most frequent message symbols; ``linted_files`` and
+    ``cached_files`` tell how many files this run linted and took from the cache.
     """
 
     name: ClassVar[str] = "pylint"
@@ -101,41 +152,119 @@ class PylintCollector(Collector):
         "top_symbols",
         "statements",
         "modules",
+        "linted_files",
+        "cached_files",
     )
     description: ClassVar[str] = "pylint score and messages (the project's pylint configuration)"
+    version: ClassVar[str] = "2"
 
     def unavailable(self) -> str | None:
         """Why pylint cannot run here, or None."""
         return _tools.missing_reason("pylint")
 
+    def cache_key(self, context: CollectContext) -> str:
+        """Pylint's and Python's versions and the project's pylint settings."""
+        settings = hashlib.sha256(
+            json.dumps(pylint_settings(context.root), sort_keys=True).encode()
+        ).hexdigest()[:16]
+        python = ".".join(map(str, sys.version_info[:3]))
+        return f"{self.name}:{self.version}:{_tools.tool_version('pylint')}:{python}:{settings}"
+
     def collect(self, context: CollectContext) -> dict[str, Any]:
-        """Run pylint once over all files and read its json2 and text reports."""
+        """Lint the files whose closure changed, take the others from the cache, and sum up."""
         if not context.files:
-            return report_metrics(PylintReport(None, dict.fromkeys(MESSAGE_TYPES, 0), {}, 0, 0))
+            metrics = report_metrics(PylintReport(None, dict.fromkeys(MESSAGE_TYPES, 0), {}, 0, 0))
+            return {**metrics, "linted_files": 0, "cached_files": 0}
+        paths = context.paths
+        sources: dict[str, str] = {}
+        for path in paths:
+            try:
+                sources[path] = context.read(path)
+            except OSError:
+                sources[path] = ""
+        shas = {f.path: f.sha for f in context.files}
+        closure = _imports.closure_keys(_imports.build_imports(sources), shas)
+        key = self.cache_key(context)
+        entries: dict[str, dict[str, Any]] = {}
+        for path in paths:
+            found = context.cache.get(key, closure[path])
+            if found is not None:
+                entries[path] = found
+        project_sha = hashlib.sha256("\n".join(closure[p] for p in paths).encode()).hexdigest()
+        project = context.cache.get(f"{key}:project", project_sha) if entries else None
+        missing = [p for p in paths if p not in entries]
+        linted = len(missing)
+        if missing or project is None:
+            # With every file cached but no project-wide entry (another file set), lint one
+            # small file so the run replays the project-wide step over all of them.
+            lint = missing or [min(paths, key=lambda p: len(sources[p]))]
+            linted = len(lint)
+            result = self._drive(context, paths, lint, entries)
+            if result["unsafe"] and len(lint) < len(paths):
+                result = self._drive(context, paths, paths, {})
+                linted = len(paths)
+            cacheable = not result["unsafe"]
+            for path, entry in result["files"].items():
+                entries[path] = entry
+                if cacheable:
+                    context.cache.put(key, closure[path], entry)
+            project = {
+                "messages": result["project"] + result["orphans"],
+                "extra_modules": result["extra_modules"],
+                "evaluation": result["evaluation"],
+            }
+            if cacheable:
+                context.cache.put(f"{key}:project", project_sha, project)
+        return self._summarize(entries, project, linted, len(paths) - linted)
+
+    def _drive(
+        self,
+        context: CollectContext,
+        paths: list[str],
+        lint: list[str],
+        entries: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        cached = {p: e for p, e in entries.items() if p not in set(lint)}
+        request = json.dumps({"files": paths, "lint": lint, "cached": cached})
         with tempfile.TemporaryDirectory(prefix="plimsoll-pylint-") as tmp:
-            json_path = Path(tmp) / "pylint.json"
-            args = [
-                f"--output-format=json2:{json_path},text",
-                "--reports=y",
-                # Keeps pylint from writing its run history into the user's cache directory.
-                "--persistent=n",
-                *context.paths,
-            ]
+            output = Path(tmp) / "result.json"
             result = _tools.run_tool(
-                "pylint",
-                args,
+                DRIVER,
+                [str(output), request],
                 cwd=context.root,
                 timeout=_tools.timeout_for(context.config.collector_timeout_seconds),
-                ok_codes=range(USAGE_ERROR),
+                ok_codes=range(256),
+                via_stdin=True,
             )
+            if result.returncode != 0:
+                detail = _tools.one_line(result.stderr or result.stdout)
+                raise CollectorError(f"pylint failed (exit code {result.returncode}): {detail}")
             try:
-                text = json_path.read_text("utf-8")
-            except OSError:
+                data: dict[str, Any] = json.loads(output.read_text("utf-8"))
+            except (OSError, json.JSONDecodeError):
                 raise CollectorError(
                     f"pylint wrote no report: {_tools.one_line(result.stderr)}"
                 ) from None
-        report = parse_json2(text)
-        statements = parse_statements(result.stdout)
-        return report_metrics(
-            PylintReport(report.score, report.counts, report.symbols, report.modules, statements)
+        return data
+
+    @staticmethod
+    def _summarize(
+        entries: dict[str, dict[str, Any]], project: dict[str, Any], linted: int, cached: int
+    ) -> dict[str, Any]:
+        counts = dict.fromkeys(MESSAGE_TYPES, 0)
+        symbols: Counter[str] = Counter()
+        messages = [m for e in entries.values() for m in e["messages"]] + project["messages"]
+        for symbol, category in messages:
+            counts[category] = counts.get(category, 0) + 1
+            symbols[symbol] += 1
+        statements = sum(int(e["statements"]) for e in entries.values())
+        modules = {e["module"] for e in entries.values() if e["module"]}
+        score = json2_score(str(project["evaluation"]), counts, statements)
+        report = PylintReport(
+            score,
+            counts,
+            dict(symbols),
+            len(modules | set(project["extra_modules"])),
+            statements,
         )
+        return {**report_metrics(report), "linted_files": linted, "cached_files": cached}
