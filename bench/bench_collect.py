@@ -14,7 +14,9 @@ Measured in one run:
 2. ``plimsoll code collect --no-cache`` with all nine collectors (mypy/ruff caches removed first).
    Target: plimsoll's wall time <= 1.2 x the slowest single tool;
 3. ``plimsoll code collect`` with the per-file cache, once to fill it, then again after appending
-   one function to one file. Target: that last run <= 25% of run 2.
+   one function to one file: first a module few others import (``help.py``), then the core
+   module nearly every file imports (``utils.py``). Target: each <= 25% of the ``--no-cache`` run.
+   pylint's cache is keyed by each file's import closure, so the second case re-lints most files.
 
 Usage: ``.venv/bin/python bench/bench_collect.py [--version 2.32.3] [--keep]``
 """
@@ -26,6 +28,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -58,6 +61,9 @@ COLLECTORS = [
     "ruff",
 ]
 PATHS = ["src", "tests"]
+# A module little else imports, and one that nearly every file imports (through requests/__init__).
+LEAF_FILE = "src/requests/help.py"
+CORE_FILE = "src/requests/utils.py"
 TOOL_CACHES = [".mypy_cache", ".ruff_cache", ".plimsoll"]
 ADDED_FUNCTION = '''
 
@@ -171,12 +177,17 @@ def main() -> None:
         say("plimsoll code collect (filling the per-file cache)")
         fill, _ = plimsoll_collect(project, python)
 
-        target_file = project / "src" / "requests" / "utils.py"
-        with target_file.open("a", encoding="utf-8") as fh:
-            fh.write(ADDED_FUNCTION)
-        git(project, "commit", "-q", "-am", "append a function")
-        say("plimsoll code collect (cache, one file changed)")
-        warm, warm_record = plimsoll_collect(project, python)
+        # Two kinds of one-file change: a module few others import (pylint re-lints it and its
+        # importers), and a core module nearly every file imports (pylint re-lints them all).
+        def change(relpath: str) -> tuple[float, dict[str, Any]]:
+            with (project / relpath).open("a", encoding="utf-8") as fh:
+                fh.write(ADDED_FUNCTION)
+            git(project, "commit", "-q", "-am", f"append a function to {relpath}")
+            say(f"plimsoll code collect (cache, {relpath} changed)")
+            return plimsoll_collect(project, python)
+
+        leaf, leaf_record = change(LEAF_FILE)
+        warm, warm_record = change(CORE_FILE)
 
         # Diagnostics for the long pole: pylint as plimsoll runs it, alone, and plimsoll with
         # only its pylint collector (what the rest of the collectors cost it on a busy machine).
@@ -201,6 +212,7 @@ def main() -> None:
         errors = {
             **cold_record.get("collector_errors", {}),
             **warm_record.get("collector_errors", {}),
+            **leaf_record.get("collector_errors", {}),
         }
         for name, error in sorted(errors.items()):
             print(f"collector error: {name}: {error}")
@@ -212,11 +224,15 @@ def main() -> None:
 
         cold_d = cold_record.get("collector_durations", {})
         warm_d = warm_record.get("collector_durations", {})
+        leaf_d = leaf_record.get("collector_durations", {})
         print("\nplimsoll collectors (seconds inside each collector's process):")
         print(
             table(
-                ["collector", "--no-cache", "cache, 1 file changed"],
-                [(n, cold_d.get(n, "-"), warm_d.get(n, "-")) for n in COLLECTORS],
+                ["collector", "--no-cache", f"{LEAF_FILE} changed", f"{CORE_FILE} changed"],
+                [
+                    (n, cold_d.get(n, "-"), leaf_d.get(n, "-"), warm_d.get(n, "-"))
+                    for n in COLLECTORS
+                ],
             )
         )
         print(
@@ -225,7 +241,8 @@ def main() -> None:
                 [
                     ("collect --no-cache", cold),
                     ("collect, empty cache (fills it)", fill),
-                    ("collect, cache, 1 file changed", warm),
+                    (f"collect, cache, {LEAF_FILE} changed", leaf),
+                    (f"collect, cache, {CORE_FILE} changed", warm),
                     ("diagnostic: pylint by hand with plimsoll's arguments", pylint_like.seconds),
                     ("diagnostic: collect --no-cache --collectors pylint", pylint_only),
                 ],
@@ -241,13 +258,14 @@ def main() -> None:
             "<= 1.20x",
             ratio <= 1.2,
         )
-        second = warm / cold
-        verdicts.target(
-            "second run (cache, 1 file changed) vs first (--no-cache)",
-            f"{warm:.2f}s / {cold:.2f}s = {second:.0%}",
-            "<= 25%",
-            second <= 0.25,
-        )
+        for label, seconds in ((LEAF_FILE, leaf), (CORE_FILE, warm)):
+            second = seconds / cold
+            verdicts.target(
+                f"second run (cache, {label} changed) vs first (--no-cache)",
+                f"{seconds:.2f}s / {cold:.2f}s = {second:.0%}",
+                "<= 25%",
+                second <= 0.25,
+            )
         if errors:
             verdicts.target(
                 "collectors without error", f"{len(errors)} failed: {', '.join(errors)}", "0", False
