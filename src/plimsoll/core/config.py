@@ -187,6 +187,43 @@ class NotifyConfig(_Model):
     default_channels: list[str] = Field(default_factory=list)
 
 
+# --- db ---------------------------------------------------------------------------------------
+
+
+class EnvironmentConfig(_Model):
+    """One database environment; without ``url`` it is the embedded server plimsoll runs."""
+
+    url: SecretStr | None = None
+    lock_timeout: str | None = None
+    statement_timeout: str | None = None
+
+
+class EmbeddedServerConfig(_Model):
+    """The local PostgreSQL plimsoll starts itself when an environment has no URL."""
+
+    data_dir: str = ".plimsoll/pg"
+    database: str = "plimsoll"
+    port: int | None = None
+    start_timeout_seconds: float = 60.0
+
+
+class DbConfig(_Model):
+    """The PostgreSQL part: where the files are, environments, and migration safety settings."""
+
+    schema_dir: str = "db/schema"
+    migrations_dir: str = "db/migrations"
+    seeds_dir: str = "db/seeds"
+    default_environment: str = "development"
+    environments: dict[str, EnvironmentConfig] = Field(
+        default_factory=lambda: {"development": EnvironmentConfig()}
+    )
+    tracking_table: str = "plimsoll_migrations"
+    lock_timeout: str = "5s"
+    statement_timeout: str = "1min"
+    migrator_lock_timeout_seconds: float = 60.0
+    embedded: EmbeddedServerConfig = Field(default_factory=EmbeddedServerConfig)
+
+
 # --- store, log, root -------------------------------------------------------------------------
 
 
@@ -208,6 +245,7 @@ class PlimsollConfig(_Model):
     """The whole configuration."""
 
     code: CodeConfig = Field(default_factory=CodeConfig)
+    db: DbConfig = Field(default_factory=DbConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
