@@ -153,7 +153,7 @@ def run(
     running: list[_Running] = []
     outcomes: list[CollectorOutcome] = []
 
-    def finish(item: _Running, outcome: CollectorOutcome) -> None:
+    def finish(outcome: CollectorOutcome) -> None:
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
@@ -162,10 +162,7 @@ def run(
         reason = collector.unavailable()
         if reason:
             pending.remove((name, collector))
-            outcome = CollectorOutcome(name, None, reason, 0.0)
-            outcomes.append(outcome)
-            if on_done is not None:
-                on_done(outcome)
+            finish(CollectorOutcome(name, None, reason, 0.0))
 
     while pending or running:
         while pending and len(running) < limit:
@@ -198,15 +195,14 @@ def run(
                 item.conn.close()
                 running.remove(item)
                 if status == "ok":
-                    finish(item, CollectorOutcome(item.name, payload, None, took))
+                    finish(CollectorOutcome(item.name, payload, None, took))
                 else:
-                    finish(item, CollectorOutcome(item.name, None, payload, took))
+                    finish(CollectorOutcome(item.name, None, payload, took))
             elif elapsed >= timeout:
                 _kill(item.process)
                 item.conn.close()
                 running.remove(item)
                 finish(
-                    item,
                     CollectorOutcome(item.name, None, f"timed out after {timeout:g}s", elapsed),
                 )
     order = {name: i for i, name in enumerate(collectors)}
