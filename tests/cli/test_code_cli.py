@@ -340,6 +340,8 @@ def test_migrate_rewrites_old_records(project: GitRepo) -> None:
     )
     assert dry["dry_run"] is True
     plimsoll(project.path, "code", "migrate")
+    shown = plimsoll(project.path, "code", "show", "abc1234").stdout  # a migrated umpyre record
+    assert "abc1234abc" in shown and "stats" in shown
     stored = json.loads(
         project.git("show", "code-metrics:history/2024_01_02_03_04_05__abc1234__unknown.json")
     )

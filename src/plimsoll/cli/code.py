@@ -63,9 +63,11 @@ def _record_header(record: Record) -> str:
         flags.append("detached HEAD")
     where = record.branch or "(no branch)"
     extra = f" [{', '.join(flags)}]" if flags else ""
+    took = record.collection_duration_seconds
+    duration = f", {took:.1f}s" if took is not None else ""
     return (
-        f"{record.commit_sha[:10]} on {where}, {record.timestamp:%Y-%m-%d %H:%M:%S} UTC, "
-        f"{record.collection_duration_seconds:.1f}s{extra}"
+        f"{record.commit_sha[:10]} on {where}, {record.timestamp:%Y-%m-%d %H:%M:%S} UTC"
+        f"{duration}{extra}"
     )
 
 
