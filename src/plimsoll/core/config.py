@@ -59,12 +59,14 @@ class _Model(BaseModel):
 # --- code -------------------------------------------------------------------------------------
 
 
+# The comment markers the debt collector counts unless configured otherwise.
+DEFAULT_DEBT_MARKERS = ("TODO", "FIXME", "HACK", "XXX", "BUG", "OPTIMIZE", "REFACTOR")
+
+
 class DebtConfig(_Model):
     """Limits beyond which a structure counts as technical debt, and fix-time estimates."""
 
-    markers: list[str] = Field(
-        default_factory=lambda: ["TODO", "FIXME", "HACK", "XXX", "BUG", "OPTIMIZE", "REFACTOR"]
-    )
+    markers: list[str] = Field(default_factory=lambda: list(DEFAULT_DEBT_MARKERS))
     long_function_lines: int = 50
     large_class_lines: int = 300
     large_class_methods: int = 20
