@@ -1,0 +1,1 @@
+"""PostgreSQL: schema build, migrations, diff, dry-run, lint and risk."""

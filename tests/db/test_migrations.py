@@ -1,0 +1,102 @@
+"""Migration discovery and planning: pure logic over files in a folder and applied rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plimsoll.core.errors import ExitCode, InputError, UsageError
+from plimsoll.db import migrations as m
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_discovery_orders_numerically_and_pairs_up_and_down(tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "migrations",
+        {
+            "10_tenth.up.sql": "select 10;",
+            "9_ninth.up.sql": "select 9;",
+            "9_ninth.down.sql": "select -9;",
+            "0011_py.py": "def up(conn):\n    pass\n\ndef down(conn):\n    pass\n",
+            "12_py_no_down.py": "def up(conn):\n    pass\n",
+            "README.md": "notes",
+            "__init__.py": "",
+        },
+    )
+    found = m.discover(folder)
+    assert [x.label for x in found] == ["9_ninth", "10_tenth", "0011_py", "12_py_no_down"]
+    assert [x.has_down for x in found] == [True, False, True, False]
+    assert found[0].down == folder / "9_ninth.down.sql"
+    assert found[0].checksum == m.checksum(b"select 9;")
+    assert found[2].kind is m.Kind.PYTHON
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"1_a.up.sql": "", "01_b.up.sql": ""}, "duplicate migration version"),
+        ({"1_a.up.sql": "", "1_a.py": ""}, "both SQL and Python"),
+        ({"1_a.down.sql": ""}, "a down migration without its .up.sql"),
+        ({"create_users.sql": ""}, "not a migration name"),
+        ({"1_a.sql": ""}, "not a migration name"),
+    ],
+)
+def test_bad_folders_are_input_errors(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    with pytest.raises(InputError, match=message) as err:
+        m.discover(_write(tmp_path / "mig", files))
+    assert err.value.exit_code is ExitCode.USAGE
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="run `plimsoll db init`"):
+        m.discover(tmp_path / "nope")
+
+
+def _mig(version: str, down: bool = True, text: str = "x") -> m.Migration:
+    path = Path(f"/m/{version}_n.up.sql")
+    return m.Migration(version, "n", m.Kind.SQL, path, None, m.checksum(text.encode()), down)
+
+
+def _applied(*versions: str) -> list[m.Applied]:
+    return [m.Applied(v, "n", m.checksum(b"x")) for v in versions]
+
+
+def test_plans_up() -> None:
+    all_ = [_mig("1"), _mig("2"), _mig("3"), _mig("4")]
+    assert [x.version for x in m.plan_up(all_, _applied("1", "3"))] == ["2", "4"]
+    assert [x.version for x in m.plan_up(all_, _applied("1"), target="3")] == ["2", "3"]
+    with pytest.raises(UsageError, match="no migration has that version"):
+        m.plan_up(all_, [], target="9")
+
+
+def test_plans_down() -> None:
+    all_ = [_mig("1"), _mig("2", down=False), _mig("3"), _mig("4")]
+    applied = _applied("1", "2", "3", "4")
+    assert [x.version for x in m.plan_down(all_, applied)] == ["4"]
+    assert [x.version for x in m.plan_down(all_, applied, steps=2)] == ["4", "3"]
+    assert m.plan_down(all_, applied, steps=0) == []
+    with pytest.raises(UsageError, match="cannot revert 2_n: it has no down migration"):
+        m.plan_down(all_, applied, target="1")
+    assert [x.version for x in m.plan_down(all_, _applied("1", "3", "4"), target="1")] == ["4", "3"]
+    with pytest.raises(UsageError, match="not applied"):
+        m.plan_down(all_, _applied("1"), target="3")
+    with pytest.raises(UsageError, match="either --steps or --target"):
+        m.plan_down(all_, applied, steps=1, target="1")
+    with pytest.raises(UsageError, match="its file is gone"):
+        m.plan_down([_mig("1")], _applied("1", "5"), steps=1)
+
+
+def test_drift_finds_changed_and_missing_files() -> None:
+    current = [_mig("1"), _mig("2", text="changed")]
+    found = m.drift(current, _applied("1", "2", "3"))
+    assert [(d.version, d.problem) for d in found] == [
+        ("2", "changed since it was applied (checksum)"),
+        ("3", "applied, but its file is gone"),
+    ]
