@@ -100,3 +100,17 @@ def test_drift_finds_changed_and_missing_files() -> None:
         ("2", "changed since it was applied (checksum)"),
         ("3", "applied, but its file is gone"),
     ]
+
+
+def test_next_version_and_new_files(tmp_path: Path) -> None:
+    assert m.next_version([]) == "0001"
+    assert m.next_version([_mig("0006"), _mig("0012")]) == "0013"
+    assert m.next_version([_mig("20240101120000")], now="20260101000000") == "20260101000000"
+    assert m.next_version([_mig("20990101120000")], now="20260101000000") == "20990101120001"
+    up, down = m.new_migration_files(tmp_path / "mig", "add_users", "0001")
+    assert [x.name for x in m.discover(tmp_path / "mig")] == ["add_users"]
+    assert down.read_text().startswith("-- 0001_add_users: down")
+    with pytest.raises(UsageError, match="already exists"):
+        m.new_migration_files(tmp_path / "mig", "add_users", "0001")
+    with pytest.raises(UsageError, match="use letters"):
+        m.new_migration_files(tmp_path / "mig", "bad name", "0002")

@@ -214,3 +214,35 @@ def plan_down(
             raise UsageError(f"cannot revert {migration.label}: it has no down migration")
         plan.append(migration)
     return plan
+
+
+def next_version(migrations: Sequence[Migration], now: str | None = None) -> str:
+    """The version a new migration gets: timestamp style if the folder uses it, else next number.
+
+    Numbered folders keep their zero padding (``0007`` after ``0006``); an empty folder starts
+    at ``0001``. ``now`` is ``YYYYMMDDHHMMSS`` for timestamp-style folders.
+    """
+    if not migrations:
+        return "0001"
+    last = max(migrations, key=lambda m: m.key)
+    if "." not in last.version and len(last.version) >= 14 and now is not None:
+        return max(now, str(int(last.version) + 1))
+    head = last.key[0] + 1
+    width = len(last.version.split(".")[0])
+    return str(head).zfill(width)
+
+
+def new_migration_files(folder: Path, name: str, version: str) -> tuple[Path, Path]:
+    """Write an empty up and down pair for ``name``; refuses a bad name or an existing version."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-]*", name):
+        raise UsageError(f"migration name {name!r}: use letters, digits, '_' and '-'")
+    folder.mkdir(parents=True, exist_ok=True)
+    up = folder / f"{version}_{name}.up.sql"
+    down = folder / f"{version}_{name}.down.sql"
+    if up.exists() or down.exists():
+        raise UsageError(f"{up} already exists")
+    up.write_text(f"-- {version}_{name}: up\n", encoding="utf-8")
+    down.write_text(
+        f"-- {version}_{name}: down (undo what the up migration does)\n", encoding="utf-8"
+    )
+    return up, down
