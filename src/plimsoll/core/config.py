@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from plimsoll.core.errors import ConfigError
+from plimsoll.core.hooks import HookSpec
 from plimsoll.core.rules import RuleSpec
 
 CONFIG_FILES = ("plimsoll.toml", "plimsoll.yaml", "plimsoll.yml", "pyproject.toml")
@@ -224,6 +225,12 @@ class DbConfig(_Model):
     statement_timeout: str = "1min"
     migrator_lock_timeout_seconds: float = 60.0
     embedded: EmbeddedServerConfig = Field(default_factory=EmbeddedServerConfig)
+    hooks: list[HookSpec] = Field(default_factory=list)
+    hook_strategy: Literal["sequential", "parallel", "dag"] = "sequential"
+    hook_max_workers: int = 4
+    hook_phase_timeouts: dict[str, float] = Field(default_factory=dict)
+    hook_breaker_threshold: int = 5
+    hook_breaker_reset_seconds: float = 300.0
 
 
 # --- store, log, root -------------------------------------------------------------------------

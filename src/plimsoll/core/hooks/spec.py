@@ -1,0 +1,71 @@
+"""Hooks declared in configuration: the ``HookSpec`` model and turning one into a :class:`Hook`.
+
+This module imports nothing from ``core.config`` so that the config can embed ``HookSpec``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plimsoll.core.errors import ConfigError
+from plimsoll.core.hooks.model import ErrorStrategy, Hook, HookFn
+
+_IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+
+class HookSpec(BaseModel):
+    """One hook in the configuration; ``callable`` is an import path ``package.module:function``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    phase: str = Field(min_length=1)
+    callable: str = Field(pattern=_IMPORT_PATH)
+    priority: int = 0
+    depends_on: list[str] = Field(default_factory=list)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    error_strategy: ErrorStrategy = ErrorStrategy.FAIL_FAST
+    retries: int = Field(default=3, ge=0)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    channels: list[str] = Field(default_factory=list)
+
+    def to_hook(self) -> Hook:
+        """Import the callable and return the hook; a failed import raises ConfigError naming it."""
+        return Hook(
+            name=self.name,
+            phase=self.phase,
+            fn=load_callable(self.callable, what=f"hook {self.name!r}"),
+            priority=self.priority,
+            depends_on=tuple(self.depends_on),
+            timeout_seconds=self.timeout_seconds,
+            error_strategy=self.error_strategy,
+            retries=self.retries,
+            backoff_seconds=self.backoff_seconds,
+            channels=tuple(self.channels),
+            source="config",
+        )
+
+
+def load_callable(path: str, *, what: str = "hook") -> HookFn:
+    """Return the callable named by ``package.module:attr`` (the attribute may be dotted)."""
+    module_name, _, attr_path = path.partition(":")
+    if not module_name or not attr_path:
+        raise ConfigError(f"{what}: callable {path!r}: expected 'package.module:function'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:  # user code: any import error is reported, as one line
+        raise ConfigError(
+            f"{what}: callable {path!r} could not be imported: {type(exc).__name__}: {exc}"
+        ) from None
+    for attr in attr_path.split("."):
+        if not hasattr(target, attr):
+            owner = getattr(target, "__name__", type(target).__name__)
+            raise ConfigError(f"{what}: callable {path!r}: {owner!r} has no attribute {attr!r}")
+        target = getattr(target, attr)
+    if not callable(target):
+        raise ConfigError(f"{what}: callable {path!r} is a {type(target).__name__}, not a function")
+    fn: HookFn = target
+    return fn
