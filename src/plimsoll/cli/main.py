@@ -11,6 +11,8 @@ import typer
 from plimsoll import __version__
 from plimsoll.cli import check as check_cli
 from plimsoll.cli import code as code_cli
+from plimsoll.cli import db as db_cli
+from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli.state import State
 from plimsoll.core import log
 from plimsoll.core.errors import ExitCode, PlimsollError
@@ -23,6 +25,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(code_cli.app, name="code")
+db_cli.app.add_typer(db_migrate_cli.app, name="migrate")
+app.add_typer(db_cli.app, name="db")
 app.command(name="check")(check_cli.check)
 
 

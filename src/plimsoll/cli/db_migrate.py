@@ -1,0 +1,195 @@
+"""``plimsoll db migrate``: status, up, down, generate and validate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from plimsoll.cli import output
+from plimsoll.cli.output import Format, print_json
+from plimsoll.cli.state import state
+from plimsoll.core.config import LoadedConfig
+from plimsoll.core.errors import ExitCode, PlimsollError
+from plimsoll.db import migrations as files
+from plimsoll.db.connection import resolve_url
+from plimsoll.db.migrator import Migrator, RunReport, Settings
+from plimsoll.db.sql import parse_sql
+
+app = typer.Typer(
+    help="Apply and revert migrations; one migrator at a time, each migration in a transaction.",
+    no_args_is_help=True,
+)
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+EnvOpt = Annotated[
+    str | None, typer.Option("--env", "-e", help="Environment (default: db.default_environment).")
+]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
+]
+
+
+def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
+    return state(ctx).config(start=(path or Path.cwd()).resolve())
+
+
+def _folder(loaded: LoadedConfig) -> Path:
+    return loaded.root / loaded.config.db.migrations_dir
+
+
+def _migrator(ctx: typer.Context, env: str | None, path: Path | None) -> Migrator:
+    loaded = _loaded(ctx, path)
+    target = resolve_url(loaded, env)
+    db = loaded.config.db
+    settings = Settings(
+        tracking_table=db.tracking_table,
+        lock_timeout=target.lock_timeout,
+        statement_timeout=target.statement_timeout,
+        lock_wait_seconds=db.migrator_lock_timeout_seconds,
+    )
+    return Migrator(
+        target.url.get_secret_value(),
+        _folder(loaded),
+        settings,
+        on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
+    )
+
+
+def _report(report: RunReport, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "direction": report.direction,
+                "waited_seconds": round(report.waited_seconds, 3),
+                "steps": [vars(step) for step in report.steps],
+            }
+        )
+        return
+    out = output.console()
+    if not report.steps:
+        out.print("nothing to do")
+        return
+    for step in report.steps:
+        how = "" if step.transactional else " (outside a transaction)"
+        out.print(f"{step.direction:>4} {step.version}_{step.name}  {step.duration_ms} ms{how}")
+
+
+@app.command()
+def status(ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT,
+           path: PathOpt = None) -> None:
+    """Show applied and pending migrations, changed files and invalid indexes (exit 1 if any)."""
+    result = _migrator(ctx, env, path).status()
+    problems = bool(result.drift or result.invalid_indexes)
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "current": result.current,
+                "server_version": result.server_version,
+                "applied": [
+                    {**vars(r), "applied_at": r.applied_at.isoformat()} for r in result.applied
+                ],
+                "pending": [{"version": m.version, "name": m.name} for m in result.pending],
+                "drift": [vars(d) for d in result.drift],
+                "invalid_indexes": [vars(i) for i in result.invalid_indexes],
+            }
+        )
+    else:
+        table = Table(title=f"migrations (current: {result.current or 'none'})",
+                      title_justify="left")
+        for column in ("version", "name", "state", "applied at", "ms"):
+            table.add_column(column)
+        for row in result.applied:
+            table.add_row(row.version, row.name, "applied",
+                          f"{row.applied_at:%Y-%m-%d %H:%M:%S}", str(row.execution_ms))
+        for migration in result.pending:
+            table.add_row(migration.version, migration.name, "[yellow]pending[/yellow]", "", "")
+        out = output.console()
+        out.print(table)
+        for d in result.drift:
+            out.print(f"[red]{d.version}_{d.name}: {d.problem}[/red]")
+        for i in result.invalid_indexes:
+            out.print(f"[red]index {i.schema}.{i.index} on {i.table} is INVALID[/red]")
+    if problems:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Option("--target", help="Stop after this version.")] = None,
+    allow_changed: Annotated[
+        bool, typer.Option("--allow-changed", help="Go on although applied files changed.")
+    ] = False,
+    env: EnvOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Apply pending migrations, each in its own transaction."""
+    _report(_migrator(ctx, env, path).up(target, allow_changed=allow_changed), fmt)
+
+
+@app.command()
+def down(
+    ctx: typer.Context,
+    steps: Annotated[int | None, typer.Option("--steps", help="How many to revert (default 1).")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Revert everything above this version (0: all).")
+    ] = None,
+    env: EnvOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Revert the newest migrations with their down files."""
+    _report(_migrator(ctx, env, path).down(steps=steps, target=target), fmt)
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_users.")],
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Write an empty up/down pair with the next version."""
+    folder = _folder(_loaded(ctx, path))
+    existing = files.discover(folder) if folder.is_dir() else []
+    version = files.next_version(existing, datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
+    up_file, down_file = files.new_migration_files(folder, name, version)
+    if fmt is Format.JSON:
+        print_json({"version": version, "up": str(up_file), "down": str(down_file)})
+    else:
+        output.console().print(f"created {up_file}\ncreated {down_file}")
+
+
+@app.command()
+def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
+    """Check the migration files: names, versions, and that every SQL file parses (exit 1 if not)."""
+    folder = _folder(_loaded(ctx, path))
+    found = files.discover(folder)
+    problems: list[dict[str, Any]] = []
+    for migration in found:
+        for file in (migration.up, migration.down):
+            if file is None or file.suffix != ".sql":
+                continue
+            try:
+                parse_sql(file.read_text(encoding="utf-8"), str(file))
+            except PlimsollError as exc:
+                problems.append({"file": str(file), "error": str(exc)})
+        if not migration.has_down:
+            problems.append({"file": str(migration.up), "error": "no down migration",
+                             "severity": "warning"})
+    errors = [p for p in problems if p.get("severity") != "warning"]
+    if fmt is Format.JSON:
+        print_json({"migrations": len(found), "problems": problems})
+    else:
+        out = output.console()
+        out.print(f"{len(found)} migrations in {folder}")
+        for p in problems:
+            colour = "yellow" if p.get("severity") == "warning" else "red"
+            out.print(f"[{colour}]{p['error'] if p['error'].startswith(p['file']) else p['file'] + ': ' + p['error']}[/{colour}]")
+    if errors:
+        raise typer.Exit(int(ExitCode.FINDINGS))

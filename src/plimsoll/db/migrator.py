@@ -1,0 +1,623 @@
+"""Applies and reverts migrations against a live PostgreSQL, one migrator at a time.
+
+- Tracking table (``plimsoll_migrations`` by default): version, name, checksum (SHA-256 of
+  the file), applied_at, execution_ms, applied_by.
+- One migrator at a time: a session-level advisory lock held for the whole run; a second
+  migrator waits (saying so) up to ``lock_wait_seconds``, then finds nothing left to do.
+- Each migration runs in its own transaction with ``lock_timeout`` and ``statement_timeout``
+  set locally, and its tracking row is written in that same transaction: a migrator killed
+  mid-way leaves the database at the previous version.
+- A migration containing a statement that cannot run in a transaction block (``CREATE
+  INDEX CONCURRENTLY``, ``VACUUM``, ...) runs statement by statement outside one, with the
+  timeouts set for the session; its tracking row is written once every statement succeeded.
+  Put such a statement in a migration of its own: if a later statement of the same file
+  fails, the earlier ones stay applied. An INVALID index left by a failed concurrent build
+  is reported by ``status`` and before the next ``up``.
+- ``BEGIN``/``COMMIT`` in a file: one pair wrapping the whole file is dropped (the migrator
+  opens the transaction itself); any other transaction control is an error naming its line.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import importlib.util
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from plimsoll.core.errors import ExitCode, InputError, PlimsollError, UsageError
+from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
+from plimsoll.core.log import get_logger
+from plimsoll.db import migrations as files
+from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
+from plimsoll.db.sql import Statement, parse_sql, strip_outer_transaction, transaction_control
+from plimsoll.db.sql import transactional as transaction_requirement
+
+log = get_logger(__name__)
+
+
+class MigrationError(PlimsollError):
+    """A migration failed: rolled back, later ones not run (exit 1, a finding)."""
+
+    exit_code = ExitCode.FINDINGS
+    slug = "migration-failed"
+
+
+class DriftError(PlimsollError):
+    """Applied migration files changed since; refused unless allowed (exit 1)."""
+
+    exit_code = ExitCode.FINDINGS
+    slug = "migration-drift"
+
+
+class LockTimeoutError(PlimsollError):
+    """Another migrator held the lock for longer than we were willing to wait (exit 3)."""
+
+    exit_code = ExitCode.CANNOT_RUN
+    slug = "migrator-locked"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the migrator behaves; from the ``db`` config and the environment."""
+
+    tracking_table: str = "plimsoll_migrations"
+    lock_timeout: str = "5s"
+    statement_timeout: str = "1min"
+    lock_wait_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    """A row of the tracking table."""
+
+    version: str
+    name: str
+    checksum: str
+    applied_at: datetime
+    execution_ms: int
+    applied_by: str
+
+
+@dataclass(frozen=True)
+class InvalidIndex:
+    """An index left INVALID (by a failed concurrent build)."""
+
+    schema: str
+    table: str
+    index: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a database stands: applied, pending, changed files and invalid indexes."""
+
+    applied: tuple[AppliedRow, ...]
+    pending: tuple[files.Migration, ...]
+    drift: tuple[files.Drift, ...]
+    invalid_indexes: tuple[InvalidIndex, ...]
+    server_version: int
+
+    @property
+    def current(self) -> str | None:
+        """The newest applied version, or None."""
+        if not self.applied:
+            return None
+        return max(self.applied, key=lambda r: files.version_key(r.version)).version
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One migration applied or reverted."""
+
+    version: str
+    name: str
+    direction: str
+    duration_ms: int
+    transactional: bool
+    statements: int
+
+
+@dataclass
+class RunReport:
+    """What a run did."""
+
+    direction: str
+    steps: list[StepResult] = field(default_factory=list)
+    waited_seconds: float = 0.0
+    hook_trace: str | None = None
+
+
+def advisory_key(table: str) -> int:
+    """The advisory lock id of a tracking table (a stable signed 64-bit integer)."""
+    digest = hashlib.sha256(f"plimsoll-migrator:{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _table(name: str) -> pgsql.Composable:
+    parts = name.split(".")
+    return pgsql.SQL(".").join(pgsql.Identifier(p) for p in parts)
+
+
+def _line_of(statement: Statement, position: int | None) -> int:
+    """The file line of a 1-based character position inside a statement's text."""
+    if not position:
+        return statement.start_line
+    return statement.start_line + statement.text[: position - 1].count("\n")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A migration file's statements and whether they run in one transaction."""
+
+    statements: tuple[Statement, ...]
+    transactional: bool
+    reason: str | None
+
+
+def plan_sql(path: Path, server_version: int) -> _Plan:
+    """Parse a SQL migration and decide how it runs (see the module docstring)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    script = parse_sql(text, str(path))
+    if transaction_control(script):
+        stripped = strip_outer_transaction(script)
+        if stripped is None:
+            first = transaction_control(script)[0]
+            raise InputError(
+                f"{path}:{first.start_line}: transaction control inside a migration; the "
+                "migrator runs each migration in its own transaction (one BEGIN ... COMMIT "
+                "around the whole file is allowed and dropped)"
+            )
+        script = stripped
+    reasons = []
+    for statement in script.statements:
+        requirement = transaction_requirement(statement, server_version)
+        if not requirement.in_transaction:
+            reasons.append(f"line {statement.start_line}: {requirement.reason}")
+    return _Plan(tuple(script.statements), not reasons, "; ".join(reasons) or None)
+
+
+def _load_module(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"plimsoll_migration_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"{path}: cannot load as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's module, reported as input
+        raise InputError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+class Migrator:
+    """Status, up and down for one database and one migrations folder."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        folder: Path,
+        settings: Settings | None = None,
+        *,
+        on_wait: Callable[[str], None] | None = None,
+        hooks: HookExecutor | None = None,
+    ) -> None:
+        self.conninfo = conninfo
+        self.folder = folder
+        self.settings = settings or Settings()
+        self.on_wait = on_wait
+        self.hooks = hooks
+        self._run_hooks: HookRun | None = None
+        self._database = ""
+
+    # -- connections ---------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(
+            self.conninfo, autocommit=True, application_name="plimsoll-migrator"
+        ) as conn:
+            yield conn
+
+    def _ensure_table(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            pgsql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " version text PRIMARY KEY,"
+                " name text NOT NULL,"
+                " checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now(),"
+                " execution_ms integer NOT NULL,"
+                " applied_by text NOT NULL DEFAULT current_user)"
+            ).format(_table(self.settings.tracking_table))
+        )
+
+    def _applied(self, conn: psycopg.Connection[Any]) -> list[AppliedRow]:
+        exists = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (self.settings.tracking_table,)
+        ).fetchone()
+        if not exists or not exists[0]:
+            return []
+        rows = conn.execute(
+            pgsql.SQL(
+                "SELECT version, name, checksum, applied_at, execution_ms, applied_by FROM {}"
+            ).format(_table(self.settings.tracking_table))
+        ).fetchall()
+        out = [AppliedRow(*row) for row in rows]
+        return sorted(out, key=lambda r: files.version_key(r.version))
+
+    @staticmethod
+    def _invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
+        rows = conn.execute(
+            "SELECT n.nspname, t.relname, i.relname FROM pg_index x"
+            " JOIN pg_class i ON i.oid = x.indexrelid"
+            " JOIN pg_class t ON t.oid = x.indrelid"
+            " JOIN pg_namespace n ON n.oid = i.relnamespace"
+            " WHERE NOT x.indisvalid ORDER BY 1, 2, 3"
+        ).fetchall()
+        return [InvalidIndex(*row) for row in rows]
+
+    @contextmanager
+    def _locked(self, conn: psycopg.Connection[Any], report: RunReport) -> Iterator[None]:
+        key = advisory_key(self.settings.tracking_table)
+        started = time.monotonic()
+        said = False
+        while True:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if row and row[0]:
+                break
+            waited = time.monotonic() - started
+            if waited >= self.settings.lock_wait_seconds:
+                raise LockTimeoutError(
+                    f"another migrator has held the migration lock for {waited:.0f}s "
+                    f"(db.migrator_lock_timeout_seconds = {self.settings.lock_wait_seconds:g})"
+                )
+            if not said:
+                holder = conn.execute(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND ((classid::bigint << 32) | objid::bigint) = %s",
+                    (key,),
+                ).fetchone()
+                who = f" (backend pid {holder[0]})" if holder else ""
+                message = f"waiting for another migrator to finish{who}"
+                log.warning(message, extra={"event": "migrator_waiting"})
+                if self.on_wait is not None:
+                    self.on_wait(message)
+                said = True
+            time.sleep(0.2)
+        report.waited_seconds = time.monotonic() - started
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _phase(self, context: HookContext) -> None:
+        """Run the hooks of a phase; a fail-fast hook's HookFailed propagates (and rolls back)."""
+        if self._run_hooks is not None and self._run_hooks.executor.registry.for_phase(
+            context.phase
+        ):
+            self._run_hooks.run_phase(context)
+
+    @contextmanager
+    def _hooked_run(
+        self, conn: psycopg.Connection[Any], direction: str, plan: Sequence[files.Migration]
+    ) -> Iterator[None]:
+        """Validation hooks before the run, on_error on failure, cleanup always."""
+        self._database = f"{conn.info.host}/{conn.info.dbname}"
+        self._run_hooks = self.hooks.start_run() if self.hooks is not None else None
+        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
+        labels = tuple(m.label for m in plan)
+        try:
+            for phase in (DbPhase.BEFORE_VALIDATION, DbPhase.AFTER_VALIDATION):
+                self._phase(
+                    RunContext(
+                        phase=phase,
+                        run_id=run_id,
+                        direction=direction,
+                        database=self._database,
+                        pending=labels,
+                    )
+                )
+            yield
+        finally:
+            try:
+                self._phase(
+                    RunContext(
+                        phase=DbPhase.CLEANUP,
+                        run_id=run_id,
+                        direction=direction,
+                        database=self._database,
+                        pending=labels,
+                    )
+                )
+            finally:
+                self._run_hooks = None
+
+    # -- public ----------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        """Applied, pending and changed migrations, and invalid indexes."""
+        found = files.discover(self.folder)
+        with self._connect() as conn:
+            applied = self._applied(conn)
+            invalid = self._invalid_indexes(conn)
+            version = conn.info.server_version
+        rows = [files.Applied(r.version, r.name, r.checksum) for r in applied]
+        return Status(
+            tuple(applied),
+            tuple(files.pending(found, rows)),
+            tuple(files.drift(found, rows)),
+            tuple(invalid),
+            version,
+        )
+
+    def up(self, target: str | None = None, *, allow_changed: bool = False) -> RunReport:
+        """Apply pending migrations (up to ``target``), each in its own transaction."""
+        found = files.discover(self.folder)
+        report = RunReport("up")
+        with self._connect() as conn:
+            # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
+            with self._locked(conn, report):
+                self._ensure_table(conn)
+                applied = [
+                    files.Applied(r.version, r.name, r.checksum) for r in self._applied(conn)
+                ]
+                changed = files.drift(found, applied)
+                if changed and not allow_changed:
+                    listing = "; ".join(f"{d.version}_{d.name}: {d.problem}" for d in changed)
+                    raise DriftError(
+                        f"applied migrations changed: {listing} (use --allow-changed to go on)"
+                    )
+                for invalid in self._invalid_indexes(conn):
+                    log.warning(
+                        "index %s.%s on %s is INVALID (a failed concurrent build?)",
+                        invalid.schema,
+                        invalid.index,
+                        invalid.table,
+                        extra={"event": "invalid_index", "index": invalid.index},
+                    )
+                plan = files.plan_up(found, applied, target)
+                with self._hooked_run(conn, "up", plan):
+                    for migration in plan:
+                        report.steps.append(self._apply_hooked(conn, migration, "up", report))
+        return report
+
+    def down(self, *, steps: int | None = None, target: str | None = None) -> RunReport:
+        """Revert the newest ``steps`` migrations (default 1), or all above ``target``."""
+        found = files.discover(self.folder)
+        report = RunReport("down")
+        with self._connect() as conn:
+            # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
+            with self._locked(conn, report):
+                self._ensure_table(conn)
+                applied = [
+                    files.Applied(r.version, r.name, r.checksum) for r in self._applied(conn)
+                ]
+                plan = files.plan_down(found, applied, steps=steps, target=target)
+                with self._hooked_run(conn, "down", plan):
+                    for migration in plan:
+                        report.steps.append(self._apply_hooked(conn, migration, "down", report))
+        return report
+
+    # -- applying --------------------------------------------------------------------------
+
+    def _apply_hooked(
+        self,
+        conn: psycopg.Connection[Any],
+        migration: files.Migration,
+        direction: str,
+        report: RunReport,
+    ) -> StepResult:
+        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
+        try:
+            step = self._apply(conn, migration, direction)
+        except (MigrationError, HookFailed) as exc:
+            self._phase(
+                ErrorContext(
+                    phase=DbPhase.ON_ERROR,
+                    run_id=run_id,
+                    direction=direction,
+                    database=self._database,
+                    migration=migration.label,
+                    error=str(exc),
+                )
+            )
+            if self._run_hooks is not None:
+                report.hook_trace = self._run_hooks.trace.to_json()
+            raise
+        self._phase(
+            MigrationContext(
+                phase=DbPhase.AFTER_MIGRATION,
+                run_id=run_id,
+                direction=direction,
+                database=self._database,
+                migration=migration.label,
+                duration_ms=step.duration_ms,
+            )
+        )
+        if self._run_hooks is not None:
+            report.hook_trace = self._run_hooks.trace.to_json()
+        return step
+
+    def _timeouts(self, conn: psycopg.Connection[Any], local: bool) -> None:
+        scope = "LOCAL " if local else ""
+        for name, value in (
+            ("lock_timeout", self.settings.lock_timeout),
+            ("statement_timeout", self.settings.statement_timeout),
+        ):
+            conn.execute(
+                pgsql.SQL("SET {}{} = {}").format(
+                    pgsql.SQL(scope), pgsql.Identifier(name), pgsql.Literal(value)
+                )
+            )
+
+    def _record(
+        self,
+        conn: psycopg.Connection[Any],
+        migration: files.Migration,
+        direction: str,
+        took_ms: int,
+    ) -> None:
+        table = _table(self.settings.tracking_table)
+        if direction == "up":
+            conn.execute(
+                pgsql.SQL(
+                    "INSERT INTO {} (version, name, checksum, execution_ms, applied_by)"
+                    " VALUES (%s, %s, %s, %s, %s)"
+                ).format(table),
+                (migration.version, migration.name, migration.checksum, took_ms, _applied_by()),
+            )
+        else:
+            conn.execute(
+                pgsql.SQL("DELETE FROM {} WHERE version = %s").format(table), (migration.version,)
+            )
+
+    def _apply(
+        self, conn: psycopg.Connection[Any], migration: files.Migration, direction: str
+    ) -> StepResult:
+        started = time.perf_counter()
+        path = migration.up if direction == "up" else migration.down
+        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
+        before = MigrationContext(
+            phase=DbPhase.BEFORE_MIGRATION,
+            run_id=run_id,
+            direction=direction,
+            database=self._database,
+            migration=migration.label,
+        )
+        if migration.kind is files.Kind.PYTHON:
+            module = _load_module(migration.up)
+            function = getattr(module, direction, None)
+            if not callable(function):
+                raise UsageError(f"{migration.up}: defines no {direction}(conn)")
+            try:
+                with conn.transaction():
+                    self._timeouts(conn, local=True)
+                    self._phase(before)
+                    function(conn)
+                    took = int((time.perf_counter() - started) * 1000)
+                    self._record(conn, migration, direction, took)
+            except psycopg.Error as exc:
+                raise MigrationError(
+                    f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back"
+                ) from None
+            log.info(
+                "migration %s %s",
+                direction,
+                migration.label,
+                extra={
+                    "event": "migration_applied",
+                    "migration": migration.label,
+                    "duration_ms": took,
+                },
+            )
+            return StepResult(migration.version, migration.name, direction, took, True, 1)
+        assert path is not None  # plan_down only picks migrations with a way down
+        plan = plan_sql(path, conn.info.server_version)
+        if plan.transactional:
+            try:
+                with conn.transaction():
+                    self._timeouts(conn, local=True)
+                    self._phase(before)
+                    self._run(conn, path, plan.statements, migration.label)
+                    took = int((time.perf_counter() - started) * 1000)
+                    self._record(conn, migration, direction, took)
+            except _StatementFailed as failed:
+                raise MigrationError(f"{failed.message}; {migration.label} rolled back") from None
+        else:
+            log.info(
+                "running %s outside a transaction: %s",
+                migration.label,
+                plan.reason,
+                extra={"event": "migration_non_transactional", "migration": migration.label},
+            )
+            self._timeouts(conn, local=False)
+            try:
+                self._phase(before)
+                self._run(conn, path, plan.statements, migration.label)
+                took = int((time.perf_counter() - started) * 1000)
+                with conn.transaction():
+                    self._record(conn, migration, direction, took)
+            except _StatementFailed as failed:
+                raise MigrationError(
+                    f"{failed.message}; {migration.label} ran outside a transaction "
+                    f"({plan.reason}): statements before this one stay applied"
+                ) from None
+            finally:
+                conn.execute("RESET lock_timeout")
+                conn.execute("RESET statement_timeout")
+        log.info(
+            "migration %s %s",
+            direction,
+            migration.label,
+            extra={"event": "migration_applied", "migration": migration.label, "duration_ms": took},
+        )
+        return StepResult(
+            migration.version,
+            migration.name,
+            direction,
+            took,
+            plan.transactional,
+            len(plan.statements),
+        )
+
+    def _run(
+        self, conn: psycopg.Connection[Any], path: Path, statements: Sequence[Statement], label: str
+    ) -> None:
+        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
+        for statement in statements:
+            before = StatementContext(
+                phase=DbPhase.BEFORE_STATEMENT,
+                run_id=run_id,
+                migration=label,
+                file=str(path),
+                line=statement.start_line,
+                statement=statement.text,
+            )
+            self._phase(before)
+            try:
+                conn.execute(statement.text, prepare=False)
+            except psycopg.Error as exc:
+                position = _position(exc)
+                line = _line_of(statement, position)
+                raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}") from None
+            self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
+
+
+class _StatementFailed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _position(exc: psycopg.Error) -> int | None:
+    raw = getattr(exc.diag, "statement_position", None)
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _one_line(exc: psycopg.Error) -> str:
+    severity = getattr(exc.diag, "severity", None) or "ERROR"
+    primary = getattr(exc.diag, "message_primary", None) or str(exc).splitlines()[0]
+    return f"{severity}: {primary}"
+
+
+def _applied_by() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,701 @@
+"""The embedded PostgreSQL: a local server plimsoll starts itself when an environment has no URL.
+
+It lives in ``db.embedded.data_dir`` (``.plimsoll/pg`` by default, relative to the project root),
+made with the system's ``initdb`` and run with its ``pg_ctl``. It listens on a unix socket in the
+data directory only (no TCP unless ``db.embedded.port`` is set, and then on 127.0.0.1 with
+password authentication), with ``trust`` authentication for that socket: only users who can enter
+the data directory (its owner, and root) can reach it. The superuser is ``postgres``; the
+configured database is created on start when it is missing.
+
+PostgreSQL refuses to run as root: when plimsoll runs as root, ``initdb`` and ``pg_ctl`` run as the
+``postgres`` user (through ``runuser``) and the data directory is handed to that user. The server
+log is ``server.log`` in the data directory; a failed start quotes its last lines.
+
+A file lock beside the data directory (``.plimsoll/pg.lock``) serialises start and stop, so two
+processes starting the server at once do not both run ``initdb``. A ``postmaster.pid`` left by a
+crash is normally cleared by PostgreSQL itself; one naming a process that is gone or a zombie is
+removed first, since in containers whose init does not reap orphans a killed server stays a zombie
+and PostgreSQL would take it for a live one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pwd
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+from plimsoll.core.config import EmbeddedServerConfig
+from plimsoll.core.errors import CannotRunError, ToolMissingError
+from plimsoll.core.log import get_logger
+from plimsoll.core.paths import ensure_private_dir
+
+log = get_logger(__name__)
+
+SUPERUSER = "postgres"
+# The socket file name carries a port number even without TCP; 5432 is the conventional one and
+# cannot clash with another server, since the socket lives in this server's own data directory.
+DEFAULT_PORT = 5432
+SERVICE_USER = "postgres"
+LOG_NAME = "server.log"
+CONF_NAME = "plimsoll.conf"
+SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
+# sun_path holds 108 bytes including the terminating NUL on Linux.
+_SOCKET_PATH_MAX = 107
+_INCLUDE_LINE = f"include_if_exists = '{CONF_NAME}'"
+_INITDB_TIMEOUT_SECONDS = 300.0
+_STOP_TIMEOUT_SECONDS = 60.0
+_LOG_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What the embedded server is doing now and where it lives."""
+
+    running: bool
+    initialized: bool
+    pid: int | None
+    version: str | None
+    data_dir: Path
+    socket_dir: Path
+    port: int
+    tcp: bool
+    database: str
+    url: str
+    log_file: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (paths as strings)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The running embedded server, and what ``start`` had to do to get it there."""
+
+    status: ServerStatus
+    started: bool
+    initialized: bool
+    database_created: bool
+
+    @property
+    def url(self) -> str:
+        """The libpq URL of the configured database."""
+        return self.status.url
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping: the status fields plus what this call did."""
+        return {
+            **self.status.to_dict(),
+            "started": self.started,
+            "initialized_now": self.initialized,
+            "database_created": self.database_created,
+        }
+
+
+# --- finding the binaries ------------------------------------------------------------------
+
+
+def _has_server_tools(folder: Path) -> bool:
+    return all(os.access(folder / tool, os.X_OK) for tool in SERVER_TOOLS)
+
+
+def _folder_version(folder: Path) -> tuple[int, ...]:
+    numbers = re.findall(r"\d+", folder.parent.name)
+    return tuple(int(n) for n in numbers) or (0,)
+
+
+def _binaries_major(folder: Path) -> str | None:
+    """The major version of the server binaries in ``folder`` (``15``), from ``postgres -V``."""
+    try:
+        out = subprocess.run(
+            [str(folder / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(\d+)(?:\.\d+)?", out)
+    return match.group(1) if match else None
+
+
+def candidate_bindirs() -> list[Path]:
+    """Folders that may hold the server binaries, in the order they are tried.
+
+    ``$PLIMSOLL_PG_BINDIR`` first, then ``PATH`` (symlinks followed, since Debian puts links
+    there and only the real folder holds ``postgres``), ``pg_config --bindir``, then
+    ``/usr/lib/postgresql/<version>/bin`` newest first.
+    """
+    candidates: list[Path] = []
+    override = os.environ.get("PLIMSOLL_PG_BINDIR")
+    if override:
+        candidates.append(Path(override))
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+        candidates.append(Path(initdb).parent)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
+            if out:
+                candidates.append(Path(out))
+    candidates.extend(
+        sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_folder_version, reverse=True)
+    )
+    unique: list[Path] = []
+    for folder in candidates:
+        if folder not in unique:
+            unique.append(folder)
+    return unique
+
+
+def find_bindir(major: str | None = None) -> Path:
+    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres``.
+
+    With ``major``, binaries of that major version are preferred: an existing data directory
+    can only be run by the version that made it. Raises ToolMissingError when there are none.
+    """
+    usable = [folder for folder in candidate_bindirs() if _has_server_tools(folder)]
+    if not usable:
+        raise ToolMissingError(
+            "PostgreSQL binaries not found: no initdb, pg_ctl and postgres on PATH, in "
+            "`pg_config --bindir` or /usr/lib/postgresql/*/bin (install the PostgreSQL server "
+            "package, set $PLIMSOLL_PG_BINDIR, or configure a database URL)"
+        )
+    if major is not None:
+        for folder in usable:
+            if _binaries_major(folder) == major:
+                return folder
+    return usable[0]
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def service_user() -> pwd.struct_passwd | None:
+    """The OS user the server runs as: None for the current user, ``postgres`` when root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        raise CannotRunError(
+            f"running as root, but there is no {SERVICE_USER!r} user to run PostgreSQL as "
+            "(PostgreSQL refuses to run as root): create it or run plimsoll as another user"
+        ) from None
+
+
+def _as_user(argv: list[str], user: pwd.struct_passwd | None) -> list[str]:
+    if user is None:
+        return argv
+    if shutil.which("runuser"):
+        return ["runuser", "-u", user.pw_name, "--", *argv]
+    return ["su", "-s", "/bin/sh", user.pw_name, "-c", shlex.join(argv)]
+
+
+def _clean_env() -> dict[str, str]:
+    # PG* variables of the caller (PGPORT, PGDATA, ...) would redirect the tools.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(LC_ALL="C", LANG="C")
+    return env
+
+
+def _run(
+    argv: list[str], user: pwd.struct_passwd | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            _as_user(argv, user),
+            cwd="/",  # the service user may not be allowed into the caller's folder
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise CannotRunError(f"{Path(argv[0]).name} did not finish within {timeout:.0f}s") from None
+    except OSError as exc:
+        raise CannotRunError(f"cannot run {argv[0]}: {exc.strerror}") from None
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has exited and counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # no /proc: trust kill()
+    # The state follows the parenthesised command name, which may itself hold spaces.
+    state = stat.rsplit(")", 1)[-1].split()
+    return not state or state[0] not in ("Z", "X")
+
+
+def _postgres_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live PostgreSQL process.
+
+    After a reboot the pid in a stale ``postmaster.pid`` may belong to an unrelated process;
+    its command line tells them apart.
+    """
+    if not _process_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc, or not ours to read: trust the pid
+    return b"postgres" in cmdline or b"postmaster" in cmdline
+
+
+def _lock_pid(path: Path) -> int | None:
+    try:
+        first = path.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+        return int(first.strip())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def tail(path: Path, lines: int = _LOG_TAIL_LINES, offset: int = 0) -> str:
+    """The last ``lines`` lines of ``path`` from byte ``offset`` on ('' when unreadable)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+class EmbeddedServer:
+    """The PostgreSQL plimsoll runs itself for a project (see the module docstring)."""
+
+    def __init__(self, root: Path, config: EmbeddedServerConfig | None = None) -> None:
+        self.root = root
+        self.config = config or EmbeddedServerConfig()
+        data = Path(self.config.data_dir).expanduser()
+        self.data_dir = data if data.is_absolute() else (root / data)
+        self.data_dir = Path(os.path.abspath(self.data_dir))
+
+    # -- where things are --------------------------------------------------------------------
+
+    @property
+    def socket_dir(self) -> Path:
+        """The folder holding the unix socket: the data directory itself."""
+        return self.data_dir
+
+    @property
+    def port(self) -> int:
+        """The TCP port when configured, else the number in the socket's file name."""
+        return self.config.port if self.config.port is not None else DEFAULT_PORT
+
+    @property
+    def log_file(self) -> Path:
+        """The server's log file."""
+        return self.data_dir / LOG_NAME
+
+    @property
+    def lock_file(self) -> Path:
+        """The file lock serialising start and stop, beside the data directory."""
+        return self.data_dir.parent / f"{self.data_dir.name}.lock"
+
+    @property
+    def socket_path(self) -> Path:
+        """The unix socket the server listens on."""
+        return self.socket_dir / f".s.PGSQL.{self.port}"
+
+    def url(self, database: str | None = None) -> str:
+        """A libpq URL to ``database`` (default: the configured one) over the unix socket."""
+        name = database or self.config.database
+        # The port is always given: a PGPORT in the caller's environment would otherwise
+        # change the socket file libpq looks for.
+        return (
+            f"postgresql://{SUPERUSER}@/{quote(name, safe='')}"
+            f"?host={quote(str(self.socket_dir), safe='')}&port={self.port}"
+        )
+
+    def initialized(self) -> bool:
+        """Whether the data directory has been made by ``initdb``."""
+        return (self.data_dir / "PG_VERSION").is_file()
+
+    def data_version(self) -> str | None:
+        """The major version that made the data directory (``15``), or None."""
+        try:
+            return (self.data_dir / "PG_VERSION").read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _running_pid(self) -> int | None:
+        pid = _lock_pid(self.data_dir / "postmaster.pid")
+        if pid is None or not _postgres_alive(pid):
+            return None
+        return pid
+
+    def _server_version(self) -> str | None:
+        try:
+            with psycopg.connect(
+                self.url("postgres"), connect_timeout=3, application_name="plimsoll"
+            ) as conn:
+                row = conn.execute("SELECT current_setting('server_version')").fetchone()
+        except psycopg.Error:
+            return None
+        return str(row[0]).split()[0] if row else None
+
+    def status(self) -> ServerStatus:
+        """Whether the server runs, its pid, version and where it lives (no binaries needed)."""
+        pid = self._running_pid()
+        version = self._server_version() if pid is not None else None
+        return ServerStatus(
+            running=pid is not None,
+            initialized=self.initialized(),
+            pid=pid,
+            version=version or self.data_version(),
+            data_dir=self.data_dir,
+            socket_dir=self.socket_dir,
+            port=self.port,
+            tcp=self.config.port is not None,
+            database=self.config.database,
+            url=self.url(),
+            log_file=self.log_file,
+        )
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, timeout: float) -> Iterator[None]:
+        ensure_private_dir(self.data_dir.parent)
+        with self.lock_file.open("a+") as handle:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise CannotRunError(
+                            f"another plimsoll process has held {self.lock_file} for over "
+                            f"{timeout:.0f}s while starting or stopping the embedded server"
+                        ) from None
+                    time.sleep(0.1)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def ensure_running(self) -> ServerInfo:
+        """Start the server unless it already runs (a cheap check first, then ``start``)."""
+        # Reaching the configured database proves both the server and the database are there.
+        if self._running_pid() is not None and self._answers(self.config.database):
+            return ServerInfo(
+                self.status(), started=False, initialized=False, database_created=False
+            )
+        return self.start()
+
+    def start(self) -> ServerInfo:
+        """Start the server (``initdb`` first when needed) and create the database if missing.
+
+        Idempotent: when the server already runs, returns its info with ``started`` false.
+        """
+        timeout = self.config.start_timeout_seconds + _INITDB_TIMEOUT_SECONDS
+        with self._locked(timeout):
+            if self._running_pid() is not None and self._answers_or_gone():
+                created = self._ensure_database()
+                return ServerInfo(self.status(), False, False, created)
+            self._check_socket_path()
+            user = service_user()
+            bindir = find_bindir(self.data_version())
+            initialized = False
+            if not self.initialized():
+                self._initdb(bindir, user)
+                initialized = True
+            self._write_conf(user)
+            self._clear_stale_locks()
+            self._pg_ctl_start(bindir, user)
+            created = self._ensure_database()
+            info = ServerInfo(self.status(), True, initialized, created)
+        log.info(
+            "embedded server started",
+            extra={"event": "db.server.start", "data_dir": str(self.data_dir)},
+        )
+        return info
+
+    def stop(self) -> bool:
+        """Stop the server (fast shutdown: sessions are ended); False when it was not running."""
+        with self._locked(self.config.start_timeout_seconds + _STOP_TIMEOUT_SECONDS):
+            if self._running_pid() is None:
+                return False
+            bindir = find_bindir(self.data_version())
+            done = _run(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    str(int(_STOP_TIMEOUT_SECONDS)),
+                    "stop",
+                ],
+                service_user(),
+                _STOP_TIMEOUT_SECONDS + 30,
+            )
+            if done.returncode != 0 and self._running_pid() is not None:
+                raise CannotRunError(
+                    f"could not stop the embedded PostgreSQL in {self.data_dir}: "
+                    f"{_first_line(done.stderr or done.stdout)}"
+                )
+        log.info(
+            "embedded server stopped",
+            extra={"event": "db.server.stop", "data_dir": str(self.data_dir)},
+        )
+        return True
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _answers(self, database: str = "postgres") -> bool:
+        try:
+            with psycopg.connect(self.url(database), connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def _answers_or_gone(self) -> bool:
+        """Wait for a live server to accept connections: True when it does, False once it is gone.
+
+        A server whose pid is alive may still be starting, shutting down, or dying of a kill.
+        """
+        deadline = time.monotonic() + self.config.start_timeout_seconds
+        while True:
+            pid = self._running_pid()
+            if pid is None:
+                return False
+            if self._answers():
+                return True
+            if time.monotonic() > deadline:
+                raise CannotRunError(
+                    f"the embedded PostgreSQL in {self.data_dir} (pid {pid}) runs but does not "
+                    f"accept connections; last lines of {self.log_file}:\n{tail(self.log_file)}"
+                )
+            time.sleep(0.2)
+
+    def _check_socket_path(self) -> None:
+        if len(os.fsencode(self.socket_path)) > _SOCKET_PATH_MAX:
+            raise CannotRunError(
+                f"the embedded server's socket path {self.socket_path} is longer than the "
+                f"{_SOCKET_PATH_MAX} bytes a unix socket allows: set db.embedded.data_dir to a "
+                "shorter (absolute) path"
+            )
+
+    def _prepare_data_dir(self, user: pwd.struct_passwd | None) -> None:
+        if self.data_dir.exists():
+            if not self.data_dir.is_dir():
+                raise CannotRunError(f"{self.data_dir} exists and is not a folder")
+            if any(self.data_dir.iterdir()):
+                raise CannotRunError(
+                    f"{self.data_dir} is not empty and is not a PostgreSQL data directory "
+                    "(no PG_VERSION): move it away or set db.embedded.data_dir"
+                )
+        else:
+            self.data_dir.mkdir(mode=0o700, parents=True)
+        if user is not None:
+            os.chown(self.data_dir, user.pw_uid, user.pw_gid)
+            os.chmod(self.data_dir, 0o700)
+            probe = _run(["test", "-w", str(self.data_dir)], user, 30)
+            if probe.returncode != 0:
+                raise CannotRunError(
+                    f"the {user.pw_name} user cannot reach {self.data_dir}: "
+                    f"{_blocking_folder(self.data_dir, user)} (PostgreSQL cannot run as root; "
+                    "give that folder o+x or set db.embedded.data_dir elsewhere)"
+                )
+
+    def _initdb(self, bindir: Path, user: pwd.struct_passwd | None) -> None:
+        self._prepare_data_dir(user)
+        done = _run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                # Trust only for the socket, which sits in the 0700 data directory; TCP (when
+                # a port is configured) needs a password.
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            user,
+            _INITDB_TIMEOUT_SECONDS,
+        )
+        if done.returncode != 0:
+            output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-_LOG_TAIL_LINES:])
+            raise CannotRunError(
+                f"initdb failed for {self.data_dir} (exit {done.returncode}):\n{output}"
+            )
+        # The include line lets every start rewrite plimsoll.conf from the current settings.
+        with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as handle:
+            handle.write("\n# Settings of plimsoll's embedded server, rewritten on start.\n")
+            handle.write(_INCLUDE_LINE + "\n")
+        log.info(
+            "embedded server initialised",
+            extra={"event": "db.server.initdb", "data_dir": str(self.data_dir)},
+        )
+
+    def _write_conf(self, user: pwd.struct_passwd | None) -> None:
+        listen = "127.0.0.1" if self.config.port is not None else ""
+        settings = {
+            "listen_addresses": _conf_str(listen),
+            "port": str(self.port),
+            "unix_socket_directories": _conf_str(str(self.socket_dir)),
+            "unix_socket_permissions": "0700",
+        }
+        text = "# Written by plimsoll on every start of the embedded server.\n" + "".join(
+            f"{key} = {value}\n" for key, value in settings.items()
+        )
+        conf = self.data_dir / CONF_NAME
+        conf.write_text(text, encoding="utf-8")
+        if user is not None:
+            os.chown(conf, user.pw_uid, user.pw_gid)
+        os.chmod(conf, 0o600)
+
+    def _clear_stale_locks(self) -> None:
+        """Remove lock files naming a process that is gone (see the module docstring)."""
+        for lock in (
+            self.data_dir / "postmaster.pid",
+            self.socket_dir / f"{self.socket_path.name}.lock",
+        ):
+            pid = _lock_pid(lock)
+            if pid is not None and not _postgres_alive(pid):
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+                log.info(
+                    "removed a stale lock file",
+                    extra={"event": "db.server.stale_lock", "path": str(lock), "pid": pid},
+                )
+
+    def _pg_ctl_start(self, bindir: Path, user: pwd.struct_passwd | None) -> None:
+        timeout = self.config.start_timeout_seconds
+        deadline = time.monotonic() + timeout
+        while True:
+            offset = _size(self.log_file)
+            done = _run(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(max(1, int(timeout))),
+                    "start",
+                ],
+                user,
+                timeout + 30,
+            )
+            if done.returncode == 0:
+                return
+            lines = tail(self.log_file, offset=offset)
+            # After a crash the old server's children can hold its shared memory for a moment.
+            if "still in use" in lines and time.monotonic() < deadline:
+                time.sleep(0.5)
+                self._clear_stale_locks()
+                continue
+            detail = lines or (done.stderr or done.stdout).strip()
+            raise CannotRunError(
+                f"the embedded PostgreSQL in {self.data_dir} did not start "
+                f"(pg_ctl exit {done.returncode}); last lines of {self.log_file}:\n{detail}"
+            )
+
+    def _ensure_database(self) -> bool:
+        name = self.config.database
+        try:
+            with psycopg.connect(
+                self.url("postgres"),
+                autocommit=True,
+                connect_timeout=10,
+                application_name="plimsoll",
+            ) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+                if exists:
+                    return False
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise CannotRunError(
+                f"the embedded PostgreSQL runs but database {name!r} could not be created: "
+                f"{_first_line(str(exc))}"
+            ) from None
+        log.info("created database", extra={"event": "db.server.createdb", "database": name})
+        return True
+
+
+def _conf_str(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return "(no output)"
+
+
+def _can_enter(folder: Path, user: pwd.struct_passwd) -> bool:
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    if st.st_uid == user.pw_uid:
+        return bool(st.st_mode & 0o100)
+    groups = {user.pw_gid, *os.getgrouplist(user.pw_name, user.pw_gid)}
+    if st.st_gid in groups:
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
+
+
+def _blocking_folder(path: Path, user: pwd.struct_passwd) -> str:
+    for folder in reversed((path, *path.parents)):
+        if not _can_enter(folder, user):
+            return f"{folder} is closed to it"
+    return "permission denied"

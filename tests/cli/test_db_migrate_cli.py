@@ -1,0 +1,86 @@
+"""``plimsoll db migrate`` end to end on the embedded PostgreSQL, as a new user would try it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_code_cli import plimsoll
+
+
+@pytest.fixture
+def project() -> Iterator[Path]:
+    # The embedded server runs as the postgres user, who must be able to enter the folders
+    # above its data directory: pytest's own tmp folders are closed to other users.
+    base = Path(tempfile.mkdtemp(prefix="plim-cli-", dir="/tmp"))
+    base.chmod(0o755)
+    root = base / "service"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "service"\nversion = "1.0"\n')
+    try:
+        yield root
+    finally:
+        plimsoll(root, "db", "server", "stop", check=None)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_init_generate_up_status_down(project: Path) -> None:
+    plimsoll(project, "db", "init")
+    first = json.loads(plimsoll(project, "db", "migrate", "generate", "users", "-f", "json").stdout)
+    Path(first["up"]).write_text("CREATE TABLE users (id bigint PRIMARY KEY, email text);\n")
+    Path(first["down"]).write_text("DROP TABLE users;\n")
+    second = json.loads(
+        plimsoll(project, "db", "migrate", "generate", "orders", "-f", "json").stdout
+    )
+    assert (first["version"], second["version"]) == ("0001", "0002")
+    Path(second["up"]).write_text(
+        "CREATE TABLE orders (\n  id bigint PRIMARY KEY,\n  user_id bigint REFERENCES users (id)\n);\n"
+    )
+    Path(second["down"]).write_text("DROP TABLE orders;\n")
+    plimsoll(project, "db", "migrate", "validate")
+
+    pending = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)
+    assert [p["version"] for p in pending["pending"]] == ["0001", "0002"]
+    done = json.loads(plimsoll(project, "db", "migrate", "up", "-f", "json").stdout)
+    assert [s["version"] for s in done["steps"]] == ["0001", "0002"]
+    status = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)
+    assert status["current"] == "0002" and status["pending"] == []
+    assert "nothing to do" in plimsoll(project, "db", "migrate", "up").stdout
+    plimsoll(project, "db", "migrate", "down")
+    status = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)
+    assert status["current"] == "0001"
+    assert (project / ".plimsoll" / "pg").is_dir()  # the embedded server's data
+
+
+def test_failures_and_bad_input_exit_codes(project: Path) -> None:
+    plimsoll(project, "db", "init")
+    migrations = project / "db" / "migrations"
+    (migrations / "0001_bad.up.sql").write_text("CREATE TABLE a (id int);\nSELEC 1;\n")
+    done = plimsoll(project, "db", "migrate", "validate", check=1)
+    assert "0001_bad.up.sql:2:" in done.stdout
+    (migrations / "0001_bad.up.sql").write_text(
+        "CREATE TABLE a (id int);\nINSERT INTO nope VALUES (1);\n"
+    )
+    failed = plimsoll(project, "db", "migrate", "up", check=1)
+    assert "0001_bad.up.sql:2:" in failed.stderr and "Traceback" not in failed.stderr
+    (migrations / "01_dup.up.sql").write_text("SELECT 1;\n")
+    assert "duplicate migration version" in plimsoll(project, "db", "migrate", "up", check=2).stderr
+
+
+def test_password_never_printed(tmp_path: Path) -> None:
+    root = tmp_path / "remote"
+    root.mkdir()
+    (root / "plimsoll.toml").write_text(
+        '[db.environments.prod]\nurl = "postgresql://app:s3cret-pw@127.0.0.1:1/app"\n'
+        '[db]\nmigrations_dir = "m"\n'
+    )
+    (root / "m").mkdir()
+    for args in (("status",), ("up",), ("down",)):
+        done = plimsoll(root, "db", "migrate", *args, "--env", "prod", check=3)
+        assert "s3cret-pw" not in done.stdout + done.stderr
+        assert done.stderr.strip()

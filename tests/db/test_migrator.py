@@ -1,0 +1,232 @@
+"""The migrator against a real PostgreSQL: up, down, status, failures, drift, concurrency, SIGKILL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from plimsoll.db.migrator import DriftError, MigrationError, Migrator, Settings, advisory_key
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+BASIC = {
+    "0001_users.up.sql": "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n",
+    "0001_users.down.sql": "DROP TABLE users;\n",
+    "0002_orders.up.sql": (
+        "-- orders belong to users\n"
+        "CREATE TABLE orders (\n"
+        "    id bigint PRIMARY KEY,\n"
+        "    user_id bigint REFERENCES users (id)\n"
+        ");\n"
+    ),
+    "0002_orders.down.sql": "DROP TABLE orders;\n",
+    "0003_seed.py": (
+        "def up(conn):\n"
+        "    conn.execute(\"INSERT INTO users VALUES (1, 'a@example.test')\")\n\n"
+        "def down(conn):\n"
+        "    conn.execute('DELETE FROM users WHERE id = 1')\n"
+    ),
+}
+
+
+def _tables(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_up_status_down(pg_database: Any, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "migrations", BASIC)
+    migrator = Migrator(pg_database.dsn, folder)
+    before = migrator.status()
+    assert [m.version for m in before.pending] == ["0001", "0002", "0003"]
+    report = migrator.up()
+    assert [s.version for s in report.steps] == ["0001", "0002", "0003"]
+    assert _tables(pg_database.dsn) == {"users", "orders", "plimsoll_migrations"}
+    status = migrator.status()
+    assert status.current == "0003" and not status.pending and not status.drift
+    row = status.applied[0]
+    assert (
+        row.checksum
+        == __import__("hashlib").sha256(BASIC["0001_users.up.sql"].encode()).hexdigest()
+    )
+    assert row.execution_ms >= 0 and row.applied_by
+    assert migrator.up().steps == []  # nothing to do
+    migrator.down(steps=2)
+    assert _tables(pg_database.dsn) == {"users", "plimsoll_migrations"}
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone() == (0,)
+    migrator.up(target="0002")
+    assert migrator.status().current == "0002"
+
+
+def test_a_failing_statement_rolls_back_its_migration_and_names_the_line(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_ok.up.sql": "CREATE TABLE a (id int);\n",
+            "2_bad.up.sql": "CREATE TABLE b (id int);\n\nINSERT INTO\n  nope VALUES (1);\n",
+            "3_later.up.sql": "CREATE TABLE c (id int);\n",
+        },
+    )
+    with pytest.raises(MigrationError) as err:
+        Migrator(pg_database.dsn, folder).up()
+    message = str(err.value)
+    assert f"{folder / '2_bad.up.sql'}:4:" in message  # the line of "nope"
+    assert 'relation "nope" does not exist' in message
+    assert err.value.exit_code == 1
+    assert _tables(pg_database.dsn) == {"a", "plimsoll_migrations"}  # b rolled back, c not run
+
+
+def test_changed_file_is_refused_unless_allowed(pg_database: Any, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "m", {"1_a.up.sql": "CREATE TABLE a (id int);\n"})
+    migrator = Migrator(pg_database.dsn, folder)
+    migrator.up()
+    (folder / "1_a.up.sql").write_text("CREATE TABLE a (id bigint);\n")
+    _write(folder, {"2_b.up.sql": "CREATE TABLE b (id int);\n"})
+    with pytest.raises(DriftError, match="1_a: changed since it was applied"):
+        migrator.up()
+    assert [d.version for d in migrator.status().drift] == ["1"]
+    assert [s.version for s in migrator.up(allow_changed=True).steps] == ["2"]
+
+
+def test_outer_transaction_and_concurrent_index(pg_database: Any, tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_t.up.sql": "BEGIN;\nCREATE TABLE t (id int, v text);\nCOMMIT;\n",
+            "2_idx.up.sql": "CREATE INDEX CONCURRENTLY t_v ON t (v);\n",
+            "3_nested.up.sql": "CREATE TABLE x (id int);\nCOMMIT;\nBEGIN;\n",
+        },
+    )
+    migrator = Migrator(pg_database.dsn, folder)
+    migrator.up(target="2")
+    steps = {s.version: s for s in migrator.status().applied}
+    assert set(steps) == {"1", "2"}
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v'::regclass"
+        ).fetchone() == (True,)
+    from plimsoll.core.errors import InputError
+
+    with pytest.raises(InputError, match=r"3_nested.up.sql:2: transaction control"):
+        migrator.up()
+
+
+def test_failed_concurrent_build_leaves_an_invalid_index_that_status_reports(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_t.up.sql": "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1);\n",
+            "2_uniq.up.sql": "CREATE UNIQUE INDEX CONCURRENTLY t_v ON t (v);\n",
+        },
+    )
+    migrator = Migrator(pg_database.dsn, folder)
+    with pytest.raises(MigrationError, match="ran outside a transaction"):
+        migrator.up()
+    status = migrator.status()
+    assert [i.index for i in status.invalid_indexes] == ["t_v"]
+    assert [m.version for m in status.pending] == ["2"]
+
+
+def _run_up(dsn: str, folder: str, queue: Any) -> None:
+    report = Migrator(dsn, Path(folder), Settings(lock_wait_seconds=60)).up()
+    queue.put([s.version for s in report.steps])
+
+
+def test_eight_migrators_at_once_apply_each_migration_once(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    files = {
+        f"{i}_m{i}.up.sql": f"CREATE TABLE t{i} (id int);\nSELECT pg_sleep(0.05);\n"
+        for i in range(1, 6)
+    }
+    folder = _write(tmp_path / "m", files)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_run_up, args=(pg_database.dsn, str(folder), queue)) for _ in range(8)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    results = sorted((queue.get(timeout=5) for _ in procs), key=len, reverse=True)
+    assert results[0] == ["1", "2", "3", "4", "5"]
+    assert all(r == [] for r in results[1:])
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM plimsoll_migrations").fetchone() == (5,)
+
+
+def test_sigkill_mid_migration_leaves_the_previous_version(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_a.up.sql": "CREATE TABLE a (id int);\n",
+            "2_slow.up.sql": "CREATE TABLE b (id int);\nSELECT pg_sleep(30);\n",
+        },
+    )
+    Migrator(pg_database.dsn, folder).up(target="1")
+    code = (
+        "import sys; from pathlib import Path; from plimsoll.db.migrator import Migrator;"
+        f"Migrator({pg_database.dsn!r}, Path({str(folder)!r})).up()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 20
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"
+            ).fetchone()
+            if busy and busy[0]:
+                break
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        # The server notices the dead client and rolls its transaction back.
+        while time.monotonic() < deadline + 20:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            ).fetchone()
+            if held == (0,):
+                break
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'plimsoll-migrator'"
+            )
+            time.sleep(0.2)
+    migrator = Migrator(pg_database.dsn, folder)
+    assert migrator.status().current == "1"
+    assert "b" not in _tables(pg_database.dsn)
+    (folder / "2_slow.up.sql").write_text("CREATE TABLE b (id int);\n")
+    migrator.up(allow_changed=True)
+    assert migrator.status().current == "2"
+
+
+def test_advisory_key_is_stable() -> None:
+    assert advisory_key("plimsoll_migrations") == advisory_key("plimsoll_migrations")
+    assert advisory_key("a") != advisory_key("b")
