@@ -230,3 +230,52 @@ def test_sigkill_mid_migration_leaves_the_previous_version(
 def test_advisory_key_is_stable() -> None:
     assert advisory_key("plimsoll_migrations") == advisory_key("plimsoll_migrations")
     assert advisory_key("a") != advisory_key("b")
+
+
+def test_runs_are_recorded_in_the_store(pg_database: Any, tmp_path: Path) -> None:
+    from plimsoll.core.store import SqliteStore
+
+    folder = _write(tmp_path / "m", {k: v for k, v in BASIC.items() if k.startswith("0001")})
+    _write(folder, {"0002_bad.up.sql": "INSERT INTO nope VALUES (1);\n"})
+    store = SqliteStore(tmp_path / "state.db")
+    with pytest.raises(MigrationError):
+        Migrator(pg_database.dsn, folder, store=store).up()
+    runs = store.migration_runs()
+    assert [(r.version, r.outcome) for r in runs] == [("0002", "failed"), ("0001", "applied")]
+    applied = runs[1]
+    assert applied.tables and applied.tables[0][0] == "users"
+    assert applied.tables[0][1] is not None and applied.tables[0][1] > 0
+    assert applied.server_version and applied.server_version >= 100000
+    assert 'relation "nope" does not exist' in (runs[0].error or "")
+
+
+def test_hooks_run_around_migrations_and_a_failing_one_rolls_back(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    from plimsoll.core.hooks import HookExecutor, HookFailed, HookRegistry
+    from plimsoll.db.hooks import DbPhase
+
+    seen: list[tuple[str, str]] = []
+    registry = HookRegistry()
+
+    @registry.hook(DbPhase.BEFORE_MIGRATION)
+    def before(context: Any) -> None:
+        seen.append(("before", context.migration))
+
+    @registry.hook(DbPhase.AFTER_STATEMENT)
+    def after_statement(context: Any) -> None:
+        seen.append(("statement", f"{context.migration}:{context.line}"))
+
+    @registry.hook(DbPhase.AFTER_MIGRATION, name="refuse_orders")
+    def refuse(context: Any) -> None:
+        if context.migration.endswith("orders"):
+            raise RuntimeError("orders are not allowed today")
+
+    folder = _write(tmp_path / "m", {k: v for k, v in BASIC.items() if k.endswith(".up.sql")})
+    migrator = Migrator(pg_database.dsn, folder, hooks=HookExecutor(registry))
+    with pytest.raises(HookFailed):
+        migrator.up()
+    assert ("before", "0001_users") in seen and ("statement", "0002_orders:2") in seen
+    # The after_migration hook of 0002 failed fail-fast: 0002's transaction was already
+    # committed, so it stays; nothing after it ran.
+    assert migrator.status().current == "0002"

@@ -14,8 +14,11 @@ from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, PlimsollError
+from plimsoll.core.paths import ensure_private_dir
+from plimsoll.core.store import SqliteStore
 from plimsoll.db import migrations as files
 from plimsoll.db.connection import resolve_url
+from plimsoll.db.hooks import build_registry, executor_for
 from plimsoll.db.migrator import Migrator, RunReport, Settings
 from plimsoll.db.sql import parse_sql
 
@@ -51,11 +54,15 @@ def _migrator(ctx: typer.Context, env: str | None, path: Path | None) -> Migrato
         statement_timeout=target.statement_timeout,
         lock_wait_seconds=db.migrator_lock_timeout_seconds,
     )
+    store_path = (loaded.root / loaded.config.store.path).resolve()
+    ensure_private_dir(store_path.parent)
     return Migrator(
         target.url.get_secret_value(),
         _folder(loaded),
         settings,
         on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
+        hooks=executor_for(db, build_registry(db)),
+        store=SqliteStore(store_path),
     )
 
 
@@ -79,8 +86,9 @@ def _report(report: RunReport, fmt: Format) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT,
-           path: PathOpt = None) -> None:
+def status(
+    ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT, path: PathOpt = None
+) -> None:
     """Show applied and pending migrations, changed files and invalid indexes (exit 1 if any)."""
     result = _migrator(ctx, env, path).status()
     problems = bool(result.drift or result.invalid_indexes)
@@ -98,13 +106,19 @@ def status(ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT,
             }
         )
     else:
-        table = Table(title=f"migrations (current: {result.current or 'none'})",
-                      title_justify="left")
+        table = Table(
+            title=f"migrations (current: {result.current or 'none'})", title_justify="left"
+        )
         for column in ("version", "name", "state", "applied at", "ms"):
             table.add_column(column)
         for row in result.applied:
-            table.add_row(row.version, row.name, "applied",
-                          f"{row.applied_at:%Y-%m-%d %H:%M:%S}", str(row.execution_ms))
+            table.add_row(
+                row.version,
+                row.name,
+                "applied",
+                f"{row.applied_at:%Y-%m-%d %H:%M:%S}",
+                str(row.execution_ms),
+            )
         for migration in result.pending:
             table.add_row(migration.version, migration.name, "[yellow]pending[/yellow]", "", "")
         out = output.console()
@@ -135,7 +149,9 @@ def up(
 @app.command()
 def down(
     ctx: typer.Context,
-    steps: Annotated[int | None, typer.Option("--steps", help="How many to revert (default 1).")] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="How many to revert (default 1).")
+    ] = None,
     target: Annotated[
         str | None, typer.Option("--target", help="Revert everything above this version (0: all).")
     ] = None,
@@ -180,8 +196,9 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
             except PlimsollError as exc:
                 problems.append({"file": str(file), "error": str(exc)})
         if not migration.has_down:
-            problems.append({"file": str(migration.up), "error": "no down migration",
-                             "severity": "warning"})
+            problems.append(
+                {"file": str(migration.up), "error": "no down migration", "severity": "warning"}
+            )
     errors = [p for p in problems if p.get("severity") != "warning"]
     if fmt is Format.JSON:
         print_json({"migrations": len(found), "problems": problems})
@@ -190,6 +207,8 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
         out.print(f"{len(found)} migrations in {folder}")
         for p in problems:
             colour = "yellow" if p.get("severity") == "warning" else "red"
-            out.print(f"[{colour}]{p['error'] if p['error'].startswith(p['file']) else p['file'] + ': ' + p['error']}[/{colour}]")
+            out.print(
+                f"[{colour}]{p['error'] if p['error'].startswith(p['file']) else p['file'] + ': ' + p['error']}[/{colour}]"
+            )
     if errors:
         raise typer.Exit(int(ExitCode.FINDINGS))

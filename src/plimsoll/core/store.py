@@ -30,7 +30,9 @@ DEFAULT_PATH = ".plimsoll/state.db"
 # Schema versions, one line each; a new version appends a migration to MIGRATIONS below.
 #   1: meta (key/value, holds the schema version), outbox (pending and delivered notifications,
 #      with a dedupe key), breaker (consecutive failures and opening time per channel).
-SCHEMA_VERSION = 1
+#   2: migration_runs (one row per migration applied or reverted: timing, outcome, server
+#      version, the tables it touched with their sizes), for risk prediction.
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[n] takes a database from version n-1 to version n; all pending ones run in order
 # inside one transaction, so a store is never left half-migrated.
@@ -58,6 +60,25 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             opened_at REAL
         )
         """,
+    ),
+    2: (
+        """
+        CREATE TABLE migration_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            database TEXT NOT NULL,
+            version TEXT NOT NULL,
+            name TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            server_version INTEGER,
+            tables TEXT NOT NULL DEFAULT '[]'
+        )
+        """,
+        "CREATE INDEX migration_runs_version ON migration_runs (database, version)",
     ),
 }
 
@@ -179,6 +200,34 @@ class Store(ABC):
     @abstractmethod
     def breaker_success(self, channel: str) -> None:
         """Close the breaker of ``channel`` and forget its failures."""
+
+    # --- migration runs -------------------------------------------------------------------
+
+    @abstractmethod
+    def migration_run_add(self, run: MigrationRun) -> int:
+        """Record one migration applied or reverted; return its id."""
+
+    @abstractmethod
+    def migration_runs(self, database: str | None = None, limit: int = 1000) -> list[MigrationRun]:
+        """The recorded runs, newest first (of one database when given)."""
+
+
+@dataclass(frozen=True)
+class MigrationRun:
+    """One migration applied or reverted: when, how long, how it ended, what it touched."""
+
+    database: str
+    version: str
+    name: str
+    direction: str
+    started_at: float
+    finished_at: float
+    duration_ms: int
+    outcome: str
+    error: str | None = None
+    server_version: int | None = None
+    tables: tuple[tuple[str, int | None], ...] = ()
+    id: int | None = None
 
 
 class SqliteConnection:
@@ -494,6 +543,55 @@ class SqliteStore(Store):
         """Close the breaker of ``channel`` and forget its failures."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM breaker WHERE channel = ?", (channel,))
+
+    # --- migration runs -------------------------------------------------------------------
+
+    def migration_run_add(self, run: MigrationRun) -> int:
+        """Record one migration applied or reverted; return its id."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO migration_runs (database, version, name, direction, started_at,"
+                " finished_at, duration_ms, outcome, error, server_version, tables)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.database,
+                    run.version,
+                    run.name,
+                    run.direction,
+                    run.started_at,
+                    run.finished_at,
+                    run.duration_ms,
+                    run.outcome,
+                    run.error,
+                    run.server_version,
+                    json.dumps([list(t) for t in run.tables]),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def migration_runs(self, database: str | None = None, limit: int = 1000) -> list[MigrationRun]:
+        """The recorded runs, newest first (of one database when given)."""
+        where, params = ("WHERE database = ?", (database,)) if database else ("", ())
+        rows = self.db.query(
+            f"SELECT * FROM migration_runs {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
+        return [
+            MigrationRun(
+                database=r["database"],
+                version=r["version"],
+                name=r["name"],
+                direction=r["direction"],
+                started_at=r["started_at"],
+                finished_at=r["finished_at"],
+                duration_ms=r["duration_ms"],
+                outcome=r["outcome"],
+                error=r["error"],
+                server_version=r["server_version"],
+                tables=tuple((name, size) for name, size in json.loads(r["tables"])),
+                id=r["id"],
+            )
+            for r in rows
+        ]
 
 
 def open_store(

@@ -36,9 +36,16 @@ from psycopg import sql as pgsql
 from plimsoll.core.errors import ExitCode, InputError, PlimsollError, UsageError
 from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
 from plimsoll.core.log import get_logger
+from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
-from plimsoll.db.sql import Statement, parse_sql, strip_outer_transaction, transaction_control
+from plimsoll.db.sql import (
+    Statement,
+    parse_sql,
+    strip_outer_transaction,
+    touched_tables,
+    transaction_control,
+)
 from plimsoll.db.sql import transactional as transaction_requirement
 
 log = get_logger(__name__)
@@ -124,6 +131,7 @@ class StepResult:
     duration_ms: int
     transactional: bool
     statements: int
+    tables: tuple[str, ...] = ()
 
 
 @dataclass
@@ -211,12 +219,14 @@ class Migrator:
         *,
         on_wait: Callable[[str], None] | None = None,
         hooks: HookExecutor | None = None,
+        store: Store | None = None,
     ) -> None:
         self.conninfo = conninfo
         self.folder = folder
         self.settings = settings or Settings()
         self.on_wait = on_wait
         self.hooks = hooks
+        self.store = store
         self._run_hooks: HookRun | None = None
         self._database = ""
 
@@ -421,9 +431,11 @@ class Migrator:
         report: RunReport,
     ) -> StepResult:
         run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
+        started = time.time()
         try:
             step = self._apply(conn, migration, direction)
         except (MigrationError, HookFailed) as exc:
+            self._remember(conn, migration, direction, started, None, str(exc))
             self._phase(
                 ErrorContext(
                     phase=DbPhase.ON_ERROR,
@@ -437,6 +449,7 @@ class Migrator:
             if self._run_hooks is not None:
                 report.hook_trace = self._run_hooks.trace.to_json()
             raise
+        self._remember(conn, migration, direction, started, step, None)
         self._phase(
             MigrationContext(
                 phase=DbPhase.AFTER_MIGRATION,
@@ -482,6 +495,50 @@ class Migrator:
         else:
             conn.execute(
                 pgsql.SQL("DELETE FROM {} WHERE version = %s").format(table), (migration.version,)
+            )
+
+    def _remember(
+        self,
+        conn: psycopg.Connection[Any],
+        migration: files.Migration,
+        direction: str,
+        started: float,
+        step: StepResult | None,
+        error: str | None,
+    ) -> None:
+        """Record the run in the store (risk prediction learns from these); never fails a run."""
+        if self.store is None:
+            return
+        sizes: list[tuple[str, int | None]] = []
+        for table in step.tables if step is not None else ():
+            try:
+                row = conn.execute(
+                    "SELECT pg_total_relation_size(to_regclass(%s))", (table,)
+                ).fetchone()
+                sizes.append((table, row[0] if row else None))
+            except psycopg.Error:
+                sizes.append((table, None))
+        finished = time.time()
+        run = MigrationRun(
+            database=self._database,
+            version=migration.version,
+            name=migration.name,
+            direction=direction,
+            started_at=started,
+            finished_at=finished,
+            duration_ms=step.duration_ms if step else int((finished - started) * 1000),
+            outcome="applied" if step is not None else "failed",
+            error=error,
+            server_version=conn.info.server_version,
+            tables=tuple(sizes),
+        )
+        try:
+            self.store.migration_run_add(run)
+        except Exception as exc:  # noqa: BLE001 - history is for later; the migration stands
+            log.warning(
+                "could not record the migration run: %s",
+                exc,
+                extra={"event": "migration_run_not_recorded"},
             )
 
     def _apply(
@@ -564,6 +621,9 @@ class Migrator:
             migration.label,
             extra={"event": "migration_applied", "migration": migration.label, "duration_ms": took},
         )
+        touched = dict.fromkeys(
+            str(name) for statement in plan.statements for name in touched_tables(statement)
+        )
         return StepResult(
             migration.version,
             migration.name,
@@ -571,6 +631,7 @@ class Migrator:
             took,
             plan.transactional,
             len(plan.statements),
+            tuple(touched),
         )
 
     def _run(
