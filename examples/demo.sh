@@ -103,6 +103,19 @@ git -C "$PROJECT" ls-tree -r --name-only code-metrics
 printf '\n$ git status --short   (empty: nothing in the work tree changed)\n'
 git -C "$PROJECT" status --short
 
+step "the database: migrations on the embedded PostgreSQL (started under .plimsoll/pg)"
+copy db/migrations/0001_stock_items.up.sql db/migrations/0001_stock_items.down.sql \
+  db/migrations/0002_movements.up.sql db/migrations/0002_movements.down.sql \
+  db/migrations/0003_movements_by_time.up.sql db/migrations/0003_movements_by_time.down.sql
+commit 0 "Stock tables and their migrations"
+plim "" db migrate validate
+plim "" db migrate up
+plim "" db migrate status
+plim "" db migrate down
+plim "" db migrate status
+plim "" db server status
+plim "" db server stop
+
 step "done"
 cat <<EOF
 The demo project lives in: $PROJECT

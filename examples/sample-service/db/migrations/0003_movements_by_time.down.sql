@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY stock_movements_moved_at;
