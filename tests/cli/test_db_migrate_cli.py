@@ -84,3 +84,31 @@ def test_password_never_printed(tmp_path: Path) -> None:
         done = plimsoll(root, "db", "migrate", *args, "--env", "prod", check=3)
         assert "s3cret-pw" not in done.stdout + done.stderr
         assert done.stderr.strip()
+
+
+def test_a_hook_from_the_users_package_runs_through_its_entry_point(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real (if tiny) installed distribution: a package plus a .dist-info declaring the
+    # plimsoll.hooks entry point, found by importlib.metadata on PYTHONPATH.
+    site = project.parent / "site"
+    (site / "acme_hooks").mkdir(parents=True)
+    (site / "acme_hooks" / "__init__.py").write_text(
+        "import os\n"
+        "from plimsoll.core.hooks import hook\n\n"
+        "@hook('after_migration', name='audit')\n"
+        "def audit(context):\n"
+        "    with open(os.environ['ACME_AUDIT'], 'a') as fh:\n"
+        "        fh.write(f'{context.direction} {context.migration}\\n')\n"
+    )
+    info = site / "acme_hooks-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-hooks\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[plimsoll.hooks]\naudit = acme_hooks:audit\n")
+    audit = project.parent / "audit.log"
+    plimsoll(project, "db", "init")
+    (project / "db" / "migrations" / "0001_a.up.sql").write_text("CREATE TABLE a (id int);\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("ACME_AUDIT", str(audit))
+    plimsoll(project, "db", "migrate", "up")
+    assert audit.read_text() == "up 0001_a\n"
