@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: parsing a large SQL migration file with ``plimsoll.db.sql.parse_sql``.
 
-Setup: one generated script of N statements (50,000 by default, about 21 MB) mixing what
+Setup: one generated script of N statements (50,000 by default, about 13 MB) mixing what
 migrations hold: ``CREATE TABLE`` with constraints, ``ALTER TABLE``, ``CREATE INDEX``,
 multi-row ``INSERT``, ``UPDATE``, ``DELETE``, PL/pgSQL functions with dollar-quoted bodies
 containing semicolons, comments and blank lines. With ``--non-ascii`` every statement also has
