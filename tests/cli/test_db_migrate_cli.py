@@ -46,6 +46,10 @@ def test_init_generate_up_status_down(project: Path) -> None:
 
     pending = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)
     assert [p["version"] for p in pending["pending"]] == ["0001", "0002"]
+    dry = json.loads(plimsoll(project, "db", "migrate", "up", "--dry-run", "-f", "json").stdout)
+    assert dry["rolled_back"] and [m["version"] for m in dry["migrations"]] == ["0001", "0002"]
+    still = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)
+    assert len(still["pending"]) == 2  # the dry run kept nothing
     done = json.loads(plimsoll(project, "db", "migrate", "up", "-f", "json").stdout)
     assert [s["version"] for s in done["steps"]] == ["0001", "0002"]
     status = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)

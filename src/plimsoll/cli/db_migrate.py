@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,8 @@ from plimsoll.core.paths import ensure_private_dir
 from plimsoll.core.store import SqliteStore
 from plimsoll.db import migrations as files
 from plimsoll.db.connection import resolve_url
+from plimsoll.db.dry_run import DryRunReport
+from plimsoll.db.dry_run import dry_run as run_dry
 from plimsoll.db.hooks import build_registry, executor_for
 from plimsoll.db.migrator import Migrator, RunReport, Settings
 from plimsoll.db.sql import parse_sql
@@ -138,12 +141,58 @@ def up(
     allow_changed: Annotated[
         bool, typer.Option("--allow-changed", help="Go on although applied files changed.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Run them in one transaction and roll it back: timings, locks, rows; nothing kept.",
+        ),
+    ] = False,
     env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
     """Apply pending migrations, each in its own transaction."""
-    _report(_migrator(ctx, env, path).up(target, allow_changed=allow_changed), fmt)
+    migrator = _migrator(ctx, env, path)
+    if dry_run:
+        _dry_run_report(run_dry(migrator, target), fmt)
+        return
+    _report(migrator.up(target, allow_changed=allow_changed), fmt)
+
+
+def _dry_run_report(report: DryRunReport, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "rolled_back": report.rolled_back,
+                "failed": report.failed,
+                "migrations": [asdict(m) for m in report.migrations],
+            }
+        )
+    else:
+        out = output.console()
+        if not report.migrations:
+            out.print("nothing to do")
+        for migration in report.migrations:
+            out.print(f"[bold]{migration.version}_{migration.name}[/bold]")
+            if not migration.dry_runnable:
+                out.print(f"  [yellow]not dry-runnable: {migration.reason}[/yellow]")
+            for st in migration.statements:
+                locks = (
+                    ", ".join(
+                        f"{lock.mode} on {lock.relation}" for lock in st.locks if lock.relation
+                    )
+                    or "-"
+                )
+                rows = "" if st.rows is None else f", {st.rows} rows"
+                out.print(
+                    f"  line {st.line} {st.kind}: {st.duration_ms:.1f} ms{rows}; locks: {locks}"
+                )
+            if migration.error:
+                out.print(f"  [red]{migration.error}[/red]")
+        out.print("rolled back: nothing was kept")
+    if report.failed:
+        raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 @app.command()

@@ -196,7 +196,8 @@ def plan_sql(path: Path, server_version: int) -> _Plan:
     return _Plan(tuple(script.statements), not reasons, "; ".join(reasons) or None)
 
 
-def _load_module(path: Path) -> Any:
+def load_module(path: Path) -> Any:
+    """Import a Python migration from its file."""
     spec = importlib.util.spec_from_file_location(f"plimsoll_migration_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise InputError(f"{path}: cannot load as a Python module")
@@ -252,7 +253,8 @@ class Migrator:
             ).format(_table(self.settings.tracking_table))
         )
 
-    def _applied(self, conn: psycopg.Connection[Any]) -> list[AppliedRow]:
+    def applied(self, conn: psycopg.Connection[Any]) -> list[AppliedRow]:
+        """The rows of the tracking table, oldest version first (none before the first run)."""
         exists = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL", (self.settings.tracking_table,)
         ).fetchone()
@@ -361,7 +363,7 @@ class Migrator:
         """Applied, pending and changed migrations, and invalid indexes."""
         found = files.discover(self.folder)
         with self._connect() as conn:
-            applied = self._applied(conn)
+            applied = self.applied(conn)
             invalid = self._invalid_indexes(conn)
             version = conn.info.server_version
         rows = [files.Applied(r.version, r.name, r.checksum) for r in applied]
@@ -381,9 +383,7 @@ class Migrator:
             # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
             with self._locked(conn, report):
                 self._ensure_table(conn)
-                applied = [
-                    files.Applied(r.version, r.name, r.checksum) for r in self._applied(conn)
-                ]
+                applied = [files.Applied(r.version, r.name, r.checksum) for r in self.applied(conn)]
                 changed = files.drift(found, applied)
                 if changed and not allow_changed:
                     listing = "; ".join(f"{d.version}_{d.name}: {d.problem}" for d in changed)
@@ -412,9 +412,7 @@ class Migrator:
             # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
             with self._locked(conn, report):
                 self._ensure_table(conn)
-                applied = [
-                    files.Applied(r.version, r.name, r.checksum) for r in self._applied(conn)
-                ]
+                applied = [files.Applied(r.version, r.name, r.checksum) for r in self.applied(conn)]
                 plan = files.plan_down(found, applied, steps=steps, target=target)
                 with self._hooked_run(conn, "down", plan):
                     for migration in plan:
@@ -464,7 +462,8 @@ class Migrator:
             report.hook_trace = self._run_hooks.trace.to_json()
         return step
 
-    def _timeouts(self, conn: psycopg.Connection[Any], local: bool) -> None:
+    def set_timeouts(self, conn: psycopg.Connection[Any], local: bool) -> None:
+        """Set lock_timeout and statement_timeout, for the transaction when ``local``."""
         scope = "LOCAL " if local else ""
         for name, value in (
             ("lock_timeout", self.settings.lock_timeout),
@@ -555,13 +554,13 @@ class Migrator:
             migration=migration.label,
         )
         if migration.kind is files.Kind.PYTHON:
-            module = _load_module(migration.up)
+            module = load_module(migration.up)
             function = getattr(module, direction, None)
             if not callable(function):
                 raise UsageError(f"{migration.up}: defines no {direction}(conn)")
             try:
                 with conn.transaction():
-                    self._timeouts(conn, local=True)
+                    self.set_timeouts(conn, local=True)
                     self._phase(before)
                     function(conn)
                     took = int((time.perf_counter() - started) * 1000)
@@ -586,7 +585,7 @@ class Migrator:
         if plan.transactional:
             try:
                 with conn.transaction():
-                    self._timeouts(conn, local=True)
+                    self.set_timeouts(conn, local=True)
                     self._phase(before)
                     self._run(conn, path, plan.statements, migration.label)
                     took = int((time.perf_counter() - started) * 1000)
@@ -600,7 +599,7 @@ class Migrator:
                 plan.reason,
                 extra={"event": "migration_non_transactional", "migration": migration.label},
             )
-            self._timeouts(conn, local=False)
+            self.set_timeouts(conn, local=False)
             try:
                 self._phase(before)
                 self._run(conn, path, plan.statements, migration.label)
