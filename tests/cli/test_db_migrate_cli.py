@@ -84,7 +84,7 @@ def test_password_never_printed(tmp_path: Path) -> None:
         '[db]\nmigrations_dir = "m"\n'
     )
     (root / "m").mkdir()
-    for args in (("status",), ("up",), ("down",)):
+    for args in (("status",), ("up",), ("up", "--dry-run"), ("down",), ("status", "-f", "json")):
         done = plimsoll(root, "db", "migrate", *args, "--env", "prod", check=3)
         assert "s3cret-pw" not in done.stdout + done.stderr
         assert done.stderr.strip()
