@@ -30,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+SHOWN_APPLIED = 20
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 EnvOpt = Annotated[
     str | None, typer.Option("--env", "-e", help="Environment (default: db.default_environment).")
@@ -114,7 +115,12 @@ def status(
         )
         for column in ("version", "name", "state", "applied at", "ms"):
             table.add_column(column)
-        for row in result.applied:
+        # A long history is summarised: the newest applied and every pending one are what matter.
+        shown = result.applied[-SHOWN_APPLIED:]
+        if len(result.applied) > len(shown):
+            hidden = len(result.applied) - len(shown)
+            table.add_row("…", f"{hidden} earlier migrations applied", "", "", "")
+        for row in shown:
             table.add_row(
                 row.version,
                 row.name,

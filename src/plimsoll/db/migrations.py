@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -42,11 +43,11 @@ class Migration:
     down: Path | None
     checksum: str
     has_down: bool
+    # The numeric order of the version, computed once: plans compare it many times.
+    key: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> tuple[int, ...]:
-        """The numeric order of the version."""
-        return version_key(self.version)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", version_key(self.version))
 
     @property
     def label(self) -> str:
@@ -87,10 +88,12 @@ def discover(folder: Path) -> list[Migration]:
         raise InputError(f"{folder}: migrations folder not found (run `plimsoll db init`)")
     found: dict[tuple[int, ...], dict[str, Path]] = {}
     labels: dict[tuple[int, ...], str] = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "_")) or path.suffix not in (".sql", ".py"):
+    # Sorting names, not Path objects: a folder of thousands of migrations is listed often.
+    for entry in sorted(os.listdir(folder)):
+        if entry.startswith((".", "_")) or not entry.endswith((".sql", ".py")):
             continue
-        match = _NAME.match(path.name)
+        path = folder / entry
+        match = _NAME.match(entry)
         if match is None:
             raise InputError(
                 f"{path}: not a migration name: expected <version>_<name>.up.sql, "

@@ -464,16 +464,11 @@ class Migrator:
 
     def set_timeouts(self, conn: psycopg.Connection[Any], local: bool) -> None:
         """Set lock_timeout and statement_timeout, for the transaction when ``local``."""
-        scope = "LOCAL " if local else ""
-        for name, value in (
-            ("lock_timeout", self.settings.lock_timeout),
-            ("statement_timeout", self.settings.statement_timeout),
-        ):
-            conn.execute(
-                pgsql.SQL("SET {}{} = {}").format(
-                    pgsql.SQL(scope), pgsql.Identifier(name), pgsql.Literal(value)
-                )
-            )
+        # One round trip for both: set_config(..., is_local) is SET LOCAL / SET.
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+            (self.settings.lock_timeout, local, self.settings.statement_timeout, local),
+        )
 
     def _record(
         self,

@@ -6,18 +6,16 @@ import logging
 from typing import ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-import apprise
-
 from plimsoll.core.config import AppriseChannel
 from plimsoll.core.notifiers.base import DeliveryError, Message, Notifier, Severity
 
 # apprise has four levels; an error and a critical message both read as a failure there.
 _NOTIFY_TYPES = {
-    Severity.INFO: apprise.NotifyType.INFO,
-    Severity.SUCCESS: apprise.NotifyType.SUCCESS,
-    Severity.WARNING: apprise.NotifyType.WARNING,
-    Severity.ERROR: apprise.NotifyType.FAILURE,
-    Severity.CRITICAL: apprise.NotifyType.FAILURE,
+    Severity.INFO: "info",
+    Severity.SUCCESS: "success",
+    Severity.WARNING: "warning",
+    Severity.ERROR: "failure",
+    Severity.CRITICAL: "failure",
 }
 
 
@@ -41,6 +39,10 @@ class AppriseNotifier(Notifier[AppriseChannel]):
 
     def deliver(self, message: Message, channel: AppriseChannel) -> None:
         """Notify through ``channel.url``; raise DeliveryError when apprise reports a failure."""
+        # Imported here: apprise loads its many plugins on import, which every plimsoll command
+        # would otherwise pay at start-up.
+        import apprise
+
         client = apprise.Apprise()
         if not client.add(with_timeouts(channel.url.get_secret_value(), channel.timeout_seconds)):
             raise DeliveryError(
@@ -52,7 +54,7 @@ class AppriseNotifier(Notifier[AppriseChannel]):
             ok = client.notify(
                 body=message.markdown() or message.title,
                 title=message.title,
-                notify_type=_NOTIFY_TYPES[message.severity],
+                notify_type=apprise.NotifyType(_NOTIFY_TYPES[message.severity]),
                 body_format=apprise.NotifyFormat.MARKDOWN,
             )
             reasons = captured.getvalue().strip().splitlines()

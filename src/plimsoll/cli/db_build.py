@@ -1,0 +1,172 @@
+"""``plimsoll db build``: one SQL script from the schema folder, and optionally a fresh database.
+
+Without ``--output`` or ``--apply`` the script goes to stdout. ``--apply`` creates
+``<dbname>_build`` (or ``--database``) on the environment's server, dropping an existing one
+first, and runs the script there in one transaction, then the seeds with ``--seeds``. Exit 1
+when a statement fails (named by its source file and line), 2 for bad input (a syntax error,
+a missing folder), 3 when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plimsoll.cli import output
+from plimsoll.cli.output import Format, print_json
+from plimsoll.cli.state import state
+from plimsoll.core.config import LoadedConfig
+from plimsoll.core.errors import ExitCode, UsageError
+from plimsoll.db.builder import (
+    ApplyError,
+    ApplyReport,
+    BuiltSchema,
+    CreatedDatabase,
+    apply_schema,
+    build_schema,
+    create_database,
+)
+from plimsoll.db.connection import resolve_url
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Environment for --apply (default: db.default_environment)."),
+]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
+]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the script to this file instead of stdout."),
+]
+ApplyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--apply", help="Create a fresh database on the environment's server and run the script."
+    ),
+]
+SeedsOpt = Annotated[
+    bool, typer.Option("--seeds", help="With --apply: then run the seeds folder's files.")
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="With --apply: the database to (re)create (default: <dbname>_build)."
+    ),
+]
+
+
+def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
+    return state(ctx).config(start=(path or Path.cwd()).resolve())
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        # newline="" keeps LF line ends on every platform: the file is hashed as built.
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _seeds(loaded: LoadedConfig) -> BuiltSchema:
+    seeds_dir = loaded.config.db.seeds_dir
+    return build_schema(loaded.root / seeds_dir, seeds_dir)
+
+
+def _apply(
+    loaded: LoadedConfig,
+    env: str | None,
+    database: str | None,
+    built: BuiltSchema,
+    seeds: BuiltSchema | None,
+) -> tuple[CreatedDatabase, ApplyReport]:
+    target = resolve_url(loaded, env)
+    created = create_database(target.url.get_secret_value(), database)
+    if created.dropped:
+        # Said before running, so it shows even when the build then fails.
+        output.err_console().print(
+            f"[yellow]dropped the existing database {created.name}[/yellow]", soft_wrap=True
+        )
+    return created, apply_schema(created.conninfo, built, seeds)
+
+
+def _text_summary(built: BuiltSchema, written: Path | None, to_stderr: bool) -> None:
+    # When stdout carries the script itself, the summary must not end up in it.
+    out = output.err_console() if to_stderr else output.console()
+    where = f" -> {written}" if written is not None else ""
+    out.print(
+        f"built {len(built.sources)} files, {len(built.statements)} statements from "
+        f"{built.label}, sha256 {built.sha256}{where}",
+        soft_wrap=True,
+    )
+
+
+def build(
+    ctx: typer.Context,
+    env: EnvOpt = None,
+    output_file: OutputOpt = None,
+    apply: ApplyOpt = False,
+    seeds: SeedsOpt = False,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Concatenate db/schema's .sql files in order into one script; --apply runs it on a fresh database."""
+    if seeds and not apply:
+        raise UsageError("--seeds needs --apply")
+    if database is not None and not apply:
+        raise UsageError("--database needs --apply")
+    loaded = _loaded(ctx, path)
+    schema_dir = loaded.config.db.schema_dir
+    built = build_schema(loaded.root / schema_dir, schema_dir)
+    seed_script = _seeds(loaded) if seeds else None
+    if output_file is not None:
+        _write(output_file, built.sql)
+    result: dict[str, Any] = {
+        **built.summary(),
+        "output": str(output_file) if output_file else None,
+    }
+    if fmt is Format.TEXT:
+        script_on_stdout = output_file is None and not apply
+        if script_on_stdout:
+            # Plain write: the script is meant for a pipe or a redirect, unwrapped and uncoloured.
+            sys.stdout.write(built.sql)
+            sys.stdout.flush()
+        _text_summary(built, output_file, script_on_stdout)
+    elif output_file is None and not apply:
+        result["sql"] = built.sql
+    if not apply:
+        if fmt is Format.JSON:
+            print_json(result)
+        return
+    try:
+        created, report = _apply(loaded, env, database, built, seed_script)
+    except ApplyError as failed:
+        if fmt is Format.JSON:
+            print_json({**result, "applied": False, "error": failed.to_dict()})
+        else:
+            output.err_console().print(str(failed), style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(int(ExitCode.FINDINGS)) from None
+    if fmt is Format.JSON:
+        print_json(
+            {
+                **result,
+                "applied": True,
+                "database": created.name,
+                "url": created.display_url,
+                "dropped_existing": created.dropped,
+                **report.to_dict(),
+            }
+        )
+        return
+    seeded = f", then {report.seed_statements} seed statements" if seed_script else ""
+    output.console().print(
+        f"applied {report.statements} statements{seeded} to a fresh database {created.name} "
+        f"({created.display_url}) in {report.schema_ms + report.seeds_ms} ms",
+        soft_wrap=True,
+    )

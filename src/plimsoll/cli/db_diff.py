@@ -1,0 +1,152 @@
+"""``plimsoll db diff``: what differs between two schemas, and the migration between them.
+
+Each side is an environment name, a ``postgresql://`` URL, or ``built``: the schema folder
+built into a scratch database on the default environment's server (dropped afterwards).
+Exit 0 when the schemas are the same, 1 when they differ; ``--generate NAME`` also writes the
+migration pair that turns ``--from`` into ``--to`` and back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from psycopg import sql as pgsql
+from rich.table import Table
+
+from plimsoll.cli import output
+from plimsoll.cli.output import Format, print_json
+from plimsoll.cli.state import state
+from plimsoll.core.config import LoadedConfig
+from plimsoll.core.errors import ExitCode
+from plimsoll.db.builder import apply_schema, build_schema, create_database
+from plimsoll.db.catalog import Catalog
+from plimsoll.db.connection import redact_url, resolve_url
+from plimsoll.db.differ import Change
+from plimsoll.db.differ import diff as diff_catalogs
+from plimsoll.db.differ import generate as generate_migration
+from plimsoll.db.introspect import introspect
+
+BUILT = "built"
+_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+@contextmanager
+def _side(loaded: LoadedConfig, spec: str) -> Iterator[tuple[str, Catalog]]:
+    """The catalog of one side, and how to show that side (never with a password)."""
+    excluded = (loaded.config.db.tracking_table.split(".")[-1],)
+    if spec == BUILT:
+        with _built(loaded) as conninfo:
+            yield BUILT, introspect(conninfo, exclude_tables=excluded)
+        return
+    if spec.startswith(_URL_SCHEMES):
+        yield redact_url(spec), introspect(spec, exclude_tables=excluded)
+        return
+    target = resolve_url(loaded, spec)
+    yield (
+        f"{spec} ({target.display_url})",
+        introspect(target.url.get_secret_value(), exclude_tables=excluded),
+    )
+
+
+@contextmanager
+def _built(loaded: LoadedConfig) -> Iterator[str]:
+    """A scratch database holding the built schema folder, dropped on the way out."""
+    schema_dir = loaded.config.db.schema_dir
+    built = build_schema(loaded.root / schema_dir, schema_dir)
+    server = resolve_url(loaded, None).url.get_secret_value()
+    created = create_database(server, f"plimsoll_diff_{uuid.uuid4().hex[:12]}")
+    try:
+        apply_schema(created.conninfo, built)
+        yield created.conninfo
+    finally:
+        # The scratch database is ours alone; a failure to drop it must not hide the result.
+        with (
+            contextlib.suppress(psycopg.Error),
+            psycopg.connect(server, autocommit=True, connect_timeout=5) as admin,
+        ):
+            admin.execute(
+                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    pgsql.Identifier(created.name)
+                )
+            )
+
+
+def _render(changes: list[Change], source: str, target: str) -> None:
+    out = output.console()
+    if not changes:
+        out.print(f"no differences: {source} and {target} have the same schema")
+        return
+    table = Table(title=f"{source} -> {target}", title_justify="left")
+    for column in ("change", "object", "name", "detail"):
+        table.add_column(column)
+    colours = {"added": "green", "removed": "red", "changed": "yellow"}
+    for change in changes:
+        colour = colours[change.kind.value]
+        detail = change.detail.splitlines()[0] if change.detail else ""
+        table.add_row(
+            f"[{colour}]{change.kind.value}[/{colour}]", change.object_type, change.name, detail
+        )
+    out.print(table)
+    out.print(f"{len(changes)} differences")
+
+
+def diff(
+    ctx: typer.Context,
+    from_: Annotated[
+        str,
+        typer.Option(
+            "--from", help="Environment name, postgresql:// URL, or 'built' (the schema folder)."
+        ),
+    ],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="Environment name, postgresql:// URL, or 'built' (the schema folder)."
+        ),
+    ],
+    generate: Annotated[
+        str | None,
+        typer.Option(
+            "--generate", metavar="NAME", help="Write the migration from --from to --to as NAME."
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", "-C", help="Run in this folder instead of the current one."),
+    ] = None,
+) -> None:
+    """Compare two schemas (exit 1 when they differ); --generate writes the migration."""
+    loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
+    with _side(loaded, from_) as (source, a), _side(loaded, to) as (target, b):
+        changes = diff_catalogs(a, b)
+    written: tuple[Path, Path] | None = None
+    if generate is not None and changes:
+        folder = loaded.root / loaded.config.db.migrations_dir
+        written = generate_migration(changes, generate, folder)
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "from": source,
+                "to": target,
+                "changes": [change.to_dict() for change in changes],
+                "generated": None
+                if written is None
+                else {"up": str(written[0]), "down": str(written[1])},
+            }
+        )
+    else:
+        _render(changes, source, target)
+        if written is not None:
+            output.console().print(f"created {written[0]}\ncreated {written[1]}")
+        elif generate is not None:
+            output.console().print("nothing to generate: the schemas are the same")
+    if changes:
+        raise typer.Exit(int(ExitCode.FINDINGS))

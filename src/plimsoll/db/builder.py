@@ -1,0 +1,579 @@
+"""Builds one SQL script from the schema folder's DDL files, and a fresh database from it.
+
+:func:`build_schema` reads every ``.sql`` file under the schema folder (``db/schema`` by
+default), recursively, in the order of their paths (``00_common/...`` before ``10_tables/...``),
+parses each file on its own with :func:`plimsoll.db.sql.parse_sql` (so a syntax error names the
+file, line and column it is in) and concatenates them into one script:
+
+* a header of ``--`` comments: the SHA-256 of the body, each source file with its own SHA-256
+  and statement count; no timestamp and no absolute path, so the whole output is identical on
+  every machine for the same files;
+* the body: for each file a ``-- file: <path>`` marker line then the file's text (CRLF line
+  ends made LF and a leading BOM dropped, so a checkout's line-end setting does not change
+  it), with a lone ``;`` added after a file whose last statement has none (it would run into
+  the next file's first statement otherwise). The hash is the SHA-256 of this body.
+
+Every statement keeps the file and line it came from: :meth:`BuiltSchema.locate` maps an
+error position reported by the server inside a statement back to that file and line.
+
+:func:`create_database` makes an empty database on a server (dropping an existing one of
+that name first, which it reports), and :func:`apply_schema` runs the built statements in one
+transaction, then the seeds (built the same way from the seeds folder) in a second one. A
+statement the server rejects raises :class:`ApplyError` naming the source file, line and
+column (exit 1); statements that cannot run in a transaction block and ``BEGIN``/``COMMIT``
+are rejected when building (exit 2), since the built script runs as one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pglast.parser
+import psycopg
+from pglast import ast
+from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from plimsoll.core.errors import CannotRunError, ExitCode, InputError, PlimsollError, UsageError
+from plimsoll.db.connection import APPLICATION_NAME, CONNECT_TIMEOUT_SECONDS, MASK, redact_url
+from plimsoll.db.sql import DEFAULT_SERVER_VERSION, ParsedScript, parse_sql, transactional
+
+__all__ = [
+    "BUILD_SUFFIX",
+    "ApplyError",
+    "ApplyReport",
+    "BuiltSchema",
+    "BuiltStatement",
+    "CreatedDatabase",
+    "SourceFile",
+    "SourcePosition",
+    "apply_schema",
+    "build_schema",
+    "create_database",
+]
+
+# The database a build creates is named after the environment's own: `<dbname>_build`.
+BUILD_SUFFIX = "_build"
+# PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name would be created
+# truncated and then not found under the name we connect with.
+_MAX_IDENTIFIER_BYTES = 63
+# Never dropped by a build, whatever --database says.
+_PROTECTED_DATABASES = frozenset({"postgres", "template0", "template1"})
+_FILE_MARKER = "-- file: "
+_HEADER_END = "-- end of header\n"
+
+
+class ApplyError(PlimsollError):
+    """A built statement failed on the server: the transaction was rolled back (exit 1)."""
+
+    exit_code = ExitCode.FINDINGS
+    slug = "build-failed"
+
+    def __init__(
+        self,
+        position: SourcePosition,
+        message: str,
+        *,
+        statement_index: int,
+        sqlstate: str | None,
+        database: str,
+    ) -> None:
+        super().__init__(f"{position}: {message}; rolled back")
+        self.position = position
+        self.reason = message
+        self.statement_index = statement_index
+        self.sqlstate = sqlstate
+        self.database = database
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description of the failure."""
+        return {
+            "file": self.position.file,
+            "line": self.position.line,
+            "column": self.position.column,
+            "message": self.reason,
+            "sqlstate": self.sqlstate,
+            "statement_index": self.statement_index,
+            "database": self.database,
+        }
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """A place in a source file: ``file:line:column`` (1-based; column None when unknown)."""
+
+    file: str
+    line: int
+    column: int | None = None
+
+    def __str__(self) -> str:
+        """``file:line:column``, or ``file:line`` without a column."""
+        tail = f":{self.column}" if self.column is not None else ""
+        return f"{self.file}:{self.line}{tail}"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of the build: its path (relative, with ``/``), hash and statement count."""
+
+    path: str
+    display: str
+    sha256: str
+    statements: int
+
+
+@dataclass(frozen=True)
+class BuiltStatement:
+    """One statement of the build, with where it came from and where it is in the script.
+
+    ``line``/``column`` locate its first character in the source file ``source``;
+    ``offset`` is its character offset in :attr:`BuiltSchema.sql` and ``built_line`` its line
+    there. ``node`` (the pglast AST) takes no part in equality or repr.
+    """
+
+    index: int
+    source: str
+    line: int
+    column: int
+    offset: int
+    built_line: int
+    text: str
+    kind: str
+    node: ast.Node = field(compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class BuiltSchema:
+    """The built script: its text, the hash of its body, its sources and statements."""
+
+    sql: str
+    sha256: str
+    sources: tuple[SourceFile, ...]
+    statements: tuple[BuiltStatement, ...]
+    label: str
+
+    def position(self, statement_index: int, position: int | None = None) -> SourcePosition:
+        """The source file, line and column of a 1-based character ``position`` in a statement.
+
+        ``position`` is what PostgreSQL reports (psycopg's ``diag.statement_position``): a
+        character count into the statement's text, 1 for its first character. None (an error
+        without a position) gives the statement's own first line and column.
+        """
+        statement = self.statements[statement_index]
+        if not position or position < 1:
+            return SourcePosition(statement.source, statement.line, statement.column)
+        before = statement.text[: position - 1]
+        newlines = before.count("\n")
+        if not newlines:
+            return SourcePosition(statement.source, statement.line, statement.column + position - 1)
+        return SourcePosition(
+            statement.source, statement.line + newlines, len(before) - before.rfind("\n")
+        )
+
+    def locate(self, statement_index: int, position: int | None = None) -> tuple[str, int]:
+        """The (source file, line) of a 1-based character ``position`` in a statement."""
+        found = self.position(statement_index, position)
+        return found.file, found.line
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description of the build (without the SQL text)."""
+        return {
+            "schema_dir": self.label,
+            "sha256": self.sha256,
+            "files": [
+                {"path": s.display, "sha256": s.sha256, "statements": s.statements}
+                for s in self.sources
+            ],
+            "statements": len(self.statements),
+        }
+
+
+@dataclass(frozen=True)
+class CreatedDatabase:
+    """The empty database a build made: its name and URL, and whether an old one was dropped."""
+
+    name: str
+    conninfo: str = field(repr=False)
+    dropped: bool
+    server_version: int
+
+    @property
+    def display_url(self) -> str:
+        """The database's URL with any password masked."""
+        return redact_url(self.conninfo)
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What :func:`apply_schema` ran: statement counts and durations."""
+
+    database: str
+    statements: int
+    seed_statements: int
+    schema_ms: int
+    seeds_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping."""
+        return {
+            "database": self.database,
+            "statements": self.statements,
+            "seed_statements": self.seed_statements,
+            "schema_ms": self.schema_ms,
+            "seeds_ms": self.seeds_ms,
+        }
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def _sql_files(folder: Path) -> list[tuple[str, Path]]:
+    """The ``.sql`` files under ``folder`` as (relative posix path, path), in build order.
+
+    Sorted by the tuple of path parts compared by code point, so the order is the same on
+    every machine and locale (``00_common/z.sql`` before ``10_tables/a.sql``); hidden files
+    and folders (a leading ``.``) are skipped.
+    """
+    found: list[tuple[tuple[str, ...], Path]] = []
+    for path in folder.rglob("*.sql"):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        found.append((relative.parts, path))
+    found.sort(key=lambda item: item[0])
+    return [("/".join(parts), path) for parts, path in found]
+
+
+def _read(path: Path, display: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{display}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+
+
+def _ends_with_semicolon(script: ParsedScript) -> bool:
+    """Whether the script's last statement is followed by a ``;`` (outside comments)."""
+    if not script.statements:
+        return True
+    tail = script.text[script.statements[-1].end :]
+    if ";" not in tail:
+        return False
+    return any(token.name == "ASCII_59" for token in pglast.parser.scan(tail))
+
+
+def _check_statement(script: ParsedScript, index: int, server_version: int) -> None:
+    statement = script.statements[index]
+    where = f"{script.source}:{statement.start_line}:{statement.start_column}"
+    if statement.is_transaction_control:
+        raise InputError(
+            f"{where}: transaction control in a schema file: the build runs every file in "
+            "one transaction (remove BEGIN/COMMIT)"
+        )
+    requirement = transactional(statement, server_version)
+    if not requirement.in_transaction:
+        raise InputError(
+            f"{where}: {requirement.reason} cannot run inside a transaction block, and the "
+            "build runs every file in one (a fresh database needs no concurrent build)"
+        )
+
+
+def build_schema(
+    schema_dir: Path,
+    label: str | None = None,
+    *,
+    server_version: int = DEFAULT_SERVER_VERSION,
+) -> BuiltSchema:
+    """Concatenate the ``.sql`` files under ``schema_dir`` into one script (see the module doc).
+
+    ``label`` is how the folder is named in the header and in messages (default: the path
+    as given); sources are named ``<label>/<relative path>``. The hash covers only the body,
+    whose file markers use paths relative to ``schema_dir``, so neither the label nor the
+    machine changes it. Raises InputError (exit 2) for a missing folder, a folder without
+    ``.sql`` files, an unreadable file, a syntax error (``file:line:column: message``), and
+    a statement that cannot run in a transaction block.
+    """
+    name = label if label is not None else str(schema_dir)
+    if not schema_dir.is_dir():
+        raise InputError(f"{name}: schema folder not found (run `plimsoll db init`)")
+    files = _sql_files(schema_dir)
+    if not files:
+        raise InputError(f"{name}: no .sql files in the schema folder")
+    prefix = f"{name.rstrip('/')}/" if name else ""
+    body: list[str] = []
+    sources: list[SourceFile] = []
+    statements: list[BuiltStatement] = []
+    offset = 0  # characters of the body so far
+    line = 1  # the body line at `offset`
+    for relative, path in files:
+        display = prefix + relative
+        text = _read(path, display)
+        script = parse_sql(text, display)
+        for index in range(len(script.statements)):
+            _check_statement(script, index, server_version)
+        marker = f"{_FILE_MARKER}{relative}\n"
+        chunk = text if text.endswith("\n") or not text else text + "\n"
+        if not _ends_with_semicolon(script):
+            chunk += ";\n"
+        start = offset + len(marker)
+        start_line = line + 1
+        for statement in script.statements:
+            statements.append(
+                BuiltStatement(
+                    index=len(statements),
+                    source=display,
+                    line=statement.start_line,
+                    column=statement.start_column,
+                    offset=start + statement.start,
+                    built_line=start_line + statement.start_line - 1,
+                    text=statement.text,
+                    kind=statement.kind,
+                    node=statement.node,
+                )
+            )
+        body.append(marker)
+        body.append(chunk)
+        offset += len(marker) + len(chunk)
+        line += 1 + chunk.count("\n")
+        sources.append(
+            SourceFile(
+                path=relative,
+                display=display,
+                sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                statements=len(script.statements),
+            )
+        )
+    body_text = "".join(body)
+    digest = hashlib.sha256(body_text.encode("utf-8")).hexdigest()
+    header = _header(name, digest, sources, len(statements))
+    # Offsets and lines so far count from the body; shift them past the header.
+    shift, shift_lines = len(header), header.count("\n")
+    shifted = tuple(
+        BuiltStatement(
+            index=s.index,
+            source=s.source,
+            line=s.line,
+            column=s.column,
+            offset=s.offset + shift,
+            built_line=s.built_line + shift_lines,
+            text=s.text,
+            kind=s.kind,
+            node=s.node,
+        )
+        for s in statements
+    )
+    return BuiltSchema(header + body_text, digest, tuple(sources), shifted, name)
+
+
+def _header(label: str, digest: str, sources: Sequence[SourceFile], statements: int) -> str:
+    lines = [
+        "-- plimsoll db build",
+        f"-- schema: {label}",
+        f"-- sha256: {digest} (of everything below the header)",
+        f"-- {len(sources)} files, {statements} statements, in this order:",
+    ]
+    width = max(len(s.path) for s in sources)
+    lines += [
+        f"--   {s.path.ljust(width)}  sha256:{s.sha256[:16]}  statements:{s.statements}"
+        for s in sources
+    ]
+    return "\n".join(lines) + "\n" + _HEADER_END
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+def _passwords(conninfo: str) -> list[str]:
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return []
+    return [str(params[key]) for key in ("password", "sslpassword") if params.get(key)]
+
+
+def _one_line(exc: BaseException, conninfo: str) -> str:
+    line = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    for secret in _passwords(conninfo):
+        line = line.replace(secret, MASK)
+    return line or type(exc).__name__
+
+
+def _connect(conninfo: str, *, autocommit: bool) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(
+            conninfo,
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=f"{APPLICATION_NAME}-build",
+        )
+    except psycopg.OperationalError as exc:
+        raise CannotRunError(
+            f"database unreachable at {redact_url(conninfo)}: {_one_line(exc, conninfo)}"
+        ) from None
+    except psycopg.Error as exc:
+        raise UsageError(
+            f"invalid database URL ({redact_url(conninfo)}): {_one_line(exc, conninfo)}"
+        ) from None
+
+
+def _check_name(name: str, current: str) -> None:
+    if not name:
+        raise UsageError("the build database needs a name")
+    if len(name.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
+        raise UsageError(
+            f"database name {name!r} is longer than {_MAX_IDENTIFIER_BYTES} bytes "
+            "(choose one with --database)"
+        )
+    if name == current or name in _PROTECTED_DATABASES:
+        # The build drops the database it creates into: never the environment's own.
+        raise UsageError(
+            f"refusing to build into database {name!r}: a build drops and recreates its "
+            "database (choose another with --database)"
+        )
+
+
+def create_database(server_conninfo: str, name: str | None = None) -> CreatedDatabase:
+    """Create an empty database ``name`` (default ``<dbname>_build``) on a server.
+
+    Connects with ``server_conninfo`` (any database of the server; its own name gives the
+    default ``<dbname>_build``), drops ``name`` first when it exists (sessions on it are ended)
+    and creates it from ``template0``, so nothing installed in ``template1`` leaks in. The
+    connected database, ``postgres`` and the templates are refused (UsageError). Raises
+    CannotRunError when the server cannot be reached or refuses to create databases.
+    """
+    with _connect(server_conninfo, autocommit=True) as conn:
+        current = conn.info.dbname
+        target = name if name is not None else f"{current}{BUILD_SUFFIX}"
+        _check_name(target, current)
+        version = conn.info.server_version
+        identifier = pgsql.Identifier(target)
+        try:
+            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
+            dropped = row is not None
+            if dropped:
+                force = pgsql.SQL(" WITH (FORCE)") if version >= 130000 else pgsql.SQL("")
+                conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {}{}").format(identifier, force))
+            conn.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template0").format(identifier))
+        except psycopg.Error as exc:
+            raise CannotRunError(
+                f"cannot create database {target!r} at {redact_url(server_conninfo)}: "
+                f"{_one_line(exc, server_conninfo)}"
+            ) from None
+    return CreatedDatabase(target, make_conninfo(server_conninfo, dbname=target), dropped, version)
+
+
+def _server_message(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    severity = diag.severity or "ERROR"
+    primary = diag.message_primary or (str(exc).splitlines() or [type(exc).__name__])[0]
+    message = f"{severity}: {primary}"
+    if diag.message_detail:
+        message += f" (detail: {diag.message_detail})"
+    if diag.message_hint:
+        message += f" (hint: {diag.message_hint})"
+    return message
+
+
+def _statement_position(exc: psycopg.Error) -> int | None:
+    raw = exc.diag.statement_position
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _failure(
+    built: BuiltSchema, index: int, exc: psycopg.Error, database: str, when: str = ""
+) -> ApplyError:
+    return ApplyError(
+        built.position(index, None if when else _statement_position(exc)),
+        _server_message(exc) + when,
+        statement_index=index,
+        sqlstate=exc.diag.sqlstate,
+        database=database,
+    )
+
+
+def _run(conn: psycopg.Connection[Any], built: BuiltSchema, database: str) -> int:
+    """Run every statement of ``built`` in one transaction; the milliseconds it took."""
+    for statement in built.statements:
+        _check_transactional(statement, conn.info.server_version)
+    if not built.statements:
+        return 0
+    started = time.perf_counter()
+    # BEGIN and COMMIT by hand (the connection is in autocommit) so that an error raised by
+    # COMMIT itself, such as a deferred constraint, is told apart from a statement's.
+    conn.execute("BEGIN")
+    try:
+        for statement in built.statements:
+            try:
+                conn.execute(statement.text, prepare=False)
+            except psycopg.Error as exc:
+                if conn.broken:
+                    raise
+                raise _failure(built, statement.index, exc, database) from None
+    except BaseException:
+        if not conn.broken:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except psycopg.Error as exc:
+        # A failed COMMIT has ended the transaction already: nothing to roll back.
+        if conn.broken:
+            raise
+        last = built.statements[-1].index
+        when = " (at COMMIT, after the last statement)"
+        raise _failure(built, last, exc, database, when) from None
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _check_transactional(statement: BuiltStatement, server_version: int) -> None:
+    # Built with the default version; the real server's may reject more (ADD VALUE before 12).
+    requirement = transactional(statement.node, server_version)
+    if not requirement.in_transaction:
+        raise InputError(
+            f"{statement.source}:{statement.line}:{statement.column}: {requirement.reason} "
+            "cannot run inside a transaction block on this server"
+        )
+
+
+def apply_schema(
+    conninfo: str, built: BuiltSchema, seeds: BuiltSchema | None = None
+) -> ApplyReport:
+    """Run ``built`` on the database ``conninfo`` in one transaction, then ``seeds`` in another.
+
+    A statement the server rejects raises :class:`ApplyError` (exit 1) with the source file,
+    line and column of the error (rolling back its transaction: a failing seed leaves the
+    schema in place); an unreachable database raises CannotRunError (exit 3).
+    """
+    with _connect(conninfo, autocommit=True) as conn:
+        database = conn.info.dbname
+        try:
+            schema_ms = _run(conn, built, database)
+            seeds_ms = _run(conn, seeds, database) if seeds is not None else 0
+        except psycopg.Error as exc:
+            if not conn.broken:
+                raise
+            # The connection itself failed mid-way (server shut down): not the SQL's fault.
+            raise CannotRunError(
+                f"lost the connection to {redact_url(conninfo)}: {_one_line(exc, conninfo)}"
+            ) from None
+    return ApplyReport(
+        database=database,
+        statements=len(built.statements),
+        seed_statements=len(seeds.statements) if seeds is not None else 0,
+        schema_ms=schema_ms,
+        seeds_ms=seeds_ms,
+    )

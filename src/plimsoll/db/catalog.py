@@ -1,0 +1,308 @@
+"""One in-memory model of a PostgreSQL schema: what lint rules, risk and diff read.
+
+A :class:`Catalog` holds schemas, enum types, sequences, tables (with their columns,
+constraints, indexes, triggers, row-level security, policies, comments and grants), views and
+functions, each keyed by its qualified name (``schema.name``; a function by
+``schema.name(identity args)``). Every text is what PostgreSQL itself prints for the object
+(``format_type``, ``pg_get_expr``, ``pg_get_constraintdef``, ``pg_get_indexdef``,
+``pg_get_viewdef``, ``pg_get_functiondef``, ``pg_get_triggerdef``), taken with an empty
+``search_path`` so every name in them is schema-qualified and two databases compare equal
+whatever their search path.
+
+The model is plain frozen data: building it (``plimsoll.db.introspect``) is I/O, comparing it
+(``plimsoll.db.differ``) is pure logic. Column order is kept (``Table.columns`` is in
+``attnum`` order); every other collection is sorted by name so equal schemas give equal
+catalogs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
+
+# Schemas that are PostgreSQL's own, never part of a project's schema.
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
+# The migrator's tracking table lives in the database it tracks but is not its schema.
+EXCLUDED_TABLES = ("plimsoll_migrations",)
+
+_PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
+# Any keyword that is not unreserved needs quotes somewhere; quoting them all is always valid.
+_QUOTED_KEYWORDS = frozenset(RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS)
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a SQL identifier, quoted only when PostgreSQL needs it (as ``quote_ident``)."""
+    if _PLAIN_IDENTIFIER.match(name) and name not in _QUOTED_KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a SQL string literal (standard_conforming_strings, the default since 9.1)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def qualified(schema: str, name: str) -> str:
+    """The key of a schema object: ``schema.name``, unquoted."""
+    return f"{schema}.{name}"
+
+
+def sql_name(schema: str, name: str) -> str:
+    """``schema.name`` quoted for SQL."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One privilege on a relation granted to a role (``PUBLIC`` for everyone)."""
+
+    privilege: str
+    grantee: str
+    grantable: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column as PostgreSQL prints it.
+
+    ``default`` is the ``pg_get_expr`` of the default, or of the generation expression when
+    ``generated`` is true (a stored generated column); ``identity`` is ``ALWAYS``, ``BY
+    DEFAULT`` or None.
+    """
+
+    name: str
+    type: str
+    nullable: bool = True
+    default: str | None = None
+    identity: str | None = None
+    generated: bool = False
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A table constraint: ``kind`` is ``p`` (primary key), ``u`` (unique), ``f`` (foreign key),
+    ``c`` (check) or ``x`` (exclusion); ``definition`` is ``pg_get_constraintdef``."""
+
+    name: str
+    kind: str
+    definition: str
+
+    @property
+    def is_foreign_key(self) -> bool:
+        """Whether this is a foreign key (created after every table it may reference)."""
+        return self.kind == "f"
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index that no constraint owns; ``definition`` is ``pg_get_indexdef``."""
+
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A user trigger; ``definition`` is ``pg_get_triggerdef``."""
+
+    name: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A row-level security policy.
+
+    ``command`` is ``ALL``, ``SELECT``, ``INSERT``, ``UPDATE`` or ``DELETE``; ``roles`` are
+    role names (``public`` for everyone); ``using`` and ``with_check`` are ``pg_get_expr``
+    texts or None.
+    """
+
+    name: str
+    permissive: bool = True
+    command: str = "ALL"
+    roles: tuple[str, ...] = ("public",)
+    using: str | None = None
+    with_check: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table (``relkind`` r) and everything attached to it."""
+
+    schema: str
+    name: str
+    columns: tuple[Column, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+    policies: tuple[Policy, ...] = ()
+    grants: frozenset[Grant] = frozenset()
+    comment: str | None = None
+    rls_enabled: bool = False
+    rls_forced: bool = False
+
+    @property
+    def key(self) -> str:
+        """``schema.name``."""
+        return qualified(self.schema, self.name)
+
+    @property
+    def sql_name(self) -> str:
+        """``schema.name`` quoted for SQL."""
+        return sql_name(self.schema, self.name)
+
+    def column(self, name: str) -> Column | None:
+        """The column called ``name``, or None."""
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class View:
+    """A view or materialized view; ``definition`` is ``pg_get_viewdef`` (a SELECT).
+
+    ``depends_on`` lists the keys of the relations (tables, views) its query reads, so views
+    can be dropped and created in dependency order.
+    """
+
+    schema: str
+    name: str
+    definition: str
+    materialized: bool = False
+    comment: str | None = None
+    grants: frozenset[Grant] = frozenset()
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """``schema.name``."""
+        return qualified(self.schema, self.name)
+
+    @property
+    def sql_name(self) -> str:
+        """``schema.name`` quoted for SQL."""
+        return sql_name(self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function or procedure; ``definition`` is ``pg_get_functiondef`` (a CREATE OR REPLACE).
+
+    ``identity_args`` is ``pg_get_function_identity_arguments`` (what DROP needs, with the
+    argument names); ``argument_types`` is the input types alone, which identify the function
+    (renaming an argument changes the function, it does not make another one);
+    ``returns`` is ``pg_get_function_result`` (None for a procedure): when it changes,
+    CREATE OR REPLACE is refused and the function must be dropped first.
+    """
+
+    schema: str
+    name: str
+    identity_args: str
+    definition: str
+    argument_types: str = ""
+    returns: str | None = None
+    procedure: bool = False
+    comment: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``schema.name(argument types)``."""
+        return f"{qualified(self.schema, self.name)}({self.argument_types})"
+
+    @property
+    def signature(self) -> str:
+        """``schema.name(identity args)`` quoted for SQL."""
+        return f"{sql_name(self.schema, self.name)}({self.identity_args})"
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """A sequence that is not an identity column's; ``owned_by`` is (schema, table, column)."""
+
+    schema: str
+    name: str
+    data_type: str = "bigint"
+    start: int = 1
+    increment: int = 1
+    minimum: int = 1
+    maximum: int = 9223372036854775807
+    cache: int = 1
+    cycle: bool = False
+    owned_by: tuple[str, str, str] | None = None
+
+    @property
+    def key(self) -> str:
+        """``schema.name``."""
+        return qualified(self.schema, self.name)
+
+    @property
+    def sql_name(self) -> str:
+        """``schema.name`` quoted for SQL."""
+        return sql_name(self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class EnumType:
+    """An enum type and its labels in order."""
+
+    schema: str
+    name: str
+    labels: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """``schema.name``."""
+        return qualified(self.schema, self.name)
+
+    @property
+    def sql_name(self) -> str:
+        """``schema.name`` quoted for SQL."""
+        return sql_name(self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A whole schema: every object keyed by its qualified name."""
+
+    schemas: frozenset[str] = frozenset()
+    enums: Mapping[str, EnumType] = field(default_factory=dict)
+    sequences: Mapping[str, Sequence] = field(default_factory=dict)
+    tables: Mapping[str, Table] = field(default_factory=dict)
+    views: Mapping[str, View] = field(default_factory=dict)
+    functions: Mapping[str, Function] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        schemas: frozenset[str] | set[str] = frozenset(),
+        enums: tuple[EnumType, ...] | list[EnumType] = (),
+        sequences: tuple[Sequence, ...] | list[Sequence] = (),
+        tables: tuple[Table, ...] | list[Table] = (),
+        views: tuple[View, ...] | list[View] = (),
+        functions: tuple[Function, ...] | list[Function] = (),
+    ) -> Catalog:
+        """A catalog from lists of objects, keyed and sorted by name."""
+        return cls(
+            schemas=frozenset(schemas),
+            enums={e.key: e for e in sorted(enums, key=lambda e: e.key)},
+            sequences={s.key: s for s in sorted(sequences, key=lambda s: s.key)},
+            tables={t.key: t for t in sorted(tables, key=lambda t: t.key)},
+            views={v.key: v for v in sorted(views, key=lambda v: v.key)},
+            functions={f.key: f for f in sorted(functions, key=lambda f: f.key)},
+        )
+
+    @property
+    def object_count(self) -> int:
+        """How many top-level objects the catalog holds (schemas not counted)."""
+        return (
+            len(self.enums)
+            + len(self.sequences)
+            + len(self.tables)
+            + len(self.views)
+            + len(self.functions)
+        )

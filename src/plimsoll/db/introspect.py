@@ -1,0 +1,315 @@
+"""Reads a live database's schema into a :class:`~plimsoll.db.catalog.Catalog`.
+
+One query per kind of object, each over the whole database (never one per table), inside one
+read-only repeatable-read transaction so every query sees the same snapshot. The session's
+``search_path`` is emptied first, as pg_dump does, so every name PostgreSQL prints back is
+schema-qualified.
+
+Left out: PostgreSQL's own schemas (``pg_catalog``, ``information_schema``, ``pg_toast``,
+``pg_temp_*``), objects that belong to an extension, the migrator's tracking table, and
+partitions (only plain, non-partition tables are read).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+
+from plimsoll.core.errors import CannotRunError
+from plimsoll.db.catalog import (
+    EXCLUDED_TABLES,
+    Catalog,
+    Column,
+    Constraint,
+    EnumType,
+    Function,
+    Grant,
+    Index,
+    Policy,
+    Table,
+    Trigger,
+    View,
+    qualified,
+)
+from plimsoll.db.catalog import Sequence as SequenceObject
+from plimsoll.db.connection import redact_url
+
+_POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+_IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
+
+
+def _visible(namespace: str, classid: str, oid: str) -> str:
+    """The WHERE condition keeping user objects of the requested schemas, not extensions'."""
+    return (
+        f"{namespace}.nspname <> 'information_schema' AND {namespace}.nspname !~ '^pg_'"
+        f" AND (%(schemas)s::text[] IS NULL OR {namespace}.nspname = ANY(%(schemas)s::text[]))"
+        " AND NOT EXISTS (SELECT 1 FROM pg_depend e"
+        f" WHERE e.classid = '{classid}'::regclass AND e.objid = {oid} AND e.deptype = 'e')"
+    )
+
+
+_SCHEMAS = f"""
+SELECT n.nspname FROM pg_namespace n
+WHERE {_visible("n", "pg_namespace", "n.oid")}
+"""
+
+_TABLES = f"""
+SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       obj_description(c.oid, 'pg_class')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND NOT c.relispartition
+  AND NOT (c.relname = ANY(%(excluded)s::text[]))
+  AND {_visible("n", "pg_class", "c.oid")}
+"""
+
+_COLUMNS = """
+SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+       col_description(a.attrelid, a.attnum)
+FROM pg_attribute a
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
+"""
+
+_CONSTRAINTS = """
+SELECT k.conrelid, k.conname, k.contype, pg_get_constraintdef(k.oid)
+FROM pg_constraint k
+WHERE k.conrelid = ANY(%(oids)s::oid[]) AND k.contype IN ('p', 'u', 'f', 'c', 'x')
+ORDER BY k.conrelid, k.conname
+"""
+
+# Indexes a constraint owns come and go with the constraint, so they are not listed apart.
+_INDEXES = """
+SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid)
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+WHERE i.indrelid = ANY(%(oids)s::oid[])
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                  WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+                    AND k.contype IN ('p', 'u', 'x'))
+ORDER BY i.indrelid, ic.relname
+"""
+
+_TRIGGERS = """
+SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid)
+FROM pg_trigger t
+WHERE t.tgrelid = ANY(%(oids)s::oid[]) AND NOT t.tgisinternal
+ORDER BY t.tgrelid, t.tgname
+"""
+
+_POLICIES = """
+SELECT p.polrelid, p.polname, p.polpermissive, p.polcmd,
+       ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
+             FROM unnest(p.polroles) r ORDER BY 1),
+       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+FROM pg_policy p
+WHERE p.polrelid = ANY(%(oids)s::oid[])
+ORDER BY p.polrelid, p.polname
+"""
+
+# The owner's own privileges are implied by ownership; only grants to others are listed.
+_GRANTS = """
+SELECT c.oid, a.privilege_type,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END,
+       a.is_grantable
+FROM pg_class c, aclexplode(c.relacl) a
+WHERE c.oid = ANY(%(oids)s::oid[]) AND a.grantee <> c.relowner
+"""
+
+_VIEWS = f"""
+SELECT c.oid, n.nspname, c.relname, c.relkind = 'm', pg_get_viewdef(c.oid),
+       obj_description(c.oid, 'pg_class')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND {_visible("n", "pg_class", "c.oid")}
+"""
+
+_VIEW_DEPENDENCIES = """
+SELECT DISTINCT rw.ev_class, rn.nspname, r.relname
+FROM pg_rewrite rw
+JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
+                AND d.refclassid = 'pg_class'::regclass
+JOIN pg_class r ON r.oid = d.refobjid
+JOIN pg_namespace rn ON rn.oid = r.relnamespace
+WHERE rw.ev_class = ANY(%(oids)s::oid[]) AND d.refobjid <> rw.ev_class
+"""
+
+_FUNCTIONS = f"""
+SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
+       pg_get_functiondef(p.oid), oidvectortypes(p.proargtypes),
+       CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
+       p.prokind = 'p', obj_description(p.oid, 'pg_proc')
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p') AND {_visible("n", "pg_proc", "p.oid")}
+"""
+
+# Identity columns' sequences (dependency 'i') are part of their column, not objects apart.
+_SEQUENCES = f"""
+SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
+       s.seqmin, s.seqmax, s.seqcache, s.seqcycle, owner.nspname, owner.relname, owner.attname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_sequence s ON s.seqrelid = c.oid
+LEFT JOIN LATERAL (
+    SELECT tn.nspname, t.relname, a.attname
+    FROM pg_depend d
+    JOIN pg_class t ON t.oid = d.refobjid
+    JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+      AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'
+    LIMIT 1
+) owner ON true
+WHERE c.relkind = 'S' AND {_visible("n", "pg_class", "c.oid")}
+  AND NOT EXISTS (SELECT 1 FROM pg_depend i
+                  WHERE i.classid = 'pg_class'::regclass AND i.objid = c.oid
+                    AND i.deptype = 'i')
+"""
+
+_ENUMS = f"""
+SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+FROM pg_type t
+JOIN pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_enum e ON e.enumtypid = t.oid
+WHERE {_visible("n", "pg_type", "t.oid")}
+GROUP BY n.nspname, t.typname
+"""
+
+
+def _grouped(rows: Iterable[Sequence[Any]]) -> dict[int, list[Sequence[Any]]]:
+    """Rows keyed by their first column (the relation's oid)."""
+    out: dict[int, list[Sequence[Any]]] = defaultdict(list)
+    for row in rows:
+        out[row[0]].append(row)
+    return out
+
+
+def introspect(
+    conninfo: str,
+    schemas: list[str] | None = None,
+    *,
+    exclude_tables: Sequence[str] = EXCLUDED_TABLES,
+) -> Catalog:
+    """The schema of the database at ``conninfo`` (only ``schemas`` when given).
+
+    Raises CannotRunError, without the password, when the database cannot be reached.
+    """
+    try:
+        conn = psycopg.connect(conninfo, application_name="plimsoll", connect_timeout=5)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CannotRunError(
+            f"database unreachable: {redact_url(conninfo)}: {redact_url(first)}"
+        ) from None
+    with conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            conn.execute("SELECT pg_catalog.set_config('search_path', '', true)")
+            return _read(conn, schemas, list(exclude_tables))
+
+
+def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: list[str]) -> Catalog:
+    params: dict[str, Any] = {"schemas": schemas, "excluded": excluded}
+    found_schemas = {row[0] for row in conn.execute(_SCHEMAS, params)}
+    tables = conn.execute(_TABLES, params).fetchall()
+    views = conn.execute(_VIEWS, params).fetchall()
+    table_oids = [row[0] for row in tables]
+    view_oids = [row[0] for row in views]
+    by_table = {"oids": table_oids}
+    columns = _grouped(conn.execute(_COLUMNS, by_table))
+    constraints = _grouped(conn.execute(_CONSTRAINTS, by_table))
+    indexes = _grouped(conn.execute(_INDEXES, by_table))
+    triggers = _grouped(conn.execute(_TRIGGERS, by_table))
+    policies = _grouped(conn.execute(_POLICIES, by_table))
+    grants = _grouped(conn.execute(_GRANTS, {"oids": table_oids + view_oids}))
+    dependencies = _grouped(conn.execute(_VIEW_DEPENDENCIES, {"oids": view_oids}))
+    return Catalog.of(
+        schemas=found_schemas,
+        enums=[EnumType(s, n, tuple(labels)) for s, n, labels in conn.execute(_ENUMS, params)],
+        sequences=[_sequence(row) for row in conn.execute(_SEQUENCES, params)],
+        tables=[
+            Table(
+                schema=schema,
+                name=name,
+                columns=tuple(_column(row) for row in columns[oid]),
+                constraints=tuple(Constraint(r[1], r[2], r[3]) for r in constraints[oid]),
+                indexes=tuple(Index(r[1], r[2]) for r in indexes[oid]),
+                triggers=tuple(Trigger(r[1], r[2]) for r in triggers[oid]),
+                policies=tuple(_policy(row) for row in policies[oid]),
+                grants=_grants(grants[oid]),
+                comment=comment,
+                rls_enabled=rls,
+                rls_forced=forced,
+            )
+            for oid, schema, name, rls, forced, comment in tables
+        ],
+        views=[
+            View(
+                schema=schema,
+                name=name,
+                definition=definition,
+                materialized=materialized,
+                comment=comment,
+                grants=_grants(grants[oid]),
+                depends_on=tuple(sorted(qualified(r[1], r[2]) for r in dependencies[oid])),
+            )
+            for oid, schema, name, materialized, definition, comment in views
+        ],
+        functions=[
+            Function(
+                schema=schema,
+                name=name,
+                identity_args=args,
+                definition=definition,
+                argument_types=types,
+                returns=returns,
+                procedure=procedure,
+                comment=comment,
+            )
+            for schema, name, args, definition, types, returns, procedure, comment in conn.execute(
+                _FUNCTIONS, params
+            )
+        ],
+    )
+
+
+def _column(row: Sequence[Any]) -> Column:
+    _oid, name, type_, nullable, default, identity, generated, comment = row
+    return Column(
+        name=name,
+        type=type_,
+        nullable=nullable,
+        default=default,
+        identity=_IDENTITY.get(identity or ""),
+        generated=generated == "s",
+        comment=comment,
+    )
+
+
+def _policy(row: Sequence[Any]) -> Policy:
+    _oid, name, permissive, command, roles, using, with_check = row
+    return Policy(
+        name=name,
+        permissive=permissive,
+        command=_POLICY_COMMANDS[command],
+        roles=tuple(roles),
+        using=using,
+        with_check=with_check,
+    )
+
+
+def _grants(rows: Iterable[Sequence[Any]]) -> frozenset[Grant]:
+    return frozenset(
+        Grant(privilege, grantee, grantable) for _o, privilege, grantee, grantable in rows
+    )
+
+
+def _sequence(row: Sequence[Any]) -> SequenceObject:
+    schema, name, data_type, start, increment, minimum, maximum, cache, cycle, *owner = row
+    owned_by = (owner[0], owner[1], owner[2]) if owner[0] is not None else None
+    return SequenceObject(
+        schema, name, data_type, start, increment, minimum, maximum, cache, cycle, owned_by
+    )

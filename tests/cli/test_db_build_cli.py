@@ -1,0 +1,131 @@
+"""``plimsoll db build`` end to end: the script, --output, --apply with seeds, exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.support.postgres import PgServer
+
+# The real `plimsoll` entry point (global options, error handling, exit codes) with the build
+# command added under `db`, the way main.py registers it; harmless once it is registered there.
+_RUNNER = (
+    "import sys\n"
+    "from plimsoll.cli import db, main\n"
+    "from plimsoll.cli.db_build import build\n"
+    "db.app.command(name='build')(build)\n"
+    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
+    "main.run()\n"
+)
+
+
+def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+    """Run ``plimsoll`` with ``db build`` available, and check its exit code."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNNER, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CI": "true", "NO_COLOR": "1"},
+    )
+    if check is not None:
+        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture
+def project(tmp_path: Path, pg_server: PgServer) -> Iterator[tuple[Path, str]]:
+    """A project whose development environment is the test server; yields (root, build db)."""
+    root = tmp_path / "service"
+    (root / "db" / "schema" / "00_common").mkdir(parents=True)
+    (root / "db" / "schema" / "10_tables").mkdir()
+    (root / "db" / "seeds").mkdir()
+    (root / "plimsoll.toml").write_text(
+        f'[db.environments.development]\nurl = "{pg_server.dsn}"\n'
+        '[db.environments.down]\nurl = "postgresql://app:s3cret-pw@127.0.0.1:1/app"\n'
+    )
+    (root / "db" / "schema" / "00_common" / "schema.sql").write_text("CREATE SCHEMA app;\n")
+    (root / "db" / "schema" / "10_tables" / "users.sql").write_text(
+        "-- people\nCREATE TABLE app.users (\n    id bigint PRIMARY KEY,\n    email text\n);\n"
+    )
+    (root / "db" / "seeds" / "users.sql").write_text(
+        "INSERT INTO app.users VALUES (1, 'a@example.com');\n"
+    )
+    name = f"cli_{uuid.uuid4().hex[:10]}"
+    yield root, name
+    with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def test_prints_the_script_and_writes_it_with_a_stable_hash(project: tuple[Path, str]) -> None:
+    root, _ = project
+    printed = plimsoll(root, "db", "build")
+    assert printed.stdout.startswith("-- plimsoll db build\n")
+    assert "-- file: 00_common/schema.sql\nCREATE SCHEMA app;\n" in printed.stdout
+    assert "built 2 files, 2 statements" in printed.stderr
+    out = root / "build.sql"
+    summary = json.loads(plimsoll(root, "db", "build", "-o", str(out), "-f", "json").stdout)
+    assert out.read_text() == printed.stdout
+    body = out.read_text().split("-- end of header\n", 1)[1]
+    assert summary["sha256"] == hashlib.sha256(body.encode()).hexdigest()
+    assert [f["path"] for f in summary["files"]] == [
+        "db/schema/00_common/schema.sql",
+        "db/schema/10_tables/users.sql",
+    ]
+    assert summary["output"] == str(out) and "sql" not in summary
+    again = json.loads(plimsoll(root, "db", "build", "-f", "json").stdout)
+    assert again["sha256"] == summary["sha256"] and again["sql"] == printed.stdout
+
+
+def test_apply_with_seeds_on_a_fresh_database(project: tuple[Path, str]) -> None:
+    root, name = project
+    done = json.loads(
+        plimsoll(root, "db", "build", "--apply", "--seeds", "--database", name, "-f", "json").stdout
+    )
+    assert done["applied"] is True and done["database"] == name
+    assert (done["statements"], done["seed_statements"], done["dropped_existing"]) == (2, 1, False)
+    again = plimsoll(root, "db", "build", "--apply", "--database", name)
+    assert f"dropped the existing database {name}" in again.stderr
+    assert f"applied 2 statements to a fresh database {name}" in again.stdout
+    with psycopg.connect(done["url"]) as conn:
+        assert conn.execute("SELECT count(*) FROM app.users").fetchone() == (0,)
+
+
+def test_a_failing_statement_exits_1_naming_its_source_line(project: tuple[Path, str]) -> None:
+    root, name = project
+    (root / "db" / "schema" / "20_views.sql").write_text(
+        "-- views\nCREATE VIEW app.v AS\n  SELECT id, nope\n  FROM app.users;\n"
+    )
+    failed = plimsoll(root, "db", "build", "--apply", "--database", name, "-f", "json", check=1)
+    error = json.loads(failed.stdout)["error"]
+    assert (error["file"], error["line"], error["column"]) == ("db/schema/20_views.sql", 3, 14)
+    text = plimsoll(root, "db", "build", "--apply", "--database", name, check=1)
+    assert "db/schema/20_views.sql:3:14: ERROR: column" in text.stderr
+    assert "Traceback" not in text.stderr
+
+
+def test_bad_input_exits_2_and_an_unreachable_server_3(project: tuple[Path, str]) -> None:
+    root, _ = project
+    bad = root / "db" / "schema" / "10_tables" / "bad.sql"
+    bad.write_text("SELECT 1;\n\nSELEC 2;\n")
+    failed = plimsoll(root, "db", "build", check=2)
+    assert "db/schema/10_tables/bad.sql:3:1: syntax error" in failed.stderr
+    bad.unlink()
+    assert "--seeds needs --apply" in plimsoll(root, "db", "build", "--seeds", check=2).stderr
+    down = plimsoll(root, "db", "build", "--apply", "--env", "down", check=3)
+    assert "unreachable" in down.stderr and "s3cret-pw" not in down.stdout + down.stderr
+    (root / "plimsoll.toml").write_text('[db]\nschema_dir = "nowhere"\n')
+    assert "schema folder not found" in plimsoll(root, "db", "build", check=2).stderr
