@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,8 +102,22 @@ def test_views_are_dropped_and_created_in_dependency_order() -> None:
 
 
 def test_index_change_is_drop_then_create() -> None:
-    a = Catalog.of(tables=[Table("public", "t", indexes=(Index("i", "CREATE INDEX i ON public.t USING btree (a)"),))])
-    b = Catalog.of(tables=[Table("public", "t", indexes=(Index("i", "CREATE INDEX i ON public.t USING btree (a, b)"),))])
+    a = Catalog.of(
+        tables=[
+            Table(
+                "public", "t", indexes=(Index("i", "CREATE INDEX i ON public.t USING btree (a)"),)
+            )
+        ]
+    )
+    b = Catalog.of(
+        tables=[
+            Table(
+                "public",
+                "t",
+                indexes=(Index("i", "CREATE INDEX i ON public.t USING btree (a, b)"),),
+            )
+        ]
+    )
     [change] = diff(a, b)
     assert change.up_sql == "DROP INDEX public.i;\nCREATE INDEX i ON public.t USING btree (a, b);"
 
@@ -303,3 +321,65 @@ def test_generated_migration_round_trips(
     migrator.down()
     back = diff(introspect(pg_database.dsn), original)
     assert back == [], [(c.name, c.detail, c.up_sql) for c in back]
+
+
+# --- the command -------------------------------------------------------------------------------
+
+# The real entry point with `db diff` registered the way main.py will register it.
+_RUNNER = (
+    "import sys\n"
+    "from plimsoll.cli import db, main\n"
+    "from plimsoll.cli.db_diff import diff\n"
+    "db.app.command(name='diff')(diff)\n"
+    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
+    "main.run()\n"
+)
+
+
+def _plimsoll(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _RUNNER, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CI": "true", "NO_COLOR": "1"},
+    )
+
+
+def test_command_compares_an_environment_with_the_built_schema(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    root = tmp_path / "service"
+    (root / "db" / "schema").mkdir(parents=True)
+    (root / "db" / "schema" / "tables.sql").write_text(
+        "CREATE TABLE public.users (id bigint PRIMARY KEY, email text NOT NULL);\n"
+    )
+    (root / "plimsoll.toml").write_text(
+        f'[db.environments.development]\nurl = "{pg_database.dsn}"\n'
+        '[db.environments.down]\nurl = "postgresql://app:s3cret-pw@127.0.0.1:1/app"\n'
+    )
+    _run(pg_database.dsn, "CREATE TABLE public.users (id bigint PRIMARY KEY)")
+
+    done = _plimsoll(root, "db", "diff", "--from", "development", "--to", "built", "-f", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert [(c["kind"], c["name"]) for c in report["changes"]] == [("added", "public.users.email")]
+    assert report["to"] == "built"
+
+    done = _plimsoll(
+        root, "db", "diff", "--from", "development", "--to", "built", "--generate", "add_email"
+    )
+    assert done.returncode == 1, done.stderr
+    assert "public.users.email" in done.stdout
+    up = root / "db" / "migrations" / "0001_add_email.up.sql"
+    assert "ADD COLUMN email text NOT NULL" in up.read_text()
+
+    Migrator(pg_database.dsn, root / "db" / "migrations").up()
+    same = _plimsoll(root, "db", "diff", "--from", "built", "--to", pg_database.dsn)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no differences" in same.stdout
+
+    down = _plimsoll(root, "db", "diff", "--from", "down", "--to", "development")
+    assert down.returncode == 3
+    assert "s3cret-pw" not in down.stdout + down.stderr

@@ -14,6 +14,7 @@ from plimsoll.cli import code as code_cli
 from plimsoll.cli import db as db_cli
 from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli.db_build import build as db_build
+from plimsoll.cli.db_diff import diff as db_diff
 from plimsoll.cli.state import State
 from plimsoll.core import log
 from plimsoll.core.errors import ExitCode, PlimsollError
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(code_cli.app, name="code")
 db_cli.app.add_typer(db_migrate_cli.app, name="migrate")
 db_cli.app.command(name="build")(db_build)
+db_cli.app.command(name="diff")(db_diff)
 app.add_typer(db_cli.app, name="db")
 app.command(name="check")(check_cli.check)
 
