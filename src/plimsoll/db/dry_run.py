@@ -87,7 +87,7 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
     report = DryRunReport()
     log.info("dry run starting", extra={"event": "dry_run_start"})
     with psycopg.connect(migrator.conninfo, application_name="plimsoll-dry-run") as conn:
-        applied = [files.Applied(r.version, r.name, r.checksum) for r in migrator.applied(conn)]
+        applied = migrator.applied_files(conn)
         plan = files.plan_up(found, applied, target)
         try:
             _run(conn, migrator, plan, report)

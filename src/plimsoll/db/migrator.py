@@ -375,49 +375,56 @@ class Migrator:
             version,
         )
 
+    def applied_files(self, conn: psycopg.Connection[Any]) -> list[files.Applied]:
+        """The tracking table's rows as the planning functions take them."""
+        return [files.Applied(r.version, r.name, r.checksum) for r in self.applied(conn)]
+
+    @contextmanager
+    def _session(
+        self, report: RunReport
+    ) -> Iterator[tuple[psycopg.Connection[Any], list[files.Applied]]]:
+        """A connection holding the migrator lock, with the tracking table and its rows."""
+        with self._connect() as conn, self._locked(conn, report):
+            # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
+            self._ensure_table(conn)
+            yield conn, self.applied_files(conn)
+
+    def _run_plan(
+        self, conn: psycopg.Connection[Any], plan: Sequence[files.Migration], report: RunReport
+    ) -> RunReport:
+        with self._hooked_run(conn, report.direction, plan):
+            for migration in plan:
+                report.steps.append(self._apply_hooked(conn, migration, report.direction, report))
+        return report
+
     def up(self, target: str | None = None, *, allow_changed: bool = False) -> RunReport:
         """Apply pending migrations (up to ``target``), each in its own transaction."""
         found = files.discover(self.folder)
         report = RunReport("up")
-        with self._connect() as conn:
-            # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
-            with self._locked(conn, report):
-                self._ensure_table(conn)
-                applied = [files.Applied(r.version, r.name, r.checksum) for r in self.applied(conn)]
-                changed = files.drift(found, applied)
-                if changed and not allow_changed:
-                    listing = "; ".join(f"{d.version}_{d.name}: {d.problem}" for d in changed)
-                    raise DriftError(
-                        f"applied migrations changed: {listing} (use --allow-changed to go on)"
-                    )
-                for invalid in self._invalid_indexes(conn):
-                    log.warning(
-                        "index %s.%s on %s is INVALID (a failed concurrent build?)",
-                        invalid.schema,
-                        invalid.index,
-                        invalid.table,
-                        extra={"event": "invalid_index", "index": invalid.index},
-                    )
-                plan = files.plan_up(found, applied, target)
-                with self._hooked_run(conn, "up", plan):
-                    for migration in plan:
-                        report.steps.append(self._apply_hooked(conn, migration, "up", report))
-        return report
+        with self._session(report) as (conn, applied):
+            changed = files.drift(found, applied)
+            if changed and not allow_changed:
+                listing = "; ".join(f"{d.version}_{d.name}: {d.problem}" for d in changed)
+                raise DriftError(
+                    f"applied migrations changed: {listing} (use --allow-changed to go on)"
+                )
+            for invalid in self._invalid_indexes(conn):
+                log.warning(
+                    "index %s.%s on %s is INVALID (a failed concurrent build?)",
+                    invalid.schema,
+                    invalid.index,
+                    invalid.table,
+                    extra={"event": "invalid_index", "index": invalid.index},
+                )
+            return self._run_plan(conn, files.plan_up(found, applied, target), report)
 
     def down(self, *, steps: int | None = None, target: str | None = None) -> RunReport:
         """Revert the newest ``steps`` migrations (default 1), or all above ``target``."""
         found = files.discover(self.folder)
         report = RunReport("down")
-        with self._connect() as conn:
-            # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
-            with self._locked(conn, report):
-                self._ensure_table(conn)
-                applied = [files.Applied(r.version, r.name, r.checksum) for r in self.applied(conn)]
-                plan = files.plan_down(found, applied, steps=steps, target=target)
-                with self._hooked_run(conn, "down", plan):
-                    for migration in plan:
-                        report.steps.append(self._apply_hooked(conn, migration, "down", report))
-        return report
+        with self._session(report) as (conn, applied):
+            plan = files.plan_down(found, applied, steps=steps, target=target)
+            return self._run_plan(conn, plan, report)
 
     # -- applying --------------------------------------------------------------------------
 
