@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from plimsoll.core.errors import ConfigError
-from plimsoll.core.hooks import HookSpec
+from plimsoll.core.hooks.spec import HookSpec
 from plimsoll.core.rules import RuleSpec
 
 CONFIG_FILES = ("plimsoll.toml", "plimsoll.yaml", "plimsoll.yml", "pyproject.toml")
