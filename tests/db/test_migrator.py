@@ -279,3 +279,25 @@ def test_hooks_run_around_migrations_and_a_failing_one_rolls_back(
     # The after_migration hook of 0002 failed fail-fast: 0002's transaction was already
     # committed, so it stays; nothing after it ran.
     assert migrator.status().current == "0002"
+
+
+def test_batched_migration_keeps_percent_braces_and_dollar_quotes(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_text.up.sql": (
+                "CREATE TABLE notes (body text);\n"
+                "INSERT INTO notes VALUES ('100% {not a placeholder} %s');\n"
+                "CREATE FUNCTION shout(t text) RETURNS text LANGUAGE plpgsql AS $$\n"
+                "BEGIN\n  RETURN upper(t) || '!';\nEND;\n$$;\n"
+            ),
+        },
+    )
+    Migrator(pg_database.dsn, folder).up()
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT body FROM notes").fetchone() == ("100% {not a placeholder} %s",)
+        assert conn.execute("SELECT shout('hi')").fetchone() == ("HI!",)
+        row = conn.execute("SELECT execution_ms FROM plimsoll_migrations").fetchone()
+        assert row is not None and row[0] >= 0

@@ -498,6 +498,89 @@ class Migrator:
                 pgsql.SQL("DELETE FROM {} WHERE version = %s").format(table), (migration.version,)
             )
 
+    def _statement_hooks(self) -> bool:
+        """Whether any hook wants to run around each statement (which rules out batching)."""
+        if self._run_hooks is None:
+            return False
+        registry = self._run_hooks.executor.registry
+        return bool(
+            registry.for_phase(DbPhase.BEFORE_STATEMENT)
+            or registry.for_phase(DbPhase.AFTER_STATEMENT)
+        )
+
+    def _record_sql(self, migration: files.Migration, direction: str) -> pgsql.Composable:
+        """The tracking-table change as SQL with its values inlined (for a batched migration)."""
+        table = _table(self.settings.tracking_table)
+        if direction != "up":
+            return pgsql.SQL("DELETE FROM {} WHERE version = {}").format(
+                table, pgsql.Literal(migration.version)
+            )
+        # execution_ms is measured by the server: from the transaction's start to this row.
+        return pgsql.SQL(
+            "INSERT INTO {} (version, name, checksum, execution_ms, applied_by) VALUES "
+            "({}, {}, {}, (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, {})"
+        ).format(
+            table,
+            pgsql.Literal(migration.version),
+            pgsql.Literal(migration.name),
+            pgsql.Literal(migration.checksum),
+            pgsql.Literal(_applied_by()),
+        )
+
+    def _apply_batched(
+        self,
+        conn: psycopg.Connection[Any],
+        migration: files.Migration,
+        direction: str,
+        path: Path,
+        statements: Sequence[Statement],
+        before: MigrationContext,
+        started: float,
+    ) -> int:
+        """Run a transactional migration as one simple-query message (three round trips).
+
+        The timeouts, every statement and the tracking row go to the server together; since
+        PostgreSQL 13 ``statement_timeout`` still applies to each statement of such a message.
+        When it fails, the migration is run again statement by statement in a transaction that
+        is rolled back, only to name the failing file line exactly.
+        """
+        timeouts = pgsql.SQL(
+            "SELECT set_config('lock_timeout', {}, true), set_config('statement_timeout', {}, true)"
+        ).format(
+            pgsql.Literal(self.settings.lock_timeout),
+            pgsql.Literal(self.settings.statement_timeout),
+        )
+        body = ";\n".join(st.text for st in statements)
+        query = pgsql.SQL(";\n").join(
+            [
+                timeouts,
+                *([pgsql.SQL(body)] if statements else []),
+                self._record_sql(migration, direction),
+            ]
+        )
+        try:
+            with conn.transaction():
+                self._phase(before)
+                conn.execute(query)
+        except psycopg.Error as exc:
+            message = self._locate_failure(conn, path, statements) or (f"{path}: {_one_line(exc)}")
+            raise MigrationError(f"{message}; {migration.label} rolled back") from None
+        return int((time.perf_counter() - started) * 1000)
+
+    def _locate_failure(
+        self, conn: psycopg.Connection[Any], path: Path, statements: Sequence[Statement]
+    ) -> str | None:
+        """Re-run ``statements`` one by one in a rolled-back transaction; the first error's text."""
+        try:
+            with conn.transaction():
+                self.set_timeouts(conn, local=True)
+                self._run(conn, path, statements, "")
+                raise _Rollback()
+        except _StatementFailed as failed:
+            return failed.message
+        except (_Rollback, psycopg.Error):
+            return None
+
     def _remember(
         self,
         conn: psycopg.Connection[Any],
@@ -584,7 +667,11 @@ class Migrator:
             return StepResult(migration.version, migration.name, direction, took, True, 1)
         assert path is not None  # plan_down only picks migrations with a way down
         plan = plan_sql(path, conn.info.server_version)
-        if plan.transactional:
+        if plan.transactional and not self._statement_hooks():
+            took = self._apply_batched(
+                conn, migration, direction, path, plan.statements, before, started
+            )
+        elif plan.transactional:
             try:
                 with conn.transaction():
                     self.set_timeouts(conn, local=True)
@@ -656,6 +743,10 @@ class Migrator:
                 line = _line_of(statement, position)
                 raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}") from None
             self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction block only to roll it back."""
 
 
 class _StatementFailed(Exception):
