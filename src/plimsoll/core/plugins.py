@@ -6,6 +6,7 @@ load is reported by name and skipped, never fatal.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -78,3 +79,37 @@ def discover(group: str) -> Discovered:
 def names(group: str) -> list[str]:
     """The names registered in ``group``, without loading them."""
     return [ep.name for ep in _entry_points(group)]
+
+
+class ImportPathError(ValueError):
+    """An import path (``package.module:attr``) could not be resolved; the reason is one line."""
+
+    def about(self, subject: str) -> str:
+        """The one-line message about ``subject`` (e.g. ``validator 'pkg.mod:fn'``).
+
+        "<subject> could not be imported: ..." for an import failure, else "<subject>: <reason>".
+        """
+        reason = str(self)
+        joiner = " " if reason.startswith("could not be imported") else ": "
+        return f"{subject}{joiner}{reason}"
+
+
+def import_object(path: str) -> Any:
+    """The object named by ``package.module:attr`` (the attribute may be dotted).
+
+    Raises ImportPathError with a one-line reason (bad form, the module failing to import,
+    a missing attribute); the caller puts it in its own message.
+    """
+    module_name, _, attr_path = path.partition(":")
+    if not module_name or not attr_path:
+        raise ImportPathError("expected 'package.module:function'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - user code: any import error is reported
+        raise ImportPathError(f"could not be imported: {type(exc).__name__}: {exc}") from None
+    for attr in attr_path.split("."):
+        if not hasattr(target, attr):
+            owner = getattr(target, "__name__", type(target).__name__)
+            raise ImportPathError(f"{owner!r} has no attribute {attr!r}")
+        target = getattr(target, attr)
+    return target

@@ -26,7 +26,6 @@ record's metrics or ``None``, and ``spec`` the `RuleSpec` (so a validator can re
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 import re
@@ -576,20 +575,10 @@ def load_validator(ref: str) -> Validator:
     Raises `ValidatorError` with a one-line reason when it cannot be found or imported.
     """
     if ":" in ref:
-        module_name, _, attr_path = ref.partition(":")
-        if not module_name or not attr_path:
-            raise ValidatorError(f"validator {ref!r}: expected 'package.module:function'")
         try:
-            target: Any = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - user code: any import error is reported
-            raise ValidatorError(
-                f"validator {ref!r} could not be imported: {type(exc).__name__}: {exc}"
-            ) from None
-        for attr in attr_path.split("."):
-            if not hasattr(target, attr):
-                owner = getattr(target, "__name__", type(target).__name__)
-                raise ValidatorError(f"validator {ref!r}: {owner!r} has no attribute {attr!r}")
-            target = getattr(target, attr)
+            target: Any = plugins.import_object(ref)
+        except plugins.ImportPathError as exc:
+            raise ValidatorError(exc.about(f"validator {ref!r}")) from None
     else:
         found = plugins.discover(plugins.VALIDATORS)
         failure = next((f for f in found.failures if f.name == ref), None)

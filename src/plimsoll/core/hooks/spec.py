@@ -5,11 +5,9 @@ This module imports nothing from ``core.config`` so that the config can embed ``
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from plimsoll.core import plugins
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.model import ErrorStrategy, Hook, HookFn
 
@@ -51,20 +49,10 @@ class HookSpec(BaseModel):
 
 def load_callable(path: str, *, what: str = "hook") -> HookFn:
     """Return the callable named by ``package.module:attr`` (the attribute may be dotted)."""
-    module_name, _, attr_path = path.partition(":")
-    if not module_name or not attr_path:
-        raise ConfigError(f"{what}: callable {path!r}: expected 'package.module:function'")
     try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as exc:  # user code: any import error is reported, as one line
-        raise ConfigError(
-            f"{what}: callable {path!r} could not be imported: {type(exc).__name__}: {exc}"
-        ) from None
-    for attr in attr_path.split("."):
-        if not hasattr(target, attr):
-            owner = getattr(target, "__name__", type(target).__name__)
-            raise ConfigError(f"{what}: callable {path!r}: {owner!r} has no attribute {attr!r}")
-        target = getattr(target, attr)
+        target = plugins.import_object(path)
+    except plugins.ImportPathError as exc:
+        raise ConfigError(exc.about(f"{what}: callable {path!r}")) from None
     if not callable(target):
         raise ConfigError(f"{what}: callable {path!r} is a {type(target).__name__}, not a function")
     fn: HookFn = target
