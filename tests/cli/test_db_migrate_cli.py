@@ -81,12 +81,26 @@ def test_password_never_printed(tmp_path: Path) -> None:
     root.mkdir()
     (root / "plimsoll.toml").write_text(
         '[db.environments.prod]\nurl = "postgresql://app:s3cret-pw@127.0.0.1:1/app"\n'
-        '[db]\nmigrations_dir = "m"\n'
+        '[db]\nmigrations_dir = "m"\nschema_dir = "schema"\n'
     )
     (root / "m").mkdir()
-    for args in (("status",), ("up",), ("up", "--dry-run"), ("down",), ("status", "-f", "json")):
-        done = plimsoll(root, "db", "migrate", *args, "--env", "prod", check=3)
-        assert "s3cret-pw" not in done.stdout + done.stderr
+    (root / "schema").mkdir()
+    (root / "schema" / "a.sql").write_text("CREATE TABLE a (id int);\n")
+    commands = [
+        ("migrate", "status", "--env", "prod"),
+        ("migrate", "up", "--env", "prod"),
+        ("migrate", "up", "--dry-run", "--env", "prod"),
+        ("migrate", "down", "--env", "prod"),
+        ("migrate", "status", "-f", "json", "--env", "prod"),
+        ("build", "--apply", "--env", "prod"),
+        ("build", "--apply", "--env", "prod", "-f", "json"),
+        ("diff", "--from", "prod", "--to", "postgresql://x:other-secret@127.0.0.1:1/x"),
+        ("diff", "--from", "prod", "--to", "built", "-f", "json"),
+    ]
+    for args in commands:
+        done = plimsoll(root, "db", *args, check=3)
+        assert "s3cret-pw" not in done.stdout + done.stderr, args
+        assert "other-secret" not in done.stdout + done.stderr, args
         assert done.stderr.strip()
 
 
