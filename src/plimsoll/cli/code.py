@@ -13,7 +13,6 @@ from plimsoll.cli.output import Format, ReportFormat, fmt_value, print_json
 from plimsoll.cli.state import state
 from plimsoll.code import commands, retention, summary
 from plimsoll.code.collect import Collection
-from plimsoll.code.delivery import deliver_threshold_report
 from plimsoll.code.record import Record
 from plimsoll.code.thresholds import ThresholdReport, render_markdown, status, to_json
 from plimsoll.core.errors import ExitCode
@@ -98,6 +97,9 @@ def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
 
 
 def _deliver(project: commands.Project, report: ThresholdReport, record: Record) -> list[str]:
+    # Imported when a report is delivered: notify and its channels are not start-up cost.
+    from plimsoll.code.delivery import deliver_threshold_report
+
     return deliver_threshold_report(project.loaded.config, report, project.root, record.commit_sha)
 
 

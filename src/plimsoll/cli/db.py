@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,9 +20,9 @@ from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode
-from plimsoll.db.connection import embedded_server
-from plimsoll.db.project import init_project
-from plimsoll.db.server import ServerStatus
+
+if TYPE_CHECKING:
+    from plimsoll.db.server import EmbeddedServer, ServerStatus
 
 app = typer.Typer(
     help="PostgreSQL: the project's database files and the embedded server.",
@@ -40,6 +40,13 @@ PathOpt = Annotated[
 ]
 
 
+def _server(loaded: LoadedConfig) -> EmbeddedServer:
+    # Imported here: the db part (psycopg) is loaded only by the commands that use it.
+    from plimsoll.db.connection import embedded_server
+
+    return embedded_server(loaded)
+
+
 def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
     return state(ctx).config(start=(path or Path.cwd()).resolve())
 
@@ -55,6 +62,8 @@ def _show(path: Path, root: Path) -> str:
 def init(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
     """Create db/schema, db/migrations, db/seeds and the db section of the configuration."""
     loaded = _loaded(ctx, path)
+    from plimsoll.db.project import init_project
+
     result = init_project(loaded.root, loaded.config.db)
     if fmt is Format.JSON:
         print_json(result.to_dict())
@@ -99,7 +108,7 @@ def _status_table(status: ServerStatus, root: Path) -> Table:
 def start(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
     """Start the embedded server (initialising it on first use); a running one is left as is."""
     loaded = _loaded(ctx, path)
-    server = embedded_server(loaded)
+    server = _server(loaded)
     spinner = (
         output.err_console().status("starting PostgreSQL", spinner="dots")
         if fmt is Format.TEXT and output.interactive()
@@ -130,7 +139,7 @@ def start(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None
 def stop(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
     """Stop the embedded server (open sessions are ended); nothing happens when it is stopped."""
     loaded = _loaded(ctx, path)
-    server = embedded_server(loaded)
+    server = _server(loaded)
     was_running = server.stop()
     if fmt is Format.JSON:
         print_json({"stopped": was_running, "was_running": was_running})
@@ -143,7 +152,7 @@ def stop(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None)
 def status(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
     """Show whether the embedded server runs, with its pid, version and URL (exit 1 if stopped)."""
     loaded = _loaded(ctx, path)
-    current = embedded_server(loaded).status()
+    current = _server(loaded).status()
     if fmt is Format.JSON:
         print_json(current.to_dict())
     else:
@@ -156,7 +165,7 @@ def status(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = Non
 def url(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
     """Print the embedded server's libpq URL (for psql and other clients; it has no password)."""
     loaded = _loaded(ctx, path)
-    server = embedded_server(loaded)
+    server = _server(loaded)
     if fmt is Format.JSON:
         current = server.status()
         print_json({"url": current.url, "running": current.running})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,16 +20,9 @@ from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, UsageError
-from plimsoll.db.builder import (
-    ApplyError,
-    ApplyReport,
-    BuiltSchema,
-    CreatedDatabase,
-    apply_schema,
-    build_schema,
-    create_database,
-)
-from plimsoll.db.connection import resolve_url
+
+if TYPE_CHECKING:
+    from plimsoll.db.builder import ApplyReport, BuiltSchema, CreatedDatabase
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 EnvOpt = Annotated[
@@ -74,6 +67,8 @@ def _write(path: Path, text: str) -> None:
 
 
 def _seeds(loaded: LoadedConfig) -> BuiltSchema:
+    from plimsoll.db.builder import build_schema
+
     seeds_dir = loaded.config.db.seeds_dir
     return build_schema(loaded.root / seeds_dir, seeds_dir)
 
@@ -85,6 +80,10 @@ def _apply(
     built: BuiltSchema,
     seeds: BuiltSchema | None,
 ) -> tuple[CreatedDatabase, ApplyReport]:
+    # The db engine is imported by the commands that use it (start-up of every other command).
+    from plimsoll.db.builder import apply_schema, create_database
+    from plimsoll.db.connection import resolve_url
+
     target = resolve_url(loaded, env)
     created = create_database(target.url.get_secret_value(), database)
     if created.dropped:
@@ -123,6 +122,8 @@ def build(
         raise UsageError("--database needs --apply")
     loaded = _loaded(ctx, path)
     schema_dir = loaded.config.db.schema_dir
+    from plimsoll.db.builder import ApplyError, build_schema
+
     built = build_schema(loaded.root / schema_dir, schema_dir)
     seed_script = _seeds(loaded) if seeds else None
     if output_file is not None:

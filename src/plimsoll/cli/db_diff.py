@@ -13,11 +13,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
-from psycopg import sql as pgsql
 from rich.table import Table
 
 from plimsoll.cli import output
@@ -25,13 +23,10 @@ from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode
-from plimsoll.db.builder import apply_schema, build_schema, create_database
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.connection import redact_url, resolve_url
-from plimsoll.db.differ import Change
-from plimsoll.db.differ import diff as diff_catalogs
-from plimsoll.db.differ import generate as generate_migration
-from plimsoll.db.introspect import introspect
+
+if TYPE_CHECKING:
+    from plimsoll.db.catalog import Catalog
+    from plimsoll.db.differ import Change
 
 BUILT = "built"
 _URL_SCHEMES = ("postgresql://", "postgres://")
@@ -39,6 +34,10 @@ _URL_SCHEMES = ("postgresql://", "postgres://")
 
 @contextmanager
 def _side(loaded: LoadedConfig, spec: str) -> Iterator[tuple[str, Catalog]]:
+    # The db engine is imported by the commands that use it (start-up of every other command).
+    from plimsoll.db.connection import redact_url, resolve_url
+    from plimsoll.db.introspect import introspect
+
     """The catalog of one side, and how to show that side (never with a password)."""
     excluded = (loaded.config.db.tracking_table.split(".")[-1],)
     if spec == BUILT:
@@ -59,6 +58,12 @@ def _side(loaded: LoadedConfig, spec: str) -> Iterator[tuple[str, Catalog]]:
 def _built(loaded: LoadedConfig) -> Iterator[str]:
     """A scratch database holding the built schema folder, dropped on the way out."""
     schema_dir = loaded.config.db.schema_dir
+    import psycopg
+    from psycopg import sql as pgsql
+
+    from plimsoll.db.builder import apply_schema, build_schema, create_database
+    from plimsoll.db.connection import resolve_url
+
     built = build_schema(loaded.root / schema_dir, schema_dir)
     server = resolve_url(loaded, None).url.get_secret_value()
     created = create_database(server, f"plimsoll_diff_{uuid.uuid4().hex[:12]}")
@@ -126,6 +131,9 @@ def diff(
     """Compare two schemas (exit 1 when they differ); --generate writes the migration."""
     loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
     with _side(loaded, from_) as (source, a), _side(loaded, to) as (target, b):
+        from plimsoll.db.differ import diff as diff_catalogs
+        from plimsoll.db.differ import generate as generate_migration
+
         changes = diff_catalogs(a, b)
     written: tuple[Path, Path] | None = None
     if generate is not None and changes:

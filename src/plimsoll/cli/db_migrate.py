@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,14 +16,11 @@ from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, PlimsollError
 from plimsoll.core.paths import ensure_private_dir
-from plimsoll.core.store import SqliteStore
 from plimsoll.db import migrations as files
-from plimsoll.db.connection import resolve_url
-from plimsoll.db.dry_run import DryRunReport
-from plimsoll.db.dry_run import dry_run as run_dry
-from plimsoll.db.hooks import build_registry, executor_for
-from plimsoll.db.migrator import Migrator, RunReport, Settings
-from plimsoll.db.sql import parse_sql
+
+if TYPE_CHECKING:
+    from plimsoll.db.dry_run import DryRunReport
+    from plimsoll.db.migrator import Migrator, RunReport
 
 app = typer.Typer(
     help="Apply and revert migrations; one migrator at a time, each migration in a transaction.",
@@ -49,6 +46,13 @@ def _folder(loaded: LoadedConfig) -> Path:
 
 
 def _migrator(ctx: typer.Context, env: str | None, path: Path | None) -> Migrator:
+    # The db engine (psycopg, pglast, hooks) is imported by the commands that use it, so
+    # every other plimsoll command starts without it.
+    from plimsoll.core.store import SqliteStore
+    from plimsoll.db.connection import resolve_url
+    from plimsoll.db.hooks import build_registry, executor_for
+    from plimsoll.db.migrator import Migrator, Settings
+
     loaded = _loaded(ctx, path)
     target = resolve_url(loaded, env)
     db = loaded.config.db
@@ -161,6 +165,8 @@ def up(
     """Apply pending migrations, each in its own transaction."""
     migrator = _migrator(ctx, env, path)
     if dry_run:
+        from plimsoll.db.dry_run import dry_run as run_dry
+
         _dry_run_report(run_dry(migrator, target), fmt)
         return
     _report(migrator.up(target, allow_changed=allow_changed), fmt)
@@ -247,6 +253,8 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
             if file is None or file.suffix != ".sql":
                 continue
             try:
+                from plimsoll.db.sql import parse_sql
+
                 parse_sql(file.read_text(encoding="utf-8"), str(file))
             except PlimsollError as exc:
                 problems.append({"file": str(file), "error": str(exc)})
