@@ -45,7 +45,9 @@ def _folder(loaded: LoadedConfig) -> Path:
     return loaded.root / loaded.config.db.migrations_dir
 
 
-def _migrator(ctx: typer.Context, env: str | None, path: Path | None) -> Migrator:
+def _migrator(
+    ctx: typer.Context, env: str | None, path: Path | None, *, engine: bool = True
+) -> Migrator:
     # The db engine (psycopg, pglast, hooks) is imported by the commands that use it, so
     # every other plimsoll command starts without it.
     from plimsoll.core.store import SqliteStore
@@ -69,8 +71,9 @@ def _migrator(ctx: typer.Context, env: str | None, path: Path | None) -> Migrato
         _folder(loaded),
         settings,
         on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
-        hooks=executor_for(db, build_registry(db)),
-        store=SqliteStore(store_path),
+        # Reading status runs no hooks and records nothing: it skips loading them.
+        hooks=executor_for(db, build_registry(db)) if engine else None,
+        store=SqliteStore(store_path) if engine else None,
     )
 
 
@@ -98,7 +101,7 @@ def status(
     ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT, path: PathOpt = None
 ) -> None:
     """Show applied and pending migrations, changed files and invalid indexes (exit 1 if any)."""
-    result = _migrator(ctx, env, path).status()
+    result = _migrator(ctx, env, path, engine=False).status()
     problems = bool(result.drift or result.invalid_indexes)
     if fmt is Format.JSON:
         print_json(

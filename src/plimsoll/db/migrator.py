@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql as pgsql
@@ -39,14 +39,9 @@ from plimsoll.core.log import get_logger
 from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
-from plimsoll.db.sql import (
-    Statement,
-    parse_sql,
-    strip_outer_transaction,
-    touched_tables,
-    transaction_control,
-)
-from plimsoll.db.sql import transactional as transaction_requirement
+
+if TYPE_CHECKING:
+    from plimsoll.db.sql import Statement
 
 log = get_logger(__name__)
 
@@ -177,6 +172,10 @@ def plan_sql(path: Path, server_version: int) -> _Plan:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
+    # The parser (pglast) is loaded when a migration is planned, not for `status`.
+    from plimsoll.db.sql import parse_sql, strip_outer_transaction, transaction_control
+    from plimsoll.db.sql import transactional as transaction_requirement
+
     script = parse_sql(text, str(path))
     if transaction_control(script):
         stripped = strip_outer_transaction(script)
@@ -709,8 +708,10 @@ class Migrator:
             migration.label,
             extra={"event": "migration_applied", "migration": migration.label, "duration_ms": took},
         )
+        from plimsoll.db.sql import touched_tables as sql_touched_tables
+
         touched = dict.fromkeys(
-            str(name) for statement in plan.statements for name in touched_tables(statement)
+            str(name) for statement in plan.statements for name in sql_touched_tables(statement)
         )
         return StepResult(
             migration.version,
