@@ -114,3 +114,33 @@ def test_next_version_and_new_files(tmp_path: Path) -> None:
         m.new_migration_files(tmp_path / "mig", "add_users", "0001")
     with pytest.raises(UsageError, match="use letters"):
         m.new_migration_files(tmp_path / "mig", "bad name", "0002")
+
+
+def test_checksum_cache_skips_unchanged_files_and_sees_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from plimsoll.db.checksums import ChecksumCache
+
+    folder = _write(tmp_path / "mig", {"1_a.up.sql": "select 1;", "2_b.up.sql": "select 2;"})
+    cache_file = tmp_path / ".plimsoll" / "cache" / "sums.json"
+    first = m.discover(folder, ChecksumCache(cache_file))
+    assert cache_file.is_file()
+    reads: list[str] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    again = m.discover(folder, ChecksumCache(cache_file))
+    assert [x.checksum for x in again] == [x.checksum for x in first]
+    assert reads == []  # nothing re-read: sizes and mtimes unchanged
+    # Same size, new content, new mtime: hashed again and the change is seen.
+    (folder / "1_a.up.sql").write_text("select 9;")
+    os.utime(folder / "1_a.up.sql", ns=(1, 1_000_000_000))
+    changed = m.discover(folder, ChecksumCache(cache_file))
+    assert reads == ["1_a.up.sql"]
+    assert changed[0].checksum == m.checksum(b"select 9;") != first[0].checksum
+    # A damaged cache file is only a miss.
+    cache_file.write_text("{not json")
+    assert [x.checksum for x in m.discover(folder, ChecksumCache(cache_file))] == [
+        x.checksum for x in changed
+    ]

@@ -74,6 +74,7 @@ def _migrator(
         # Reading status runs no hooks and records nothing: it skips loading them.
         hooks=executor_for(db, build_registry(db)) if engine else None,
         store=SqliteStore(store_path) if engine else None,
+        checksum_cache=loaded.root / ".plimsoll" / "cache" / "migration-checksums.json",
     )
 
 

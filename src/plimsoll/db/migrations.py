@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from plimsoll.core.errors import InputError, UsageError
+from plimsoll.db.checksums import ChecksumCache
 
 _NAME = re.compile(
     r"^(?P<version>\d+(?:\.\d+)*)_(?P<name>[A-Za-z0-9][A-Za-z0-9_\-]*?)"
@@ -77,8 +78,8 @@ def defines_function(source: str, function: str) -> bool:
     )
 
 
-def discover(folder: Path) -> list[Migration]:
-    """The migrations in ``folder``, ordered by version.
+def discover(folder: Path, cache: ChecksumCache | None = None) -> list[Migration]:
+    """The migrations in ``folder``, ordered by version (checksums from ``cache`` when fresh).
 
     Files that are neither SQL nor Python (a README) are ignored; a ``.sql`` or ``.py`` whose
     name does not follow the pattern, a ``.down.sql`` without its ``.up.sql``, and two
@@ -108,12 +109,27 @@ def discover(folder: Path) -> list[Migration]:
                 f"duplicate migration version {match['version']}: {other.name} and {path.name}"
             )
         slot[match["suffix"]] = path
-    return sorted(
-        (_migration(labels[key], files) for key, files in found.items()), key=lambda m: m.key
+    found_migrations = sorted(
+        (_migration(labels[key], files, cache) for key, files in found.items()),
+        key=lambda m: m.key,
     )
+    if cache is not None:
+        cache.save()
+    return found_migrations
 
 
-def _migration(label: str, files: Mapping[str, Path]) -> Migration:
+def _file_checksum(path: Path, cache: ChecksumCache | None) -> str:
+    if cache is None:
+        return checksum(path.read_bytes())
+    stat = path.stat()
+    known = cache.get(path, stat)
+    if known is None:
+        known = checksum(path.read_bytes())
+        cache.put(path, stat, known)
+    return known
+
+
+def _migration(label: str, files: Mapping[str, Path], cache: ChecksumCache | None) -> Migration:
     version, name = label.split("_", 1)
     if ".py" in files and len(files) > 1:
         raise InputError(f"duplicate migration version {version}: {label} is both SQL and Python")
@@ -125,7 +141,7 @@ def _migration(label: str, files: Mapping[str, Path]) -> Migration:
     if ".up.sql" not in files:
         raise InputError(f"{files['.down.sql']}: a down migration without its .up.sql")
     up, down = files[".up.sql"], files.get(".down.sql")
-    return Migration(version, name, Kind.SQL, up, down, checksum(up.read_bytes()), down is not None)
+    return Migration(version, name, Kind.SQL, up, down, _file_checksum(up, cache), down is not None)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
 from plimsoll.core.log import get_logger
 from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
+from plimsoll.db.checksums import ChecksumCache
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
 
 if TYPE_CHECKING:
@@ -220,6 +221,7 @@ class Migrator:
         on_wait: Callable[[str], None] | None = None,
         hooks: HookExecutor | None = None,
         store: Store | None = None,
+        checksum_cache: Path | None = None,
     ) -> None:
         self.conninfo = conninfo
         self.folder = folder
@@ -227,6 +229,7 @@ class Migrator:
         self.on_wait = on_wait
         self.hooks = hooks
         self.store = store
+        self.checksums = ChecksumCache(checksum_cache) if checksum_cache is not None else None
         self._run_hooks: HookRun | None = None
         self._database = ""
 
@@ -360,7 +363,7 @@ class Migrator:
 
     def status(self) -> Status:
         """Applied, pending and changed migrations, and invalid indexes."""
-        found = files.discover(self.folder)
+        found = files.discover(self.folder, self.checksums)
         with self._connect() as conn:
             applied = self.applied(conn)
             invalid = self._invalid_indexes(conn)
@@ -398,7 +401,7 @@ class Migrator:
 
     def up(self, target: str | None = None, *, allow_changed: bool = False) -> RunReport:
         """Apply pending migrations (up to ``target``), each in its own transaction."""
-        found = files.discover(self.folder)
+        found = files.discover(self.folder, self.checksums)
         report = RunReport("up")
         with self._session(report) as (conn, applied):
             changed = files.drift(found, applied)
@@ -419,7 +422,7 @@ class Migrator:
 
     def down(self, *, steps: int | None = None, target: str | None = None) -> RunReport:
         """Revert the newest ``steps`` migrations (default 1), or all above ``target``."""
-        found = files.discover(self.folder)
+        found = files.discover(self.folder, self.checksums)
         report = RunReport("down")
         with self._session(report) as (conn, applied):
             plan = files.plan_down(found, applied, steps=steps, target=target)
