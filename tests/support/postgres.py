@@ -37,6 +37,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from plimsoll.core.errors import ToolMissingError
+from plimsoll.db.server import as_user
+from plimsoll.db.server import find_bindir as server_bindir
+
 SUPERUSER = "postgres"
 START_TIMEOUT_SECONDS = 60
 # The OS users tried, in order, when the tests run as root.
@@ -90,40 +94,12 @@ class PgDatabase:
 # --- finding the binaries ------------------------------------------------------------
 
 
-def _has_server_tools(folder: Path) -> bool:
-    return all(os.access(folder / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres"))
-
-
-def _version_key(folder: Path) -> tuple[int, ...]:
-    numbers = re.findall(r"\d+", folder.parent.name)
-    return tuple(int(n) for n in numbers) or (0,)
-
-
 def find_bindir() -> Path | None:
-    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None when there is none."""
-    candidates: list[Path] = []
-    override = os.environ.get("PLIMSOLL_PG_BINDIR")
-    if override:
-        candidates.append(Path(override))
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=False
-            ).stdout.strip()
-            if out:
-                candidates.append(Path(out))
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-    candidates.extend(debian)
-    initdb = shutil.which("initdb")
-    if initdb:
-        # Debian puts symlinks on PATH: the real directory also has the `postgres` binary.
-        candidates.append(Path(initdb).resolve().parent)
-        candidates.append(Path(initdb).parent)
-    for folder in candidates:
-        if _has_server_tools(folder):
-            return folder
-    return None
+    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres`` (as plimsoll finds it), or None."""
+    try:
+        return server_bindir()
+    except ToolMissingError:
+        return None
 
 
 # --- running as the right user ------------------------------------------------------------
@@ -141,19 +117,11 @@ def _service_user() -> pwd.struct_passwd | None:
     )
 
 
-def _as_user(argv: list[str], user: pwd.struct_passwd | None) -> list[str]:
-    if user is None:
-        return argv
-    if shutil.which("runuser"):
-        return ["runuser", "-u", user.pw_name, "--", *argv]
-    return ["su", "-s", "/bin/sh", user.pw_name, "-c", shlex.join(argv)]
-
-
 def _run(argv: list[str], user: pwd.struct_passwd | None, cwd: Path, timeout: float) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(LC_ALL="C", LANG="C", TZ="UTC")
     done = subprocess.run(
-        _as_user(argv, user),
+        as_user(argv, user),
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -15,7 +15,7 @@ from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, PlimsollError
-from plimsoll.core.paths import ensure_private_dir
+from plimsoll.core.paths import STATE_DIR
 from plimsoll.db import migrations as files
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def _migrator(
 ) -> Migrator:
     # The db engine (psycopg, pglast, hooks) is imported by the commands that use it, so
     # every other plimsoll command starts without it.
-    from plimsoll.core.store import SqliteStore
+    from plimsoll.core.store import open_configured
     from plimsoll.db.connection import resolve_url
     from plimsoll.db.hooks import build_registry, executor_for
     from plimsoll.db.migrator import Migrator, Settings
@@ -64,8 +64,6 @@ def _migrator(
         statement_timeout=target.statement_timeout,
         lock_wait_seconds=db.migrator_lock_timeout_seconds,
     )
-    store_path = (loaded.root / loaded.config.store.path).resolve()
-    ensure_private_dir(store_path.parent)
     return Migrator(
         target.url.get_secret_value(),
         _folder(loaded),
@@ -73,8 +71,8 @@ def _migrator(
         on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
         # Reading status runs no hooks and records nothing: it skips loading them.
         hooks=executor_for(db, build_registry(db)) if engine else None,
-        store=SqliteStore(store_path) if engine else None,
-        checksum_cache=loaded.root / ".plimsoll" / "cache" / "migration-checksums.json",
+        store=open_configured(loaded.config.store, loaded.root) if engine else None,
+        checksum_cache=loaded.root / STATE_DIR / "cache" / "migration-checksums.json",
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +14,7 @@ from typing import Any
 
 from plimsoll.code import gitinfo, retention, runner
 from plimsoll.code.collect import Collection, cache_path, collect_tree
+from plimsoll.code.gitplumbing import Git
 from plimsoll.code.history import History, HistoryEntry
 from plimsoll.code.record import Record
 from plimsoll.code.thresholds import ThresholdReport, evaluate_thresholds
@@ -89,18 +89,14 @@ def temporary_worktree(root: Path) -> Iterator[Path]:
     """A detached worktree of ``root`` in a temporary folder, removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="plimsoll-backfill-"))
     tree = folder / "tree"
-    gitinfo.git(root, "worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    repo = Git(root)
+    repo.run("worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
     try:
         yield tree
     finally:
-        subprocess.run(
-            ["git", "worktree", "remove", "--force", str(tree)],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
+        repo.run_unchecked("worktree", "remove", "--force", str(tree))
         shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run(["git", "worktree", "prune"], cwd=root, capture_output=True, check=False)
+        repo.run_unchecked("worktree", "prune")
 
 
 def backfill(

@@ -9,9 +9,8 @@ from plimsoll.code.thresholds import ThresholdReport, render_markdown
 from plimsoll.core.config import GitHubCommentChannel, PlimsollConfig
 from plimsoll.core.notifiers.base import Message, Severity
 from plimsoll.core.notify import Dispatcher
-from plimsoll.core.paths import ensure_private_dir
 from plimsoll.core.rules import RuleResult
-from plimsoll.core.store import SqliteStore
+from plimsoll.core.store import open_configured
 
 # Marks our pull-request comment so the next run edits it instead of adding another.
 COMMENT_KEY = "plimsoll-code-thresholds"
@@ -71,9 +70,7 @@ def deliver_threshold_report(
         notify_config = notify_config.model_copy(update={"channels": configured})
         comment_channels = [IMPLICIT_COMMENT_CHANNEL]
     lines: list[str] = []
-    store_path = (root / config.store.path).resolve()
-    ensure_private_dir(store_path.parent)
-    store = SqliteStore(store_path)
+    store = open_configured(config.store, root)
     try:
         with Dispatcher(notify_config, store) as dispatcher:
             dispatcher.flush_outbox()

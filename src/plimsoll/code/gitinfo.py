@@ -4,44 +4,34 @@ from __future__ import annotations
 
 import configparser
 import re
-import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from plimsoll.code.gitplumbing import Git
 from plimsoll.core.errors import GitError, NotARepositoryError
 
 
 def git(root: Path, *args: str) -> str:
     """Run git in ``root``; return stdout stripped, raise GitError with git's own message."""
-    try:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise GitError("git is not installed") from None
-    if done.returncode != 0:
-        message = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise GitError(f"git {args[0]}: {message}")
-    return done.stdout.strip()
+    return Git(root).run(*args).decode("utf-8", "replace").strip()
+
+
+def _unchecked(root: Path, *args: str) -> tuple[int, str]:
+    """Run git in ``root`` whatever its exit status: (exit code, stdout stripped)."""
+    done = Git(root).run_unchecked(*args)
+    return done.returncode, done.stdout.decode("utf-8", "replace").strip()
 
 
 def repository_root(start: Path) -> Path:
     """The top of the work tree containing ``start``; NotARepositoryError outside one."""
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed") from None
-    if done.returncode != 0:
+    code, top = _unchecked(start, "rev-parse", "--show-toplevel")
+    if code != 0:
         raise NotARepositoryError(
             f"{start} is not inside a git repository (plimsoll keeps code metrics on a git branch; "
             "run `git init` first)"
         )
-    return Path(done.stdout.strip())
+    return Path(top)
 
 
 @dataclass(frozen=True)
@@ -70,14 +60,7 @@ def commit_info(root: Path, rev: str = "HEAD", worktree: bool = True) -> CommitI
     detached = False
     dirty = False
     if worktree:
-        name = subprocess.run(
-            ["git", "symbolic-ref", "--quiet", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        branch = name.stdout.strip() or None
+        branch = _unchecked(root, "symbolic-ref", "--quiet", "--short", "HEAD")[1] or None
         detached = branch is None
         dirty = bool(git(root, "status", "--porcelain", "--untracked-files=no"))
     return CommitInfo(sha, message, branch, detached, dirty, committed_at)
@@ -121,22 +104,13 @@ def package_version(root: Path) -> str | None:
 
 def merge_base(root: Path, a: str, b: str) -> str | None:
     """The best common ancestor of ``a`` and ``b``, or None when they share none or one is missing."""
-    done = subprocess.run(
-        ["git", "merge-base", a, b], cwd=root, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() or None
+    return _unchecked(root, "merge-base", a, b)[1] or None
 
 
 def first_parent_history(root: Path, rev: str, limit: int = 500) -> list[str]:
     """Commits reachable from ``rev`` along first parents, newest first."""
-    done = subprocess.run(
-        ["git", "rev-list", "--first-parent", f"--max-count={limit}", rev],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.split() if done.returncode == 0 else []
+    code, out = _unchecked(root, "rev-list", "--first-parent", f"--max-count={limit}", rev)
+    return out.split() if code == 0 else []
 
 
 def rev_range(root: Path, spec: str) -> list[str]:

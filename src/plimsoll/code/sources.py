@@ -5,13 +5,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from plimsoll.code.collectors.base import SourceFile
+from plimsoll.code.gitplumbing import Git
 from plimsoll.core.config import ALWAYS_EXCLUDED
-from plimsoll.core.errors import ConfigError
+from plimsoll.core.errors import ConfigError, ToolMissingError
 
 
 def is_excluded(relpath: str, patterns: Sequence[str]) -> bool:
@@ -32,13 +32,10 @@ def is_excluded(relpath: str, patterns: Sequence[str]) -> bool:
 def _git_listing(root: Path) -> list[str] | None:
     """Tracked and untracked-but-not-ignored files under ``root``, or None outside git."""
     try:
-        done = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py"],
-            cwd=root,
-            capture_output=True,
-            check=False,
+        done = Git(root).run_unchecked(
+            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py"
         )
-    except FileNotFoundError:
+    except ToolMissingError:
         return None
     if done.returncode != 0:
         return None

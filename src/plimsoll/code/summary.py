@@ -7,7 +7,17 @@ from typing import Any
 
 # Nested maps larger than this are detail (per-file results, counts per rule), not headlines.
 MAX_MAP_ENTRIES = 12
-SKIPPED_KEYS = frozenset({"files", "per_file", "items", "skipped_files"})
+# Keys holding per-item detail (per file, per finding, top-N lists), not headline metrics.
+DETAIL_KEYS = frozenset({"per_file", "items", "skipped_files", "top", "worst", "columns"})
+# Also left out of tables: a collector's per-file map under "files" (where it is a count, the
+# table shows it elsewhere; the trend index keeps it).
+TABLE_SKIPPED_KEYS = DETAIL_KEYS | {"files"}
+
+
+def is_detail(key: str) -> bool:
+    """Whether ``key`` holds per-item detail rather than a headline metric."""
+    return key in DETAIL_KEYS or key.startswith("top_")
+
 
 Scalar = int | float | str | bool | None
 
@@ -25,7 +35,7 @@ def flatten(metrics: Mapping[str, Any], max_depth: int = 3) -> dict[str, Scalar]
         if depth > 1 and len(value) > MAX_MAP_ENTRIES:
             return
         for key in value:
-            if key in SKIPPED_KEYS or key.startswith("top_"):
+            if key in TABLE_SKIPPED_KEYS or is_detail(key):
                 continue
             walk(f"{prefix}.{key}" if prefix else str(key), value[key], depth + 1)
 

@@ -20,11 +20,10 @@ from typing import Any
 
 from plimsoll.code.history import History, HistoryEntry, parse_stored
 from plimsoll.code.record import RecordError
+from plimsoll.code.summary import is_detail
 from plimsoll.core.paths import ensure_private_dir
 
 INDEX_FILE = "history-index.sqlite"
-# Per-item detail is left out of the index; a trend over one of these reads the records.
-DETAIL_KEYS = frozenset({"per_file", "items", "skipped_files", "top", "worst", "columns"})
 BATCH = 500
 
 SCHEMA = """
@@ -49,7 +48,8 @@ def scalar_leaves(metrics: Mapping[str, Any]) -> dict[str, Any]:
         prefix, value = stack.pop()
         if isinstance(value, Mapping):
             for key, child in value.items():
-                if key in DETAIL_KEYS or str(key).startswith("top_"):
+                # Per-item detail is left out; a trend over it reads the records themselves.
+                if is_detail(str(key)):
                     continue
                 stack.append((f"{prefix}.{key}" if prefix else str(key), child))
         elif value is None or isinstance(value, bool | int | float | str):
@@ -59,7 +59,7 @@ def scalar_leaves(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 def is_indexed_path(metric: str) -> bool:
     """Whether values of ``metric`` are kept in the index (not under a detail key)."""
-    return not any(part in DETAIL_KEYS or part.startswith("top_") for part in metric.split("."))
+    return not any(is_detail(part) for part in metric.split("."))
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.errors import CannotRunError, ConfigError
+from plimsoll.core.paths import ensure_private_dir
+
+if TYPE_CHECKING:
+    from plimsoll.core.config import StoreConfig
 
 DEFAULT_PATH = ".plimsoll/state.db"
 
@@ -246,7 +250,8 @@ class SqliteConnection:
 
     def _open(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # A .plimsoll folder ignores itself, so the store never dirties a work tree.
+            ensure_private_dir(Path(self.path).parent)
         try:
             # isolation_level=None: transactions are explicit, so BEGIN IMMEDIATE takes the write
             # lock up front and two processes cannot both read-then-write the same rows.
@@ -611,3 +616,9 @@ def open_store(
     if root is not None and not target.is_absolute():
         target = root / target
     return SqliteStore(target)
+
+
+def open_configured(settings: StoreConfig, root: Path) -> Store:
+    """The store the ``store`` section of a configuration names, relative to the project root."""
+    url = settings.url.get_secret_value() if settings.url is not None else None
+    return open_store(settings.path, url=url, root=root)

@@ -55,6 +55,23 @@ def sql_name(schema: str, name: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
+class _Named:
+    """What every schema object named ``schema.name`` answers: its key and its SQL name."""
+
+    schema: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        """``schema.name``."""
+        return qualified(self.schema, self.name)
+
+    @property
+    def sql_name(self) -> str:
+        """``schema.name`` quoted for SQL."""
+        return sql_name(self.schema, self.name)
+
+
 @dataclass(frozen=True)
 class Grant:
     """One privilege on a relation granted to a role (``PUBLIC`` for everyone)."""
@@ -131,7 +148,7 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Table:
+class Table(_Named):
     """A table (``relkind`` r) and everything attached to it."""
 
     schema: str
@@ -146,23 +163,13 @@ class Table:
     rls_enabled: bool = False
     rls_forced: bool = False
 
-    @property
-    def key(self) -> str:
-        """``schema.name``."""
-        return qualified(self.schema, self.name)
-
-    @property
-    def sql_name(self) -> str:
-        """``schema.name`` quoted for SQL."""
-        return sql_name(self.schema, self.name)
-
     def column(self, name: str) -> Column | None:
         """The column called ``name``, or None."""
         return next((c for c in self.columns if c.name == name), None)
 
 
 @dataclass(frozen=True)
-class View:
+class View(_Named):
     """A view or materialized view; ``definition`` is ``pg_get_viewdef`` (a SELECT).
 
     ``depends_on`` lists the keys of the relations (tables, views) its query reads, so views
@@ -176,16 +183,6 @@ class View:
     comment: str | None = None
     grants: frozenset[Grant] = frozenset()
     depends_on: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        """``schema.name``."""
-        return qualified(self.schema, self.name)
-
-    @property
-    def sql_name(self) -> str:
-        """``schema.name`` quoted for SQL."""
-        return sql_name(self.schema, self.name)
 
 
 @dataclass(frozen=True)
@@ -220,7 +217,7 @@ class Function:
 
 
 @dataclass(frozen=True)
-class Sequence:
+class Sequence(_Named):
     """A sequence that is not an identity column's; ``owned_by`` is (schema, table, column)."""
 
     schema: str
@@ -234,34 +231,14 @@ class Sequence:
     cycle: bool = False
     owned_by: tuple[str, str, str] | None = None
 
-    @property
-    def key(self) -> str:
-        """``schema.name``."""
-        return qualified(self.schema, self.name)
-
-    @property
-    def sql_name(self) -> str:
-        """``schema.name`` quoted for SQL."""
-        return sql_name(self.schema, self.name)
-
 
 @dataclass(frozen=True)
-class EnumType:
+class EnumType(_Named):
     """An enum type and its labels in order."""
 
     schema: str
     name: str
     labels: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """``schema.name``."""
-        return qualified(self.schema, self.name)
-
-    @property
-    def sql_name(self) -> str:
-        """``schema.name`` quoted for SQL."""
-        return sql_name(self.schema, self.name)
 
 
 @dataclass(frozen=True)

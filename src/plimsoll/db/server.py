@@ -203,7 +203,8 @@ def service_user() -> pwd.struct_passwd | None:
         ) from None
 
 
-def _as_user(argv: list[str], user: pwd.struct_passwd | None) -> list[str]:
+def as_user(argv: list[str], user: pwd.struct_passwd | None) -> list[str]:
+    """``argv`` run as ``user`` (runuser, or su where there is none); as is for None."""
     if user is None:
         return argv
     if shutil.which("runuser"):
@@ -223,7 +224,7 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            _as_user(argv, user),
+            as_user(argv, user),
             cwd="/",  # the service user may not be allowed into the caller's folder
             env=_clean_env(),
             capture_output=True,
