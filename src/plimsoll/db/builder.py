@@ -42,6 +42,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from plimsoll.core.errors import CannotRunError, ExitCode, InputError, PlimsollError, UsageError
 from plimsoll.db.connection import APPLICATION_NAME, CONNECT_TIMEOUT_SECONDS, MASK, redact_url
 from plimsoll.db.sql import DEFAULT_SERVER_VERSION, ParsedScript, parse_sql, transactional
+from plimsoll.db.sqlfiles import read_sql, sql_files
 
 __all__ = [
     "BUILD_SUFFIX",
@@ -232,37 +233,6 @@ class ApplyReport:
 # --- building -------------------------------------------------------------------------------
 
 
-def _sql_files(folder: Path) -> list[tuple[str, Path]]:
-    """The ``.sql`` files under ``folder`` as (relative posix path, path), in build order.
-
-    Sorted by the tuple of path parts compared by code point, so the order is the same on
-    every machine and locale (``00_common/z.sql`` before ``10_tables/a.sql``); hidden files
-    and folders (a leading ``.``) are skipped.
-    """
-    found: list[tuple[tuple[str, ...], Path]] = []
-    for path in folder.rglob("*.sql"):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        found.append((relative.parts, path))
-    found.sort(key=lambda item: item[0])
-    return [("/".join(parts), path) for parts, path in found]
-
-
-def _read(path: Path, display: str) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{display}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{display}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
-
-
 def _ends_with_semicolon(script: ParsedScript) -> bool:
     """Whether the script's last statement is followed by a ``;`` (outside comments)."""
     if not script.statements:
@@ -307,7 +277,7 @@ def build_schema(
     name = label if label is not None else str(schema_dir)
     if not schema_dir.is_dir():
         raise InputError(f"{name}: schema folder not found (run `plimsoll db init`)")
-    files = _sql_files(schema_dir)
+    files = sql_files(schema_dir)
     if not files:
         raise InputError(f"{name}: no .sql files in the schema folder")
     prefix = f"{name.rstrip('/')}/" if name else ""
@@ -318,7 +288,7 @@ def build_schema(
     line = 1  # the body line at `offset`
     for relative, path in files:
         display = prefix + relative
-        text = _read(path, display)
+        text = read_sql(path, display)
         script = parse_sql(text, display)
         for index in range(len(script.statements)):
             _check_statement(script, index, server_version)

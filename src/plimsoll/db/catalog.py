@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
@@ -53,6 +54,36 @@ def qualified(schema: str, name: str) -> str:
 def sql_name(schema: str, name: str) -> str:
     """``schema.name`` quoted for SQL."""
     return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an object was defined: a file, a line and a column (objects built from DDL files).
+
+    Objects introspected from a live database have no origin. Never part of an object's
+    equality: two schemas are equal whatever files they came from.
+    """
+
+    file: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def _origin() -> Any:
+    """The ``origin`` field every object carries, left out of comparisons."""
+    return field(default=None, compare=False)
+
+
+def _derived(default: Any) -> Any:
+    """A structured field derived from an object's PostgreSQL text, left out of comparisons.
+
+    Lint rules and risk read these (a foreign key's columns, an index's columns); equality
+    stays defined by what PostgreSQL prints, so diff is unaffected by how they were filled.
+    """
+    return field(default=default, compare=False)
 
 
 class _Named:
@@ -97,16 +128,32 @@ class Column:
     identity: str | None = None
     generated: bool = False
     comment: str | None = None
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
 class Constraint:
     """A table constraint: ``kind`` is ``p`` (primary key), ``u`` (unique), ``f`` (foreign key),
-    ``c`` (check) or ``x`` (exclusion); ``definition`` is ``pg_get_constraintdef``."""
+    ``c`` (check) or ``x`` (exclusion); ``definition`` is ``pg_get_constraintdef``.
+
+    Derived fields: ``columns`` (the constrained columns, in key order; empty for a check),
+    ``references`` (a foreign key's referenced table key ``schema.name``), ``ref_columns``,
+    ``on_delete`` and ``on_update`` (``NO ACTION``, ``RESTRICT``, ``CASCADE``, ``SET NULL``,
+    ``SET DEFAULT``), ``validated`` (false for ``NOT VALID``), ``expression`` (a check's
+    expression).
+    """
 
     name: str
     kind: str
     definition: str
+    columns: tuple[str, ...] = _derived(())
+    references: str | None = _derived(None)
+    ref_columns: tuple[str, ...] = _derived(())
+    on_delete: str = _derived("NO ACTION")
+    on_update: str = _derived("NO ACTION")
+    validated: bool = _derived(True)
+    expression: str | None = _derived(None)
+    origin: Origin | None = _origin()
 
     @property
     def is_foreign_key(self) -> bool:
@@ -116,18 +163,37 @@ class Constraint:
 
 @dataclass(frozen=True)
 class Index:
-    """An index that no constraint owns; ``definition`` is ``pg_get_indexdef``."""
+    """An index that no constraint owns; ``definition`` is ``pg_get_indexdef``.
+
+    Derived fields: ``columns`` (each key column's name, or an expression's text, in order),
+    ``unique``, ``method`` (``btree``, ``gin``, ...) and ``predicate`` (a partial index's WHERE).
+    """
 
     name: str
     definition: str
+    columns: tuple[str, ...] = _derived(())
+    unique: bool = _derived(False)
+    method: str = _derived("btree")
+    predicate: str | None = _derived(None)
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
 class Trigger:
-    """A user trigger; ``definition`` is ``pg_get_triggerdef``."""
+    """A user trigger; ``definition`` is ``pg_get_triggerdef``.
+
+    Derived fields: ``timing`` (``BEFORE``, ``AFTER``, ``INSTEAD OF``), ``events`` (of
+    ``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``), ``row_level`` (FOR EACH ROW) and
+    ``function`` (the trigger function's key ``schema.name``).
+    """
 
     name: str
     definition: str
+    timing: str = _derived("AFTER")
+    events: tuple[str, ...] = _derived(())
+    row_level: bool = _derived(False)
+    function: str = _derived("")
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
@@ -145,6 +211,7 @@ class Policy:
     roles: tuple[str, ...] = ("public",)
     using: str | None = None
     with_check: str | None = None
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
@@ -162,6 +229,8 @@ class Table(_Named):
     comment: str | None = None
     rls_enabled: bool = False
     rls_forced: bool = False
+    unlogged: bool = _derived(False)
+    origin: Origin | None = _origin()
 
     def column(self, name: str) -> Column | None:
         """The column called ``name``, or None."""
@@ -183,6 +252,7 @@ class View(_Named):
     comment: str | None = None
     grants: frozenset[Grant] = frozenset()
     depends_on: tuple[str, ...] = ()
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
@@ -204,6 +274,12 @@ class Function:
     returns: str | None = None
     procedure: bool = False
     comment: str | None = None
+    language: str = _derived("")
+    security_definer: bool = _derived(False)
+    volatility: str = _derived("VOLATILE")
+    config: tuple[str, ...] = _derived(())
+    body: str | None = _derived(None)
+    origin: Origin | None = _origin()
 
     @property
     def key(self) -> str:
@@ -230,6 +306,7 @@ class Sequence(_Named):
     cache: int = 1
     cycle: bool = False
     owned_by: tuple[str, str, str] | None = None
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
@@ -239,6 +316,7 @@ class EnumType(_Named):
     schema: str
     name: str
     labels: tuple[str, ...]
+    origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
@@ -251,6 +329,7 @@ class Catalog:
     tables: Mapping[str, Table] = field(default_factory=dict)
     views: Mapping[str, View] = field(default_factory=dict)
     functions: Mapping[str, Function] = field(default_factory=dict)
+    extensions: frozenset[str] = _derived(frozenset())
 
     @classmethod
     def of(
@@ -262,6 +341,7 @@ class Catalog:
         tables: tuple[Table, ...] | list[Table] = (),
         views: tuple[View, ...] | list[View] = (),
         functions: tuple[Function, ...] | list[Function] = (),
+        extensions: frozenset[str] | set[str] = frozenset(),
     ) -> Catalog:
         """A catalog from lists of objects, keyed and sorted by name."""
         return cls(
@@ -271,6 +351,7 @@ class Catalog:
             tables={t.key: t for t in sorted(tables, key=lambda t: t.key)},
             views={v.key: v for v in sorted(views, key=lambda v: v.key)},
             functions={f.key: f for f in sorted(functions, key=lambda f: f.key)},
+            extensions=frozenset(extensions),
         )
 
     @property

@@ -39,6 +39,20 @@ from plimsoll.db.connection import redact_url
 
 _POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 _IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
+# pg_constraint.confdeltype / confupdtype.
+_FK_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+_VOLATILITY = {"v": "VOLATILE", "s": "STABLE", "i": "IMMUTABLE"}
+# pg_trigger.tgtype bits (TRIGGER_TYPE_* in PostgreSQL's trigger.h).
+_TRIGGER_ROW = 1
+_TRIGGER_BEFORE = 2
+_TRIGGER_INSTEAD = 64
+_TRIGGER_EVENTS = ((4, "INSERT"), (16, "UPDATE"), (8, "DELETE"), (32, "TRUNCATE"))
 
 
 def _visible(namespace: str, classid: str, oid: str) -> str:
@@ -58,7 +72,7 @@ WHERE {_visible("n", "pg_namespace", "n.oid")}
 
 _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
-       obj_description(c.oid, 'pg_class')
+       obj_description(c.oid, 'pg_class'), c.relpersistence = 'u'
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND NOT c.relispartition
   AND NOT (c.relname = ANY(%(excluded)s::text[]))
@@ -75,17 +89,42 @@ WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
 
+# Key columns in key order (an exclusion constraint's expressions have no column, attnum 0);
+# a check's conkey lists the columns its expression reads, which are not keys: none.
 _CONSTRAINTS = """
-SELECT k.conrelid, k.conname, k.contype, pg_get_constraintdef(k.oid)
+SELECT k.conrelid, k.conname, k.contype, pg_get_constraintdef(k.oid),
+       ARRAY(SELECT a.attname::text
+             FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, position)
+             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
+             WHERE k.contype <> 'c'
+             ORDER BY u.position),
+       rn.nspname, r.relname,
+       ARRAY(SELECT a.attname::text
+             FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, position)
+             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum
+             ORDER BY u.position),
+       k.confdeltype, k.confupdtype, k.convalidated,
+       CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END
 FROM pg_constraint k
+LEFT JOIN pg_class r ON r.oid = k.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE k.conrelid = ANY(%(oids)s::oid[]) AND k.contype IN ('p', 'u', 'f', 'c', 'x')
 ORDER BY k.conrelid, k.conname
 """
 
 # Indexes a constraint owns come and go with the constraint, so they are not listed apart.
+# Each key is its column's name, or the expression as pg_get_indexdef prints that key
+# (INCLUDE columns are not keys); indkey is an int2vector, subscripted from 0.
 _INDEXES = """
-SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid)
+SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid),
+       ARRAY(SELECT CASE WHEN i.indkey[k - 1] <> 0
+                         THEN (SELECT a.attname::text FROM pg_attribute a
+                               WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1])
+                         ELSE pg_get_indexdef(i.indexrelid, k, true) END
+             FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k),
+       i.indisunique, am.amname, pg_get_expr(i.indpred, i.indrelid)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid = ANY(%(oids)s::oid[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                   WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
@@ -94,8 +133,10 @@ ORDER BY i.indrelid, ic.relname
 """
 
 _TRIGGERS = """
-SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid)
+SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid), t.tgtype, fn.nspname, f.proname
 FROM pg_trigger t
+JOIN pg_proc f ON f.oid = t.tgfoid
+JOIN pg_namespace fn ON fn.oid = f.pronamespace
 WHERE t.tgrelid = ANY(%(oids)s::oid[]) AND NOT t.tgisinternal
 ORDER BY t.tgrelid, t.tgname
 """
@@ -136,14 +177,23 @@ JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE rw.ev_class = ANY(%(oids)s::oid[]) AND d.refobjid <> rw.ev_class
 """
 
+# {body} is prosrc, or (PostgreSQL 14 and later) the SQL-standard body when there is one.
 _FUNCTIONS = f"""
 SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
        pg_get_functiondef(p.oid), oidvectortypes(p.proargtypes),
        CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
-       p.prokind = 'p', obj_description(p.oid, 'pg_proc')
+       p.prokind = 'p', obj_description(p.oid, 'pg_proc'),
+       l.lanname, p.prosecdef, p.provolatile, p.proconfig, {{body}}
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
 WHERE p.prokind IN ('f', 'p') AND {_visible("n", "pg_proc", "p.oid")}
 """
+_BODY = "p.prosrc"
+_BODY_14 = (
+    "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
+)
+
+_EXTENSIONS = "SELECT e.extname FROM pg_extension e"
 
 # Identity columns' sequences (dependency 'i') are part of their column, not objects apart.
 _SEQUENCES = f"""
@@ -226,6 +276,8 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
     policies = _grouped(conn.execute(_POLICIES, by_table))
     grants = _grouped(conn.execute(_GRANTS, {"oids": table_oids + view_oids}))
     dependencies = _grouped(conn.execute(_VIEW_DEPENDENCIES, {"oids": view_oids}))
+    body = _BODY_14 if conn.info.server_version >= 140000 else _BODY
+    functions = conn.execute(_FUNCTIONS.format(body=body), params).fetchall()
     return Catalog.of(
         schemas=found_schemas,
         enums=[EnumType(s, n, tuple(labels)) for s, n, labels in conn.execute(_ENUMS, params)],
@@ -235,16 +287,17 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
                 schema=schema,
                 name=name,
                 columns=tuple(_column(row) for row in columns[oid]),
-                constraints=tuple(Constraint(r[1], r[2], r[3]) for r in constraints[oid]),
-                indexes=tuple(Index(r[1], r[2]) for r in indexes[oid]),
-                triggers=tuple(Trigger(r[1], r[2]) for r in triggers[oid]),
+                constraints=tuple(_constraint(row) for row in constraints[oid]),
+                indexes=tuple(_index(row) for row in indexes[oid]),
+                triggers=tuple(_trigger(row) for row in triggers[oid]),
                 policies=tuple(_policy(row) for row in policies[oid]),
                 grants=_grants(grants[oid]),
                 comment=comment,
                 rls_enabled=rls,
                 rls_forced=forced,
+                unlogged=unlogged,
             )
-            for oid, schema, name, rls, forced, comment in tables
+            for oid, schema, name, rls, forced, comment, unlogged in tables
         ],
         views=[
             View(
@@ -258,21 +311,8 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
             )
             for oid, schema, name, materialized, definition, comment in views
         ],
-        functions=[
-            Function(
-                schema=schema,
-                name=name,
-                identity_args=args,
-                definition=definition,
-                argument_types=types,
-                returns=returns,
-                procedure=procedure,
-                comment=comment,
-            )
-            for schema, name, args, definition, types, returns, procedure, comment in conn.execute(
-                _FUNCTIONS, params
-            )
-        ],
+        functions=[_function(row) for row in functions],
+        extensions={row[0] for row in conn.execute(_EXTENSIONS)},
     )
 
 
@@ -286,6 +326,97 @@ def _column(row: Sequence[Any]) -> Column:
         identity=_IDENTITY.get(identity or ""),
         generated=generated == "s",
         comment=comment,
+    )
+
+
+def _constraint(row: Sequence[Any]) -> Constraint:
+    (
+        _oid,
+        name,
+        kind,
+        definition,
+        columns,
+        ref_schema,
+        ref_name,
+        ref_columns,
+        on_delete,
+        on_update,
+        validated,
+        expression,
+    ) = row
+    return Constraint(
+        name=name,
+        kind=kind,
+        definition=definition,
+        columns=tuple(columns),
+        references=qualified(ref_schema, ref_name) if ref_name is not None else None,
+        ref_columns=tuple(ref_columns),
+        on_delete=_FK_ACTIONS.get(on_delete, "NO ACTION"),
+        on_update=_FK_ACTIONS.get(on_update, "NO ACTION"),
+        validated=validated,
+        expression=expression,
+    )
+
+
+def _index(row: Sequence[Any]) -> Index:
+    _oid, name, definition, columns, unique, method, predicate = row
+    return Index(
+        name=name,
+        definition=definition,
+        columns=tuple(columns),
+        unique=unique,
+        method=method,
+        predicate=predicate,
+    )
+
+
+def _trigger(row: Sequence[Any]) -> Trigger:
+    _oid, name, definition, bits, function_schema, function_name = row
+    timing = "AFTER"
+    if bits & _TRIGGER_BEFORE:
+        timing = "BEFORE"
+    elif bits & _TRIGGER_INSTEAD:
+        timing = "INSTEAD OF"
+    return Trigger(
+        name=name,
+        definition=definition,
+        timing=timing,
+        events=tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit),
+        row_level=bool(bits & _TRIGGER_ROW),
+        function=qualified(function_schema, function_name),
+    )
+
+
+def _function(row: Sequence[Any]) -> Function:
+    (
+        schema,
+        name,
+        args,
+        definition,
+        types,
+        returns,
+        procedure,
+        comment,
+        language,
+        security_definer,
+        volatility,
+        config,
+        body,
+    ) = row
+    return Function(
+        schema=schema,
+        name=name,
+        identity_args=args,
+        definition=definition,
+        argument_types=types,
+        returns=returns,
+        procedure=procedure,
+        comment=comment,
+        language=language,
+        security_definer=security_definer,
+        volatility=_VOLATILITY.get(volatility, "VOLATILE"),
+        config=tuple(config or ()),
+        body=body,
     )
 
 

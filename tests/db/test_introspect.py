@@ -1,0 +1,162 @@
+"""Introspection's derived fields: what lint rules read besides PostgreSQL's own texts."""
+
+from __future__ import annotations
+
+from plimsoll.db.catalog import Catalog
+from plimsoll.db.introspect import introspect
+from tests.support.postgres import PgDatabase
+
+SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE SCHEMA shop;
+CREATE TABLE shop.items (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sku text NOT NULL,
+    price numeric CHECK (price >= 0),
+    code text,
+    CONSTRAINT items_sku_code_key UNIQUE (code, sku)
+);
+CREATE UNLOGGED TABLE shop.cache (k text PRIMARY KEY);
+CREATE TABLE shop.lines (
+    item_id bigint,
+    sku text,
+    code text,
+    qty int,
+    during tstzrange,
+    CONSTRAINT lines_item_fkey FOREIGN KEY (item_id) REFERENCES shop.items (id)
+        ON DELETE CASCADE ON UPDATE SET NULL,
+    CONSTRAINT lines_pair_fkey FOREIGN KEY (sku, code) REFERENCES shop.items (sku, code)
+        ON DELETE SET DEFAULT,
+    EXCLUDE USING gist (during WITH &&)
+);
+ALTER TABLE shop.lines ADD CONSTRAINT lines_qty_check CHECK (qty > 0) NOT VALID;
+CREATE INDEX lines_partial_idx ON shop.lines (qty, item_id) INCLUDE (sku) WHERE qty > 1;
+CREATE UNIQUE INDEX lines_lower_idx ON shop.lines (lower(sku), (qty + 1), code);
+CREATE INDEX lines_trgm_idx ON shop.lines USING gin (sku gin_trgm_ops);
+
+CREATE FUNCTION shop.stamp() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE FUNCTION shop.lookup(p text) RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, shop SET work_mem = '8MB'
+    AS 'SELECT id FROM shop.items WHERE sku = p';
+CREATE FUNCTION shop.add_one(integer) RETURNS integer IMMUTABLE RETURN $1 + 1;
+CREATE PROCEDURE shop.noop() LANGUAGE sql AS 'SELECT 1';
+
+CREATE TRIGGER lines_before BEFORE INSERT OR UPDATE ON shop.lines
+    FOR EACH ROW EXECUTE FUNCTION shop.stamp();
+CREATE TRIGGER lines_after AFTER DELETE OR TRUNCATE ON shop.lines
+    FOR EACH STATEMENT EXECUTE FUNCTION shop.stamp();
+CREATE VIEW shop.v AS SELECT 1 AS x;
+CREATE TRIGGER v_instead INSTEAD OF UPDATE ON shop.v FOR EACH ROW EXECUTE FUNCTION shop.stamp();
+CREATE TRIGGER items_builtin BEFORE UPDATE ON shop.items
+    FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+"""
+
+
+def _catalog(pg_database: PgDatabase) -> Catalog:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(SCHEMA)  # type: ignore[arg-type]
+    return introspect(pg_database.dsn)
+
+
+def test_constraint_fields(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    items = {c.name: c for c in catalog.tables["shop.items"].constraints}
+    assert items["items_pkey"].columns == ("id",)
+    assert items["items_sku_code_key"].columns == ("code", "sku")
+    check = items["items_price_check"]
+    assert check.columns == () and check.expression == "(price >= (0)::numeric)"
+    assert check.references is None and check.validated
+
+    lines = {c.name: c for c in catalog.tables["shop.lines"].constraints}
+    item = lines["lines_item_fkey"]
+    assert (item.columns, item.references, item.ref_columns) == (
+        ("item_id",),
+        "shop.items",
+        ("id",),
+    )
+    assert (item.on_delete, item.on_update) == ("CASCADE", "SET NULL")
+    pair = lines["lines_pair_fkey"]
+    # Key order as written, on both sides.
+    assert pair.columns == ("sku", "code") and pair.ref_columns == ("sku", "code")
+    assert (pair.on_delete, pair.on_update) == ("SET DEFAULT", "NO ACTION")
+    assert not lines["lines_qty_check"].validated
+    assert lines["lines_during_excl"].columns == ("during",)
+    assert lines["lines_during_excl"].kind == "x"
+
+
+def test_index_fields(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    indexes = {i.name: i for i in catalog.tables["shop.lines"].indexes}
+    partial = indexes["lines_partial_idx"]
+    # INCLUDE columns are not keys.
+    assert partial.columns == ("qty", "item_id")
+    assert (partial.unique, partial.method, partial.predicate) == (False, "btree", "(qty > 1)")
+    lower = indexes["lines_lower_idx"]
+    assert lower.columns == ("lower(sku)", "(qty + 1)", "code")
+    assert lower.unique and lower.predicate is None
+    assert indexes["lines_trgm_idx"].method == "gin"
+    assert indexes["lines_trgm_idx"].columns == ("sku",)
+    # Constraint indexes are the constraints', not listed as indexes.
+    assert "lines_during_excl" not in indexes
+
+
+def test_trigger_fields(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    triggers = {t.name: t for t in catalog.tables["shop.lines"].triggers}
+    before = triggers["lines_before"]
+    assert (before.timing, before.events, before.row_level, before.function) == (
+        "BEFORE",
+        ("INSERT", "UPDATE"),
+        True,
+        "shop.stamp",
+    )
+    after = triggers["lines_after"]
+    assert (after.timing, after.events, after.row_level) == ("AFTER", ("DELETE", "TRUNCATE"), False)
+    (builtin,) = catalog.tables["shop.items"].triggers
+    assert builtin.function == "pg_catalog.suppress_redundant_updates_trigger"
+    # Triggers on views are not read (only tables' are), INSTEAD OF included.
+    assert "shop.v" not in catalog.tables
+
+
+def test_table_and_function_fields(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    assert catalog.tables["shop.cache"].unlogged
+    assert not catalog.tables["shop.items"].unlogged
+
+    stamp = catalog.functions["shop.stamp()"]
+    assert (stamp.language, stamp.security_definer, stamp.volatility, stamp.config) == (
+        "plpgsql",
+        False,
+        "VOLATILE",
+        (),
+    )
+    assert stamp.body == "BEGIN RETURN NEW; END"
+    lookup = catalog.functions["shop.lookup(text)"]
+    assert lookup.language == "sql" and lookup.security_definer
+    assert lookup.volatility == "STABLE"
+    assert lookup.config == ("search_path=pg_catalog, shop", "work_mem=8MB")
+    assert lookup.body == "SELECT id FROM shop.items WHERE sku = p"
+    add_one = catalog.functions["shop.add_one(integer)"]
+    assert add_one.volatility == "IMMUTABLE"
+    # A SQL-standard body has no prosrc: its text is PostgreSQL's print of it.
+    assert add_one.body == "RETURN ($1 + 1)"
+    assert catalog.functions["shop.noop()"].procedure
+
+
+def test_extensions(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    assert catalog.extensions == {"plpgsql", "pg_trgm"}
+
+
+def test_new_fields_leave_equality_alone(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    again = introspect(pg_database.dsn)
+    assert again == catalog
+    lines = catalog.tables["shop.lines"]
+    # Derived fields are not part of equality: an object with them left at their defaults
+    # is the same object.
+    for constraint in lines.constraints:
+        bare = type(constraint)(constraint.name, constraint.kind, constraint.definition)
+        assert bare == constraint
+    for index in lines.indexes:
+        assert type(index)(index.name, index.definition) == index
