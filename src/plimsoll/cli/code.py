@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from plimsoll.cli import output
+from plimsoll.cli.lazy import LazyModule
 from plimsoll.cli.output import Format, ReportFormat, fmt_value, print_json
 from plimsoll.cli.state import state
-from plimsoll.code import commands, retention, summary
-from plimsoll.code.collect import Collection
-from plimsoll.code.record import Record
-from plimsoll.code.thresholds import ThresholdReport, render_markdown, status, to_json
 from plimsoll.core.errors import ExitCode
+
+if TYPE_CHECKING:
+    from plimsoll.code import commands, retention, summary
+    from plimsoll.code.collect import Collection
+    from plimsoll.code.record import Record
+    from plimsoll.code.thresholds import ThresholdReport
+else:
+    # The engine is imported when a command runs, not when the CLI starts.
+    commands = LazyModule("plimsoll.code.commands")
+    retention = LazyModule("plimsoll.code.retention")
+    summary = LazyModule("plimsoll.code.summary")
+thresholds = LazyModule("plimsoll.code.thresholds")
 
 app = typer.Typer(
     help="Code metrics per commit: collect, history on a git branch, thresholds for CI.",
@@ -87,7 +96,7 @@ def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
     shown = report.violations if violations_only else report.results
     for result in shown:
         table.add_row(
-            marks[status(result)],
+            marks[thresholds.status(result)],
             result.spec.label,
             fmt_value(result.actual),
             result.spec.action.value,
@@ -170,7 +179,7 @@ def collect(
                 "records": [c.record.to_dict() for c in collections],
                 "stored": paths,
                 "pushed": push and bool(paths),
-                "thresholds": to_json(report) if report is not None else None,
+                "thresholds": thresholds.to_json(report) if report is not None else None,
                 "notified": delivered,
             }
         )
@@ -210,9 +219,11 @@ def validate(
     report = commands.validate(project, record)
     delivered = _deliver(project, report, record)
     if fmt is ReportFormat.JSON:
-        print_json({**to_json(report), "commit_sha": record.commit_sha, "notified": delivered})
+        print_json(
+            {**thresholds.to_json(report), "commit_sha": record.commit_sha, "notified": delivered}
+        )
     elif fmt is ReportFormat.MARKDOWN:
-        typer.echo(render_markdown(report, violations_only=violations_only))
+        typer.echo(thresholds.render_markdown(report, violations_only=violations_only))
     else:
         out = output.console()
         out.print(_record_header(record))

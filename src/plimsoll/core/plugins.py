@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.log import get_logger
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 log = get_logger(__name__)
 
@@ -45,6 +47,9 @@ class Discovered:
 
 
 def _entry_points(group: str) -> list[EntryPoint]:
+    # Imported here: reading the installed metadata is only needed when plugins are looked up.
+    from importlib.metadata import entry_points
+
     return sorted(entry_points(group=group), key=lambda ep: ep.name)
 
 
