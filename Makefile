@@ -40,13 +40,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 export DEBIAN_FRONTEND := noninteractive
 export WITH_CHROMIUM DRY_RUN SIMULATE_MISSING PYTHON
 
-.PHONY: help system system-check venv test demo lint clean distclean
+.PHONY: help system system-check venv test demo lint docs clean distclean
 
 help:
 	@echo "plimsoll make targets:"
 	@echo "  make demo          set up everything, then run the sample-project demo"
 	@echo "  make test          set up everything, then run the tests (PYTEST_ARGS=... to narrow)"
 	@echo "  make lint          ruff and mypy"
+	@echo "  make docs          regenerate docs/rules from the lint rules' docstrings"
 	@echo "  make system        install missing system packages (git, postgresql, chromium)"
 	@echo "  make system-check  show what 'make system' would install; changes nothing"
 	@echo "  make venv          create .venv and install plimsoll with its test extras"
@@ -194,6 +195,10 @@ lint: venv
 	@"$(VENV)/bin/ruff" check src tests
 	@echo "==> lint: mypy"
 	@"$(VENV)/bin/mypy"
+
+docs: venv
+	@"$(VENV_PY)" -m plimsoll.db.lint.docs docs/rules
+	@echo "==> docs: docs/rules regenerated"
 
 clean:
 	@rm -rf build dist src/*.egg-info .plimsoll/demo .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -96,6 +96,8 @@ def test_password_never_printed(tmp_path: Path) -> None:
         ("build", "--apply", "--env", "prod", "-f", "json"),
         ("diff", "--from", "prod", "--to", "postgresql://x:other-secret@127.0.0.1:1/x"),
         ("diff", "--from", "prod", "--to", "built", "-f", "json"),
+        ("lint", "--env", "prod"),
+        ("lint", "--env", "prod", "-f", "sarif"),
     ]
     for args in commands:
         done = plimsoll(root, "db", *args, check=3)

@@ -15,6 +15,7 @@ from plimsoll.cli import db as db_cli
 from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli.db_build import build as db_build
 from plimsoll.cli.db_diff import diff as db_diff
+from plimsoll.cli.db_lint import lint as db_lint
 from plimsoll.cli.state import State
 from plimsoll.core import log
 from plimsoll.core.errors import ExitCode, PlimsollError
@@ -30,6 +31,7 @@ app.add_typer(code_cli.app, name="code")
 db_cli.app.add_typer(db_migrate_cli.app, name="migrate")
 db_cli.app.command(name="build")(db_build)
 db_cli.app.command(name="diff")(db_diff)
+db_cli.app.command(name="lint")(db_lint)
 app.add_typer(db_cli.app, name="db")
 app.command(name="check")(check_cli.check)
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from plimsoll.core.errors import ConfigError
@@ -210,6 +209,36 @@ class EmbeddedServerConfig(_Model):
     start_timeout_seconds: float = 60.0
 
 
+class LintRuleConfig(_Model):
+    """The config's word on one lint rule: on or off, its severity, its options."""
+
+    enabled: bool = True
+    severity: Literal["error", "warning", "info"] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class LintConfig(_Model):
+    """``plimsoll db lint``: which libraries and rules, and what fails the run.
+
+    ``libraries`` are always on; ``--library`` adds more. ``paths`` default to the schema and
+    migrations folders. ``pg_version`` is the server major version rules assume when no
+    ``--env`` says otherwise. ``migrator_settings``: migrations in the project's own folder run
+    through plimsoll's migrator, which sets ``lock_timeout`` and ``statement_timeout`` itself,
+    so rules asking for them are satisfied there.
+    """
+
+    libraries: list[str] = Field(default_factory=lambda: ["safety", "general"])
+    select: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
+    pg_version: int = Field(default=17, ge=9, le=30)
+    fail_on: Literal["error", "warning", "info"] = "warning"
+    conflict_strategy: Literal["error", "warn", "prefer-first", "prefer-last"] = "warn"
+    assume_in_transaction: bool = False
+    migrator_settings: bool = True
+    rules: dict[str, LintRuleConfig] = Field(default_factory=dict)
+
+
 class DbConfig(_Model):
     """The PostgreSQL part: where the files are, environments, and migration safety settings."""
 
@@ -231,6 +260,7 @@ class DbConfig(_Model):
     hook_phase_timeouts: dict[str, float] = Field(default_factory=dict)
     hook_breaker_threshold: int = 5
     hook_breaker_reset_seconds: float = 300.0
+    lint: LintConfig = Field(default_factory=LintConfig)
 
 
 # --- store, log, root -------------------------------------------------------------------------
@@ -322,23 +352,31 @@ def _explain(error: Mapping[str, Any]) -> str:
     return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
+def _read_yaml(path: Path, text: str) -> Any:
+    # Imported here: most projects configure plimsoll in pyproject.toml.
+    import yaml
+
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
 def _read_raw(path: Path) -> dict[str, Any] | None:
     """The plimsoll table of ``path``, or None when a pyproject.toml has none."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
-        else:
+    if path.suffix in (".yaml", ".yml"):
+        data = _read_yaml(path, text)
+    else:
+        try:
             data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{line} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of settings at the top level")
     if path.name == "pyproject.toml":

@@ -1,0 +1,315 @@
+"""``plimsoll db lint``: lint schema files, migrations, or a live database.
+
+Exit 0 when nothing at or above ``--fail-on`` was found, 1 when something was, 2 for bad
+usage or configuration (an unknown rule or library, a missing path), 3 when a database given
+with ``--env`` cannot be reached. A syntax error in a file is a finding (``syntax-error``);
+the other files are still linted.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from plimsoll import __version__
+from plimsoll.cli import output
+from plimsoll.cli.output import print_json
+from plimsoll.cli.state import state
+from plimsoll.core.config import LoadedConfig
+from plimsoll.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from plimsoll.db.lint.engine import LintReport
+    from plimsoll.db.lint.registry import Registry
+
+
+class LintFormat(StrEnum):
+    """Output formats of ``db lint``."""
+
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    GITHUB = "github"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Comma-separated option values, flattened (``--select a,b --select c``)."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def lint(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders (default: db.lint.paths, else the schema and migrations folders)."
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Lint this environment's live database (schema rules)."),
+    ] = None,
+    library: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--library", "-l", help="Add rule libraries (comma-separated): hipaa, gdpr, ..."
+        ),
+    ] = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", help="Run only these rule ids (comma-separated)."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Skip these rule ids (comma-separated).")
+    ] = None,
+    pg_version: Annotated[
+        int | None,
+        typer.Option(
+            "--pg-version",
+            help="PostgreSQL major version to assume (default: config, or the --env server's).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        LintFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = LintFormat.TEXT,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="Lowest severity that fails the run: error, warning or info."
+        ),
+    ] = None,
+    explain: Annotated[
+        str | None, typer.Option("--explain", help="Show a rule's documentation and exit.")
+    ] = None,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="List the rules and libraries and exit.")
+    ] = False,
+) -> None:
+    """Lint PostgreSQL schema files and migrations (or a live database) for safety and compliance."""
+    # The command builds large acyclic trees and exits: the cyclic collector would only walk
+    # them again and again (a third of the run on a large schema), so it stays off.
+    gc.disable()
+    from plimsoll.db.lint.registry import load_registry
+    from plimsoll.db.lint.rule import Severity
+
+    registry = load_registry()
+    for failure in registry.failures:
+        output.err_console().print(
+            f"[yellow]lint plugin skipped: {failure}[/yellow]", soft_wrap=True
+        )
+    if explain is not None:
+        from plimsoll.db.lint.docs import explain as explain_rule
+
+        sys.stdout.write(explain_rule(explain, registry))
+        return
+    if list_rules:
+        _list_rules(registry, fmt)
+        return
+    loaded = state(ctx).config()
+    settings = loaded.config.db.lint
+    threshold = fail_on or settings.fail_on
+    if threshold not in ("error", "warning", "info"):
+        raise UsageError(f"--fail-on: expected error, warning or info, not {threshold!r}")
+    report = _run(loaded, registry, paths, env, library, select, ignore, pg_version)
+    _render(report, registry, fmt, loaded)
+    if report.failed(Severity(threshold)):
+        raise typer.Exit(1)
+
+
+def _run(
+    loaded: LoadedConfig,
+    registry: Registry,
+    paths: list[Path] | None,
+    env: str | None,
+    library: list[str] | None,
+    select: list[str] | None,
+    ignore: list[str] | None,
+    pg_version: int | None,
+) -> LintReport:
+    from plimsoll.db.lint.compose import ConflictStrategy, RuleOverride, compose
+    from plimsoll.db.lint.engine import lint_catalog, lint_sources
+    from plimsoll.db.lint.rule import Severity
+    from plimsoll.db.lint.sources import collect_sources
+
+    db = loaded.config.db
+    settings = db.lint
+    libraries = list(dict.fromkeys([*settings.libraries, *_split(library)]))
+    overrides = {
+        rule_id: RuleOverride(
+            enabled=rule.enabled,
+            severity=Severity(rule.severity) if rule.severity else None,
+            options=rule.options,
+        )
+        for rule_id, rule in settings.rules.items()
+    }
+    catalog = None
+    version = pg_version
+    if env is not None:
+        from plimsoll.db.connection import resolve_url
+        from plimsoll.db.lint.live import read_database
+
+        target = resolve_url(loaded, env)
+        catalog, server_version = read_database(
+            target.url.get_secret_value(), (db.tracking_table.split(".")[-1],)
+        )
+        version = version or server_version
+    version = version or settings.pg_version
+    if version < 9 or version > 30:
+        raise UsageError(f"--pg-version: {version} is not a PostgreSQL major version")
+    active, audit = compose(
+        registry,
+        libraries,
+        select=[*settings.select, *_split(select)],
+        ignore=[*settings.ignore, *_split(ignore)],
+        overrides=overrides,
+        strategy=ConflictStrategy(settings.conflict_strategy),
+        pg_version=version,
+    )
+    if catalog is not None and not paths:
+        return lint_catalog(catalog, active, audit, pg_version=version)
+    chosen = list(paths or []) or _default_paths(loaded)
+    migrator = {"lock_timeout": db.lock_timeout, "statement_timeout": db.statement_timeout}
+    sources = collect_sources(
+        chosen,
+        loaded.root,
+        migrations_dir=loaded.root / db.migrations_dir,
+        migrator_settings=migrator if settings.migrator_settings else None,
+    )
+    if not sources:
+        raise UsageError(f"no .sql files under {', '.join(str(p) for p in chosen)}")
+    report = lint_sources(
+        sources,
+        [a for a in active if catalog is None or a.rule.kind == "statement"],
+        audit,
+        pg_version=version,
+        assume_in_transaction=settings.assume_in_transaction,
+    )
+    if catalog is not None:
+        live = lint_catalog(catalog, active, audit, pg_version=version)
+        report.findings.extend(live.findings)
+        report.catalog_source = "database"
+    return report
+
+
+def _default_paths(loaded: LoadedConfig) -> list[Path]:
+    db = loaded.config.db
+    configured = [loaded.root / p for p in db.lint.paths]
+    if configured:
+        return configured
+    found = [
+        loaded.root / d for d in (db.schema_dir, db.migrations_dir) if (loaded.root / d).is_dir()
+    ]
+    if not found:
+        raise UsageError(
+            f"nothing to lint: neither {db.schema_dir} nor {db.migrations_dir} exists"
+            " (give files or folders, or run `plimsoll db init`)"
+        )
+    return found
+
+
+def _render(report: LintReport, registry: Registry, fmt: LintFormat, loaded: LoadedConfig) -> None:
+    if fmt is LintFormat.JSON:
+        print_json(report.as_dict())
+    elif fmt is LintFormat.SARIF:
+        from plimsoll.db.lint.sarif import to_sarif
+
+        print_json(to_sarif(report, registry, tool_version=__version__, base_dir=loaded.root))
+    elif fmt is LintFormat.GITHUB:
+        from plimsoll.db.lint.github import to_github
+
+        sys.stdout.write(to_github(report))
+    else:
+        _render_text(report)
+
+
+_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def _render_text(report: LintReport) -> None:
+    out = output.console()
+    for finding in report.findings:
+        style = _STYLE[finding.severity.value]
+        out.print(
+            f"{finding.where}: [{style}]{finding.severity.value}[/{style}] "
+            f"[bold]{finding.rule}[/bold] {finding.message}",
+            soft_wrap=True,
+            markup=True,
+            highlight=False,
+        )
+        out.print(f"  help: {finding.help}", soft_wrap=True, markup=False, highlight=False)
+    counts = report.counts()
+    audit = report.audit
+    libraries = ", ".join(f"{lib['name']} {lib['version']}" for lib in audit.libraries) or "none"
+    where = (
+        f"{report.files} files, {report.statements} statements" if report.files else "the database"
+    )
+    out.print(
+        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes in {where}"
+        f" (PostgreSQL {report.pg_version}; {audit.enabled} rules from {libraries}"
+        + (f"; {report.silenced} silenced inline" if report.silenced else "")
+        + ")",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
+    for conflict in audit.conflicts:
+        subject = conflict.get("rule") or " and ".join(conflict.get("rules", []))
+        out.print(
+            f"conflict: {subject} between {' and '.join(conflict['libraries'])}:"
+            f" {conflict['resolution']}",
+            soft_wrap=True,
+            markup=False,
+        )
+    for item in audit.deprecated:
+        use = f"; use {item['replacement']}" if item.get("replacement") else ""
+        out.print(f"deprecated: {item['rule']} (since {item['deprecated_in']}){use}", markup=False)
+
+
+def _list_rules(registry: Registry, fmt: LintFormat) -> None:
+    memberships: dict[str, list[str]] = {}
+    for library in registry.libraries.values():
+        for rule_id in library.rule_ids:
+            memberships.setdefault(rule_id, []).append(library.name)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": rule.id,
+            "kind": rule.kind,
+            "severity": rule.severity.value,
+            "pg_versions": str(rule.pg_versions),
+            "libraries": memberships.get(rule.id, []),
+            "summary": rule.summary(),
+        }
+        for rule in sorted(registry.rules.values(), key=lambda r: r.id)
+    ]
+    if fmt is LintFormat.JSON:
+        print_json(
+            {
+                "rules": rows,
+                "libraries": [
+                    {
+                        "name": lib.name,
+                        "version": lib.version,
+                        "description": lib.description,
+                        "rules": list(lib.rule_ids),
+                    }
+                    for lib in registry.libraries.values()
+                ],
+            }
+        )
+        return
+    from rich.table import Table
+
+    table = Table("rule", "kind", "severity", "libraries", "summary")
+    for row in rows:
+        table.add_row(
+            row["id"], row["kind"], row["severity"], ", ".join(row["libraries"]), row["summary"]
+        )
+    output.console().print(table)

@@ -1,0 +1,1 @@
+"""``plimsoll db lint``: rules over migrations and schemas, grouped into libraries."""

@@ -1,0 +1,146 @@
+"""What a rule knows besides the statement or schema it checks.
+
+:class:`StatementContext` follows one file statement by statement: the engine calls
+:meth:`StatementContext.advance` after each statement, so a rule sees the effects of everything
+before the statement it checks (tables created earlier in the same migration, ``SET
+lock_timeout``, an open ``BEGIN``) and none of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from plimsoll.db.sqljson import constant, relation_key, strings, unwrap
+
+if TYPE_CHECKING:
+    from plimsoll.db.sqljson import JsonScript, JsonStatement
+
+# Statement types that create a relation, and where their RangeVar sits.
+_CREATES = {
+    "CreateStmt": ("relation",),
+    "CreateTableAsStmt": ("into", "rel"),
+    "ViewStmt": ("view",),
+}
+
+
+@dataclass
+class StatementContext:
+    """The state of a file before the statement being checked.
+
+    ``migration`` is true for migration files (changes to a live database) and false for
+    schema files (a fresh database is built from them: every table in them is new).
+    ``created`` holds the keys (``schema.name``) of relations created earlier in the same
+    migration (in a schema build: in any earlier schema file). ``explicit_transaction`` is
+    true between a ``BEGIN`` and its ``COMMIT``/``ROLLBACK`` in the file; ``in_transaction``
+    also counts ``assume_in_transaction`` (set when the project's migrations are wrapped in a
+    transaction by the tool that applies them). ``wrapped`` is set for the project's own
+    migrations, which plimsoll's migrator runs in one transaction each (statements that cannot
+    run in one, such as ``CREATE INDEX CONCURRENTLY``, outside it), so a failed run leaves
+    nothing half done.
+    """
+
+    script: JsonScript
+    pg_version: int
+    migration: bool = True
+    assume_in_transaction: bool = False
+    wrapped: bool = False
+    default_schema: str = "public"
+    created: set[str] = field(default_factory=set)
+    explicit_transaction: bool = False
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        """The file being linted, as it is shown."""
+        return self.script.source
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the statement runs inside a transaction block."""
+        return self.explicit_transaction or self.assume_in_transaction
+
+    @property
+    def lock_timeout_set(self) -> bool:
+        """Whether ``lock_timeout`` was set (to something other than 0) earlier in the file."""
+        return self.settings.get("lock_timeout", "0") not in ("0", "")
+
+    @property
+    def statement_timeout_set(self) -> bool:
+        """Whether ``statement_timeout`` was set (to something other than 0) earlier."""
+        return self.settings.get("statement_timeout", "0") not in ("0", "")
+
+    def is_new(self, key: str) -> bool:
+        """Whether the relation ``key`` was created earlier in this migration (or build)."""
+        return key in self.created
+
+    def key(self, range_var: dict | None) -> str:
+        """The ``schema.name`` key of a RangeVar in this file's default schema."""
+        return relation_key(range_var, self.default_schema)
+
+    def text(self, statement: JsonStatement) -> str:
+        """The statement's source text."""
+        return self.script.statement_text(statement)
+
+    def advance(self, statement: JsonStatement) -> None:
+        """Take in the effects of ``statement`` (after the rules have seen it)."""
+        kind, node = statement.kind, statement.node
+        path = _CREATES.get(kind)
+        if path is not None:
+            target = node
+            for step in path:
+                target = target.get(step) or {}
+            if target:
+                self.created.add(self.key(target))
+        elif kind == "TransactionStmt":
+            self._transaction(node.get("kind", ""))
+        elif kind == "VariableSetStmt":
+            self._setting(node)
+        elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
+            old = self.key(node.get("relation"))
+            if old in self.created:
+                schema = old.split(".", 1)[0]
+                self.created.add(f"{schema}.{node.get('newname', '')}")
+
+    def _transaction(self, kind: str) -> None:
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            self.explicit_transaction = True
+        elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED"):
+            self.explicit_transaction = False
+
+    def _setting(self, node: dict) -> None:
+        name = node.get("name", "").lower()
+        if node.get("kind") == "VAR_RESET_ALL":
+            self.settings.clear()
+            return
+        if node.get("kind") in ("VAR_RESET", "VAR_SET_DEFAULT"):
+            self.settings.pop(name, None)
+            return
+        values = [constant(arg) for arg in node.get("args") or ()]
+        if name and values:
+            self.settings[name] = ",".join(str(v) for v in values)
+        if name == "search_path" and values:
+            self.default_schema = str(values[0])
+
+
+@dataclass
+class SchemaContext:
+    """What a schema rule knows besides the catalog: the server version and where it came from.
+
+    ``source`` is ``files`` (built from DDL files) or ``database`` (introspected).
+    """
+
+    pg_version: int
+    source: str = "files"
+
+
+def qualified_names(items: object) -> list[str]:
+    """The dotted names in a list of name lists (``DROP TABLE a, b.c``), joined with dots."""
+    out: list[str] = []
+    for item in items or ():  # type: ignore[attr-defined]
+        kind, node = unwrap(item)
+        if kind == "List":
+            out.append(".".join(strings(node.get("items"))))
+        elif kind == "String":
+            out.append(node.get("sval", ""))
+    return out

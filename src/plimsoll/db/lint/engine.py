@@ -1,0 +1,259 @@
+"""Running the rules: statement rules over each file, schema rules over the catalog.
+
+Files are parsed with :func:`plimsoll.db.sqljson.parse_json` (a syntax error is a
+``syntax-error`` finding and the other files go on). Statement rules see each statement of each
+file in order, dispatched by node type, with a :class:`StatementContext`; the catalog is built
+from the schema files (a fresh build), or, when there are none, from the migrations applied in
+order, and schema rules check it. A live database is introspected instead (``lint_catalog``).
+Findings are silenced by inline directives (``plimsoll.db.lint.ignores``) and sorted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from plimsoll.db.lint.compose import ActiveRule, Audit
+from plimsoll.db.lint.context import SchemaContext, StatementContext
+from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
+from plimsoll.db.lint.ignores import FileIgnores, read_ignores
+from plimsoll.db.lint.rule import SchemaRule, Severity, StatementRule, Violation
+from plimsoll.db.sql import SqlSyntaxError
+from plimsoll.db.sqljson import JsonScript, gc_paused, parse_json
+
+if TYPE_CHECKING:
+    from plimsoll.db.catalog import Catalog
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to lint: how it is shown, its text, and whether it is a migration.
+
+    ``build`` says whether its statements make up the schema the schema rules check (a down
+    migration does not); ``settings`` are in effect before its first statement (what the
+    migrator that runs it sets, such as ``lock_timeout``); ``wrapped``: plimsoll's migrator
+    runs it, one transaction per migration.
+    """
+
+    path: str
+    text: str
+    migration: bool
+    build: bool = True
+    settings: Mapping[str, str] = field(default_factory=dict)
+    wrapped: bool = False
+
+
+@dataclass
+class LintReport:
+    """The findings of a run, what was linted, and the audit trail of the rules used."""
+
+    findings: list[Finding]
+    audit: Audit
+    pg_version: int
+    files: int = 0
+    statements: int = 0
+    catalog_source: str = "files"
+    duration_seconds: float = 0.0
+    silenced: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each severity."""
+        out = {s.value: 0 for s in Severity}
+        for finding in self.findings:
+            out[finding.severity.value] += 1
+        return out
+
+    def failed(self, fail_on: Severity) -> bool:
+        """Whether a finding is at least as serious as ``fail_on``."""
+        return any(f.severity.rank >= fail_on.rank for f in self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (``--format json``)."""
+        return {
+            "pg_version": self.pg_version,
+            "files": self.files,
+            "statements": self.statements,
+            "catalog": self.catalog_source,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "counts": self.counts(),
+            "silenced": self.silenced,
+            "findings": [f.as_dict() for f in self.findings],
+            "audit": self.audit.as_dict(),
+        }
+
+
+class _Linter:
+    """One run's state: the active rules split by kind, the findings and the ignores."""
+
+    def __init__(self, rules: Sequence[ActiveRule], pg_version: int) -> None:
+        self.pg_version = pg_version
+        self.by_type: dict[str, list[ActiveRule]] = defaultdict(list)
+        self.every_statement: list[ActiveRule] = []
+        self.schema_rules: list[ActiveRule] = []
+        for active in rules:
+            rule = active.rule
+            if isinstance(rule, StatementRule):
+                if rule.node_types:
+                    for node_type in rule.node_types:
+                        self.by_type[node_type].append(active)
+                else:
+                    self.every_statement.append(active)
+            elif isinstance(rule, SchemaRule):
+                self.schema_rules.append(active)
+        self.findings: list[Finding] = []
+        self.ignores: dict[str, FileIgnores] = {}
+        self.silenced = 0
+
+    def keep(self, finding: Finding) -> None:
+        """Add ``finding`` unless an inline directive silences it."""
+        ignores = self.ignores.get(finding.file or "")
+        if ignores is not None and ignores.silenced(finding.rule, finding.line):
+            self.silenced += 1
+            return
+        self.findings.append(finding)
+
+    def statements(self, script: JsonScript, context: StatementContext) -> None:
+        """Run the statement rules over every statement of ``script``."""
+        by_type = self.by_type
+        every = self.every_statement
+        for statement in script.statements:
+            wanted = by_type.get(statement.kind)
+            if wanted or every:
+                for active in (wanted or []) + every:
+                    for violation in active.rule.check(statement, context):  # type: ignore[attr-defined]
+                        offset = (
+                            statement.start if violation.location is None else violation.location
+                        )
+                        line, column = script.line_column(offset)
+                        self.keep(_finding(active, violation, script.source, line, column))
+            context.advance(statement)
+
+    def schema(self, catalog: Catalog, context: SchemaContext) -> None:
+        """Run the schema rules over ``catalog``."""
+        for active in self.schema_rules:
+            for violation in active.rule.check(catalog, context):  # type: ignore[attr-defined]
+                origin = violation.origin
+                if origin is not None:
+                    finding = _finding(active, violation, origin.file, origin.line, origin.column)
+                else:
+                    finding = _finding(active, violation, None, 0, 0)
+                self.keep(finding)
+
+
+def _finding(
+    active: ActiveRule, violation: Violation, file: str | None, line: int, column: int
+) -> Finding:
+    return Finding(
+        rule=active.rule.id,
+        severity=active.severity,
+        message=violation.message,
+        help=violation.help or active.rule.help,
+        file=file,
+        line=line,
+        column=column,
+        object=violation.object,
+        libraries=active.libraries,
+    )
+
+
+def lint_sources(
+    sources: Iterable[SourceFile],
+    rules: Sequence[ActiveRule],
+    audit: Audit,
+    *,
+    pg_version: int,
+    assume_in_transaction: bool = False,
+) -> LintReport:
+    """Lint files: statement rules over each, schema rules over the catalog they build.
+
+    Schema files are given in build order and migrations in version order; the catalog is
+    the schema files' build when there are any, else the migrations applied in order.
+    """
+    started = time.perf_counter()
+    linter = _Linter(rules, pg_version)
+    sources = list(sources)
+    has_schema = any(not s.migration and s.build for s in sources)
+    builder = None
+    if linter.schema_rules:
+        from plimsoll.db.ddl_catalog import CatalogBuilder
+
+        builder = CatalogBuilder()
+    order: dict[str, int] = {}
+    statements = 0
+    # Every name that a schema build creates is new to the statements after it.
+    built: set[str] = set()
+    with gc_paused():
+        for source in sources:
+            order.setdefault(source.path, len(order))
+            try:
+                script = parse_json(source.text, source.path)
+            except SqlSyntaxError as exc:
+                linter.findings.append(_syntax_finding(exc))
+                continue
+            statements += len(script.statements)
+            linter.ignores[source.path] = read_ignores(script)
+            context = StatementContext(
+                script,
+                pg_version,
+                migration=source.migration,
+                assume_in_transaction=assume_in_transaction,
+                settings=dict(source.settings),
+                wrapped=source.wrapped,
+            )
+            if not source.migration:
+                context.created = built
+            linter.statements(script, context)
+            # The schema is the schema files' build when there are any, else the migrations'.
+            if builder is not None and source.build and source.migration != has_schema:
+                for statement in script.statements:
+                    builder.apply(statement, script)
+            # Freed here, while the collector is paused: a large tree freed by reference
+            # counting costs little, the same tree walked by a collection costs much.
+            del script, context
+        if builder is not None:
+            linter.schema(builder.catalog(), SchemaContext(pg_version, "files"))
+            del builder
+    linter.findings.sort(key=lambda f: f.sort_key(order))
+    return LintReport(
+        findings=linter.findings,
+        audit=audit,
+        pg_version=pg_version,
+        files=len(order),
+        statements=statements,
+        catalog_source="schema files" if has_schema else "migrations",
+        duration_seconds=time.perf_counter() - started,
+        silenced=linter.silenced,
+    )
+
+
+def lint_catalog(
+    catalog: Catalog, rules: Sequence[ActiveRule], audit: Audit, *, pg_version: int
+) -> LintReport:
+    """Lint a live database's catalog with the schema rules (statement rules need files)."""
+    started = time.perf_counter()
+    linter = _Linter(rules, pg_version)
+    linter.schema(catalog, SchemaContext(pg_version, "database"))
+    linter.findings.sort(key=lambda f: f.sort_key({}))
+    return LintReport(
+        findings=linter.findings,
+        audit=audit,
+        pg_version=pg_version,
+        catalog_source="database",
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+def _syntax_finding(exc: SqlSyntaxError) -> Finding:
+    return Finding(
+        rule=SYNTAX_ERROR,
+        severity=Severity.ERROR,
+        message=exc.reason,
+        help="Fix the statement: PostgreSQL's own parser rejects it.",
+        file=exc.source,
+        line=exc.line,
+        column=exc.column,
+    )

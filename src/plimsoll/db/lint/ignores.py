@@ -1,0 +1,84 @@
+"""Inline ignores: ``-- plimsoll: ignore <rule-id>[, <rule-id>...]`` and ``ignore-file``.
+
+``-- plimsoll: ignore id`` in the comments just before a statement, or on its own lines,
+silences those rules for that statement (``ignore`` alone: every rule). ``-- plimsoll:
+ignore-file id`` anywhere in a file silences them for the whole file (``ignore-file`` alone:
+every rule). A schema finding is silenced by the directives of the statement that defined the
+object.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from plimsoll.db.sqljson import JsonScript
+
+_DIRECTIVE = re.compile(
+    r"--[ \t]*plimsoll:[ \t]*(ignore-file|ignore)\b([ \t]*[a-z0-9, \t-]*)", re.IGNORECASE
+)
+ALL = "*"
+
+
+def _ids(text: str) -> frozenset[str]:
+    ids = frozenset(part for part in re.split(r"[\s,]+", text.strip().lower()) if part)
+    return ids or frozenset({ALL})
+
+
+@dataclass
+class FileIgnores:
+    """The directives of one file: for the whole file, and per statement (by line span)."""
+
+    whole_file: frozenset[str] = frozenset()
+    starts: list[int] = field(default_factory=list)  # first line of each statement's span
+    ends: list[int] = field(default_factory=list)
+    per_statement: list[frozenset[str]] = field(default_factory=list)
+
+    def silenced(self, rule: str, line: int) -> bool:
+        """Whether ``rule`` is ignored at ``line``."""
+        if ALL in self.whole_file or rule in self.whole_file:
+            return True
+        index = bisect.bisect_right(self.starts, line) - 1
+        if index < 0 or line > self.ends[index]:
+            return False
+        ids = self.per_statement[index]
+        return ALL in ids or rule in ids
+
+
+def read_ignores(script: JsonScript) -> FileIgnores:
+    """The directives in ``script`` (a quick search first: most files have none)."""
+    ignores = FileIgnores()
+    if "plimsoll:" not in script.text.lower():
+        return ignores
+    whole: set[str] = set()
+    for match in _DIRECTIVE.finditer(script.text):
+        if match.group(1).lower() == "ignore-file":
+            whole |= _ids(match.group(2))
+    ignores.whole_file = frozenset(whole)
+    statements = script.statements
+    gaps = [script.gap_before(statement) for statement in statements]
+    for index, statement in enumerate(statements):
+        # The gap's first line ends the previous statement's line (``...; -- plimsoll: ...``).
+        gap = gaps[index]
+        own_gap = gap.partition("\n")[2] if index and "\n" in gap else ("" if index else gap)
+        if index + 1 < len(gaps):
+            after = gaps[index + 1].partition("\n")[0]
+        else:
+            tail = script.data[statement.start + statement.length :]
+            after = tail.decode("utf-8", "replace").partition("\n")[0]
+        ids: set[str] = set()
+        for text in (own_gap, script.statement_text(statement), after):
+            for match in _DIRECTIVE.finditer(text):
+                if match.group(1).lower() == "ignore":
+                    ids |= _ids(match.group(2))
+        if not ids:
+            continue
+        first, _ = script.line_column(statement.start - len(own_gap.encode("utf-8")))
+        last, _ = script.line_column(statement.start + statement.length)
+        ignores.starts.append(first)
+        ignores.ends.append(last)
+        ignores.per_statement.append(frozenset(ids))
+    return ignores

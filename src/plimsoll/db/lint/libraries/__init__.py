@@ -1,0 +1,1 @@
+"""The built-in rule libraries, one per module, each a ``LIBRARY``."""

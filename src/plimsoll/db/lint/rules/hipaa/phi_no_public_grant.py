@@ -1,0 +1,58 @@
+"""hipaa-phi-no-public-grant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import ConfigDict
+
+from plimsoll.db.catalog import Catalog
+from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables, privileges_by_grantee
+
+
+class PhiNoPublicGrant(SchemaRule):
+    """Tables holding PHI grant nothing to PUBLIC.
+
+    **Problem.** A table holding PHI grants a privilege to ``PUBLIC``.
+
+    **Why.** ``PUBLIC`` is every role, including those created later (a reporting login, a
+    contractor's account, a compromised service). 45 CFR 164.312(a)(1) (access control)
+    allows access to ePHI only to persons or software programs that have been granted access
+    rights, and 164.308(a)(4) (information access management) asks that access be
+    authorised role by role; a grant to ``PUBLIC`` authorises nobody in particular and
+    everybody in fact. Even with row-level security on, ``PUBLIC`` write privileges let any
+    role insert or change PHI the policies admit.
+
+    **Fix.** ``REVOKE ... FROM PUBLIC`` and grant to the roles that need the table.
+
+    **Example.**
+
+    ```sql
+    REVOKE ALL ON patients FROM PUBLIC;
+    GRANT SELECT, INSERT, UPDATE ON patients TO clinical_app;
+    ```
+    """
+
+    id = "hipaa-phi-no-public-grant"
+    severity = Severity.ERROR
+    help = "REVOKE the privileges FROM PUBLIC and grant them to the roles that need them."
+    version = "1.0.0"
+
+    class Options(PhiOptions):
+        """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
+        """Flag each PHI table with a privilege granted to PUBLIC."""
+        for phi in phi_tables(catalog, self.options):
+            public = privileges_by_grantee(phi.table.grants).get("PUBLIC")
+            if public:
+                yield Violation(
+                    f"table {phi.describe()} grants {', '.join(sorted(public))} to PUBLIC:"
+                    " every role, including any created later, can reach the PHI",
+                    object=phi.key,
+                    origin=phi.table.origin,
+                )

@@ -1,0 +1,1 @@
+"""Migration-safety rules: what a statement does to a live table (locks, rewrites, scans)."""

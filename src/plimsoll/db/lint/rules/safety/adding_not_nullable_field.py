@@ -1,0 +1,110 @@
+"""adding-not-nullable-field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from plimsoll.db.lint.context import StatementContext
+from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
+from plimsoll.db.lint.rules.safety._statement_parts import command_location
+from plimsoll.db.sqljson import JsonStatement, strings, unwrap
+
+
+class AddingNotNullableField(StatementRule):
+    """Set NOT NULL on an existing column only behind a validated CHECK.
+
+    **Problem.** ``ALTER TABLE ... ALTER COLUMN c SET NOT NULL`` scans the whole table to
+    prove there is no NULL, holding an ACCESS EXCLUSIVE lock that blocks reads and writes for
+    the length of the scan. (So does PostgreSQL 18's ``ADD CONSTRAINT ... NOT NULL c``
+    without ``NOT VALID``.)
+
+    **Why.** On a large table the scan takes minutes, all of them downtime. From PostgreSQL
+    12, the scan is skipped when a *validated* ``CHECK (c IS NOT NULL)`` constraint already
+    proves it, and validating a CHECK only takes SHARE UPDATE EXCLUSIVE, which blocks
+    nobody.
+
+    **Fix.** On PostgreSQL 12+: ``ADD CONSTRAINT c_not_null CHECK (c IS NOT NULL) NOT
+    VALID`` (instant), ``VALIDATE CONSTRAINT c_not_null`` in a separate transaction (scans
+    without blocking), then ``SET NOT NULL`` (no scan) and drop the CHECK. On PostgreSQL 18
+    ``ADD CONSTRAINT ... NOT NULL c NOT VALID`` then ``VALIDATE CONSTRAINT`` does the same in
+    two steps. Before 12 there is no way around the scan: keep the validated CHECK instead of
+    NOT NULL. The rule accepts a ``SET NOT NULL`` that an earlier statement of the same file
+    prepared with a validated CHECK (a check validated in an earlier migration is not seen:
+    silence the finding there with ``-- plimsoll: ignore adding-not-nullable-field``). A
+    table created in the same migration is exempt.
+
+    **Example.**
+
+    ```sql
+    ALTER TABLE orders ADD CONSTRAINT orders_status_not_null
+        CHECK (status IS NOT NULL) NOT VALID;
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_status_not_null;
+    ALTER TABLE orders ALTER COLUMN status SET NOT NULL;  -- no scan on PostgreSQL 12+
+    ALTER TABLE orders DROP CONSTRAINT orders_status_not_null;
+    ```
+    """
+
+    id = "adding-not-nullable-field"
+    severity = Severity.WARNING
+    help = (
+        "Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in another transaction, then SET"
+        " NOT NULL (no scan on PostgreSQL 12+) and drop the CHECK."
+    )
+    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+
+    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
+        """Flag SET NOT NULL (or ADD ... NOT NULL) that has to scan an existing table."""
+        node = statement.node
+        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+            return
+        table = context.key(node.get("relation"))
+        if context.is_new(table):
+            return
+        for position, command in enumerate(node.get("cmds") or ()):
+            _, cmd = unwrap(command)
+            subtype = cmd.get("subtype")
+            if subtype == "AT_SetNotNull":
+                columns = [cmd.get("name", "")]
+            elif subtype == "AT_AddConstraint":
+                _, constraint = unwrap(cmd.get("def"))
+                if constraint.get("contype") != "CONSTR_NOTNULL" or constraint.get(
+                    "skip_validation"
+                ):
+                    continue
+                columns = strings(constraint.get("keys"))
+            else:
+                continue
+            facts = migration_facts(context)
+            if context.pg_version >= 12:
+                columns = [
+                    c for c in columns if not facts.not_null_proven(table, c, statement.index)
+                ]
+            if not columns:
+                continue
+            column = columns[0]
+            yield Violation(
+                f"SET NOT NULL on {table}.{column} scans the whole table under an ACCESS"
+                " EXCLUSIVE lock: reads and writes are blocked until the scan ends",
+                location=command_location(statement, context, node.get("relation"), position),
+                help=self._help(context.pg_version, column),
+            )
+
+    @staticmethod
+    def _help(pg_version: int, column: str) -> str:
+        if pg_version < 12:
+            return (
+                "Before PostgreSQL 12, SET NOT NULL always scans: keep a validated CHECK"
+                f" ({column} IS NOT NULL) instead (add it NOT VALID, then VALIDATE it)."
+            )
+        also = (
+            f" On PostgreSQL 18, ADD CONSTRAINT ... NOT NULL {column} NOT VALID then VALIDATE"
+            " CONSTRAINT also works."
+            if pg_version >= 18
+            else ""
+        )
+        return (
+            f"Add CHECK ({column} IS NOT NULL) NOT VALID, VALIDATE it in another transaction,"
+            f" then SET NOT NULL (no scan) and drop the CHECK.{also}"
+        )

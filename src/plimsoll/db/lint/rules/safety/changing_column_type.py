@@ -1,0 +1,112 @@
+"""changing-column-type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from plimsoll.db.lint.context import StatementContext
+from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.sqljson import JsonStatement, Node, constant, strings, type_name, unwrap
+
+
+class ChangingColumnType(StatementRule):
+    """Change column types on existing tables only when the change is binary-coercible.
+
+    **Problem.** ``ALTER TABLE ... ALTER COLUMN c TYPE t`` takes an ACCESS EXCLUSIVE lock and,
+    unless the old type is binary-coercible to the new one, rewrites the whole table and
+    rebuilds every index that uses the column: reads and writes are blocked until it ends.
+
+    **Why.** ``int`` to ``bigint``, ``text`` to ``varchar(n)``, ``char(n)`` to anything,
+    ``numeric`` to a smaller scale: all rewrite, which on a large table is minutes of
+    downtime. Some changes are free, only a catalog update: ``varchar(n)`` to a longer
+    ``varchar(m)``, ``varchar`` to ``text`` (and back to an unbounded ``varchar``), a
+    ``numeric`` precision increase at the same scale, a longer ``varbit``, a higher
+    ``timestamp``/``time``/``interval`` precision, and (PostgreSQL 12+) ``timestamp`` to
+    ``timestamptz`` when the session TimeZone is UTC. The old type is not in the statement,
+    so the rule reports every change and says when the new type makes a free change likely.
+    Clients reading the column may also break on the new type.
+
+    **Fix.** For a real conversion: add a column of the new type, backfill it in batches,
+    keep it in sync with a trigger, switch the application over, then drop the old column.
+    For a free change, silence the finding with ``-- plimsoll: ignore changing-column-type``
+    once you have checked the old type. A table created in the same migration is exempt.
+
+    **Example.**
+
+    ```sql
+    -- rewrites orders
+    ALTER TABLE orders ALTER COLUMN id TYPE bigint;
+    -- free when note is varchar(n) with n <= 500 today
+    ALTER TABLE orders ALTER COLUMN note TYPE varchar(500);
+    ```
+    """
+
+    id = "changing-column-type"
+    severity = Severity.WARNING
+    help = (
+        "Add a column of the new type, backfill it in batches, switch over, then drop the old"
+        " one (or check the change is binary-coercible)."
+    )
+    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+
+    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
+        """Flag each ALTER COLUMN ... TYPE on an existing table."""
+        node = statement.node
+        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+            return
+        table = context.key(node.get("relation"))
+        if context.is_new(table):
+            return
+        for command in node.get("cmds") or ():
+            _, cmd = unwrap(command)
+            if cmd.get("subtype") != "AT_AlterColumnType":
+                continue
+            _, definition = unwrap(cmd.get("def"))
+            column = cmd.get("name", "")
+            type_node = definition.get("typeName") or {}
+            written = type_name(type_node)
+            message = (
+                f"ALTER COLUMN {column} TYPE {written} on {table} rewrites the table and"
+                " rebuilds its indexes under an ACCESS EXCLUSIVE lock: reads and writes are"
+                " blocked until it ends"
+            )
+            hint = None if definition.get("raw_default") else _likely_free(type_node, column)
+            if hint:
+                message += f" (unless the change is binary-coercible: {hint})"
+            yield Violation(message, location=definition.get("location"))
+
+
+def _likely_free(type_node: Node, column: str) -> str | None:
+    """When changing ``column`` to this type is a catalog-only change, in words."""
+    names = strings(type_node.get("names"))
+    if not names or (len(names) > 1 and names[-2] != "pg_catalog"):
+        return None
+    base = names[-1]
+    mods = [constant(m) for m in type_node.get("typmods") or ()]
+    if any(m is None for m in mods):
+        return None
+    if base == "text" or (base == "varchar" and not mods):
+        return f"no rewrite when {column} is varchar or text today"
+    if base == "varchar":
+        return f"no rewrite when {column} is varchar(n) with n <= {mods[0]} today"
+    if base == "numeric":
+        if not mods:
+            return f"no rewrite when {column} is numeric today"
+        scale = mods[1] if len(mods) > 1 else 0
+        return (
+            f"no rewrite when {column} is numeric(p, {scale}) with p <= {mods[0]} today"
+            " (same scale)"
+        )
+    if base == "varbit":
+        if not mods:
+            return f"no rewrite when {column} is bit varying today"
+        return f"no rewrite when {column} is bit varying(n) with n <= {mods[0]} today"
+    if base == "timestamptz":
+        return (
+            f"no rewrite when {column} is timestamptz of lower precision, or timestamp and the"
+            " session TimeZone is UTC (PostgreSQL 12+)"
+        )
+    if base in ("timestamp", "time", "timetz", "interval") and mods:
+        return f"no rewrite when only the precision of {column} grows"
+    return None

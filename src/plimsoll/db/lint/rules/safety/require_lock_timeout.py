@@ -1,0 +1,75 @@
+"""require-lock-timeout."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from plimsoll.db.lint.context import StatementContext
+from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rules.safety._blocking_locks import HANDLED_TYPES, article, blocking_lock
+from plimsoll.db.sqljson import JsonScript, JsonStatement
+
+
+class RequireLockTimeout(StatementRule):
+    """Set lock_timeout before a migration statement that takes a blocking lock.
+
+    **Problem.** A statement that needs a lock blocking reads or writes (``ALTER TABLE``, a
+    non-concurrent ``CREATE INDEX``, ``DROP``, ``TRUNCATE``, ``CREATE TRIGGER``, ``VACUUM
+    FULL``, ``CLUSTER``, ``REFRESH MATERIALIZED VIEW``, ``REINDEX``, ``LOCK``...) on an
+    existing table waits for every transaction that holds a conflicting lock, however long
+    that takes; meanwhile every other query on the table queues behind it.
+
+    **Why.** Even an instant change (adding a nullable column) becomes an outage when it
+    waits behind a long report or an idle-in-transaction session: the lock queue, not the
+    change, blocks the service. ``lock_timeout`` makes the statement give up instead, so the
+    migration fails fast and can be retried.
+
+    **Fix.** ``SET lock_timeout = '2s'`` (or ``SET LOCAL`` inside the transaction) before the
+    first such statement, and retry the migration when it times out. Statements on tables
+    created earlier in the same migration, and those that take only SHARE UPDATE EXCLUSIVE
+    (``CREATE INDEX CONCURRENTLY``, ``VALIDATE CONSTRAINT``, plain ``VACUUM``), are not
+    reported. One finding per file, at the first statement that needs the timeout. If your
+    migration tool sets ``lock_timeout`` for every migration, disable this rule.
+
+    **Example.**
+
+    ```sql
+    SET lock_timeout = '2s';
+    ALTER TABLE orders ADD COLUMN note text;
+    ```
+    """
+
+    id = "require-lock-timeout"
+    severity = Severity.WARNING
+    help = "SET lock_timeout (for example '2s') before this statement, and retry on timeout."
+    node_types: ClassVar[tuple[str, ...]] = HANDLED_TYPES
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        super().__init__(options)
+        # The file already reported on: one finding per file.
+        self._reported: weakref.ref[JsonScript] | None = None
+
+    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
+        """Flag the file's first blocking statement with no lock_timeout set before it."""
+        if not context.migration or context.lock_timeout_set:
+            return
+        if self._reported is not None and self._reported() is context.script:
+            return
+        lock = blocking_lock(statement, context)
+        if lock is None:
+            return
+        self._reported = weakref.ref(context.script)
+        yield Violation(
+            f"{lock.action} waits for {article(lock.level)} {lock.level} lock on {lock.relation} with no"
+            f" lock_timeout: while it waits behind running transactions, every query on"
+            f" {lock.relation} that needs {_conflicts(lock.level)} queues behind it"
+        )
+
+
+def _conflicts(level: str) -> str:
+    """What the queued lock holds up, in words."""
+    return "to read or write" if level == "ACCESS EXCLUSIVE" else "to write"

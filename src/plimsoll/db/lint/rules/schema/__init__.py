@@ -1,0 +1,1 @@
+"""Schema rules over the catalog model: naming, keys, documentation, tenancy, indexes, security."""

@@ -1,0 +1,186 @@
+"""multi-tenancy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict
+
+from plimsoll.db.catalog import Catalog, Origin, Table
+from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import name_matches, table_matches
+
+
+def mentions(expression: str | None, column: str) -> bool:
+    """Whether an SQL expression text refers to ``column`` (as a whole word, quoted or not)."""
+    if not expression:
+        return False
+    word = re.escape(column)
+    return re.search(rf'(?<![\w$"]){word}(?![\w$"])|"{word}"', expression) is not None
+
+
+class MultiTenancy(SchemaRule):
+    """Tenant tables carry a NOT NULL tenant column that leads their keys and drives RLS.
+
+    **Problem.** In a shared-schema multi-tenant database every row of a tenant table
+    belongs to one tenant. A tenant table without the tenant column, or with a nullable one,
+    holds rows that belong to nobody; a unique key that does not start with the tenant
+    column makes values unique across all tenants (one tenant's invoice number 1 blocks
+    every other tenant's) and gives no index for the ``WHERE tenant_id = $1`` that every
+    query carries; without row-level security a single forgotten ``WHERE`` leaks another
+    tenant's data.
+
+    **Why.** Isolation enforced by the database holds whatever the application forgets:
+    with ``ENABLE ROW LEVEL SECURITY`` and a policy whose ``USING`` compares the tenant
+    column with the current tenant (``current_setting('app.tenant_id')``), queries only
+    ever see their tenant's rows. Keys led by the tenant column keep each tenant's data
+    together in the index and make per-tenant uniqueness the rule.
+
+    **Fix.** Select the tenant tables with ``schemas`` (patterns matched against the schema
+    name) and/or ``tables`` (patterns matched against the table name or ``schema.name``);
+    patterns are regular expressions searched in the lower-case name (anchor them:
+    ``^tenant$``) or ``glob:`` shell patterns; ``exclude`` takes tables out (the tenants
+    table itself). **With neither ``schemas`` nor ``tables`` set the rule finds nothing.**
+    For each tenant table, the ``column`` (default ``tenant_id``) exists and is NOT NULL;
+    it is the first column of the primary key and of every unique constraint and unique
+    index; row-level security is enabled, and a policy's ``USING`` mentions the column.
+    With ``force_rls: true`` the table must also ``FORCE ROW LEVEL SECURITY`` (the table
+    owner bypasses policies otherwise).
+
+    **Example.**
+
+    ```sql
+    CREATE TABLE app.invoices (
+        tenant_id bigint NOT NULL,
+        id bigint GENERATED ALWAYS AS IDENTITY,
+        number text NOT NULL,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, number)
+    );
+    ALTER TABLE app.invoices ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON app.invoices
+        USING (tenant_id = current_setting('app.tenant_id')::bigint);
+    ```
+    """
+
+    id = "multi-tenancy"
+    severity = Severity.ERROR
+    help = (
+        "Give tenant tables a NOT NULL tenant column leading every unique key, and enable"
+        " row-level security with a policy on it."
+    )
+
+    class Options(BaseModel):
+        """Which tables are tenant tables, and the tenant column's name.
+
+        ``schemas``: patterns of tenant schemas; ``tables``: patterns of tenant tables (name
+        or ``schema.name``); ``exclude``: patterns of tables that are not tenant tables even
+        so; ``column``: the tenant column (``tenant_id``); ``force_rls``: also require
+        ``FORCE ROW LEVEL SECURITY``.
+        """
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        schemas: list[str] = []
+        tables: list[str] = []
+        exclude: list[str] = []
+        column: str = "tenant_id"
+        force_rls: bool = False
+
+    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
+        """Check every tenant table: column, NOT NULL, leading keys, row-level security."""
+        options = self.options
+        if not options.schemas and not options.tables:
+            return
+        schema_verdicts: dict[str, bool] = {}
+        for table in catalog.tables.values():
+            in_schema = schema_verdicts.get(table.schema)
+            if in_schema is None:
+                in_schema = schema_verdicts[table.schema] = bool(options.schemas) and (
+                    name_matches(table.schema, options.schemas)
+                )
+            if not in_schema and not (options.tables and table_matches(table, options.tables)):
+                continue
+            if options.exclude and table_matches(table, options.exclude):
+                continue
+            yield from self._check_table(table)
+
+    def _check_table(self, table: Table) -> Iterator[Violation]:
+        name = self.options.column
+        column = table.column(name)
+        if column is None:
+            yield Violation(
+                f"tenant table {table.key} has no {name} column: its rows belong to no tenant"
+                " and nothing can isolate them",
+                object=table.key,
+                origin=table.origin,
+                help=f"Add {name} NOT NULL (with a foreign key to the tenants table).",
+            )
+            return
+        if column.nullable:
+            key = f"{table.key}.{name}"
+            yield Violation(
+                f"{key} is nullable: rows with a NULL {name} belong to no tenant and no"
+                " tenant policy ever shows them",
+                object=key,
+                origin=column.origin,
+                help=f"Make {name} NOT NULL.",
+            )
+        for constraint in table.constraints:
+            if constraint.kind not in ("p", "u") or not constraint.columns:
+                continue
+            if constraint.columns[0] != name:
+                kind = "primary key" if constraint.kind == "p" else "unique constraint"
+                yield self._not_leading(
+                    table, kind, constraint.name, constraint.columns, constraint.origin
+                )
+        for index in table.indexes:
+            if index.unique and index.columns and index.columns[0] != name:
+                yield self._not_leading(
+                    table, "unique index", index.name, index.columns, index.origin
+                )
+        if not table.rls_enabled:
+            yield Violation(
+                f"tenant table {table.key} does not enable row-level security: a query that"
+                f" forgets WHERE {name} = ... reads every tenant's rows",
+                object=table.key,
+                origin=table.origin,
+                help=(
+                    f"ALTER TABLE {table.sql_name} ENABLE ROW LEVEL SECURITY, and create a"
+                    f" policy USING ({name} = current_setting('app.{name}')::...)."
+                ),
+            )
+        elif not any(mentions(p.using, name) for p in table.policies):
+            yield Violation(
+                f"tenant table {table.key} has no row-level security policy whose USING"
+                f" checks {name}: its policies do not isolate tenants",
+                object=table.key,
+                origin=table.origin,
+                help=(
+                    f"CREATE POLICY ... ON {table.sql_name} USING"
+                    f" ({name} = current_setting('app.{name}')::...)."
+                ),
+            )
+        if self.options.force_rls and table.rls_enabled and not table.rls_forced:
+            yield Violation(
+                f"tenant table {table.key} does not force row-level security: its owner (often"
+                " the application's role) bypasses the tenant policies",
+                object=table.key,
+                origin=table.origin,
+                help=f"ALTER TABLE {table.sql_name} FORCE ROW LEVEL SECURITY.",
+            )
+
+    def _not_leading(
+        self, table: Table, kind: str, name: str, columns: tuple[str, ...], origin: Origin | None
+    ) -> Violation:
+        column = self.options.column
+        return Violation(
+            f"{kind} {name} on {table.key} ({', '.join(columns)}) does not start with"
+            f" {column}: its values are unique across all tenants, not per tenant, and it"
+            f" does not serve the WHERE {column} = ... of tenant queries",
+            object=f"{table.key}.{name}",
+            origin=origin,
+            help=f"Put {column} first: ({', '.join([column, *(c for c in columns if c != column)])}).",
+        )

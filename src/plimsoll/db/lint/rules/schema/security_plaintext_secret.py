@@ -1,0 +1,87 @@
+"""security-plaintext-secret."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict
+
+from plimsoll.db.catalog import Catalog
+from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.rules.schema._objects import SECRET_COLUMN_PATTERNS
+from plimsoll.db.lint.schema_facts import is_text_type, name_matches
+
+
+class SecurityPlaintextSecret(SchemaRule):
+    """Passwords, secrets, tokens and API keys are never stored as plain text.
+
+    **Problem.** A column named ``password``, ``api_key``, ``client_secret`` or
+    ``refresh_token`` of type ``text``, ``varchar``, ``char``, ``citext`` or ``json`` most
+    likely holds the credential itself, readable by anyone who can read the table.
+
+    **Why.** Everything that copies the table copies the credentials: backups, replicas,
+    dumps handed to developers, logical decoding, query logs and error messages. A leaked
+    password also opens the user's other accounts; a leaked API key or token is a session
+    anyone can use.
+
+    **Fix.** Store a password as a slow salted hash (bcrypt, scrypt, argon2) and say so in
+    the name (``password_hash``); encrypt secrets the application must read back, and keep
+    the ciphertext in ``bytea`` (``pgp_sym_encrypt`` or the application's own envelope
+    encryption). A text column is accepted when its name or its comment says it holds a
+    hash or ciphertext (``hashed``: patterns searched in the lower-case name and comment,
+    default ``hash``, ``digest``, ``crypt``, ``cipher``): ``COMMENT ON COLUMN
+    users.password IS 'bcrypt hash'`` is taken at its word. ``patterns`` (regular
+    expressions searched in the lower-case column name, or ``glob:`` patterns) select the
+    secret columns; the defaults are anchored at the end of the name, so
+    ``password_changed_at`` or ``token_type`` are not taken for secrets.
+
+    **Example.**
+
+    ```sql
+    -- readable by anything that can read users
+    CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, password text NOT NULL);
+    -- a hash, named as one
+    CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, password_hash text NOT NULL);
+    ```
+    """
+
+    id = "security-plaintext-secret"
+    severity = Severity.ERROR
+    help = (
+        "Store a salted hash (password_hash) or ciphertext in bytea instead; say so in the"
+        " column's name or comment."
+    )
+
+    class Options(BaseModel):
+        """``patterns``: names of secret columns; ``hashed``: markers of a hash or ciphertext."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        patterns: list[str] = list(SECRET_COLUMN_PATTERNS)
+        hashed: list[str] = ["hash", "digest", "crypt", "cipher"]
+
+    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
+        """Flag each secret-named column of a text type not marked as hashed or encrypted."""
+        patterns = tuple(self.options.patterns)
+        hashed = tuple(self.options.hashed)
+        verdicts: dict[str, bool] = {}
+        for table in catalog.tables.values():
+            for column in table.columns:
+                name = column.name
+                secret = verdicts.get(name)
+                if secret is None:
+                    secret = verdicts[name] = name_matches(name, patterns) and not name_matches(
+                        name, hashed
+                    )
+                if not secret or not is_text_type(column.type):
+                    continue
+                if column.comment and name_matches(column.comment, hashed):
+                    continue
+                key = f"{table.key}.{name}"
+                yield Violation(
+                    f"{key} is {column.type}: a secret stored as readable text is exposed to"
+                    " every backup, replica, dump and SELECT on the table",
+                    object=key,
+                    origin=column.origin,
+                )

@@ -1,0 +1,284 @@
+"""``--format sarif``: a lint report as a SARIF 2.1.0 log, for GitHub code scanning and others.
+
+One run. ``tool.driver.rules`` describes every rule of the registry (and the engine's
+``syntax-error``), with the rule's documentation as Markdown. Each finding is a result:
+in a file, a physical location relative to ``%SRCROOT%`` (the ``base_dir``) when it is under
+it; for an object of a live database, a logical location naming the object (valid SARIF, but
+GitHub code scanning refuses a log with a result that has no physical location, so a live
+database's log is for other consumers). A partial
+fingerprint (a hash of the rule, file, object and message, not of the line) lets code scanning
+follow a result as lines move. The run's properties hold the report's summary and the audit
+trail of the rules used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from plimsoll.db.lint.docs import (
+    SYNTAX_ERROR_BODY,
+    SYNTAX_ERROR_HELP,
+    SYNTAX_ERROR_SUMMARY,
+    library_memberships,
+    rule_markdown,
+    syntax_error_markdown,
+)
+from plimsoll.db.lint.engine import LintReport
+from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
+from plimsoll.db.lint.registry import Registry
+from plimsoll.db.lint.rule import Rule, Severity
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+SRCROOT = "%SRCROOT%"
+# The key of plimsoll's own fingerprint; the "/v1" is bumped if what it hashes ever changes.
+FINGERPRINT_KEY = "plimsollFindingHash/v1"
+
+# GitHub code scanning takes at most 1024 characters of a rule's short and full description;
+# the whole documentation goes into help.markdown, which has no such limit.
+DESCRIPTION_LIMIT = 1024
+
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def level(severity: Severity) -> str:
+    """The SARIF level of a severity: error, warning, or note for info."""
+    return LEVELS[severity]
+
+
+def fit(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """The leading paragraphs of ``text`` that fit in ``limit`` characters (at least a cut one)."""
+    if len(text) <= limit:
+        return text
+    paragraphs = text.split("\n\n")
+    kept: list[str] = []
+    size = 0
+    for paragraph in paragraphs:
+        size += len(paragraph) + (2 if kept else 0)
+        if size > limit:
+            break
+        kept.append(paragraph)
+    # A code block cut in half would swallow the rest of a Markdown rendering.
+    while kept and "\n\n".join(kept).count("```") % 2:
+        kept.pop()
+    return "\n\n".join(kept) or text[: limit - 1].rstrip() + "\u2026"
+
+
+def _rule_descriptor(rule: type[Rule], libraries: list[str]) -> dict[str, Any]:
+    """A reportingDescriptor for ``rule``: the whole page is its help, a digest its description."""
+    documentation = fit(rule.documentation())
+    properties: dict[str, Any] = {
+        "tags": list(libraries),
+        "kind": rule.kind,
+        "pgVersions": str(rule.pg_versions),
+        "version": rule.version,
+    }
+    if rule.deprecated_in:
+        properties["deprecatedIn"] = rule.deprecated_in
+    if rule.removed_in:
+        properties["removedIn"] = rule.removed_in
+    if rule.replacement:
+        properties["replacement"] = rule.replacement
+    descriptor: dict[str, Any] = {
+        "id": rule.id,
+        "name": rule.__name__,
+        "shortDescription": {"text": fit(rule.summary())},
+        "fullDescription": {"text": documentation or rule.summary()},
+        "help": {"text": rule.help, "markdown": rule_markdown(rule, libraries)},
+        "defaultConfiguration": {"level": level(rule.severity)},
+        "properties": properties,
+    }
+    if documentation:
+        descriptor["fullDescription"]["markdown"] = documentation
+    return descriptor
+
+
+def _syntax_error_descriptor() -> dict[str, Any]:
+    """The reportingDescriptor of the engine's ``syntax-error`` finding."""
+    full = fit(f"{SYNTAX_ERROR_SUMMARY}\n\n{SYNTAX_ERROR_BODY}")
+    return {
+        "id": SYNTAX_ERROR,
+        "name": "SyntaxError",
+        "shortDescription": {"text": SYNTAX_ERROR_SUMMARY},
+        "fullDescription": {"text": full, "markdown": full},
+        "help": {"text": SYNTAX_ERROR_HELP, "markdown": syntax_error_markdown()},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"tags": [], "kind": "engine", "pgVersions": "all"},
+    }
+
+
+def _unknown_descriptor(rule_id: str, finding: Finding) -> dict[str, Any]:
+    """A minimal descriptor for a finding whose rule is not in the registry."""
+    return {
+        "id": rule_id,
+        "shortDescription": {"text": rule_id},
+        "help": {"text": finding.help},
+        "defaultConfiguration": {"level": level(finding.severity)},
+        "properties": {"tags": list(finding.libraries)},
+    }
+
+
+def _artifact_uri(file: str, base_dir: Path | None) -> tuple[str, str | None]:
+    """The URI of ``file`` and its base id: relative to ``%SRCROOT%`` when under ``base_dir``."""
+    path = Path(file)
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    if base_dir is not None:
+        root = Path(os.path.abspath(base_dir))
+        try:
+            relative = Path(os.path.abspath(absolute)).relative_to(root)
+        except ValueError:
+            pass
+        else:
+            return quote(relative.as_posix()), SRCROOT
+    if path.is_absolute():
+        return Path(os.path.abspath(path)).as_uri(), None
+    # A relative reference with no base: consumers (GitHub among them) resolve it against the
+    # root of the checkout.
+    return quote(path.as_posix()), None
+
+
+def object_kind(key: str) -> str:
+    """The SARIF logical-location kind of a catalog key, from its shape.
+
+    ``schema.name(args)`` is a function; ``schema`` a namespace; ``schema.table`` a type (a
+    table, view, sequence or enum); ``schema.table.column`` a member (a column or constraint).
+    """
+    if "(" in key:
+        return "function"
+    parts = key.count(".") + 1
+    if parts == 1:
+        return "namespace"
+    if parts == 2:
+        return "type"
+    return "member"
+
+
+def _location(
+    finding: Finding, base_dir: Path | None, uris: dict[str, tuple[str, str | None]]
+) -> dict[str, Any] | None:
+    """Where ``finding`` is: a physical location in a file, else a logical one (an object).
+
+    ``uris`` caches each file's URI (a report of thousands of findings names a few files).
+    """
+    if finding.file is not None:
+        known = uris.get(finding.file)
+        if known is None:
+            known = uris[finding.file] = _artifact_uri(finding.file, base_dir)
+        uri, base = known
+        artifact: dict[str, Any] = {"uri": uri}
+        if base is not None:
+            artifact["uriBaseId"] = base
+        physical: dict[str, Any] = {"artifactLocation": artifact}
+        if finding.line >= 1:
+            region = {"startLine": finding.line}
+            if finding.column >= 1:
+                region["startColumn"] = finding.column
+            physical["region"] = region
+        location: dict[str, Any] = {"physicalLocation": physical}
+        if finding.object:
+            location["logicalLocations"] = [_logical(finding.object)]
+        return location
+    if finding.object:
+        return {"logicalLocations": [_logical(finding.object)]}
+    return None
+
+
+def _logical(key: str) -> dict[str, Any]:
+    """A logicalLocation for the catalog object ``key``."""
+    name = key.split("(", 1)[0].rsplit(".", 1)[-1]
+    return {"name": name, "fullyQualifiedName": key, "kind": object_kind(key)}
+
+
+def fingerprint(finding: Finding, uri: str | None, occurrence: int) -> str:
+    """A stable hash of the rule, file, object and message (not the line: code moves).
+
+    ``occurrence`` tells apart identical findings in one file (the second CREATE INDEX of
+    the same table), so that each keeps its own identity.
+    """
+    parts = [finding.rule, uri or "", finding.object or "", finding.message, str(occurrence)]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def result_text(finding: Finding) -> str:
+    """The result's message: the finding's message, then its help."""
+    message = finding.message.rstrip()
+    if not finding.help:
+        return message
+    if not message.endswith((".", "!", "?", ":")):
+        message += "."
+    return f"{message} {finding.help}"
+
+
+def to_sarif(
+    report: LintReport, registry: Registry, *, tool_version: str, base_dir: Path | None = None
+) -> dict[str, Any]:
+    """``report`` as a SARIF 2.1.0 log (plain data, ready for ``json.dumps``).
+
+    File paths under ``base_dir`` are given relative to ``%SRCROOT%`` (declared in
+    ``originalUriBaseIds``); others are absolute ``file:`` URIs, or kept relative when no
+    ``base_dir`` is given.
+    """
+    memberships = library_memberships(registry)
+    descriptors: list[dict[str, Any]] = [_syntax_error_descriptor()]
+    index: dict[str, int] = {SYNTAX_ERROR: 0}
+    for rule_id in sorted(registry.rules):
+        index[rule_id] = len(descriptors)
+        descriptors.append(_rule_descriptor(registry.rules[rule_id], memberships[rule_id]))
+
+    results: list[dict[str, Any]] = []
+    seen: Counter[tuple[str, str, str, str]] = Counter()
+    uris: dict[str, tuple[str, str | None]] = {}
+    for finding in report.findings:
+        if finding.rule not in index:
+            index[finding.rule] = len(descriptors)
+            descriptors.append(_unknown_descriptor(finding.rule, finding))
+        location = _location(finding, base_dir, uris)
+        uri = None
+        if location is not None and "physicalLocation" in location:
+            uri = location["physicalLocation"]["artifactLocation"]["uri"]
+        identity = (finding.rule, uri or "", finding.object or "", finding.message)
+        seen[identity] += 1
+        result: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "ruleIndex": index[finding.rule],
+            "level": level(finding.severity),
+            "message": {"text": result_text(finding)},
+            "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding, uri, seen[identity])},
+        }
+        if location is not None:
+            result["locations"] = [location]
+        if finding.libraries:
+            result["properties"] = {"libraries": list(finding.libraries)}
+        results.append(result)
+
+    summary = report.as_dict()
+    audit = summary.pop("audit")
+    summary.pop("findings")
+    driver: dict[str, Any] = {
+        "name": "plimsoll",
+        "semanticVersion": tool_version,
+        "version": tool_version,
+        "rules": descriptors,
+    }
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "properties": {"audit": audit},
+            }
+        ],
+        # Columns count characters (code points), as the engine reports them.
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+        "properties": summary,
+    }
+    if base_dir is not None:
+        root = Path(os.path.abspath(base_dir)).as_uri().rstrip("/") + "/"
+        run["originalUriBaseIds"] = {SRCROOT: {"uri": root}}
+    return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}

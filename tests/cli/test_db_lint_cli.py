@@ -1,0 +1,128 @@
+"""``plimsoll db lint`` end to end: files, a live database, formats, config and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_code_cli import plimsoll
+from tests.support.postgres import PgDatabase
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project with a schema folder and two migrations."""
+    root = tmp_path / "svc"
+    (root / "db" / "schema").mkdir(parents=True)
+    (root / "db" / "migrations").mkdir()
+    (root / "plimsoll.toml").write_text("[db.lint]\nlibraries = ['safety', 'general']\n")
+    (root / "db" / "schema" / "tables.sql").write_text(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint);\n"
+        "CREATE TABLE events (payload jsonb);\n"
+    )
+    (root / "db" / "migrations" / "0001_index.up.sql").write_text(
+        "-- the new index\nCREATE INDEX orders_customer_idx ON orders (customer_id);\n"
+    )
+    (root / "db" / "migrations" / "0001_index.down.sql").write_text(
+        "DROP INDEX orders_customer_idx;\n"
+    )
+    return root
+
+
+def _findings(done: object, rule: str) -> list[dict]:
+    data = json.loads(done.stdout)  # type: ignore[attr-defined]
+    return [f for f in data["findings"] if f["rule"] == rule]
+
+
+def test_lints_the_project_with_file_lines_and_exit_1(project: Path) -> None:
+    done = plimsoll(project, "db", "lint", "-f", "json", check=1)
+    index = _findings(done, "require-concurrent-index-creation")
+    assert [(f["file"], f["line"]) for f in index] == [("db/migrations/0001_index.up.sql", 2)]
+    missing_pk = _findings(done, "require-primary-key")
+    assert [(f["file"], f["line"], f["object"]) for f in missing_pk] == [
+        ("db/schema/tables.sql", 2, "public.events")
+    ]
+    audit = json.loads(done.stdout)["audit"]
+    assert [lib["name"] for lib in audit["libraries"]] == ["safety", "general"]
+    text = plimsoll(project, "db", "lint", check=1).stdout
+    assert "db/migrations/0001_index.up.sql:2:1: warning require-concurrent-index-creation" in text
+    assert "help: Use CREATE INDEX CONCURRENTLY" in text
+
+
+def test_clean_input_exits_0_and_fail_on(project: Path) -> None:
+    migration = project / "db" / "migrations" / "0001_index.up.sql"
+    migration.write_text(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_customer_idx ON orders (customer_id);\n"
+    )
+    (project / "db" / "migrations" / "0001_index.down.sql").write_text(
+        "DROP INDEX CONCURRENTLY IF EXISTS orders_customer_idx;\n"
+    )
+    plimsoll(project, "db", "lint", "db/migrations", check=0)
+    migration.write_text("CREATE INDEX orders_customer_idx ON orders (customer_id);\n")
+    plimsoll(project, "db", "lint", "db/migrations", "--fail-on", "error", check=0)
+    plimsoll(project, "db", "lint", "db/migrations", check=1)
+
+
+def test_syntax_error_is_a_finding_and_the_rest_is_linted(project: Path) -> None:
+    (project / "db" / "schema" / "broken.sql").write_text("CREATE TABLE (;\n")
+    done = plimsoll(project, "db", "lint", "-f", "json", check=1)
+    syntax = _findings(done, "syntax-error")
+    assert [(f["file"], f["line"], f["column"]) for f in syntax] == [
+        ("db/schema/broken.sql", 1, 14)
+    ]
+    assert _findings(done, "require-concurrent-index-creation")
+    assert "Traceback" not in done.stderr
+
+
+def test_usage_errors_exit_2(project: Path) -> None:
+    assert (
+        "unknown rule 'no-such-rule'"
+        in plimsoll(project, "db", "lint", "--select", "no-such-rule", check=2).stderr
+    )
+    assert (
+        "unknown library 'hippa'"
+        in plimsoll(project, "db", "lint", "--library", "hippa", check=2).stderr
+    )
+    assert (
+        "nope.sql: no such file or folder"
+        in plimsoll(project, "db", "lint", "nope.sql", check=2).stderr
+    )
+    (project / "plimsoll.toml").write_text("[db.lint]\nfail_on = 'sometimes'\n")
+    assert "db.lint.fail_on" in plimsoll(project, "db", "lint", check=2).stderr
+
+
+def test_inline_and_config_control(project: Path) -> None:
+    (project / "plimsoll.toml").write_text(
+        "[db.lint]\nignore = ['require-primary-key']\n"
+        "[db.lint.rules.require-concurrent-index-creation]\nseverity = 'error'\n"
+    )
+    done = plimsoll(project, "db", "lint", "-f", "json", check=1)
+    data = json.loads(done.stdout)
+    assert not _findings(done, "require-primary-key")
+    assert [f["severity"] for f in _findings(done, "require-concurrent-index-creation")] == [
+        "error"
+    ]
+    assert {"rule": "require-primary-key", "reason": "ignored (--ignore)"} in data["audit"][
+        "disabled"
+    ]
+    assert data["audit"]["overridden"] == [
+        {
+            "rule": "require-concurrent-index-creation",
+            "field": "severity",
+            "from": "warning",
+            "to": "error",
+        }
+    ]
+
+
+def test_live_database_with_env(tmp_path: Path, pg_database: PgDatabase) -> None:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (x int)")
+    (tmp_path / "plimsoll.toml").write_text(f'[db.environments.live]\nurl = "{pg_database.dsn}"\n')
+    done = plimsoll(tmp_path, "db", "lint", "--env", "live", "-f", "json", check=1)
+    data = json.loads(done.stdout)
+    assert [f["object"] for f in _findings(done, "require-primary-key")] == ["public.loose"]
+    assert data["catalog"] == "database"
+    assert data["pg_version"] == pg_database.server.major

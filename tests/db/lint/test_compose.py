@@ -1,0 +1,183 @@
+"""Composing libraries: conflicts and their strategies, overrides, versions, the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from plimsoll.core.errors import ConfigError, UsageError
+from plimsoll.db.lint.compose import ConflictStrategy, RuleOverride, compose
+from plimsoll.db.lint.library import Library, LibraryRule
+from plimsoll.db.lint.registry import Registry, load_registry
+from plimsoll.db.lint.rule import PgVersions, SchemaRule, Severity, Violation
+
+
+class _Base(SchemaRule):
+    help = "fix it"
+
+    def check(self, catalog: object, context: object) -> Iterator[Violation]:  # type: ignore[override]
+        yield from ()
+
+
+class Alpha(_Base):
+    """Alpha."""
+
+    id = "alpha"
+    severity = Severity.WARNING
+
+    class Options(BaseModel):
+        """Alpha's options."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        limit: int = 10
+
+
+class Beta(_Base):
+    """Beta."""
+
+    id = "beta"
+    severity = Severity.ERROR
+    conflicts_with = ("gamma",)
+
+
+class Gamma(_Base):
+    """Gamma."""
+
+    id = "gamma"
+    severity = Severity.WARNING
+
+
+class Old(_Base):
+    """Old."""
+
+    id = "old"
+    severity = Severity.WARNING
+    deprecated_in = "1.2.0"
+    replacement = "alpha"
+
+
+class Gone(_Base):
+    """Gone."""
+
+    id = "gone"
+    severity = Severity.WARNING
+    removed_in = "2.0.0"
+    replacement = "alpha"
+
+
+class Modern(_Base):
+    """Modern."""
+
+    id = "modern"
+    severity = Severity.WARNING
+    pg_versions = PgVersions(minimum=12)
+
+
+@pytest.fixture
+def registry() -> Registry:
+    reg = Registry()
+    for rule in (Alpha, Beta, Gamma, Old, Gone, Modern):
+        reg.add(rule, "test")
+    reg.add(Library.of("one", "1.0.0", "first", "alpha", "beta", "old", "modern"), "test")
+    reg.add(
+        Library.of(
+            "two", "2.1.0", "second", LibraryRule("alpha", Severity.ERROR, {"limit": 5}), "gamma"
+        ),
+        "test",
+    )
+    return reg
+
+
+def _ids(active: list) -> list[str]:
+    return sorted(a.id for a in active)
+
+
+def test_libraries_compose_with_an_audit_trail(registry: Registry) -> None:
+    active, audit = compose(registry, ["one"], pg_version=15)
+    assert _ids(active) == ["alpha", "beta", "modern", "old"]
+    assert audit.libraries == [{"name": "one", "version": "1.0.0", "rules": 4}]
+    assert audit.deprecated == [{"rule": "old", "deprecated_in": "1.2.0", "replacement": "alpha"}]
+    assert audit.enabled == 4
+
+
+def test_rules_outside_their_versions_are_disabled_and_said_so(registry: Registry) -> None:
+    active, audit = compose(registry, ["one"], pg_version=11)
+    assert "modern" not in _ids(active)
+    assert {
+        "rule": "modern",
+        "reason": "does not apply to PostgreSQL 11 (applies to 12 and later)",
+    } in audit.disabled
+
+
+def test_setting_conflict_prefer_first_and_last(registry: Registry) -> None:
+    active, audit = compose(registry, ["one", "two"], strategy=ConflictStrategy.PREFER_FIRST)
+    alpha = next(a for a in active if a.id == "alpha")
+    assert alpha.severity is Severity.WARNING and alpha.rule.options.limit == 10
+    assert alpha.libraries == ("one", "two")
+    assert audit.conflicts[0]["rule"] == "alpha" and audit.conflicts[0]["resolution"] == "one"
+    active, audit = compose(registry, ["one", "two"], strategy=ConflictStrategy.PREFER_LAST)
+    alpha = next(a for a in active if a.id == "alpha")
+    assert alpha.severity is Severity.ERROR and alpha.rule.options.limit == 5
+
+
+def test_conflict_strategy_error_refuses(registry: Registry) -> None:
+    with pytest.raises(ConfigError, match="one and two set rule alpha differently"):
+        compose(registry, ["one", "two"], strategy=ConflictStrategy.ERROR)
+
+
+def test_declared_contradictions(registry: Registry) -> None:
+    active, audit = compose(registry, ["one", "two"], strategy=ConflictStrategy.WARN)
+    assert {"beta", "gamma"} <= set(_ids(active))
+    contradiction = next(c for c in audit.conflicts if c["kind"] == "contradiction")
+    assert (
+        contradiction["rules"] == ["beta", "gamma"] and contradiction["resolution"] == "kept both"
+    )
+    active, audit = compose(registry, ["one", "two"], strategy=ConflictStrategy.PREFER_FIRST)
+    assert "gamma" not in _ids(active) and "beta" in _ids(active)
+    active, _ = compose(registry, ["one", "two"], strategy=ConflictStrategy.PREFER_LAST)
+    assert "beta" not in _ids(active) and "gamma" in _ids(active)
+
+
+def test_select_ignore_and_overrides(registry: Registry) -> None:
+    active, audit = compose(
+        registry,
+        ["one"],
+        ignore=["beta"],
+        overrides={"alpha": RuleOverride(severity=Severity.INFO, options={"limit": 3})},
+    )
+    alpha = next(a for a in active if a.id == "alpha")
+    assert alpha.severity is Severity.INFO and alpha.rule.options.limit == 3
+    assert {"rule": "beta", "reason": "ignored (--ignore)"} in audit.disabled
+    assert {
+        "rule": "alpha",
+        "field": "severity",
+        "from": "warning",
+        "to": "info",
+    } in audit.overridden
+    active, _ = compose(registry, [], select=["gamma"])
+    assert _ids(active) == ["gamma"]
+
+
+def test_bad_names_are_usage_errors(registry: Registry) -> None:
+    with pytest.raises(UsageError, match="unknown rule 'alpah' \\(did you mean alpha\\?\\)"):
+        compose(registry, ["one"], select=["alpah"])
+    with pytest.raises(UsageError, match="unknown library 'on'"):
+        compose(registry, ["on"])
+    with pytest.raises(UsageError, match="rule gone was removed in 2.0.0; use alpha"):
+        compose(registry, ["one"], ignore=["gone"])
+
+
+def test_bad_options_name_the_config_key(registry: Registry) -> None:
+    with pytest.raises(ConfigError, match=r"tool.plimsoll.db.lint.rules.alpha.options.limt"):
+        compose(registry, ["one"], overrides={"alpha": RuleOverride(options={"limt": 3})})
+
+
+def test_builtin_libraries_load() -> None:
+    registry = load_registry()
+    assert not registry.failures, registry.failures
+    assert {"safety", "general"} <= set(registry.libraries)
+    for library in registry.libraries.values():
+        missing = [r for r in library.rule_ids if r not in registry.rules]
+        assert not missing, f"library {library.name} names unknown rules {missing}"

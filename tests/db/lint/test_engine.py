@@ -1,0 +1,118 @@
+"""The lint engine: contexts, inline ignores, syntax errors, file order and sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plimsoll.core.errors import InputError, UsageError
+from plimsoll.db.lint.compose import compose
+from plimsoll.db.lint.context import StatementContext
+from plimsoll.db.lint.engine import SourceFile, lint_sources
+from plimsoll.db.lint.ignores import read_ignores
+from plimsoll.db.lint.registry import load_registry
+from plimsoll.db.lint.sources import collect_sources
+from plimsoll.db.sqljson import parse_json
+
+RULE = "require-concurrent-index-creation"
+
+
+def _lint(*sources: SourceFile) -> list[tuple[str, str, int, int]]:
+    active, audit = compose(load_registry(), [], select=[RULE])
+    report = lint_sources(sources, active, audit, pg_version=16)
+    return [(f.rule, f.file or "", f.line, f.column) for f in report.findings]
+
+
+def _context(sql: str) -> StatementContext:
+    script = parse_json(sql, "m.sql")
+    context = StatementContext(script, 16)
+    for statement in script.statements:
+        context.advance(statement)
+    return context
+
+
+def test_context_follows_creations_settings_and_transactions() -> None:
+    context = _context(
+        "SET lock_timeout = '2s'; BEGIN; CREATE TABLE s.a (x int);"
+        " CREATE MATERIALIZED VIEW v AS SELECT 1; ALTER TABLE s.a RENAME TO b;"
+    )
+    assert context.lock_timeout_set and not context.statement_timeout_set
+    assert context.explicit_transaction and context.in_transaction
+    assert {"s.a", "s.b", "public.v"} <= context.created
+    context = _context("SET statement_timeout = 0; BEGIN; COMMIT; RESET lock_timeout;")
+    assert not context.statement_timeout_set and not context.explicit_transaction
+
+
+def test_search_path_changes_the_default_schema() -> None:
+    context = _context("SET search_path TO app, public; CREATE TABLE t (x int);")
+    assert "app.t" in context.created
+
+
+def test_ignore_directives_place_and_scope() -> None:
+    sql = (
+        "CREATE INDEX a ON t (x); -- plimsoll: ignore require-concurrent-index-creation\n"
+        "CREATE INDEX b ON t (x);\n"
+        "/* a note */ -- plimsoll: ignore\n"
+        "CREATE INDEX c\n  ON t (x);\n"
+    )
+    ignores = read_ignores(parse_json(sql, "f.sql"))
+    assert ignores.silenced(RULE, 1)
+    assert not ignores.silenced(RULE, 2)
+    assert ignores.silenced("any-rule", 4) and ignores.silenced(RULE, 5)
+    assert _lint(SourceFile("f.sql", sql, True)) == [(RULE, "f.sql", 2, 1)]
+
+
+def test_ignore_file_silences_the_whole_file() -> None:
+    sql = "CREATE INDEX a ON t (x);\n-- plimsoll: ignore-file require-concurrent-index-creation\n"
+    assert _lint(SourceFile("f.sql", sql, True)) == []
+    other = "CREATE INDEX a ON t (x);\n-- plimsoll: ignore-file some-other-rule\n"
+    assert _lint(SourceFile("f.sql", other, True)) == [(RULE, "f.sql", 1, 1)]
+
+
+def test_a_syntax_error_is_a_finding_and_other_files_go_on() -> None:
+    found = _lint(
+        SourceFile("bad.sql", "CREATE INDEX a ON t (x);\nSELECT FROM WHERE;\n", True),
+        SourceFile("good.sql", "\n\n  CREATE INDEX é ON t (x);", True),
+    )
+    assert found == [("syntax-error", "bad.sql", 2, 13), (RULE, "good.sql", 3, 3)]
+
+
+def test_columns_count_characters_not_bytes() -> None:
+    sql = "/* é東 */ CREATE INDEX a ON t (x);"
+    assert _lint(SourceFile("f.sql", sql, True)) == [(RULE, "f.sql", 1, 10)]
+
+
+def test_sources_order_and_kinds(tmp_path: Path) -> None:
+    schema = tmp_path / "db" / "schema"
+    migrations = tmp_path / "db" / "migrations"
+    (schema / "10_tables").mkdir(parents=True)
+    (schema / "00_common").mkdir()
+    migrations.mkdir(parents=True)
+    (schema / "10_tables" / "a.sql").write_text("CREATE TABLE a (x int);")
+    (schema / "00_common" / "z.sql").write_text("CREATE SCHEMA app;")
+    (migrations / "10_b.up.sql").write_text("SELECT 1;")
+    (migrations / "9_a.up.sql").write_text("SELECT 1;")
+    (migrations / "9_a.down.sql").write_text("SELECT 1;")
+    sources = collect_sources(
+        [schema, migrations],
+        tmp_path,
+        migrations_dir=migrations,
+        migrator_settings={"lock_timeout": "5s"},
+    )
+    assert [(s.path, s.migration, s.build) for s in sources] == [
+        ("db/schema/00_common/z.sql", False, True),
+        ("db/schema/10_tables/a.sql", False, True),
+        ("db/migrations/9_a.up.sql", True, True),
+        ("db/migrations/9_a.down.sql", True, False),
+        ("db/migrations/10_b.up.sql", True, True),
+    ]
+    assert sources[2].settings == {"lock_timeout": "5s"} and sources[0].settings == {}
+
+
+def test_sources_bad_paths(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="missing.sql: no such file or folder"):
+        collect_sources([tmp_path / "missing.sql"], tmp_path)
+    (tmp_path / "latin1.sql").write_bytes(b"SELECT '\xe9';")
+    with pytest.raises(InputError, match="latin1.sql: not UTF-8"):
+        collect_sources([tmp_path / "latin1.sql"], tmp_path)
