@@ -109,6 +109,8 @@ copy db/migrations/0001_stock_items.up.sql db/migrations/0001_stock_items.down.s
   db/migrations/0003_movements_by_time.up.sql db/migrations/0003_movements_by_time.down.sql
 commit 0 "Stock tables and their migrations"
 plim "" db migrate validate
+step "the migrations linted: locks, rewrites and types (safety) and schema practice (general)"
+plim "1" db lint
 plim "" db migrate up
 plim "" db migrate status
 plim "" db migrate down
