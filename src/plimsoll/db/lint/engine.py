@@ -14,8 +14,10 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from plimsoll.db.lint.background import Background
 from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
 from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
@@ -26,6 +28,10 @@ from plimsoll.db.sqljson import JsonScript, gc_paused, parse_json
 
 if TYPE_CHECKING:
     from plimsoll.db.catalog import Catalog
+
+# From this much SQL (characters), the catalog and the schema rules run in a forked child
+# while the statement rules run here: below it, the fork costs more than it saves.
+PARALLEL_CHARACTERS = 200_000
 
 
 @dataclass(frozen=True)
@@ -134,14 +140,41 @@ class _Linter:
 
     def schema(self, catalog: Catalog, context: SchemaContext) -> None:
         """Run the schema rules over ``catalog``."""
+        for finding in self.check_schema(catalog, context):
+            self.keep(finding)
+
+    def check_schema(self, catalog: Catalog, context: SchemaContext) -> list[Finding]:
+        """The schema rules' findings over ``catalog``, before inline ignores."""
+        found: list[Finding] = []
         for active in self.schema_rules:
             for violation in active.rule.check(catalog, context):  # type: ignore[attr-defined]
                 origin = violation.origin
                 if origin is not None:
-                    finding = _finding(active, violation, origin.file, origin.line, origin.column)
+                    found.append(
+                        _finding(active, violation, origin.file, origin.line, origin.column)
+                    )
                 else:
-                    finding = _finding(active, violation, None, 0, 0)
-                self.keep(finding)
+                    found.append(_finding(active, violation, None, 0, 0))
+        return found
+
+    def schema_findings(self, sources: Sequence[SourceFile], pg_version: int) -> list[Finding]:
+        """Build the catalog from ``sources`` (in order) and return the schema rules' findings.
+
+        A file that does not parse is left out (its syntax error is reported by the caller).
+        """
+        from plimsoll.db.ddl_catalog import CatalogBuilder
+
+        builder = CatalogBuilder()
+        with gc_paused():
+            for source in sources:
+                try:
+                    script = parse_json(source.text, source.path)
+                except SqlSyntaxError:
+                    continue
+                for statement in script.statements:
+                    builder.apply(statement, script)
+                del script
+        return self.check_schema(builder.catalog(), SchemaContext(pg_version, "files"))
 
 
 def _finding(
@@ -177,16 +210,22 @@ def lint_sources(
     linter = _Linter(rules, pg_version)
     sources = list(sources)
     has_schema = any(not s.migration and s.build for s in sources)
-    builder = None
-    if linter.schema_rules:
-        from plimsoll.db.ddl_catalog import CatalogBuilder
-
-        builder = CatalogBuilder()
     order: dict[str, int] = {}
     statements = 0
     # Every name that a schema build creates is new to the statements after it.
     built: set[str] = set()
+    # The schema is the schema files' build when there are any, else the migrations'.
+    catalog_sources = [s for s in sources if s.build and s.migration != has_schema]
     with gc_paused():
+        schema_job = None
+        if linter.schema_rules and catalog_sources:
+            # Started before anything is parsed: the child parses its own copy of the files,
+            # which costs less than sharing a large parsed heap copy-on-write.
+            schema_job = Background(
+                partial(linter.schema_findings, catalog_sources, pg_version),
+                fork=sum(len(s.text) for s in catalog_sources) >= PARALLEL_CHARACTERS,
+            )
+        parsed: list[tuple[SourceFile, JsonScript]] = []
         for source in sources:
             order.setdefault(source.path, len(order))
             try:
@@ -196,6 +235,8 @@ def lint_sources(
                 continue
             statements += len(script.statements)
             linter.ignores[source.path] = read_ignores(script)
+            parsed.append((source, script))
+        for source, script in parsed:
             context = StatementContext(
                 script,
                 pg_version,
@@ -207,16 +248,12 @@ def lint_sources(
             if not source.migration:
                 context.created = built
             linter.statements(script, context)
-            # The schema is the schema files' build when there are any, else the migrations'.
-            if builder is not None and source.build and source.migration != has_schema:
-                for statement in script.statements:
-                    builder.apply(statement, script)
-            # Freed here, while the collector is paused: a large tree freed by reference
-            # counting costs little, the same tree walked by a collection costs much.
-            del script, context
-        if builder is not None:
-            linter.schema(builder.catalog(), SchemaContext(pg_version, "files"))
-            del builder
+        if schema_job is not None:
+            for finding in schema_job.result():
+                linter.keep(finding)
+        # Freed here, while the collector is paused: a large tree freed by reference counting
+        # costs little, the same tree walked by a collection costs much.
+        del parsed, schema_job
     linter.findings.sort(key=lambda f: f.sort_key(order))
     return LintReport(
         findings=linter.findings,
