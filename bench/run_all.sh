@@ -20,7 +20,7 @@ fi
 
 names=("$@")
 if [ "${#names[@]}" -eq 0 ]; then
-  names=(collect backfill history pathological sql_parse migrate)
+  names=(collect backfill history pathological sql_parse migrate lint health)
 fi
 
 logdir="$(mktemp -d -t plimsoll-bench.XXXXXX)"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.spec import HookSpec
@@ -263,6 +263,51 @@ class DbConfig(_Model):
     lint: LintConfig = Field(default_factory=LintConfig)
 
 
+# --- runtime --------------------------------------------------------------------------------
+
+
+def _no_colon(value: str | None) -> str | None:
+    if value is not None and (not value or ":" in value):
+        # health+json keys are component:measurement, so a colon in a name would be ambiguous.
+        raise ValueError("must be non-empty and must not contain ':'")
+    return value
+
+
+class HealthCheckConfig(_Model):
+    """One configured check: its type, its name in the report, its timing and its own options."""
+
+    type: str = Field(min_length=1)
+    component: str | None = None
+    component_id: str | None = None
+    interval_seconds: float | None = Field(default=None, ge=0)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    _component = field_validator("component")(_no_colon)
+
+
+class HealthConfig(_Model):
+    """``runtime.health``: the checks, their default interval and timeout, the service's identity.
+
+    With no checks, ``plimsoll runtime health`` runs the system check alone (and says so);
+    a readiness endpoint built from this section with no checks answers ``pass``.
+    """
+
+    checks: list[HealthCheckConfig] = Field(default_factory=list)
+    interval_seconds: float = Field(default=10.0, ge=0)
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    service_id: str | None = None
+    description: str | None = None
+    version: str | None = None
+    release_id: str | None = None
+
+
+class RuntimeConfig(_Model):
+    """The ``runtime`` section: settings of the running service's observability."""
+
+    health: HealthConfig = Field(default_factory=HealthConfig)
+
+
 # --- store, log, root -------------------------------------------------------------------------
 
 
@@ -285,6 +330,7 @@ class PlimsollConfig(_Model):
 
     code: CodeConfig = Field(default_factory=CodeConfig)
     db: DbConfig = Field(default_factory=DbConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     log: LogConfig = Field(default_factory=LogConfig)
