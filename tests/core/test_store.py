@@ -17,7 +17,11 @@ from plimsoll.core.errors import CannotRunError, ConfigError
 from plimsoll.core.store import (
     DEFAULT_PATH,
     SCHEMA_VERSION,
+    BaselineCheck,
     BreakerState,
+    OperationTiming,
+    QueryBaseline,
+    QuerySample,
     SqliteStore,
     open_store,
 )
@@ -214,3 +218,94 @@ def test_open_store_resolves_paths_and_refuses_a_url(tmp_path: Path) -> None:
     assert (tmp_path / ".plimsoll" / "state.db").is_file()
     with pytest.raises(ConfigError, match="store.url"):
         open_store(url="postgresql://user:pw@localhost/db")
+
+
+def test_a_version_2_store_is_migrated_to_3_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = _raw(path)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for version in (1, 2):
+        for statement in store_module.MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    conn.execute(
+        "INSERT INTO migration_runs (database, version, name, direction, started_at,"
+        " finished_at, duration_ms, outcome) VALUES ('db', '1', 'a', 'up', 1, 2, 1000, 'applied')"
+    )
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == 3 == SCHEMA_VERSION
+        assert [r.version for r in store.migration_runs()] == ["1"]
+        store.timings_add([OperationTiming("x", 0.1, 5.0)])
+    conn = _raw(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"query_baselines", "query_samples", "baseline_checks", "operation_timings"} <= tables
+    conn.close()
+
+
+def _baseline(key: str, at: float, metric: str = "execution_ms") -> QueryBaseline:
+    return QueryBaseline("dev", key, f"SELECT {key}", metric, at, at, name=key)
+
+
+def test_baselines_replace_append_and_keep_history(db: SqliteStore) -> None:
+    assert db.baseline_get("dev", "a") is None
+    first = db.baseline_record(
+        _baseline("a", 10.0),
+        [QuerySample(10.0, 1.5, execution_ms=1.5, shared_hit=3, plan={"nodes": ["Seq Scan"]})],
+    )
+    assert first.id is not None and [s.value for s in first.samples] == [1.5]
+    assert first.samples[0].plan == {"nodes": ["Seq Scan"]} and first.samples[0].shared_hit == 3
+    grown = db.baseline_record(_baseline("a", 20.0), [QuerySample(20.0, 2.5)], append=True)
+    assert grown.id == first.id and [s.value for s in grown.samples] == [1.5, 2.5]
+    assert (grown.created_at, grown.updated_at) == (10.0, 20.0)
+    replaced = db.baseline_record(_baseline("a", 30.0), [QuerySample(30.0, 9.0)])
+    assert replaced.id != first.id and [s.value for s in replaced.samples] == [9.0]
+    # Another metric cannot be appended to: it starts a new baseline.
+    cost = db.baseline_record(_baseline("a", 40.0, "total_cost"), [QuerySample(40, 7)], append=True)
+    assert cost.id != replaced.id and cost.metric == "total_cost"
+    db.baseline_record(_baseline("b", 50.0), [QuerySample(50.0, 1.0)])
+    db.baseline_record(QueryBaseline("prod", "a", "q", "execution_ms", 1, 1), [QuerySample(1, 1)])
+
+    current = db.baseline_get("dev", "a")
+    assert current is not None and current.id == cost.id and current.superseded_at is None
+    assert [(b.query_key, b.id) for b in db.baselines("dev")] == [
+        ("a", cost.id),
+        ("b", cost.id + 1),
+    ]
+    history = db.baselines("dev", query_key="a", include_superseded=True)
+    assert [b.id for b in history] == [cost.id, replaced.id, first.id]
+    assert [b.superseded_at for b in history] == [None, 40.0, 30.0]
+    assert len(db.baselines()) == 3
+
+
+def test_baseline_checks_are_kept_newest_first(db: SqliteStore) -> None:
+    db.baseline_checks_add(
+        [
+            BaselineCheck("dev", "a", 10.0, "ok", "execution_ms", 1.0, mean=1.0, samples=5),
+            BaselineCheck("dev", "b", 10.0, "error", "execution_ms", 9.0, change=8.0, stale=True),
+        ]
+    )
+    db.baseline_checks_add(
+        [BaselineCheck("dev", "a", 20.0, "ok", "execution_ms", 0.4, improved=True, change=-0.6)]
+    )
+    checks = db.baseline_checks("dev")
+    assert [(c.query_key, c.checked_at) for c in checks] == [("a", 20.0), ("b", 10.0), ("a", 10.0)]
+    assert checks[0].improved and checks[1].stale and checks[1].change == 8.0
+    assert [c.checked_at for c in db.baseline_checks("dev", query_key="a", limit=1)] == [20.0]
+    assert db.baseline_checks("other") == []
+
+
+def test_operation_timings(db: SqliteStore) -> None:
+    db.timings_add([])
+    db.timings_add(
+        [
+            OperationTiming("hook_execution", 0.01, 5.0),
+            OperationTiming("hook_execution", 0.2, 1.0, ok=False),
+            OperationTiming("baseline_lookup", 0.002, 3.0),
+        ]
+    )
+    assert [(t.seconds, t.ok) for t in db.timings("hook_execution")] == [(0.2, False), (0.01, True)]
+    assert [t.operation for t in db.timings(since=3.0)] == ["baseline_lookup", "hook_execution"]
+    assert db.timings_purge(before=4.0) == 2
+    assert [t.recorded_at for t in db.timings()] == [5.0]

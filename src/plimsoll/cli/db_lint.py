@@ -119,6 +119,7 @@ def lint(
     if threshold not in ("error", "warning", "info"):
         raise UsageError(f"--fail-on: expected error, warning or info, not {threshold!r}")
     report = _run(loaded, registry, paths, env, library, select, ignore, pg_version)
+    _keep_timings(loaded)
     _render(report, registry, fmt, loaded)
     if report.failed(Severity(threshold)):
         raise typer.Exit(1)
@@ -197,6 +198,29 @@ def _run(
         report.findings.extend(live.findings)
         report.catalog_source = "database"
     return report
+
+
+def _keep_timings(loaded: LoadedConfig) -> None:
+    """Write the rule-composition timing to the store (for `plimsoll db slo`), when there is one.
+
+    A lint of files must not leave state behind, so a store is only written when the project
+    already has one (a migration, a baseline or a health check made it).
+    """
+    from plimsoll.core.errors import PlimsollError
+    from plimsoll.core.store import open_configured
+    from plimsoll.db.profiling.objectives import flush_timings
+
+    settings = loaded.config.store
+    if settings.url is None and not (loaded.root / settings.path).exists():
+        return
+    try:
+        store = open_configured(settings, loaded.root)
+    except PlimsollError:
+        return  # timings are for later; the lint itself stands
+    try:
+        flush_timings(store)
+    finally:
+        store.close()
 
 
 def _default_paths(loaded: LoadedConfig) -> list[Path]:

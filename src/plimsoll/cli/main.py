@@ -13,6 +13,7 @@ from plimsoll.cli import check as check_cli
 from plimsoll.cli import code as code_cli
 from plimsoll.cli import db as db_cli
 from plimsoll.cli import db_migrate as db_migrate_cli
+from plimsoll.cli import db_profile as db_profile_cli
 from plimsoll.cli import runtime as runtime_cli
 from plimsoll.cli.db_build import build as db_build
 from plimsoll.cli.db_diff import diff as db_diff
@@ -33,6 +34,9 @@ db_cli.app.add_typer(db_migrate_cli.app, name="migrate")
 db_cli.app.command(name="build")(db_build)
 db_cli.app.command(name="diff")(db_diff)
 db_cli.app.command(name="lint")(db_lint)
+db_cli.app.command(name="profile")(db_profile_cli.profile)
+db_cli.app.add_typer(db_profile_cli.baseline_app, name="baseline")
+db_cli.app.command(name="slo")(db_profile_cli.slo)
 app.add_typer(db_cli.app, name="db")
 app.add_typer(runtime_cli.app, name="runtime")
 app.command(name="check")(check_cli.check)

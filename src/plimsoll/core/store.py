@@ -1,8 +1,9 @@
 """The embedded state store: SQLite (WAL), behind one interface a PostgreSQL store can implement.
 
-The store holds what plimsoll must remember between runs: the notification outbox and the
-circuit-breaker state per channel now; runtime samples, alerts, usage events and the rest join
-later as new schema versions. The layout follows coverage.py's: a thin connection wrapper
+The store holds what plimsoll must remember between runs: the notification outbox, the
+circuit-breaker state per channel, migration runs, query baselines with their samples and
+check history, and the timings of plimsoll's own operations; runtime samples, alerts, usage
+events and the rest join later as new schema versions. The layout follows coverage.py's: a thin connection wrapper
 (:class:`SqliteConnection`) apart from the queries (:class:`SqliteStore`), and a
 ``SCHEMA_VERSION`` whose history is written next to it.
 
@@ -19,7 +20,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,11 @@ DEFAULT_PATH = ".plimsoll/state.db"
 #      with a dedupe key), breaker (consecutive failures and opening time per channel).
 #   2: migration_runs (one row per migration applied or reverted: timing, outcome, server
 #      version, the tables it touched with their sizes), for risk prediction.
-SCHEMA_VERSION = 2
+#   3: query_baselines (a query's baseline per database; a replaced one is kept, superseded,
+#      as history), query_samples (the measurements of each baseline), baseline_checks (every
+#      regression check's verdict), operation_timings (how long plimsoll's own operations
+#      took, for its objectives).
+SCHEMA_VERSION = 3
 
 # MIGRATIONS[n] takes a database from version n-1 to version n; all pending ones run in order
 # inside one transaction, so a store is never left half-migrated.
@@ -83,6 +88,70 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )
         """,
         "CREATE INDEX migration_runs_version ON migration_runs (database, version)",
+    ),
+    3: (
+        """
+        CREATE TABLE query_baselines (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            database TEXT NOT NULL,
+            query_key TEXT NOT NULL,
+            name TEXT,
+            query TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            superseded_at REAL
+        )
+        """,
+        "CREATE INDEX query_baselines_key ON query_baselines (database, query_key, superseded_at)",
+        """
+        CREATE TABLE query_samples (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            baseline_id INTEGER NOT NULL REFERENCES query_baselines (id) ON DELETE CASCADE,
+            recorded_at REAL NOT NULL,
+            value REAL NOT NULL,
+            execution_ms REAL,
+            planning_ms REAL,
+            total_cost REAL,
+            rows REAL,
+            shared_hit INTEGER,
+            shared_read INTEGER,
+            plan TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX query_samples_baseline ON query_samples (baseline_id)",
+        """
+        CREATE TABLE baseline_checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            database TEXT NOT NULL,
+            query_key TEXT NOT NULL,
+            baseline_id INTEGER,
+            checked_at REAL NOT NULL,
+            status TEXT NOT NULL,
+            improved INTEGER NOT NULL DEFAULT 0,
+            stale INTEGER NOT NULL DEFAULT 0,
+            metric TEXT NOT NULL,
+            current REAL NOT NULL,
+            mean REAL,
+            stddev REAL,
+            low REAL,
+            high REAL,
+            samples INTEGER NOT NULL DEFAULT 0,
+            change REAL,
+            message TEXT NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX baseline_checks_key ON baseline_checks (database, query_key, checked_at)",
+        """
+        CREATE TABLE operation_timings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            operation TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            recorded_at REAL NOT NULL,
+            ok INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+        "CREATE INDEX operation_timings_operation ON operation_timings (operation, recorded_at)",
     ),
 }
 
@@ -215,6 +284,59 @@ class Store(ABC):
     def migration_runs(self, database: str | None = None, limit: int = 1000) -> list[MigrationRun]:
         """The recorded runs, newest first (of one database when given)."""
 
+    # --- query baselines ------------------------------------------------------------------
+
+    @abstractmethod
+    def baseline_record(
+        self, baseline: QueryBaseline, samples: Sequence[QuerySample], *, append: bool = False
+    ) -> QueryBaseline:
+        """Store ``samples`` as the current baseline of ``baseline``'s query; return it, stored.
+
+        By default the query's current baseline (if any) is superseded, kept as history, and a
+        new one starts at ``baseline.updated_at``. With ``append`` the samples join the current
+        baseline of the same metric instead (one is started when there is none).
+        """
+
+    @abstractmethod
+    def baseline_get(self, database: str, query_key: str) -> QueryBaseline | None:
+        """The current baseline of one query, with its samples, or None."""
+
+    @abstractmethod
+    def baselines(
+        self,
+        database: str | None = None,
+        *,
+        query_key: str | None = None,
+        include_superseded: bool = False,
+    ) -> list[QueryBaseline]:
+        """Baselines with their samples, by query then newest first (current ones by default)."""
+
+    @abstractmethod
+    def baseline_checks_add(self, checks: Sequence[BaselineCheck]) -> None:
+        """Keep the verdicts of one regression check."""
+
+    @abstractmethod
+    def baseline_checks(
+        self, database: str | None = None, *, query_key: str | None = None, limit: int = 1000
+    ) -> list[BaselineCheck]:
+        """Past verdicts, newest first (of one database and one query when given)."""
+
+    # --- operation timings ----------------------------------------------------------------
+
+    @abstractmethod
+    def timings_add(self, timings: Sequence[OperationTiming]) -> None:
+        """Keep how long some of plimsoll's own operations took."""
+
+    @abstractmethod
+    def timings(
+        self, operation: str | None = None, *, since: float | None = None
+    ) -> list[OperationTiming]:
+        """Recorded timings, oldest first (of one operation, from ``since``, when given)."""
+
+    @abstractmethod
+    def timings_purge(self, before: float) -> int:
+        """Delete timings recorded before ``before``; return how many went."""
+
 
 @dataclass(frozen=True)
 class MigrationRun:
@@ -231,6 +353,78 @@ class MigrationRun:
     error: str | None = None
     server_version: int | None = None
     tables: tuple[tuple[str, int | None], ...] = ()
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class QuerySample:
+    """One measurement of a query: the compared ``value`` and what EXPLAIN reported around it.
+
+    ``plan`` is a small JSON-ready summary of the plan (node types, top node), not the plan.
+    """
+
+    recorded_at: float
+    value: float
+    execution_ms: float | None = None
+    planning_ms: float | None = None
+    total_cost: float | None = None
+    rows: float | None = None
+    shared_hit: int | None = None
+    shared_read: int | None = None
+    plan: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class QueryBaseline:
+    """A query's baseline on one database: what ``metric`` its samples measure, and since when.
+
+    ``superseded_at`` is set once a newer baseline replaced it (it stays as history).
+    """
+
+    database: str
+    query_key: str
+    query: str
+    metric: str
+    created_at: float
+    updated_at: float
+    name: str | None = None
+    superseded_at: float | None = None
+    samples: tuple[QuerySample, ...] = ()
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class BaselineCheck:
+    """One query's verdict in a regression check, with the baseline figures it was judged by."""
+
+    database: str
+    query_key: str
+    checked_at: float
+    status: str
+    metric: str
+    current: float
+    baseline_id: int | None = None
+    improved: bool = False
+    stale: bool = False
+    mean: float | None = None
+    stddev: float | None = None
+    low: float | None = None
+    high: float | None = None
+    samples: int = 0
+    change: float | None = None
+    message: str = ""
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class OperationTiming:
+    """How long one of plimsoll's own operations took, and whether it completed."""
+
+    operation: str
+    seconds: float
+    recorded_at: float
+    ok: bool = True
     id: int | None = None
 
 
@@ -308,6 +502,23 @@ class SqliteConnection:
                 conn.execute("COMMIT")
             finally:
                 self._depth = 0
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Hold the connection for several reads that must see one state (no write lock)."""
+        with self._lock:
+            conn = self._connection()
+            if self._depth:
+                yield conn
+                return
+            # A deferred transaction: one snapshot for every read of the block.
+            conn.execute("BEGIN")
+            self._depth = 1
+            try:
+                yield conn
+            finally:
+                self._depth = 0
+                conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query and return all its rows."""
@@ -597,6 +808,270 @@ class SqliteStore(Store):
             )
             for r in rows
         ]
+
+    # --- query baselines ------------------------------------------------------------------
+
+    def baseline_record(
+        self, baseline: QueryBaseline, samples: Sequence[QuerySample], *, append: bool = False
+    ) -> QueryBaseline:
+        """Store ``samples`` as the query's current baseline (see :meth:`Store.baseline_record`)."""
+        now = baseline.updated_at
+        with self.db.transaction() as conn:
+            current = conn.execute(
+                "SELECT id, metric FROM query_baselines WHERE database = ? AND query_key = ?"
+                " AND superseded_at IS NULL ORDER BY id DESC LIMIT 1",
+                (baseline.database, baseline.query_key),
+            ).fetchone()
+            # Samples of another metric (a time, a cost) cannot be pooled: start afresh.
+            if append and current is not None and current["metric"] == baseline.metric:
+                baseline_id = int(current["id"])
+                conn.execute(
+                    "UPDATE query_baselines SET updated_at = ?, query = ?,"
+                    " name = COALESCE(?, name) WHERE id = ?",
+                    (now, baseline.query, baseline.name, baseline_id),
+                )
+            else:
+                if current is not None:
+                    conn.execute(
+                        "UPDATE query_baselines SET superseded_at = ? WHERE id = ?",
+                        (now, current["id"]),
+                    )
+                cursor = conn.execute(
+                    "INSERT INTO query_baselines (database, query_key, name, query, metric,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        baseline.database,
+                        baseline.query_key,
+                        baseline.name,
+                        baseline.query,
+                        baseline.metric,
+                        baseline.created_at,
+                        now,
+                    ),
+                )
+                baseline_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO query_samples (baseline_id, recorded_at, value, execution_ms,"
+                " planning_ms, total_cost, rows, shared_hit, shared_read, plan)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        baseline_id,
+                        sample.recorded_at,
+                        sample.value,
+                        sample.execution_ms,
+                        sample.planning_ms,
+                        sample.total_cost,
+                        sample.rows,
+                        sample.shared_hit,
+                        sample.shared_read,
+                        json.dumps(dict(sample.plan), sort_keys=True, default=str),
+                    )
+                    for sample in samples
+                ],
+            )
+            rows = conn.execute(
+                "SELECT * FROM query_baselines WHERE id = ?", (baseline_id,)
+            ).fetchall()
+            return self._with_samples(conn, rows)[0]
+
+    @staticmethod
+    def _with_samples(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[QueryBaseline]:
+        """Baseline rows as QueryBaselines carrying their samples (one query for all samples)."""
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        samples: dict[int, list[QuerySample]] = {i: [] for i in ids}
+        # Chunked: SQLite limits the number of parameters of one statement.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for r in conn.execute(
+                f"SELECT * FROM query_samples WHERE baseline_id IN ({', '.join('?' * len(chunk))})"
+                " ORDER BY id",
+                chunk,
+            ):
+                samples[r["baseline_id"]].append(
+                    QuerySample(
+                        recorded_at=r["recorded_at"],
+                        value=r["value"],
+                        execution_ms=r["execution_ms"],
+                        planning_ms=r["planning_ms"],
+                        total_cost=r["total_cost"],
+                        rows=r["rows"],
+                        shared_hit=r["shared_hit"],
+                        shared_read=r["shared_read"],
+                        plan=json.loads(r["plan"]),
+                        id=r["id"],
+                    )
+                )
+        return [
+            QueryBaseline(
+                database=row["database"],
+                query_key=row["query_key"],
+                query=row["query"],
+                metric=row["metric"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                name=row["name"],
+                superseded_at=row["superseded_at"],
+                samples=tuple(samples[row["id"]]),
+                id=row["id"],
+            )
+            for row in rows
+        ]
+
+    def baseline_get(self, database: str, query_key: str) -> QueryBaseline | None:
+        """The current baseline of one query, with its samples, or None."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM query_baselines WHERE database = ? AND query_key = ?"
+                " AND superseded_at IS NULL ORDER BY id DESC LIMIT 1",
+                (database, query_key),
+            ).fetchall()
+            found = self._with_samples(conn, rows)
+        return found[0] if found else None
+
+    def baselines(
+        self,
+        database: str | None = None,
+        *,
+        query_key: str | None = None,
+        include_superseded: bool = False,
+    ) -> list[QueryBaseline]:
+        """Baselines with their samples, by query then newest first (current ones by default)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if database is not None:
+            where.append("database = ?")
+            params.append(database)
+        if query_key is not None:
+            where.append("query_key = ?")
+            params.append(query_key)
+        if not include_superseded:
+            where.append("superseded_at IS NULL")
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM query_baselines {clause} ORDER BY database, query_key, id DESC",
+                params,
+            ).fetchall()
+            return self._with_samples(conn, rows)
+
+    def baseline_checks_add(self, checks: Sequence[BaselineCheck]) -> None:
+        """Keep the verdicts of one regression check."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO baseline_checks (database, query_key, baseline_id, checked_at,"
+                " status, improved, stale, metric, current, mean, stddev, low, high, samples,"
+                " change, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.database,
+                        c.query_key,
+                        c.baseline_id,
+                        c.checked_at,
+                        c.status,
+                        int(c.improved),
+                        int(c.stale),
+                        c.metric,
+                        c.current,
+                        c.mean,
+                        c.stddev,
+                        c.low,
+                        c.high,
+                        c.samples,
+                        c.change,
+                        c.message,
+                    )
+                    for c in checks
+                ],
+            )
+
+    def baseline_checks(
+        self, database: str | None = None, *, query_key: str | None = None, limit: int = 1000
+    ) -> list[BaselineCheck]:
+        """Past verdicts, newest first (of one database and one query when given)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if database is not None:
+            where.append("database = ?")
+            params.append(database)
+        if query_key is not None:
+            where.append("query_key = ?")
+            params.append(query_key)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.db.query(
+            f"SELECT * FROM baseline_checks {clause} ORDER BY checked_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            BaselineCheck(
+                database=r["database"],
+                query_key=r["query_key"],
+                checked_at=r["checked_at"],
+                status=r["status"],
+                metric=r["metric"],
+                current=r["current"],
+                baseline_id=r["baseline_id"],
+                improved=bool(r["improved"]),
+                stale=bool(r["stale"]),
+                mean=r["mean"],
+                stddev=r["stddev"],
+                low=r["low"],
+                high=r["high"],
+                samples=r["samples"],
+                change=r["change"],
+                message=r["message"],
+                id=r["id"],
+            )
+            for r in rows
+        ]
+
+    # --- operation timings ----------------------------------------------------------------
+
+    def timings_add(self, timings: Sequence[OperationTiming]) -> None:
+        """Keep how long some of plimsoll's own operations took."""
+        if not timings:
+            return
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO operation_timings (operation, seconds, recorded_at, ok)"
+                " VALUES (?, ?, ?, ?)",
+                [(t.operation, t.seconds, t.recorded_at, int(t.ok)) for t in timings],
+            )
+
+    def timings(
+        self, operation: str | None = None, *, since: float | None = None
+    ) -> list[OperationTiming]:
+        """Recorded timings, oldest first (of one operation, from ``since``, when given)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if operation is not None:
+            where.append("operation = ?")
+            params.append(operation)
+        if since is not None:
+            where.append("recorded_at >= ?")
+            params.append(since)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.db.query(
+            f"SELECT * FROM operation_timings {clause} ORDER BY recorded_at, id", params
+        )
+        return [
+            OperationTiming(
+                operation=r["operation"],
+                seconds=r["seconds"],
+                recorded_at=r["recorded_at"],
+                ok=bool(r["ok"]),
+                id=r["id"],
+            )
+            for r in rows
+        ]
+
+    def timings_purge(self, before: float) -> int:
+        """Delete timings recorded before ``before``; return how many went."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute("DELETE FROM operation_timings WHERE recorded_at < ?", (before,))
+            return cursor.rowcount
 
 
 def open_store(

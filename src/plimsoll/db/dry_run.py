@@ -90,7 +90,7 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
         applied = migrator.applied_files(conn)
         plan = files.plan_up(found, applied, target)
         try:
-            _run(conn, migrator, plan, report)
+            run_plan(conn, migrator, plan, report)
         finally:
             conn.rollback()
             report.rolled_back = True
@@ -99,12 +99,13 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
     return report
 
 
-def _run(
+def run_plan(
     conn: psycopg.Connection[Any],
     migrator: Migrator,
     plan: Sequence[files.Migration],
     report: DryRunReport,
 ) -> None:
+    """Run ``plan`` in ``conn``'s open transaction, filling ``report``; the caller rolls back."""
     migrator.set_timeouts(conn, local=True)
     for migration in plan:
         if migration.kind is files.Kind.PYTHON:

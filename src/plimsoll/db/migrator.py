@@ -40,6 +40,7 @@ from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
 from plimsoll.db.checksums import ChecksumCache
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
+from plimsoll.db.profiling.objectives import Operation, flush_timings, record_timing
 
 if TYPE_CHECKING:
     from plimsoll.db.sql import Statement
@@ -322,7 +323,9 @@ class Migrator:
         if self._run_hooks is not None and self._run_hooks.executor.registry.for_phase(
             context.phase
         ):
-            self._run_hooks.run_phase(context)
+            trace = self._run_hooks.run_phase(context)
+            # Kept in memory and written once per run (below): `plimsoll db slo` reads them.
+            record_timing(None, Operation.HOOK_EXECUTION, trace.duration_ms / 1000)
 
     @contextmanager
     def _hooked_run(
@@ -358,6 +361,8 @@ class Migrator:
                 )
             finally:
                 self._run_hooks = None
+                if self.store is not None:
+                    flush_timings(self.store)
 
     # -- public ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from plimsoll.core.errors import ConfigError, UsageError
 from plimsoll.db.lint.registry import Registry
 from plimsoll.db.lint.rule import Rule, Severity
+from plimsoll.db.profiling.objectives import Operation, timed_operation
 
 
 class ConflictStrategy(StrEnum):
@@ -104,6 +105,7 @@ def _check_ids(registry: Registry, ids: Iterable[str], where: str) -> None:
             raise UsageError(f"{where}: rule {rule_id} was removed in {rule.removed_in}{use}")
 
 
+@timed_operation(Operation.RULE_COMPOSITION)
 def compose(
     registry: Registry,
     libraries: list[str],
