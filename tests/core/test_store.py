@@ -309,3 +309,26 @@ def test_operation_timings(db: SqliteStore) -> None:
     assert [t.operation for t in db.timings(since=3.0)] == ["baseline_lookup", "hook_execution"]
     assert db.timings_purge(before=4.0) == 2
     assert [t.recorded_at for t in db.timings()] == [5.0]
+
+
+def test_part_schemas_are_versioned_apart(tmp_path: Path) -> None:
+    """A part's tables migrate by themselves, once, and a newer layout is refused."""
+    from plimsoll.core.errors import CannotRunError
+    from plimsoll.core.store import SqliteStore
+
+    path = tmp_path / "state.db"
+    v1 = [["CREATE TABLE part_things (id INTEGER PRIMARY KEY, name TEXT)"]]
+    v2 = [*v1, ["ALTER TABLE part_things ADD COLUMN size INTEGER"]]
+    with SqliteStore(path) as store:
+        assert store.ensure_part_schema("things", v1) == 1
+        assert store.ensure_part_schema("things", v1) == 1  # applied once
+    with SqliteStore(path) as store:
+        assert store.ensure_part_schema("things", v2) == 2
+        columns = [r["name"] for r in store.db.query("PRAGMA table_info(part_things)")]
+        assert columns == ["id", "name", "size"]
+        with pytest.raises(CannotRunError, match="things tables at version 2"):
+            store.ensure_part_schema("things", v1)
+        broken = [*v2, ["ALTER TABLE nope ADD COLUMN x"]]
+        with pytest.raises(CannotRunError, match="to version 3 failed"):
+            store.ensure_part_schema("things", broken)
+        assert store.ensure_part_schema("things", v2) == 2  # the failed step left nothing

@@ -277,6 +277,17 @@ class Store(ABC):
     # --- migration runs -------------------------------------------------------------------
 
     @abstractmethod
+    def ensure_part_schema(self, part: str, migrations: Sequence[Sequence[str]]) -> int:
+        """Bring a part's own tables up to date; return their schema version.
+
+        A part (runtime alerts, usage analytics, ...) keeps its tables in the store without the
+        core knowing them: ``migrations[n]`` holds the statements that take its tables from
+        version ``n`` to ``n + 1``; the version reached is kept in ``meta`` as
+        ``schema.<part>``. Applied in one transaction; a store written by a newer plimsoll
+        (a higher version than the part knows) is refused with CannotRunError.
+        """
+
+    @abstractmethod
     def migration_run_add(self, run: MigrationRun) -> int:
         """Record one migration applied or reverted; return its id."""
 
@@ -595,6 +606,35 @@ class SqliteStore(Store):
                     (str(SCHEMA_VERSION),),
                 )
         return SCHEMA_VERSION
+
+    def ensure_part_schema(self, part: str, migrations: Sequence[Sequence[str]]) -> int:
+        """Bring a part's own tables up to date (see :meth:`Store.ensure_part_schema`)."""
+        key = f"schema.{part}"
+        target = len(migrations)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            current = int(row["value"]) if row else 0
+            if current > target:
+                raise CannotRunError(
+                    f"the state store {self.db.path} holds {part} tables at version {current},"
+                    f" newer than the {target} this plimsoll knows: upgrade plimsoll to use it"
+                )
+            for version in range(current, target):
+                try:
+                    for statement in migrations[version]:
+                        conn.execute(statement)
+                except sqlite3.Error as exc:
+                    raise CannotRunError(
+                        f"migrating the {part} tables of the state store {self.db.path} to"
+                        f" version {version + 1} failed: {exc}"
+                    ) from exc
+            if current != target:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, str(target)),
+                )
+        return target
 
     def close(self) -> None:
         """Release the store's connection."""
