@@ -18,6 +18,7 @@ from plimsoll.cli import runtime as runtime_cli
 from plimsoll.cli.db_build import build as db_build
 from plimsoll.cli.db_diff import diff as db_diff
 from plimsoll.cli.db_lint import lint as db_lint
+from plimsoll.cli.db_risk import risk as db_risk
 from plimsoll.cli.state import State
 from plimsoll.core import log
 from plimsoll.core.errors import ExitCode, PlimsollError
@@ -34,6 +35,7 @@ db_cli.app.add_typer(db_migrate_cli.app, name="migrate")
 db_cli.app.command(name="build")(db_build)
 db_cli.app.command(name="diff")(db_diff)
 db_cli.app.command(name="lint")(db_lint)
+db_cli.app.command(name="risk")(db_risk)
 db_cli.app.command(name="profile")(db_profile_cli.profile)
 db_cli.app.add_typer(db_profile_cli.baseline_app, name="baseline")
 db_cli.app.command(name="slo")(db_profile_cli.slo)

@@ -20,6 +20,11 @@ from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.spec import HookSpec
 from plimsoll.core.rules import RuleSpec
 
+# The one exception to "the core knows no part": the risk settings (weights, curves,
+# throughput) are models with their own maths, kept next to the code that uses them; the
+# module imports only pydantic and the level names, so nothing heavy and no cycle.
+from plimsoll.db.risk.config import RiskConfig  # noqa: E402 - grouped with its explanation
+
 CONFIG_FILES = ("plimsoll.toml", "plimsoll.yaml", "plimsoll.yml", "pyproject.toml")
 ALL_COLLECTORS = (
     "stats",
@@ -261,6 +266,7 @@ class DbConfig(_Model):
     hook_breaker_threshold: int = 5
     hook_breaker_reset_seconds: float = 300.0
     lint: LintConfig = Field(default_factory=LintConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
 
 
 # --- runtime --------------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""``plimsoll db risk`` end to end: pending migrations, files and versions, formats, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from plimsoll.db.risk.calibration import Calibration, CalibrationCache, measure
+from plimsoll.db.risk.facts import read_facts
+from tests.support.postgres import PgDatabase, PgServer
+
+# The real `plimsoll` entry point with `db risk` added the way main.py registers commands.
+_RUNNER = (
+    "import sys\n"
+    "from plimsoll.cli import db, main\n"
+    "from plimsoll.cli.db_risk import risk\n"
+    "db.app.command(name='risk')(risk)\n"
+    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
+    "main.run()\n"
+)
+
+
+def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+    """Run ``plimsoll`` with ``db risk`` available, and check its exit code."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNNER, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    if check is not None:
+        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def calibration(pg_server: PgServer) -> tuple[str, Calibration]:
+    """One small calibration of the test server, shared through each project's cache."""
+    with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
+        key = read_facts(conn, []).server.cache_key
+        return key, measure(conn, rows=10_000, repeats=1)
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, pg_database: PgDatabase, calibration: tuple[str, Calibration]
+) -> Iterator[Path]:
+    """A project on the test database: accounts created by 0001 (applied), 0002-0003 pending."""
+    root = tmp_path / "service"
+    folder = root / "db" / "migrations"
+    folder.mkdir(parents=True)
+    (root / "plimsoll.toml").write_text(
+        f'[db.environments.development]\nurl = "{pg_database.dsn}"\n'
+        '[db.environments.down]\nurl = "postgresql://app:s3cret-pw@127.0.0.1:1/app"\n'
+    )
+    (folder / "0001_accounts.up.sql").write_text(
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);\n"
+        "INSERT INTO accounts SELECT g, 'user' || g || '@example.com'"
+        " FROM generate_series(1, 50000) AS g;\n"
+    )
+    (folder / "0002_token.up.sql").write_text(
+        "-- a volatile default\nALTER TABLE accounts ADD COLUMN token uuid DEFAULT gen_random_uuid();\n"
+    )
+    (folder / "0003_email_index.up.sql").write_text(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_email ON accounts (email);\n"
+    )
+    key, measured = calibration
+    CalibrationCache(root / ".plimsoll" / "cache" / "risk-calibration.json").put(key, measured)
+    plimsoll(root, "db", "migrate", "up", "--target", "0001")
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute("ANALYZE accounts")
+    yield root
+
+
+def test_pending_migrations_as_json(project: Path) -> None:
+    data = json.loads(plimsoll(project, "db", "risk", "-f", "json").stdout)
+    assert [m["label"] for m in data["migrations"]] == ["0002_token", "0003_email_index"]
+    token, index = data["migrations"]
+    (add,) = token["statements"]
+    assert (add["line"], add["lock_level"], add["rewrites"]) == (2, "ACCESS EXCLUSIVE", True)
+    assert add["blocks_reads"] and add["blocks_writes"]
+    assert add["tables"][0]["name"] == "accounts" and add["tables"][0]["rows"] == 50000
+    assert token["holds"][0]["table"] == "accounts"
+    assert [f["rule"] for f in token["findings"]] == ["adding-field-with-default"]
+    (build,) = index["statements"]
+    assert build["lock_level"] == "SHARE UPDATE EXCLUSIVE" and not build["blocks_writes"]
+    assert index["transactional"] is False and index["holds"] == []
+    assert data["calibration"]["source"] == "cache"
+    assert data["fail_level"] == "CRITICAL" and data["failed"] is False
+    assert (
+        data["server"]["database"]
+        == json.loads(plimsoll(project, "db", "risk", "-f", "json").stdout)["server"]["database"]
+    )
+
+
+def test_text_explains_the_lock_the_score_and_the_downtime(project: Path) -> None:
+    done = plimsoll(project, "db", "risk", "0002")
+    text = done.stdout
+    assert "0002_token (db/migrations/0002_token.up.sql)" in text
+    assert (
+        "blocks reads and writes on accounts (ACCESS EXCLUSIVE, from line 2 to the commit)" in text
+    )
+    assert "rewrite of accounts" in text
+    for factor in ("data volume", "lock time", "dependencies", "anomalies", "concurrent load"):
+        assert factor in text
+    assert "recommendation: add the column without a default" in text
+    assert "method" in text and "caveats" in text and "calibration (cache" in text
+    assert "lint db/migrations/0002_token.up.sql:2: warning adding-field-with-default" in text
+    assert "0003" not in text  # only what was asked for
+    assert done.stderr == ""  # quiet off a terminal
+
+
+def test_files_versions_and_the_failing_level(project: Path) -> None:
+    folder = project / "db" / "migrations"
+    by_file = json.loads(
+        plimsoll(
+            project, "db", "risk", str(folder / "0003_email_index.up.sql"), "-f", "json"
+        ).stdout
+    )
+    assert [m["label"] for m in by_file["migrations"]] == ["0003_email_index"]
+    loose = project / "hotfix.sql"
+    loose.write_text("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE;\n")
+    data = json.loads(plimsoll(project, "db", "risk", str(loose), "-f", "json").stdout)
+    assert data["migrations"][0]["statements"][0]["lock_level"] == "ACCESS EXCLUSIVE"
+    failed = plimsoll(
+        project, "db", "risk", "0002_token", "--fail-level", "low", "-f", "json", check=1
+    )
+    assert json.loads(failed.stdout)["failed"] is True
+    text = plimsoll(project, "db", "risk", "--fail-level", "LOW", check=1).stdout
+    assert "migration(s) at LOW or above: 0002_token, 0003_email_index" in text
+
+
+def test_usage_errors_exit_2_and_an_unreachable_database_3(project: Path) -> None:
+    bad_level = plimsoll(project, "db", "risk", "--fail-level", "severe", check=2)
+    assert bad_level.stderr.startswith("plimsoll: error: --fail-level: expected one of LOW")
+    unknown = plimsoll(project, "db", "risk", "0099", check=2)
+    assert "0099: not a file, nor a migration version" in unknown.stderr
+    (project / "db" / "migrations" / "0004_broken.up.sql").write_text("SELECT 1;\nALTER TABLE;\n")
+    broken = plimsoll(project, "db", "risk", "0004", check=2)
+    assert "0004_broken.up.sql:2:" in broken.stderr and "Traceback" not in broken.stderr
+    down = plimsoll(project, "db", "risk", "0002", "--env", "down", check=3)
+    assert "s3cret-pw" not in down.stderr and "Traceback" not in down.stderr
+    assert down.stderr.count("\n") == 1
+
+
+def test_nothing_pending_and_help(project: Path) -> None:
+    plimsoll(project, "db", "migrate", "up")
+    assert "nothing to assess" in plimsoll(project, "db", "risk").stdout
+    empty = json.loads(plimsoll(project, "db", "risk", "-f", "json").stdout)
+    assert empty == {"level": "LOW", "migrations": [], "fail_level": "CRITICAL", "failed": False}
+    helped = " ".join(plimsoll(project, "db", "risk", "--help").stdout.split())
+    assert "db.risk.fail_level" in helped and "Exit codes" in helped
+    assert "data volume 25%" in helped
