@@ -14,7 +14,7 @@ from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
-from plimsoll.core.errors import ExitCode, PlimsollError
+from plimsoll.core.errors import ExitCode, PlimsollError, UsageError
 from plimsoll.core.paths import STATE_DIR
 from plimsoll.db import migrations as files
 
@@ -160,11 +160,51 @@ def up(
             help="Run them in one transaction and roll it back: timings, locks, rows; nothing kept.",
         ),
     ] = False,
+    interactive: Annotated[
+        bool,
+        typer.Option(
+            "--interactive",
+            "-i",
+            help="Walk the pending migrations in a terminal: preview and risk of each, then "
+            "apply, dry-run first, skip or abort.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Never ask; with --max-risk, the risk gate for scripts."),
+    ] = False,
+    max_risk: Annotated[
+        str | None,
+        typer.Option(
+            "--max-risk",
+            metavar="LEVEL",
+            help="LOW, MEDIUM, HIGH or CRITICAL. With --yes: assess, and apply nothing (exit 1) "
+            "if a pending migration is above LEVEL. With --interactive: such a migration can "
+            "only be dry-run or skipped.",
+        ),
+    ] = None,
     env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
     """Apply pending migrations, each in its own transaction."""
+    if interactive or yes or max_risk is not None:
+        if dry_run:
+            raise UsageError("--dry-run cannot be combined with --interactive, --yes or --max-risk")
+        from plimsoll.cli.db_migrate_interactive import interactive_up
+
+        interactive_up(
+            ctx,
+            env,
+            yes,
+            max_risk,
+            fmt,
+            interactive=interactive,
+            target=target,
+            allow_changed=allow_changed,
+            path=path,
+        )
+        return
     migrator = _migrator(ctx, env, path)
     if dry_run:
         from plimsoll.db.dry_run import dry_run as run_dry

@@ -433,6 +433,20 @@ class Migrator:
             plan = files.plan_down(found, applied, steps=steps, target=target)
             return self._run_plan(conn, plan, report)
 
+    def apply(self, migrations: Sequence[files.Migration]) -> RunReport:
+        """Apply exactly ``migrations`` that are still pending, in order, in one hooked run.
+
+        Unlike :meth:`up`, a pending migration left out stays pending (the wizard's "skip").
+        Changed files are not checked here: the caller read :meth:`status` first.
+        """
+        report = RunReport("up")
+        with self._session(report) as (conn, applied):
+            done = {files.version_key(row.version) for row in applied}
+            todo = [m for m in migrations if m.key not in done]
+            if todo:
+                self._run_plan(conn, todo, report)
+        return report
+
     # -- applying --------------------------------------------------------------------------
 
     def _apply_hooked(
