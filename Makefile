@@ -82,6 +82,8 @@ check() {  # check <apt package> <test command...>
 }
 check git has_cmd git
 check postgresql pg_bindir
+# promtool checks the Prometheus rules that `plimsoll runtime rules export` writes (tests).
+check prometheus has_cmd promtool
 # Debian's python3 needs python3-venv for `python3 -m venv`; pyenv's Python has it built in.
 check python3-venv "$$PYTHON" -c 'import ensurepip, venv'
 if [ "$$WITH_CHROMIUM" = 1 ]; then

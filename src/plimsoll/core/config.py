@@ -312,6 +312,8 @@ class RuntimeConfig(_Model):
     """The ``runtime`` section: settings of the running service's observability."""
 
     health: HealthConfig = Field(default_factory=HealthConfig)
+    # Validated by plimsoll.runtime.alerts.loader, which names the file and the key path.
+    alerts: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- store, log, root -------------------------------------------------------------------------
