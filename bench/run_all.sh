@@ -20,7 +20,7 @@ fi
 
 names=("$@")
 if [ "${#names[@]}" -eq 0 ]; then
-  names=(collect backfill history pathological sql_parse migrate lint risk health instruments)
+  names=(collect backfill history pathological sql_parse migrate lint risk health instruments usage alerts)
 fi
 
 logdir="$(mktemp -d -t plimsoll-bench.XXXXXX)"

@@ -15,6 +15,8 @@ from plimsoll.cli import db as db_cli
 from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli import db_profile as db_profile_cli
 from plimsoll.cli import runtime as runtime_cli
+from plimsoll.cli import runtime_alerts as runtime_alerts_cli
+from plimsoll.cli import runtime_usage as runtime_usage_cli
 from plimsoll.cli.db_build import build as db_build
 from plimsoll.cli.db_diff import diff as db_diff
 from plimsoll.cli.db_lint import lint as db_lint
@@ -40,6 +42,11 @@ db_cli.app.command(name="profile")(db_profile_cli.profile)
 db_cli.app.add_typer(db_profile_cli.baseline_app, name="baseline")
 db_cli.app.command(name="slo")(db_profile_cli.slo)
 app.add_typer(db_cli.app, name="db")
+runtime_cli.app.command(name="usage")(runtime_usage_cli.usage)
+runtime_cli.app.command(name="monitor")(runtime_usage_cli.monitor)
+runtime_cli.app.add_typer(runtime_alerts_cli.alerts_app, name="alerts")
+runtime_cli.app.add_typer(runtime_alerts_cli.rules_app, name="rules")
+runtime_cli.app.command(name="watch")(runtime_alerts_cli.watch)
 app.add_typer(runtime_cli.app, name="runtime")
 app.command(name="check")(check_cli.check)
 

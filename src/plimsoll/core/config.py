@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.spec import HookSpec
-from plimsoll.core.rules import RuleSpec
+from plimsoll.core.rules import RuleSpec, parse_duration
 
 # The one exception to "the core knows no part": the risk settings (weights, curves,
 # throughput) are models with their own maths, kept next to the code that uses them; the
@@ -308,10 +308,86 @@ class HealthConfig(_Model):
     release_id: str | None = None
 
 
+class RetentionTierConfig(_Model):
+    """One tier of runtime-sample retention: samples at ``resolution`` kept for ``keep``.
+
+    ``resolution`` is ``raw`` (as sampled) or a bucket width (``1m``, ``1h``); ``keep`` a
+    duration (``24h``, ``7d``). Past ``keep``, a tier's samples are averaged into the next
+    tier's buckets; the last tier's are deleted.
+    """
+
+    resolution: str | float = "raw"
+    keep: str | float
+
+    @field_validator("resolution", "keep")
+    @classmethod
+    def _duration(cls, value: str | float) -> str | float:
+        if value != "raw":
+            parse_duration(value)
+        return value
+
+    @property
+    def resolution_seconds(self) -> int:
+        """The bucket width in whole seconds (0 for raw samples)."""
+        return 0 if self.resolution == "raw" else int(parse_duration(self.resolution))
+
+    @property
+    def keep_seconds(self) -> float:
+        """How long the tier keeps its samples, in seconds."""
+        return parse_duration(self.keep)
+
+
+def _default_retention() -> list[RetentionTierConfig]:
+    return [
+        RetentionTierConfig(resolution="raw", keep="24h"),
+        RetentionTierConfig(resolution="1m", keep="7d"),
+        RetentionTierConfig(resolution="1h", keep="90d"),
+    ]
+
+
+class MonitorConfig(_Model):
+    """``runtime.monitor``: the performance monitor sampling the system and the metrics registry."""
+
+    interval_seconds: float = Field(default=10.0, gt=0)
+    system: bool = True
+    disk_paths: list[str] = Field(default_factory=lambda: ["/"])
+    sample_registry: bool = True
+    exclude: list[str] = Field(default_factory=list)
+    max_samples_per_tick: int = Field(default=5000, ge=1)
+    max_maintenance_rows: int = Field(default=20000, ge=1)
+    retention: list[RetentionTierConfig] = Field(default_factory=_default_retention)
+
+    @field_validator("retention")
+    @classmethod
+    def _tiers(cls, tiers: list[RetentionTierConfig]) -> list[RetentionTierConfig]:
+        if not tiers or tiers[0].resolution_seconds != 0:
+            raise ValueError("the first tier must be the raw one (resolution = 'raw')")
+        for lower, upper in zip(tiers, tiers[1:], strict=False):
+            if upper.resolution_seconds <= lower.resolution_seconds:
+                raise ValueError("tiers must have increasing resolutions")
+            if upper.keep_seconds <= lower.keep_seconds:
+                raise ValueError("each tier must keep its samples longer than the one before")
+        if any(t.keep_seconds <= 0 for t in tiers):
+            raise ValueError("every tier must keep its samples for a positive time")
+        return tiers
+
+
+class UsageConfig(_Model):
+    """``runtime.usage``: usage analytics (off unless ``enabled``) and its in-memory queue."""
+
+    enabled: bool = False
+    queue_size: int = Field(default=10000, ge=1)
+    batch_size: int = Field(default=1000, ge=1)
+    flush_interval_seconds: float = Field(default=1.0, gt=0)
+    flush_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
 class RuntimeConfig(_Model):
     """The ``runtime`` section: settings of the running service's observability."""
 
     health: HealthConfig = Field(default_factory=HealthConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
     # Validated by plimsoll.runtime.alerts.loader, which names the file and the key path.
     alerts: dict[str, Any] = Field(default_factory=dict)
 

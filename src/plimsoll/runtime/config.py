@@ -26,6 +26,20 @@ Example (``plimsoll.toml``; under ``[tool.plimsoll.runtime...]`` in ``pyproject.
     options = { url = "http://payments:8080/health", expected_status = [200, 204] }
 """
 
-from plimsoll.core.config import HealthCheckConfig, HealthConfig, RuntimeConfig
+from plimsoll.core.config import (
+    HealthCheckConfig,
+    HealthConfig,
+    MonitorConfig,
+    RetentionTierConfig,
+    RuntimeConfig,
+    UsageConfig,
+)
 
-__all__ = ["HealthCheckConfig", "HealthConfig", "RuntimeConfig"]
+__all__ = [
+    "HealthCheckConfig",
+    "HealthConfig",
+    "MonitorConfig",
+    "RetentionTierConfig",
+    "RuntimeConfig",
+    "UsageConfig",
+]

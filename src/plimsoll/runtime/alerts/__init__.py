@@ -1,0 +1,9 @@
+"""Alerts over sampled metrics: rules, lifecycle, grouping, silences, escalation, delivery.
+
+One evaluation cycle (:mod:`.engine`) reads the samples the monitor stored, evaluates every
+:class:`~.rule.AlertRule` with :mod:`plimsoll.core.rules`, moves each alert through
+pending, firing, acknowledged and resolved (:mod:`.state`, kept in the store), and queues the
+notifications that grouping (:mod:`.grouping`), silences, maintenance windows, inhibition
+(:mod:`.silences`) and escalation (:mod:`.escalation`) call for in the outbox of
+:mod:`plimsoll.core.notify`, whose dispatcher delivers them.
+"""
