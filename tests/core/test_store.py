@@ -332,3 +332,38 @@ def test_part_schemas_are_versioned_apart(tmp_path: Path) -> None:
         with pytest.raises(CannotRunError, match="to version 3 failed"):
             store.ensure_part_schema("things", broken)
         assert store.ensure_part_schema("things", v2) == 2  # the failed step left nothing
+
+
+def test_a_forked_child_is_not_blocked_by_a_lock_held_in_the_parent(tmp_path: Path) -> None:
+    """A thread holding the store's lock at fork() must not hang the child's first write."""
+    import os
+
+    from plimsoll.core.store import SqliteStore
+
+    store = SqliteStore(tmp_path / "state.db")
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        # The wrapper's own lock, as a thread between two statements holds it (an SQLite write
+        # lock held across fork() is SQLite's own hazard: never fork inside a transaction).
+        with store.db._lock:
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: one write, then leave
+        try:
+            store.ensure_part_schema("child", [["CREATE TABLE child_rows (x INTEGER)"]])
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    release.set()
+    thread.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert store.ensure_part_schema("child", [["CREATE TABLE child_rows (x INTEGER)"]]) == 1
+    store.close()

@@ -476,18 +476,24 @@ class SqliteConnection:
         conn.row_factory = sqlite3.Row
         return conn
 
-    def _connection(self) -> sqlite3.Connection:
-        # A connection inherited through fork() must not be used by the child: open a fresh one.
+    def _reset_if_forked(self) -> None:
+        # A connection inherited through fork() must not be used by the child, nor the lock:
+        # another thread of the parent may have held it at the fork, and would never release
+        # it here. Checked before taking the lock, so a child starts afresh.
         if os.getpid() != self._pid:
             self._pid = os.getpid()
             self._depth = 0
             self._lock = threading.RLock()
             self._conn = self._open()
+
+    def _connection(self) -> sqlite3.Connection:
+        self._reset_if_forked()
         return self._conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run the block in one write transaction (nested blocks join the outer one)."""
+        self._reset_if_forked()
         with self._lock:
             conn = self._connection()
             if self._depth:
@@ -517,6 +523,7 @@ class SqliteConnection:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """Hold the connection for several reads that must see one state (no write lock)."""
+        self._reset_if_forked()
         with self._lock:
             conn = self._connection()
             if self._depth:
@@ -533,11 +540,14 @@ class SqliteConnection:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query and return all its rows."""
+        self._reset_if_forked()
         with self._lock:
             return self._connection().execute(sql, params).fetchall()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (in a forked child, the parent's is left to the parent)."""
+        if os.getpid() != self._pid:
+            return
         with self._lock:
             self._conn.close()
 
