@@ -16,6 +16,7 @@ from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli import db_profile as db_profile_cli
 from plimsoll.cli import runtime as runtime_cli
 from plimsoll.cli import runtime_alerts as runtime_alerts_cli
+from plimsoll.cli import runtime_slo as runtime_slo_cli
 from plimsoll.cli import runtime_usage as runtime_usage_cli
 from plimsoll.cli.db_build import build as db_build
 from plimsoll.cli.db_diff import diff as db_diff
@@ -47,6 +48,7 @@ runtime_cli.app.command(name="monitor")(runtime_usage_cli.monitor)
 runtime_cli.app.add_typer(runtime_alerts_cli.alerts_app, name="alerts")
 runtime_cli.app.add_typer(runtime_alerts_cli.rules_app, name="rules")
 runtime_cli.app.command(name="watch")(runtime_alerts_cli.watch)
+runtime_cli.app.add_typer(runtime_slo_cli.slo_app, name="slo")
 app.add_typer(runtime_cli.app, name="runtime")
 app.command(name="check")(check_cli.check)
 

@@ -390,6 +390,8 @@ class RuntimeConfig(_Model):
     usage: UsageConfig = Field(default_factory=UsageConfig)
     # Validated by plimsoll.runtime.alerts.loader, which names the file and the key path.
     alerts: dict[str, Any] = Field(default_factory=dict)
+    # Validated by plimsoll.runtime.slo.loader, which names the file and the key path.
+    slo: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- store, log, root -------------------------------------------------------------------------

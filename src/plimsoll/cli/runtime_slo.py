@@ -1,0 +1,183 @@
+"""``plimsoll runtime slo``: the status of each objective, and its export as Prometheus rules.
+
+- ``slo`` shows, per objective: target, compliance over its period, the error budget (allowed,
+  consumed, remaining), the burn rate over each alert window and the burn alerts that fire;
+  exit 1 when a budget is exhausted or a page-level alert fires. ``--periods N`` adds the
+  compliance of the last N whole periods.
+- ``slo export --prometheus [-o FILE]`` prints recording and multi-burn-rate alerting rules.
+
+Objectives come from ``runtime.slo`` (with its OpenSLO files) or a file given with ``--file``
+(an OpenSLO v1 file, or the keys of ``runtime.slo`` in YAML or TOML).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from plimsoll.cli import output
+from plimsoll.cli.output import Format, print_json
+from plimsoll.cli.state import state
+from plimsoll.core.config import LoadedConfig
+from plimsoll.core.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from plimsoll.runtime.slo.model import SloConfig
+    from plimsoll.runtime.slo.report import SloStatus
+
+slo_app = typer.Typer(
+    help="Service level objectives: error budgets, burn rates, Prometheus rules.",
+    invoke_without_command=True,
+)
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
+]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", help="An OpenSLO v1 file, or runtime.slo keys in YAML/TOML."),
+]
+
+
+def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
+    return state(ctx).config(start=(path or Path.cwd()).resolve())
+
+
+def _config(loaded: LoadedConfig, file: Path | None) -> SloConfig:
+    from plimsoll.runtime.slo.loader import slo_config
+
+    return slo_config(loaded, file)
+
+
+def _percent(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _table(statuses: list[SloStatus]) -> Table:
+    table = Table(title="service level objectives", title_justify="left")
+    for column in ("slo", "target", "period", "compliance", "budget left", "bad / allowed"):
+        table.add_column(column, justify="left" if column == "slo" else "right")
+    window_names = list(statuses[0].burn_rates) if statuses else []
+    for window in window_names:
+        table.add_column(f"burn {window}", justify="right")
+    table.add_column("firing")
+    for item in statuses:
+        budget = item.budget
+        left = budget.remaining_fraction
+        style = "bold red" if budget.exhausted else ("yellow" if left < 0.25 else "green")
+        firing = ", ".join(
+            f"[{'bold red' if a.alert.pages else 'yellow'}]{a.alert.name}[/]" for a in item.firing
+        )
+        table.add_row(
+            item.objective.name,
+            _percent(item.objective.target),
+            item.objective.period,
+            _percent(budget.compliance),
+            f"[{style}]{_percent(left, 1)}[/]",
+            f"{budget.consumed:g} / {budget.allowed:g}",
+            *(f"{item.burn_rates.get(w, 0.0):.2f}" for w in window_names),
+            firing or "-",
+        )
+    return table
+
+
+@slo_app.callback()
+def slo(
+    ctx: typer.Context,
+    file: FileOpt = None,
+    periods: Annotated[
+        int, typer.Option("--periods", min=0, help="Also report the last N whole periods.")
+    ] = 0,
+    at: Annotated[
+        float | None, typer.Option("--at", help="Evaluate at this Unix time (default: now).")
+    ] = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Status of each SLO; exit 1 when a budget is exhausted or a page-level burn alert fires."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from plimsoll.core.store import open_configured
+    from plimsoll.runtime.slo.report import compliance, status
+
+    loaded = _loaded(ctx, path)
+    config = _config(loaded, file)
+    now = time.time() if at is None else at
+    store = open_configured(loaded.config.store, loaded.root)
+    try:
+        statuses = [status(store, o, now, config.burn_alerts) for o in config.objectives]
+        history = {o.name: compliance(store, o, now, periods) for o in config.objectives if periods}
+    finally:
+        store.close()
+    failing = any(s.failing for s in statuses)
+    if fmt is Format.JSON:
+        documents = []
+        for item in statuses:
+            document = item.to_dict()
+            if periods:
+                document["periods"] = [p.to_dict() for p in history[item.objective.name]]
+            documents.append(document)
+        print_json({"at": now, "slos": documents, "failing": failing})
+    else:
+        out = output.console()
+        if not statuses:
+            out.print("no SLO configured (runtime.slo.objectives, runtime.slo.openslo or --file)")
+        else:
+            out.print(_table(statuses))
+            for name, past in history.items():
+                table = Table(title=f"{name}: compliance per period", title_justify="left")
+                for column in ("from", "to", "compliance", "budget left", "met"):
+                    table.add_column(column)
+                for p in past:
+                    met = p.budget.met
+                    table.add_row(
+                        time.strftime("%Y-%m-%d %H:%M", time.gmtime(p.start)),
+                        time.strftime("%Y-%m-%d %H:%M", time.gmtime(p.end)),
+                        _percent(p.budget.compliance),
+                        _percent(p.budget.remaining_fraction, 1),
+                        "-" if met is None else ("yes" if met else "[bold red]no[/]"),
+                    )
+                out.print(table)
+    if failing:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+@slo_app.command(name="export")
+def export(
+    ctx: typer.Context,
+    prometheus: Annotated[
+        bool, typer.Option("--prometheus", help="Prometheus recording and alerting rules.")
+    ] = False,
+    file: FileOpt = None,
+    out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Print the SLOs as a Prometheus rule file (YAML, or JSON with --format json)."""
+    import json
+
+    from plimsoll.runtime.slo.prometheus import rule_file, to_yaml
+
+    if not prometheus:
+        raise UsageError("choose an export format: --prometheus")
+    config = _config(_loaded(ctx, path), file)
+    document, notes = rule_file(config)
+    text = to_yaml(document) if fmt is Format.TEXT else json.dumps(document, indent=2) + "\n"
+    if out_file is not None:
+        # Written whole, then renamed: a failure never leaves half a rule file behind.
+        tmp = out_file.with_name(out_file.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(out_file)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"{out_file}: cannot write: {exc.strerror}") from None
+    else:
+        typer.echo(text, nl=False)
+    for note in notes:
+        output.err_console().print(f"note: {note}", markup=False)
