@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 import re
 import time
 from collections.abc import Iterator
@@ -10,7 +13,20 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from plimsoll.db.catalog import Catalog, Column, Grant, Origin, Policy, Sequence, Table
+from plimsoll.db.catalog import (
+    Catalog,
+    Column,
+    Constraint,
+    Function,
+    Grant,
+    Index,
+    Origin,
+    Policy,
+    ScriptOrigin,
+    Sequence,
+    Table,
+    View,
+)
 from plimsoll.db.ddl_catalog import CatalogBuilder, build_catalog, make_object_name
 from plimsoll.db.introspect import introspect
 from plimsoll.db.sqljson import parse_json
@@ -118,6 +134,42 @@ def test_columns_types_nullability_and_defaults() -> None:
     assert columns["n"].type == "interval"
     # No sequence is listed for identity columns; their names are taken all the same.
     assert catalog.sequences == {}
+
+
+def test_types_are_spelled_as_format_type_spells_them() -> None:
+    catalog = build(
+        """
+        CREATE TABLE t (
+            a "char", b char, c character(5), d bpchar, e decimal(5, 2), f float,
+            g float(10), h bit, i interval day to second, j interval(3),
+            k interval minute to second(2), l time(3) with time zone, m "char"[],
+            n varchar[], o int4range
+        );
+        CREATE FUNCTION f(a interval day, b varchar(3), c numeric(5, 2)) RETURNS char(2)
+            LANGUAGE sql AS 'SELECT 1';
+        """
+    )
+    # What PostgreSQL 15's format_type printed for the same columns.
+    assert [c.type for c in table(catalog, "public.t").columns] == [
+        '"char"',
+        "character(1)",
+        "character(5)",
+        "bpchar",
+        "numeric(5,2)",
+        "double precision",
+        "real",
+        "bit(1)",
+        "interval day to second",
+        "interval(3)",
+        "interval minute to second(2)",
+        "time(3) with time zone",
+        '"char"[]',
+        "character varying[]",
+        "int4range",
+    ]
+    # Arguments and results are printed without modifiers.
+    function = catalog.functions["public.f(interval, character varying, numeric)"]
+    assert function.returns == "character"
 
 
 def test_serial_columns_become_integers_with_an_owned_sequence() -> None:
@@ -1028,6 +1080,78 @@ def test_every_object_has_its_origin() -> None:
     assert Origin("schema.sql", *script.line_column(start)) == t.indexes[0].origin
 
 
+def test_origins_are_resolved_when_read_and_behave_as_values() -> None:
+    text = "CREATE TABLE t (\n  naïve int,\n  b text\n);\nCREATE INDEX ON t (b);\n"
+    catalog = build(text)
+    t = table(catalog, "public.t")
+    lazy = t.columns[1].origin
+    assert isinstance(lazy, ScriptOrigin)
+    assert lazy._line == 0  # not counted until read
+    assert (lazy.file, lazy.line, lazy.column) == ("schema.sql", 3, 3)
+    assert lazy._line == 3
+    assert str(lazy) == "schema.sql:3:3"
+    assert repr(lazy) == "Origin(file='schema.sql', line=3, column=3)"
+    # Equal to, and hashed as, the same place given as values.
+    plain = Origin("schema.sql", 3, 3)
+    assert lazy == plain and hash(lazy) == hash(plain)
+    assert lazy != Origin("schema.sql", 3, 4)
+    assert lazy != ("schema.sql", 3, 3)
+    assert {lazy, plain, t.columns[0].origin} == {plain, Origin("schema.sql", 2, 3)}
+    assert sorted([plain, Origin("schema.sql", 1, 9), t.indexes[0].origin]) == [
+        Origin("schema.sql", 1, 9),
+        plain,
+        Origin("schema.sql", 5, 1),
+    ]
+    assert Origin("f.sql", 7).column == 1
+    script = parse_json(text, "schema.sql")
+    assert script.lines.origin(text.encode().index(b"b text")) == plain
+    # Pickled (and copied) as resolved values: the script stays behind.
+    for restored in (pickle.loads(pickle.dumps(lazy)), copy.deepcopy(lazy)):
+        assert type(restored) is Origin
+        assert restored == plain
+    assert len(pickle.dumps(lazy)) < 100
+    # Objects compare equal whatever their origins.
+    assert t.columns[1] == Column("b", "text")
+
+
+def test_built_objects_have_every_field() -> None:
+    # Columns, constraints, indexes and tables are made from dicts of their fields.
+    t = table(
+        build("CREATE TABLE t (a int PRIMARY KEY, b int REFERENCES t); CREATE INDEX ON t (b);"),
+        "public.t",
+    )
+    for obj in (t, t.columns[0], t.constraints[0], t.constraints[1], t.indexes[0]):
+        assert set(vars(obj)) == {f.name for f in dataclasses.fields(obj)}, type(obj)
+        assert obj == dataclasses.replace(obj)
+
+
+def test_catalog_keys_are_the_objects_keys() -> None:
+    catalog = build(
+        """
+        CREATE SCHEMA s;
+        CREATE TABLE a (id serial PRIMARY KEY);
+        CREATE VIEW v AS SELECT id FROM a;
+        CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+        CREATE TYPE e AS ENUM ('x');
+        CREATE SEQUENCE q;
+        ALTER TABLE a RENAME TO b;
+        ALTER TABLE b SET SCHEMA s;
+        ALTER VIEW v RENAME TO w;
+        ALTER FUNCTION f(int) RENAME TO g;
+        ALTER TYPE e RENAME TO e2;
+        ALTER SEQUENCE q RENAME TO r;
+        ALTER SCHEMA s RENAME TO s2;
+        """
+    )
+    for kind in ("tables", "views", "functions", "sequences", "enums"):
+        objects = getattr(catalog, kind)
+        assert list(objects) == sorted(objects), kind
+        assert all(key == obj.key for key, obj in objects.items()), kind
+    assert sorted(catalog.tables) == ["s2.b"]
+    assert sorted(catalog.sequences) == ["public.r", "s2.a_id_seq"]
+    assert list(catalog.functions) == ["public.g(integer)"]
+
+
 def test_scripts_apply_in_order_with_their_own_origins() -> None:
     first = parse_json("CREATE TABLE a (id int PRIMARY KEY);", "00_a.sql")
     second = parse_json("\n\nCREATE TABLE b (a_id int REFERENCES a);", "10_b.sql")
@@ -1233,6 +1357,10 @@ CREATE TABLE a_very_long_table_name_that_goes_on_and_on_and_on_for_ever_more (
     a_very_long_column_name_that_also_goes_on_and_on_for_ever int UNIQUE,
     b int REFERENCES "Weird Name"
 );
+CREATE TABLE spelled (
+    a "char", b numeric(5), c interval day to second, d bpchar, e interval(2),
+    f timestamp(3), g char, h bit varying(4)[]
+);
 CREATE TABLE dup (a int PRIMARY KEY UNIQUE, b int UNIQUE, UNIQUE (b), CONSTRAINT named UNIQUE (b));
 ALTER TABLE dup ADD UNIQUE (a), ADD UNIQUE (a);
 """
@@ -1259,6 +1387,78 @@ def _expression(text: str | None) -> str | None:
     return text.replace("(", "").replace(")", "")
 
 
+def _column_facts(c: Column) -> tuple[object, ...]:
+    return (c.name, c.type, c.nullable, c.identity, c.generated, c.comment, c.default is None)
+
+
+def _constraint_facts(c: Constraint) -> tuple[object, ...]:
+    return (
+        c.name,
+        c.kind,
+        c.columns,
+        c.references,
+        c.ref_columns,
+        c.on_delete,
+        c.on_update,
+        c.validated,
+        _expression(c.expression),
+    )
+
+
+def _index_facts(i: Index) -> tuple[object, ...]:
+    return (
+        i.name,
+        [_expression(c) for c in i.columns],
+        i.unique,
+        i.method,
+        _expression(i.predicate),
+    )
+
+
+def _policy_facts(p: Policy) -> tuple[object, ...]:
+    return (
+        p.name,
+        p.permissive,
+        p.command,
+        p.roles,
+        _expression(p.using),
+        _expression(p.with_check),
+    )
+
+
+def _table_facts(t: Table) -> dict[str, object]:
+    """What a static build must get exactly as introspection reads it (expressions compared
+    with PostgreSQL's own additions taken out)."""
+    return {
+        "columns": [_column_facts(c) for c in t.columns],
+        "defaults": [_expression(c.default) for c in t.columns],
+        "constraints": [_constraint_facts(c) for c in t.constraints],
+        "indexes": [_index_facts(i) for i in t.indexes],
+        "triggers": [(g.name, g.timing, g.events, g.row_level, g.function) for g in t.triggers],
+        "policies": [_policy_facts(p) for p in t.policies],
+        "table": (t.comment, t.rls_enabled, t.rls_forced, t.unlogged, t.grants),
+    }
+
+
+def _view_facts(v: View) -> tuple[object, ...]:
+    return (v.materialized, v.comment, v.grants, v.depends_on)
+
+
+def _function_facts(f: Function) -> tuple[object, ...]:
+    return (
+        f.identity_args,
+        f.argument_types,
+        f.returns,
+        f.procedure,
+        f.comment,
+        f.language,
+        f.security_definer,
+        f.volatility,
+        f.config,
+        _expression(f.body),
+    )
+
+
 def test_static_build_agrees_with_the_database(pg_database: PgDatabase, role: str) -> None:
     with pg_database.connect(autocommit=True) as conn:
         conn.execute(AGREEMENT_SCHEMA)  # type: ignore[arg-type]
@@ -1275,134 +1475,14 @@ def test_static_build_agrees_with_the_database(pg_database: PgDatabase, role: st
 
     for key, expected in live.tables.items():
         got = static.tables[key]
-        assert [
-            (c.name, c.type, c.nullable, c.identity, c.generated, c.comment, c.default is None)
-            for c in got.columns
-        ] == [
-            (c.name, c.type, c.nullable, c.identity, c.generated, c.comment, c.default is None)
-            for c in expected.columns
-        ], key
-        assert [_expression(c.default) for c in got.columns] == [
-            _expression(c.default) for c in expected.columns
-        ], key
-        assert [
-            (
-                c.name,
-                c.kind,
-                c.columns,
-                c.references,
-                c.ref_columns,
-                c.on_delete,
-                c.on_update,
-                c.validated,
-                _expression(c.expression),
-            )
-            for c in got.constraints
-        ] == [
-            (
-                c.name,
-                c.kind,
-                c.columns,
-                c.references,
-                c.ref_columns,
-                c.on_delete,
-                c.on_update,
-                c.validated,
-                _expression(c.expression),
-            )
-            for c in expected.constraints
-        ], key
-        assert [
-            (
-                i.name,
-                [_expression(c) for c in i.columns],
-                i.unique,
-                i.method,
-                _expression(i.predicate),
-            )
-            for i in got.indexes
-        ] == [
-            (
-                i.name,
-                [_expression(c) for c in i.columns],
-                i.unique,
-                i.method,
-                _expression(i.predicate),
-            )
-            for i in expected.indexes
-        ], key
-        assert [(t.name, t.timing, t.events, t.row_level, t.function) for t in got.triggers] == [
-            (t.name, t.timing, t.events, t.row_level, t.function) for t in expected.triggers
-        ], key
-        assert [
-            (
-                p.name,
-                p.permissive,
-                p.command,
-                p.roles,
-                _expression(p.using),
-                _expression(p.with_check),
-            )
-            for p in got.policies
-        ] == [
-            (
-                p.name,
-                p.permissive,
-                p.command,
-                p.roles,
-                _expression(p.using),
-                _expression(p.with_check),
-            )
-            for p in expected.policies
-        ], key
-        assert (got.comment, got.rls_enabled, got.rls_forced, got.unlogged, got.grants) == (
-            expected.comment,
-            expected.rls_enabled,
-            expected.rls_forced,
-            expected.unlogged,
-            expected.grants,
-        ), key
+        assert _table_facts(got) == _table_facts(expected), key
         # Definitions where PostgreSQL prints no expression of its own match outright.
         for mine, theirs in zip(got.constraints, expected.constraints, strict=True):
             if mine.kind in ("p", "u", "f"):
                 assert mine.definition == theirs.definition, (key, mine.name)
 
     for key, expected_view in live.views.items():
-        got_view = static.views[key]
-        assert (
-            got_view.materialized,
-            got_view.comment,
-            got_view.grants,
-            got_view.depends_on,
-        ) == (
-            expected_view.materialized,
-            expected_view.comment,
-            expected_view.grants,
-            expected_view.depends_on,
-        ), key
+        assert _view_facts(static.views[key]) == _view_facts(expected_view), key
 
     for key, expected_function in live.functions.items():
-        got_function = static.functions[key]
-        assert (
-            got_function.identity_args,
-            got_function.argument_types,
-            got_function.returns,
-            got_function.procedure,
-            got_function.comment,
-            got_function.language,
-            got_function.security_definer,
-            got_function.volatility,
-            got_function.config,
-            _expression(got_function.body),
-        ) == (
-            expected_function.identity_args,
-            expected_function.argument_types,
-            expected_function.returns,
-            expected_function.procedure,
-            expected_function.comment,
-            expected_function.language,
-            expected_function.security_definer,
-            expected_function.volatility,
-            expected_function.config,
-            _expression(expected_function.body),
-        ), key
+        assert _function_facts(static.functions[key]) == _function_facts(expected_function), key

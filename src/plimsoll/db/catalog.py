@@ -17,6 +17,7 @@ catalogs.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,20 +57,147 @@ def sql_name(schema: str, name: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
-@dataclass(frozen=True)
 class Origin:
     """Where an object was defined: a file, a line and a column (objects built from DDL files).
 
     Objects introspected from a live database have no origin. Never part of an object's
-    equality: two schemas are equal whatever files they came from.
+    equality: two schemas are equal whatever files they came from. Origins compare and hash
+    by their file, line and column, and pickle as those three values.
     """
 
-    file: str
-    line: int
-    column: int = 1
+    __slots__ = ("_file", "_line", "_column")
+
+    def __init__(self, file: str, line: int, column: int = 1) -> None:
+        self._file = file
+        self._line = line
+        self._column = column
+
+    @property
+    def file(self) -> str:
+        """The file's path, as the build was given it."""
+        return self._file
+
+    @property
+    def line(self) -> int:
+        """The 1-based line."""
+        return self._line
+
+    @property
+    def column(self) -> int:
+        """The 1-based column, in characters."""
+        return self._column
+
+    def _values(self) -> tuple[str, int, int]:
+        return self.file, self.line, self.column
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Origin):
+            return NotImplemented
+        return self._values() < other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[type[Origin], tuple[str, int, int]]:
+        # A script origin pickles resolved: its line index (the whole script) stays behind.
+        return Origin, self._values()
+
+    def __repr__(self) -> str:
+        file, line, column = self._values()
+        return f"Origin(file={file!r}, line={line!r}, column={column!r})"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return "{}:{}:{}".format(*self._values())
+
+
+class LineIndex:
+    """A script's UTF-8 bytes and where its lines start: byte offsets to lines and columns.
+
+    One index is shared by every :class:`ScriptOrigin` of a script; the line starts are found
+    the first time a position is asked for (a build makes many origins and may read none).
+    """
+
+    __slots__ = ("file", "data", "_starts")
+
+    def __init__(self, file: str, data: bytes) -> None:
+        self.file = file
+        self.data = data
+        self._starts: list[int] | None = None
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        """The 1-based (line, character column) of byte ``offset`` (clamped to the text)."""
+        data = self.data
+        starts = self._starts
+        if starts is None:
+            starts = [0]
+            starts.extend(match.end() for match in _NEWLINE.finditer(data))
+            self._starts = starts
+        offset = max(0, min(offset, len(data)))
+        line = bisect.bisect_right(starts, offset)
+        begin = starts[line - 1]
+        prefix = data[begin:offset]
+        column = len(prefix) if prefix.isascii() else len(prefix.decode("utf-8", "replace"))
+        return line, column + 1
+
+    def origin(self, offset: int) -> ScriptOrigin:
+        """The origin of byte ``offset``."""
+        return ScriptOrigin(self, offset)
+
+
+_NEWLINE = re.compile(b"\n")
+
+
+class ScriptOrigin(Origin):
+    """An origin given as a byte offset into a script, its line and column worked out on
+    first read.
+
+    A build from DDL files makes one origin per object, column and constraint, and a lint
+    run reads a handful of them: keeping the offset costs less than counting lines for each.
+    """
+
+    __slots__ = ("_offset", "_lines")
+
+    def __init__(self, lines: LineIndex, offset: int) -> None:
+        self._lines = lines
+        self._offset = offset
+        self._line = 0
+
+    @property
+    def file(self) -> str:
+        """The file's path, as the build was given it."""
+        return self._lines.file
+
+    @property
+    def line(self) -> int:
+        """The 1-based line."""
+        if not self._line:
+            self._resolve()
+        return self._line
+
+    @property
+    def column(self) -> int:
+        """The 1-based column, in characters."""
+        if not self._line:
+            self._resolve()
+        return self._column
+
+    @property
+    def offset(self) -> int:
+        """The byte offset into the script."""
+        return self._offset
+
+    def _resolve(self) -> None:
+        self._line, self._column = self._lines.line_column(self._offset)
+
+    def _values(self) -> tuple[str, int, int]:
+        if not self._line:
+            self._resolve()
+        return self._lines.file, self._line, self._column
 
 
 def _origin() -> Any:

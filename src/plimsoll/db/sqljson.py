@@ -8,12 +8,12 @@ of the time. Every node is a one-key dict ``{"NodeType": {fields}}``; fields at 
 value (false, zero, empty) are left out by the parser, so read them with ``.get``.
 
 Locations in the tree are byte offsets into the UTF-8 text; :class:`JsonScript` maps them to
-lines and character columns.
+lines and character columns (through its :class:`~plimsoll.db.catalog.LineIndex`, which the
+origins of a catalog built from the script share).
 """
 
 from __future__ import annotations
 
-import bisect
 import gc
 import json
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from typing import Any
 
 import pglast.parser
 
+from plimsoll.db.catalog import LineIndex
 from plimsoll.db.sql import SqlSyntaxError
 
 Node = dict[str, Any]
@@ -43,7 +44,6 @@ _TYPE_NAMES = {
     "boolean": "boolean",
     "varchar": "character varying",
     "bpchar": "character",
-    "char": "character",
     "timestamp": "timestamp without time zone",
     "timestamptz": "timestamp with time zone",
     "time": "time without time zone",
@@ -84,7 +84,10 @@ class JsonScript:
     text: str
     data: bytes
     statements: list[JsonStatement]
-    _line_starts: list[int] = field(default_factory=list, repr=False)
+    lines: LineIndex = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.lines = LineIndex(self.source, self.data)
 
     def __iter__(self) -> Iterator[JsonStatement]:
         return iter(self.statements)
@@ -94,20 +97,7 @@ class JsonScript:
 
     def line_column(self, offset: int) -> tuple[int, int]:
         """The 1-based (line, character column) of byte ``offset``."""
-        if not self._line_starts:
-            starts = [0]
-            find = self.data.find
-            position = find(b"\n")
-            while position >= 0:
-                starts.append(position + 1)
-                position = find(b"\n", position + 1)
-            self._line_starts = starts
-        offset = max(0, min(offset, len(self.data)))
-        line = bisect.bisect_right(self._line_starts, offset)
-        begin = self._line_starts[line - 1]
-        prefix = self.data[begin:offset]
-        column = len(prefix) if prefix.isascii() else len(prefix.decode("utf-8", "replace"))
-        return line, column + 1
+        return self.lines.line_column(offset)
 
     def statement_text(self, statement: JsonStatement) -> str:
         """The text of ``statement``, from its first token to its last (no semicolon)."""
@@ -205,17 +195,24 @@ def _trim(data: bytes, start: int, length: int) -> tuple[int, int]:
 
 def unwrap(wrapper: Any) -> tuple[str, Node]:
     """``{"Type": {fields}}`` as ``("Type", fields)``; ``("", {})`` for anything else."""
-    if isinstance(wrapper, dict) and len(wrapper) == 1:
-        ((kind, node),) = wrapper.items()
-        if isinstance(node, dict):
-            return kind, node
+    if type(wrapper) is dict and len(wrapper) == 1:
+        for kind, node in wrapper.items():
+            if type(node) is dict:
+                return kind, node
     return "", {}
 
 
 def strings(items: Any) -> list[str]:
     """The texts of a list of ``String`` nodes (a qualified name, a type name)."""
+    if not items:
+        return []
+    try:
+        # The usual list: String nodes only, none empty (an empty sval is left out).
+        return [item["String"]["sval"] for item in items]
+    except (KeyError, TypeError):
+        pass
     out: list[str] = []
-    for item in items or ():
+    for item in items:
         kind, node = unwrap(item)
         if kind == "String":
             out.append(node.get("sval", ""))
@@ -256,9 +253,12 @@ def _modifier(item: Any) -> str:
 def type_name(type_node: Node | None) -> str:
     """A TypeName as PostgreSQL's ``format_type`` prints it (``character varying(40)``).
 
-    Serial pseudo-types are returned as written (``serial``): what they become is the caller's
-    business (see :data:`SERIAL_TYPES`). Names outside ``pg_catalog`` keep their schema when
-    one was written.
+    As the server prints them: the one-byte ``"char"`` quoted, ``bpchar`` without a length
+    as ``bpchar`` (``char`` alone is ``character(1)``), ``numeric(p)`` with its zero scale,
+    an interval's field range (``interval minute to second(2)``), a precision above 6 lowered
+    to 6. Serial pseudo-types are returned as written (``serial``): what they become is the
+    caller's business (see :data:`SERIAL_TYPES`). Names outside ``pg_catalog`` keep their
+    schema when one was written.
     """
     if not type_node:
         return ""
@@ -266,26 +266,84 @@ def type_name(type_node: Node | None) -> str:
     if not names:
         return ""
     base = names[-1]
-    qualified = len(names) > 1 and names[-2] != "pg_catalog"
-    mods = [_modifier(m) for m in type_node.get("typmods") or ()]
-    if qualified:
+    typmods: list[Any] = type_node.get("typmods") or []
+    mods = [_modifier(m) for m in typmods]
+    if len(names) > 1 and names[-2] != "pg_catalog":
         text = f"{names[-2]}.{base}"
-    elif base in ("timestamp", "timestamptz", "time", "timetz") and mods:
+    elif base == "char":
+        # The one-byte internal type, only ever written quoted ("char"): unquoted, char is
+        # the blank-padded character(1).
+        text = '"char"'
+    elif base == "bpchar" and not mods:
+        # bpchar without a length is not character(1) (what CHAR alone means): it prints as
+        # written so that it reads back the same.
+        text = "bpchar"
+    elif base in _ZONED_TYPES and mods:
         zone = " with time zone" if base.endswith("tz") else " without time zone"
-        text = f"{base.removesuffix('tz')}({mods[0]}){zone}"
+        text = f"{base.removesuffix('tz')}({_precision(typmods[0], mods[0])}){zone}"
         mods = []
     elif base == "interval" and mods:
-        text = "interval"  # interval field masks are rare in schemas; the precision is kept
-        mods = mods[-1:]
+        text = _interval(typmods, mods)
+        mods = []
+    elif base in ("numeric", "decimal") and len(mods) == 1:
+        # numeric(p) is numeric(p,0): format_type prints the scale.
+        text = "numeric"
+        mods.append("0")
     else:
         text = _TYPE_NAMES.get(base, base)
     if mods:
         text += "(" + ",".join(mods) + ")"
-    if base == "bpchar" and not mods and len(names) > 1:
-        text = "character(1)"  # char without a length is char(1)
     bounds = type_node.get("arrayBounds")
     if bounds:
         text += "[]" * len(bounds)
+    return text
+
+
+_ZONED_TYPES = frozenset({"timestamp", "timestamptz", "time", "timetz"})
+# PostgreSQL's MAX_TIMESTAMP_PRECISION and MAX_INTERVAL_PRECISION: a larger precision is
+# lowered to it (with a warning).
+_MAX_PRECISION = 6
+# INTERVAL_FULL_RANGE: no field restriction, as ``interval(3)`` writes it.
+_INTERVAL_FULL_RANGE = 0x7FFF
+# The field masks of an interval's range typmod: INTERVAL_MASK(f) is 1 << f, with MONTH 1,
+# YEAR 2, DAY 3, HOUR 10, MINUTE 11 and SECOND 12 (PostgreSQL's datetime.h); the ranges the
+# grammar accepts, as intervaltypmodout prints them.
+_INTERVAL_FIELDS = {
+    1 << 2: "year",
+    1 << 1: "month",
+    1 << 3: "day",
+    1 << 10: "hour",
+    1 << 11: "minute",
+    1 << 12: "second",
+    (1 << 2) | (1 << 1): "year to month",
+    (1 << 3) | (1 << 10): "day to hour",
+    (1 << 3) | (1 << 10) | (1 << 11): "day to minute",
+    (1 << 3) | (1 << 10) | (1 << 11) | (1 << 12): "day to second",
+    (1 << 10) | (1 << 11): "hour to minute",
+    (1 << 10) | (1 << 11) | (1 << 12): "hour to second",
+    (1 << 11) | (1 << 12): "minute to second",
+}
+
+
+def _precision(node: Any, written: str) -> str:
+    """A time or interval precision as format_type prints it (lowered to 6 when larger)."""
+    value = constant(node)
+    if isinstance(value, int) and value > _MAX_PRECISION:
+        return str(_MAX_PRECISION)
+    return written
+
+
+def _interval(typmods: Any, mods: list[str]) -> str:
+    """``interval`` with its typmods (a field range, then a precision), as intervaltypmodout
+    prints them: ``interval day to second``, ``interval minute to second(2)``, ``interval(3)``."""
+    mask = constant(typmods[0])
+    fields = _INTERVAL_FIELDS.get(mask) if isinstance(mask, int) else None
+    if fields is None and mask != _INTERVAL_FULL_RANGE:
+        # Not a range PostgreSQL accepts: show what was written.
+        return f"interval({','.join(mods)})"
+    text = f"interval {fields}" if fields else "interval"
+    if len(typmods) > 1:
+        text += f"({_precision(typmods[1], mods[1])})"
     return text
 
 

@@ -1,0 +1,87 @@
+"""Builds a :class:`~plimsoll.db.catalog.Catalog` by applying DDL statically, without a database.
+
+The linter checks "the schema after the files are applied": :class:`CatalogBuilder` replays the
+statements' JSON parse trees (:mod:`plimsoll.db.sqljson`) on a mutable model, in order, and
+hands out the frozen :class:`Catalog` that introspecting a database built from the same files
+would give (:mod:`plimsoll.db.introspect`). It is pure dict work in one pass: each statement
+costs what it touches, never a look over the whole catalog (but renames and CASCADE, which
+follow references), and no parse tree is kept once applied.
+
+What it follows, as PostgreSQL does: keys are ``schema.name``, an unqualified name going to the
+first schema of the ``search_path`` (``SET search_path`` and ``set_config('search_path', ...)``
+are honoured, the builder's default schema otherwise) and an unqualified reference to the
+first schema holding that name; unnamed constraints and indexes get PostgreSQL's generated
+names (``t_pkey``, ``t_a_key``, ``t_a_fkey``, ``t_a_check``/``t_check``, ``t_a_excl``,
+``t_a_idx``, with the 63-byte truncation and the ``1``, ``2`` suffixes on a clash); a primary
+key, identity and serial make their columns NOT NULL; serial columns become integer types
+with a ``nextval`` default and an owned sequence; NOT VALID is ignored in CREATE TABLE (as
+PostgreSQL does) and kept by ALTER TABLE; duplicate primary key / unique specifications of
+one CREATE TABLE collapse into one; ``ALL`` privileges expand to PostgreSQL's list; a fresh
+database's ``public`` schema and ``plpgsql`` extension are there from the start. Every
+object carries its :class:`~plimsoll.db.catalog.Origin` (file, line and column of the
+statement, or of the column or constraint clause): a
+:class:`~plimsoll.db.catalog.ScriptOrigin` keeping the byte offset and the script's shared
+line index, its line and column counted when first read.
+
+What is approximated, and why:
+
+* **Expression texts** (defaults, generation expressions, checks, index expressions and
+  predicates, policies, trigger WHEN, view queries) are the statement's own source text,
+  one line, comments left out; simple defaults (constants, casts, plain function calls such
+  as ``now()`` or ``nextval('s'::regclass)``) are printed from the tree, which is faster
+  and reads like ``pg_get_expr``. PostgreSQL prints them back from its analysed tree (added
+  casts and parentheses, ``(price >= (0)::numeric)``); reproducing that needs the server's
+  type resolution. Renaming a column does not rewrite these texts.
+* **Definition texts** (constraints, indexes, triggers, functions) are printed from the
+  structured fields in the shape of ``pg_get_constraintdef`` / ``pg_get_indexdef`` /
+  ``pg_get_triggerdef`` / ``pg_get_functiondef``, with those expression texts inside; the
+  structured (derived) fields are exact.
+* **Types**: ``format_type`` names; an unqualified type that is not PostgreSQL's own is
+  qualified with the schema holding it, or the creation schema when it is unknown (an
+  extension's type, as ``public.citext``).
+* **Left out**, as introspection leaves them out: temporary objects, partitioned tables and
+  partitions (``PARTITION BY`` / ``PARTITION OF`` / ``ATTACH PARTITION``; DETACH does not
+  bring a table back), foreign tables, the migrator's tracking table, triggers and indexes
+  on views, column-level privileges, objects an extension creates. Not followed: ALTER
+  DEFAULT PRIVILEGES, ownership, grants to ``CURRENT_USER``-style roles (usually the
+  owner, whose privileges are not listed), ``SET ... FROM CURRENT`` in functions.
+* **LIKE** copies columns with NOT NULL, then defaults, identity, generation expressions,
+  check constraints, indexes and comments as its INCLUDING options say; **INHERITS** copies
+  the parents' columns (merged by name), NOT NULL, defaults and inheritable checks.
+* **CASCADE** is best effort: dropping a table or view with CASCADE drops the views reading
+  it and the foreign keys referencing it; a column, its constraints and indexes; a type,
+  the columns of that type; a function, the triggers calling it; a schema, everything in it.
+  Without CASCADE only the object goes (PostgreSQL would refuse if something depended on it).
+* ``CREATE TABLE AS`` / ``SELECT INTO`` make a table without columns (their types need the
+  query's analysis). Roles written as ``CURRENT_USER``/``SESSION_USER``/``CURRENT_ROLE`` in a
+  policy are kept as those words in lower case.
+
+The modules, one job each:
+
+* :mod:`~plimsoll.db.ddl.builder`: :class:`CatalogBuilder` (each statement kind to its
+  handler) and :func:`build_catalog`;
+* :mod:`~plimsoll.db.ddl.model`: the mutable database (objects by key, relation and
+  constraint names taken, the search path) and the statement being applied;
+* :mod:`~plimsoll.db.ddl.state`: the table drafts (constraints, indexes, triggers) and their
+  freezing into catalog objects;
+* :mod:`~plimsoll.db.ddl.names`: PostgreSQL's generated names;
+  :mod:`~plimsoll.db.ddl.types`: type names; :mod:`~plimsoll.db.ddl.tokens` and
+  :mod:`~plimsoll.db.ddl.expressions`: expression texts, cut from the source or printed;
+* one module per kind of statement: :mod:`~plimsoll.db.ddl.tables`,
+  :mod:`~plimsoll.db.ddl.constraints`, :mod:`~plimsoll.db.ddl.alter`,
+  :mod:`~plimsoll.db.ddl.indexes`, :mod:`~plimsoll.db.ddl.views`,
+  :mod:`~plimsoll.db.ddl.functions`, :mod:`~plimsoll.db.ddl.triggers_policies`,
+  :mod:`~plimsoll.db.ddl.user_types`, :mod:`~plimsoll.db.ddl.sequences`,
+  :mod:`~plimsoll.db.ddl.grants_comments`, :mod:`~plimsoll.db.ddl.renames`,
+  :mod:`~plimsoll.db.ddl.drops`.
+
+Each handler is a function ``(model, node)``; a statement module imports only those below it
+(functions under drops, drops under views, views under tables, tables under alter).
+"""
+
+from __future__ import annotations
+
+from plimsoll.db.ddl.builder import CatalogBuilder, build_catalog
+from plimsoll.db.ddl.names import make_object_name
+
+__all__ = ["CatalogBuilder", "build_catalog", "make_object_name"]

@@ -1,0 +1,162 @@
+"""ALTER TABLE: its subcommands, in PostgreSQL's order (the drops first).
+
+Constraints added by one ALTER TABLE are added together at its end, as in CREATE TABLE; NOT
+VALID is kept (CREATE TABLE ignores it). ATTACH PARTITION takes the attached table out of
+the list (partitions are not listed); DETACH does not bring it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from plimsoll.db.ddl.constraints import Pending, add_constraints
+from plimsoll.db.ddl.drops import drop_column, drop_relation
+from plimsoll.db.ddl.expressions import loose_default_text
+from plimsoll.db.ddl.model import Model
+from plimsoll.db.ddl.state import TableDraft
+from plimsoll.db.ddl.tables import IDENTITY, add_column, set_identity
+from plimsoll.db.sqljson import Node, constant, def_options, unwrap
+
+# ALTER COLUMN SET GENERATED stores the attidentity byte as an Integer ('a' = 97, 'd' = 100).
+_IDENTITY_CODES = {97: IDENTITY["a"], 100: IDENTITY["d"]}
+# ALTER TABLE subcommands PostgreSQL runs in its first pass (AT_PASS_DROP).
+_DROP_SUBCOMMANDS = frozenset(
+    {"AT_DropColumn", "AT_DropConstraint", "AT_DropNotNull", "AT_DropIdentity", "AT_DropExpression"}
+)
+# Subcommands that set one flag of the table.
+_TABLE_FLAGS = {
+    "AT_EnableRowSecurity": ("rls_enabled", True),
+    "AT_DisableRowSecurity": ("rls_enabled", False),
+    "AT_ForceRowSecurity": ("rls_forced", True),
+    "AT_NoForceRowSecurity": ("rls_forced", False),
+    "AT_SetUnLogged": ("unlogged", True),
+    "AT_SetLogged": ("unlogged", False),
+}
+
+Column = dict[str, Any]
+
+
+def alter_table(model: Model, node: Node) -> None:
+    """ALTER TABLE on a table (ALTER TABLE on a view, sequence or index is left out)."""
+    if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+        return
+    commands = [c["AlterTableCmd"] for c in node.get("cmds") or () if "AlterTableCmd" in c]
+    for command in commands:
+        if command.get("subtype") == "AT_AttachPartition":
+            # The partitioned table is not listed, but the table attached leaves the list.
+            key = model.relation(unwrap(command.get("def"))[1].get("name"), ("r",))
+            if key in model.tables:
+                drop_relation(model, key, cascade=False)
+                model.relations[key] = "p"
+    table = model.table(node.get("relation"))
+    if table is None:
+        return
+    if len(commands) > 1:
+        # PostgreSQL runs an ALTER TABLE's drops before the rest of its subcommands.
+        commands.sort(key=_alter_pass)
+    pending: Pending = []
+    tables = model.tables
+    for command in commands:
+        _alter_command(model, table, command, pending)
+        if table.key not in tables:
+            return
+    if pending:
+        add_constraints(model, table, pending, creating=False)
+
+
+def _alter_pass(command: Node) -> int:
+    """0 for a subcommand PostgreSQL runs with the drops, 1 for the others (a stable sort
+    keeps each group's written order)."""
+    subtype = command.get("subtype")
+    if subtype in _DROP_SUBCOMMANDS or (subtype == "AT_ColumnDefault" and not command.get("def")):
+        return 0
+    return 1
+
+
+def _alter_command(model: Model, table: TableDraft, command: Node, pending: Pending) -> None:
+    subtype = command.get("subtype", "")
+    definition = command.get("def")
+    name = command.get("name", "")
+    if subtype == "AT_AddConstraint":
+        pending.append((unwrap(definition)[1], None))
+    elif subtype == "AT_AddColumn":
+        column_def = unwrap(definition)[1]
+        if column_def.get("colname", "") not in table.columns:
+            add_column(model, table, column_def, pending)
+    elif subtype in _TABLE_FLAGS:
+        flag, value = _TABLE_FLAGS[subtype]
+        setattr(table, flag, value)
+    elif subtype == "AT_AlterConstraint":
+        changed = unwrap(definition)[1]
+        constraint = table.constraints.get(changed.get("conname", ""))
+        if constraint is not None:
+            constraint.deferrable = bool(changed.get("deferrable"))
+            constraint.deferred = bool(changed.get("initdeferred"))
+    elif subtype in ("AT_DropConstraint", "AT_ValidateConstraint"):
+        constraint = table.constraints.get(name)
+        if constraint is not None and subtype == "AT_DropConstraint":
+            model.remove_constraint(table, constraint)
+        elif constraint is not None:
+            constraint.validated = True
+    else:
+        change = _COLUMN_COMMANDS.get(subtype)
+        column = table.columns.get(name)
+        if change is not None and column is not None:
+            change(model, table, column, command)
+
+
+def _drop_column(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    drop_column(model, table, column["name"], command.get("behavior") == "DROP_CASCADE")
+
+
+def _set_type(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    column["type"] = model.type_text(unwrap(command.get("def"))[1].get("typeName"))
+
+
+def _set_default(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    definition = command.get("def")
+    column["default"] = (
+        None if definition is None else loose_default_text(model, definition, column["type"])
+    )
+
+
+def _set_not_null(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    column["nullable"] = False
+
+
+def _drop_not_null(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    column["nullable"] = True
+
+
+def _add_identity(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    set_identity(model, table, column, unwrap(command.get("def"))[1].get("generated_when", "a"))
+
+
+def _set_identity(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    options = def_options(unwrap(command.get("def"))[1].get("items"))
+    if "generated" in options:
+        code = constant(options["generated"])
+        column["identity"] = _IDENTITY_CODES.get(code, column["identity"])
+
+
+def _drop_identity(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    column["identity"] = None
+
+
+def _drop_expression(model: Model, table: TableDraft, column: Column, command: Node) -> None:
+    column["generated"] = False
+    column["default"] = None
+
+
+_COLUMN_COMMANDS: dict[str, Callable[[Model, TableDraft, Column, Node], None]] = {
+    "AT_DropColumn": _drop_column,
+    "AT_AlterColumnType": _set_type,
+    "AT_ColumnDefault": _set_default,
+    "AT_SetNotNull": _set_not_null,
+    "AT_DropNotNull": _drop_not_null,
+    "AT_AddIdentity": _add_identity,
+    "AT_SetIdentity": _set_identity,
+    "AT_DropIdentity": _drop_identity,
+    "AT_DropExpression": _drop_expression,
+}
