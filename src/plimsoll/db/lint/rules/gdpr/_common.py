@@ -2,7 +2,7 @@
 
 Not a rule module (it defines no rule). The generic helpers (compiled name patterns, per-catalog
 caching, type names, grants, trigger coverage) come from
-:mod:`plimsoll.db.lint.rules.hipaa._common`, so both libraries read classification comments the
+:mod:`plimsoll.db.lint.schema_facts`, so every library reads classification comments the
 same way.
 
 **Which columns hold personal data** (GDPR Art. 4(1): any information relating to an identified
@@ -59,14 +59,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from plimsoll.db.catalog import Catalog, Column, Constraint, Origin, Table
-from plimsoll.db.lint.rules.hipaa._common import (
-    Patterns,
-    base_type,
-    classification,
-    matcher,
-    per_catalog,
-)
+from plimsoll.db.catalog import Catalog, Column, Table
+from plimsoll.db.lint.schema_facts import Patterns, base_type, classification, matcher, per_catalog
 
 # ---------------------------------------------------------------------------------------------
 # Default patterns
@@ -203,13 +197,6 @@ OPAQUE_TYPES = frozenset({"bytea"})
 def is_temporal(column: Column) -> bool:
     """Whether the column holds a date or a timestamp."""
     return base_type(column.type) in TEMPORAL_TYPES
-
-
-def origin_of(table: Table, obj: Column | Constraint | None = None) -> Origin | None:
-    """Where to point a finding: the object's origin, else its table's."""
-    if obj is not None and obj.origin is not None:
-        return obj.origin
-    return table.origin
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,12 +9,8 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import (
-    PersonalDataOptions,
-    is_temporal,
-    origin_of,
-    personal_tables,
-)
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, is_temporal, personal_tables
+from plimsoll.db.lint.schema_facts import finding
 
 
 class GdprCollectionTimestamp(SchemaRule):
@@ -67,9 +63,8 @@ class GdprCollectionTimestamp(SchemaRule):
                 problem = f"its {candidates[0].name} is {candidates[0].type}, not a timestamp"
             else:
                 problem = "it has no collection timestamp (" + ", ".join(self.options.columns) + ")"
-            yield Violation(
+            yield finding(
+                held.table,
                 f"table {held.key} holds personal data ({held.describe()}) but {problem}:"
                 " retention periods (Art. 5(1)(e)) cannot be counted",
-                object=held.key,
-                origin=origin_of(held.table),
             )

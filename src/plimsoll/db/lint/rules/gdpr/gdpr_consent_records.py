@@ -9,13 +9,8 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog, Table
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import (
-    PersonalDataOptions,
-    is_temporal,
-    origin_of,
-    personal_tables,
-)
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, is_temporal, personal_tables
+from plimsoll.db.lint.schema_facts import Patterns, finding, matcher
 
 
 class GdprConsentRecords(SchemaRule):
@@ -90,20 +85,18 @@ class GdprConsentRecords(SchemaRule):
             return  # one complete consent table is enough
         if not consent:
             first = personal[0]
-            yield Violation(
+            yield finding(
+                first.table,
                 f"personal data is stored ({first.key}: {first.describe()}) but no consent table"
                 " exists: consent cannot be demonstrated per person and purpose (Art. 7(1))",
-                object=first.key,
-                origin=origin_of(first.table),
             )
             return
         for table in consent:
-            yield Violation(
+            yield finding(
+                table,
                 f"consent table {table.key} lacks {'; '.join(gaps[table.key])}: it cannot"
                 " demonstrate who consented to what, when, and whether it was withdrawn"
                 " (Art. 7(1), 7(3))",
-                object=table.key,
-                origin=origin_of(table),
             )
 
     def _gaps(self, table: Table, owners: set[str]) -> list[str]:

@@ -16,9 +16,9 @@ from plimsoll.db.lint.rules.gdpr._common import (
     ErasurePatterns,
     PersonalDataOptions,
     erasure_functions,
-    origin_of,
     subject_tables,
 )
+from plimsoll.db.lint.schema_facts import origin_of
 
 
 class GdprErasurePath(SchemaRule):

@@ -13,11 +13,9 @@ from plimsoll.db.lint.rules.gdpr._common import (
     PersonalDataOptions,
     PersonalTable,
     has_purpose,
-    origin_of,
     personal_tables,
 )
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import Patterns, column_finding, column_key, matcher
 
 
 class GdprNoDuplicatePersonalData(SchemaRule):
@@ -76,9 +74,9 @@ class GdprNoDuplicatePersonalData(SchemaRule):
                 if (held is original[0] and column is original[1]) or has_purpose(column.comment):
                     continue
                 key = column_key(held.table, column)
-                yield Violation(
+                yield column_finding(
+                    held.table,
+                    column,
                     f"column {key} copies personal data also stored in {where}: every copy must"
                     " be rectified, erased and disclosed on request (Art. 16, 17, 15)",
-                    object=key,
-                    origin=origin_of(held.table, column),
                 )

@@ -9,14 +9,14 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import (
-    PersonalDataOptions,
-    has_purpose,
-    origin_of,
-    personal_tables,
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, has_purpose, personal_tables
+from plimsoll.db.lint.schema_facts import (
+    Patterns,
+    column_finding,
+    column_key,
+    is_text_type,
+    matcher,
 )
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
-from plimsoll.db.lint.schema_facts import column_key, is_text_type
 
 
 class GdprNoFreeTextNotes(SchemaRule):
@@ -70,10 +70,10 @@ class GdprNoFreeTextNotes(SchemaRule):
                 if has_purpose(column.comment):
                     continue
                 key = column_key(held.table, column)
-                yield Violation(
+                yield column_finding(
+                    held.table,
+                    column,
                     f"free-text column {key} on a table about people ({held.describe()})"
                     " collects unstructured, unclassified personal data (minimisation,"
                     " Art. 5(1)(c))",
-                    object=key,
-                    origin=origin_of(held.table, column),
                 )

@@ -13,11 +13,9 @@ from plimsoll.db.lint.rules.gdpr._common import (
     PSEUDONYMISED_LABELS,
     PersonalDataOptions,
     label_of,
-    origin_of,
     personal_tables,
 )
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import Patterns, column_finding, matcher
 
 
 class GdprNoPersonalDataInLogs(SchemaRule):
@@ -73,10 +71,9 @@ class GdprNoPersonalDataInLogs(SchemaRule):
             for column in held.personal:
                 if label_of(column) in PSEUDONYMISED_LABELS:
                     continue
-                key = column_key(held.table, column)
-                yield Violation(
+                yield column_finding(
+                    held.table,
+                    column,
                     f"log table {held.key} stores personal data in {column.name}: an append-only"
                     " log is where rectification and erasure (Art. 16, 17) cannot reach",
-                    object=key,
-                    origin=origin_of(held.table, column),
                 )

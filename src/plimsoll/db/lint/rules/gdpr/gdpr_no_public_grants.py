@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, origin_of, personal_tables
-from plimsoll.db.lint.rules.hipaa._common import privileges_by_grantee
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, personal_tables
+from plimsoll.db.lint.schema_facts import finding, origin_of, privileges_by_grantee
 
 
 class GdprNoPublicGrants(SchemaRule):
@@ -60,9 +60,8 @@ class GdprNoPublicGrants(SchemaRule):
                 continue
             sources = [k for k in view.depends_on if k in held]
             if sources:
-                yield Violation(
+                yield finding(
+                    view,
                     f"view {view.key} reads personal data ({', '.join(sources)}) and grants"
                     f" {', '.join(sorted(granted))} to PUBLIC: every role can reach it",
-                    object=view.key,
-                    origin=view.origin,
                 )

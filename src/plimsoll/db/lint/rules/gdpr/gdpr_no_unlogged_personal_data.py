@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, origin_of, personal_tables
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, personal_tables
+from plimsoll.db.lint.schema_facts import finding
 
 
 class GdprNoUnloggedPersonalData(SchemaRule):
@@ -44,9 +45,8 @@ class GdprNoUnloggedPersonalData(SchemaRule):
         """Flag unlogged tables holding personal data."""
         for held in personal_tables(catalog, self.options).values():
             if held.table.unlogged:
-                yield Violation(
+                yield finding(
+                    held.table,
                     f"unlogged table {held.key} holds personal data ({held.describe()}): it is"
                     " emptied after a crash and not replicated, an accidental loss (Art. 32)",
-                    object=held.key,
-                    origin=origin_of(held.table),
                 )

@@ -11,10 +11,9 @@ from plimsoll.db.lint.rules.gdpr._common import (
     KNOWN_LABELS,
     PersonalDataOptions,
     label_of,
-    origin_of,
     personal_tables,
 )
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import column_finding, column_key
 
 
 class GdprPersonalDataClassified(SchemaRule):
@@ -73,4 +72,4 @@ class GdprPersonalDataClassified(SchemaRule):
                         f"column {key} holds personal data but its classification {label!r}"
                         " is not a GDPR label (personal, pseudonymised, special or none)"
                     )
-                yield Violation(message, object=key, origin=origin_of(held.table, column))
+                yield column_finding(held.table, column, message)

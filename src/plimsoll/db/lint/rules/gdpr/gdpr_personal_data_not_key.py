@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, origin_of, personal_tables
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, personal_tables
+from plimsoll.db.lint.schema_facts import origin_of
 
 
 class GdprPersonalDataNotKey(SchemaRule):

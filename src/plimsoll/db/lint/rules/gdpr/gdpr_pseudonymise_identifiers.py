@@ -13,11 +13,15 @@ from plimsoll.db.lint.rules.gdpr._common import (
     PSEUDONYMISED_LABELS,
     PersonalDataOptions,
     label_of,
-    origin_of,
     personal_tables,
 )
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher, unqualified
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import (
+    Patterns,
+    column_finding,
+    column_key,
+    matcher,
+    unqualified,
+)
 
 
 class GdprPseudonymiseIdentifiers(SchemaRule):
@@ -82,11 +86,11 @@ class GdprPseudonymiseIdentifiers(SchemaRule):
                 if not is_identifier(column.name) or self._protected(column):
                     continue
                 key = column_key(held.table, column)
-                yield Violation(
+                yield column_finding(
+                    held.table,
+                    column,
                     f"column {key} stores a national identifier readable as {column.type}:"
                     " anyone with SELECT reads it in clear (Art. 87, 32(1)(a))",
-                    object=key,
-                    origin=origin_of(held.table, column),
                 )
 
     def _protected(self, column: Column) -> bool:

@@ -13,10 +13,10 @@ from plimsoll.db.lint.rules.gdpr._common import (
     PersonalDataOptions,
     is_duration,
     is_temporal,
-    origin_of,
     personal_tables,
     retention_of,
 )
+from plimsoll.db.lint.schema_facts import finding
 
 
 class GdprRetentionPolicy(SchemaRule):
@@ -90,9 +90,8 @@ class GdprRetentionPolicy(SchemaRule):
                 )
             else:
                 problem = "declares no retention period (comment or expiry column)"
-            yield Violation(
+            yield finding(
+                table,
                 f"table {table.key} holds personal data ({held.describe()}) but {problem}:"
                 " storage limitation (Art. 5(1)(e)) cannot be enforced",
-                object=table.key,
-                origin=origin_of(table),
             )

@@ -14,10 +14,9 @@ from plimsoll.db.lint.rules.gdpr._common import (
     ErasurePatterns,
     PersonalDataOptions,
     erasure_functions,
-    origin_of,
     subject_tables,
 )
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import column_finding
 
 
 class GdprSoftDeleteErasure(SchemaRule):
@@ -83,10 +82,9 @@ class GdprSoftDeleteErasure(SchemaRule):
             if erasure_functions(catalog, table, self.options.erasure_functions):
                 continue
             column = flags[0]
-            key = column_key(table, column)
-            yield Violation(
+            yield column_finding(
+                table,
+                column,
                 f"data-subject table {table.key} is soft-deleted through {column.name} and no"
                 " function anonymises its rows: a deleted person's data stays stored (Art. 17)",
-                object=key,
-                origin=origin_of(table, column),
             )

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field
-
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, origin_of, personal_tables
-from plimsoll.db.lint.rules.hipaa._common import DML_EVENTS, Patterns, audited_events, matcher
+from plimsoll.db.catalog import Catalog, Table
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules._audit_trigger import AuditTrailOptions, AuditTriggerRule
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, personal_tables
 
 
-class GdprSpecialCategoryAudit(SchemaRule):
+class GdprSpecialCategoryAudit(AuditTriggerRule):
     """Keep an audit trail of changes to tables holding special categories of personal data.
 
     **Problem.** A table with special-category columns has no audit trigger covering
@@ -45,35 +42,18 @@ class GdprSpecialCategoryAudit(SchemaRule):
     severity = Severity.WARNING
     help = "Add an AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW audit trigger, or pgaudit."
 
-    class Options(PersonalDataOptions):
+    class Options(AuditTrailOptions, PersonalDataOptions):
         """Which columns hold special categories, and what counts as an audit trail."""
 
-        audit_extensions: tuple[str, ...] = Field(
-            default=("pgaudit",),
-            description="Extensions whose presence counts as an audit trail of every table.",
-        )
-        audit_trigger_patterns: Patterns = Field(
-            default=(),
-            description="Trigger or trigger-function names that count as audit triggers"
-            " (empty: any trigger).",
-        )
-
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag special-category tables whose changes no trigger or extension records."""
-        if set(self.options.audit_extensions) & set(catalog.extensions):
-            return
-        names = matcher(tuple(self.options.audit_trigger_patterns))
+    def audited(self, catalog: Catalog) -> Iterator[tuple[Table, str]]:
+        """The tables holding special categories of personal data."""
         for held in personal_tables(catalog, self.options).values():
-            if not held.special:
-                continue
-            covered = audited_events(held.table, names, context.pg_version)
-            missing = [e for e in DML_EVENTS if e not in covered]
-            if not missing:
-                continue
-            key = held.table.key
-            yield Violation(
-                f"table {key} holds special-category data (Art. 9) but no audit trigger records"
-                f" {', '.join(missing)} and no auditing extension is installed",
-                object=key,
-                origin=origin_of(held.table),
-            )
+            if held.special:
+                yield held.table, held.table.key
+
+    def message(self, table: str, missing: str) -> str:
+        """What a special-category table missing audited events is told."""
+        return (
+            f"table {table} holds special-category data (Art. 9) but no audit trigger records"
+            f" {missing} and no auditing extension is installed"
+        )

@@ -11,10 +11,9 @@ from plimsoll.db.lint.rules.gdpr._common import (
     SPECIAL_LABELS,
     PersonalDataOptions,
     label_of,
-    origin_of,
     personal_tables,
 )
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import column_finding, column_key
 
 
 class GdprSpecialCategoryClassified(SchemaRule):
@@ -61,9 +60,9 @@ class GdprSpecialCategoryClassified(SchemaRule):
                     continue
                 key = column_key(held.table, column)
                 said = "no classification" if label is None else f"classification {label!r}"
-                yield Violation(
+                yield column_finding(
+                    held.table,
+                    column,
                     f"column {key} looks like special-category data (Art. 9) but has {said}:"
                     " it is not marked for the stricter regime",
-                    object=key,
-                    origin=origin_of(held.table, column),
                 )

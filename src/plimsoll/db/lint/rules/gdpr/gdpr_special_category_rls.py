@@ -9,7 +9,8 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, origin_of, personal_tables
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, personal_tables
+from plimsoll.db.lint.schema_facts import finding
 
 
 class GdprSpecialCategoryRls(SchemaRule):
@@ -67,8 +68,7 @@ class GdprSpecialCategoryRls(SchemaRule):
                 )
             else:
                 continue
-            yield Violation(
+            yield finding(
+                table,
                 f"table {table.key} holds special-category data (Art. 9: {names}) and {problem}",
-                object=table.key,
-                origin=origin_of(table),
             )

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, origin_of, subject_tables
-from plimsoll.db.lint.schema_facts import primary_key
+from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, subject_tables
+from plimsoll.db.lint.schema_facts import finding, primary_key
 
 
 class GdprSubjectPrimaryKey(SchemaRule):
@@ -45,10 +45,9 @@ class GdprSubjectPrimaryKey(SchemaRule):
         """Flag data-subject tables without a primary key."""
         for table in subject_tables(catalog, self.options):
             if primary_key(table) is None:
-                yield Violation(
+                yield finding(
+                    table,
                     f"data-subject table {table.key} has no primary key: access, erasure and"
                     " portability requests (Art. 15, 17, 20) cannot reliably find one person's"
                     " row",
-                    object=table.key,
-                    origin=origin_of(table),
                 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import Patterns, PhiOptions, matcher, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import Patterns, finding, matcher
 
 DEFAULT_ACCESS_LOG_PATTERNS = (
     r"(^|_)access_?logs?$",
@@ -58,8 +59,6 @@ class AccessLogTable(SchemaRule):
     class Options(PhiOptions):
         """Which tables hold PHI, and what an access-log table is called."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         access_log_patterns: Patterns = Field(
             default=DEFAULT_ACCESS_LOG_PATTERNS,
             description="Table names (or schema.name) of an access log.",
@@ -80,9 +79,8 @@ class AccessLogTable(SchemaRule):
         if any(logs.table(table) for table in catalog.tables.values()):
             return
         first = scope[0]
-        yield Violation(
+        yield finding(
+            first.table,
             f"the schema holds PHI ({len(scope)} table(s), first {first.describe()}) but has"
             " no access-log table: reads of PHI fire no trigger and go unrecorded",
-            object=first.key,
-            origin=first.table.origin,
         )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
-from plimsoll.db.lint.schema_facts import missing_columns
+from plimsoll.db.lint.schema_facts import finding, missing_columns
 
 
 class PhiAuditColumns(SchemaRule):
@@ -53,8 +53,6 @@ class PhiAuditColumns(SchemaRule):
     class Options(PhiOptions):
         """Which tables hold PHI, and the audit columns each must have."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         audit_columns: tuple[str, ...] = Field(
             default=("created_at", "created_by", "updated_at", "updated_by"),
             description="The columns every table holding PHI must have.",
@@ -65,9 +63,8 @@ class PhiAuditColumns(SchemaRule):
         for phi in phi_tables(catalog, self.options):
             missing = missing_columns(phi.table, self.options.audit_columns)
             if missing:
-                yield Violation(
+                yield finding(
+                    phi.table,
                     f"table {phi.describe()} lacks the audit columns {', '.join(missing)}:"
                     " who created or changed a record of PHI, and when, is lost",
-                    object=phi.key,
-                    origin=phi.table.origin,
                 )

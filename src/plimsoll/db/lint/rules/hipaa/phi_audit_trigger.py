@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
-
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import (
-    DML_EVENTS,
-    Patterns,
-    PhiOptions,
-    audited_events,
-    matcher,
-    phi_tables,
-)
-
-DEFAULT_AUDIT_TRIGGER_PATTERNS = (r"audit", r"hist", r"log", r"track", r"journal", r"change")
+from plimsoll.db.catalog import Catalog, Table
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules._audit_trigger import AuditTriggerOptions, AuditTriggerRule
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
 
 
-class PhiAuditTrigger(SchemaRule):
+class PhiAuditTrigger(AuditTriggerRule):
     """Tables holding PHI have audit triggers recording every INSERT, UPDATE and DELETE.
 
     **Problem.** A table holding PHI has no audit trigger for some of the row events: a
@@ -58,33 +47,17 @@ class PhiAuditTrigger(SchemaRule):
     )
     version = "1.0.0"
 
-    class Options(PhiOptions):
+    class Options(AuditTriggerOptions, PhiOptions):
         """Which tables hold PHI, the events to audit, and what an audit trigger is called."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
-        events: tuple[str, ...] = Field(
-            default=DML_EVENTS,
-            description="The events an audit trigger must record (add TRUNCATE to require a"
-            " statement-level trigger for it).",
-        )
-        trigger_name_patterns: Patterns = Field(
-            default=DEFAULT_AUDIT_TRIGGER_PATTERNS,
-            description="A trigger counts when its name or its function's name matches one of"
-            " these; empty: any trigger counts.",
-        )
-
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each PHI table whose audit triggers miss one of the required events."""
-        names = matcher(self.options.trigger_name_patterns)
-        wanted = [e.upper() for e in self.options.events]
+    def audited(self, catalog: Catalog) -> Iterator[tuple[Table, str]]:
+        """The tables holding PHI, named with why they do."""
         for phi in phi_tables(catalog, self.options):
-            covered = audited_events(phi.table, names, context.pg_version)
-            missing = [e for e in wanted if e not in covered]
-            if missing:
-                yield Violation(
-                    f"table {phi.describe()} has no audit trigger recording"
-                    f" {', '.join(missing)}: those changes to PHI leave no audit trail",
-                    object=phi.key,
-                    origin=phi.table.origin,
-                )
+            yield phi.table, phi.describe()
+
+    def message(self, table: str, missing: str) -> str:
+        """What a PHI table missing audited events is told."""
+        return (
+            f"table {table} has no audit trigger recording {missing}: those changes to PHI"
+            " leave no audit trail"
+        )

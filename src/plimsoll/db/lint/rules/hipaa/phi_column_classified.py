@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, classification, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import classification, column_finding
 
 
 class PhiColumnClassified(SchemaRule):
@@ -49,18 +48,16 @@ class PhiColumnClassified(SchemaRule):
     class Options(PhiOptions):
         """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI column found by its name that carries no classification label."""
         for phi in phi_tables(catalog, self.options):
             for column in phi.columns:
                 if classification(column.comment) is None:
                     key = f"{phi.key}.{column.name}"
-                    yield Violation(
+                    yield column_finding(
+                        phi.table,
+                        column,
                         f"column {key} looks like PHI but no comment classifies it"
                         " ('classification: <label>'): it is missing from the inventory of"
                         " ePHI that access, audit and encryption controls are applied to",
-                        object=key,
-                        origin=column.origin or phi.table.origin,
                     )

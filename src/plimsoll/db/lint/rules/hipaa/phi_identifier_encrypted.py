@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import (
+from plimsoll.db.lint.schema_facts import (
     Patterns,
     base_type,
     classification,
+    column_finding,
+    columns_named,
     matcher,
     unqualified,
 )
@@ -89,29 +91,26 @@ class PhiIdentifierEncrypted(SchemaRule):
         identifiers = matcher(self.options.identifier_patterns)
         encrypted = matcher(self.options.encrypted_type_patterns)
         pgcrypto = "pgcrypto" in catalog.extensions
-        for table in catalog.tables.values():
-            for column in table.columns:
-                if not identifiers(column.name):
-                    continue
-                label = classification(column.comment)
-                if label is not None and label != "phi":
-                    continue
-                key = f"{table.key}.{column.name}"
-                if base_type(column.type) == "bytea":
-                    if self.options.require_pgcrypto and not pgcrypto:
-                        yield Violation(
-                            f"column {key} holds an identifier as bytea but the pgcrypto"
-                            " extension is not installed: nothing in the database encrypts it",
-                            help="CREATE EXTENSION pgcrypto and store pgp_sym_encrypt(...).",
-                            object=key,
-                            origin=column.origin or table.origin,
-                        )
-                    continue
-                if encrypted(unqualified(column.type)):
-                    continue
-                yield Violation(
-                    f"column {key} ({column.type}) holds an identifier in plain text: every"
-                    " role with SELECT, every backup and every replica reads it",
-                    object=key,
-                    origin=column.origin or table.origin,
-                )
+        for table, column in columns_named(catalog, identifiers):
+            label = classification(column.comment)
+            if label is not None and label != "phi":
+                continue
+            key = f"{table.key}.{column.name}"
+            if base_type(column.type) == "bytea":
+                if self.options.require_pgcrypto and not pgcrypto:
+                    yield column_finding(
+                        table,
+                        column,
+                        f"column {key} holds an identifier as bytea but the pgcrypto"
+                        " extension is not installed: nothing in the database encrypts it",
+                        help="CREATE EXTENSION pgcrypto and store pgp_sym_encrypt(...).",
+                    )
+                continue
+            if encrypted(unqualified(column.type)):
+                continue
+            yield column_finding(
+                table,
+                column,
+                f"column {key} ({column.type}) holds an identifier in plain text: every"
+                " role with SELECT, every backup and every replica reads it",
+            )

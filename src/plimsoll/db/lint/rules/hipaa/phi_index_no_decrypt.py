@@ -5,18 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import (
-    NameMatcher,
-    Patterns,
-    PhiOptions,
-    matcher,
-    phi_tables,
-)
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import NameMatcher, Patterns, matcher
 
 _CALL = re.compile(r"([a-z_][a-z0-9_$]*)\s*\(", re.IGNORECASE)
 
@@ -83,8 +78,6 @@ class PhiIndexNoDecrypt(SchemaRule):
 
     class Options(PhiOptions):
         """Which tables hold PHI, and which function names decrypt."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         decrypt_function_patterns: Patterns = Field(
             default=(r"decrypt",),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, holders, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import finding, holders
 
 DEFAULT_BROAD_ROLES = (
     "analytics",
@@ -57,8 +58,6 @@ class PhiNoBroadRoleGrant(SchemaRule):
     class Options(PhiOptions):
         """Which tables hold PHI, which roles are broad, and which privileges count."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         broad_roles: tuple[str, ...] = Field(
             default=DEFAULT_BROAD_ROLES,
             description="Role names (case-insensitive) shared by many users or tools.",
@@ -74,10 +73,9 @@ class PhiNoBroadRoleGrant(SchemaRule):
         for phi in phi_tables(catalog, self.options):
             for grantee, held in holders(phi.table.grants, self.options.privileges).items():
                 if grantee.lower() in broad:
-                    yield Violation(
+                    yield finding(
+                        phi.table,
                         f"table {phi.describe()} grants {', '.join(held)} to the broad role"
                         f" {grantee}: everyone using that role reaches all of its PHI, more"
                         " than the minimum necessary",
-                        object=phi.key,
-                        origin=phi.table.origin,
                     )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog, Column
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import column_finding
 
 # A literal, maybe negative or parenthesised, maybe cast: 'x'::text, ('x'::text), -1, true.
 _CONSTANT = re.compile(
@@ -64,8 +63,6 @@ class PhiNoConstantDefault(SchemaRule):
     class Options(PhiOptions):
         """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI column whose default is a constant."""
         for phi in phi_tables(catalog, self.options):
@@ -73,10 +70,10 @@ class PhiNoConstantDefault(SchemaRule):
                 default = constant_default(column)
                 if default is not None:
                     key = f"{phi.key}.{column.name}"
-                    yield Violation(
+                    yield column_finding(
+                        phi.table,
+                        column,
                         f"column {key} holds PHI and has the constant default {default}:"
                         " rows that never recorded it read as if they had, and the value is"
                         " readable by every role in pg_attrdef",
-                        object=key,
-                        origin=column.origin or phi.table.origin,
                     )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables, privileges_by_grantee
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import finding, privileges_by_grantee
 
 
 class PhiNoPublicGrant(SchemaRule):
@@ -43,16 +42,13 @@ class PhiNoPublicGrant(SchemaRule):
     class Options(PhiOptions):
         """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI table with a privilege granted to PUBLIC."""
         for phi in phi_tables(catalog, self.options):
             public = privileges_by_grantee(phi.table.grants).get("PUBLIC")
             if public:
-                yield Violation(
+                yield finding(
+                    phi.table,
                     f"table {phi.describe()} grants {', '.join(sorted(public))} to PUBLIC:"
                     " every role, including any created later, can reach the PHI",
-                    object=phi.key,
-                    origin=phi.table.origin,
                 )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
-from plimsoll.db.lint.schema_facts import primary_key
+from plimsoll.db.lint.schema_facts import finding, primary_key
 
 
 class PhiPrimaryKey(SchemaRule):
@@ -43,15 +41,12 @@ class PhiPrimaryKey(SchemaRule):
     class Options(PhiOptions):
         """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI table without a primary key."""
         for phi in phi_tables(catalog, self.options):
             if primary_key(phi.table) is None:
-                yield Violation(
+                yield finding(
+                    phi.table,
                     f"table {phi.describe()} has no primary key: audit records cannot name"
                     " the row they are about, and duplicate records of a patient go unnoticed",
-                    object=phi.key,
-                    origin=phi.table.origin,
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
@@ -48,8 +48,6 @@ class PhiRetentionColumn(SchemaRule):
 
     class Options(PhiOptions):
         """Which tables hold PHI, and the column names that declare retention."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         retention_columns: tuple[str, ...] = Field(
             default=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog, Policy
 from plimsoll.db.lint.context import SchemaContext
@@ -59,8 +59,6 @@ class PhiRowLevelSecurity(SchemaRule):
 
     class Options(PhiOptions):
         """Which tables hold PHI, and whether the owner must be subject to the policies too."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         require_force: bool = Field(
             default=False,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog, Function
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, identifiers, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import finding, identifiers
 
 
 def search_path(function: Function) -> list[str] | None:
@@ -60,8 +61,6 @@ class PhiSecurityDefinerSearchPath(SchemaRule):
     class Options(PhiOptions):
         """Which tables hold PHI, and whether ``pg_temp`` must come last."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         require_pg_temp_last: bool = Field(
             default=True,
             description="A non-empty search_path must end with pg_temp (else temporary tables"
@@ -87,18 +86,16 @@ class PhiSecurityDefinerSearchPath(SchemaRule):
             path = search_path(function)
             what = f"SECURITY DEFINER function {function.key} reads PHI tables {', '.join(touched)}"
             if path is None:
-                yield Violation(
+                yield finding(
+                    function,
                     f"{what} without setting search_path: a caller's objects earlier on the"
                     " path run with the owner's rights over the PHI",
-                    object=function.key,
-                    origin=function.origin,
                 )
             elif path and self.options.require_pg_temp_last and path[-1].lower() != "pg_temp":
-                yield Violation(
+                yield finding(
+                    function,
                     f"{what} and its search_path ({', '.join(path)}) does not end with pg_temp:"
                     " the temporary schema is searched first, so a caller's temporary table"
                     " shadows the PHI table",
-                    object=function.key,
-                    origin=function.origin,
                     help="List pg_temp last: SET search_path = <trusted schemas>, pg_temp.",
                 )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.schema_facts import finding
 
 
 class PhiTableLogged(SchemaRule):
@@ -42,15 +41,12 @@ class PhiTableLogged(SchemaRule):
     class Options(PhiOptions):
         """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each unlogged PHI table."""
         for phi in phi_tables(catalog, self.options):
             if phi.table.unlogged:
-                yield Violation(
+                yield finding(
+                    phi.table,
                     f"table {phi.describe()} is UNLOGGED: it is emptied after a crash, not"
                     " replicated to standbys and not restorable from WAL, so PHI is lost",
-                    object=phi.key,
-                    origin=phi.table.origin,
                 )

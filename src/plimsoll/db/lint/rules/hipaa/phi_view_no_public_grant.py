@@ -5,18 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog, View
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import (
-    PhiOptions,
-    PhiTable,
-    identifiers,
-    phi_tables,
-    privileges_by_grantee,
-)
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, PhiTable, phi_tables
+from plimsoll.db.lint.schema_facts import finding, identifiers, privileges_by_grantee
 
 # SELECT * (or t.*) exposes every column of what it reads.
 _STAR = re.compile(r"\bselect\s+(?:distinct\s+)?\*|\.\s*\*", re.IGNORECASE)
@@ -72,8 +65,6 @@ class PhiViewNoPublicGrant(SchemaRule):
     class Options(PhiOptions):
         """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each view granted to PUBLIC that exposes PHI columns."""
         scope = phi_tables(catalog, self.options)
@@ -91,10 +82,9 @@ class PhiViewNoPublicGrant(SchemaRule):
             if not columns:
                 continue
             kind = "materialized view" if view.materialized else "view"
-            yield Violation(
+            yield finding(
+                view,
                 f"{kind} {view.key} exposes PHI columns {', '.join(columns)} of"
                 f" {', '.join(tables)} and grants {', '.join(sorted(public))} to PUBLIC:"
                 " every role reads the PHI past the table's grants and row-level security",
-                object=view.key,
-                origin=view.origin,
             )

@@ -2,7 +2,7 @@
 
 Not a rule module (it defines no rule). The generic helpers (compiled name patterns,
 per-catalog caching, type names, grants, trigger coverage) come from
-:mod:`plimsoll.db.lint.rules.hipaa._common`.
+:mod:`plimsoll.db.lint.schema_facts`.
 
 **Which columns hold a primary account number (PAN).** A column whose name matches
 ``pan_patterns`` (``pan``, ``card_number``, ``cc_number``, ``credit_card``,
@@ -25,15 +25,20 @@ name (or ``schema.name``) matches ``cardholder_tables`` (default none).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plimsoll.db.catalog import Catalog, Column, Constraint, Index, Origin, Table
-from plimsoll.db.lint.rules.hipaa._common import (
+from plimsoll.db.catalog import Catalog, Column, Table
+from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.rule import SchemaRule, Violation
+from plimsoll.db.lint.schema_facts import (
     NameMatcher,
     Patterns,
+    column_finding,
+    column_key,
+    columns_by_name,
     matcher,
     per_catalog,
     unqualified,
@@ -202,23 +207,6 @@ def cardholder_tables(catalog: Catalog, options: CardDataOptions) -> list[CardTa
     return [t for t in card_tables(catalog, options).values() if t.cardholder]
 
 
-def origin_of(table: Table, obj: Column | Constraint | Index | None = None) -> Origin | None:
-    """Where to point a finding: the object's origin, else its table's."""
-    if obj is not None and obj.origin is not None:
-        return obj.origin
-    return table.origin
-
-
-def columns_matching(table: Table, names: NameMatcher, exclude: NameMatcher) -> list[Column]:
-    """The table's columns whose name matches ``names`` and not ``exclude``."""
-    return [c for c in table.columns if names(c.name) and not exclude(c.name)]
-
-
-def describe(columns: Iterable[Column]) -> str:
-    """``card_number (text), cvv (text)``."""
-    return ", ".join(f"{c.name} ({c.type})" for c in columns)
-
-
 # ---------------------------------------------------------------------------------------------
 # Card numbers in SQL text
 
@@ -255,3 +243,40 @@ def card_numbers(text: str | None) -> list[str]:
 def masked(pan: str) -> str:
     """A PAN as PCI DSS lets it be shown (Req. 3.4.1): the first six and last four digits."""
     return f"{pan[:6]}{'*' * (len(pan) - 10)}{pan[-4:]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sensitive authentication data
+
+# What a column holds (in words) and the requirement naming it, or None: decided by name.
+Holds = Callable[[str], tuple[str, str] | None]
+
+
+class SensitiveDataRule(SchemaRule):
+    """A rule against columns holding sensitive authentication data, whatever their type.
+
+    PCI DSS v4.0 Requirement 3.3.1 forbids retaining it after authorization, even encrypted.
+    Subclasses decide from a column's name what it holds (:meth:`classifier`); each distinct
+    name is asked once (:func:`~plimsoll.db.lint.schema_facts.columns_by_name`).
+    """
+
+    def classifier(self) -> Holds:
+        """What a column of a given name holds, with the requirement naming it, or None."""
+        raise NotImplementedError
+
+    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
+        """Flag every column holding sensitive authentication data."""
+        holds = self.classifier()
+        for name, columns in columns_by_name(catalog).items():
+            kind = holds(name)
+            if kind is None:
+                continue
+            what, requirement = kind
+            for table, column in columns:
+                yield column_finding(
+                    table,
+                    column,
+                    f"column {column_key(table, column)} stores {what}: sensitive authentication"
+                    " data must not be retained after authorization, even encrypted"
+                    f" (Req. 3.3.1, {requirement})",
+                )

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field
-
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import DML_EVENTS, Patterns, audited_events, matcher
-from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables, origin_of
+from plimsoll.db.catalog import Catalog, Table
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules._audit_trigger import AuditTrailOptions, AuditTriggerRule
+from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables
 
 
-class PciAuditTrigger(SchemaRule):
+class PciAuditTrigger(AuditTriggerRule):
     """Log every change to cardholder-data tables: an audit trigger, or pgaudit.
 
     **Problem.** A table storing card numbers has no audit trigger covering ``INSERT``,
@@ -44,32 +41,17 @@ class PciAuditTrigger(SchemaRule):
     severity = Severity.ERROR
     help = "Add an AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW audit trigger, or pgaudit."
 
-    class Options(CardDataOptions):
+    class Options(AuditTrailOptions, CardDataOptions):
         """Which tables hold cardholder data, and what counts as an audit trail."""
 
-        audit_extensions: tuple[str, ...] = Field(
-            default=("pgaudit",),
-            description="Extensions whose presence counts as an audit trail of every table.",
-        )
-        audit_trigger_patterns: Patterns = Field(
-            default=(),
-            description="Trigger or trigger-function names that count as audit triggers"
-            " (empty: any trigger).",
-        )
-
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag cardholder tables whose changes no trigger or extension records."""
-        if set(self.options.audit_extensions) & set(catalog.extensions):
-            return
-        names = matcher(tuple(self.options.audit_trigger_patterns))
+    def audited(self, catalog: Catalog) -> Iterator[tuple[Table, str]]:
+        """The tables holding cardholder data."""
         for card in cardholder_tables(catalog, self.options):
-            covered = audited_events(card.table, names, context.pg_version)
-            missing = [e for e in DML_EVENTS if e not in covered]
-            if missing:
-                yield Violation(
-                    f"cardholder table {card.key} has no audit trigger recording"
-                    f" {', '.join(missing)} and no auditing extension is installed: changes"
-                    " to card data leave no trail (Req. 10.2.1, 10.2.2)",
-                    object=card.key,
-                    origin=origin_of(card.table),
-                )
+            yield card.table, card.key
+
+    def message(self, table: str, missing: str) -> str:
+        """What a cardholder table missing audited events is told."""
+        return (
+            f"cardholder table {table} has no audit trigger recording {missing} and no auditing"
+            " extension is installed: changes to card data leave no trail (Req. 10.2.1, 10.2.2)"
+        )

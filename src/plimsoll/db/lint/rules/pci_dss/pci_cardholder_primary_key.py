@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables, origin_of
-from plimsoll.db.lint.schema_facts import primary_key
+from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables
+from plimsoll.db.lint.schema_facts import origin_of, primary_key
 
 
 class PciCardholderPrimaryKey(SchemaRule):

@@ -9,15 +9,19 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher, unqualified
 from plimsoll.db.lint.rules.pci_dss._common import (
     PLAINTEXT,
     PROTECTED,
     CardDataOptions,
     cardholder_tables,
-    origin_of,
 )
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import (
+    Patterns,
+    column_finding,
+    column_key,
+    matcher,
+    unqualified,
+)
 
 
 class PciExpiryDateProtected(SchemaRule):
@@ -81,10 +85,10 @@ class PciExpiryDateProtected(SchemaRule):
                 if unqualified(column.type) in opaque or protected_name(column.name):
                     continue
                 key = column_key(card.table, column)
-                yield Violation(
+                yield column_finding(
+                    card.table,
+                    column,
                     f"column {key} stores the card expiry date readable as {column.type} next"
                     f" to the PAN ({pans[0].name}): cardholder data stored with the PAN is"
                     " protected with it (Req. 3.2.1, 3.5.1)",
-                    object=key,
-                    origin=origin_of(card.table, column),
                 )

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
-from plimsoll.db.lint.rules.pci_dss._common import columns_matching, origin_of
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules.pci_dss._common import Holds, SensitiveDataRule
+from plimsoll.db.lint.schema_facts import Patterns, matcher
 
 
-class PciNoCardVerificationCode(SchemaRule):
+class PciNoCardVerificationCode(SensitiveDataRule):
     """Never store the card verification code (CVV2, CVC2, CID, CAV2), not even encrypted.
 
     **Problem.** A column holds the card verification code or value printed on the card
@@ -68,17 +63,14 @@ class PciNoCardVerificationCode(SchemaRule):
             description="Column names about the verification rather than the code itself.",
         )
 
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag every column holding a card verification code."""
+    def classifier(self) -> Holds:
+        """A name matching ``code_patterns`` and not ``not_code_patterns`` holds codes."""
         codes = matcher(tuple(self.options.code_patterns))
         about = matcher(tuple(self.options.not_code_patterns))
-        for table in catalog.tables.values():
-            for column in columns_matching(table, codes, about):
-                key = column_key(table, column)
-                yield Violation(
-                    f"column {key} stores card verification codes: sensitive authentication"
-                    " data must not be retained after authorization, even encrypted"
-                    " (Req. 3.3.1, 3.3.1.2)",
-                    object=key,
-                    origin=origin_of(table, column),
-                )
+
+        def holds(name: str) -> tuple[str, str] | None:
+            if codes(name) and not about(name):
+                return "card verification codes", "3.3.1.2"
+            return None
+
+        return holds

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import privileges_by_grantee
-from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables, origin_of
+from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables
+from plimsoll.db.lint.schema_facts import finding, origin_of, privileges_by_grantee
 
 
 class PciNoPublicGrants(SchemaRule):
@@ -57,10 +57,9 @@ class PciNoPublicGrants(SchemaRule):
             granted = privileges_by_grantee(view.grants).get("PUBLIC")
             sources = [k for k in view.depends_on if k in holding] if granted else []
             if granted and sources:
-                yield Violation(
+                yield finding(
+                    view,
                     f"view {view.key} reads cardholder data ({', '.join(sources)}) and grants"
                     f" {', '.join(sorted(granted))} to PUBLIC: every role can reach the card"
                     " numbers (Req. 7.2.1, 7.2.2)",
-                    object=view.key,
-                    origin=view.origin,
                 )

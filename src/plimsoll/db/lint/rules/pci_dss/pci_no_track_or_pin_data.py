@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import partial
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import NameMatcher, Patterns, matcher
-from plimsoll.db.lint.rules.pci_dss._common import origin_of
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules.pci_dss._common import Holds, SensitiveDataRule
+from plimsoll.db.lint.schema_facts import NameMatcher, Patterns, matcher
 
 
-class PciNoTrackOrPinData(SchemaRule):
+class PciNoTrackOrPinData(SensitiveDataRule):
     """Never store full track data, PINs or PIN blocks, not even encrypted.
 
     **Problem.** A column holds the contents of a card's magnetic stripe or chip
@@ -72,33 +69,18 @@ class PciNoTrackOrPinData(SchemaRule):
             description="Column names about the data rather than the data itself.",
         )
 
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag every column holding track data or a PIN."""
-        track = matcher(tuple(self.options.track_patterns))
-        pin = matcher(tuple(self.options.pin_patterns))
-        about = matcher(tuple(self.options.not_patterns))
-        kinds: dict[str, tuple[str, str] | None] = {}
-        for table in catalog.tables.values():
-            for column in table.columns:
-                name = column.name
-                if name in kinds:
-                    kind = kinds[name]
-                else:
-                    kind = kinds[name] = _kind(name, track, pin, about)
-                if kind is None:
-                    continue
-                what, requirement = kind
-                key = column_key(table, column)
-                yield Violation(
-                    f"column {key} stores {what}: sensitive authentication data must not be"
-                    f" retained after authorization, even encrypted (Req. 3.3.1, {requirement})",
-                    object=key,
-                    origin=origin_of(table, column),
-                )
+    def classifier(self) -> Holds:
+        """Track data or PINs by name, unless the name is about the data (``not_patterns``)."""
+        return partial(
+            _kind,
+            track=matcher(tuple(self.options.track_patterns)),
+            pin=matcher(tuple(self.options.pin_patterns)),
+            about=matcher(tuple(self.options.not_patterns)),
+        )
 
 
 def _kind(
-    name: str, track: NameMatcher, pin: NameMatcher, about: NameMatcher
+    name: str, *, track: NameMatcher, pin: NameMatcher, about: NameMatcher
 ) -> tuple[str, str] | None:
     """What the column holds (its description and requirement), or None."""
     if about(name):

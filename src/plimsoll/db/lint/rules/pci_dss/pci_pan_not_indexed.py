@@ -7,13 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import identifiers
-from plimsoll.db.lint.rules.pci_dss._common import (
-    PLAINTEXT,
-    CardDataOptions,
-    card_tables,
-    origin_of,
-)
+from plimsoll.db.lint.rules.pci_dss._common import PLAINTEXT, CardDataOptions, card_tables
+from plimsoll.db.lint.schema_facts import identifiers, origin_of
 
 
 class PciPanNotIndexed(SchemaRule):

@@ -7,13 +7,8 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.pci_dss._common import (
-    PLAINTEXT,
-    CardDataOptions,
-    card_tables,
-    origin_of,
-)
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.rules.pci_dss._common import PLAINTEXT, CardDataOptions, card_tables
+from plimsoll.db.lint.schema_facts import column_finding, column_key
 
 
 class PciPanNotPlaintext(SchemaRule):
@@ -60,9 +55,9 @@ class PciPanNotPlaintext(SchemaRule):
         for card in card_tables(catalog, self.options).values():
             for column in card.columns(PLAINTEXT):
                 key = column_key(card.table, column)
-                yield Violation(
+                yield column_finding(
+                    card.table,
+                    column,
                     f"column {key} stores card numbers (PAN) readable as {column.type}: every"
                     " role with SELECT, every dump and replica holds them in clear (Req. 3.5.1)",
-                    object=key,
-                    origin=origin_of(card.table, column),
                 )

@@ -9,8 +9,8 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import holders
-from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables, origin_of
+from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables
+from plimsoll.db.lint.schema_facts import finding, holders
 
 
 class PciRestrictedAccess(SchemaRule):
@@ -66,10 +66,9 @@ class PciRestrictedAccess(SchemaRule):
             for grantee, held in holders(table.grants, self.options.privileges).items():
                 if grantee.lower() in allowed:
                     continue
-                yield Violation(
+                yield finding(
+                    table,
                     f"role {grantee} holds {', '.join(held)} on cardholder table {table.key},"
                     " is not an allowed role, and no row-level security narrows its access"
                     " (Req. 7.2.2, 7.2.6)",
-                    object=table.key,
-                    origin=origin_of(table),
                 )

@@ -10,9 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from plimsoll.db.catalog import Catalog, Column, Table
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import Patterns, base_type, identifiers, matcher
-from plimsoll.db.lint.rules.pci_dss._common import origin_of
-from plimsoll.db.lint.schema_facts import column_key
+from plimsoll.db.lint.schema_facts import (
+    Patterns,
+    base_type,
+    column_finding,
+    column_key,
+    columns_by_name,
+    identifiers,
+    matcher,
+)
 
 # How many digits a truncated column may hold, by what its name says it holds.
 _DIGITS_IN_NAME = (
@@ -70,23 +76,23 @@ class PciTruncatedPanBounded(SchemaRule):
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag truncated-PAN columns whose type and checks let them hold a full PAN."""
         about_cards = matcher(tuple(self.options.card_context))
-        limits: dict[str, int | None] = {}
-        for table in catalog.tables.values():
-            table_about_cards = about_cards.table(table)
-            for column in table.columns:
-                name = column.name
-                limit = limits[name] if name in limits else limits.setdefault(name, _limit(name))
-                if limit is None or not (table_about_cards or about_cards(column.name)):
+        for name, columns in columns_by_name(catalog).items():
+            limit = _limit(name)
+            if limit is None:
+                continue
+            named_about_cards = about_cards(name)
+            for table, column in columns:
+                if not (named_about_cards or about_cards.table(table)):
                     continue
                 if _bounded(table, column, limit):
                     continue
                 key = column_key(table, column)
-                yield Violation(
+                yield column_finding(
+                    table,
+                    column,
                     f"column {key} should hold at most {limit} digits of a card number but its"
                     f" type {column.type} can hold a full PAN and no CHECK bounds it"
                     " (Req. 3.4.1, 3.5.1)",
-                    object=key,
-                    origin=origin_of(table, column),
                 )
 
 

@@ -14,16 +14,17 @@ created earlier in the same migration are invisible to other sessions and are le
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
-from plimsoll.db.lint.context import qualified_names
+from pydantic import BaseModel
+
+from plimsoll.db.lint.context import StatementContext, qualified_names
+from plimsoll.db.lint.rule import StatementRule, Violation
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
-from plimsoll.db.sqljson import JsonStatement, Node, strings, unwrap
-
-if TYPE_CHECKING:
-    from plimsoll.db.lint.context import StatementContext
+from plimsoll.db.sqljson import JsonScript, JsonStatement, Node, strings, unwrap
 
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
 EXCLUSIVE = "EXCLUSIVE"
@@ -100,10 +101,27 @@ def article(level: str) -> str:
 Handler = Callable[[JsonStatement, "StatementContext"], "BlockingLock | None"]
 
 
+# The last statement asked about, its context and the context's state then, and the answer:
+# both timeout rules ask about every statement, one after the other.
+_State = tuple[int, str, int]
+_last: tuple[
+    JsonStatement | None, weakref.ref[StatementContext] | None, _State | None, BlockingLock | None
+] = (None, None, None, None)
+
+
 def blocking_lock(statement: JsonStatement, context: StatementContext) -> BlockingLock | None:
     """The strongest blocking lock ``statement`` takes on an existing relation, or None."""
+    global _last
+    # What the answer depends on besides the statement: a context only ever adds to the
+    # relations it created, and may be asked about one statement under several versions.
+    state: _State = (context.pg_version, context.default_schema, len(context.created))
+    cached, owner, known, lock = _last
+    if cached is statement and owner is not None and owner() is context and known == state:
+        return lock
     handler = _HANDLERS.get(statement.kind)
-    return handler(statement, context) if handler is not None else None
+    found = handler(statement, context) if handler is not None else None
+    _last = (statement, weakref.ref(context), state, found)
+    return found
 
 
 def _existing(context: StatementContext, range_var: Node | None) -> str | None:
@@ -371,3 +389,40 @@ _HANDLERS: dict[str, Handler] = {
 
 #: The statement types :func:`blocking_lock` knows (a rule's ``node_types``).
 HANDLED_TYPES: tuple[str, ...] = tuple(_HANDLERS)
+
+
+class BlockingLockTimeoutRule(StatementRule):
+    """A rule asking for a timeout setting before a migration's first blocking statement.
+
+    Subclasses say whether the setting is in effect (:meth:`timeout_set`) and what the finding
+    says about the lock (:meth:`message`). One finding per file, at the first statement that
+    takes a blocking lock on an existing relation without the setting; schema files are left
+    alone.
+    """
+
+    node_types: ClassVar[tuple[str, ...]] = HANDLED_TYPES
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        super().__init__(options)
+        # The file already reported on: one finding per file.
+        self._reported: weakref.ref[JsonScript] | None = None
+
+    def timeout_set(self, context: StatementContext) -> bool:
+        """Whether the timeout this rule asks for is in effect."""
+        raise NotImplementedError
+
+    def message(self, lock: BlockingLock) -> str:
+        """The finding for a blocking lock taken without the timeout."""
+        raise NotImplementedError
+
+    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
+        """Flag the file's first blocking statement with no timeout set before it."""
+        if not context.migration or self.timeout_set(context):
+            return
+        if self._reported is not None and self._reported() is context.script:
+            return
+        lock = blocking_lock(statement, context)
+        if lock is None:
+            return
+        self._reported = weakref.ref(context.script)
+        yield Violation(self.message(lock))

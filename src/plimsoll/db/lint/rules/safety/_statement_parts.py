@@ -1,28 +1,31 @@
-"""Where the parts of a statement are, and which column types it declares.
+"""Where the parts of a statement are, and which ALTER TABLE subcommands concern the rules.
 
 Shared by the safety rules of this folder. Two questions come up again and again:
 
+* which subcommands of a migration's ``ALTER TABLE`` change a table that already exists
+  (:func:`alter_commands`): a table created earlier in the same migration is empty and
+  invisible to other sessions, and a schema file builds a fresh database, so the lock rules
+  leave both alone;
 * where a subcommand of ``ALTER TABLE`` (or the ``RENAME`` of a ``RenameStmt``) starts. The
   parse tree gives no location for an ``AlterTableCmd``, yet a finding should point at the
   ``DROP COLUMN`` on the third line of a long statement, not at its ``ALTER``. The statement
   is scanned with PostgreSQL's own lexer, only when a rule has something to report, so the
-  cost is paid per finding and never per statement;
-* which column types a statement declares: the columns of ``CREATE TABLE``, ``ADD COLUMN`` and
-  ``ALTER COLUMN ... TYPE``, with the type's name reduced to the ``pg_catalog`` name it
-  resolves to (``int`` and ``integer`` are ``int4``; ``serial`` stays ``serial``).
+  cost is paid per finding and never per statement.
+
+Which column types a statement declares is :mod:`._column_types`' question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pglast.parser
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import StatementRule, Violation
-from plimsoll.db.sqljson import JsonStatement, Node, strings, type_name, unwrap
+from plimsoll.db.sqljson import JsonStatement, Node, unwrap
 
 # Tokens that open and close a nesting level: a comma inside them does not end a subcommand
 # (``numeric(10,2)``, ``UNIQUE (a, b)``, ``DEFAULT ARRAY[1, 2]``).
@@ -43,6 +46,11 @@ class Span:
     end: int
 
 
+# The statement whose subcommand spans were read last, and the spans: several rules (or one
+# rule, once per subcommand) report on the same statement one after the other.
+_last_spans: tuple[JsonStatement | None, Node | None, list[Span]] = (None, None, [])
+
+
 def command_spans(
     statement: JsonStatement, context: StatementContext, relation: Node | None
 ) -> list[Span]:
@@ -53,6 +61,18 @@ def command_spans(
     one span from ``RENAME`` to the end. Empty when the relation's name cannot be found (the
     caller then points at the statement).
     """
+    global _last_spans
+    cached, named, spans = _last_spans
+    if cached is statement and named is relation:
+        return spans
+    spans = _command_spans(statement, context, relation)
+    _last_spans = (statement, relation, spans)
+    return spans
+
+
+def _command_spans(
+    statement: JsonStatement, context: StatementContext, relation: Node | None
+) -> list[Span]:
     if not relation:
         return []
     text = context.text(statement)
@@ -108,212 +128,138 @@ def command_location(
     return spans[index].start if index < len(spans) else None
 
 
+def existing_relation(context: StatementContext, range_var: Node | None) -> str | None:
+    """The key of the relation a migration's statement changes, when it already existed.
+
+    None in a schema file (it builds a fresh database) and for a relation created earlier in
+    the same migration (empty, and invisible to other sessions until the commit): the lock
+    rules leave both alone.
+    """
+    if not context.migration:
+        return None
+    key = context.key(range_var)
+    return None if context.is_new(key) else key
+
+
+# Kinds of ALTER TABLE subcommands the rules look for (``subtypes`` of :func:`alter_commands`).
+ADD_COLUMN = frozenset({"AT_AddColumn"})
+# What may bring constraints along: ADD CONSTRAINT, and ADD COLUMN with column constraints.
+ADDS = frozenset({"AT_AddConstraint", "AT_AddColumn"})
+
+
+@dataclass(frozen=True, slots=True)
+class AlterCommand:
+    """One subcommand of an ``ALTER TABLE`` on an existing table (see :func:`alter_commands`).
+
+    ``cmd`` holds the ``AlterTableCmd``'s fields and ``definition`` those of its ``def`` (the
+    ColumnDef of ``ADD COLUMN`` and ``ALTER COLUMN ... TYPE``, the Constraint of ``ADD
+    CONSTRAINT``; empty when there is none); ``position`` is its index in the statement.
+    """
+
+    table: str
+    subtype: str
+    cmd: Node
+    definition: Node
+    position: int
+    statement: JsonStatement
+    context: StatementContext
+
+    @property
+    def name(self) -> str:
+        """The ``name`` of the subcommand: the column, constraint or partition it is about."""
+        name: str = self.cmd.get("name", "")
+        return name
+
+    @property
+    def column(self) -> str:
+        """The column it changes: the new column of ``ADD COLUMN``, else its ``name``."""
+        if self.subtype == "AT_AddColumn":
+            colname: str = self.definition.get("colname", "")
+            return colname
+        return self.name
+
+    @property
+    def location(self) -> int | None:
+        """The byte offset where the subcommand starts (read with the lexer: report only)."""
+        relation = self.statement.node.get("relation")
+        return command_location(self.statement, self.context, relation, self.position)
+
+    def constraints(self, contype: str) -> list[Node]:
+        """The constraints of kind ``contype`` (``CONSTR_FOREIGN``...) it adds.
+
+        The constraint of ``ADD CONSTRAINT``, or the column constraints of ``ADD COLUMN``.
+        """
+        if self.subtype == "AT_AddConstraint":
+            return [self.definition] if self.definition.get("contype") == contype else []
+        found = []
+        for item in self.definition.get("constraints") or ():
+            _, constraint = unwrap(item)
+            if constraint.get("contype") == contype:
+                found.append(constraint)
+        return found
+
+
+def alter_commands(
+    statement: JsonStatement,
+    context: StatementContext,
+    subtypes: frozenset[str],
+    *,
+    any_relation: bool = False,
+) -> Iterator[AlterCommand]:
+    """The subcommands of kinds ``subtypes`` of a migration's ALTER TABLE on an existing table.
+
+    Nothing for a schema file, for a table created earlier in the same migration (see
+    :func:`existing_relation`), or, unless ``any_relation``, for ``ALTER`` of anything but a
+    table (``ALTER INDEX``, ``ALTER VIEW``...).
+    """
+    node = statement.node
+    if not any_relation and node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+        return
+    table = existing_relation(context, node.get("relation"))
+    if table is None:
+        return
+    for position, command in enumerate(node.get("cmds") or ()):
+        _, cmd = unwrap(command)
+        subtype = cmd.get("subtype", "")
+        if subtype in subtypes:
+            _, definition = unwrap(cmd.get("def"))
+            yield AlterCommand(table, subtype, cmd, definition, position, statement, context)
+
+
+class AlterTableRule(StatementRule):
+    """A rule about some subcommands of a migration's ALTER TABLE on an existing table.
+
+    Subclasses list the subcommand kinds they look at in ``subtypes`` and judge each one in
+    :meth:`judge`; :func:`alter_commands` says which subcommands reach them.
+    """
+
+    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes: ClassVar[frozenset[str]] = frozenset()
+    # Whether ALTER INDEX, ALTER VIEW... are judged too, not only ALTER TABLE.
+    any_relation: ClassVar[bool] = False
+
+    def check(self, statement: JsonStatement, context: StatementContext) -> Iterable[Violation]:
+        """The findings of :meth:`judge` on each subcommand of ``subtypes``."""
+        # A plain function, not a generator: in a schema file (every statement of a large
+        # schema) the rule is done before anything is built.
+        if not context.migration:
+            return ()
+        return self._judge_all(statement, context)
+
+    def _judge_all(
+        self, statement: JsonStatement, context: StatementContext
+    ) -> Iterator[Violation]:
+        commands = alter_commands(statement, context, self.subtypes, any_relation=self.any_relation)
+        for command in commands:
+            yield from self.judge(command)
+
+    def judge(self, command: AlterCommand) -> Iterable[Violation]:
+        """The findings on one subcommand (its statement and context come with it)."""
+        raise NotImplementedError
+
+
 def span_text(context: StatementContext, span: Span, limit: int = 60) -> str:
     """The text of ``span`` on one line, cut to ``limit`` characters."""
     raw = context.script.data[span.start : span.end].decode("utf-8", "replace")
     flat = " ".join(raw.split())
     return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
-
-
-# --- column types -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnType:
-    """One column type a statement declares.
-
-    ``base`` is the type's name as ``pg_catalog`` knows it (``int4``, ``varchar``,
-    ``timestamp``, ``serial``), or ``""`` for a type in another schema (a user type that only
-    shares a name). ``how`` is ``create`` (a column of ``CREATE TABLE``), ``add`` (``ADD
-    COLUMN``) or ``alter`` (``ALTER COLUMN ... TYPE``). ``definition`` is the ColumnDef node
-    and ``keyed`` the columns that the statement's table constraints make keys.
-    """
-
-    table: str
-    column: str
-    base: str
-    type_node: Node
-    definition: Node
-    how: str
-    keyed: frozenset[str]
-
-    @property
-    def location(self) -> int | None:
-        """The byte offset of the type (of the column when the type has none)."""
-        location = self.type_node.get("location", self.definition.get("location", -1))
-        return location if isinstance(location, int) and location >= 0 else None
-
-    @property
-    def written(self) -> str:
-        """The type as PostgreSQL prints it (``character varying(40)``)."""
-        return type_name(self.type_node)
-
-    @property
-    def modifiers(self) -> list[Any]:
-        """The type's modifiers (``varchar(40)``: one), as tree nodes."""
-        return list(self.type_node.get("typmods") or ())
-
-    @property
-    def qualified_column(self) -> str:
-        """``schema.table.column``."""
-        return f"{self.table}.{self.column}" if self.column else self.table
-
-    @property
-    def key(self) -> bool:
-        """Whether the column is a key, or named like one.
-
-        It is when it has a PRIMARY KEY, UNIQUE, REFERENCES or identity constraint, is listed
-        in a table constraint of those kinds in the same statement, is a serial, or is named
-        ``id`` or ``..._id``.
-        """
-        return (
-            self.column in self.keyed
-            or self.base in _SERIALS
-            or looks_like_key(self.column)
-            or any(
-                unwrap(c)[1].get("contype") in _KEY_CONSTRAINTS
-                for c in self.definition.get("constraints") or ()
-            )
-        )
-
-
-# Column constraints that make a column a key, or part of one.
-_KEY_CONSTRAINTS = frozenset(
-    {"CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN", "CONSTR_IDENTITY"}
-)
-_SERIALS = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
-_NO_KEYS: frozenset[str] = frozenset()
-# Every base type name some ColumnTypeRule looks at (each subclass adds its ``bases``).
-_WATCHED: set[str] = set()
-
-
-def base_name(type_node: Node | None) -> str:
-    """The ``pg_catalog`` name of a TypeName (``int4`` for ``integer``), ``""`` if elsewhere."""
-    names = type_node.get("names") if type_node else None
-    if not names:
-        return ""
-    # The hot path of every type rule: read the String nodes directly.
-    last = names[-1].get("String")
-    if last is None:
-        return ""
-    if len(names) > 1:
-        schema = names[-2].get("String")
-        if schema is None or schema.get("sval") != "pg_catalog":
-            return ""
-    return last.get("sval", "")
-
-
-def looks_like_key(column: str) -> bool:
-    """Whether a column's name says it holds an identifier: ``id`` or ``..._id``."""
-    lowered = column.lower()
-    return lowered == "id" or lowered.endswith("_id")
-
-
-ColumnsByBase = dict[str, list[ColumnType]]
-
-# The last statement read and its column types: the type rules ask about the same statement
-# one after the other, so one slot saves reading a wide CREATE TABLE once per rule.
-_last: tuple[JsonStatement | None, str, ColumnsByBase] = (None, "", {})
-
-
-def column_types(statement: JsonStatement, context: StatementContext) -> ColumnsByBase:
-    """The column types ``statement`` declares, by base name, for CREATE and ALTER TABLE.
-
-    Composite types (``ALTER TYPE``) and foreign tables are not tables that hold the
-    service's rows, and are left out.
-    """
-    global _last
-    cached, schema, found = _last
-    if cached is statement and schema == context.default_schema:
-        return found
-    found = {}
-    for column in _read_column_types(statement, context):
-        found.setdefault(column.base, []).append(column)
-    _last = (statement, context.default_schema, found)
-    return found
-
-
-def _read_column_types(statement: JsonStatement, context: StatementContext) -> Iterator[ColumnType]:
-    # Only the types some rule looks at become ColumnType objects: on a wide schema most
-    # columns are bigint, text or timestamptz, and are passed over after one lookup.
-    watched = _WATCHED
-    node = statement.node
-    if statement.kind == "CreateStmt":
-        elements = node.get("tableElts") or ()
-        keyed: set[str] = set()
-        definitions = []
-        for element in elements:
-            inner = element.get("ColumnDef")
-            if inner is not None:
-                type_node = inner.get("typeName")
-                # PARTITION OF / OF type: options for inherited columns, without a type.
-                if type_node and _last_name(type_node) in watched:
-                    definitions.append((inner, type_node))
-                continue
-            inner = element.get("Constraint")
-            if inner is not None and inner.get("contype") in _KEY_CONSTRAINTS:
-                keyed.update(strings(inner.get("keys")))
-                keyed.update(strings(inner.get("fk_attrs")))
-        if not definitions:
-            return
-        table = context.key(node.get("relation"))
-        frozen = frozenset(keyed)
-        for inner, type_node in definitions:
-            base = base_name(type_node)
-            if base:
-                column = inner.get("colname", "")
-                yield ColumnType(table, column, base, type_node, inner, "create", frozen)
-    elif statement.kind == "AlterTableStmt" and node.get("objtype") == "OBJECT_TABLE":
-        table = context.key(node.get("relation"))
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            subtype = cmd.get("subtype")
-            if subtype not in ("AT_AddColumn", "AT_AlterColumnType"):
-                continue
-            _, definition = unwrap(cmd.get("def"))
-            type_node = definition.get("typeName")
-            base = base_name(type_node)
-            if not base or base not in watched or type_node is None:
-                continue
-            if subtype == "AT_AddColumn":
-                column, how = definition.get("colname", ""), "add"
-            else:
-                column, how = cmd.get("name", ""), "alter"
-            yield ColumnType(table, column, base, type_node, definition, how, _NO_KEYS)
-
-
-def _last_name(type_node: Node) -> str:
-    names = type_node.get("names")
-    if not names:
-        return ""
-    last = names[-1].get("String")
-    return "" if last is None else last.get("sval", "")
-
-
-class ColumnTypeRule(StatementRule):
-    """A rule about the declared type of columns, the same in migrations and schema files.
-
-    Subclasses list the base type names they look at in ``bases`` and say what is wrong with
-    one :class:`ColumnType` of those in :meth:`judge` (a message, or None when it is fine);
-    the finding points at the type.
-    """
-
-    node_types: ClassVar[tuple[str, ...]] = ("CreateStmt", "AlterTableStmt")
-    bases: ClassVar[frozenset[str]] = frozenset()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _WATCHED.update(cls.bases)
-
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Judge every column of the statement whose type is one of ``bases``."""
-        by_base = column_types(statement, context)
-        for base in self.bases:
-            for column in by_base.get(base, ()):
-                message = self.judge(column, context)
-                if message is not None:
-                    yield Violation(message, location=column.location)
-
-    def judge(self, column: ColumnType, context: StatementContext) -> str | None:
-        """What is wrong with ``column``'s type (one of ``bases``), or None."""
-        raise NotImplementedError

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import ADD_COLUMN, AlterCommand, AlterTableRule
 from plimsoll.db.sqljson import (
     SERIAL_TYPES,
-    JsonStatement,
     Node,
     function_name,
     strings,
@@ -131,7 +129,7 @@ NON_VOLATILE_FUNCTIONS = frozenset(
 )
 
 
-class AddingFieldWithDefault(StatementRule):
+class AddingFieldWithDefault(AlterTableRule):
     """Add columns to existing tables without a default that rewrites every row.
 
     **Problem.** ``ALTER TABLE ... ADD COLUMN`` rewrites the whole table, under an ACCESS
@@ -171,7 +169,7 @@ class AddingFieldWithDefault(StatementRule):
         "Add the column without a volatile default, SET DEFAULT afterwards, and backfill"
         " existing rows in batches."
     )
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = ADD_COLUMN
 
     class Options(BaseModel):
         """Options of adding-field-with-default."""
@@ -181,22 +179,11 @@ class AddingFieldWithDefault(StatementRule):
         non_volatile_functions: tuple[str, ...] = ()
         """Your own STABLE or IMMUTABLE functions (``app.default_tenant`` or a bare name)."""
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each ADD COLUMN whose value must be computed row by row."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            if cmd.get("subtype") != "AT_AddColumn":
-                continue
-            _, column = unwrap(cmd.get("def"))
-            found = self._column(column, table, context.pg_version)
-            if found is not None:
-                yield found
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag an ADD COLUMN whose value must be computed row by row."""
+        found = self._column(command.definition, command.table, command.context.pg_version)
+        if found is not None:
+            yield found
 
     def _column(self, column: Node, table: str, pg_version: int) -> Violation | None:
         name = column.get("colname", "")

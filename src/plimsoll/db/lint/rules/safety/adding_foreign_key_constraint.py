@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import ADDS, AlterCommand, AlterTableRule
 
 
-class AddingForeignKeyConstraint(StatementRule):
+class AddingForeignKeyConstraint(AlterTableRule):
     """Add foreign keys to existing tables NOT VALID, and validate them separately.
 
     **Problem.** Adding a foreign key to an existing table (``ADD CONSTRAINT ... FOREIGN
@@ -41,42 +39,22 @@ class AddingForeignKeyConstraint(StatementRule):
     id = "adding-foreign-key-constraint"
     severity = Severity.WARNING
     help = "Add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a separate transaction."
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = ADDS
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each validated foreign key added to an existing table."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            subtype = cmd.get("subtype")
-            if subtype == "AT_AddConstraint":
-                _, constraint = unwrap(cmd.get("def"))
-                if constraint.get("contype") != "CONSTR_FOREIGN" or constraint.get(
-                    "skip_validation"
-                ):
-                    continue
-                what = f"ADD CONSTRAINT {constraint.get('conname') or 'FOREIGN KEY'}"
-                constraints = [constraint]
-            elif subtype == "AT_AddColumn":
-                _, column = unwrap(cmd.get("def"))
-                constraints = [
-                    body
-                    for body in (unwrap(c)[1] for c in column.get("constraints") or ())
-                    if body.get("contype") == "CONSTR_FOREIGN"
-                ]
-                what = f"ADD COLUMN {column.get('colname', '')} ... REFERENCES"
-            else:
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag each validated foreign key the subcommand adds."""
+        if command.subtype == "AT_AddConstraint":
+            what = f"ADD CONSTRAINT {command.definition.get('conname') or 'FOREIGN KEY'}"
+        else:
+            what = f"ADD COLUMN {command.column} ... REFERENCES"
+        table = command.table
+        for constraint in command.constraints("CONSTR_FOREIGN"):
+            if constraint.get("skip_validation"):
                 continue
-            for constraint in constraints:
-                referenced = context.key(constraint.get("pktable"))
-                yield Violation(
-                    f"{what} on {table} takes a SHARE ROW EXCLUSIVE lock on {table} and"
-                    f" {referenced} and checks every row: writes to both tables are blocked"
-                    " until the check ends",
-                    location=constraint.get("location"),
-                )
+            referenced = command.context.key(constraint.get("pktable"))
+            yield Violation(
+                f"{what} on {table} takes a SHARE ROW EXCLUSIVE lock on {table} and"
+                f" {referenced} and checks every row: writes to both tables are blocked"
+                " until the check ends",
+                location=constraint.get("location"),
+            )

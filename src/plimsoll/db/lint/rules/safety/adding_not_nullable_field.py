@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rule import Severity, Violation
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
-from plimsoll.db.lint.rules.safety._statement_parts import command_location
-from plimsoll.db.sqljson import JsonStatement, strings, unwrap
+from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
+from plimsoll.db.sqljson import strings
+
+# SET NOT NULL, and ADD CONSTRAINT ... NOT NULL (PostgreSQL 18).
+_SETS_NOT_NULL = frozenset({"AT_SetNotNull", "AT_AddConstraint"})
 
 
-class AddingNotNullableField(StatementRule):
+class AddingNotNullableField(AlterTableRule):
     """Set NOT NULL on an existing column only behind a validated CHECK.
 
     **Problem.** ``ALTER TABLE ... ALTER COLUMN c SET NOT NULL`` scans the whole table to
@@ -52,44 +53,31 @@ class AddingNotNullableField(StatementRule):
         "Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in another transaction, then SET"
         " NOT NULL (no scan on PostgreSQL 12+) and drop the CHECK."
     )
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = _SETS_NOT_NULL
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag SET NOT NULL (or ADD ... NOT NULL) that has to scan an existing table."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag SET NOT NULL (or ADD ... NOT NULL) that has to scan the table."""
+        if command.subtype == "AT_SetNotNull":
+            columns = [command.name]
+        else:
+            constraint = command.definition
+            if constraint.get("contype") != "CONSTR_NOTNULL" or constraint.get("skip_validation"):
+                return
+            columns = strings(constraint.get("keys"))
+        pg_version = command.context.pg_version
+        if pg_version >= 12:
+            facts = migration_facts(command.context)
+            index = command.statement.index
+            columns = [c for c in columns if not facts.not_null_proven(command.table, c, index)]
+        if not columns:
             return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for position, command in enumerate(node.get("cmds") or ()):
-            _, cmd = unwrap(command)
-            subtype = cmd.get("subtype")
-            if subtype == "AT_SetNotNull":
-                columns = [cmd.get("name", "")]
-            elif subtype == "AT_AddConstraint":
-                _, constraint = unwrap(cmd.get("def"))
-                if constraint.get("contype") != "CONSTR_NOTNULL" or constraint.get(
-                    "skip_validation"
-                ):
-                    continue
-                columns = strings(constraint.get("keys"))
-            else:
-                continue
-            facts = migration_facts(context)
-            if context.pg_version >= 12:
-                columns = [
-                    c for c in columns if not facts.not_null_proven(table, c, statement.index)
-                ]
-            if not columns:
-                continue
-            column = columns[0]
-            yield Violation(
-                f"SET NOT NULL on {table}.{column} scans the whole table under an ACCESS"
-                " EXCLUSIVE lock: reads and writes are blocked until the scan ends",
-                location=command_location(statement, context, node.get("relation"), position),
-                help=self._help(context.pg_version, column),
-            )
+        column = columns[0]
+        yield Violation(
+            f"SET NOT NULL on {command.table}.{column} scans the whole table under an ACCESS"
+            " EXCLUSIVE lock: reads and writes are blocked until the scan ends",
+            location=command.location,
+            help=self._help(pg_version, column),
+        )
 
     @staticmethod
     def _help(pg_version: int, column: str) -> str:

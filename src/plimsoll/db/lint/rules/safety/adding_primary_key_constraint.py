@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import ADDS, AlterCommand, AlterTableRule
 
 
-class AddingPrimaryKeyConstraint(StatementRule):
+class AddingPrimaryKeyConstraint(AlterTableRule):
     """Add primary keys to existing tables from an index built concurrently.
 
     **Problem.** ``ALTER TABLE ... ADD PRIMARY KEY (cols)`` (or ``ADD COLUMN ... PRIMARY
@@ -41,34 +39,19 @@ class AddingPrimaryKeyConstraint(StatementRule):
     help = (
         "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX."
     )
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = ADDS
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each primary key that builds its own index on an existing table."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            subtype = cmd.get("subtype")
-            if subtype == "AT_AddConstraint":
-                _, constraint = unwrap(cmd.get("def"))
-                found = [constraint]
-                what = "ADD PRIMARY KEY"
-            elif subtype == "AT_AddColumn":
-                _, column = unwrap(cmd.get("def"))
-                found = [unwrap(c)[1] for c in column.get("constraints") or ()]
-                what = f"ADD COLUMN {column.get('colname', '')} ... PRIMARY KEY"
-            else:
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag each primary key the subcommand adds that builds its own index."""
+        if command.subtype == "AT_AddConstraint":
+            what = "ADD PRIMARY KEY"
+        else:
+            what = f"ADD COLUMN {command.column} ... PRIMARY KEY"
+        for constraint in command.constraints("CONSTR_PRIMARY"):
+            if constraint.get("indexname"):
                 continue
-            for constraint in found:
-                if constraint.get("contype") != "CONSTR_PRIMARY" or constraint.get("indexname"):
-                    continue
-                yield Violation(
-                    f"{what} on {table} builds a unique index under an ACCESS EXCLUSIVE lock:"
-                    " reads and writes are blocked until the index is built",
-                    location=constraint.get("location"),
-                )
+            yield Violation(
+                f"{what} on {command.table} builds a unique index under an ACCESS EXCLUSIVE"
+                " lock: reads and writes are blocked until the index is built",
+                location=constraint.get("location"),
+            )

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.sqljson import SERIAL_TYPES, JsonStatement, strings, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import ADD_COLUMN, AlterCommand, AlterTableRule
+from plimsoll.db.sqljson import SERIAL_TYPES, strings, unwrap
 
 # Column constraints that give every existing row a value.
 _FILLED = frozenset({"CONSTR_IDENTITY", "CONSTR_GENERATED"})
 
 
-class AddingRequiredField(StatementRule):
+class AddingRequiredField(AlterTableRule):
     """Give a NOT NULL column added to an existing table a default.
 
     **Problem.** ``ALTER TABLE ... ADD COLUMN c ... NOT NULL`` without a ``DEFAULT`` fills
@@ -43,42 +42,31 @@ class AddingRequiredField(StatementRule):
     id = "adding-required-field"
     severity = Severity.ERROR
     help = "Give the column a constant DEFAULT, or add it nullable, backfill, then set NOT NULL."
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = ADD_COLUMN
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each ADD COLUMN that is NOT NULL with nothing to fill existing rows."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag an ADD COLUMN that is NOT NULL with nothing to fill existing rows."""
+        column = command.definition
+        names = strings((column.get("typeName") or {}).get("names"))
+        if len(names) == 1 and names[0] in SERIAL_TYPES:
             return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
+        required = None
+        filled = False
+        for item in column.get("constraints") or ():
+            _, constraint = unwrap(item)
+            contype = constraint.get("contype")
+            if contype in ("CONSTR_NOTNULL", "CONSTR_PRIMARY") and required is None:
+                required = constraint
+            elif contype in _FILLED:
+                filled = True
+            elif contype == "CONSTR_DEFAULT":
+                kind, value = unwrap(constraint.get("raw_expr"))
+                filled = filled or not (kind == "A_Const" and value.get("isnull"))
+        if required is None or filled:
             return
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            if cmd.get("subtype") != "AT_AddColumn":
-                continue
-            _, column = unwrap(cmd.get("def"))
-            names = strings((column.get("typeName") or {}).get("names"))
-            if len(names) == 1 and names[0] in SERIAL_TYPES:
-                continue
-            required = None
-            filled = False
-            for item in column.get("constraints") or ():
-                _, constraint = unwrap(item)
-                contype = constraint.get("contype")
-                if contype in ("CONSTR_NOTNULL", "CONSTR_PRIMARY") and required is None:
-                    required = constraint
-                elif contype in _FILLED:
-                    filled = True
-                elif contype == "CONSTR_DEFAULT":
-                    kind, value = unwrap(constraint.get("raw_expr"))
-                    filled = filled or not (kind == "A_Const" and value.get("isnull"))
-            if required is None or filled:
-                continue
-            name = column.get("colname", "")
-            what = "PRIMARY KEY" if required.get("contype") == "CONSTR_PRIMARY" else "NOT NULL"
-            yield Violation(
-                f"ADD COLUMN {name} on {table} is {what} without a default: existing rows get"
-                " NULL, so the migration fails on any table with rows",
-                location=column.get("location"),
-            )
+        what = "PRIMARY KEY" if required.get("contype") == "CONSTR_PRIMARY" else "NOT NULL"
+        yield Violation(
+            f"ADD COLUMN {command.column} on {command.table} is {what} without a default:"
+            " existing rows get NULL, so the migration fails on any table with rows",
+            location=column.get("location"),
+        )

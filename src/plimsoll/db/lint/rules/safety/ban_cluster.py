@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import existing_relation
 from plimsoll.db.sqljson import JsonStatement
 
 
@@ -49,8 +50,8 @@ class BanCluster(StatementRule):
                 " ACCESS EXCLUSIVE lock: reads and writes of each are blocked while it is copied"
             )
             return
-        key = context.key(relation)
-        if context.is_new(key):
+        key = existing_relation(context, relation)
+        if key is None:
             return
         yield Violation(
             f"CLUSTER {key} rewrites the table under an ACCESS EXCLUSIVE lock: reads and writes"

@@ -52,19 +52,22 @@ class BanConcurrentIndexCreationInTransaction(StatementRule):
 
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag a concurrent index operation that would run in a transaction block."""
-        what = _concurrent(statement)
-        if what is None:
-            return
-        if context.explicit_transaction:
-            where = "inside the transaction block opened by BEGIN"
-        elif (
+        # The cheap questions first: most statements run in no transaction at all.
+        wrapped = (
             context.migration
             and context.assume_in_transaction
             # A file of this one statement is the "migration of its own" the fix asks for:
             # tools that wrap files in a transaction can run such a file without one.
             and len(context.script.statements) > 1
-            and not migration_facts(context).ended_before(statement.index)
-        ):
+        )
+        if not context.explicit_transaction and not wrapped:
+            return
+        what = _concurrent(statement)
+        if what is None:
+            return
+        if context.explicit_transaction:
+            where = "inside the transaction block opened by BEGIN"
+        elif not migration_facts(context).ended_before(statement.index):
             where = "inside the transaction the migration tool wraps the file in"
         else:
             return

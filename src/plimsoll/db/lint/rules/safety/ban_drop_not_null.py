@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.lint.rules.safety._statement_parts import command_location
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
+
+_DROP_NOT_NULL = frozenset({"AT_DropNotNull"})
 
 
-class BanDropNotNull(StatementRule):
+class BanDropNotNull(AlterTableRule):
     """Do not drop NOT NULL from a column that clients read.
 
     **Problem.** ``ALTER TABLE ... ALTER COLUMN c DROP NOT NULL`` lets NULL into a column
@@ -37,23 +36,12 @@ class BanDropNotNull(StatementRule):
     id = "ban-drop-not-null"
     severity = Severity.WARNING
     help = "Make every reader handle NULL (and deploy it) before dropping NOT NULL."
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = _DROP_NOT_NULL
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each DROP NOT NULL on an existing table."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for position, command in enumerate(node.get("cmds") or ()):
-            _, cmd = unwrap(command)
-            if cmd.get("subtype") != "AT_DropNotNull":
-                continue
-            column = cmd.get("name", "")
-            yield Violation(
-                f"DROP NOT NULL on {table}.{column} lets NULL into a column that existing"
-                " clients expect to always hold a value",
-                location=command_location(statement, context, node.get("relation"), position),
-            )
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag a DROP NOT NULL."""
+        yield Violation(
+            f"DROP NOT NULL on {command.table}.{command.name} lets NULL into a column that"
+            " existing clients expect to always hold a value",
+            location=command.location,
+        )

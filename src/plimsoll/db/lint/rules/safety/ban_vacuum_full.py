@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import existing_relation
 from plimsoll.db.sqljson import JsonStatement, unwrap
 
 
@@ -60,8 +61,8 @@ class BanVacuumFull(StatementRule):
         for item in relations:
             _, relation = unwrap(item)
             range_var = relation.get("relation") or {}
-            key = context.key(range_var)
-            if context.is_new(key):
+            key = existing_relation(context, range_var)
+            if key is None:
                 continue
             yield Violation(
                 f"VACUUM FULL {key} rewrites the table under an ACCESS EXCLUSIVE lock: reads and"

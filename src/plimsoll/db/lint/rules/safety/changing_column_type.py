@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.sqljson import JsonStatement, Node, constant, strings, type_name, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
+from plimsoll.db.sqljson import Node, constant, strings, type_name
+
+_ALTER_TYPE = frozenset({"AT_AlterColumnType"})
 
 
-class ChangingColumnType(StatementRule):
+class ChangingColumnType(AlterTableRule):
     """Change column types on existing tables only when the change is binary-coercible.
 
     **Problem.** ``ALTER TABLE ... ALTER COLUMN c TYPE t`` takes an ACCESS EXCLUSIVE lock and,
@@ -48,33 +49,23 @@ class ChangingColumnType(StatementRule):
         "Add a column of the new type, backfill it in batches, switch over, then drop the old"
         " one (or check the change is binary-coercible)."
     )
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = _ALTER_TYPE
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each ALTER COLUMN ... TYPE on an existing table."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            if cmd.get("subtype") != "AT_AlterColumnType":
-                continue
-            _, definition = unwrap(cmd.get("def"))
-            column = cmd.get("name", "")
-            type_node = definition.get("typeName") or {}
-            written = type_name(type_node)
-            message = (
-                f"ALTER COLUMN {column} TYPE {written} on {table} rewrites the table and"
-                " rebuilds its indexes under an ACCESS EXCLUSIVE lock: reads and writes are"
-                " blocked until it ends"
-            )
-            hint = None if definition.get("raw_default") else _likely_free(type_node, column)
-            if hint:
-                message += f" (unless the change is binary-coercible: {hint})"
-            yield Violation(message, location=definition.get("location"))
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag an ALTER COLUMN ... TYPE."""
+        definition = command.definition
+        column = command.name
+        type_node = definition.get("typeName") or {}
+        written = type_name(type_node)
+        message = (
+            f"ALTER COLUMN {column} TYPE {written} on {command.table} rewrites the table and"
+            " rebuilds its indexes under an ACCESS EXCLUSIVE lock: reads and writes are"
+            " blocked until it ends"
+        )
+        hint = None if definition.get("raw_default") else _likely_free(type_node, column)
+        if hint:
+            message += f" (unless the change is binary-coercible: {hint})"
+        yield Violation(message, location=definition.get("location"))
 
 
 def _likely_free(type_node: Node, column: str) -> str | None:

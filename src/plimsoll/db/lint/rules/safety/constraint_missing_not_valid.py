@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rule import Severity, Violation
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
-from plimsoll.db.lint.rules.safety._statement_parts import command_location
-from plimsoll.db.sqljson import JsonStatement, Node, unwrap
+from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
+from plimsoll.db.sqljson import JsonStatement, Node
+
+_ADD_OR_VALIDATE = frozenset({"AT_AddConstraint", "AT_ValidateConstraint"})
 
 
-class ConstraintMissingNotValid(StatementRule):
+class ConstraintMissingNotValid(AlterTableRule):
     """Add CHECK and FOREIGN KEY constraints to existing tables as NOT VALID, then validate.
 
     **Problem.** ``ALTER TABLE ... ADD CONSTRAINT ... CHECK`` checks every existing row while
@@ -41,36 +42,24 @@ class ConstraintMissingNotValid(StatementRule):
     id = "constraint-missing-not-valid"
     severity = Severity.WARNING
     help = "Add the constraint NOT VALID, then VALIDATE CONSTRAINT in a separate transaction."
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = _ADD_OR_VALIDATE
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag CHECK/FOREIGN KEY adds without NOT VALID, and VALIDATE in the add's transaction."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for position, command in enumerate(node.get("cmds") or ()):
-            _, cmd = unwrap(command)
-            subtype = cmd.get("subtype")
-            if subtype == "AT_AddConstraint":
-                _, constraint = unwrap(cmd.get("def"))
-                found = self._add(constraint, table, context)
-                if found is not None:
-                    yield found
-            elif subtype == "AT_ValidateConstraint":
-                if self._same_transaction(statement, context, table, cmd.get("name", "")):
-                    yield Violation(
-                        f"VALIDATE CONSTRAINT {cmd.get('name', '')} on {table} runs in the same"
-                        " transaction as its NOT VALID add: the add's lock on"
-                        f" {table} is held through the whole validation scan",
-                        location=command_location(
-                            statement, context, node.get("relation"), position
-                        ),
-                        help="Commit after ADD CONSTRAINT ... NOT VALID and run VALIDATE"
-                        " CONSTRAINT in a separate transaction (or migration).",
-                    )
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag a CHECK/FOREIGN KEY add without NOT VALID, or VALIDATE in the add's transaction."""
+        table, context = command.table, command.context
+        if command.subtype == "AT_AddConstraint":
+            found = self._add(command.definition, table, context)
+            if found is not None:
+                yield found
+        elif self._same_transaction(command.statement, context, table, command.name):
+            yield Violation(
+                f"VALIDATE CONSTRAINT {command.name} on {table} runs in the same"
+                " transaction as its NOT VALID add: the add's lock on"
+                f" {table} is held through the whole validation scan",
+                location=command.location,
+                help="Commit after ADD CONSTRAINT ... NOT VALID and run VALIDATE"
+                " CONSTRAINT in a separate transaction (or migration).",
+            )
 
     @staticmethod
     def _add(constraint: Node, table: str, context: StatementContext) -> Violation | None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import ADDS, AlterCommand, AlterTableRule
 
 
-class DisallowedUniqueConstraint(StatementRule):
+class DisallowedUniqueConstraint(AlterTableRule):
     """Add UNIQUE constraints to existing tables from an index built concurrently.
 
     **Problem.** ``ALTER TABLE ... ADD CONSTRAINT ... UNIQUE (cols)`` (or ``ADD COLUMN ...
@@ -36,36 +34,22 @@ class DisallowedUniqueConstraint(StatementRule):
     id = "disallowed-unique-constraint"
     severity = Severity.WARNING
     help = "CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... UNIQUE USING INDEX."
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = ADDS
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each UNIQUE constraint that builds its own index on an existing table."""
-        node = statement.node
-        if not context.migration or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-            return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
-            return
-        for command in node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            subtype = cmd.get("subtype")
-            if subtype == "AT_AddConstraint":
-                _, constraint = unwrap(cmd.get("def"))
-                found = [constraint]
-                what = f"ADD CONSTRAINT {constraint.get('conname') or ''} UNIQUE"
-            elif subtype == "AT_AddColumn":
-                _, column = unwrap(cmd.get("def"))
-                found = [unwrap(c)[1] for c in column.get("constraints") or ()]
-                what = f"ADD COLUMN {column.get('colname', '')} ... UNIQUE"
-            else:
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag each UNIQUE constraint the subcommand adds that builds its own index."""
+        if command.subtype == "AT_AddConstraint":
+            what = f"ADD CONSTRAINT {command.definition.get('conname') or ''} UNIQUE"
+        else:
+            what = f"ADD COLUMN {command.column} ... UNIQUE"
+        for constraint in command.constraints("CONSTR_UNIQUE"):
+            if constraint.get("indexname"):
                 continue
-            for constraint in found:
-                if constraint.get("contype") != "CONSTR_UNIQUE" or constraint.get("indexname"):
-                    continue
-                yield Violation(
-                    " ".join(
-                        f"{what} on {table} builds a unique index under an ACCESS EXCLUSIVE"
-                        " lock: reads and writes are blocked until the index is built".split()
-                    ),
-                    location=constraint.get("location"),
-                )
+            yield Violation(
+                " ".join(
+                    f"{what} on {command.table} builds a unique index under an ACCESS"
+                    " EXCLUSIVE lock: reads and writes are blocked until the index is"
+                    " built".split()
+                ),
+                location=constraint.get("location"),
+            )

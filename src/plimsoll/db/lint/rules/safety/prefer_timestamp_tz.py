@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity
-from plimsoll.db.lint.rules.safety._statement_parts import ColumnType, ColumnTypeRule
+from plimsoll.db.lint.rules.safety._column_types import ColumnType, ColumnTypeRule
 
 
 class PreferTimestampTz(ColumnTypeRule):

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.lint.rules.safety._statement_parts import command_location
+from plimsoll.db.lint.rules.safety._statement_parts import command_location, existing_relation
 from plimsoll.db.sqljson import JsonStatement
 
 
@@ -55,11 +55,11 @@ class RenamingTable(StatementRule):
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag ALTER TABLE ... RENAME TO on a table not created in this migration."""
         node = statement.node
-        if not context.migration or node.get("renameType") != "OBJECT_TABLE":
+        if node.get("renameType") != "OBJECT_TABLE":
             return
         relation = node.get("relation")
-        key = context.key(relation)
-        if context.is_new(key):
+        key = existing_relation(context, relation)
+        if key is None:
             return
         yield Violation(
             f"RENAME TO {node.get('newname', '')} on table {key} breaks running code: every"

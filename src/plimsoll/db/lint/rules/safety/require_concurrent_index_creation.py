@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import existing_relation
 from plimsoll.db.sqljson import JsonStatement
 
 
@@ -43,10 +44,10 @@ class RequireConcurrentIndexCreation(StatementRule):
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag a non-concurrent index on a table not created in this migration."""
         node = statement.node
-        if node.get("concurrent") or not context.migration:
+        if node.get("concurrent"):
             return
-        table = context.key(node.get("relation"))
-        if context.is_new(table):
+        table = existing_relation(context, node.get("relation"))
+        if table is None:
             return
         yield Violation(
             f"CREATE INDEX on {table} takes a SHARE lock: writes to {table} are blocked"

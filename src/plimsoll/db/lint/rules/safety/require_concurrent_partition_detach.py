@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
 
-from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.lint.rules.safety._statement_parts import command_location
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
 
+_DETACH = frozenset({"AT_DetachPartition"})
 _BEFORE_14 = (
     "PostgreSQL before 14 has no DETACH PARTITION CONCURRENTLY: detach in a quiet window with"
     " a short lock_timeout, and retry."
 )
 
 
-class RequireConcurrentPartitionDetach(StatementRule):
+class RequireConcurrentPartitionDetach(AlterTableRule):
     """Detach partitions of live tables with CONCURRENTLY.
 
     **Problem.** ``ALTER TABLE parent DETACH PARTITION p`` takes an ACCESS EXCLUSIVE lock on
@@ -43,27 +41,19 @@ class RequireConcurrentPartitionDetach(StatementRule):
     id = "require-concurrent-partition-detach"
     severity = Severity.WARNING
     help = "Use DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+, outside a transaction block)."
-    node_types: ClassVar[tuple[str, ...]] = ("AlterTableStmt",)
+    subtypes = _DETACH
+    any_relation = True
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag each DETACH PARTITION without CONCURRENTLY from an existing table."""
-        node = statement.node
-        if not context.migration:
+    def judge(self, command: AlterCommand) -> Iterator[Violation]:
+        """Flag a DETACH PARTITION without CONCURRENTLY."""
+        if command.definition.get("concurrent"):
             return
-        parent = context.key(node.get("relation"))
-        if context.is_new(parent):
-            return
-        for position, command in enumerate(node.get("cmds") or ()):
-            _, cmd = unwrap(command)
-            if cmd.get("subtype") != "AT_DetachPartition":
-                continue
-            _, partition = unwrap(cmd.get("def"))
-            if partition.get("concurrent"):
-                continue
-            name = context.key(partition.get("name"))
-            yield Violation(
-                f"DETACH PARTITION {name} takes an ACCESS EXCLUSIVE lock on {parent}: reads and"
-                f" writes of every partition of {parent} are blocked while it waits and runs",
-                location=command_location(statement, context, node.get("relation"), position),
-                help=None if context.pg_version >= 14 else _BEFORE_14,
-            )
+        context = command.context
+        name = context.key(command.definition.get("name"))
+        parent = command.table
+        yield Violation(
+            f"DETACH PARTITION {name} takes an ACCESS EXCLUSIVE lock on {parent}: reads and"
+            f" writes of every partition of {parent} are blocked while it waits and runs",
+            location=command.location,
+            help=None if context.pg_version >= 14 else _BEFORE_14,
+        )

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
+from plimsoll.db.lint.rules.safety._statement_parts import existing_relation
 from plimsoll.db.sqljson import JsonStatement
 
 
@@ -45,11 +46,11 @@ class RequireConcurrentRefresh(StatementRule):
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag a non-concurrent refresh of an existing materialized view."""
         node = statement.node
-        if not context.migration or node.get("concurrent") or node.get("skipData"):
+        if node.get("concurrent") or node.get("skipData"):
             return
         relation = node.get("relation")
-        key = context.key(relation)
-        if context.is_new(key):
+        key = existing_relation(context, relation)
+        if key is None:
             return
         yield Violation(
             f"REFRESH MATERIALIZED VIEW {key} takes an ACCESS EXCLUSIVE lock on the view: every"

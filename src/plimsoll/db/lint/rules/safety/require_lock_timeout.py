@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from typing import ClassVar
-
-from pydantic import BaseModel
-
 from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.lint.rules.safety._blocking_locks import HANDLED_TYPES, article, blocking_lock
-from plimsoll.db.sqljson import JsonScript, JsonStatement
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules.safety._blocking_locks import (
+    BlockingLock,
+    BlockingLockTimeoutRule,
+    article,
+)
 
 
-class RequireLockTimeout(StatementRule):
+class RequireLockTimeout(BlockingLockTimeoutRule):
     """Set lock_timeout before a migration statement that takes a blocking lock.
 
     **Problem.** A statement that needs a lock blocking reads or writes (``ALTER TABLE``, a
@@ -46,27 +43,17 @@ class RequireLockTimeout(StatementRule):
     id = "require-lock-timeout"
     severity = Severity.WARNING
     help = "SET lock_timeout (for example '2s') before this statement, and retry on timeout."
-    node_types: ClassVar[tuple[str, ...]] = HANDLED_TYPES
 
-    def __init__(self, options: BaseModel | None = None) -> None:
-        super().__init__(options)
-        # The file already reported on: one finding per file.
-        self._reported: weakref.ref[JsonScript] | None = None
+    def timeout_set(self, context: StatementContext) -> bool:
+        """Whether ``lock_timeout`` is set."""
+        return context.lock_timeout_set
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag the file's first blocking statement with no lock_timeout set before it."""
-        if not context.migration or context.lock_timeout_set:
-            return
-        if self._reported is not None and self._reported() is context.script:
-            return
-        lock = blocking_lock(statement, context)
-        if lock is None:
-            return
-        self._reported = weakref.ref(context.script)
-        yield Violation(
-            f"{lock.action} waits for {article(lock.level)} {lock.level} lock on {lock.relation} with no"
-            f" lock_timeout: while it waits behind running transactions, every query on"
-            f" {lock.relation} that needs {_conflicts(lock.level)} queues behind it"
+    def message(self, lock: BlockingLock) -> str:
+        """What waits, on which lock, with nothing to stop it."""
+        return (
+            f"{lock.action} waits for {article(lock.level)} {lock.level} lock on"
+            f" {lock.relation} with no lock_timeout: while it waits behind running transactions,"
+            f" every query on {lock.relation} that needs {_conflicts(lock.level)} queues behind it"
         )
 
 

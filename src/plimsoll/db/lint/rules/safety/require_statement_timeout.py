@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from typing import ClassVar
-
-from pydantic import BaseModel
-
 from plimsoll.db.lint.context import StatementContext
-from plimsoll.db.lint.rule import Severity, StatementRule, Violation
-from plimsoll.db.lint.rules.safety._blocking_locks import HANDLED_TYPES, article, blocking_lock
-from plimsoll.db.sqljson import JsonScript, JsonStatement
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules.safety._blocking_locks import (
+    BlockingLock,
+    BlockingLockTimeoutRule,
+    article,
+)
 
 
-class RequireStatementTimeout(StatementRule):
+class RequireStatementTimeout(BlockingLockTimeoutRule):
     """Set statement_timeout before a migration statement that takes a blocking lock.
 
     **Problem.** A statement that holds a lock blocking reads or writes on an existing table
@@ -45,25 +42,15 @@ class RequireStatementTimeout(StatementRule):
     id = "require-statement-timeout"
     severity = Severity.WARNING
     help = "SET statement_timeout (sized for the slowest expected statement) before this one."
-    node_types: ClassVar[tuple[str, ...]] = HANDLED_TYPES
 
-    def __init__(self, options: BaseModel | None = None) -> None:
-        super().__init__(options)
-        # The file already reported on: one finding per file.
-        self._reported: weakref.ref[JsonScript] | None = None
+    def timeout_set(self, context: StatementContext) -> bool:
+        """Whether ``statement_timeout`` is set."""
+        return context.statement_timeout_set
 
-    def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
-        """Flag the file's first blocking statement with no statement_timeout set before it."""
-        if not context.migration or context.statement_timeout_set:
-            return
-        if self._reported is not None and self._reported() is context.script:
-            return
-        lock = blocking_lock(statement, context)
-        if lock is None:
-            return
-        self._reported = weakref.ref(context.script)
-        yield Violation(
-            f"{lock.action} holds {article(lock.level)} {lock.level} lock on {lock.relation} with no"
-            f" statement_timeout: if it runs long, {lock.blocks} of {lock.relation} stay"
-            " blocked until it ends"
+    def message(self, lock: BlockingLock) -> str:
+        """What holds which lock, with nothing to stop it if it runs long."""
+        return (
+            f"{lock.action} holds {article(lock.level)} {lock.level} lock on {lock.relation}"
+            f" with no statement_timeout: if it runs long, {lock.blocks} of {lock.relation}"
+            " stay blocked until it ends"
         )

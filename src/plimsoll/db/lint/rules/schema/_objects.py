@@ -1,16 +1,21 @@
 """What several schema rules of the ``general`` library share.
 
 Not a rule module (it defines no rule): the named objects of a catalog (the naming rules walk
-every object that has a name a user chose), PostgreSQL's identifier limit, and the default
-patterns of secret columns (the security rules).
+every object that has a name a user chose), PostgreSQL's identifier limit, the default
+patterns of secret columns (the security rules), and the base of the rules that bound how
+many of something a table has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
-from plimsoll.db.catalog import Catalog, Origin
+from plimsoll.db.catalog import Catalog, Origin, Table
+from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.rule import SchemaRule, Violation
+from plimsoll.db.lint.schema_facts import columns_by_name, finding, per_catalog
 
 # The longest identifier PostgreSQL keeps: NAMEDATALEN - 1 bytes (NAMEDATALEN is 64).
 MAX_IDENTIFIER_BYTES = 63
@@ -48,54 +53,113 @@ class NamedObject:
     column_like: bool = True
 
 
+def object_names(catalog: Catalog) -> frozenset[str]:
+    """The distinct names of the objects :func:`named_objects` walks (once per catalog)."""
+
+    def build() -> frozenset[str]:
+        # Column names come from the shared index: schemas repeat them on every table.
+        names: set[str] = set(columns_by_name(catalog))
+        add = names.add
+        for table in catalog.tables.values():
+            add(table.name)
+            names.update(constraint.name for constraint in table.constraints)
+            names.update(index.name for index in table.indexes)
+            names.update(trigger.name for trigger in table.triggers)
+        for objects in (catalog.views, catalog.sequences, catalog.enums, catalog.functions):
+            names.update(obj.name for obj in objects.values())
+        return frozenset(names)
+
+    return per_catalog(catalog, "object_names", build)
+
+
 def named_objects(
     catalog: Catalog, wanted: Callable[[str], bool] | None = None
 ) -> Iterator[NamedObject]:
     """Every user-named object of ``catalog`` whose name ``wanted`` accepts (all without it).
 
     Names repeat a lot (``id``, ``created_at`` on every table) and most pass a naming rule:
-    ``wanted`` is asked once per distinct name, and only the objects it accepts are built,
-    which keeps a catalog of thousands of tables cheap to walk. Policies are left out: their
-    names are labels that no query ever spells (only ``CREATE``/``ALTER``/``DROP POLICY``
-    do).
+    ``wanted`` is asked once per distinct name (:func:`object_names`, shared by the naming
+    rules), the catalog is walked only when it accepts one, and only the objects it accepts
+    are built, which keeps a catalog of thousands of tables cheap. Policies are left out:
+    their names are labels that no query ever spells (only ``CREATE``/``ALTER``/``DROP
+    POLICY`` do).
     """
-    verdicts: dict[str, bool] = {}
-
-    def accept(name: str) -> bool:
-        verdict = verdicts.get(name)
-        if verdict is None:
-            verdict = verdicts[name] = True if wanted is None else wanted(name)
-        return verdict
-
+    if wanted is None:
+        chosen: Container[str] = _EVERY_NAME
+    else:
+        chosen = {name for name in object_names(catalog) if wanted(name)}
+        if not chosen:
+            return
     for table in catalog.tables.values():
         own = table.key
-        if accept(table.name):
+        if table.name in chosen:
             yield NamedObject("table", table.name, own, table.origin)
         for column in table.columns:
-            if accept(column.name):
+            if column.name in chosen:
                 yield NamedObject("column", column.name, f"{own}.{column.name}", column.origin)
         for constraint in table.constraints:
-            if accept(constraint.name):
+            if constraint.name in chosen:
                 yield NamedObject(
                     "constraint", constraint.name, f"{own}.{constraint.name}", constraint.origin
                 )
         for index in table.indexes:
-            if accept(index.name):
+            if index.name in chosen:
                 yield NamedObject("index", index.name, f"{table.schema}.{index.name}", index.origin)
         for trigger in table.triggers:
-            if accept(trigger.name):
+            if trigger.name in chosen:
                 yield NamedObject("trigger", trigger.name, f"{own}.{trigger.name}", trigger.origin)
     for view in catalog.views.values():
-        if accept(view.name):
+        if view.name in chosen:
             kind = "materialized view" if view.materialized else "view"
             yield NamedObject(kind, view.name, view.key, view.origin)
     for sequence in catalog.sequences.values():
-        if accept(sequence.name):
+        if sequence.name in chosen:
             yield NamedObject("sequence", sequence.name, sequence.key, sequence.origin)
     for enum in catalog.enums.values():
-        if accept(enum.name):
+        if enum.name in chosen:
             yield NamedObject("type", enum.name, enum.key, enum.origin, column_like=False)
     for function in catalog.functions.values():
-        if accept(function.name):
+        if function.name in chosen:
             kind = "procedure" if function.procedure else "function"
             yield NamedObject(kind, function.name, function.key, function.origin, column_like=False)
+
+
+class _Every:
+    """A container holding every name."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_EVERY_NAME = _Every()
+
+
+class TableLimitRule(SchemaRule):
+    """A rule bounding how many of something (columns, indexes) each table has.
+
+    Subclasses name what they count (``counted``, plural), what too many of them costs
+    (``cost``), and say the limit (:meth:`limit`, from the options) and the count
+    (:meth:`count`).
+    """
+
+    counted: ClassVar[str]
+    cost: ClassVar[str]
+
+    def limit(self) -> int:
+        """The most a table may have."""
+        raise NotImplementedError
+
+    def count(self, table: Table, limit: int) -> int:
+        """How many the table has (exact when above ``limit``; may stop short below it)."""
+        raise NotImplementedError
+
+    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
+        """Flag each table with more than the limit."""
+        limit = self.limit()
+        for table in catalog.tables.values():
+            count = self.count(table, limit)
+            if count > limit:
+                yield finding(
+                    table,
+                    f"{table.key} has {count} {self.counted} (more than {limit}): {self.cost}",
+                )

@@ -10,6 +10,7 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import named_objects
+from plimsoll.db.lint.schema_facts import finding
 
 # Keywords a table, column, index or constraint name (the grammar's ColId) cannot be unquoted.
 _NOT_COLUMN_NAMES = frozenset(RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS)
@@ -56,9 +57,8 @@ class BanReservedIdentifier(SchemaRule):
         for obj in named_objects(catalog, _KEYWORDS.__contains__):
             banned = _NOT_COLUMN_NAMES if obj.column_like else _NOT_FUNCTION_NAMES
             if obj.name in banned:
-                yield Violation(
+                yield finding(
+                    obj,
                     f"{obj.kind} {obj.key} is named after the SQL keyword {obj.name}: every"
                     f' query must quote it ("{obj.name}"): unquoted, it is read as the keyword',
-                    object=obj.key,
-                    origin=obj.origin,
                 )

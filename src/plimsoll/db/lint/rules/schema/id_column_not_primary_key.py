@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog, Table
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import columns_by_name
 
 
 def _unique_alone(table: Table) -> bool:
@@ -48,10 +49,8 @@ class IdColumnNotPrimaryKey(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each column named id that is not in its table's primary key."""
-        for table in catalog.tables.values():
-            column = table.column("id")
-            if column is None:
-                continue
+        # Only the tables with an ``id`` column, from the shared index of column names.
+        for table, column in columns_by_name(catalog).get("id", ()):
             key = next((c for c in table.constraints if c.kind == "p"), None)
             if key is None or "id" in key.columns:
                 continue

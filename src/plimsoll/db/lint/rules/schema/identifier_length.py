@@ -67,6 +67,23 @@ def _is_ident_byte(byte: int) -> bool:
     )
 
 
+# Each byte that can be part of an unquoted identifier as ``a``, any other as a space.
+_IDENTIFIER_BYTES = bytes(0x61 if _is_ident_byte(byte) else 0x20 for byte in range(256))
+_LONG_RUN = b"a" * (MAX_IDENTIFIER_BYTES + 1)
+
+
+def _may_hold_long_name(data: bytes, start: int, end: int) -> bool:
+    """Whether ``data[start:end]`` can hold an identifier written longer than 63 bytes.
+
+    Only such a name is ever reported, and an unquoted one is a run of at least 64
+    identifier bytes in the text; a quoted one (any ``"``) is left to the full search. The
+    check reads the statement's bytes at C speed, where walking its parse tree touches
+    every node of every column: most statements of a large schema are done with here.
+    """
+    chunk = data[start:end]
+    return b'"' in chunk or _LONG_RUN in chunk.translate(_IDENTIFIER_BYTES)
+
+
 def written_name(
     data: bytes, start: int, end: int, parsed: str, *, last: bool
 ) -> tuple[str, int] | None:
@@ -171,6 +188,8 @@ class IdentifierLength(StatementRule):
             self._file, self._stems = context.script, {}
         data = context.script.data
         end = statement.start + statement.length
+        if not _may_hold_long_name(data, statement.start, end):
+            return
         for kind, parsed, namespace, location in _defined_names(statement, context):
             if not _maybe_cut(parsed):
                 continue

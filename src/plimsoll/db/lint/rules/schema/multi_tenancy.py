@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from plimsoll.db.catalog import Catalog, Origin, Table
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import name_matches, table_matches
+from plimsoll.db.lint.schema_facts import finding, matcher
 
 
 def mentions(expression: str | None, column: str) -> bool:
@@ -94,16 +94,13 @@ class MultiTenancy(SchemaRule):
         options = self.options
         if not options.schemas and not options.tables:
             return
-        schema_verdicts: dict[str, bool] = {}
+        schemas = matcher(tuple(options.schemas))
+        tables = matcher(tuple(options.tables))
+        exclude = matcher(tuple(options.exclude))
         for table in catalog.tables.values():
-            in_schema = schema_verdicts.get(table.schema)
-            if in_schema is None:
-                in_schema = schema_verdicts[table.schema] = bool(options.schemas) and (
-                    name_matches(table.schema, options.schemas)
-                )
-            if not in_schema and not (options.tables and table_matches(table, options.tables)):
+            if not schemas(table.schema) and not tables.table(table):
                 continue
-            if options.exclude and table_matches(table, options.exclude):
+            if exclude.table(table):
                 continue
             yield from self._check_table(table)
 
@@ -111,11 +108,10 @@ class MultiTenancy(SchemaRule):
         name = self.options.column
         column = table.column(name)
         if column is None:
-            yield Violation(
+            yield finding(
+                table,
                 f"tenant table {table.key} has no {name} column: its rows belong to no tenant"
                 " and nothing can isolate them",
-                object=table.key,
-                origin=table.origin,
                 help=f"Add {name} NOT NULL (with a foreign key to the tenants table).",
             )
             return
@@ -142,33 +138,30 @@ class MultiTenancy(SchemaRule):
                     table, "unique index", index.name, index.columns, index.origin
                 )
         if not table.rls_enabled:
-            yield Violation(
+            yield finding(
+                table,
                 f"tenant table {table.key} does not enable row-level security: a query that"
                 f" forgets WHERE {name} = ... reads every tenant's rows",
-                object=table.key,
-                origin=table.origin,
                 help=(
                     f"ALTER TABLE {table.sql_name} ENABLE ROW LEVEL SECURITY, and create a"
                     f" policy USING ({name} = current_setting('app.{name}')::...)."
                 ),
             )
         elif not any(mentions(p.using, name) for p in table.policies):
-            yield Violation(
+            yield finding(
+                table,
                 f"tenant table {table.key} has no row-level security policy whose USING"
                 f" checks {name}: its policies do not isolate tenants",
-                object=table.key,
-                origin=table.origin,
                 help=(
                     f"CREATE POLICY ... ON {table.sql_name} USING"
                     f" ({name} = current_setting('app.{name}')::...)."
                 ),
             )
         if self.options.force_rls and table.rls_enabled and not table.rls_forced:
-            yield Violation(
+            yield finding(
+                table,
                 f"tenant table {table.key} does not force row-level security: its owner (often"
                 " the application's role) bypasses the tenant policies",
-                object=table.key,
-                origin=table.origin,
                 help=f"ALTER TABLE {table.sql_name} FORCE ROW LEVEL SECURITY.",
             )
 

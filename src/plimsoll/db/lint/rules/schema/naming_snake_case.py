@@ -11,6 +11,7 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import named_objects
+from plimsoll.db.lint.schema_facts import finding
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -86,9 +87,8 @@ class NamingSnakeCase(SchemaRule):
                     f'{obj.kind} {obj.key} is not snake_case: every query must spell it "{name}",'
                     " with the double quotes"
                 )
-            yield Violation(
+            yield finding(
+                obj,
                 message,
-                object=obj.key,
-                origin=obj.origin,
                 help=f"Rename it to {suggestion} (lower-case snake_case needs no quotes).",
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import finding
 
 
 class PolicyWithoutRls(SchemaRule):
@@ -41,10 +42,9 @@ class PolicyWithoutRls(SchemaRule):
         for table in catalog.tables.values():
             if table.policies and not table.rls_enabled:
                 names = ", ".join(p.name for p in table.policies)
-                yield Violation(
+                yield finding(
+                    table,
                     f"{table.key} has policies ({names}) but row-level security is not enabled:"
                     " they are ignored and every role with privileges reads every row",
-                    object=table.key,
-                    origin=table.origin,
                     help=f"ALTER TABLE {table.sql_name} ENABLE ROW LEVEL SECURITY.",
                 )

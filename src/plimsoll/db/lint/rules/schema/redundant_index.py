@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from plimsoll.db.catalog import Catalog, Origin, Table
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import finding
 
 
 def _groups(text: str, start: int) -> Iterator[tuple[int, int]]:
@@ -234,12 +235,11 @@ class RedundantIndex(SchemaRule):
                         continue  # equal twins: the other one of the pair is reported
                     reported.add(drop.name)
                     how = "duplicates" if keep.parts == drop.parts else "is a prefix of"
-                    yield Violation(
+                    yield finding(
+                        drop,
                         f"{drop.label()} on {table.key} {how} {keep.label()}: it serves no"
                         f" query the other does not, and every write to {table.key} updates"
                         " both",
-                        object=drop.key,
-                        origin=drop.origin,
                         help=_remedy(drop, table),
                     )
                     break

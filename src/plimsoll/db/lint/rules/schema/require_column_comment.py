@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import name_matches
+from plimsoll.db.lint.schema_facts import columns_by_name, finding, matcher
 
 
 class RequireColumnComment(SchemaRule):
@@ -52,25 +52,19 @@ class RequireColumnComment(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each column without a non-empty comment, except the exempted names."""
-        exempt = tuple(self.options.except_columns)
-        verdicts: dict[str, bool] = {}
+        exempt = matcher(tuple(self.options.except_columns))
+        skipped = {name for name in columns_by_name(catalog) if exempt(name)}
         for table in catalog.tables.values():
-            missing: list[str] = []
-            for column in table.columns:
-                if column.comment and column.comment.strip():
-                    continue
-                name = column.name
-                skip = verdicts.get(name)
-                if skip is None:
-                    skip = verdicts[name] = name_matches(name, exempt)
-                if not skip:
-                    missing.append(name)
+            missing = [
+                column.name
+                for column in table.columns
+                if column.name not in skipped and not (column.comment and column.comment.strip())
+            ]
             if not missing:
                 continue
             count = "1 column" if len(missing) == 1 else f"{len(missing)} columns"
-            yield Violation(
+            yield finding(
+                table,
                 f"{count} of {table.key} {'has' if len(missing) == 1 else 'have'} no comment"
                 f" ({', '.join(missing)}): nothing in the database says what they hold",
-                object=table.key,
-                origin=table.origin,
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import finding
 
 
 class RequirePrimaryKey(SchemaRule):
@@ -35,9 +36,8 @@ class RequirePrimaryKey(SchemaRule):
         """Flag each table without a primary key constraint."""
         for table in catalog.tables.values():
             if not any(c.kind == "p" for c in table.constraints):
-                yield Violation(
+                yield finding(
+                    table,
                     f"table {table.key} has no primary key: its rows cannot be told apart, and"
                     " logical replication cannot replicate its UPDATEs and DELETEs",
-                    object=table.key,
-                    origin=table.origin,
                 )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import finding
 
 
 class RequireTableComment(SchemaRule):
@@ -50,20 +51,18 @@ class RequireTableComment(SchemaRule):
         """Flag each table (and view, when asked) without a non-empty comment."""
         for table in catalog.tables.values():
             if not (table.comment or "").strip():
-                yield Violation(
+                yield finding(
+                    table,
                     f"table {table.key} has no comment: nothing in the database says what"
                     " its rows are",
-                    object=table.key,
-                    origin=table.origin,
                 )
         if not self.options.views:
             return
         for view in catalog.views.values():
             if not (view.comment or "").strip():
                 kind = "materialized view" if view.materialized else "view"
-                yield Violation(
+                yield finding(
+                    view,
                     f"{kind} {view.key} has no comment: nothing in the database says what it shows",
-                    object=view.key,
-                    origin=view.origin,
                     help=f"Add COMMENT ON {kind.upper()} ... IS '<what it shows>'.",
                 )

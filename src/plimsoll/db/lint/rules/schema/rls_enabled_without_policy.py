@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import finding
 
 
 class RlsEnabledWithoutPolicy(SchemaRule):
@@ -43,9 +44,8 @@ class RlsEnabledWithoutPolicy(SchemaRule):
         """Flag each table with row-level security enabled and no policy."""
         for table in catalog.tables.values():
             if table.rls_enabled and not table.policies:
-                yield Violation(
+                yield finding(
+                    table,
                     f"{table.key} enables row-level security but has no policy: every role"
                     " but its owner (and BYPASSRLS roles) reads no rows and writes none",
-                    object=table.key,
-                    origin=table.origin,
                 )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from plimsoll.db.catalog import Catalog, Function
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.lint.schema_facts import finding
 
 
 def search_path(function: Function) -> list[str] | None:
@@ -70,20 +71,18 @@ class SecurityDefinerSearchPath(SchemaRule):
             kind = "procedure" if function.procedure else "function"
             path = search_path(function)
             if path is None:
-                yield Violation(
+                yield finding(
+                    function,
                     f"SECURITY DEFINER {kind} {function.key} does not set search_path: a"
                     " caller's own tables, functions or operators can run with its owner's"
                     " privileges",
-                    object=function.key,
-                    origin=function.origin,
                 )
             elif self.options.require_pg_temp_last and path and path[-1] != "pg_temp":
-                yield Violation(
+                yield finding(
+                    function,
                     f"SECURITY DEFINER {kind} {function.key} sets search_path without pg_temp"
                     " last: a caller's temporary tables are searched first and can stand in"
                     " for the tables it uses",
-                    object=function.key,
-                    origin=function.origin,
                     help=(
                         "SET search_path = "
                         f"{', '.join([*(p for p in path if p != 'pg_temp'), 'pg_temp'])}."

@@ -10,7 +10,7 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import SECRET_COLUMN_PATTERNS
-from plimsoll.db.lint.schema_facts import is_text_type, name_matches
+from plimsoll.db.lint.schema_facts import columns_named, is_text_type, matcher
 
 
 class SecurityPlaintextSecret(SchemaRule):
@@ -63,25 +63,17 @@ class SecurityPlaintextSecret(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each secret-named column of a text type not marked as hashed or encrypted."""
-        patterns = tuple(self.options.patterns)
-        hashed = tuple(self.options.hashed)
-        verdicts: dict[str, bool] = {}
-        for table in catalog.tables.values():
-            for column in table.columns:
-                name = column.name
-                secret = verdicts.get(name)
-                if secret is None:
-                    secret = verdicts[name] = name_matches(name, patterns) and not name_matches(
-                        name, hashed
-                    )
-                if not secret or not is_text_type(column.type):
-                    continue
-                if column.comment and name_matches(column.comment, hashed):
-                    continue
-                key = f"{table.key}.{name}"
-                yield Violation(
-                    f"{key} is {column.type}: a secret stored as readable text is exposed to"
-                    " every backup, replica, dump and SELECT on the table",
-                    object=key,
-                    origin=column.origin,
-                )
+        secrets = matcher(tuple(self.options.patterns))
+        hashed = matcher(tuple(self.options.hashed))
+        for table, column in columns_named(catalog, lambda n: secrets(n) and not hashed(n)):
+            if not is_text_type(column.type):
+                continue
+            if column.comment and hashed(column.comment):
+                continue
+            key = f"{table.key}.{column.name}"
+            yield Violation(
+                f"{key} is {column.type}: a secret stored as readable text is exposed to"
+                " every backup, replica, dump and SELECT on the table",
+                object=key,
+                origin=column.origin,
+            )

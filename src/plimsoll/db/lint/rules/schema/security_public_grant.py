@@ -6,16 +6,11 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from plimsoll.db.catalog import Catalog, Grant
+from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import SENSITIVE_COLUMN_PATTERNS
-from plimsoll.db.lint.schema_facts import matching_columns, name_matches
-
-
-def public_privileges(grants: frozenset[Grant]) -> list[str]:
-    """The privileges PUBLIC holds among ``grants``, sorted."""
-    return sorted({g.privilege.upper() for g in grants if g.grantee.upper() == "PUBLIC"})
+from plimsoll.db.lint.schema_facts import finding, matcher, matching_columns, public_grants
 
 
 class SecurityPublicGrant(SchemaRule):
@@ -63,41 +58,37 @@ class SecurityPublicGrant(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each sensitive table or view on which PUBLIC holds a privilege."""
-        columns = tuple(self.options.columns)
-        tables = tuple(self.options.tables)
+        columns = matcher(tuple(self.options.columns))
+        tables = matcher(tuple(self.options.tables))
         for table in catalog.tables.values():
             if not table.grants:
                 continue
-            privileges = public_privileges(table.grants)
+            privileges = public_grants(table)
             if not privileges:
                 continue
             secret = [c.name for c in matching_columns(table, columns)] if columns else []
             if secret:
                 reason = f"which holds {', '.join(secret)}"
-            elif tables and (name_matches(table.name, tables) or name_matches(table.key, tables)):
+            elif tables and tables.table(table):
                 reason = "a sensitive table"
             else:
                 continue
-            yield Violation(
+            yield finding(
+                table,
                 f"PUBLIC holds {', '.join(privileges)} on {table.key}, {reason}: every role"
                 " in the cluster can use it",
-                object=table.key,
-                origin=table.origin,
                 help=f"REVOKE ALL ON {table.sql_name} FROM PUBLIC; grant to the roles that need it.",
             )
         if not tables:
             return
         for view in catalog.views.values():
-            if not view.grants or not (
-                name_matches(view.name, tables) or name_matches(view.key, tables)
-            ):
+            if not view.grants or not (tables(view.name) or tables(view.key)):
                 continue
-            privileges = public_privileges(view.grants)
+            privileges = public_grants(view)
             if privileges:
-                yield Violation(
+                yield finding(
+                    view,
                     f"PUBLIC holds {', '.join(privileges)} on {view.key}, a sensitive view:"
                     " every role in the cluster can use it",
-                    object=view.key,
-                    origin=view.origin,
                     help=f"REVOKE ALL ON {view.sql_name} FROM PUBLIC; grant to the roles that need it.",
                 )

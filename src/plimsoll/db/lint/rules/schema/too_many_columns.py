@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.catalog import Table
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules.schema._objects import TableLimitRule
 
 
-class TooManyColumns(SchemaRule):
+class TooManyColumns(TableLimitRule):
     """Tables stay narrow (100 columns at most by default).
 
     **Problem.** A table with a hundred columns usually holds several things at once: a
@@ -42,6 +40,8 @@ class TooManyColumns(SchemaRule):
     id = "too-many-columns"
     severity = Severity.WARNING
     help = "Split the table: move groups of columns that change or are read together out."
+    counted = "columns"
+    cost = "every UPDATE writes a whole new version of its wide rows"
 
     class Options(BaseModel):
         """``max_columns``: the most columns a table may have."""
@@ -50,15 +50,11 @@ class TooManyColumns(SchemaRule):
 
         max_columns: int = Field(default=100, ge=1)
 
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each table with more than ``max_columns`` columns."""
-        limit = self.options.max_columns
-        for table in catalog.tables.values():
-            count = len(table.columns)
-            if count > limit:
-                yield Violation(
-                    f"{table.key} has {count} columns (more than {limit}): every UPDATE writes"
-                    " a whole new version of its wide rows",
-                    object=table.key,
-                    origin=table.origin,
-                )
+    def limit(self) -> int:
+        """``max_columns``."""
+        limit: int = self.options.max_columns
+        return limit
+
+    def count(self, table: Table, limit: int) -> int:
+        """The table's columns."""
+        return len(table.columns)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
+from plimsoll.db.catalog import Table
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules.schema._objects import TableLimitRule
 
 
-class TooManyIndexes(SchemaRule):
+class TooManyIndexes(TableLimitRule):
     """Tables carry a bounded number of indexes (10 by default).
 
     **Problem.** Every index on a table is maintained by every write: an INSERT adds an
@@ -40,6 +38,8 @@ class TooManyIndexes(SchemaRule):
     id = "too-many-indexes"
     severity = Severity.WARNING
     help = "Drop unused or redundant indexes; merge or make partial those that overlap."
+    counted = "indexes"
+    cost = "every INSERT, and every UPDATE of an indexed column, writes to all of them"
 
     class Options(BaseModel):
         """``max_indexes``: the most indexes a table may have (constraint indexes included)."""
@@ -48,18 +48,14 @@ class TooManyIndexes(SchemaRule):
 
         max_indexes: int = Field(default=10, ge=1)
 
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each table with more than ``max_indexes`` indexes."""
-        limit = self.options.max_indexes
-        for table in catalog.tables.values():
-            count = len(table.indexes)
-            if count + len(table.constraints) <= limit:
-                continue  # cannot reach the limit: skip counting the constraints
-            count += sum(1 for c in table.constraints if c.kind in ("p", "u", "x"))
-            if count > limit:
-                yield Violation(
-                    f"{table.key} has {count} indexes (more than {limit}): every INSERT, and"
-                    " every UPDATE of an indexed column, writes to all of them",
-                    object=table.key,
-                    origin=table.origin,
-                )
+    def limit(self) -> int:
+        """``max_indexes``."""
+        limit: int = self.options.max_indexes
+        return limit
+
+    def count(self, table: Table, limit: int) -> int:
+        """The table's indexes, those of its primary key, unique and exclusion constraints included."""
+        count = len(table.indexes)
+        if count + len(table.constraints) <= limit:
+            return count  # cannot reach the limit: skip counting the constraints
+        return count + sum(1 for c in table.constraints if c.kind in ("p", "u", "x"))

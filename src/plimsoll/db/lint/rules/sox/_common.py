@@ -2,7 +2,7 @@
 
 Not a rule module (it defines no rule). The generic helpers (compiled patterns,
 classification comments, type names, triggers, grants) come from
-:mod:`plimsoll.db.lint.rules.hipaa._common`.
+:mod:`plimsoll.db.lint.schema_facts`.
 
 **Which tables are financial.** A table is financial when its comment classifies it as
 ``classification: financial`` (or ``ledger``), or when it carries no classification label
@@ -22,10 +22,15 @@ fee, tax, balance, debit, credit, total, ``*_cents``) and whose type is a number
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from plimsoll.db.catalog import Catalog, Column, Table
-from plimsoll.db.lint.rules.hipaa._common import (
+from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.rule import SchemaRule, Violation
+from plimsoll.db.lint.schema_facts import (
     NameMatcher,
     Patterns,
     base_type,
@@ -174,6 +179,24 @@ def ledger_tables(catalog: Catalog, options: LedgerOptions) -> tuple[Table, ...]
     return per_catalog(catalog, key, lambda: _scoped(catalog, ("ledger",), include, exclude))
 
 
+class ScopeOptions(BaseModel):
+    """Whether a rule looks at the financial tables only, or at every table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    only_financial_tables: bool = Field(
+        default=True,
+        description="Check financial tables only; false: every table.",
+    )
+
+
+def checked_tables(catalog: Catalog, options: Any) -> tuple[Table, ...]:
+    """The tables a rule with :class:`ScopeOptions` (and :class:`FinancialOptions`) checks."""
+    if options.only_financial_tables:
+        return financial_tables(catalog, options)
+    return tuple(catalog.tables.values())
+
+
 def is_amount(column: Column, amounts: NameMatcher) -> bool:
     """Whether the column holds an amount: a number named like one."""
     return amounts(column.name) and base_type(column.type) in NUMBER_TYPES
@@ -214,3 +237,19 @@ def blocked_events(catalog: Catalog, table: Table) -> set[str]:
         if trigger.timing == "BEFORE" and trigger_raises(catalog, trigger):
             out |= {e.upper() for e in trigger.events}
     return out
+
+
+class LedgerTriggerRule(SchemaRule):
+    """A rule over each ledger table and the events its BEFORE triggers refuse by raising.
+
+    Subclasses judge one table (:meth:`judge`).
+    """
+
+    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
+        """Judge each ledger table, knowing which events its triggers refuse."""
+        for table in ledger_tables(catalog, self.options):
+            yield from self.judge(table, blocked_events(catalog, table))
+
+    def judge(self, table: Table, blocked: set[str]) -> Iterator[Violation]:
+        """The findings on ``table``, whose BEFORE triggers refuse the ``blocked`` events."""
+        raise NotImplementedError

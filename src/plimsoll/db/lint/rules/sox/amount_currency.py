@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
 from plimsoll.db.lint.rules.sox._common import (
     DEFAULT_CURRENCY_PATTERNS,
     AmountOptions,
     financial_tables,
     is_amount,
 )
+from plimsoll.db.lint.schema_facts import Patterns, matcher
 
 
 class AmountCurrency(SchemaRule):
@@ -50,8 +50,6 @@ class AmountCurrency(SchemaRule):
 
     class Options(AmountOptions):
         """Which tables are financial, which columns hold amounts, and what names a currency."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         currency_patterns: Patterns = Field(
             default=DEFAULT_CURRENCY_PATTERNS,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import FLOAT_TYPES, base_type, matcher
-from plimsoll.db.lint.rules.sox._common import AmountOptions, financial_tables
+from plimsoll.db.lint.rules.sox._common import AmountOptions, ScopeOptions, checked_tables
+from plimsoll.db.lint.schema_facts import FLOAT_TYPES, base_type, column_finding, matcher
 
 
 class AmountNotFloat(SchemaRule):
@@ -44,32 +42,20 @@ class AmountNotFloat(SchemaRule):
     )
     version = "1.0.0"
 
-    class Options(AmountOptions):
+    class Options(ScopeOptions, AmountOptions):
         """Which tables are financial, which columns hold amounts, and where to look."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
-        only_financial_tables: bool = Field(
-            default=True,
-            description="Check financial tables only; false: every table.",
-        )
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each floating-point amount column."""
         amounts = matcher(self.options.amount_patterns)
-        tables = (
-            financial_tables(catalog, self.options)
-            if self.options.only_financial_tables
-            else tuple(catalog.tables.values())
-        )
-        for table in tables:
+        for table in checked_tables(catalog, self.options):
             for column in table.columns:
                 if amounts(column.name) and base_type(column.type) in FLOAT_TYPES:
                     key = f"{table.key}.{column.name}"
-                    yield Violation(
+                    yield column_finding(
+                        table,
+                        column,
                         f"column {key} holds an amount of money as {column.type}: floating"
                         " point is inexact, so sums drift and the books stop balancing to the"
                         " cent",
-                        object=key,
-                        origin=column.origin or table.origin,
                     )

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import Patterns, matcher
 from plimsoll.db.lint.rules.sox._common import (
     DEFAULT_CURRENCY_PATTERNS,
     AmountOptions,
     financial_tables,
     is_amount,
 )
+from plimsoll.db.lint.schema_facts import Patterns, column_finding, matcher
 
 
 class AmountNotNull(SchemaRule):
@@ -51,8 +51,6 @@ class AmountNotNull(SchemaRule):
     class Options(AmountOptions):
         """Which tables are financial, and which columns hold amounts and currencies."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         currency_patterns: Patterns = Field(
             default=DEFAULT_CURRENCY_PATTERNS,
             description="Column names that hold a currency code.",
@@ -75,8 +73,6 @@ class AmountNotNull(SchemaRule):
                 else:
                     continue
                 key = f"{table.key}.{column.name}"
-                yield Violation(
-                    f"column {key} holds {what} and accepts NULL: {effect}",
-                    object=key,
-                    origin=column.origin or table.origin,
+                yield column_finding(
+                    table, column, f"column {key} holds {what} and accepts NULL: {effect}"
                 )

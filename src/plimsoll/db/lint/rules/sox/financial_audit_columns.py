@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.sox._common import FinancialOptions, financial_tables
-from plimsoll.db.lint.schema_facts import missing_columns
+from plimsoll.db.lint.schema_facts import finding, missing_columns
 
 
 class FinancialAuditColumns(SchemaRule):
@@ -49,8 +49,6 @@ class FinancialAuditColumns(SchemaRule):
     class Options(FinancialOptions):
         """Which tables are financial, and the audit columns each must have."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         audit_columns: tuple[str, ...] = Field(
             default=("created_at", "created_by", "updated_at", "updated_by"),
             description="The columns every financial table must have.",
@@ -61,9 +59,8 @@ class FinancialAuditColumns(SchemaRule):
         for table in financial_tables(catalog, self.options):
             missing = missing_columns(table, self.options.audit_columns)
             if missing:
-                yield Violation(
+                yield finding(
+                    table,
                     f"financial table {table.key} lacks the audit columns {', '.join(missing)}:"
                     " who recorded or changed a financial record, and when, cannot be shown",
-                    object=table.key,
-                    origin=table.origin,
                 )

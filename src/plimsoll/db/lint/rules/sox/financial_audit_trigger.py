@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
-
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import DML_EVENTS, Patterns, audited_events, matcher
+from plimsoll.db.catalog import Catalog, Table
+from plimsoll.db.lint.rule import Severity
+from plimsoll.db.lint.rules._audit_trigger import AuditTriggerOptions, AuditTriggerRule
 from plimsoll.db.lint.rules.sox._common import FinancialOptions, financial_tables
 
-DEFAULT_AUDIT_TRIGGER_PATTERNS = (r"audit", r"hist", r"log", r"track", r"journal", r"change")
 
-
-class FinancialAuditTrigger(SchemaRule):
+class FinancialAuditTrigger(AuditTriggerRule):
     """Financial tables have audit triggers recording every INSERT, UPDATE and DELETE.
 
     **Problem.** A financial table has no audit trigger for some of the row events: changes
@@ -48,33 +43,17 @@ class FinancialAuditTrigger(SchemaRule):
     )
     version = "1.0.0"
 
-    class Options(FinancialOptions):
+    class Options(AuditTriggerOptions, FinancialOptions):
         """Which tables are financial, the events to audit, and what audit triggers are called."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
-        events: tuple[str, ...] = Field(
-            default=DML_EVENTS,
-            description="The events an audit trigger must record (add TRUNCATE to require a"
-            " statement-level trigger for it).",
-        )
-        trigger_name_patterns: Patterns = Field(
-            default=DEFAULT_AUDIT_TRIGGER_PATTERNS,
-            description="A trigger counts when its name or its function's name matches one of"
-            " these; empty: any trigger counts.",
-        )
-
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each financial table whose audit triggers miss one of the required events."""
-        names = matcher(self.options.trigger_name_patterns)
-        wanted = [e.upper() for e in self.options.events]
+    def audited(self, catalog: Catalog) -> Iterator[tuple[Table, str]]:
+        """The financial tables."""
         for table in financial_tables(catalog, self.options):
-            covered = audited_events(table, names, context.pg_version)
-            missing = [e for e in wanted if e not in covered]
-            if missing:
-                yield Violation(
-                    f"financial table {table.key} has no audit trigger recording"
-                    f" {', '.join(missing)}: those changes to financial records leave no trail",
-                    object=table.key,
-                    origin=table.origin,
-                )
+            yield table, table.key
+
+    def message(self, table: str, missing: str) -> str:
+        """What a financial table missing audited events is told."""
+        return (
+            f"financial table {table} has no audit trigger recording {missing}: those changes"
+            " to financial records leave no trail"
+        )

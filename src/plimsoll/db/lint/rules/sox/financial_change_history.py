@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.sox._common import HistoryOptions, financial_tables, history_tables
+from plimsoll.db.lint.schema_facts import finding
 
 
 class FinancialChangeHistory(SchemaRule):
@@ -45,15 +44,12 @@ class FinancialChangeHistory(SchemaRule):
     class Options(HistoryOptions):
         """Which tables are financial, and where their history may be kept."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each financial table without a history table."""
         for table in financial_tables(catalog, self.options):
             if not history_tables(catalog, table, self.options):
-                yield Violation(
+                yield finding(
+                    table,
                     f"financial table {table.key} has no history table (such as"
                     f" {table.key}_history): its past versions, and any alteration, are lost",
-                    object=table.key,
-                    origin=table.origin,
                 )

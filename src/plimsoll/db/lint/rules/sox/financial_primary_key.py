@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.sox._common import FinancialOptions, financial_tables
-from plimsoll.db.lint.schema_facts import primary_key
+from plimsoll.db.lint.schema_facts import finding, primary_key
 
 
 class FinancialPrimaryKey(SchemaRule):
@@ -43,15 +41,12 @@ class FinancialPrimaryKey(SchemaRule):
     class Options(FinancialOptions):
         """Which tables are financial (see the ``sox`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each financial table without a primary key."""
         for table in financial_tables(catalog, self.options):
             if primary_key(table) is None:
-                yield Violation(
+                yield finding(
+                    table,
                     f"financial table {table.key} has no primary key: a record cannot be"
                     " traced from a report or an audit row, and duplicates go unnoticed",
-                    object=table.key,
-                    origin=table.origin,
                 )

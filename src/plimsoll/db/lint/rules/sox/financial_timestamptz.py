@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import base_type
 from plimsoll.db.lint.rules.sox._common import FinancialOptions, financial_tables
+from plimsoll.db.lint.schema_facts import base_type, column_finding
 
 
 class FinancialTimestamptz(SchemaRule):
@@ -47,18 +45,16 @@ class FinancialTimestamptz(SchemaRule):
     class Options(FinancialOptions):
         """Which tables are financial (see the ``sox`` rules' common options)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each timestamp-without-time-zone column of a financial table."""
         for table in financial_tables(catalog, self.options):
             for column in table.columns:
                 if base_type(column.type) == "timestamp without time zone":
                     key = f"{table.key}.{column.name}"
-                    yield Violation(
+                    yield column_finding(
+                        table,
+                        column,
                         f"column {key} of financial table {table.key} is timestamp without"
                         " time zone: the instant (and the period it is posted to) depends on"
                         " the writer's time zone",
-                        object=key,
-                        origin=column.origin or table.origin,
                     )

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import holders
-from plimsoll.db.lint.rules.sox._common import LedgerOptions, blocked_events, ledger_tables
+from plimsoll.db.catalog import Table
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.sox._common import LedgerOptions, LedgerTriggerRule
+from plimsoll.db.lint.schema_facts import finding, holders
 
 
-class LedgerAppendOnly(SchemaRule):
+class LedgerAppendOnly(LedgerTriggerRule):
     """Ledger tables are append-only: UPDATE is refused by a trigger or granted to nobody.
 
     **Problem.** A ledger table lets rows be changed in place: some role holds ``UPDATE`` on
@@ -48,32 +47,27 @@ class LedgerAppendOnly(SchemaRule):
     class Options(LedgerOptions):
         """Which tables are ledgers, and whether a trigger is required whatever the grants."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         require_trigger: bool = Field(
             default=False,
             description="Require a BEFORE UPDATE trigger that raises even when no role holds"
             " UPDATE (it binds the owner too).",
         )
 
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each ledger table whose rows some role can update."""
-        for table in ledger_tables(catalog, self.options):
-            if "UPDATE" in blocked_events(catalog, table):
-                continue
-            updaters = holders(table.grants, ("UPDATE",))
-            if updaters:
-                yield Violation(
-                    f"ledger table {table.key} grants UPDATE to {', '.join(updaters)} and no"
-                    " BEFORE UPDATE trigger refuses it: posted entries can be rewritten in place",
-                    object=table.key,
-                    origin=table.origin,
-                )
-            elif self.options.require_trigger:
-                yield Violation(
-                    f"ledger table {table.key} has no BEFORE UPDATE trigger refusing updates:"
-                    " its owner (often the application) can rewrite posted entries",
-                    object=table.key,
-                    origin=table.origin,
-                    help="Add a BEFORE UPDATE ... FOR EACH ROW trigger whose function raises.",
-                )
+    def judge(self, table: Table, blocked: set[str]) -> Iterator[Violation]:
+        """Flag the ledger table if some role can update its rows."""
+        if "UPDATE" in blocked:
+            return
+        updaters = holders(table.grants, ("UPDATE",))
+        if updaters:
+            yield finding(
+                table,
+                f"ledger table {table.key} grants UPDATE to {', '.join(updaters)} and no"
+                " BEFORE UPDATE trigger refuses it: posted entries can be rewritten in place",
+            )
+        elif self.options.require_trigger:
+            yield finding(
+                table,
+                f"ledger table {table.key} has no BEFORE UPDATE trigger refusing updates:"
+                " its owner (often the application) can rewrite posted entries",
+                help="Add a BEFORE UPDATE ... FOR EACH ROW trigger whose function raises.",
+            )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from plimsoll.db.catalog import Catalog
-from plimsoll.db.lint.context import SchemaContext
-from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.sox._common import LedgerOptions, blocked_events, ledger_tables
+from plimsoll.db.catalog import Table
+from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.sox._common import LedgerOptions, LedgerTriggerRule
+from plimsoll.db.lint.schema_facts import finding
 
 
-class LedgerDeleteBlocked(SchemaRule):
+class LedgerDeleteBlocked(LedgerTriggerRule):
     """Ledger tables have a BEFORE DELETE (and BEFORE TRUNCATE) trigger that refuses it.
 
     **Problem.** A ledger table has no ``BEFORE DELETE`` trigger whose function raises an
@@ -54,25 +54,20 @@ class LedgerDeleteBlocked(SchemaRule):
     class Options(LedgerOptions):
         """Which tables are ledgers, and whether TRUNCATE must be blocked too."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         block_truncate: bool = Field(
             default=True,
             description="Also require a BEFORE TRUNCATE trigger (TRUNCATE fires no DELETE"
             " trigger).",
         )
 
-    def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each ledger table where DELETE (or TRUNCATE) is not refused by a trigger."""
+    def judge(self, table: Table, blocked: set[str]) -> Iterator[Violation]:
+        """Flag the ledger table if DELETE (or TRUNCATE) is not refused by a trigger."""
         wanted = ["DELETE", "TRUNCATE"] if self.options.block_truncate else ["DELETE"]
-        for table in ledger_tables(catalog, self.options):
-            blocked = blocked_events(catalog, table)
-            missing = [e for e in wanted if e not in blocked]
-            if missing:
-                yield Violation(
-                    f"ledger table {table.key} has no BEFORE trigger refusing"
-                    f" {' or '.join(missing)}: its owner (often the application) can destroy"
-                    " posted financial records",
-                    object=table.key,
-                    origin=table.origin,
-                )
+        missing = [e for e in wanted if e not in blocked]
+        if missing:
+            yield finding(
+                table,
+                f"ledger table {table.key} has no BEFORE trigger refusing"
+                f" {' or '.join(missing)}: its owner (often the application) can destroy"
+                " posted financial records",
+            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
@@ -54,8 +54,6 @@ class LedgerNoCascadeDelete(SchemaRule):
 
     class Options(LedgerOptions):
         """Which tables are ledgers, and which referential actions are forbidden."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
 
         forbidden_actions: tuple[str, ...] = Field(
             default=("CASCADE", "SET NULL", "SET DEFAULT"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import holders
 from plimsoll.db.lint.rules.sox._common import LedgerOptions, ledger_tables
+from plimsoll.db.lint.schema_facts import finding, holders
 
 
 class LedgerNoDeleteGrant(SchemaRule):
@@ -45,8 +45,6 @@ class LedgerNoDeleteGrant(SchemaRule):
     class Options(LedgerOptions):
         """Which tables are ledgers, and which privileges remove their rows."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         privileges: tuple[str, ...] = Field(
             default=("DELETE", "TRUNCATE"),
             description="The privileges no role may hold on a ledger table.",
@@ -56,9 +54,8 @@ class LedgerNoDeleteGrant(SchemaRule):
         """Flag each role holding a removing privilege on a ledger table."""
         for table in ledger_tables(catalog, self.options):
             for grantee, held in holders(table.grants, self.options.privileges).items():
-                yield Violation(
+                yield finding(
+                    table,
                     f"ledger table {table.key} grants {', '.join(held)} to {grantee}:"
                     " that role can destroy posted financial records",
-                    object=table.key,
-                    origin=table.origin,
                 )

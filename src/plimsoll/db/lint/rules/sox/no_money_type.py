@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
-
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import base_type
-from plimsoll.db.lint.rules.sox._common import FinancialOptions, financial_tables
+from plimsoll.db.lint.rules.sox._common import FinancialOptions, ScopeOptions, checked_tables
+from plimsoll.db.lint.schema_facts import base_type, column_finding
 
 
 class NoMoneyType(SchemaRule):
@@ -41,31 +39,19 @@ class NoMoneyType(SchemaRule):
     help = "Use numeric(p,s) with a currency column instead of money."
     version = "1.0.0"
 
-    class Options(FinancialOptions):
+    class Options(ScopeOptions, FinancialOptions):
         """Which tables are financial, and where to look."""
-
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
-        only_financial_tables: bool = Field(
-            default=True,
-            description="Check financial tables only; false: every table.",
-        )
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each column of type money."""
-        tables = (
-            financial_tables(catalog, self.options)
-            if self.options.only_financial_tables
-            else tuple(catalog.tables.values())
-        )
-        for table in tables:
+        for table in checked_tables(catalog, self.options):
             for column in table.columns:
                 if base_type(column.type) == "money":
                     key = f"{table.key}.{column.name}"
-                    yield Violation(
+                    yield column_finding(
+                        table,
+                        column,
                         f"column {key} is of type money: its text form depends on"
                         " lc_monetary, so a restore under another locale can misread the"
                         " amounts, and it records no currency",
-                        object=key,
-                        origin=column.origin or table.origin,
                     )

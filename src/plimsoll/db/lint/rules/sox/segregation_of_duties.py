@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import holders
 from plimsoll.db.lint.rules.sox._common import HistoryOptions, financial_tables, history_tables
+from plimsoll.db.lint.schema_facts import finding, holders
 
 
 class SegregationOfDuties(SchemaRule):
@@ -52,8 +52,6 @@ class SegregationOfDuties(SchemaRule):
     class Options(HistoryOptions):
         """Which tables are financial, where their history is kept, and what tampers with it."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
         write_privileges: tuple[str, ...] = Field(
             default=("INSERT", "UPDATE", "DELETE", "TRUNCATE"),
             description="Privileges on a financial table that make a role a writer of records.",
@@ -76,10 +74,9 @@ class SegregationOfDuties(SchemaRule):
                         who = f"role {role}, which writes {table.key} ({', '.join(writers[role])}),"
                     else:
                         continue
-                    yield Violation(
+                    yield finding(
+                        table,
                         f"{who} can {', '.join(held)} the audit trail {trail.key} of"
                         f" financial table {table.key}: whoever records the transactions can"
                         " also erase the evidence of them",
-                        object=table.key,
-                        origin=table.origin,
                     )
