@@ -56,7 +56,6 @@ _SHARE_ROW_COMMANDS = frozenset(
         "AT_DisableTrigAll",
         "AT_EnableTrigUser",
         "AT_DisableTrigUser",
-        "AT_AlterConstraint",
     }
 )
 # Storage parameters that ALTER TABLE ... SET (...) changes under SHARE UPDATE EXCLUSIVE.
