@@ -8,11 +8,9 @@ branch). Reading a trend over 10,000 records then parses 10,000 small rows inste
 
 from __future__ import annotations
 
-import gc
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 from plimsoll.code.history import History, HistoryEntry, parse_stored
 from plimsoll.code.record import RecordError
 from plimsoll.code.summary import is_detail
+from plimsoll.core.gcpause import gc_paused
 from plimsoll.core.paths import ensure_private_dir
 
 INDEX_FILE = "history-index.sqlite"
@@ -69,19 +68,6 @@ class IndexedRecord:
     timestamp: datetime
     commit_sha: str
     metrics: dict[str, Any]
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    # Thousands of freshly parsed dicts make the cyclic collector rescan them again and
-    # again; none of them holds a cycle, so collection is paused while they are built.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class TrendIndex:
@@ -140,7 +126,7 @@ class TrendIndex:
     ) -> list[IndexedRecord]:
         """Every readable record of ``history`` as indexed (new records parsed and added)."""
         entries = [e for e in history.entries() if e.blob]
-        with _no_gc():
+        with gc_paused():
             known, unreadable = self._known(), self._unreadable()
             missing = [e for e in entries if e.blob not in known and e.blob not in unreadable]
             if missing:

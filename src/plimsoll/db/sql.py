@@ -26,9 +26,7 @@ changes.
 from __future__ import annotations
 
 import bisect
-import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -45,6 +43,7 @@ from pglast.enums import (
 )
 
 from plimsoll.core.errors import InputError
+from plimsoll.core.gcpause import gc_paused
 
 __all__ = [
     "ParsedScript",
@@ -330,23 +329,6 @@ def _statement_spans(text: str, source: str) -> Iterator[tuple[int, int]]:
             yield start, stop
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while pglast builds its nodes.
-
-    Parsing a large script allocates millions of node objects, which triggers full collections
-    again and again (about 40% of the time on a 50,000 statement script); the nodes form no
-    reference cycles, so nothing is lost by collecting once afterwards instead.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _parse_one(text: str, source: str, start: int, stop: int) -> ast.Node:
     """The AST of the statement at ``text[start:stop]``, alone."""
     try:
@@ -381,7 +363,7 @@ def parse_sql(text: str, source: str = "<string>") -> ParsedScript:
     last_newline = -1  # the offset of the last newline before `counted`
     count = text.count
     rfind = text.rfind
-    with _gc_paused():
+    with gc_paused():
         for start, stop in _statement_spans(text, source):
             node = _parse_one(text, source, start, stop)
             gap_lines = count("\n", counted, start)

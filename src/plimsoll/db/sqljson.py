@@ -14,15 +14,14 @@ origins of a catalog built from the script share).
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pglast.parser
 
+from plimsoll.core.gcpause import gc_paused
 from plimsoll.db.catalog import LineIndex
 from plimsoll.db.sql import SqlSyntaxError
 
@@ -115,18 +114,6 @@ class JsonScript:
             previous = self.statements[statement.index - 1]
             begin = previous.start + previous.length
         return self.data[begin : statement.start].decode("utf-8", "replace")
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while large, acyclic parse trees are built and read."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse_json(text: str, source: str = "<string>") -> JsonScript:

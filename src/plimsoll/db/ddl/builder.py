@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from plimsoll.core.gcpause import gc_paused
 from plimsoll.db.catalog import Catalog, Sequence
 from plimsoll.db.ddl import (
     alter,
@@ -25,7 +26,7 @@ from plimsoll.db.ddl import (
 )
 from plimsoll.db.ddl.expressions import min_location
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.sqljson import JsonScript, JsonStatement, Node, constant, gc_paused, unwrap
+from plimsoll.db.sqljson import JsonScript, JsonStatement, Node, constant, unwrap
 
 Handler = Callable[[Model, Node], None]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from plimsoll.core.gcpause import gc_paused
 from plimsoll.db.lint.background import Background
 from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
@@ -24,7 +25,7 @@ from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
 from plimsoll.db.lint.ignores import FileIgnores, read_ignores
 from plimsoll.db.lint.rule import SchemaRule, Severity, StatementRule, Violation
 from plimsoll.db.sql import SqlSyntaxError
-from plimsoll.db.sqljson import JsonScript, gc_paused, parse_json
+from plimsoll.db.sqljson import JsonScript, parse_json
 
 if TYPE_CHECKING:
     from plimsoll.db.catalog import Catalog
