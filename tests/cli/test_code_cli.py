@@ -373,7 +373,23 @@ action = "fail"
 """),
     )
     done = plimsoll(project.path, "check", "--format", "json", check=1)
-    assert json.loads(done.stdout)["thresholds"]["counts"]["failed"] == 1
+    report = json.loads(done.stdout)
+    assert report["gates"]["code"]["thresholds"]["counts"]["failed"] == 1
+    assert report["exit_code"] == 1 and "db_lint" not in report["gates"]
+
+
+def test_check_runs_the_db_lint_gate_when_there_is_a_db_folder(project: GitRepo) -> None:
+    project.write("pyproject.toml", _config())
+    project.write(
+        "db/migrations/0001_index.up.sql", "CREATE INDEX orders_i ON orders (customer_id);\n"
+    )
+    done = plimsoll(project.path, "check", "--format", "json", check=1)
+    report = json.loads(done.stdout)
+    assert report["gates"]["code"]["thresholds"]["counts"]["failed"] == 0
+    rules = {f["rule"] for f in report["gates"]["db_lint"]["findings"]}
+    assert "require-concurrent-index-creation" in rules
+    text = plimsoll(project.path, "check", check=1).stdout
+    assert "== db lint ==" in text and "0001_index.up.sql:1:1" in text
 
 
 def test_debug_and_json_logs(project: GitRepo) -> None:
