@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+# Commands are timed as users run them: with their modules' bytecode cached. A shell that sets
+# PYTHONDONTWRITEBYTECODE would make every timed run compile the whole program from source.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 REPO = BENCH.parent
 CACHE = BENCH / ".cache"
 SDISTS = CACHE / "sdists"

@@ -47,7 +47,7 @@ class AuditRequirement:
 class AuditTriggerOptions(BaseModel):
     """The events an audit trigger must record, and what audit triggers are called."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     events: tuple[str, ...] = Field(
         default=DML_EVENTS,
@@ -70,7 +70,7 @@ class AuditTriggerOptions(BaseModel):
 class AuditTrailOptions(BaseModel):
     """What counts as an audit trail: an auditing extension, or triggers on INSERT, UPDATE, DELETE."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     audit_extensions: tuple[str, ...] = Field(
         default=("pgaudit",),

@@ -120,7 +120,7 @@ KNOWN_LABELS = PERSONAL_LABELS | SPECIAL_LABELS | NOT_PERSONAL_LABELS
 class PersonalDataOptions(BaseModel):
     """Which columns hold personal data and which tables are data subjects (every gdpr rule)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     personal_patterns: Patterns = Field(
         default=DEFAULT_PERSONAL_PATTERNS,

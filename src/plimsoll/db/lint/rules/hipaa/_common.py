@@ -103,7 +103,7 @@ DEFAULT_PHI_TABLE_PATTERNS: tuple[str, ...] = (
 class PhiOptions(BaseModel):
     """Which columns and tables hold PHI (every ``hipaa`` rule has these options)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     phi_column_patterns: Patterns = Field(
         default=DEFAULT_PHI_COLUMN_PATTERNS,

@@ -69,7 +69,7 @@ class PhiIdentifierEncrypted(SchemaRule):
     class Options(BaseModel):
         """Which columns are direct identifiers, and which types count as encrypted."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         identifier_patterns: Patterns = Field(
             default=DEFAULT_IDENTIFIER_PATTERNS,

@@ -74,7 +74,7 @@ TRUNCATED, TOKEN, PROTECTED, PLAINTEXT = "truncated", "token", "protected", "pla
 class CardDataOptions(BaseModel):
     """Which columns hold a PAN and in which form (every pci_dss rule has these options)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     pan_patterns: Patterns = Field(
         default=DEFAULT_PAN_PATTERNS,

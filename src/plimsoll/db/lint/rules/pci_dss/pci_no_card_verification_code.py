@@ -44,7 +44,7 @@ class PciNoCardVerificationCode(SensitiveDataRule):
     class Options(BaseModel):
         """Which column names are card verification codes, and which are only about them."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         code_patterns: Patterns = Field(
             default=(

@@ -50,7 +50,7 @@ class PciNoPanLiteral(SchemaRule):
     class Options(BaseModel):
         """Numbers known not to be account data (test card numbers), digits only."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         allowed_numbers: tuple[str, ...] = Field(
             default=(),

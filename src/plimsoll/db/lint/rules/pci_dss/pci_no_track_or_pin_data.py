@@ -44,7 +44,7 @@ class PciNoTrackOrPinData(SensitiveDataRule):
     class Options(BaseModel):
         """Which column names hold track data or PINs, and which are only about them."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         track_patterns: Patterns = Field(
             default=(

@@ -66,7 +66,7 @@ class PciTruncatedPanBounded(SchemaRule):
     class Options(BaseModel):
         """Which columns and tables are about cards."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         card_context: Patterns = Field(
             default=(r"card|(^|_)pan($|_)|(^|_)cc_|credit|debit|payment",),

@@ -268,7 +268,7 @@ def only_keys_options(kind: str) -> type[BaseModel]:
     class Options(BaseModel):
         """What the rule can be told."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
         only_keys: bool = Field(
             default=False,
             description=(

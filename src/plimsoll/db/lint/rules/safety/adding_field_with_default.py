@@ -174,7 +174,7 @@ class AddingFieldWithDefault(AlterTableRule):
     class Options(BaseModel):
         """Options of adding-field-with-default."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         non_volatile_functions: tuple[str, ...] = ()
         """Your own STABLE or IMMUTABLE functions (``app.default_tenant`` or a bare name)."""

@@ -105,7 +105,7 @@ class CascadeDeleteDepth(SchemaRule):
     class Options(BaseModel):
         """``max_depth``: the longest chain of ON DELETE CASCADE foreign keys allowed."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         max_depth: int = Field(default=3, ge=1)
 

@@ -81,7 +81,7 @@ class MultiTenancy(SchemaRule):
         ``FORCE ROW LEVEL SECURITY``.
         """
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         schemas: list[str] = []
         tables: list[str] = []

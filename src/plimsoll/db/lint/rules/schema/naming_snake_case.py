@@ -65,7 +65,7 @@ class NamingSnakeCase(SchemaRule):
     class Options(BaseModel):
         """``pattern``: the regular expression a good name matches in full."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         pattern: str = r"^[a-z_][a-z0-9_]*$"
 

@@ -46,7 +46,7 @@ class RequireColumnComment(SchemaRule):
     class Options(BaseModel):
         """``except_columns``: name patterns of columns that need no comment."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         except_columns: list[str] = ["^id$", "^created_at$", "^updated_at$"]
 

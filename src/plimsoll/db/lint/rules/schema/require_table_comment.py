@@ -43,7 +43,7 @@ class RequireTableComment(SchemaRule):
     class Options(BaseModel):
         """``views``: also require a comment on views and materialized views."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         views: bool = False
 

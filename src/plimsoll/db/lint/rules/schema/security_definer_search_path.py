@@ -59,7 +59,7 @@ class SecurityDefinerSearchPath(SchemaRule):
     class Options(BaseModel):
         """``require_pg_temp_last``: also require ``pg_temp`` as the path's last entry."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         require_pg_temp_last: bool = False
 

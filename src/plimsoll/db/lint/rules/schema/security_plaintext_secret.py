@@ -56,7 +56,7 @@ class SecurityPlaintextSecret(SchemaRule):
     class Options(BaseModel):
         """``patterns``: names of secret columns; ``hashed``: markers of a hash or ciphertext."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         patterns: list[str] = list(SECRET_COLUMN_PATTERNS)
         hashed: list[str] = ["hash", "digest", "crypt", "cipher"]

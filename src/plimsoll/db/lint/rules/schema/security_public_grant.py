@@ -51,7 +51,7 @@ class SecurityPublicGrant(SchemaRule):
     class Options(BaseModel):
         """``columns``: names of sensitive columns; ``tables``: names of sensitive tables."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         columns: list[str] = list(SENSITIVE_COLUMN_PATTERNS)
         tables: list[str] = []

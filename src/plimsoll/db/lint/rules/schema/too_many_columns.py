@@ -46,7 +46,7 @@ class TooManyColumns(TableLimitRule):
     class Options(BaseModel):
         """``max_columns``: the most columns a table may have."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         max_columns: int = Field(default=100, ge=1)
 

@@ -44,7 +44,7 @@ class TooManyIndexes(TableLimitRule):
     class Options(BaseModel):
         """``max_indexes``: the most indexes a table may have (constraint indexes included)."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
         max_indexes: int = Field(default=10, ge=1)
 

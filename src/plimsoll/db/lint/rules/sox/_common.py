@@ -93,7 +93,7 @@ NUMBER_TYPES = frozenset(
 class FinancialOptions(BaseModel):
     """Which tables are financial (options of every ``sox`` rule over financial tables)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     financial_table_patterns: Patterns = Field(
         default=DEFAULT_FINANCIAL_TABLE_PATTERNS,
@@ -109,7 +109,7 @@ class FinancialOptions(BaseModel):
 class LedgerOptions(BaseModel):
     """Which tables are ledgers (options of every ``sox`` rule over ledger tables)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     ledger_table_patterns: Patterns = Field(
         default=DEFAULT_LEDGER_TABLE_PATTERNS,
@@ -182,7 +182,7 @@ def ledger_tables(catalog: Catalog, options: LedgerOptions) -> tuple[Table, ...]
 class ScopeOptions(BaseModel):
     """Whether a rule looks at the financial tables only, or at every table."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     only_financial_tables: bool = Field(
         default=True,
