@@ -160,3 +160,15 @@ def test_nothing_pending_and_help(project: Path) -> None:
     helped = " ".join(plimsoll(project, "db", "risk", "--help").stdout.split())
     assert "db.risk.fail_level" in helped and "Exit codes" in helped
     assert "data volume 25%" in helped
+
+
+def test_each_assessment_is_timed_for_plimsolls_own_objectives(project: Path) -> None:
+    from plimsoll.core.store import SqliteStore
+
+    plimsoll(project, "db", "risk", "-f", "json")
+    plimsoll(project, "db", "risk", "-f", "json")
+    with SqliteStore(project / ".plimsoll" / "state.db") as store:
+        timings = store.timings("risk_assessment")
+    assert len(timings) == 2 and all(t.seconds > 0 for t in timings)
+    slo = json.loads(plimsoll(project, "db", "slo", "-f", "json", check=None).stdout)
+    assert "risk_assessment" in json.dumps(slo)

@@ -10,6 +10,7 @@ migration that does not parse; 3 when the database cannot be reached.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -166,6 +167,7 @@ def risk(
         return
     store = _open_store(loaded)
     announce = fmt is Format.TEXT and output.interactive()
+    started = time.perf_counter()
     try:
         report = assess(
             chosen,
@@ -183,6 +185,10 @@ def risk(
         )
     finally:
         if store is not None:
+            # Timed for plimsoll's own objective (risk assessment p99 5 s, `plimsoll db slo`).
+            from plimsoll.db.profiling.objectives import Operation, record_timing
+
+            record_timing(store, Operation.RISK_ASSESSMENT, time.perf_counter() - started)
             store.close()
     failed = report.failed(threshold)
     if fmt is Format.JSON:
