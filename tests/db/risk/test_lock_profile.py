@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from plimsoll.db.risk.lock_profile import profile
+from plimsoll.db.risk.lock_profile import ScopeLock, profile, unnamed_tables
 from plimsoll.db.risk.locks import LockLevel
 from plimsoll.db.risk.operations import (
     ColumnInfo,
@@ -313,3 +313,32 @@ def test_unknown_statements_are_the_worst_case_and_say_so() -> None:
     domain = prof("ALTER DOMAIN positive ADD CONSTRAINT p CHECK (VALUE > 0)")
     assert not domain.known
     assert prof("ALTER DOMAIN positive ADD CONSTRAINT p CHECK (VALUE > 0) NOT VALID").known
+
+
+def test_index_storage_parameters_and_attach_by_lock_level() -> None:
+    # Checked in pg_locks on PostgreSQL 15.
+    assert (
+        prof("ALTER INDEX i SET (fillfactor = 80, deduplicate_items = off)").locks[0].level is SUE
+    )
+    assert prof("ALTER INDEX g SET (fastupdate = off)").locks[0].level is AE
+    assert locks(prof("ALTER TABLE t SET (user_catalog_table = true)")) == {"t": AE}
+    attach = prof("ALTER INDEX m_at ATTACH PARTITION m_1_at")
+    assert locks(attach) == {"m_at": SUE, "m_1_at": AE}
+    assert all(lock.via_index for lock in attach.locks)
+
+
+def scope(sql: str, version: int = 15) -> ScopeLock | None:
+    (statement,) = parse_json(sql).statements
+    return unnamed_tables(statement.kind, statement.node, Knowledge(pg_version=version))
+
+
+def test_locks_on_tables_a_statement_does_not_name() -> None:
+    assert scope("VACUUM FULL") == ScopeLock(AE, "every table of the database")
+    assert scope("VACUUM FULL orders") is None and scope("VACUUM") is None
+    assert scope("CLUSTER") == ScopeLock(AE, "every clustered table")
+    assert scope("CLUSTER orders") is None
+    assert scope("REINDEX SCHEMA app") == ScopeLock(LockLevel.SHARE, "app")
+    assert scope("REINDEX (CONCURRENTLY) SCHEMA app").level is SUE  # type: ignore[union-attr]
+    assert scope("REINDEX TABLE orders") is None
+    assert scope("DROP SCHEMA a, b CASCADE") == ScopeLock(AE, "a, b")
+    assert scope("DROP SCHEMA a") is None

@@ -73,7 +73,7 @@ class PgVersions:
 class NoOptions(BaseModel):
     """A rule without options (unknown option keys are refused)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,10 @@ _REWRITES = {
     "AT_SetTableSpace": "SET TABLESPACE copies the table's files",
     "AT_SetAccessMethod": "SET ACCESS METHOD rewrites the table",
 }
-# Storage parameters ALTER TABLE ... SET (...) changes under SHARE UPDATE EXCLUSIVE.
+# Storage parameters ALTER TABLE/INDEX ... SET (...) changes under SHARE UPDATE EXCLUSIVE
+# (checked in pg_locks on PostgreSQL 15); any other (user_catalog_table, an index's
+# fastupdate, buffering, pages_per_range, gin_pending_list_limit, autosummarize) takes ACCESS
+# EXCLUSIVE.
 _LIGHT_PARAMETERS = frozenset(
     {
         "fillfactor",
@@ -113,7 +116,7 @@ _LIGHT_PARAMETERS = frozenset(
         "vacuum_index_cleanup",
         "vacuum_truncate",
         "log_autovacuum_min_duration",
-        "user_catalog_table",
+        "deduplicate_items",
     }
 )
 
@@ -207,10 +210,18 @@ def _alter_index(node: Node, build: _Builder) -> StatementProfile:
             build.lock(AE, via_index=True)
             build.add(Work(WorkKind.REWRITE, build.table))
             build.note("SET TABLESPACE copies the index; queries that use it wait")
-        elif subtype in ("AT_SetRelOptions", "AT_ResetRelOptions", "AT_SetStatistics"):
+        elif subtype == "AT_SetStatistics":
             build.lock(SUE, via_index=True)
+        elif subtype in ("AT_SetRelOptions", "AT_ResetRelOptions"):
+            build.lock(SUE if _light_options(cmd) else AE, via_index=True)
         elif subtype == "AT_AttachPartition":
+            # The parent index takes SHARE UPDATE EXCLUSIVE, the attached one ACCESS EXCLUSIVE
+            # (which holds up planning every query on its table).
             build.lock(SUE, via_index=True)
+            _, partition = unwrap(cmd.get("def"))
+            child = name_of(partition.get("name"))
+            if child:
+                build.lock(AE, child, via_index=True)
         else:
             build.lock(AE, via_index=True)
     profile = build.profile()
@@ -247,11 +258,8 @@ def _command(cmd: Node, build: _Builder) -> None:  # noqa: C901 - one flat dispa
         build.actions.append(words)
         build.lock(SRE)
     elif subtype in ("AT_SetRelOptions", "AT_ResetRelOptions"):
-        _, options = unwrap(cmd.get("def"))
-        names = [unwrap(i)[1].get("defname", "") for i in options.get("items") or ()]
-        build.actions.append(f"SET ({', '.join(names)})")
-        light = names and all(_light_parameter(n) for n in names)
-        build.lock(SUE if light else AE)
+        build.actions.append(f"SET ({', '.join(_option_names(cmd))})")
+        build.lock(SUE if _light_options(cmd) else AE)
     elif subtype in _REWRITES:
         build.actions.append(words)
         build.lock(AE)
@@ -286,6 +294,17 @@ def _words(subtype: str, cmd: Node) -> str:
         "AT_DropConstraint": "DROP CONSTRAINT",
     }.get(subtype, subtype.removeprefix("AT_"))
     return f"{words} {name}" if name else words
+
+
+def _option_names(cmd: Node) -> list[str]:
+    _, options = unwrap(cmd.get("def"))
+    return [unwrap(i)[1].get("defname", "") for i in options.get("items") or ()]
+
+
+def _light_options(cmd: Node) -> bool:
+    """Whether a ``SET``/``RESET (...)`` changes only parameters SHARE UPDATE EXCLUSIVE covers."""
+    names = _option_names(cmd)
+    return bool(names) and all(_light_parameter(name) for name in names)
 
 
 def _light_parameter(name: str) -> bool:

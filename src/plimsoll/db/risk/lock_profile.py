@@ -39,6 +39,7 @@ them before the commit): the profile describes the statement alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from plimsoll.db.risk.alter_table import AE, CONCURRENT_INDEX, SRE, SUE, alter_table, name_of
 from plimsoll.db.risk.locks import LockLevel
@@ -82,6 +83,47 @@ def unknown(kind: str, node: Node | None = None, why: str | None = None) -> Stat
             + ")",
         ),
     )
+
+
+@dataclass(frozen=True)
+class ScopeLock:
+    """A lock a statement takes on tables it does not name (each in turn, or all at once).
+
+    ``scope`` says which tables, in words (``every table of the database``).
+    """
+
+    level: LockLevel
+    scope: str
+
+
+def unnamed_tables(kind: str, node: Node, knowledge: Knowledge | None = None) -> ScopeLock | None:
+    """The lock taken on tables a statement reaches without naming them, or None.
+
+    These are the statements :func:`profile` can only give as the worst case, since it cannot
+    say which tables they touch: ``VACUUM FULL`` and ``CLUSTER`` without a table (ACCESS
+    EXCLUSIVE on every table they rewrite), ``REINDEX SCHEMA/DATABASE/SYSTEM`` (SHARE on each
+    table in turn; SHARE UPDATE EXCLUSIVE with ``CONCURRENTLY`` since 12) and ``DROP SCHEMA
+    ... CASCADE`` (ACCESS EXCLUSIVE on every table it drops).
+    """
+    knowledge = knowledge or Knowledge()
+    if kind == "VacuumStmt":
+        options = {unwrap(i)[1].get("defname", "") for i in node.get("options") or ()}
+        if node.get("is_vacuumcmd") and "full" in options and not node.get("rels"):
+            return ScopeLock(AE, "every table of the database")
+    elif kind == "ClusterStmt" and not node.get("relation"):
+        return ScopeLock(AE, "every clustered table")
+    elif kind == "ReindexStmt" and node.get("kind") not in _NAMED_REINDEX:
+        params = {unwrap(i)[1].get("defname", "") for i in node.get("params") or ()}
+        concurrent = "concurrently" in params and knowledge.pg_version >= 12
+        return ScopeLock(SUE if concurrent else SHARE, node.get("name") or "the current database")
+    elif kind == "DropStmt":
+        if node.get("removeType") == "OBJECT_SCHEMA" and node.get("behavior") == "DROP_CASCADE":
+            schemas = [".".join(_dotted(item)) for item in node.get("objects") or ()]
+            return ScopeLock(AE, ", ".join(schemas))
+    return None
+
+
+_NAMED_REINDEX = frozenset({"REINDEX_OBJECT_TABLE", "REINDEX_OBJECT_INDEX"})
 
 
 def _words(kind: str) -> str:
