@@ -9,14 +9,14 @@ check configured it runs the system check and says so. Exit 0 for pass and warn,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.state import state
+from plimsoll.cli.runtime_common import FormatOpt, PathOpt, config_where, database_url, load_config
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode
 
@@ -29,32 +29,13 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
 
-def _where(loaded: LoadedConfig) -> str:
-    if loaded.source is None:
-        return "<defaults>"
-    source = loaded.source
-    return f"{source} [tool.plimsoll]" if source.name == "pyproject.toml" else str(source)
-
-
 def _runtime_config(ctx: typer.Context, path: Path | None) -> tuple[RuntimeConfig, LoadedConfig]:
-    loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
+    loaded = load_config(ctx, path)
     return loaded.config.runtime, loaded
-
-
-def _database_url(loaded: LoadedConfig, environment: str | None) -> str:
-    # The db part resolves environments (embedded server included); it is not started here:
-    # a health check reports the server as it is.
-    from plimsoll.db.connection import resolve
-
-    return resolve(loaded, environment).url.get_secret_value()
 
 
 def _observed(result: CheckResult) -> str:
@@ -97,9 +78,9 @@ def health(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = Non
     from plimsoll.runtime.health import CheckContext, Status
 
     runtime, loaded = _runtime_config(ctx, path)
-    context = CheckContext(database_url=lambda env: _database_url(loaded, env))
+    context = CheckContext(database_url=lambda env: database_url(loaded, env))
     runner = build_runner(
-        runtime.health, where=_where(loaded), context=context, default_system=True
+        runtime.health, where=config_where(loaded), context=context, default_system=True
     )
     if not runtime.health.checks and fmt is Format.TEXT:
         output.err_console().print(DEFAULT_NOTE, soft_wrap=True, markup=False)

@@ -23,21 +23,24 @@ from rich.table import Table
 
 from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.state import state
+from plimsoll.cli.runtime_common import (
+    FormatOpt,
+    OutputOpt,
+    PathOpt,
+    config_where,
+    database_url,
+    load_config,
+    open_store,
+)
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from plimsoll.core.store import Store
     from plimsoll.runtime.alerts.config import AlertsConfig
 
 alerts_app = typer.Typer(help="Alerts: list, acknowledge, silence, test.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules for Prometheus and Alertmanager.", no_args_is_help=True)
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
 RulesOpt = Annotated[
     Path | None,
     typer.Option("--rules", help="A rules file (YAML or TOML) instead of runtime.alerts."),
@@ -49,16 +52,6 @@ _STATE_STYLE = {
     "acknowledged": "magenta",
     "resolved": "green",
 }
-
-
-def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
-    return state(ctx).config(start=(path or Path.cwd()).resolve())
-
-
-def _store(loaded: LoadedConfig) -> Store:
-    from plimsoll.core.store import open_configured
-
-    return open_configured(loaded.config.store, loaded.root)
 
 
 def _alerts(loaded: LoadedConfig, rules: Path | None) -> AlertsConfig:
@@ -83,7 +76,7 @@ def list_alerts(
     """Show the alerts kept in the store (active ones unless --all)."""
     from plimsoll.runtime.alerts.state import AlertState, AlertStore
 
-    store = _store(_loaded(ctx, path))
+    store = open_store(load_config(ctx, path))
     try:
         wanted = None if show_all else [s for s in AlertState if s.active]
         found = AlertStore(store).alerts(wanted)
@@ -122,7 +115,7 @@ def ack(
     """Acknowledge firing alerts: repeats and escalation stop until they resolve."""
     from plimsoll.runtime.alerts.state import AlertStore
 
-    store = _store(_loaded(ctx, path))
+    store = open_store(load_config(ctx, path))
     try:
         acked = AlertStore(store).acknowledge(target, by=by or getpass.getuser(), now=time.time())
     finally:
@@ -159,7 +152,7 @@ def silence(
         seconds = parse_duration(duration)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    store = _store(_loaded(ctx, path))
+    store = open_store(load_config(ctx, path))
     try:
         alerts = AlertStore(store)
         if expire is not None:
@@ -209,7 +202,7 @@ def test_notification(
     from plimsoll.core.notify import Dispatcher
     from plimsoll.runtime.alerts.grouping import resolve_routes
 
-    loaded = _loaded(ctx, path)
+    loaded = load_config(ctx, path)
     config = _alerts(loaded, rules)
     names = channel or list(dict.fromkeys(c for r in resolve_routes(config) for c in r.channels))
     if not names:
@@ -254,7 +247,7 @@ def watch(
     """Run the monitor, health checks, alert rules and notifications until SIGTERM."""
     from plimsoll.runtime.watch import Watch
 
-    loaded = _loaded(ctx, path)
+    loaded = load_config(ctx, path)
     config = _alerts(loaded, rules)
     if interval is not None:
         from plimsoll.core.rules import parse_duration
@@ -264,7 +257,7 @@ def watch(
         except ValueError as exc:
             raise UsageError(f"--interval: {exc}") from None
         config = config.model_copy(update={"evaluation_interval": interval})
-    store = _store(loaded)
+    store = open_store(loaded)
     try:
         sampler = None
         if monitor:
@@ -274,13 +267,12 @@ def watch(
         runner = None
         health_interval = loaded.config.runtime.health.interval_seconds or 10.0
         if health and loaded.config.runtime.health.checks:
-            from plimsoll.cli.runtime import _database_url, _where
             from plimsoll.runtime.checks.loader import build_runner
             from plimsoll.runtime.health import CheckContext
 
-            context = CheckContext(database_url=lambda env: _database_url(loaded, env))
+            context = CheckContext(database_url=lambda env: database_url(loaded, env))
             runner = build_runner(
-                loaded.config.runtime.health, where=_where(loaded), context=context
+                loaded.config.runtime.health, where=config_where(loaded), context=context
             )
         process = Watch(
             store, config, loaded.config.notify, monitor=sampler, health=runner,
@@ -315,7 +307,7 @@ def export(
         bool, typer.Option("--alertmanager", help="An Alertmanager configuration.")
     ] = False,
     rules: RulesOpt = None,
-    out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    out_file: OutputOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -324,7 +316,7 @@ def export(
 
     if prometheus and alertmanager:
         raise UsageError("choose one of --prometheus and --alertmanager")
-    loaded = _loaded(ctx, path)
+    loaded = load_config(ctx, path)
     config = _alerts(loaded, rules)
     notes: list[str] = []
     if alertmanager:

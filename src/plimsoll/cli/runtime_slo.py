@@ -21,7 +21,7 @@ from rich.table import Table
 
 from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.state import state
+from plimsoll.cli.runtime_common import FormatOpt, OutputOpt, PathOpt, load_config
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, UsageError
 
@@ -34,18 +34,10 @@ slo_app = typer.Typer(
     invoke_without_command=True,
 )
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
 FileOpt = Annotated[
     Path | None,
     typer.Option("--file", help="An OpenSLO v1 file, or runtime.slo keys in YAML/TOML."),
 ]
-
-
-def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
-    return state(ctx).config(start=(path or Path.cwd()).resolve())
 
 
 def _config(loaded: LoadedConfig, file: Path | None) -> SloConfig:
@@ -105,7 +97,7 @@ def slo(
     from plimsoll.core.store import open_configured
     from plimsoll.runtime.slo.report import compliance, status
 
-    loaded = _loaded(ctx, path)
+    loaded = load_config(ctx, path)
     config = _config(loaded, file)
     now = time.time() if at is None else at
     store = open_configured(loaded.config.store, loaded.root)
@@ -154,7 +146,7 @@ def export(
         bool, typer.Option("--prometheus", help="Prometheus recording and alerting rules.")
     ] = False,
     file: FileOpt = None,
-    out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    out_file: OutputOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -165,7 +157,7 @@ def export(
 
     if not prometheus:
         raise UsageError("choose an export format: --prometheus")
-    config = _config(_loaded(ctx, path), file)
+    config = _config(load_config(ctx, path), file)
     document, notes = rule_file(config)
     text = to_yaml(document) if fmt is Format.TEXT else json.dumps(document, indent=2) + "\n"
     if out_file is not None:

@@ -19,33 +19,17 @@ from rich.table import Table
 
 from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.state import state
+from plimsoll.cli.runtime_common import FormatOpt, PathOpt, load_config, open_store
 from plimsoll.core.errors import CannotRunError
 
 if TYPE_CHECKING:
     from plimsoll.core.config import LoadedConfig
-    from plimsoll.core.store import Store
     from plimsoll.runtime.analytics import UsageReport
-
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
-
-
-def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
-    return state(ctx).config(start=(path or Path.cwd()).resolve())
 
 
 def _store_path(loaded: LoadedConfig) -> Path:
     target = Path(loaded.config.store.path)
     return target if target.is_absolute() else loaded.root / target
-
-
-def _open(loaded: LoadedConfig) -> Store:
-    from plimsoll.core.store import open_configured
-
-    return open_configured(loaded.config.store, loaded.root)
 
 
 def _ms(value: float | None) -> str:
@@ -132,7 +116,7 @@ def usage(
     from plimsoll.runtime.analytics import UsageReport, usage_report, window_seconds
 
     span = window_seconds(window)
-    loaded = _loaded(ctx, path)
+    loaded = load_config(ctx, path)
     now = time.time()
     where = _store_path(loaded)
     if loaded.config.store.url is None and not where.exists():
@@ -142,7 +126,7 @@ def usage(
             (f"no state store at {where} yet: nothing has been tracked",),
         )  # fmt: skip
     else:
-        store = _open(loaded)
+        store = open_store(loaded)
         try:
             report = usage_report(
                 store, window, now=now, sequence_length=length, min_sessions=min_sessions, top=top
@@ -210,9 +194,9 @@ def monitor(
 
     every = _seconds(interval, "--interval")
     limit = _seconds(duration, "--duration")
-    loaded = _loaded(ctx, path)
+    loaded = load_config(ctx, path)
     settings = loaded.config.runtime.monitor
-    store = _open(loaded)
+    store = open_store(loaded)
     try:
         sampler = PerformanceMonitor.from_config(store, settings, interval=every)
         if output.interactive() and fmt is Format.TEXT:

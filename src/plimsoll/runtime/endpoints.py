@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
+from plimsoll.runtime.asgi import Receive, Scope, Send, lifespan, route_path, send_response
 from plimsoll.runtime.health import CONTENT_TYPE, HealthReport, HealthRunner
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 StartResponse = Callable[..., Any]
 
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -38,6 +35,9 @@ READINESS_PATHS = ("/health", "/health/ready")
 LIVENESS_PATHS = ("/health/live",)
 # Health must never be served from a cache between the probe and the process.
 _CACHE_CONTROL = "no-store"
+
+Ready = TypeVar("Ready")
+Live = TypeVar("Live")
 
 
 def _json(data: dict[str, Any]) -> bytes:
@@ -54,55 +54,83 @@ def _headers(body: bytes, content_type: str = CONTENT_TYPE) -> list[tuple[str, s
 
 _NOT_ALLOWED = _json({"status": "fail", "output": "method not allowed (use GET or HEAD)"})
 _NOT_FOUND = _json({"status": "fail", "output": "not found"})
+_ALLOW_HEADER = ("Allow", ", ".join(ALLOWED_METHODS))
+
+
+def _liveness_body(runner: HealthRunner | None) -> bytes:
+    report = runner.liveness() if runner is not None else HealthRunner([]).liveness()
+    return report.body
+
+
+class _Router(Generic[Ready, Live]):
+    """What the ASGI and WSGI routers share: readiness and liveness apps and their paths."""
+
+    _apps: ClassVar[tuple[Callable[[HealthRunner], Any], Callable[[HealthRunner], Any]]]
+
+    def __init__(
+        self,
+        runner: HealthRunner,
+        *,
+        readiness_paths: Sequence[str] = READINESS_PATHS,
+        liveness_paths: Sequence[str] = LIVENESS_PATHS,
+    ) -> None:
+        readiness_class, liveness_class = self._apps
+        self.readiness: Ready = readiness_class(runner)
+        self.liveness: Live = liveness_class(runner)
+        self._routes: dict[str, Ready | Live] = {
+            **{p: self.readiness for p in readiness_paths},
+            **{p: self.liveness for p in liveness_paths},
+        }
+
+    def _route(self, path: str) -> Ready | Live | None:
+        return self._routes.get(path.rstrip("/") or "/")
 
 
 # --- ASGI ------------------------------------------------------------------------------------
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to set up: acknowledge the server's lifespan events so it does not warn.
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
 async def _send(
     send: Send, status: int, body: bytes, head: bool, extra: Sequence[tuple[str, str]] = ()
 ) -> None:
-    headers = [(k.lower().encode(), v.encode()) for k, v in (*_headers(body), *extra)]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    await send_response(send, status, (*_headers(body), *extra), b"" if head else body)
 
 
-async def _not_allowed(send: Send) -> None:
-    await _send(send, 405, _NOT_ALLOWED, False, [("Allow", ", ".join(ALLOWED_METHODS))])
+async def _is_http(scope: Scope, receive: Receive, send: Send) -> bool:
+    """Whether the connection is an HTTP request; a lifespan one is answered here."""
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return False
+    return bool(scope["type"] == "http")
 
 
-class LivenessASGI:
-    """ASGI liveness: answers ``pass`` (200) while the process serves requests."""
+class _EndpointASGI:
+    """What the ASGI liveness and readiness share: GET and HEAD answered by ``_answer``."""
 
-    def __init__(self, runner: HealthRunner | None = None) -> None:
-        report = runner.liveness() if runner is not None else HealthRunner([]).liveness()
-        self._body = report.body
+    async def _answer(self) -> tuple[int, bytes]:
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        if not await _is_http(scope, receive, send):
             return
         if scope["method"] not in ALLOWED_METHODS:
-            await _not_allowed(send)
+            await _send(send, 405, _NOT_ALLOWED, False, [_ALLOW_HEADER])
             return
-        await _send(send, 200, self._body, scope["method"] == "HEAD")
+        status, body = await self._answer()
+        await _send(send, status, body, scope["method"] == "HEAD")
 
 
-class ReadinessASGI:
+class LivenessASGI(_EndpointASGI):
+    """ASGI liveness: answers ``pass`` (200) while the process serves requests."""
+
+    def __init__(self, runner: HealthRunner | None = None) -> None:
+        self._body = _liveness_body(runner)
+
+    async def _answer(self) -> tuple[int, bytes]:
+        return 200, self._body
+
+
+class ReadinessASGI(_EndpointASGI):
     """ASGI readiness: the runner's aggregate, checks rerun only once their interval is over."""
 
     def __init__(self, runner: HealthRunner) -> None:
@@ -123,49 +151,21 @@ class ReadinessASGI:
         # Shielded: a client hanging up must not cancel the run the others wait for.
         return await asyncio.shield(pending[1])
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI connection."""
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        if scope["method"] not in ALLOWED_METHODS:
-            await _not_allowed(send)
-            return
+    async def _answer(self) -> tuple[int, bytes]:
         report = await self.report()
-        await _send(send, report.http_status, report.body, scope["method"] == "HEAD")
+        return report.http_status, report.body
 
 
-class HealthASGI:
+class HealthASGI(_Router[ReadinessASGI, LivenessASGI]):
     """An ASGI app serving readiness and liveness on their paths (404 on any other)."""
 
-    def __init__(
-        self,
-        runner: HealthRunner,
-        *,
-        readiness_paths: Sequence[str] = READINESS_PATHS,
-        liveness_paths: Sequence[str] = LIVENESS_PATHS,
-    ) -> None:
-        self.readiness = ReadinessASGI(runner)
-        self.liveness = LivenessASGI(runner)
-        self._routes: dict[str, LivenessASGI | ReadinessASGI] = {
-            **{p: self.readiness for p in readiness_paths},
-            **{p: self.liveness for p in liveness_paths},
-        }
+    _apps = (ReadinessASGI, LivenessASGI)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one ASGI connection by its path."""
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+        if not await _is_http(scope, receive, send):
             return
-        if scope["type"] != "http":
-            return
-        path = scope.get("path", "/")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :] or "/"
-        app = self._routes.get(path.rstrip("/") or "/")
+        app = self._route(route_path(scope))
         if app is None:
             await _send(send, 404, _NOT_FOUND, scope.get("method") == "HEAD")
             return
@@ -190,61 +190,49 @@ def _respond(
     return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
-def _wsgi_not_allowed(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    return _respond(
-        environ, start_response, 405, _NOT_ALLOWED, [("Allow", ", ".join(ALLOWED_METHODS))]
-    )
+class _EndpointWSGI:
+    """What the WSGI liveness and readiness share: GET and HEAD answered by ``_answer``."""
 
-
-class LivenessWSGI:
-    """WSGI liveness: answers ``pass`` (200) while the process serves requests."""
-
-    def __init__(self, runner: HealthRunner | None = None) -> None:
-        report = runner.liveness() if runner is not None else HealthRunner([]).liveness()
-        self._body = report.body
+    def _answer(self) -> tuple[int, bytes]:
+        raise NotImplementedError
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one WSGI request."""
         if environ.get("REQUEST_METHOD") not in ALLOWED_METHODS:
-            return _wsgi_not_allowed(environ, start_response)
-        return _respond(environ, start_response, 200, self._body)
+            return _respond(environ, start_response, 405, _NOT_ALLOWED, [_ALLOW_HEADER])
+        status, body = self._answer()
+        return _respond(environ, start_response, status, body)
 
 
-class ReadinessWSGI:
+class LivenessWSGI(_EndpointWSGI):
+    """WSGI liveness: answers ``pass`` (200) while the process serves requests."""
+
+    def __init__(self, runner: HealthRunner | None = None) -> None:
+        self._body = _liveness_body(runner)
+
+    def _answer(self) -> tuple[int, bytes]:
+        return 200, self._body
+
+
+class ReadinessWSGI(_EndpointWSGI):
     """WSGI readiness: the runner's aggregate, checks rerun only once their interval is over."""
 
     def __init__(self, runner: HealthRunner) -> None:
         self.runner = runner
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """Serve one WSGI request."""
-        if environ.get("REQUEST_METHOD") not in ALLOWED_METHODS:
-            return _wsgi_not_allowed(environ, start_response)
+    def _answer(self) -> tuple[int, bytes]:
         report = self.runner.peek() or self.runner.run()
-        return _respond(environ, start_response, report.http_status, report.body)
+        return report.http_status, report.body
 
 
-class HealthWSGI:
+class HealthWSGI(_Router[ReadinessWSGI, LivenessWSGI]):
     """A WSGI app serving readiness and liveness on their paths (404 on any other)."""
 
-    def __init__(
-        self,
-        runner: HealthRunner,
-        *,
-        readiness_paths: Sequence[str] = READINESS_PATHS,
-        liveness_paths: Sequence[str] = LIVENESS_PATHS,
-    ) -> None:
-        self.readiness = ReadinessWSGI(runner)
-        self.liveness = LivenessWSGI(runner)
-        self._routes: dict[str, LivenessWSGI | ReadinessWSGI] = {
-            **{p: self.readiness for p in readiness_paths},
-            **{p: self.liveness for p in liveness_paths},
-        }
+    _apps = (ReadinessWSGI, LivenessWSGI)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Route one WSGI request by its path (``PATH_INFO``)."""
-        path = environ.get("PATH_INFO") or "/"
-        app = self._routes.get(path.rstrip("/") or "/")
+        app = self._route(environ.get("PATH_INFO") or "/")
         if app is None:
             return _respond(environ, start_response, 404, _NOT_FOUND)
         return app(environ, start_response)

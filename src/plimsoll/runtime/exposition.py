@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from plimsoll.core.log import get_logger
 from plimsoll.runtime import instruments, multiprocess
+from plimsoll.runtime.asgi import Receive, Scope, Send, lifespan, route_path, send_response
 
 __all__ = [
     "CONTENT_TYPE_LATEST",
@@ -46,11 +47,6 @@ __all__ = [
 ]
 
 _log = get_logger("runtime.exposition")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _ALLOW = "GET, HEAD, OPTIONS"
 
@@ -176,7 +172,7 @@ class MetricsASGIApp(_MetricsApp):
         """Serve one ASGI connection."""
         kind = scope["type"]
         if kind == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if kind != "http":
             # A websocket: closing before accepting makes the server answer 403.
@@ -192,38 +188,12 @@ class MetricsASGIApp(_MetricsApp):
         # seconds costs milliseconds, less than a thread hop would on most registries.
         response = self.respond(
             scope["method"],
-            _route_path(scope),
+            route_path(scope),
             accept=headers.get("accept", ""),
             accept_encoding=headers.get("accept-encoding", ""),
             query=(scope.get("query_string") or b"").decode("latin-1"),
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
-
-
-def _route_path(scope: Scope) -> str:
-    # Mounted apps see the full path with the mount point in root_path (Starlette >= 0.33).
-    path: str = scope.get("path") or "/"
-    root: str = scope.get("root_path") or ""
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    return path
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+        await send_response(send, response.status, response.headers, response.body)
 
 
 class MetricsWSGIApp(_MetricsApp):

@@ -222,15 +222,40 @@ def _json_path_key(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _range(since: float | None, until: float | None) -> tuple[str, list[Any]]:
-    sql, params = "", []
+def _range(since: float | None, until: float | None, **equal: object) -> tuple[str, list[Any]]:
+    # `` AND ...`` conditions: ``since <= ts <= until``, then ``column = value`` for each of
+    # ``equal`` not None (a filter not asked for).
+    sql, params = "", list[Any]()
     if since is not None:
         sql += " AND ts >= ?"
         params.append(since)
     if until is not None:
         sql += " AND ts <= ?"
         params.append(until)
+    for column, value in equal.items():
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
     return sql, params
+
+
+def _metric_rows(
+    store: Store,
+    columns: str,
+    metric: str,
+    since: float | None,
+    until: float | None,
+    labels: Mapping[str, str] | None,
+    order: str,
+) -> list[Any]:
+    # The rows of one metric in the range, of the series matching ``labels``, ``ORDER BY order``.
+    ensure_schema(store)
+    where, params = _range(since, until)
+    label_sql, label_params = _label_filter(labels)
+    return _db(store).query(
+        f"SELECT {columns} FROM runtime_samples WHERE metric = ?{where}{label_sql} ORDER BY {order}",
+        [metric, *params, *label_params],
+    )
 
 
 # --- samples ------------------------------------------------------------------------------------
@@ -272,13 +297,7 @@ def samples(
     pair; without it every series of the metric is merged in time order (use :func:`series` to
     keep them apart). Downsampled points carry their bucket's start and mean.
     """
-    ensure_schema(store)
-    where, params = _range(since, until)
-    label_sql, label_params = _label_filter(labels)
-    rows = _db(store).query(
-        f"SELECT ts, value FROM runtime_samples WHERE metric = ?{where}{label_sql} ORDER BY ts, id",
-        [metric, *params, *label_params],
-    )
+    rows = _metric_rows(store, "ts, value", metric, since, until, labels, "ts, id")
     return [(float(r["ts"]), float(r["value"])) for r in rows]
 
 
@@ -290,14 +309,7 @@ def series(
     labels: Mapping[str, str] | None = None,
 ) -> dict[LabelSet, list[tuple[float, float]]]:
     """Like :func:`samples`, but one list of points per label set (sorted ``(name, value)``)."""
-    ensure_schema(store)
-    where, params = _range(since, until)
-    label_sql, label_params = _label_filter(labels)
-    rows = _db(store).query(
-        f"SELECT labels, ts, value FROM runtime_samples WHERE metric = ?{where}{label_sql}"
-        " ORDER BY labels, ts, id",
-        [metric, *params, *label_params],
-    )
+    rows = _metric_rows(store, "labels, ts, value", metric, since, until, labels, "labels, ts, id")
     out: dict[LabelSet, list[tuple[float, float]]] = {}
     for r in rows:
         out.setdefault(_label_set(r["labels"]), []).append((float(r["ts"]), float(r["value"])))
@@ -316,13 +328,8 @@ def latest(
     ``labels`` selects as in :func:`samples`; with several matching series the newest point of
     any of them is returned.
     """
-    ensure_schema(store)
-    where, params = _range(None, before)
-    label_sql, label_params = _label_filter(labels)
-    rows = _db(store).query(
-        f"SELECT ts, value FROM runtime_samples WHERE metric = ?{where}{label_sql}"
-        " ORDER BY ts DESC, id DESC LIMIT 1",
-        [metric, *params, *label_params],
+    rows = _metric_rows(
+        store, "ts, value", metric, None, before, labels, "ts DESC, id DESC LIMIT 1"
     )
     return (float(rows[0]["ts"]), float(rows[0]["value"])) if rows else None
 
@@ -347,13 +354,7 @@ def sample_rows(
 ) -> list[StoredSample]:
     """Full sample rows (with resolution, count, min and max), oldest first: for reports and tests."""
     ensure_schema(store)
-    where, params = _range(since, until)
-    if metric is not None:
-        where += " AND metric = ?"
-        params.append(metric)
-    if resolution is not None:
-        where += " AND resolution = ?"
-        params.append(resolution)
+    where, params = _range(since, until, metric=metric, resolution=resolution)
     rows = _db(store).query(
         f"SELECT * FROM runtime_samples WHERE 1 = 1{where} ORDER BY metric, labels, ts, id", params
     )
@@ -524,10 +525,7 @@ def events(
 ) -> list[UsageEvent]:
     """Stored usage events with ``since <= ts <= until``, oldest first (filtered when asked)."""
     ensure_schema(store)
-    where, params = _range(since, until)
-    if feature is not None:
-        where += " AND feature = ?"
-        params.append(feature)
+    where, params = _range(since, until, feature=feature)
     if kinds is not None:
         if not kinds:
             return []

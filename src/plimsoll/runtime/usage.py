@@ -322,6 +322,10 @@ class UsageTracker:
         else:
             self._drop(1)
 
+    def _put_call(self, kind: str, feature: str, start: float, error: str | None) -> None:
+        # A timed call that ended now (off the decorators' hot path: errors and ``tracked``).
+        self._put((kind, feature, start, time.perf_counter() - start, error, _SESSION.get(), None))
+
     def _drop(self, count: int) -> None:
         # ``+=`` on an attribute is not atomic across threads: this lock keeps the count exact.
         with self._drop_lock:
@@ -500,10 +504,7 @@ class UsageTracker:
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as exc:
-                    tracker._put(
-                        (what, feature, start, perf() - start, type(exc).__name__,
-                         current_session(), None)
-                    )  # fmt: skip
+                    tracker._put_call(what, feature, start, type(exc).__name__)
                     raise
                 tracker._put((what, feature, start, perf() - start, None, current_session(), None))
                 return result
@@ -518,10 +519,7 @@ class UsageTracker:
             try:
                 result = func(*args, **kwargs)
             except BaseException as exc:
-                tracker._put(
-                    (what, feature, start, perf() - start, type(exc).__name__,
-                     current_session(), None)
-                )  # fmt: skip
+                tracker._put_call(what, feature, start, type(exc).__name__)
                 raise
             # The queue append is inlined here (not tracker._put): this is the hot path.
             queue = tracker._queue
@@ -702,9 +700,7 @@ class tracked:  # noqa: N801 - used like a function: ``with tracked("export"):``
         tracker = self._tracker
         if tracker.enabled:
             error = exc_type.__name__ if exc_type is not None else None
-            duration = time.perf_counter() - self._start
-            entry = (self._kind, self._feature, self._start, duration, error, _SESSION.get(), None)
-            tracker._put(entry)
+            tracker._put_call(self._kind, self._feature, self._start, error)
 
 
 def track_event(

@@ -21,6 +21,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import SecretStr
 
+from plimsoll.runtime.checks.thresholds import elapsed_ms, threshold_pair
 from plimsoll.runtime.health import (
     CheckContext,
     CheckResult,
@@ -87,15 +88,7 @@ class DatabaseHealthCheck(HealthCheck):
         secret = url if isinstance(url, SecretStr) else SecretStr(url)
         if not secret.get_secret_value().strip():
             raise ValueError("url must not be empty")
-        if (
-            latency_warn_ms is not None
-            and latency_fail_ms is not None
-            and latency_warn_ms > latency_fail_ms
-        ):
-            raise ValueError(
-                f"latency_warn_ms ({latency_warn_ms:g}) must not exceed "
-                f"latency_fail_ms ({latency_fail_ms:g})"
-            )
+        self.latency = threshold_pair("latency", latency_warn_ms, latency_fail_ms)
         self.url = secret
         params = _params(secret.get_secret_value())
         # Kept apart, as secrets: the passwords are only needed to mask them in messages.
@@ -106,7 +99,6 @@ class DatabaseHealthCheck(HealthCheck):
         self.component_id = self.component_id or describe(self._params)
         timeout = connect_timeout_seconds or self.timeout_seconds
         self.connect_timeout = max(LIBPQ_MIN_CONNECT_TIMEOUT, math.ceil(timeout))
-        self.latency = (latency_warn_ms, latency_fail_ms)
 
     @classmethod
     def prepare_options(cls, options: dict[str, Any], context: CheckContext) -> dict[str, Any]:
@@ -144,7 +136,7 @@ class DatabaseHealthCheck(HealthCheck):
                 row = conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
             return self.result(Status.FAIL, output=scrub(str(exc), self._secrets))
-        elapsed = round((time.perf_counter() - started) * 1000.0, 2)
+        elapsed = elapsed_ms(started)
         if row != (1,):
             return self.result(Status.FAIL, elapsed, "ms", f"SELECT 1 returned {row!r}")
         status = by_threshold(elapsed, *self.latency)

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from plimsoll.runtime.checks.thresholds import elapsed_ms, threshold_pair
 from plimsoll.runtime.health import CheckResult, HealthCheck, Status, by_threshold, timed_out
 
 # Enough of the body to know the server sent it; the rest is not read.
@@ -63,21 +64,12 @@ class ServiceHealthCheck(HealthCheck):
         statuses = (expected_status,) if isinstance(expected_status, int) else expected_status
         if not statuses or any(not 100 <= s <= 599 for s in statuses):
             raise ValueError("expected_status must be one or more HTTP statuses (100-599)")
-        if (
-            latency_warn_ms is not None
-            and latency_fail_ms is not None
-            and latency_warn_ms > latency_fail_ms
-        ):
-            raise ValueError(
-                f"latency_warn_ms ({latency_warn_ms:g}) must not exceed "
-                f"latency_fail_ms ({latency_fail_ms:g})"
-            )
+        self.latency = threshold_pair("latency", latency_warn_ms, latency_fail_ms)
         self.url = url
         self.method = method
         self.expected_status = tuple(statuses)
         self.headers = dict(headers or {})
         self.verify_tls = verify_tls
-        self.latency = (latency_warn_ms, latency_fail_ms)
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = port
@@ -114,7 +106,7 @@ class ServiceHealthCheck(HealthCheck):
             return self.result(Status.FAIL, output=f"{type(exc).__name__}: {reason}")
         finally:
             connection.close()
-        elapsed = round((time.perf_counter() - started) * 1000.0, 2)
+        elapsed = elapsed_ms(started)
         if status not in self.expected_status:
             expected = " or ".join(str(s) for s in self.expected_status)
             return self.result(Status.FAIL, elapsed, "ms", f"HTTP {status} (expected {expected})")

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import psutil
 
+from plimsoll.runtime.checks.thresholds import threshold_pair
 from plimsoll.runtime.health import CheckResult, HealthCheck, Status, by_threshold
 
 Resource = Literal["cpu", "memory", "disk", "open_files", "threads"]
@@ -67,11 +68,6 @@ def cpu_busy_percent(before: Any, after: Any) -> float:
     return round(min(100.0, max(0.0, busy / total * 100.0)), 1)
 
 
-def _pair(name: str, warn: float | None, fail: float | None) -> None:
-    if warn is not None and fail is not None and warn > fail:
-        raise ValueError(f"{name}_warn ({warn:g}) must not exceed {name}_fail ({fail:g})")
-
-
 class SystemHealthCheck(HealthCheck):
     """CPU, memory and disk usage, open files and threads, each against warn and fail thresholds."""
 
@@ -104,18 +100,15 @@ class SystemHealthCheck(HealthCheck):
             raise ValueError("resources must name at least one of " + ", ".join(ALL_RESOURCES))
         if "disk" in resources and not disk_paths:
             raise ValueError("disk_paths must name at least one path")
-        _pair("cpu", cpu_warn_percent, cpu_fail_percent)
-        _pair("memory", memory_warn_percent, memory_fail_percent)
-        _pair("disk", disk_warn_percent, disk_fail_percent)
-        _pair("open_files", open_files_warn_percent, open_files_fail_percent)
-        _pair("threads", threads_warn, threads_fail)
+        self.cpu = threshold_pair("cpu", cpu_warn_percent, cpu_fail_percent)
+        self.memory = threshold_pair("memory", memory_warn_percent, memory_fail_percent)
+        self.disk = threshold_pair("disk", disk_warn_percent, disk_fail_percent)
+        self.open_files = threshold_pair(
+            "open_files", open_files_warn_percent, open_files_fail_percent
+        )
+        self.threads = threshold_pair("threads", threads_warn, threads_fail)
         self.resources = tuple(dict.fromkeys(resources))
         self.disk_paths = tuple(disk_paths)
-        self.cpu = (cpu_warn_percent, cpu_fail_percent)
-        self.memory = (memory_warn_percent, memory_fail_percent)
-        self.disk = (disk_warn_percent, disk_fail_percent)
-        self.open_files = (open_files_warn_percent, open_files_fail_percent)
-        self.threads = (threads_warn, threads_fail)
         # CPU and memory are the machine's: the host name tells two replicas apart.
         self.component_id = self.component_id or socket.gethostname()
         self._process = psutil.Process()
@@ -186,24 +179,24 @@ class SystemHealthCheck(HealthCheck):
         share = round(count / soft * 100.0, 1) if limited else None
         status = by_threshold(share, *self.open_files)
         of_limit = f" of {soft} ({share:g}%)" if share is not None else ""
-        return self.result(
-            status,
-            count,
-            "files",
-            f"{count} file descriptors open{of_limit}",
-            measurement=MEASUREMENTS["open_files"],
-            component_id=f"pid {os.getpid()}",
-        )
+        output = f"{count} file descriptors open{of_limit}"
+        return self._process_result("open_files", status, count, "files", output)
 
     def _threads(self) -> CheckResult:
         count = self._process.num_threads()
         status = by_threshold(count, *self.threads)
+        return self._process_result("threads", status, count, "threads", f"{count} threads")
+
+    def _process_result(
+        self, name: str, status: Status, count: int, unit: str, output: str
+    ) -> CheckResult:
+        # This process's own resources: the pid tells two workers on one host apart.
         return self.result(
             status,
             count,
-            "threads",
-            f"{count} threads",
-            measurement=MEASUREMENTS["threads"],
+            unit,
+            output,
+            measurement=MEASUREMENTS[name],
             component_id=f"pid {os.getpid()}",
         )
 

@@ -8,40 +8,26 @@ objectives added. Errors name the file and the key path.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from plimsoll.core.config import LoadedConfig, interpolate
+from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ConfigError
+from plimsoll.runtime.config_loader import (
+    config_source,
+    parse_settings,
+    read_text,
+    validate_section,
+)
 from plimsoll.runtime.slo import openslo
 from plimsoll.runtime.slo.model import SloConfig
 
 __all__ = ["read_file", "slo_config", "validate", "with_openslo"]
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def validate(data: Any, where: str, prefix: str = "") -> SloConfig:
     """An SloConfig from raw data; a ConfigError naming ``where`` and the key path."""
-    try:
-        return SloConfig.model_validate(interpolate(data, os.environ, where))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = _loc(tuple(p for p in first["loc"] if not str(p).startswith("function-")))
-        key = f"{prefix}.{path}" if prefix and path else (prefix or path or "<root>")
-        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-        if first.get("type") == "extra_forbidden":
-            message = "unknown key"
-        raise ConfigError(f"{where}: {key}: {message}") from None
+    return validate_section(SloConfig, data, where, prefix)
 
 
 def with_openslo(config: SloConfig, root: Path, where: str) -> SloConfig:
@@ -66,30 +52,12 @@ def with_openslo(config: SloConfig, root: Path, where: str) -> SloConfig:
 
 def read_file(path: Path) -> SloConfig:
     """The SLO configuration in an OpenSLO, YAML or TOML file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    if path.suffix == ".toml":
-        try:
-            data: Any = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    else:
-        if f"apiVersion: {openslo.API_VERSION}" in text or "apiVersion: openslo/" in text:
-            return SloConfig(objectives=openslo.parse(text, str(path)))
-        import yaml
-
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" line {mark.line + 1}:" if mark is not None else ""
-            raise ConfigError(
-                f"{path}:{line} invalid YAML: {getattr(exc, 'problem', exc)}"
-            ) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table of settings at the top level")
+    text = read_text(path)
+    if path.suffix != ".toml" and (
+        f"apiVersion: {openslo.API_VERSION}" in text or "apiVersion: openslo/" in text
+    ):
+        return SloConfig(objectives=openslo.parse(text, str(path)))
+    data = parse_settings(path, text)
     return with_openslo(validate(data, str(path)), path.parent, str(path))
 
 
@@ -98,7 +66,7 @@ def slo_config(loaded: LoadedConfig, file: Path | None = None) -> SloConfig:
     if file is not None:
         return read_file(file)
     found = getattr(loaded.config.runtime, "slo", None)
-    where = str(loaded.source) if loaded.source is not None else "configuration"
+    where = config_source(loaded)
     if isinstance(found, SloConfig):
         return with_openslo(found, loaded.root, where)
     if isinstance(found, dict) and found:
