@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,33 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.support.cli import plimsoll
 from tests.support.postgres import PgServer
-
-# The real `plimsoll` entry point (global options, error handling, exit codes) with the build
-# command added under `db`, the way main.py registers it; harmless once it is registered there.
-_RUNNER = (
-    "import sys\n"
-    "from plimsoll.cli import db, main\n"
-    "from plimsoll.cli.db_build import build\n"
-    "db.app.command(name='build')(build)\n"
-    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
-    "main.run()\n"
-)
-
-
-def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    """Run ``plimsoll`` with ``db build`` available, and check its exit code."""
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "CI": "true", "NO_COLOR": "1"},
-    )
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture

@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from plimsoll.core.store import OperationTiming, SqliteStore
 from tests.db.profiling.conftest import MIGRATION, ORDERS, QUERIES
+from tests.support.cli import plimsoll
 from tests.support.postgres import PgDatabase
-
-# The real `plimsoll` entry point with the profiling commands added under `db`, the way
-# main.py registers them; harmless once they are registered there.
-_RUNNER = (
-    "import sys\n"
-    "from plimsoll.cli import db, main\n"
-    "from plimsoll.cli.db_profile import baseline_app, profile, slo\n"
-    "db.app.command(name='profile')(profile)\n"
-    "db.app.add_typer(baseline_app, name='baseline')\n"
-    "db.app.command(name='slo')(slo)\n"
-    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
-    "main.run()\n"
-)
-
-
-def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    """Run ``plimsoll`` with the profiling commands, and check its exit code."""
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": "200"},
-    )
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    assert "Traceback" not in done.stderr
-    return done
 
 
 @pytest.fixture

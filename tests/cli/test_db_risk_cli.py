@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,32 +11,8 @@ import pytest
 
 from plimsoll.db.risk.calibration import Calibration, CalibrationCache, measure
 from plimsoll.db.risk.facts import read_facts
+from tests.support.cli import plimsoll
 from tests.support.postgres import PgDatabase, PgServer
-
-# The real `plimsoll` entry point with `db risk` added the way main.py registers commands.
-_RUNNER = (
-    "import sys\n"
-    "from plimsoll.cli import db, main\n"
-    "from plimsoll.cli.db_risk import risk\n"
-    "db.app.command(name='risk')(risk)\n"
-    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
-    "main.run()\n"
-)
-
-
-def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    """Run ``plimsoll`` with ``db risk`` available, and check its exit code."""
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": "200"},
-    )
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture(scope="module")

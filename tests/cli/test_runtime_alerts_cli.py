@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -15,21 +14,8 @@ import pytest
 
 from plimsoll.core.store import SqliteStore
 from plimsoll.runtime import storage
+from tests.support.cli import ENV, plimsoll
 from tests.support.servers import HttpRecorder
-
-_RUNNER = (
-    "import sys\n"
-    "from plimsoll.cli import main, runtime, runtime_alerts\n"
-    "if not any(g.name == 'runtime' for g in main.app.registered_groups):\n"
-    "    main.app.add_typer(runtime.app, name='runtime')\n"
-    "if not any(g.name == 'alerts' for g in runtime.app.registered_groups):\n"
-    "    runtime.app.add_typer(runtime_alerts.alerts_app, name='alerts')\n"
-    "    runtime.app.add_typer(runtime_alerts.rules_app, name='rules')\n"
-    "    runtime.app.command(name='watch')(runtime_alerts.watch)\n"
-    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
-    "main.run()\n"
-)
-ENV = {**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
 
 RULES = """
 evaluation_interval: 0.2s
@@ -44,16 +30,6 @@ rules:
     severity: critical
     summary: "latency {value} ms on {route}"
 """
-
-
-def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args],
-        cwd=cwd, capture_output=True, text=True, check=False, timeout=60, env=ENV,
-    )  # fmt: skip
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture
@@ -88,7 +64,7 @@ def test_watch_fires_resolves_and_stops_on_sigterm(
 ) -> None:
     sample(project, 250)
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, "runtime", "watch", "--rules", "rules.yaml",
+        [sys.executable, "-m", "plimsoll", "runtime", "watch", "--rules", "rules.yaml",
          "--no-monitor", "-f", "json"],
         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from plimsoll.core.store import SqliteStore
 from plimsoll.runtime.slo import storage
+from tests.support.cli import plimsoll
 
-_RUNNER = (
-    "import sys\n"
-    "from plimsoll.cli import main, runtime, runtime_slo\n"
-    "if not any(g.name == 'runtime' for g in main.app.registered_groups):\n"
-    "    main.app.add_typer(runtime.app, name='runtime')\n"
-    "if not any(g.name == 'slo' for g in runtime.app.registered_groups):\n"
-    "    runtime.app.add_typer(runtime_slo.slo_app, name='slo')\n"
-    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
-    "main.run()\n"
-)
-ENV = {**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
 NOW = 1_700_006_400.0
 
 SLOS = """
@@ -50,16 +38,6 @@ spec:
   objectives:
     - {op: lte, value: 0.5, target: 0.99}
 """
-
-
-def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args],
-        cwd=cwd, capture_output=True, text=True, check=False, timeout=60, env=ENV,
-    )  # fmt: skip
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 @pytest.fixture

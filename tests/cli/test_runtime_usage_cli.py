@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,37 +16,7 @@ from plimsoll.core.store import SqliteStore
 from plimsoll.runtime import storage
 from plimsoll.runtime.analytics import percentile
 from plimsoll.runtime.storage import UsageEvent
-
-# The real `plimsoll` entry point with `runtime usage` and `runtime monitor` added the way
-# main.py registers them; harmless once they are registered there.
-_RUNNER = (
-    "import sys\n"
-    "from plimsoll.cli import main, runtime, runtime_usage\n"
-    "if not any(g.name == 'runtime' for g in main.app.registered_groups):\n"
-    "    main.app.add_typer(runtime.app, name='runtime')\n"
-    "if not any(c.name == 'usage' for c in runtime.app.registered_commands):\n"
-    "    runtime.app.command(name='usage')(runtime_usage.usage)\n"
-    "    runtime.app.command(name='monitor')(runtime_usage.monitor)\n"
-    "sys.argv = ['plimsoll', *sys.argv[1:]]\n"
-    "main.run()\n"
-)
-ENV = {**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": "200"}
-
-
-def plimsoll(cwd: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
-    """Run ``plimsoll`` with the usage commands available, and check its exit code."""
-    done = subprocess.run(
-        [sys.executable, "-c", _RUNNER, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=ENV,
-    )
-    if check is not None:
-        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
+from tests.support.cli import ENV, plimsoll
 
 
 @pytest.fixture
@@ -140,7 +109,7 @@ def test_monitor_runs_for_a_duration(project: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_monitor_stops_cleanly_on_a_signal(project: Path, sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _RUNNER, "runtime", "monitor", "-i", "0.1", "-f", "json"],
+        [sys.executable, "-m", "plimsoll", "runtime", "monitor", "-i", "0.1", "-f", "json"],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
