@@ -100,21 +100,24 @@ def lint(
     from plimsoll.db.lint.registry import load_registry
     from plimsoll.db.lint.rule import Severity
 
-    registry = load_registry()
-    for failure in registry.failures:
-        output.err_console().print(
-            f"[yellow]lint plugin skipped: {failure}[/yellow]", soft_wrap=True
-        )
-    if explain is not None:
-        from plimsoll.db.lint.docs import explain as explain_rule
+    if explain is not None or list_rules:
+        registry = _registry(load_registry())
+        if explain is not None:
+            from plimsoll.db.lint.docs import explain as explain_rule
 
-        sys.stdout.write(explain_rule(explain, registry))
-        return
-    if list_rules:
-        _list_rules(registry, fmt)
+            sys.stdout.write(explain_rule(explain, registry))
+        else:
+            _list_rules(registry, fmt)
         return
     loaded = state(ctx).config()
     settings = loaded.config.db.lint
+    # Only the rule folders of the libraries in use are imported (start-up of every run).
+    registry = _registry(
+        load_registry(
+            [*settings.libraries, *_split(library)],
+            [*settings.select, *settings.ignore, *settings.rules, *_split(select), *_split(ignore)],
+        )
+    )
     threshold = fail_on or settings.fail_on
     if threshold not in ("error", "warning", "info"):
         raise UsageError(f"--fail-on: expected error, warning or info, not {threshold!r}")
@@ -123,6 +126,15 @@ def lint(
     _render(report, registry, fmt, loaded)
     if report.failed(Severity(threshold)):
         raise typer.Exit(1)
+
+
+def _registry(registry: Registry) -> Registry:
+    """``registry``, after saying which plugins failed to load."""
+    for failure in registry.failures:
+        output.err_console().print(
+            f"[yellow]lint plugin skipped: {failure}[/yellow]", soft_wrap=True
+        )
+    return registry
 
 
 def _run(

@@ -181,3 +181,23 @@ def test_builtin_libraries_load() -> None:
     for library in registry.libraries.values():
         missing = [r for r in library.rule_ids if r not in registry.rules]
         assert not missing, f"library {library.name} names unknown rules {missing}"
+
+
+def test_a_run_imports_only_the_rule_folders_of_its_libraries() -> None:
+    """Start-up: the compliance folders stay unimported unless a library or id needs them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from plimsoll.db.lint.registry import load_registry\n"
+        "r = load_registry(['safety', 'general'], ['prefer-jsonb'])\n"
+        "print(any(m.startswith('plimsoll.db.lint.rules.hipaa') for m in sys.modules))\n"
+        "print(len(r.libraries), 'hipaa-phi-primary-key' in r.rules)\n"
+        "r = load_registry(['safety'], ['hipaa-phi-primary-key'])\n"
+        "print('hipaa-phi-primary-key' in r.rules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:3] == ["False", "6 False", "True"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -92,20 +93,71 @@ class Registry:
         self.libraries[library.name] = library
 
 
-_CACHE: dict[str, Registry] = {}
+_CACHE: dict[object, Registry] = {}
+_RULES = "plimsoll.db.lint.rules"
+# The built-in libraries' rule folders: a lint run with these libraries imports only those
+# folders (the compliance libraries' rules are half the modules and most runs do not use them).
+LIBRARY_FOLDERS = {
+    "safety": "safety",
+    "general": "schema",
+    "hipaa": "hipaa",
+    "sox": "sox",
+    "gdpr": "gdpr",
+    "pci_dss": "pci_dss",
+}
 
 
-def load_registry() -> Registry:
-    """The registry of every rule and library (loaded once per process)."""
-    cached = _CACHE.get("registry")
-    if cached is not None:
-        return cached
+def _plugins(registry: Registry) -> None:
+    discovered = plugins.discover(plugins.LINT_RULES)
+    for name, obj in discovered.loaded.items():
+        if getattr(obj, "__name__", None) in BUILTIN_MODULES:
+            continue  # the built-ins' own entry points: loaded (or chosen) above
+        registry.add(obj, name)
+    registry.failures.extend(f"{f.name} ({f.value}): {f.error}" for f in discovered.failures)
+
+
+def load_registry(
+    libraries: Sequence[str] | None = None, rule_ids: Iterable[str] = ()
+) -> Registry:
+    """The registry of rules and libraries (loaded once per process).
+
+    Without ``libraries``, every rule there is. With them, the libraries are all known but
+    only the built-in rule folders those libraries use are imported, plus the plugins; when a
+    library or a rule id in ``rule_ids`` is still missing after that, everything is loaded (so
+    an unknown name is reported against the whole registry).
+    """
+    full = _CACHE.get("full")
+    if full is not None:
+        return full
+    if libraries is None:
+        return _load_full()
+    folders = tuple(sorted({LIBRARY_FOLDERS.get(name, "") for name in libraries}))
+    key = ("partial", folders)
+    registry = _CACHE.get(key)
+    if registry is None:
+        if "" in folders:  # a library that is not a built-in one: its rules may be anywhere
+            return _load_full()
+        registry = Registry()
+        registry.add(importlib.import_module("plimsoll.db.lint.libraries"), "builtin")
+        for folder in folders:
+            registry.add(importlib.import_module(f"{_RULES}.{folder}"), "builtin")
+        _plugins(registry)
+        _CACHE[key] = registry
+    wanted = set(rule_ids)
+    for name in libraries:
+        library = registry.libraries.get(name)
+        if library is None:
+            return _load_full()
+        wanted.update(library.rule_ids)
+    if not wanted <= set(registry.rules):
+        return _load_full()
+    return registry
+
+
+def _load_full() -> Registry:
     registry = Registry()
     for name in BUILTIN_MODULES:
         registry.add(importlib.import_module(name), name)
-    discovered = plugins.discover(plugins.LINT_RULES)
-    for name, obj in discovered.loaded.items():
-        registry.add(obj, name)
-    registry.failures.extend(f"{f.name} ({f.value}): {f.error}" for f in discovered.failures)
-    _CACHE["registry"] = registry
+    _plugins(registry)
+    _CACHE["full"] = registry
     return registry
