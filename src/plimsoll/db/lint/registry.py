@@ -116,9 +116,7 @@ def _plugins(registry: Registry) -> None:
     registry.failures.extend(f"{f.name} ({f.value}): {f.error}" for f in discovered.failures)
 
 
-def load_registry(
-    libraries: Sequence[str] | None = None, rule_ids: Iterable[str] = ()
-) -> Registry:
+def load_registry(libraries: Sequence[str] | None = None, rule_ids: Iterable[str] = ()) -> Registry:
     """The registry of rules and libraries (loaded once per process).
 
     Without ``libraries``, every rule there is. With them, the libraries are all known but
