@@ -40,6 +40,7 @@ The functions take any :class:`~plimsoll.core.store.Store` and need its SQLite b
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import weakref
@@ -201,7 +202,10 @@ def labels_key(labels: Mapping[str, str] | None) -> str:
     return json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True)
 
 
+@functools.lru_cache(maxsize=65536)
 def _label_set(text: str) -> LabelSet:
+    # Every stored row repeats its series' label text: decoded once per distinct text (the
+    # result is an immutable tuple, so sharing it is safe).
     return tuple(sorted(json.loads(text).items()))
 
 
@@ -311,8 +315,14 @@ def series(
     """Like :func:`samples`, but one list of points per label set (sorted ``(name, value)``)."""
     rows = _metric_rows(store, "labels, ts, value", metric, since, until, labels, "labels, ts, id")
     out: dict[LabelSet, list[tuple[float, float]]] = {}
+    text: str | None = None
+    points: list[tuple[float, float]] = []
     for r in rows:
-        out.setdefault(_label_set(r["labels"]), []).append((float(r["ts"]), float(r["value"])))
+        # Rows come ordered by their label text: one lookup per series, not per row.
+        if r["labels"] != text:
+            text = r["labels"]
+            points = out.setdefault(_label_set(text), [])
+        points.append((float(r["ts"]), float(r["value"])))
     return out
 
 

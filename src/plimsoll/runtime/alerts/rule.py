@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -198,7 +199,9 @@ def _aggregate(kind: Aggregate, values: Sequence[float]) -> float:
 def observed_value(rule: AlertRule, series: Series, now: float) -> float | None:
     """The value ``rule`` computes from ``series`` at ``now`` (None when there is too little data)."""
     since = now - rule.window_seconds
-    points = [p for p in series.points if since <= p[0] <= now]
+    # The points are oldest first: the window is found by bisection, not a scan of them all.
+    every = series.points
+    points = every[bisect_left(every, (since, -math.inf)) : bisect_right(every, (now, math.inf))]
     if not points:
         return None
     if rule.function is Function.RATE:
