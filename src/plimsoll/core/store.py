@@ -572,6 +572,17 @@ _OUTBOX_COLUMNS = (
 )
 
 
+def _where(*conditions: tuple[str, Any], always: Sequence[str] = ()) -> tuple[str, list[Any]]:
+    """A ``WHERE`` clause of the ``(sql, value)`` conditions whose value is not None.
+
+    ``sql`` holds one ``?`` for its value; ``always`` are conditions without a value.
+    """
+    parts = [sql for sql, value in conditions if value is not None]
+    parts.extend(always)
+    params = [value for _, value in conditions if value is not None]
+    return (f"WHERE {' AND '.join(parts)}" if parts else ""), params
+
+
 class SqliteStore(Store):
     """The SQLite state store (WAL mode), migrated to :data:`SCHEMA_VERSION` when opened."""
 
@@ -989,17 +1000,11 @@ class SqliteStore(Store):
         include_superseded: bool = False,
     ) -> list[QueryBaseline]:
         """Baselines with their samples, by query then newest first (current ones by default)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if database is not None:
-            where.append("database = ?")
-            params.append(database)
-        if query_key is not None:
-            where.append("query_key = ?")
-            params.append(query_key)
-        if not include_superseded:
-            where.append("superseded_at IS NULL")
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = _where(
+            ("database = ?", database),
+            ("query_key = ?", query_key),
+            always=() if include_superseded else ("superseded_at IS NULL",),
+        )
         with self.db.read() as conn:
             rows = conn.execute(
                 f"SELECT * FROM query_baselines {clause} ORDER BY database, query_key, id DESC",
@@ -1041,15 +1046,7 @@ class SqliteStore(Store):
         self, database: str | None = None, *, query_key: str | None = None, limit: int = 1000
     ) -> list[BaselineCheck]:
         """Past verdicts, newest first (of one database and one query when given)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if database is not None:
-            where.append("database = ?")
-            params.append(database)
-        if query_key is not None:
-            where.append("query_key = ?")
-            params.append(query_key)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = _where(("database = ?", database), ("query_key = ?", query_key))
         rows = self.db.query(
             f"SELECT * FROM baseline_checks {clause} ORDER BY checked_at DESC, id DESC LIMIT ?",
             (*params, limit),
@@ -1094,15 +1091,7 @@ class SqliteStore(Store):
         self, operation: str | None = None, *, since: float | None = None
     ) -> list[OperationTiming]:
         """Recorded timings, oldest first (of one operation, from ``since``, when given)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if operation is not None:
-            where.append("operation = ?")
-            params.append(operation)
-        if since is not None:
-            where.append("recorded_at >= ?")
-            params.append(since)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = _where(("operation = ?", operation), ("recorded_at >= ?", since))
         rows = self.db.query(
             f"SELECT * FROM operation_timings {clause} ORDER BY recorded_at, id", params
         )

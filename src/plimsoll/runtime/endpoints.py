@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, Generic, TypeVar
@@ -103,11 +104,11 @@ async def _is_http(scope: Scope, receive: Receive, send: Send) -> bool:
     return bool(scope["type"] == "http")
 
 
-class _EndpointASGI:
+class _EndpointASGI(ABC):
     """What the ASGI liveness and readiness share: GET and HEAD answered by ``_answer``."""
 
-    async def _answer(self) -> tuple[int, bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    async def _answer(self) -> tuple[int, bytes]: ...
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection."""
@@ -190,11 +191,11 @@ def _respond(
     return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
-class _EndpointWSGI:
+class _EndpointWSGI(ABC):
     """What the WSGI liveness and readiness share: GET and HEAD answered by ``_answer``."""
 
-    def _answer(self) -> tuple[int, bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def _answer(self) -> tuple[int, bytes]: ...
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Serve one WSGI request."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, cast
@@ -29,7 +30,7 @@ class _Observer(Protocol):
     def observe(self, amount: float) -> None: ...
 
 
-class _Around:
+class _Around(ABC):
     """What Timer and InProgress share: ``async with`` runs the ``with`` methods, and the
     decorator runs the ``enter`` of :meth:`_hooks` before each call and its ``leave`` (given what
     ``enter`` returned) after it, even when the call raises. The per-call state is that return
@@ -37,8 +38,8 @@ class _Around:
 
     __slots__ = ()
 
-    def _hooks(self) -> tuple[Callable[[], Any], Callable[[Any], None]]:
-        raise NotImplementedError
+    @abstractmethod
+    def _hooks(self) -> tuple[Callable[[], Any], Callable[[Any], None]]: ...
 
     if TYPE_CHECKING:
         # Each subclass defines its own; declared here for the async forms.

@@ -20,6 +20,7 @@ Two kinds:
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -94,7 +95,7 @@ class Violation:
     help: str | None = None
 
 
-class Rule:
+class Rule(ABC):
     """What every rule declares (see the module docstring)."""
 
     id: ClassVar[str]
@@ -132,9 +133,9 @@ class StatementRule(Rule):
     # The statement node types it looks at ("IndexStmt", "AlterTableStmt"); empty: every one.
     node_types: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterable[Violation]:
         """The violations in ``statement``; the context describes what came before it."""
-        raise NotImplementedError
 
 
 class SchemaRule(Rule):
@@ -142,6 +143,6 @@ class SchemaRule(Rule):
 
     kind: ClassVar[str] = "schema"
 
+    @abstractmethod
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterable[Violation]:
         """The violations in ``catalog``."""
-        raise NotImplementedError

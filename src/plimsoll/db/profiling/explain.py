@@ -5,7 +5,7 @@
 network latency and result transfer stay out of them. The same with ``TIMING OFF`` (per-node
 clock reads off) measures what the instrumentation itself costs.
 
-A query with ``$n`` placeholders (from ``pg_stat_statements``) cannot be executed without
+A query with ``$n`` parameter markers (from ``pg_stat_statements``) cannot be executed without
 values: it is prepared and explained with ``plan_cache_mode = force_generic_plan``, which gives
 the plan PostgreSQL would use for any values and its estimated cost, without running it.
 """
@@ -136,7 +136,7 @@ def explain_analyze(
 
 
 def explain_generic(conn: psycopg.Connection[Any], query: Query) -> Measurement:
-    """Plan a query with ``$n`` placeholders as its generic plan; nothing is executed.
+    """Plan a query with ``$n`` parameter markers as its generic plan; nothing is executed.
 
     The caller runs this inside a transaction (or a savepoint): ``plan_cache_mode`` is set for
     the transaction only, and put back afterwards.

@@ -40,7 +40,7 @@ _WRITES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 class Query:
     """One representative query: its key (its name, or derived from its text) and its text.
 
-    ``parameters`` counts its ``$n`` placeholders (queries from ``pg_stat_statements``);
+    ``parameters`` counts its ``$n`` parameter markers (queries from ``pg_stat_statements``);
     ``calls`` and ``total_ms`` are that view's figures for it.
     """
 

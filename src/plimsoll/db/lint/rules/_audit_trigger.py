@@ -11,6 +11,7 @@ which extensions stand for an audit trail of every table.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -97,13 +98,13 @@ class AuditTriggerRule(SchemaRule):
     points at the table.
     """
 
+    @abstractmethod
     def audited(self, catalog: Catalog) -> Iterable[tuple[Table, str]]:
         """The tables that must be audited, each with how the message names it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def message(self, table: str, missing: str) -> str:
         """The finding for ``table`` (as :meth:`audited` names it), missing ``missing`` events."""
-        raise NotImplementedError
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each audited table whose audit triggers miss one of the required events."""

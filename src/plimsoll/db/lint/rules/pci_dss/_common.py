@@ -25,6 +25,7 @@ name (or ``schema.name``) matches ``cardholder_tables`` (default none).
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -260,9 +261,9 @@ class SensitiveDataRule(SchemaRule):
     name is asked once (:func:`~plimsoll.db.lint.schema_facts.columns_by_name`).
     """
 
+    @abstractmethod
     def classifier(self) -> Holds:
         """What a column of a given name holds, with the requirement naming it, or None."""
-        raise NotImplementedError
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag every column holding sensitive authentication data."""

@@ -18,6 +18,7 @@ never written so only a lock that blocks its reads matters, and the words of the
 from __future__ import annotations
 
 import weakref
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -243,13 +244,13 @@ class BlockingLockTimeoutRule(StatementRule):
         # The file already reported on: one finding per file.
         self._reported: weakref.ref[JsonScript] | None = None
 
+    @abstractmethod
     def timeout_set(self, context: StatementContext) -> bool:
         """Whether the timeout this rule asks for is in effect."""
-        raise NotImplementedError
 
+    @abstractmethod
     def message(self, lock: BlockingLock) -> str:
         """The finding for a blocking lock taken without the timeout."""
-        raise NotImplementedError
 
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag the file's first blocking statement with no timeout set before it."""

@@ -14,6 +14,7 @@ rules, so the walk touches as few nodes as it can.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -237,9 +238,9 @@ class ColumnTypeRule(StatementRule):
                         found.append(Violation(message, location=column.location))
         return found
 
+    @abstractmethod
     def judge(self, column: ColumnType, context: StatementContext) -> str | None:
         """What is wrong with ``column``'s type (one of ``bases``), or None."""
-        raise NotImplementedError
 
 
 class NarrowIntegerRule(ColumnTypeRule):

@@ -17,6 +17,7 @@ Which column types a statement declares is :mod:`._column_types`' question.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -253,9 +254,9 @@ class AlterTableRule(StatementRule):
         for command in commands:
             yield from self.judge(command)
 
+    @abstractmethod
     def judge(self, command: AlterCommand) -> Iterable[Violation]:
         """The findings on one subcommand (its statement and context come with it)."""
-        raise NotImplementedError
 
 
 def span_text(context: StatementContext, span: Span, limit: int = 60) -> str:

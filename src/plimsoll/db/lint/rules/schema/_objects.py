@@ -8,6 +8,7 @@ many of something a table has.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -145,13 +146,13 @@ class TableLimitRule(SchemaRule):
     counted: ClassVar[str]
     cost: ClassVar[str]
 
+    @abstractmethod
     def limit(self) -> int:
         """The most a table may have."""
-        raise NotImplementedError
 
+    @abstractmethod
     def count(self, table: Table, limit: int) -> int:
         """How many the table has (exact when above ``limit``; may stop short below it)."""
-        raise NotImplementedError
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each table with more than the limit."""

@@ -22,6 +22,7 @@ fee, tax, balance, debit, credit, total, ``*_cents``) and whose type is a number
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -250,6 +251,6 @@ class LedgerTriggerRule(SchemaRule):
         for table in ledger_tables(catalog, self.options):
             yield from self.judge(table, blocked_events(catalog, table))
 
+    @abstractmethod
     def judge(self, table: Table, blocked: set[str]) -> Iterator[Violation]:
         """The findings on ``table``, whose BEFORE triggers refuse the ``blocked`` events."""
-        raise NotImplementedError
