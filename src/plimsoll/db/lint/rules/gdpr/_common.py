@@ -379,8 +379,8 @@ def erasure_functions(catalog: Catalog, table: Table, patterns: Iterable[str]) -
     }
     compiled = []
     for pattern in patterns:
-        for placeholder, value in names.items():
-            pattern = pattern.replace(placeholder, value)
+        for token, value in names.items():
+            pattern = pattern.replace(token, value)
         compiled.append(re.compile(pattern))
     return [
         key
