@@ -301,3 +301,36 @@ def test_batched_migration_keeps_percent_braces_and_dollar_quotes(
         assert conn.execute("SELECT shout('hi')").fetchone() == ("HI!",)
         row = conn.execute("SELECT execution_ms FROM plimsoll_migrations").fetchone()
         assert row is not None and row[0] >= 0
+
+
+def test_recorded_sizes_match_the_server_for_quoted_and_dropped_tables(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    from plimsoll.core.store import SqliteStore
+
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_mixed.up.sql": (
+                'CREATE TABLE "MixedCase" (id int);\n'
+                "INSERT INTO \"MixedCase\" SELECT g FROM generate_series(1, 2000) g;\n"
+                "CREATE TABLE gone (id int);\n"
+                "DROP TABLE gone;\n"
+            ),
+            "2_bad.up.sql": "CREATE TABLE later (id int);\nSELECT 1/0;\n",
+        },
+    )
+    store = SqliteStore(tmp_path / "state.db")
+    with pytest.raises(MigrationError) as err:
+        Migrator(pg_database.dsn, folder, store=store).up()
+    assert f"{folder / '2_bad.up.sql'}:2:" in str(err.value)
+    with psycopg.connect(pg_database.dsn) as conn:
+        expected = conn.execute("SELECT pg_total_relation_size('\"MixedCase\"')").fetchone()
+        assert conn.execute("SELECT to_regclass('later')").fetchone() == (None,)
+    runs = {r.version: r for r in store.migration_runs()}
+    assert dict(runs["1"].tables) == {"MixedCase": expected[0], "gone": None}
+    assert expected[0] > 0
+    assert runs["2"].outcome == "failed"
+    # The failed message left no transaction open: the same migrator goes on once fixed.
+    (folder / "2_bad.up.sql").write_text("CREATE TABLE later (id int);\n")
+    assert [s.version for s in Migrator(pg_database.dsn, folder, store=store).up().steps] == ["2"]

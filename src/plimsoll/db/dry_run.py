@@ -18,7 +18,8 @@ import psycopg
 
 from plimsoll.core.log import get_logger
 from plimsoll.db import migrations as files
-from plimsoll.db.migrator import Migrator, plan_sql
+from plimsoll.db.migration_plan import plan_sql
+from plimsoll.db.migrator import Migrator
 
 log = get_logger(__name__)
 
@@ -148,7 +149,7 @@ def run_plan(
 
 
 def _python(conn: psycopg.Connection[Any], migration: files.Migration) -> MigrationRun:
-    from plimsoll.db.migrator import load_module
+    from plimsoll.db.migration_plan import load_module
 
     function = getattr(load_module(migration.up), "up", None)
     started = time.perf_counter()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import importlib.util
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,17 +32,18 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql as pgsql
 
-from plimsoll.core.errors import ExitCode, InputError, PlimsollError, UsageError
+from plimsoll.core.errors import ExitCode, PlimsollError, UsageError
 from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
 from plimsoll.core.log import get_logger
 from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
 from plimsoll.db.checksums import ChecksumCache
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
+from plimsoll.db.migration_plan import MigrationPlan, load_module, plan_sql
 from plimsoll.db.profiling.objectives import Operation, flush_timings, record_timing
 
 if TYPE_CHECKING:
-    from plimsoll.db.sql import Statement
+    from plimsoll.db.sql import QualifiedName, Statement
 
 log = get_logger(__name__)
 
@@ -157,57 +157,6 @@ def _line_of(statement: Statement, position: int | None) -> int:
     if not position:
         return statement.start_line
     return statement.start_line + statement.text[: position - 1].count("\n")
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A migration file's statements and whether they run in one transaction."""
-
-    statements: tuple[Statement, ...]
-    transactional: bool
-    reason: str | None
-
-
-def plan_sql(path: Path, server_version: int) -> _Plan:
-    """Parse a SQL migration and decide how it runs (see the module docstring)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    # The parser (pglast) is loaded when a migration is planned, not for `status`.
-    from plimsoll.db.sql import parse_sql, strip_outer_transaction, transaction_control
-    from plimsoll.db.sql import transactional as transaction_requirement
-
-    script = parse_sql(text, str(path))
-    if transaction_control(script):
-        stripped = strip_outer_transaction(script)
-        if stripped is None:
-            first = transaction_control(script)[0]
-            raise InputError(
-                f"{path}:{first.start_line}: transaction control inside a migration; the "
-                "migrator runs each migration in its own transaction (one BEGIN ... COMMIT "
-                "around the whole file is allowed and dropped)"
-            )
-        script = stripped
-    reasons = []
-    for statement in script.statements:
-        requirement = transaction_requirement(statement, server_version)
-        if not requirement.in_transaction:
-            reasons.append(f"line {statement.start_line}: {requirement.reason}")
-    return _Plan(tuple(script.statements), not reasons, "; ".join(reasons) or None)
-
-
-def load_module(path: Path) -> Any:
-    """Import a Python migration from its file."""
-    spec = importlib.util.spec_from_file_location(f"plimsoll_migration_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise InputError(f"{path}: cannot load as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's module, reported as input
-        raise InputError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from None
-    return module
 
 
 class Migrator:
@@ -459,9 +408,9 @@ class Migrator:
         run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
         started = time.time()
         try:
-            step = self._apply(conn, migration, direction)
+            step, sizes = self._apply(conn, migration, direction)
         except (MigrationError, HookFailed) as exc:
-            self._remember(conn, migration, direction, started, None, str(exc))
+            self._remember(migration, direction, started, None, (), str(exc), conn)
             self._phase(
                 ErrorContext(
                     phase=DbPhase.ON_ERROR,
@@ -475,7 +424,7 @@ class Migrator:
             if self._run_hooks is not None:
                 report.hook_trace = self._run_hooks.trace.to_json()
             raise
-        self._remember(conn, migration, direction, started, step, None)
+        self._remember(migration, direction, started, step, sizes, None, conn)
         self._phase(
             MigrationContext(
                 phase=DbPhase.AFTER_MIGRATION,
@@ -519,15 +468,16 @@ class Migrator:
                 pgsql.SQL("DELETE FROM {} WHERE version = %s").format(table), (migration.version,)
             )
 
-    def _statement_hooks(self) -> bool:
-        """Whether any hook wants to run around each statement (which rules out batching)."""
+    def _has_hooks(self, *phases: DbPhase) -> bool:
+        """Whether any hook of this run is registered for one of ``phases``."""
         if self._run_hooks is None:
             return False
         registry = self._run_hooks.executor.registry
-        return bool(
-            registry.for_phase(DbPhase.BEFORE_STATEMENT)
-            or registry.for_phase(DbPhase.AFTER_STATEMENT)
-        )
+        return any(registry.for_phase(phase) for phase in phases)
+
+    def _statement_hooks(self) -> bool:
+        """Whether any hook wants to run around each statement (which rules out batching)."""
+        return self._has_hooks(DbPhase.BEFORE_STATEMENT, DbPhase.AFTER_STATEMENT)
 
     def _record_sql(self, migration: files.Migration, direction: str) -> pgsql.Composable:
         """The tracking-table change as SQL with its values inlined (for a batched migration)."""
@@ -554,16 +504,18 @@ class Migrator:
         migration: files.Migration,
         direction: str,
         path: Path,
-        statements: Sequence[Statement],
+        plan: MigrationPlan,
         before: MigrationContext,
         started: float,
-    ) -> int:
-        """Run a transactional migration as one simple-query message (three round trips).
+    ) -> tuple[int, Sizes | None]:
+        """Run a transactional migration as one simple-query message.
 
         The timeouts, every statement and the tracking row go to the server together; since
         PostgreSQL 13 ``statement_timeout`` still applies to each statement of such a message.
-        When it fails, the migration is run again statement by statement in a transaction that
-        is rolled back, only to name the failing file line exactly.
+        Without before-migration hooks (which run inside the transaction, from here), BEGIN
+        and COMMIT and the sizes of the touched tables travel in the same message: one round
+        trip a migration. When it fails, the migration is run again statement by statement in
+        a transaction that is rolled back, only to name the failing file line exactly.
         """
         timeouts = pgsql.SQL(
             "SELECT set_config('lock_timeout', {}, true), set_config('statement_timeout', {}, true)"
@@ -571,22 +523,37 @@ class Migrator:
             pgsql.Literal(self.settings.lock_timeout),
             pgsql.Literal(self.settings.statement_timeout),
         )
-        body = ";\n".join(st.text for st in statements)
-        query = pgsql.SQL(";\n").join(
-            [
-                timeouts,
-                *([pgsql.SQL(body)] if statements else []),
-                self._record_sql(migration, direction),
-            ]
-        )
+        body = ";\n".join(st.text for st in plan.statements)
+        parts = [
+            timeouts,
+            *([pgsql.SQL(body)] if body else []),
+            self._record_sql(migration, direction),
+        ]
+        sizes: Sizes | None = None
         try:
-            with conn.transaction():
-                self._phase(before)
-                conn.execute(query)
+            if self._has_hooks(DbPhase.BEFORE_MIGRATION):
+                with conn.transaction():
+                    self._phase(before)
+                    conn.execute(pgsql.SQL(";\n").join(parts))
+            else:
+                measure = self.store is not None and bool(plan.tables)
+                # The sizes are read before COMMIT (the same values, seen by this
+                # transaction): nothing after COMMIT could then fail a committed migration.
+                sizing = [_sizes_sql(plan.tables)] if measure else []
+                message = [pgsql.SQL("BEGIN"), *parts, *sizing, pgsql.SQL("COMMIT")]
+                try:
+                    cursor = conn.execute(pgsql.SQL(";\n").join(message))
+                except psycopg.Error:
+                    _rollback_quietly(conn)
+                    raise
+                if measure:
+                    sizes = _sizes_result(cursor, plan.tables)
         except psycopg.Error as exc:
-            message = self._locate_failure(conn, path, statements) or (f"{path}: {_one_line(exc)}")
-            raise MigrationError(f"{message}; {migration.label} rolled back") from None
-        return int((time.perf_counter() - started) * 1000)
+            found = self._locate_failure(conn, path, plan.statements)
+            raise MigrationError(
+                f"{found or f'{path}: {_one_line(exc)}'}; {migration.label} rolled back"
+            ) from None
+        return int((time.perf_counter() - started) * 1000), sizes
 
     def _locate_failure(
         self, conn: psycopg.Connection[Any], path: Path, statements: Sequence[Statement]
@@ -604,25 +571,20 @@ class Migrator:
 
     def _remember(
         self,
-        conn: psycopg.Connection[Any],
         migration: files.Migration,
         direction: str,
         started: float,
         step: StepResult | None,
+        sizes: Sizes,
         error: str | None,
+        conn: psycopg.Connection[Any],
     ) -> None:
-        """Record the run in the store (risk prediction learns from these); never fails a run."""
+        """Record the run in the store (risk prediction learns from these); never fails a run.
+
+        ``sizes`` are the sizes of the tables the migration touched, just after it.
+        """
         if self.store is None:
             return
-        sizes: list[tuple[str, int | None]] = []
-        for table in step.tables if step is not None else ():
-            try:
-                row = conn.execute(
-                    "SELECT pg_total_relation_size(to_regclass(%s))", (table,)
-                ).fetchone()
-                sizes.append((table, row[0] if row else None))
-            except psycopg.Error:
-                sizes.append((table, None))
         finished = time.time()
         run = MigrationRun(
             database=self._database,
@@ -635,7 +597,7 @@ class Migrator:
             outcome="applied" if step is not None else "failed",
             error=error,
             server_version=conn.info.server_version,
-            tables=tuple(sizes),
+            tables=sizes,
         )
         try:
             self.store.migration_run_add(run)
@@ -646,9 +608,27 @@ class Migrator:
                 extra={"event": "migration_run_not_recorded"},
             )
 
+    @staticmethod
+    def _measure(conn: psycopg.Connection[Any], tables: Sequence[QualifiedName]) -> Sizes:
+        """The total size of each of ``tables`` now (None for one that no longer exists)."""
+        sizes: list[tuple[str, int | None]] = []
+        for table in tables:
+            try:
+                row = conn.execute(
+                    "SELECT pg_total_relation_size(to_regclass(%s))", (_regclass_text(table),)
+                ).fetchone()
+                sizes.append((str(table), row[0] if row else None))
+            except psycopg.Error:
+                sizes.append((str(table), None))
+        return tuple(sizes)
+
     def _apply(
-        self, conn: psycopg.Connection[Any], migration: files.Migration, direction: str
-    ) -> StepResult:
+        self,
+        conn: psycopg.Connection[Any],
+        migration: files.Migration,
+        direction: str,
+    ) -> tuple[StepResult, Sizes]:
+        """Apply or revert one migration; its result and the sizes of the tables it touched."""
         started = time.perf_counter()
         path = migration.up if direction == "up" else migration.down
         run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
@@ -685,12 +665,13 @@ class Migrator:
                     "duration_ms": took,
                 },
             )
-            return StepResult(migration.version, migration.name, direction, took, True, 1)
+            return StepResult(migration.version, migration.name, direction, took, True, 1), ()
         assert path is not None  # plan_down only picks migrations with a way down
         plan = plan_sql(path, conn.info.server_version)
+        sizes: Sizes | None = None
         if plan.transactional and not self._statement_hooks():
-            took = self._apply_batched(
-                conn, migration, direction, path, plan.statements, before, started
+            took, sizes = self._apply_batched(
+                conn, migration, direction, path, plan, before, started
             )
         elif plan.transactional:
             try:
@@ -730,20 +711,18 @@ class Migrator:
             migration.label,
             extra={"event": "migration_applied", "migration": migration.label, "duration_ms": took},
         )
-        from plimsoll.db.sql import touched_tables as sql_touched_tables
-
-        touched = dict.fromkeys(
-            str(name) for statement in plan.statements for name in sql_touched_tables(statement)
-        )
-        return StepResult(
+        if sizes is None:
+            sizes = self._measure(conn, plan.tables) if self.store is not None else ()
+        step = StepResult(
             migration.version,
             migration.name,
             direction,
             took,
             plan.transactional,
             len(plan.statements),
-            tuple(touched),
+            tuple(str(name) for name in plan.tables),
         )
+        return step, sizes
 
     def _run(
         self, conn: psycopg.Connection[Any], path: Path, statements: Sequence[Statement], label: str
@@ -766,6 +745,53 @@ class Migrator:
                 line = _line_of(statement, position)
                 raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}") from None
             self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
+
+
+Sizes = tuple[tuple[str, "int | None"], ...]
+"""The total size in bytes of each table a migration touched (None: gone), by name."""
+
+
+def _regclass_text(table: QualifiedName) -> str:
+    """``table`` as ``to_regclass`` reads it: each part double-quoted, so any name is valid."""
+    parts = [table.schema, table.name] if table.schema else [table.name]
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def _sizes_sql(tables: Sequence[QualifiedName]) -> pgsql.Composable:
+    """One row: the total size of each table (NULL for one that does not exist)."""
+    return pgsql.SQL("SELECT {}").format(
+        pgsql.SQL(", ").join(
+            pgsql.SQL("pg_total_relation_size(to_regclass({}))").format(
+                pgsql.Literal(_regclass_text(table))
+            )
+            for table in tables
+        )
+    )
+
+
+def _sizes_result(cursor: psycopg.Cursor[Any], tables: Sequence[QualifiedName]) -> Sizes:
+    """The sizes row of a message whose last rows come from :func:`_sizes_sql`.
+
+    The results of a multi-statement message are walked to the last one holding rows (the
+    COMMIT after it has none).
+    """
+    row = None
+    while True:
+        if cursor.description is not None:
+            row = cursor.fetchone()
+        if not cursor.nextset():
+            break
+    values = list(row) if row is not None else [None] * len(tables)
+    return tuple((str(table), value) for table, value in zip(tables, values, strict=True))
+
+
+def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
+    """End the transaction a failed message left open (if the connection still stands)."""
+    try:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+    except psycopg.Error:
+        pass
 
 
 class _Rollback(Exception):
