@@ -119,6 +119,26 @@ def test_lock_levels_are_the_ones_postgresql_takes(db: PgDatabase) -> None:
     assert mismatches == []
 
 
+def test_reindex_locks_the_indexes_it_rebuilds_access_exclusive(db: PgDatabase) -> None:
+    # The profile's notes say reads using the index wait: pg_locks must show why.
+    with db.connect(autocommit=True) as conn:
+        knowledge = Knowledge(pg_version=conn.info.server_version // 10000)
+        for text in ("REINDEX TABLE kids", "REINDEX INDEX kids_note"):
+            (statement,) = parse_json(text).statements
+            notes = " ".join(profile(statement.kind, statement.node, knowledge).notes)
+            assert "ACCESS EXCLUSIVE" in notes, text
+            with conn.transaction(force_rollback=True):
+                conn.execute(text)
+                modes = dict(
+                    conn.execute(
+                        "SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c"
+                        " ON c.oid = l.relation WHERE l.pid = pg_backend_pid() AND l.granted"
+                        " AND c.relkind = 'i' AND c.relname LIKE 'kids%'"
+                    ).fetchall()
+                )
+            assert modes.get("kids_note") == "AccessExclusiveLock", (text, modes)
+
+
 def test_facts_are_what_the_catalog_says(db: PgDatabase) -> None:
     with db.connect(autocommit=True) as conn:
         conn.execute(

@@ -369,6 +369,11 @@ def _reindex(node: Node, knowledge: Knowledge) -> StatementProfile:
     notes = []
     if via_index and not concurrent:
         notes.append("REINDEX INDEX also locks the index ACCESS EXCLUSIVE: reads using it wait")
+    elif not concurrent:
+        notes.append(
+            "REINDEX TABLE also locks each index ACCESS EXCLUSIVE while rebuilding it: reads "
+            "using that index wait"
+        )
     return StatementProfile(
         "ReindexStmt",
         "REINDEX" + (" CONCURRENTLY" if concurrent else ""),
