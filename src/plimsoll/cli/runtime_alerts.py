@@ -5,10 +5,13 @@
 - ``alerts silence -m label=value ... --for 2h`` adds a silence, ``--list`` shows them,
   ``--expire ID`` ends one;
 - ``alerts test`` sends a test notification to the routes' channels (exit 1 if one fails);
-- ``watch`` runs the monitor, the health checks, the rules and the notifications until SIGTERM;
+- ``watch`` runs the monitor, the health checks, the rules, the SLO burn-rate alerts and the
+  notifications until SIGTERM;
 - ``rules export --prometheus`` prints a Prometheus rule file, ``--alertmanager`` the routes.
 
-The alert definitions come from ``runtime.alerts`` or a rules file given with ``--rules``.
+The alert definitions come from ``runtime.alerts`` or a rules file given with ``--rules``; the
+objectives whose burn alerts ``watch`` raises from ``runtime.slo`` or a file given with
+``--slo-file``.
 """
 
 from __future__ import annotations
@@ -204,7 +207,12 @@ def test_notification(
 
     loaded = load_config(ctx, path)
     config = _alerts(loaded, rules)
-    names = channel or list(dict.fromkeys(c for r in resolve_routes(config) for c in r.channels))
+    from plimsoll.runtime.slo.loader import slo_config
+
+    # The SLOs' own channels receive burn alerts too: they are tested with the routes'.
+    slo_channels = [c for o in slo_config(loaded).objectives for c in o.channels]
+    routed = [c for r in resolve_routes(config) for c in r.channels]
+    names = channel or list(dict.fromkeys([*routed, *slo_channels]))
     if not names:
         raise UsageError("no channel to test: set runtime.alerts.channels or pass --channel")
     message = Message(
@@ -239,16 +247,28 @@ def watch(
         str | None, typer.Option("--interval", help="Evaluation interval (default: config).")
     ] = None,
     monitor_interval: Annotated[
-        float, typer.Option("--monitor-interval", help="Seconds between samples.")
-    ] = 10.0,
+        float | None,
+        typer.Option(
+            "--monitor-interval", help="Seconds between samples (default: runtime.monitor)."
+        ),
+    ] = None,
+    slo_file: Annotated[
+        Path | None,
+        typer.Option("--slo-file", help="SLOs from this file (OpenSLO, YAML, TOML)."),
+    ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Run the monitor, health checks, alert rules and notifications until SIGTERM."""
+    """Run the monitor, health checks, alert rules, SLO burn alerts and notifications until
+    SIGTERM."""
+    from plimsoll.runtime.slo.loader import slo_config
     from plimsoll.runtime.watch import Watch
 
     loaded = load_config(ctx, path)
     config = _alerts(loaded, rules)
+    slos = slo_config(loaded, slo_file)
+    if monitor_interval is not None and not monitor_interval > 0:
+        raise UsageError("--monitor-interval: must be a positive number of seconds")
     if interval is not None:
         from plimsoll.core.rules import parse_duration
 
@@ -263,7 +283,13 @@ def watch(
         if monitor:
             from plimsoll.runtime.monitor import PerformanceMonitor
 
-            sampler = PerformanceMonitor(store, interval=monitor_interval)
+            sampler = PerformanceMonitor.from_config(
+                store,
+                loaded.config.runtime.monitor,
+                interval=monitor_interval,
+                # Old SLO events go in the samples' retention pass (nothing to keep without SLOs).
+                slo_retention_seconds=slos.retention_seconds if slos.objectives else None,
+            )
         runner = None
         health_interval = loaded.config.runtime.health.interval_seconds or 10.0
         if health and loaded.config.runtime.health.checks:
@@ -276,12 +302,15 @@ def watch(
             )
         process = Watch(
             store, config, loaded.config.notify, monitor=sampler, health=runner,
-            health_interval=health_interval,
+            health_interval=health_interval, slo=slos,
         )  # fmt: skip
         process.install_signals()
         if fmt is Format.TEXT:
+            watched = f"{len(config.rules)} rules"
+            if slos.objectives:
+                watched += f" and the burn alerts of {len(slos.objectives)} SLOs"
             output.err_console().print(
-                f"watching: {len(config.rules)} rules every {config.evaluation_interval}"
+                f"watching: {watched} every {config.evaluation_interval}"
                 " (SIGTERM or Ctrl-C to stop)",
                 markup=False,
             )

@@ -1,9 +1,10 @@
 """``plimsoll runtime slo``: the status of each objective, and its export as Prometheus rules.
 
 - ``slo`` shows, per objective: target, compliance over its period, the error budget (allowed,
-  consumed, remaining), the burn rate over each alert window and the burn alerts that fire;
-  exit 1 when a budget is exhausted or a page-level alert fires. ``--periods N`` adds the
-  compliance of the last N whole periods.
+  consumed, remaining), the burn rate over each alert window, the burn alerts whose condition
+  holds now, and the burn alerts ``runtime watch`` raised that are not resolved (their state in
+  the store: pending, firing, acknowledged); exit 1 when a budget is exhausted or a page-level
+  alert fires. ``--periods N`` adds the compliance of the last N whole periods.
 - ``slo export --prometheus [-o FILE]`` prints recording and multi-burn-rate alerting rules.
 
 Objectives come from ``runtime.slo`` (with its OpenSLO files) or a file given with ``--file``
@@ -26,6 +27,7 @@ from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from plimsoll.runtime.alerts.state import Alert
     from plimsoll.runtime.slo.model import SloConfig
     from plimsoll.runtime.slo.report import SloStatus
 
@@ -50,14 +52,41 @@ def _percent(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _table(statuses: list[SloStatus]) -> Table:
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _alert_text(alerts: list[Alert]) -> str:
+    style = {"pending": "yellow", "firing": "bold red", "acknowledged": "magenta"}
+    # One a line: the states stay readable however narrow the terminal.
+    return "\n".join(f"{a.rule} [{style.get(a.state.value, '')}]{a.state.value}[/]" for a in alerts)
+
+
+def _alert_dict(alert: Alert) -> dict[str, object]:
+    return {
+        "alertname": alert.rule,
+        "fingerprint": alert.fingerprint,
+        "state": alert.state.value,
+        "severity": alert.severity,
+        "window": alert.labels.get("window"),
+        "since": alert.fired_at or alert.active_since,
+        "summary": alert.summary,
+    }
+
+
+def _table(statuses: list[SloStatus], raised: dict[str, list[Alert]]) -> Table:
     table = Table(title="service level objectives", title_justify="left")
     for column in ("slo", "target", "period", "compliance", "budget left", "bad / allowed"):
         table.add_column(column, justify="left" if column == "slo" else "right")
-    window_names = list(statuses[0].burn_rates) if statuses else []
+    from plimsoll.core.rules import parse_duration
+
+    # Objectives may use different burn alerts: every window any of them uses, shortest first.
+    window_names = sorted({w for item in statuses for w in item.burn_rates}, key=parse_duration)
     for window in window_names:
         table.add_column(f"burn {window}", justify="right")
     table.add_column("firing")
+    if raised:
+        table.add_column("alerts (watch)")
     for item in statuses:
         budget = item.budget
         left = budget.remaining_fraction
@@ -72,8 +101,9 @@ def _table(statuses: list[SloStatus]) -> Table:
             _percent(budget.compliance),
             f"[{style}]{_percent(left, 1)}[/]",
             f"{budget.consumed:g} / {budget.allowed:g}",
-            *(f"{item.burn_rates.get(w, 0.0):.2f}" for w in window_names),
+            *(_rate(item.burn_rates.get(w)) for w in window_names),
             firing or "-",
+            *([_alert_text(raised.get(item.objective.name, [])) or "-"] if raised else []),
         )
     return table
 
@@ -95,6 +125,7 @@ def slo(
     if ctx.invoked_subcommand is not None:
         return
     from plimsoll.core.store import open_configured
+    from plimsoll.runtime.slo.alerting import active_alerts
     from plimsoll.runtime.slo.report import compliance, status
 
     loaded = load_config(ctx, path)
@@ -102,8 +133,9 @@ def slo(
     now = time.time() if at is None else at
     store = open_configured(loaded.config.store, loaded.root)
     try:
-        statuses = [status(store, o, now, config.burn_alerts) for o in config.objectives]
+        statuses = [status(store, o, now, config.alerts_for(o)) for o in config.objectives]
         history = {o.name: compliance(store, o, now, periods) for o in config.objectives if periods}
+        raised = active_alerts(store) if config.objectives else {}
     finally:
         store.close()
     failing = any(s.failing for s in statuses)
@@ -111,6 +143,7 @@ def slo(
         documents = []
         for item in statuses:
             document = item.to_dict()
+            document["raised"] = [_alert_dict(a) for a in raised.get(item.objective.name, [])]
             if periods:
                 document["periods"] = [p.to_dict() for p in history[item.objective.name]]
             documents.append(document)
@@ -120,7 +153,7 @@ def slo(
         if not statuses:
             out.print("no SLO configured (runtime.slo.objectives, runtime.slo.openslo or --file)")
         else:
-            out.print(_table(statuses))
+            out.print(_table(statuses, raised))
             for name, past in history.items():
                 table = Table(title=f"{name}: compliance per period", title_justify="left")
                 for column in ("from", "to", "compliance", "budget left", "met"):

@@ -14,7 +14,9 @@ Every ``interval`` seconds one *tick*:
 4. applies retention a bounded step at a time (``max_maintenance_rows`` rows per tick): raw
    samples older than their tier's age are averaged into coarser buckets, and the last tier's
    rows past their age are deleted. The default keeps raw samples for 24 hours, one-minute
-   means for 7 days and one-hour means for 90 days.
+   means for 7 days and one-hour means for 90 days. Given ``slo_retention_seconds`` (what
+   :attr:`plimsoll.runtime.slo.model.SloConfig.retention_seconds` says: the longest SLO period
+   and a margin), the same step deletes the SLO events older than that.
 
 The system metrics written (names as in the store; the alerts and SLO rules use them):
 
@@ -63,6 +65,7 @@ __all__ = [
     "RetentionTier",
     "TickResult",
     "apply_retention",
+    "purge_slo_events",
     "registry_samples",
 ]
 
@@ -103,6 +106,7 @@ class TickResult:
     downsampled: int
     purged: int
     error: str | None = None
+    slo_purged: int = 0
 
 
 def _check_tiers(tiers: Sequence[RetentionTier]) -> tuple[RetentionTier, ...]:
@@ -151,6 +155,16 @@ def apply_retention(
             store, resolution=last.resolution, before=now - last.keep_seconds, max_rows=budget
         )
     return downsampled, purged
+
+
+def purge_slo_events(store: Store, *, now: float, keep_seconds: float, max_rows: int) -> int:
+    """Delete up to ``max_rows`` SLO events older than ``keep_seconds``; return how many went."""
+    if max_rows <= 0:
+        return 0
+    # Imported here: a monitor without SLOs never loads the SLO part.
+    from plimsoll.runtime.slo import storage as slo_storage
+
+    return slo_storage.purge(store, now - keep_seconds, max_rows=max_rows)
 
 
 class _SystemSampler:
@@ -251,10 +265,15 @@ class PerformanceMonitor:
         max_samples_per_tick: int = 5000,
         max_maintenance_rows: int = 20000,
         max_buffered: int = 50000,
+        slo_retention_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not interval > 0 or not math.isfinite(interval):
             raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+        if slo_retention_seconds is not None and not slo_retention_seconds > 0:
+            raise ValueError(
+                f"slo_retention_seconds must be a positive number, not {slo_retention_seconds!r}"
+            )
         if max_samples_per_tick < 1:
             raise ValueError("max_samples_per_tick must be at least 1")
         if max_buffered < max_samples_per_tick:
@@ -266,6 +285,7 @@ class PerformanceMonitor:
         self.max_samples_per_tick = max_samples_per_tick
         self.max_maintenance_rows = max_maintenance_rows
         self.max_buffered = max_buffered
+        self.slo_retention_seconds = slo_retention_seconds
         self._clock = clock
         self._registry: CollectorRegistry | None = None
         if sample_registry:
@@ -295,8 +315,13 @@ class PerformanceMonitor:
         *,
         interval: float | None = None,
         registry: CollectorRegistry | None = None,
+        slo_retention_seconds: float | None = None,
     ) -> PerformanceMonitor:
-        """A monitor set up from ``runtime.monitor`` (``interval`` overrides the configured one)."""
+        """A monitor set up from ``runtime.monitor`` (``interval`` overrides the configured one).
+
+        ``slo_retention_seconds`` (``SloConfig.retention_seconds``) makes it purge old SLO
+        events too.
+        """
         return cls(
             store,
             interval=interval if interval is not None else settings.interval_seconds,
@@ -310,6 +335,7 @@ class PerformanceMonitor:
             ),
             max_samples_per_tick=settings.max_samples_per_tick,
             max_maintenance_rows=settings.max_maintenance_rows,
+            slo_retention_seconds=slo_retention_seconds,
         )
 
     # --- one tick -------------------------------------------------------------------------
@@ -350,7 +376,7 @@ class PerformanceMonitor:
                 self._buffer.popleft()
                 dropped += 1
             written = 0
-            downsampled = purged = 0
+            downsampled = purged = slo_purged = 0
             try:
                 batch = list(self._buffer)
                 storage.add_samples(self.store, batch)
@@ -359,6 +385,14 @@ class PerformanceMonitor:
                 downsampled, purged = apply_retention(
                     self.store, self.retention, now=at, max_rows=self.max_maintenance_rows
                 )
+                if self.slo_retention_seconds is not None:
+                    # The rows the samples left of this tick's budget: the work stays bounded.
+                    slo_purged = purge_slo_events(
+                        self.store,
+                        now=at,
+                        keep_seconds=self.slo_retention_seconds,
+                        max_rows=self.max_maintenance_rows - downsampled - purged,
+                    )
             except Exception as exc:  # noqa: BLE001 - the store may be busy: retry next tick
                 error = f"writing to the store failed: {type(exc).__name__}: {exc}"
             if error is not None:
@@ -367,7 +401,9 @@ class PerformanceMonitor:
             self.ticks += 1
             self.written += written
             self.dropped += dropped
-            result = TickResult(at, len(collected), written, dropped, downsampled, purged, error)
+            result = TickResult(
+                at, len(collected), written, dropped, downsampled, purged, error, slo_purged
+            )
             self.last = result
             return result
 

@@ -3,7 +3,9 @@
 Four loops share one store: the :class:`~plimsoll.runtime.monitor.PerformanceMonitor` samples
 the system into it; the health checks run at their interval and their statuses become samples
 (``health_check_status{check="component:measurement"}``: 0 pass, 1 warn, 2 fail) that alert
-rules can watch; the alert engine runs a cycle every ``evaluation_interval``; and a delivery
+rules can watch; the alert engine runs a cycle every ``evaluation_interval`` (over the alert
+rules and, when objectives are configured, the SLO burn-rate alerts of
+:mod:`plimsoll.runtime.slo.alerting`); and a delivery
 thread flushes the notification outbox every second, so a slow or dead channel never delays an
 evaluation. SIGTERM and SIGINT stop every loop after the work in hand, flush what can be
 delivered and close the store.
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.config import NotifyConfig
 from plimsoll.core.log import get_logger
@@ -28,6 +30,9 @@ from plimsoll.runtime import storage
 from plimsoll.runtime.alerts.config import AlertsConfig
 from plimsoll.runtime.alerts.engine import AlertEngine
 from plimsoll.runtime.alerts.samples import StoreSamples
+
+if TYPE_CHECKING:
+    from plimsoll.runtime.slo.model import SloConfig
 
 log = get_logger(__name__)
 
@@ -69,11 +74,27 @@ class Watch:
         monitor: Any | None = None,
         health: Any | None = None,
         health_interval: float = 10.0,
+        slo: SloConfig | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        sources = []
+        if slo is not None and slo.objectives:
+            # Imported only when objectives exist: a rules-only watch pays nothing for SLOs.
+            from plimsoll.runtime.slo.alerting import BurnRateSource
+
+            sources.append(
+                BurnRateSource(
+                    slo, store, channels=list(notify.channels), policies=list(alerts.escalation)
+                )
+            )
         self.engine = AlertEngine(
-            alerts, store, StoreSamples(store), channels=list(notify.channels), clock=clock
+            alerts,
+            store,
+            StoreSamples(store),
+            channels=list(notify.channels),
+            clock=clock,
+            sources=sources,
         )
         self.dispatcher = Dispatcher(notify, store, clock=clock)
         self.monitor = monitor

@@ -53,7 +53,12 @@ def test_expressions() -> None:
         'slo:sli_error:ratio_rate1h{slo="api"} > (14.4 * 0.001)\nand\n'
         'slo:sli_error:ratio_rate5m{slo="api"} > (14.4 * 0.001)'
     )
-    assert alerting[2]["labels"] == {"slo": "api", "severity": "ticket", "burn": "slow-burn"}
+    assert alerting[2]["labels"] == {
+        "slo": "api",
+        "severity": "ticket",
+        "burn": "slow-burn",
+        "window": "3d/6h",
+    }  # the labels `runtime watch` gives the alerts it raises itself
 
 
 @needs_promtool

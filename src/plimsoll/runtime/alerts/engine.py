@@ -7,20 +7,25 @@ changes and queues in the `core.notify` outbox the notifications that grouping a
 call for. Delivery happens apart (`Dispatcher.flush_outbox`, run by ``plimsoll runtime watch``
 in its own thread): a channel that is down never slows the cycle, and what it missed is
 delivered in order once it is back.
+
+Besides the configured rules, a :class:`RuleSource` may bring rules whose observations it makes
+itself (the SLO burn-rate alerts of :mod:`plimsoll.runtime.slo.alerting`, computed from SLO
+events): their alerts then go through the same lifecycle, routing, grouping, silences,
+inhibition and escalation. Without a source the cycle does nothing more than before.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.log import get_logger
 from plimsoll.core.rules import ForTracker, HeldCondition, HoldState, parse_duration
 from plimsoll.core.store import Store
-from plimsoll.runtime.alerts.config import AlertsConfig
+from plimsoll.runtime.alerts.config import AlertsConfig, Route
 from plimsoll.runtime.alerts.escalation import escalate
 from plimsoll.runtime.alerts.grouping import (
     Member,
@@ -77,6 +82,29 @@ class CycleResult:
         }
 
 
+class RuleSource(Protocol):
+    """Rules the engine evaluates alike, whose observations come from the source itself.
+
+    ``rules`` are fixed for the source's life; ``routes`` go before the configured ones (so what
+    the source routes takes precedence); ``observe`` returns, for one cycle at ``at``, each
+    rule's observations (an observation whose ``holds`` is None keeps its alert as it was).
+    """
+
+    @property
+    def rules(self) -> Sequence[AlertRule]:
+        """The rules whose observations the source makes."""
+        ...
+
+    @property
+    def routes(self) -> Sequence[Route]:
+        """Routes for the source's alerts, tried before the configured ones."""
+        ...
+
+    def observe(self, at: float) -> Iterable[tuple[AlertRule, Observation]]:
+        """Every observation of the source's rules at ``at``."""
+        ...
+
+
 def check_channels(config: AlertsConfig, known: Collection[str], where: str) -> None:
     """Raise ConfigError naming the key of the first channel that is not configured."""
     places: list[tuple[str, list[str]]] = [(f"{where}.channels", config.channels)]
@@ -101,7 +129,7 @@ def alert_labels(rule: AlertRule, series_labels: Mapping[str, str]) -> dict[str,
         **series_labels,
         **rule.labels,
         "alertname": rule.name,
-        "severity": rule.severity.value,
+        "severity": rule.severity_label,
     }
 
 
@@ -117,16 +145,35 @@ class AlertEngine:
         channels: Collection[str] | None = None,
         where: str = "runtime.alerts",
         clock: Callable[[], float] = time.time,
+        sources: Sequence[RuleSource] = (),
     ) -> None:
         if channels is not None:
             check_channels(config, channels, where)
+        self._sources = tuple(sources)
+        self._rules = {rule.name: rule for rule in config.rules}
+        extra_routes: list[Route] = []
+        for source in self._sources:
+            for rule in source.rules:
+                if rule.name in self._rules:
+                    raise ConfigError(
+                        f"{where}.rules: the name {rule.name} is taken by a rule plimsoll makes"
+                        " (an SLO burn alert): rename the configured rule"
+                    )
+                if rule.escalation is not None and rule.escalation not in config.escalation:
+                    raise ConfigError(
+                        f"rule {rule.name}: unknown escalation policy {rule.escalation!r}"
+                        f" ({where}.escalation has: {', '.join(config.escalation) or 'none'})"
+                    )
+                self._rules[rule.name] = rule
+            extra_routes += source.routes
+        if extra_routes:
+            config = config.model_copy(update={"routes": [*extra_routes, *config.routes]})
         self.config = config
         self.store = store
         self.reader = reader
         self.alerts = AlertStore(store)
         self.routes = resolve_routes(config)
         self._clock = clock
-        self._rules = {rule.name: rule for rule in config.rules}
         self._metrics = sorted({rule.metric for rule in config.rules})
         self._lookback = max((rule.window_seconds for rule in config.rules), default=0.0)
         self._retention = parse_duration(config.resolved_retention)
@@ -172,6 +219,13 @@ class AlertEngine:
                 violated = None if obs.holds is None else not obs.holds
                 held = self._tracker.observe(fp, at, violated, rule.hold_seconds)
                 seen[fp] = (rule, labels, obs, held)
+        for source in self._sources:
+            for rule, obs in source.observe(at):
+                count += 1
+                fp, labels = self._identity(rule, obs.labels)
+                violated = None if obs.holds is None else not obs.holds
+                held = self._tracker.observe(fp, at, violated, rule.hold_seconds)
+                seen[fp] = (rule, labels, obs, held)
         with self.alerts.db.transaction() as conn:
             stored = self._stored(conn)
             updates, events, transitions = self._lifecycle(stored, seen, at)
@@ -196,7 +250,7 @@ class AlertEngine:
                 del self._written[fp]
         return CycleResult(
             at=at,
-            rules=len(self.config.rules),
+            rules=len(self._rules),
             observations=count,
             transitions=tuple(transitions),
             notifications=sent,
@@ -257,7 +311,7 @@ class AlertEngine:
                     fingerprint=fp,
                     rule=rule.name,
                     labels=labels,
-                    severity=rule.severity.value,
+                    severity=rule.severity_label,
                     state=AlertState.PENDING,
                     last_eval=at,
                     value=obs.value,

@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plimsoll.core.notifiers.base import Message, Severity
+from plimsoll.core.notifiers.base import Message
 from plimsoll.runtime.alerts.config import EscalationPolicy
+from plimsoll.runtime.alerts.grouping import message_severity
 from plimsoll.runtime.alerts.state import Alert, AlertState
-
-_SEVERITY = {
-    "info": Severity.INFO,
-    "warning": Severity.WARNING,
-    "error": Severity.ERROR,
-    "critical": Severity.CRITICAL,
-}
 
 
 @dataclass(frozen=True)
@@ -36,7 +30,7 @@ class Escalation:
         return Message(
             title=f"[ESCALATION {self.level + 1}] {self.alert.rule}",
             body=f"{self.alert.summary}\n\nUnacknowledged since it fired; labels: {labels}",
-            severity=_SEVERITY.get(self.alert.severity, Severity.WARNING),
+            severity=message_severity(self.alert.severity),
             fields={
                 "policy": self.policy,
                 "level": self.level + 1,

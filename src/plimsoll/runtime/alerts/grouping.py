@@ -26,13 +26,21 @@ from plimsoll.runtime.alerts.state import Alert, AlertState, GroupState
 # `group_by = ["..."]` groups by every label: one group per alert (Alertmanager's spelling).
 ALL_LABELS = "..."
 
+# The SLO burn alerts' ``page`` and ``ticket`` read as critical and warning.
 _SEVERITY = {
     "info": Severity.INFO,
     "warning": Severity.WARNING,
+    "ticket": Severity.WARNING,
     "error": Severity.ERROR,
     "critical": Severity.CRITICAL,
+    "page": Severity.CRITICAL,
 }
-_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+_RANK = {"info": 0, "warning": 1, "ticket": 1, "error": 2, "critical": 3, "page": 3}
+
+
+def message_severity(severity: str) -> Severity:
+    """The `core.notify` severity of an alert's ``severity`` label (warning when unknown)."""
+    return _SEVERITY.get(severity, Severity.WARNING)
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ class Notification:
         if group:
             title += f" ({group})"
         worst = max((a.severity for a in self.firing), key=lambda s: _RANK.get(s, 0), default="")
-        severity = _SEVERITY.get(worst, Severity.WARNING) if self.firing else Severity.SUCCESS
+        severity = message_severity(worst) if self.firing else Severity.SUCCESS
         lines = []
         if self.firing:
             lines.append("**Firing**")

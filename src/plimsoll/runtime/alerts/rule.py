@@ -137,6 +137,15 @@ class AlertRule(BaseModel):
             return self.metric
         return f"{self.aggregate.value}({self.metric})"
 
+    @property
+    def severity_label(self) -> str:
+        """The ``severity`` label of this rule's alerts: its severity's name.
+
+        Rules made by plimsoll itself may carry another scheme (the SLO burn alerts' ``page`` and
+        ``ticket``), as Alertmanager users expect of SLO alerts.
+        """
+        return self.severity.value
+
     @cached_property
     def parsed_matchers(self) -> tuple[Matcher, ...]:
         """The label matchers, parsed."""

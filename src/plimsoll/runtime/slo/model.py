@@ -25,6 +25,13 @@ Example (``plimsoll.toml``)::
     name = "api-latency"
     target = 0.99
     latency = { metric = "http_request_duration_seconds", threshold = 0.3 }
+    alerts = ["fast-burn", "medium-burn"]  # which burn alerts ``runtime watch`` raises (default all)
+    channels = ["pager"]                   # where they go (default: the runtime.alerts routes)
+
+``plimsoll runtime watch`` evaluates every objective's burn alerts each cycle and raises them
+as alerts (``SLOFastBurn``, ...: see :mod:`plimsoll.runtime.slo.alerting`). SLO events older
+than ``retention`` (default: the longest period plus a day) are purged by the monitor's
+retention pass.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ __all__ = [
     "BurnAlert",
     "DEFAULT_BURN_ALERTS",
     "DEFAULT_PERIOD",
+    "RETENTION_MARGIN",
     "LatencyIndicator",
     "Objective",
     "RatioIndicator",
@@ -48,6 +56,9 @@ __all__ = [
 ]
 
 DEFAULT_PERIOD = "30d"
+# Kept past the longest period: a compliance report ending "now" a little after the evaluation
+# (or a clock a little behind) still finds the oldest events of its period.
+RETENTION_MARGIN = "1d"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
@@ -128,6 +139,10 @@ class Objective(_Model):
     ratio: RatioIndicator | None = None
     latency: LatencyIndicator | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    # The burn alerts (names of ``burn_alerts``) raised for this objective; None: all of them.
+    alerts: list[str] | None = None
+    # The notification channels of this objective's burn alerts; empty: the alert routes decide.
+    channels: list[str] = Field(default_factory=list)
     # Where the objective was defined (an OpenSLO file), for messages; not configurable.
     source: str = Field(default="", exclude=True)
 
@@ -187,6 +202,8 @@ class BurnAlert(_Model):
     factor: float = Field(gt=0)
     long: str
     short: str
+    # An escalation policy of ``runtime.alerts.escalation`` for the alerts ``runtime watch`` raises.
+    escalation: str | None = None
 
     @field_validator("long", "short")
     @classmethod
@@ -216,6 +233,17 @@ class BurnAlert(_Model):
         """Whether the alert wakes someone up (severity ``page`` or ``critical``)."""
         return self.severity in ("page", "critical")
 
+    @property
+    def alertname(self) -> str:
+        """The name its alerts go by, here and in Prometheus (``fast-burn`` -> ``SLOFastBurn``)."""
+        words = "".join(c if c.isalnum() else " " for c in self.name).split()
+        return "SLO" + "".join(w[:1].upper() + w[1:] for w in words)
+
+    @property
+    def window(self) -> str:
+        """Both windows as the ``window`` label writes them (``1h/5m``)."""
+        return f"{self.long}/{self.short}"
+
 
 # The Google SRE workbook's alerts for a 30-day budget ("Alerting on SLOs", table 5-8): 2% of the
 # budget in an hour, 5% in six hours, 10% in three days.
@@ -227,11 +255,20 @@ DEFAULT_BURN_ALERTS: tuple[BurnAlert, ...] = (
 
 
 class SloConfig(_Model):
-    """The ``runtime.slo`` section: objectives, OpenSLO files, and the burn-rate alerts."""
+    """The ``runtime.slo`` section: objectives, OpenSLO files, the burn-rate alerts, retention."""
 
     objectives: list[Objective] = Field(default_factory=list)
     openslo: list[str] = Field(default_factory=list)
     burn_alerts: list[BurnAlert] = Field(default_factory=lambda: list(DEFAULT_BURN_ALERTS))
+    # How long SLO events are kept; None: the longest period plus RETENTION_MARGIN.
+    retention: str | None = None
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= 0:
+            raise ValueError("retention must be longer than zero")
+        return value
 
     @model_validator(mode="after")
     def _unique(self) -> SloConfig:
@@ -243,4 +280,46 @@ class SloConfig(_Model):
         names = [a.name for a in self.burn_alerts]
         if len(set(names)) != len(names):
             raise ValueError("burn alert names must be unique")
+        alertnames = [a.alertname for a in self.burn_alerts]
+        clash = next((n for n in alertnames if alertnames.count(n) > 1), None)
+        if clash is not None:
+            raise ValueError(f"two burn alerts would both be named {clash}: rename one")
+        longest = max(self.burn_alerts, key=lambda a: a.long_seconds, default=None)
+        if (
+            self.retention is not None
+            and longest is not None
+            and parse_duration(self.retention) < longest.long_seconds
+        ):
+            raise ValueError(
+                f"retention {self.retention} is shorter than the longest burn-alert window"
+                f" ({longest.long}, {longest.name}): that alert could never fire"
+            )
+        for index, objective in enumerate(self.objectives):
+            unknown = [n for n in objective.alerts or () if n not in names]
+            if unknown:
+                raise ValueError(
+                    f"objectives[{index}].alerts: unknown burn alert {unknown[0]!r}"
+                    f" (burn_alerts has: {', '.join(names) or 'none'})"
+                )
         return self
+
+    def alerts_for(self, objective: Objective) -> list[BurnAlert]:
+        """The burn alerts evaluated for ``objective`` (all unless it names some), in order."""
+        if objective.alerts is None:
+            return list(self.burn_alerts)
+        wanted = set(objective.alerts)
+        return [a for a in self.burn_alerts if a.name in wanted]
+
+    @property
+    def retention_seconds(self) -> float:
+        """How long SLO events are kept: ``retention``, else the longest period and a margin.
+
+        The default is never less than the longest burn-alert window, which the alerts read.
+        """
+        if self.retention is not None:
+            return parse_duration(self.retention)
+        longest_window = max((a.long_seconds for a in self.burn_alerts), default=0.0)
+        longest = max(
+            (o.period_seconds for o in self.objectives), default=parse_duration(DEFAULT_PERIOD)
+        )
+        return max(longest + parse_duration(RETENTION_MARGIN), longest_window)

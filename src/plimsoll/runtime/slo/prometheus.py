@@ -34,9 +34,12 @@ def record_name(window: str) -> str:
 
 
 def alert_name(alert: BurnAlert) -> str:
-    """The alerting rule's name for a burn alert (``fast-burn`` -> ``SLOFastBurn``)."""
-    words = "".join(c if c.isalnum() else " " for c in alert.name).split()
-    return "SLO" + "".join(w[:1].upper() + w[1:] for w in words)
+    """The alerting rule's name for a burn alert (``fast-burn`` -> ``SLOFastBurn``).
+
+    The same name ``plimsoll runtime watch`` gives the alerts it raises itself, so routes and
+    silences written for one work for the other.
+    """
+    return alert.alertname
 
 
 def _le(threshold: float) -> str:
@@ -89,7 +92,12 @@ def rule_groups(
             {
                 "alert": alert_name(alert),
                 "expr": f"{long_expr}\nand\n{short_expr}",
-                "labels": {**labels, "severity": alert.severity, "burn": alert.name},
+                "labels": {
+                    **labels,
+                    "severity": alert.severity,
+                    "burn": alert.name,
+                    "window": alert.window,
+                },
                 "annotations": {
                     "summary": (
                         f"SLO {objective.name} burns its error budget over {alert.factor:g}x"
@@ -119,5 +127,9 @@ def rule_file(config: SloConfig) -> tuple[dict[str, Any], list[str]]:
                 " not exported"
             )
             continue
-        groups.extend(rule_groups(objective, config.burn_alerts))
+        alerts = config.alerts_for(objective)
+        if not alerts:
+            notes.append(f"objective {objective.name} has no burn alert: not exported")
+            continue
+        groups.extend(rule_groups(objective, alerts))
     return {"groups": groups}, notes

@@ -15,7 +15,7 @@ from typing import Any
 from plimsoll.core.rules import parse_duration
 from plimsoll.core.store import Store
 from plimsoll.runtime.slo import storage
-from plimsoll.runtime.slo.budget import Budget, Counts, budget, burn_rate
+from plimsoll.runtime.slo.budget import Budget, budget, burn_rate
 from plimsoll.runtime.slo.burn import AlertResult, evaluate, windows
 from plimsoll.runtime.slo.model import DEFAULT_BURN_ALERTS, BurnAlert, Objective
 
@@ -72,13 +72,9 @@ def status(
     alerts: Sequence[BurnAlert] = DEFAULT_BURN_ALERTS,
 ) -> SloStatus:
     """The status of ``objective`` at time ``at``, from the events in ``store``."""
-    cache: dict[float, Counts] = {}
-
-    def counts_for(seconds: float) -> Counts:
-        if seconds not in cache:
-            cache[seconds] = storage.counts(store, objective, at - seconds, at)
-        return cache[seconds]
-
+    lengths = [objective.period_seconds]
+    lengths += [s for a in alerts for s in (a.long_seconds, a.short_seconds)]
+    counts_for = storage.window_counts(store, objective, at, lengths)
     period = budget(counts_for(objective.period_seconds), objective.target)
     results = evaluate(counts_for, objective.target, alerts)
     rates = {

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from plimsoll.core.errors import CannotRunError, ConfigError
 from plimsoll.core.store import SqliteConnection, SqliteStore, Store
@@ -35,6 +36,7 @@ __all__ = [
     "MIGRATIONS",
     "PART",
     "counts",
+    "counts_many",
     "ensure_schema",
     "event_counts",
     "increase",
@@ -42,6 +44,8 @@ __all__ = [
     "record",
     "record_many",
     "sample_counts",
+    "sample_counts_many",
+    "window_counts",
 ]
 
 PART = "slo"
@@ -137,11 +141,18 @@ def event_counts(store: Store, slo: str, since: float, until: float) -> Counts:
     return Counts(min(float(rows[0]["good"]), total), total)
 
 
-def purge(store: Store, before: float) -> int:
-    """Delete SLO events in buckets starting before ``before``; return how many rows went."""
+def purge(store: Store, before: float, max_rows: int | None = None) -> int:
+    """Delete SLO events in buckets starting before ``before`` (the oldest ``max_rows`` of them
+    when given, so one call's work is bounded); return how many rows went."""
     ensure_schema(store)
     with _db(store).transaction() as conn:
-        return conn.execute("DELETE FROM slo_events WHERE ts < ?", (before,)).rowcount
+        if max_rows is None:
+            return conn.execute("DELETE FROM slo_events WHERE ts < ?", (before,)).rowcount
+        return conn.execute(
+            "DELETE FROM slo_events WHERE rowid IN"
+            " (SELECT rowid FROM slo_events WHERE ts < ? ORDER BY ts LIMIT ?)",
+            (before, max(max_rows, 0)),
+        ).rowcount
 
 
 def increase(points: Iterable[tuple[float, float]]) -> float:
@@ -152,24 +163,6 @@ def increase(points: Iterable[tuple[float, float]]) -> float:
         if previous is not None:
             total += value - previous if value >= previous else value
         previous = value
-    return total
-
-
-def _series_increase(
-    store: Store,
-    metric: str,
-    since: float,
-    until: float,
-    labels: Mapping[str, str],
-    keep: Mapping[str, str] | None = None,
-) -> float:
-    # The window is half-open like the events' one: a sample exactly at ``until`` is excluded.
-    found = runtime_storage.series(store, metric, since, until, labels or None)
-    total = 0.0
-    for label_set, points in found.items():
-        if keep is not None and any(dict(label_set).get(k) != v for k, v in keep.items()):
-            continue
-        total += increase(p for p in points if p[0] < until)
     return total
 
 
@@ -187,41 +180,88 @@ def _le_matches(value: str, threshold: float) -> bool:
         return False
 
 
-def sample_counts(store: Store, objective: Objective, since: float, until: float) -> Counts:
-    """Events of a ratio or latency objective over ``[since, until)``, from sampled counters.
+def _increases(
+    found: Mapping[runtime_storage.LabelSet, list[tuple[float, float]]],
+    sinces: Sequence[float],
+    until: float,
+    keep: Callable[[runtime_storage.LabelSet], bool] | None = None,
+) -> list[float]:
+    """The summed increase of the kept series over each ``[since, until)`` of ``sinces``."""
+    out = [0.0] * len(sinces)
+    for label_set, points in found.items():
+        if keep is not None and not keep(label_set):
+            continue
+        times = [t for t, _ in points]
+        # The windows are half-open like the events' ones: a sample exactly at ``until`` is out.
+        end = bisect_left(times, until)
+        for index, since in enumerate(sinces):
+            out[index] += increase(points[bisect_left(times, since) : end])
+    return out
+
+
+def sample_counts_many(
+    store: Store, objective: Objective, sinces: Sequence[float], until: float
+) -> list[Counts]:
+    """Events of a ratio or latency objective over each ``[since, until)``, from sampled
+    counters read once (over the widest window) for all of them.
 
     A latency objective's threshold must be one of the histogram's bucket bounds: good events
     are the increase of ``<metric>_bucket{le="<threshold>"}``, the total that of
     ``<metric>_count``. Raises ``ValueError`` for an objective over recorded events.
     """
+    if not sinces:
+        return []
+    since = min(sinces)
     if objective.ratio is not None:
         ratio = objective.ratio
-        good = _series_increase(store, ratio.good, since, until, ratio.labels)
-        total = _series_increase(store, ratio.total, since, until, ratio.labels)
+        labels = ratio.labels or None
+        good = _increases(
+            runtime_storage.series(store, ratio.good, since, until, labels), sinces, until
+        )
+        total = _increases(
+            runtime_storage.series(store, ratio.total, since, until, labels), sinces, until
+        )
     elif objective.latency is not None:
         latency = objective.latency
-        found = runtime_storage.series(
-            store, f"{latency.metric}_bucket", since, until, latency.labels or None
-        )
-        good = 0.0
-        matched = False
-        for label_set, points in found.items():
-            if _le_matches(dict(label_set).get("le", ""), latency.threshold):
-                matched = True
-                good += increase(p for p in points if p[0] < until)
-        if found and not matched:
+        labels = latency.labels or None
+        found = runtime_storage.series(store, f"{latency.metric}_bucket", since, until, labels)
+
+        def bound(label_set: runtime_storage.LabelSet) -> bool:
+            return _le_matches(dict(label_set).get("le", ""), latency.threshold)
+
+        if found and not any(bound(ls) for ls in found):
             # Counting every event as bad would silently burn the budget: say what is wrong.
             bounds = sorted({dict(ls).get("le", "?") for ls in found}, key=_bound_key)
             raise ConfigError(
                 f"objective {objective.name}: latency.threshold {latency.threshold:g} is not a"
                 f" bucket bound of {latency.metric} (bounds: {', '.join(bounds)})"
             )
-        total = _series_increase(store, f"{latency.metric}_count", since, until, latency.labels)
+        good = _increases(found, sinces, until, keep=bound)
+        total = _increases(
+            runtime_storage.series(store, f"{latency.metric}_count", since, until, labels),
+            sinces,
+            until,
+        )
     else:
         raise ValueError(f"objective {objective.name} counts recorded events, not samples")
     # Sampling at slightly different moments may put more good than total increase in a
     # window: the good events are capped at the total rather than failing.
-    return Counts(min(good, total), total)
+    return [Counts(min(g, t), t) for g, t in zip(good, total, strict=True)]
+
+
+def sample_counts(store: Store, objective: Objective, since: float, until: float) -> Counts:
+    """Events of a ratio or latency objective over ``[since, until)``, from sampled counters
+    (see :func:`sample_counts_many`)."""
+    return sample_counts_many(store, objective, [since], until)[0]
+
+
+def counts_many(
+    store: Store, objective: Objective, sinces: Sequence[float], until: float
+) -> list[Counts]:
+    """Events of ``objective`` over each ``[since, until)``: sampled counters are read once."""
+    if objective.kind == "events":
+        return [event_counts(store, objective.name, since, until) for since in sinces]
+    return sample_counts_many(store, objective, sinces, until)
 
 
 def counts(store: Store, objective: Objective, since: float, until: float) -> Counts:
@@ -229,3 +269,24 @@ def counts(store: Store, objective: Objective, since: float, until: float) -> Co
     if objective.kind == "events":
         return event_counts(store, objective.name, since, until)
     return sample_counts(store, objective, since, until)
+
+
+def window_counts(
+    store: Store, objective: Objective, at: float, lengths: Collection[float]
+) -> Callable[[float], Counts]:
+    """Events of ``objective`` over the window of a given length ending at ``at``.
+
+    The ``lengths`` given are counted up front, in one read of sampled counters; any other
+    length (the period, only wanted when an alert fires) is counted when asked, once.
+    """
+    wanted = sorted(set(lengths))
+    cache = dict(
+        zip(wanted, counts_many(store, objective, [at - w for w in wanted], at), strict=True)
+    )
+
+    def counts_for(seconds: float) -> Counts:
+        if seconds not in cache:
+            cache[seconds] = counts(store, objective, at - seconds, at)
+        return cache[seconds]
+
+    return counts_for
