@@ -152,6 +152,44 @@ def test_bindir_override_wins_and_bogus_override_is_skipped(
     assert find_bindir(major="15") is not None
 
 
+def _system_hidden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Make the system's PostgreSQL invisible: no override, nothing on PATH, no Debian folder."""
+    monkeypatch.delenv("PLIMSOLL_PG_BINDIR", raising=False)
+    monkeypatch.setattr(server_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(server_module, "SYSTEM_INSTALLS", str(tmp_path / "no-postgresql"))
+
+
+def test_without_a_system_postgresql_the_pgserver_wheel_serves(
+    monkeypatch: pytest.MonkeyPatch, embedded: Factory, tmp_path: Path
+) -> None:
+    wheel = server_module.wheel_bindir()
+    if wheel is None:  # the test extras install it: in CI it must be there
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("in CI: the pgserver wheel is not installed", pytrace=False)
+        pytest.skip("the pgserver wheel is not installed")
+    _system_hidden(monkeypatch, tmp_path)
+    assert server_module.candidate_bindirs() == [wheel]
+    assert find_bindir() == wheel
+    server = embedded()
+    info = server.start()
+    with psycopg.connect(info.url) as conn:
+        row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
+    reported = subprocess.run(
+        [str(wheel / "postgres"), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert row is not None and str(row[0] // 10000) in reported  # the wheel's own major
+
+
+def test_no_postgresql_anywhere_names_every_way_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _system_hidden(monkeypatch, tmp_path)
+    monkeypatch.setattr(server_module, "wheel_bindir", lambda: None)
+    with pytest.raises(ToolMissingError) as caught:
+        find_bindir()
+    assert "plimsoll[embedded]" in str(caught.value) and "PLIMSOLL_PG_BINDIR" in str(caught.value)
+
+
 def test_dead_or_zombie_pid_is_not_alive() -> None:
     assert server_module._process_alive(os.getpid())
     child = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import os
 import pwd
 import re
@@ -134,12 +135,37 @@ def _binaries_major(folder: Path) -> str | None:
     return match.group(1) if match else None
 
 
+SYSTEM_INSTALLS = "/usr/lib/postgresql"
+"""Where Debian and Ubuntu install each major version's server (``<major>/bin``)."""
+
+
+def wheel_bindir() -> Path | None:
+    """The server binaries of the ``pgserver`` wheel, when it is installed (``plimsoll[embedded]``).
+
+    The wheel bundles a relocatable PostgreSQL build (``pgserver/pginstall/bin``); only its
+    binaries are used, through the same initdb/pg_ctl steps as the system's. The package is
+    located without being imported (importing it would start nothing, but costs time).
+    """
+    try:
+        spec = importlib.util.find_spec("pgserver")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "pginstall" / "bin"
+        if _has_server_tools(folder):
+            return folder
+    return None
+
+
 def candidate_bindirs() -> list[Path]:
     """Folders that may hold the server binaries, in the order they are tried.
 
     ``$PLIMSOLL_PG_BINDIR`` first, then ``PATH`` (symlinks followed, since Debian puts links
-    there and only the real folder holds ``postgres``), ``pg_config --bindir``, then
-    ``/usr/lib/postgresql/<version>/bin`` newest first.
+    there and only the real folder holds ``postgres``), ``pg_config --bindir``,
+    ``/usr/lib/postgresql/<version>/bin`` newest first, and last the ``pgserver`` wheel's
+    binaries (for a machine with no PostgreSQL of its own).
     """
     candidates: list[Path] = []
     override = os.environ.get("PLIMSOLL_PG_BINDIR")
@@ -158,8 +184,11 @@ def candidate_bindirs() -> list[Path]:
             if out:
                 candidates.append(Path(out))
     candidates.extend(
-        sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_folder_version, reverse=True)
+        sorted(Path(SYSTEM_INSTALLS).glob("*/bin"), key=_folder_version, reverse=True)
     )
+    wheel = wheel_bindir()
+    if wheel is not None:
+        candidates.append(wheel)
     unique: list[Path] = []
     for folder in candidates:
         if folder not in unique:
@@ -177,8 +206,9 @@ def find_bindir(major: str | None = None) -> Path:
     if not usable:
         raise ToolMissingError(
             "PostgreSQL binaries not found: no initdb, pg_ctl and postgres on PATH, in "
-            "`pg_config --bindir` or /usr/lib/postgresql/*/bin (install the PostgreSQL server "
-            "package, set $PLIMSOLL_PG_BINDIR, or configure a database URL)"
+            "`pg_config --bindir`, /usr/lib/postgresql/*/bin or the pgserver wheel (install "
+            "the PostgreSQL server package or `pip install 'plimsoll[embedded]'`, set "
+            "$PLIMSOLL_PG_BINDIR, or configure a database URL)"
         )
     if major is not None:
         for folder in usable:
