@@ -289,6 +289,7 @@ def watch(
                 interval=monitor_interval,
                 # Old SLO events go in the samples' retention pass (nothing to keep without SLOs).
                 slo_retention_seconds=slos.retention_seconds if slos.objectives else None,
+                usage_retention_seconds=loaded.config.runtime.usage.retention_seconds,
             )
         runner = None
         health_interval = loaded.config.runtime.health.interval_seconds or 10.0

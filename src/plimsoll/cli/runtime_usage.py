@@ -198,7 +198,12 @@ def monitor(
     settings = loaded.config.runtime.monitor
     store = open_store(loaded)
     try:
-        sampler = PerformanceMonitor.from_config(store, settings, interval=every)
+        sampler = PerformanceMonitor.from_config(
+            store,
+            settings,
+            interval=every,
+            usage_retention_seconds=loaded.config.runtime.usage.retention_seconds,
+        )
         if output.interactive() and fmt is Format.TEXT:
             output.err_console().print(
                 f"monitoring every {sampler.interval:g}s into {_store_path(loaded)}"

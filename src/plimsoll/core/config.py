@@ -380,6 +380,21 @@ class UsageConfig(_Model):
     batch_size: int = Field(default=1000, ge=1)
     flush_interval_seconds: float = Field(default=1.0, gt=0)
     flush_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Past the analyzer's longest window (30 days), events are deleted by the monitor's
+    # retention pass (`runtime watch`, `runtime monitor`).
+    retention: str | float = "35d"
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: str | float) -> str | float:
+        if parse_duration(value) <= 0:
+            raise ValueError("must keep the events for a positive time")
+        return value
+
+    @property
+    def retention_seconds(self) -> float:
+        """How long usage events are kept, in seconds."""
+        return parse_duration(self.retention)
 
 
 class RuntimeConfig(_Model):

@@ -107,6 +107,7 @@ class TickResult:
     purged: int
     error: str | None = None
     slo_purged: int = 0
+    usage_purged: int = 0
 
 
 def _check_tiers(tiers: Sequence[RetentionTier]) -> tuple[RetentionTier, ...]:
@@ -266,6 +267,7 @@ class PerformanceMonitor:
         max_maintenance_rows: int = 20000,
         max_buffered: int = 50000,
         slo_retention_seconds: float | None = None,
+        usage_retention_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not interval > 0 or not math.isfinite(interval):
@@ -273,6 +275,11 @@ class PerformanceMonitor:
         if slo_retention_seconds is not None and not slo_retention_seconds > 0:
             raise ValueError(
                 f"slo_retention_seconds must be a positive number, not {slo_retention_seconds!r}"
+            )
+        if usage_retention_seconds is not None and not usage_retention_seconds > 0:
+            raise ValueError(
+                "usage_retention_seconds must be a positive number, not "
+                f"{usage_retention_seconds!r}"
             )
         if max_samples_per_tick < 1:
             raise ValueError("max_samples_per_tick must be at least 1")
@@ -286,6 +293,7 @@ class PerformanceMonitor:
         self.max_maintenance_rows = max_maintenance_rows
         self.max_buffered = max_buffered
         self.slo_retention_seconds = slo_retention_seconds
+        self.usage_retention_seconds = usage_retention_seconds
         self._clock = clock
         self._registry: CollectorRegistry | None = None
         if sample_registry:
@@ -316,11 +324,13 @@ class PerformanceMonitor:
         interval: float | None = None,
         registry: CollectorRegistry | None = None,
         slo_retention_seconds: float | None = None,
+        usage_retention_seconds: float | None = None,
     ) -> PerformanceMonitor:
         """A monitor set up from ``runtime.monitor`` (``interval`` overrides the configured one).
 
         ``slo_retention_seconds`` (``SloConfig.retention_seconds``) makes it purge old SLO
-        events too.
+        events too, ``usage_retention_seconds`` (``UsageConfig.retention_seconds``) old usage
+        events.
         """
         return cls(
             store,
@@ -336,6 +346,7 @@ class PerformanceMonitor:
             max_samples_per_tick=settings.max_samples_per_tick,
             max_maintenance_rows=settings.max_maintenance_rows,
             slo_retention_seconds=slo_retention_seconds,
+            usage_retention_seconds=usage_retention_seconds,
         )
 
     # --- one tick -------------------------------------------------------------------------
@@ -376,7 +387,7 @@ class PerformanceMonitor:
                 self._buffer.popleft()
                 dropped += 1
             written = 0
-            downsampled = purged = slo_purged = 0
+            downsampled = purged = slo_purged = usage_purged = 0
             try:
                 batch = list(self._buffer)
                 storage.add_samples(self.store, batch)
@@ -393,6 +404,12 @@ class PerformanceMonitor:
                         keep_seconds=self.slo_retention_seconds,
                         max_rows=self.max_maintenance_rows - downsampled - purged,
                     )
+                if self.usage_retention_seconds is not None:
+                    left = self.max_maintenance_rows - downsampled - purged - slo_purged
+                    if left > 0:
+                        usage_purged = storage.purge_events(
+                            self.store, at - self.usage_retention_seconds, max_rows=left
+                        )
             except Exception as exc:  # noqa: BLE001 - the store may be busy: retry next tick
                 error = f"writing to the store failed: {type(exc).__name__}: {exc}"
             if error is not None:
@@ -402,7 +419,15 @@ class PerformanceMonitor:
             self.written += written
             self.dropped += dropped
             result = TickResult(
-                at, len(collected), written, dropped, downsampled, purged, error, slo_purged
+                at,
+                len(collected),
+                written,
+                dropped,
+                downsampled,
+                purged,
+                error,
+                slo_purged,
+                usage_purged,
             )
             self.last = result
             return result

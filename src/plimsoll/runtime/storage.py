@@ -560,9 +560,19 @@ def events(
     ]
 
 
-def purge_events(store: Store, before: float) -> int:
-    """Delete usage events (and drop counts) older than ``before``; return how many events went."""
+def purge_events(store: Store, before: float, max_rows: int | None = None) -> int:
+    """Delete usage events (and drop counts) older than ``before``; return how many events went.
+
+    With ``max_rows``, at most that many events go, oldest first (a backlog is worked off over
+    several calls).
+    """
     ensure_schema(store)
     with _db(store).transaction() as conn:
         conn.execute("DELETE FROM usage_drops WHERE ts < ?", (before,))
-        return conn.execute("DELETE FROM usage_events WHERE ts < ?", (before,)).rowcount
+        if max_rows is None:
+            return conn.execute("DELETE FROM usage_events WHERE ts < ?", (before,)).rowcount
+        return conn.execute(
+            "DELETE FROM usage_events WHERE id IN"
+            " (SELECT id FROM usage_events WHERE ts < ? ORDER BY ts LIMIT ?)",
+            (before, max(max_rows, 0)),
+        ).rowcount
