@@ -313,7 +313,7 @@ def test_recorded_sizes_match_the_server_for_quoted_and_dropped_tables(
         {
             "1_mixed.up.sql": (
                 'CREATE TABLE "MixedCase" (id int);\n'
-                "INSERT INTO \"MixedCase\" SELECT g FROM generate_series(1, 2000) g;\n"
+                'INSERT INTO "MixedCase" SELECT g FROM generate_series(1, 2000) g;\n'
                 "CREATE TABLE gone (id int);\n"
                 "DROP TABLE gone;\n"
             ),
