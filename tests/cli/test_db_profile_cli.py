@@ -75,7 +75,9 @@ def test_baseline_check_flags_the_query_a_migration_made_slower(project: Path) -
 
 
 def test_profile_compares_before_and_after_the_pending_migration(project: Path) -> None:
-    done = plimsoll(project, "db", "profile", "--runs", "3", "-f", "json", check=1)
+    # Five runs: "improved" needs the new time below the 95% prediction interval, which for
+    # two or three samples of a loaded machine can reach down to zero (t = 12.7 and 4.3).
+    done = plimsoll(project, "db", "profile", "--runs", "5", "-f", "json", check=1)
     result = json.loads(done.stdout)
     assert result["mode"] == "transaction" and result["migrations"] == ["0001_reindex_orders"]
     by_key = {c["key"]: c for c in result["comparisons"]}
@@ -84,12 +86,12 @@ def test_profile_compares_before_and_after_the_pending_migration(project: Path) 
     assert by_key["big_amounts"]["improved"]
     before = {q["key"]: q for q in result["before"]["queries"]}
     assert by_key["by_customer"]["before"] == before["by_customer"]["median"]
-    assert len(before["by_customer"]["samples"]) == 3
+    assert len(before["by_customer"]["samples"]) == 5
     # Rolled back: the migration is still pending.
     status = json.loads(plimsoll(project, "db", "migrate", "status", "-f", "json").stdout)
     assert [p["version"] for p in status["pending"]] == ["0001"]
 
-    text = plimsoll(project, "db", "profile", "--runs", "2", check=1).stdout
+    text = plimsoll(project, "db", "profile", "--runs", "5", check=1).stdout
     assert "0001_reindex_orders (in a rolled-back transaction)" in text
     assert "ERROR" in text and "(improved)" in text
     assert "profiler overhead" in text and "EXPLAIN ANALYZE timing overhead" in text
