@@ -9,9 +9,12 @@ import pytest
 from psycopg import sql
 
 from plimsoll.db.catalog import (
+    Attribute,
     Catalog,
     Column,
+    CompositeType,
     Constraint,
+    DomainType,
     EnumType,
     Grant,
     Index,
@@ -87,6 +90,28 @@ def test_catalog_of_keys_objects_by_qualified_name() -> None:
     catalog = Catalog.of(tables=[Table("b", "t"), Table("a", "t")])
     assert list(catalog.tables) == ["a.t", "b.t"]
     assert catalog.object_count == 2
+
+
+def test_catalog_of_types_extensions_and_schema_grants() -> None:
+    catalog = Catalog.of(
+        domains=[DomainType("b", "d", "integer"), DomainType("a", "d", "text")],
+        composites=[CompositeType("a", "c", (Attribute("x", "integer"),))],
+        extension_schemas={"citext": "public", "plpgsql": "pg_catalog"},
+        schema_grants={"app": frozenset({Grant("USAGE", "PUBLIC")}), "empty": frozenset()},
+    )
+    assert list(catalog.domains) == ["a.d", "b.d"] and list(catalog.composites) == ["a.c"]
+    # Extensions default to those whose schema is known; schemas without grants are left out.
+    assert catalog.extensions == {"citext", "plpgsql"}
+    assert list(catalog.schema_grants) == ["app"]
+    assert catalog.object_count == 3
+    # Where an extension lives is not part of equality; its grants and types are.
+    assert catalog == Catalog.of(
+        domains=[DomainType("a", "d", "text"), DomainType("b", "d", "integer")],
+        composites=[CompositeType("a", "c", (Attribute("x", "integer"),))],
+        extension_schemas={"citext": "ext", "plpgsql": "pg_catalog"},
+        schema_grants={"app": frozenset({Grant("USAGE", "PUBLIC")})},
+    )
+    assert catalog != Catalog.of(extension_schemas={"citext": "public"})
 
 
 def test_introspection_reads_every_object_kind(pg_database: PgDatabase, role: str) -> None:

@@ -17,6 +17,7 @@ from plimsoll.db.catalog import (
     Catalog,
     Column,
     Constraint,
+    DomainType,
     Function,
     Grant,
     Index,
@@ -1210,8 +1211,30 @@ def test_a_large_schema_builds_quickly() -> None:
 AGREEMENT_SCHEMA = f"""
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE SCHEMA shop;
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA shop;
 CREATE TYPE shop.state AS ENUM ('open', 'closed');
 ALTER TYPE shop.state ADD VALUE 'pending' BEFORE 'closed';
+COMMENT ON TYPE shop.state IS 'order state';
+CREATE DOMAIN shop.price AS numeric(8, 2) DEFAULT 0 NOT NULL CHECK (VALUE >= 0)
+    CONSTRAINT price_cap CHECK (VALUE < 100000);
+CREATE DOMAIN shop.code AS text;
+ALTER DOMAIN shop.code ADD CHECK (length(VALUE) > 2) NOT VALID;
+ALTER DOMAIN shop.code SET DEFAULT 'abc';
+ALTER DOMAIN shop.code SET NOT NULL;
+ALTER DOMAIN shop.code DROP NOT NULL;
+CREATE DOMAIN shop.state_d AS shop.state DEFAULT 'open';
+CREATE DOMAIN shop.checked AS int CHECK (VALUE > 0);
+ALTER DOMAIN shop.checked ADD CONSTRAINT checked_small CHECK (VALUE < 10) NOT VALID;
+ALTER DOMAIN shop.checked VALIDATE CONSTRAINT checked_small;
+ALTER DOMAIN shop.checked DROP CONSTRAINT checked_check;
+COMMENT ON DOMAIN shop.price IS 'money';
+CREATE TYPE shop.address AS (street text, city varchar(40), zip shop.code);
+ALTER TYPE shop.address ADD ATTRIBUTE country text, DROP ATTRIBUTE zip;
+ALTER TYPE shop.address ALTER ATTRIBUTE city TYPE text;
+CREATE TYPE shop.gone AS (a int);
+DROP TYPE shop.gone;
+COMMENT ON TYPE shop.address IS 'where';
+CREATE TABLE shop.shipments (id int, price shop.price, sent_to shop.address, email shop.citext);
 CREATE SEQUENCE shop.ticket_seq INCREMENT BY 5 START WITH 100;
 CREATE SEQUENCE public.down_seq INCREMENT BY -1 MAXVALUE 0 NO MINVALUE CACHE 10 CYCLE;
 
@@ -1275,6 +1298,11 @@ ALTER TABLE audit RENAME TO audit_log;
 ALTER TABLE audit_log RENAME COLUMN at TO happened_at;
 CREATE UNIQUE INDEX audit_id_idx ON audit_log (id);
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_pkey PRIMARY KEY USING INDEX audit_id_idx;
+CREATE TABLE audit_archive (note text) INHERITS (audit_log);
+CREATE TABLE audit_extra (id int NOT NULL, happened_at timestamptz, note text, n int);
+ALTER TABLE audit_extra INHERIT audit_archive;
+ALTER TABLE audit_extra NO INHERIT audit_archive;
+ALTER TABLE audit_extra INHERIT audit_log;
 
 CREATE INDEX ON shop.orders (customer_id);
 CREATE INDEX ON shop.orders (customer_id);
@@ -1290,6 +1318,8 @@ CREATE VIEW shop.customer_orders AS
     WITH recent AS (SELECT * FROM shop.orders WHERE placed > now() - interval '1 day')
     SELECT c.email, r.qty FROM shop.customers c JOIN recent r ON r.customer_id = c.id;
 CREATE MATERIALIZED VIEW shop.counts AS SELECT count(*) AS n FROM lines WITH NO DATA;
+CREATE UNIQUE INDEX counts_n_idx ON shop.counts (n);
+CREATE INDEX ON shop.counts ((n + 1));
 
 CREATE FUNCTION shop.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -1345,6 +1375,18 @@ REVOKE GRANT OPTION FOR DELETE ON lines FROM {ROLE};
 GRANT SELECT ON ALL TABLES IN SCHEMA shop TO PUBLIC;
 REVOKE SELECT ON shop.orders FROM PUBLIC;
 GRANT INSERT (qty) ON shop.orders TO {ROLE};
+GRANT SELECT (id, sku), UPDATE (price) ON shop.items TO {ROLE};
+GRANT SELECT (email, name) ON shop.customers TO PUBLIC;
+REVOKE SELECT (name) ON shop.customers FROM PUBLIC;
+GRANT USAGE, SELECT ON SEQUENCE shop.ticket_seq TO {ROLE};
+GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {ROLE};
+COMMENT ON SEQUENCE shop.ticket_seq IS 'tickets';
+REVOKE EXECUTE ON FUNCTION shop.lookup(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION shop.lookup(text) TO {ROLE} WITH GRANT OPTION;
+REVOKE ALL ON ALL PROCEDURES IN SCHEMA shop FROM PUBLIC;
+GRANT ALL ON SCHEMA shop TO {ROLE};
+REVOKE CREATE ON SCHEMA shop FROM {ROLE};
+GRANT CREATE ON SCHEMA public TO {ROLE};
 
 SET search_path = shop, public;
 CREATE TABLE notes (id int PRIMARY KEY, customer int REFERENCES customers, body text);
@@ -1388,7 +1430,16 @@ def _expression(text: str | None) -> str | None:
 
 
 def _column_facts(c: Column) -> tuple[object, ...]:
-    return (c.name, c.type, c.nullable, c.identity, c.generated, c.comment, c.default is None)
+    return (
+        c.name,
+        c.type,
+        c.nullable,
+        c.identity,
+        c.generated,
+        c.comment,
+        c.default is None,
+        c.grants,
+    )
 
 
 def _constraint_facts(c: Constraint) -> tuple[object, ...]:
@@ -1436,12 +1487,28 @@ def _table_facts(t: Table) -> dict[str, object]:
         "indexes": [_index_facts(i) for i in t.indexes],
         "triggers": [(g.name, g.timing, g.events, g.row_level, g.function) for g in t.triggers],
         "policies": [_policy_facts(p) for p in t.policies],
-        "table": (t.comment, t.rls_enabled, t.rls_forced, t.unlogged, t.grants),
+        "table": (t.comment, t.rls_enabled, t.rls_forced, t.unlogged, t.grants, t.inherits),
     }
 
 
 def _view_facts(v: View) -> tuple[object, ...]:
-    return (v.materialized, v.comment, v.grants, v.depends_on)
+    return (
+        v.materialized,
+        v.comment,
+        v.grants,
+        v.depends_on,
+        [_index_facts(i) for i in v.indexes],
+    )
+
+
+def _domain_facts(d: DomainType) -> tuple[object, ...]:
+    return (
+        d.base_type,
+        _expression(d.default),
+        d.not_null,
+        d.comment,
+        [(c.name, _expression(c.expression), c.validated) for c in d.constraints],
+    )
 
 
 def _function_facts(f: Function) -> tuple[object, ...]:
@@ -1456,6 +1523,7 @@ def _function_facts(f: Function) -> tuple[object, ...]:
         f.volatility,
         f.config,
         _expression(f.body),
+        f.grants,
     )
 
 
@@ -1467,11 +1535,16 @@ def test_static_build_agrees_with_the_database(pg_database: PgDatabase, role: st
 
     assert static.schemas == live.schemas
     assert static.extensions == live.extensions
-    for kind in ("tables", "views", "functions", "sequences", "enums"):
+    assert static.extension_schemas == live.extension_schemas
+    assert static.schema_grants == live.schema_grants
+    for kind in ("tables", "views", "functions", "sequences", "enums", "domains", "composites"):
         assert sorted(getattr(static, kind)) == sorted(getattr(live, kind)), kind
-    # Enums and sequences have no PostgreSQL-printed text: they are equal outright.
+    # Enums, sequences and composite types have no PostgreSQL-printed text: equal outright.
     assert static.enums == live.enums
     assert static.sequences == live.sequences
+    assert static.composites == live.composites
+    for key, expected_domain in live.domains.items():
+        assert _domain_facts(static.domains[key]) == _domain_facts(expected_domain), key
 
     for key, expected in live.tables.items():
         got = static.tables[key]

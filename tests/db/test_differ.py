@@ -15,8 +15,17 @@ import pytest
 from psycopg import sql
 
 from plimsoll.core.errors import UsageError
-from plimsoll.db.catalog import Catalog, Column, Constraint, EnumType, Index, Table, View
-from plimsoll.db.differ import ChangeKind, diff, generate, migration_sql
+from plimsoll.db.catalog import (
+    Catalog,
+    Column,
+    Constraint,
+    DomainType,
+    EnumType,
+    Index,
+    Table,
+    View,
+)
+from plimsoll.db.diff import ChangeKind, diff, generate, migration_sql
 from plimsoll.db.introspect import introspect
 from plimsoll.db.migrator import Migrator
 from tests.support.postgres import PgDatabase, PgServer
@@ -122,13 +131,31 @@ def test_index_change_is_drop_then_create() -> None:
     assert change.up_sql == "DROP INDEX public.i;\nCREATE INDEX i ON public.t USING btree (a, b);"
 
 
-def test_enum_label_change_is_reported_but_refused_for_ddl(tmp_path: Path) -> None:
+def test_enum_label_added_is_add_value_and_its_way_back_a_recreation() -> None:
     a = Catalog.of(enums=[EnumType("public", "mood", ("a",))])
     b = Catalog.of(enums=[EnumType("public", "mood", ("a", "b"))])
     [change] = diff(a, b)
     assert change.kind is ChangeKind.CHANGED and "a, b" in change.detail
-    with pytest.raises(UsageError):
-        generate([change], "enum", tmp_path)
+    assert not change.destructive
+    assert change.up_sql == "ALTER TYPE public.mood ADD VALUE 'b' AFTER 'a';"
+    up, down = migration_sql([change])
+    assert up == change.up_sql
+    assert down.splitlines() == [
+        "ALTER TYPE public.mood RENAME TO mood_old;",
+        "CREATE TYPE public.mood AS ENUM ('a');",
+        "",
+        "DROP TYPE public.mood_old;",
+    ]
+
+
+def test_a_change_without_ddl_is_refused(tmp_path: Path) -> None:
+    a = Catalog.of(domains=[DomainType("public", "d", "integer")])
+    b = Catalog.of(domains=[DomainType("public", "d", "bigint")])
+    [change] = diff(a, b)
+    assert change.steps == () and "base type integer -> bigint" in change.detail
+    with pytest.raises(UsageError, match="domain public.d"):
+        generate([change], "domain", tmp_path)
+    assert not list(tmp_path.iterdir())
 
 
 def test_generate_names_the_next_version(tmp_path: Path) -> None:
@@ -365,6 +392,7 @@ def test_command_compares_an_environment_with_the_built_schema(
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert [(c["kind"], c["name"]) for c in report["changes"]] == [("added", "public.users.email")]
+    assert report["changes"][0]["destructive"] is False
     assert report["to"] == "built"
 
     done = _plimsoll(

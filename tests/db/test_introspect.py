@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plimsoll.db.catalog import Catalog
+from plimsoll.db.catalog import DEFAULT_FUNCTION_GRANTS, Catalog, Grant
 from plimsoll.db.introspect import introspect
 from tests.support.postgres import PgDatabase
 
@@ -160,3 +160,63 @@ def test_new_fields_leave_equality_alone(pg_database: PgDatabase) -> None:
         assert bare == constraint
     for index in lines.indexes:
         assert type(index)(index.name, index.definition) == index
+
+
+TYPES_AND_GRANTS = """
+CREATE SCHEMA ext;
+CREATE EXTENSION citext SCHEMA ext;
+CREATE SCHEMA app;
+CREATE TYPE app.mood AS ENUM ('up', 'down');
+COMMENT ON TYPE app.mood IS 'how it feels';
+CREATE DOMAIN app.qty AS int DEFAULT 1 NOT NULL CHECK (VALUE > 0);
+ALTER DOMAIN app.qty ADD CONSTRAINT qty_small CHECK (VALUE < 100) NOT VALID;
+CREATE TYPE app.pair AS (a int, b ext.citext);
+CREATE TABLE app.base (id int, secret text);
+CREATE TABLE app.child (extra int) INHERITS (app.base);
+CREATE SEQUENCE app.tickets;
+COMMENT ON SEQUENCE app.tickets IS 'numbers';
+GRANT SELECT (id) ON app.base TO PUBLIC;
+GRANT USAGE ON SEQUENCE app.tickets TO PUBLIC;
+GRANT USAGE ON SCHEMA app TO PUBLIC;
+CREATE FUNCTION app.open() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION app.closed() RETURNS int LANGUAGE sql AS 'SELECT 1';
+REVOKE ALL ON FUNCTION app.closed() FROM PUBLIC;
+CREATE MATERIALIZED VIEW app.ids AS SELECT id FROM app.base;
+CREATE UNIQUE INDEX ids_id_idx ON app.ids (id);
+CREATE TABLE app.days (day date) PARTITION BY RANGE (day);
+CREATE TABLE app.days_2024 PARTITION OF app.days FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+"""
+
+
+def test_types_grants_and_table_kinds(pg_database: PgDatabase) -> None:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(TYPES_AND_GRANTS)  # type: ignore[arg-type]
+    catalog = introspect(pg_database.dsn)
+    assert catalog.enums["app.mood"].comment == "how it feels"
+    qty = catalog.domains["app.qty"]
+    assert (qty.base_type, qty.default, qty.not_null) == ("integer", "1", True)
+    assert [(c.name, c.definition, c.validated) for c in qty.constraints] == [
+        ("qty_check", "CHECK ((VALUE > 0))", True),
+        ("qty_small", "CHECK ((VALUE < 100)) NOT VALID", False),
+    ]
+    assert [(a.name, a.type) for a in catalog.composites["app.pair"].attributes] == [
+        ("a", "integer"),
+        ("b", "ext.citext"),
+    ]
+    assert catalog.extension_schemas == {"plpgsql": "pg_catalog", "citext": "ext"}
+    assert catalog.schema_grants["app"] == {Grant("USAGE", "PUBLIC")}
+    base = catalog.tables["app.base"]
+    assert [c.grants for c in base.columns] == [frozenset({Grant("SELECT", "PUBLIC")}), frozenset()]
+    assert catalog.tables["app.child"].inherits == ("app.base",)
+    tickets = catalog.sequences["app.tickets"]
+    assert (tickets.comment, tickets.grants) == ("numbers", {Grant("USAGE", "PUBLIC")})
+    # A function nobody granted on holds what PostgreSQL gives a new one.
+    assert catalog.functions["app.open()"].grants == DEFAULT_FUNCTION_GRANTS
+    assert catalog.functions["app.closed()"].grants == frozenset()
+    [index] = catalog.views["app.ids"].indexes
+    assert index.definition == "CREATE UNIQUE INDEX ids_id_idx ON app.ids USING btree (id)"
+    days = catalog.partitioned["app.days"]
+    assert days.partition_by == "RANGE (day)" and "app.days_2024" not in catalog.tables
+    assert [(p.key, p.bound) for p in days.partitions] == [
+        ("app.days_2024", "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
+    ]

@@ -26,7 +26,7 @@ from plimsoll.core.errors import ExitCode
 
 if TYPE_CHECKING:
     from plimsoll.db.catalog import Catalog
-    from plimsoll.db.differ import Change
+    from plimsoll.db.diff import Change
 
 BUILT = "built"
 _URL_SCHEMES = ("postgresql://", "postgres://")
@@ -95,6 +95,10 @@ def _render(changes: list[Change], source: str, target: str) -> None:
     for change in changes:
         colour = colours[change.kind.value]
         detail = change.detail.splitlines()[0] if change.detail else ""
+        if change.destructive:
+            detail = f"[red]destructive[/red] {detail}".rstrip()
+        if not change.steps:
+            detail = f"{detail} [dim](no DDL: write it by hand)[/dim]".lstrip()
         table.add_row(
             f"[{colour}]{change.kind.value}[/{colour}]", change.object_type, change.name, detail
         )
@@ -131,8 +135,8 @@ def diff(
     """Compare two schemas (exit 1 when they differ); --generate writes the migration."""
     loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
     with _side(loaded, from_) as (source, a), _side(loaded, to) as (target, b):
-        from plimsoll.db.differ import diff as diff_catalogs
-        from plimsoll.db.differ import generate as generate_migration
+        from plimsoll.db.diff import diff as diff_catalogs
+        from plimsoll.db.diff import generate as generate_migration
 
         changes = diff_catalogs(a, b)
     written: tuple[Path, Path] | None = None

@@ -1,16 +1,18 @@
 """One in-memory model of a PostgreSQL schema: what lint rules, risk and diff read.
 
-A :class:`Catalog` holds schemas, enum types, sequences, tables (with their columns,
-constraints, indexes, triggers, row-level security, policies, comments and grants), views and
-functions, each keyed by its qualified name (``schema.name``; a function by
-``schema.name(identity args)``). Every text is what PostgreSQL itself prints for the object
+A :class:`Catalog` holds schemas (with their grants), extensions, enum, domain and composite
+types, sequences, tables (with their columns, constraints, indexes, triggers, row-level
+security, policies, comments and grants, column-level grants included), views and
+materialized views (with a materialized view's indexes), functions, and partitioned tables
+(apart from plain tables, with their partitions), each keyed by its qualified name
+(``schema.name``; a function by ``schema.name(argument types)``). Every text is what PostgreSQL itself prints for the object
 (``format_type``, ``pg_get_expr``, ``pg_get_constraintdef``, ``pg_get_indexdef``,
 ``pg_get_viewdef``, ``pg_get_functiondef``, ``pg_get_triggerdef``), taken with an empty
 ``search_path`` so every name in them is schema-qualified and two databases compare equal
 whatever their search path.
 
 The model is plain frozen data: building it (``plimsoll.db.introspect``) is I/O, comparing it
-(``plimsoll.db.differ``) is pure logic. Column order is kept (``Table.columns`` is in
+(``plimsoll.db.diff``) is pure logic. Column order is kept (``Table.columns`` is in
 ``attnum`` order); every other collection is sorted by name so equal schemas give equal
 catalogs.
 """
@@ -233,11 +235,20 @@ class _Named:
 
 @dataclass(frozen=True)
 class Grant:
-    """One privilege on a relation granted to a role (``PUBLIC`` for everyone)."""
+    """One privilege on an object granted to a role (``PUBLIC`` for everyone).
+
+    Only grants to roles other than the object's owner are listed: the owner's privileges
+    come with ownership, which differs between environments.
+    """
 
     privilege: str
     grantee: str
     grantable: bool = False
+
+
+# What a new function grants without being asked: EXECUTE to PUBLIC (``acldefault('f')``).
+# A function's grants are compared with this, so a fresh function shows no difference.
+DEFAULT_FUNCTION_GRANTS = frozenset({Grant("EXECUTE", "PUBLIC")})
 
 
 @dataclass(frozen=True)
@@ -246,7 +257,7 @@ class Column:
 
     ``default`` is the ``pg_get_expr`` of the default, or of the generation expression when
     ``generated`` is true (a stored generated column); ``identity`` is ``ALWAYS``, ``BY
-    DEFAULT`` or None.
+    DEFAULT`` or None; ``grants`` are column-level privileges (``GRANT SELECT (col)``).
     """
 
     name: str
@@ -256,6 +267,7 @@ class Column:
     identity: str | None = None
     generated: bool = False
     comment: str | None = None
+    grants: frozenset[Grant] = frozenset()
     origin: Origin | None = _origin()
 
 
@@ -344,7 +356,8 @@ class Policy:
 
 @dataclass(frozen=True)
 class Table(_Named):
-    """A table (``relkind`` r) and everything attached to it."""
+    """A table (``relkind`` r) and everything attached to it; ``inherits`` lists the keys
+    of the tables it inherits from (``INHERITS``), in order."""
 
     schema: str
     name: str
@@ -358,6 +371,7 @@ class Table(_Named):
     rls_enabled: bool = False
     rls_forced: bool = False
     unlogged: bool = _derived(False)
+    inherits: tuple[str, ...] = ()
     origin: Origin | None = _origin()
 
     def column(self, name: str) -> Column | None:
@@ -370,7 +384,7 @@ class View(_Named):
     """A view or materialized view; ``definition`` is ``pg_get_viewdef`` (a SELECT).
 
     ``depends_on`` lists the keys of the relations (tables, views) its query reads, so views
-    can be dropped and created in dependency order.
+    can be dropped and created in dependency order; ``indexes`` are a materialized view's.
     """
 
     schema: str
@@ -380,6 +394,7 @@ class View(_Named):
     comment: str | None = None
     grants: frozenset[Grant] = frozenset()
     depends_on: tuple[str, ...] = ()
+    indexes: tuple[Index, ...] = ()
     origin: Origin | None = _origin()
 
 
@@ -391,7 +406,8 @@ class Function:
     argument names); ``argument_types`` is the input types alone, which identify the function
     (renaming an argument changes the function, it does not make another one);
     ``returns`` is ``pg_get_function_result`` (None for a procedure): when it changes,
-    CREATE OR REPLACE is refused and the function must be dropped first.
+    CREATE OR REPLACE is refused and the function must be dropped first. ``grants`` are
+    the privileges others hold (a new function's are :data:`DEFAULT_FUNCTION_GRANTS`).
     """
 
     schema: str
@@ -402,6 +418,7 @@ class Function:
     returns: str | None = None
     procedure: bool = False
     comment: str | None = None
+    grants: frozenset[Grant] = DEFAULT_FUNCTION_GRANTS
     language: str = _derived("")
     security_definer: bool = _derived(False)
     volatility: str = _derived("VOLATILE")
@@ -434,6 +451,8 @@ class Sequence(_Named):
     cache: int = 1
     cycle: bool = False
     owned_by: tuple[str, str, str] | None = None
+    comment: str | None = None
+    grants: frozenset[Grant] = frozenset()
     origin: Origin | None = _origin()
 
 
@@ -444,12 +463,90 @@ class EnumType(_Named):
     schema: str
     name: str
     labels: tuple[str, ...]
+    comment: str | None = None
+    origin: Origin | None = _origin()
+
+
+@dataclass(frozen=True)
+class DomainConstraint:
+    """A domain's CHECK constraint; ``definition`` is ``pg_get_constraintdef``
+    (``CHECK ((VALUE > 0))``, ``NOT VALID`` appended when not validated).
+
+    Derived fields: ``expression`` (the check's expression) and ``validated``.
+    """
+
+    name: str
+    definition: str
+    expression: str | None = _derived(None)
+    validated: bool = _derived(True)
+    origin: Origin | None = _origin()
+
+
+@dataclass(frozen=True)
+class DomainType(_Named):
+    """A domain: a base type (``format_type``) with a default, NOT NULL and CHECKs."""
+
+    schema: str
+    name: str
+    base_type: str
+    default: str | None = None
+    not_null: bool = False
+    constraints: tuple[DomainConstraint, ...] = ()
+    comment: str | None = None
+    origin: Origin | None = _origin()
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """An attribute of a composite type: its name and ``format_type``."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class CompositeType(_Named):
+    """A composite type (``CREATE TYPE ... AS (...)``) and its attributes in order."""
+
+    schema: str
+    name: str
+    attributes: tuple[Attribute, ...] = ()
+    comment: str | None = None
+    origin: Origin | None = _origin()
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A partition of a partitioned table: its key and its bound as PostgreSQL prints it
+    (``FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')``, ``DEFAULT``)."""
+
+    key: str
+    bound: str
+
+
+@dataclass(frozen=True)
+class PartitionedTable(_Named):
+    """A partitioned table (``relkind`` p): its partition key (``pg_get_partkeydef``), its
+    columns and its partitions. Listed apart from plain tables (lint rules and risk read
+    those); partitions are listed here, not as tables."""
+
+    schema: str
+    name: str
+    partition_by: str
+    columns: tuple[Column, ...] = ()
+    partitions: tuple[Partition, ...] = ()
+    comment: str | None = None
     origin: Origin | None = _origin()
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """A whole schema: every object keyed by its qualified name."""
+    """A whole schema: every object keyed by its qualified name.
+
+    ``schema_grants`` holds the grants of each schema that has some (``public`` starts with
+    USAGE to PUBLIC); ``extensions`` are the installed extensions' names and
+    ``extension_schemas`` the schema each was installed in.
+    """
 
     schemas: frozenset[str] = frozenset()
     enums: Mapping[str, EnumType] = field(default_factory=dict)
@@ -458,6 +555,11 @@ class Catalog:
     views: Mapping[str, View] = field(default_factory=dict)
     functions: Mapping[str, Function] = field(default_factory=dict)
     extensions: frozenset[str] = _derived(frozenset())
+    domains: Mapping[str, DomainType] = field(default_factory=dict)
+    composites: Mapping[str, CompositeType] = field(default_factory=dict)
+    schema_grants: Mapping[str, frozenset[Grant]] = field(default_factory=dict)
+    extension_schemas: Mapping[str, str] = field(default_factory=dict, compare=False)
+    partitioned: Mapping[str, PartitionedTable] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -470,8 +572,19 @@ class Catalog:
         views: tuple[View, ...] | list[View] = (),
         functions: tuple[Function, ...] | list[Function] = (),
         extensions: frozenset[str] | set[str] = frozenset(),
+        domains: tuple[DomainType, ...] | list[DomainType] = (),
+        composites: tuple[CompositeType, ...] | list[CompositeType] = (),
+        schema_grants: Mapping[str, frozenset[Grant]] | None = None,
+        extension_schemas: Mapping[str, str] | None = None,
+        partitioned: tuple[PartitionedTable, ...] | list[PartitionedTable] = (),
     ) -> Catalog:
-        """A catalog from lists of objects, keyed and sorted by name."""
+        """A catalog from lists of objects, keyed and sorted by name.
+
+        ``extensions`` defaults to the names of ``extension_schemas``; schemas without grants
+        are left out of ``schema_grants``.
+        """
+        schemas_of = dict(sorted((extension_schemas or {}).items()))
+        grants_of = {k: frozenset(v) for k, v in sorted((schema_grants or {}).items()) if v}
         return cls(
             schemas=frozenset(schemas),
             enums={e.key: e for e in sorted(enums, key=lambda e: e.key)},
@@ -479,7 +592,12 @@ class Catalog:
             tables={t.key: t for t in sorted(tables, key=lambda t: t.key)},
             views={v.key: v for v in sorted(views, key=lambda v: v.key)},
             functions={f.key: f for f in sorted(functions, key=lambda f: f.key)},
-            extensions=frozenset(extensions),
+            extensions=frozenset(extensions) | frozenset(schemas_of),
+            domains={d.key: d for d in sorted(domains, key=lambda d: d.key)},
+            composites={c.key: c for c in sorted(composites, key=lambda c: c.key)},
+            schema_grants=grants_of,
+            extension_schemas=schemas_of,
+            partitioned={p.key: p for p in sorted(partitioned, key=lambda p: p.key)},
         )
 
     @property
@@ -487,6 +605,8 @@ class Catalog:
         """How many top-level objects the catalog holds (schemas not counted)."""
         return (
             len(self.enums)
+            + len(self.domains)
+            + len(self.composites)
             + len(self.sequences)
             + len(self.tables)
             + len(self.views)

@@ -6,8 +6,11 @@ read-only repeatable-read transaction so every query sees the same snapshot. The
 schema-qualified.
 
 Left out: PostgreSQL's own schemas (``pg_catalog``, ``information_schema``, ``pg_toast``,
-``pg_temp_*``), objects that belong to an extension, the migrator's tracking table, and
-partitions (only plain, non-partition tables are read).
+``pg_temp_*``), objects that belong to an extension, the migrator's tracking table and
+ownership. Partitioned tables are read apart (their key, columns and partitions with their
+bounds), not as tables; partitions are listed only under them. Grants are the
+privileges held by roles other than the owner; a function's and a schema's are read from
+``acldefault`` when never changed, so a new function shows EXECUTE to PUBLIC, as it has.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ import psycopg
 from plimsoll.core.errors import CannotRunError
 from plimsoll.db.catalog import (
     EXCLUDED_TABLES,
+    Attribute,
     Catalog,
     Column,
+    CompositeType,
     Constraint,
+    DomainConstraint,
+    DomainType,
     EnumType,
     Function,
     Grant,
     Index,
+    Partition,
+    PartitionedTable,
     Policy,
     Table,
     Trigger,
@@ -70,6 +79,15 @@ SELECT n.nspname FROM pg_namespace n
 WHERE {_visible("n", "pg_namespace", "n.oid")}
 """
 
+# A schema never granted on has a NULL nspacl: its privileges are acldefault's.
+_SCHEMA_GRANTS = f"""
+SELECT n.nspname, a.privilege_type,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END,
+       a.is_grantable
+FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+WHERE {_visible("n", "pg_namespace", "n.oid")} AND a.grantee <> n.nspowner
+"""
+
 _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
        obj_description(c.oid, 'pg_class'), c.relpersistence = 'u'
@@ -77,6 +95,31 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND NOT c.relispartition
   AND NOT (c.relname = ANY(%(excluded)s::text[]))
   AND {_visible("n", "pg_class", "c.oid")}
+"""
+
+_PARTITIONED = f"""
+SELECT c.oid, n.nspname, c.relname, pg_get_partkeydef(c.oid), obj_description(c.oid, 'pg_class')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'p' AND {_visible("n", "pg_class", "c.oid")}
+"""
+
+_PARTITIONS = """
+SELECT i.inhparent, n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid)
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE i.inhparent = ANY(%(oids)s::oid[])
+ORDER BY i.inhparent, n.nspname, c.relname
+"""
+
+# The parents of each (plain) table, in INHERITS order.
+_INHERITS = """
+SELECT i.inhrelid, pn.nspname, p.relname
+FROM pg_inherits i
+JOIN pg_class p ON p.oid = i.inhparent
+JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE i.inhrelid = ANY(%(oids)s::oid[])
+ORDER BY i.inhrelid, i.inhseqno
 """
 
 _COLUMNS = """
@@ -160,6 +203,16 @@ FROM pg_class c, aclexplode(c.relacl) a
 WHERE c.oid = ANY(%(oids)s::oid[]) AND a.grantee <> c.relowner
 """
 
+# Column-level privileges (attacl), keyed by (relation, column).
+_COLUMN_GRANTS = """
+SELECT a.attrelid, a.attname, x.privilege_type,
+       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END,
+       x.is_grantable
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid, aclexplode(a.attacl) x
+WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+  AND x.grantee <> c.relowner
+"""
+
 _VIEWS = f"""
 SELECT c.oid, n.nspname, c.relname, c.relkind = 'm', pg_get_viewdef(c.oid),
        obj_description(c.oid, 'pg_class')
@@ -183,7 +236,14 @@ SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid),
        pg_get_functiondef(p.oid), oidvectortypes(p.proargtypes),
        CASE WHEN p.prokind = 'p' THEN NULL ELSE pg_get_function_result(p.oid) END,
        p.prokind = 'p', obj_description(p.oid, 'pg_proc'),
-       l.lanname, p.prosecdef, p.provolatile, p.proconfig, {{body}}
+       l.lanname, p.prosecdef, p.provolatile, p.proconfig, {{body}},
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(
+                    a.privilege_type,
+                    CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                         ELSE pg_get_userbyid(a.grantee)::text END,
+                    a.is_grantable)), '[]'::jsonb)
+        FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+        WHERE a.grantee <> p.proowner)
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 WHERE p.prokind IN ('f', 'p') AND {_visible("n", "pg_proc", "p.oid")}
@@ -193,11 +253,13 @@ _BODY_14 = (
     "CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) ELSE p.prosrc END"
 )
 
-_EXTENSIONS = "SELECT e.extname FROM pg_extension e"
+_EXTENSIONS = """
+SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+"""
 
 # Identity columns' sequences (dependency 'i') are part of their column, not objects apart.
 _SEQUENCES = f"""
-SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
+SELECT c.oid, obj_description(c.oid, 'pg_class'), n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
        s.seqmin, s.seqmax, s.seqcache, s.seqcycle, owner.nspname, owner.relname, owner.attname
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -219,18 +281,52 @@ WHERE c.relkind = 'S' AND {_visible("n", "pg_class", "c.oid")}
 """
 
 _ENUMS = f"""
-SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder),
+       obj_description(t.oid, 'pg_type')
 FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_enum e ON e.enumtypid = t.oid
 WHERE {_visible("n", "pg_type", "t.oid")}
-GROUP BY n.nspname, t.typname
+GROUP BY t.oid, n.nspname, t.typname
+"""
+
+# A domain's default is printed from its tree (typdefault is the text of the creating
+# session's search path); its NOT NULL is typnotnull (a constraint of its own from 17 on).
+_DOMAINS = f"""
+SELECT t.oid, n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod),
+       pg_get_expr(t.typdefaultbin, 0), t.typnotnull, obj_description(t.oid, 'pg_type')
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'd' AND {_visible("n", "pg_type", "t.oid")}
+"""
+
+_DOMAIN_CONSTRAINTS = """
+SELECT k.contypid, k.conname, pg_get_constraintdef(k.oid), pg_get_expr(k.conbin, 0),
+       k.convalidated
+FROM pg_constraint k
+WHERE k.contypid = ANY(%(oids)s::oid[]) AND k.contype = 'c'
+ORDER BY k.contypid, k.conname
+"""
+
+# Composite types made by CREATE TYPE ... AS (a table's row type has relkind 'r').
+_COMPOSITES = f"""
+SELECT t.oid, n.nspname, t.typname, obj_description(t.oid, 'pg_type'),
+       ARRAY(SELECT a.attname::text
+             FROM pg_attribute a
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum),
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod)
+             FROM pg_attribute a
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum)
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_class r ON r.oid = t.typrelid
+WHERE t.typtype = 'c' AND r.relkind = 'c' AND {_visible("n", "pg_type", "t.oid")}
 """
 
 
-def _grouped(rows: Iterable[Sequence[Any]]) -> dict[int, list[Sequence[Any]]]:
-    """Rows keyed by their first column (the relation's oid)."""
-    out: dict[int, list[Sequence[Any]]] = defaultdict(list)
+def _grouped(rows: Iterable[Sequence[Any]]) -> dict[Any, list[Sequence[Any]]]:
+    """Rows keyed by their first column (an oid, or a name)."""
+    out: dict[Any, list[Sequence[Any]]] = defaultdict(list)
     for row in rows:
         out[row[0]].append(row)
     return out
@@ -264,29 +360,53 @@ def introspect(
 def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: list[str]) -> Catalog:
     params: dict[str, Any] = {"schemas": schemas, "excluded": excluded}
     found_schemas = {row[0] for row in conn.execute(_SCHEMAS, params)}
+    schema_grants = _grouped(conn.execute(_SCHEMA_GRANTS, params))
     tables = conn.execute(_TABLES, params).fetchall()
     views = conn.execute(_VIEWS, params).fetchall()
+    sequences = conn.execute(_SEQUENCES, params).fetchall()
     table_oids = [row[0] for row in tables]
     view_oids = [row[0] for row in views]
     by_table = {"oids": table_oids}
     columns = _grouped(conn.execute(_COLUMNS, by_table))
+    column_grants: dict[tuple[int, str], list[Sequence[Any]]] = defaultdict(list)
+    for oid, column, *grant in conn.execute(_COLUMN_GRANTS, by_table):
+        column_grants[(oid, column)].append((oid, *grant))
     constraints = _grouped(conn.execute(_CONSTRAINTS, by_table))
-    indexes = _grouped(conn.execute(_INDEXES, by_table))
+    # A materialized view's indexes are read as a table's are.
+    indexes = _grouped(conn.execute(_INDEXES, {"oids": table_oids + view_oids}))
     triggers = _grouped(conn.execute(_TRIGGERS, by_table))
     policies = _grouped(conn.execute(_POLICIES, by_table))
-    grants = _grouped(conn.execute(_GRANTS, {"oids": table_oids + view_oids}))
+    relation_oids = table_oids + view_oids + [row[0] for row in sequences]
+    grants = _grouped(conn.execute(_GRANTS, {"oids": relation_oids}))
     dependencies = _grouped(conn.execute(_VIEW_DEPENDENCIES, {"oids": view_oids}))
     body = _BODY_14 if conn.info.server_version >= 140000 else _BODY
     functions = conn.execute(_FUNCTIONS.format(body=body), params).fetchall()
+    domains = conn.execute(_DOMAINS, params).fetchall()
+    inherits = _grouped(conn.execute(_INHERITS, by_table))
+    partitioned = conn.execute(_PARTITIONED, params).fetchall()
+    by_partitioned = {"oids": [row[0] for row in partitioned]}
+    partitioned_columns = _grouped(conn.execute(_COLUMNS, by_partitioned))
+    partitions = _grouped(conn.execute(_PARTITIONS, by_partitioned))
+    checks = _grouped(conn.execute(_DOMAIN_CONSTRAINTS, {"oids": [row[0] for row in domains]}))
     return Catalog.of(
         schemas=found_schemas,
-        enums=[EnumType(s, n, tuple(labels)) for s, n, labels in conn.execute(_ENUMS, params)],
-        sequences=[_sequence(row) for row in conn.execute(_SEQUENCES, params)],
+        schema_grants={
+            schema: _grants(rows)
+            for schema, rows in schema_grants.items()
+            if schema in found_schemas
+        },
+        enums=[
+            EnumType(s, n, tuple(labels), comment)
+            for s, n, labels, comment in conn.execute(_ENUMS, params)
+        ],
+        domains=[_domain(row, checks[row[0]]) for row in domains],
+        composites=[_composite(row) for row in conn.execute(_COMPOSITES, params)],
+        sequences=[_sequence(row, grants[row[0]]) for row in sequences],
         tables=[
             Table(
                 schema=schema,
                 name=name,
-                columns=tuple(_column(row) for row in columns[oid]),
+                columns=tuple(_column(row, column_grants) for row in columns[oid]),
                 constraints=tuple(_constraint(row) for row in constraints[oid]),
                 indexes=tuple(_index(row) for row in indexes[oid]),
                 triggers=tuple(_trigger(row) for row in triggers[oid]),
@@ -296,8 +416,20 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
                 rls_enabled=rls,
                 rls_forced=forced,
                 unlogged=unlogged,
+                inherits=tuple(qualified(r[1], r[2]) for r in inherits[oid]),
             )
             for oid, schema, name, rls, forced, comment, unlogged in tables
+        ],
+        partitioned=[
+            PartitionedTable(
+                schema=schema,
+                name=name,
+                partition_by=key,
+                columns=tuple(_column(row, {}) for row in partitioned_columns[oid]),
+                partitions=tuple(Partition(qualified(r[1], r[2]), r[3]) for r in partitions[oid]),
+                comment=comment,
+            )
+            for oid, schema, name, key, comment in partitioned
         ],
         views=[
             View(
@@ -308,16 +440,17 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
                 comment=comment,
                 grants=_grants(grants[oid]),
                 depends_on=tuple(sorted(qualified(r[1], r[2]) for r in dependencies[oid])),
+                indexes=tuple(_index(row) for row in indexes[oid]),
             )
             for oid, schema, name, materialized, definition, comment in views
         ],
         functions=[_function(row) for row in functions],
-        extensions={row[0] for row in conn.execute(_EXTENSIONS)},
+        extension_schemas=dict(conn.execute(_EXTENSIONS).fetchall()),
     )
 
 
-def _column(row: Sequence[Any]) -> Column:
-    _oid, name, type_, nullable, default, identity, generated, comment = row
+def _column(row: Sequence[Any], grants: dict[tuple[int, str], list[Sequence[Any]]]) -> Column:
+    oid, name, type_, nullable, default, identity, generated, comment = row
     return Column(
         name=name,
         type=type_,
@@ -326,6 +459,7 @@ def _column(row: Sequence[Any]) -> Column:
         identity=_IDENTITY.get(identity or ""),
         generated=generated == "s",
         comment=comment,
+        grants=_grants(grants.get((oid, name), ())),
     )
 
 
@@ -402,6 +536,7 @@ def _function(row: Sequence[Any]) -> Function:
         volatility,
         config,
         body,
+        function_grants,
     ) = row
     return Function(
         schema=schema,
@@ -417,6 +552,7 @@ def _function(row: Sequence[Any]) -> Function:
         volatility=_VOLATILITY.get(volatility, "VOLATILE"),
         config=tuple(config or ()),
         body=body,
+        grants=frozenset(Grant(p, g, o) for p, g, o in function_grants),
     )
 
 
@@ -438,9 +574,59 @@ def _grants(rows: Iterable[Sequence[Any]]) -> frozenset[Grant]:
     )
 
 
-def _sequence(row: Sequence[Any]) -> SequenceObject:
-    schema, name, data_type, start, increment, minimum, maximum, cache, cycle, *owner = row
+def _sequence(row: Sequence[Any], grants: Iterable[Sequence[Any]]) -> SequenceObject:
+    (
+        _oid,
+        comment,
+        schema,
+        name,
+        data_type,
+        start,
+        increment,
+        minimum,
+        maximum,
+        cache,
+        cycle,
+        *owner,
+    ) = row
     owned_by = (owner[0], owner[1], owner[2]) if owner[0] is not None else None
     return SequenceObject(
-        schema, name, data_type, start, increment, minimum, maximum, cache, cycle, owned_by
+        schema,
+        name,
+        data_type,
+        start,
+        increment,
+        minimum,
+        maximum,
+        cache,
+        cycle,
+        owned_by,
+        comment=comment,
+        grants=_grants(grants),
+    )
+
+
+def _domain(row: Sequence[Any], checks: Iterable[Sequence[Any]]) -> DomainType:
+    _oid, schema, name, base_type, default, not_null, comment = row
+    return DomainType(
+        schema=schema,
+        name=name,
+        base_type=base_type,
+        default=default,
+        not_null=not_null,
+        constraints=tuple(
+            DomainConstraint(c_name, definition, expression, validated)
+            for _o, c_name, definition, expression, validated in checks
+        ),
+        comment=comment,
+    )
+
+
+def _composite(row: Sequence[Any]) -> CompositeType:
+    _oid, schema, name, comment, names, types = row
+    return CompositeType(
+        schema=schema,
+        name=name,
+        attributes=tuple(Attribute(n, t) for n, t in zip(names, types, strict=True)),
+        comment=comment,
     )

@@ -39,15 +39,20 @@ What is approximated, and why:
 * **Types**: ``format_type`` names; an unqualified type that is not PostgreSQL's own is
   qualified with the schema holding it, or the creation schema when it is unknown (an
   extension's type, as ``public.citext``).
-* **Left out**, as introspection leaves them out: temporary objects, partitioned tables and
-  partitions (``PARTITION BY`` / ``PARTITION OF`` / ``ATTACH PARTITION``; DETACH does not
-  bring a table back), foreign tables, the migrator's tracking table, triggers and indexes
-  on views, column-level privileges, objects an extension creates. Not followed: ALTER
-  DEFAULT PRIVILEGES, ownership, grants to ``CURRENT_USER``-style roles (usually the
-  owner, whose privileges are not listed), ``SET ... FROM CURRENT`` in functions.
+* **Left out**, as introspection leaves them out of ``tables``: temporary objects,
+  foreign tables, the migrator's tracking table, triggers on views, objects an extension
+  creates. Partitioned tables and partitions (``PARTITION BY`` / ``PARTITION OF`` /
+  ``ATTACH PARTITION``; DETACH does not bring a table back) are not built at all
+  (introspection lists them apart, in ``partitioned``). Not followed: ALTER DEFAULT
+  PRIVILEGES, ownership, grants to ``CURRENT_USER``-style roles (usually the owner, whose
+  privileges are not listed), ``SET ... FROM CURRENT`` in functions, range types' details.
+* **Privileges** are PostgreSQL's starting points plus the GRANTs and REVOKEs applied: a
+  function starts with EXECUTE to PUBLIC, schema ``public`` with USAGE to PUBLIC (as from
+  PostgreSQL 15); column privileges, sequences', functions' and schemas' are followed.
 * **LIKE** copies columns with NOT NULL, then defaults, identity, generation expressions,
   check constraints, indexes and comments as its INCLUDING options say; **INHERITS** copies
-  the parents' columns (merged by name), NOT NULL, defaults and inheritable checks.
+  the parents' columns (merged by name), NOT NULL, defaults and inheritable checks, and
+  records the parents (``ALTER TABLE ... [NO] INHERIT`` changes them).
 * **CASCADE** is best effort: dropping a table or view with CASCADE drops the views reading
   it and the foreign keys referencing it; a column, its constraints and indexes; a type,
   the columns of that type; a function, the triggers calling it; a schema, everything in it.

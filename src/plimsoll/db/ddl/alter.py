@@ -16,6 +16,7 @@ from plimsoll.db.ddl.expressions import loose_default_text
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.state import TableDraft
 from plimsoll.db.ddl.tables import IDENTITY, add_column, set_identity
+from plimsoll.db.ddl.user_types import alter_composite
 from plimsoll.db.sqljson import Node, constant, def_options, unwrap
 
 # ALTER COLUMN SET GENERATED stores the attidentity byte as an Integer ('a' = 97, 'd' = 100).
@@ -38,10 +39,16 @@ Column = dict[str, Any]
 
 
 def alter_table(model: Model, node: Node) -> None:
-    """ALTER TABLE on a table (ALTER TABLE on a view, sequence or index is left out)."""
-    if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
-        return
+    """ALTER TABLE on a table, ALTER TYPE ... ATTRIBUTE on a composite type (ALTER TABLE on
+    a view, sequence or index is left out)."""
+    objtype = node.get("objtype", "OBJECT_TABLE")
     commands = [c["AlterTableCmd"] for c in node.get("cmds") or () if "AlterTableCmd" in c]
+    if objtype == "OBJECT_TYPE":
+        key = model.relation(node.get("relation"), ("c",))
+        alter_composite(model, key, commands)
+        return
+    if objtype != "OBJECT_TABLE":
+        return
     for command in commands:
         if command.get("subtype") == "AT_AttachPartition":
             # The partitioned table is not listed, but the table attached leaves the list.
@@ -93,6 +100,15 @@ def _alter_command(model: Model, table: TableDraft, command: Node, pending: Pend
         if constraint is not None:
             constraint.deferrable = bool(changed.get("deferrable"))
             constraint.deferred = bool(changed.get("initdeferred"))
+    elif subtype in ("AT_AddInherit", "AT_DropInherit"):
+        parent = model.table(unwrap(definition)[1])
+        if parent is None:
+            return
+        if subtype == "AT_DropInherit":
+            if parent.key in table.inherits:
+                table.inherits.remove(parent.key)
+        elif parent.key not in table.inherits:
+            table.inherits.append(parent.key)
     elif subtype in ("AT_DropConstraint", "AT_ValidateConstraint"):
         constraint = table.constraints.get(name)
         if constraint is not None and subtype == "AT_DropConstraint":

@@ -26,7 +26,8 @@ from plimsoll.db.ddl import (
 )
 from plimsoll.db.ddl.expressions import min_location
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.sqljson import JsonScript, JsonStatement, Node, constant, unwrap
+from plimsoll.db.ddl.state import grant_set
+from plimsoll.db.sqljson import JsonScript, JsonStatement, Node, constant, def_options, unwrap
 
 Handler = Callable[[Model, Node], None]
 
@@ -36,6 +37,8 @@ def _create_schema(model: Model, node: Node) -> None:
     name = node.get("schemaname") or (node.get("authrole") or {}).get("rolename", "")
     if not name:
         return
+    if name not in model.schemas:
+        model.schema_grants[name] = {}
     model.schemas.add(name)
     model.refresh_creation_schema()
     elements = node.get("schemaElts") or ()
@@ -58,8 +61,17 @@ def _create_schema(model: Model, node: Node) -> None:
 
 
 def _create_extension(model: Model, node: Node) -> None:
-    """CREATE EXTENSION (the objects it creates are not listed)."""
-    model.extensions.add(node.get("extname", ""))
+    """CREATE EXTENSION [SCHEMA s] (the objects it creates are not listed).
+
+    Without SCHEMA, an extension goes where unqualified objects go (the extensions a schema
+    usually installs are relocatable, their control files naming no schema).
+    """
+    name = node.get("extname", "")
+    if name in model.extensions:
+        return
+    model.extensions.add(name)
+    schema = def_options(node.get("options")).get("schema")
+    model.extension_schemas[name] = str(constant(schema)) if schema else model.create_in
 
 
 def _set(model: Model, node: Node) -> None:
@@ -93,6 +105,7 @@ HANDLERS: dict[str, Handler] = {
     "CreateEnumStmt": user_types.create_enum,
     "AlterEnumStmt": user_types.alter_enum,
     "CreateDomainStmt": user_types.create_domain,
+    "AlterDomainStmt": user_types.alter_domain,
     "CompositeTypeStmt": user_types.create_composite,
     "CreateRangeStmt": user_types.create_range,
     "CreateSeqStmt": sequences.create_sequence,
@@ -141,6 +154,18 @@ class CatalogBuilder:
                 views={k: model.views[k].frozen() for k in sorted(model.views)},
                 functions={k: model.functions[k].frozen() for k in sorted(model.functions)},
                 extensions=frozenset(model.extensions),
+                domains={k: model.domains[k].frozen() for k in sorted(model.domains)},
+                composites={k: model.composites[k].frozen() for k in sorted(model.composites)},
+                schema_grants={
+                    k: grant_set(model.schema_grants[k])
+                    for k in sorted(model.schema_grants)
+                    if model.schema_grants[k] and k in model.schemas
+                },
+                extension_schemas={
+                    k: model.extension_schemas[k]
+                    for k in sorted(model.extension_schemas)
+                    if k in model.extensions
+                },
             )
 
 

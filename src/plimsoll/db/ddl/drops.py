@@ -11,6 +11,7 @@ from __future__ import annotations
 from plimsoll.db.ddl.functions import function_key
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.state import TableDraft
+from plimsoll.db.ddl.user_types import drop_domain_or_composite
 from plimsoll.db.sqljson import Node, constant, strings, unwrap
 
 _FUNCTION_KINDS = ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE")
@@ -49,6 +50,7 @@ def drop(model: Model, node: Node) -> None:
             _drop_schema(model, str(constant(item) or ""), cascade)
         elif kind == "OBJECT_EXTENSION":
             model.extensions.discard(str(constant(item) or ""))
+            model.extension_schemas.pop(str(constant(item) or ""), None)
         elif kind in ("OBJECT_TRIGGER", "OBJECT_POLICY") and len(names) >= 2:
             table = model.tables.get(model.names_key(names[:-1], ("r",)))
             if table is not None and kind == "OBJECT_TRIGGER":
@@ -83,7 +85,12 @@ def drop_relation(model: Model, key: str, cascade: bool) -> None:
         if cascade:
             _drop_references(model, table)
     elif kind in ("v", "m"):
-        model.views.pop(key, None)
+        view = model.views.pop(key, None)
+        if view is not None:
+            # A materialized view's indexes go with it.
+            for index_name in view.indexes:
+                model.relations.pop(f"{view.schema}.{index_name}", None)
+                model.index_table.pop(f"{view.schema}.{index_name}", None)
     elif kind == "S":
         drop_sequence(model, key)
     elif kind == "i":
@@ -130,7 +137,8 @@ def drop_column(model: Model, table: TableDraft, name: str, cascade: bool) -> No
 
 def drop_index(model: Model, key: str) -> None:
     """Drop an index that no constraint owns (a constraint's index goes with it)."""
-    table = model.tables.get(model.index_table.get(key, ""))
+    owner = model.index_table.get(key, "")
+    table = model.tables.get(owner)
     name = key.partition(".")[2]
     if table is not None and name in table.constraints:
         return
@@ -138,6 +146,9 @@ def drop_index(model: Model, key: str) -> None:
     model.index_table.pop(key, None)
     if table is not None:
         table.indexes.pop(name, None)
+    view = model.views.get(owner)
+    if view is not None:
+        view.indexes.pop(name, None)
 
 
 def drop_sequence(model: Model, key: str) -> None:
@@ -167,11 +178,13 @@ def columns_of_type(table: TableDraft, key: str) -> list[str]:
 def _drop_type(model: Model, key: str, cascade: bool) -> None:
     if model.relations.get(key) == "c":
         del model.relations[key]
+        drop_domain_or_composite(model, key)
         return
     if key not in model.types:
         return
     model.types.discard(key)
     model.enums.pop(key, None)
+    drop_domain_or_composite(model, key)
     if cascade:
         for table in model.tables.values():
             for name in columns_of_type(table, key):
@@ -190,4 +203,5 @@ def _drop_schema(model: Model, schema: str, cascade: bool) -> None:
         for key in [k for k in model.types if k.partition(".")[0] == schema]:
             _drop_type(model, key, cascade=True)
     model.schemas.discard(schema)
+    model.schema_grants.pop(schema, None)
     model.refresh_creation_schema()

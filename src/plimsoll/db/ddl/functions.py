@@ -11,7 +11,7 @@ from typing import Any
 
 from plimsoll.db.catalog import Function, Origin, quote_literal
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.ddl.state import quote, sql_name
+from plimsoll.db.ddl.state import grant_set, quote, sql_name
 from plimsoll.db.ddl.types import bare
 from plimsoll.db.sqljson import Node, constant, strings, unwrap
 
@@ -54,6 +54,8 @@ class FunctionDraft:
         self.strict = False
         self.leakproof = False
         self.config: list[str] = []
+        # A new function's privileges: EXECUTE to PUBLIC (acldefault).
+        self.grants: dict[tuple[str, str], bool] = {("EXECUTE", "PUBLIC"): False}
         self.body: str | None = None
         self.sql_body = False
         self.origin = origin
@@ -126,6 +128,7 @@ class FunctionDraft:
             volatility=self.volatility,
             config=tuple(self.config),
             body=self.body,
+            grants=grant_set(self.grants),
             origin=self.origin,
         )
 
@@ -167,7 +170,9 @@ def create_function(model: Model, node: Node) -> None:
         function.body = tokens.text(start, len(tokens))
     previous = model.functions.get(function.key)
     if previous is not None:
+        # CREATE OR REPLACE keeps the function's comment and privileges.
         function.comment = previous.comment
+        function.grants = previous.grants
     model.add_function(function)
 
 

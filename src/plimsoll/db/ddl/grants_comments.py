@@ -1,20 +1,26 @@
 """COMMENT ON and GRANT / REVOKE.
 
-Comments on tables, views, materialized views, columns and functions; table privileges
-(``ALL`` expanded to PostgreSQL's list, WITH GRANT OPTION, ``ON ALL TABLES IN SCHEMA``).
-Column-level privileges live elsewhere in PostgreSQL (``attacl``) and are left out, as are
-grants to ``CURRENT_USER``-style roles (usually the owner, whose privileges are not listed).
+Comments on tables, views, materialized views, columns, functions, sequences and types
+(enums, domains, composite types). Privileges on tables and views, their columns
+(``GRANT SELECT (col)``), sequences, functions and procedures, and schemas: ``ALL``
+expanded to PostgreSQL's list for the object, WITH GRANT OPTION, ``ON ALL ... IN SCHEMA``.
+A function starts with EXECUTE to PUBLIC, schema ``public`` with USAGE to PUBLIC. Grants
+to ``CURRENT_USER``-style roles are left out (usually the owner, whose privileges are not
+listed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from plimsoll.db.ddl.functions import function_key
+from plimsoll.db.catalog import Grant
+from plimsoll.db.ddl.functions import FunctionDraft, function_key
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.state import TableDraft
+from plimsoll.db.ddl.user_types import set_type_comment
 from plimsoll.db.ddl.views import ViewDraft
-from plimsoll.db.sqljson import Node, strings, unwrap
+from plimsoll.db.sqljson import Node, constant, strings, unwrap
 
 # Privileges GRANT ALL gives on a table or view (PostgreSQL 17 adds MAINTAIN; a static build
 # does not know the server, so it follows the versions most schemas target).
@@ -27,6 +33,24 @@ _ALL_TABLE_PRIVILEGES = (
     "REFERENCES",
     "TRIGGER",
 )
+# What ALL means on the other kinds of object, and on a column.
+_ALL_PRIVILEGES = {
+    "OBJECT_SEQUENCE": ("USAGE", "SELECT", "UPDATE"),
+    "OBJECT_FUNCTION": ("EXECUTE",),
+    "OBJECT_PROCEDURE": ("EXECUTE",),
+    "OBJECT_ROUTINE": ("EXECUTE",),
+    "OBJECT_SCHEMA": ("USAGE", "CREATE"),
+}
+_ALL_COLUMN_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "REFERENCES")
+# The functions ON ALL ... IN SCHEMA reaches: FUNCTIONS the functions (not procedures),
+# PROCEDURES the procedures, ROUTINES both.
+_ROUTINE_KINDS = {
+    "OBJECT_FUNCTION": (False,),
+    "OBJECT_PROCEDURE": (True,),
+    "OBJECT_ROUTINE": (False, True),
+}
+# Privileges by (privilege, grantee), with their grant option.
+Privileges = dict[tuple[str, str], bool]
 
 
 def comment(model: Model, node: Node) -> None:
@@ -40,7 +64,16 @@ def comment(model: Model, node: Node) -> None:
         if function is not None:
             function.comment = text
         return
+    if kind in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
+        type_names = strings(unwrap(target)[1].get("names"))
+        set_type_comment(model, model.type_names_key(type_names), text)
+        return
     names = strings(unwrap(target)[1].get("items"))
+    if kind == "OBJECT_SEQUENCE":
+        sequence = model.sequences.get(model.names_key(names, ("S",)))
+        if sequence is not None:
+            sequence["comment"] = text
+        return
     if kind == "OBJECT_TABLE":
         table = model.tables.get(model.names_key(names, ("r",)))
         if table is not None:
@@ -57,39 +90,119 @@ def comment(model: Model, node: Node) -> None:
 
 
 def grant(model: Model, node: Node) -> None:
-    """GRANT / REVOKE [GRANT OPTION FOR] privileges on tables and views."""
-    if node.get("objtype") != "OBJECT_TABLE":
-        return
-    targets = _targets(model, node)
-    if not targets:
-        return
-    privileges: list[str] = []
+    """GRANT / REVOKE [GRANT OPTION FOR] privileges on tables, views, their columns,
+    sequences, functions and schemas."""
+    objtype = node.get("objtype", "")
+    privileges: list[str] | None = None
+    columns: dict[str, list[str]] = {}
     if "privileges" in node:
+        privileges = []
         for item in node["privileges"]:
             access = unwrap(item)[1]
-            if not access.get("cols"):  # column privileges live in attacl
-                privileges.append(access.get("priv_name", "").upper())
-    else:
-        privileges = list(_ALL_TABLE_PRIVILEGES)
+            privilege = access.get("priv_name", "").upper()
+            if access.get("cols"):
+                for column in strings(access["cols"]):
+                    columns.setdefault(column, []).append(privilege)
+            else:
+                privileges.append(privilege)
     grantees = role_names(node.get("grantees"), "PUBLIC", special=False)
-    option = bool(node.get("grant_option"))
-    granting = bool(node.get("is_grant"))
-    for target in targets:
-        grants = target.grants
+    change = _Change(grantees, bool(node.get("is_grant")), bool(node.get("grant_option")))
+    if objtype == "OBJECT_TABLE":
+        for target in _targets(model, node):
+            if privileges is None:
+                change.apply(target.grants, _ALL_TABLE_PRIVILEGES)
+                continue
+            change.apply(target.grants, privileges)
+            if isinstance(target, TableDraft):
+                _column_grants(target, columns, change)
+    elif objtype == "OBJECT_SEQUENCE":
+        for sequence in _sequences(model, node):
+            held = _as_privileges(sequence["grants"])
+            change.apply(held, _ALL_PRIVILEGES[objtype] if privileges is None else privileges)
+            sequence["grants"] = _as_grants(held)
+    elif objtype in _ROUTINE_KINDS:
+        wanted = _ALL_PRIVILEGES[objtype] if privileges is None else privileges
+        for function in _functions(model, node, objtype):
+            change.apply(function.grants, wanted)
+    elif objtype == "OBJECT_SCHEMA":
+        for item in node.get("objects") or ():
+            name = str(constant(item) or "")
+            if name in model.schemas:
+                held = model.schema_grants.setdefault(name, {})
+                change.apply(held, _ALL_PRIVILEGES[objtype] if privileges is None else privileges)
+
+
+class _Change:
+    """What one GRANT or REVOKE does to a set of privileges."""
+
+    def __init__(self, grantees: list[str], granting: bool, option: bool) -> None:
+        self.grantees = grantees
+        self.granting = granting
+        self.option = option
+
+    def apply(self, held: Privileges, privileges: Iterable[str]) -> None:
+        """Grant or revoke ``privileges`` in ``held`` (changed in place)."""
         for privilege in privileges:
-            for grantee in grantees:
+            for grantee in self.grantees:
                 pair = (privilege, grantee)
-                if granting:
-                    grants[pair] = grants.get(pair, False) or option
-                elif option:
-                    if pair in grants:
-                        grants[pair] = False
+                if self.granting:
+                    held[pair] = held.get(pair, False) or self.option
+                elif self.option:
+                    if pair in held:
+                        held[pair] = False
                 else:
-                    grants.pop(pair, None)
+                    held.pop(pair, None)
+
+
+def _column_grants(table: TableDraft, columns: dict[str, list[str]], change: _Change) -> None:
+    """Column privileges (``attacl``): a frozenset of Grants in each column record."""
+    for name, privileges in columns.items():
+        record = table.columns.get(name)
+        if record is None:
+            continue
+        held = _as_privileges(record["grants"])
+        wanted = _ALL_COLUMN_PRIVILEGES if privileges == ["ALL"] else privileges
+        change.apply(held, wanted)
+        record["grants"] = _as_grants(held)
+
+
+def _as_privileges(grants: frozenset[Grant]) -> Privileges:
+    return {(g.privilege, g.grantee): g.grantable for g in grants}
+
+
+def _as_grants(held: Privileges) -> frozenset[Grant]:
+    return frozenset(Grant(p, g, o) for (p, g), o in held.items())
+
+
+def _sequences(model: Model, node: Node) -> list[dict[str, Any]]:
+    """The sequences a GRANT names (or all those of its schemas)."""
+    if node.get("targtype") == "ACL_TARGET_ALL_IN_SCHEMA":
+        schemas = set(strings(node.get("objects")))
+        return [s for s in model.sequences.values() if s["schema"] in schemas]
+    out = []
+    for item in node.get("objects") or ():
+        found = model.sequences.get(model.relation(unwrap(item)[1], ("S",)))
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _functions(model: Model, node: Node, objtype: str) -> list[FunctionDraft]:
+    """The functions and procedures a GRANT names (or all those of its schemas)."""
+    if node.get("targtype") == "ACL_TARGET_ALL_IN_SCHEMA":
+        schemas = set(strings(node.get("objects")))
+        kinds = _ROUTINE_KINDS[objtype]
+        return [f for f in model.functions.values() if f.schema in schemas and f.procedure in kinds]
+    out = []
+    for item in node.get("objects") or ():
+        found = model.functions.get(function_key(model, unwrap(item)[1]) or "")
+        if found is not None:
+            out.append(found)
+    return out
 
 
 def _targets(model: Model, node: Node) -> list[TableDraft | ViewDraft]:
-    """The tables and views a GRANT names (or all those of its schemas)."""
+    """The tables and views a GRANT ON [TABLE] names (or all those of its schemas)."""
     targets: list[TableDraft | ViewDraft] = []
     if node.get("targtype") == "ACL_TARGET_ALL_IN_SCHEMA":
         schemas = set(strings(node.get("objects")))

@@ -2,20 +2,23 @@
 
 Unnamed indexes get PostgreSQL's names (``t_a_b_idx``, ``t_lower_idx``, ``t_expr_idx``);
 the definition is printed in the shape of ``pg_get_indexdef``, expression keys as written.
-Indexes on views and on tables a build leaves out are not listed, but their names are
-taken.
+Indexes on materialized views are listed with the view; those on tables a build leaves out
+are not listed, but their names are taken.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.db.ddl.expressions import column_refs
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.names import index_column_names, name_addition
-from plimsoll.db.ddl.state import IndexDraft, quote
+from plimsoll.db.ddl.state import IndexDraft, TableDraft, quote
 from plimsoll.db.ddl.tokens import LPAREN, Tokens
 from plimsoll.db.sqljson import Node, strings, unwrap
+
+if TYPE_CHECKING:
+    from plimsoll.db.ddl.views import ViewDraft
 
 _ORDERING = {"SORTBY_ASC": " ASC", "SORTBY_DESC": " DESC"}
 _NULLS = {"SORTBY_NULLS_FIRST": " NULLS FIRST", "SORTBY_NULLS_LAST": " NULLS LAST"}
@@ -29,7 +32,10 @@ def create_index(model: Model, node: Node) -> None:
     """CREATE [UNIQUE] INDEX."""
     relation = node.get("relation") or {}
     table_key = model.relation(relation)
-    table = model.tables.get(table_key)
+    table: TableDraft | ViewDraft | None = model.tables.get(table_key)
+    if table is None:
+        view = model.views.get(table_key)
+        table = view if view is not None and view.materialized else None
     schema = table.schema if table is not None else table_key.partition(".")[0]
     name = node.get("idxname")
     if name and f"{schema}.{name}" in model.relations and node.get("if_not_exists"):

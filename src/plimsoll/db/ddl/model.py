@@ -21,7 +21,12 @@ from plimsoll.db.sqljson import SERIAL_TYPES, JsonScript, JsonStatement, Node, s
 
 if TYPE_CHECKING:
     from plimsoll.db.ddl.functions import FunctionDraft
+    from plimsoll.db.ddl.user_types import CompositeDraft, DomainDraft
     from plimsoll.db.ddl.views import ViewDraft
+
+# What a fresh database grants on schema ``public`` (PostgreSQL 15 on: USAGE to PUBLIC;
+# CREATE too before 15). Privileges are (privilege, grantee) -> grant option.
+PUBLIC_SCHEMA_GRANTS: dict[tuple[str, str], bool] = {("USAGE", "PUBLIC"): False}
 
 
 _NONE_TAKEN: dict[str, int] = {}
@@ -38,6 +43,14 @@ class Model:
         self.create_in = default_schema
         self.schemas: set[str] = {"public", default_schema}
         self.extensions: set[str] = {"plpgsql"}
+        # The schema of each extension (plpgsql's is pg_catalog, as its control file says).
+        self.extension_schemas: dict[str, str] = {"plpgsql": "pg_catalog"}
+        # The grants of each schema (a new schema has none; public has PUBLIC's USAGE).
+        self.schema_grants: dict[str, dict[tuple[str, str], bool]] = {
+            "public": dict(PUBLIC_SCHEMA_GRANTS)
+        }
+        self.domains: dict[str, DomainDraft] = {}
+        self.composites: dict[str, CompositeDraft] = {}
         self.tables: dict[str, TableDraft] = {}
         self.views: dict[str, ViewDraft] = {}
         self.functions: dict[str, FunctionDraft] = {}
@@ -49,7 +62,7 @@ class Model:
         # Every relation name taken in a schema, by key: r table, v view, m materialized
         # view, i index, S sequence, c composite type, p a table left out (partitioned...).
         self.relations: dict[str, str] = {}
-        # Which table each index (its own or a constraint's) belongs to.
+        # Which table (or materialized view) each index (its own or a constraint's) is on.
         self.index_table: dict[str, str] = {}
         # Constraint names taken in each schema (PostgreSQL's generated names avoid them).
         self.constraint_names: dict[str, dict[str, int]] = {}
@@ -267,8 +280,8 @@ class Model:
         self.relations[key] = "i"
         self.index_table[key] = table.key
 
-    def register_index(self, table: TableDraft, index: IndexDraft) -> None:
-        """Add an index to ``table``, its name taken in the table's schema."""
+    def register_index(self, table: TableDraft | ViewDraft, index: IndexDraft) -> None:
+        """Add an index to ``table`` (or a materialized view), its name taken in its schema."""
         key = f"{table.schema}.{index.name}"
         self.relations[key] = "i"
         self.index_table[key] = table.key

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from plimsoll.db.catalog import EnumType, quote_literal
+from plimsoll.db.catalog import quote_literal
 from plimsoll.db.ddl.drops import columns_of_type
 from plimsoll.db.ddl.functions import function_key
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.state import INDEX_KINDS, ConstraintDraft, TableDraft, quote, sql_name
+from plimsoll.db.ddl.user_types import rename_composite
 from plimsoll.db.sqljson import Node, strings, unwrap
 
 _RELATION_KINDS = ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE")
@@ -111,6 +112,11 @@ def _move_relation(model: Model, key: str, schema: str, name: str) -> None:
         owner = model.tables.get(table_key)
         if owner is not None:
             _rename_index(model, owner, old_name, name)
+        matview = model.views.get(table_key)
+        if matview is not None and old_name in matview.indexes:
+            index = matview.indexes.pop(old_name)
+            index.name = name
+            matview.indexes[name] = index
     elif kind == "S":
         sequence = model.sequences.pop(key, None)
         for table in model.tables.values():
@@ -149,6 +155,8 @@ def _follow_table(model: Model, table: TableDraft, old: tuple[str, str], old_key
         for constraint in other.constraints.values():
             if constraint.references == old:
                 constraint.references = new
+        if old_key in other.inherits:
+            other.inherits[other.inherits.index(old_key)] = new_key
     _follow_view_reads(model, old_key, new_key)
     for index_key, owner in list(model.index_table.items()):
         if owner != old_key:
@@ -241,18 +249,29 @@ def _move_function(model: Model, key: str, schema: str, name: str) -> None:
 
 
 def _move_type(model: Model, key: str, schema: str | None, name: str) -> None:
-    """Rename or move an enum (or note a domain's new name); columns follow it."""
+    """Rename or move an enum, a domain or a composite type; columns follow it."""
     old_schema = key.partition(".")[0]
     schema = schema or old_schema
     new_key = f"{schema}.{name}"
-    if key not in model.types or new_key == key:
+    if new_key == key:
         return
-    model.types.discard(key)
-    model.types.add(new_key)
+    if model.relations.get(key) == "c":
+        del model.relations[key]
+        model.relations[new_key] = "c"
+        rename_composite(model, key, schema, name)
+    elif key not in model.types:
+        return
+    else:
+        model.types.discard(key)
+        model.types.add(new_key)
     found = model.enums.pop(key, None)
     if found is not None:
         enum, labels = found
-        model.enums[new_key] = (EnumType(schema, name, enum.labels, enum.origin), labels)
+        model.enums[new_key] = (dataclasses.replace(enum, schema=schema, name=name), labels)
+    domain = model.domains.pop(key, None)
+    if domain is not None:
+        domain.schema, domain.name = schema, name
+        model.domains[new_key] = domain
     for table in model.tables.values():
         for column_name in columns_of_type(table, key):
             column = table.columns[column_name]
@@ -272,4 +291,5 @@ def _rename_schema(model: Model, old: str, new: str) -> None:
         _move_type(model, key, new, key.partition(".")[2])
     model.schemas.discard(old)
     model.schemas.add(new)
+    model.schema_grants[new] = model.schema_grants.pop(old, {})
     model.refresh_creation_schema()

@@ -36,6 +36,8 @@ def create_sequence(model: Model, node: Node) -> None:
         "cache": 1,
         "cycle": False,
         "owned_by": None,
+        "comment": None,
+        "grants": frozenset(),
         "origin": model.here(),
     }
     _sequence_options(model, sequence, node.get("options"), creating=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from plimsoll.db.catalog import (
     Column,
@@ -28,6 +28,9 @@ from plimsoll.db.catalog import (
     quote_ident,
     quote_literal,
 )
+
+if TYPE_CHECKING:
+    from plimsoll.db.ddl.views import ViewDraft
 
 _T = TypeVar("_T")
 
@@ -101,6 +104,7 @@ COLUMN_DEFAULTS: dict[str, Any] = {
     "identity": None,
     "generated": False,
     "comment": None,
+    "grants": frozenset(),
     "origin": None,
 }
 # A record becomes a frozen Column's own __dict__ (TableDraft.frozen): Column must be plain
@@ -267,8 +271,8 @@ class IndexDraft:
         """Whether the index goes when ``column`` is dropped."""
         return column in self.columns or column in self.include or column in self.refs
 
-    def frozen(self, table: TableDraft) -> Index:
-        """The catalog's Index, its definition naming ``table``."""
+    def frozen(self, table: TableDraft | ViewDraft) -> Index:
+        """The catalog's Index, its definition naming ``table`` (or materialized view)."""
         text = "CREATE UNIQUE INDEX " if self.unique else "CREATE INDEX "
         text += f"{quote(self.name)} ON {sql_name(table.schema, table.name)}"
         text += f" USING {self.method} ({', '.join(self.elements)})"
@@ -370,6 +374,7 @@ class TableDraft:
         "rls_enabled",
         "rls_forced",
         "unlogged",
+        "inherits",
         "owned",
         "origin",
     )
@@ -391,6 +396,8 @@ class TableDraft:
         self.rls_enabled = False
         self.rls_forced = False
         self.unlogged = False
+        # The keys of the tables it inherits from, in order.
+        self.inherits: list[str] = []
         # Relations living and dying with the table: serial and identity sequences.
         self.owned: list[str] = []
         self.origin = origin
@@ -448,6 +455,7 @@ class TableDraft:
                 "rls_enabled": self.rls_enabled,
                 "rls_forced": self.rls_forced,
                 "unlogged": self.unlogged,
+                "inherits": tuple(self.inherits),
                 "origin": self.origin,
             }
         )

@@ -70,7 +70,10 @@ def create_table(model: Model, node: Node) -> None:
     table = _add_table(model, schema, name, relation)
     pending: Pending = []
     for parent in node.get("inhRelations") or ():
-        _inherit(model, table, model.table(unwrap(parent)[1]))
+        found = model.table(unwrap(parent)[1])
+        _inherit(model, table, found)
+        if found is not None:
+            table.inherits.append(found.key)
     columns = table.columns
     known_types = model.builtin_types
     lines, start = model.lines, model.start
@@ -176,6 +179,8 @@ def _serial_sequence(
         "cache": 1,
         "cycle": False,
         "owned_by": (table.schema, table.name, column),
+        "comment": None,
+        "grants": frozenset(),
         "origin": record["origin"],
     }
     table.owned.append(key)
@@ -201,6 +206,7 @@ def _inherit(model: Model, table: TableDraft, parent: TableDraft | None) -> None
             copy = dict(column)
             copy["identity"] = None
             copy["comment"] = None
+            copy["grants"] = frozenset()
             columns[name] = copy
         elif not column["nullable"]:
             mine["nullable"] = False

@@ -12,7 +12,7 @@ from typing import Any
 from plimsoll.db.catalog import Origin, View
 from plimsoll.db.ddl.drops import drop_relation
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.ddl.state import grant_set
+from plimsoll.db.ddl.state import IndexDraft, grant_set
 from plimsoll.db.ddl.tokens import Tokens
 from plimsoll.db.sqljson import Node, walk
 
@@ -28,7 +28,14 @@ class ViewDraft:
         self.comment: str | None = None
         self.grants: dict[tuple[str, str], bool] = {}
         self.depends_on: set[str] = set()
+        # A materialized view's indexes, by name.
+        self.indexes: dict[str, IndexDraft] = {}
         self.origin = origin
+
+    @property
+    def key(self) -> str:
+        """``schema.name``."""
+        return f"{self.schema}.{self.name}"
 
     def frozen(self) -> View:
         """The catalog's View."""
@@ -40,6 +47,7 @@ class ViewDraft:
             comment=self.comment,
             grants=grant_set(self.grants),
             depends_on=tuple(sorted(self.depends_on)),
+            indexes=tuple(self.indexes[n].frozen(self) for n in sorted(self.indexes)),
             origin=self.origin,
         )
 

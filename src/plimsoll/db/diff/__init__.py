@@ -1,0 +1,49 @@
+"""What differs between two catalogs, and the DDL that turns one into the other and back.
+
+:func:`diff` compares catalog A with catalog B and returns :class:`Change` records, one per
+object that was added, removed or changed. Each change carries one or more :class:`Step`: a
+statement that moves A towards B (``up``) and the statement that undoes it (``down``), with
+the :class:`Phase` of the migration it belongs to.
+
+Ordering. A migration runs every step's ``up`` sorted by phase, then its ``down`` file runs
+every step's ``down`` in exactly the reverse order. The phases go from dropping dependents
+(triggers, policies, views, foreign keys, constraints, indexes, then tables) to creating
+things in dependency order (schemas, extensions, types, sequences, functions, tables,
+columns), dropping what is no longer used (functions, sequences, types, extensions,
+schemas), then constraints, indexes, foreign keys, views, triggers, row-level security,
+policies, comments and grants; since each ``down`` undoes its own ``up``, reversing the whole
+list gives a valid order for the way back too. Views are dropped in reverse dependency order
+and created in dependency order, and a view that reads a table whose columns change type or
+disappear is dropped before and recreated after the change; a foreign key whose referenced
+key is replaced steps aside while it is.
+
+:func:`generate` writes the steps as a ``<version>_<name>.up.sql`` and ``.down.sql`` pair in
+a migrations folder, with the version the folder's naming gives the next migration.
+
+Covered: schemas and their grants; extensions; enum types (labels added with ADD VALUE,
+removed or reordered by recreating the type), domains and composite types; sequences;
+functions and procedures (their grants compared with a new function's EXECUTE to PUBLIC);
+tables, columns, constraints, indexes, triggers, row-level security and policies; views and
+materialized views (and their indexes); comments on all of these, and grants on tables,
+columns, views, sequences, functions and schemas.
+
+Not covered: ownership (environments differ in roles), column collations, partitioned
+tables and partitions, table inheritance, range types, grants on types, a domain's base
+type (reported, no DDL) and a composite type's attributes reordered (reported, no DDL).
+
+The modules, one kind of object each: :mod:`~plimsoll.db.diff.schemas` (schemas,
+extensions), :mod:`~plimsoll.db.diff.enums`, :mod:`~plimsoll.db.diff.types` (domains,
+composite types), :mod:`~plimsoll.db.diff.sequences`, :mod:`~plimsoll.db.diff.functions`,
+:mod:`~plimsoll.db.diff.tables` (tables, columns), :mod:`~plimsoll.db.diff.parts`
+(constraints, indexes, triggers, policies), :mod:`~plimsoll.db.diff.views`; with
+:mod:`~plimsoll.db.diff.model` (the records), :mod:`~plimsoll.db.diff.text` (shared SQL),
+:mod:`~plimsoll.db.diff.engine` (:func:`diff`) and :mod:`~plimsoll.db.diff.write`.
+"""
+
+from __future__ import annotations
+
+from plimsoll.db.diff.engine import diff
+from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
+from plimsoll.db.diff.write import generate, migration_sql
+
+__all__ = ["Change", "ChangeKind", "Phase", "Step", "diff", "generate", "migration_sql"]

@@ -1,0 +1,134 @@
+"""The records a diff is made of: what changed (:class:`Change`) and how to migrate it
+(:class:`Step`, placed by its :class:`Phase`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class ChangeKind(StrEnum):
+    """What happened to an object between A and B."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+class Phase(IntEnum):
+    """Where a step runs in a migration; ``down`` runs the steps in reverse.
+
+    The drops of dependents come first (triggers, policies, views, foreign keys, constraints,
+    indexes, tables, and what uses a type being recreated), then the creations in dependency
+    order (schemas, extensions, types, sequences, functions, tables, columns), then the drops
+    of what nothing uses any more (functions, sequences, types, extensions, schemas), then
+    what hangs on tables (constraints, indexes, foreign keys, views, triggers, row-level
+    security, policies), comments and grants.
+    """
+
+    DROP_TRIGGERS = 10
+    DROP_POLICIES = 20
+    DROP_VIEWS = 30
+    DISINHERIT = 35
+    DROP_FOREIGN_KEYS = 40
+    DROP_CONSTRAINTS = 50
+    DROP_INDEXES = 60
+    DISOWN_SEQUENCES = 65
+    DROP_TABLES = 70
+    DROP_TYPE_USERS = 75
+    CREATE_SCHEMAS = 80
+    CREATE_EXTENSIONS = 85
+    CREATE_TYPES = 90
+    ALTER_TYPES = 95
+    SEQUENCES = 100
+    FUNCTIONS = 110
+    CREATE_TABLES = 120
+    DROP_COLUMNS = 130
+    ADD_COLUMNS = 140
+    ALTER_COLUMNS = 150
+    ALTER_DOMAINS = 155
+    DROP_FUNCTIONS = 160
+    DROP_SEQUENCES = 170
+    DROP_TYPES = 180
+    DROP_EXTENSIONS = 185
+    DROP_SCHEMAS = 190
+    ADD_CONSTRAINTS = 200
+    CREATE_INDEXES = 210
+    ADD_FOREIGN_KEYS = 220
+    INHERIT = 225
+    OWN_SEQUENCES = 230
+    CREATE_VIEWS = 240
+    CREATE_TRIGGERS = 250
+    ROW_SECURITY = 260
+    CREATE_POLICIES = 270
+    COMMENTS = 280
+    GRANTS = 290
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement (or a few that belong together) and the statement undoing it.
+
+    Either may be empty when the step has nothing to do that way. ``rank`` orders steps inside a phase (views in dependency order); equal ranks keep the
+    order in which the differ produced them.
+    """
+
+    phase: Phase
+    up: str
+    down: str
+    rank: int = 0
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """The sort key of this step in a migration."""
+        return (int(self.phase), self.rank)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object added, removed or changed, with the steps that migrate it.
+
+    ``destructive`` marks a change whose migration may lose data or fail on existing rows
+    (an enum recreated without one of its labels: rows holding it cannot be converted).
+    """
+
+    kind: ChangeKind
+    object_type: str
+    name: str
+    detail: str = ""
+    steps: tuple[Step, ...] = field(default=(), repr=False)
+    destructive: bool = False
+
+    @property
+    def up_sql(self) -> str:
+        """The DDL turning A into B for this object."""
+        return "\n".join(s.up for s in sorted(self.steps, key=lambda s: s.order) if s.up)
+
+    @property
+    def down_sql(self) -> str:
+        """The DDL turning B back into A for this object."""
+        # reversed(sorted(...)), not sorted(reverse=True): steps of one phase must reverse too.
+        ordered = sorted(self.steps, key=lambda s: s.order)
+        return "\n".join(s.down for s in reversed(ordered) if s.down)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view of the change."""
+        return {
+            "kind": str(self.kind),
+            "object_type": self.object_type,
+            "name": self.name,
+            "detail": self.detail,
+            "destructive": self.destructive,
+            "up_sql": self.up_sql,
+            "down_sql": self.down_sql,
+        }
+
+
+def kind_of(was: object | None, now: object | None) -> ChangeKind:
+    """ADDED when only ``now`` exists, REMOVED when only ``was`` does, else CHANGED."""
+    if was is None:
+        return ChangeKind.ADDED
+    if now is None:
+        return ChangeKind.REMOVED
+    return ChangeKind.CHANGED

@@ -1,0 +1,322 @@
+"""Tables and their columns: CREATE / DROP TABLE, ADD / DROP / ALTER COLUMN, row-level
+security switches, comments and grants (table and column level)."""
+
+from __future__ import annotations
+
+from plimsoll.db.catalog import Column, Table, quote_ident, sql_name
+from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
+from plimsoll.db.diff.text import (
+    by_name,
+    comment_sql,
+    diff_comment,
+    diff_grants,
+    grant_sql,
+    show,
+    sorted_grants,
+)
+
+
+def alter(table: Table, action: str) -> str:
+    """``ALTER TABLE <table> <action>;``."""
+    return f"ALTER TABLE {table.sql_name} {action};"
+
+
+def column_spec(column: Column) -> str:
+    """A column as CREATE TABLE / ADD COLUMN write it."""
+    parts = [quote_ident(column.name), column.type]
+    if column.generated and column.default is not None:
+        parts.append(f"GENERATED ALWAYS AS ({column.default}) STORED")
+    elif column.identity is not None:
+        parts.append(f"GENERATED {column.identity} AS IDENTITY")
+    elif column.default is not None:
+        parts.append(f"DEFAULT {column.default}")
+    if not column.nullable:
+        parts.append("NOT NULL")
+    return " ".join(parts)
+
+
+def _rls_sql(table: Table) -> list[str]:
+    out = []
+    if table.rls_enabled:
+        out.append(alter(table, "ENABLE ROW LEVEL SECURITY"))
+    if table.rls_forced:
+        out.append(alter(table, "FORCE ROW LEVEL SECURITY"))
+    return out
+
+
+def _column_grants_sql(table: Table, column: Column) -> list[str]:
+    columns = f" ({quote_ident(column.name)})"
+    return [grant_sql(g, f"TABLE {table.sql_name}", columns) for g in sorted_grants(column.grants)]
+
+
+def create_table_sql(table: Table) -> str:
+    """CREATE TABLE with its columns and every constraint but foreign keys, then its comments,
+    row-level security switches and grants (indexes, foreign keys, triggers and policies are
+    steps of their own)."""
+    lines = [f"    {column_spec(c)}" for c in table.columns]
+    lines += [
+        f"    CONSTRAINT {quote_ident(k.name)} {k.definition}"
+        for k in table.constraints
+        if not k.is_foreign_key
+    ]
+    body = ",\n".join(lines)
+    out = [
+        f"CREATE TABLE {table.sql_name} (\n{body}\n);"
+        if lines
+        else f"CREATE TABLE {table.sql_name} ();"
+    ]
+    if table.comment is not None:
+        out.append(comment_sql(f"TABLE {table.sql_name}", table.comment))
+    for column in table.columns:
+        if column.comment is not None:
+            out.append(column_comment_sql(table, column.name, column.comment))
+    out += _rls_sql(table)
+    out += [grant_sql(g, f"TABLE {table.sql_name}") for g in sorted_grants(table.grants)]
+    for column in table.columns:
+        out += _column_grants_sql(table, column)
+    return "\n".join(out)
+
+
+def inherit_steps(table: Table, before: tuple[str, ...], after: tuple[str, ...]) -> list[Step]:
+    """``NO INHERIT`` from the parents left (early: a parent cannot be dropped under its
+    children) and ``INHERIT`` the new ones (late: the child needs the parent's columns and
+    checks first)."""
+    steps = []
+    for parent in before:
+        if parent not in after:
+            name = sql_name(*parent.split(".", 1))
+            steps.append(
+                Step(
+                    Phase.DISINHERIT,
+                    alter(table, f"NO INHERIT {name}"),
+                    alter(table, f"INHERIT {name}"),
+                )
+            )
+    for parent in after:
+        if parent not in before:
+            name = sql_name(*parent.split(".", 1))
+            steps.append(
+                Step(
+                    Phase.INHERIT,
+                    alter(table, f"INHERIT {name}"),
+                    alter(table, f"NO INHERIT {name}"),
+                )
+            )
+    return steps
+
+
+def drop_table_sql(table: Table) -> str:
+    """``DROP TABLE``."""
+    return f"DROP TABLE {table.sql_name};"
+
+
+def column_comment_sql(table: Table, column: str, comment: str | None) -> str:
+    """``COMMENT ON COLUMN``."""
+    return comment_sql(f"COLUMN {table.sql_name}.{quote_ident(column)}", comment)
+
+
+def add_column_sql(table: Table, column: Column) -> str:
+    """ADD COLUMN, with the column's comment and grants."""
+    out = [alter(table, f"ADD COLUMN {column_spec(column)}")]
+    if column.comment is not None:
+        out.append(column_comment_sql(table, column.name, column.comment))
+    out += _column_grants_sql(table, column)
+    return "\n".join(out)
+
+
+def drop_column_sql(table: Table, column: Column) -> str:
+    """DROP COLUMN."""
+    return alter(table, f"DROP COLUMN {quote_ident(column.name)}")
+
+
+def diff_columns(
+    old: Table, new: Table, defaults_elsewhere: frozenset[str] = frozenset()
+) -> tuple[list[Change], bool]:
+    """The column changes of a table, and whether views reading it must be rebuilt (a
+    column dropped or retyped). The defaults of the columns named in ``defaults_elsewhere``
+    are set by another change (an enum recreated under them)."""
+    out = []
+    rewrites = False
+    before, after = by_name(old.columns), by_name(new.columns)
+    for column in old.columns:
+        if column.name not in after:
+            rewrites = True
+            step = Step(
+                Phase.DROP_COLUMNS, drop_column_sql(old, column), add_column_sql(old, column)
+            )
+            out.append(
+                Change(ChangeKind.REMOVED, "column", f"{old.key}.{column.name}", "", (step,))
+            )
+    for column in new.columns:
+        if column.name not in before:
+            step = Step(
+                Phase.ADD_COLUMNS, add_column_sql(new, column), drop_column_sql(new, column)
+            )
+            out.append(Change(ChangeKind.ADDED, "column", f"{new.key}.{column.name}", "", (step,)))
+    for column in new.columns:
+        previous = before.get(column.name)
+        if previous is None or previous == column:
+            continue
+        steps, details, rewrite = _column_steps(
+            new, previous, column, column.name in defaults_elsewhere
+        )
+        rewrites = rewrites or rewrite
+        if steps:
+            out.append(
+                Change(
+                    ChangeKind.CHANGED,
+                    "column",
+                    f"{new.key}.{column.name}",
+                    "; ".join(details),
+                    tuple(steps),
+                )
+            )
+        # Column grants are changes of their own, as a table's grants are.
+        out += diff_grants(
+            previous.grants,
+            column.grants,
+            f"TABLE {new.sql_name}",
+            f"{new.key}.{column.name}",
+            columns=f" ({quote_ident(column.name)})",
+        )
+    return out, rewrites
+
+
+def _column_steps(
+    table: Table, old: Column, new: Column, defaults_elsewhere: bool = False
+) -> tuple[list[Step], list[str], bool]:
+    """The ALTER COLUMN steps from ``old`` to ``new``, their description, and whether the
+    column's type changes (views reading it must then be rebuilt)."""
+    name = quote_ident(new.name)
+    column = f"ALTER COLUMN {name}"
+    if old.generated or new.generated:
+        if (old.generated, old.default, old.type) != (new.generated, new.default, new.type):
+            # A generation expression cannot be altered in place: the column is recreated.
+            recreate = [
+                Step(Phase.DROP_COLUMNS, drop_column_sql(table, old), add_column_sql(table, old)),
+                Step(Phase.ADD_COLUMNS, add_column_sql(table, new), drop_column_sql(table, new)),
+            ]
+            return recreate, ["generated expression"], True
+        steps: list[Step] = []
+        details: list[str] = []
+    else:
+        steps, details = _plain_column_steps(table, old, new, column, defaults_elsewhere)
+    if old.comment != new.comment:
+        details.append("comment")
+        steps.append(
+            Step(
+                Phase.COMMENTS,
+                column_comment_sql(table, new.name, new.comment),
+                column_comment_sql(table, old.name, old.comment),
+            )
+        )
+    return steps, details, old.type != new.type
+
+
+def _plain_column_steps(
+    table: Table, old: Column, new: Column, column: str, defaults_elsewhere: bool
+) -> tuple[list[Step], list[str]]:
+    # The order matters: a default is dropped before the type changes (it may not cast), an
+    # identity needs NOT NULL before it is added, and a default can only be set once an
+    # identity is gone. Reversed, the same list is a valid way back.
+    steps: list[Step] = []
+    details: list[str] = []
+    retype = old.type != new.type
+    default_changes = old.default != new.default
+    steers_default = not defaults_elsewhere
+    if steers_default and old.default is not None and (default_changes or retype):
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS,
+                alter(table, f"{column} DROP DEFAULT"),
+                alter(table, f"{column} SET DEFAULT {old.default}"),
+            )
+        )
+    if old.identity is not None and new.identity is None:
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS,
+                alter(table, f"{column} DROP IDENTITY"),
+                alter(table, f"{column} ADD GENERATED {old.identity} AS IDENTITY"),
+            )
+        )
+    if retype:
+        details.append(f"type {old.type} -> {new.type}")
+        name = quote_ident(new.name)
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS,
+                alter(table, f"{column} TYPE {new.type} USING {name}::{new.type}"),
+                alter(table, f"{column} TYPE {old.type} USING {name}::{old.type}"),
+            )
+        )
+    if old.nullable != new.nullable:
+        details.append("nullable" if new.nullable else "NOT NULL")
+        set_, drop = (
+            alter(table, f"{column} SET NOT NULL"),
+            alter(table, f"{column} DROP NOT NULL"),
+        )
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS, drop if new.nullable else set_, set_ if new.nullable else drop
+            )
+        )
+    if old.identity is not None and new.identity is not None and old.identity != new.identity:
+        details.append(f"identity {old.identity} -> {new.identity}")
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS,
+                alter(table, f"{column} SET GENERATED {new.identity}"),
+                alter(table, f"{column} SET GENERATED {old.identity}"),
+            )
+        )
+    if new.identity is not None and old.identity is None:
+        details.append(f"identity {new.identity}")
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS,
+                alter(table, f"{column} ADD GENERATED {new.identity} AS IDENTITY"),
+                alter(table, f"{column} DROP IDENTITY"),
+            )
+        )
+    elif old.identity is not None and new.identity is None:
+        details.append("identity dropped")
+    if default_changes:
+        details.append(f"default {show(old.default)} -> {show(new.default)}")
+    if steers_default and new.default is not None and (default_changes or retype):
+        steps.append(
+            Step(
+                Phase.ALTER_COLUMNS,
+                alter(table, f"{column} SET DEFAULT {new.default}"),
+                alter(table, f"{column} DROP DEFAULT"),
+            )
+        )
+    return steps, details
+
+
+def diff_table_attributes(old: Table, new: Table) -> list[Change]:
+    """Row-level security switches, the table's comment and its grants."""
+    out = []
+    for flag, enable, disable in (
+        ("rls_enabled", "ENABLE ROW LEVEL SECURITY", "DISABLE ROW LEVEL SECURITY"),
+        ("rls_forced", "FORCE ROW LEVEL SECURITY", "NO FORCE ROW LEVEL SECURITY"),
+    ):
+        was, now = getattr(old, flag), getattr(new, flag)
+        if was != now:
+            up, down = (
+                (alter(new, enable), alter(new, disable))
+                if now
+                else (alter(new, disable), alter(new, enable))
+            )
+            out.append(
+                Change(
+                    ChangeKind.CHANGED,
+                    "row level security",
+                    new.key,
+                    up.split(" ", 3)[-1].rstrip(";"),
+                    (Step(Phase.ROW_SECURITY, up, down),),
+                )
+            )
+    out += diff_comment(old.comment, new.comment, f"TABLE {new.sql_name}", new.key)
+    out += diff_grants(old.grants, new.grants, f"TABLE {new.sql_name}", new.key)
+    return out

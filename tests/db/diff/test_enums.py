@@ -1,0 +1,142 @@
+"""Enum label changes: ADD VALUE, recreation for removed or reordered labels, and the way
+back; in memory and on the real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from plimsoll.db.catalog import Catalog, Column, EnumType, Table
+from plimsoll.db.diff import ChangeKind, diff, migration_sql
+from plimsoll.db.migrator import MigrationError
+from tests.db.diff.conftest import Pair
+
+
+def _catalog(labels: tuple[str, ...], default: str | None = None) -> Catalog:
+    column = Column("mood", "public.mood", default=default)
+    return Catalog.of(
+        enums=[EnumType("public", "mood", labels)],
+        tables=[Table("public", "people", columns=(column,))],
+    )
+
+
+def test_labels_added_are_placed_next_to_their_neighbours() -> None:
+    a = Catalog.of(enums=[EnumType("public", "e", ("b", "d"))])
+    b = Catalog.of(enums=[EnumType("public", "e", ("a", "b", "c", "d", "e"))])
+    [change] = diff(a, b)
+    assert change.up_sql.splitlines() == [
+        "ALTER TYPE public.e ADD VALUE 'a' BEFORE 'b';",
+        "ALTER TYPE public.e ADD VALUE 'c' AFTER 'b';",
+        "ALTER TYPE public.e ADD VALUE 'e' AFTER 'd';",
+    ]
+    assert not change.destructive
+
+
+def test_removed_or_reordered_labels_recreate_the_type_and_convert_columns() -> None:
+    a = _catalog(("a", "b", "c"), default="'a'::public.mood")
+    b = _catalog(("c", "a"), default="'c'::public.mood")
+    changes = diff(a, b)
+    [enum] = [c for c in changes if c.object_type == "enum"]
+    assert enum.destructive and "recreated" in enum.detail
+    # The column's default belongs to the recreation: the column diff leaves it alone.
+    assert [c.object_type for c in changes] == ["enum"]
+    up, down = migration_sql(changes)
+    assert up.splitlines() == [
+        "ALTER TYPE public.mood RENAME TO mood_old;",
+        "CREATE TYPE public.mood AS ENUM ('c', 'a');",
+        "",
+        "ALTER TABLE public.people ALTER COLUMN mood DROP DEFAULT;",
+        "ALTER TABLE public.people ALTER COLUMN mood TYPE public.mood"
+        " USING mood::text::public.mood;",
+        "ALTER TABLE public.people ALTER COLUMN mood SET DEFAULT 'c'::public.mood;",
+        "",
+        "DROP TYPE public.mood_old;",
+    ]
+    assert "CREATE TYPE public.mood AS ENUM ('a', 'b', 'c');" in down
+    assert (
+        down.index("RENAME TO mood_old")
+        < down.index("USING mood::text")
+        < down.index("DROP TYPE public.mood_old")
+    )
+
+
+def test_a_label_the_migration_writes_is_not_added_in_place() -> None:
+    # ADD VALUE's label cannot be used in the transaction adding it: recreate instead.
+    a = _catalog(("a",), default="'a'::public.mood")
+    b = _catalog(("a", "b"), default="'b'::public.mood")
+    [enum] = diff(a, b)
+    assert "ADD VALUE" not in enum.up_sql and "RENAME TO mood_old" in enum.up_sql
+    assert not enum.destructive
+    unused = diff(_catalog(("a",)), _catalog(("a", "b")))
+    assert unused[0].up_sql == "ALTER TYPE public.mood ADD VALUE 'b' AFTER 'a';"
+
+
+SCHEMA = """
+CREATE TYPE public.mood AS ENUM ({labels});
+CREATE TABLE public.people (
+    id int PRIMARY KEY,
+    mood public.mood DEFAULT {default},
+    moods public.mood[],
+    CONSTRAINT people_not_c CHECK (mood <> 'c')
+);
+CREATE INDEX people_a_idx ON public.people (id) WHERE mood = 'a';
+CREATE VIEW public.happy AS SELECT id FROM public.people WHERE mood = 'a';
+CREATE FUNCTION public.is_a(m public.mood) RETURNS boolean LANGUAGE sql
+    AS 'SELECT m = ''a''';
+ALTER TABLE public.people ENABLE ROW LEVEL SECURITY;
+CREATE POLICY people_a ON public.people USING (mood <> 'c');
+"""
+DATA = "INSERT INTO public.people VALUES (1, 'a', '{a,b}'), (2, 'b', NULL), (3, NULL, '{}');"
+
+
+def _schema(labels: str, default: str) -> str:
+    return SCHEMA.format(labels=labels, default=default)
+
+
+def test_label_added_round_trips(pair: Pair) -> None:
+    done = pair.round_trip(
+        _schema("'a', 'b', 'c'", "'a'"), _schema("'a', 'x', 'b', 'c'", "'a'"), DATA
+    )
+    enum = done.change("enum", "public.mood")
+    assert enum.kind is ChangeKind.CHANGED and not enum.destructive
+    assert "ALTER TYPE public.mood ADD VALUE 'x' AFTER 'a';" in done.up
+    assert "RENAME" not in done.up
+    # The way back recreates the type around its users.
+    assert "RENAME TO mood_old" in done.down and "DROP VIEW public.happy" in done.down
+
+
+def test_label_added_and_used_round_trips(pair: Pair) -> None:
+    done = pair.round_trip(
+        _schema("'a', 'b', 'c'", "'a'"), _schema("'a', 'b', 'c', 'd'", "'d'"), DATA
+    )
+    assert "ADD VALUE" not in done.up and "RENAME TO mood_old" in done.up
+    assert "SET DEFAULT 'd'::public.mood" in done.up
+
+
+def test_labels_removed_and_reordered_round_trip(pair: Pair) -> None:
+    done = pair.round_trip(
+        _schema("'a', 'b', 'c', 'gone'", "'a'"), _schema("'c', 'b', 'a'", "'b'"), DATA
+    )
+    enum = done.change("enum", "public.mood")
+    assert enum.destructive
+    for statement in (
+        "DROP POLICY people_a ON public.people;",
+        "ALTER TABLE public.people DROP CONSTRAINT people_not_c;",
+        "DROP INDEX public.people_a_idx;",
+        "DROP FUNCTION public.is_a(m public.mood);",
+        "USING moods::text[]::public.mood[]",
+    ):
+        assert statement in done.up, statement
+
+
+def test_a_row_holding_a_removed_label_stops_the_migration(pair: Pair) -> None:
+    pair.run(pair.a, _schema("'a', 'b', 'c'", "'a'") + DATA)
+    pair.run(pair.b, _schema("'a', 'c'", "'a'"))
+    from plimsoll.db.diff import generate
+    from plimsoll.db.introspect import introspect
+    from plimsoll.db.migrator import Migrator
+
+    before = introspect(pair.a)
+    generate(diff(before, introspect(pair.b)), "drop_b", pair.folder)
+    with pytest.raises(MigrationError, match="invalid input value for enum"):
+        Migrator(pair.a, pair.folder).up()
+    assert introspect(pair.a) == before
