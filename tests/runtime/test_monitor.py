@@ -148,6 +148,20 @@ def test_the_default_registry_is_sampled_by_default(store: SqliteStore) -> None:
     assert "python_info" in storage.metric_names(store)
 
 
+def test_a_metric_read_by_both_samplers_is_recorded_once_a_tick(store: SqliteStore) -> None:
+    registry = CollectorRegistry()
+    # prometheus_client's process collector also exposes process_resident_memory_bytes.
+    prometheus_client.ProcessCollector(registry=registry)
+    assert registry.get_sample_value("process_resident_memory_bytes") is not None
+    monitor = PerformanceMonitor(store, registry=registry)
+    monitor.tick(1000.0)
+    rows = storage.samples(store, "process_resident_memory_bytes", 0, 2000)
+    assert len(rows) == 1  # the system sampler's reading, not a second point
+    assert storage.samples(
+        store, "process_cpu_seconds_total", 0, 2000
+    )  # the rest of the registry stays
+
+
 def test_work_per_tick_is_bounded_and_every_series_gets_its_turn(store: SqliteStore) -> None:
     registry = CollectorRegistry()
     for i in range(50):

@@ -357,6 +357,11 @@ class PerformanceMonitor:
         out = self._system.sample(at) if self._system is not None else []
         if self._registry is not None:
             found = registry_samples(self._registry, at, self.exclude)
+            if out:
+                # prometheus_client's process collector exposes process_resident_memory_bytes
+                # too: the system sampler's reading wins, so a series gets one point a tick.
+                own = {sample.metric for sample in out}
+                found = [sample for sample in found if sample.metric not in own]
             room = max(self.max_samples_per_tick - len(out), 0)
             out.extend(self._take_turn(found, room))
         return out[: self.max_samples_per_tick]

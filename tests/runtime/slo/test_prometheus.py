@@ -61,6 +61,16 @@ def test_expressions() -> None:
     }  # the labels `runtime watch` gives the alerts it raises itself
 
 
+def test_the_yaml_writes_shared_labels_out_in_full() -> None:
+    import yaml
+
+    document = rule_file(CONFIG)[0]
+    text = to_yaml(document)
+    # The same label mapping used by several rules is not written as a YAML alias.
+    assert "&id" not in text and "*id" not in text
+    assert yaml.safe_load(text) == document
+
+
 @needs_promtool
 def test_promtool_checks_the_rule_file(tmp_path: Path) -> None:
     path = tmp_path / "slo.yml"

@@ -224,4 +224,10 @@ def to_yaml(document: Mapping[str, Any]) -> str:
     """YAML text of a document, keys in the order given."""
     import yaml
 
-    return yaml.safe_dump(dict(document), sort_keys=False, default_flow_style=False)
+    class _NoAliases(yaml.SafeDumper):
+        # A mapping used twice (shared labels) would be written as &id001 / *id001: valid
+        # YAML, but not what anyone expects in a Prometheus rule file.
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(dict(document), Dumper=_NoAliases, sort_keys=False, default_flow_style=False)
