@@ -83,7 +83,8 @@ def test_status_healthy_then_paging(project: Path) -> None:
     assert api["budget"]["exhausted"] is True
     assert api["budget"]["remaining"] == pytest.approx(609 - 2000)
     text = plimsoll(project, "runtime", "slo", "--file", "slo.yaml", "--at", str(NOW), check=1)
-    assert "fast-burn, slow-burn" in text.stdout and "burn 5m" in text.stdout
+    assert "5m 100.00x" in text.stdout and "fast-burn" in text.stdout
+    assert "slow-burn" in text.stdout and "medium-burn" not in text.stdout
 
 
 def test_periods_report(project: Path) -> None:

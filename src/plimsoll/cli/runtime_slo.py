@@ -75,35 +75,42 @@ def _alert_dict(alert: Alert) -> dict[str, object]:
 
 
 def _table(statuses: list[SloStatus], raised: dict[str, list[Alert]]) -> Table:
-    table = Table(title="service level objectives", title_justify="left")
-    for column in ("slo", "target", "period", "compliance", "budget left", "bad / allowed"):
-        table.add_column(column, justify="left" if column == "slo" else "right")
+    """One row an objective, seven columns: the burn rates and alerts one a line in their cell.
+
+    A column per burn window made the table too wide for a terminal to show the names.
+    """
     from plimsoll.core.rules import parse_duration
 
-    # Objectives may use different burn alerts: every window any of them uses, shortest first.
-    window_names = sorted({w for item in statuses for w in item.burn_rates}, key=parse_duration)
-    for window in window_names:
-        table.add_column(f"burn {window}", justify="right")
-    table.add_column("firing")
-    if raised:
-        table.add_column("alerts (watch)")
+    table = Table(title="service level objectives", title_justify="left")
+    table.add_column("slo", no_wrap=True)
+    table.add_column("target", justify="right")
+    table.add_column("compliance", justify="right")
+    table.add_column("budget left", justify="right")
+    table.add_column("bad / allowed", justify="right")
+    table.add_column("burn rate", justify="right", no_wrap=True)
+    table.add_column("burning" + (" / raised by watch" if raised else ""))
     for item in statuses:
         budget = item.budget
         left = budget.remaining_fraction
         style = "bold red" if budget.exhausted else ("yellow" if left < 0.25 else "green")
-        firing = ", ".join(
+        burns = "\n".join(
+            f"{window} {_rate(item.burn_rates.get(window))}x"
+            for window in sorted(item.burn_rates, key=parse_duration)
+        )
+        firing = "\n".join(
             f"[{'bold red' if a.alert.pages else 'yellow'}]{a.alert.name}[/]" for a in item.firing
         )
+        alerts = [firing or "-"]
+        if raised:
+            alerts.append(_alert_text(raised.get(item.objective.name, [])) or "-")
         table.add_row(
             item.objective.name,
-            _percent(item.objective.target),
-            item.objective.period,
+            f"{_percent(item.objective.target)} / {item.objective.period}",
             _percent(budget.compliance),
             f"[{style}]{_percent(left, 1)}[/]",
             f"{budget.consumed:g} / {budget.allowed:g}",
-            *(_rate(item.burn_rates.get(w)) for w in window_names),
-            firing or "-",
-            *([_alert_text(raised.get(item.objective.name, [])) or "-"] if raised else []),
+            burns or "-",
+            "\n".join(alerts),
         )
     return table
 

@@ -67,6 +67,8 @@ def test_lifecycle_pending_firing_acknowledged_resolved(
     resolved = http_recorder.requests[-1].json()
     assert resolved["title"].startswith("[RESOLVED] HighCPU")
     assert resolved["fields"]["resolved"] == 1
+    # What is observed now (20), not the last firing value (97).
+    assert "is 20" in resolved["body"] and "97" not in resolved["body"], resolved["body"]
     history = [e["to_state"] for e in AlertStore(store).events()]
     assert history == ["pending", "firing", "acknowledged", "resolved"]
 

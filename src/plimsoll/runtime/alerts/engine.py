@@ -304,7 +304,10 @@ class AlertEngine:
             if held.state is HoldState.INACTIVE:
                 if before is not None:
                     detail = explain(rule, obs.value) if obs.value is not None else obs.message
-                    move(_resolved(before, at, obs), before, detail)
+                    # The resolve notification says what is observed now, not the last
+                    # firing value (which would read as if the problem were still there).
+                    now = obs.message or detail or before.summary
+                    move(replace(_resolved(before, at, obs), summary=now), before, detail)
                 continue
             if before is None:
                 alert = Alert(
