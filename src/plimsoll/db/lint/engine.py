@@ -158,23 +158,15 @@ class _Linter:
                     found.append(_finding(active, violation, None, 0, 0))
         return found
 
-    def schema_findings(self, sources: Sequence[SourceFile], pg_version: int) -> list[Finding]:
-        """Build the catalog from ``sources`` (in order) and return the schema rules' findings.
-
-        A file that does not parse is left out (its syntax error is reported by the caller).
-        """
+    def schema_findings(self, scripts: Sequence[JsonScript], pg_version: int) -> list[Finding]:
+        """Build the catalog from parsed ``scripts`` (in order); the schema rules' findings."""
         from plimsoll.db.ddl_catalog import CatalogBuilder
 
         builder = CatalogBuilder()
         with gc_paused():
-            for source in sources:
-                try:
-                    script = parse_json(source.text, source.path)
-                except SqlSyntaxError:
-                    continue
+            for script in scripts:
                 for statement in script.statements:
                     builder.apply(statement, script)
-                del script
         return self.check_schema(builder.catalog(), SchemaContext(pg_version, "files"))
 
 
@@ -218,14 +210,6 @@ def lint_sources(
     # The schema is the schema files' build when there are any, else the migrations'.
     catalog_sources = [s for s in sources if s.build and s.migration != has_schema]
     with gc_paused():
-        schema_job = None
-        if linter.schema_rules and catalog_sources:
-            # Started before anything is parsed: the child parses its own copy of the files,
-            # which costs less than sharing a large parsed heap copy-on-write.
-            schema_job = Background(
-                partial(linter.schema_findings, catalog_sources, pg_version),
-                fork=sum(len(s.text) for s in catalog_sources) >= PARALLEL_CHARACTERS,
-            )
         parsed: list[tuple[SourceFile, JsonScript]] = []
         for source in sources:
             order.setdefault(source.path, len(order))
@@ -237,6 +221,18 @@ def lint_sources(
             statements += len(script.statements)
             linter.ignores[source.path] = read_ignores(script)
             parsed.append((source, script))
+        schema_job = None
+        if linter.schema_rules and catalog_sources:
+            # A file that does not parse is left out (its syntax error is reported above).
+            wanted = {id(s) for s in catalog_sources}
+            scripts = [script for source, script in parsed if id(source) in wanted]
+            # Forked after parsing: the child reads the parsed trees copy-on-write (measured:
+            # cheaper than parsing them again there), builds the catalog and runs the schema
+            # rules while this process runs the statement rules.
+            schema_job = Background(
+                partial(linter.schema_findings, scripts, pg_version),
+                fork=sum(len(s.text) for s in catalog_sources) >= PARALLEL_CHARACTERS,
+            )
         for source, script in parsed:
             context = StatementContext(
                 script,
