@@ -73,7 +73,8 @@ def test_restart_in_the_middle_of_a_firing_alert(
     tmp_path: Path, http_recorder: HttpRecorder
 ) -> None:
     notify = notify_config(f"{http_recorder.url}/hook")
-    config = alerts_config()
+    # Evaluated every minute, as the cycles below: a restart between two cycles is no outage.
+    config = alerts_config(evaluation_interval="1m")
     store = open_store(tmp_path)
     first = engine(store, config, notify)
     for minute in (0, 1):
@@ -110,3 +111,25 @@ def test_restart_in_the_middle_of_a_firing_alert(
         "[FIRING:1] HighCPU (alertname=HighCPU)",
         "[RESOLVED] HighCPU (alertname=HighCPU)",
     ]
+
+
+def test_after_an_outage_a_pending_alert_holds_its_whole_for_again(tmp_path: Path) -> None:
+    config = alerts_config(evaluation_interval="15s")  # HighCPU: cpu > 90 for 2m
+    store = open_store(tmp_path)
+    first = AlertEngine(config, store, StoreSamples(store), channels=["hook"])
+    cpu(store, T0, 99)
+    first.cycle(T0)
+    store.close()  # stopped while pending, for ten minutes
+    store = open_store(tmp_path)
+    second = AlertEngine(config, store, StoreSamples(store), channels=["hook"])
+    # The newest sample is the stale one from before the outage (within the rule's window).
+    back = T0 + 600
+    cpu(store, back - 30, 99)
+    result = second.cycle(back)
+    [alert] = AlertStore(store).alerts()
+    assert result.transitions == () and alert.state is AlertState.PENDING
+    assert alert.active_since == back  # the countdown started again
+    cpu(store, back + 60, 99)
+    assert second.cycle(back + 60).transitions == ()
+    cpu(store, back + 120, 99)
+    assert [t.to_state for t in second.cycle(back + 120).transitions] == ["firing"]

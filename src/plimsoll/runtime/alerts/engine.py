@@ -186,6 +186,10 @@ class AlertEngine:
         # Where each alert is routed and grouped depends on its labels only: computed once.
         self._groups: dict[str, list[tuple[Any, str, dict[str, str]]]] = {}
         self._tracker, self._last = self._resume()
+        # Pending alerts carried over a restart, with their last evaluation: see _after_outage.
+        self._carried: dict[str, float] = {
+            fp: a.last_eval for fp, a in self._active.items() if a.state is AlertState.PENDING
+        }
 
     def _resume(self) -> tuple[ForTracker, float]:
         """A tracker continuing from the alerts the store says are active."""
@@ -201,6 +205,20 @@ class AlertEngine:
             last = max(last, alert.last_eval)
         return ForTracker.resume(held), last
 
+    def _after_outage(self, at: float) -> None:
+        """Restart the ``for`` countdown of pending alerts not evaluated for a while.
+
+        A pending alert resumed after a stop longer than two evaluation intervals must hold for
+        its whole ``for`` again, as Prometheus's ``for`` grace period has it: the first
+        samples after an outage may be the stale ones from before it, and an alert must not
+        fire on them the moment the engine is back. A short restart continues the countdown.
+        """
+        gap = 2 * parse_duration(self.config.evaluation_interval)
+        for fp, last_eval in self._carried.items():
+            if at - last_eval > gap:
+                self._tracker.forget(fp)
+        self._carried = {}
+
     # --- the cycle --------------------------------------------------------------------------
 
     def cycle(self, now: float | None = None) -> CycleResult:
@@ -209,6 +227,8 @@ class AlertEngine:
         # Never earlier than the last observation: a clock step back must not break `for`.
         at = max(self._clock() if now is None else now, self._last)
         self._last = at
+        if self._carried:
+            self._after_outage(at)
         data = self.reader.series(self._metrics, at - self._lookback, at)
         seen: dict[str, tuple[AlertRule, dict[str, str], Observation, HeldCondition]] = {}
         count = 0
@@ -325,7 +345,14 @@ class AlertEngine:
                 updates.append(replace(before, last_eval=at))
                 continue
             else:
-                alert = replace(before, last_eval=at, value=obs.value, summary=obs.message)
+                alert = replace(
+                    before,
+                    last_eval=at,
+                    value=obs.value,
+                    summary=obs.message,
+                    # A countdown restarted after an outage starts its pending time again.
+                    active_since=held.since if held.since is not None else before.active_since,
+                )
             if held.state is HoldState.FIRING and alert.state is AlertState.PENDING:
                 alert = replace(alert, state=AlertState.FIRING, fired_at=at, escalation_level=0)
             move(alert, before, obs.message)
