@@ -30,14 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from plimsoll.core.config import load
-from plimsoll.core.store import Store, open_configured
 from plimsoll.runtime import usage
-from plimsoll.runtime.checks.loader import build_runner
-from plimsoll.runtime.endpoints import HealthASGI
-from plimsoll.runtime.exposition import make_asgi_app
 from plimsoll.runtime.instruments import Counter, Gauge, Histogram
-from plimsoll.runtime.monitor import PerformanceMonitor
+from plimsoll.runtime.service import RuntimeService
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -47,8 +42,9 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HERE = Path(__file__).resolve().parent
 # The [tool.plimsoll] settings next to this file: the same ones `plimsoll runtime ...` reads.
-SETTINGS = load(start=HERE)
-RUNTIME = SETTINGS.config.runtime
+# RUNTIME gives the health and metrics apps, and runs the monitor and the usage tracker
+# between its start() and stop() (the lifespan below).
+RUNTIME = RuntimeService.from_config(start=HERE)
 
 # --- instruments --------------------------------------------------------------------------------
 
@@ -133,9 +129,9 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     await send_json(send, 404, {"error": "not found"})
 
 
-METRICS = make_asgi_app()
+METRICS = RUNTIME.metrics_asgi()
 # Readiness runs the configured checks (results kept for their interval); liveness checks nothing.
-HEALTH = HealthASGI(build_runner(RUNTIME.health, where=str(SETTINGS.source)))
+HEALTH = RUNTIME.health_asgi()
 
 
 def route(path: str) -> tuple[str, Handler]:
@@ -152,47 +148,24 @@ def route(path: str) -> tuple[str, Handler]:
 # --- lifespan: the monitor and the usage tracker ------------------------------------------------
 
 
-class Background:
-    """The store, the performance monitor and the usage tracker, for the app's lifetime."""
-
-    store: Store | None = None
-    monitor: PerformanceMonitor | None = None
-
-    @classmethod
-    def start(cls) -> None:
-        """Open the store, sample the counters' baseline now, then every interval."""
-        cls.store = store = open_configured(SETTINGS.config.store, SETTINGS.root)
-        cls.monitor = PerformanceMonitor.from_config(store, RUNTIME.monitor)
-        # A first tick at start: what follows is counted from this baseline of zeros.
-        cls.monitor.tick()
-        cls.monitor.start()
-        # runtime.usage.enabled decides; the events go to the same store.
-        usage.configure(store=store, path=HERE)
-
-    @classmethod
-    def stop(cls) -> None:
-        """Stop sampling (one last tick keeps the final counts), flush usage, close the store."""
-        if cls.monitor is not None:
-            cls.monitor.stop()
-            cls.monitor.tick()
-        usage.shutdown()
-        if cls.store is not None:
-            cls.store.close()
-
-
 async def lifespan(receive: Receive, send: Send) -> None:
-    """Start the background work with the server and stop it with the server."""
+    """Start the monitor and the usage tracker with the server, stop them with it.
+
+    RuntimeService.start() samples the counters once at once (the baseline that rates and the
+    SLO count from), then every ``runtime.monitor.interval_seconds``; stop() takes a last
+    sample, flushes the usage events and closes the store.
+    """
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             try:
-                Background.start()
+                RUNTIME.start()
             except Exception as exc:  # the server reports it and does not start
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            Background.stop()
+            RUNTIME.stop()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
