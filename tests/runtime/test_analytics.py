@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,12 +23,6 @@ from plimsoll.runtime.storage import UsageEvent
 
 NOW = 1_750_000_000.0  # a Sunday, 15:06:40 UTC
 HOUR, DAY = 3600.0, 86400.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db") as opened:
-        yield opened
 
 
 def reference(values: list[float], p: int) -> float:

@@ -8,7 +8,6 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import prometheus_client
@@ -29,12 +28,6 @@ from plimsoll.runtime.monitor import (
 from plimsoll.runtime.storage import Sample
 
 HOUR, DAY = 3600.0, 86400.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db") as opened:
-        yield opened
 
 
 def value(store: SqliteStore, metric: str, labels: dict[str, str] | None = None) -> float:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from plimsoll.core.config import PlimsollConfig
@@ -14,12 +11,6 @@ from plimsoll.runtime.monitor import PerformanceMonitor
 
 DAY = 86400.0
 NOW = 1_700_006_400.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db") as opened:
-        yield opened
 
 
 def _events(store: SqliteStore, days: range) -> None:

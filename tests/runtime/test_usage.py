@@ -20,12 +20,6 @@ from plimsoll.runtime.usage import EventKind, TrackingError, UsageTracker
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db") as opened:
-        yield opened
-
-
-@pytest.fixture
 def tracker(store: SqliteStore) -> Iterator[UsageTracker]:
     # A long flush interval: the tests decide when events reach the store (stop() flushes).
     made = UsageTracker(store, enabled=True, flush_interval=60.0)

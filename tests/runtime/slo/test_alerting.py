@@ -8,8 +8,6 @@ by hand in the comments.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,12 +28,6 @@ from tests.support.servers import HttpRecorder
 # A minute boundary, so buckets fall exactly on window edges.
 NOW = 1_700_006_400.0
 MINUTE = 60.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db") as opened:
-        yield opened
 
 
 def slo_config(**objective: Any) -> SloConfig:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -20,12 +17,6 @@ from plimsoll.runtime.slo.report import compliance, status
 # A minute boundary, so buckets fall exactly on window edges.
 NOW = 1_700_006_400.0
 MINUTE = 60.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db") as opened:
-        yield opened
 
 
 def fast_burn_events(store: SqliteStore, slo: str = "api") -> None:
