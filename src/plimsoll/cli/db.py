@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from plimsoll.db.server import EmbeddedServer, ServerStatus
 
 app = typer.Typer(
-    help="PostgreSQL: the project's database files and the embedded server.",
+    help=(
+        "PostgreSQL schema changes: build, migrate, diff, dry-run, lint, risk and profiling;"
+        " the embedded server."
+    ),
     no_args_is_help=True,
 )
 server_app = typer.Typer(

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from plimsoll.runtime.health import CheckResult, HealthReport
 
 app = typer.Typer(
-    help="The running service: health checks (liveness and readiness for ASGI and WSGI apps).",
+    help="The running service: health checks, monitor, alerts, SLOs and usage analytics.",
     no_args_is_help=True,
 )
 
