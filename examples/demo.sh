@@ -42,7 +42,7 @@ plim() {
   case "$rc" in
     0) ;;
     1) if [[ ",$accepted," == *",1,"* ]]; then
-         bold "-> exit 1: findings (thresholds failed); expected in this demo, it is the point"
+         bold "-> exit 1: findings (a threshold, rule or check failed); expected here, it is the point"
        else
          die "plimsoll $* exited 1"
        fi ;;
@@ -115,6 +115,11 @@ plim "" db migrate up
 plim "" db migrate status
 plim "" db migrate down
 plim "" db migrate status
+step "the reverted migration, pending again: its locks, risk score and predicted time"
+plim "" db risk
+step "the running service: health checks (no checks configured: the system check)"
+# A machine busy with something else may fail the CPU check: exit 1 is a finding, not an error.
+plim "1" runtime health
 plim "" db server status
 plim "" db server stop
 
