@@ -1403,6 +1403,10 @@ CREATE TABLE spelled (
     a "char", b numeric(5), c interval day to second, d bpchar, e interval(2),
     f timestamp(3), g char, h bit varying(4)[]
 );
+CREATE TABLE collated (a text COLLATE "POSIX", b varchar(9) COLLATE "default", c text,
+    d text COLLATE pg_catalog."C", e text[] COLLATE "C");
+ALTER TABLE collated ALTER COLUMN c TYPE text COLLATE "C", ALTER COLUMN d TYPE varchar(5);
+CREATE TABLE collated_copy (LIKE collated);
 CREATE TABLE dup (a int PRIMARY KEY UNIQUE, b int UNIQUE, UNIQUE (b), CONSTRAINT named UNIQUE (b));
 ALTER TABLE dup ADD UNIQUE (a), ADD UNIQUE (a);
 """
@@ -1439,6 +1443,8 @@ def _column_facts(c: Column) -> tuple[object, ...]:
         c.comment,
         c.default is None,
         c.grants,
+        c.local,
+        c.collation,
     )
 
 

@@ -217,6 +217,9 @@ def test_types_grants_and_table_kinds(pg_database: PgDatabase) -> None:
     assert index.definition == "CREATE UNIQUE INDEX ids_id_idx ON app.ids USING btree (id)"
     days = catalog.partitioned["app.days"]
     assert days.partition_by == "RANGE (day)" and "app.days_2024" not in catalog.tables
-    assert [(p.key, p.bound) for p in days.partitions] == [
-        ("app.days_2024", "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
+    assert [(p.key, p.partition_of, p.bound) for p in catalog.partitions_of("app.days")] == [
+        ("app.days_2024", "app.days", "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
     ]
+    # A partition's columns are its parent's, which it does not have as its own.
+    assert catalog.partitions["app.days_2024"].columns == days.columns
+    assert [c.local for c in catalog.partitions["app.days_2024"].columns] == [False]

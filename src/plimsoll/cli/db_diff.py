@@ -97,7 +97,9 @@ def _render(changes: list[Change], source: str, target: str) -> None:
         detail = change.detail.splitlines()[0] if change.detail else ""
         if change.destructive:
             detail = f"[red]destructive[/red] {detail}".rstrip()
-        if not change.steps:
+        if change.covered_by and not change.steps:
+            detail = f"{detail} [dim](done by {change.covered_by}'s DDL)[/dim]".lstrip()
+        elif not change.steps:
             detail = f"{detail} [dim](no DDL: write it by hand)[/dim]".lstrip()
         table.add_row(
             f"[{colour}]{change.kind.value}[/{colour}]", change.object_type, change.name, detail

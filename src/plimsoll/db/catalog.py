@@ -4,7 +4,7 @@ A :class:`Catalog` holds schemas (with their grants), extensions, enum, domain a
 types, sequences, tables (with their columns, constraints, indexes, triggers, row-level
 security, policies, comments and grants, column-level grants included), views and
 materialized views (with a materialized view's indexes), functions, and partitioned tables
-(apart from plain tables, with their partitions), each keyed by its qualified name
+and partitions (apart from plain tables), each keyed by its qualified name
 (``schema.name``; a function by ``schema.name(argument types)``). Every text is what PostgreSQL itself prints for the object
 (``format_type``, ``pg_get_expr``, ``pg_get_constraintdef``, ``pg_get_indexdef``,
 ``pg_get_viewdef``, ``pg_get_functiondef``, ``pg_get_triggerdef``), taken with an empty
@@ -257,7 +257,12 @@ class Column:
 
     ``default`` is the ``pg_get_expr`` of the default, or of the generation expression when
     ``generated`` is true (a stored generated column); ``identity`` is ``ALWAYS``, ``BY
-    DEFAULT`` or None; ``grants`` are column-level privileges (``GRANT SELECT (col)``).
+    DEFAULT`` or None; ``grants`` are column-level privileges (``GRANT SELECT (col)``);
+    ``collation`` is the column's collation, schema-qualified and quoted
+    (``pg_catalog."C"``), when it is not its type's default.
+
+    Derived field: ``local`` (``attislocal``): false for a column a child table or a
+    partition has only through its parent (the parent's DROP COLUMN then drops it too).
     """
 
     name: str
@@ -268,6 +273,8 @@ class Column:
     generated: bool = False
     comment: str | None = None
     grants: frozenset[Grant] = frozenset()
+    collation: str | None = None
+    local: bool = _derived(True)
     origin: Origin | None = _origin()
 
 
@@ -356,8 +363,21 @@ class Policy:
 
 @dataclass(frozen=True)
 class Table(_Named):
-    """A table (``relkind`` r) and everything attached to it; ``inherits`` lists the keys
-    of the tables it inherits from (``INHERITS``), in order."""
+    """A table and everything attached to it.
+
+    ``inherits`` lists the keys of the tables it inherits from (``INHERITS``), in order.
+    ``partition_by`` is a partitioned table's key (``pg_get_partkeydef``: ``RANGE (day)``);
+    a partition has the key of its partitioned table in ``partition_of`` and its bound in
+    ``bound`` (``FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')``, ``DEFAULT``); a
+    sub-partitioned partition has all three.
+
+    A partition's ``constraints``, ``indexes`` and ``triggers`` are its own: the copies
+    PostgreSQL makes of its parent's (a cloned index, a primary key or foreign key with a
+    parent constraint, an inherited CHECK, a cloned trigger) come and go with the parent's and
+    are left out. The cloned constraints and indexes are kept apart, out of comparisons, in
+    ``inherited_constraints`` and ``inherited_indexes``: a partition detached keeps them as
+    its own. A partition's columns are all listed (they come from the parent).
+    """
 
     schema: str
     name: str
@@ -372,11 +392,26 @@ class Table(_Named):
     rls_forced: bool = False
     unlogged: bool = _derived(False)
     inherits: tuple[str, ...] = ()
+    partition_by: str | None = None
+    partition_of: str | None = None
+    bound: str | None = None
+    inherited_constraints: tuple[Constraint, ...] = _derived(())
+    inherited_indexes: tuple[Index, ...] = _derived(())
     origin: Origin | None = _origin()
 
     def column(self, name: str) -> Column | None:
         """The column called ``name``, or None."""
         return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether this is a partitioned table (it has a partition key)."""
+        return self.partition_by is not None
+
+    @property
+    def is_partition(self) -> bool:
+        """Whether this table is a partition of another."""
+        return self.partition_of is not None
 
 
 @dataclass(frozen=True)
@@ -516,30 +551,6 @@ class CompositeType(_Named):
 
 
 @dataclass(frozen=True)
-class Partition:
-    """A partition of a partitioned table: its key and its bound as PostgreSQL prints it
-    (``FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')``, ``DEFAULT``)."""
-
-    key: str
-    bound: str
-
-
-@dataclass(frozen=True)
-class PartitionedTable(_Named):
-    """A partitioned table (``relkind`` p): its partition key (``pg_get_partkeydef``), its
-    columns and its partitions. Listed apart from plain tables (lint rules and risk read
-    those); partitions are listed here, not as tables."""
-
-    schema: str
-    name: str
-    partition_by: str
-    columns: tuple[Column, ...] = ()
-    partitions: tuple[Partition, ...] = ()
-    comment: str | None = None
-    origin: Origin | None = _origin()
-
-
-@dataclass(frozen=True)
 class Catalog:
     """A whole schema: every object keyed by its qualified name.
 
@@ -559,7 +570,8 @@ class Catalog:
     composites: Mapping[str, CompositeType] = field(default_factory=dict)
     schema_grants: Mapping[str, frozenset[Grant]] = field(default_factory=dict)
     extension_schemas: Mapping[str, str] = field(default_factory=dict, compare=False)
-    partitioned: Mapping[str, PartitionedTable] = field(default_factory=dict)
+    partitioned: Mapping[str, Table] = field(default_factory=dict)
+    partitions: Mapping[str, Table] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -576,7 +588,8 @@ class Catalog:
         composites: tuple[CompositeType, ...] | list[CompositeType] = (),
         schema_grants: Mapping[str, frozenset[Grant]] | None = None,
         extension_schemas: Mapping[str, str] | None = None,
-        partitioned: tuple[PartitionedTable, ...] | list[PartitionedTable] = (),
+        partitioned: tuple[Table, ...] | list[Table] = (),
+        partitions: tuple[Table, ...] | list[Table] = (),
     ) -> Catalog:
         """A catalog from lists of objects, keyed and sorted by name.
 
@@ -598,7 +611,14 @@ class Catalog:
             schema_grants=grants_of,
             extension_schemas=schemas_of,
             partitioned={p.key: p for p in sorted(partitioned, key=lambda p: p.key)},
+            partitions={p.key: p for p in sorted(partitions, key=lambda p: p.key)},
         )
+
+    def partitions_of(self, key: str) -> list[Table]:
+        """The partitions of the partitioned table ``key`` (sub-partitioned ones included),
+        by name."""
+        members = [*self.partitioned.values(), *self.partitions.values()]
+        return sorted((t for t in members if t.partition_of == key), key=lambda t: t.key)
 
     @property
     def object_count(self) -> int:
@@ -609,6 +629,8 @@ class Catalog:
             + len(self.composites)
             + len(self.sequences)
             + len(self.tables)
+            + len(self.partitioned)
+            + len(self.partitions)
             + len(self.views)
             + len(self.functions)
         )

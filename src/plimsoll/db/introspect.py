@@ -7,8 +7,13 @@ schema-qualified.
 
 Left out: PostgreSQL's own schemas (``pg_catalog``, ``information_schema``, ``pg_toast``,
 ``pg_temp_*``), objects that belong to an extension, the migrator's tracking table and
-ownership. Partitioned tables are read apart (their key, columns and partitions with their
-bounds), not as tables; partitions are listed only under them. Grants are the
+ownership. Partitioned tables and partitions are read as tables are, into the catalog's
+``partitioned`` and ``partitions``: a partitioned table with its key, a partition with its
+parent and bound, each with only its own constraints, indexes and triggers (the copies of
+its parent's that PostgreSQL makes are told apart by ``pg_constraint.conparentid`` and
+``conislocal``, the index's own ``pg_inherits`` row and ``pg_trigger.tgparentid``, and kept
+apart). A valid index of a partitioned table is printed without ``ONLY``: it is on every
+partition, and the text creates it that way. Grants are the
 privileges held by roles other than the owner; a function's and a schema's are read from
 ``acldefault`` when never changed, so a new function shows EXECUTE to PUBLIC, as it has.
 """
@@ -35,8 +40,6 @@ from plimsoll.db.catalog import (
     Function,
     Grant,
     Index,
-    Partition,
-    PartitionedTable,
     Policy,
     Table,
     Trigger,
@@ -88,44 +91,42 @@ FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner)))
 WHERE {_visible("n", "pg_namespace", "n.oid")} AND a.grantee <> n.nspowner
 """
 
+# Plain tables, partitioned tables (relkind p) and partitions, with their key or bound and
+# the table a partition belongs to.
 _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
-       obj_description(c.oid, 'pg_class'), c.relpersistence = 'u'
+       obj_description(c.oid, 'pg_class'), c.relpersistence = 'u',
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
+       pn.nspname, p.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND NOT c.relispartition
+LEFT JOIN pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
+LEFT JOIN pg_class p ON p.oid = i.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE c.relkind IN ('r', 'p')
   AND NOT (c.relname = ANY(%(excluded)s::text[]))
   AND {_visible("n", "pg_class", "c.oid")}
 """
 
-_PARTITIONED = f"""
-SELECT c.oid, n.nspname, c.relname, pg_get_partkeydef(c.oid), obj_description(c.oid, 'pg_class')
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'p' AND {_visible("n", "pg_class", "c.oid")}
-"""
-
-_PARTITIONS = """
-SELECT i.inhparent, n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid)
-FROM pg_inherits i
-JOIN pg_class c ON c.oid = i.inhrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE i.inhparent = ANY(%(oids)s::oid[])
-ORDER BY i.inhparent, n.nspname, c.relname
-"""
-
-# The parents of each (plain) table, in INHERITS order.
+# The parents of each table, in INHERITS order (a partition's parent is its partitioned table).
 _INHERITS = """
 SELECT i.inhrelid, pn.nspname, p.relname
 FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_class p ON p.oid = i.inhparent
 JOIN pg_namespace pn ON pn.oid = p.relnamespace
-WHERE i.inhrelid = ANY(%(oids)s::oid[])
+WHERE i.inhrelid = ANY(%(oids)s::oid[]) AND NOT c.relispartition
 ORDER BY i.inhrelid, i.inhseqno
 """
 
 _COLUMNS = """
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
-       col_description(a.attrelid, a.attnum)
+       col_description(a.attrelid, a.attnum), a.attislocal,
+       (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+        FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+        JOIN pg_type ct ON ct.oid = a.atttypid
+        WHERE co.oid = a.attcollation AND a.attcollation <> ct.typcollation)
 FROM pg_attribute a
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
@@ -147,8 +148,10 @@ SELECT k.conrelid, k.conname, k.contype, pg_get_constraintdef(k.oid),
              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum
              ORDER BY u.position),
        k.confdeltype, k.confupdtype, k.convalidated,
-       CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END
+       CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END,
+       t.relispartition AND (k.conparentid <> 0 OR NOT k.conislocal)
 FROM pg_constraint k
+JOIN pg_class t ON t.oid = k.conrelid
 LEFT JOIN pg_class r ON r.oid = k.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE k.conrelid = ANY(%(oids)s::oid[]) AND k.contype IN ('p', 'u', 'f', 'c', 'x')
@@ -156,16 +159,21 @@ ORDER BY k.conrelid, k.conname
 """
 
 # Indexes a constraint owns come and go with the constraint, so they are not listed apart.
+# An index with a parent index (pg_inherits) is a partition's copy of its parent's.
 # Each key is its column's name, or the expression as pg_get_indexdef prints that key
 # (INCLUDE columns are not keys); indkey is an int2vector, subscripted from 0.
 _INDEXES = """
-SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid),
+SELECT i.indrelid, ic.relname,
+       CASE WHEN ic.relkind = 'I' AND i.indisvalid
+            THEN regexp_replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
+            ELSE pg_get_indexdef(i.indexrelid) END,
        ARRAY(SELECT CASE WHEN i.indkey[k - 1] <> 0
                          THEN (SELECT a.attname::text FROM pg_attribute a
                                WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1])
                          ELSE pg_get_indexdef(i.indexrelid, k, true) END
              FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k),
-       i.indisunique, am.amname, pg_get_expr(i.indpred, i.indrelid)
+       i.indisunique, am.amname, pg_get_expr(i.indpred, i.indrelid),
+       EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid = ANY(%(oids)s::oid[])
@@ -175,12 +183,14 @@ WHERE i.indrelid = ANY(%(oids)s::oid[])
 ORDER BY i.indrelid, ic.relname
 """
 
+# A partition's copy of its parent's trigger has a tgparentid (PostgreSQL 13 on; before,
+# the copies were internal triggers). {cloned} is that condition.
 _TRIGGERS = """
 SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid), t.tgtype, fn.nspname, f.proname
 FROM pg_trigger t
 JOIN pg_proc f ON f.oid = t.tgfoid
 JOIN pg_namespace fn ON fn.oid = f.pronamespace
-WHERE t.tgrelid = ANY(%(oids)s::oid[]) AND NOT t.tgisinternal
+WHERE t.tgrelid = ANY(%(oids)s::oid[]) AND NOT t.tgisinternal AND NOT ({cloned})
 ORDER BY t.tgrelid, t.tgname
 """
 
@@ -374,7 +384,8 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
     constraints = _grouped(conn.execute(_CONSTRAINTS, by_table))
     # A materialized view's indexes are read as a table's are.
     indexes = _grouped(conn.execute(_INDEXES, {"oids": table_oids + view_oids}))
-    triggers = _grouped(conn.execute(_TRIGGERS, by_table))
+    cloned = "t.tgparentid <> 0" if conn.info.server_version >= 130000 else "false"
+    triggers = _grouped(conn.execute(_TRIGGERS.format(cloned=cloned), by_table))
     policies = _grouped(conn.execute(_POLICIES, by_table))
     relation_oids = table_oids + view_oids + [row[0] for row in sequences]
     grants = _grouped(conn.execute(_GRANTS, {"oids": relation_oids}))
@@ -383,11 +394,39 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
     functions = conn.execute(_FUNCTIONS.format(body=body), params).fetchall()
     domains = conn.execute(_DOMAINS, params).fetchall()
     inherits = _grouped(conn.execute(_INHERITS, by_table))
-    partitioned = conn.execute(_PARTITIONED, params).fetchall()
-    by_partitioned = {"oids": [row[0] for row in partitioned]}
-    partitioned_columns = _grouped(conn.execute(_COLUMNS, by_partitioned))
-    partitions = _grouped(conn.execute(_PARTITIONS, by_partitioned))
     checks = _grouped(conn.execute(_DOMAIN_CONSTRAINTS, {"oids": [row[0] for row in domains]}))
+    plain: list[Table] = []
+    partitioned: list[Table] = []
+    partitions: list[Table] = []
+    for oid, schema, name, rls, forced, comment, unlogged, key, bound, *parent in tables:
+        own_constraints = [r for r in constraints[oid] if not r[-1]]
+        own_indexes = [r for r in indexes[oid] if not r[-1]]
+        table = Table(
+            schema=schema,
+            name=name,
+            columns=tuple(_column(row, column_grants) for row in columns[oid]),
+            constraints=tuple(_constraint(row) for row in own_constraints),
+            indexes=tuple(_index(row) for row in own_indexes),
+            triggers=tuple(_trigger(row) for row in triggers[oid]),
+            policies=tuple(_policy(row) for row in policies[oid]),
+            grants=_grants(grants[oid]),
+            comment=comment,
+            rls_enabled=rls,
+            rls_forced=forced,
+            unlogged=unlogged,
+            inherits=tuple(qualified(r[1], r[2]) for r in inherits[oid]),
+            partition_by=key,
+            partition_of=qualified(parent[0], parent[1]) if parent[1] is not None else None,
+            bound=bound,
+            inherited_constraints=tuple(_constraint(r) for r in constraints[oid] if r[-1]),
+            inherited_indexes=tuple(_index(r) for r in indexes[oid] if r[-1]),
+        )
+        if key is not None:
+            partitioned.append(table)
+        elif bound is not None:
+            partitions.append(table)
+        else:
+            plain.append(table)
     return Catalog.of(
         schemas=found_schemas,
         schema_grants={
@@ -402,35 +441,9 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
         domains=[_domain(row, checks[row[0]]) for row in domains],
         composites=[_composite(row) for row in conn.execute(_COMPOSITES, params)],
         sequences=[_sequence(row, grants[row[0]]) for row in sequences],
-        tables=[
-            Table(
-                schema=schema,
-                name=name,
-                columns=tuple(_column(row, column_grants) for row in columns[oid]),
-                constraints=tuple(_constraint(row) for row in constraints[oid]),
-                indexes=tuple(_index(row) for row in indexes[oid]),
-                triggers=tuple(_trigger(row) for row in triggers[oid]),
-                policies=tuple(_policy(row) for row in policies[oid]),
-                grants=_grants(grants[oid]),
-                comment=comment,
-                rls_enabled=rls,
-                rls_forced=forced,
-                unlogged=unlogged,
-                inherits=tuple(qualified(r[1], r[2]) for r in inherits[oid]),
-            )
-            for oid, schema, name, rls, forced, comment, unlogged in tables
-        ],
-        partitioned=[
-            PartitionedTable(
-                schema=schema,
-                name=name,
-                partition_by=key,
-                columns=tuple(_column(row, {}) for row in partitioned_columns[oid]),
-                partitions=tuple(Partition(qualified(r[1], r[2]), r[3]) for r in partitions[oid]),
-                comment=comment,
-            )
-            for oid, schema, name, key, comment in partitioned
-        ],
+        tables=plain,
+        partitioned=partitioned,
+        partitions=partitions,
         views=[
             View(
                 schema=schema,
@@ -450,7 +463,7 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
 
 
 def _column(row: Sequence[Any], grants: dict[tuple[int, str], list[Sequence[Any]]]) -> Column:
-    oid, name, type_, nullable, default, identity, generated, comment = row
+    oid, name, type_, nullable, default, identity, generated, comment, local, collation = row
     return Column(
         name=name,
         type=type_,
@@ -460,6 +473,8 @@ def _column(row: Sequence[Any], grants: dict[tuple[int, str], list[Sequence[Any]
         generated=generated == "s",
         comment=comment,
         grants=_grants(grants.get((oid, name), ())),
+        collation=collation,
+        local=local,
     )
 
 
@@ -477,6 +492,7 @@ def _constraint(row: Sequence[Any]) -> Constraint:
         on_update,
         validated,
         expression,
+        _inherited,
     ) = row
     return Constraint(
         name=name,
@@ -493,7 +509,7 @@ def _constraint(row: Sequence[Any]) -> Constraint:
 
 
 def _index(row: Sequence[Any]) -> Index:
-    _oid, name, definition, columns, unique, method, predicate = row
+    _oid, name, definition, columns, unique, method, predicate, _inherited = row
     return Index(
         name=name,
         definition=definition,

@@ -26,11 +26,38 @@ def test_command_marks_destructive_changes_and_refuses_what_it_cannot_write(
     text = _plimsoll(root, "db", "diff", "--from", "a", "--to", "b")
     assert "destructive" in text.stdout and "public.mood" in text.stdout
 
-    pair.run(pair.b, "CREATE TABLE public.days (day date) PARTITION BY RANGE (day);")
+    # PostgreSQL cannot change a partition key: reported, and --generate refuses it.
+    pair.run(pair.a, "CREATE TABLE public.days (day date) PARTITION BY RANGE (day);")
+    pair.run(pair.b, "CREATE TABLE public.days (day date) PARTITION BY LIST (day);")
     refused = _plimsoll(root, "db", "diff", "--from", "a", "--to", "b", "--generate", "x")
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "partitioned table public.days" in refused.stderr
+    assert "partitioning public.days (partition key RANGE (day) -> LIST (day)" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (root / "db" / "migrations").exists() or not list(
         (root / "db" / "migrations").iterdir()
     )
+
+
+def test_command_writes_a_parents_column_once_and_says_so_for_the_child(
+    pair: Pair, tmp_path: Path
+) -> None:
+    root = tmp_path / "service"
+    root.mkdir()
+    (root / "plimsoll.toml").write_text(
+        f'[db.environments.a]\nurl = "{pair.a}"\n[db.environments.b]\nurl = "{pair.b}"\n'
+    )
+    pair.run(
+        pair.a, "CREATE TABLE public.p (id int); CREATE TABLE public.c () INHERITS (public.p);"
+    )
+    pair.run(
+        pair.b,
+        "CREATE TABLE public.p (id int, x text); CREATE TABLE public.c () INHERITS (public.p);",
+    )
+    shown = _plimsoll(root, "db", "diff", "--from", "a", "--to", "b", "-f", "json")
+    covered = [c for c in json.loads(shown.stdout)["changes"] if c["name"] == "public.c.x"]
+    assert [(c["covered_by"], c["up_sql"]) for c in covered] == [("public.p", "")]
+    done = _plimsoll(root, "db", "diff", "--from", "a", "--to", "b", "--generate", "add_x")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "done by public.p's DDL" in done.stdout
+    [up] = (root / "db" / "migrations").glob("*_add_x.up.sql")
+    assert up.read_text().count("ADD COLUMN") == 1

@@ -43,7 +43,7 @@ What is approximated, and why:
   foreign tables, the migrator's tracking table, triggers on views, objects an extension
   creates. Partitioned tables and partitions (``PARTITION BY`` / ``PARTITION OF`` /
   ``ATTACH PARTITION``; DETACH does not bring a table back) are not built at all
-  (introspection lists them apart, in ``partitioned``). Not followed: ALTER DEFAULT
+  (introspection lists them apart, in ``partitioned`` and ``partitions``). Not followed: ALTER DEFAULT
   PRIVILEGES, ownership, grants to ``CURRENT_USER``-style roles (usually the owner, whose
   privileges are not listed), ``SET ... FROM CURRENT`` in functions, range types' details.
 * **Privileges** are PostgreSQL's starting points plus the GRANTs and REVOKEs applied: a
@@ -52,7 +52,12 @@ What is approximated, and why:
 * **LIKE** copies columns with NOT NULL, then defaults, identity, generation expressions,
   check constraints, indexes and comments as its INCLUDING options say; **INHERITS** copies
   the parents' columns (merged by name), NOT NULL, defaults and inheritable checks, and
-  records the parents (``ALTER TABLE ... [NO] INHERIT`` changes them).
+  records the parents (``ALTER TABLE ... [NO] INHERIT`` changes them); a column only
+  inherited is not the child's own (``local`` false, as ``attislocal``) until declared
+  there too or no parent gives it any more.
+* **Collations** (``COLLATE``, and ``ALTER COLUMN ... TYPE`` with or without one) are
+  kept as introspection reads them (``pg_catalog."C"``); an unqualified name is taken as
+  PostgreSQL's own (collations made with CREATE COLLATION are not followed).
 * **CASCADE** is best effort: dropping a table or view with CASCADE drops the views reading
   it and the foreign keys referencing it; a column, its constraints and indexes; a type,
   the columns of that type; a function, the triggers calling it; a schema, everything in it.

@@ -15,7 +15,7 @@ from plimsoll.db.ddl.drops import drop_column, drop_relation
 from plimsoll.db.ddl.expressions import loose_default_text
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.state import TableDraft
-from plimsoll.db.ddl.tables import IDENTITY, add_column, set_identity
+from plimsoll.db.ddl.tables import IDENTITY, add_column, collation_text, set_identity
 from plimsoll.db.ddl.user_types import alter_composite
 from plimsoll.db.sqljson import Node, constant, def_options, unwrap
 
@@ -107,6 +107,7 @@ def _alter_command(model: Model, table: TableDraft, command: Node, pending: Pend
         if subtype == "AT_DropInherit":
             if parent.key in table.inherits:
                 table.inherits.remove(parent.key)
+                _columns_left_by(model, table, parent)
         elif parent.key not in table.inherits:
             table.inherits.append(parent.key)
     elif subtype in ("AT_DropConstraint", "AT_ValidateConstraint"):
@@ -127,7 +128,10 @@ def _drop_column(model: Model, table: TableDraft, column: Column, command: Node)
 
 
 def _set_type(model: Model, table: TableDraft, column: Column, command: Node) -> None:
-    column["type"] = model.type_text(unwrap(command.get("def"))[1].get("typeName"))
+    definition = unwrap(command.get("def"))[1]
+    column["type"] = model.type_text(definition.get("typeName"))
+    # Without COLLATE, the column takes its new type's default collation.
+    column["collation"] = collation_text(definition.get("collClause"))
 
 
 def _set_default(model: Model, table: TableDraft, column: Column, command: Node) -> None:
@@ -176,3 +180,11 @@ _COLUMN_COMMANDS: dict[str, Callable[[Model, TableDraft, Column, Node], None]] =
     "AT_DropIdentity": _drop_identity,
     "AT_DropExpression": _drop_expression,
 }
+
+
+def _columns_left_by(model: Model, table: TableDraft, parent: TableDraft) -> None:
+    """NO INHERIT: a column no other parent gives becomes the table's own (attislocal)."""
+    others = [model.tables[k] for k in table.inherits if k in model.tables]
+    for name, column in table.columns.items():
+        if name in parent.columns and not any(name in other.columns for other in others):
+            column["local"] = True

@@ -105,6 +105,8 @@ COLUMN_DEFAULTS: dict[str, Any] = {
     "generated": False,
     "comment": None,
     "grants": frozenset(),
+    "collation": None,
+    "local": True,
     "origin": None,
 }
 # A record becomes a frozen Column's own __dict__ (TableDraft.frozen): Column must be plain
@@ -456,6 +458,12 @@ class TableDraft:
                 "rls_forced": self.rls_forced,
                 "unlogged": self.unlogged,
                 "inherits": tuple(self.inherits),
+                # Partitioned tables and partitions are not built (see plimsoll.db.ddl).
+                "partition_by": None,
+                "partition_of": None,
+                "bound": None,
+                "inherited_constraints": (),
+                "inherited_indexes": (),
                 "origin": self.origin,
             }
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plimsoll.db.catalog import EXCLUDED_TABLES, ScriptOrigin, quote_literal
+from plimsoll.db.catalog import EXCLUDED_TABLES, ScriptOrigin, quote_ident, quote_literal
 from plimsoll.db.ddl.constraints import Pending, add_constraints
 from plimsoll.db.ddl.drops import make_room
 from plimsoll.db.ddl.expressions import default_text, unquote
@@ -28,7 +28,7 @@ from plimsoll.db.ddl.state import (
 )
 from plimsoll.db.ddl.types import INTEGER_MAXIMUM, type_key
 from plimsoll.db.ddl.views import define_view
-from plimsoll.db.sqljson import SERIAL_TYPES, Node, constant, function_name, unwrap
+from plimsoll.db.sqljson import SERIAL_TYPES, Node, constant, function_name, strings, unwrap
 
 IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
 # TableLikeClause option bits (CREATE_TABLE_LIKE_*).
@@ -88,9 +88,10 @@ def create_table(model: Model, node: Node) -> None:
                 _like(model, table, item)
             continue
         name = item.get("colname", "")
-        # The common column, a type already spelled and no constraints: made here (as
-        # column_record makes it), without a call; a large schema has tens of thousands.
-        if "constraints" not in item and name not in columns:
+        # The common column, a type already spelled, no constraints, no collation: made
+        # here (as column_record makes it), without a call; a large schema has tens of
+        # thousands.
+        if "constraints" not in item and "collClause" not in item and name not in columns:
             type_text = known_types.get(type_key(item.get("typeName")))
             if type_text is not None:
                 record = new_record()
@@ -125,7 +126,11 @@ def add_column(model: Model, table: TableDraft, definition: Node, pending: Pendi
     if column is None:
         column = column_record(name, type_text, model.at(definition))
         columns[name] = column
-    # Otherwise a column also inherited: the local definition merges into it.
+    else:
+        # A column also inherited: the local definition merges into it, and it is local.
+        column["local"] = True
+    if "collClause" in definition:
+        column["collation"] = collation_text(definition["collClause"])
     serial = SERIAL_TYPES.get(type_text)
     if serial is not None:
         column["type"] = serial
@@ -195,6 +200,17 @@ def _identity_sequence(model: Model, table: TableDraft, column: str) -> None:
     table.owned.append(key)
 
 
+def collation_text(clause: Node | None) -> str | None:
+    """A ``COLLATE`` clause as introspection reads it: schema-qualified and quoted, None for
+    the type's default. An unqualified name is taken as PostgreSQL's own (``pg_catalog``):
+    collations made with CREATE COLLATION are not followed, so name their schema."""
+    names = strings((clause or {}).get("collname"))
+    if not names or names == ["default"]:
+        return None
+    schema = names[0] if len(names) > 1 else "pg_catalog"
+    return f"{quote_ident(schema)}.{quote_ident(names[-1])}"
+
+
 def _inherit(model: Model, table: TableDraft, parent: TableDraft | None) -> None:
     """INHERITS: the parent's columns (merged by name), NOT NULL, defaults and checks."""
     if parent is None:
@@ -207,6 +223,7 @@ def _inherit(model: Model, table: TableDraft, parent: TableDraft | None) -> None
             copy["identity"] = None
             copy["comment"] = None
             copy["grants"] = frozenset()
+            copy["local"] = False
             columns[name] = copy
         elif not column["nullable"]:
             mine["nullable"] = False
@@ -231,6 +248,7 @@ def _like(model: Model, table: TableDraft, clause: Node) -> None:
     columns = table.columns
     for name, column in source.columns.items():
         copy = dict(column)
+        copy["local"] = True
         if not options & _LIKE_COMMENTS:
             copy["comment"] = None
         if column["generated"]:

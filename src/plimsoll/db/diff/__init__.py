@@ -23,19 +23,29 @@ a migrations folder, with the version the folder's naming gives the next migrati
 Covered: schemas and their grants; extensions; enum types (labels added with ADD VALUE,
 removed or reordered by recreating the type), domains and composite types; sequences;
 functions and procedures (their grants compared with a new function's EXECUTE to PUBLIC);
-tables, columns, constraints, indexes, triggers, row-level security and policies; views and
-materialized views (and their indexes); comments on all of these, and grants on tables,
-columns, views, sequences, functions and schemas.
+tables, columns (collations included), constraints, indexes, triggers, row-level security
+and policies; table inheritance (INHERIT / NO INHERIT; a parent's ADD / DROP / ALTER COLUMN
+reaches its children through PostgreSQL, so only what a child has of its own is written
+for it); partitioned tables and partitions (created with PARTITION BY / PARTITION OF,
+sub-partitions included, dropped, attached, detached, re-bounded by DETACH then ATTACH;
+the copies PostgreSQL makes of a parent's indexes, keys, checks and triggers are never
+written twice); views and materialized views (and their indexes); comments on all of
+these, and grants on tables, columns, views, sequences, functions and schemas.
 
-Not covered: ownership (environments differ in roles), column collations, partitioned
-tables and partitions, table inheritance, range types, grants on types, a domain's base
-type (reported, no DDL) and a composite type's attributes reordered (reported, no DDL).
+Not covered: ownership (environments differ in roles), range types, grants on types, a
+domain's base type (reported, no DDL), a composite type's attributes reordered (reported,
+no DDL), and a changed partition key or a table becoming partitioned or plain (reported,
+no DDL: PostgreSQL cannot do either in place, and rebuilding a table full of rows is a
+data migration to write and time by hand, not one a diff should drop a table for). Column
+order is not compared: a column comes back at the end of its table.
 
 The modules, one kind of object each: :mod:`~plimsoll.db.diff.schemas` (schemas,
 extensions), :mod:`~plimsoll.db.diff.enums`, :mod:`~plimsoll.db.diff.types` (domains,
 composite types), :mod:`~plimsoll.db.diff.sequences`, :mod:`~plimsoll.db.diff.functions`,
-:mod:`~plimsoll.db.diff.tables` (tables, columns), :mod:`~plimsoll.db.diff.parts`
-(constraints, indexes, triggers, policies), :mod:`~plimsoll.db.diff.views`; with
+:mod:`~plimsoll.db.diff.tables` (tables, columns), :mod:`~plimsoll.db.diff.inheritance`
+(children's and partitions' columns), :mod:`~plimsoll.db.diff.partitions`,
+:mod:`~plimsoll.db.diff.parts` (constraints, indexes, triggers, policies),
+:mod:`~plimsoll.db.diff.views`; with
 :mod:`~plimsoll.db.diff.model` (the records), :mod:`~plimsoll.db.diff.text` (shared SQL),
 :mod:`~plimsoll.db.diff.engine` (:func:`diff`) and :mod:`~plimsoll.db.diff.write`.
 """

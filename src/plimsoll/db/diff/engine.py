@@ -4,11 +4,14 @@ rather than altered)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from plimsoll.db.catalog import Catalog, Table
 from plimsoll.db.diff.enums import diff_enums, writes_label
 from plimsoll.db.diff.functions import diff_functions
+from plimsoll.db.diff.inheritance import Lineage, diff_child_columns
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
-from plimsoll.db.diff.partitions import diff_partitioned
+from plimsoll.db.diff.partitions import create_member, diff_member, drop_member, in_tree
 from plimsoll.db.diff.parts import diff_parts, rebuild_dependent_foreign_keys
 from plimsoll.db.diff.schemas import diff_extensions, diff_schemas
 from plimsoll.db.diff.sequences import diff_sequences
@@ -35,15 +38,19 @@ def diff(a: Catalog, b: Catalog) -> list[Change]:
     changes += diff_sequences(a, b)
     changes += diff_functions(a, b)
     rebuilt: set[str] = set(enums.rebuilt)
-    for key in pairs(a.tables, b.tables):
+    # Partitioned tables and partitions are tables here; each catalog lists them apart.
+    every_a, every_b = _all_tables(a), _all_tables(b)
+    lineage = Lineage(every_a, every_b)
+    for key in pairs(every_a, every_b):
         handled = frozenset(column for table, column in enums.retyped if table == key)
-        table_changes, rewrites = _diff_table(a.tables.get(key), b.tables.get(key), handled)
+        table_changes, rewrites = _diff_table(every_a.get(key), every_b.get(key), lineage, handled)
         changes += table_changes
         if rewrites:
             rebuilt.add(key)
-    changes += rebuild_dependent_foreign_keys(a, b)
+    changes += rebuild_dependent_foreign_keys(
+        replace(a, tables=every_a), replace(b, tables=every_b)
+    )
     changes += diff_views(a, b, rebuilt)
-    changes += diff_partitioned(a, b)
     changes += _settle_enums(enums.changes, enums.recreations, changes)
     return sorted(changes, key=lambda c: min((s.order for s in c.steps), default=(0, 0)))
 
@@ -70,26 +77,37 @@ def _settle_enums(
     return out
 
 
+def _all_tables(catalog: Catalog) -> dict[str, Table]:
+    return {**catalog.tables, **catalog.partitioned, **catalog.partitions}
+
+
 def _empty(table: Table) -> Table:
     return Table(table.schema, table.name)
 
 
 def _diff_table(
-    old: Table | None, new: Table | None, defaults_elsewhere: frozenset[str]
+    old: Table | None, new: Table | None, lineage: Lineage, defaults_elsewhere: frozenset[str]
 ) -> tuple[list[Change], bool]:
     """The changes of one table, and whether views reading it must be rebuilt."""
     if old is None and new is not None:
+        if in_tree(new):
+            return create_member(new, lineage), False
         step = Step(Phase.CREATE_TABLES, create_table_sql(new), drop_table_sql(new))
         steps = (step, *inherit_steps(new, (), new.inherits))
         changes = [Change(ChangeKind.ADDED, "table", new.key, "", steps)]
         return changes + diff_parts(_empty(new), new, with_constraints=False), False
     if new is None and old is not None:
+        if in_tree(old):
+            return drop_member(old, lineage), False
         step = Step(Phase.DROP_TABLES, drop_table_sql(old), create_table_sql(old))
         steps = (*inherit_steps(old, old.inherits, ()), step)
         changes = [Change(ChangeKind.REMOVED, "table", old.key, "", steps)]
         return changes + diff_parts(old, _empty(old), with_constraints=False), False
     assert old is not None and new is not None
-    changes, rewrites = diff_columns(old, new, defaults_elsewhere)
+    if in_tree(old) or in_tree(new):
+        return diff_member(old, new, lineage, defaults_elsewhere)
+    found = diff_child_columns(old, new, lineage)
+    changes, rewrites = found or diff_columns(old, new, defaults_elsewhere)
     changes += diff_parts(old, new, with_constraints=True)
     changes += diff_table_attributes(old, new)
     if old.inherits != new.inherits:

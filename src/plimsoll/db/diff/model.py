@@ -19,17 +19,19 @@ class ChangeKind(StrEnum):
 class Phase(IntEnum):
     """Where a step runs in a migration; ``down`` runs the steps in reverse.
 
-    The drops of dependents come first (triggers, policies, views, foreign keys, constraints,
-    indexes, tables, and what uses a type being recreated), then the creations in dependency
-    order (schemas, extensions, types, sequences, functions, tables, columns), then the drops
-    of what nothing uses any more (functions, sequences, types, extensions, schemas), then
-    what hangs on tables (constraints, indexes, foreign keys, views, triggers, row-level
-    security, policies), comments and grants.
+    The drops of dependents come first (triggers, policies, views, partitions detached,
+    foreign keys, constraints, indexes, tables, and what uses a type being recreated), then
+    the creations in dependency order (schemas, extensions, types, sequences, functions,
+    tables, columns, partitions: once their parent has its final columns), then the drops of
+    what nothing uses any more (functions, sequences, types, extensions, schemas), then what
+    hangs on tables (constraints, indexes, foreign keys, inheritance, partitions attached,
+    views, triggers, row-level security, policies), comments and grants.
     """
 
     DROP_TRIGGERS = 10
     DROP_POLICIES = 20
     DROP_VIEWS = 30
+    DETACH_PARTITIONS = 33
     DISINHERIT = 35
     DROP_FOREIGN_KEYS = 40
     DROP_CONSTRAINTS = 50
@@ -47,6 +49,7 @@ class Phase(IntEnum):
     DROP_COLUMNS = 130
     ADD_COLUMNS = 140
     ALTER_COLUMNS = 150
+    CREATE_PARTITIONS = 152
     ALTER_DOMAINS = 155
     DROP_FUNCTIONS = 160
     DROP_SEQUENCES = 170
@@ -57,6 +60,7 @@ class Phase(IntEnum):
     CREATE_INDEXES = 210
     ADD_FOREIGN_KEYS = 220
     INHERIT = 225
+    ATTACH_PARTITIONS = 227
     OWN_SEQUENCES = 230
     CREATE_VIEWS = 240
     CREATE_TRIGGERS = 250
@@ -91,6 +95,9 @@ class Change:
 
     ``destructive`` marks a change whose migration may lose data or fail on existing rows
     (an enum recreated without one of its labels: rows holding it cannot be converted).
+    ``covered_by`` names the object whose DDL carries this change out too (a column added to
+    a parent table appears on its children and partitions): such a change may have no step
+    of its own and still be generated.
     """
 
     kind: ChangeKind
@@ -99,6 +106,7 @@ class Change:
     detail: str = ""
     steps: tuple[Step, ...] = field(default=(), repr=False)
     destructive: bool = False
+    covered_by: str = ""
 
     @property
     def up_sql(self) -> str:
@@ -120,6 +128,7 @@ class Change:
             "name": self.name,
             "detail": self.detail,
             "destructive": self.destructive,
+            "covered_by": self.covered_by or None,
             "up_sql": self.up_sql,
             "down_sql": self.down_sql,
         }

@@ -1,49 +1,189 @@
-"""Partitioned tables: reported (created, dropped, their key, columns and partitions
-attached or detached), without DDL: a partitioned table's indexes, constraints and triggers
-spread to its partitions, which a table-by-table migration would create twice.
+"""Partitioned tables and partitions: created, dropped, attached, detached, re-bounded.
+
+A partitioned table is created as a table is, with ``PARTITION BY``; a partition with
+``CREATE TABLE ... PARTITION OF parent FOR VALUES ...`` once its parent has its final
+columns, then what it has of its own (column defaults, comments and grants, constraints,
+indexes, triggers). What a partition gets from its parent (columns, and copies of the
+parent's indexes, constraints and triggers) is never written twice: the catalog keeps a
+partition's own objects apart from the copies, and the parent's DDL makes the copies.
+
+A table that becomes a partition is first given what ``ATTACH PARTITION`` needs and what
+the partition has in B (the parent's CHECK constraints among them: ATTACH refuses a table
+without them; the copies of the parent's keys and indexes under B's names, so ATTACH takes
+them over rather than building new ones), then attached late. A partition that stops being
+one is detached early, and is then a table holding what were copies (the cloned triggers
+go with the DETACH). A partition whose bound or parent changes is detached and attached
+again.
+
+A changed partition key, or a plain table becoming partitioned (or back), has no DDL:
+PostgreSQL cannot change either in place, and the only way, creating the table anew,
+copying its rows and swapping names, is a data migration a careful user writes and times
+by hand rather than have a diff drop a table full of rows. Such a change is reported, and
+``--generate`` refuses it naming the table.
 """
 
 from __future__ import annotations
 
-from plimsoll.db.catalog import Catalog, PartitionedTable
-from plimsoll.db.diff.model import Change, ChangeKind
-from plimsoll.db.diff.text import pairs
+from dataclasses import replace
+
+from plimsoll.db.catalog import Table, quote_ident
+from plimsoll.db.diff.inheritance import (
+    Lineage,
+    diff_child_columns,
+    inherited,
+    residual_steps,
+    tree_depth,
+)
+from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
+from plimsoll.db.diff.parts import diff_parts
+from plimsoll.db.diff.tables import (
+    create_table_sql,
+    diff_columns,
+    diff_table_attributes,
+    drop_table_sql,
+    table_settings_sql,
+)
+from plimsoll.db.diff.text import comment_sql
 
 
-def _summary(table: PartitionedTable) -> str:
-    parts = ", ".join(f"{p.key} {p.bound}" for p in table.partitions)
-    return f"PARTITION BY {table.partition_by}" + (f"; partitions {parts}" if parts else "")
+def _parent_name(key: str) -> str:
+    schema, _dot, name = key.partition(".")
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
-def diff_partitioned(a: Catalog, b: Catalog) -> list[Change]:
-    """One change (no DDL) per partitioned table created, dropped or changed."""
-    out = []
-    for key in pairs(a.partitioned, b.partitioned):
-        old, new = a.partitioned.get(key), b.partitioned.get(key)
-        if old is None and new is not None:
-            out.append(Change(ChangeKind.ADDED, "partitioned table", key, _summary(new)))
-        elif new is None and old is not None:
-            out.append(Change(ChangeKind.REMOVED, "partitioned table", key, _summary(old)))
-        elif old is not None and new is not None and old != new:
-            out.append(Change(ChangeKind.CHANGED, "partitioned table", key, _details(old, new)))
-    return out
+def in_tree(table: Table | None) -> bool:
+    """Whether ``table`` is a partitioned table or a partition."""
+    return table is not None and (table.partition_by is not None or table.is_partition)
 
 
-def _details(old: PartitionedTable, new: PartitionedTable) -> str:
-    details = []
+def create_partition_sql(table: Table, parent: Table) -> str:
+    """``CREATE TABLE ... PARTITION OF`` with the bound (and the partition's own key), then
+    the partition's own column settings, its comment, row-level security and grants."""
+    text = f"CREATE TABLE {table.sql_name} PARTITION OF {parent.sql_name} {table.bound}"
+    if table.partition_by is not None:
+        text += f" PARTITION BY {table.partition_by}"
+    out = [text + ";"]
+    for column in table.columns:
+        source = parent.column(column.name)
+        if source is not None:
+            out += [s.up for s in residual_steps(table, inherited(source), column) if s.up]
+    if table.comment is not None:
+        out.append(comment_sql(f"TABLE {table.sql_name}", table.comment))
+    out += table_settings_sql(table)
+    return "\n".join(out)
+
+
+def _attach_sql(table: Table) -> str:
+    assert table.partition_of is not None
+    return alter_key(table.partition_of, f"ATTACH PARTITION {table.sql_name} {table.bound}")
+
+
+def _detach_sql(table: Table) -> str:
+    assert table.partition_of is not None
+    return alter_key(table.partition_of, f"DETACH PARTITION {table.sql_name}")
+
+
+def alter_key(key: str, action: str) -> str:
+    """``ALTER TABLE <key> <action>;`` for a table known by its key."""
+    return f"ALTER TABLE {_parent_name(key)} {action};"
+
+
+def detached(table: Table) -> Table:
+    """``table`` as a plain table once detached: the copies of its parent's constraints and
+    indexes are its own, its columns too (the copies of triggers go with the DETACH)."""
+    return replace(
+        table,
+        partition_of=None,
+        bound=None,
+        columns=tuple(replace(c, local=True) for c in table.columns),
+        constraints=tuple(
+            sorted((*table.constraints, *table.inherited_constraints), key=lambda c: c.name)
+        ),
+        indexes=tuple(sorted((*table.indexes, *table.inherited_indexes), key=lambda i: i.name)),
+        inherited_constraints=(),
+        inherited_indexes=(),
+    )
+
+
+def _empty(table: Table) -> Table:
+    return Table(table.schema, table.name)
+
+
+def create_member(new: Table, lineage: Lineage) -> list[Change]:
+    """A partitioned table or a partition created, with what it has of its own."""
+    if new.partition_of is None:
+        step = Step(Phase.CREATE_TABLES, create_table_sql(new), drop_table_sql(new))
+        change = Change(ChangeKind.ADDED, "partitioned table", new.key, _key(new), (step,))
+        return [change, *diff_parts(_empty(new), new, with_constraints=False)]
+    parent = lineage.b[new.partition_of]
+    rank = tree_depth(lineage.b, new.key)
+    step = Step(
+        Phase.CREATE_PARTITIONS, create_partition_sql(new, parent), drop_table_sql(new), rank
+    )
+    change = Change(ChangeKind.ADDED, "partition", new.key, _of(new), (step,))
+    return [change, *diff_parts(_empty(new), new, with_constraints=True)]
+
+
+def drop_member(old: Table, lineage: Lineage) -> list[Change]:
+    """A partitioned table or a partition dropped (partitions before their parent)."""
+    rank = -tree_depth(lineage.a, old.key)
+    if old.partition_of is None:
+        step = Step(Phase.DROP_TABLES, drop_table_sql(old), create_table_sql(old), rank)
+        change = Change(ChangeKind.REMOVED, "partitioned table", old.key, _key(old), (step,))
+        return [change, *diff_parts(old, _empty(old), with_constraints=False)]
+    parent = lineage.a[old.partition_of]
+    step = Step(Phase.DROP_TABLES, drop_table_sql(old), create_partition_sql(old, parent), rank)
+    change = Change(ChangeKind.REMOVED, "partition", old.key, _of(old), (step,))
+    return [change, *diff_parts(old, _empty(old), with_constraints=True)]
+
+
+def _key(table: Table) -> str:
+    return f"PARTITION BY {table.partition_by}"
+
+
+def _of(table: Table) -> str:
+    text = f"of {table.partition_of} {table.bound}"
+    return text + (f"; {_key(table)}" if table.partition_by is not None else "")
+
+
+def _linked(table: Table) -> tuple[str | None, str | None]:
+    return table.partition_of, table.bound
+
+
+def diff_member(
+    old: Table, new: Table, lineage: Lineage, defaults_elsewhere: frozenset[str]
+) -> tuple[list[Change], bool]:
+    """A table on both sides, a partitioned table or a partition on one of them at least;
+    and whether views reading it must be rebuilt."""
+    key = new.key
     if old.partition_by != new.partition_by:
-        details.append(f"partition key {old.partition_by} -> {new.partition_by}")
-    if old.columns != new.columns:
-        details.append("columns")
-    before = {p.key: p.bound for p in old.partitions}
-    after = {p.key: p.bound for p in new.partitions}
-    for key in sorted(set(before) | set(after)):
-        if key not in before:
-            details.append(f"partition {key} attached ({after[key]})")
-        elif key not in after:
-            details.append(f"partition {key} detached")
-        elif before[key] != after[key]:
-            details.append(f"partition {key} bound {before[key]} -> {after[key]}")
-    if old.comment != new.comment:
-        details.append("comment")
-    return "; ".join(details)
+        detail = (
+            f"partition key {old.partition_by or 'none'} -> {new.partition_by or 'none'}:"
+            " PostgreSQL cannot change it in place; create the new table, copy the rows"
+            " and swap the names by hand"
+        )
+        return [Change(ChangeKind.CHANGED, "partitioning", key, detail, destructive=True)], True
+    out: list[Change] = []
+    source, target = old, new
+    link: list[Step] = []
+    moved = _linked(old) != _linked(new)
+    if old.is_partition and moved:
+        link.append(Step(Phase.DETACH_PARTITIONS, _detach_sql(old), _attach_sql(old)))
+        source = detached(old)
+    if new.is_partition and moved:
+        link.append(Step(Phase.ATTACH_PARTITIONS, _attach_sql(new), _detach_sql(new)))
+        target = detached(new)
+    if link:
+        if not old.is_partition:
+            detail = f"attached: {_of(new)}"
+        elif not new.is_partition:
+            detail = f"detached from {old.partition_of}"
+        else:
+            detail = f"{_of(old)} -> {_of(new)}"
+        out.append(Change(ChangeKind.CHANGED, "partition", key, detail, tuple(link)))
+    found = diff_child_columns(source, target, lineage) if not link else None
+    changes, rewrites = found or diff_columns(source, target, defaults_elsewhere)
+    out += changes
+    out += diff_parts(source, target, with_constraints=True)
+    out += diff_table_attributes(source, target)
+    return out, rewrites

@@ -24,6 +24,8 @@ def alter(table: Table, action: str) -> str:
 def column_spec(column: Column) -> str:
     """A column as CREATE TABLE / ADD COLUMN write it."""
     parts = [quote_ident(column.name), column.type]
+    if column.collation is not None:
+        parts.append(f"COLLATE {column.collation}")
     if column.generated and column.default is not None:
         parts.append(f"GENERATED ALWAYS AS ({column.default}) STORED")
     elif column.identity is not None:
@@ -50,7 +52,8 @@ def _column_grants_sql(table: Table, column: Column) -> list[str]:
 
 
 def create_table_sql(table: Table) -> str:
-    """CREATE TABLE with its columns and every constraint but foreign keys, then its comments,
+    """CREATE TABLE (``PARTITION BY`` for a partitioned table) with its columns and every
+    constraint but foreign keys, then its comments,
     row-level security switches and grants (indexes, foreign keys, triggers and policies are
     steps of their own)."""
     lines = [f"    {column_spec(c)}" for c in table.columns]
@@ -60,21 +63,28 @@ def create_table_sql(table: Table) -> str:
         if not k.is_foreign_key
     ]
     body = ",\n".join(lines)
+    partitioned = f" PARTITION BY {table.partition_by}" if table.partition_by is not None else ""
     out = [
-        f"CREATE TABLE {table.sql_name} (\n{body}\n);"
+        f"CREATE TABLE {table.sql_name} (\n{body}\n){partitioned};"
         if lines
-        else f"CREATE TABLE {table.sql_name} ();"
+        else f"CREATE TABLE {table.sql_name} (){partitioned};"
     ]
     if table.comment is not None:
         out.append(comment_sql(f"TABLE {table.sql_name}", table.comment))
     for column in table.columns:
         if column.comment is not None:
             out.append(column_comment_sql(table, column.name, column.comment))
-    out += _rls_sql(table)
-    out += [grant_sql(g, f"TABLE {table.sql_name}") for g in sorted_grants(table.grants)]
+    out += table_settings_sql(table)
     for column in table.columns:
         out += _column_grants_sql(table, column)
     return "\n".join(out)
+
+
+def table_settings_sql(table: Table) -> list[str]:
+    """A new table's row-level security switches and table grants."""
+    out = _rls_sql(table)
+    out += [grant_sql(g, f"TABLE {table.sql_name}") for g in sorted_grants(table.grants)]
+    return out
 
 
 def inherit_steps(table: Table, before: tuple[str, ...], after: tuple[str, ...]) -> list[Step]:
@@ -157,7 +167,7 @@ def diff_columns(
         previous = before.get(column.name)
         if previous is None or previous == column:
             continue
-        steps, details, rewrite = _column_steps(
+        steps, details, rewrite = column_steps(
             new, previous, column, column.name in defaults_elsewhere
         )
         rewrites = rewrites or rewrite
@@ -182,10 +192,10 @@ def diff_columns(
     return out, rewrites
 
 
-def _column_steps(
+def column_steps(
     table: Table, old: Column, new: Column, defaults_elsewhere: bool = False
 ) -> tuple[list[Step], list[str], bool]:
-    """The ALTER COLUMN steps from ``old`` to ``new``, their description, and whether the
+    """The ALTER COLUMN (and comment) steps from ``old`` to ``new``, their description, and whether the
     column's type changes (views reading it must then be rebuilt)."""
     name = quote_ident(new.name)
     column = f"ALTER COLUMN {name}"
@@ -210,7 +220,14 @@ def _column_steps(
                 column_comment_sql(table, old.name, old.comment),
             )
         )
-    return steps, details, old.type != new.type
+    return steps, details, (old.type, old.collation) != (new.type, new.collation)
+
+
+def _type_sql(column: Column) -> str:
+    """``TYPE t [COLLATE c] USING col::t``: without COLLATE, a column takes its new type's
+    default collation."""
+    collate = f" COLLATE {column.collation}" if column.collation is not None else ""
+    return f"TYPE {column.type}{collate} USING {quote_ident(column.name)}::{column.type}"
 
 
 def _plain_column_steps(
@@ -221,7 +238,7 @@ def _plain_column_steps(
     # identity is gone. Reversed, the same list is a valid way back.
     steps: list[Step] = []
     details: list[str] = []
-    retype = old.type != new.type
+    retype = (old.type, old.collation) != (new.type, new.collation)
     default_changes = old.default != new.default
     steers_default = not defaults_elsewhere
     if steers_default and old.default is not None and (default_changes or retype):
@@ -241,13 +258,15 @@ def _plain_column_steps(
             )
         )
     if retype:
-        details.append(f"type {old.type} -> {new.type}")
-        name = quote_ident(new.name)
+        if old.type != new.type:
+            details.append(f"type {old.type} -> {new.type}")
+        if old.collation != new.collation:
+            details.append(f"collation {show(old.collation)} -> {show(new.collation)}")
         steps.append(
             Step(
                 Phase.ALTER_COLUMNS,
-                alter(table, f"{column} TYPE {new.type} USING {name}::{new.type}"),
-                alter(table, f"{column} TYPE {old.type} USING {name}::{old.type}"),
+                alter(table, f"{column} {_type_sql(new)}"),
+                alter(table, f"{column} {_type_sql(old)}"),
             )
         )
     if old.nullable != new.nullable:

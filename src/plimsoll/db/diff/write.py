@@ -18,7 +18,7 @@ def migration_sql(changes: Iterable[Change]) -> tuple[str, str]:
     Raises UsageError when a change has no DDL (say, a domain whose base type changed).
     """
     changes = list(changes)
-    missing = [c for c in changes if not c.steps]
+    missing = [c for c in changes if not c.steps and not c.covered_by]
     if missing:
         names = ", ".join(f"{c.object_type} {c.name} ({c.detail})" for c in missing)
         raise UsageError(
