@@ -27,7 +27,7 @@ from typing import Any
 
 from plimsoll.core.errors import UsageError
 from plimsoll.core.rules import parse_duration
-from plimsoll.core.store import SqliteStore, Store
+from plimsoll.core.store import SqliteStore, Store, require_sqlite
 from plimsoll.runtime import storage
 from plimsoll.runtime.usage import EventKind
 
@@ -108,10 +108,9 @@ class FeatureStats:
 
 
 def _db(store: Store) -> SqliteStore:
-    if not isinstance(store, SqliteStore):
-        raise UsageError(f"usage analytics need the SQLite state store, not {type(store).__name__}")
-    storage.ensure_schema(store)
-    return store
+    sqlite = require_sqlite(store, "usage")
+    storage.ensure_schema(sqlite)
+    return sqlite
 
 
 class _Analyzer:

@@ -35,7 +35,8 @@ Table layout (stable: the alerts and SLO parts read ``runtime_samples`` through
     full) before ``ts``; their sum is the total dropped.
 
 The functions take any :class:`~plimsoll.core.store.Store` and need its SQLite backend
-(:class:`~plimsoll.core.store.SqliteStore`, the only one this version ships).
+(:class:`~plimsoll.core.store.SqliteStore`): with a PostgreSQL store (``store.url``) they raise
+the CannotRunError of :func:`~plimsoll.core.store.require_sqlite`.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plimsoll.core.errors import CannotRunError
-from plimsoll.core.store import SqliteConnection, SqliteStore, Store
+from plimsoll.core.store import SqliteConnection, Store, require_sqlite
 
 __all__ = [
     "PART",
@@ -175,11 +175,7 @@ class UsageEvent:
 
 
 def _db(store: Store) -> SqliteConnection:
-    if not isinstance(store, SqliteStore):
-        raise CannotRunError(
-            f"the runtime tables need the SQLite state store, not {type(store).__name__}"
-        )
-    return store.db
+    return require_sqlite(store, "runtime").db
 
 
 def ensure_schema(store: Store) -> int:
@@ -190,6 +186,7 @@ def ensure_schema(store: Store) -> int:
     """
     if store in _READY:
         return len(MIGRATIONS)
+    _db(store)  # first: another backend is refused before any of this SQLite DDL reaches it
     version = store.ensure_part_schema(PART, MIGRATIONS)
     _READY.add(store)
     return version

@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from plimsoll.core.errors import InputError
-from plimsoll.core.store import Store
+from plimsoll.core.store import Store, require_sqlite
 from plimsoll.runtime.alerts.samples import Labels
 from plimsoll.runtime.alerts.silences import Matcher, Silence, parse_matcher
 
@@ -210,8 +210,9 @@ class AlertStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # The SQLite store's connection, checked first: another backend never gets this DDL.
+        self.db = require_sqlite(store, "alerts").db
         store.ensure_part_schema(PART, MIGRATIONS)
-        self.db = store.db  # type: ignore[attr-defined]  # the SQLite store's connection
 
     # --- alerts -----------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
-from plimsoll.core.errors import CannotRunError, ConfigError
-from plimsoll.core.store import SqliteConnection, SqliteStore, Store
+from plimsoll.core.errors import ConfigError
+from plimsoll.core.store import SqliteConnection, Store, require_sqlite
 from plimsoll.runtime import storage as runtime_storage
 from plimsoll.runtime.slo.budget import Counts
 from plimsoll.runtime.slo.model import Objective
@@ -69,17 +69,14 @@ _READY: weakref.WeakSet[Store] = weakref.WeakSet()
 
 
 def _db(store: Store) -> SqliteConnection:
-    if not isinstance(store, SqliteStore):
-        raise CannotRunError(
-            f"the SLO tables need the SQLite state store, not {type(store).__name__}"
-        )
-    return store.db
+    return require_sqlite(store, "SLO").db
 
 
 def ensure_schema(store: Store) -> int:
     """Create or migrate the SLO tables of ``store``; return their version."""
     if store in _READY:
         return len(MIGRATIONS)
+    _db(store)  # first: another backend is refused before any of this SQLite DDL reaches it
     version = store.ensure_part_schema(PART, MIGRATIONS)
     _READY.add(store)
     return version
