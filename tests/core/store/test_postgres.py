@@ -253,8 +253,8 @@ def test_the_sqlite_only_runtime_tables_fail_clearly(pg_database: PgDatabase) ->
             assert error.exit_code == 3, name
             text = str(error)
             assert "need the SQLite state store" in text and "\n" not in text, (name, text)
-        for name in ("samples", "usage", "alerts", "store.db"):
-            assert "remove url from [tool.plimsoll.store]" in str(failures[name]), name
+        for name, error in failures.items():
+            assert "remove url from [tool.plimsoll.store]" in str(error), name
         error = _sqlite_only_error(lambda: analytics.PerformanceAnalyzer(store).features())
         assert "SQLite state store" in str(error)
         # The store itself is unharmed: its own tables still work.
@@ -262,6 +262,6 @@ def test_the_sqlite_only_runtime_tables_fail_clearly(pg_database: PgDatabase) ->
     with psycopg.connect(pg_database.dsn) as conn:
         leaked = conn.execute(
             "SELECT tablename FROM pg_tables WHERE tablename IN"
-            " ('runtime_samples', 'usage_events', 'alerts', 'alert_events')"
+            " ('runtime_samples', 'usage_events', 'alerts', 'alert_events', 'slo_events')"
         ).fetchall()
     assert leaked == []
