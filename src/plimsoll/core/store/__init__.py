@@ -10,11 +10,13 @@ Modules, one job each:
 - ``records``: the frozen dataclasses every backend stores and returns;
 - ``base``: the :class:`Store` interface, :func:`open_store` and :func:`open_configured`;
 - ``rows``: from a stored row to a record, shared by the backends;
-- ``sqlite_schema``, ``sqlite_connection``, ``sqlite``, ``sqlite_profiling``: the SQLite
-  backend (its ``SCHEMA_VERSION`` and migrations, the connection wrapper, the queries of the
-  outbox, breakers, runs and parts, those of baselines, checks and timings);
-- ``postgres_schema``, ``postgres_connection``, ``postgres``, ``postgres_profiling``: the
-  PostgreSQL backend, the same way, imported (with psycopg) only when a URL asks for it.
+- ``seam``: what the shared queries need of a backend's connection (``?`` placeholders);
+- ``queries``, ``profiling``: the queries, written once for both backends (schema versions,
+  outbox, breakers, runs; baselines, checks and timings);
+- ``sqlite_schema``, ``sqlite_connection``, ``sqlite``: the SQLite backend (its
+  ``SCHEMA_VERSION`` and migrations, the connection wrapper, its seam of the queries);
+- ``postgres_schema``, ``postgres_connection``, ``postgres``: the PostgreSQL backend, the
+  same way, imported (with psycopg) only when a URL asks for it.
 
 ``SCHEMA_VERSION`` and ``MIGRATIONS`` here are the SQLite store's; the PostgreSQL store has its
 own in ``postgres_schema``.

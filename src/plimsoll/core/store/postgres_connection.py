@@ -6,8 +6,9 @@ the first entry of a ``search_path`` the URL sets through libpq's ``options`` (f
 schema is created when missing (that needs the CREATE privilege on the database once).
 
 One connection per store, serialised by a lock (as the SQLite store does), autocommit off and
-every block in an explicit transaction that commits or rolls back. A process forked with an
-open store opens its own connection on first use and never touches the parent's. A connection
+every block in an explicit transaction that commits or rolls back. Like the SQLite connection,
+it speaks the store's one SQL spelling, ``?`` placeholders (:class:`QmarkConnection`). A
+process forked with an open store opens its own connection on first use and never touches the parent's. A connection
 the server dropped is replaced on the next call. No message ever carries a password: the
 store is named by host, port, database and schema only.
 """
@@ -19,7 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -46,6 +47,36 @@ _KV_PASSWORD = re.compile(r"(?:ssl)?password\s*=\s*(?P<password>'(?:[^'\\]|\\.)*
 # Connections inherited through fork(): kept referenced so the child never finalises them
 # (closing one would end the parent's session on the shared socket).
 _INHERITED: list[object] = []
+
+
+def qmark(sql: str) -> str:
+    """``sql`` with the store's ``?`` placeholders spelled as psycopg's ``%s``.
+
+    The store's parameterised SQL holds no literal ``?`` or ``%`` (a ``%`` would have to be
+    doubled for psycopg anyway); SQL run without parameters is sent as written.
+    """
+    return sql.replace("?", "%s")
+
+
+class QmarkConnection:
+    """A psycopg connection in one transaction, spoken to as the SQLite one is: ``?`` placeholders.
+
+    ``raw`` is the psycopg connection itself, for what only PostgreSQL offers.
+    """
+
+    def __init__(self, raw: PgConn) -> None:
+        self.raw = raw
+
+    def execute(self, sql: Any, parameters: Any = None, /) -> psycopg.Cursor[DictRow]:
+        """Run one statement (``?`` placeholders when ``parameters`` are given); its cursor."""
+        if parameters is None or not isinstance(sql, str):
+            return self.raw.execute(sql, parameters)
+        return self.raw.execute(qmark(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> None:
+        """Run one statement once per parameter tuple (pipelined by psycopg)."""
+        with self.raw.cursor() as cursor:
+            cursor.executemany(qmark(sql), parameters)
 
 
 def _passwords(url: str, params: dict[str, Any]) -> list[str]:
@@ -168,7 +199,7 @@ class PostgresConnection:
         return scrub(message, self._url, self._params)
 
     @contextmanager
-    def transaction(self, *, readonly: bool = False) -> Iterator[PgConn]:
+    def transaction(self, *, readonly: bool = False) -> Iterator[QmarkConnection]:
         """Run the block in one transaction (nested blocks join the outer one).
 
         ``readonly`` blocks see one snapshot (REPEATABLE READ) for all their reads. A driver
@@ -180,7 +211,7 @@ class PostgresConnection:
             if self._depth:
                 self._depth += 1
                 try:
-                    yield conn
+                    yield QmarkConnection(conn)
                 finally:
                     self._depth -= 1
                 return
@@ -188,7 +219,7 @@ class PostgresConnection:
             try:
                 if readonly:
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield conn
+                yield QmarkConnection(conn)
                 conn.commit()
             except psycopg.Error as exc:
                 self._rollback(conn)
@@ -199,6 +230,10 @@ class PostgresConnection:
             finally:
                 self._depth = 0
 
+    def read(self) -> AbstractContextManager[QmarkConnection]:
+        """Run the block's reads against one snapshot (a read-only transaction)."""
+        return self.transaction(readonly=True)
+
     @staticmethod
     def _rollback(conn: PgConn) -> None:
         if not conn.closed and not conn.broken:
@@ -208,7 +243,7 @@ class PostgresConnection:
                 conn.close()  # unusable: the next call opens a new one
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[DictRow]:
-        """Run a read query in its own transaction and return all its rows."""
+        """Run a read query (``?`` placeholders) in its own transaction; return all its rows."""
         with self.transaction() as conn:
             return conn.execute(sql, params).fetchall()
 
