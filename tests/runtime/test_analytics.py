@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from plimsoll.core.errors import UsageError
-from plimsoll.core.store import SqliteStore
+from plimsoll.core.store import Store
 from plimsoll.runtime import storage, usage
 from plimsoll.runtime.analytics import (
     WINDOWS,
@@ -23,6 +23,12 @@ from plimsoll.runtime.storage import UsageEvent
 
 NOW = 1_750_000_000.0  # a Sunday, 15:06:40 UTC
 HOUR, DAY = 3600.0, 86400.0
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test here on both backends: a SQLite file, then a fresh PostgreSQL database."""
+    return any_store
 
 
 def reference(values: list[float], p: int) -> float:
@@ -70,7 +76,7 @@ def test_windows() -> None:
 # --- per feature ---------------------------------------------------------------------------------
 
 
-def test_feature_stats_over_windows(store: SqliteStore) -> None:
+def test_feature_stats_over_windows(store: Store) -> None:
     rng = random.Random(11)
     events: list[UsageEvent] = []
     ages = {"1h": 0.5 * HOUR, "1d": 12 * HOUR, "1w": 3 * DAY, "30d": 20 * DAY, "old": 40 * DAY}
@@ -121,14 +127,14 @@ def test_feature_stats_over_windows(store: SqliteStore) -> None:
     assert [f.feature for f in by_window["1d"]] == sorted(day)
 
 
-def test_one_call_is_its_own_percentile(store: SqliteStore) -> None:
+def test_one_call_is_its_own_percentile(store: Store) -> None:
     storage.add_events(store, [call("once", NOW - 5, 12.5, ok=False)])
     [once] = PerformanceAnalyzer(store, now=NOW).features("1h")
     assert (once.calls, once.failed, once.error_rate) == (1, 1, 1.0)
     assert once.p50_ms == once.p95_ms == once.p99_ms == 12.5
 
 
-def test_tracked_calls_reach_the_analyzer(store: SqliteStore) -> None:
+def test_tracked_calls_reach_the_analyzer(store: Store) -> None:
     tracker = usage.UsageTracker(store, enabled=True, flush_interval=60.0)
 
     @usage.track_usage("end.to.end", tracker=tracker)
@@ -152,7 +158,7 @@ def test_tracked_calls_reach_the_analyzer(store: SqliteStore) -> None:
 # --- behaviour -----------------------------------------------------------------------------------
 
 
-def _sessions(store: SqliteStore) -> None:
+def _sessions(store: Store) -> None:
     paths = {
         "s1": ["login", "search", "view", "checkout"],
         "s2": ["login", "search", "view", "search", "view"],
@@ -169,7 +175,7 @@ def _sessions(store: SqliteStore) -> None:
     storage.add_events(store, events)
 
 
-def test_frequent_sequences_within_sessions(store: SqliteStore) -> None:
+def test_frequent_sequences_within_sessions(store: Store) -> None:
     _sessions(store)
     behavior = BehaviorAnalyzer(store, now=NOW)
     assert behavior.session_paths("1d")["s1"] == ["login", "search", "view", "checkout"]
@@ -192,7 +198,7 @@ def test_frequent_sequences_within_sessions(store: SqliteStore) -> None:
         behavior.sequences(length=0)
 
 
-def test_usage_by_hour(store: SqliteStore) -> None:
+def test_usage_by_hour(store: Store) -> None:
     base = NOW - NOW % DAY  # midnight UTC
     hours = [0, 0, 5, 13, 13, 13, 23]
     storage.add_events(store, [call("f", base + h * HOUR + 60, 1.0) for h in hours])
@@ -201,7 +207,7 @@ def test_usage_by_hour(store: SqliteStore) -> None:
     assert (counts[0], counts[5], counts[13], counts[23], counts[1]) == (2, 1, 3, 1, 0)
 
 
-def test_the_report(store: SqliteStore) -> None:
+def test_the_report(store: Store) -> None:
     _sessions(store)
     storage.add_drops(store, 4, NOW - 10)
     storage.add_drops(store, 6, NOW - 10 * DAY)

@@ -27,7 +27,8 @@ from typing import Any
 
 from plimsoll.core.errors import UsageError
 from plimsoll.core.rules import parse_duration
-from plimsoll.core.store import SqliteStore, Store, require_sqlite
+from plimsoll.core.store import Store
+from plimsoll.core.store.parts import PartSql, part_sql
 from plimsoll.runtime import storage
 from plimsoll.runtime.usage import EventKind
 
@@ -107,15 +108,19 @@ class FeatureStats:
         return data
 
 
-def _db(store: Store) -> SqliteStore:
-    sqlite = require_sqlite(store, "usage")
-    storage.ensure_schema(sqlite)
-    return sqlite
+def _sql(store: Store) -> PartSql:
+    found = part_sql(store, "usage")
+    storage.ensure_schema(store)
+    return found
 
 
 class _Analyzer:
     def __init__(self, store: Store, *, now: float | None = None) -> None:
-        self.store = _db(store)
+        self.store = store
+        # The store's connection (SQLite or PostgreSQL) and how its SQL is spelt.
+        found = _sql(store)
+        self.db = found.connection
+        self.dialect = found.dialect
         self._now = now
 
     def _range(self, window: str | float, until: float | None) -> tuple[float, float]:
@@ -136,22 +141,22 @@ class PerformanceAnalyzer(_Analyzer):
         since, end = self._range(window, until)
         errors = {
             r["feature"]: int(r["n"])
-            for r in self.store.db.query(
+            for r in self.db.query(
                 "SELECT feature, COUNT(*) AS n FROM usage_events WHERE kind = ?"
                 " AND ts >= ? AND ts <= ? GROUP BY feature",
                 (EventKind.ERROR.value, since, end),
             )
         }
         out: dict[str, FeatureStats] = {}
-        with self.store.db.read() as conn:
-            # Sorted by SQLite, streamed: Python holds one feature's durations at a time.
+        with self.db.read() as conn:
+            # Sorted by the database, streamed: Python holds one feature's durations at a time.
             rows = conn.execute(
                 "SELECT feature, kind, duration_ms, ok FROM usage_events"
                 " WHERE kind IN (?, ?) AND ts >= ? AND ts <= ?"
                 " ORDER BY feature, duration_ms",
                 (*_CALL_KINDS, since, end),
             )
-            for feature, group in itertools.groupby(rows, key=lambda r: r[0]):
+            for feature, group in itertools.groupby(rows, key=lambda r: r["feature"]):
                 out[feature] = _stats(feature, list(group), errors.get(feature, 0))
         for feature, count in errors.items():
             if feature not in out:
@@ -169,10 +174,10 @@ class PerformanceAnalyzer(_Analyzer):
 
 
 def _stats(feature: str, rows: list[Any], error_events: int) -> FeatureStats:
-    durations = [float(r[2]) for r in rows if r[2] is not None]
+    durations = [float(r["duration_ms"]) for r in rows if r["duration_ms"] is not None]
     calls = len(rows)
-    failed = sum(1 for r in rows if not r[3])
-    kinds = tuple(sorted({str(r[1]) for r in rows}))
+    failed = sum(1 for r in rows if not r["ok"])
+    kinds = tuple(sorted({str(r["kind"]) for r in rows}))
     p50: float | None
     p50 = p95 = p99 = mean = peak = None
     if durations:
@@ -219,14 +224,14 @@ class BehaviorAnalyzer(_Analyzer):
     ) -> dict[str, list[str]]:
         """The features each session used in the window, in time order (errors left out)."""
         since, end = self._range(window, until)
-        rows = self.store.db.query(
+        rows = self.db.query(
             "SELECT session, feature FROM usage_events WHERE session IS NOT NULL AND kind != ?"
             " AND ts >= ? AND ts <= ? ORDER BY session, ts, id",
             (EventKind.ERROR.value, since, end),
         )
         return {
-            str(sid): [str(r[1]) for r in group]
-            for sid, group in itertools.groupby(rows, key=lambda r: r[0])
+            str(sid): [str(r["feature"]) for r in group]
+            for sid, group in itertools.groupby(rows, key=lambda r: r["session"])
         }
 
     def sequences(
@@ -266,8 +271,9 @@ class BehaviorAnalyzer(_Analyzer):
         """Events in the window by hour of the day (UTC): 24 counts, midnight first."""
         since, end = self._range(window, until)
         counts = [0] * 24
-        for r in self.store.db.query(
-            "SELECT CAST(ts / 3600 AS INTEGER) % 24 AS hour, COUNT(*) AS n FROM usage_events"
+        hour = self.dialect.mod(self.dialect.floor_div("ts", "3600"), "24")
+        for r in self.db.query(
+            f"SELECT {hour} AS hour, COUNT(*) AS n FROM usage_events"
             " WHERE ts >= ? AND ts <= ? GROUP BY hour",
             (since, end),
         ):

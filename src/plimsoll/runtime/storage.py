@@ -34,9 +34,12 @@ Table layout (stable: the alerts and SLO parts read ``runtime_samples`` through
     ``id``, ``ts``, ``dropped``: each row says a tracker dropped that many events (its queue was
     full) before ``ts``; their sum is the total dropped.
 
-The functions take any :class:`~plimsoll.core.store.Store` and need its SQLite backend
-(:class:`~plimsoll.core.store.SqliteStore`): with a PostgreSQL store (``store.url``) they raise
-the CannotRunError of :func:`~plimsoll.core.store.require_sqlite`.
+The functions take any :class:`~plimsoll.core.store.Store`, SQLite or PostgreSQL
+(``store.url``): the tables are the same on both (:data:`MIGRATIONS` for SQLite,
+:data:`POSTGRES_MIGRATIONS` for PostgreSQL, with identity keys and ``double precision``
+times), the SQL is written once with ``?`` placeholders, and
+:class:`~plimsoll.core.store.parts.Dialect` spells the rest (the JSON label lookup, the
+bucket arithmetic, byte-order sorting).
 """
 
 from __future__ import annotations
@@ -49,11 +52,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plimsoll.core.store import SqliteConnection, Store, require_sqlite
+from plimsoll.core.store import Store
+from plimsoll.core.store.parts import Dialect, PartSql, part_sql
+from plimsoll.core.store.seam import StoreConnection
 
 __all__ = [
     "PART",
     "MIGRATIONS",
+    "POSTGRES_MIGRATIONS",
     "LabelSet",
     "Sample",
     "StoredSample",
@@ -124,6 +130,50 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+# The same tables on PostgreSQL: identity keys, double precision numbers, label and property
+# JSON kept as text (read back and compared as the SQLite store's are).
+POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE runtime_samples (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            metric text NOT NULL,
+            labels text NOT NULL DEFAULT '{}',
+            ts double precision NOT NULL,
+            value double precision NOT NULL,
+            resolution integer NOT NULL DEFAULT 0,
+            count bigint NOT NULL DEFAULT 1,
+            min_value double precision NOT NULL,
+            max_value double precision NOT NULL
+        )
+        """,
+        "CREATE INDEX runtime_samples_metric ON runtime_samples (metric, ts)",
+        "CREATE INDEX runtime_samples_resolution ON runtime_samples (resolution, ts)",
+        """
+        CREATE TABLE usage_events (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            ts double precision NOT NULL,
+            kind text NOT NULL,
+            feature text NOT NULL,
+            duration_ms double precision,
+            ok integer NOT NULL DEFAULT 1,
+            error text,
+            session text,
+            properties text NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX usage_events_ts ON usage_events (ts)",
+        "CREATE INDEX usage_events_feature ON usage_events (feature, ts)",
+        """
+        CREATE TABLE usage_drops (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            ts double precision NOT NULL,
+            dropped bigint NOT NULL
+        )
+        """,
+    ),
+)
+
 LabelSet = tuple[tuple[str, str], ...]
 """A label set as sorted ``(name, value)`` pairs: hashable, usable as a dict key."""
 
@@ -174,8 +224,12 @@ class UsageEvent:
     id: int | None = None
 
 
-def _db(store: Store) -> SqliteConnection:
-    return require_sqlite(store, "runtime").db
+def _sql(store: Store) -> PartSql:
+    return part_sql(store, "runtime")
+
+
+def _db(store: Store) -> StoreConnection:
+    return _sql(store).connection
 
 
 def ensure_schema(store: Store) -> int:
@@ -186,8 +240,8 @@ def ensure_schema(store: Store) -> int:
     """
     if store in _READY:
         return len(MIGRATIONS)
-    _db(store)  # first: another backend is refused before any of this SQLite DDL reaches it
-    version = store.ensure_part_schema(PART, MIGRATIONS)
+    dialect = _sql(store).dialect
+    version = store.ensure_part_schema(PART, dialect.pick(MIGRATIONS, POSTGRES_MIGRATIONS))
     _READY.add(store)
     return version
 
@@ -206,21 +260,17 @@ def _label_set(text: str) -> LabelSet:
     return tuple(sorted(json.loads(text).items()))
 
 
-def _label_filter(labels: Mapping[str, str] | None) -> tuple[str, list[Any]]:
+def _label_filter(dialect: Dialect, labels: Mapping[str, str] | None) -> tuple[str, list[Any]]:
     """SQL matching rows whose labels include every given pair (other labels may be present)."""
     if not labels:
         return "", []
     clauses: list[str] = []
     params: list[Any] = []
     for name, value in sorted(labels.items()):
-        # The name is quoted in the JSON path, so no label name can escape it.
-        clauses.append("json_extract(labels, ?) = ?")
-        params.extend([f'$."{_json_path_key(name)}"', str(value)])
+        # The name is a parameter, so no label name can escape it.
+        clauses.append(f"{dialect.json_text('labels')} = ?")
+        params.extend([dialect.json_key(name), str(value)])
     return " AND " + " AND ".join(clauses), params
-
-
-def _json_path_key(name: str) -> str:
-    return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _range(since: float | None, until: float | None, **equal: object) -> tuple[str, list[Any]]:
@@ -252,8 +302,10 @@ def _metric_rows(
     # The rows of one metric in the range, of the series matching ``labels``, ``ORDER BY order``.
     ensure_schema(store)
     where, params = _range(since, until)
-    label_sql, label_params = _label_filter(labels)
-    return _db(store).query(
+    sql = _sql(store)
+    label_sql, label_params = _label_filter(sql.dialect, labels)
+    order = order.replace("labels", "labels" + sql.dialect.byte_order)
+    return sql.connection.query(
         f"SELECT {columns} FROM runtime_samples WHERE metric = ?{where}{label_sql} ORDER BY {order}",
         [metric, *params, *label_params],
     )
@@ -266,7 +318,7 @@ def add_samples(store: Store, batch: Iterable[Sample]) -> int:
     """Write raw samples in one transaction; return how many were written.
 
     Non-finite values (NaN, infinities) are skipped: SQLite cannot keep a NaN, and no rule can
-    compare one.
+    compare one (PostgreSQL could keep them; both stores keep the same rows).
     """
     ensure_schema(store)
     rows = [
@@ -346,9 +398,10 @@ def metric_names(store: Store, since: float | None = None) -> list[str]:
     ensure_schema(store)
     where, params = _range(since, None)
     rows = _db(store).query(
-        f"SELECT DISTINCT metric FROM runtime_samples WHERE 1 = 1{where} ORDER BY metric", params
+        f"SELECT DISTINCT metric FROM runtime_samples WHERE 1 = 1{where}", params
     )
-    return [str(r["metric"]) for r in rows]
+    # Sorted here, by code point (SQLite's byte order), whatever the database's collation.
+    return sorted(str(r["metric"]) for r in rows)
 
 
 def sample_rows(
@@ -362,8 +415,12 @@ def sample_rows(
     """Full sample rows (with resolution, count, min and max), oldest first: for reports and tests."""
     ensure_schema(store)
     where, params = _range(since, until, metric=metric, resolution=resolution)
-    rows = _db(store).query(
-        f"SELECT * FROM runtime_samples WHERE 1 = 1{where} ORDER BY metric, labels, ts, id", params
+    sql = _sql(store)
+    order = sql.dialect.byte_order
+    rows = sql.connection.query(
+        f"SELECT * FROM runtime_samples WHERE 1 = 1{where}"
+        f" ORDER BY metric{order}, labels{order}, ts, id",
+        params,
     )
     return [
         StoredSample(
@@ -393,7 +450,9 @@ def downsample(store: Store, *, source: int, target: int, before: float, max_row
         raise ValueError(f"target resolution {target} must be above the source {source}")
     ensure_schema(store)
     aligned = (before // target) * target
-    with _db(store).transaction() as conn:
+    sql = _sql(store)
+    bucket = sql.dialect.floor_div("ts", "?")
+    with sql.connection.transaction() as conn:
         first = conn.execute(
             "SELECT ts FROM runtime_samples WHERE resolution = ? AND ts < ? ORDER BY ts LIMIT 1",
             (source, aligned),
@@ -410,11 +469,25 @@ def downsample(store: Store, *, source: int, target: int, before: float, max_row
             # Stop at the bucket holding the max_rows-th row, but always take one whole bucket.
             first_end = (float(first["ts"]) // target + 1) * target
             end = min(aligned, max(first_end, (float(nth["ts"]) // target) * target))
-        conn.execute(
-            "INSERT INTO runtime_samples"
-            " (metric, labels, ts, value, resolution, count, min_value, max_value)"
-            " SELECT metric, labels, CAST(ts / ? AS INTEGER) * ? AS bucket,"
+        columns = "metric, labels, ts, value, resolution, count, min_value, max_value"
+        buckets = (
+            f"SELECT metric, labels, {bucket} * ? AS bucket,"
             " SUM(value * count) / SUM(count), ?, SUM(count), MIN(min_value), MAX(max_value)"
+        )
+        if sql.dialect.postgres:
+            # One statement, so the rows aggregated are exactly the rows deleted: under read
+            # committed, a late sample committed between two statements would be lost.
+            found = conn.execute(
+                "WITH gone AS (DELETE FROM runtime_samples WHERE resolution = ? AND ts < ?"
+                f" RETURNING {columns}), made AS (INSERT INTO runtime_samples ({columns})"
+                f" {buckets} FROM gone GROUP BY metric, labels, bucket RETURNING 1)"
+                " SELECT (SELECT COUNT(*) FROM gone) AS n, (SELECT COUNT(*) FROM made) AS b",
+                (source, end, target, target, target),
+            ).fetchone()
+            return int(found["n"])
+        # SQLite's write transaction holds its one write lock: two statements are safe.
+        conn.execute(
+            f"INSERT INTO runtime_samples ({columns}) {buckets}"
             " FROM runtime_samples WHERE resolution = ? AND ts < ?"
             " GROUP BY metric, labels, bucket",
             (target, target, target, source, end),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -13,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from plimsoll.core.config import StoreConfig
-from plimsoll.core.errors import CannotRunError, ConfigError, PlimsollError
+from plimsoll.core.errors import CannotRunError, ConfigError
 from plimsoll.core.store import PostgresStore, open_configured, open_store, postgres_schema
 from plimsoll.core.store.postgres_connection import scrub
 from tests.support.postgres import PgDatabase
@@ -226,42 +225,49 @@ def test_a_failed_statement_rolls_back_and_the_store_goes_on(pg_database: PgData
         assert store.breaker_failure("x", now=1.0, threshold=5).failures == 1
 
 
-def _sqlite_only_error(run: Callable[[], object]) -> PlimsollError:
-    with pytest.raises(PlimsollError) as caught:
-        run()
-    return caught.value
-
-
-def test_the_sqlite_only_runtime_tables_fail_clearly(pg_database: PgDatabase) -> None:
-    """Samples, usage events, alerts and SLO events need the SQLite store: one clear line."""
+def test_the_runtime_tables_work_on_postgresql(pg_database: PgDatabase) -> None:
+    """Samples, usage events, alerts and SLO events live in the PostgreSQL store's schema."""
     from plimsoll.runtime import analytics, storage
     from plimsoll.runtime.alerts.state import AlertStore
     from plimsoll.runtime.slo import storage as slo_storage
 
     with PostgresStore(pg_database.dsn) as store:
-        failures = {
-            "samples": _sqlite_only_error(
-                lambda: storage.add_samples(store, [storage.Sample("up", 1.0, 1.0)])
-            ),
-            "usage": _sqlite_only_error(lambda: storage.add_drops(store, 3, 1.0)),
-            "alerts": _sqlite_only_error(lambda: AlertStore(store)),
-            "slo": _sqlite_only_error(lambda: slo_storage.record(store, "api", 1, 1, 1.0)),
-            "store.db": _sqlite_only_error(lambda: store.db),
-        }
-        for name, error in failures.items():
-            assert isinstance(error, CannotRunError), name
-            assert error.exit_code == 3, name
-            text = str(error)
-            assert "need the SQLite state store" in text and "\n" not in text, (name, text)
-        for name, error in failures.items():
-            assert "remove url from [tool.plimsoll.store]" in str(error), name
-        error = _sqlite_only_error(lambda: analytics.PerformanceAnalyzer(store).features())
-        assert "SQLite state store" in str(error)
-        # The store itself is unharmed: its own tables still work.
-        assert store.outbox_add("hook", {}, now=1.0, next_attempt_at=1.0) >= 1
+        assert storage.add_samples(store, [storage.Sample("up", 1.0, 1.0, {"job": "api"})]) == 1
+        storage.add_events(store, [storage.UsageEvent("feature", "search", 2.0, duration_ms=4.0)])
+        storage.add_drops(store, 3, 1.0)
+        slo_storage.record(store, "api", 1, 2, 61.0)
+        alerts = AlertStore(store)
+        assert storage.samples(store, "up", None, None, {"job": "api"}) == [(1.0, 1.0)]
+        assert storage.dropped_total(store) == 3
+        assert slo_storage.event_counts(store, "api", 0.0, 120.0).total == 2.0
+        [stats] = analytics.PerformanceAnalyzer(store, now=10.0).features("1h")
+        assert (stats.feature, stats.calls, stats.p50_ms) == ("search", 1, 4.0)
+        assert alerts.alerts() == []
+        # store.db stays the SQLite store's connection: asking a PostgreSQL store for it fails
+        # in one clear line.
+        with pytest.raises(CannotRunError, match="need the SQLite state store"):
+            store.db  # noqa: B018
     with psycopg.connect(pg_database.dsn) as conn:
-        leaked = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE tablename IN"
-            " ('runtime_samples', 'usage_events', 'alerts', 'alert_events', 'slo_events')"
+        types = dict(
+            conn.execute(
+                "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = 'plimsoll' AND column_name IN ('ts', 'id', 'labels')"
+            ).fetchall()
+        )
+        versions = dict(
+            conn.execute(
+                "SELECT key, value FROM plimsoll.plimsoll_store_meta WHERE key LIKE 'schema.%'"
+            ).fetchall()
+        )
+        # What the database itself holds, read without plimsoll.
+        sample = conn.execute(
+            "SELECT metric, labels, ts, value FROM plimsoll.runtime_samples"
         ).fetchall()
-    assert leaked == []
+        slo = conn.execute("SELECT slo, ts, good, total FROM plimsoll.slo_events").fetchall()
+    assert types["runtime_samples.ts"] == "double precision"
+    assert types["runtime_samples.id"] == "bigint"
+    assert types["slo_events.ts"] == "double precision"
+    assert types["alert_silences.id"] == "bigint"
+    assert versions == {"schema.runtime": "1", "schema.slo": "1", "schema.alerts": "1"}
+    assert sample == [("up", '{"job": "api"}', 1.0, 1.0)]
+    assert slo == [("api", 60.0, 1.0, 2.0)]

@@ -98,18 +98,3 @@ def test_an_unreachable_store_url_is_one_line_without_the_password(
     risky = plimsoll(root, "db", "risk", "-f", "json")
     assert "127.0.0.1:1/st" in risky.stderr and secret not in risky.stderr
     assert json.loads(risky.stdout)["migrations"]
-
-
-def test_runtime_commands_refuse_a_postgres_store_in_one_line(
-    tmp_path: Path, pg_database: PgDatabase, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The runtime tables need the SQLite store: with store.url set, one line and exit 3."""
-    monkeypatch.setitem(cli.ENV, "PLIMSOLL_STORE_URL", pg_database.dsn)
-    root = tmp_path / "service"
-    root.mkdir()
-    (root / "plimsoll.toml").write_text('[store]\nurl = "${PLIMSOLL_STORE_URL}"\n')
-    done = plimsoll(root, "runtime", "alerts", "list", check=3)
-    assert "alerts tables need the SQLite state store" in done.stderr
-    assert "remove url from [tool.plimsoll.store]" in done.stderr
-    assert done.stderr.strip().count("\n") == 0
-    assert not (root / ".plimsoll" / "state.db").exists()

@@ -6,7 +6,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from plimsoll.core.errors import ConfigError
-from plimsoll.core.store import SqliteStore
+from plimsoll.core.store import Store
+from plimsoll.core.store.parts import part_sql
 from plimsoll.runtime import storage as runtime_storage
 from plimsoll.runtime.monitor import registry_samples
 from plimsoll.runtime.slo import storage
@@ -19,7 +20,13 @@ NOW = 1_700_006_400.0
 MINUTE = 60.0
 
 
-def fast_burn_events(store: SqliteStore, slo: str = "api") -> None:
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test here on both backends: a SQLite file, then a fresh PostgreSQL database."""
+    return any_store
+
+
+def fast_burn_events(store: Store, slo: str = "api") -> None:
     """Three days of 1,000 events a minute; 2% of them bad during the last hour only."""
     rows = []
     for k in range(1, 3 * 24 * 60 + 1):
@@ -28,7 +35,7 @@ def fast_burn_events(store: SqliteStore, slo: str = "api") -> None:
     assert storage.record_many(store, rows) == 4320
 
 
-def test_record_adds_into_minute_buckets(store: SqliteStore) -> None:
+def test_record_adds_into_minute_buckets(store: Store) -> None:
     storage.record(store, "api", 9, 10, NOW + 1)
     storage.record(store, "api", 5, 5, NOW + 59.9)
     storage.record(store, "api", 1, 2, NOW + 60)
@@ -36,13 +43,15 @@ def test_record_adds_into_minute_buckets(store: SqliteStore) -> None:
     assert storage.event_counts(store, "api", NOW, NOW + 60) == Counts(14, 15)
     assert storage.event_counts(store, "api", NOW, NOW + 120) == Counts(15, 17)
     assert storage.event_counts(store, "api", NOW + 120, NOW + 180) == Counts(0, 0)
-    rows = store.db.query("SELECT COUNT(*) AS n FROM slo_events WHERE slo = 'api'")
+    rows = part_sql(store, "SLO").connection.query(
+        "SELECT COUNT(*) AS n FROM slo_events WHERE slo = 'api'"
+    )
     assert rows[0]["n"] == 2
     assert storage.purge(store, NOW + 60) == 2
     assert storage.event_counts(store, "api", 0, NOW + 600) == Counts(1, 2)
 
 
-def test_record_rejects_bad_counts(store: SqliteStore) -> None:
+def test_record_rejects_bad_counts(store: Store) -> None:
     with pytest.raises(ValueError, match="exceed"):
         storage.record(store, "api", 11, 10, NOW)
     with pytest.raises(ValueError, match="negative"):
@@ -55,7 +64,7 @@ def test_record_rejects_bad_counts(store: SqliteStore) -> None:
     assert storage.event_counts(store, "api", 0, NOW * 2) == Counts(0, 0)
 
 
-def test_only_the_fast_burn_page_fires(store: SqliteStore) -> None:
+def test_only_the_fast_burn_page_fires(store: Store) -> None:
     fast_burn_events(store)
     result = status(store, Objective(name="api", target=0.999), NOW)
     # By hand: the last hour holds 60,000 events, 1,200 bad: 0.02 / 0.001 = a burn rate of 20.
@@ -76,7 +85,7 @@ def test_only_the_fast_burn_page_fires(store: SqliteStore) -> None:
     assert document["firing"] == ["fast-burn"] and document["failing"] is True
 
 
-def test_an_hour_later_nothing_fires(store: SqliteStore) -> None:
+def test_an_hour_later_nothing_fires(store: Store) -> None:
     fast_burn_events(store)
     # Keep traffic flowing, all good, for another hour: the short windows recover first.
     storage.record_many(store, [("api", 1000, 1000, NOW + k * MINUTE) for k in range(60)])
@@ -85,7 +94,7 @@ def test_an_hour_later_nothing_fires(store: SqliteStore) -> None:
     assert later.firing == [] and not later.failing
 
 
-def test_exhausted_budget_fails_without_alerts(store: SqliteStore) -> None:
+def test_exhausted_budget_fails_without_alerts(store: Store) -> None:
     # A bad day long ago spent the whole budget; nothing burns now.
     storage.record(store, "api", 900, 1000, NOW - 10 * 86400)
     storage.record(store, "api", 100_000, 100_000, NOW - 3 * 86400 - 600)
@@ -98,7 +107,7 @@ def test_exhausted_budget_fails_without_alerts(store: SqliteStore) -> None:
     assert result.budget.exhausted and result.failing and not result.paging
 
 
-def test_compliance_per_period(store: SqliteStore) -> None:
+def test_compliance_per_period(store: Store) -> None:
     day = 86400.0
     objective = Objective(name="api", target=0.99, period="1d")
     storage.record(store, "api", 980, 1000, NOW - 2.5 * day)  # 98%: missed
@@ -119,11 +128,11 @@ def test_increase_handles_resets() -> None:
     assert storage.increase([]) == 0.0
 
 
-def _sample(store: SqliteStore, registry: CollectorRegistry, at: float) -> None:
+def _sample(store: Store, registry: CollectorRegistry, at: float) -> None:
     runtime_storage.add_samples(store, registry_samples(registry, at))
 
 
-def test_counts_from_a_sampled_counter_pair(store: SqliteStore) -> None:
+def test_counts_from_a_sampled_counter_pair(store: Store) -> None:
     registry = CollectorRegistry()
     total = Counter("app_requests", "requests", ["route"], registry=registry)
     good = Counter("app_requests_good", "good requests", ["route"], registry=registry)
@@ -147,7 +156,7 @@ def test_counts_from_a_sampled_counter_pair(store: SqliteStore) -> None:
     assert storage.counts(store, objective, NOW - 301, NOW) == Counts(50, 50)
 
 
-def test_counts_from_a_sampled_histogram(store: SqliteStore) -> None:
+def test_counts_from_a_sampled_histogram(store: Store) -> None:
     registry = CollectorRegistry()
     latency = Histogram(
         "app_latency_seconds", "latency", buckets=(0.1, 0.3, 1.0), registry=registry

@@ -11,6 +11,7 @@ Modules, one job each:
 - ``base``: the :class:`Store` interface, :func:`open_store` and :func:`open_configured`;
 - ``rows``: from a stored row to a record, shared by the backends;
 - ``seam``: what the shared queries need of a backend's connection (``?`` placeholders);
+- ``parts``: a part's tables on either backend: the connection and a small SQL dialect;
 - ``queries``, ``profiling``: the queries, written once for both backends (schema versions,
   outbox, breakers, runs; baselines, checks and timings);
 - ``sqlite_schema``, ``sqlite_connection``, ``sqlite``: the SQLite backend (its

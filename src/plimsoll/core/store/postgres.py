@@ -8,9 +8,8 @@ with ``FOR UPDATE SKIP LOCKED``, a dedupe key is an atomic upsert on a unique in
 schema migrations (the store's and the parts'), like the recording of a query's baseline, run
 under a transaction-level advisory lock, so they happen once however many processes start.
 
-The runtime parts that read and write their tables with SQLite SQL through ``store.db``
-(samples, usage events, alerts, SLO events) do not run on it: see
-:func:`plimsoll.core.store.sqlite.require_sqlite`.
+The runtime parts (samples, usage events, alerts, SLO events) keep their tables here too,
+with PostgreSQL DDL of their own, through :func:`plimsoll.core.store.parts.part_sql`.
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ class PostgresStore(SqlStore):
 
     @property
     def db(self) -> NoReturn:
-        """Not here: ``store.db`` is the SQLite store's connection, for the SQLite-only parts.
+        """Not here: ``store.db`` is the SQLite store's connection (parts use ``part_sql``).
 
         Raises the CannotRunError those parts would want to give: their tables need the SQLite
         store, and how to get it back.

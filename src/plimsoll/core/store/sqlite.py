@@ -83,9 +83,9 @@ def sqlite_needed(store: Store, tables: str) -> CannotRunError:
 def require_sqlite(store: Store, tables: str) -> SqliteStore:
     """``store`` when it is the SQLite store; else CannotRunError saying how to get one.
 
-    For the parts whose ``tables`` are read and written with SQLite SQL through ``store.db``
-    (runtime samples and usage events, alerts, SLO events, usage analytics): a ``store.url``
-    (PostgreSQL) replaces the SQLite store they need.
+    For code whose ``tables`` are read and written with SQLite-only SQL through ``store.db``:
+    a ``store.url`` (PostgreSQL) replaces the SQLite store it needs. (The runtime parts run on
+    both backends, through :func:`plimsoll.core.store.parts.part_sql`.)
     """
     if isinstance(store, SqliteStore):
         return store

@@ -8,21 +8,24 @@ transaction as the notifications it causes, so a restart resumes where the last 
 
 Tables (part ``alerts`` of :meth:`Store.ensure_part_schema`): ``alerts`` (one row per alert,
 kept after resolution for a while), ``alert_events`` (every state change), ``alert_groups``
-(what each notification group last sent, and when) and ``alert_silences``.
+(what each notification group last sent, and when) and ``alert_silences``. The same tables
+live in either store, SQLite (:data:`MIGRATIONS`) or PostgreSQL (:data:`POSTGRES_MIGRATIONS`),
+and one spelling of the SQL (``?`` placeholders, ``ON CONFLICT`` upserts) serves both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from plimsoll.core.errors import InputError
-from plimsoll.core.store import Store, require_sqlite
+from plimsoll.core.store import Store
+from plimsoll.core.store.parts import part_sql
+from plimsoll.core.store.seam import SqlConn, returned_id
 from plimsoll.runtime.alerts.samples import Labels
 from plimsoll.runtime.alerts.silences import Matcher, Silence, parse_matcher
 
@@ -83,6 +86,66 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             comment TEXT NOT NULL DEFAULT '',
             created_by TEXT NOT NULL DEFAULT '',
             created_at REAL NOT NULL
+        )
+        """,
+    ),
+)
+
+
+# The same tables on PostgreSQL: identity keys and double precision times.
+POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE alerts (
+            fingerprint text PRIMARY KEY,
+            rule text NOT NULL,
+            labels text NOT NULL,
+            severity text NOT NULL,
+            state text NOT NULL,
+            value double precision,
+            summary text NOT NULL DEFAULT '',
+            active_since double precision,
+            fired_at double precision,
+            acked_at double precision,
+            acked_by text,
+            resolved_at double precision,
+            last_eval double precision NOT NULL,
+            escalation_level integer NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE INDEX alerts_state ON alerts (state)",
+        """
+        CREATE TABLE alert_events (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            fingerprint text NOT NULL,
+            at double precision NOT NULL,
+            from_state text,
+            to_state text NOT NULL,
+            detail text NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX alert_events_fp ON alert_events (fingerprint, at)",
+        """
+        CREATE TABLE alert_groups (
+            route integer NOT NULL,
+            group_key text NOT NULL,
+            labels text NOT NULL,
+            created_at double precision NOT NULL,
+            last_sent_at double precision,
+            sent text NOT NULL DEFAULT '[]',
+            sends integer NOT NULL DEFAULT 0,
+            PRIMARY KEY (route, group_key)
+        )
+        """,
+        """
+        CREATE TABLE alert_silences (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            matchers text NOT NULL,
+            starts_at double precision NOT NULL,
+            ends_at double precision NOT NULL,
+            comment text NOT NULL DEFAULT '',
+            created_by text NOT NULL DEFAULT '',
+            created_at double precision NOT NULL
         )
         """,
     ),
@@ -153,6 +216,19 @@ _COLUMNS = (
     " acked_at, acked_by, resolved_at, last_eval, escalation_level"
 )
 
+# An upsert both databases speak: the stored row takes every column of the new one.
+_UPSERT_ALERT = (
+    f"INSERT INTO alerts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (fingerprint) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _COLUMNS.split(",")[1:])
+)
+_UPSERT_GROUP = (
+    "INSERT INTO alert_groups (route, group_key, labels, created_at, last_sent_at, sent, sends)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (route, group_key) DO UPDATE SET"
+    " labels = excluded.labels, created_at = excluded.created_at,"
+    " last_sent_at = excluded.last_sent_at, sent = excluded.sent, sends = excluded.sends"
+)
+
 
 def _row(alert: Alert) -> tuple[Any, ...]:
     return (
@@ -173,7 +249,7 @@ def _row(alert: Alert) -> tuple[Any, ...]:
     )
 
 
-def _alert(row: sqlite3.Row) -> Alert:
+def _alert(row: Any) -> Alert:
     return Alert(
         fingerprint=row["fingerprint"],
         rule=row["rule"],
@@ -210,9 +286,11 @@ class AlertStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        # The SQLite store's connection, checked first: another backend never gets this DDL.
-        self.db = require_sqlite(store, "alerts").db
-        store.ensure_part_schema(PART, MIGRATIONS)
+        found = part_sql(store, "alerts")
+        self._sql = found
+        # The store's connection (SQLite or PostgreSQL), ``?`` placeholders on both.
+        self.db = found.connection
+        store.ensure_part_schema(PART, found.dialect.pick(MIGRATIONS, POSTGRES_MIGRATIONS))
 
     # --- alerts -----------------------------------------------------------------------------
 
@@ -236,22 +314,24 @@ class AlertStore:
         )
         return [_alert(r) for r in rows]
 
-    def active(self, conn: sqlite3.Connection | None = None) -> dict[str, Alert]:
+    def active(self, conn: SqlConn | None = None) -> dict[str, Alert]:
         """The alerts not resolved, by fingerprint."""
         sql = f"SELECT {_COLUMNS} FROM alerts WHERE state != 'resolved'"
         rows = conn.execute(sql).fetchall() if conn is not None else self.db.query(sql)
         return {r["fingerprint"]: _alert(r) for r in rows}
 
-    def acknowledgements(self, conn: sqlite3.Connection) -> dict[str, tuple[float, str | None]]:
-        """When and by whom each acknowledged alert was acknowledged (cheap: no labels read)."""
+    def acknowledgements(self, conn: SqlConn) -> dict[str, tuple[float, str | None]]:
+        """When and by whom each acknowledged alert was acknowledged (cheap: no labels read).
+
+        A cycle's first read: it locks the alerts (see :meth:`lock`) until the cycle commits.
+        """
+        self.lock(conn)
         rows = conn.execute(
             "SELECT fingerprint, acked_at, acked_by FROM alerts WHERE state = 'acknowledged'"
         ).fetchall()
         return {r["fingerprint"]: (r["acked_at"], r["acked_by"]) for r in rows}
 
-    def by_fingerprints(
-        self, conn: sqlite3.Connection, fingerprints: Sequence[str]
-    ) -> dict[str, Alert]:
+    def by_fingerprints(self, conn: SqlConn, fingerprints: Sequence[str]) -> dict[str, Alert]:
         """The stored alerts with these fingerprints."""
         found: dict[str, Alert] = {}
         for start in range(0, len(fingerprints), 500):
@@ -264,19 +344,23 @@ class AlertStore:
             found.update({r["fingerprint"]: _alert(r) for r in rows})
         return found
 
+    def lock(self, conn: SqlConn) -> None:
+        """Hold the alerts for the rest of the transaction of ``conn``.
+
+        An acknowledgement written while a cycle runs would otherwise be overwritten by the
+        cycle's upsert of the same alert (PostgreSQL; SQLite serialises writers anyway).
+        """
+        self._sql.lock(conn, PART)
+
     def write(
         self,
-        conn: sqlite3.Connection,
+        conn: SqlConn,
         alerts: Sequence[Alert],
         events: Sequence[tuple[str, float, str | None, str, str]] = (),
     ) -> None:
         """Upsert ``alerts`` and append ``events`` (fingerprint, at, from, to, detail)."""
         if alerts:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO alerts ({_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_row(a) for a in alerts],
-            )
+            conn.executemany(_UPSERT_ALERT, [_row(a) for a in alerts])
         if events:
             conn.executemany(
                 "INSERT INTO alert_events (fingerprint, at, from_state, to_state, detail)"
@@ -290,7 +374,7 @@ class AlertStore:
         rows = self.db.query(f"SELECT * FROM alert_events {where} ORDER BY id", params)
         return [dict(r) for r in rows]
 
-    def purge_resolved(self, conn: sqlite3.Connection, before: float) -> int:
+    def purge_resolved(self, conn: SqlConn, before: float) -> int:
         """Forget alerts resolved before ``before`` (their events too)."""
         conn.execute(
             "DELETE FROM alert_events WHERE fingerprint IN"
@@ -306,6 +390,7 @@ class AlertStore:
         """Acknowledge the firing alerts whose fingerprint starts with ``target`` or whose rule
         is ``target``; return them. Raises InputError when nothing firing matches."""
         with self.db.transaction() as conn:
+            self.lock(conn)
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing'"
                 " AND (rule = ? OR fingerprint LIKE ?)",
@@ -326,7 +411,7 @@ class AlertStore:
 
     # --- groups -----------------------------------------------------------------------------
 
-    def groups(self, conn: sqlite3.Connection) -> dict[tuple[int, str], GroupState]:
+    def groups(self, conn: SqlConn) -> dict[tuple[int, str], GroupState]:
         """Every notification group's state, by (route, key)."""
         return {
             (r["route"], r["group_key"]): GroupState(
@@ -343,15 +428,13 @@ class AlertStore:
 
     def save_groups(
         self,
-        conn: sqlite3.Connection,
+        conn: SqlConn,
         groups: Iterable[GroupState],
         removed: Iterable[tuple[int, str]] = (),
     ) -> None:
         """Write the groups that changed and delete the ones gone."""
         conn.executemany(
-            "INSERT OR REPLACE INTO alert_groups"
-            " (route, group_key, labels, created_at, last_sent_at, sent, sends)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _UPSERT_GROUP,
             [
                 (
                     g.route,
@@ -380,7 +463,7 @@ class AlertStore:
         with self.db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO alert_silences (matchers, starts_at, ends_at, comment, created_by,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     json.dumps([str(m) for m in silence.matchers]),
                     silence.starts_at,
@@ -390,7 +473,8 @@ class AlertStore:
                     now,
                 ),
             )
-        return replace(silence, id=int(cursor.lastrowid or 0))
+            silence_id = returned_id(cursor)
+        return replace(silence, id=silence_id)
 
     def silences(self, *, active_at: float | None = None) -> list[Silence]:
         """The silences (only those in force at ``active_at`` when given), newest first."""
@@ -415,8 +499,10 @@ class AlertStore:
         """End a silence now; raises InputError for an unknown id."""
         with self.db.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE alert_silences SET ends_at = MIN(ends_at, ?) WHERE id = ?",
-                (now, silence_id),
+                # The earlier of the two, spelt for both databases (SQLite has no LEAST).
+                "UPDATE alert_silences SET ends_at = CASE WHEN ends_at < ? THEN ends_at ELSE ? END"
+                " WHERE id = ?",
+                (now, now, silence_id),
             )
             if cursor.rowcount == 0:
                 raise InputError(f"no silence with id {silence_id}")

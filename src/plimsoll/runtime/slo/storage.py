@@ -9,6 +9,9 @@ Part name ``slo`` (kept in ``meta`` as ``schema.slo``). Versions, one line each:
     :data:`BUCKET_SECONDS` bucket), ``good`` and ``total`` (events in the bucket). One row per
     objective and bucket: recording adds to it, so many processes may record at once.
 
+The table is the same in either store, SQLite (:data:`MIGRATIONS`) or PostgreSQL
+(:data:`POSTGRES_MIGRATIONS`), queried with one spelling of the SQL.
+
 A window ``[since, until)`` counts the buckets starting inside it, so a window's edges are
 exact to one bucket (a minute).
 
@@ -26,7 +29,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from plimsoll.core.errors import ConfigError
-from plimsoll.core.store import SqliteConnection, Store, require_sqlite
+from plimsoll.core.store import Store
+from plimsoll.core.store.parts import PartSql, part_sql
+from plimsoll.core.store.seam import StoreConnection
 from plimsoll.runtime import storage as runtime_storage
 from plimsoll.runtime.slo.budget import Counts
 from plimsoll.runtime.slo.model import Objective
@@ -35,6 +40,7 @@ __all__ = [
     "BUCKET_SECONDS",
     "MIGRATIONS",
     "PART",
+    "POSTGRES_MIGRATIONS",
     "counts",
     "counts_many",
     "ensure_schema",
@@ -65,19 +71,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+# The same table on PostgreSQL, with double precision numbers.
+POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE slo_events (
+            slo text NOT NULL,
+            ts double precision NOT NULL,
+            good double precision NOT NULL,
+            total double precision NOT NULL,
+            PRIMARY KEY (slo, ts)
+        )
+        """,
+    ),
+)
+
 _READY: weakref.WeakSet[Store] = weakref.WeakSet()
 
 
-def _db(store: Store) -> SqliteConnection:
-    return require_sqlite(store, "SLO").db
+def _sql(store: Store) -> PartSql:
+    return part_sql(store, "SLO")
+
+
+def _db(store: Store) -> StoreConnection:
+    return _sql(store).connection
 
 
 def ensure_schema(store: Store) -> int:
     """Create or migrate the SLO tables of ``store``; return their version."""
     if store in _READY:
         return len(MIGRATIONS)
-    _db(store)  # first: another backend is refused before any of this SQLite DDL reaches it
-    version = store.ensure_part_schema(PART, MIGRATIONS)
+    dialect = _sql(store).dialect
+    version = store.ensure_part_schema(PART, dialect.pick(MIGRATIONS, POSTGRES_MIGRATIONS))
     _READY.add(store)
     return version
 
@@ -118,8 +143,9 @@ def record_many(store: Store, events: Iterable[tuple[str, float, float, float]])
     with _db(store).transaction() as conn:
         conn.executemany(
             "INSERT INTO slo_events (slo, ts, good, total) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (slo, ts) DO UPDATE SET good = good + excluded.good,"
-            " total = total + excluded.total",
+            # Qualified: PostgreSQL finds a bare ``good`` ambiguous with ``excluded.good``.
+            " ON CONFLICT (slo, ts) DO UPDATE SET good = slo_events.good + excluded.good,"
+            " total = slo_events.total + excluded.total",
             rows,
         )
     return len(rows)
@@ -146,8 +172,9 @@ def purge(store: Store, before: float, max_rows: int | None = None) -> int:
         if max_rows is None:
             return conn.execute("DELETE FROM slo_events WHERE ts < ?", (before,)).rowcount
         return conn.execute(
-            "DELETE FROM slo_events WHERE rowid IN"
-            " (SELECT rowid FROM slo_events WHERE ts < ? ORDER BY ts LIMIT ?)",
+            # By primary key (a row value): PostgreSQL has no rowid.
+            "DELETE FROM slo_events WHERE (slo, ts) IN"
+            " (SELECT slo, ts FROM slo_events WHERE ts < ? ORDER BY ts LIMIT ?)",
             (before, max(max_rows, 0)),
         ).rowcount
 
