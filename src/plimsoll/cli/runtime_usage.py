@@ -24,12 +24,21 @@ from plimsoll.core.errors import CannotRunError
 
 if TYPE_CHECKING:
     from plimsoll.core.config import LoadedConfig
+    from plimsoll.core.store import Store
     from plimsoll.runtime.analytics import UsageReport
 
 
 def _store_path(loaded: LoadedConfig) -> Path:
     target = Path(loaded.config.store.path)
     return target if target.is_absolute() else loaded.root / target
+
+
+def _store_name(loaded: LoadedConfig, store: Store) -> str:
+    """Where the samples go, as the user knows it: the SQLite file, or the PostgreSQL store."""
+    where = getattr(getattr(store, "connection", None), "where", None)
+    if loaded.config.store.url is not None and where:
+        return f"the PostgreSQL store at {where}"
+    return str(_store_path(loaded))
 
 
 def _ms(value: float | None) -> str:
@@ -112,7 +121,6 @@ def usage(
     path: PathOpt = None,
 ) -> None:
     """Report usage over a window: per-feature calls, error rate, p50/p95/p99; sequences; hours."""
-    from plimsoll.core.store import SqliteStore
     from plimsoll.runtime.analytics import UsageReport, usage_report, window_seconds
 
     span = window_seconds(window)
@@ -132,8 +140,7 @@ def usage(
                 store, window, now=now, sequence_length=length, min_sessions=min_sessions, top=top
             )
         finally:
-            if isinstance(store, SqliteStore):
-                store.close()
+            store.close()
     if fmt is Format.JSON:
         print_json(report.to_dict())
     else:
@@ -189,7 +196,6 @@ def monitor(
     path: PathOpt = None,
 ) -> None:
     """Run the performance monitor in the foreground until SIGTERM, SIGINT or --duration."""
-    from plimsoll.core.store import SqliteStore
     from plimsoll.runtime.monitor import PerformanceMonitor
 
     every = _seconds(interval, "--interval")
@@ -206,7 +212,7 @@ def monitor(
         )
         if output.interactive() and fmt is Format.TEXT:
             output.err_console().print(
-                f"monitoring every {sampler.interval:g}s into {_store_path(loaded)}"
+                f"monitoring every {sampler.interval:g}s into {_store_name(loaded, store)}"
                 " (Ctrl-C or SIGTERM to stop)",
                 soft_wrap=True,
                 markup=False,
@@ -224,11 +230,10 @@ def monitor(
             **sampler.summary(),
             "stopped_by": reason,
             "seconds": round(time.monotonic() - started, 3),
-            "store": str(_store_path(loaded)),
+            "store": _store_name(loaded, store),
         }
     finally:
-        if isinstance(store, SqliteStore):
-            store.close()
+        store.close()
     if fmt is Format.JSON:
         print_json(summary)
     else:
