@@ -20,6 +20,7 @@ from typing import ClassVar, NoReturn
 import psycopg
 from psycopg import sql
 
+from plimsoll.core.errors import CannotRunError
 from plimsoll.core.store import postgres_schema as schema
 from plimsoll.core.store.postgres_connection import (
     CONNECT_TIMEOUT_SECONDS,
@@ -29,7 +30,7 @@ from plimsoll.core.store.postgres_connection import (
 )
 from plimsoll.core.store.queries import SqlStore
 from plimsoll.core.store.seam import SqlConn, StoreConnection
-from plimsoll.core.store.sqlite import sqlite_needed, sqlite_needed_text
+from plimsoll.core.store.sqlite import sqlite_needed_text
 
 # syntax_error, feature_not_supported, undefined_object (an SQLite type or pragma): SQL that
 # PostgreSQL does not speak.
@@ -69,10 +70,14 @@ class PostgresStore(SqlStore):
     def db(self) -> NoReturn:
         """Not here: ``store.db`` is the SQLite store's connection (parts use ``part_sql``).
 
-        Raises the CannotRunError those parts would want to give: their tables need the SQLite
-        store, and how to get it back.
+        Code written for SQLite alone (a third party's part) gets a CannotRunError saying what
+        to use instead, or how to get the SQLite store back.
         """
-        raise sqlite_needed(self, "runtime")
+        raise CannotRunError(
+            "store.db is the SQLite state store's connection and store.url selects PostgreSQL:"
+            " reach a part's tables through plimsoll.core.store.parts.part_sql(store), or remove"
+            " url from [tool.plimsoll.store] to use the SQLite store"
+        )
 
     @property
     def schema(self) -> str:
