@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,29 @@ class Backend:
                 (table,),
             ).fetchall()
         return [r[0] for r in rows]
+
+
+def hammer(store: Store, threads: int, per_thread: int) -> list[BaseException]:
+    """From ``threads`` threads at once, ``per_thread`` outbox adds and breaker failures each.
+
+    Returns what the threads raised (nothing, for a store safe from many threads).
+    """
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(per_thread):
+                store.outbox_add(f"c{n}", {"i": i}, now=0.0, next_attempt_at=0.0)
+                store.breaker_failure("shared", now=0.0, threshold=1000)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+
+    started = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join()
+    return errors
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

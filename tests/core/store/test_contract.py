@@ -22,7 +22,7 @@ from plimsoll.core.store import (
     SqliteStore,
     Store,
 )
-from tests.core.store.conftest import Backend
+from tests.core.store.conftest import Backend, hammer
 
 
 def test_reopening_keeps_data_and_the_schema_version(
@@ -132,21 +132,7 @@ def test_migration_runs_newest_first(store: Store) -> None:
 
 
 def test_safe_from_many_threads(store: Store) -> None:
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            for i in range(25):
-                store.outbox_add(f"c{n}", {"i": i}, now=0.0, next_attempt_at=0.0)
-                store.breaker_failure("shared", now=0.0, threshold=1000)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = hammer(store, threads=6, per_thread=25)
     assert errors == []
     assert len(store.outbox_pending()) == 150
     assert store.breaker_get("shared").failures == 150

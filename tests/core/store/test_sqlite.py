@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from plimsoll.core.store import (
     open_store,
     sqlite_schema,
 )
+from tests.core.store.conftest import hammer
 
 
 def _raw(path: Path) -> sqlite3.Connection:
@@ -81,21 +81,7 @@ def test_the_package_re_exports_the_sqlite_schema() -> None:
 
 def test_memory_store_works_from_many_threads() -> None:
     store = SqliteStore.memory()
-    errors: list[BaseException] = []
-
-    def work(n: int) -> None:
-        try:
-            for i in range(50):
-                store.outbox_add(f"c{n}", {"i": i}, now=0.0, next_attempt_at=0.0)
-                store.breaker_failure("shared", now=0.0, threshold=1000)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = hammer(store, threads=8, per_thread=50)
     assert errors == []
     assert len(store.outbox_pending()) == 400
     assert store.breaker_get("shared").failures == 400

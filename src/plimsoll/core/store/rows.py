@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import fields
+from typing import Any, Protocol, TypeVar
 
 from plimsoll.core.store.records import (
     BaselineCheck,
@@ -28,6 +29,18 @@ class Row(Protocol):
         """The value of column ``key``."""
 
 
+R = TypeVar("R")
+
+
+def _record(cls: type[R], row: Row, **converted: Any) -> R:
+    """A ``cls`` record of ``row``: each field from the column of its name, but ``converted``.
+
+    The tables' columns are named as the records' fields, so one mapping serves every table.
+    """
+    names = [f.name for f in fields(cls) if f.name not in converted]  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names}, **converted)
+
+
 OUTBOX_COLUMNS = (
     "id, channel, dedupe_key, payload, created_at, attempts, next_attempt_at, last_error, "
     "delivered_at"
@@ -41,35 +54,18 @@ def decoded(value: Any) -> Any:
 
 def outbox_item(row: Row, *, next_attempt_at: float | None = None) -> OutboxItem:
     """An outbox row as an OutboxItem (``next_attempt_at`` overrides the row's, when given)."""
-    return OutboxItem(
-        id=row["id"],
-        channel=row["channel"],
+    return _record(
+        OutboxItem,
+        row,
         payload=decoded(row["payload"]),
-        created_at=row["created_at"],
-        attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"] if next_attempt_at is None else next_attempt_at,
-        last_error=row["last_error"],
-        delivered_at=row["delivered_at"],
-        dedupe_key=row["dedupe_key"],
     )
 
 
 def migration_run(row: Row) -> MigrationRun:
     """A migration_runs row as a MigrationRun."""
-    return MigrationRun(
-        database=row["database"],
-        version=row["version"],
-        name=row["name"],
-        direction=row["direction"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        duration_ms=row["duration_ms"],
-        outcome=row["outcome"],
-        error=row["error"],
-        server_version=row["server_version"],
-        tables=tuple((name, size) for name, size in decoded(row["tables"])),
-        id=row["id"],
-    )
+    tables = tuple((name, size) for name, size in decoded(row["tables"]))
+    return _record(MigrationRun, row, tables=tables)
 
 
 def tables_json(run: MigrationRun) -> str:
@@ -89,18 +85,7 @@ def payload_json(payload: Mapping[str, Any]) -> str:
 
 def query_sample(row: Row) -> QuerySample:
     """A query_samples row as a QuerySample."""
-    return QuerySample(
-        recorded_at=row["recorded_at"],
-        value=row["value"],
-        execution_ms=row["execution_ms"],
-        planning_ms=row["planning_ms"],
-        total_cost=row["total_cost"],
-        rows=row["rows"],
-        shared_hit=row["shared_hit"],
-        shared_read=row["shared_read"],
-        plan=decoded(row["plan"]),
-        id=row["id"],
-    )
+    return _record(QuerySample, row, plan=decoded(row["plan"]))
 
 
 def query_baselines(rows: Iterable[Row], samples: Iterable[Row]) -> list[QueryBaseline]:
@@ -109,66 +94,17 @@ def query_baselines(rows: Iterable[Row], samples: Iterable[Row]) -> list[QueryBa
     by_baseline: dict[int, list[QuerySample]] = {row["id"]: [] for row in rows}
     for sample in samples:
         by_baseline[sample["baseline_id"]].append(query_sample(sample))
-    return [
-        QueryBaseline(
-            database=row["database"],
-            query_key=row["query_key"],
-            query=row["query"],
-            metric=row["metric"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            name=row["name"],
-            superseded_at=row["superseded_at"],
-            samples=tuple(by_baseline[row["id"]]),
-            id=row["id"],
-        )
-        for row in rows
-    ]
+    return [_record(QueryBaseline, row, samples=tuple(by_baseline[row["id"]])) for row in rows]
 
 
 def baseline_check(row: Row) -> BaselineCheck:
-    """A baseline_checks row as a BaselineCheck."""
-    return BaselineCheck(
-        database=row["database"],
-        query_key=row["query_key"],
-        checked_at=row["checked_at"],
-        status=row["status"],
-        metric=row["metric"],
-        current=row["current"],
-        baseline_id=row["baseline_id"],
-        improved=bool(row["improved"]),
-        stale=bool(row["stale"]),
-        mean=row["mean"],
-        stddev=row["stddev"],
-        low=row["low"],
-        high=row["high"],
-        samples=row["samples"],
-        change=row["change"],
-        message=row["message"],
-        id=row["id"],
-    )
+    """A baseline_checks row as a BaselineCheck (booleans are 0/1 on SQLite)."""
+    return _record(BaselineCheck, row, improved=bool(row["improved"]), stale=bool(row["stale"]))
 
 
 def baseline_check_values(check: BaselineCheck) -> tuple[Any, ...]:
-    """The values of one check, in the column order of the inserts of every backend."""
-    return (
-        check.database,
-        check.query_key,
-        check.baseline_id,
-        check.checked_at,
-        check.status,
-        check.improved,
-        check.stale,
-        check.metric,
-        check.current,
-        check.mean,
-        check.stddev,
-        check.low,
-        check.high,
-        check.samples,
-        check.change,
-        check.message,
-    )
+    """The values of one check, in the order of :data:`BASELINE_CHECK_COLUMNS`."""
+    return tuple(getattr(check, column.strip()) for column in BASELINE_CHECK_COLUMNS.split(","))
 
 
 BASELINE_CHECK_COLUMNS = (
@@ -179,13 +115,7 @@ BASELINE_CHECK_COLUMNS = (
 
 def operation_timing(row: Row) -> OperationTiming:
     """An operation_timings row as an OperationTiming."""
-    return OperationTiming(
-        operation=row["operation"],
-        seconds=row["seconds"],
-        recorded_at=row["recorded_at"],
-        ok=bool(row["ok"]),
-        id=row["id"],
-    )
+    return _record(OperationTiming, row, ok=bool(row["ok"]))
 
 
 def where(*conditions: tuple[str, Any], always: Sequence[str] = ()) -> tuple[str, list[Any]]:
