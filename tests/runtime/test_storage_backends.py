@@ -40,10 +40,12 @@ def test_samples_by_series_label_and_time(any_store: Store) -> None:
     ]
     # A label name holding path syntax is one key, never a path.
     batch.append(storage.Sample("odd", 7.0, 1001.0, {"a.b[0]": "x"}))
+    # Names SQLite's JSON paths cannot spell: a quote, a backslash, non-ASCII (stored escaped).
+    batch.append(storage.Sample("odder", 8.0, 1001.0, {'q"b': "x", "c\\d": "y", "é": "z"}))
     batch.append(storage.Sample("skipped", float("nan"), 1000.0))
-    assert storage.add_samples(any_store, batch) == 9
+    assert storage.add_samples(any_store, batch) == 10
 
-    assert storage.metric_names(any_store) == ["http_requests_total", "odd"]
+    assert storage.metric_names(any_store) == ["http_requests_total", "odd", "odder"]
     assert storage.samples(any_store, "http_requests_total", 1001.0, 1003.0, {"path": "/a"}) == [
         (1001.0, 1.0),
         (1002.0, 2.0),
@@ -51,6 +53,9 @@ def test_samples_by_series_label_and_time(any_store: Store) -> None:
     ]
     assert storage.samples(any_store, "odd", None, None, {"a.b[0]": "x"}) == [(1001.0, 7.0)]
     assert storage.samples(any_store, "odd", None, None, {"a.b[0]": "y"}) == []
+    for name, value in (('q"b', "x"), ("c\\d", "y"), ("é", "z")):
+        assert storage.samples(any_store, "odder", None, None, {name: value}) == [(1001.0, 8.0)]
+        assert storage.samples(any_store, "odder", None, None, {name: "other"}) == []
     found = storage.series(any_store, "http_requests_total", None, None)
     assert found == {
         (("code", "200"), ("path", "/a")): [(1000.0 + i, float(i)) for i in range(5)],

@@ -268,8 +268,9 @@ def _label_filter(dialect: Dialect, labels: Mapping[str, str] | None) -> tuple[s
     params: list[Any] = []
     for name, value in sorted(labels.items()):
         # The name is a parameter, so no label name can escape it.
-        clauses.append(f"{dialect.json_text('labels')} = ?")
-        params.extend([dialect.json_key(name), str(value)])
+        expression, key = dialect.json_text("labels", name)
+        clauses.append(f"{expression} = ?")
+        params.extend([key, str(value)])
     return " AND " + " AND ".join(clauses), params
 
 

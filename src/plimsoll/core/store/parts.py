@@ -11,6 +11,7 @@ no literal ``%`` (psycopg's placeholder character): :meth:`Dialect.mod` is the r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -19,6 +20,9 @@ from plimsoll.core.store.base import Store
 from plimsoll.core.store.seam import SqlConn, StoreConnection
 
 T = TypeVar("T")
+
+# A JSON key SQLite's path syntax spells as it is stored (see Dialect.json_text).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -39,22 +43,19 @@ class Dialect:
         """The one of two backend-specific things (a part's migrations, say) for this backend."""
         return postgresql if self.postgres else sqlite
 
-    def json_text(self, column: str) -> str:
-        """The string value of a JSON object column at the key given as the next ``?``.
+    def json_text(self, column: str, name: str) -> tuple[str, str]:
+        """The string value of a JSON object column at the key ``name``: SQL and its parameter.
 
-        Pass the key through :meth:`json_key`: SQLite takes a quoted JSON path, PostgreSQL
-        the key itself.
+        The SQL holds one ``?``, for the parameter returned with it, so no key can escape it.
+        SQLite's JSON paths compare a key with its encoded text and end a quoted key at the
+        first ``"``: a key of plain ASCII word characters goes through a path (fast, the
+        usual label name), any other through ``json_each``, which compares the decoded key.
         """
         if self.postgres:
-            return f"(CAST({column} AS jsonb) ->> CAST(? AS text))"
-        return f"json_extract({column}, ?)"
-
-    def json_key(self, name: str) -> str:
-        """The parameter :meth:`json_text` wants for the key ``name`` (never an injection)."""
-        if self.postgres:
-            return name
-        # Quoted in the path, so no key can escape it.
-        return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return f"(CAST({column} AS jsonb) ->> CAST(? AS text))", name
+        if _PLAIN_KEY.fullmatch(name):
+            return f"json_extract({column}, ?)", f'$."{name}"'
+        return f"(SELECT value FROM json_each({column}) WHERE key = ?)", name
 
     def floor_div(self, expr: str, divisor: str) -> str:
         """``expr / divisor`` rounded down to an integer (for the non-negative times stored).
