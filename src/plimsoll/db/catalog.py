@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -613,6 +613,27 @@ class Catalog:
             partitioned={p.key: p for p in sorted(partitioned, key=lambda p: p.key)},
             partitions={p.key: p for p in sorted(partitions, key=lambda p: p.key)},
         )
+
+    def all_tables(self, *, partitions: bool = False) -> Iterable[Table]:
+        """The plain tables, then the partitioned tables queries name (not sub-partitions).
+
+        With ``partitions``, every partition follows (sub-partitioned ones included): the
+        rules about what a table holds look at the tables queries name, since a partition's
+        columns, keys and inherited indexes are its parent's; the rules about names and
+        direct access look at the partitions too.
+        """
+        if not self.partitioned and not (partitions and self.partitions):
+            return self.tables.values()
+        chosen = [*self.tables.values()]
+        chosen += (t for t in self.partitioned.values() if t.partition_of is None)
+        if partitions:
+            chosen += (t for t in self.partitioned.values() if t.partition_of is not None)
+            chosen += self.partitions.values()
+        return chosen
+
+    def find_table(self, key: str) -> Table | None:
+        """The plain table, partitioned table or partition ``key``, or None."""
+        return self.tables.get(key) or self.partitioned.get(key) or self.partitions.get(key)
 
     def partitions_of(self, key: str) -> list[Table]:
         """The partitions of the partitioned table ``key`` (sub-partitioned ones included),

@@ -284,6 +284,10 @@ def index_markdown(registry: Registry) -> str:
         "in several). `plimsoll db lint --explain ID` prints a rule's page. These pages are",
         "generated from the rules' code: `make docs` rewrites them.",
         "",
+        "Schema rules check plain and partitioned tables: the tables queries name. A",
+        "partition is checked for its own name and its own grants (it can be read directly),",
+        "not for what it takes from its parent (columns, keys, inherited indexes).",
+        "",
     ]
     for name in sorted(registry.libraries):
         library = registry.libraries[name]

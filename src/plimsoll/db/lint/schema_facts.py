@@ -155,7 +155,7 @@ def tables_with_columns(
 ) -> Iterator[tuple[Table, list[Column]]]:
     """Each table that has columns matching ``patterns``, with those columns."""
     found = _matcher_of(patterns)
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         columns = matching_columns(table, found)
         if columns:
             yield table, columns
@@ -336,7 +336,7 @@ def columns_by_name(catalog: Catalog) -> dict[str, ColumnList]:
     def build() -> dict[str, ColumnList]:
         by_name: dict[str, ColumnList] = {}
         get = by_name.get
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             for column in table.columns:
                 # Not setdefault: it would build a list for every column of a large schema.
                 found = get(column.name)
@@ -394,7 +394,7 @@ def foreign_keys(table: Table) -> list[Constraint]:
 
 def references_to(catalog: Catalog, key: str) -> Iterator[tuple[Table, Constraint]]:
     """Every (table, foreign key) that references the table ``key``."""
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         for constraint in table.constraints:
             if constraint.kind == "f" and constraint.references == key:
                 yield table, constraint

@@ -284,7 +284,7 @@ def subject_tables(catalog: Catalog, options: PersonalDataOptions) -> list[Table
 
 def _personal_tables(catalog: Catalog, found: _Matchers) -> dict[str, PersonalTable]:
     out: dict[str, PersonalTable] = {}
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         subject = found.subject.table(table)
         references = _reference_columns(table, found) if table.constraints else {}
         personal: list[Column] = []

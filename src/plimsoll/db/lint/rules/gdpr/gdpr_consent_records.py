@@ -77,7 +77,7 @@ class GdprConsentRecords(SchemaRule):
         if not personal:
             return
         is_consent = matcher(tuple(self.options.consent_tables))
-        consent = [t for t in catalog.tables.values() if is_consent.table(t)]
+        consent = [t for t in catalog.all_tables() if is_consent.table(t)]
         subjects = {k for k, h in held.items() if h.subject}
         owners = subjects or {h.key for h in personal}
         gaps = {t.key: self._gaps(t, owners) for t in consent}

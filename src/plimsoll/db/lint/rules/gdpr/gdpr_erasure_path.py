@@ -83,7 +83,7 @@ class GdprErasurePath(SchemaRule):
         if not subjects:
             return
         referencing: dict[str, list[tuple[Table, Constraint]]] = defaultdict(list)
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             for constraint in table.constraints:
                 if constraint.kind == "f" and constraint.references:
                     referencing[constraint.references].append((table, constraint))

@@ -152,7 +152,7 @@ def _phi_tables(
     catalog: Catalog, strong: NameMatcher, linked: NameMatcher, tables: NameMatcher
 ) -> tuple[PhiTable, ...]:
     out = []
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         labels = [classification(c.comment) if c.comment else None for c in table.columns]
         phi = [
             c

@@ -76,7 +76,7 @@ class AccessLogTable(SchemaRule):
         if self.options.accept_pgaudit and "pgaudit" in catalog.extensions:
             return
         logs = matcher(self.options.access_log_patterns)
-        if any(logs.table(table) for table in catalog.tables.values()):
+        if any(logs.table(table) for table in catalog.all_tables()):
             return
         first = scope[0]
         yield finding(

@@ -186,7 +186,7 @@ def _card_tables(catalog: Catalog, found: _Matchers) -> dict[str, CardTable]:
     out = {}
     # Schemas repeat column names and types: decide each pair once.
     forms: dict[tuple[str, str], str | None] = {}
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         pans = []
         for column in table.columns:
             pair = (column.name, column.type)

@@ -77,7 +77,7 @@ class PciNoPanLiteral(SchemaRule):
 
 def _texts(catalog: Catalog) -> Iterator[tuple[str, str, str | None, Origin | None]]:
     """Every piece of SQL text or comment in the catalog: (kind, key, text, origin)."""
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         if table.comment:
             yield "comment of table", table.key, table.comment, table.origin
         for column in table.columns:

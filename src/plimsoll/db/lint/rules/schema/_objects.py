@@ -61,7 +61,7 @@ def object_names(catalog: Catalog) -> frozenset[str]:
         # Column names come from the shared index: schemas repeat them on every table.
         names: set[str] = set(columns_by_name(catalog))
         add = names.add
-        for table in catalog.tables.values():
+        for table in catalog.all_tables(partitions=True):
             add(table.name)
             names.update(constraint.name for constraint in table.constraints)
             names.update(index.name for index in table.indexes)
@@ -91,11 +91,13 @@ def named_objects(
         chosen = {name for name in object_names(catalog) if wanted(name)}
         if not chosen:
             return
-    for table in catalog.tables.values():
+    for table in catalog.all_tables(partitions=True):
         own = table.key
         if table.name in chosen:
-            yield NamedObject("table", table.name, own, table.origin)
-        for column in table.columns:
+            kind = "partition" if table.is_partition else "table"
+            yield NamedObject(kind, table.name, own, table.origin)
+        # A partition's columns are its parent's, reported there.
+        for column in () if table.is_partition else table.columns:
             if column.name in chosen:
                 yield NamedObject("column", column.name, f"{own}.{column.name}", column.origin)
         for constraint in table.constraints:
@@ -157,7 +159,7 @@ class TableLimitRule(SchemaRule):
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each table with more than the limit."""
         limit = self.limit()
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             count = self.count(table, limit)
             if count > limit:
                 yield finding(

@@ -47,7 +47,7 @@ class BanMoneyType(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each column of type money."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             for column in table.columns:
                 if column.type[:1] in ("m", "M", "p") and is_money(column.type):
                     key = f"{table.key}.{column.name}"

@@ -19,7 +19,7 @@ def cascade_children(catalog: Catalog) -> dict[str, list[str]]:
     not a chain of them.
     """
     children: dict[str, set[str]] = defaultdict(set)
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         for constraint in table.constraints:
             if (
                 constraint.kind == "f"
@@ -123,7 +123,7 @@ class CascadeDeleteDepth(SchemaRule):
         inner = {kid for parent in too_deep for kid in children.get(parent, ())}
         for key in sorted(too_deep - inner):
             path = chains[key]
-            table = catalog.tables.get(key)
+            table = catalog.find_table(key)
             yield Violation(
                 f"DELETE on {key} cascades {len(path) - 1} levels deep ({' -> '.join(path)}):"
                 f" one delete locks and removes rows in {len(path)} tables in one transaction",

@@ -43,7 +43,7 @@ class ConstraintNotValidated(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each CHECK and foreign key constraint that is not validated."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             for constraint in table.constraints:
                 if constraint.validated or constraint.kind not in ("c", "f"):
                     continue

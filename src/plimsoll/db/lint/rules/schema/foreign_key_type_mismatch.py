@@ -98,12 +98,11 @@ class ForeignKeyTypeMismatch(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each foreign key column whose type differs from the referenced column's."""
-        tables = catalog.tables
-        for table in tables.values():
+        for table in catalog.all_tables():
             for constraint in table.constraints:
                 if constraint.kind != "f" or not constraint.references:
                     continue
-                ref = tables.get(constraint.references)
+                ref = catalog.find_table(constraint.references)
                 if ref is None:
                     continue
                 targets = referenced_columns(catalog, ref, constraint.ref_columns)

@@ -86,7 +86,7 @@ class ImpossibleForeignKeyAction(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each SET NULL/SET DEFAULT action that a NOT NULL column makes fail."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             for constraint in table.constraints:
                 if constraint.kind != "f":
                     continue

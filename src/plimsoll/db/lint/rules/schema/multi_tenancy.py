@@ -97,7 +97,7 @@ class MultiTenancy(SchemaRule):
         schemas = matcher(tuple(options.schemas))
         tables = matcher(tuple(options.tables))
         exclude = matcher(tuple(options.exclude))
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             if not schemas(table.schema) and not tables.table(table):
                 continue
             if exclude.table(table):

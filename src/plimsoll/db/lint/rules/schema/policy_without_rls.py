@@ -39,7 +39,7 @@ class PolicyWithoutRls(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each table that has policies but row-level security disabled."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             if table.policies and not table.rls_enabled:
                 names = ", ".join(p.name for p in table.policies)
                 yield finding(

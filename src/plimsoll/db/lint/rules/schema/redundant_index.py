@@ -216,7 +216,7 @@ class RedundantIndex(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each index that another index of the same table makes useless."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             if len(table.indexes) + len(table.constraints) < 2 or not _may_overlap(table):
                 continue
             found = entries(table)

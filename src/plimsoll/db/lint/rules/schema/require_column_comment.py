@@ -54,7 +54,7 @@ class RequireColumnComment(SchemaRule):
         """Flag each column without a non-empty comment, except the exempted names."""
         exempt = matcher(tuple(self.options.except_columns))
         skipped = {name for name in columns_by_name(catalog) if exempt(name)}
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             missing = [
                 column.name
                 for column in table.columns

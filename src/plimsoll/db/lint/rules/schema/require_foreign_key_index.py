@@ -101,7 +101,7 @@ class RequireForeignKeyIndex(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each foreign key whose columns lead no index of its table."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             prefixes: list[tuple[tuple[str, ...], set[str] | None]] | None = None
             for constraint in table.constraints:
                 if constraint.kind != "f" or not constraint.columns:

@@ -34,7 +34,7 @@ class RequirePrimaryKey(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each table without a primary key constraint."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             if not any(c.kind == "p" for c in table.constraints):
                 yield finding(
                     table,

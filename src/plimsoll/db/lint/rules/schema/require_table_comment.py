@@ -49,7 +49,7 @@ class RequireTableComment(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each table (and view, when asked) without a non-empty comment."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             if not (table.comment or "").strip():
                 yield finding(
                     table,

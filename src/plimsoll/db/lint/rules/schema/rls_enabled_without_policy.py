@@ -42,7 +42,7 @@ class RlsEnabledWithoutPolicy(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each table with row-level security enabled and no policy."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             if table.rls_enabled and not table.policies:
                 yield finding(
                     table,

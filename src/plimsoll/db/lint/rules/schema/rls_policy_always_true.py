@@ -66,7 +66,7 @@ class RlsPolicyAlwaysTrue(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each permissive write policy to PUBLIC whose condition is always true."""
-        for table in catalog.tables.values():
+        for table in catalog.all_tables():
             for policy in table.policies:
                 if not policy.permissive or policy.command.upper() not in _WRITES:
                     continue

@@ -60,7 +60,8 @@ class SecurityPublicGrant(SchemaRule):
         """Flag each sensitive table or view on which PUBLIC holds a privilege."""
         columns = matcher(tuple(self.options.columns))
         tables = matcher(tuple(self.options.tables))
-        for table in catalog.tables.values():
+        # Partitions too: a partition is read directly under its own grants.
+        for table in catalog.all_tables(partitions=True):
             if not table.grants:
                 continue
             privileges = public_grants(table)

@@ -154,7 +154,7 @@ def _scoped(
     catalog: Catalog, labels: tuple[str, ...], include: NameMatcher, exclude: NameMatcher
 ) -> tuple[Table, ...]:
     out = []
-    for table in catalog.tables.values():
+    for table in catalog.all_tables():
         label = classification(table.comment)
         if label in labels:
             out.append(table)
@@ -195,7 +195,7 @@ def checked_tables(catalog: Catalog, options: Any) -> tuple[Table, ...]:
     """The tables a rule with :class:`ScopeOptions` (and :class:`FinancialOptions`) checks."""
     if options.only_financial_tables:
         return financial_tables(catalog, options)
-    return tuple(catalog.tables.values())
+    return tuple(catalog.all_tables())
 
 
 def is_amount(column: Column, amounts: NameMatcher) -> bool:
@@ -207,12 +207,12 @@ def history_tables(catalog: Catalog, table: Table, options: HistoryOptions) -> l
     """The tables keeping ``table``'s history: by suffix, by history schema, or shared."""
     found = []
     for suffix in options.history_suffixes:
-        other = catalog.tables.get(f"{table.schema}.{table.name}{suffix}")
+        other = catalog.find_table(f"{table.schema}.{table.name}{suffix}")
         if other is not None:
             found.append(other)
     for schema in options.history_schemas:
         if schema != table.schema:
-            other = catalog.tables.get(f"{schema}.{table.name}")
+            other = catalog.find_table(f"{schema}.{table.name}")
             if other is not None:
                 found.append(other)
     found.extend(shared_audit_tables(catalog, options))
@@ -227,7 +227,7 @@ def shared_audit_tables(catalog: Catalog, options: HistoryOptions) -> tuple[Tabl
     return per_catalog(
         catalog,
         ("shared_audit", shared.patterns),
-        lambda: tuple(t for t in catalog.tables.values() if shared.table(t)),
+        lambda: tuple(t for t in catalog.all_tables() if shared.table(t)),
     )
 
 

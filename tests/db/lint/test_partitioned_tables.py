@@ -1,0 +1,102 @@
+"""Schema rules over partitioned tables and their partitions, read from a real database.
+
+A partitioned table is the table queries name: the rules about what a table holds (a primary
+key, a comment, an index for each foreign key, column types) look at it, once, and not again
+at each partition (whose columns, keys and inherited indexes are the parent's). The rules
+about names and direct access look at the partitions too.
+"""
+
+from __future__ import annotations
+
+from plimsoll.db.catalog import Catalog
+from plimsoll.db.introspect import introspect
+from plimsoll.db.lint.compose import compose
+from plimsoll.db.lint.engine import lint_catalog
+from plimsoll.db.lint.registry import load_registry
+from tests.support.postgres import PgDatabase
+
+RULES = [
+    "require-primary-key",
+    "require-table-comment",
+    "require-foreign-key-index",
+    "naming-snake-case",
+    "security-public-grant",
+    "foreign-key-type-mismatch",
+]
+
+SCHEMA = """
+CREATE TABLE accounts (id bigint PRIMARY KEY);
+COMMENT ON TABLE accounts IS 'who pays';
+CREATE TABLE "Events" (
+    id bigint,
+    day date NOT NULL,
+    account_id integer REFERENCES accounts (id),
+    password text
+) PARTITION BY RANGE (day);
+CREATE TABLE events_2024 PARTITION OF "Events" FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE "Events_2025" PARTITION OF "Events"
+    FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST (account_id);
+CREATE TABLE events_2025_rest PARTITION OF "Events_2025" DEFAULT;
+GRANT SELECT ON "Events_2025" TO PUBLIC;
+
+CREATE TABLE visits (
+    day date NOT NULL,
+    account_id bigint NOT NULL REFERENCES accounts (id),
+    PRIMARY KEY (account_id, day)
+) PARTITION BY RANGE (day);
+COMMENT ON TABLE visits IS 'page views';
+CREATE TABLE visits_2024 PARTITION OF visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+"""
+
+
+def _catalog(pg_database: PgDatabase) -> Catalog:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(SCHEMA)  # type: ignore[arg-type]
+    return introspect(pg_database.dsn)
+
+
+def _findings(catalog: Catalog) -> list[tuple[str, str]]:
+    active, audit = compose(load_registry(), [], select=RULES)
+    report = lint_catalog(catalog, active, audit, pg_version=16)
+    return sorted((f.rule, f.object or "") for f in report.findings)
+
+
+def test_rules_see_a_partitioned_table_once_and_partitions_where_they_matter(
+    pg_database: PgDatabase,
+) -> None:
+    catalog = _catalog(pg_database)
+    # Introspection keeps them apart from plain tables.
+    assert sorted(catalog.tables) == ["public.accounts"]
+    assert sorted(catalog.partitioned) == ["public.Events", "public.Events_2025", "public.visits"]
+    assert [t.key for t in catalog.all_tables()] == [
+        "public.accounts",
+        "public.Events",
+        "public.visits",
+    ]
+    assert len(list(catalog.all_tables(partitions=True))) == 7
+    assert (
+        catalog.find_table("public.events_2025_rest")
+        is catalog.partitions["public.events_2025_rest"]
+    )
+    assert catalog.find_table("public.nothing") is None
+
+    assert _findings(catalog) == [
+        ("foreign-key-type-mismatch", "public.Events.account_id"),
+        ("naming-snake-case", "public.Events"),
+        # The server named the key after the table.
+        ("naming-snake-case", "public.Events.Events_account_id_fkey"),
+        # A partition's own name (its columns are the parent's, reported there).
+        ("naming-snake-case", "public.Events_2025"),
+        ("require-foreign-key-index", "public.Events.Events_account_id_fkey"),
+        ("require-primary-key", "public.Events"),
+        ("require-table-comment", "public.Events"),
+        # Read directly under its own grants: PUBLIC reads the parent's passwords through it.
+        ("security-public-grant", "public.Events_2025"),
+    ]
+
+
+def test_a_well_kept_partitioned_table_is_clean(pg_database: PgDatabase) -> None:
+    catalog = _catalog(pg_database)
+    visits = [f for f in _findings(catalog) if "visits" in f[1]]
+    # Its primary key leads with the foreign key's column: that index serves the key.
+    assert visits == []
