@@ -356,6 +356,10 @@ class MonitorConfig(_Model):
     max_samples_per_tick: int = Field(default=5000, ge=1)
     max_maintenance_rows: int = Field(default=20000, ge=1)
     retention: list[RetentionTierConfig] = Field(default_factory=_default_retention)
+    # A service's workers elect one sampler (runtime/sampler_lease.py); the lock file defaults
+    # to the multiprocess directory, else .plimsoll/ (relative paths: to the project root).
+    single_sampler: bool = True
+    lock_file: str | None = None
 
     @field_validator("retention")
     @classmethod

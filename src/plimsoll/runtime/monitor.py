@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from plimsoll.core.config import MonitorConfig
     from plimsoll.core.store import Store
+    from plimsoll.runtime.sampler_lease import SamplerLease
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -97,7 +98,10 @@ DEFAULT_RETENTION: tuple[RetentionTier, ...] = (
 
 @dataclass(frozen=True)
 class TickResult:
-    """What one tick did: samples collected and written, and rows retention touched."""
+    """What one tick did: samples collected and written, and rows retention touched.
+
+    ``standby`` marks a tick skipped because another process holds the sampler lease.
+    """
 
     timestamp: float
     collected: int
@@ -108,6 +112,7 @@ class TickResult:
     error: str | None = None
     slo_purged: int = 0
     usage_purged: int = 0
+    standby: bool = False
 
 
 def _check_tiers(tiers: Sequence[RetentionTier]) -> tuple[RetentionTier, ...]:
@@ -249,7 +254,9 @@ class PerformanceMonitor:
     ``registry`` is the registry to sample (the plimsoll default registry when None; pass
     ``sample_registry=False`` to sample only the system). ``clock`` gives the wall time of a
     sample (for tests). Start with :meth:`start` (or ``with``), stop with :meth:`stop`;
-    :meth:`tick` runs one tick in the calling thread.
+    :meth:`tick` runs one tick in the calling thread. With a ``lease``
+    (:class:`~plimsoll.runtime.sampler_lease.SamplerLease`) a tick samples only in the process
+    holding it; elsewhere it stands by, trying for the lease each tick.
     """
 
     def __init__(
@@ -269,6 +276,7 @@ class PerformanceMonitor:
         slo_retention_seconds: float | None = None,
         usage_retention_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
+        lease: SamplerLease | None = None,
     ) -> None:
         if not interval > 0 or not math.isfinite(interval):
             raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
@@ -295,6 +303,8 @@ class PerformanceMonitor:
         self.slo_retention_seconds = slo_retention_seconds
         self.usage_retention_seconds = usage_retention_seconds
         self._clock = clock
+        self.lease = lease
+        self._lease_failed = False
         self._registry: CollectorRegistry | None = None
         if sample_registry:
             if registry is None:
@@ -325,12 +335,13 @@ class PerformanceMonitor:
         registry: CollectorRegistry | None = None,
         slo_retention_seconds: float | None = None,
         usage_retention_seconds: float | None = None,
+        lease: SamplerLease | None = None,
     ) -> PerformanceMonitor:
         """A monitor set up from ``runtime.monitor`` (``interval`` overrides the configured one).
 
         ``slo_retention_seconds`` (``SloConfig.retention_seconds``) makes it purge old SLO
         events too, ``usage_retention_seconds`` (``UsageConfig.retention_seconds``) old usage
-        events.
+        events; ``lease`` makes it sample only while this process holds the lease.
         """
         return cls(
             store,
@@ -347,6 +358,7 @@ class PerformanceMonitor:
             max_maintenance_rows=settings.max_maintenance_rows,
             slo_retention_seconds=slo_retention_seconds,
             usage_retention_seconds=usage_retention_seconds,
+            lease=lease,
         )
 
     # --- one tick -------------------------------------------------------------------------
@@ -376,10 +388,39 @@ class PerformanceMonitor:
         self._cursor = start + room
         return taken
 
+    @property
+    def sampling(self) -> bool:
+        """Whether this process samples: it holds the lease, or there is none to hold."""
+        return self.lease is None or self._lease_failed or self.lease.held
+
+    def _take_lease(self) -> bool:
+        """Whether this tick samples: the lease is held, or taken now, or cannot be had."""
+        if self.lease is None or self._lease_failed:
+            return True
+        try:
+            return self.lease.acquire()
+        except OSError as exc:
+            # No lock file (a read-only folder): sample, as a single process would.
+            self._lease_failed = True
+            _log.warning(
+                "monitor: cannot use the sampler lock %s (%s); this process samples",
+                self.lease.path,
+                exc,
+                extra={"event": "monitor_lease_error"},
+            )
+            return True
+
     def tick(self, now: float | None = None) -> TickResult:
-        """Collect, write the batch (with what a failed write left), and apply retention once."""
+        """Collect, write the batch (with what a failed write left), and apply retention once.
+
+        A process standing by (another holds the lease) does nothing but try for the lease.
+        """
         with self._tick_lock:
             at = self._clock() if now is None else now
+            if not self._take_lease():
+                result = TickResult(at, 0, 0, 0, 0, 0, standby=True)
+                self.last = result
+                return result
             error: str | None = None
             collected: list[Sample] = []
             try:
@@ -489,6 +530,7 @@ class PerformanceMonitor:
         """Counters since the monitor was made: ticks, samples written and dropped, errors."""
         return {
             "interval_seconds": self.interval,
+            "sampling": self.sampling,
             "ticks": self.ticks,
             "written": self.written,
             "dropped": self.dropped,

@@ -19,8 +19,10 @@ reads the counters) and the usage tracker flushing ``@track_usage`` events there
 
 A WSGI app or a worker uses ``with runtime:`` (or ``start()`` and ``stop()``) around its life,
 and :meth:`RuntimeService.health_wsgi` / :meth:`RuntimeService.metrics_wsgi`. One process
-samples: with several workers, run the monitor in one of them (``monitor=False`` in the
-others) and put the counters in Prometheus's multiprocess mode (docs/runtime/metrics.md).
+samples: with several workers each starts a monitor, the first to take the sampler lease
+(:mod:`plimsoll.runtime.sampler_lease`; ``runtime.monitor.single_sampler``) samples and the
+others stand by to take over when it exits. Put the counters in Prometheus's multiprocess
+mode so that the one sampler reads every worker's (docs/runtime/metrics.md).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from plimsoll.runtime.exposition import MetricsASGIApp
     from plimsoll.runtime.health import HealthRunner
     from plimsoll.runtime.monitor import PerformanceMonitor
+    from plimsoll.runtime.sampler_lease import SamplerLease
 
 __all__ = ["RuntimeService"]
 
@@ -162,11 +165,13 @@ class RuntimeService:
             if self._monitoring:
                 from plimsoll.runtime.monitor import PerformanceMonitor
 
+                sampling = self.config.runtime.monitor
                 self.monitor = PerformanceMonitor.from_config(
                     store,
-                    self.config.runtime.monitor,
+                    sampling,
                     registry=self.registry,
                     usage_retention_seconds=self.config.runtime.usage.retention_seconds,
+                    lease=self._lease(sampling.single_sampler, sampling.lock_file),
                 )
                 self.monitor.tick()
                 self.monitor.start()
@@ -187,11 +192,26 @@ class RuntimeService:
             raise
         return self
 
+    def _lease(self, single: bool, lock_file: str | None) -> SamplerLease | None:
+        """The sampler lease the workers of this service share (None: every process samples)."""
+        if not single:
+            return None
+        from plimsoll.runtime.sampler_lease import SamplerLease, default_lock_path
+
+        root = self.loaded.root
+        path = root / Path(lock_file) if lock_file else default_lock_path(root)
+        return SamplerLease(path)
+
     def stop(self) -> None:
-        """Stop sampling (one last sample keeps the final counts), flush usage, close the store."""
+        """Stop sampling (one last sample keeps the final counts), flush usage, close the store.
+
+        The sampler lease goes with the monitor: a worker standing by takes it at its next tick.
+        """
         if self.monitor is not None:
             self.monitor.stop()
             self.monitor.tick()
+            if self.monitor.lease is not None:
+                self.monitor.lease.release()
             self.monitor = None
         if self._usage:
             from plimsoll.runtime import usage
