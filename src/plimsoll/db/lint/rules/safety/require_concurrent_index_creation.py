@@ -26,6 +26,12 @@ class RequireConcurrentIndexCreation(StatementRule):
     An index on a table created in the same migration needs nothing: the table is empty and
     nobody else can see it yet.
 
+    A partitioned table refuses CONCURRENTLY: create the index ``ON ONLY`` the partitioned
+    table (instant: an invalid index on the parent alone), then ``CONCURRENTLY`` on each
+    partition, and attach each to the parent's with ``ALTER INDEX ... ATTACH PARTITION``
+    (the parent's becomes valid when every partition has one). ``ON ONLY`` is therefore not
+    flagged (on a plain table ONLY changes nothing: write it only for partitioned ones).
+
     **Example.**
 
     ```sql
@@ -33,18 +39,27 @@ class RequireConcurrentIndexCreation(StatementRule):
     CREATE INDEX orders_customer_idx ON orders (customer_id);
     -- lets writes go on
     CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);
+    -- on a partitioned table, one partition at a time
+    CREATE INDEX events_day_idx ON ONLY events (day);
+    CREATE INDEX CONCURRENTLY events_2025_day_idx ON events_2025 (day);
+    ALTER INDEX events_day_idx ATTACH PARTITION events_2025_day_idx;
     ```
     """
 
     id = "require-concurrent-index-creation"
     severity = Severity.WARNING
-    help = "Use CREATE INDEX CONCURRENTLY (outside a transaction block)."
+    help = (
+        "Use CREATE INDEX CONCURRENTLY (outside a transaction block); on a partitioned table,"
+        " ON ONLY the parent, then CONCURRENTLY on each partition, attached to it."
+    )
     node_types: ClassVar[tuple[str, ...]] = ("IndexStmt",)
 
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag a non-concurrent index on a table not created in this migration."""
         node = statement.node
-        if node.get("concurrent"):
+        relation = node.get("relation") or {}
+        # ON ONLY (the parser's inh unset): the parent's index alone, built at once, empty.
+        if node.get("concurrent") or not relation.get("inh"):
             return
         table = existing_relation(context, node.get("relation"))
         if table is None:
