@@ -26,6 +26,11 @@ class AddingForeignKeyConstraint(AlterTableRule):
     writes. For a new column, add it first, then add the constraint NOT VALID. A table
     created in the same migration is exempt.
 
+    On a partitioned table PostgreSQL 17 and earlier refuse a NOT VALID foreign key: add it
+    NOT VALID to each partition and VALIDATE it there, then add it to the partitioned table,
+    which adopts the partitions' validated keys without scanning them again (this rule cannot
+    see that the partitions have theirs: say so with an inline ignore).
+
     **Example.**
 
     ```sql
@@ -33,6 +38,14 @@ class AddingForeignKeyConstraint(AlterTableRule):
         FOREIGN KEY (customer_id) REFERENCES customers (id) NOT VALID;
     -- in a separate transaction
     ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;
+    -- a partitioned table: each partition first, then the parent (no scan)
+    ALTER TABLE events_2025 ADD CONSTRAINT events_account_fk
+        FOREIGN KEY (account_id) REFERENCES accounts (id) NOT VALID;
+    ALTER TABLE events_2025 VALIDATE CONSTRAINT events_account_fk;
+    -- every partition has it, validated:
+    -- plimsoll: ignore adding-foreign-key-constraint, constraint-missing-not-valid
+    ALTER TABLE events ADD CONSTRAINT events_account_fk
+        FOREIGN KEY (account_id) REFERENCES accounts (id);
     ```
     """
 
