@@ -334,3 +334,47 @@ def test_recorded_sizes_match_the_server_for_quoted_and_dropped_tables(
     # The failed message left no transaction open: the same migrator goes on once fixed.
     (folder / "2_bad.up.sql").write_text("CREATE TABLE later (id int);\n")
     assert [s.version for s in Migrator(pg_database.dsn, folder, store=store).up().steps] == ["2"]
+
+
+def test_a_partitioned_tables_recorded_size_is_its_partitions(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    # The parent stores nothing (pg_total_relation_size says 0): risk learning would take a
+    # large partitioned table for an empty one. Batched (1) and outside a transaction (2).
+    from plimsoll.core.store import SqliteStore
+
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_events.up.sql": (
+                "CREATE TABLE events (day date NOT NULL, n int) PARTITION BY RANGE (day);\n"
+                "CREATE TABLE events_a PARTITION OF events"
+                " FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');\n"
+                "CREATE TABLE events_b PARTITION OF events"
+                " FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');\n"
+                "INSERT INTO events SELECT date '2025-01-01' + g % 365, g"
+                " FROM generate_series(1, 5000) g;\n"
+            ),
+            "2_index.up.sql": "CREATE INDEX CONCURRENTLY events_a_n_idx ON events_a (n);\n"
+            "ALTER TABLE events ADD COLUMN note text;\n",
+        },
+    )
+    store = SqliteStore(tmp_path / "state.db")
+
+    def sizes() -> tuple[int, int, int]:
+        with psycopg.connect(pg_database.dsn) as conn:
+            row = conn.execute(
+                "SELECT pg_total_relation_size('events'), pg_total_relation_size('events_a'),"
+                " pg_total_relation_size('events_b')"
+            ).fetchone()
+        assert row is not None
+        return row
+
+    Migrator(pg_database.dsn, folder, store=store).up(target="1")
+    parent, a, b = sizes()
+    assert parent == 0 and a > 0 and b > 0
+    # Newest run first.
+    assert dict(store.migration_runs()[0].tables) == {"events": a + b, "events_a": a, "events_b": b}
+    Migrator(pg_database.dsn, folder, store=store).up()
+    _, a, b = sizes()
+    assert dict(store.migration_runs()[0].tables) == {"events_a": a, "events": a + b}

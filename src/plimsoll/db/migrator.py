@@ -539,7 +539,7 @@ class Migrator:
                 measure = self.store is not None and bool(plan.tables)
                 # The sizes are read before COMMIT (the same values, seen by this
                 # transaction): nothing after COMMIT could then fail a committed migration.
-                sizing = [_sizes_sql(plan.tables)] if measure else []
+                sizing = [_sizes_sql(plan.tables, conn.info.server_version)] if measure else []
                 message = [pgsql.SQL("BEGIN"), *parts, *sizing, pgsql.SQL("COMMIT")]
                 try:
                     cursor = conn.execute(pgsql.SQL(";\n").join(message))
@@ -612,11 +612,10 @@ class Migrator:
     def _measure(conn: psycopg.Connection[Any], tables: Sequence[QualifiedName]) -> Sizes:
         """The total size of each of ``tables`` now (None for one that no longer exists)."""
         sizes: list[tuple[str, int | None]] = []
+        version = conn.info.server_version
         for table in tables:
             try:
-                row = conn.execute(
-                    "SELECT pg_total_relation_size(to_regclass(%s))", (_regclass_text(table),)
-                ).fetchone()
+                row = conn.execute(_sizes_sql([table], version)).fetchone()
                 sizes.append((str(table), row[0] if row else None))
             except psycopg.Error:
                 sizes.append((str(table), None))
@@ -757,12 +756,24 @@ def _regclass_text(table: QualifiedName) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
 
 
-def _sizes_sql(tables: Sequence[QualifiedName]) -> pgsql.Composable:
-    """One row: the total size of each table (NULL for one that does not exist)."""
+def _sizes_sql(tables: Sequence[QualifiedName], server_version: int) -> pgsql.Composed:
+    """One row: the total size of each table (NULL for one that does not exist).
+
+    A partitioned table stores nothing itself: its size is its partitions' (the whole tree,
+    as the risk assessment counts it; ``pg_partition_tree`` is there from PostgreSQL 12).
+    """
+    if server_version >= 120000:
+        size = (
+            "(SELECT CASE c.relkind WHEN 'p' THEN (SELECT sum(pg_total_relation_size(t.relid))"
+            "::bigint FROM pg_partition_tree(c.oid) AS t) ELSE pg_total_relation_size(c.oid) END"
+            " FROM pg_class AS c WHERE c.oid = {})"
+        )
+    else:
+        size = "pg_total_relation_size({})"
     return pgsql.SQL("SELECT {}").format(
         pgsql.SQL(", ").join(
-            pgsql.SQL("pg_total_relation_size(to_regclass({}))").format(
-                pgsql.Literal(_regclass_text(table))
+            pgsql.SQL(size).format(
+                pgsql.SQL("to_regclass({})").format(pgsql.Literal(_regclass_text(table)))
             )
             for table in tables
         )
