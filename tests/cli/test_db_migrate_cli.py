@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,60 @@ def test_a_hook_from_the_users_package_runs_through_its_entry_point(
     monkeypatch.setenv("ACME_AUDIT", str(audit))
     plimsoll(project, "db", "migrate", "up")
     assert audit.read_text() == "up 0001_a\n"
+
+
+def test_a_partitioned_index_being_put_together_is_shown_not_failed(
+    tmp_path: Path, pg_database: Any
+) -> None:
+    # The partitioned-table recipe across migrations: the parent's index ON ONLY is invalid
+    # until every partition's is attached; status says how far it got and does not fail, while
+    # an index a failed concurrent build left still fails it.
+    root = tmp_path / "svc"
+    migrations = root / "m"
+    migrations.mkdir(parents=True)
+    (root / "plimsoll.toml").write_text(
+        f'[db]\nmigrations_dir = "m"\ndefault_environment = "dev"\n'
+        f'[db.environments.dev]\nurl = "{pg_database.dsn}"\n'
+    )
+    (migrations / "1_events.up.sql").write_text(
+        "CREATE TABLE events (day date NOT NULL, n int) PARTITION BY RANGE (day);\n"
+        "CREATE TABLE events_a PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');\n"
+        "CREATE TABLE events_b PARTITION OF events FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');\n"
+        "CREATE INDEX events_n_idx ON ONLY events (n);\n"
+    )
+    (migrations / "2_a.up.sql").write_text(
+        "CREATE INDEX CONCURRENTLY events_a_n_idx ON events_a (n);\n"
+        "ALTER INDEX events_n_idx ATTACH PARTITION events_a_n_idx;\n"
+    )
+    plimsoll(root, "db", "migrate", "up", "--target", "2")
+    done = plimsoll(root, "db", "migrate", "status", check=0)
+    assert "public.events_n_idx on partitioned table events is not valid yet: 1 of 2" in " ".join(
+        done.stdout.split()
+    )
+    report = json.loads(plimsoll(root, "db", "migrate", "status", "-f", "json").stdout)
+    assert report["invalid_indexes"] == [
+        {
+            "schema": "public",
+            "table": "events",
+            "index": "events_n_idx",
+            "partitions": 2,
+            "attached": 1,
+        }
+    ]
+    (migrations / "3_b.up.sql").write_text(
+        "CREATE INDEX CONCURRENTLY events_b_n_idx ON events_b (n);\n"
+        "ALTER INDEX events_n_idx ATTACH PARTITION events_b_n_idx;\n"
+    )
+    plimsoll(root, "db", "migrate", "up")
+    report = json.loads(plimsoll(root, "db", "migrate", "status", "-f", "json").stdout)
+    assert report["invalid_indexes"] == []
+
+    (migrations / "4_dupes.up.sql").write_text(
+        "CREATE TABLE t (v int);\nINSERT INTO t VALUES (1), (1);\n"
+    )
+    (migrations / "5_unique.up.sql").write_text("CREATE UNIQUE INDEX CONCURRENTLY t_v ON t (v);\n")
+    plimsoll(root, "db", "migrate", "up", check=1)
+    failed = plimsoll(root, "db", "migrate", "status", check=1)
+    assert "public.t_v on t is INVALID (a failed concurrent build?)" in " ".join(
+        failed.stdout.split()
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from plimsoll.cli import output
@@ -99,9 +100,13 @@ def _report(report: RunReport, fmt: Format) -> None:
 def status(
     ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT, path: PathOpt = None
 ) -> None:
-    """Show applied and pending migrations, changed files and invalid indexes (exit 1 if any)."""
+    """Show applied and pending migrations, changed files and invalid indexes.
+
+    Exit 1 when an applied file changed or a failed concurrent build left an INVALID index
+    (a partitioned table's index waiting for its partitions' is shown, not failed).
+    """
     result = _migrator(ctx, env, path, engine=False).status()
-    problems = bool(result.drift or result.invalid_indexes)
+    problems = bool(result.drift) or any(not i.waiting for i in result.invalid_indexes)
     if fmt is Format.JSON:
         print_json(
             {
@@ -141,7 +146,8 @@ def status(
         for d in result.drift:
             out.print(f"[red]{d.version}_{d.name}: {d.problem}[/red]")
         for i in result.invalid_indexes:
-            out.print(f"[red]index {i.schema}.{i.index} on {i.table} is INVALID[/red]")
+            colour = "yellow" if i.waiting else "red"
+            out.print(f"[{colour}]{escape(i.describe())}[/{colour}]")
     if problems:
         raise typer.Exit(int(ExitCode.FINDINGS))
 

@@ -93,11 +93,37 @@ class AppliedRow:
 
 @dataclass(frozen=True)
 class InvalidIndex:
-    """An index left INVALID (by a failed concurrent build)."""
+    """An index that is not valid: one a failed concurrent build left, or a partitioned
+    table's index made ``ON ONLY`` that waits for its partitions' indexes to be attached.
+
+    ``partitions`` is the partitioned table's number of partitions (None for a plain index)
+    and ``attached`` how many have their index attached.
+    """
 
     schema: str
     table: str
     index: str
+    partitions: int | None = None
+    attached: int = 0
+
+    @property
+    def waiting(self) -> bool:
+        """Whether it is a partitioned table's index still being put together (no failure)."""
+        return self.partitions is not None
+
+    def describe(self) -> str:
+        """One line saying what is wrong and what to do."""
+        name = f"{self.schema}.{self.index}"
+        if self.partitions is None:
+            return (
+                f"index {name} on {self.table} is INVALID (a failed concurrent build?):"
+                " drop it and build it again"
+            )
+        return (
+            f"index {name} on partitioned table {self.table} is not valid yet: {self.attached}"
+            f" of {self.partitions} partitions have their index attached (ALTER INDEX {name}"
+            " ATTACH PARTITION ...)"
+        )
 
 
 @dataclass(frozen=True)
@@ -223,7 +249,11 @@ class Migrator:
     @staticmethod
     def _invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
         rows = conn.execute(
-            "SELECT n.nspname, t.relname, i.relname FROM pg_index x"
+            "SELECT n.nspname, t.relname, i.relname,"
+            " CASE WHEN i.relkind = 'I' THEN"
+            "  (SELECT count(*) FROM pg_inherits h WHERE h.inhparent = t.oid) END,"
+            " (SELECT count(*) FROM pg_inherits h WHERE h.inhparent = i.oid)"
+            " FROM pg_index x"
             " JOIN pg_class i ON i.oid = x.indexrelid"
             " JOIN pg_class t ON t.oid = x.indrelid"
             " JOIN pg_namespace n ON n.oid = i.relnamespace"
@@ -366,10 +396,8 @@ class Migrator:
                 )
             for invalid in self._invalid_indexes(conn):
                 log.warning(
-                    "index %s.%s on %s is INVALID (a failed concurrent build?)",
-                    invalid.schema,
-                    invalid.index,
-                    invalid.table,
+                    "%s",
+                    invalid.describe(),
                     extra={"event": "invalid_index", "index": invalid.index},
                 )
             return self._run_plan(conn, files.plan_up(found, applied, target), report)

@@ -518,10 +518,7 @@ class MigratorEngine:
             raise DriftError(
                 f"applied migrations changed: {listing} (use --allow-changed to go on)"
             )
-        self._notices = [
-            f"index {i.schema}.{i.index} on {i.table} is INVALID (a failed concurrent build?)"
-            for i in status.invalid_indexes
-        ]
+        self._notices = [i.describe() for i in status.invalid_indexes]
         if self.target is None:
             return list(status.pending)
         limit = files.version_key(self.target)
