@@ -155,6 +155,10 @@ JOIN pg_class t ON t.oid = k.conrelid
 LEFT JOIN pg_class r ON r.oid = k.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
 WHERE k.conrelid = ANY(%(oids)s::oid[]) AND k.contype IN ('p', 'u', 'f', 'c', 'x')
+  -- A foreign key referencing a partitioned table has internal rows on the same table, one
+  -- per referenced partition (name_fkey1, ...), whose parent is the key itself: not listed.
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint pk
+                  WHERE pk.oid = k.conparentid AND pk.conrelid = k.conrelid)
 ORDER BY k.conrelid, k.conname
 """
 

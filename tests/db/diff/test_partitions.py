@@ -288,3 +288,26 @@ def test_a_partitioned_table_becomes_a_sub_partition(pair: Pair) -> None:
     # The index copy is made under B's name before ATTACH, which then takes it over.
     assert "CREATE INDEX mid_id_idx ON public.mid USING btree (id);" in done.up
     assert done.up.index("CREATE INDEX mid_id_idx") < done.up.index("ATTACH PARTITION public.mid")
+
+
+def test_a_foreign_key_referencing_a_partitioned_table_is_one_key(pair: Pair) -> None:
+    # PostgreSQL keeps internal rows on the referencing table, one per referenced partition
+    # (orders_event_fkey1, ...): they are the key's own workings, never a key to write again.
+    parents = (
+        "CREATE TABLE public.events (id int NOT NULL, day date NOT NULL, PRIMARY KEY (id, day))"
+        " PARTITION BY RANGE (day);\n"
+        "CREATE TABLE public.events_a PARTITION OF public.events"
+        " FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');\n"
+        "CREATE TABLE public.events_b PARTITION OF public.events"
+        " FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');\n"
+    )
+    without = parents + "CREATE TABLE public.orders (id int, event_id int, event_day date);\n"
+    with_key = without + (
+        "ALTER TABLE public.orders ADD CONSTRAINT orders_event_fkey"
+        " FOREIGN KEY (event_id, event_day) REFERENCES public.events (id, day);\n"
+    )
+    trip = pair.round_trip(without, with_key)
+    assert "orders_event_fkey1" not in trip.up
+    assert trip.up.count("FOREIGN KEY") == 1
+    orders = introspect(pair.b).tables["public.orders"]
+    assert [c.name for c in orders.constraints] == ["orders_event_fkey"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.introspect import introspect
 from plimsoll.db.lint.compose import compose
-from plimsoll.db.lint.engine import lint_catalog
+from plimsoll.db.lint.engine import SourceFile, lint_catalog, lint_sources
 from plimsoll.db.lint.registry import load_registry
 from tests.support.postgres import PgDatabase
 
@@ -61,6 +61,15 @@ def _findings(catalog: Catalog) -> list[tuple[str, str]]:
     return sorted((f.rule, f.object or "") for f in report.findings)
 
 
+def _static_findings(sql: str) -> list[tuple[str, str, int]]:
+    """The findings of the schema file ``sql``, built statically, with their lines."""
+    active, audit = compose(load_registry(), [], select=RULES)
+    report = lint_sources(
+        [SourceFile("schema.sql", sql, migration=False)], active, audit, pg_version=16
+    )
+    return sorted((f.rule, f.object or "", f.line) for f in report.findings)
+
+
 def test_rules_see_a_partitioned_table_once_and_partitions_where_they_matter(
     pg_database: PgDatabase,
 ) -> None:
@@ -100,3 +109,17 @@ def test_a_well_kept_partitioned_table_is_clean(pg_database: PgDatabase) -> None
     visits = [f for f in _findings(catalog) if "visits" in f[1]]
     # Its primary key leads with the foreign key's column: that index serves the key.
     assert visits == []
+
+
+def test_the_schema_files_built_statically_give_the_live_databases_findings(
+    pg_database: PgDatabase,
+) -> None:
+    live = _findings(_catalog(pg_database))
+    static = _static_findings(SCHEMA)
+    assert [(rule, key) for rule, key, _line in static] == live
+    # Each at the line that made the object: the table, its column, the partition.
+    assert [line for _rule, _key, line in static] == [7, 4, 7, 11, 7, 4, 4, 11]
+    lines = SCHEMA.splitlines()
+    assert lines[3].startswith('CREATE TABLE "Events" (')
+    assert lines[6].strip().startswith("account_id integer REFERENCES")
+    assert lines[10].startswith('CREATE TABLE "Events_2025" PARTITION OF')

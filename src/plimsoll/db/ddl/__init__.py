@@ -39,11 +39,27 @@ What is approximated, and why:
 * **Types**: ``format_type`` names; an unqualified type that is not PostgreSQL's own is
   qualified with the schema holding it, or the creation schema when it is unknown (an
   extension's type, as ``public.citext``).
+* **Partitioned tables and partitions** are built as introspection reads them, into the
+  catalog's ``partitioned`` and ``partitions``: a partitioned table with its key as
+  ``pg_get_partkeydef`` prints it (``RANGE (day)``, ``LIST (lower(region))``, expression
+  keys cut from the source) and everything a table has; a partition (``PARTITION OF``, or a
+  table after ``ATTACH PARTITION``) with its parent, its bound as ``pg_get_expr`` prints it
+  (each value in its key column's type: ``'2024-01-01'``, ``5``, ``'5'`` for a bigint key,
+  ``timestamptz`` values in UTC as a server whose TimeZone is UTC prints them; values of
+  expression keys and of types whose output needs the server, as written), its parent's
+  columns (not its own), and copies of its parent's constraints and indexes under the
+  names PostgreSQL gives them, kept apart in ``inherited_constraints`` and
+  ``inherited_indexes`` (an equivalent index or constraint the table already has is
+  adopted). What the parent gains or loses later (ADD CONSTRAINT, CREATE INDEX, DROP,
+  column changes, renames) reaches its partitions, ONLY excepted; an index made ON ONLY a
+  partitioned table is printed ``ON ONLY`` until every partition attaches one (ALTER INDEX
+  ... ATTACH PARTITION, as pg_dump writes). DETACH makes a plain table again, its columns
+  and the copies its own; dropping a partitioned table drops its partitions. Copies of row
+  triggers are not listed (introspection leaves them out). See
+  :mod:`~plimsoll.db.ddl.partitions`.
 * **Left out**, as introspection leaves them out of ``tables``: temporary objects,
   foreign tables, the migrator's tracking table, triggers on views, objects an extension
-  creates. Partitioned tables and partitions (``PARTITION BY`` / ``PARTITION OF`` /
-  ``ATTACH PARTITION``; DETACH does not bring a table back) are not built at all
-  (introspection lists them apart, in ``partitioned`` and ``partitions``). Not followed: ALTER DEFAULT
+  creates. Not followed: ALTER DEFAULT
   PRIVILEGES, ownership, grants to ``CURRENT_USER``-style roles (usually the owner, whose
   privileges are not listed), ``SET ... FROM CURRENT`` in functions, range types' details.
 * **Privileges** are PostgreSQL's starting points plus the GRANTs and REVOKEs applied: a
@@ -77,6 +93,9 @@ The modules, one job each:
 * :mod:`~plimsoll.db.ddl.names`: PostgreSQL's generated names;
   :mod:`~plimsoll.db.ddl.types`: type names; :mod:`~plimsoll.db.ddl.tokens` and
   :mod:`~plimsoll.db.ddl.expressions`: expression texts, cut from the source or printed;
+* :mod:`~plimsoll.db.ddl.partition_keys`: partition keys and bounds as PostgreSQL prints
+  them; :mod:`~plimsoll.db.ddl.partitions`: what partitions copy from their partitioned
+  table, ATTACH and DETACH;
 * one module per kind of statement: :mod:`~plimsoll.db.ddl.tables`,
   :mod:`~plimsoll.db.ddl.constraints`, :mod:`~plimsoll.db.ddl.alter`,
   :mod:`~plimsoll.db.ddl.indexes`, :mod:`~plimsoll.db.ddl.views`,

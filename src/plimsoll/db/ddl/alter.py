@@ -1,8 +1,10 @@
 """ALTER TABLE: its subcommands, in PostgreSQL's order (the drops first).
 
 Constraints added by one ALTER TABLE are added together at its end, as in CREATE TABLE; NOT
-VALID is kept (CREATE TABLE ignores it). ATTACH PARTITION takes the attached table out of
-the list (partitions are not listed); DETACH does not bring it back.
+VALID is kept (CREATE TABLE ignores it). On a partitioned table (without ONLY), added
+constraints are copied to the partitions, dropped ones dropped from them, and column changes
+(ADD, DROP, TYPE, DEFAULT, NOT NULL) made on them too. ATTACH and DETACH PARTITION, and
+ALTER INDEX ... ATTACH PARTITION, are :mod:`~plimsoll.db.ddl.partitions`'.
 """
 
 from __future__ import annotations
@@ -11,9 +13,19 @@ from collections.abc import Callable
 from typing import Any
 
 from plimsoll.db.ddl.constraints import Pending, add_constraints
-from plimsoll.db.ddl.drops import drop_column, drop_relation
+from plimsoll.db.ddl.drops import drop_column
 from plimsoll.db.ddl.expressions import loose_default_text
 from plimsoll.db.ddl.model import Model
+from plimsoll.db.ddl.partition_keys import bound_text
+from plimsoll.db.ddl.partitions import (
+    added_column,
+    attach,
+    attach_index,
+    clone_constraint,
+    detach,
+    drop_copies,
+    partitions_of,
+)
 from plimsoll.db.ddl.state import TableDraft
 from plimsoll.db.ddl.tables import IDENTITY, add_column, collation_text, set_identity
 from plimsoll.db.ddl.user_types import alter_composite
@@ -39,23 +51,23 @@ Column = dict[str, Any]
 
 
 def alter_table(model: Model, node: Node) -> None:
-    """ALTER TABLE on a table, ALTER TYPE ... ATTRIBUTE on a composite type (ALTER TABLE on
-    a view, sequence or index is left out)."""
+    """ALTER TABLE on a table, ALTER TYPE ... ATTRIBUTE on a composite type, ALTER INDEX
+    ... ATTACH PARTITION (ALTER TABLE on a view, sequence or index is left out otherwise)."""
     objtype = node.get("objtype", "OBJECT_TABLE")
     commands = [c["AlterTableCmd"] for c in node.get("cmds") or () if "AlterTableCmd" in c]
     if objtype == "OBJECT_TYPE":
         key = model.relation(node.get("relation"), ("c",))
         alter_composite(model, key, commands)
         return
+    if objtype == "OBJECT_INDEX":
+        for command in commands:
+            if command.get("subtype") == "AT_AttachPartition":
+                index = model.relation(node.get("relation"), ("i",))
+                child = model.relation(unwrap(command.get("def"))[1].get("name"), ("i",))
+                attach_index(model, index, child)
+        return
     if objtype != "OBJECT_TABLE":
         return
-    for command in commands:
-        if command.get("subtype") == "AT_AttachPartition":
-            # The partitioned table is not listed, but the table attached leaves the list.
-            key = model.relation(unwrap(command.get("def"))[1].get("name"), ("r",))
-            if key in model.tables:
-                drop_relation(model, key, cascade=False)
-                model.relations[key] = "p"
     table = model.table(node.get("relation"))
     if table is None:
         return
@@ -64,12 +76,36 @@ def alter_table(model: Model, node: Node) -> None:
         commands.sort(key=_alter_pass)
     pending: Pending = []
     tables = model.tables
+    # Only a partitioned table's changes reach further (ONLY keeps them on the table).
+    recurse = bool(table.partitions) and bool((node.get("relation") or {}).get("inh"))
+    before = set(table.constraints) if recurse else None
     for command in commands:
         _alter_command(model, table, command, pending)
         if table.key not in tables:
             return
+        if recurse:
+            _recurse(model, table, command)
     if pending:
         add_constraints(model, table, pending, creating=False)
+        if before is not None:
+            # The constraints added reach the partitions.
+            for name in [n for n in table.constraints if n not in before]:
+                constraint = table.constraints[name]
+                for partition in partitions_of(model, table):
+                    clone_constraint(model, table, constraint, partition)
+
+
+def _recurse(model: Model, table: TableDraft, command: Node) -> None:
+    """A column subcommand on a partitioned table, on its partitions too (and theirs)."""
+    subtype = command.get("subtype", "")
+    if subtype == "AT_AddColumn":
+        added_column(model, table, unwrap(command.get("def"))[1].get("colname", ""))
+    elif subtype in _COLUMN_COMMANDS:
+        for partition in partitions_of(model, table):
+            column = partition.columns.get(command.get("name", ""))
+            if column is not None:
+                _COLUMN_COMMANDS[subtype](model, partition, column, command)
+                _recurse(model, partition, command)
 
 
 def _alter_pass(command: Node) -> int:
@@ -114,13 +150,27 @@ def _alter_command(model: Model, table: TableDraft, command: Node, pending: Pend
         constraint = table.constraints.get(name)
         if constraint is not None and subtype == "AT_DropConstraint":
             model.remove_constraint(table, constraint)
+            drop_copies(model, table, name)
         elif constraint is not None:
             constraint.validated = True
+    elif subtype in ("AT_AttachPartition", "AT_DetachPartition", "AT_DetachPartitionFinalize"):
+        _partition_command(model, table, subtype, unwrap(definition)[1])
     else:
         change = _COLUMN_COMMANDS.get(subtype)
         column = table.columns.get(name)
         if change is not None and column is not None:
             change(model, table, column, command)
+
+
+def _partition_command(model: Model, table: TableDraft, subtype: str, command: Node) -> None:
+    """ATTACH PARTITION (a bound) and DETACH PARTITION [CONCURRENTLY | FINALIZE]."""
+    partition = model.table(command.get("name"))
+    if partition is None:
+        return
+    if subtype == "AT_AttachPartition" and table.partition_by is not None:
+        attach(model, table, partition, bound_text(model, command.get("bound") or {}, table))
+    elif subtype != "AT_AttachPartition":
+        detach(model, table, partition)
 
 
 def _drop_column(model: Model, table: TableDraft, column: Column, command: Node) -> None:

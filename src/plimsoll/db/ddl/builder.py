@@ -144,13 +144,25 @@ class CatalogBuilder:
         """The schema as it stands after the statements applied so far."""
         model = self._model
         with gc_paused():
+            tables = {k: model.tables[k].frozen() for k in sorted(model.tables)}
+            # Partitioned tables and partitions are listed apart, as introspection lists them.
+            partitioned = {k: t for k, t in tables.items() if t.partition_by is not None}
+            partitions = {
+                k: t
+                for k, t in tables.items()
+                if t.partition_of is not None and k not in partitioned
+            }
+            if partitioned or partitions:
+                tables = {
+                    k: t for k, t in tables.items() if k not in partitioned and k not in partitions
+                }
             # The model keys each object by its catalog key: Catalog.of's order, without
             # its sort by each object's key property.
             return Catalog(
                 schemas=frozenset(model.schemas),
                 enums={k: model.enums[k][0] for k in sorted(model.enums)},
                 sequences={k: Sequence(**model.sequences[k]) for k in sorted(model.sequences)},
-                tables={k: model.tables[k].frozen() for k in sorted(model.tables)},
+                tables=tables,
                 views={k: model.views[k].frozen() for k in sorted(model.views)},
                 functions={k: model.functions[k].frozen() for k in sorted(model.functions)},
                 extensions=frozenset(model.extensions),
@@ -166,6 +178,8 @@ class CatalogBuilder:
                     for k in sorted(model.extension_schemas)
                     if k in model.extensions
                 },
+                partitioned=partitioned,
+                partitions=partitions,
             )
 
 

@@ -1,5 +1,6 @@
 """DROP, and what goes with a dropped object.
 
+A partitioned table's partitions go with it, its indexes' copies with its indexes.
 CASCADE is best effort: dropping a table or view with CASCADE drops the views reading it and
 the foreign keys referencing it; a column, its constraints and indexes; a type, the columns
 of that type; a function, the triggers calling it; a schema, everything in it. Without
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from plimsoll.db.ddl.functions import function_key
 from plimsoll.db.ddl.model import Model
+from plimsoll.db.ddl.partitions import partitions_of
 from plimsoll.db.ddl.state import TableDraft
 from plimsoll.db.ddl.user_types import drop_domain_or_composite
 from plimsoll.db.sqljson import Node, constant, strings, unwrap
@@ -75,6 +77,8 @@ def drop_relation(model: Model, key: str, cascade: bool) -> None:
     kind = model.relations.pop(key, None)
     if kind == "r":
         table = model.tables.pop(key)
+        if table.partitions or table.partition_of is not None:
+            _drop_partitioned(model, table, cascade)
         for constraint in list(table.constraints.values()):
             model.remove_constraint(table, constraint)
         for index_name in list(table.indexes):
@@ -101,6 +105,16 @@ def drop_relation(model: Model, key: str, cascade: bool) -> None:
         for view_key in [k for k, v in model.views.items() if key in v.depends_on]:
             if view_key in model.views:
                 drop_relation(model, view_key, cascade=True)
+
+
+def _drop_partitioned(model: Model, table: TableDraft, cascade: bool) -> None:
+    """A partitioned table's partitions go with it; a partition leaves its table's list."""
+    for partition in list(table.partitions):
+        if model.relations.get(partition) == "r":
+            drop_relation(model, partition, cascade)
+    parent = model.tables.get(table.partition_of or "")
+    if parent is not None and table.key in parent.partitions:
+        parent.partitions.remove(table.key)
 
 
 def _drop_references(model: Model, table: TableDraft, column: str | None = None) -> None:
@@ -146,6 +160,10 @@ def drop_index(model: Model, key: str) -> None:
     model.index_table.pop(key, None)
     if table is not None:
         table.indexes.pop(name, None)
+        # A partitioned table's index goes from its partitions too.
+        for child in partitions_of(model, table):
+            for copy in [i.name for i in child.indexes.values() if i.parent == name]:
+                drop_index(model, f"{child.schema}.{copy}")
     view = model.views.get(owner)
     if view is not None:
         view.indexes.pop(name, None)

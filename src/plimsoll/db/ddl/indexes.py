@@ -3,7 +3,9 @@
 Unnamed indexes get PostgreSQL's names (``t_a_b_idx``, ``t_lower_idx``, ``t_expr_idx``);
 the definition is printed in the shape of ``pg_get_indexdef``, expression keys as written.
 Indexes on materialized views are listed with the view; those on tables a build leaves out
-are not listed, but their names are taken.
+are not listed, but their names are taken. An index on a partitioned table is copied to
+its partitions (an equivalent index a partition has is adopted instead); with ONLY it is
+not, and stays invalid (printed ``ON ONLY``) until each partition attaches one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from plimsoll.db.ddl.expressions import column_refs
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.names import index_column_names, name_addition
+from plimsoll.db.ddl.partitions import clone_index, partitions_of
 from plimsoll.db.ddl.state import IndexDraft, TableDraft, quote
 from plimsoll.db.ddl.tokens import LPAREN, Tokens
 from plimsoll.db.sqljson import Node, strings, unwrap
@@ -62,7 +65,7 @@ def create_index(model: Model, node: Node) -> None:
         columns = tuple([e.get("name", "") for e in elements])
         index.columns = columns
         index.elements = [
-            quote(c) + _element_options(e) for c, e in zip(columns, elements, strict=True)
+            quote(c) + element_options(e) for c, e in zip(columns, elements, strict=True)
         ]
         index.keys = index_column_names([(c, None) for c in columns])
     if not name:
@@ -70,6 +73,13 @@ def create_index(model: Model, node: Node) -> None:
         name = model.choose_relation_name(table.schema, table.name, addition, "idx")
     index.name = name
     model.register_index(table, index)
+    if isinstance(table, TableDraft) and table.partition_by is not None:
+        if not relation.get("inh"):
+            # ON ONLY: invalid until each partition attaches a copy.
+            index.only = bool(table.partitions)
+        else:
+            for partition in partitions_of(model, table):
+                clone_index(model, table, index, partition)
 
 
 def _keys_from_source(
@@ -89,10 +99,10 @@ def _keys_from_source(
             columns.append(element.get("name", ""))
         else:
             begin, end = items[position] if position < len(items) else (0, 0)
-            text = _index_expression(tokens, begin, end, expression)
+            text = index_expression(tokens, begin, end, expression)
             columns.append(text)
             refs |= column_refs(expression)
-        printed.append(text + _element_options(element))
+        printed.append(text + element_options(element))
     index.columns = tuple(columns)
     index.elements = printed
     if "whereClause" in node:
@@ -103,7 +113,7 @@ def _keys_from_source(
     index.keys = index_column_names([(e.get("name"), e.get("expr")) for e in elements])
 
 
-def _index_expression(tokens: Tokens, begin: int, end: int, expression: Any) -> str:
+def index_expression(tokens: Tokens, begin: int, end: int, expression: Any) -> str:
     """An index key expression as pg_get_indexdef prints a key: a function call bare,
     anything else in parentheses."""
     names = tokens.names
@@ -130,7 +140,7 @@ def _index_expression(tokens: Tokens, begin: int, end: int, expression: Any) -> 
     return f"({text})"
 
 
-def _element_options(element: Node) -> str:
+def element_options(element: Node) -> str:
     """An index element's collation, operator class, order and NULLS placement."""
     if (
         "collation" not in element

@@ -60,7 +60,7 @@ class Model:
         self.sequences: dict[str, dict[str, Any]] = {}
         self.enums: dict[str, tuple[EnumType, list[str]]] = {}
         # Every relation name taken in a schema, by key: r table, v view, m materialized
-        # view, i index, S sequence, c composite type, p a table left out (partitioned...).
+        # view, i index, S sequence, c composite type, p a table left out (the migrator's).
         self.relations: dict[str, str] = {}
         # Which table (or materialized view) each index (its own or a constraint's) is on.
         self.index_table: dict[str, str] = {}

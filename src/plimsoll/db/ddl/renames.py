@@ -1,9 +1,11 @@
 """ALTER ... RENAME and ALTER ... SET SCHEMA, and what follows a renamed object.
 
 A renamed or moved table is followed by the foreign keys referencing it, the views reading
-it, its indexes and its owned sequences (whose ``nextval`` defaults follow too); a renamed
-column by the constraints, indexes and triggers naming it; a renamed type by the columns of
-that type. Expression texts are not rewritten (see the package's notes).
+it, its partitions or partitioned table, its indexes and its owned sequences (whose
+``nextval`` defaults follow too); a renamed column by the constraints, indexes and
+triggers naming it (a partitioned table's column is renamed on its partitions too, a check
+constraint's inherited copies with it); a renamed type by the columns of that type.
+Expression texts are not rewritten (see the package's notes).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from plimsoll.db.catalog import quote_literal
 from plimsoll.db.ddl.drops import columns_of_type
 from plimsoll.db.ddl.functions import function_key
 from plimsoll.db.ddl.model import Model
+from plimsoll.db.ddl.partitions import partitions_of, rename_copies
 from plimsoll.db.ddl.state import INDEX_KINDS, ConstraintDraft, TableDraft, quote, sql_name
 from plimsoll.db.ddl.user_types import rename_composite
 from plimsoll.db.sqljson import Node, strings, unwrap
@@ -49,10 +52,15 @@ def _rename_in_table(model: Model, table: TableDraft, kind: str, old: str, new: 
     """Rename a column, constraint, trigger or policy of ``table``."""
     if kind == "OBJECT_COLUMN":
         _rename_column(model, table, old, new)
+        # A partitioned table's column is renamed on its partitions too.
+        for partition in partitions_of(model, table):
+            _rename_in_table(model, partition, kind, old, new)
     elif kind == "OBJECT_TABCONSTRAINT":
         constraint = table.constraints.get(old)
         if constraint is not None:
             _rename_constraint(model, table, constraint, new)
+            if table.partitions:
+                rename_copies(model, table, old, new, constraint.kind == "c")
     elif kind == "OBJECT_TRIGGER":
         trigger = table.triggers.pop(old, None)
         if trigger is not None:
@@ -112,6 +120,8 @@ def _move_relation(model: Model, key: str, schema: str, name: str) -> None:
         owner = model.tables.get(table_key)
         if owner is not None:
             _rename_index(model, owner, old_name, name)
+            if owner.partitions:
+                rename_copies(model, owner, old_name, name, False)
         matview = model.views.get(table_key)
         if matview is not None and old_name in matview.indexes:
             index = matview.indexes.pop(old_name)
@@ -157,6 +167,10 @@ def _follow_table(model: Model, table: TableDraft, old: tuple[str, str], old_key
                 constraint.references = new
         if old_key in other.inherits:
             other.inherits[other.inherits.index(old_key)] = new_key
+        if other.partition_of == old_key:
+            other.partition_of = new_key
+        if old_key in other.partitions:
+            other.partitions[other.partitions.index(old_key)] = new_key
     _follow_view_reads(model, old_key, new_key)
     for index_key, owner in list(model.index_table.items()):
         if owner != old_key:

@@ -36,6 +36,8 @@ _T = TypeVar("_T")
 
 # Constraint kinds that own an index of the same name: primary key, unique, exclusion.
 INDEX_KINDS = frozenset({"p", "u", "x"})
+# The index name label of each index-backed constraint kind (t_pkey, t_a_key, t_a_excl).
+INDEX_LABELS = {"p": "pkey", "u": "key", "x": "excl"}
 # CreateTrigStmt / pg_trigger.tgtype bits.
 TRIGGER_BEFORE = 2
 TRIGGER_INSTEAD = 64
@@ -163,6 +165,9 @@ class ConstraintDraft:
     exclusion = ""
     # The columns a check mentions (dropping one of them drops the check).
     refs: frozenset[str] = frozenset()
+    # On a partition: the name of the parent's constraint this is the copy of (None for
+    # the partition's own).
+    parent: str | None = None
 
     def __init__(self, name: str, kind: str, origin: Origin | None) -> None:
         self.name = name
@@ -252,6 +257,11 @@ class IndexDraft:
     predicate: str | None = None
     nulls_not_distinct = False
     refs: frozenset[str] = frozenset()
+    # On a partition: the name of the parent's index this is the copy of.
+    parent: str | None = None
+    # CREATE INDEX ON ONLY a partitioned table with partitions: invalid, and printed
+    # ``ON ONLY``, until each partition attaches a copy (ALTER INDEX ... ATTACH PARTITION).
+    only = False
 
     def __init__(self, name: str, origin: Origin | None) -> None:
         self.name = name
@@ -273,10 +283,12 @@ class IndexDraft:
         """Whether the index goes when ``column`` is dropped."""
         return column in self.columns or column in self.include or column in self.refs
 
-    def frozen(self, table: TableDraft | ViewDraft) -> Index:
-        """The catalog's Index, its definition naming ``table`` (or materialized view)."""
+    def frozen(self, table: TableDraft | ViewDraft, only: bool = False) -> Index:
+        """The catalog's Index, its definition naming ``table`` (or materialized view);
+        ``only`` for a partitioned table's index not yet on every partition."""
         text = "CREATE UNIQUE INDEX " if self.unique else "CREATE INDEX "
-        text += f"{quote(self.name)} ON {sql_name(table.schema, table.name)}"
+        text += f"{quote(self.name)} ON {'ONLY ' if only else ''}"
+        text += sql_name(table.schema, table.name)
         text += f" USING {self.method} ({', '.join(self.elements)})"
         if self.include:
             text += f" INCLUDE ({quoted_list(self.include)})"
@@ -379,6 +391,11 @@ class TableDraft:
         "inherits",
         "owned",
         "origin",
+        "partition_by",
+        "partition_keys",
+        "partition_of",
+        "bound",
+        "partitions",
     )
 
     def __init__(self, schema: str, name: str, origin: Origin | None) -> None:
@@ -403,6 +420,14 @@ class TableDraft:
         # Relations living and dying with the table: serial and identity sequences.
         self.owned: list[str] = []
         self.origin = origin
+        # A partitioned table: its key's text, the column of each key (None for an
+        # expression) and the keys of its partitions, in the order they were made.
+        self.partition_by: str | None = None
+        self.partition_keys: list[str | None] = []
+        self.partitions: list[str] = []
+        # A partition: its partitioned table's key and its bound's text.
+        self.partition_of: str | None = None
+        self.bound: str | None = None
 
     @property
     def columns(self) -> dict[str, dict[str, Any]]:
@@ -441,6 +466,8 @@ class TableDraft:
             columns.append(column)
         triggers = self.triggers
         policies = self.policies
+        if self.partition_by is not None or self.partition_of is not None:
+            return self._frozen_partitioned(tuple(columns))
         return _new_table(
             {
                 "schema": self.schema,
@@ -458,12 +485,46 @@ class TableDraft:
                 "rls_forced": self.rls_forced,
                 "unlogged": self.unlogged,
                 "inherits": tuple(self.inherits),
-                # Partitioned tables and partitions are not built (see plimsoll.db.ddl).
                 "partition_by": None,
                 "partition_of": None,
                 "bound": None,
                 "inherited_constraints": (),
                 "inherited_indexes": (),
+                "origin": self.origin,
+            }
+        )
+
+    def _frozen_partitioned(self, columns: tuple[Column, ...]) -> Table:
+        """A partitioned table or a partition: the copies of its parent's constraints and
+        indexes kept apart from its own, as introspection keeps them."""
+        own = {n: c for n, c in self.constraints.items() if c.parent is None}
+        copied = {n: c for n, c in self.constraints.items() if c.parent is not None}
+        own_indexes = {n: i for n, i in self.indexes.items() if i.parent is None}
+        copied_indexes = {n: i for n, i in self.indexes.items() if i.parent is not None}
+        policies = self.policies
+        indexes = tuple(
+            own_indexes[n].frozen(self, own_indexes[n].only) for n in sorted(own_indexes)
+        )
+        return _new_table(
+            {
+                "schema": self.schema,
+                "name": self.name,
+                "columns": columns,
+                "constraints": _frozen_by_name(own, ConstraintDraft.frozen),
+                "indexes": indexes,
+                "triggers": _frozen_by_name(self.triggers, TriggerDraft.frozen, self),
+                "policies": tuple([policies[n] for n in sorted(policies)]),
+                "grants": grant_set(self.grants),
+                "comment": self.comment,
+                "rls_enabled": self.rls_enabled,
+                "rls_forced": self.rls_forced,
+                "unlogged": self.unlogged,
+                "inherits": tuple(self.inherits),
+                "partition_by": self.partition_by,
+                "partition_of": self.partition_of,
+                "bound": self.bound,
+                "inherited_constraints": _frozen_by_name(copied, ConstraintDraft.frozen),
+                "inherited_indexes": _frozen_by_name(copied_indexes, IndexDraft.frozen, self),
                 "origin": self.origin,
             }
         )

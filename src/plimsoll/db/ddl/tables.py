@@ -5,8 +5,11 @@ integer type with a ``nextval`` default and an owned sequence; an identity colum
 sequence is not listed but its name is taken. LIKE copies columns with NOT NULL, then
 defaults, identity, generation expressions, check constraints, indexes and comments as its
 INCLUDING options say; INHERITS copies the parents' columns (merged by name), NOT NULL,
-defaults and inheritable checks. CREATE TABLE AS and SELECT INTO make a table without
-columns (their types need the query's analysis).
+defaults and inheritable checks. PARTITION BY records the key; PARTITION OF makes a
+partition with its parent's columns and copies of its constraints and indexes
+(:mod:`~plimsoll.db.ddl.partitions`), then the partition's own column options and
+constraints. CREATE TABLE AS and SELECT INTO make a table without columns (their types
+need the query's analysis).
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from plimsoll.db.ddl.drops import make_room
 from plimsoll.db.ddl.expressions import default_text, unquote
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.names import name_addition
+from plimsoll.db.ddl.partition_keys import bound_text, partition_key
+from plimsoll.db.ddl.partitions import clone_all, copy_columns
 from plimsoll.db.ddl.state import (
     COLUMN_DEFAULTS,
     INDEX_KINDS,
+    INDEX_LABELS,
     TableDraft,
     column_record,
     sql_name,
@@ -38,8 +44,6 @@ _LIKE_DEFAULTS = 1 << 3
 _LIKE_GENERATED = 1 << 4
 _LIKE_IDENTITY = 1 << 5
 _LIKE_INDEXES = 1 << 6
-# The index name label of each index-backed constraint kind.
-_INDEX_LABELS = {"p": "pkey", "u": "key", "x": "excl"}
 # Column constraints added with the table's constraints once every column is known.
 _TABLE_CONSTRAINTS = frozenset(
     {"CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_CHECK", "CONSTR_FOREIGN", "CONSTR_EXCLUSION"}
@@ -63,9 +67,12 @@ def create_table(model: Model, node: Node) -> None:
     key = f"{schema}.{name}"
     if key in model.relations and not make_room(model, key, bool(node.get("if_not_exists"))):
         return
-    if "partspec" in node or "partbound" in node or name in EXCLUDED_TABLES:
-        # Partitioned tables and partitions are not plain tables: introspection skips them.
+    if name in EXCLUDED_TABLES:
+        # The migrator's tracking table: introspection skips it.
         model.relations[key] = "p"
+        return
+    if "partbound" in node:
+        _create_partition(model, node, schema, name, relation)
         return
     table = _add_table(model, schema, name, relation)
     pending: Pending = []
@@ -103,6 +110,37 @@ def create_table(model: Model, node: Node) -> None:
         add_column(model, table, item, pending)
     if pending:
         add_constraints(model, table, pending, creating=True)
+    if "partspec" in node:
+        partition_key(model, table, node["partspec"])
+
+
+def _create_partition(model: Model, node: Node, schema: str, name: str, relation: Node) -> None:
+    """CREATE TABLE ... PARTITION OF: the partitioned table's columns and copies of its
+    constraints and indexes, then the partition's own column options and constraints."""
+    parents = node.get("inhRelations") or ()
+    parent_key = model.relation(unwrap(parents[0])[1], ("r",)) if parents else ""
+    parent = model.tables.get(parent_key)
+    table = _add_table(model, schema, name, relation)
+    table.partition_of = parent_key
+    table.bound = bound_text(model, node["partbound"], parent)
+    if parent is not None:
+        copy_columns(model, parent, table)
+        parent.partitions.append(table.key)
+        clone_all(model, parent, table)
+    pending: Pending = []
+    columns = table.columns
+    for element in node.get("tableElts") or ():
+        kind, item = unwrap(element)
+        if kind == "Constraint":
+            pending.append((item, None))
+        elif kind == "ColumnDef" and item.get("colname", "") in columns:
+            # A column's options (NOT NULL, DEFAULT, constraints): still not its own.
+            add_column(model, table, item, pending)
+            columns[item.get("colname", "")]["local"] = False
+    if pending:
+        add_constraints(model, table, pending, creating=True)
+    if "partspec" in node:
+        partition_key(model, table, node["partspec"])
 
 
 def _add_table(model: Model, schema: str, name: str, relation: Node) -> TableDraft:
@@ -281,7 +319,7 @@ def _copy_indexes(model: Model, table: TableDraft, source: TableDraft) -> None:
                 else name_addition(constraint.columns + constraint.include)
             )
             copy.name = model.choose_relation_name(
-                table.schema, table.name, addition, _INDEX_LABELS[constraint.kind], True
+                table.schema, table.name, addition, INDEX_LABELS[constraint.kind], True
             )
             model.register_index_constraint(table, copy)
     for index in source.indexes.values():
