@@ -91,6 +91,16 @@ def test_a_noisy_baseline_only_warns() -> None:
     assert judge(noisy, 14.0, threshold=0.2).status is Status.WARNING
 
 
+def test_an_interval_reaching_zero_leaves_the_improvement_to_the_change() -> None:
+    # Five seq scans on a busy machine: one slow run widens the interval down to zero, and
+    # no time is below zero. A query a hundred times faster is still an improvement.
+    noisy = summarize([9.0, 9.5, 10.0, 9.2, 40.0])
+    assert noisy.low == 0.0
+    assert judge(noisy, 0.1, threshold=0.2).improved
+    assert not judge(noisy, 14.0, threshold=0.2).improved  # faster, but not by 20%
+    assert not judge(noisy, 0.1, threshold=0.2, min_delta=100.0).improved  # below the floor
+
+
 def test_the_floor_hides_jitter_of_tiny_queries() -> None:
     tiny = Summary(count=5, mean=0.02, stddev=0.001, low=0.018, high=0.022)
     assert judge(tiny, 0.05, threshold=0.2, min_delta=0.1).status is Status.OK

@@ -12,8 +12,10 @@ A check measures the queries again and judges each one's median against its base
 - **ERROR**: above the interval *and* slower than the threshold (20% by default);
 - **WARNING**: slower by at least half the threshold, and either above the interval or
   slower than the threshold inside a wide (noisy) interval;
-- **OK**: otherwise. A query below the interval and faster by the threshold is an
-  *improvement*, reported apart from the regressions.
+- **OK**: otherwise. A query faster by the threshold is an *improvement*, reported apart
+  from the regressions, when it is below the interval, or when the interval reaches zero
+  (a baseline that noisy has no value below it, as a wide interval cannot make a slower
+  query an ERROR either: the change alone decides, as it does for a WARNING).
 
 Changes smaller than ``min_delta_ms`` (0.1 ms by default) in absolute terms are never
 regressions: the timing jitter of sub-millisecond queries is larger than 20%. Queries only
@@ -89,7 +91,7 @@ def judge(
         status = Status.ERROR
     elif material and ratio >= threshold / 2 and (above or ratio >= threshold):
         status = Status.WARNING
-    improved = material and below and ratio <= -threshold
+    improved = material and ratio <= -threshold and (below or summary.low <= 0)
     return Judgement(status, improved, change, above, below)
 
 
