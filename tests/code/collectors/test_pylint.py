@@ -239,3 +239,44 @@ def test_custom_evaluation_is_pylints_score(tmp_path: Path) -> None:
     again = PylintCollector().collect(context_for(tmp_path, cache=cache))
     assert again["linted_files"] == len(python_files(tmp_path))
     assert again["score"] == 1.0
+
+
+@pytest.mark.integration
+def test_definitions_appended_to_an_imported_module_keep_its_importers_results(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, SAMPLE_FILES)
+    cache = DictCache()
+    PylintCollector().collect(context_for(tmp_path, cache=cache))
+
+    # A function appended to models.py, named by nobody: only models.py is linted again.
+    models = SAMPLE_FILES["app/models.py"] + (
+        '\n\ndef spare(count):\n    """Spare."""\n    unused = 1\n    return count\n'
+    )
+    _write(tmp_path, {"app/models.py": models})
+    appended = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert appended["linted_files"] == 1
+    _assert_equals_plain_run(tmp_path, appended)
+
+    # use.py starts naming a function models.py does not have yet: a no-member error...
+    use = SAMPLE_FILES["app/use.py"].replace(
+        "from app.models import make\n", "from app import models\nfrom app.models import make\n"
+    ) + '\n\ndef later():\n    """Later."""\n    return models.later_box()\n'
+    _write(tmp_path, {"app/use.py": use})
+    named = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert named["top_symbols"]["no-member"] == 1  # type: ignore[index]
+    _assert_equals_plain_run(tmp_path, named)
+    # ...which the appended definition ends: use.py (which names it) and its importer again.
+    models += '\n\ndef later_box():\n    """Later box."""\n    return Box()\n'
+    _write(tmp_path, {"app/models.py": models})
+    defined = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert defined["linted_files"] == 3
+    assert "no-member" not in defined["top_symbols"]  # type: ignore[operator]
+    _assert_equals_plain_run(tmp_path, defined)
+
+    # An existing function edited: every importer is linted again.
+    models = models.replace("return Box()\n", "return None\n", 1)
+    _write(tmp_path, {"app/models.py": models})
+    edited = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert edited["linted_files"] == 3
+    _assert_equals_plain_run(tmp_path, edited)

@@ -132,9 +132,9 @@ def closures(infos: Mapping[str, ImportInfo]) -> dict[str, set[str]]:
     return result
 
 
-def closure_keys(infos: Mapping[str, ImportInfo], shas: Mapping[str, str]) -> dict[str, str]:
-    """A hash per path over the content, module name and import resolution of its closure."""
-    signatures = {
+def signatures(infos: Mapping[str, ImportInfo], shas: Mapping[str, str]) -> dict[str, str]:
+    """A hash per path over its content, its module name and how its imports resolve."""
+    return {
         path: hashlib.sha256(
             "\n".join(
                 [shas[path], info.module, *(f"{k}={v}" for k, v in sorted(info.resolved.items()))]
@@ -142,10 +142,20 @@ def closure_keys(infos: Mapping[str, ImportInfo], shas: Mapping[str, str]) -> di
         ).hexdigest()
         for path, info in infos.items()
     }
+
+
+def closure_keys(
+    infos: Mapping[str, ImportInfo],
+    shas: Mapping[str, str],
+    members: Mapping[str, set[str]] | None = None,
+) -> dict[str, str]:
+    """A hash per path over the :func:`signatures` of its closure (``members``: the
+    :func:`closures`, when the caller has them)."""
+    signed = signatures(infos, shas)
     # The path leads: files of one import cycle share a closure but not their results.
     return {
-        path: _digest([path, *(f"{p}:{signatures[p]}" for p in sorted(closure))])
-        for path, closure in closures(infos).items()
+        path: _digest([path, *(f"{p}:{signed[p]}" for p in sorted(closure))])
+        for path, closure in (members if members is not None else closures(infos)).items()
     }
 
 

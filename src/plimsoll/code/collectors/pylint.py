@@ -7,13 +7,16 @@ under a key made of pylint's version, the project's pylint settings and the file
 its content and that of every project file it imports, transitively, because a module's
 messages depend on inference into what it imports. A later run lints only the files whose
 closure changed; ``duplicate-code`` and ``cyclic-import`` are recomputed over all files with
-pylint's own map/reduce step (the one behind ``--jobs``) from the cached per-file data.
+pylint's own map/reduce step (the one behind ``--jobs``) from the cached per-file data. A
+file whose closure changed only by definitions appended to a file it imports, which it does
+not name, keeps its result (:mod:`._reuse` says when that is exact).
 
 The score is json2's: the configured ``evaluation`` over the summed counts and statements.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _imports, _tools
+from plimsoll.code.collectors import _imports, _reuse, _tools
 from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
 
 MESSAGE_TYPES = ("fatal", "error", "warning", "refactor", "convention", "info")
@@ -183,11 +186,18 @@ class PylintCollector(Collector):
             except OSError:
                 sources[path] = ""
         shas = {f.path: f.sha for f in context.files}
-        closure = _imports.closure_keys(_imports.build_imports(sources), shas)
+        infos = _imports.build_imports(sources)
+        members_of = _imports.closures(infos)
+        closure = _imports.closure_keys(infos, shas, members_of)
+        signed = _imports.signatures(infos, shas)
         key = self.cache_key(context)
+        carry = _Carry(context, key, sources, shas)
+        members = {path: {m: f"{signed[m]}:{shas[m]}" for m in members_of[path]} for path in paths}
         entries: dict[str, dict[str, Any]] = {}
         for path in paths:
             found = context.cache.get(key, closure[path])
+            if found is None:
+                found = carry.carried_over(path, members[path], closure[path])
             if found is not None:
                 entries[path] = found
         project_sha = hashlib.sha256("\n".join(closure[p] for p in paths).encode()).hexdigest()
@@ -208,6 +218,7 @@ class PylintCollector(Collector):
                 entries[path] = entry
                 if cacheable:
                     context.cache.put(key, closure[path], entry)
+                    carry.remember(path, members[path], closure[path])
             project = {
                 "messages": result["project"] + result["orphans"],
                 "extra_modules": result["extra_modules"],
@@ -268,3 +279,61 @@ class PylintCollector(Collector):
             statements,
         )
         return {**report_metrics(report), "linted_files": linted, "cached_files": cached}
+
+
+class _Carry:
+    """Results carried over a closure change that cannot reach them (see :mod:`._reuse`).
+
+    For each file linted, the cache keeps its closure's members as they were (under
+    ``<key>:latest``) and each member's shape by content hash (``pylint-shape``): what the
+    next run needs to tell whether that result still holds.
+    """
+
+    SHAPES = "pylint-shape:1"
+
+    def __init__(
+        self, context: CollectContext, key: str, sources: dict[str, str], shas: dict[str, str]
+    ) -> None:
+        self._cache = context.cache
+        self._latest = f"{key}:latest"
+        self._key = key
+        self._sources = {shas[path]: text for path, text in sources.items()}
+        self._shapes: dict[str, _reuse.ModuleShape | None] = {}
+
+    def shape(self, sha: str) -> _reuse.ModuleShape | None:
+        """The shape of the file with content hash ``sha`` (a current file's is made and kept)."""
+        if sha in self._shapes:
+            return self._shapes[sha]
+        stored = self._cache.get(self.SHAPES, sha)
+        found = _reuse.ModuleShape.from_dict(stored) if stored is not None else None
+        if found is None and sha in self._sources:
+            try:
+                tree = ast.parse(self._sources[sha])
+            except (SyntaxError, ValueError):
+                tree = None
+            if tree is not None:
+                found = _reuse.module_shape(tree)
+                self._cache.put(self.SHAPES, sha, found.to_dict())
+        self._shapes[sha] = found
+        return found
+
+    def carried_over(
+        self, path: str, members: dict[str, str], closure: str
+    ) -> dict[str, Any] | None:
+        """``path``'s last result when the change of its closure cannot reach it, else None."""
+        latest = self._cache.get(self._latest, path)
+        if latest is None or not isinstance(latest.get("members"), dict):
+            return None
+        if not _reuse.reusable(path, latest["members"], members, self.shape):
+            return None
+        entry = self._cache.get(self._key, str(latest.get("closure")))
+        if entry is not None:
+            self._cache.put(self._key, closure, entry)
+            self.remember(path, members, closure)
+        return entry
+
+    def remember(self, path: str, members: dict[str, str], closure: str) -> None:
+        """Keep what the next run needs to carry ``path``'s result over."""
+        for value in members.values():
+            self.shape(value.rpartition(":")[2])
+        self._cache.put(self._latest, path, {"closure": closure, "members": members})
