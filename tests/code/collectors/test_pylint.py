@@ -242,7 +242,7 @@ def test_custom_evaluation_is_pylints_score(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_definitions_appended_to_an_imported_module_keep_its_importers_results(
+def test_changes_an_importer_cannot_reach_keep_its_cached_result(
     tmp_path: Path,
 ) -> None:
     _write(tmp_path, SAMPLE_FILES)
@@ -259,9 +259,12 @@ def test_definitions_appended_to_an_imported_module_keep_its_importers_results(
     _assert_equals_plain_run(tmp_path, appended)
 
     # use.py starts naming a function models.py does not have yet: a no-member error...
-    use = SAMPLE_FILES["app/use.py"].replace(
-        "from app.models import make\n", "from app import models\nfrom app.models import make\n"
-    ) + '\n\ndef later():\n    """Later."""\n    return models.later_box()\n'
+    use = (
+        SAMPLE_FILES["app/use.py"].replace(
+            "from app.models import make\n", "from app import models\nfrom app.models import make\n"
+        )
+        + '\n\ndef later():\n    """Later."""\n    return models.later_box()\n'
+    )
     _write(tmp_path, {"app/use.py": use})
     named = PylintCollector().collect(context_for(tmp_path, cache=cache))
     assert named["top_symbols"]["no-member"] == 1  # type: ignore[index]
@@ -274,7 +277,14 @@ def test_definitions_appended_to_an_imported_module_keep_its_importers_results(
     assert "no-member" not in defined["top_symbols"]  # type: ignore[operator]
     _assert_equals_plain_run(tmp_path, defined)
 
-    # An existing function edited: every importer is linted again.
+    # A function edited that no importer reaches (spare): only models.py again.
+    models = models.replace("    unused = 1\n    return count\n", "    return count + 1\n")
+    _write(tmp_path, {"app/models.py": models})
+    untouched = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert untouched["linted_files"] == 1
+    _assert_equals_plain_run(tmp_path, untouched)
+
+    # A function edited that use.py calls (make): its importers are linted again.
     models = models.replace("return Box()\n", "return None\n", 1)
     _write(tmp_path, {"app/models.py": models})
     edited = PylintCollector().collect(context_for(tmp_path, cache=cache))

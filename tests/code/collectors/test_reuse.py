@@ -8,22 +8,38 @@ import pytest
 
 from plimsoll.code.collectors._reuse import (
     ModuleShape,
-    appended_names,
+    changed_statements,
     module_shape,
+    reached,
     reusable,
 )
 
-BASE = '''"""Utilities."""
+UTILS = '''"""Utilities."""
 import os
+
+CACHE = {}
+
+
+def helper(parts):
+    """Helper."""
+    return list(parts)
 
 
 def join(*parts):
     """Join."""
-    return os.path.join(*parts)
+    return os.path.join(*helper(parts))
+
+
+def unused(value):
+    """Nobody calls this."""
+    return value * 2
 
 
 class Session:
     """A session."""
+
+    def send(self):
+        return join("a", "b")
 '''
 
 
@@ -31,119 +47,120 @@ def shape(source: str) -> ModuleShape:
     return module_shape(ast.parse(source))
 
 
-@pytest.mark.parametrize(
-    ("added", "names"),
-    [
-        ("\n\ndef spare():\n    return 1\n", {"spare"}),
-        (
-            "\n\nasync def fetch():\n    return 1\n\n\nclass Pool(Session):\n    pass\n",
-            {"fetch", "Pool"},
-        ),
-        ("", set()),
-        ("\n# a comment only\n", set()),
-    ],
-)
-def test_appended_definitions_are_named(added: str, names: set[str]) -> None:
-    assert appended_names(shape(BASE), shape(BASE + added)) == names
+def test_statements_match_by_content_whatever_their_place() -> None:
+    old = shape(UTILS)
+    assert changed_statements(old, old) == (set(), set())
+    # Lines added above every function, and a function reformatted: nothing changed.
+    moved = UTILS.replace("import os\n", "import os\n\n\n# spacing\n").replace(
+        "return value * 2", "return (value\n            * 2)"
+    )
+    assert changed_statements(old, shape(moved)) == (set(), set())
+    edited = UTILS.replace("return value * 2", "return value * 3")
+    assert changed_statements(old, shape(edited)) == ({5}, {5})
+    appended = UTILS + "\n\ndef spare():\n    return 1\n"
+    assert changed_statements(old, shape(appended)) == (set(), {7})
 
 
-LATE = BASE.replace("return os.path.join(*parts)", "return helper(parts)")
-NAMED = BASE + '\nNAMES = ["later"]\n'
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        # Not an append: an edit, an insertion that moves what follows, a removal.
-        (BASE, BASE.replace("return os.path.join(*parts)", 'return "/".join(parts)')),
-        (BASE, BASE.replace("\n\nclass Session", "\n\ndef first():\n    pass\n\n\nclass Session")),
-        (BASE, BASE.split("\n\nclass Session")[0] + "\n"),
-        # Appended, but reaching further: an import, a global, a plain assignment.
-        (BASE, BASE + "\n\ndef spare():\n    import json\n    return json\n"),
-        (BASE, BASE + "\n\ndef spare():\n    global CACHE\n    CACHE = 1\n"),
-        (BASE, BASE + "\nLIMIT = 3\n"),
-        # A name the file used before (late binding: join's body comes to mean it).
-        (LATE, LATE + "\n\ndef helper(p):\n    return p\n"),
-        # A name the file mentions in a string (getattr, __all__).
-        (NAMED, NAMED + "\n\ndef later():\n    pass\n"),
-        # Names that come from elsewhere cannot be checked.
-        (BASE, BASE + "\n\ndef __getattr__(name):\n    return name\n"),
-        ("from os import *\n", "from os import *\n\n\ndef f():\n    pass\n"),
-    ],
-)
-def test_anything_else_is_not_an_append(old: str, new: str) -> None:
-    assert appended_names(shape(old), shape(new)) is None
-
-
-def test_a_star_import_or_a_module_getattr_makes_a_file_dynamic() -> None:
-    assert shape("from os.path import *\n").dynamic
-    assert shape("def __getattr__(name):\n    return name\n").dynamic
-    assert not shape(BASE).dynamic
-
-
-def test_the_shape_survives_the_cache() -> None:
-    found = shape(BASE)
-    assert ModuleShape.from_dict(found.to_dict()) == found
-    assert ModuleShape.from_dict({"statements": []}) is None
-    assert ModuleShape.from_dict({**found.to_dict(), "definitions": []}) is None
+def test_an_importer_reaches_what_it_names_and_what_that_names() -> None:
+    utils = shape(UTILS)
+    names = [s.binds for s in utils.statements]
+    assert names[1] == {"os"} and names[2] == {"CACHE"} and names[6] == {"Session"}
+    # Session.send calls join, which calls helper and uses os: all reached; unused is not.
+    assert reached(utils, {"Session"}) == {1, 3, 4, 6}
+    assert reached(utils, {"CACHE"}) == {2}
+    assert reached(utils, {"nothing"}) == set()
 
 
 def _members(**files: str) -> dict[str, str]:
-    # A member's value is "<signature>:<content hash>"; here the hash is the file's name.
+    # A member's value is "<signature>:<content hash>"; here the hash is a key of SHAPES.
     return {path: f"sig-{sha}:{sha}" for path, sha in files.items()}
 
 
-SHAPES = {
-    "utils1": shape(BASE),
-    "utils2": shape(BASE + "\n\ndef spare():\n    return 1\n"),
-    "utils3": shape(BASE.replace("return os", "return  os")),  # same code, reformatted
-    "client": shape("from app import utils\n\n\ndef go():\n    return utils.join('a')\n"),
-    "spare_user": shape("from app import utils\n\n\ndef go():\n    return utils.spare()\n"),
-    "stringly": shape("from app import utils\n\n\ndef go():\n    return getattr(utils, 'spare')\n"),
-    "star": shape("from app.utils import *\n"),
+SOURCES = {
+    "utils": UTILS,
+    "client": "from app import utils\n\n\ndef go():\n    return utils.Session().send()\n",
+    "cache_user": "from app.utils import CACHE\n\nCACHE['x'] = 1\n",
+    "stringly": "from app import utils\n\n\ndef go():\n    return getattr(utils, 'spare')\n",
+    "star": "from app.utils import *\n",
+    # Changes to utils, each against the client (which reaches Session, join, helper, os).
+    "appended": UTILS + "\n\ndef spare(value):\n    return value\n",
+    "unused_edited": UTILS.replace("return value * 2", "return value * 3"),
+    "moved_down": UTILS.replace("import os\n", "import os\n\n\n# a note\n"),
+    "named_append": UTILS + "\n\ndef go():\n    return 1\n",
+    "join_edited": UTILS.replace("*helper(parts)", "*parts"),
+    "helper_edited": UTILS.replace("return list(parts)", "return tuple(parts)"),
+    "method_edited": UTILS.replace('return join("a", "b")', 'return join("a")'),
+    "attribute_set": UTILS + "\nSession.timeout = 5\n",
+    "global_write": UTILS + "\n\ndef reset():\n    global CACHE\n    CACHE = {}\n",
+    "module_getattr": UTILS + "\n\ndef __getattr__(name):\n    return name\n",
+    "star_in_utils": UTILS + "\nfrom os.path import *\n",
 }
+SHAPES = {name: shape(text) for name, text in SOURCES.items()}
 
 
-def test_an_importer_keeps_its_result_when_the_append_does_not_reach_it() -> None:
-    old = _members(**{"client.py": "client", "utils.py": "utils1"})
-    new = _members(**{"client.py": "client", "utils.py": "utils2"})
-    assert reusable("client.py", old, new, SHAPES.get)
-    assert reusable("client.py", old, old, SHAPES.get)  # nothing changed
+@pytest.mark.parametrize("new", ["appended", "unused_edited", "moved_down"])
+def test_a_change_the_importer_cannot_reach_keeps_its_result(new: str) -> None:
+    old = _members(**{"client.py": "client", "utils.py": "utils"})
+    after = _members(**{"client.py": "client", "utils.py": new})
+    assert reusable("client.py", old, after, SHAPES.get)
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "why"),
+    ("importer", "new", "why"),
     [
-        (
-            {"utils.py": "utils1", "x.py": "spare_user"},
-            {"utils.py": "utils2", "x.py": "spare_user"},
-            "another member names it",
-        ),
-        (
-            {"utils.py": "utils1", "x.py": "stringly"},
-            {"utils.py": "utils2", "x.py": "stringly"},
-            "named in a string",
-        ),
-        (
-            {"utils.py": "utils1", "x.py": "star"},
-            {"utils.py": "utils2", "x.py": "star"},
-            "a star import",
-        ),
-        ({"utils.py": "utils1"}, {"utils.py": "utils3"}, "the positions moved"),
-        ({"utils.py": "utils1"}, {"utils.py": "unknown"}, "no shape for the new content"),
-        ({"utils.py": "utils1"}, {"utils.py": "utils2", "more.py": "client"}, "the closure grew"),
+        ("client", "named_append", "a new function under a name the importer uses"),
+        ("client", "join_edited", "a function it reaches, edited"),
+        ("client", "helper_edited", "a function reached through another one, edited"),
+        ("client", "method_edited", "a method of a class it names"),
+        ("client", "attribute_set", "an attribute set on a class it names"),
+        ("cache_user", "global_write", "a function rebinding a global it imports"),
+        ("stringly", "appended", "a name it spells in a string"),
+        ("client", "module_getattr", "a module __getattr__ (pylint consults it unasked)"),
+        ("client", "star_in_utils", "a star import in the changed file"),
+        ("client", "unknown", "no shape for the new content"),
     ],
 )
-def test_otherwise_it_is_linted_again(old: dict[str, str], new: dict[str, str], why: str) -> None:
-    before = _members(**{"client.py": "client", **old})
-    after = _members(**{"client.py": "client", **new})
-    assert not reusable("client.py", before, after, SHAPES.get), why
+def test_a_change_it_can_reach_lints_it_again(importer: str, new: str, why: str) -> None:
+    old = _members(**{"x.py": importer, "utils.py": "utils"})
+    after = _members(**{"x.py": importer, "utils.py": new})
+    assert not reusable("x.py", old, after, SHAPES.get), why
 
 
-def test_the_importer_itself_changed_or_its_imports_resolve_elsewhere() -> None:
-    old = _members(**{"client.py": "client", "utils.py": "utils1"})
-    assert not reusable(
-        "client.py", old, _members(**{"client.py": "spare_user", "utils.py": "utils1"}), SHAPES.get
-    )
-    moved = {**old, "utils.py": "sig-other:utils1"}  # same content, another module name
+def test_a_star_import_elsewhere_in_the_closure_lints_it_again() -> None:
+    old = _members(**{"client.py": "client", "s.py": "star", "utils.py": "utils"})
+    after = _members(**{"client.py": "client", "s.py": "star", "utils.py": "appended"})
+    assert not reusable("client.py", old, after, SHAPES.get)
+
+
+def test_the_closure_itself_must_be_the_same() -> None:
+    old = _members(**{"client.py": "client", "utils.py": "utils"})
+    grown = {**_members(**{"client.py": "client", "utils.py": "appended"}), "more.py": "s:star"}
+    assert not reusable("client.py", old, grown, SHAPES.get)
+    own = _members(**{"client.py": "stringly", "utils.py": "utils"})
+    assert not reusable("client.py", old, own, SHAPES.get)
+    moved = {**old, "utils.py": "sig-other:utils"}  # same content, another module name
     assert not reusable("client.py", old, moved, SHAPES.get)
+    assert reusable("client.py", old, old, SHAPES.get)
+
+
+def test_the_shape_survives_the_cache() -> None:
+    found = SHAPES["utils"]
+    assert ModuleShape.from_dict(found.to_dict()) == found
+    assert ModuleShape.from_dict({"statements": [["x"]], "dynamic": False}) is None
+    assert ModuleShape.from_dict({"dynamic": False}) is None
+
+
+def test_a_name_a_reached_function_used_before_it_was_defined() -> None:
+    # join's body calls `later`, undefined until the change defines it: join now infers
+    # into it, so an importer reaching join is linted again; one that does not, is not.
+    lazy = UTILS.replace("*helper(parts)", "*later(parts)")
+    shapes = {
+        "old": shape(lazy),
+        "new": shape(lazy + "\n\ndef later(parts):\n    return parts\n"),
+        "client": SHAPES["client"],
+        "cache_user": SHAPES["cache_user"],
+    }
+    for importer, expected in (("client", False), ("cache_user", True)):
+        old = _members(**{"x.py": importer, "utils.py": "old"})
+        new = _members(**{"x.py": importer, "utils.py": "new"})
+        assert reusable("x.py", old, new, shapes.get) is expected, importer

@@ -1,65 +1,79 @@
 """When a module's pylint result still holds after a file it imports changed.
 
 A module's pylint messages depend on what astroid infers into the modules it imports, so its
-cached result is keyed by its whole import closure (:mod:`._imports`). One kind of change
-cannot reach it, though, and it is the usual change to a module imported everywhere: new
-functions or classes appended to it. The module's existing code is untouched, line for line,
-so what astroid infers from it is the same; the new definitions are only reached by a module
-that names them. :func:`reusable` decides it, exactly and conservatively:
+cached result is keyed by its whole import closure (:mod:`._imports`). Most changes to a module
+imported everywhere cannot reach most of its importers, though: a function appended, or one
+edited that a given importer never uses, directly or through what it uses. :func:`reusable`
+decides it for one importer, conservatively:
 
-* the changed file's top-level statements before the change are, positions included, the
-  first ones after it, and what follows are ``def``/``class`` statements holding no import,
-  ``global`` or ``nonlocal`` (nothing that changes another module's names or the import
-  graph pylint's ``cyclic-import`` walks);
-* their names are new to the file: not mentioned anywhere in it before (as a name, an
-  attribute, an import or a string), so no existing code of it can come to mean them;
-* no file of the importer's closure other than the changed ones mentions those names (in
-  any of those ways), uses a star import, or has a module ``__getattr__``, and the changed
-  file had neither: names that come from elsewhere could not be checked.
+* the changed file's top-level statements, old and new, are matched by content (positions
+  left out: a statement moved down by an edit above it is the same statement); the ones
+  that do not match are the *changed* ones;
+* the importer *reaches* a top-level statement of the changed file when the statement binds
+  a name at module level (a ``def``, a ``class``, an assignment, an import, a ``global`` in a
+  function, the object of an attribute or item assignment) that the importer or any other
+  unchanged file of its closure mentions, as a name, an attribute, an import or a string, or
+  that a statement it reaches mentions (what a reached function's body names, it may infer
+  into);
+* the result holds when no changed statement, old or new, is reached, and no file involved
+  has a star import (whose names come from another file). A module ``__getattr__`` and
+  ``__all__`` count as mentioned by every importer (pylint consults them unasked). Writes
+  that only run (``setattr``, ``globals()[...]``) are left out as astroid leaves them out.
 
-Anything else (an edited function, a moved one, an import added) re-lints the importers, as
-before. A file's :class:`ModuleShape` is what the check needs of it, kept in the cache by
-content hash.
+An edit of anything the importer can infer into, an import that brings a new file into its
+closure, or an unknown file re-lints it, as before. Line numbers of the changed file are not
+compared: pylint reports an importer's messages at the importer's own lines and names, and an
+edit shifts the statements after it in order, which keeps every "defined before" the same.
+A file's :class:`ModuleShape` is what the check needs of it, kept in the cache by content
+hash.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Statements that may be appended without reaching other modules.
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# Nodes that would let an appended definition reach other modules' names or imports.
-_REACHING = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)
+# Module names pylint consults for an importer without the importer naming them: a module
+# __getattr__ silences its no-member and no-name-in-module checks; __all__ is what a star
+# import takes.
+_IMPLIED = frozenset({"__getattr__", "__all__"})
 _WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
+class TopStatement:
+    """One top-level statement: its content digest, the module names it binds, the names it
+    mentions."""
+
+    digest: str
+    binds: frozenset[str]
+    mentions: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ModuleShape:
-    """What :func:`reusable` needs of one file.
+    """What :func:`reusable` needs of one file: its top-level statements, and whether it has
+    a star import (``dynamic``: names that no statement of it spells)."""
 
-    ``statements`` digests each top-level statement with its position; ``definitions`` gives,
-    for each, the name it defines when it is a ``def``/``class`` that could be appended
-    harmlessly (else None); ``names`` are the identifiers, attributes, import names and
-    strings the file mentions; ``dynamic`` says it has a star import or a module
-    ``__getattr__`` (names not all written in it).
-    """
-
-    statements: tuple[str, ...]
-    definitions: tuple[str | None, ...]
-    names: frozenset[str]
+    statements: tuple[TopStatement, ...]
     dynamic: bool
+
+    @property
+    def mentions(self) -> frozenset[str]:
+        """Every name the file mentions."""
+        return frozenset().union(*(s.mentions for s in self.statements))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for the cache)."""
         return {
-            "statements": list(self.statements),
-            "definitions": list(self.definitions),
-            "names": sorted(self.names),
+            "statements": [
+                [s.digest, sorted(s.binds), sorted(s.mentions)] for s in self.statements
+            ],
             "dynamic": self.dynamic,
         }
 
@@ -67,89 +81,123 @@ class ModuleShape:
     def from_dict(cls, data: Mapping[str, Any]) -> ModuleShape | None:
         """The shape stored by :meth:`to_dict`, or None for an entry of another form."""
         try:
-            statements = tuple(str(s) for s in data["statements"])
-            definitions = tuple(None if d is None else str(d) for d in data["definitions"])
-            names = frozenset(str(n) for n in data["names"])
+            statements = tuple(
+                TopStatement(str(digest), frozenset(binds), frozenset(mentions))
+                for digest, binds, mentions in data["statements"]
+            )
             dynamic = bool(data["dynamic"])
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
-        if len(definitions) != len(statements):
-            return None
-        return cls(statements, definitions, names, dynamic)
+        return cls(statements, dynamic)
 
 
 def module_shape(tree: ast.Module) -> ModuleShape:
     """The shape of a parsed file."""
-    statements: list[str] = []
-    definitions: list[str | None] = []
+    statements = []
     dynamic = False
     for statement in tree.body:
-        digest = hashlib.sha256(ast.dump(statement, include_attributes=True).encode())
-        statements.append(digest.hexdigest()[:32])
-        defines = None
-        if isinstance(statement, _DEFINITIONS) and not any(
-            isinstance(node, _REACHING) for node in ast.walk(statement)
+        mentions = _mentioned(statement)
+        dynamic = dynamic or _star(statement)
+        digest = hashlib.sha256(ast.dump(statement).encode()).hexdigest()[:32]
+        statements.append(TopStatement(digest, _bound(statement), mentions))
+    return ModuleShape(tuple(statements), dynamic)
+
+
+def _bound(statement: ast.stmt) -> frozenset[str]:
+    """The module-level names ``statement`` binds (in module-level blocks too)."""
+    names: set[str] = set()
+    stack: list[ast.AST] = [statement]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            # A function's `global x` makes its assignments to x module-level ones.
+            names.update(n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names)
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(
+            node.ctx, ast.Store | ast.Del
         ):
-            defines = statement.name
-        definitions.append(defines)
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            dynamic = dynamic or statement.name == "__getattr__"
-    return ModuleShape(
-        tuple(statements), tuple(definitions), _mentioned(tree), dynamic or _star(tree)
-    )
+            # `Session.timeout = 5`, `REGISTRY[k] = v`: the object is changed, so bound here.
+            root: ast.expr = node
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name):
+                names.add(root.id)
+        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        stack.extend(ast.iter_child_nodes(node))
+    return frozenset(names)
 
 
-def _mentioned(tree: ast.Module) -> frozenset[str]:
-    """Every name the file mentions: identifiers, attributes, definitions, imports, strings."""
+def _mentioned(statement: ast.stmt) -> frozenset[str]:
+    """Every name ``statement`` mentions: identifiers, attributes, definitions, arguments,
+    imports, keywords, and the words of its strings (``getattr(m, "name")``, annotations)."""
     names: set[str] = set()
     add = names.add
-    for node in ast.walk(tree):
+    for node in ast.walk(statement):
         if isinstance(node, ast.Name):
             add(node.id)
         elif isinstance(node, ast.Attribute):
             add(node.attr)
-        elif isinstance(node, _DEFINITIONS):
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             add(node.name)
         elif isinstance(node, ast.arg):
             add(node.arg)
         elif isinstance(node, ast.alias):
-            add(node.name.split(".")[0])
-            add(node.name.rsplit(".", 1)[-1])
+            names.update(node.name.split("."))
             if node.asname:
                 add(node.asname)
         elif isinstance(node, ast.keyword) and node.arg:
             add(node.arg)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            # getattr(module, "name"), __all__ entries, string annotations: as a whole and by
-            # the words in it (a string annotation "Session | None").
             add(node.value)
             names.update(_WORDS.findall(node.value))
     return frozenset(names)
 
 
-def _star(tree: ast.Module) -> bool:
+def _star(statement: ast.stmt) -> bool:
     return any(
         isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
-        for node in ast.walk(tree)
+        for node in ast.walk(statement)
     )
 
 
-def appended_names(old: ModuleShape, new: ModuleShape) -> frozenset[str] | None:
-    """The names ``new`` defines by appending harmless definitions to ``old``; None when the
-    change is anything else (see the module notes)."""
-    if old.dynamic or new.dynamic:
-        return None
-    count = len(old.statements)
-    if new.statements[:count] != old.statements:
-        return None
-    added = new.definitions[count:]
-    names = frozenset(name for name in added if name is not None)
-    if len(names) != len(added):
-        return None
-    # New to the file: no existing code of it can come to mean them.
-    if names & old.names:
-        return None
-    return names
+def changed_statements(old: ModuleShape, new: ModuleShape) -> tuple[set[int], set[int]]:
+    """The indexes of the statements of ``old`` and of ``new`` that do not match by content."""
+    before = [s.digest for s in old.statements]
+    after = [s.digest for s in new.statements]
+    kept_old: set[int] = set()
+    kept_new: set[int] = set()
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        kept_old.update(range(block.a, block.a + block.size))
+        kept_new.update(range(block.b, block.b + block.size))
+    return set(range(len(before))) - kept_old, set(range(len(after))) - kept_new
+
+
+def reached(shape: ModuleShape, names: Iterable[str]) -> set[int]:
+    """The statements of ``shape`` an importer mentioning ``names`` can infer into."""
+    wanted = set(names)
+    found: set[int] = set()
+    grew = True
+    while grew:
+        grew = False
+        for index, statement in enumerate(shape.statements):
+            if index not in found and statement.binds & wanted:
+                found.add(index)
+                wanted |= statement.mentions
+                grew = True
+    return found
 
 
 def reusable(
@@ -161,7 +209,7 @@ def reusable(
     """Whether ``path``'s old result holds for its new closure.
 
     ``old_members`` and ``new_members`` map each file of its import closure to its signature
-    (content hash, module name and import resolution: :func:`._imports.closure_keys`'s) and,
+    (content hash, module name and import resolution: :func:`._imports.signatures`) and,
     after a colon, its content hash. ``shape_of`` gives a file's shape by content hash (None
     when it is not known).
     """
@@ -170,23 +218,34 @@ def reusable(
     changed = [m for m in new_members if new_members[m] != old_members[m]]
     if not changed:
         return True
-    added: set[str] = set()
+    versions: list[tuple[ModuleShape, ModuleShape]] = []
     for member in changed:
-        old_signature, _, old_sha = old_members[member].rpartition(":")
-        new_signature, _, new_sha = new_members[member].rpartition(":")
+        old_sha = old_members[member].rpartition(":")[2]
+        new_sha = new_members[member].rpartition(":")[2]
         if old_sha == new_sha:
             return False  # same content, other import resolution: a different closure
         old, new = shape_of(old_sha), shape_of(new_sha)
-        if old is None or new is None:
+        if old is None or new is None or old.dynamic or new.dynamic:
             return False
-        names = appended_names(old, new)
-        if names is None:
-            return False
-        added |= names
+        versions.append((old, new))
+    names: set[str] = set(_IMPLIED)
     for member in new_members:
-        if member in changed:
-            continue
-        shape = shape_of(new_members[member].rpartition(":")[2])
-        if shape is None or shape.dynamic or shape.names & added:
+        if member not in changed:
+            shape = shape_of(new_members[member].rpartition(":")[2])
+            if shape is None or shape.dynamic:
+                return False
+            names |= shape.mentions
+    for index, (old, new) in enumerate(versions):
+        # What the other changed files mention, in either version, may reach this one.
+        others = [v for i, pair in enumerate(versions) if i != index for v in pair]
+        start = names.union(*(shape.mentions for shape in others))
+        if not _untouched(old, new, start):
             return False
     return True
+
+
+def _untouched(old: ModuleShape, new: ModuleShape, names: set[str]) -> bool:
+    """Whether no changed statement of either version is reached from ``names``."""
+    changed_old, changed_new = changed_statements(old, new)
+    pairs: Sequence[tuple[ModuleShape, set[int]]] = ((old, changed_old), (new, changed_new))
+    return all(not (reached(shape, names) & changed) for shape, changed in pairs)

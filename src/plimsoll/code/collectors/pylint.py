@@ -8,8 +8,9 @@ its content and that of every project file it imports, transitively, because a m
 messages depend on inference into what it imports. A later run lints only the files whose
 closure changed; ``duplicate-code`` and ``cyclic-import`` are recomputed over all files with
 pylint's own map/reduce step (the one behind ``--jobs``) from the cached per-file data. A
-file whose closure changed only by definitions appended to a file it imports, which it does
-not name, keeps its result (:mod:`._reuse` says when that is exact).
+file whose closure changed only where it cannot infer into (a function appended to a module
+it imports, or one edited that neither it nor the rest of its closure uses, directly or
+through what they use) keeps its result: :mod:`._reuse` says when.
 
 The score is json2's: the configured ``evaluation`` over the summed counts and statements.
 """
