@@ -96,80 +96,81 @@ def module_shape(tree: ast.Module) -> ModuleShape:
     statements = []
     dynamic = False
     for statement in tree.body:
-        mentions = _mentioned(statement)
-        dynamic = dynamic or _star(statement)
+        binds, mentions, star = _scan(statement)
+        dynamic = dynamic or star
         digest = hashlib.sha256(ast.dump(statement).encode()).hexdigest()[:32]
-        statements.append(TopStatement(digest, _bound(statement), mentions))
+        statements.append(TopStatement(digest, frozenset(binds), frozenset(mentions)))
     return ModuleShape(tuple(statements), dynamic)
 
 
-def _bound(statement: ast.stmt) -> frozenset[str]:
-    """The module-level names ``statement`` binds (in module-level blocks too)."""
-    names: set[str] = set()
-    stack: list[ast.AST] = [statement]
+def _scan(statement: ast.stmt) -> tuple[set[str], set[str], bool]:
+    """In one walk: the module-level names ``statement`` binds, every name it mentions, and
+    whether it holds a star import.
+
+    Bound: a ``def``/``class`` name, assignment and ``del`` targets, the object of an
+    attribute or item assignment (``Session.timeout = 5`` changes ``Session``), imports,
+    ``except ... as``, match captures, walrus targets, and the names a function declares
+    ``global``. Mentioned: identifiers, attributes, definitions, arguments, imports, keywords
+    and the words of strings (``getattr(m, "name")``, string annotations).
+    """
+    binds: set[str] = set()
+    mentions: set[str] = set()
+    star = False
+    stack: list[tuple[ast.AST, bool]] = [(statement, True)]
     while stack:
-        node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-            # A function's `global x` makes its assignments to x module-level ones.
-            names.update(n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names)
-            continue
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                names.add(alias.asname or alias.name.split(".")[0])
-            continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(
-            node.ctx, ast.Store | ast.Del
-        ):
-            # `Session.timeout = 5`, `REGISTRY[k] = v`: the object is changed, so bound here.
-            root: ast.expr = node
-            while isinstance(root, ast.Attribute | ast.Subscript):
-                root = root.value
-            if isinstance(root, ast.Name):
-                names.add(root.id)
-        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-            names.add(node.name)
-        stack.extend(ast.iter_child_nodes(node))
-    return frozenset(names)
-
-
-def _mentioned(statement: ast.stmt) -> frozenset[str]:
-    """Every name ``statement`` mentions: identifiers, attributes, definitions, arguments,
-    imports, keywords, and the words of its strings (``getattr(m, "name")``, annotations)."""
-    names: set[str] = set()
-    add = names.add
-    for node in ast.walk(statement):
+        node, top = stack.pop()
         if isinstance(node, ast.Name):
-            add(node.id)
+            mentions.add(node.id)
+            if top and not isinstance(node.ctx, ast.Load):
+                binds.add(node.id)
         elif isinstance(node, ast.Attribute):
-            add(node.attr)
+            mentions.add(node.attr)
+            if top and not isinstance(node.ctx, ast.Load):
+                _bind_root(node, binds)
+        elif isinstance(node, ast.Subscript):
+            if top and not isinstance(node.ctx, ast.Load):
+                _bind_root(node, binds)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            add(node.name)
+            mentions.add(node.name)
+            if top:
+                binds.add(node.name)
+            for child in ast.iter_child_nodes(node):
+                stack.append((child, False))
+            continue
+        elif isinstance(node, ast.Global):
+            binds.update(node.names)  # a function's assignments to them are module-level
         elif isinstance(node, ast.arg):
-            add(node.arg)
+            mentions.add(node.arg)
         elif isinstance(node, ast.alias):
-            names.update(node.name.split("."))
+            mentions.update(node.name.split("."))
             if node.asname:
-                add(node.asname)
-        elif isinstance(node, ast.keyword) and node.arg:
-            add(node.arg)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            add(node.value)
-            names.update(_WORDS.findall(node.value))
-    return frozenset(names)
+                mentions.add(node.asname)
+            if top:
+                binds.add(node.asname or node.name.split(".")[0])
+            star = star or node.name == "*"
+        elif isinstance(node, ast.keyword):
+            if node.arg:
+                mentions.add(node.arg)
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                mentions.add(node.value)
+                mentions.update(_WORDS.findall(node.value))
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+            if top and node.name:
+                binds.add(node.name)
+                mentions.add(node.name)
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, top))
+    return binds, mentions, star
 
 
-def _star(statement: ast.stmt) -> bool:
-    return any(
-        isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
-        for node in ast.walk(statement)
-    )
+def _bind_root(node: ast.Attribute | ast.Subscript, binds: set[str]) -> None:
+    """The name whose object an attribute or item assignment changes (``a.b[c].d = 1``: a)."""
+    root: ast.expr = node
+    while isinstance(root, ast.Attribute | ast.Subscript):
+        root = root.value
+    if isinstance(root, ast.Name):
+        binds.add(root.id)
 
 
 def changed_statements(old: ModuleShape, new: ModuleShape) -> tuple[set[int], set[int]]:
