@@ -25,6 +25,8 @@ DETACH makes the table a plain table again; its columns and the copies become it
 
 from __future__ import annotations
 
+from typing import Any
+
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.names import name_addition
 from plimsoll.db.ddl.state import (
@@ -40,15 +42,20 @@ def copy_columns(model: Model, parent: TableDraft, child: TableDraft) -> None:
     """PARTITION OF: the partitioned table's columns, in order, none of them the
     partition's own (identity, comments and column grants are not copied)."""
     columns = child.columns
-    origin = child.origin
     for name, column in parent.columns.items():
-        copy = dict(column)
-        copy["identity"] = None
-        copy["comment"] = None
-        copy["grants"] = frozenset()
-        copy["local"] = False
-        copy["origin"] = origin
-        columns[name] = copy
+        columns[name] = _column_copy(column, child.origin)
+
+
+def _column_copy(column: dict[str, Any], origin: Any) -> dict[str, Any]:
+    """A partition's copy of its table's column: not its own, without identity, comment or
+    column grants."""
+    copy = dict(column)
+    copy["identity"] = None
+    copy["comment"] = None
+    copy["grants"] = frozenset()
+    copy["local"] = False
+    copy["origin"] = origin
+    return copy
 
 
 def clone_all(model: Model, parent: TableDraft, child: TableDraft) -> None:
@@ -98,10 +105,8 @@ def clone_constraint(
                     child.schema, child.name, name_addition(constraint.columns), "fkey"
                 )
             model.store_constraint(child, mine)
-    for key in list(child.partitions):
-        grandchild = model.tables.get(key)
-        if grandchild is not None:
-            clone_constraint(model, child, mine, grandchild)
+    for grandchild in partitions_of(model, child):
+        clone_constraint(model, child, mine, grandchild)
 
 
 def _equivalent_constraint(
@@ -144,10 +149,8 @@ def clone_index(model: Model, parent: TableDraft, index: IndexDraft, child: Tabl
         mine.name = model.choose_relation_name(child.schema, child.name, addition, "idx")
         model.register_index(child, mine)
     mine.parent = index.name
-    for key in list(child.partitions):
-        grandchild = model.tables.get(key)
-        if grandchild is not None:
-            clone_index(model, child, mine, grandchild)
+    for grandchild in partitions_of(model, child):
+        clone_index(model, child, mine, grandchild)
 
 
 def _same_index(mine: IndexDraft, theirs: IndexDraft) -> bool:
@@ -217,10 +220,7 @@ def attach_index(model: Model, parent_key: str, child_key: str) -> None:
 
 def _everywhere(model: Model, table: TableDraft, name: str) -> bool:
     """Whether every partition of ``table`` has a valid copy of its index ``name``."""
-    for key in table.partitions:
-        partition = model.tables.get(key)
-        if partition is None:
-            continue
+    for partition in partitions_of(model, table):
         copy = next((i for i in partition.indexes.values() if i.parent == name), None)
         if copy is None or copy.only:
             return False
@@ -257,17 +257,10 @@ def added_column(model: Model, table: TableDraft, name: str) -> None:
     column = table.columns.get(name)
     if column is None:
         return
-    for key in table.partitions:
-        partition = model.tables.get(key)
-        if partition is None or name in partition.columns:
-            continue
-        copy = dict(column)
-        copy["identity"] = None
-        copy["comment"] = None
-        copy["grants"] = frozenset()
-        copy["local"] = False
-        partition.columns[name] = copy
-        added_column(model, partition, name)
+    for partition in partitions_of(model, table):
+        if name not in partition.columns:
+            partition.columns[name] = _column_copy(column, column.get("origin"))
+            added_column(model, partition, name)
 
 
 def partitions_of(model: Model, table: TableDraft) -> list[TableDraft]:
