@@ -10,7 +10,7 @@ from plimsoll.db.lint.library import Library
 
 LIBRARY = Library.of(
     "safety",
-    "1.0.0",
+    "1.1.0",
     "What a migration does to a live table: locks, rewrites, scans, and how to avoid them.",
     # Locks and rewrites
     "require-concurrent-index-creation",
@@ -18,6 +18,7 @@ LIBRARY = Library.of(
     "require-concurrent-reindex",
     "require-concurrent-refresh",
     "require-concurrent-partition-detach",
+    "require-check-before-attach",
     "adding-field-with-default",
     "adding-required-field",
     "adding-not-nullable-field",
