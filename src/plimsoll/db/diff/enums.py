@@ -174,9 +174,9 @@ class _Recreation:
         self.sql = new.sql_name
         self.rebuilt: set[str] = set()
         self.retyped: set[tuple[str, str]] = set()
-        # Each: (phase, forward SQL from A to B, backward SQL from B to A, and the forward
-        # SQL when the type is altered in place rather than recreated).
-        self._moves: list[tuple[Phase, str, str, str]] = []
+        # Each: (phase, forward SQL from A to B, backward SQL from B to A, the forward SQL
+        # when the type is altered in place rather than recreated, and the rank in the phase).
+        self._moves: list[tuple[Phase, str, str, str, int]] = []
         aside = f"{quote_ident(new.schema)}.{quote_ident(_aside_name(new))}"
         rename = f"ALTER TYPE {self.sql} RENAME TO {quote_ident(_aside_name(new))};"
         self._move(Phase.CREATE_TYPES, f"{rename}\n{create_enum_sql(new)}", f"DROP TYPE {aside};")
@@ -185,6 +185,21 @@ class _Recreation:
         drops_back: list[str] = []
         for key in sorted(set(a.tables) & set(b.tables)):
             self._table(a.tables[key], b.tables[key])
+        # A partition tree's column changes type at its top, and PostgreSQL carries the change
+        # (with the column's default dropped and set again) down to every partition; what a
+        # partition has of its own (parts, a default of its own) is its own.
+        members: list[tuple[Table, Table]] = []
+        for kind in ("partitioned", "partitions"):
+            was_all, now_all = getattr(a, kind), getattr(b, kind)
+            for key in sorted(set(was_all) & set(now_all)):
+                was, now = was_all[key], now_all[key]
+                if was.partition_of is None and now.partition_of is None:
+                    self._table(was, now)
+                elif was.partition_of == now.partition_of:
+                    members.append((was, now))
+        for was, now in members:
+            self._parts(was, now)
+            self._own_defaults(a, b, was, now)
         for key in sorted(set(a.views) & set(b.views)):
             if _mentions(a.views[key].definition, self.sql) or _mentions(
                 b.views[key].definition, self.sql
@@ -202,15 +217,17 @@ class _Recreation:
         back = "\n".join([*drops_back, rename, create_enum_sql(old)])
         self._move(Phase.DROP_TYPES, f"DROP TYPE {aside};", back)
 
-    def _move(self, phase: Phase, forward: str, backward: str, in_place: str = "") -> None:
-        self._moves.append((phase, forward, backward, in_place))
+    def _move(
+        self, phase: Phase, forward: str, backward: str, in_place: str = "", rank: int = 0
+    ) -> None:
+        self._moves.append((phase, forward, backward, in_place, rank))
 
     def steps(self, *, up: bool) -> list[Step]:
         """The recreation's steps; with ``up`` false, the way down only (the up keeps only
         what an in-place change still needs: the columns' new defaults)."""
         return [
-            Step(phase, forward if up else in_place, backward)
-            for phase, forward, backward, in_place in self._moves
+            Step(phase, forward if up else in_place, backward, rank)
+            for phase, forward, backward, in_place, rank in self._moves
         ]
 
     def _table(self, old: Table, new: Table) -> None:
@@ -232,6 +249,19 @@ class _Recreation:
                 _default_sql(new, column, target),
             )
         self._parts(old, new)
+
+    def _own_defaults(self, a: Catalog, b: Catalog, old: Table, new: Table) -> None:
+        """A partition's column of the type whose default is not its parent's: set again
+        after the parent's retyping reset it (its parent's, whole tree, is set first)."""
+        # After the tree's retyping each way (a phase's steps run in reverse on the way
+        # down), a partition after its parent.
+        depth = _depth(b, new)
+        forward = _default_of_own(b, new, self.sql)
+        if forward:
+            self._move(Phase.ALTER_COLUMNS, forward, "", rank=1 + depth)
+        backward = _default_of_own(a, old, self.sql)
+        if backward:
+            self._move(Phase.ALTER_COLUMNS, "", backward, rank=-1 - depth)
 
     def _parts(self, old: Table, new: Table) -> None:
         """Constraints, indexes, policies and triggers naming the type, unchanged between A
@@ -272,6 +302,37 @@ class _Recreation:
                 create = f"{trigger.definition};"
                 self._move(Phase.DROP_TRIGGERS, drop, create)
                 self._move(Phase.CREATE_TRIGGERS, create, drop)
+
+
+def _depth(catalog: Catalog, table: Table) -> int:
+    """How far below the top of its partition tree ``table`` is."""
+    depth, parent = 0, table.partition_of
+    while parent is not None and depth < 100:
+        depth += 1
+        found = catalog.find_table(parent)
+        parent = found.partition_of if found is not None else None
+    return depth
+
+
+def _default_of_own(catalog: Catalog, table: Table, sql_name: str) -> str:
+    """The statements giving ``table``'s columns of the type ``sql_name`` their own
+    defaults, where they differ from its parent's (what the parent's retyping leaves)."""
+    parent = catalog.find_table(table.partition_of or "")
+    if parent is None:
+        return ""
+    inherited = by_name(parent.columns)
+    out = []
+    for column in table.columns:
+        above = inherited.get(column.name)
+        if above is None or not _names_type(column.type, sql_name):
+            continue
+        if column.default != above.default:
+            name = quote_ident(column.name)
+            if column.default is None:
+                out.append(alter(table, f"ALTER COLUMN {name} DROP DEFAULT"))
+            else:
+                out.append(alter(table, f"ALTER COLUMN {name} SET DEFAULT {column.default}"))
+    return "\n".join(out)
 
 
 def _retype_sql(table: Table, before: Column, after: Column) -> str:
