@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from plimsoll.core.errors import UsageError
 from plimsoll.db.catalog import Catalog, Column, EnumType, Table
 from plimsoll.db.diff import ChangeKind, diff, migration_sql
 from plimsoll.db.migrator import MigrationError
@@ -173,3 +174,20 @@ def test_an_enum_recreated_under_a_partitioned_table_round_trips(pair: Pair) -> 
     assert "ALTER TABLE public.moods_2025 ALTER COLUMN mood TYPE" not in done.up
     assert "ALTER TABLE public.moods_2025 ALTER COLUMN mood SET DEFAULT 'b'" in done.up
     assert "DROP INDEX public.moods_2025_b_idx;" in done.up
+
+
+def test_an_enum_keying_a_partitioned_table_is_reported_not_generated(pair: Pair) -> None:
+    keyed = """
+    CREATE TYPE public.mood AS ENUM ({labels});
+    CREATE TABLE public.moods (day date, mood public.mood) PARTITION BY LIST (mood);
+    CREATE TABLE public.moods_a PARTITION OF public.moods FOR VALUES IN ('a');
+    """
+    pair.run(pair.a, keyed.format(labels="'a', 'b', 'gone'"))
+    pair.run(pair.b, keyed.format(labels="'b', 'a'"))
+    from plimsoll.db.introspect import introspect
+
+    changes = diff(introspect(pair.a), introspect(pair.b))
+    (enum,) = [c for c in changes if c.object_type == "enum"]
+    assert "the partition key of public.moods" in enum.detail and not enum.steps
+    with pytest.raises(UsageError, match="recreate it by hand"):
+        migration_sql(changes)

@@ -33,7 +33,8 @@ written twice); views and materialized views (and their indexes); comments on al
 these, and grants on tables, columns, views, sequences, functions and schemas.
 
 Not covered: ownership (environments differ in roles), range types, grants on types, a
-domain's base type (reported, no DDL), a composite type's attributes reordered (reported,
+domain's base type (reported, no DDL), an enum's labels changed when a partition key uses it
+(reported, no DDL: PostgreSQL cannot retype a key column), a composite type's attributes reordered (reported,
 no DDL), and a changed partition key or a table becoming partitioned or plain (reported,
 no DDL: PostgreSQL cannot do either in place, and rebuilding a table full of rows is a
 data migration to write and time by hand, not one a diff should drop a table for). Column

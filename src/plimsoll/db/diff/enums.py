@@ -137,13 +137,21 @@ def writes_label(sql: str, labels: tuple[str, ...]) -> bool:
 
 
 def _type_users_left_alone(catalog: Catalog, enum: EnumType) -> set[str]:
-    """Domains and composite types built on the enum (a recreation does not move them)."""
+    """Domains and composite types built on the enum (a recreation does not move them), and
+    partitioned tables keyed on a column of it (PostgreSQL cannot retype a key column)."""
     name = enum.sql_name
     found = {d.key for d in catalog.domains.values() if _names_type(d.base_type, name)} | {
         c.key
         for c in catalog.composites.values()
         if any(_names_type(attr.type, name) for attr in c.attributes)
     }
+    for table in catalog.partitioned.values():
+        key = table.partition_by or ""
+        if any(
+            _names_type(column.type, name) and _mentions(key, quote_ident(column.name))
+            for column in table.columns
+        ):
+            found.add(f"the partition key of {table.key}")
     return found
 
 
