@@ -290,3 +290,23 @@ def test_changes_an_importer_cannot_reach_keep_its_cached_result(
     edited = PylintCollector().collect(context_for(tmp_path, cache=cache))
     assert edited["linted_files"] == 3
     _assert_equals_plain_run(tmp_path, edited)
+
+
+@pytest.mark.integration
+def test_damaged_carry_over_entries_are_misses(tmp_path: Path) -> None:
+    _write(tmp_path, SAMPLE_FILES)
+    cache = DictCache()
+    PylintCollector().collect(context_for(tmp_path, cache=cache))
+    # Every carry-over record and shape damaged: values of the wrong kind, missing fields.
+    for (key, sha), value in list(cache.values.items()):
+        if key.endswith(":latest"):
+            cache.values[(key, sha)] = {"closure": 3, "members": dict.fromkeys(value["members"], 5)}
+        elif key.startswith("pylint-shape"):
+            cache.values[(key, sha)] = {"statements": [["d", 1, 2]], "dynamic": "x"}
+    assert any(k.endswith(":latest") for k, _ in cache.values)
+    models = SAMPLE_FILES["app/models.py"] + '\n\ndef spare():\n    """Spare."""\n'
+    _write(tmp_path, {"app/models.py": models})
+    again = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    # Nothing carried over: models.py and its two importers are linted again, correctly.
+    assert again["linted_files"] == 3
+    _assert_equals_plain_run(tmp_path, again)

@@ -323,10 +323,13 @@ class _Carry:
     ) -> dict[str, Any] | None:
         """``path``'s last result when the change of its closure cannot reach it, else None."""
         latest = self._cache.get(self._latest, path)
-        if latest is None or not isinstance(latest.get("members"), dict):
+        before = latest.get("members") if latest is not None else None
+        # An entry of another form (a damaged cache) is a miss, as in the cache itself.
+        if not isinstance(before, dict) or not all(isinstance(v, str) for v in before.values()):
             return None
-        if not _reuse.reusable(path, latest["members"], members, self.shape):
+        if not _reuse.reusable(path, before, members, self.shape):
             return None
+        assert latest is not None
         entry = self._cache.get(self._key, str(latest.get("closure")))
         if entry is not None:
             self._cache.put(self._key, closure, entry)
