@@ -123,3 +123,37 @@ def test_the_schema_files_built_statically_give_the_live_databases_findings(
     assert lines[3].startswith('CREATE TABLE "Events" (')
     assert lines[6].strip().startswith("account_id integer REFERENCES")
     assert lines[10].startswith('CREATE TABLE "Events_2025" PARTITION OF')
+
+
+def test_remedies_on_a_partitioned_table_avoid_what_it_refuses() -> None:
+    # A partitioned table refuses CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY
+    # (checked on PostgreSQL 15): the help gives what works there instead.
+    sql = """
+    CREATE TABLE accounts (id bigint PRIMARY KEY);
+    CREATE TABLE plain (id bigint PRIMARY KEY, account_id bigint REFERENCES accounts (id));
+    CREATE TABLE parted (day date NOT NULL, account_id bigint REFERENCES accounts (id))
+        PARTITION BY RANGE (day);
+    CREATE INDEX parted_day_idx ON parted (day);
+    CREATE INDEX parted_day_account_idx ON parted (day, account_id);
+    CREATE INDEX plain_a_idx ON plain (account_id, id);
+    CREATE INDEX plain_b_idx ON plain (account_id);
+    """
+    active, audit = compose(
+        load_registry(), [], select=["require-foreign-key-index", "redundant-index"]
+    )
+    report = lint_sources(
+        [SourceFile("schema.sql", sql, migration=False)], active, audit, pg_version=16
+    )
+    helps = {(f.rule, f.object): f.help or "" for f in report.findings}
+    fk = helps[("require-foreign-key-index", "public.parted.parted_account_id_fkey")]
+    assert fk.startswith("CREATE INDEX ... ON ONLY public.parted (account_id)")
+    assert "CONCURRENTLY on each partition" in fk
+    (redundant,) = [
+        h for (rule, key), h in helps.items() if rule == "redundant-index" and "parted" in key
+    ]
+    assert redundant.startswith("DROP INDEX public.parted_day_idx (")
+    assert "cannot be dropped CONCURRENTLY" in redundant
+    (plain,) = [
+        h for (rule, key), h in helps.items() if rule == "redundant-index" and "plain" in key
+    ]
+    assert plain == "DROP INDEX CONCURRENTLY public.plain_b_idx."

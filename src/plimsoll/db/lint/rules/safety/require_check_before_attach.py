@@ -69,7 +69,7 @@ class RequireCheckBeforeAttach(StatementRule):
                 f" every row against the bound: reads and writes of {partition} are blocked"
                 f" until the scan ends (and {parent}'s default partition, if any, is scanned"
                 " too)",
-                location=definition.get("location") or cmd.get("location"),
+                location=(definition.get("name") or {}).get("location"),
             )
 
 

@@ -26,7 +26,9 @@ class RequireConcurrentIndexDeletion(StatementRule):
     **Fix.** ``DROP INDEX CONCURRENTLY`` waits for those transactions without blocking anyone
     (it takes SHARE UPDATE EXCLUSIVE). It drops one index per statement, has no ``CASCADE``,
     and cannot run inside a transaction block. An index created earlier in the same
-    migration is exempt: nobody else can use it yet.
+    migration is exempt: nobody else can use it yet. A partitioned table's index cannot be
+    dropped CONCURRENTLY (the server refuses): drop it with a short ``lock_timeout`` and an
+    inline ignore.
 
     **Example.**
 

@@ -258,6 +258,12 @@ def _may_overlap(table: Table) -> bool:
 
 
 def _remedy(entry: _Entry, table: Table) -> str:
+    if entry.rank == 2 and table.partitioned:
+        # A partitioned table's index cannot be dropped CONCURRENTLY (the server refuses).
+        return (
+            f"DROP INDEX {entry.key} (a partitioned table's index cannot be dropped"
+            " CONCURRENTLY: set a short lock_timeout)."
+        )
     if entry.rank == 2:
         return f"DROP INDEX CONCURRENTLY {entry.key}."
     return (

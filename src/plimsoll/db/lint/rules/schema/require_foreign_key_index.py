@@ -118,8 +118,17 @@ class RequireForeignKeyIndex(SchemaRule):
                     f" referencing rows, and joins on ({columns}) scan it too",
                     object=f"{table.key}.{constraint.name}",
                     origin=constraint.origin,
-                    help=(
-                        f"CREATE INDEX CONCURRENTLY ON {table.sql_name}"
-                        f" ({', '.join(quote_ident(c) for c in constraint.columns)})."
-                    ),
+                    help=_remedy(table, constraint.columns),
                 )
+
+
+def _remedy(table: Table, columns: tuple[str, ...]) -> str:
+    """The index to create; on a partitioned table (which refuses CONCURRENTLY), the recipe."""
+    keys = ", ".join(quote_ident(c) for c in columns)
+    if table.partitioned:
+        return (
+            f"CREATE INDEX ... ON ONLY {table.sql_name} ({keys}), then CREATE INDEX CONCURRENTLY"
+            " on each partition and ALTER INDEX ... ATTACH PARTITION each (a partitioned table"
+            " refuses CONCURRENTLY)."
+        )
+    return f"CREATE INDEX CONCURRENTLY ON {table.sql_name} ({keys})."
