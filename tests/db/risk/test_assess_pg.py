@@ -374,3 +374,35 @@ def test_the_report_is_plain_data(db: PgDatabase) -> None:
     assert data["weights"]["lock_time"] == 0.35
     assert data["calibration"]["source"] == "defaults"
     assert data["levels"]["CRITICAL"] == ">= 0.75"
+
+
+def test_a_partitioned_tables_indexes_get_advice_the_server_accepts(db: PgDatabase) -> None:
+    with db.connect(autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE measures_2 PARTITION OF measures FOR VALUES FROM (10) TO (20);"
+            " CREATE INDEX measures_at ON measures (at);"
+        )
+    report = assess(
+        [
+            ("0001_index", "CREATE INDEX measures_id ON measures (id);\n"),
+            ("0002_only", "CREATE INDEX measures_id2 ON ONLY measures (id);\n"),
+            ("0003_drop", "DROP INDEX measures_at;\n"),
+            ("0004_refused", "CREATE INDEX CONCURRENTLY measures_id3 ON measures (id);\n"),
+        ],
+        db.dsn,
+        calibration=DEFAULTS,
+    )
+    (index,), (only,), (drop,), (refused,) = (m.statements for m in report.migrations)
+    assert index.lock_level is LockLevel.SHARE
+    assert any("ON ONLY the partitioned table" in r for r in index.recommendations)
+    assert not any("create the index CONCURRENTLY" in r for r in index.recommendations)
+    assert only.lock_level is LockLevel.SHARE and only.recommendations == ()
+    assert only.duration.mean is not None and index.duration.mean is not None
+    assert only.duration.mean < index.duration.mean  # no build: the catalog only
+    assert drop.lock_level is LockLevel.ACCESS_EXCLUSIVE
+    assert not any("CONCURRENTLY" in r for r in drop.recommendations)
+    assert any("cannot be dropped CONCURRENTLY" in n for n in drop.notes)
+    assert any("refuses CREATE INDEX CONCURRENTLY" in n for n in refused.notes)
+    # As the server has it.
+    with db.connect(autocommit=True) as conn, pytest.raises(psycopg.errors.FeatureNotSupported):
+        conn.execute("CREATE INDEX CONCURRENTLY measures_id4 ON measures (id)")

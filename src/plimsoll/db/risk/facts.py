@@ -228,6 +228,9 @@ class Facts:
             columns={name: t.columns for name, t in self.tables.items() if t.exists},
             constraints={name: t.constraints for name, t in self.tables.items() if t.exists},
             timezone_utc=self.server.timezone.upper() in ("UTC", "ETC/UTC", "GMT", "ZULU"),
+            partitioned=frozenset(
+                name for name, t in self.tables.items() if t.exists and t.kind in ("p", "I")
+            ),
         )
 
 

@@ -50,6 +50,10 @@ Handler = Callable[[Node, Knowledge], StatementProfile]
 
 SHARE = LockLevel.SHARE
 RE = LockLevel.ROW_EXCLUSIVE
+PARTITIONED_INDEX = (
+    "create the index ON ONLY the partitioned table, then CONCURRENTLY on each partition, and"
+    " ALTER INDEX ... ATTACH PARTITION each (CONCURRENTLY is refused on a partitioned table)"
+)
 
 
 def profile(kind: str, node: Node, knowledge: Knowledge | None = None) -> StatementProfile:
@@ -168,6 +172,8 @@ def _index(node: Node, knowledge: Knowledge) -> StatementProfile:
             expressions = True
     keys = None if expressions else tuple(columns)
     unique = "UNIQUE " if node.get("unique") else ""
+    if table in knowledge.partitioned:
+        return _partitioned_index(node, table, unique, keys)
     if node.get("concurrent"):
         return StatementProfile(
             "IndexStmt",
@@ -188,6 +194,43 @@ def _index(node: Node, knowledge: Knowledge) -> StatementProfile:
         (Work(WorkKind.INDEX_BUILD, table, columns=keys),),
         notes=("CREATE INDEX takes SHARE: writes wait until the index is built; reads go on",),
         recommendations=(CONCURRENT_INDEX,),
+    )
+
+
+def _partitioned_index(
+    node: Node, table: str, unique: str, keys: tuple[str, ...] | None
+) -> StatementProfile:
+    """CREATE INDEX on a partitioned table: ON ONLY the parent (an empty, invalid index at
+    once), or on the parent and every partition; CONCURRENTLY is refused."""
+    if not (node.get("relation") or {}).get("inh"):
+        return StatementProfile(
+            "IndexStmt",
+            f"CREATE {unique}INDEX ON ONLY",
+            (TableLock(table, SHARE),),
+            (Work(WorkKind.CATALOG, table),),
+            notes=(
+                "ON ONLY a partitioned table: the index is made at once, empty and invalid; it"
+                " becomes valid when every partition's index is attached (ALTER INDEX ..."
+                " ATTACH PARTITION)",
+            ),
+        )
+    if node.get("concurrent"):
+        return unknown(
+            "IndexStmt",
+            node,
+            "PostgreSQL refuses CREATE INDEX CONCURRENTLY on a partitioned table: this"
+            " statement fails",
+        )
+    return StatementProfile(
+        "IndexStmt",
+        f"CREATE {unique}INDEX",
+        (TableLock(table, SHARE),),
+        (Work(WorkKind.INDEX_BUILD, table, columns=keys),),
+        notes=(
+            "CREATE INDEX on a partitioned table builds it on every partition, each under SHARE:"
+            " writes wait until it is built",
+        ),
+        recommendations=(PARTITIONED_INDEX,),
     )
 
 
@@ -216,6 +259,27 @@ def _drop(node: Node, knowledge: Knowledge) -> StatementProfile:
     notes = ["CASCADE also drops what depends on it"] if cascade else []
     names = [".".join(_dotted(item)) for item in node.get("objects") or ()]
     if kind == "OBJECT_INDEX":
+        parted = [n for n in names if n in knowledge.partitioned]
+        if parted and node.get("concurrent"):
+            return unknown(
+                "DropStmt",
+                node,
+                f"PostgreSQL refuses DROP INDEX CONCURRENTLY on {', '.join(parted)}, a"
+                " partitioned table's index: this statement fails",
+            )
+        if parted:
+            return StatementProfile(
+                "DropStmt",
+                "DROP INDEX",
+                tuple(TableLock(n, AE, via_index=True) for n in names),
+                (Work(WorkKind.CATALOG),),
+                notes=(
+                    "DROP INDEX of a partitioned table's index takes ACCESS EXCLUSIVE on the"
+                    " table and its partitions; it cannot be dropped CONCURRENTLY: set a short"
+                    " lock_timeout",
+                    *notes,
+                ),
+            )
         if node.get("concurrent"):
             return StatementProfile(
                 "DropStmt",

@@ -172,6 +172,8 @@ class Knowledge:
     ``schema.name``) to ``pg_proc.provolatile`` (``i``, ``s``, ``v``). ``columns`` and
     ``constraints`` are keyed by the relation name as written in the migration.
     ``timezone_utc`` is whether the server's TimeZone is UTC (None: not known).
+    ``partitioned`` holds the relations (as written) that are partitioned tables or their
+    indexes: PostgreSQL refuses CONCURRENTLY on them.
     """
 
     pg_version: int = 17
@@ -179,6 +181,7 @@ class Knowledge:
     columns: Mapping[str, Mapping[str, ColumnInfo]] = field(default_factory=dict)
     constraints: Mapping[str, Mapping[str, ConstraintInfo]] = field(default_factory=dict)
     timezone_utc: bool | None = None
+    partitioned: frozenset[str] = frozenset()
 
     def function_volatility(self, name: str) -> str | None:
         """``i``, ``s`` or ``v`` for a function; the built-in lists when not live; else None."""
