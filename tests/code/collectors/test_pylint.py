@@ -310,3 +310,32 @@ def test_damaged_carry_over_entries_are_misses(tmp_path: Path) -> None:
     # Nothing carried over: models.py and its two importers are linted again, correctly.
     assert again["linted_files"] == 3
     _assert_equals_plain_run(tmp_path, again)
+
+
+@pytest.mark.integration
+def test_an_attribute_assigned_from_a_file_nobody_imports_reaches_its_readers(
+    tmp_path: Path,
+) -> None:
+    # Pylint builds every file of the run first, and astroid records `other.Config.timeout
+    # = 5` on Config: d.py's no-member goes away although d.py does not import p.py.
+    files = {
+        "pkg/__init__.py": '"""Pkg."""\n',
+        "pkg/other.py": '"""Other."""\n\n\nclass Config:\n    """C."""\n',
+        "pkg/d.py": '"""D."""\nfrom pkg.other import Config\n\nprint(Config.timeout)\n',
+    }
+    _write(tmp_path, files)
+    cache = DictCache()
+    first = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert first["top_symbols"].get("no-member") == 1  # type: ignore[union-attr]
+    _assert_equals_plain_run(tmp_path, first)
+    _write(
+        tmp_path,
+        {
+            "pkg/p.py": '"""P."""\nfrom pkg import other\n\n\ndef tune():\n    """T."""\n'
+            "    other.Config.timeout = 5\n"
+        },
+    )
+    second = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert "no-member" not in second["top_symbols"]  # type: ignore[operator]
+    assert second["linted_files"] == 2  # p.py, and d.py which reads what it assigns
+    _assert_equals_plain_run(tmp_path, second)

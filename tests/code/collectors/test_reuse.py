@@ -9,6 +9,7 @@ import pytest
 from plimsoll.code.collectors._reuse import (
     ModuleShape,
     changed_statements,
+    influencers,
     module_shape,
     reached,
     reusable,
@@ -164,3 +165,42 @@ def test_a_name_a_reached_function_used_before_it_was_defined() -> None:
         old = _members(**{"x.py": importer, "utils.py": "old"})
         new = _members(**{"x.py": importer, "utils.py": "new"})
         assert reusable("x.py", old, new, shapes.get) is expected, importer
+
+
+def test_an_attribute_assigned_to_another_modules_object_reaches_its_readers() -> None:
+    # astroid records `other.Config.timeout = 5` on Config wherever it is written, even in a
+    # function: an importer reading `timeout` is linted again. `self.size` in a new class
+    # belongs to that class, reached only through its name.
+    reader = shape("from app.other import Config\n\n\ndef go():\n    return Config.timeout + 1\n")
+    sizes = shape("from app import utils\n\n\ndef go(box):\n    return box.size\n")
+    shapes = {
+        "old": SHAPES["utils"],
+        "setter": shape(UTILS + "\n\ndef tune(other):\n    other.Config.timeout = 5\n"),
+        "own": shape(UTILS + "\n\nclass Box:\n    def __init__(self):\n        self.size = 1\n"),
+        "reader": reader,
+        "sizes": sizes,
+    }
+    for importer, new, expected in (
+        ("reader", "setter", False),
+        ("sizes", "own", True),
+        ("sizes", "setter", True),
+    ):
+        old = _members(**{"x.py": importer, "utils.py": "old"})
+        after = _members(**{"x.py": importer, "utils.py": new})
+        assert reusable("x.py", old, after, shapes.get) is expected, (importer, new)
+
+
+def test_files_assigning_what_a_file_reads_count_as_its_closure() -> None:
+    shapes = {
+        "d.py": shape("from pkg.other import Config\n\nprint(Config.timeout)\n"),
+        "other.py": shape("class Config:\n    pass\n"),
+        "p.py": shape("from pkg import other\n\n\ndef tune():\n    other.Config.timeout = 5\n"),
+        "q.py": shape("class Box:\n    def __init__(self):\n        self.timeout = 1\n"),
+        "r.py": shape("def unrelated(x):\n    x.colour = 2\n"),
+    }
+    assert shapes["p.py"].stores == {"timeout"}
+    assert shapes["q.py"].stores == frozenset()  # self.timeout is Box's own
+    members = {"d.py": {"d.py", "other.py"}, "other.py": {"other.py"}, "r.py": {"r.py"}}
+    found = influencers(["d.py", "other.py", "r.py"], members, shapes)
+    assert found == {"d.py": {"p.py"}, "other.py": set(), "r.py": set()}
+    assert influencers(["x"], {"x": {"x"}}, {"x": shapes["q.py"]}) == {"x": set()}

@@ -21,7 +21,13 @@ decides it for one importer, conservatively:
   that only run (``setattr``, ``globals()[...]``) are left out as astroid leaves them out.
 
 An edit of anything the importer can infer into, an import that brings a new file into its
-closure, or an unknown file re-lints it, as before. Line numbers of the changed file are not
+closure, or an unknown file re-lints it, as before.
+
+A file outside the import closure can reach a result too: pylint builds every file of a run
+before checking any, and astroid records an attribute assignment (``other.Config.timeout =
+5``, even inside a function) on the object assigned to. :func:`influencers` adds the files
+assigning an attribute a file or its closure mentions to its closure, for its cache key and
+for the check above. Line numbers of the changed file are not
 compared: pylint reports an importer's messages at the importer's own lines and names, and an
 edit shifts the statements after it in order, which keeps every "defined before" the same.
 A file's :class:`ModuleShape` is what the check needs of it, kept in the cache by content
@@ -36,6 +42,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # Module names pylint consults for an importer without the importer naming them: a module
@@ -57,13 +64,15 @@ class TopStatement:
 
 @dataclass(frozen=True)
 class ModuleShape:
-    """What :func:`reusable` needs of one file: its top-level statements, and whether it has
-    a star import (``dynamic``: names that no statement of it spells)."""
+    """What :func:`reusable` needs of one file: its top-level statements, whether it has a
+    star import (``dynamic``: names that no statement of it spells), and the attributes it
+    assigns on objects that may live in other modules (``stores``: see :func:`influencers`)."""
 
     statements: tuple[TopStatement, ...]
     dynamic: bool
+    stores: frozenset[str] = frozenset()
 
-    @property
+    @cached_property
     def mentions(self) -> frozenset[str]:
         """Every name the file mentions."""
         return frozenset().union(*(s.mentions for s in self.statements))
@@ -75,6 +84,7 @@ class ModuleShape:
                 [s.digest, sorted(s.binds), sorted(s.mentions)] for s in self.statements
             ],
             "dynamic": self.dynamic,
+            "stores": sorted(self.stores),
         }
 
     @classmethod
@@ -86,29 +96,62 @@ class ModuleShape:
                 for digest, binds, mentions in data["statements"]
             )
             dynamic = bool(data["dynamic"])
+            stores = frozenset(str(name) for name in data["stores"])
         except (KeyError, TypeError, ValueError):
             return None
-        return cls(statements, dynamic)
+        return cls(statements, dynamic, stores)
 
 
 def module_shape(tree: ast.Module) -> ModuleShape:
     """The shape of a parsed file."""
     statements = []
     dynamic = False
+    stores: set[str] = set()
     for statement in tree.body:
-        binds, mentions, star = _scan(statement)
+        binds, mentions, star = _scan(statement, stores)
         dynamic = dynamic or star
         digest = hashlib.sha256(ast.dump(statement).encode()).hexdigest()[:32]
         statements.append(TopStatement(digest, frozenset(binds), frozenset(mentions)))
-    return ModuleShape(tuple(statements), dynamic)
+    return ModuleShape(tuple(statements), dynamic, frozenset(stores))
 
 
-def _scan(statement: ast.stmt) -> tuple[set[str], set[str], bool]:
+def influencers(
+    paths: Iterable[str],
+    members_of: Mapping[str, set[str]],
+    shapes: Mapping[str, ModuleShape | None],
+) -> dict[str, set[str]]:
+    """For each of ``paths``, the files outside its import closure that can still change its
+    pylint result: those assigning an attribute it or its closure mentions.
+
+    Pylint builds every file of a run before checking any, and astroid records an attribute
+    assignment on the object assigned to wherever that object lives: ``other.Config.timeout
+    = 5`` in a file nobody imports removes a ``no-member`` from every module reading
+    ``Config.timeout`` (checked with pylint 3). Such a file is as good as imported.
+    """
+    storers: dict[str, set[str]] = {}
+    for path, shape in shapes.items():
+        for name in shape.stores if shape is not None else ():
+            storers.setdefault(name, set()).add(path)
+    if not storers:
+        return {path: set() for path in paths}
+    stored = storers.keys()
+    hits = {p: shape.mentions & stored for p, shape in shapes.items() if shape is not None}
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        members = members_of[path]
+        names = set().union(*(hits.get(m, ()) for m in members))
+        found[path] = set().union(*(storers[n] for n in names)) - members
+    return found
+
+
+def _scan(statement: ast.stmt, stores: set[str]) -> tuple[set[str], set[str], bool]:
     """In one walk: the module-level names ``statement`` binds, every name it mentions, and
     whether it holds a star import.
 
     Bound: a ``def``/``class`` name, assignment and ``del`` targets, the object of an
-    attribute or item assignment (``Session.timeout = 5`` changes ``Session``), imports,
+    attribute or item assignment (``Session.timeout = 5`` changes ``Session``), the names of
+    an attribute assigned anywhere but on ``self``/``cls`` (astroid records it on the
+    object assigned to, in its own module), imports,
     ``except ... as``, match captures, walrus targets, and the names a function declares
     ``global``. Mentioned: identifiers, attributes, definitions, arguments, imports, keywords
     and the words of strings (``getattr(m, "name")``, string annotations).
@@ -125,8 +168,8 @@ def _scan(statement: ast.stmt) -> tuple[set[str], set[str], bool]:
                 binds.add(node.id)
         elif isinstance(node, ast.Attribute):
             mentions.add(node.attr)
-            if top and not isinstance(node.ctx, ast.Load):
-                _bind_root(node, binds)
+            if not isinstance(node.ctx, ast.Load):
+                _bind_attribute(node, top, binds, stores)
         elif isinstance(node, ast.Subscript):
             if top and not isinstance(node.ctx, ast.Load):
                 _bind_root(node, binds)
@@ -162,6 +205,24 @@ def _scan(statement: ast.stmt) -> tuple[set[str], set[str], bool]:
         for child in ast.iter_child_nodes(node):
             stack.append((child, top))
     return binds, mentions, star
+
+
+def _bind_attribute(node: ast.Attribute, top: bool, binds: set[str], stores: set[str]) -> None:
+    """An attribute assignment: astroid records it on the object assigned to, in whatever
+    module that object lives (``other.Config.timeout = 5``, even in a function, records
+    ``timeout`` on ``Config``), so the attribute's name is bound for whoever reads it;
+    ``self.x`` / ``cls.x`` in a method belongs to the class being defined, reached through
+    its name. At module level the object's own name is bound too."""
+    if top:
+        _bind_root(node, binds)
+    else:
+        root: ast.expr = node.value
+        while isinstance(root, ast.Attribute | ast.Subscript):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in ("self", "cls"):
+            return
+    binds.add(node.attr)
+    stores.add(node.attr)
 
 
 def _bind_root(node: ast.Attribute | ast.Subscript, binds: set[str]) -> None:

@@ -5,7 +5,9 @@ Pylint runs in-process in :mod:`._pylint_driver`, in the project's root, so its
 messages, its statement count and the data pylint's project-wide checks need) is cached
 under a key made of pylint's version, the project's pylint settings and the file's *closure*:
 its content and that of every project file it imports, transitively, because a module's
-messages depend on inference into what it imports. A later run lints only the files whose
+messages depend on inference into what it imports, and of every file assigning an attribute
+it mentions on another module's object (astroid records that assignment on the object, so
+it reaches the file without being imported). A later run lints only the files whose
 closure changed; ``duplicate-code`` and ``cyclic-import`` are recomputed over all files with
 pylint's own map/reduce step (the one behind ``--jobs``) from the cached per-file data. A
 file whose closure changed only where it cannot infer into (a function appended to a module
@@ -188,11 +190,16 @@ class PylintCollector(Collector):
                 sources[path] = ""
         shas = {f.path: f.sha for f in context.files}
         infos = _imports.build_imports(sources)
-        members_of = _imports.closures(infos)
-        closure = _imports.closure_keys(infos, shas, members_of)
-        signed = _imports.signatures(infos, shas)
         key = self.cache_key(context)
         carry = _Carry(context, key, sources, shas)
+        # A file's result depends on its import closure and on the files assigning attributes
+        # it mentions (see _reuse.influencers): its key covers both.
+        members_of = _imports.closures(infos)
+        shapes = {path: carry.shape(shas[path]) for path in paths}
+        for path, extra in _reuse.influencers(paths, members_of, shapes).items():
+            members_of[path] |= extra
+        closure = _imports.closure_keys(infos, shas, members_of)
+        signed = _imports.signatures(infos, shas)
         members = {path: {m: f"{signed[m]}:{shas[m]}" for m in members_of[path]} for path in paths}
         entries: dict[str, dict[str, Any]] = {}
         for path in paths:
@@ -290,7 +297,7 @@ class _Carry:
     next run needs to tell whether that result still holds.
     """
 
-    SHAPES = "pylint-shape:1"
+    SHAPES = "pylint-shape:2"
 
     def __init__(
         self, context: CollectContext, key: str, sources: dict[str, str], shas: dict[str, str]
