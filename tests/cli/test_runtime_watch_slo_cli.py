@@ -163,3 +163,22 @@ def test_alerts_test_reaches_the_channels_of_the_slos_too(
         ("pager", "delivered"),
     ]
     assert sorted(r.path for r in http_recorder.requests) == ["/hook", "/pager"]
+
+
+def test_watch_without_its_monitor_purges_old_slo_events_itself(project: Path) -> None:
+    # `--no-monitor`: the service samples its own metrics; the SLO events the watch reads
+    # still go when they are past the period.
+    now = time.time()
+    record(project, [("checkout", 1000, 1000, now - k * 60) for k in range(3)])
+    record(project, [("checkout", 1, 1, now - 40 * DAY), ("checkout", 1, 1, now - 50 * DAY)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plimsoll", "runtime", "watch", "--no-monitor", "-f", "json"],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: slo_rows(project) == 3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["errors"] == []

@@ -70,3 +70,39 @@ def test_without_slo_retention_nothing_is_purged(store: SqliteStore) -> None:
     assert monitor.tick(NOW).slo_purged == 1
     with pytest.raises(ValueError, match="slo_retention_seconds"):
         quiet_monitor(store, slo_retention_seconds=0)
+
+
+def test_a_watch_without_a_monitor_purges_the_slo_events_itself(store: SqliteStore) -> None:
+    # `runtime watch --no-monitor` (the service samples): the watch writes SLO events, so it
+    # purges them too, in bounded batches, while it runs.
+    import threading
+
+    from plimsoll.core.config import NotifyConfig
+    from plimsoll.runtime.alerts.config import AlertsConfig
+    from plimsoll.runtime.watch import Watch
+
+    slo_storage.record_many(store, [("api", 1.0, 1.0, NOW - d * DAY) for d in range(40)])
+    keep = SloConfig.model_validate({"objectives": [{"name": "api", "target": 0.99}]})
+    watch = Watch(
+        store,
+        AlertsConfig(evaluation_interval="1h"),
+        NotifyConfig(),
+        slo=keep,
+        slo_retention=(keep.retention_seconds, 5),
+        clock=lambda: NOW,
+    )
+    assert watch.purge_slo_events() == 5  # one batch of the eight past the edge
+    runner = threading.Thread(target=watch.run)
+    runner.start()
+    try:
+        # The loop's first turn runs at once and takes the other three.
+        for _ in range(100):
+            if min(ts for _, ts in slo_rows(store)) >= NOW - 31 * DAY:
+                break
+            threading.Event().wait(0.05)
+    finally:
+        watch.stop()
+        runner.join(10)
+    assert min(ts for _, ts in slo_rows(store)) == NOW - 31 * DAY
+    # With a monitor of its own, the monitor's retention pass does it: no second loop.
+    assert Watch(store, AlertsConfig(), NotifyConfig(), slo=keep).purge_slo_events() == 0

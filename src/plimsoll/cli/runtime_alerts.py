@@ -301,9 +301,16 @@ def watch(
             runner = build_runner(
                 loaded.config.runtime.health, where=config_where(loaded), context=context
             )
+        # Without a monitor of its own (the service samples), the watch purges the SLO
+        # events it writes itself.
+        purge = (
+            (slos.retention_seconds, loaded.config.runtime.monitor.max_maintenance_rows)
+            if slos.objectives and sampler is None
+            else None
+        )
         process = Watch(
             store, config, loaded.config.notify, monitor=sampler, health=runner,
-            health_interval=health_interval, slo=slos,
+            health_interval=health_interval, slo=slos, slo_retention=purge,
         )  # fmt: skip
         process.install_signals()
         if fmt is Format.TEXT:

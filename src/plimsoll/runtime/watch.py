@@ -39,6 +39,8 @@ log = get_logger(__name__)
 HEALTH_METRIC = "health_check_status"
 _STATUS_VALUE = {"pass": 0.0, "warn": 1.0, "fail": 2.0}
 DELIVERY_INTERVAL_SECONDS = 1.0
+# How often a watch without a monitor purges old SLO events (a bounded batch each time).
+SLO_RETENTION_INTERVAL_SECONDS = 60.0
 
 
 @dataclass
@@ -75,9 +77,13 @@ class Watch:
         health: Any | None = None,
         health_interval: float = 10.0,
         slo: SloConfig | None = None,
+        slo_retention: tuple[float, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        # (seconds kept, rows per pass): the SLO events the watch writes, purged by the watch
+        # itself when no monitor of its own does it (`--no-monitor`: the service samples).
+        self.slo_retention = slo_retention
         sources = []
         if slo is not None and slo.objectives:
             # Imported only when objectives exist: a rules-only watch pays nothing for SLOs.
@@ -121,7 +127,7 @@ class Watch:
 
     # --- loops ------------------------------------------------------------------------------
 
-    def _every(self, seconds: float, work: Callable[[], None], name: str) -> threading.Thread:
+    def _every(self, seconds: float, work: Callable[[], object], name: str) -> threading.Thread:
         def loop() -> None:
             while not self._stop.is_set():
                 started = time.monotonic()
@@ -156,6 +162,15 @@ class Watch:
         )
         self.stats.health_runs += 1
 
+    def purge_slo_events(self) -> int:
+        """Delete a bounded batch of SLO events past their retention; how many went."""
+        if self.slo_retention is None:
+            return 0
+        from plimsoll.runtime.monitor import purge_slo_events
+
+        keep, rows = self.slo_retention
+        return purge_slo_events(self.store, now=self._clock(), keep_seconds=keep, max_rows=rows)
+
     def deliver(self) -> None:
         """Flush the notification outbox once."""
         for result in self.dispatcher.flush_outbox():
@@ -174,6 +189,10 @@ class Watch:
         ]
         if self.health is not None:
             threads.append(self._every(self.health_interval, self.check_health, "health"))
+        if self.monitor is None and self.slo_retention is not None:
+            threads.append(
+                self._every(SLO_RETENTION_INTERVAL_SECONDS, self.purge_slo_events, "slo-retention")
+            )
         try:
             while not self._stop.wait(0.2):
                 pass
