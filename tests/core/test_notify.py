@@ -276,3 +276,29 @@ def test_secrets_never_reach_errors_or_logs(
     for text in texts:
         assert TOKEN not in text
     assert any("***" in text for text in texts)
+
+
+def test_delivered_messages_leave_the_outbox_after_the_retention(
+    http_recorder: HttpRecorder,
+) -> None:
+    time = FakeTime()
+    config = NotifyConfig.model_validate(
+        {"channels": {"hook": webhook(http_recorder.url, retries=0)}, "outbox_retention": "1h"}
+    )
+    store = SqliteStore.memory()
+    dispatcher = Dispatcher(config, store, clock=time.clock, sleep=time.sleep)
+    http_recorder.script(500)
+    dispatcher.send(Message("late"))  # queued: the first try failed
+    time.now += 600
+    [delivered] = dispatcher.flush_outbox()
+    assert delivered.status is DeliveryStatus.DELIVERED and delivered.outbox_id is not None
+    outbox_id = delivered.outbox_id
+    assert store.outbox_get(outbox_id) is not None  # delivered, kept for the hour
+    time.now += 1800
+    dispatcher.flush_outbox()
+    assert store.outbox_get(outbox_id) is not None
+    time.now += 1900  # past the hour since delivery
+    dispatcher.flush_outbox()
+    assert store.outbox_get(outbox_id) is None
+    with pytest.raises(ValueError, match="positive time"):
+        NotifyConfig.model_validate({"outbox_retention": "0s"})

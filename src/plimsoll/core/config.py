@@ -188,10 +188,24 @@ ChannelConfig = Annotated[
 
 
 class NotifyConfig(_Model):
-    """Notification channels by name."""
+    """Notification channels by name; ``outbox_retention``: how long delivered messages stay
+    in the outbox (undelivered ones stay until delivered or superseded)."""
 
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     default_channels: list[str] = Field(default_factory=list)
+    outbox_retention: str | float = "7d"
+
+    @field_validator("outbox_retention")
+    @classmethod
+    def _outbox_retention(cls, value: str | float) -> str | float:
+        if parse_duration(value) <= 0:
+            raise ValueError("must keep delivered messages for a positive time")
+        return value
+
+    @property
+    def outbox_retention_seconds(self) -> float:
+        """How long delivered messages are kept, in seconds."""
+        return parse_duration(self.outbox_retention)
 
 
 # --- db ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ channel is down. Errors and logs are redacted: channel URLs, tokens and password
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,6 +50,8 @@ log = get_logger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
 # How long a flush owns the items it claimed; after a crash they become due again by themselves.
 OUTBOX_LEASE_SECONDS = 300.0
+# How often a dispatcher deletes the messages delivered past notify.outbox_retention.
+OUTBOX_PURGE_INTERVAL_SECONDS = 60.0
 # Channels delivered at once by one send(); each may be waiting on retries.
 MAX_PARALLEL_CHANNELS = 8
 
@@ -127,6 +130,7 @@ class Dispatcher:
         self._clock = clock
         self._sleep = sleep
         self._secrets = [s for channel in config.channels.values() for s in secret_values(channel)]
+        self._purged_at = -math.inf
 
     def close(self) -> None:
         """Close the store if this dispatcher opened it."""
@@ -186,7 +190,16 @@ class Dispatcher:
         results = []
         for item in items:
             results.append(self._flush_one(item, now, blocked))
+        self._purge_delivered(now)
         return results
+
+    def _purge_delivered(self, now: float) -> None:
+        """Delete the messages delivered longer ago than ``notify.outbox_retention`` (at most
+        once a minute: a watch flushes every second)."""
+        if now - self._purged_at < OUTBOX_PURGE_INTERVAL_SECONDS:
+            return
+        self._purged_at = now
+        self.store.outbox_purge(now - self.config.outbox_retention_seconds)
 
     def pending(self, channel: str | None = None) -> list[OutboxItem]:
         """Return the undelivered outbox items, oldest first."""
