@@ -120,3 +120,22 @@ def test_compliance_reads_the_window(store: SqliteStore) -> None:
     assert result.count == 1 and result.status is ObjectiveStatus.MET
     [wide] = compliance(store, now=now, window_seconds=50 * 86400, objectives=custom)
     assert wide.count == 2 and wide.status is ObjectiveStatus.BREACHED
+
+
+def test_timings_past_twice_the_window_go_when_a_recorder_first_writes(
+    store: SqliteStore,
+) -> None:
+    now = 1_800_000_000.0
+    day = 86400.0
+    old = [OperationTiming("hook_execution", 0.01, now - d * day, True) for d in (10, 59, 61, 90)]
+    store.timings_add(old)
+    recorder = objectives.TimingRecorder(clock=lambda: now)
+    recorder.record(Operation.HOOK_EXECUTION, 0.02)
+    assert recorder.flush(store) == 1
+    kept = sorted(now - t.recorded_at for t in store.timings(Operation.HOOK_EXECUTION))
+    assert kept == [0.0, 10 * day, 59 * day]  # 61 and 90 days old: past 60
+    # Once per store: a later write purges nothing more (nor fails).
+    store.timings_add([OperationTiming("hook_execution", 0.01, now - 70 * day, True)])
+    recorder.record(Operation.HOOK_EXECUTION, 0.03)
+    assert recorder.flush(store) == 1
+    assert len(store.timings(Operation.HOOK_EXECUTION)) == 5

@@ -14,6 +14,8 @@ The percentile is p99 for each (the issue names no other for the last three). An
 met when the p99 of the timings in the window is within its target; its error budget is the
 1% of operations allowed over the target, and what is left of it is reported.
 
+Timings older than twice the window are deleted when a recorder first writes to a store.
+
 Recording: ``record_timing(store, operation, seconds)`` or ``with timed(store, operation):``.
 Code that has no store at hand passes ``None`` (or decorates a function with
 ``timed_operation``): the timing is kept in the process's :data:`DEFAULT_RECORDER` (bounded)
@@ -43,6 +45,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_WINDOW_SECONDS = 30 * 86400.0
+# Timings older than this are deleted when a recorder first writes to a store: twice the
+# objectives' window, so a report over the window always has all of it.
+RETENTION_SECONDS = 2 * DEFAULT_WINDOW_SECONDS
 # Timings kept in memory for a store that has not been flushed to, oldest dropped first.
 BUFFER_SIZE = 10_000
 
@@ -91,6 +96,8 @@ class TimingRecorder:
         self.clock = clock
         self._lock = threading.Lock()
         self._pending: deque[OperationTiming] = deque(maxlen=maxlen)
+        # The stores (by id) this recorder has purged already: once each is enough.
+        self._purged: set[int] = set()
 
     def record(
         self, operation: str, seconds: float, *, ok: bool = True, at: float | None = None
@@ -129,6 +136,9 @@ class TimingRecorder:
             return 0
         try:
             store.timings_add(batch)
+            if id(store) not in self._purged:
+                self._purged.add(id(store))
+                store.timings_purge(self.clock() - RETENTION_SECONDS)
         except Exception as exc:  # noqa: BLE001 - timings are for later; never fail the caller
             log.warning(
                 "could not record %d operation timings: %s",
