@@ -9,6 +9,7 @@ ordered numerically; two files claiming one version are an error (exit 2).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import re
@@ -56,8 +57,13 @@ class Migration:
         return f"{self.version}_{self.name}"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def version_key(version: str) -> tuple[int, ...]:
-    """Numeric sort key of a version (``0010`` after ``9``; ``1.10`` after ``1.9``)."""
+    """Numeric sort key of a version (``0010`` after ``9``; ``1.10`` after ``1.9``).
+
+    Memoised: a status of thousands of migrations asks for each version's key several times
+    (sorting the files, the tracking rows, pending, drift).
+    """
     return tuple(int(part) for part in version.split("."))
 
 
