@@ -126,3 +126,18 @@ def test_live_database_with_env(tmp_path: Path, pg_database: PgDatabase) -> None
     assert [f["object"] for f in _findings(done, "require-primary-key")] == ["public.loose"]
     assert data["catalog"] == "database"
     assert data["pg_version"] == pg_database.server.major
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_list_rules_never_cuts_a_rule_id(
+    project: Path, columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ids are what --select, --ignore and --explain take: whole at any width.
+    monkeypatch.setenv("COLUMNS", columns)
+    listed = json.loads(plimsoll(project, "db", "lint", "--list-rules", "-f", "json").stdout)
+    ids = [rule["id"] for rule in listed["rules"]]
+    assert "require-check-before-attach" in ids and len(ids) > 100
+    text = plimsoll(project, "db", "lint", "--list-rules").stdout
+    assert "…" not in text
+    words = set(text.replace("│", " ").split())
+    assert set(ids) <= words

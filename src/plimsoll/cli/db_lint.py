@@ -341,11 +341,27 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
             }
         )
         return
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("rule", "kind", "severity", "libraries", "summary")
+    console = output.console()
+    widest = max((len(row["id"]) for row in rows), default=4)
+    if console.width < widest + 70:
+        # Too narrow for a table that keeps every id whole: one rule per entry instead.
+        for row in rows:
+            libraries = ", ".join(row["libraries"]) or "no library"
+            console.print(
+                f"{row['id']}  {row['severity']}, {row['kind']}; {libraries}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            console.print(f"    {row['summary']}", markup=False, highlight=False)
+        return
+    # The id is what --select, --ignore and --explain take: never cut.
+    rule = Column("rule", no_wrap=True, min_width=widest)
+    table = Table(rule, "kind", "severity", "libraries", "summary")
     for row in rows:
         table.add_row(
             row["id"], row["kind"], row["severity"], ", ".join(row["libraries"]), row["summary"]
         )
-    output.console().print(table)
+    console.print(table)
