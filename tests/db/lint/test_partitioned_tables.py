@@ -157,3 +157,30 @@ def test_remedies_on_a_partitioned_table_avoid_what_it_refuses() -> None:
         h for (rule, key), h in helps.items() if rule == "redundant-index" and "plain" in key
     ]
     assert plain == "DROP INDEX CONCURRENTLY public.plain_b_idx."
+
+
+def test_a_check_validated_by_an_earlier_migration_lets_the_attach_pass() -> None:
+    # The recipe across migrations: the CHECK validated in one, the partition attached in the
+    # next (VALIDATE wants a transaction of its own).
+    validate = (
+        "ALTER TABLE events_2025 ADD CONSTRAINT events_2025_bound"
+        " CHECK (day >= '2025-01-01' AND day < '2026-01-01') NOT VALID;\n"
+        "ALTER TABLE events_2025 VALIDATE CONSTRAINT events_2025_bound;\n"
+    )
+    attach = (
+        "ALTER TABLE events ATTACH PARTITION events_2025"
+        " FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');\n"
+    )
+    active, audit = compose(load_registry(), [], select=["require-check-before-attach"])
+
+    def findings(*files: tuple[str, str]) -> list[str]:
+        sources = [SourceFile(name, text, migration=True) for name, text in files]
+        report = lint_sources(sources, active, audit, pg_version=16)
+        return [f"{f.file}:{f.line}" for f in report.findings]
+
+    assert findings(("0001_check.sql", validate), ("0002_attach.sql", attach)) == []
+    assert findings(("0002_attach.sql", attach)) == ["0002_attach.sql:1"]
+    # Order matters: a CHECK validated after the attach does not help it.
+    assert findings(("0001_attach.sql", attach), ("0002_check.sql", validate)) == [
+        "0001_attach.sql:1"
+    ]

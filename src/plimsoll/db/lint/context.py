@@ -37,7 +37,10 @@ class StatementContext:
     transaction by the tool that applies them). ``wrapped`` is set for the project's own
     migrations, which plimsoll's migrator runs in one transaction each (statements that cannot
     run in one, such as ``CREATE INDEX CONCURRENTLY``, outside it), so a failed run leaves
-    nothing half done.
+    nothing half done. ``checked`` holds the tables given a validated CHECK constraint earlier
+    in this file or in an earlier migration of the run (the engine shares one set between the
+    migrations it lints in order): a constraint validated by one migration is there for the
+    next.
     """
 
     script: JsonScript
@@ -49,6 +52,7 @@ class StatementContext:
     created: set[str] = field(default_factory=set)
     explicit_transaction: bool = False
     settings: dict[str, str] = field(default_factory=dict)
+    checked: set[str] = field(default_factory=set)
 
     @property
     def file(self) -> str:
@@ -96,6 +100,10 @@ class StatementContext:
             self._transaction(node.get("kind", ""))
         elif kind == "VariableSetStmt":
             self._setting(node)
+        elif kind == "AlterTableStmt" and any(
+            _validates_a_check(unwrap(command)[1]) for command in node.get("cmds") or ()
+        ):
+            self.checked.add(self.key(node.get("relation")))
         elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
             old = self.key(node.get("relation"))
             if old in self.created:
@@ -144,3 +152,15 @@ def qualified_names(items: object) -> list[str]:
         elif kind == "String":
             out.append(node.get("sval", ""))
     return out
+
+
+def _validates_a_check(cmd: dict) -> bool:
+    """Whether an ALTER TABLE subcommand leaves a validated CHECK constraint: ``VALIDATE
+    CONSTRAINT``, or ``ADD CONSTRAINT ... CHECK`` without NOT VALID."""
+    subtype = cmd.get("subtype")
+    if subtype == "AT_ValidateConstraint":
+        return True
+    if subtype != "AT_AddConstraint":
+        return False
+    _, constraint = unwrap(cmd.get("def"))
+    return constraint.get("contype") == "CONSTR_CHECK" and not constraint.get("skip_validation")

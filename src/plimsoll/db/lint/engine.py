@@ -233,6 +233,8 @@ def lint_sources(
                 partial(linter.schema_findings, scripts, pg_version),
                 fork=sum(len(s.text) for s in catalog_sources) >= PARALLEL_CHARACTERS,
             )
+        # The tables a migration gave a validated CHECK, seen by the migrations after it.
+        checked: set[str] = set()
         for source, script in parsed:
             context = StatementContext(
                 script,
@@ -244,6 +246,8 @@ def lint_sources(
             )
             if not source.migration:
                 context.created = built
+            else:
+                context.checked = checked
             linter.statements(script, context)
         if schema_job is not None:
             for finding in schema_job.result():

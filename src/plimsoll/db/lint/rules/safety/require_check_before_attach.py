@@ -8,7 +8,7 @@ from typing import ClassVar
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
 from plimsoll.db.lint.rules.safety._statement_parts import existing_relation
-from plimsoll.db.sqljson import JsonStatement, Node, unwrap
+from plimsoll.db.sqljson import JsonStatement, unwrap
 
 
 class RequireCheckBeforeAttach(StatementRule):
@@ -28,8 +28,9 @@ class RequireCheckBeforeAttach(StatementRule):
     bound: add one NOT VALID (an instant), ``VALIDATE`` it (a scan under SHARE UPDATE
     EXCLUSIVE, which blocks neither reads nor writes), then attach, and drop the constraint
     afterwards. A table created in the same migration is exempt (nobody else can see it), and
-    so is one whose CHECK constraint is added or validated earlier in the same migration.
-    When it was validated by an earlier migration, say so with an inline ignore.
+    so is one whose CHECK constraint is added or validated earlier in the same migration or in
+    an earlier migration linted in the same run. When it was validated outside what is linted,
+    say so with an inline ignore.
 
     **Example.**
 
@@ -61,7 +62,7 @@ class RequireCheckBeforeAttach(StatementRule):
                 continue
             _, definition = unwrap(cmd.get("def"))
             partition = existing_relation(context, definition.get("name"))
-            if partition is None or partition in _checked(statement, context):
+            if partition is None or partition in context.checked:
                 continue
             parent = context.key(statement.node.get("relation"))
             yield Violation(
@@ -71,28 +72,3 @@ class RequireCheckBeforeAttach(StatementRule):
                 " too)",
                 location=(definition.get("name") or {}).get("location"),
             )
-
-
-def _checked(statement: JsonStatement, context: StatementContext) -> set[str]:
-    """The tables given a validated CHECK constraint earlier in the file: ``ADD CONSTRAINT
-    ... CHECK`` without NOT VALID, or ``VALIDATE CONSTRAINT``."""
-    found: set[str] = set()
-    for earlier in context.script.statements[: statement.index]:
-        if earlier.kind != "AlterTableStmt":
-            continue
-        table = context.key(earlier.node.get("relation"))
-        for command in earlier.node.get("cmds") or ():
-            _, cmd = unwrap(command)
-            if _validates_a_check(cmd):
-                found.add(table)
-    return found
-
-
-def _validates_a_check(cmd: Node) -> bool:
-    subtype = cmd.get("subtype")
-    if subtype == "AT_ValidateConstraint":
-        return True
-    if subtype != "AT_AddConstraint":
-        return False
-    _, constraint = unwrap(cmd.get("def"))
-    return constraint.get("contype") == "CONSTR_CHECK" and not constraint.get("skip_validation")
