@@ -271,6 +271,10 @@ def test_create_statements() -> None:
     assert locks(child) == {"orders": SRE} and child.creates == ("items",)
     partition = prof("CREATE TABLE m_2024 PARTITION OF measures FOR VALUES FROM (1) TO (2)")
     assert locks(partition) == {"measures": AE}
+    assert any("ATTACH PARTITION" in r for r in partition.recommendations)
+    # Before 12, ATTACH locks the parent ACCESS EXCLUSIVE too: nothing better to advise.
+    old = prof("CREATE TABLE m_2024 PARTITION OF measures FOR VALUES FROM (1) TO (2)", 11)
+    assert old.recommendations == ()
     ctas = prof("CREATE TABLE copy AS SELECT * FROM orders")
     assert ctas.work[0].kind is WorkKind.ROWS and ctas.work[0].estimate
     assert ctas.creates == ("copy",) and not ctas.locks

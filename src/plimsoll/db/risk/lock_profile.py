@@ -50,6 +50,10 @@ Handler = Callable[[Node, Knowledge], StatementProfile]
 
 SHARE = LockLevel.SHARE
 RE = LockLevel.ROW_EXCLUSIVE
+ATTACH_INSTEAD = (
+    "create the partition as a plain table (LIKE the parent) with a CHECK matching its bound,"
+    " then ATTACH PARTITION: SHARE UPDATE EXCLUSIVE on the parent instead of ACCESS EXCLUSIVE"
+)
 PARTITIONED_INDEX = (
     "create the index ON ONLY the partitioned table, then CONCURRENTLY on each partition, and"
     " ALTER INDEX ... ATTACH PARTITION each (CONCURRENTLY is refused on a partitioned table)"
@@ -508,12 +512,15 @@ def _create_table(node: Node, knowledge: Knowledge) -> StatementProfile:
     table = name_of(node.get("relation"))
     locks: list[TableLock] = []
     notes: list[str] = []
+    recommendations: list[str] = []
     parents = [name_of(unwrap(item)[1]) for item in node.get("inhRelations") or ()]
     if node.get("partbound"):
         for parent in parents:
             if parent:
                 locks.append(TableLock(parent, AE))
         notes.append("CREATE TABLE ... PARTITION OF takes ACCESS EXCLUSIVE on the parent")
+        if knowledge.pg_version >= 12:
+            recommendations.append(ATTACH_INSTEAD)
     else:
         locks.extend(TableLock(p, SUE) for p in parents if p)
     for element in node.get("tableElts") or ():
@@ -534,6 +541,7 @@ def _create_table(node: Node, knowledge: Knowledge) -> StatementProfile:
         (Work(WorkKind.CATALOG, table),),
         creates=(table,) if table else (),
         notes=tuple(notes),
+        recommendations=tuple(recommendations),
     )
 
 

@@ -19,6 +19,7 @@ LIBRARY = Library.of(
     "require-concurrent-refresh",
     "require-concurrent-partition-detach",
     "require-check-before-attach",
+    "prefer-attach-partition",
     "adding-field-with-default",
     "adding-required-field",
     "adding-not-nullable-field",
