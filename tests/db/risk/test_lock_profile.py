@@ -346,3 +346,21 @@ def test_locks_on_tables_a_statement_does_not_name() -> None:
     assert scope("REINDEX TABLE orders") is None
     assert scope("DROP SCHEMA a, b CASCADE") == ScopeLock(AE, "a, b")
     assert scope("DROP SCHEMA a") is None
+
+
+def test_attach_partition_names_the_checks_that_may_spare_its_scan() -> None:
+    sql = "ALTER TABLE measures ATTACH PARTITION m_1 FOR VALUES FROM (0) TO (10)"
+    bare = prof(sql)
+    assert locks(bare) == {"measures": SUE, "m_1": AE} and WorkKind.SCAN in kinds(bare)
+    assert not any("has validated CHECK" in n for n in bare.notes)
+    checked = prof(
+        sql,
+        constraints={
+            "m_1": {
+                "m_1_bound": ConstraintInfo("c", True, "CHECK (at >= 0 AND at < 10)"),
+                "m_1_later": ConstraintInfo("c", False, "CHECK (at > 0)"),
+            }
+        },
+    )
+    assert any("has validated CHECK constraints (m_1_bound)" in n for n in checked.notes)
+    assert locks(checked) == locks(bare)  # said, not assumed: the profile stays the worst case
