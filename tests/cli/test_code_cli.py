@@ -435,3 +435,21 @@ def test_delta_compares_with_the_base_branch_record(git_repo: GitRepo) -> None:
     )
     result = same["thresholds"]["results"][0]
     assert (result["previous"], result["current"], result["actual"]) == (1, 1, 0)
+
+
+def test_tables_at_80_columns_cut_no_path_or_message(
+    project: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI logs and pipes are 80 columns wide: a record's file name, a value or a message
+    # wraps whole instead of ending in an ellipsis.
+    monkeypatch.setenv("COLUMNS", "80")
+    plimsoll(project.path, "code", "collect")
+    (path,) = [
+        h["path"]
+        for h in json.loads(plimsoll(project.path, "code", "history", "--format", "json").stdout)
+    ]
+    text = plimsoll(project.path, "code", "history").stdout
+    assert "…" not in text
+    flat = "".join(line.split("│")[-2].strip() for line in text.splitlines() if "│" in line)
+    assert path in flat
+    assert "…" not in plimsoll(project.path, "code", "show").stdout

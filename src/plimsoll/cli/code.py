@@ -53,7 +53,8 @@ def _metrics_table(record: Record, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("collector", style="cyan")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    # A value may be a path or a message: wrapped whole, never cut.
+    table.add_column("value", justify="right", overflow="fold")
     for name in sorted(record.metrics):
         flat = summary.flatten(record.metrics[name])
         for i, (key, value) in enumerate(flat.items()):
@@ -85,7 +86,7 @@ def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
     table.add_column("rule")
     table.add_column("actual", justify="right")
     table.add_column("action")
-    table.add_column("message")
+    table.add_column("message", overflow="fold")
     marks = {
         "pass": "[green]✓[/green]",
         "fail": "[red]✗[/red]",
@@ -270,8 +271,9 @@ def history(
         )
         return
     table = Table(title=f"history on {project.config.branch}", title_justify="left")
-    for column in ("timestamp (UTC)", "commit", "version", "file"):
-        table.add_column(column)
+    for column in ("timestamp (UTC)", "commit", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("file", overflow="fold")  # a path to copy: wrapped whole, never cut
     for e in entries:
         table.add_row(f"{e.timestamp:%Y-%m-%d %H:%M:%S}", e.sha7, e.version, e.path)
     output.console().print(table)
