@@ -380,7 +380,7 @@ def trend(
     )
     table = Table(show_header=True)
     for column in ("timestamp (UTC)", "commit", "value", ""):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for p in points:
         table.add_row(
             f"{p.timestamp:%Y-%m-%d %H:%M}",
@@ -486,7 +486,7 @@ def list_collectors(fmt: FormatOpt = Format.TEXT) -> None:
         return
     table = Table(title="collectors", title_justify="left")
     for column in ("name", "status", "keys", "description"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         status = "[green]ready[/green]" if row["ready"] else f"[red]{row['problem']}[/red]"
         table.add_row(row["name"], status, ", ".join(row["keys"]), row["description"])

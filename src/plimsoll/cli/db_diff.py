@@ -90,7 +90,7 @@ def _render(changes: list[Change], source: str, target: str) -> None:
         return
     table = Table(title=f"{source} -> {target}", title_justify="left")
     for column in ("change", "object", "name", "detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     colours = {"added": "green", "removed": "red", "changed": "yellow"}
     for change in changes:
         colour = colours[change.kind.value]

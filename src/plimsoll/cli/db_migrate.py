@@ -125,7 +125,7 @@ def status(
             title=f"migrations (current: {result.current or 'none'})", title_justify="left"
         )
         for column in ("version", "name", "state", "applied at", "ms"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         # A long history is summarised: the newest applied and every pending one are what matter.
         shown = result.applied[-SHOWN_APPLIED:]
         if len(result.applied) > len(shown):

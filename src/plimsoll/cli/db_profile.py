@@ -329,7 +329,7 @@ def _render_profile(result: MigrationProfile) -> None:
     if result.after is None:
         table = Table(title="queries", title_justify="left")
         for column in ("query", "median", "unit", "samples", "plan"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for p in result.before.profiles:
             table.add_row(
                 p.query.label,
@@ -344,7 +344,7 @@ def _render_profile(result: MigrationProfile) -> None:
             title=f"before and after (threshold {result.threshold:.0%})", title_justify="left"
         )
         for column in ("query", "before", "after", "change", "verdict", "plan after"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for old, new, judgement in result.comparisons:
             unit = old.metric.unit
             verdict = _status(judgement.status.value)
@@ -428,7 +428,7 @@ def _when(timestamp: float) -> str:
 def _baselines_table(baselines: list[BaselineStats], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("query", "metric", "n", "mean", "stddev", "95% interval", "recorded", "age"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for b in baselines:
         s, unit = b.summary, b.metric.unit
         age = f"{b.age_seconds / 86400:.1f} d"
@@ -498,7 +498,7 @@ def show(
     if checks:
         table = Table(title="checks", title_justify="left")
         for column in ("checked", "status", "current", "mean", "change"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for c in checks[:20]:
             status = _status(c.status) + (" [cyan](improved)[/cyan]" if c.improved else "")
             table.add_row(_when(c.checked_at), status, _ms(c.current), _ms(c.mean), _pct(c.change))
@@ -549,7 +549,7 @@ def _render_check(result: CheckReport) -> None:
             title_justify="left",
         )
         for column in ("query", "now", "baseline mean", "95% interval", "n", "change", "verdict"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for v in result.verdicts:
             s, unit = v.baseline.summary, v.baseline.metric.unit
             verdict = _status(v.status.value)
@@ -642,7 +642,7 @@ def slo(
 def _slo_table(results: list[ObjectiveResult], window: str) -> Table:
     table = Table(title=f"plimsoll's objectives over {window}", title_justify="left")
     for column in ("operation", "objective", "observed", "n", "within", "budget left", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in results:
         o = r.objective
         status = {"met": "[green]met[/]", "breached": "[red]BREACHED[/]"}.get(

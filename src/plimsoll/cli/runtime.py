@@ -49,10 +49,10 @@ def _observed(result: CheckResult) -> str:
 def _table(report: HealthReport) -> Table:
     table = Table(title="health checks", title_justify="left")
     table.add_column("check", style="cyan", no_wrap=True)
-    table.add_column("id")
+    table.add_column("id", overflow="fold")
     table.add_column("status")
     table.add_column("observed", justify="right")
-    table.add_column("output")
+    table.add_column("output", overflow="fold")
     for result in report.results:
         status = result.status.value
         table.add_row(

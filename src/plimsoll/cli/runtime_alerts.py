@@ -90,7 +90,7 @@ def list_alerts(
         return
     table = Table(title="alerts", title_justify="left")
     for column in ("fingerprint", "rule", "state", "severity", "labels", "since", "summary"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for alert in found:
         labels = ", ".join(
             f"{k}={v}"
@@ -177,7 +177,7 @@ def silence(
     if "silences" in result:
         table = Table(title="silences", title_justify="left")
         for column in ("id", "matchers", "ends", "comment"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for item in result["silences"]:  # type: ignore[attr-defined]
             table.add_row(
                 str(item["id"]), " ".join(item["matchers"]), _when(item["ends_at"]), item["comment"]

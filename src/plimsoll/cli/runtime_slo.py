@@ -88,7 +88,7 @@ def _table(statuses: list[SloStatus], raised: dict[str, list[Alert]]) -> Table:
     table.add_column("budget left", justify="right")
     table.add_column("bad / allowed", justify="right")
     table.add_column("burn rate", justify="right", no_wrap=True)
-    table.add_column("burning" + (" / raised by watch" if raised else ""))
+    table.add_column("burning" + (" / raised by watch" if raised else ""), overflow="fold")
     for item in statuses:
         budget = item.budget
         left = budget.remaining_fraction
@@ -164,7 +164,7 @@ def slo(
             for name, past in history.items():
                 table = Table(title=f"{name}: compliance per period", title_justify="left")
                 for column in ("from", "to", "compliance", "budget left", "met"):
-                    table.add_column(column)
+                    table.add_column(column, overflow="fold")
                 for p in past:
                     met = p.budget.met
                     table.add_row(

@@ -50,7 +50,7 @@ def _ms(value: float | None) -> str:
 
 def _features_table(report: UsageReport) -> Table:
     table = Table(title=f"usage over {report.window}", title_justify="left")
-    table.add_column("feature", style="cyan")
+    table.add_column("feature", style="cyan", overflow="fold")
     table.add_column("calls", justify="right")
     table.add_column("failed", justify="right")
     table.add_column("error rate", justify="right")
@@ -74,7 +74,7 @@ def _features_table(report: UsageReport) -> Table:
 
 def _sequences_table(report: UsageReport) -> Table:
     table = Table(title="frequent sequences in sessions", title_justify="left")
-    table.add_column("sequence", style="cyan")
+    table.add_column("sequence", style="cyan", overflow="fold")
     table.add_column("sessions", justify="right")
     table.add_column("occurrences", justify="right")
     for s in report.sequences:
