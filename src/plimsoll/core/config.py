@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.spec import HookSpec
@@ -187,20 +195,23 @@ ChannelConfig = Annotated[
 ]
 
 
+def _positive_duration(value: str | float) -> str | float:
+    if parse_duration(value) <= 0:
+        raise ValueError("must keep them for a positive time")
+    return value
+
+
+# How long something is kept: a duration ("7d", "12h") or seconds, more than zero.
+KeepFor = Annotated[str | float, AfterValidator(_positive_duration)]
+
+
 class NotifyConfig(_Model):
     """Notification channels by name; ``outbox_retention``: how long delivered messages stay
     in the outbox (undelivered ones stay until delivered or superseded)."""
 
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     default_channels: list[str] = Field(default_factory=list)
-    outbox_retention: str | float = "7d"
-
-    @field_validator("outbox_retention")
-    @classmethod
-    def _outbox_retention(cls, value: str | float) -> str | float:
-        if parse_duration(value) <= 0:
-            raise ValueError("must keep delivered messages for a positive time")
-        return value
+    outbox_retention: KeepFor = "7d"
 
     @property
     def outbox_retention_seconds(self) -> float:
@@ -400,14 +411,7 @@ class UsageConfig(_Model):
     flush_timeout_seconds: float = Field(default=5.0, gt=0)
     # Past the analyzer's longest window (30 days), events are deleted by the monitor's
     # retention pass (`runtime watch`, `runtime monitor`).
-    retention: str | float = "35d"
-
-    @field_validator("retention")
-    @classmethod
-    def _retention(cls, value: str | float) -> str | float:
-        if parse_duration(value) <= 0:
-            raise ValueError("must keep the events for a positive time")
-        return value
+    retention: KeepFor = "35d"
 
     @property
     def retention_seconds(self) -> float:
