@@ -8,7 +8,8 @@ domains, then composite types, each kind in dependency order (and the reverse to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from plimsoll.db.catalog import Catalog, CompositeType, DomainType, quote_ident
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
@@ -17,6 +18,8 @@ from plimsoll.db.diff.text import by_name, comment_sql, diff_comment, pairs, sho
 # Ranks inside CREATE_TYPES (negated inside DROP_TYPES): enums, then domains, then composites.
 DOMAIN_RANK = 1000
 COMPOSITE_RANK = 2000
+
+T = TypeVar("T", DomainType, CompositeType)
 
 
 def _mentions(type_text: str, key_sql: str) -> bool:
@@ -74,30 +77,69 @@ def _drop_check_sql(domain: DomainType, name: str) -> str:
     return _alter_domain(domain, f"DROP CONSTRAINT {quote_ident(name)}")
 
 
+def _ranks(
+    before: Mapping[str, T], after: Mapping[str, T], base: int
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each type's rank among the creations (B's dependency order) and the drops (A's,
+    negated: dropped in the reverse order)."""
+    create = {k: base + i for i, k in enumerate(_type_order(after))}
+    drop = {k: -(base + i) for i, k in enumerate(_type_order(before))}
+    return create, drop
+
+
+def _no_detail(_: object) -> str:
+    return ""
+
+
+def _made_or_dropped(
+    object_type: str,
+    key: str,
+    old: T | None,
+    new: T | None,
+    create_sql: Callable[[T], str],
+    drop_word: str,
+    ranks: tuple[dict[str, int], dict[str, int]],
+    detail: Callable[[T], str],
+) -> Change:
+    """A domain or composite type only in B (created) or only in A (dropped)."""
+    if new is not None:
+        step = Step(
+            Phase.CREATE_TYPES,
+            create_sql(new),
+            f"DROP {drop_word} {new.sql_name};",
+            ranks[0][key],
+        )
+        return Change(ChangeKind.ADDED, object_type, key, detail(new), (step,))
+    assert old is not None
+    step = Step(
+        Phase.DROP_TYPES,
+        f"DROP {drop_word} {old.sql_name};",
+        create_sql(old),
+        ranks[1][key],
+    )
+    return Change(ChangeKind.REMOVED, object_type, key, detail(old), (step,))
+
+
 def diff_domains(a: Catalog, b: Catalog) -> list[Change]:
     """Domains created, dropped or altered."""
-    create_rank = {k: DOMAIN_RANK + i for i, k in enumerate(_type_order(b.domains))}
-    drop_rank = {k: -(DOMAIN_RANK + i) for i, k in enumerate(_type_order(a.domains))}
+    ranks = _ranks(a.domains, b.domains, DOMAIN_RANK)
     out = []
     for key in pairs(a.domains, b.domains):
         old, new = a.domains.get(key), b.domains.get(key)
-        if old is None and new is not None:
-            step = Step(
-                Phase.CREATE_TYPES,
-                _create_domain_sql(new),
-                f"DROP DOMAIN {new.sql_name};",
-                create_rank[key],
+        if old is None or new is None:
+            out.append(
+                _made_or_dropped(
+                    "domain",
+                    key,
+                    old,
+                    new,
+                    _create_domain_sql,
+                    "DOMAIN",
+                    ranks,
+                    lambda d: d.base_type,
+                )
             )
-            out.append(Change(ChangeKind.ADDED, "domain", key, new.base_type, (step,)))
-        elif new is None and old is not None:
-            step = Step(
-                Phase.DROP_TYPES,
-                f"DROP DOMAIN {old.sql_name};",
-                _create_domain_sql(old),
-                drop_rank[key],
-            )
-            out.append(Change(ChangeKind.REMOVED, "domain", key, old.base_type, (step,)))
-        elif old is not None and new is not None and old != new:
+        elif old != new:
             out += _altered_domain(key, old, new)
     return out
 
@@ -174,28 +216,24 @@ def _create_composite_sql(composite: CompositeType) -> str:
 
 def diff_composites(a: Catalog, b: Catalog) -> list[Change]:
     """Composite types created, dropped or altered attribute by attribute."""
-    create_rank = {k: COMPOSITE_RANK + i for i, k in enumerate(_type_order(b.composites))}
-    drop_rank = {k: -(COMPOSITE_RANK + i) for i, k in enumerate(_type_order(a.composites))}
+    ranks = _ranks(a.composites, b.composites, COMPOSITE_RANK)
     out = []
     for key in pairs(a.composites, b.composites):
         old, new = a.composites.get(key), b.composites.get(key)
-        if old is None and new is not None:
-            step = Step(
-                Phase.CREATE_TYPES,
-                _create_composite_sql(new),
-                f"DROP TYPE {new.sql_name};",
-                create_rank[key],
+        if old is None or new is None:
+            out.append(
+                _made_or_dropped(
+                    "composite type",
+                    key,
+                    old,
+                    new,
+                    _create_composite_sql,
+                    "TYPE",
+                    ranks,
+                    _no_detail,
+                )
             )
-            out.append(Change(ChangeKind.ADDED, "composite type", key, "", (step,)))
-        elif new is None and old is not None:
-            step = Step(
-                Phase.DROP_TYPES,
-                f"DROP TYPE {old.sql_name};",
-                _create_composite_sql(old),
-                drop_rank[key],
-            )
-            out.append(Change(ChangeKind.REMOVED, "composite type", key, "", (step,)))
-        elif old is not None and new is not None and old != new:
+        elif old != new:
             out += diff_comment(old.comment, new.comment, f"TYPE {new.sql_name}", key)
             if old.attributes != new.attributes:
                 out.append(_altered_composite(key, old, new, _columns_using(a, old.sql_name)))
