@@ -41,6 +41,16 @@ def plan_sql(path: Path, server_version: int) -> MigrationPlan:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
+    return plan_text(text, str(path), server_version)
+
+
+def plan_text(text: str, source: str, server_version: int) -> MigrationPlan:
+    """Plan the SQL migration ``text`` (shown as ``source``), as :func:`plan_sql` does.
+
+    The linter asks this too, so that what it says about a migration's transaction is what
+    the migrator will do. Transaction control other than one pair around the whole file is
+    an InputError naming the line.
+    """
     # The parser (pglast) is loaded when a migration is planned, not for `status`.
     from plimsoll.db.sql import (
         parse_sql,
@@ -50,13 +60,13 @@ def plan_sql(path: Path, server_version: int) -> MigrationPlan:
     )
     from plimsoll.db.sql import transactional as transaction_requirement
 
-    script = parse_sql(text, str(path))
+    script = parse_sql(text, source)
     if transaction_control(script):
         stripped = strip_outer_transaction(script)
         if stripped is None:
             first = transaction_control(script)[0]
             raise InputError(
-                f"{path}:{first.start_line}: transaction control inside a migration; the "
+                f"{source}:{first.start_line}: transaction control inside a migration; the "
                 "migrator runs each migration in its own transaction (one BEGIN ... COMMIT "
                 "around the whole file is allowed and dropped)"
             )

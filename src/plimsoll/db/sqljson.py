@@ -373,6 +373,33 @@ def def_options(options: Any) -> dict[str, Any]:
     return out
 
 
+def enabled_options(options: Any) -> set[str]:
+    """The names of the boolean DefElem options that are on: ``(FULL)``, ``(FULL true)``, but
+    not ``(FULL false)``, ``(FULL off)`` or ``(FULL 0)``."""
+    return {name for name, arg in def_options(options).items() if not option_false(arg)}
+
+
+def option_false(arg: Any) -> bool:
+    """Whether a boolean DefElem argument is false (absent means true, as in PostgreSQL)."""
+    if arg is None:
+        return False
+    kind, node = unwrap(arg)
+    if kind == "TypeName":  # a bare word such as ``off`` may be parsed as a type name
+        names = strings(node.get("names"))
+        value: Any = names[-1] if names else ""
+    else:
+        value = constant(arg)
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value == 0
+    # PostgreSQL's parse_bool accepts unique prefixes of these words.
+    word = str(value or "").strip().lower()
+    return bool(word) and (
+        "false".startswith(word) or "no".startswith(word) or word in ("off", "of", "0")
+    )
+
+
 def constant(node: Any) -> Any:
     """The Python value of an ``A_Const`` (or a String/Integer node); None when not a constant."""
     kind, inner = unwrap(node)

@@ -16,9 +16,11 @@ cases:
     options: {}            # optional rule options
     migration: true        # optional (default: true for statement rules, false for schema rules)
     message: SHARE lock    # optional: a text every finding's message contains
+    wrapped: true          # optional: a migration of the project's own, run by plimsoll's migrator
 ```
 
-``files:`` (a list of ``{path, sql, migration}``) replaces ``sql`` for cases that span files.
+``files:`` (a list of ``{path, sql, migration, wrapped, build}``) replaces ``sql`` for cases that
+span files (``build: false`` for a down migration).
 """
 
 from __future__ import annotations
@@ -52,10 +54,23 @@ def _params() -> list[Any]:
 def _sources(case: dict[str, Any], default_migration: bool) -> list[SourceFile]:
     if "files" in case:
         return [
-            SourceFile(f["path"], f["sql"], f.get("migration", default_migration))
+            SourceFile(
+                f["path"],
+                f["sql"],
+                f.get("migration", default_migration),
+                build=f.get("build", True),
+                wrapped=f.get("wrapped", False),
+            )
             for f in case["files"]
         ]
-    return [SourceFile("case.sql", case["sql"], case.get("migration", default_migration))]
+    return [
+        SourceFile(
+            "case.sql",
+            case["sql"],
+            case.get("migration", default_migration),
+            wrapped=case.get("wrapped", False),
+        )
+    ]
 
 
 @pytest.mark.parametrize(("rule_id", "case"), _params())

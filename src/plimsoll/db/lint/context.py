@@ -9,11 +9,14 @@ lock_timeout``, an open ``BEGIN``) and none of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from plimsoll.db.lint.carried import Carried
 from plimsoll.db.sqljson import constant, relation_key, strings, unwrap
 
 if TYPE_CHECKING:
+    from plimsoll.db.lint.migrator_view import MigratorRun
     from plimsoll.db.sqljson import JsonScript, JsonStatement
 
 # Statement types that create a relation, and where their RangeVar sits.
@@ -37,10 +40,9 @@ class StatementContext:
     transaction by the tool that applies them). ``wrapped`` is set for the project's own
     migrations, which plimsoll's migrator runs in one transaction each (statements that cannot
     run in one, such as ``CREATE INDEX CONCURRENTLY``, outside it), so a failed run leaves
-    nothing half done. ``checked`` holds the tables given a validated CHECK constraint earlier
-    in this file or in an earlier migration of the run (the engine shares one set between the
-    migrations it lints in order): a constraint validated by one migration is there for the
-    next.
+    nothing half done. ``carried`` holds what this file and the migrations linted before it
+    established about live tables (the engine shares one between the migrations it lints in
+    order): a CHECK constraint validated by one migration is there for the next.
     """
 
     script: JsonScript
@@ -52,7 +54,12 @@ class StatementContext:
     created: set[str] = field(default_factory=set)
     explicit_transaction: bool = False
     settings: dict[str, str] = field(default_factory=dict)
-    checked: set[str] = field(default_factory=set)
+    carried: Carried = field(default_factory=Carried)
+
+    @property
+    def checked(self) -> set[str]:
+        """The tables given a validated CHECK constraint before this statement."""
+        return self.carried.checked
 
     @property
     def file(self) -> str:
@@ -63,6 +70,21 @@ class StatementContext:
     def in_transaction(self) -> bool:
         """Whether the statement runs inside a transaction block."""
         return self.explicit_transaction or self.assume_in_transaction
+
+    @cached_property
+    def migrator_run(self) -> MigratorRun | None:
+        """How plimsoll's migrator runs this file (None when it is not one of its migrations)."""
+        if not (self.migration and self.wrapped):
+            return None
+        from plimsoll.db.lint.migrator_view import migrator_run
+
+        return migrator_run(self.script, self.pg_version)
+
+    @property
+    def wrapped_in_transaction(self) -> bool:
+        """Whether plimsoll's migrator runs this whole file in one transaction."""
+        run = self.migrator_run
+        return run is not None and run.in_transaction
 
     @property
     def lock_timeout_set(self) -> bool:
@@ -100,10 +122,10 @@ class StatementContext:
             self._transaction(node.get("kind", ""))
         elif kind == "VariableSetStmt":
             self._setting(node)
-        elif kind == "AlterTableStmt" and any(
-            _validates_a_check(unwrap(command)[1]) for command in node.get("cmds") or ()
-        ):
-            self.checked.add(self.key(node.get("relation")))
+        elif kind == "AlterTableStmt":
+            table = self.key(node.get("relation"))
+            for command in node.get("cmds") or ():
+                self.carried.alter(table, unwrap(command)[1])
         elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
             old = self.key(node.get("relation"))
             if old in self.created:
@@ -152,15 +174,3 @@ def qualified_names(items: object) -> list[str]:
         elif kind == "String":
             out.append(node.get("sval", ""))
     return out
-
-
-def _validates_a_check(cmd: dict) -> bool:
-    """Whether an ALTER TABLE subcommand leaves a validated CHECK constraint: ``VALIDATE
-    CONSTRAINT``, or ``ADD CONSTRAINT ... CHECK`` without NOT VALID."""
-    subtype = cmd.get("subtype")
-    if subtype == "AT_ValidateConstraint":
-        return True
-    if subtype != "AT_AddConstraint":
-        return False
-    _, constraint = unwrap(cmd.get("def"))
-    return constraint.get("contype") == "CONSTR_CHECK" and not constraint.get("skip_validation")

@@ -10,6 +10,7 @@ Findings are silenced by inline directives (``plimsoll.db.lint.ignores``) and so
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.gcpause import gc_paused
 from plimsoll.db.lint.background import Background
+from plimsoll.db.lint.carried import Carried
 from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
 from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
@@ -233,8 +235,8 @@ def lint_sources(
                 partial(linter.schema_findings, scripts, pg_version),
                 fork=sum(len(s.text) for s in catalog_sources) >= PARALLEL_CHARACTERS,
             )
-        # The tables a migration gave a validated CHECK, seen by the migrations after it.
-        checked: set[str] = set()
+        # What a migration establishes (a validated CHECK, ...), seen by the migrations after it.
+        carried = Carried()
         for source, script in parsed:
             context = StatementContext(
                 script,
@@ -246,8 +248,12 @@ def lint_sources(
             )
             if not source.migration:
                 context.created = built
+            elif source.build:
+                context.carried = carried
             else:
-                context.checked = checked
+                # A down migration sees what the ups before it established, and leaves it be:
+                # the next up runs after this up, not after this down.
+                context.carried = copy.deepcopy(carried)
             linter.statements(script, context)
         if schema_job is not None:
             for finding in schema_job.result():

@@ -4,7 +4,7 @@ from plimsoll.db.lint.library import Library
 
 LIBRARY = Library.of(
     "hipaa",
-    "1.0.0",
+    "1.1.0",
     "HIPAA Security Rule safeguards for tables holding PHI: classification, audit columns"
     " and triggers, row-level security, grants, encryption of identifiers, integrity,"
     " retention and access logging.",

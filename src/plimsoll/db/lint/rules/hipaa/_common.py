@@ -99,6 +99,16 @@ DEFAULT_PHI_TABLE_PATTERNS: tuple[str, ...] = (
     r"health_?record",
 )
 
+# Tables that record activity on PHI: they hold PHI too (row images, patient ids), but asking
+# them for audit columns, audit triggers, a retention column or row-level security of their
+# own would recurse without end (the audit table of the audit table...).
+DEFAULT_LOG_TABLE_PATTERNS: tuple[str, ...] = (
+    r"(^|_)access_?logs?$",
+    r"(^|_)audit_?(logs?|trail|events?)?s?$",
+    r"(^|_)access_?events?$",
+    r"^phi_access",
+)
+
 
 class PhiOptions(BaseModel):
     """Which columns and tables hold PHI (every ``hipaa`` rule has these options)."""
@@ -118,6 +128,12 @@ class PhiOptions(BaseModel):
     phi_table_patterns: Patterns = Field(
         default=DEFAULT_PHI_TABLE_PATTERNS,
         description="Table names (or schema.name) that hold PHI whatever their columns.",
+    )
+    log_table_patterns: Patterns = Field(
+        default=DEFAULT_LOG_TABLE_PATTERNS,
+        description="Audit and access-log tables (names or schema.name): the audit-columns,"
+        " audit-trigger, retention-column and row-level-security rules leave them out (they"
+        " are the audit trail; auditing them would recurse).",
     )
 
 
@@ -146,6 +162,12 @@ def phi_tables(catalog: Catalog, options: PhiOptions) -> tuple[PhiTable, ...]:
     tables = matcher(options.phi_table_patterns)
     key = ("phi", strong.patterns, linked.patterns, tables.patterns)
     return per_catalog(catalog, key, lambda: _phi_tables(catalog, strong, linked, tables))
+
+
+def audited_phi_tables(catalog: Catalog, options: PhiOptions) -> tuple[PhiTable, ...]:
+    """The tables holding PHI that need an audit trail: all but the audit and access logs."""
+    logs = matcher(options.log_table_patterns)
+    return tuple(phi for phi in phi_tables(catalog, options) if not logs.table(phi.table))
 
 
 def _phi_tables(

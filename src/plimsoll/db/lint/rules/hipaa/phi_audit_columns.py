@@ -9,7 +9,7 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, audited_phi_tables
 from plimsoll.db.lint.schema_facts import finding, missing_columns
 
 
@@ -31,6 +31,9 @@ class PhiAuditColumns(SchemaRule):
     application (``created_by``, ``updated_by``: the end user, not the shared database role).
     The column names are the ``audit_columns`` option.
 
+    Audit and access-log tables (the ``log_table_patterns`` option) are left out: they are
+    the audit trail, and auditing them in turn would never end.
+
     **Example.**
 
     ```sql
@@ -48,7 +51,7 @@ class PhiAuditColumns(SchemaRule):
     id = "hipaa-phi-audit-columns"
     severity = Severity.ERROR
     help = "Add the missing audit columns (who and when, for creation and last change)."
-    version = "1.0.0"
+    version = "1.1.0"
 
     class Options(PhiOptions):
         """Which tables hold PHI, and the audit columns each must have."""
@@ -60,7 +63,7 @@ class PhiAuditColumns(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI table missing an audit column."""
-        for phi in phi_tables(catalog, self.options):
+        for phi in audited_phi_tables(catalog, self.options):
             missing = missing_columns(phi.table, self.options.audit_columns)
             if missing:
                 yield finding(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog, Table
 from plimsoll.db.lint.rule import Severity
 from plimsoll.db.lint.rules._audit_trigger import AuditTriggerOptions, AuditTriggerRule
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, audited_phi_tables
 
 
 class PhiAuditTrigger(AuditTriggerRule):
@@ -32,6 +32,9 @@ class PhiAuditTrigger(AuditTriggerRule):
     ``trigger_name_patterns`` count (a trigger that sets ``updated_at`` audits nothing); an
     empty list accepts any trigger.
 
+    Audit and access-log tables (the ``log_table_patterns`` option) are left out: they are
+    the audit trail, and auditing them in turn would never end.
+
     **Example.**
 
     ```sql
@@ -45,14 +48,14 @@ class PhiAuditTrigger(AuditTriggerRule):
     help = (
         "Add an AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW trigger writing an audit trail."
     )
-    version = "1.0.0"
+    version = "1.1.0"
 
     class Options(AuditTriggerOptions, PhiOptions):
         """Which tables hold PHI, the events to audit, and what an audit trigger is called."""
 
     def audited(self, catalog: Catalog) -> Iterator[tuple[Table, str]]:
         """The tables holding PHI, named with why they do."""
-        for phi in phi_tables(catalog, self.options):
+        for phi in audited_phi_tables(catalog, self.options):
             yield phi.table, phi.describe()
 
     def message(self, table: str, missing: str) -> str:

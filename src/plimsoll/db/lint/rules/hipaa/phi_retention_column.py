@@ -10,7 +10,7 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, audited_phi_tables
 
 _RETENTION_TAG = re.compile(r"\bretention\s*[:=]", re.IGNORECASE)
 
@@ -33,6 +33,9 @@ class PhiRetentionColumn(SchemaRule):
     or declare the table's period in its comment. The accepted column names are the
     ``retention_columns`` option.
 
+    Audit and access-log tables (the ``log_table_patterns`` option) are left out: they are
+    the audit trail, and auditing them in turn would never end.
+
     **Example.**
 
     ```sql
@@ -44,7 +47,7 @@ class PhiRetentionColumn(SchemaRule):
     id = "hipaa-phi-retention-column"
     severity = Severity.WARNING
     help = "Add a retention column (retain_until) or declare 'retention: <period>' in the table comment."
-    version = "1.0.0"
+    version = "1.1.0"
 
     class Options(PhiOptions):
         """Which tables hold PHI, and the column names that declare retention."""
@@ -63,7 +66,7 @@ class PhiRetentionColumn(SchemaRule):
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI table with neither a retention column nor a retention comment."""
         wanted = set(self.options.retention_columns)
-        for phi in phi_tables(catalog, self.options):
+        for phi in audited_phi_tables(catalog, self.options):
             table = phi.table
             if any(c.name in wanted for c in table.columns):
                 continue

@@ -9,7 +9,7 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog, Policy
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, audited_phi_tables
 
 
 def _lets_everyone_read(policy: Policy) -> bool:
@@ -43,6 +43,9 @@ class PhiRowLevelSecurity(SchemaRule):
     **Fix.** ``ALTER TABLE ... ENABLE ROW LEVEL SECURITY`` and ``CREATE POLICY`` with a
     ``USING`` expression naming whose rows a role may see.
 
+    Audit and access-log tables (the ``log_table_patterns`` option) are left out: they are
+    the audit trail, and auditing them in turn would never end.
+
     **Example.**
 
     ```sql
@@ -55,7 +58,7 @@ class PhiRowLevelSecurity(SchemaRule):
     id = "hipaa-phi-row-level-security"
     severity = Severity.ERROR
     help = "ENABLE ROW LEVEL SECURITY on the table and CREATE POLICY restricting its rows."
-    version = "1.0.0"
+    version = "1.1.0"
 
     class Options(PhiOptions):
         """Which tables hold PHI, and whether the owner must be subject to the policies too."""
@@ -67,7 +70,7 @@ class PhiRowLevelSecurity(SchemaRule):
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI table without RLS, without a policy, or with a policy letting all in."""
-        for phi in phi_tables(catalog, self.options):
+        for phi in audited_phi_tables(catalog, self.options):
             table = phi.table
             if not table.rls_enabled:
                 yield Violation(

@@ -23,7 +23,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from plimsoll.db.sqljson import Node, constant, relation_key, strings, unwrap
+from plimsoll.db.lint.carried import not_null_columns
+from plimsoll.db.sqljson import Node, constant, relation_key, unwrap
 
 if TYPE_CHECKING:
     from plimsoll.db.lint.context import StatementContext
@@ -136,23 +137,6 @@ def migration_facts(context: StatementContext) -> MigrationFacts:
 
 
 _CACHE: dict[str, tuple[weakref.ref[JsonScript], MigrationFacts]] = {}
-
-
-def not_null_columns(expression: object) -> list[str]:
-    """The columns a CHECK expression proves non-null: ``c IS NOT NULL`` (also in an AND)."""
-    kind, node = unwrap(expression)
-    if kind == "NullTest" and node.get("nulltesttype") == "IS_NOT_NULL":
-        arg_kind, arg = unwrap(node.get("arg"))
-        if arg_kind == "ColumnRef":
-            fields = strings(arg.get("fields"))
-            return fields[-1:] if fields else []
-        return []
-    if kind == "BoolExpr" and node.get("boolop") == "AND_EXPR":
-        out: list[str] = []
-        for item in node.get("args") or ():
-            out.extend(not_null_columns(item))
-        return out
-    return []
 
 
 def _gather(script: JsonScript) -> MigrationFacts:

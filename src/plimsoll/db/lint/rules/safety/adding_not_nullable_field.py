@@ -31,10 +31,11 @@ class AddingNotNullableField(AlterTableRule):
     without blocking), then ``SET NOT NULL`` (no scan) and drop the CHECK. On PostgreSQL 18
     ``ADD CONSTRAINT ... NOT NULL c NOT VALID`` then ``VALIDATE CONSTRAINT`` does the same in
     two steps. Before 12 there is no way around the scan: keep the validated CHECK instead of
-    NOT NULL. The rule accepts a ``SET NOT NULL`` that an earlier statement of the same file
-    prepared with a validated CHECK (a check validated in an earlier migration is not seen:
-    silence the finding there with ``-- plimsoll: ignore adding-not-nullable-field``). A
-    table created in the same migration is exempt.
+    NOT NULL. The rule accepts a ``SET NOT NULL`` that an earlier statement of the same file,
+    or an earlier migration linted in the same run, prepared with a validated CHECK (one
+    validated outside what is linted is not seen: silence the finding there with ``--
+    plimsoll: ignore adding-not-nullable-field``). A table created in the same migration is
+    exempt.
 
     **Example.**
 
@@ -49,6 +50,7 @@ class AddingNotNullableField(AlterTableRule):
 
     id = "adding-not-nullable-field"
     severity = Severity.WARNING
+    version = "1.0.1"
     help = (
         "Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in another transaction, then SET"
         " NOT NULL (no scan on PostgreSQL 12+) and drop the CHECK."
@@ -68,7 +70,13 @@ class AddingNotNullableField(AlterTableRule):
         if pg_version >= 12:
             facts = migration_facts(command.context)
             index = command.statement.index
-            columns = [c for c in columns if not facts.not_null_proven(command.table, c, index)]
+            carried = command.context.carried
+            columns = [
+                c
+                for c in columns
+                if not facts.not_null_proven(command.table, c, index)
+                and not carried.proven_not_null(command.table, c)
+            ]
         if not columns:
             return
         column = columns[0]

@@ -8,7 +8,7 @@ from typing import ClassVar
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.sqljson import JsonStatement, enabled_options, unwrap
 
 
 class BanConcurrentIndexCreationInTransaction(StatementRule):
@@ -42,6 +42,7 @@ class BanConcurrentIndexCreationInTransaction(StatementRule):
 
     id = "ban-concurrent-index-creation-in-transaction"
     severity = Severity.ERROR
+    version = "1.0.1"
     help = "Run the CONCURRENTLY statement outside a transaction block, in a migration of its own."
     node_types: ClassVar[tuple[str, ...]] = (
         "IndexStmt",
@@ -83,7 +84,7 @@ def _concurrent(statement: JsonStatement) -> str | None:
     if kind == "DropStmt" and node.get("concurrent"):
         return "DROP INDEX CONCURRENTLY"
     if kind == "ReindexStmt":
-        params = {unwrap(item)[1].get("defname", "") for item in node.get("params") or ()}
+        params = enabled_options(node.get("params"))
         return "REINDEX CONCURRENTLY" if "concurrently" in params else None
     if kind == "AlterTableStmt":
         for command in node.get("cmds") or ():

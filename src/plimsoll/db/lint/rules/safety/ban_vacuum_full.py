@@ -8,7 +8,7 @@ from typing import ClassVar
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
 from plimsoll.db.lint.rules.safety._statement_parts import existing_relation
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.sqljson import JsonStatement, enabled_options, unwrap
 
 
 class BanVacuumFull(StatementRule):
@@ -39,6 +39,7 @@ class BanVacuumFull(StatementRule):
 
     id = "ban-vacuum-full"
     severity = Severity.WARNING
+    version = "1.0.1"
     help = "Use plain VACUUM, or pg_repack/pg_squeeze outside the migration to shrink a table."
     node_types: ClassVar[tuple[str, ...]] = ("VacuumStmt",)
 
@@ -47,7 +48,7 @@ class BanVacuumFull(StatementRule):
         node = statement.node
         if not context.migration or not node.get("is_vacuumcmd"):
             return
-        options = {unwrap(item)[1].get("defname", "") for item in node.get("options") or ()}
+        options = enabled_options(node.get("options"))
         if "full" not in options:
             return
         relations = node.get("rels") or ()

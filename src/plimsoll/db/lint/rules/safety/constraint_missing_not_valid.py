@@ -28,7 +28,8 @@ class ConstraintMissingNotValid(AlterTableRule):
 
     **Fix.** ``ADD CONSTRAINT ... NOT VALID``, commit, then ``VALIDATE CONSTRAINT`` in a
     separate transaction (a separate migration when the tool wraps each one in a
-    transaction). A table created in the same migration is exempt.
+    transaction: plimsoll's migrator runs each of the project's migrations in one). A table
+    created in the same migration is exempt.
 
     **Example.**
 
@@ -41,6 +42,7 @@ class ConstraintMissingNotValid(AlterTableRule):
 
     id = "constraint-missing-not-valid"
     severity = Severity.WARNING
+    version = "1.1.0"
     help = "Add the constraint NOT VALID, then VALIDATE CONSTRAINT in a separate transaction."
     subtypes = _ADD_OR_VALIDATE
 
@@ -89,7 +91,7 @@ class ConstraintMissingNotValid(AlterTableRule):
         added = facts.not_valid_before(table, name, statement.index)
         if added is None or facts.boundary_between(added, statement.index):
             return False
-        if context.explicit_transaction:
+        if context.explicit_transaction or context.wrapped_in_transaction:
             return True
         # The migration tool's transaction lasts until the file's first COMMIT or ROLLBACK.
         return context.assume_in_transaction and not facts.ended_before(statement.index)

@@ -46,10 +46,14 @@ class PreferRobustStmts(StatementRule):
     whose migrations the tool wraps in a transaction (``assume_in_transaction``, up to the
     file's first ``COMMIT`` or ``ROLLBACK``, which ends that transaction too), are not
     flagged, except ``CREATE INDEX CONCURRENTLY`` (which never runs in one); an unnamed
-    ``CREATE INDEX`` cannot be guarded and is left out; a ``VALIDATE CONSTRAINT`` of a
-    constraint the file dropped or added after dropping it is fine; a temporary table
-    ``ON COMMIT DROP`` is fine. Tables created in the same file get no exemption: after a
-    partial run they exist too. Schema files build a fresh database and are not checked.
+    ``CREATE INDEX`` cannot be guarded and is left out. The project's own migrations run
+    through plimsoll's migrator, one transaction each, and are not flagged either, except a
+    file holding a statement that cannot run in a transaction (``CONCURRENTLY``, ``VACUUM``,
+    ...): the migrator runs that whole file outside one, so each of its statements is
+    checked. A ``VALIDATE CONSTRAINT`` of a constraint the file dropped or added after
+    dropping it is fine; a temporary table ``ON COMMIT DROP`` is fine. Tables created in the
+    same file get no exemption: after a partial run they exist too. Schema files build a
+    fresh database and are not checked.
 
     **Example.**
 
@@ -65,6 +69,7 @@ class PreferRobustStmts(StatementRule):
 
     id = "prefer-robust-stmts"
     severity = Severity.WARNING
+    version = "1.1.0"
     help = "Add IF [NOT] EXISTS, or run the migration in a transaction."
     node_types: ClassVar[tuple[str, ...]] = (
         "AlterTableStmt",
@@ -103,7 +108,7 @@ class PreferRobustStmts(StatementRule):
             return
         in_transaction = (
             context.explicit_transaction
-            or context.wrapped
+            or context.wrapped_in_transaction
             or (context.assume_in_transaction and not self._ended)
         )
         if kind == "AlterTableStmt":

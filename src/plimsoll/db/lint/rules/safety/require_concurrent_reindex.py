@@ -8,7 +8,7 @@ from typing import ClassVar
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
-from plimsoll.db.sqljson import JsonStatement, unwrap
+from plimsoll.db.sqljson import JsonStatement, enabled_options
 
 _BEFORE_12 = (
     "PostgreSQL before 12 has no REINDEX CONCURRENTLY: build a replacement with CREATE INDEX"
@@ -45,6 +45,7 @@ class RequireConcurrentReindex(StatementRule):
 
     id = "require-concurrent-reindex"
     severity = Severity.WARNING
+    version = "1.0.1"
     help = "Use REINDEX ... CONCURRENTLY (PostgreSQL 12+, outside a transaction block)."
     node_types: ClassVar[tuple[str, ...]] = ("ReindexStmt",)
 
@@ -53,7 +54,7 @@ class RequireConcurrentReindex(StatementRule):
         node = statement.node
         if not context.migration:
             return
-        params = {unwrap(item)[1].get("defname", "") for item in node.get("params") or ()}
+        params = enabled_options(node.get("params"))
         if "concurrently" in params:
             return
         kind = node.get("kind", "")

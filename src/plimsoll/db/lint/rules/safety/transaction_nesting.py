@@ -31,7 +31,10 @@ class TransactionNesting(StatementRule):
     **Fix.** Let one party manage the transaction: remove ``BEGIN``/``COMMIT`` from files the
     tool wraps, and never open a second ``BEGIN`` before the first ``COMMIT``. Use
     ``SAVEPOINT`` for a partial rollback. With ``assume_in_transaction``, every ``BEGIN``,
-    ``COMMIT`` and ``ROLLBACK`` of a migration is reported.
+    ``COMMIT`` and ``ROLLBACK`` of a migration is reported. plimsoll's own migrator runs each
+    of the project's migrations in one transaction and accepts one ``BEGIN ... COMMIT``
+    around a whole file (it drops the pair); it refuses any other transaction control, so in
+    those files each such statement is reported.
 
     **Example.**
 
@@ -46,6 +49,7 @@ class TransactionNesting(StatementRule):
 
     id = "transaction-nesting"
     severity = Severity.WARNING
+    version = "1.1.0"
     help = (
         "Remove the nested BEGIN/COMMIT: let one party (the file or the tool) own the transaction."
     )
@@ -54,6 +58,14 @@ class TransactionNesting(StatementRule):
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag BEGIN inside a transaction, and COMMIT/ROLLBACK outside one or of the tool's."""
         kind = statement.node.get("kind", "")
+        run = context.migrator_run
+        if run is not None and run.refused is not None:
+            yield Violation(
+                f"plimsoll's migrator refuses this migration: {_reason(run.refused)}",
+                help="Remove the transaction statements (the migrator runs the migration in"
+                " one transaction), or split the file into one migration per transaction.",
+            )
+            return
         tool = context.migration and context.assume_in_transaction
         if kind in _BEGINS:
             if context.explicit_transaction:
@@ -79,3 +91,9 @@ class TransactionNesting(StatementRule):
                     f"{word} with no transaction open does nothing",
                     help=f"Remove the {word}, or add the BEGIN it was meant to close.",
                 )
+
+
+def _reason(refusal: str) -> str:
+    """The migrator's refusal without its ``file:line:`` prefix (the finding has its own)."""
+    head, sep, rest = refusal.partition(": ")
+    return rest if sep and ":" in head else refusal
