@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from rich.console import Console
+from rich.emoji import Emoji
 
-from plimsoll.db.dry_run import dry_run
+from plimsoll.db.dry_run import DryRunReport, SequenceAdvance, dry_run
+from plimsoll.db.dry_run_render import render_dry_run
 from plimsoll.db.migrator import Migrator
 
 SNAPSHOT = """
@@ -80,3 +85,116 @@ def test_a_failing_statement_is_reported_and_rolled_back(pg_database: Any, tmp_p
     assert "2_bad.up.sql:2:" in report.migrations[-1].error
     with psycopg.connect(pg_database.dsn) as conn:
         assert conn.execute("SELECT to_regclass('items')").fetchone() == (None,)
+
+
+def _text(report: DryRunReport) -> str:
+    """The text report as a terminal would show it (emoji codes on, as by default)."""
+    console = Console(file=io.StringIO(), record=True, width=300, emoji=True)
+    render_dry_run(report, "text", console)
+    return console.export_text()
+
+
+def _last_value(dsn: str, sequence: str) -> int | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT last_value FROM pg_sequences WHERE sequencename = %s", (sequence,)
+        ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+# A Python migration that, through a connection of its own, advances a sequence: another
+# session using it while the dry run runs.
+OTHER_SESSION = """
+import psycopg
+
+
+def up(conn):
+    with psycopg.connect(conn.info.dsn, autocommit=True) as other:
+        other.execute("SELECT nextval('busy')")
+"""
+
+
+def test_sequences_the_dry_run_advanced_are_reported_not_set_back(
+    pg_database: Any, tmp_path: Path, capsys: Any
+) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "1_t.up.sql": "CREATE TABLE t (id int GENERATED ALWAYS AS IDENTITY, v text);\n"
+            "CREATE TABLE fresh (id int GENERATED ALWAYS AS IDENTITY);\n"
+            "CREATE SEQUENCE busy;\n"
+            "INSERT INTO t (v) VALUES ('kept');\n",
+            "2_rows.up.sql": "INSERT INTO t (v) VALUES ('a'), ('b');\n"
+            "INSERT INTO fresh DEFAULT VALUES;\n"
+            "CREATE TABLE gone (id int GENERATED ALWAYS AS IDENTITY);\n"
+            "INSERT INTO gone DEFAULT VALUES;\n",
+            "3_other.py": OTHER_SESSION,
+        },
+    )
+    migrator = Migrator(pg_database.dsn, folder)
+    migrator.up(target="1")
+    report = dry_run(migrator)
+    assert not report.failed and report.rolled_back
+    # Not set back: what pg_sequences shows now is what the report says.
+    assert _last_value(pg_database.dsn, "t_id_seq") == 3
+    assert _last_value(pg_database.dsn, "fresh_id_seq") == 1
+    assert _last_value(pg_database.dsn, "busy") == 1  # by the other session
+    assert report.sequences == [
+        SequenceAdvance("public", "fresh_id_seq", None, 1),
+        SequenceAdvance("public", "t_id_seq", 1, 3),
+    ]
+    assert _text(report).splitlines()[-1] == (
+        "rolled back; sequences advanced: public.fresh_id_seq unused -> 1,"
+        " public.t_id_seq 1 -> 3; PostgreSQL never rolls them back"
+    )
+    render_dry_run(report, "json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["sequences_advanced"] == [
+        {"schema": "public", "name": "fresh_id_seq", "before": None, "after": 1},
+        {"schema": "public", "name": "t_id_seq", "before": 1, "after": 3},
+    ]
+    assert data["rolled_back"] is True and data["failed"] is False
+    (rows, _other) = data["migrations"]
+    # The INSERT's locks: on the table, and on its identity sequence (nextval).
+    assert rows["statements"][0]["locks"] == [
+        {"locktype": "relation", "relation": rel, "mode": "RowExclusiveLock", "object": ""}
+        for rel in ("t", "t_id_seq")
+    ]
+
+
+def test_a_dry_run_with_no_sequence_used_says_nothing_was_kept(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    folder = _folder(
+        tmp_path,
+        {"1_items.up.sql": "CREATE TABLE items (id int GENERATED ALWAYS AS IDENTITY);\n"},
+    )
+    report = dry_run(Migrator(pg_database.dsn, folder))
+    assert report.sequences == []
+    assert _text(report).splitlines()[-1] == "rolled back: nothing was kept"
+
+
+MARKUP_NAMES = """
+def up(conn):
+    conn.execute('CREATE TABLE "[red]y:fire:" (id int)')
+"""
+
+
+def test_names_print_as_they_are_neither_markup_nor_emoji(pg_database: Any, tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "1_x.up.sql": 'CREATE TABLE "[bold]x:up:" (id int);\n',
+            "2_py.py": MARKUP_NAMES,
+            "3_bad.up.sql": "INSERT INTO \"[bold]x:up:\" VALUES ('[i]no:up:');\n",
+        },
+    )
+    report = dry_run(Migrator(pg_database.dsn, folder))
+    text = _text(report)
+    assert "line 1 CreateStmt:" in text and "locks: AccessExclusiveLock on [bold]x:up:" in text
+    assert "line 1 python:up:" in text
+    assert "AccessExclusiveLock on [red]y:fire:" in text
+    # The server's message quotes the user's value: printed as it is too.
+    assert 'invalid input syntax for type integer: "[i]no:up:"' in text
+    assert str(Emoji("up")) not in text and str(Emoji("fire")) not in text

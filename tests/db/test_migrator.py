@@ -187,7 +187,7 @@ def test_sigkill_mid_migration_leaves_the_previous_version(
         tmp_path / "m",
         {
             "1_a.up.sql": "CREATE TABLE a (id int);\n",
-            "2_slow.up.sql": "CREATE TABLE b (id int);\nSELECT pg_sleep(30);\n",
+            "2_slow.up.sql": "CREATE TABLE b (id int);\nSELECT pg_sleep(2);\n",
         },
     )
     Migrator(pg_database.dsn, folder).up(target="1")
@@ -196,35 +196,92 @@ def test_sigkill_mid_migration_leaves_the_previous_version(
         f"Migrator({pg_database.dsn!r}, Path({str(folder)!r})).up()"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
+    migrator_backends = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'plimsoll-migrator'"
+    )
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
             busy = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"
+                migrator_backends + " AND state = 'active' AND query LIKE '%pg_sleep(2)%'"
             ).fetchone()
             if busy and busy[0]:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
+        else:
+            pytest.fail("the migrator never reached the slow migration")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        # The server notices the dead client and rolls its transaction back.
-        while time.monotonic() < deadline + 20:
-            held = conn.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-            ).fetchone()
-            if held == (0,):
+        # Nothing is terminated here: the server finishes what it was sent, finds the client
+        # gone when it reads the next message, and rolls the open transaction back. (A COMMIT
+        # sent ahead in the same message would have kept the migration.)
+        while time.monotonic() < deadline:
+            if conn.execute(migrator_backends).fetchone() == (0,):
                 break
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'plimsoll-migrator'"
-            )
-            time.sleep(0.2)
+            time.sleep(0.1)
+        else:
+            pytest.fail("the killed migrator's backend never went away")
     migrator = Migrator(pg_database.dsn, folder)
     assert migrator.status().current == "1"
     assert "b" not in _tables(pg_database.dsn)
     (folder / "2_slow.up.sql").write_text("CREATE TABLE b (id int);\n")
     migrator.up(allow_changed=True)
     assert migrator.status().current == "2"
+
+
+def test_a_failing_migration_runs_once_and_names_its_line(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    """The failing statement is found from the message's results, not by running it again."""
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE SEQUENCE counter")
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_fail.up.sql": (
+                "SELECT nextval('counter');\n"
+                "CREATE TABLE t (id int);\n"
+                "INSERT INTO t\n"
+                "  VALUES (1 / 0);\n"
+                "CREATE TABLE never (id int);\n"
+            ),
+            "2_column.up.sql": (
+                "CREATE TABLE t2 (id int);\n\nINSERT INTO t2 (id,\n  nope) VALUES (1, 2);\n"
+            ),
+        },
+    )
+    with pytest.raises(MigrationError) as failed:
+        Migrator(pg_database.dsn, folder).up(target="1")
+    assert str(failed.value).startswith(f"{folder / '1_fail.up.sql'}:3: ERROR: division by zero")
+    with psycopg.connect(pg_database.dsn) as conn:
+        # A rollback never undoes nextval: 1 means the migration ran once, 2 that it ran twice.
+        assert conn.execute("SELECT last_value FROM counter").fetchone() == (1,)
+    assert {"t", "never"}.isdisjoint(_tables(pg_database.dsn))
+    (folder / "1_fail.up.sql").write_text("CREATE TABLE t (id int);\n")
+    with pytest.raises(MigrationError) as failed:
+        Migrator(pg_database.dsn, folder).up()
+    # The server's position of "nope" (line 4 of the file), not the statement's first line.
+    assert str(failed.value).startswith(
+        f"{folder / '2_column.up.sql'}:4: ERROR: column \"nope\" of relation \"t2\" does not exist"
+    )
+    assert Migrator(pg_database.dsn, folder).status().current == "1"
+
+
+def test_the_error_keeps_the_server_detail(pg_database: Any, tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_dup.up.sql": (
+                "CREATE TABLE u (e text);\nINSERT INTO u VALUES ('a'), ('A');\n"
+                "CREATE UNIQUE INDEX ul ON u (lower(e));\n"
+            )
+        },
+    )
+    with pytest.raises(MigrationError) as failed:
+        Migrator(pg_database.dsn, folder).up()
+    message = str(failed.value)
+    assert ":3: ERROR: could not create unique index \"ul\"" in message
+    assert "(DETAIL: Key (lower(e))=(a) is duplicated.)" in message
 
 
 def test_advisory_key_is_stable() -> None:
@@ -271,14 +328,21 @@ def test_hooks_run_around_migrations_and_a_failing_one_rolls_back(
         if context.migration.endswith("orders"):
             raise RuntimeError("orders are not allowed today")
 
+    @registry.hook(DbPhase.ON_ERROR)
+    def on_error(context: Any) -> None:
+        seen.append(("error", context.migration))
+
     folder = _write(tmp_path / "m", {k: v for k, v in BASIC.items() if k.endswith(".up.sql")})
     migrator = Migrator(pg_database.dsn, folder, hooks=HookExecutor(registry))
     with pytest.raises(HookFailed):
         migrator.up()
     assert ("before", "0001_users") in seen and ("statement", "0002_orders:2") in seen
-    # The after_migration hook of 0002 failed fail-fast: 0002's transaction was already
-    # committed, so it stays; nothing after it ran.
-    assert migrator.status().current == "0002"
+    # The after_migration hook of 0002 failed fail-fast inside 0002's transaction: 0002 is
+    # rolled back (its table too), the on_error hooks ran, and nothing after it ran.
+    assert migrator.status().current == "0001"
+    assert ("error", "0002_orders") in seen
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('orders')").fetchone() == (None,)
 
 
 def test_batched_migration_keeps_percent_braces_and_dollar_quotes(

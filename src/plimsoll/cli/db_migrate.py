@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,7 +20,6 @@ from plimsoll.core.paths import STATE_DIR
 from plimsoll.db import migrations as files
 
 if TYPE_CHECKING:
-    from plimsoll.db.dry_run import DryRunReport
     from plimsoll.db.migrator import Migrator, RunReport
 
 app = typer.Typer(
@@ -71,29 +70,65 @@ def _migrator(
         settings,
         on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
         # Reading status runs no hooks and records nothing: it skips loading them.
-        hooks=executor_for(db, build_registry(db)) if engine else None,
+        hooks=executor_for(db, build_registry(db, root=loaded.root)) if engine else None,
         store=open_configured(loaded.config.store, loaded.root) if engine else None,
         checksum_cache=loaded.root / STATE_DIR / "cache" / "migration-checksums.json",
     )
 
 
-def _report(report: RunReport, fmt: Format) -> None:
+def _run(migrator: Migrator, direction: str, fmt: Format, **options: Any) -> None:
+    """Run ``up`` or ``down`` and report it; after a failure, report what was done before it.
+
+    SIGTERM (a cancelled CI job) is taken as Ctrl-C: the running statement is cancelled and
+    its migration rolled back, instead of the process dying while the server goes on.
+    """
+    from plimsoll.cli.interrupt import sigterm_interrupts
+    from plimsoll.db.migrator import RunReport
+
+    report = RunReport(direction)
+    run = migrator.up if direction == "up" else migrator.down
+    try:
+        with sigterm_interrupts():
+            run(report=report, **options)
+    except PlimsollError as exc:
+        if report.steps or fmt is Format.JSON:
+            _report(report, fmt, error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        if report.steps:
+            _report(report, fmt, error="interrupted")
+        output.err_console().print(
+            "plimsoll: interrupted: the running statement was cancelled; its migration was"
+            " rolled back (unless it ran outside a transaction)",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+    _report(report, fmt)
+
+
+def _report(report: RunReport, fmt: Format, error: str | None = None) -> None:
     if fmt is Format.JSON:
         print_json(
             {
                 "direction": report.direction,
                 "waited_seconds": round(report.waited_seconds, 3),
                 "steps": [vars(step) for step in report.steps],
+                "error": error,
+                "hook_trace": json.loads(report.hook_trace) if report.hook_trace else None,
             }
         )
         return
     out = output.console()
-    if not report.steps:
+    if not report.steps and error is None:
         out.print("nothing to do")
         return
     for step in report.steps:
         how = "" if step.transactional else " (outside a transaction)"
-        out.print(f"{step.direction:>4} {step.version}_{step.name}  {step.duration_ms} ms{how}")
+        out.print(
+            f"{step.direction:>4} {step.version}_{step.name}  {step.duration_ms} ms{how}",
+            markup=False,
+            emoji=False,
+        )
 
 
 @app.command()
@@ -214,45 +249,14 @@ def up(
     migrator = _migrator(ctx, env, path)
     if dry_run:
         from plimsoll.db.dry_run import dry_run as run_dry
+        from plimsoll.db.dry_run_render import render_dry_run
 
-        _dry_run_report(run_dry(migrator, target), fmt)
+        dry = run_dry(migrator, target)
+        render_dry_run(dry, fmt)
+        if dry.failed:
+            raise typer.Exit(int(ExitCode.FINDINGS))
         return
-    _report(migrator.up(target, allow_changed=allow_changed), fmt)
-
-
-def _dry_run_report(report: DryRunReport, fmt: Format) -> None:
-    if fmt is Format.JSON:
-        print_json(
-            {
-                "rolled_back": report.rolled_back,
-                "failed": report.failed,
-                "migrations": [asdict(m) for m in report.migrations],
-            }
-        )
-    else:
-        out = output.console()
-        if not report.migrations:
-            out.print("nothing to do")
-        for migration in report.migrations:
-            out.print(f"[bold]{migration.version}_{migration.name}[/bold]")
-            if not migration.dry_runnable:
-                out.print(f"  [yellow]not dry-runnable: {migration.reason}[/yellow]")
-            for st in migration.statements:
-                locks = (
-                    ", ".join(
-                        f"{lock.mode} on {lock.relation}" for lock in st.locks if lock.relation
-                    )
-                    or "-"
-                )
-                rows = "" if st.rows is None else f", {st.rows} rows"
-                out.print(
-                    f"  line {st.line} {st.kind}: {st.duration_ms:.1f} ms{rows}; locks: {locks}"
-                )
-            if migration.error:
-                out.print(f"  [red]{migration.error}[/red]")
-        out.print("rolled back: nothing was kept")
-    if report.failed:
-        raise typer.Exit(int(ExitCode.FINDINGS))
+    _run(migrator, "up", fmt, target=target, allow_changed=allow_changed)
 
 
 @app.command()
@@ -269,7 +273,7 @@ def down(
     path: PathOpt = None,
 ) -> None:
     """Revert the newest migrations with their down files."""
-    _report(_migrator(ctx, env, path).down(steps=steps, target=target), fmt)
+    _run(_migrator(ctx, env, path), "down", fmt, steps=steps, target=target)
 
 
 @app.command()
@@ -298,14 +302,11 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
     problems: list[dict[str, Any]] = []
     for migration in found:
         for file in (migration.up, migration.down):
-            if file is None or file.suffix != ".sql":
+            if file is None:
                 continue
-            try:
-                from plimsoll.db.sql import parse_sql
-
-                parse_sql(file.read_text(encoding="utf-8"), str(file))
-            except PlimsollError as exc:
-                problems.append({"file": str(file), "error": str(exc)})
+            error = _file_problem(file)
+            if error is not None:
+                problems.append({"file": str(file), "error": error})
         if not migration.has_down:
             problems.append(
                 {"file": str(migration.up), "error": "no down migration", "severity": "warning"}
@@ -323,3 +324,32 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
             )
     if errors:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _file_problem(file: Path) -> str | None:
+    """Why ``up`` would refuse ``file`` before sending anything (None: it would not).
+
+    SQL: it parses, and its transaction control is what the migrator accepts. Python: it
+    compiles and defines ``up(conn)`` (and ``down(conn)`` if it has a way down); it is not
+    imported, so validating runs none of its code.
+    """
+    from plimsoll.db.migration_plan import plan_text
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read: {exc}"
+    if file.suffix == ".sql":
+        try:
+            # The server version only matters for ALTER TYPE ... ADD VALUE before 12.
+            plan_text(text, str(file), 120000)
+        except PlimsollError as exc:
+            return str(exc)
+        return None
+    try:
+        compile(text, str(file), "exec")
+    except SyntaxError as exc:
+        return f"{file}:{exc.lineno}: {exc.msg}"
+    if not files.defines_function(text, "up"):
+        return f"{file}: defines no up(conn)"
+    return None

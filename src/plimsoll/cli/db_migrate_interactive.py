@@ -170,7 +170,7 @@ class TerminalIO:
         table = Table(
             title=f"dry run of {preview.label}", title_justify="left", box=None, pad_edge=False
         )
-        for column in ("line", "statement", "took", "rows", "locks held"):
+        for column in ("line", "statement", "took", "rows", "locks taken"):
             table.add_column(column, overflow="fold")
         for st in run.statements:
             locks = ", ".join(_lock_text(lock.mode, lock.relation) for lock in _named(st.locks))

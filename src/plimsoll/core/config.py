@@ -269,6 +269,16 @@ class LintConfig(_Model):
     rules: dict[str, LintRuleConfig] = Field(default_factory=dict)
 
 
+def _table_name(value: str) -> str:
+    """A table name PostgreSQL reads the same quoted or not: lower case, or schema.name."""
+    if not re.fullmatch(r"([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}", value):
+        raise ValueError(
+            f"{value!r} is not a plain table name: use lower-case letters, digits and _ "
+            "(at most 63), optionally as schema.name"
+        )
+    return value
+
+
 class DbConfig(_Model):
     """The PostgreSQL part: where the files are, environments, and migration safety settings."""
 
@@ -279,7 +289,7 @@ class DbConfig(_Model):
     environments: dict[str, EnvironmentConfig] = Field(
         default_factory=lambda: {"development": EnvironmentConfig()}
     )
-    tracking_table: str = "plimsoll_migrations"
+    tracking_table: Annotated[str, AfterValidator(_table_name)] = "plimsoll_migrations"
     lock_timeout: str = "5s"
     statement_timeout: str = "1min"
     migrator_lock_timeout_seconds: float = 60.0

@@ -153,24 +153,42 @@ def connect(
     Raises CannotRunError with a one-line message when the database cannot be reached, and
     ConfigError when the URL cannot be parsed; neither message ever contains the password.
     """
-    url = target.url.get_secret_value()
+    hint = (
+        " (is the embedded server running? `plimsoll db server start`)" if target.embedded else ""
+    )
+    return connect_url(
+        target.url.get_secret_value(),
+        autocommit=autocommit,
+        connect_timeout=connect_timeout,
+        where=f"environment {target.name}",
+        hint=hint,
+        **kwargs,
+    )
+
+
+def connect_url(
+    url: str,
+    *,
+    autocommit: bool = False,
+    connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    where: str = "",
+    hint: str = "",
+    **kwargs: Any,
+) -> psycopg.Connection[Any]:
+    """A psycopg connection to ``url``, with :func:`connect`'s errors (``where`` names it:
+    ``environment dev``)."""
     options: dict[str, Any] = {"application_name": APPLICATION_NAME, **kwargs}
     try:
         return psycopg.connect(
             url, autocommit=autocommit, connect_timeout=connect_timeout, **options
         )
     except psycopg.OperationalError as exc:
-        hint = (
-            " (is the embedded server running? `plimsoll db server start`)"
-            if target.embedded
-            else ""
-        )
+        at = f"{where} at " if where else ""
         raise CannotRunError(
-            f"database unreachable: environment {target.name} at {redact_url(url)}: "
-            f"{_one_line(str(exc), url)}{hint}"
+            f"database unreachable: {at}{redact_url(url)}: {_one_line(str(exc), url)}{hint}"
         ) from None
     except psycopg.Error as exc:
+        named = f" for {where}" if where else ""
         raise ConfigError(
-            f"invalid database URL for environment {target.name} ({redact_url(url)}): "
-            f"{_one_line(str(exc), url)}"
+            f"invalid database URL{named} ({redact_url(url)}): {_one_line(str(exc), url)}"
         ) from None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from plimsoll.core.config import DbConfig
 from plimsoll.core.hooks import HookContext, HookExecutor, HookRegistry, HookRun
@@ -61,9 +63,17 @@ class ErrorContext(HookContext):
     error: str
 
 
-def build_registry(config: DbConfig, registry: HookRegistry | None = None) -> HookRegistry:
-    """Hooks from code (``registry``), from config (``db.hooks``) and from entry points."""
+def build_registry(
+    config: DbConfig, registry: HookRegistry | None = None, *, root: Path | None = None
+) -> HookRegistry:
+    """Hooks from code (``registry``), from config (``db.hooks``) and from entry points.
+
+    Config hooks name ``module:function``; with ``root`` (the project's folder), a module
+    there is importable as it is under ``python -m``, also from the ``plimsoll`` script.
+    """
     registry = registry or HookRegistry()
+    if config.hooks and root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     registry.add_specs(config.hooks)
     registry.load_entry_points()
     registry.validate()

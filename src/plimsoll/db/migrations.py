@@ -67,6 +67,13 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def _target_key(target: str) -> tuple[int, ...]:
+    """The version key of ``--target``; a UsageError when it is not a version at all."""
+    if not re.fullmatch(r"\d+(?:\.\d+)*", target):
+        raise UsageError(f"--target {target}: not a migration version (digits, such as 0003)")
+    return version_key(target)
+
+
 def checksum(data: bytes) -> str:
     """The SHA-256 of a file's bytes, as stored in the tracking table."""
     return hashlib.sha256(data).hexdigest()
@@ -198,7 +205,7 @@ def plan_up(
     todo = pending(migrations, applied)
     if target is None:
         return todo
-    limit = version_key(target)
+    limit = _target_key(target)
     if limit not in {m.key for m in migrations}:
         raise UsageError(f"--target {target}: no migration has that version")
     return [m for m in todo if m.key <= limit]
@@ -221,7 +228,7 @@ def plan_down(
     by_key = {m.key: m for m in migrations}
     done = sorted(applied, key=lambda a: version_key(a.version), reverse=True)
     if target is not None:
-        limit = version_key(target)
+        limit = _target_key(target)
         if any(limit) and limit not in _applied_keys(applied):
             raise UsageError(f"--target {target}: that version is not applied")
         chosen = [a for a in done if version_key(a.version) > limit]

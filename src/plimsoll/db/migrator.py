@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -213,12 +214,20 @@ class Migrator:
 
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:
-        with psycopg.connect(
+        from plimsoll.db.connection import connect_url
+
+        with connect_url(
             self.conninfo, autocommit=True, application_name="plimsoll-migrator"
         ) as conn:
             yield conn
 
     def _ensure_table(self, conn: psycopg.Connection[Any]) -> None:
+        schema, dot, _ = self.settings.tracking_table.rpartition(".")
+        if dot:
+            # A tracking table in a schema of its own: the schema is made with it.
+            conn.execute(
+                pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema))
+            )
         conn.execute(
             pgsql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
@@ -284,7 +293,9 @@ class Migrator:
                 ).fetchone()
                 who = f" (backend pid {holder[0]})" if holder else ""
                 message = f"waiting for another migrator to finish{who}"
-                log.warning(message, extra={"event": "migrator_waiting"})
+                # Said once: to the caller's own display when it has one, else as a warning.
+                level = logging.INFO if self.on_wait is not None else logging.WARNING
+                log.log(level, message, extra={"event": "migrator_waiting"})
                 if self.on_wait is not None:
                     self.on_wait(message)
                 said = True
@@ -383,10 +394,20 @@ class Migrator:
                 report.steps.append(self._apply_hooked(conn, migration, report.direction, report))
         return report
 
-    def up(self, target: str | None = None, *, allow_changed: bool = False) -> RunReport:
-        """Apply pending migrations (up to ``target``), each in its own transaction."""
+    def up(
+        self,
+        target: str | None = None,
+        *,
+        allow_changed: bool = False,
+        report: RunReport | None = None,
+    ) -> RunReport:
+        """Apply pending migrations (up to ``target``), each in its own transaction.
+
+        ``report`` (when given) is filled as the run goes: after a failure it still tells
+        which migrations were applied before it.
+        """
         found = files.discover(self.folder, self.checksums)
-        report = RunReport("up")
+        report = report if report is not None else RunReport("up")
         with self._session(report) as (conn, applied):
             changed = files.drift(found, applied)
             if changed and not allow_changed:
@@ -402,10 +423,17 @@ class Migrator:
                 )
             return self._run_plan(conn, files.plan_up(found, applied, target), report)
 
-    def down(self, *, steps: int | None = None, target: str | None = None) -> RunReport:
-        """Revert the newest ``steps`` migrations (default 1), or all above ``target``."""
+    def down(
+        self,
+        *,
+        steps: int | None = None,
+        target: str | None = None,
+        report: RunReport | None = None,
+    ) -> RunReport:
+        """Revert the newest ``steps`` migrations (default 1), or all above ``target``
+        (``report``, when given, is filled as in :meth:`up`)."""
         found = files.discover(self.folder, self.checksums)
-        report = RunReport("down")
+        report = report if report is not None else RunReport("down")
         with self._session(report) as (conn, applied):
             plan = files.plan_down(found, applied, steps=steps, target=target)
             return self._run_plan(conn, plan, report)
@@ -453,16 +481,6 @@ class Migrator:
                 report.hook_trace = self._run_hooks.trace.to_json()
             raise
         self._remember(migration, direction, started, step, sizes, None, conn)
-        self._phase(
-            MigrationContext(
-                phase=DbPhase.AFTER_MIGRATION,
-                run_id=run_id,
-                direction=direction,
-                database=self._database,
-                migration=migration.label,
-                duration_ms=step.duration_ms,
-            )
-        )
         if self._run_hooks is not None:
             report.hook_trace = self._run_hooks.trace.to_json()
         return step
@@ -536,66 +554,79 @@ class Migrator:
         before: MigrationContext,
         started: float,
     ) -> tuple[int, Sizes | None]:
-        """Run a transactional migration as one simple-query message.
+        """Run a transactional migration as one simple-query message, then COMMIT.
 
-        The timeouts, every statement and the tracking row go to the server together; since
-        PostgreSQL 13 ``statement_timeout`` still applies to each statement of such a message.
-        Without before-migration hooks (which run inside the transaction, from here), BEGIN
-        and COMMIT and the sizes of the touched tables travel in the same message: one round
-        trip a migration. When it fails, the migration is run again statement by statement in
-        a transaction that is rolled back, only to name the failing file line exactly.
+        The timeouts, every statement, the tracking row and the sizes of the touched tables go
+        to the server together; since PostgreSQL 13 ``statement_timeout`` still applies to
+        each statement of such a message. BEGIN travels with them unless before-migration
+        hooks must run inside the transaction first. COMMIT is a message of its own, sent
+        after the after-migration hooks: a migrator killed while the server works leaves an
+        open transaction that the server rolls back when it finds the client gone (a COMMIT
+        sent ahead would have kept the migration), and a failing fail-fast hook rolls the
+        migration back. The failing statement is named from the message's own results (see
+        :mod:`plimsoll.db.batch`): nothing is run twice.
         """
+        from plimsoll.db.batch import BatchFailed, run_batch
+
         timeouts = pgsql.SQL(
             "SELECT set_config('lock_timeout', {}, true), set_config('statement_timeout', {}, true)"
         ).format(
             pgsql.Literal(self.settings.lock_timeout),
             pgsql.Literal(self.settings.statement_timeout),
         )
-        body = ";\n".join(st.text for st in plan.statements)
+        measure = self.store is not None and bool(plan.tables)
         parts = [
-            timeouts,
-            *([pgsql.SQL(body)] if body else []),
-            self._record_sql(migration, direction),
+            timeouts.as_string(conn),
+            *(st.text for st in plan.statements),
+            self._record_sql(migration, direction).as_string(conn),
+            # The sizes are read before COMMIT (the same values, seen by this transaction).
+            *(
+                [_sizes_sql(plan.tables, conn.info.server_version).as_string(conn)]
+                if measure
+                else []
+            ),
         ]
-        sizes: Sizes | None = None
+        first_statement = 1
         try:
             if self._has_hooks(DbPhase.BEFORE_MIGRATION):
-                with conn.transaction():
-                    self._phase(before)
-                    conn.execute(pgsql.SQL(";\n").join(parts))
+                conn.execute("BEGIN")
+                self._phase(before)
             else:
-                measure = self.store is not None and bool(plan.tables)
-                # The sizes are read before COMMIT (the same values, seen by this
-                # transaction): nothing after COMMIT could then fail a committed migration.
-                sizing = [_sizes_sql(plan.tables, conn.info.server_version)] if measure else []
-                message = [pgsql.SQL("BEGIN"), *parts, *sizing, pgsql.SQL("COMMIT")]
-                try:
-                    cursor = conn.execute(pgsql.SQL(";\n").join(message))
-                except psycopg.Error:
-                    _rollback_quietly(conn)
-                    raise
-                if measure:
-                    sizes = _sizes_result(cursor, plan.tables)
-        except psycopg.Error as exc:
-            found = self._locate_failure(conn, path, plan.statements)
+                parts.insert(0, "BEGIN")
+                first_statement += 1
+            done = run_batch(conn, parts)
+            took = int((time.perf_counter() - started) * 1000)
+            self._after_migration(migration, direction, took)
+            conn.execute("COMMIT")
+        except BatchFailed as failed:
+            _rollback_quietly(conn)
+            where = failed.index - first_statement
+            if 0 <= where < len(plan.statements):
+                statement = plan.statements[where]
+                located = f"{path}:{_line_of(statement, failed.position)}"
+            else:
+                located = str(path)
             raise MigrationError(
-                f"{found or f'{path}: {_one_line(exc)}'}; {migration.label} rolled back"
+                f"{located}: {_one_line(failed.error)}; {migration.label} rolled back"
             ) from None
-        return int((time.perf_counter() - started) * 1000), sizes
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+        sizes = _sizes_of(done.row(len(parts) - 1), plan.tables) if measure else None
+        return took, sizes
 
-    def _locate_failure(
-        self, conn: psycopg.Connection[Any], path: Path, statements: Sequence[Statement]
-    ) -> str | None:
-        """Re-run ``statements`` one by one in a rolled-back transaction; the first error's text."""
-        try:
-            with conn.transaction():
-                self.set_timeouts(conn, local=True)
-                self._run(conn, path, statements, "")
-                raise _Rollback()
-        except _StatementFailed as failed:
-            return failed.message
-        except (_Rollback, psycopg.Error):
-            return None
+    def _after_migration(self, migration: files.Migration, direction: str, took_ms: int) -> None:
+        """Run the after-migration hooks (inside the migration's transaction, when it has one)."""
+        self._phase(
+            MigrationContext(
+                phase=DbPhase.AFTER_MIGRATION,
+                run_id=self._run_hooks.run_id if self._run_hooks is not None else "",
+                direction=direction,
+                database=self._database,
+                migration=migration.label,
+                duration_ms=took_ms,
+            )
+        )
 
     def _remember(
         self,
@@ -678,6 +709,7 @@ class Migrator:
                     function(conn)
                     took = int((time.perf_counter() - started) * 1000)
                     self._record(conn, migration, direction, took)
+                    self._after_migration(migration, direction, took)
             except psycopg.Error as exc:
                 raise MigrationError(
                     f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back"
@@ -708,6 +740,7 @@ class Migrator:
                     self._run(conn, path, plan.statements, migration.label)
                     took = int((time.perf_counter() - started) * 1000)
                     self._record(conn, migration, direction, took)
+                    self._after_migration(migration, direction, took)
             except _StatementFailed as failed:
                 raise MigrationError(f"{failed.message}; {migration.label} rolled back") from None
         else:
@@ -732,6 +765,13 @@ class Migrator:
             finally:
                 conn.execute("RESET lock_timeout")
                 conn.execute("RESET statement_timeout")
+            try:
+                self._after_migration(migration, direction, took)
+            except HookFailed as exc:
+                raise MigrationError(
+                    f"{exc}; {migration.label} ran outside a transaction ({plan.reason}) and"
+                    " stays applied"
+                ) from None
         log.info(
             "migration %s %s",
             direction,
@@ -808,20 +848,13 @@ def _sizes_sql(tables: Sequence[QualifiedName], server_version: int) -> pgsql.Co
     )
 
 
-def _sizes_result(cursor: psycopg.Cursor[Any], tables: Sequence[QualifiedName]) -> Sizes:
-    """The sizes row of a message whose last rows come from :func:`_sizes_sql`.
-
-    The results of a multi-statement message are walked to the last one holding rows (the
-    COMMIT after it has none).
-    """
-    row = None
-    while True:
-        if cursor.description is not None:
-            row = cursor.fetchone()
-        if not cursor.nextset():
-            break
+def _sizes_of(row: Sequence[str | None] | None, tables: Sequence[QualifiedName]) -> Sizes:
+    """The sizes of ``tables`` from the text row of :func:`_sizes_sql` (None: no row)."""
     values = list(row) if row is not None else [None] * len(tables)
-    return tuple((str(table), value) for table, value in zip(tables, values, strict=True))
+    return tuple(
+        (str(table), None if value is None else int(value))
+        for table, value in zip(tables, values, strict=True)
+    )
 
 
 def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
@@ -831,10 +864,6 @@ def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
             conn.execute("ROLLBACK")
     except psycopg.Error:
         pass
-
-
-class _Rollback(Exception):
-    """Raised inside a transaction block only to roll it back."""
 
 
 class _StatementFailed(Exception):
@@ -852,9 +881,19 @@ def _position(exc: psycopg.Error) -> int | None:
 
 
 def _one_line(exc: psycopg.Error) -> str:
-    severity = getattr(exc.diag, "severity", None) or "ERROR"
-    primary = getattr(exc.diag, "message_primary", None) or str(exc).splitlines()[0]
-    return f"{severity}: {primary}"
+    """The server's error on one line: severity, message, and its DETAIL and HINT if any."""
+    diag = exc.diag
+    severity = getattr(diag, "severity", None) or "ERROR"
+    text = str(exc).strip()
+    primary = getattr(diag, "message_primary", None) or (text.splitlines()[0] if text else "")
+    out = f"{severity}: {primary}"
+    for label, value in (
+        ("DETAIL", getattr(diag, "message_detail", None)),
+        ("HINT", getattr(diag, "message_hint", None)),
+    ):
+        if value:
+            out += f" ({label}: {' '.join(value.split())})"
+    return out
 
 
 def _applied_by() -> str:

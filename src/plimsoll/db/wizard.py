@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from plimsoll.core.errors import ExitCode, UsageError
 from plimsoll.db import migrations as files
+from plimsoll.db.connection import connect_url
 from plimsoll.db.hooks import DbPhase, StatementContext
 from plimsoll.db.preview import INTERNAL_HOOK_SOURCE, MigrationPreview, build_preview
 from plimsoll.db.risk.levels import Level
@@ -553,12 +554,11 @@ class MigratorEngine:
 
     def dry_run(self, migration: files.Migration) -> DryMigrationRun:
         """Run ``migration`` alone in a transaction, then roll it back."""
-        import psycopg
 
         from plimsoll.db import dry_run as dry
 
         report = dry.DryRunReport()
-        with psycopg.connect(self.migrator.conninfo, application_name="plimsoll-dry-run") as conn:
+        with connect_url(self.migrator.conninfo, application_name="plimsoll-dry-run") as conn:
             try:
                 # dry_run() plans every pending migration up to a target; the wizard dry-runs
                 # exactly the one on screen (an earlier one may have been skipped).

@@ -31,6 +31,7 @@ from psycopg.conninfo import make_conninfo
 
 from plimsoll.core.errors import CannotRunError
 from plimsoll.db import migrations as files
+from plimsoll.db.connection import connect_url
 from plimsoll.db.dry_run import DryRunReport
 from plimsoll.db.dry_run import run_plan as run_in_transaction
 from plimsoll.db.migrator import MigrationError, Migrator
@@ -136,7 +137,7 @@ def _in_transaction(
 ) -> MigrationProfile:
     found = files.discover(migrator.folder)
     report = DryRunReport()
-    with psycopg.connect(migrator.conninfo, application_name="plimsoll-profile") as conn:
+    with connect_url(migrator.conninfo, application_name="plimsoll-profile") as conn:
         try:
             plan = files.plan_up(found, migrator.applied_files(conn), target)
             migrator.set_timeouts(conn, local=True)
