@@ -104,7 +104,7 @@ def test_inline_and_config_control(project: Path) -> None:
     assert [f["severity"] for f in _findings(done, "require-concurrent-index-creation")] == [
         "error"
     ]
-    assert {"rule": "require-primary-key", "reason": "ignored (--ignore)"} in data["audit"][
+    assert {"rule": "require-primary-key", "reason": "ignored (db.lint.ignore)"} in data["audit"][
         "disabled"
     ]
     assert data["audit"]["overridden"] == [
@@ -141,3 +141,20 @@ def test_list_rules_never_cuts_a_rule_id(
     assert "…" not in text
     words = set(text.replace("│", " ").split())
     assert set(ids) <= words
+    # The libraries are listed too, with their versions and sizes.
+    for library in listed["libraries"]:
+        assert (
+            f"library {library['name']} {library['version']} ({len(library['rules'])} rules)"
+            in text
+        )
+
+
+def test_explain_and_list_rules_formats(project: Path) -> None:
+    page = json.loads(
+        plimsoll(project, "db", "lint", "--explain", "ban-drop-column", "-f", "json").stdout
+    )
+    assert page["rule"] == "ban-drop-column" and page["markdown"].startswith("# ban-drop-column")
+    text = plimsoll(project, "db", "lint", "--explain", "ban-drop-column").stdout
+    assert text == page["markdown"]
+    for args in (("--list-rules", "-f", "sarif"), ("--explain", "ban-drop-column", "-f", "github")):
+        assert "prints text or json" in plimsoll(project, "db", "lint", *args, check=2).stderr

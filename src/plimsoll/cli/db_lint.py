@@ -101,11 +101,18 @@ def lint(
     from plimsoll.db.lint.rule import Severity
 
     if explain is not None or list_rules:
+        if fmt not in (LintFormat.TEXT, LintFormat.JSON):
+            what = "--explain" if explain is not None else "--list-rules"
+            raise UsageError(f"{what} prints text or json, not {fmt.value}")
         registry = _registry(load_registry())
         if explain is not None:
             from plimsoll.db.lint.docs import explain as explain_rule
 
-            sys.stdout.write(explain_rule(explain, registry))
+            page = explain_rule(explain, registry)
+            if fmt is LintFormat.JSON:
+                print_json({"rule": explain, "markdown": page})
+            else:
+                sys.stdout.write(page)
         else:
             _list_rules(registry, fmt)
         return
@@ -124,6 +131,7 @@ def lint(
     report = _run(loaded, registry, paths, env, library, select, ignore, pg_version)
     _keep_timings(loaded)
     _render(report, registry, fmt, loaded)
+    _warn(report)
     if report.failed(Severity(threshold)):
         raise typer.Exit(1)
 
@@ -180,8 +188,11 @@ def _run(
     active, audit = compose(
         registry,
         libraries,
-        select=[*settings.select, *_split(select)],
-        ignore=[*settings.ignore, *_split(ignore)],
+        select=_split(select),
+        ignore=_split(ignore),
+        config_select=settings.select,
+        config_ignore=settings.ignore,
+        config_key="db.lint",
         overrides=overrides,
         strategy=ConflictStrategy(settings.conflict_strategy),
         pg_version=version,
@@ -204,11 +215,14 @@ def _run(
         audit,
         pg_version=version,
         assume_in_transaction=settings.assume_in_transaction,
+        known_rules=frozenset(registry.rules),
     )
     if catalog is not None:
         live = lint_catalog(catalog, active, audit, pg_version=version)
         report.findings.extend(live.findings)
         report.catalog_source = "database"
+    report.extra["migrations"] = sum(1 for source in sources if source.migration)
+    report.extra["run_by_migrator"] = sum(1 for source in sources if source.wrapped)
     return report
 
 
@@ -257,7 +271,15 @@ def _render(report: LintReport, registry: Registry, fmt: LintFormat, loaded: Loa
     elif fmt is LintFormat.SARIF:
         from plimsoll.db.lint.sarif import to_sarif
 
-        print_json(to_sarif(report, registry, tool_version=__version__, base_dir=loaded.root))
+        print_json(
+            to_sarif(
+                report,
+                registry,
+                tool_version=__version__,
+                base_dir=loaded.root,
+                fallback_file=str(loaded.source) if loaded.source is not None else None,
+            )
+        )
     elif fmt is LintFormat.GITHUB:
         from plimsoll.db.lint.github import to_github
 
@@ -270,17 +292,23 @@ _STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def _render_text(report: LintReport) -> None:
+    from rich.text import Text
+
     out = output.console()
     for finding in report.findings:
         style = _STYLE[finding.severity.value]
-        out.print(
-            f"{finding.where}: [{style}]{finding.severity.value}[/{style}] "
-            f"[bold]{finding.rule}[/bold] {finding.message}",
-            soft_wrap=True,
-            markup=True,
-            highlight=False,
+        # Assembled, never parsed as markup: messages quote the schema's own names.
+        shown = Text.assemble(
+            f"{finding.where}: ",
+            (finding.severity.value, style),
+            " ",
+            (finding.rule, "bold"),
+            f" {finding.message}",
         )
-        out.print(f"  help: {finding.help}", soft_wrap=True, markup=False, highlight=False)
+        out.print(shown, soft_wrap=True, highlight=False, emoji=False)
+        out.print(
+            f"  help: {finding.help}", soft_wrap=True, markup=False, highlight=False, emoji=False
+        )
     counts = report.counts()
     audit = report.audit
     libraries = ", ".join(f"{lib['name']} {lib['version']}" for lib in audit.libraries) or "none"
@@ -296,6 +324,8 @@ def _render_text(report: LintReport) -> None:
         markup=False,
         highlight=False,
     )
+    for line in _scope_notes(report):
+        out.print(line, soft_wrap=True, markup=False, highlight=False)
     for conflict in audit.conflicts:
         subject = conflict.get("rule") or " and ".join(conflict.get("rules", []))
         out.print(
@@ -307,6 +337,31 @@ def _render_text(report: LintReport) -> None:
     for item in audit.deprecated:
         use = f"; use {item['replacement']}" if item.get("replacement") else ""
         out.print(f"deprecated: {item['rule']} (since {item['deprecated_in']}){use}", markup=False)
+
+
+def _scope_notes(report: LintReport) -> list[str]:
+    """What the run took as given, said once under the counts (text output only)."""
+    notes = []
+    migrations = int(report.extra.get("migrations", 0))
+    if report.catalog_source == "schema files" and migrations:
+        notes.append(
+            f"schema rules checked the schema files' build; the {migrations} migration files"
+            " were checked by the statement rules only"
+        )
+    if report.extra.get("run_by_migrator"):
+        notes.append(
+            "migrations in the migrations folder are linted as plimsoll's migrator runs them"
+            " (one transaction each, with lock_timeout and statement_timeout set:"
+            " db.lint.migrator_settings)"
+        )
+    return notes
+
+
+def _warn(report: LintReport) -> None:
+    """The run's own warnings (an ignore naming no rule), on stderr in every format."""
+    err = output.err_console()
+    for warning in report.warnings:
+        err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
 
 
 def _list_rules(registry: Registry, fmt: LintFormat) -> None:
@@ -356,6 +411,7 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
                 soft_wrap=True,
             )
             console.print(f"    {row['summary']}", markup=False, highlight=False)
+        _list_libraries(registry, console)
         return
     # The id is what --select, --ignore and --explain take: never cut.
     rule = Column("rule", no_wrap=True, min_width=widest)
@@ -365,3 +421,16 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
             row["id"], row["kind"], row["severity"], ", ".join(row["libraries"]), row["summary"]
         )
     console.print(table)
+    _list_libraries(registry, console)
+
+
+def _list_libraries(registry: Registry, console: Any) -> None:
+    """The libraries under the rules: name, version, how many rules, what they are for."""
+    console.print()
+    for lib in sorted(registry.libraries.values(), key=lambda lib: lib.name):
+        console.print(
+            f"library {lib.name} {lib.version} ({len(lib.rule_ids)} rules): {lib.description}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

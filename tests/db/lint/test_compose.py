@@ -160,6 +160,24 @@ def test_select_ignore_and_overrides(registry: Registry) -> None:
     assert _ids(active) == ["gamma"]
 
 
+def test_the_audit_trail_says_whether_the_config_or_the_command_ignored_a_rule(
+    registry: Registry,
+) -> None:
+    _, audit = compose(registry, ["one"], ignore=["alpha"], config_ignore=["beta"])
+    assert {"rule": "alpha", "reason": "ignored (--ignore)"} in audit.disabled
+    assert {"rule": "beta", "reason": "ignored (tool.plimsoll.db.lint.ignore)"} in audit.disabled
+    with pytest.raises(UsageError, match=r"^tool.plimsoll.db.lint.ignore: unknown rule 'alpah'"):
+        compose(registry, ["one"], config_ignore=["alpah"])
+
+
+def test_syntax_error_can_be_named_and_ignored(registry: Registry) -> None:
+    _, audit = compose(registry, ["one"], select=["syntax-error", "alpha"])
+    assert audit.reports_syntax_errors
+    _, audit = compose(registry, ["one"], ignore=["syntax-error"])
+    assert not audit.reports_syntax_errors
+    assert {"rule": "syntax-error", "reason": "ignored (--ignore)"} in audit.disabled
+
+
 def test_bad_names_are_usage_errors(registry: Registry) -> None:
     with pytest.raises(UsageError, match="unknown rule 'alpah' \\(did you mean alpha\\?\\)"):
         compose(registry, ["one"], select=["alpah"])

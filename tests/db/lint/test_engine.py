@@ -78,6 +78,39 @@ def test_a_syntax_error_is_a_finding_and_other_files_go_on() -> None:
     assert found == [("syntax-error", "bad.sql", 2, 13), (RULE, "good.sql", 3, 3)]
 
 
+def test_syntax_errors_can_be_ignored_like_a_rule() -> None:
+    active, audit = compose(load_registry(), [], select=[RULE], ignore=["syntax-error"])
+    sources = [
+        SourceFile("bad.sql", "SELECT FROM WHERE;\n", True),
+        SourceFile("good.sql", "CREATE INDEX a ON t (x);\n", True),
+    ]
+    report = lint_sources(sources, active, audit, pg_version=16)
+    assert [(f.rule, f.file) for f in report.findings] == [(RULE, "good.sql")]
+
+
+def test_block_comment_directives_and_ids_naming_no_rule() -> None:
+    active, audit = compose(load_registry(), [], select=[RULE])
+    sql = (
+        "/* plimsoll: ignore require-concurrent-index-creation */\n"
+        "CREATE INDEX a ON t (x);\n"
+        "-- plimsoll: ignore require-concurent-index-creation\n"
+        "CREATE INDEX b ON t (y);\n"
+    )
+    report = lint_sources(
+        [SourceFile("m.sql", sql, True)],
+        active,
+        audit,
+        pg_version=16,
+        known_rules=frozenset(load_registry().rules),
+    )
+    assert [(f.rule, f.line) for f in report.findings] == [(RULE, 4)]
+    assert report.silenced == 1
+    assert report.warnings == [
+        "m.sql:3: 'plimsoll: ignore' names no rule: 'require-concurent-index-creation'"
+        " (did you mean require-concurrent-index-creation?)"
+    ]
+
+
 def test_columns_count_characters_not_bytes() -> None:
     sql = "/* é東 */ CREATE INDEX a ON t (x);"
     assert _lint(SourceFile("f.sql", sql, True)) == [(RULE, "f.sql", 1, 10)]

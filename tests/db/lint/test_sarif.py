@@ -161,6 +161,24 @@ def test_live_database_finding_has_a_logical_location(validator: Any, registry: 
     assert "originalUriBaseIds" not in log["runs"][0]
 
 
+def test_live_database_finding_sits_on_the_configuration_for_code_scanning(
+    validator: Any, registry: Registry, tmp_path: Path
+) -> None:
+    """GitHub rejects a result with no physical location: the config file stands in."""
+    report = _live_report(registry)
+    config = tmp_path / "pyproject.toml"
+    log = to_sarif(
+        report, registry, tool_version="0.1.0", base_dir=tmp_path, fallback_file=str(config)
+    )
+    _validate(validator, log)
+    (location,) = log["runs"][0]["results"][0]["locations"]
+    assert location["physicalLocation"] == {
+        "artifactLocation": {"uri": "pyproject.toml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 1},
+    }
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "public.events"
+
+
 def test_schema_finding_from_a_file_points_at_it(
     validator: Any, registry: Registry, tmp_path: Path
 ) -> None:

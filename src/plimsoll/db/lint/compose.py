@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from plimsoll.core.errors import ConfigError, UsageError
+from plimsoll.db.lint.findings import SYNTAX_ERROR
 from plimsoll.db.lint.registry import Registry
 from plimsoll.db.lint.rule import Rule, Severity
 from plimsoll.db.profiling.objectives import Operation, timed_operation
@@ -69,6 +70,11 @@ class Audit:
     deprecated: list[dict[str, Any]] = field(default_factory=list)
     enabled: int = 0
 
+    @property
+    def reports_syntax_errors(self) -> bool:
+        """Whether files that do not parse are reported (unless ``syntax-error`` is ignored)."""
+        return not any(entry["rule"] == SYNTAX_ERROR for entry in self.disabled)
+
     def as_dict(self) -> dict[str, Any]:
         """The audit trail as plain data."""
         return {
@@ -97,6 +103,8 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
 
 def _check_ids(registry: Registry, ids: Iterable[str], where: str) -> None:
     for rule_id in ids:
+        if rule_id == SYNTAX_ERROR:
+            continue  # the engine's own finding: it can be selected and ignored like a rule
         rule = registry.rules.get(rule_id)
         if rule is None:
             raise UsageError(f"{where}: {_unknown('rule', rule_id, registry.rules)}")
@@ -116,14 +124,33 @@ def compose(
     strategy: ConflictStrategy = ConflictStrategy.WARN,
     pg_version: int | None = None,
     config_key: str = "tool.plimsoll.db.lint",
+    config_select: Iterable[str] = (),
+    config_ignore: Iterable[str] = (),
 ) -> tuple[list[ActiveRule], Audit]:
-    """The rules to run and the audit trail; UsageError/ConfigError (exit 2) on bad names."""
+    """The rules to run and the audit trail; UsageError/ConfigError (exit 2) on bad names.
+
+    ``select``/``ignore`` come from the command line, ``config_select``/``config_ignore`` from
+    the configuration: they act together, and errors and the audit trail say which named a
+    rule. ``syntax-error`` (the engine's finding) may be named too: ignored, files that do not
+    parse are not reported (the audit trail says so).
+    """
     overrides = dict(overrides or {})
-    select, ignore = list(select), list(ignore)
-    audit = Audit()
+    config_select, config_ignore = list(config_select), list(config_ignore)
+    _check_ids(registry, config_select, f"{config_key}.select")
+    _check_ids(registry, config_ignore, f"{config_key}.ignore")
     _check_ids(registry, select, "--select")
     _check_ids(registry, ignore, "--ignore")
     _check_ids(registry, overrides, f"{config_key}.rules")
+    ignored_by = {rule_id: f"{config_key}.ignore" for rule_id in config_ignore}
+    ignored_by.update({rule_id: "--ignore" for rule_id in ignore})
+    select = [*config_select, *select]
+    ignore = [*config_ignore, *ignore]
+    audit = Audit()
+    if SYNTAX_ERROR in ignored_by:
+        audit.disabled.append(
+            {"rule": SYNTAX_ERROR, "reason": f"ignored ({ignored_by[SYNTAX_ERROR]})"}
+        )
+    select = [rule_id for rule_id in select if rule_id != SYNTAX_ERROR]
     chosen = _from_libraries(registry, libraries, strategy, audit)
     for rule_id in select:
         if rule_id not in chosen:
@@ -133,7 +160,7 @@ def compose(
     active: list[ActiveRule] = []
     for rule_id, choice in chosen.items():
         rule_class = registry.rules[rule_id]
-        reason = _disabled_reason(rule_class, rule_id, select, ignore, overrides, pg_version)
+        reason = _disabled_reason(rule_class, rule_id, select, ignored_by, overrides, pg_version)
         if reason:
             audit.disabled.append({"rule": rule_id, "reason": reason})
             continue
@@ -242,7 +269,7 @@ def _disabled_reason(
     rule: type[Rule],
     rule_id: str,
     select: list[str],
-    ignore: list[str],
+    ignored_by: Mapping[str, str],
     overrides: Mapping[str, RuleOverride],
     pg_version: int | None,
 ) -> str | None:
@@ -250,8 +277,8 @@ def _disabled_reason(
         return f"removed in {rule.removed_in}"
     if select and rule_id not in select:
         return "not selected"
-    if rule_id in ignore:
-        return "ignored (--ignore)"
+    if rule_id in ignored_by:
+        return f"ignored ({ignored_by[rule_id]})"
     override = overrides.get(rule_id)
     if override is not None and not override.enabled:
         return "disabled in config"

@@ -24,7 +24,7 @@ from plimsoll.db.lint.carried import Carried
 from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
 from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
-from plimsoll.db.lint.ignores import FileIgnores, read_ignores
+from plimsoll.db.lint.ignores import FileIgnores, read_ignores, unknown_ids
 from plimsoll.db.lint.rule import SchemaRule, Severity, StatementRule, Violation
 from plimsoll.db.sql import SqlSyntaxError
 from plimsoll.db.sqljson import JsonScript, parse_json
@@ -68,6 +68,8 @@ class LintReport:
     duration_seconds: float = 0.0
     silenced: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Problems with the run itself rather than the SQL (an ignore naming no rule).
+    warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """How many findings of each severity."""
@@ -90,6 +92,7 @@ class LintReport:
             "duration_seconds": round(self.duration_seconds, 3),
             "counts": self.counts(),
             "silenced": self.silenced,
+            "warnings": self.warnings,
             "findings": [f.as_dict() for f in self.findings],
             "audit": self.audit.as_dict(),
         }
@@ -195,11 +198,14 @@ def lint_sources(
     *,
     pg_version: int,
     assume_in_transaction: bool = False,
+    known_rules: frozenset[str] | set[str] | None = None,
 ) -> LintReport:
     """Lint files: statement rules over each, schema rules over the catalog they build.
 
     Schema files are given in build order and migrations in version order; the catalog is
-    the schema files' build when there are any, else the migrations applied in order.
+    the schema files' build when there are any, else the migrations applied in order. With
+    ``known_rules`` (every rule id there is), an inline ignore naming another id is reported
+    in the report's warnings: it silences nothing.
     """
     started = time.perf_counter()
     linter = _Linter(rules, pg_version)
@@ -218,7 +224,8 @@ def lint_sources(
             try:
                 script = parse_json(source.text, source.path)
             except SqlSyntaxError as exc:
-                linter.findings.append(_syntax_finding(exc))
+                if audit.reports_syntax_errors:
+                    linter.keep(_syntax_finding(exc))
                 continue
             statements += len(script.statements)
             linter.ignores[source.path] = read_ignores(script)
@@ -271,7 +278,24 @@ def lint_sources(
         catalog_source="schema files" if has_schema else "migrations",
         duration_seconds=time.perf_counter() - started,
         silenced=linter.silenced,
+        warnings=_unknown_ignores(linter.ignores, known_rules) if known_rules else [],
     )
+
+
+def _unknown_ignores(
+    ignores: Mapping[str, FileIgnores], known: frozenset[str] | set[str]
+) -> list[str]:
+    """A line for each inline ignore id that names no rule (with the closest id, if any)."""
+    import difflib
+
+    known = {*known, SYNTAX_ERROR}
+    out = []
+    for path, found in ignores.items():
+        for line, rule in unknown_ids(found, known):
+            close = difflib.get_close_matches(rule, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            out.append(f"{path}:{line}: 'plimsoll: ignore' names no rule: {rule!r}{hint}")
+    return out
 
 
 def lint_catalog(

@@ -3,8 +3,10 @@
 ``-- plimsoll: ignore id`` in the comments just before a statement, or on its own lines,
 silences those rules for that statement (``ignore`` alone: every rule). ``-- plimsoll:
 ignore-file id`` anywhere in a file silences them for the whole file (``ignore-file`` alone:
-every rule). A schema finding is silenced by the directives of the statement that defined the
-object.
+every rule). A block comment works the same (``/* plimsoll: ignore id */``). A schema finding
+is silenced by the directives of the statement that defined the object. Every id a directive
+names is kept with its line, so that an id naming no rule (a typo that would silence
+nothing) can be reported.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
     from plimsoll.db.sqljson import JsonScript
 
 _DIRECTIVE = re.compile(
-    r"--[ \t]*plimsoll:[ \t]*(ignore-file|ignore)\b([ \t]*[a-z0-9, \t-]*)", re.IGNORECASE
+    r"(?:--|/\*)[ \t]*plimsoll:[ \t]*(ignore-file|ignore)\b([ \t]*[a-z0-9, \t-]*)",
+    re.IGNORECASE,
 )
 ALL = "*"
 
@@ -36,6 +39,7 @@ class FileIgnores:
     starts: list[int] = field(default_factory=list)  # first line of each statement's span
     ends: list[int] = field(default_factory=list)
     per_statement: list[frozenset[str]] = field(default_factory=list)
+    named: list[tuple[int, str]] = field(default_factory=list)  # (line, id) of every id named
 
     def silenced(self, rule: str, line: int) -> bool:
         """Whether ``rule`` is ignored at ``line``."""
@@ -55,8 +59,11 @@ def read_ignores(script: JsonScript) -> FileIgnores:
         return ignores
     whole: set[str] = set()
     for match in _DIRECTIVE.finditer(script.text):
+        named = _ids(match.group(2))
+        line = script.text.count("\n", 0, match.start()) + 1
+        ignores.named.extend((line, rule) for rule in sorted(named - {ALL}))
         if match.group(1).lower() == "ignore-file":
-            whole |= _ids(match.group(2))
+            whole |= named
     ignores.whole_file = frozenset(whole)
     statements = script.statements
     gaps = [script.gap_before(statement) for statement in statements]
@@ -82,3 +89,8 @@ def read_ignores(script: JsonScript) -> FileIgnores:
         ignores.ends.append(last)
         ignores.per_statement.append(frozenset(ids))
     return ignores
+
+
+def unknown_ids(ignores: FileIgnores, known: frozenset[str] | set[str]) -> list[tuple[int, str]]:
+    """The (line, id) of each directive id that names no rule in ``known``."""
+    return [(line, rule) for line, rule in ignores.named if rule not in known]

@@ -159,24 +159,33 @@ def object_kind(key: str) -> str:
 
 
 def _location(
-    finding: Finding, base_dir: Path | None, uris: dict[str, tuple[str, str | None]]
+    finding: Finding,
+    base_dir: Path | None,
+    uris: dict[str, tuple[str, str | None]],
+    fallback_file: str | None = None,
 ) -> dict[str, Any] | None:
     """Where ``finding`` is: a physical location in a file, else a logical one (an object).
 
     ``uris`` caches each file's URI (a report of thousands of findings names a few files).
+    A finding with no file (one about a live database) is placed at line 1 of
+    ``fallback_file`` when given, next to its logical location.
     """
-    if finding.file is not None:
-        known = uris.get(finding.file)
+    file = finding.file
+    line = finding.line
+    if file is None and fallback_file is not None:
+        file, line = fallback_file, 1
+    if file is not None:
+        known = uris.get(file)
         if known is None:
-            known = uris[finding.file] = _artifact_uri(finding.file, base_dir)
+            known = uris[file] = _artifact_uri(file, base_dir)
         uri, base = known
         artifact: dict[str, Any] = {"uri": uri}
         if base is not None:
             artifact["uriBaseId"] = base
         physical: dict[str, Any] = {"artifactLocation": artifact}
-        if finding.line >= 1:
-            region = {"startLine": finding.line}
-            if finding.column >= 1:
+        if line >= 1:
+            region = {"startLine": line}
+            if finding.file is not None and finding.column >= 1:
                 region["startColumn"] = finding.column
             physical["region"] = region
         location: dict[str, Any] = {"physicalLocation": physical}
@@ -215,13 +224,20 @@ def result_text(finding: Finding) -> str:
 
 
 def to_sarif(
-    report: LintReport, registry: Registry, *, tool_version: str, base_dir: Path | None = None
+    report: LintReport,
+    registry: Registry,
+    *,
+    tool_version: str,
+    base_dir: Path | None = None,
+    fallback_file: str | None = None,
 ) -> dict[str, Any]:
     """``report`` as a SARIF 2.1.0 log (plain data, ready for ``json.dumps``).
 
     File paths under ``base_dir`` are given relative to ``%SRCROOT%`` (declared in
     ``originalUriBaseIds``); others are absolute ``file:`` URIs, or kept relative when no
-    ``base_dir`` is given.
+    ``base_dir`` is given. GitHub code scanning rejects a result without a physical
+    location, so a finding about a live database (it has no file) is placed at line 1 of
+    ``fallback_file`` (the configuration naming the database) when one is given.
     """
     memberships = library_memberships(registry)
     descriptors: list[dict[str, Any]] = [_syntax_error_descriptor()]
@@ -237,7 +253,7 @@ def to_sarif(
         if finding.rule not in index:
             index[finding.rule] = len(descriptors)
             descriptors.append(_unknown_descriptor(finding.rule, finding))
-        location = _location(finding, base_dir, uris)
+        location = _location(finding, base_dir, uris, fallback_file)
         uri = None
         if location is not None and "physicalLocation" in location:
             uri = location["physicalLocation"]["artifactLocation"]["uri"]
