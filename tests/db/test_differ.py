@@ -140,7 +140,9 @@ def test_enum_label_added_is_add_value_and_its_way_back_a_recreation() -> None:
     assert change.up_sql == "ALTER TYPE public.mood ADD VALUE 'b' AFTER 'a';"
     up, down = migration_sql([change])
     assert up == change.up_sql
+    # Going back removes the label: the down script says so above the recreation.
     assert down.splitlines() == [
+        "-- destructive: removes label 'b' from enum public.mood",
         "ALTER TYPE public.mood RENAME TO mood_old;",
         "CREATE TYPE public.mood AS ENUM ('a');",
         "",
@@ -392,7 +394,10 @@ def test_command_compares_an_environment_with_the_built_schema(
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert [(c["kind"], c["name"]) for c in report["changes"]] == [("added", "public.users.email")]
-    assert report["changes"][0]["destructive"] is False
+    # A NOT NULL column without a default fails on a table with rows (this one has none).
+    assert report["changes"][0]["destructive_reasons"] == [
+        "adds NOT NULL column public.users.email without a default: fails if public.users has rows"
+    ]
     assert report["to"] == "built"
 
     done = _plimsoll(

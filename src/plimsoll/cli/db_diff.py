@@ -3,7 +3,9 @@
 Each side is an environment name, a ``postgresql://`` URL, or ``built``: the schema folder
 built into a scratch database on the default environment's server (dropped afterwards).
 Exit 0 when the schemas are the same, 1 when they differ; ``--generate NAME`` also writes the
-migration pair that turns ``--from`` into ``--to`` and back.
+migration pair that turns ``--from`` into ``--to`` and back. A change whose migration may lose
+data or fail on existing rows is marked destructive, with the reason (text and JSON), and
+counted in a last line.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
@@ -84,28 +87,51 @@ def _built(loaded: LoadedConfig) -> Iterator[str]:
 
 
 def _render(changes: list[Change], source: str, target: str) -> None:
+    # Names, details and URLs are the user's: printed as Text, never read as markup or emoji
+    # codes; the URLs never wrapped (a copied URL must work).
     out = output.console()
     if not changes:
-        out.print(f"no differences: {source} and {target} have the same schema")
+        out.print(
+            Text(f"no differences: {source} and {target} have the same schema"), soft_wrap=True
+        )
         return
-    table = Table(title=f"{source} -> {target}", title_justify="left")
+    out.print(Text(f"{source} -> {target}"), soft_wrap=True)
+    table = Table()
     for column in ("change", "object", "name", "detail"):
         table.add_column(column, overflow="fold")
     colours = {"added": "green", "removed": "red", "changed": "yellow"}
     for change in changes:
-        colour = colours[change.kind.value]
-        detail = change.detail.splitlines()[0] if change.detail else ""
-        if change.destructive:
-            detail = f"[red]destructive[/red] {detail}".rstrip()
-        if change.covered_by and not change.steps:
-            detail = f"{detail} [dim](done by {change.covered_by}'s DDL)[/dim]".lstrip()
-        elif not change.steps:
-            detail = f"{detail} [dim](no DDL: write it by hand)[/dim]".lstrip()
         table.add_row(
-            f"[{colour}]{change.kind.value}[/{colour}]", change.object_type, change.name, detail
+            Text(change.kind.value, style=colours[change.kind.value]),
+            Text(change.object_type),
+            Text(change.name),
+            _detail(change),
         )
     out.print(table)
-    out.print(f"{len(changes)} differences")
+    out.print(Text(f"{len(changes)} differences"))
+    destructive = sum(1 for change in changes if change.destructive)
+    if destructive:
+        plural = "change" if destructive == 1 else "changes"
+        out.print(Text(f"{destructive} destructive {plural}", style="bold red"))
+
+
+def _detail(change: Change) -> Text:
+    """A change's first line of detail, whether its DDL is elsewhere or missing, and why it
+    is destructive (one line per reason)."""
+    text = Text(change.detail.splitlines()[0] if change.detail else "")
+    note = ""
+    if change.covered_by and not change.steps:
+        note = f"(done by {change.covered_by}'s DDL)"
+    elif not change.steps:
+        note = "(no DDL: write it by hand)"
+    if note:
+        text.append(f" {note}" if text else note, style="dim")
+    for reason in change.risks:
+        if text:
+            text.append("\n")
+        text.append("destructive: ", style="bold red")
+        text.append(reason, style="red")
+    return text
 
 
 def diff(
@@ -159,7 +185,9 @@ def diff(
     else:
         _render(changes, source, target)
         if written is not None:
-            output.console().print(f"created {written[0]}\ncreated {written[1]}")
+            output.console().print(
+                Text(f"created {written[0]}\ncreated {written[1]}"), soft_wrap=True
+            )
         elif generate is not None:
             output.console().print("nothing to generate: the schemas are the same")
     if changes:

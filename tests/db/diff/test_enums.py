@@ -38,13 +38,26 @@ def test_removed_or_reordered_labels_recreate_the_type_and_convert_columns() -> 
     changes = diff(a, b)
     [enum] = [c for c in changes if c.object_type == "enum"]
     assert enum.destructive and "recreated" in enum.detail
-    # The column's default belongs to the recreation: the column diff leaves it alone.
-    assert [c.object_type for c in changes] == ["enum"]
+    assert enum.risks == (
+        "removes label 'b' from enum public.mood",
+        "converts public.people.mood to the new public.mood: fails on a row holding 'b'",
+    )
+    # The column's default belongs to the recreation: reported for the column, written there.
+    [column] = [c for c in changes if c.object_type == "column"]
+    assert (column.name, column.detail, column.steps, column.covered_by) == (
+        "public.people.mood",
+        "default 'a'::public.mood -> 'c'::public.mood",
+        (),
+        "public.mood",
+    )
     up, down = migration_sql(changes)
     assert up.splitlines() == [
+        "-- destructive: removes label 'b' from enum public.mood",
         "ALTER TYPE public.mood RENAME TO mood_old;",
         "CREATE TYPE public.mood AS ENUM ('c', 'a');",
         "",
+        "-- destructive: converts public.people.mood to the new public.mood: fails on a row"
+        " holding 'b'",
         "ALTER TABLE public.people ALTER COLUMN mood DROP DEFAULT;",
         "ALTER TABLE public.people ALTER COLUMN mood TYPE public.mood"
         " USING mood::text::public.mood;",
@@ -64,9 +77,10 @@ def test_a_label_the_migration_writes_is_not_added_in_place() -> None:
     # ADD VALUE's label cannot be used in the transaction adding it: recreate instead.
     a = _catalog(("a",), default="'a'::public.mood")
     b = _catalog(("a", "b"), default="'b'::public.mood")
-    [enum] = diff(a, b)
+    [column, enum] = diff(a, b)
     assert "ADD VALUE" not in enum.up_sql and "RENAME TO mood_old" in enum.up_sql
     assert not enum.destructive
+    assert (column.name, column.covered_by) == ("public.people.mood", "public.mood")
     unused = diff(_catalog(("a",)), _catalog(("a", "b")))
     assert unused[0].up_sql == "ALTER TYPE public.mood ADD VALUE 'b' AFTER 'a';"
 
@@ -191,3 +205,46 @@ def test_an_enum_keying_a_partitioned_table_is_reported_not_generated(pair: Pair
     assert "the partition key of public.moods" in enum.detail and not enum.steps
     with pytest.raises(UsageError, match="recreate it by hand"):
         migration_sql(changes)
+
+
+def test_a_default_changed_with_its_enum_is_reported_and_round_trips(pair: Pair) -> None:
+    # The default moves to a label the type had; the new label is only added: ADD VALUE, and
+    # the default set by the enum change, reported for the column all the same.
+    done = pair.round_trip(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok');"
+        " CREATE TABLE people (id int, mood mood DEFAULT 'sad');",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
+        " CREATE TABLE people (id int, mood mood DEFAULT 'ok');",
+        "INSERT INTO people VALUES (1, 'sad'), (2, DEFAULT);",
+    )
+    column = done.change("column", "public.people.mood")
+    assert column.detail == "default 'sad'::public.mood -> 'ok'::public.mood"
+    assert (column.steps, column.covered_by) == ((), "public.mood")
+    assert "ADD VALUE 'happy'" in done.up
+    assert done.up.count("SET DEFAULT 'ok'::public.mood") == 1
+    # Every statement of the migration belongs to a change the report lists.
+    enum = done.change("enum", "public.mood")
+    assert {c.name for c in done.changes} == {"public.mood", "public.people.mood"}
+    assert "SET DEFAULT 'ok'::public.mood" in enum.up_sql
+
+
+def test_a_default_changed_with_other_column_changes_says_who_sets_it() -> None:
+    a = _catalog(("a", "b"), default="'a'::public.mood")
+    b = Catalog.of(
+        enums=[EnumType("public", "mood", ("b", "a"))],
+        tables=[
+            Table(
+                "public",
+                "people",
+                columns=(
+                    Column("mood", "public.mood", nullable=False, default="'b'::public.mood"),
+                ),
+            )
+        ],
+    )
+    [column] = [c for c in diff(a, b) if c.object_type == "column"]
+    assert column.detail == (
+        "NOT NULL; default 'a'::public.mood -> 'b'::public.mood (set by public.mood's DDL)"
+    )
+    assert "SET NOT NULL" in column.up_sql and "DEFAULT" not in column.up_sql
+    assert column.covered_by == ""

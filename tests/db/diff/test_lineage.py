@@ -83,11 +83,13 @@ def test_a_column_added_to_a_parent_is_not_added_to_its_child(tmp_path: Path) ->
     changes = diff(a, b)
     covered = [c for c in changes if c.name == "public.c.x"]
     assert covered == [
-        Change(ChangeKind.ADDED, "column", "public.c.x", "through public.p", (), False, "public.p")
+        Change(ChangeKind.ADDED, "column", "public.c.x", "through public.p", covered_by="public.p")
     ]
     up, down = migration_sql(changes)
     assert up == "ALTER TABLE public.p ADD COLUMN x text DEFAULT 'a'::text;"
-    assert down == "ALTER TABLE public.p DROP COLUMN x;"
+    assert down == (
+        "-- destructive: drops column public.p.x and its data\nALTER TABLE public.p DROP COLUMN x;"
+    )
     # A change another's DDL carries out does not stop --generate.
     generate(changes, "x", tmp_path)
     assert len(list(tmp_path.iterdir())) == 2

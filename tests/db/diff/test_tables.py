@@ -140,3 +140,20 @@ def test_column_collations_round_trip(pair: Pair) -> None:
         assert conn.execute("SELECT a, b, c, d FROM public.word").fetchall() == [
             ("x", "y", "z", "w")
         ]
+
+
+def test_a_not_valid_check_of_a_table_created_or_dropped_stays_not_valid(pair: Pair) -> None:
+    # Inside CREATE TABLE, PostgreSQL validates a NOT VALID check: it is added afterwards.
+    def table(name: str) -> str:
+        return (
+            f"CREATE TABLE public.{name} (note text);"
+            f" ALTER TABLE public.{name} ADD CONSTRAINT {name}_note CHECK (note <> 'x') NOT VALID;"
+        )
+
+    done = pair.round_trip(table("t1"), table("t2"))
+    assert (
+        "ALTER TABLE public.t2 ADD CONSTRAINT t2_note CHECK ((note <> 'x'::text)) NOT VALID;"
+        in done.up
+    )
+    assert "t1_note CHECK ((note <> 'x'::text)) NOT VALID;" in done.down
+    assert not introspect(pair.b).tables["public.t2"].constraints[0].validated

@@ -20,6 +20,12 @@ key is replaced steps aside while it is.
 :func:`generate` writes the steps as a ``<version>_<name>.up.sql`` and ``.down.sql`` pair in
 a migrations folder, with the version the folder's naming gives the next migration.
 
+Destructive changes. A step says why its ``up`` (or ``down``) may lose data or fail on the
+rows already there (a table, column, sequence or materialized view dropped, SET NOT NULL, a
+type change that does not only widen, a constraint or unique index checked against the
+rows, a partition attached...: :mod:`~plimsoll.db.diff.risks`); a change with such a step
+is destructive, and the generated scripts put ``-- destructive: <why>`` above the statement.
+
 Covered: schemas and their grants; extensions; enum types (labels added with ADD VALUE,
 removed or reordered by recreating the type), domains and composite types; sequences;
 functions and procedures (their grants compared with a new function's EXECUTE to PUBLIC);
@@ -47,7 +53,8 @@ composite types), :mod:`~plimsoll.db.diff.sequences`, :mod:`~plimsoll.db.diff.fu
 (children's and partitions' columns), :mod:`~plimsoll.db.diff.partitions`,
 :mod:`~plimsoll.db.diff.parts` (constraints, indexes, triggers, policies),
 :mod:`~plimsoll.db.diff.views`; with
-:mod:`~plimsoll.db.diff.model` (the records), :mod:`~plimsoll.db.diff.text` (shared SQL),
+:mod:`~plimsoll.db.diff.model` (the records), :mod:`~plimsoll.db.diff.risks` (what may
+lose data or fail), :mod:`~plimsoll.db.diff.text` (shared SQL),
 :mod:`~plimsoll.db.diff.engine` (:func:`diff`) and :mod:`~plimsoll.db.diff.write`.
 """
 

@@ -4,9 +4,11 @@ rather than altered)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from plimsoll.db.catalog import Catalog, Table
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.enums import diff_enums, writes_label
 from plimsoll.db.diff.functions import diff_functions
 from plimsoll.db.diff.inheritance import Lineage, diff_child_columns
@@ -42,7 +44,7 @@ def diff(a: Catalog, b: Catalog) -> list[Change]:
     every_a, every_b = _all_tables(a), _all_tables(b)
     lineage = Lineage(every_a, every_b)
     for key in pairs(every_a, every_b):
-        handled = frozenset(column for table, column in enums.retyped if table == key)
+        handled = {column: enum for (table, column), enum in enums.retyped.items() if table == key}
         table_changes, rewrites = _diff_table(every_a.get(key), every_b.get(key), lineage, handled)
         changes += table_changes
         if rewrites:
@@ -86,23 +88,33 @@ def _empty(table: Table) -> Table:
 
 
 def _diff_table(
-    old: Table | None, new: Table | None, lineage: Lineage, defaults_elsewhere: frozenset[str]
+    old: Table | None, new: Table | None, lineage: Lineage, defaults_elsewhere: Mapping[str, str]
 ) -> tuple[list[Change], bool]:
     """The changes of one table, and whether views reading it must be rebuilt."""
     if old is None and new is not None:
         if in_tree(new):
             return create_member(new, lineage), False
-        step = Step(Phase.CREATE_TABLES, create_table_sql(new), drop_table_sql(new))
+        step = Step(
+            Phase.CREATE_TABLES,
+            create_table_sql(new),
+            drop_table_sql(new),
+            down_risk=risks.drop_relation("table", new.key),
+        )
         steps = (step, *inherit_steps(new, (), new.inherits))
         changes = [Change(ChangeKind.ADDED, "table", new.key, "", steps)]
-        return changes + diff_parts(_empty(new), new, with_constraints=False), False
+        return changes + diff_parts(_empty(new), new, with_constraints=False, kept=False), False
     if new is None and old is not None:
         if in_tree(old):
             return drop_member(old, lineage), False
-        step = Step(Phase.DROP_TABLES, drop_table_sql(old), create_table_sql(old))
+        step = Step(
+            Phase.DROP_TABLES,
+            drop_table_sql(old),
+            create_table_sql(old),
+            up_risk=risks.drop_relation("table", old.key),
+        )
         steps = (*inherit_steps(old, old.inherits, ()), step)
         changes = [Change(ChangeKind.REMOVED, "table", old.key, "", steps)]
-        return changes + diff_parts(old, _empty(old), with_constraints=False), False
+        return changes + diff_parts(old, _empty(old), with_constraints=False, kept=False), False
     assert old is not None and new is not None
     if in_tree(old) or in_tree(new):
         return diff_member(old, new, lineage, defaults_elsewhere)

@@ -21,9 +21,10 @@ Not handled (the change is reported without DDL): a domain or composite type ove
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from plimsoll.db.catalog import Catalog, Column, EnumType, Table, quote_ident, quote_literal
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.functions import create_function_sql, drop_function_sql
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.parts import (
@@ -46,14 +47,15 @@ class EnumDiff:
     """The enum changes, and what they mean for the rest of the diff.
 
     ``rebuilt`` are the tables and views whose readers must be rebuilt around a recreated
-    type; ``retyped`` the (table key, column) pairs whose defaults the enum change sets (the
-    column diff leaves them alone); ``recreations`` the recreating change to use instead of
-    an ADD VALUE change when the migration writes one of the labels it adds.
+    type; ``retyped`` maps the (table key, column) pairs whose defaults the enum change sets
+    to the enum's key (the column diff reports them and leaves the DDL alone);
+    ``recreations`` the recreating change to use instead of an ADD VALUE change when the
+    migration writes one of the labels it adds.
     """
 
     changes: list[Change] = field(default_factory=list)
     rebuilt: set[str] = field(default_factory=set)
-    retyped: set[tuple[str, str]] = field(default_factory=set)
+    retyped: dict[tuple[str, str], str] = field(default_factory=dict)
     recreations: dict[int, tuple[Change, tuple[str, ...]]] = field(default_factory=dict)
 
 
@@ -94,16 +96,11 @@ def _labels_changed(a: Catalog, b: Catalog, old: EnumType, new: EnumType, out: E
         return
     plan = _Recreation(a, b, old, new)
     out.rebuilt |= plan.rebuilt
-    out.retyped |= plan.retyped
+    out.retyped |= dict.fromkeys(plan.retyped, key)
     added = tuple(label for label in new.labels if label not in old.labels)
     only_added = [label for label in new.labels if label in old.labels] == list(old.labels)
     recreate = Change(
-        ChangeKind.CHANGED,
-        "enum",
-        key,
-        f"{detail} (type recreated)",
-        tuple(plan.steps(up=True)),
-        destructive=not set(old.labels) <= set(new.labels),
+        ChangeKind.CHANGED, "enum", key, f"{detail} (type recreated)", tuple(plan.steps(up=True))
     )
     if not only_added:
         out.changes.append(recreate)
@@ -182,12 +179,21 @@ class _Recreation:
         self.sql = new.sql_name
         self.rebuilt: set[str] = set()
         self.retyped: set[tuple[str, str]] = set()
-        # Each: (phase, forward SQL from A to B, backward SQL from B to A, the forward SQL
-        # when the type is altered in place rather than recreated, and the rank in the phase).
-        self._moves: list[tuple[Phase, str, str, str, int]] = []
+        # Each step goes from A to B (up) and back (down); beside it, its up when the type
+        # is altered in place rather than recreated.
+        self._moves: list[Step] = []
+        self._in_place: list[str] = []
+        # The labels each way loses: rows holding one cannot be converted.
+        self.lost = _lost(old, new)
+        self.lost_back = _lost(new, old)
         aside = f"{quote_ident(new.schema)}.{quote_ident(_aside_name(new))}"
         rename = f"ALTER TYPE {self.sql} RENAME TO {quote_ident(_aside_name(new))};"
-        self._move(Phase.CREATE_TYPES, f"{rename}\n{create_enum_sql(new)}", f"DROP TYPE {aside};")
+        self._move(
+            Phase.CREATE_TYPES,
+            f"{rename}\n{create_enum_sql(new)}",
+            f"DROP TYPE {aside};",
+            up_risk=risks.drop_labels(new.key, self.lost) if self.lost else "",
+        )
         # A function is found by its argument types' names: on the way back, B's functions
         # are dropped while their type still has its name, just before it is renamed aside.
         drops_back: list[str] = []
@@ -223,19 +229,36 @@ class _Recreation:
                 self._move(Phase.FUNCTIONS, create_function_sql(now), "")
                 drops_back.append(drop_function_sql(now))
         back = "\n".join([*drops_back, rename, create_enum_sql(old)])
-        self._move(Phase.DROP_TYPES, f"DROP TYPE {aside};", back)
+        self._move(
+            Phase.DROP_TYPES,
+            f"DROP TYPE {aside};",
+            back,
+            down_risk=risks.drop_labels(new.key, self.lost_back) if self.lost_back else "",
+        )
 
     def _move(
-        self, phase: Phase, forward: str, backward: str, in_place: str = "", rank: int = 0
+        self,
+        phase: Phase,
+        forward: str,
+        backward: str,
+        in_place: str = "",
+        rank: int = 0,
+        *,
+        up_risk: str = "",
+        down_risk: str = "",
     ) -> None:
-        self._moves.append((phase, forward, backward, in_place, rank))
+        self._moves.append(Step(phase, forward, backward, rank, up_risk, down_risk))
+        self._in_place.append(in_place)
 
     def steps(self, *, up: bool) -> list[Step]:
         """The recreation's steps; with ``up`` false, the way down only (the up keeps only
-        what an in-place change still needs: the columns' new defaults)."""
+        what an in-place change still needs: the columns' new defaults, at no risk: labels
+        are only added)."""
+        if up:
+            return list(self._moves)
         return [
-            Step(phase, forward if up else in_place, backward, rank)
-            for phase, forward, backward, in_place, rank in self._moves
+            replace(step, up=in_place, up_risk="")
+            for step, in_place in zip(self._moves, self._in_place, strict=True)
         ]
 
     def _table(self, old: Table, new: Table) -> None:
@@ -255,8 +278,13 @@ class _Recreation:
                 _retype_sql(new, column, target),
                 _retype_sql(new, target, column),
                 _default_sql(new, column, target),
+                up_risk=self._convert_risk(new, column.name, self.lost),
+                down_risk=self._convert_risk(new, column.name, self.lost_back),
             )
         self._parts(old, new)
+
+    def _convert_risk(self, table: Table, column: str, lost: list[str]) -> str:
+        return risks.convert_labels(table.key, column, self.new.key, lost) if lost else ""
 
     def _own_defaults(self, a: Catalog, b: Catalog, old: Table, new: Table) -> None:
         """A partition's column of the type whose default is not its parent's: set again
@@ -310,6 +338,11 @@ class _Recreation:
                 create = f"{trigger.definition};"
                 self._move(Phase.DROP_TRIGGERS, drop, create)
                 self._move(Phase.CREATE_TRIGGERS, create, drop)
+
+
+def _lost(old: EnumType, new: EnumType) -> list[str]:
+    """The labels of ``old`` that ``new`` lacks, quoted."""
+    return [quote_literal(label) for label in old.labels if label not in new.labels]
 
 
 def _depth(catalog: Catalog, table: Table) -> int:

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from plimsoll.db.catalog import Column, Table, quote_ident
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
-from plimsoll.db.diff.tables import add_column_sql, column_steps, drop_column_sql
+from plimsoll.db.diff.tables import add_column_step, column_steps, drop_column_step
 from plimsoll.db.diff.text import by_name, diff_grants
 
 
@@ -44,6 +46,21 @@ class Lineage:
             same = (old.partition_of, old.bound) == (new.partition_of, new.bound)
             return (old.partition_of,) if same and old.partition_of in self.b else ()
         return tuple(p for p in old.inherits if p in new.inherits and p in self.b and p in self.a)
+
+    @cached_property
+    def defaults(self) -> dict[str, str]:
+        """Each partitioned table's default partition, where it is that on both sides."""
+        found = {}
+        for key, table in self.b.items():
+            was = self.a.get(key)
+            if (
+                table.partition_of is not None
+                and was is not None
+                and (was.partition_of, was.bound) == (table.partition_of, table.bound)
+                and table.bound == "DEFAULT"
+            ):
+                found[table.partition_of] = key
+        return found
 
     def depth(self, key: str) -> int:
         """How far ``key`` is from the top of its tree, through links on both sides."""
@@ -118,6 +135,10 @@ def residual_steps(table: Table, start: Column, end: Column) -> list[Step]:
     return steps + [s for g in grants for s in g.steps]
 
 
+def _given(*reasons: str) -> tuple[str, ...]:
+    return tuple(r for r in reasons if r)
+
+
 def _ranked(steps: list[Step], rank: int) -> tuple[Step, ...]:
     return tuple(replace(s, rank=rank) for s in steps)
 
@@ -125,7 +146,7 @@ def _ranked(steps: list[Step], rank: int) -> tuple[Step, ...]:
 def _way_back(steps: list[Step], phase: Phase, rank: int) -> tuple[Step, ...]:
     """``steps`` run on the way back only, after the parent's steps are undone."""
     # The down script runs steps of one place in reverse: list them reversed.
-    return tuple(Step(phase, "", s.up, rank) for s in reversed(steps) if s.up)
+    return tuple(Step(phase, "", s.up, rank, down_risk=s.up_risk) for s in reversed(steps) if s.up)
 
 
 def diff_child_columns(
@@ -153,14 +174,20 @@ def diff_child_columns(
             steps = _way_back(back, Phase.DROP_COLUMNS, -depth)
             out.append(
                 Change(
-                    ChangeKind.REMOVED, "column", name, f"through {parent}", steps, False, parent
+                    ChangeKind.REMOVED,
+                    "column",
+                    name,
+                    f"through {parent}",
+                    steps,
+                    # This table's values go with the parent's column.
+                    reasons=_given(risks.drop_column(key, column)),
+                    covered_by=parent,
                 )
             )
             continue
-        step = Step(
-            Phase.DROP_COLUMNS, drop_column_sql(old, column), add_column_sql(old, column), depth
+        out.append(
+            Change(ChangeKind.REMOVED, "column", name, "", (drop_column_step(old, column, depth),))
         )
-        out.append(Change(ChangeKind.REMOVED, "column", name, "", (step,)))
     for column in new.columns:
         if column.name in before:
             continue
@@ -169,13 +196,21 @@ def diff_child_columns(
         if was is None and now is not None:
             steps = _ranked(residual_steps(new, inherited(now), column), depth)
             out.append(
-                Change(ChangeKind.ADDED, "column", name, f"through {parent}", steps, False, parent)
+                Change(
+                    ChangeKind.ADDED,
+                    "column",
+                    name,
+                    f"through {parent}",
+                    steps,
+                    # The parent's ADD COLUMN meets this table's rows too.
+                    reasons=_given(risks.add_column(key, inherited(now))),
+                    covered_by=parent,
+                )
             )
             continue
-        step = Step(
-            Phase.ADD_COLUMNS, add_column_sql(new, column), drop_column_sql(new, column), depth
+        out.append(
+            Change(ChangeKind.ADDED, "column", name, "", (add_column_step(new, column, depth),))
         )
-        out.append(Change(ChangeKind.ADDED, "column", name, "", (step,)))
     for column in new.columns:
         previous = before.get(column.name)
         if previous is None:
@@ -207,8 +242,9 @@ def diff_child_columns(
                 f"{key}.{column.name}",
                 detail,
                 steps,
-                False,
-                parent if parent and not steps else "",
+                # What the parent's ALTER does to this table's rows (its own steps say theirs).
+                reasons=tuple(risks.column_change(key, previous, start)),
+                covered_by=parent if parent and not steps else "",
             )
         )
     return out, rewrites

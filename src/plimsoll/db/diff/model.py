@@ -74,14 +74,19 @@ class Phase(IntEnum):
 class Step:
     """One statement (or a few that belong together) and the statement undoing it.
 
-    Either may be empty when the step has nothing to do that way. ``rank`` orders steps inside a phase (views in dependency order); equal ranks keep the
-    order in which the differ produced them.
+    Either may be empty when the step has nothing to do that way. ``rank`` orders steps
+    inside a phase (views in dependency order); equal ranks keep the order in which the
+    differ produced them. ``up_risk`` and ``down_risk`` say why running ``up`` (``down``)
+    may lose data or fail on existing rows (empty when it cannot): see
+    :mod:`~plimsoll.db.diff.risks`.
     """
 
     phase: Phase
     up: str
     down: str
     rank: int = 0
+    up_risk: str = ""
+    down_risk: str = ""
 
     @property
     def order(self) -> tuple[int, int]:
@@ -93,11 +98,14 @@ class Step:
 class Change:
     """One object added, removed or changed, with the steps that migrate it.
 
-    ``destructive`` marks a change whose migration may lose data or fail on existing rows
-    (an enum recreated without one of its labels: rows holding it cannot be converted).
-    ``covered_by`` names the object whose DDL carries this change out too (a column added to
-    a parent table appears on its children and partitions): such a change may have no step
-    of its own and still be generated.
+    A change is destructive when its migration may lose data or fail on existing rows: a
+    step's ``up_risk`` says why (a table or column dropped, SET NOT NULL, a narrowing type
+    change, a constraint checked against the rows...), and ``reasons`` say it for what the
+    change's own steps do not carry: a change without DDL, or one another object's DDL
+    carries out. ``covered_by`` names the object whose DDL carries this change out too (a
+    column added to a parent table appears on its children and partitions; a column default
+    an enum recreation sets): such a change may have no step of its own and still be
+    generated.
     """
 
     kind: ChangeKind
@@ -105,8 +113,19 @@ class Change:
     name: str
     detail: str = ""
     steps: tuple[Step, ...] = field(default=(), repr=False)
-    destructive: bool = False
+    reasons: tuple[str, ...] = ()
     covered_by: str = ""
+
+    @property
+    def risks(self) -> tuple[str, ...]:
+        """Why this change may lose data or fail on existing rows (each reason once)."""
+        found = [*self.reasons, *(s.up_risk for s in sorted(self.steps, key=lambda s: s.order))]
+        return tuple(dict.fromkeys(r for r in found if r))
+
+    @property
+    def destructive(self) -> bool:
+        """Whether the migration of this change may lose data or fail on existing rows."""
+        return bool(self.risks)
 
     @property
     def up_sql(self) -> str:
@@ -128,6 +147,7 @@ class Change:
             "name": self.name,
             "detail": self.detail,
             "destructive": self.destructive,
+            "destructive_reasons": list(self.risks),
             "covered_by": self.covered_by or None,
             "up_sql": self.up_sql,
             "down_sql": self.down_sql,

@@ -24,9 +24,11 @@ by hand rather than have a diff drop a table full of rows. Such a change is repo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from plimsoll.db.catalog import Table, quote_ident
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.inheritance import (
     Lineage,
     diff_child_columns,
@@ -109,32 +111,68 @@ def _empty(table: Table) -> Table:
     return Table(table.schema, table.name)
 
 
+def _default_sibling(lineage: Lineage, table: Table) -> str:
+    """The default partition of ``table``'s parent on both sides, if any: it may hold rows
+    of ``table``'s bound, and PostgreSQL then refuses the partition (created or attached)."""
+    default = lineage.defaults.get(table.partition_of or "", "")
+    return default if default != table.key else ""
+
+
+def _joining_risk(lineage: Lineage, table: Table) -> str:
+    """What a partition joining its parent risks: a default partition holding its rows."""
+    default = _default_sibling(lineage, table)
+    return risks.next_to_default(table.key, default) if default else ""
+
+
 def create_member(new: Table, lineage: Lineage) -> list[Change]:
     """A partitioned table or a partition created, with what it has of its own."""
     if new.partition_of is None:
-        step = Step(Phase.CREATE_TABLES, create_table_sql(new), drop_table_sql(new))
+        step = Step(
+            Phase.CREATE_TABLES,
+            create_table_sql(new),
+            drop_table_sql(new),
+            down_risk=risks.drop_relation("partitioned table", new.key),
+        )
         change = Change(ChangeKind.ADDED, "partitioned table", new.key, _key(new), (step,))
-        return [change, *diff_parts(_empty(new), new, with_constraints=False)]
+        return [change, *diff_parts(_empty(new), new, with_constraints=False, kept=False)]
     parent = lineage.b[new.partition_of]
     rank = tree_depth(lineage.b, new.key)
     step = Step(
-        Phase.CREATE_PARTITIONS, create_partition_sql(new, parent), drop_table_sql(new), rank
+        Phase.CREATE_PARTITIONS,
+        create_partition_sql(new, parent),
+        drop_table_sql(new),
+        rank,
+        up_risk=_joining_risk(lineage, new),
+        down_risk=risks.drop_relation("partition", new.key),
     )
     change = Change(ChangeKind.ADDED, "partition", new.key, _of(new), (step,))
-    return [change, *diff_parts(_empty(new), new, with_constraints=True)]
+    return [change, *diff_parts(_empty(new), new, with_constraints=True, kept=False)]
 
 
 def drop_member(old: Table, lineage: Lineage) -> list[Change]:
     """A partitioned table or a partition dropped (partitions before their parent)."""
     rank = -tree_depth(lineage.a, old.key)
     if old.partition_of is None:
-        step = Step(Phase.DROP_TABLES, drop_table_sql(old), create_table_sql(old), rank)
+        step = Step(
+            Phase.DROP_TABLES,
+            drop_table_sql(old),
+            create_table_sql(old),
+            rank,
+            up_risk=risks.drop_relation("partitioned table", old.key),
+        )
         change = Change(ChangeKind.REMOVED, "partitioned table", old.key, _key(old), (step,))
-        return [change, *diff_parts(old, _empty(old), with_constraints=False)]
+        return [change, *diff_parts(old, _empty(old), with_constraints=False, kept=False)]
     parent = lineage.a[old.partition_of]
-    step = Step(Phase.DROP_TABLES, drop_table_sql(old), create_partition_sql(old, parent), rank)
+    step = Step(
+        Phase.DROP_TABLES,
+        drop_table_sql(old),
+        create_partition_sql(old, parent),
+        rank,
+        up_risk=risks.drop_relation("partition", old.key),
+        down_risk=_joining_risk(lineage, old),
+    )
     change = Change(ChangeKind.REMOVED, "partition", old.key, _of(old), (step,))
-    return [change, *diff_parts(old, _empty(old), with_constraints=True)]
+    return [change, *diff_parts(old, _empty(old), with_constraints=True, kept=False)]
 
 
 def _key(table: Table) -> str:
@@ -150,8 +188,21 @@ def _linked(table: Table) -> tuple[str | None, str | None]:
     return table.partition_of, table.bound
 
 
+def _attach_step(table: Table, lineage: Lineage) -> Step:
+    """ATTACH (every row checked against the bound), and DETACH back."""
+    assert table.partition_of is not None and table.bound is not None
+    check = risks.attach(table.key, table.partition_of, table.bound)
+    joining = _joining_risk(lineage, table)
+    return Step(
+        Phase.ATTACH_PARTITIONS,
+        _attach_sql(table),
+        _detach_sql(table),
+        up_risk=f"{check}; {joining}" if joining else check,
+    )
+
+
 def diff_member(
-    old: Table, new: Table, lineage: Lineage, defaults_elsewhere: frozenset[str]
+    old: Table, new: Table, lineage: Lineage, defaults_elsewhere: Mapping[str, str]
 ) -> tuple[list[Change], bool]:
     """A table on both sides, a partitioned table or a partition on one of them at least;
     and whether views reading it must be rebuilt."""
@@ -162,16 +213,19 @@ def diff_member(
             " PostgreSQL cannot change it in place; create the new table, copy the rows"
             " and swap the names by hand"
         )
-        return [Change(ChangeKind.CHANGED, "partitioning", key, detail, destructive=True)], True
+        rebuild = risks.repartition(key)
+        return [Change(ChangeKind.CHANGED, "partitioning", key, detail, reasons=(rebuild,))], True
     out: list[Change] = []
     source, target = old, new
     link: list[Step] = []
     moved = _linked(old) != _linked(new)
     if old.is_partition and moved:
-        link.append(Step(Phase.DETACH_PARTITIONS, _detach_sql(old), _attach_sql(old)))
+        # The way back attaches it again: the inverse of an attach.
+        back = _attach_step(old, lineage)
+        link.append(Step(Phase.DETACH_PARTITIONS, back.down, back.up, down_risk=back.up_risk))
         source = detached(old)
     if new.is_partition and moved:
-        link.append(Step(Phase.ATTACH_PARTITIONS, _attach_sql(new), _detach_sql(new)))
+        link.append(_attach_step(new, lineage))
         target = detached(new)
     if link:
         if not old.is_partition:

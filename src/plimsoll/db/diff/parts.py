@@ -8,6 +8,7 @@ from typing import Any
 
 from plimsoll.db.catalog import Catalog, Constraint, Index, Policy, Table, Trigger, quote_ident
 from plimsoll.db.catalog import sql_name as qualified_sql_name
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step, kind_of
 from plimsoll.db.diff.tables import alter
 from plimsoll.db.diff.text import by_name, role
@@ -63,9 +64,12 @@ def drop_policy_sql(table: Table, policy: Policy) -> str:
     return f"DROP POLICY {quote_ident(policy.name)} ON {table.sql_name};"
 
 
-def diff_parts(old: Table, new: Table, *, with_constraints: bool) -> list[Change]:
+def diff_parts(
+    old: Table, new: Table, *, with_constraints: bool, kept: bool = True
+) -> list[Change]:
     """Constraints (all of them, or only foreign keys for a table created or dropped whole),
-    indexes, triggers and policies."""
+    indexes, triggers and policies. ``kept`` is false for a table created or dropped whole:
+    a constraint or unique index added to it meets no rows, either way."""
     out: list[Change] = []
     key = new.key
     before, after = by_name(old.constraints), by_name(new.constraints)
@@ -79,18 +83,28 @@ def diff_parts(old: Table, new: Table, *, with_constraints: bool) -> list[Change
         steps = []
         if was is not None and was != now:
             steps.append(
-                Step(drop_phase, drop_constraint_sql(old, was), add_constraint_sql(old, was))
+                Step(
+                    drop_phase,
+                    drop_constraint_sql(old, was),
+                    add_constraint_sql(old, was),
+                    down_risk=risks.add_constraint(key, was, new.constraints) if kept else "",
+                )
             )
         if now is not None and was != now:
             steps.append(
-                Step(add_phase, add_constraint_sql(new, now), drop_constraint_sql(new, now))
+                Step(
+                    add_phase,
+                    add_constraint_sql(new, now),
+                    drop_constraint_sql(new, now),
+                    up_risk=risks.add_constraint(key, now, old.constraints) if kept else "",
+                )
             )
         if steps:
             detail = (now or was).definition  # type: ignore[union-attr]
             out.append(
                 Change(kind_of(was, now), "constraint", f"{key}.{name}", detail, tuple(steps))
             )
-    out += diff_indexes(old.indexes, new.indexes, old.schema, key)
+    out += diff_indexes(old.indexes, new.indexes, old.schema, key, kept=kept)
     out += diff_named(
         old.triggers,
         new.triggers,
@@ -111,16 +125,33 @@ def diff_parts(old: Table, new: Table, *, with_constraints: bool) -> list[Change
 
 
 def diff_indexes(
-    old: Iterable[Index], new: Iterable[Index], schema: str, owner_key: str
+    old: Iterable[Index], new: Iterable[Index], schema: str, owner_key: str, *, kept: bool = True
 ) -> list[Change]:
-    """Indexes of a table or materialized view: dropped, then created anew."""
+    """Indexes of a table or materialized view: dropped, then created anew (a unique one
+    on rows already there fails on duplicates; ``kept`` as for :func:`diff_parts`)."""
+
+    before, after = tuple(old), tuple(new)
+
+    def risk(index: Index, had: tuple[Index, ...]) -> str:
+        return risks.create_index(owner_key, index, had) if kept else ""
+
     return diff_named(
-        old,
-        new,
+        before,
+        after,
         "index",
         owner_key,
-        lambda i: Step(Phase.DROP_INDEXES, drop_index_sql(schema, i), create_index_sql(i)),
-        lambda i: Step(Phase.CREATE_INDEXES, create_index_sql(i), drop_index_sql(schema, i)),
+        lambda i: Step(
+            Phase.DROP_INDEXES,
+            drop_index_sql(schema, i),
+            create_index_sql(i),
+            down_risk=risk(i, after),
+        ),
+        lambda i: Step(
+            Phase.CREATE_INDEXES,
+            create_index_sql(i),
+            drop_index_sql(schema, i),
+            up_risk=risk(i, before),
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plimsoll.db.catalog import Catalog, quote_ident
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.text import diff_grants, grants_sql
 
@@ -42,21 +43,22 @@ def diff_extensions(a: Catalog, b: Catalog) -> list[Change]:
     """Extensions installed or removed (their own objects come and go with them)."""
     out = []
     for name in sorted(b.extensions - a.extensions):
-        step = Step(Phase.CREATE_EXTENSIONS, _create_extension_sql(b, name), _drop_sql(name))
+        step = Step(
+            Phase.CREATE_EXTENSIONS,
+            _create_extension_sql(b, name),
+            _drop_sql(name),
+            down_risk=risks.drop_extension(name),
+        )
         out.append(Change(ChangeKind.ADDED, "extension", name, _where(b, name), (step,)))
     for name in sorted(a.extensions - b.extensions):
-        step = Step(Phase.DROP_EXTENSIONS, _drop_sql(name), _create_extension_sql(a, name))
-        out.append(
-            Change(
-                ChangeKind.REMOVED,
-                "extension",
-                name,
-                _where(a, name),
-                (step,),
-                # Its types, functions and the columns using them go with it.
-                destructive=True,
-            )
+        # What it owns goes with it: its types and functions, its tables and their rows.
+        step = Step(
+            Phase.DROP_EXTENSIONS,
+            _drop_sql(name),
+            _create_extension_sql(a, name),
+            up_risk=risks.drop_extension(name),
         )
+        out.append(Change(ChangeKind.REMOVED, "extension", name, _where(a, name), (step,)))
     return out
 
 

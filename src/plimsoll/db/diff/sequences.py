@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plimsoll.db.catalog import Catalog, Sequence, quote_ident, sql_name
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.text import comment_sql, diff_comment, diff_grants, grants_sql, pairs
 
@@ -40,7 +41,14 @@ def diff_sequences(a: Catalog, b: Catalog) -> list[Change]:
         old, new = a.sequences.get(key), b.sequences.get(key)
         steps: list[Step] = []
         if old is None and new is not None:
-            steps.append(Step(Phase.SEQUENCES, _create_sql(new), _drop_sql(new)))
+            steps.append(
+                Step(
+                    Phase.SEQUENCES,
+                    _create_sql(new),
+                    _drop_sql(new),
+                    down_risk=risks.drop_sequence(key),
+                )
+            )
             if new.owned_by is not None:
                 steps.append(
                     Step(
@@ -61,7 +69,14 @@ def diff_sequences(a: Catalog, b: Catalog) -> list[Change]:
                         _owned_by_sql(old, old.owned_by),
                     )
                 )
-            steps.append(Step(Phase.DROP_SEQUENCES, _drop_sql(old), _create_sql(old)))
+            steps.append(
+                Step(
+                    Phase.DROP_SEQUENCES,
+                    _drop_sql(old),
+                    _create_sql(old),
+                    up_risk=risks.drop_sequence(key),
+                )
+            )
             out.append(Change(ChangeKind.REMOVED, "sequence", key, "", tuple(steps)))
         elif old is not None and new is not None and old != new:
             out += _altered(key, old, new)
@@ -79,6 +94,8 @@ def _altered(key: str, old: Sequence, new: Sequence) -> list[Change]:
                 Phase.SEQUENCES,
                 f"ALTER SEQUENCE {new.sql_name} {_options(new)};",
                 f"ALTER SEQUENCE {old.sql_name} {_options(old)};",
+                up_risk=risks.narrow_sequence(key, old, new),
+                down_risk=risks.narrow_sequence(key, new, old),
             )
         )
     if old.owned_by != new.owned_by:

@@ -3,7 +3,11 @@ security switches, comments and grants (table and column level)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from plimsoll.db.catalog import Column, Table, quote_ident, sql_name
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.text import (
     by_name,
@@ -57,10 +61,13 @@ def create_table_sql(table: Table) -> str:
     row-level security switches and grants (indexes, foreign keys, triggers and policies are
     steps of their own)."""
     lines = [f"    {column_spec(c)}" for c in table.columns]
+    # CREATE TABLE checks a NOT VALID constraint anyway (the table is empty): such a one is
+    # added after, where NOT VALID holds.
+    later = [k for k in table.constraints if not k.is_foreign_key and _not_valid(k.definition)]
     lines += [
         f"    CONSTRAINT {quote_ident(k.name)} {k.definition}"
         for k in table.constraints
-        if not k.is_foreign_key
+        if not k.is_foreign_key and k not in later
     ]
     body = ",\n".join(lines)
     partitioned = f" PARTITION BY {table.partition_by}" if table.partition_by is not None else ""
@@ -69,6 +76,7 @@ def create_table_sql(table: Table) -> str:
         if lines
         else f"CREATE TABLE {table.sql_name} (){partitioned};"
     ]
+    out += [alter(table, f"ADD CONSTRAINT {quote_ident(k.name)} {k.definition}") for k in later]
     if table.comment is not None:
         out.append(comment_sql(f"TABLE {table.sql_name}", table.comment))
     for column in table.columns:
@@ -78,6 +86,10 @@ def create_table_sql(table: Table) -> str:
     for column in table.columns:
         out += _column_grants_sql(table, column)
     return "\n".join(out)
+
+
+def _not_valid(definition: str) -> bool:
+    return definition.rstrip().endswith("NOT VALID")
 
 
 def table_settings_sql(table: Table) -> list[str]:
@@ -139,39 +151,61 @@ def drop_column_sql(table: Table, column: Column) -> str:
     return alter(table, f"DROP COLUMN {quote_ident(column.name)}")
 
 
+def drop_column_step(table: Table, column: Column, rank: int = 0) -> Step:
+    """DROP COLUMN, and ADD COLUMN back."""
+    return Step(
+        Phase.DROP_COLUMNS,
+        drop_column_sql(table, column),
+        add_column_sql(table, column),
+        rank,
+        up_risk=risks.drop_column(table.key, column),
+        down_risk=risks.add_column(table.key, column),
+    )
+
+
+def add_column_step(table: Table, column: Column, rank: int = 0) -> Step:
+    """ADD COLUMN, and DROP COLUMN back."""
+    return Step(
+        Phase.ADD_COLUMNS,
+        add_column_sql(table, column),
+        drop_column_sql(table, column),
+        rank,
+        up_risk=risks.add_column(table.key, column),
+        down_risk=risks.drop_column(table.key, column),
+    )
+
+
 def diff_columns(
-    old: Table, new: Table, defaults_elsewhere: frozenset[str] = frozenset()
+    old: Table, new: Table, defaults_elsewhere: Mapping[str, str] | None = None
 ) -> tuple[list[Change], bool]:
     """The column changes of a table, and whether views reading it must be rebuilt (a
-    column dropped or retyped). The defaults of the columns named in ``defaults_elsewhere``
-    are set by another change (an enum recreated under them)."""
+    column dropped or retyped). The default of a column named in ``defaults_elsewhere`` is
+    set by the change of the object it maps to (an enum recreated under it): reported here,
+    written there."""
+    elsewhere = defaults_elsewhere or {}
     out = []
     rewrites = False
     before, after = by_name(old.columns), by_name(new.columns)
     for column in old.columns:
         if column.name not in after:
             rewrites = True
-            step = Step(
-                Phase.DROP_COLUMNS, drop_column_sql(old, column), add_column_sql(old, column)
-            )
+            step = drop_column_step(old, column)
             out.append(
                 Change(ChangeKind.REMOVED, "column", f"{old.key}.{column.name}", "", (step,))
             )
     for column in new.columns:
         if column.name not in before:
-            step = Step(
-                Phase.ADD_COLUMNS, add_column_sql(new, column), drop_column_sql(new, column)
-            )
+            step = add_column_step(new, column)
             out.append(Change(ChangeKind.ADDED, "column", f"{new.key}.{column.name}", "", (step,)))
     for column in new.columns:
         previous = before.get(column.name)
         if previous is None or previous == column:
             continue
-        steps, details, rewrite = column_steps(
-            new, previous, column, column.name in defaults_elsewhere
-        )
+        owner = elsewhere.get(column.name, "")
+        steps, details, rewrite = column_steps(new, previous, column, owner)
         rewrites = rewrites or rewrite
-        if steps:
+        if steps or details:
+            # Without a step of its own, what changed is done by ``owner``'s DDL.
             out.append(
                 Change(
                     ChangeKind.CHANGED,
@@ -179,6 +213,7 @@ def diff_columns(
                     f"{new.key}.{column.name}",
                     "; ".join(details),
                     tuple(steps),
+                    covered_by="" if steps else owner,
                 )
             )
         # Column grants are changes of their own, as a table's grants are.
@@ -193,24 +228,41 @@ def diff_columns(
 
 
 def column_steps(
-    table: Table, old: Column, new: Column, defaults_elsewhere: bool = False
+    table: Table, old: Column, new: Column, defaults_by: str = ""
 ) -> tuple[list[Step], list[str], bool]:
-    """The ALTER COLUMN (and comment) steps from ``old`` to ``new``, their description, and whether the
-    column's type changes (views reading it must then be rebuilt)."""
+    """The ALTER COLUMN (and comment) steps from ``old`` to ``new``, their description, and
+    whether the column's type changes (views reading it must then be rebuilt). With
+    ``defaults_by`` (the key of the object whose DDL sets the default), the default is
+    described but not written."""
     name = quote_ident(new.name)
     column = f"ALTER COLUMN {name}"
     if old.generated or new.generated:
-        if (old.generated, old.default, old.type) != (new.generated, new.default, new.type):
-            # A generation expression cannot be altered in place: the column is recreated.
-            recreate = [
-                Step(Phase.DROP_COLUMNS, drop_column_sql(table, old), add_column_sql(table, old)),
-                Step(Phase.ADD_COLUMNS, add_column_sql(table, new), drop_column_sql(table, new)),
-            ]
-            return recreate, ["generated expression"], True
+        if (old.generated, old.default, old.type, old.collation) != (
+            new.generated,
+            new.default,
+            new.type,
+            new.collation,
+        ):
+            # A generation expression cannot be altered in place: the column is recreated
+            # (a generated column made plain comes back empty, and the other way round).
+            drop, add = drop_column_step(table, old), add_column_step(table, new)
+            if old.generated and not new.generated:
+                drop = replace(drop, up_risk=risks.ungenerate(table.key, old.name))
+            if new.generated and not old.generated:
+                add = replace(add, down_risk=risks.ungenerate(table.key, new.name))
+            return [drop, add], ["generated expression"], True
         steps: list[Step] = []
         details: list[str] = []
+        if old.nullable != new.nullable:
+            steps.append(_nullable_step(table, old, new, column))
+            details.append("nullable" if new.nullable else "NOT NULL")
     else:
-        steps, details = _plain_column_steps(table, old, new, column, defaults_elsewhere)
+        steps, details = _plain_column_steps(table, old, new, column, defaults_by)
+        if old.default != new.default:
+            # Said where it happens when this change has statements of its own.
+            own = steps or old.comment != new.comment
+            by = f" (set by {defaults_by}'s DDL)" if defaults_by and own else ""
+            details.append(f"default {show(old.default)} -> {show(new.default)}{by}")
     if old.comment != new.comment:
         details.append("comment")
         steps.append(
@@ -230,8 +282,17 @@ def _type_sql(column: Column) -> str:
     return f"TYPE {column.type}{collate} USING {quote_ident(column.name)}::{column.type}"
 
 
+def _nullable_step(table: Table, old: Column, new: Column, column: str) -> Step:
+    """SET NOT NULL or DROP NOT NULL, and back; SET NOT NULL fails on a NULL."""
+    set_, drop = alter(table, f"{column} SET NOT NULL"), alter(table, f"{column} DROP NOT NULL")
+    check = risks.set_not_null(table.key, new.name)
+    if new.nullable:
+        return Step(Phase.ALTER_COLUMNS, drop, set_, down_risk=check)
+    return Step(Phase.ALTER_COLUMNS, set_, drop, up_risk=check)
+
+
 def _plain_column_steps(
-    table: Table, old: Column, new: Column, column: str, defaults_elsewhere: bool
+    table: Table, old: Column, new: Column, column: str, defaults_by: str
 ) -> tuple[list[Step], list[str]]:
     # The order matters: a default is dropped before the type changes (it may not cast), an
     # identity needs NOT NULL before it is added, and a default can only be set once an
@@ -240,7 +301,7 @@ def _plain_column_steps(
     details: list[str] = []
     retype = (old.type, old.collation) != (new.type, new.collation)
     default_changes = old.default != new.default
-    steers_default = not defaults_elsewhere
+    steers_default = not defaults_by
     if steers_default and old.default is not None and (default_changes or retype):
         steps.append(
             Step(
@@ -255,6 +316,7 @@ def _plain_column_steps(
                 Phase.ALTER_COLUMNS,
                 alter(table, f"{column} DROP IDENTITY"),
                 alter(table, f"{column} ADD GENERATED {old.identity} AS IDENTITY"),
+                up_risk=risks.drop_identity(table.key, new.name),
             )
         )
     if retype:
@@ -267,19 +329,13 @@ def _plain_column_steps(
                 Phase.ALTER_COLUMNS,
                 alter(table, f"{column} {_type_sql(new)}"),
                 alter(table, f"{column} {_type_sql(old)}"),
+                up_risk=risks.retype(table.key, new.name, old.type, new.type),
+                down_risk=risks.retype(table.key, new.name, new.type, old.type),
             )
         )
     if old.nullable != new.nullable:
         details.append("nullable" if new.nullable else "NOT NULL")
-        set_, drop = (
-            alter(table, f"{column} SET NOT NULL"),
-            alter(table, f"{column} DROP NOT NULL"),
-        )
-        steps.append(
-            Step(
-                Phase.ALTER_COLUMNS, drop if new.nullable else set_, set_ if new.nullable else drop
-            )
-        )
+        steps.append(_nullable_step(table, old, new, column))
     if old.identity is not None and new.identity is not None and old.identity != new.identity:
         details.append(f"identity {old.identity} -> {new.identity}")
         steps.append(
@@ -296,12 +352,11 @@ def _plain_column_steps(
                 Phase.ALTER_COLUMNS,
                 alter(table, f"{column} ADD GENERATED {new.identity} AS IDENTITY"),
                 alter(table, f"{column} DROP IDENTITY"),
+                down_risk=risks.drop_identity(table.key, new.name),
             )
         )
     elif old.identity is not None and new.identity is None:
         details.append("identity dropped")
-    if default_changes:
-        details.append(f"default {show(old.default)} -> {show(new.default)}")
     if steers_default and new.default is not None and (default_changes or retype):
         steps.append(
             Step(

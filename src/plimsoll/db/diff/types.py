@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from plimsoll.db.catalog import Catalog, CompositeType, DomainType, quote_ident
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.text import by_name, comment_sql, diff_comment, pairs, show, topological
 
@@ -162,10 +163,11 @@ def _altered_domain(key: str, old: DomainType, new: DomainType) -> list[Change]:
     if old.not_null != new.not_null:
         details.append("NOT NULL" if new.not_null else "nullable")
         set_, drop = _alter_domain(new, "SET NOT NULL"), _alter_domain(new, "DROP NOT NULL")
+        check = risks.domain_not_null(key)
         steps.append(
-            Step(
-                Phase.ALTER_DOMAINS, set_ if new.not_null else drop, drop if new.not_null else set_
-            )
+            Step(Phase.ALTER_DOMAINS, set_, drop, up_risk=check)
+            if new.not_null
+            else Step(Phase.ALTER_DOMAINS, drop, set_, down_risk=check)
         )
     before, after = by_name(old.constraints), by_name(new.constraints)
     for name in sorted(set(before) | set(after)):
@@ -179,6 +181,7 @@ def _altered_domain(key: str, old: DomainType, new: DomainType) -> list[Change]:
                     Phase.ALTER_TYPES,
                     _drop_check_sql(old, name),
                     _add_check_sql(old, name, was.definition),
+                    down_risk=risks.domain_check(key, name, was.definition, was.validated),
                 )
             )
         if now is not None:
@@ -187,6 +190,7 @@ def _altered_domain(key: str, old: DomainType, new: DomainType) -> list[Change]:
                     Phase.ALTER_DOMAINS,
                     _add_check_sql(new, name, now.definition),
                     _drop_check_sql(new, name),
+                    up_risk=risks.domain_check(key, name, now.definition, now.validated),
                 )
             )
         verb = "added" if was is None else "dropped" if now is None else "changed"
@@ -236,7 +240,8 @@ def diff_composites(a: Catalog, b: Catalog) -> list[Change]:
         elif old != new:
             out += diff_comment(old.comment, new.comment, f"TYPE {new.sql_name}", key)
             if old.attributes != new.attributes:
-                out.append(_altered_composite(key, old, new, _columns_using(a, old.sql_name)))
+                used = (_columns_using(a, old.sql_name), _columns_using(b, new.sql_name))
+                out.append(_altered_composite(key, old, new, used))
     return out
 
 
@@ -250,18 +255,22 @@ def _after_alter(start: CompositeType, target: CompositeType) -> list[str]:
 
 
 def _columns_using(catalog: Catalog, sql_name: str) -> list[str]:
-    """The ``table.column`` names of the columns of a type (or an array of it)."""
+    """The ``table.column`` names of the columns of a type (or an array of it), in plain
+    and partitioned tables (whose partitions have the same columns)."""
     return [
         f"{table.key}.{column.name}"
-        for table in catalog.tables.values()
+        for table in (*catalog.tables.values(), *catalog.partitioned.values())
         for column in table.columns
         if _mentions(column.type, sql_name)
     ]
 
 
 def _altered_composite(
-    key: str, old: CompositeType, new: CompositeType, used_by: list[str]
+    key: str, old: CompositeType, new: CompositeType, used: tuple[list[str], list[str]]
 ) -> Change:
+    """ALTER TYPE adding, dropping and retyping attributes; ``used`` are the columns of
+    the type in A and in B (an attribute dropped from the values they store is lost)."""
+    used_by = used[0]
     names_new = [a.name for a in new.attributes]
     names_old = [a.name for a in old.attributes]
     if _after_alter(old, new) != names_new or _after_alter(new, old) != names_old:
@@ -300,9 +309,13 @@ def _altered_composite(
     for attribute in old.attributes:
         if attribute.name not in after:
             actions_down.append(f"ADD ATTRIBUTE {quote_ident(attribute.name)} {attribute.type}")
+    dropped = [a.name for a in old.attributes if a.name not in after]
+    added = [a.name for a in new.attributes if a.name not in before]
     step = Step(
         Phase.ALTER_TYPES,
         f"ALTER TYPE {new.sql_name} {', '.join(actions_up)};",
         f"ALTER TYPE {old.sql_name} {', '.join(actions_down)};",
+        up_risk=risks.drop_attributes(key, dropped, used[0]),
+        down_risk=risks.drop_attributes(key, added, used[1]),
     )
     return Change(ChangeKind.CHANGED, "composite type", key, "; ".join(details), (step,))

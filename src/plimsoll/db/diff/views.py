@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from plimsoll.db.catalog import Catalog, View
+from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.parts import create_index_sql, diff_indexes
 from plimsoll.db.diff.text import (
@@ -64,10 +65,22 @@ def diff_views(a: Catalog, b: Catalog, rebuilt_relations: set[str]) -> list[Chan
     for key in pairs(a.views, b.views):
         old, new = a.views.get(key), b.views.get(key)
         if old is None and new is not None:
-            create = Step(Phase.CREATE_VIEWS, _create_sql(new), _drop_sql(new), create_rank[key])
+            create = Step(
+                Phase.CREATE_VIEWS,
+                _create_sql(new),
+                _drop_sql(new),
+                create_rank[key],
+                down_risk=_drop_risk(new),
+            )
             out.append(Change(ChangeKind.ADDED, _object_type(new), key, "", (create,)))
         elif new is None and old is not None:
-            drop = Step(Phase.DROP_VIEWS, _drop_sql(old), _create_sql(old), drop_rank[key])
+            drop = Step(
+                Phase.DROP_VIEWS,
+                _drop_sql(old),
+                _create_sql(old),
+                drop_rank[key],
+                up_risk=_drop_risk(old),
+            )
             out.append(Change(ChangeKind.REMOVED, _object_type(old), key, "", (drop,)))
         elif old is not None and new is not None:
             if key in rebuild:
@@ -88,6 +101,12 @@ def diff_views(a: Catalog, b: Catalog, rebuilt_relations: set[str]) -> list[Chan
             out += diff_grants(old.grants, new.grants, f"TABLE {new.sql_name}", key)
             out += diff_indexes(old.indexes, new.indexes, old.schema, key)
     return out
+
+
+def _drop_risk(view: View) -> str:
+    """A materialized view dropped for good takes its stored rows along (a view holds none;
+    a rebuilt materialized view computes its rows again)."""
+    return risks.drop_materialized_view(view.key) if view.materialized else ""
 
 
 def _object_type(view: View) -> str:

@@ -9,11 +9,13 @@ from pathlib import Path
 from plimsoll.core.errors import UsageError
 from plimsoll.db import migrations as files
 from plimsoll.db.diff.model import Change
+from plimsoll.db.diff.risks import one_line
 
 
 def migration_sql(changes: Iterable[Change]) -> tuple[str, str]:
     """The up and down scripts of ``changes``: every step's up by phase, every down reversed
-    (a step may have nothing to do one way: an enum label added has a down only).
+    (a step may have nothing to do one way: an enum label added has a down only), each
+    statement that may lose data or fail on existing rows under a ``-- destructive:`` line.
 
     Raises UsageError when a change has no DDL (say, a domain whose base type changed).
     """
@@ -25,9 +27,15 @@ def migration_sql(changes: Iterable[Change]) -> tuple[str, str]:
             f"cannot generate DDL for: {names}; write that part of the migration by hand"
         )
     steps = sorted((s for c in changes for s in c.steps), key=lambda s: s.order)
-    up = "\n\n".join(s.up for s in steps if s.up)
-    down = "\n\n".join(s.down for s in reversed(steps) if s.down)
+    up = "\n\n".join(_flagged(s.up, s.up_risk) for s in steps if s.up)
+    down = "\n\n".join(_flagged(s.down, s.down_risk) for s in reversed(steps) if s.down)
     return up, down
+
+
+def _flagged(sql: str, risk: str) -> str:
+    """``sql`` under a ``-- destructive: <why>`` line when running it may lose data or fail
+    on existing rows, for the reviewer of the migration."""
+    return f"-- destructive: {one_line(risk)}\n{sql}" if risk else sql
 
 
 def generate(
