@@ -428,3 +428,24 @@ def test_real_engine_refuses_changed_files_and_honours_the_target(
     assert engine.apply(list(files.discover(migrator.folder))[:1], None).steps == []
     with psycopg.connect(pg_database.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM accounts").fetchone() == (1000,)
+
+
+def test_the_wizards_dry_run_reports_the_sequences_it_advanced(
+    tmp_path: Path, pg_database: PgDatabase
+) -> None:
+    with pg_database.connect() as conn:
+        conn.execute("CREATE TABLE counters (id bigint GENERATED ALWAYS AS IDENTITY, n int)")
+        conn.commit()
+    migrator = _real(
+        tmp_path, pg_database, {"0001_fill.up.sql": "INSERT INTO counters (n) VALUES (1), (2);\n"}
+    )
+    engine = MigratorEngine(migrator, risk_config=NO_CALIBRATION)
+    (migration,) = migrator.status().pending
+    run = engine.dry_run(migration)
+    assert [(s.qualified, s.before, s.after) for s in run.sequences] == [
+        ("public.counters_id_seq", None, 2)
+    ]
+    with pg_database.connect() as conn:
+        # Rolled back: no rows; the sequence, as PostgreSQL has it, stays advanced.
+        assert conn.execute("SELECT count(*) FROM counters").fetchone() == (0,)
+        assert conn.execute("SELECT last_value FROM counters_id_seq").fetchone() == (2,)

@@ -188,7 +188,14 @@ class TerminalIO:
             self.notice(f"dry run failed: {run.error}", Notice.ERROR)
         else:
             self.notice(f"dry run took {took:.0f} ms{predicted}", Notice.SUCCESS)
-        self.notice("rolled back: nothing was kept")
+        if run.sequences:
+            moved = ", ".join(
+                f"{s.qualified} {'unused' if s.before is None else s.before} -> {s.after}"
+                for s in run.sequences
+            )
+            self.notice(f"rolled back; sequences advanced: {moved} (never rolled back)")
+        else:
+            self.notice("rolled back: nothing was kept")
 
     @contextmanager
     def applying(self, preview: MigrationPreview, statements: int) -> Iterator[StatementProgress]:

@@ -91,7 +91,11 @@ class StatementRun:
 
 @dataclass(frozen=True)
 class MigrationRun:
-    """One migration's dry run: its statements, or why it could not be dry-run."""
+    """One migration's dry run: its statements, or why it could not be dry-run.
+
+    ``sequences`` are those its dry run advanced when it was dry-run alone (the wizard); a
+    dry run of several migrations reports them once, in :attr:`DryRunReport.sequences`.
+    """
 
     version: str
     name: str
@@ -99,6 +103,7 @@ class MigrationRun:
     dry_runnable: bool = True
     reason: str | None = None
     error: str | None = None
+    sequences: tuple[SequenceAdvance, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -559,15 +559,19 @@ class MigratorEngine:
 
         report = dry.DryRunReport()
         with connect_url(self.migrator.conninfo, application_name="plimsoll-dry-run") as conn:
+            before = dry.sequence_values(conn)
+            conn.rollback()
             try:
                 # dry_run() plans every pending migration up to a target; the wizard dry-runs
                 # exactly the one on screen (an earlier one may have been skipped).
                 dry.run_plan(conn, self.migrator, [migration], report)
             finally:
                 conn.rollback()
+            moved = tuple(dry.advanced_sequences(conn, before))
+            conn.rollback()
         if report.migrations:
-            return report.migrations[0]
-        return dry.MigrationRun(migration.version, migration.name)
+            return replace(report.migrations[0], sequences=moved)
+        return dry.MigrationRun(migration.version, migration.name, sequences=moved)
 
     def apply(
         self, migrations: Sequence[files.Migration], progress: StatementProgress | None
