@@ -442,3 +442,26 @@ def test_a_partitioned_tables_recorded_size_is_its_partitions(
     Migrator(pg_database.dsn, folder, store=store).up()
     _, a, b = sizes()
     assert dict(store.migration_runs()[0].tables) == {"events_a": a, "events": a + b}
+
+
+def test_a_deferred_constraint_failing_at_commit_is_a_migration_error(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    folder = _write(
+        tmp_path / "m",
+        {
+            "1_parent.up.sql": "CREATE TABLE parent (id int PRIMARY KEY);\n",
+            "2_child.up.sql": (
+                "CREATE TABLE child (parent_id int REFERENCES parent (id)"
+                " DEFERRABLE INITIALLY DEFERRED);\n"
+                "INSERT INTO child VALUES (42);\n"
+            ),
+        },
+    )
+    with pytest.raises(MigrationError) as failed:
+        Migrator(pg_database.dsn, folder).up()
+    message = str(failed.value)
+    assert "2_child.up.sql: at COMMIT: ERROR: insert or update on table \"child\"" in message
+    assert message.endswith("2_child rolled back")
+    assert Migrator(pg_database.dsn, folder).status().current == "1"
+    assert "child" not in _tables(pg_database.dsn)

@@ -597,7 +597,12 @@ class Migrator:
             done = run_batch(conn, parts)
             took = int((time.perf_counter() - started) * 1000)
             self._after_migration(migration, direction, took)
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except psycopg.Error as exc:  # a deferred constraint is checked at COMMIT
+                raise MigrationError(
+                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back"
+                ) from None
         except BatchFailed as failed:
             _rollback_quietly(conn)
             where = failed.index - first_statement
@@ -743,6 +748,10 @@ class Migrator:
                     self._after_migration(migration, direction, took)
             except _StatementFailed as failed:
                 raise MigrationError(f"{failed.message}; {migration.label} rolled back") from None
+            except psycopg.Error as exc:  # at COMMIT: a deferred constraint
+                raise MigrationError(
+                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back"
+                ) from None
         else:
             log.info(
                 "running %s outside a transaction: %s",
