@@ -46,3 +46,29 @@ def test_package_version_sources(tmp_path: Path) -> None:
     (other / "src" / "pkg").mkdir(parents=True)
     (other / "src" / "pkg" / "__init__.py").write_text('__version__ = "0.9"\n')
     assert gitinfo.package_version(other) == "0.9"
+
+
+def test_untracked_analysed_file_makes_the_tree_dirty(git_repo: GitRepo) -> None:
+    git_repo.commit("first", {"pkg/a.py": "a = 1\n", ".gitignore": "pkg/ignored.py\n"})
+    info = gitinfo.commit_info(git_repo.path)
+    assert info.dirty is False
+    git_repo.write("pkg/ignored.py", "x = 1\n")  # ignored: neither analysed nor dirty
+    git_repo.write("notes.txt", "not analysed\n")
+    assert gitinfo.untracked_files(git_repo.path) == {"notes.txt"}
+    assert gitinfo.with_untracked(info, git_repo.path, ["pkg/a.py"]).dirty is False
+    git_repo.write("pkg/new.py", "b = 2\n")
+    assert gitinfo.untracked_files(git_repo.path) == {"notes.txt", "pkg/new.py"}
+    assert gitinfo.untracked_files(git_repo.path, ["*.py"]) == {"pkg/new.py"}
+    # git status agrees about which files are untracked.
+    status = git_repo.git("status", "--porcelain", "--untracked-files=all").splitlines()
+    assert sorted(line[3:] for line in status if line.startswith("??")) == [
+        "notes.txt",
+        "pkg/new.py",
+    ]
+    assert gitinfo.with_untracked(info, git_repo.path, ["pkg/a.py", "pkg/new.py"]).dirty is True
+
+
+def test_head_sha(git_repo: GitRepo) -> None:
+    assert gitinfo.head_sha(git_repo.path) is None
+    sha = git_repo.commit("first")
+    assert gitinfo.head_sha(git_repo.path) == sha

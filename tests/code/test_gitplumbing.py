@@ -128,3 +128,36 @@ def test_push_reports_a_non_fast_forward_as_rejected(tmp_path: Path) -> None:
     assert g2.rev_parse("refs/remotes/origin/main") == g1.rev_parse("refs/heads/main")
     with pytest.raises(GitError, match="git push failed"):
         g1.push(str(tmp_path / "no-such-remote"), "refs/heads/main:refs/heads/main")
+
+
+def test_worktree_branches_names_every_checked_out_branch(git_repo: GitRepo) -> None:
+    git_repo.commit("initial", {"a.txt": "a"})
+    git = Git.open(git_repo.path)
+    assert git.worktree_branches() == {"refs/heads/main": git_repo.path}
+    linked = git_repo.path.parent / "linked folder"
+    git_repo.git("worktree", "add", "-q", "-b", "side", str(linked))
+    git_repo.git("worktree", "add", "-q", "--detach", str(git_repo.path.parent / "detached"))
+    found = git.worktree_branches()
+    # Compared with what git itself reports, folder names with spaces included.
+    listed = git_repo.git("worktree", "list", "--porcelain")
+    assert f"worktree {linked}" in listed and "branch refs/heads/side" in listed
+    assert {ref: path.resolve() for ref, path in found.items()} == {
+        "refs/heads/main": git_repo.path.resolve(),
+        "refs/heads/side": linked.resolve(),
+    }
+
+
+def test_topological_order_puts_parents_first_among_commits_of_one_second(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Commits of the same second (a rebase, a script): their dates cannot order them.
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2025-01-01T00:00:05Z")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2025-01-01T00:00:05Z")
+    shas = [git_repo.commit(f"c{i}") for i in range(6)]
+    git = Git.open(git_repo.path)
+    since = int(git_repo.git("log", "-1", "--format=%ct"))
+    shuffled = [shas[3], shas[0], shas[5], shas[1], shas[4], shas[2]]
+    missing = "ab" * 20  # a commit of another clone: left out, not an error
+    assert git.topological_order([*shuffled, missing, "not-a-sha"], since) == shas
+    assert git_repo.git("rev-list", "--reverse", "HEAD").split() == shas
+    assert git.topological_order([], since) == []

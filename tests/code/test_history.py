@@ -521,3 +521,167 @@ def test_history_works_on_a_bare_repository(remote: Path) -> None:
     history.append(rec(1))
     assert [r.metrics["stats"]["index"] for r in history.load_all()] == [1]
     assert os.path.isdir(remote)
+
+
+# -- the remote-tracking branch (a fresh clone in CI) ----------------------------------------
+
+
+def seeded_remote(remote: Path, tmp_path: Path, count: int = 2) -> GitRepo:
+    """Push ``count`` records to ``remote``'s code-metrics from a first clone."""
+    seed = clone(remote, tmp_path / "seed-clone")
+    history = History(seed.path)
+    for i in range(1, count + 1):
+        history.append(rec(i))
+    assert history.push().outcome is PushOutcome.PUSHED
+    return seed
+
+
+def test_fresh_clone_reads_the_remote_tracking_branch(remote: Path, tmp_path: Path) -> None:
+    seeded_remote(remote, tmp_path)
+    ci = clone(remote, tmp_path / "ci")
+    assert ci.git("branch", "--list", "code-metrics") == ""  # only origin/code-metrics
+    history = History(ci.path)
+    assert history.tip() is None and history.exists()
+    assert history.remote_tip() == ci.git("rev-parse", "origin/code-metrics")
+    assert [e.sha7 for e in history.entries()] == ["0000001", "0000002"]
+    latest = history.latest()
+    assert latest is not None and latest.metrics == {"stats": {"index": 2}}
+    assert history.find("0000001") == rec(1)
+
+
+def test_record_in_a_fresh_clone_continues_the_remote_history(remote: Path, tmp_path: Path) -> None:
+    seeded_remote(remote, tmp_path)
+    ci = clone(remote, tmp_path / "ci")
+    history = History(ci.path)
+    remote_tip = ci.git("rev-parse", "origin/code-metrics")
+    history.append(rec(3))
+    # The local branch starts from the remote's tip: no unrelated history to merge later.
+    assert ci.git("rev-parse", "code-metrics^") == remote_tip
+    assert ci.git("rev-list", "--count", "code-metrics") == "3"
+    assert [e.sha7 for e in history.entries()] == ["0000001", "0000002", "0000003"]
+    assert Record.from_json(ci.git("show", f"code-metrics:{LATEST_PATH}")) == rec(3)
+    pushed = history.push()
+    assert (pushed.outcome, pushed.attempts, pushed.merges) == (PushOutcome.PUSHED, 1, 0)
+    # A fast-forward: the remote's branch is linear, with no merge commit.
+    on_remote = GitRepo(remote)
+    assert on_remote.git("rev-list", "--merges", "code-metrics") == ""
+    assert on_remote.git("rev-list", "--count", "code-metrics") == "3"
+
+
+def test_local_branch_behind_the_remote_tracking_one(remote: Path, tmp_path: Path) -> None:
+    seed = seeded_remote(remote, tmp_path, count=1)
+    ci = clone(remote, tmp_path / "ci")
+    ci.git("branch", "code-metrics", "origin/code-metrics")  # an old local copy
+    old_local = ci.git("rev-parse", "code-metrics")
+    History(seed.path).append(rec(2))
+    History(seed.path).push()
+    ci.git("fetch", "-q", "origin")  # the tracking branch moves, the local one stays behind
+    history = History(ci.path)
+    assert history.tip() == old_local
+    assert [e.sha7 for e in history.entries()] == ["0000001", "0000002"]
+    history.append(rec(3))
+    assert ci.git("rev-parse", "code-metrics^") == ci.git("rev-parse", "origin/code-metrics")
+    assert history.push().merges == 0
+
+
+def test_diverged_local_and_remote_tracking_branches_are_read_and_written_merged(
+    remote: Path, tmp_path: Path
+) -> None:
+    seed = seeded_remote(remote, tmp_path, count=1)
+    ci = clone(remote, tmp_path / "ci")
+    history = History(ci.path)
+    history.append(rec(2))  # local only, not pushed
+    seeded = History(seed.path)
+    seeded.append(rec(3))
+    seeded.push()
+    ci.git("fetch", "-q", "origin")
+    local, tracking = (
+        ci.git("rev-parse", "code-metrics"),
+        ci.git("rev-parse", "origin/code-metrics"),
+    )
+    assert ci.git("merge-base", "--is-ancestor", local, tracking, check=False) == ""
+    assert [e.sha7 for e in history.entries()] == ["0000001", "0000002", "0000003"]
+    history.append(rec(4))
+    parents = ci.git("rev-list", "--parents", "-n", "1", "code-metrics").split()[1:]
+    assert parents == [local, tracking]
+    assert [e.sha7 for e in history.entries()] == ["0000001", "0000002", "0000003", "0000004"]
+    assert history.push().merges == 0
+    assert len(History(remote).entries()) == 4
+
+
+def test_a_url_remote_reads_what_was_fetched_from_it(remote: Path, tmp_path: Path) -> None:
+    seeded_remote(remote, tmp_path)
+    repo = make_repo(tmp_path / "plain")
+    history = History(repo.path, remote=str(remote))
+    assert history.entries() == []
+    assert history.pull()
+    assert [e.sha7 for e in history.entries()] == ["0000001", "0000002"]
+
+
+# -- the history branch must not be the checked-out one --------------------------------------
+
+
+@pytest.mark.usefixtures("no_optional_locks")
+def test_writing_to_the_checked_out_branch_is_refused(git_repo: GitRepo) -> None:
+    git_repo.commit("initial", {"app.py": "x = 1\n"})
+    before = snapshot(git_repo)
+    tip = git_repo.git("rev-parse", "main")
+    history = History(git_repo.path, branch="main")
+    assert history.checked_out_in() == git_repo.path
+    with pytest.raises(UsageError, match="'main' is checked out in"):
+        history.append(rec(1))
+    with pytest.raises(UsageError):
+        history.commit({"history/x.json": b"{}"}, [], "no")
+    assert git_repo.git("rev-parse", "main") == tip
+    assert snapshot(git_repo) == before
+    other = git_repo.path.parent / "other"
+    git_repo.git("worktree", "add", "-q", "-b", "metrics-wt", str(other))
+    with pytest.raises(UsageError, match="checked out in"):
+        History(git_repo.path, branch="metrics-wt").append(rec(1))
+    assert History(git_repo.path).checked_out_in() is None
+
+
+# -- records of the same second --------------------------------------------------------------
+
+
+def commits_of_one_second(repo: GitRepo, monkeypatch: pytest.MonkeyPatch, n: int) -> list[str]:
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2025-03-01T12:00:00Z")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2025-03-01T12:00:00Z")
+    shas = [repo.commit(f"c{i}", {"f.txt": str(i)}) for i in range(n)]
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    monkeypatch.delenv("GIT_AUTHOR_DATE")
+    return shas
+
+
+def test_records_of_one_second_are_ordered_by_commit_ancestry(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shas = commits_of_one_second(git_repo, monkeypatch, 6)
+    # The test means something only if the shas' own order is not the commits' order.
+    assert sorted(shas) != shas
+    history = History(git_repo.path)
+    for sha in reversed(shas):  # written newest first, as a backfill never would: still right
+        history.append(rec(0, sha=sha, when=BASE))
+    paths = [e.path for e in history.entries()]
+    assert sorted(paths) != paths
+    assert [e.sha7 for e in history.entries()] == [s[:7] for s in shas]
+    assert [r.commit_sha for r in history.load_all()] == shas
+    latest = history.latest()
+    assert latest is not None and latest.commit_sha == shas[-1]
+    assert (
+        Record.from_json(git_repo.git("show", f"code-metrics:{LATEST_PATH}")).commit_sha
+        == (shas[-1])
+    )
+    # A fresh reader agrees (no cache involved).
+    assert [e.sha7 for e in History(git_repo.path).entries()] == [s[:7] for s in shas]
+
+
+def test_records_of_one_second_are_ordered_by_their_full_time_first(git_repo: GitRepo) -> None:
+    history = History(git_repo.path)
+    late = rec(0, sha="0" * 40, when=BASE + timedelta(microseconds=900_000))
+    early = rec(0, sha="f" * 40, when=BASE + timedelta(microseconds=100_000))
+    history.append(late)
+    history.append(early)
+    assert [e.sha7 for e in history.entries()] == ["fffffff", "0000000"]
+    assert history.latest() == late
+    assert Record.from_json(git_repo.git("show", f"code-metrics:{LATEST_PATH}")) == late

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from plimsoll.cli import output
@@ -41,6 +42,15 @@ def _project(ctx: typer.Context, path: Path | None) -> commands.Project:
     start = (path or Path.cwd()).resolve()
     loaded = state(ctx).config(start=start)
     return commands.open_project(loaded, start)
+
+
+def _say(out: Any, text: str) -> None:
+    """Print one message line as it is: never wrapped at the console width, no markup.
+
+    Off a terminal rich assumes 80 columns, and a line such as "stored <path> on branch ..."
+    cut in two is hard to grep; a record header's "[dirty work tree]" is text, not a style.
+    """
+    out.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
 def _names(collectors: str | None) -> list[str] | None:
@@ -131,7 +141,10 @@ def collect(
         typer.Option("--collectors", help="Comma-separated collectors (default: configured)."),
     ] = None,
     push: Annotated[
-        bool, typer.Option("--push", help="Push the history branch afterwards, retrying on a race.")
+        bool,
+        typer.Option(
+            "--push", help="Push the history branch to code.remote afterwards, retrying on a race."
+        ),
     ] = False,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write the record to the history branch.")
@@ -167,9 +180,12 @@ def collect(
             collections = [
                 commands.collect(project, names=names, use_cache=not no_cache, on_done=on_done)
             ]
-    paths: list[str] = []
-    if not no_store and collections:
-        paths = commands.store(project, [c.record for c in collections], push=push)
+    stored = (
+        commands.store(project, [c.record for c in collections], push=push)
+        if not no_store and collections
+        else None
+    )
+    paths = stored.paths if stored is not None else []
     report = (
         commands.validate(project, collections[-1].record) if validate and collections else None
     )
@@ -179,32 +195,54 @@ def collect(
             {
                 "records": [c.record.to_dict() for c in collections],
                 "stored": paths,
-                "pushed": push and bool(paths),
+                "pushed": stored is not None and stored.push is not None,
+                "push": _push_json(stored),
                 "thresholds": thresholds.to_json(report) if report is not None else None,
                 "notified": delivered,
             }
         )
     else:
         if rev:
-            out.print(f"collected {len(collections)} commit(s) of {rev}")
+            _say(out, f"collected {len(collections)} commit(s) of {rev}")
         for collection in collections[-1:]:
-            out.print(_record_header(collection.record) + f", {collection.files} files")
+            _say(out, _record_header(collection.record) + f", {collection.files} files")
             out.print(_metrics_table(collection.record, "metrics"))
-        for p in paths[-1:]:
-            out.print(f"stored {p} on branch {project.config.branch}")
+        if stored is not None:
+            more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+            for p in paths[-1:]:
+                _say(out, f"stored {p}{more} on branch {stored.branch}")
+            push_line = stored.push_line()
+            if push_line:
+                _say(out, push_line)
         if report is not None:
             out.print(_threshold_table(report, violations_only=False))
         for line in delivered:
-            out.print(f"notified {line}")
+            _say(out, f"notified {line}")
     if report is not None and report.exit_code:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _push_json(stored: commands.StoreResult | None) -> dict[str, Any] | None:
+    if stored is None or stored.push is None:
+        return None
+    return {
+        "remote": stored.remote,
+        "branch": stored.branch,
+        "outcome": stored.push.outcome.value,
+        "attempts": stored.push.attempts,
+        "merges": stored.push.merges,
+        "commit": stored.push.commit,
+    }
 
 
 @app.command()
 def validate(
     ctx: typer.Context,
     rev: Annotated[
-        str | None, typer.Argument(help="Commit whose record to check (default: latest).")
+        str | None,
+        typer.Argument(
+            help="Commit whose record to check (default: HEAD's record, else the newest)."
+        ),
     ] = None,
     violations_only: Annotated[
         bool, typer.Option("--violations-only", help="Show only rules that did not pass.")
@@ -214,30 +252,44 @@ def validate(
     ] = ReportFormat.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Check a stored record against the configured thresholds (exit 1 when a `fail` rule fails)."""
+    """Check a stored record against the configured thresholds (exit 1 when a `fail` rule fails).
+
+    Without REV, the record of HEAD's commit is checked when there is one, else the newest
+    record on the branch (whichever branch wrote it); the output says which.
+    """
     project = _project(ctx, path)
-    record = commands.record_for(project, rev)
+    selected = commands.select_record(project, rev)
+    record = selected.record
     report = commands.validate(project, record)
     delivered = _deliver(project, report, record)
     if fmt is ReportFormat.JSON:
         print_json(
-            {**thresholds.to_json(report), "commit_sha": record.commit_sha, "notified": delivered}
+            {
+                **thresholds.to_json(report),
+                "commit_sha": record.commit_sha,
+                "selected": selected.selection.value,
+                "notified": delivered,
+            }
         )
     elif fmt is ReportFormat.MARKDOWN:
         typer.echo(thresholds.render_markdown(report, violations_only=violations_only))
     else:
         out = output.console()
-        out.print(_record_header(record))
+        if selected.describe():
+            _say(out, selected.describe())
+        _say(out, _record_header(record))
         out.print(_threshold_table(report, violations_only))
         for line in delivered:
-            out.print(f"notified {line}")
+            _say(out, f"notified {line}")
     if report.exit_code:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 def _report_corrupt(entry: Any, message: str) -> None:
     """Tell the user a record was skipped because it could not be read."""
-    output.err_console().print(f"[yellow]skipped {entry.path}: {message}[/yellow]")
+    # A message quotes the record's bytes: escaped, so a "[...]" in it is shown, not styled.
+    text = escape(f"skipped {entry.path}: {message}")
+    output.err_console().print(f"[yellow]{text}[/yellow]", soft_wrap=True, highlight=False)
 
 
 @app.command()
@@ -283,20 +335,26 @@ def history(
 def show(
     ctx: typer.Context,
     rev: Annotated[
-        str | None, typer.Argument(help="Commit whose record to show (default: latest).")
+        str | None,
+        typer.Argument(
+            help="Commit whose record to show (default: HEAD's record, else the newest)."
+        ),
     ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Show one record."""
+    """Show one record (without REV: HEAD's record, else the newest; the output says which)."""
     project = _project(ctx, path)
-    record = commands.record_for(project, rev)
+    selected = commands.select_record(project, rev)
+    record = selected.record
     if fmt is Format.JSON:
         print_json(record.to_dict())
         return
     out = output.console()
-    out.print(_record_header(record))
-    out.print(f"message: {record.commit_message.splitlines()[0] if record.commit_message else ''}")
+    if selected.describe():
+        _say(out, selected.describe())
+    _say(out, _record_header(record))
+    _say(out, f"message: {record.commit_message.splitlines()[0] if record.commit_message else ''}")
     out.print(_metrics_table(record, "metrics"))
 
 
@@ -332,7 +390,10 @@ def diff(
             fmt_value(y),
             "" if change is None else f"{sign}{fmt_value(change)}",
         )
-    output.console().print(table if rows else "no differences")
+    if rows:
+        output.console().print(table)
+    else:
+        _say(output.console(), "no differences")
 
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -354,7 +415,10 @@ def trend(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Show how one metric moved across history, as a terminal chart."""
+    """Show how one metric moved across history, as a terminal chart.
+
+    Exits 2 when no record has METRIC, or when it is not a number (a group or a text).
+    """
     project = _project(ctx, path)
     points = commands.trend(project, metric, limit, on_error=_report_corrupt)
     if fmt is Format.JSON:
@@ -367,7 +431,7 @@ def trend(
         return
     out = output.console()
     if not points:
-        out.print(f"no numeric values of {metric} in history")
+        _say(out, f"no numeric values of {metric} in history (it is null in every record)")
         return
     values = [float(p.value) for p in points]
     low, high = min(values), max(values)
@@ -375,8 +439,9 @@ def trend(
         SPARK[0 if high == low else round((v - low) / (high - low) * (len(SPARK) - 1))]
         for v in values
     )
-    out.print(
-        f"{metric}: {spark}  min {fmt_value(low)}  max {fmt_value(high)}  last {fmt_value(values[-1])}"
+    _say(
+        out,
+        f"{metric}: {spark}  min {fmt_value(low)}  max {fmt_value(high)}  last {fmt_value(values[-1])}",
     )
     table = Table(show_header=True)
     for column in ("timestamp (UTC)", "commit", "value", ""):
@@ -405,8 +470,7 @@ def _retention(
     if fmt is Format.JSON:
         print_json({"action": action, **retention.plan_to_json(plan), **result.to_dict()})
         return
-    out = output.console()
-    out.print(retention.describe(plan, dry_run=dry_run))
+    _say(output.console(), retention.describe(plan, dry_run=dry_run))
 
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
@@ -474,7 +538,7 @@ def migrate(
     if fmt is Format.JSON:
         print_json(report.to_dict())
         return
-    output.console().print(report.describe())
+    _say(output.console(), report.describe())
 
 
 @app.command(name="collectors")

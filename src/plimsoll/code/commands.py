@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from plimsoll.code import gitinfo, retention, runner
+from plimsoll.code import gitinfo, retention, runner, sources
 from plimsoll.code.collect import Collection, cache_path, collect_tree
-from plimsoll.code.gitplumbing import Git
-from plimsoll.code.history import History, HistoryEntry
+from plimsoll.code.gitplumbing import Git, PushOutcome
+from plimsoll.code.history import History, HistoryEntry, PushResult
 from plimsoll.code.record import Record
+from plimsoll.code.summary import is_number
 from plimsoll.code.thresholds import ThresholdReport, evaluate_thresholds
-from plimsoll.code.trendindex import INDEX_FILE, TrendIndex, is_indexed_path
+from plimsoll.code.trendindex import INDEX_FILE, TrendIndex, is_indexed_path, scalar_leaves
 from plimsoll.core import plugins
 from plimsoll.core.config import LoadedConfig
-from plimsoll.core.errors import GitError, InputError, UsageError
-from plimsoll.core.rules import resolve
+from plimsoll.core.errors import ConfigError, GitError, InputError, UsageError
+from plimsoll.core.rules import MetricMissing, resolve
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,24 @@ class Project:
 
 
 def open_project(loaded: LoadedConfig, start: Path | None = None) -> Project:
-    """The git repository containing ``start`` (default: where the config was found)."""
+    """The git repository containing ``start`` (default: where the config was found).
+
+    ConfigError (exit 2) naming ``code.branch`` when the history branch is checked out, here
+    or in another worktree: records committed there would show as undone changes in its
+    index and work tree, so nothing is read or written.
+    """
     root = gitinfo.repository_root(start or loaded.root)
-    return Project(root, loaded)
+    project = Project(root, loaded)
+    where = project.history().checked_out_in()
+    if where is not None:
+        source = loaded.source or "configuration"
+        branch = project.config.branch
+        worktree = "" if where.resolve() == root.resolve() else f" (in the worktree {where})"
+        raise ConfigError(
+            f"{source}: code.branch: {branch!r} is the checked-out branch{worktree}; the metrics "
+            "history needs a branch of its own (the default is 'code-metrics')"
+        )
+    return project
 
 
 @dataclass
@@ -68,6 +86,8 @@ def collect(
 ) -> Collection:
     """Collect the work tree as it is now, for HEAD; store the record on the history branch."""
     info = gitinfo.commit_info(project.root)
+    analysed = sources.discover(project.root, project.config.paths, project.config.exclude)
+    info = gitinfo.with_untracked(info, project.root, analysed)
     cache = cache_path(project.root, project.config) if use_cache else None
     collection = collect_tree(
         project.root, project.config, info, names=names, cache=cache, on_done=on_done
@@ -75,13 +95,36 @@ def collect(
     return collection
 
 
-def store(project: Project, records: Sequence[Record], push: bool = False) -> list[str]:
-    """Append records to the history branch (and push it when asked); return the paths written."""
+@dataclass(frozen=True)
+class StoreResult:
+    """Where ``store`` put records: the paths written, and the push when one was asked for."""
+
+    paths: list[str]
+    branch: str
+    remote: str
+    push: PushResult | None = None
+
+    def push_line(self) -> str | None:
+        """One line saying what the push did and where, or None without a push."""
+        if self.push is None:
+            return None
+        tip = f" (now at {self.push.commit[:7]})" if self.push.commit else ""
+        if self.push.outcome is PushOutcome.UP_TO_DATE:
+            return f"branch {self.branch} on {self.remote} was already up to date{tip}"
+        merged = (
+            f" after merging {self.remote}'s newer records {self.push.merges} time(s)"
+            if self.push.merges
+            else ""
+        )
+        return f"pushed branch {self.branch} to {self.remote}{merged}{tip}"
+
+
+def store(project: Project, records: Sequence[Record], push: bool = False) -> StoreResult:
+    """Append records to the history branch, and push it when asked."""
     history = project.history()
     paths = [history.append(record) for record in records]
-    if push:
-        history.push(retries=project.config.push_retries)
-    return paths
+    pushed = history.push(retries=project.config.push_retries) if push else None
+    return StoreResult(paths, history.branch, history.remote, pushed)
 
 
 @contextmanager
@@ -195,16 +238,61 @@ def validate(project: Project, record: Record) -> ThresholdReport:
     )
 
 
-def record_for(project: Project, rev: str | None) -> Record:
-    """The record of ``rev`` (a commit-ish or a sha prefix), or the latest when None."""
+class Selection(StrEnum):
+    """Why a record was chosen for ``show`` or ``validate``."""
+
+    GIVEN = "given"  # the revision named on the command line
+    HEAD = "head"  # no revision: HEAD's commit has a record
+    NEWEST = "newest"  # no revision and no record of HEAD: the newest on the branch
+
+
+@dataclass(frozen=True)
+class SelectedRecord:
+    """A record and why it was chosen."""
+
+    record: Record
+    selection: Selection
+    head: str | None = None
+
+    def describe(self) -> str:
+        """One line naming the record used when none was asked for ("" when one was)."""
+        sha7 = self.record.commit_sha[:7]
+        if self.selection is Selection.HEAD:
+            return f"using the record of HEAD ({sha7})"
+        if self.selection is Selection.NEWEST:
+            where = f", collected on {self.record.branch}" if self.record.branch else ""
+            head = f"HEAD ({self.head[:7]})" if self.head else "HEAD"
+            return f"{head} has no record: using the newest record ({sha7}{where})"
+        return ""
+
+
+def select_record(project: Project, rev: str | None) -> SelectedRecord:
+    """The record of ``rev``; with no ``rev``, HEAD's record, else the newest record.
+
+    Several CI jobs on different branches may push to one history branch, so "the newest"
+    can be another job's: the record of the commit checked out comes first.
+    """
     history = project.history()
+    if rev is not None:
+        return SelectedRecord(record_for(project, rev), Selection.GIVEN)
+    head = gitinfo.head_sha(project.root)
+    if head is not None:
+        found = history.find(head)
+        if found is not None:
+            return SelectedRecord(found, Selection.HEAD, head)
+    latest = history.latest()
+    if latest is None:
+        raise InputError(
+            f"no records on branch {project.config.branch!r} yet (run `plimsoll code collect`)"
+        )
+    return SelectedRecord(latest, Selection.NEWEST, head)
+
+
+def record_for(project: Project, rev: str | None) -> Record:
+    """The record of ``rev`` (a commit-ish or a sha prefix); with None, see :func:`select_record`."""
     if rev is None:
-        latest = history.latest()
-        if latest is None:
-            raise InputError(
-                f"no records on branch {project.config.branch!r} yet (run `plimsoll code collect`)"
-            )
-        return latest
+        return select_record(project, None).record
+    history = project.history()
     try:
         sha = gitinfo.git(project.root, "rev-parse", "--verify", f"{rev}^{{commit}}")
     except GitError:
@@ -237,22 +325,85 @@ def trend(
     """
     history = project.history()
     points = []
+    # What the records hold at ``metric`` when it is not a number, to say why none is.
+    seen: list[Any] = []
+    # Each record's metric paths, for a "did you mean" (a cheap view, flattened only if needed).
+    known: list[Mapping[str, Any]] = []
     if is_indexed_path(metric):
         index = TrendIndex(project.root / project.config.cache_dir / INDEX_FILE)
         try:
-            for indexed in index.records(history, on_error=on_error):
-                value = indexed.metrics.get(metric)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    points.append(TrendPoint(indexed.timestamp, indexed.commit_sha, value))
+            indexed_records = index.records(history, on_error=on_error)
         finally:
             index.close()
+        for indexed in indexed_records:
+            known.append(indexed.metrics)
+            value = indexed.metrics.get(metric, _ABSENT)
+            if is_number(value):
+                points.append(TrendPoint(indexed.timestamp, indexed.commit_sha, value))
+            elif value is not _ABSENT:
+                seen.append(value)
+        if not points and not seen and indexed_records:
+            # The index keeps scalars only: a group of metrics or a list is in the records.
+            latest = history.latest()
+            value = resolve(latest.metrics, metric) if latest is not None else None
+            if latest is not None and not isinstance(value, MetricMissing):
+                seen.append(value)
     else:
         for record in history.load_all(on_error=on_error):
+            known.append(record.metrics)
             value = resolve(record.metrics, metric)
-            if isinstance(value, int | float) and not isinstance(value, bool):
+            if is_number(value):
                 points.append(TrendPoint(record.timestamp, record.commit_sha, value))
+            elif not isinstance(value, MetricMissing):
+                seen.append(value)
+    if not points:
+        _explain_no_points(project, metric, known, seen)
     points.sort(key=lambda p: p.timestamp)
     return points[-limit:] if limit else points
+
+
+_ABSENT = object()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a group of metrics"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bool):
+        return "a yes/no value"
+    return f"text ({value!r})" if isinstance(value, str) else type(value).__name__
+
+
+def _explain_no_points(
+    project: Project, metric: str, known: Sequence[Mapping[str, Any]], seen: Sequence[Any]
+) -> None:
+    """Raise the error that says why no record has a number at ``metric`` (none if only nulls).
+
+    ``known`` holds each record's metrics (flat paths from the index, or nested); ``seen``
+    the values found at ``metric``. A misspelt or non-numeric metric is a usage error
+    (exit 2) rather than an empty chart, so a CI step drawing a trend does not pass quietly
+    on a typo.
+    """
+    branch = project.config.branch
+    if not known:
+        raise InputError(f"no readable records on branch {branch!r} (run `plimsoll code collect`)")
+    present = [v for v in seen if v is not None]
+    if present:
+        value = present[-1]
+        hint = ""
+        if isinstance(value, Mapping):
+            numeric = [f"{metric}.{k}" for k, v in value.items() if is_number(v)][:5]
+            hint = f"; try {', '.join(numeric)}" if numeric else ""
+        raise UsageError(f"metric {metric} is not a number: it holds {_kind(value)}{hint}")
+    if seen:
+        return  # the key is there, only ever null (a collector that measured nothing)
+    paths = sorted({path for metrics in known for path in scalar_leaves(metrics)})
+    near = difflib.get_close_matches(metric, paths, n=3, cutoff=0.6)
+    hint = f" (did you mean {', '.join(near)}?)" if near else ""
+    raise UsageError(
+        f"metric {metric} is in none of the {len(known)} records on branch {branch!r}{hint}"
+    )
 
 
 def plan_retention(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import configparser
 import re
 import tomllib
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 from plimsoll.code.gitplumbing import Git
 from plimsoll.core.errors import GitError, NotARepositoryError
@@ -46,6 +47,12 @@ class CommitInfo:
     committed_at: str
 
 
+def head_sha(root: Path) -> str | None:
+    """The commit HEAD points at, or None (no commit yet)."""
+    code, sha = _unchecked(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    return sha if code == 0 and sha else None
+
+
 def commit_info(root: Path, rev: str = "HEAD", worktree: bool = True) -> CommitInfo:
     """Describe ``rev``; with ``worktree``, also whether the work tree is dirty and HEAD detached."""
     try:
@@ -64,6 +71,34 @@ def commit_info(root: Path, rev: str = "HEAD", worktree: bool = True) -> CommitI
         detached = branch is None
         dirty = bool(git(root, "status", "--porcelain", "--untracked-files=no"))
     return CommitInfo(sha, message, branch, detached, dirty, committed_at)
+
+
+def untracked_files(root: Path, pathspecs: Sequence[str] = ()) -> set[str]:
+    """Untracked files git does not ignore, relative to ``root`` (only ``pathspecs`` if given)."""
+    done = Git(root).run_unchecked(
+        "ls-files", "-z", "--others", "--exclude-standard", "--full-name", "--", *pathspecs
+    )
+    if done.returncode != 0:
+        return set()
+    return {n for n in done.stdout.decode("utf-8", "surrogateescape").split("\0") if n}
+
+
+def with_untracked(info: CommitInfo, root: Path, analysed: Sequence[str]) -> CommitInfo:
+    """``info``, marked dirty when an analysed file is untracked (so not part of the commit).
+
+    ``git status --untracked-files=no`` sees only tracked changes, yet an untracked module
+    under the analysed paths is measured as well, so the record would describe more than
+    its commit while claiming a clean tree. Ignored files are never analysed.
+    """
+    if info.dirty or not analysed:
+        return info
+    # Only the kinds of file analysed are listed: an unignored node_modules or .venv holds
+    # thousands of untracked files that do not matter here.
+    kinds = sorted({f"*{PurePosixPath(p).suffix}" for p in analysed if PurePosixPath(p).suffix})
+    untracked = untracked_files(root, kinds)
+    if not untracked.isdisjoint(analysed):
+        return replace(info, dirty=True)
+    return info
 
 
 _VERSION_LINE = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.MULTILINE)

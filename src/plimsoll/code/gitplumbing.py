@@ -61,6 +61,10 @@ class PushOutcome(StrEnum):
     REJECTED = "rejected"
 
 
+def _is_object_id(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
 def _first_line(data: bytes) -> str:
     for line in data.decode("utf-8", "replace").splitlines():
         line = line.strip()
@@ -168,6 +172,48 @@ class Git:
         if done.returncode in (0, 1):
             return done.returncode == 0
         raise GitError(f"git merge-base failed: {_first_line(done.stderr)}")
+
+    def worktree_branches(self) -> dict[str, Path]:
+        """The branches checked out in this repository's worktrees: full ref name -> folder.
+
+        One ``git worktree list --porcelain -z``, which covers the main work tree and every
+        linked one; a bare repository's entry names no branch.
+        """
+        done = self.run_unchecked("worktree", "list", "--porcelain", "-z")
+        if done.returncode != 0:
+            return {}
+        found: dict[str, Path] = {}
+        folder: Path | None = None
+        for field in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
+            key, _, value = field.partition(" ")
+            if key == "worktree":
+                folder = Path(value)
+            elif key == "branch" and folder is not None:
+                found.setdefault(value, folder)
+        return found
+
+    def topological_order(self, shas: Iterable[str], since: int) -> list[str]:
+        """``shas`` that exist here, parents before children (commits older than ``since`` unwalked).
+
+        One ``rev-list --topo-order``: ``since`` (a Unix time) bounds the walk to recent
+        commits, so ordering a handful of commits of the same second stays cheap in a long
+        history. Commits missing from this clone are left out; nothing is raised.
+        """
+        wanted = [s for s in dict.fromkeys(shas) if _is_object_id(s)]
+        if not wanted:
+            return []
+        done = self.run_unchecked(
+            "rev-list",
+            "--topo-order",
+            "--reverse",
+            "--ignore-missing",
+            f"--max-age={since}",
+            *wanted,
+        )
+        if done.returncode != 0:
+            return []
+        chosen = set(wanted)
+        return [s for s in done.stdout.decode().split() if s in chosen]
 
     def check_branch_name(self, branch: str) -> bool:
         """Whether ``branch`` is a valid branch name (``check-ref-format``)."""

@@ -13,6 +13,15 @@ writers all land, and the work tree, the index and ``HEAD`` are never read or wr
 
 Records are unique files, so merging two histories (after a rejected push) is a merge of
 trees: paths added on either side are kept, and ``latest.json`` is recomputed.
+
+A fresh clone has the history only as the remote-tracking branch (``origin/code-metrics``):
+reads then use it, and so do reads when the local branch is behind it (both, merged, when
+they diverged); the next record is committed on top of it, so the local branch continues the
+remote's history and a push fast-forwards.
+
+Records are ordered by the time in their file names; records of the same second (a backfill
+of commits made within one second) by the full time inside them, then by the ancestry of their
+commits, so the newest record really is the newest.
 """
 
 from __future__ import annotations
@@ -74,6 +83,15 @@ class HistoryEntry:
     def sort_key(self) -> tuple[datetime, str]:
         """The order of entries: by timestamp, then path for records of the same second."""
         return (self.timestamp, self.path)
+
+
+@dataclass(frozen=True)
+class _Base:
+    """What reads see and the next commit builds on: the local tip and the commits to merge."""
+
+    local: str | None  # the local branch as read (the compare-and-swap's expected value)
+    parents: tuple[str, ...]  # one tip, or the local and remote-tracking tips when diverged
+    merge_base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,36 +291,125 @@ class History:
         self.remote = remote
         self.ref = f"refs/heads/{branch}"
         self._latest_cache: dict[str, str | None] = {}
+        self._tracking: str | None = None
+        self._entries_cache: dict[tuple[str, ...], tuple[HistoryEntry, ...]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
     def tip(self) -> str | None:
-        """The commit the branch points at, or None if the branch does not exist yet."""
+        """The commit the local branch points at, or None if it does not exist yet."""
         return self.git.rev_parse(self.ref)
 
-    def exists(self) -> bool:
-        """Whether the history branch exists in this repository."""
-        return self.tip() is not None
+    def remote_tip(self) -> str | None:
+        """The commit the remote-tracking branch (``<remote>/<branch>``) points at, or None."""
+        return self.git.rev_parse(self._tracking_ref())
 
-    def _files(self, commit: str | None) -> Files:
+    def exists(self) -> bool:
+        """Whether the history exists here: the local branch or its remote-tracking branch."""
+        return bool(self._base().parents)
+
+    def _base(self) -> _Base:
+        """Where reading looks and the next commit starts: local, remote-tracking, or both.
+
+        The remote-tracking branch counts when the local one is missing (a fresh clone in
+        CI), behind it (fetched but not merged) or diverged from it (then both, merged).
+        """
+        local = self.tip()
+        remote = self.remote_tip()
+        if remote is None or remote == local:
+            return _Base(local, (local,) if local else ())
+        if local is not None and self.git.is_ancestor(remote, local):
+            return _Base(local, (local,))
+        if local is None or self.git.is_ancestor(local, remote):
+            return _Base(local, (remote,))
+        return _Base(local, (local, remote), self.git.merge_base(local, remote))
+
+    def _files(self, commit: str | None, paths: Sequence[str] = ()) -> Files:
         if commit is None:
             return {}
-        return {e.path: e for e in self.git.ls_tree(commit, recursive=True)}
+        return {e.path: e for e in self.git.ls_tree(commit, paths, recursive=True)}
+
+    def _view(self, base: _Base, paths: Sequence[str] = ()) -> Files:
+        """The files of ``base``: its one tip's, or the three-way merge of both tips."""
+        if len(base.parents) < 2:
+            return self._files(base.parents[0] if base.parents else None, paths)
+        ours, theirs = (self._files(commit, paths) for commit in base.parents)
+        return merge_files(self._files(base.merge_base, paths), ours, theirs)
 
     def entries(self) -> list[HistoryEntry]:
-        """Every record on the branch, sorted by timestamp (one ``ls-tree``, no blob reads)."""
-        tip = self.tip()
-        if tip is None:
-            return []
-        return entries_of(self.git.ls_tree(tip, [HISTORY_DIR], recursive=True))
+        """Every record of the history, oldest first (one ``ls-tree``; blobs read only for ties)."""
+        base = self._base()
+        cached = self._entries_cache.get(base.parents)
+        if cached is None:
+            found = entries_of(self._view(base, [HISTORY_DIR]).values())
+            cached = tuple(self._settle_ties(found))
+            # Only the newest view is worth keeping: a write moves the tips anyway.
+            self._entries_cache = {base.parents: cached}
+        return list(cached)
+
+    def _settle_ties(
+        self, entries: list[HistoryEntry], newest_only: bool = False
+    ) -> list[HistoryEntry]:
+        """Order records of the same second by the full time inside them, then by commit ancestry.
+
+        File names carry the time to the second, so commits backfilled from one second would
+        otherwise sort by sha. With ``newest_only``, only the newest second is settled (all
+        ``latest.json`` needs).
+        """
+        groups: list[tuple[int, int]] = []
+        start = 0
+        while start < len(entries):
+            end = start + 1
+            while end < len(entries) and entries[end].timestamp == entries[start].timestamp:
+                end += 1
+            if end - start > 1:
+                groups.append((start, end))
+            start = end
+        if newest_only:
+            groups = [g for g in groups if g[1] == len(entries)]
+        if not groups:
+            return entries
+        members = [e for s, end in groups for e in entries[s:end] if e.blob]
+        facts: dict[str, tuple[datetime, str]] = {}
+        for entry, data in zip(
+            members, self.git.read_blobs([e.blob for e in members]), strict=True
+        ):
+            if data is None:
+                continue
+            try:
+                record = parse_stored(entry.path, data)
+            except RecordError:
+                continue
+            facts[entry.path] = (record.timestamp, record.commit_sha.lower())
+        # Records whose full times are equal too were backfilled from commits of that second:
+        # their commits' ancestry decides (one bounded rev-list per such time).
+        same_time: dict[datetime, set[str]] = {}
+        for when, sha in facts.values():
+            same_time.setdefault(when, set()).add(sha)
+        rank: dict[tuple[datetime, str], int] = {}
+        for when, shas in same_time.items():
+            if len(shas) > 1:
+                order = self.git.topological_order(sorted(shas), int(when.timestamp()))
+                rank.update({(when, sha): i for i, sha in enumerate(order)})
+
+        def key(entry: HistoryEntry) -> tuple[datetime, int, str]:
+            # An unreadable record keeps its name's time and sorts before readable ones.
+            when, sha = facts.get(entry.path, (entry.timestamp, ""))
+            return (when, rank.get((when, sha), -1), entry.path)
+
+        out = list(entries)
+        for s, end in groups:
+            out[s:end] = sorted(entries[s:end], key=key)
+        return out
 
     def _blob_of(self, entry: HistoryEntry) -> str:
         if entry.blob:
             return entry.blob
-        sha = self.git.rev_parse(f"{self.ref}:{entry.path}")
-        if sha is None:
-            raise RecordError(f"{entry.path}: no such record on branch {self.branch}")
-        return sha
+        for commit in self._base().parents:
+            sha = self.git.rev_parse(f"{commit}:{entry.path}")
+            if sha is not None:
+                return sha
+        raise RecordError(f"{entry.path}: no such record on branch {self.branch}")
 
     def read_contents(self, entries: Sequence[HistoryEntry]) -> list[bytes]:
         """The JSON bytes of each entry (gunzipped), read with one ``cat-file --batch``."""
@@ -353,25 +460,21 @@ class History:
         return [record for _, record in self._load_many(self.entries(), on_error)]
 
     def latest(self) -> Record | None:
-        """The newest record (``latest.json``), or None if the history is empty."""
-        tip = self.tip()
-        if tip is None:
-            return None
-        sha = self.git.rev_parse(f"{tip}:{LATEST_PATH}")
-        if sha is not None:
-            try:
-                return parse_stored(LATEST_PATH, self.git.read_blob(sha))
-            except RecordError as exc:
-                _log.warning(
-                    "latest.json is unreadable, using the newest record: %s",
-                    exc.message,
-                    extra={"event": "history.latest_unreadable"},
-                )
+        """The newest readable record, or None if the history has none.
+
+        Found from the records themselves rather than ``latest.json``: a history merged
+        from the remote-tracking branch has no ``latest.json`` of its own yet, and one
+        written before ties were ordered may name an older record of the same second.
+        """
         for entry in reversed(self.entries()):
             try:
                 return self.load(entry)
-            except RecordError:
-                continue
+            except RecordError as exc:
+                _log.warning(
+                    "skipped unreadable record: %s",
+                    exc.message,
+                    extra={"event": "history.skip", "path": entry.path},
+                )
         return None
 
     def find(self, sha_prefix: str) -> Record | None:
@@ -439,26 +542,46 @@ class History:
     def _refresh_latest(self, files: Files) -> None:
         # The newest readable record: a corrupt newest file must neither become latest.json
         # nor block every later write.
-        for entry in reversed(entries_of(files.values())):
+        for entry in reversed(self._settle_ties(entries_of(files.values()), newest_only=True)):
             blob = self._latest_blob(entry)
             if blob is not None:
                 files[LATEST_PATH] = TreeEntry(_BLOB_MODE, "blob", blob, LATEST_PATH)
                 return
         files.pop(LATEST_PATH, None)
 
+    def checked_out_in(self) -> Path | None:
+        """The work tree that has the history branch checked out, or None (as it should be)."""
+        return self.git.worktree_branches().get(self.ref)
+
+    def _refuse_checked_out(self) -> None:
+        # Committing to a checked-out branch behind git's back leaves its index and work tree
+        # showing the records' commit undone: the history needs a branch of its own.
+        where = self.checked_out_in()
+        if where is not None:
+            raise UsageError(
+                f"branch {self.branch!r} is checked out in {where}: the metrics history needs "
+                "a branch of its own, never the one being worked on"
+            )
+
     def _transact(self, change: Callable[[Files], T], message: str) -> tuple[str, T]:
-        """Apply ``change`` to the tip's files and publish it with a compare-and-swap, retrying."""
+        """Apply ``change`` to the history's files and publish it with a compare-and-swap, retrying.
+
+        The new commit continues what :meth:`_base` sees: the local branch, or the
+        remote-tracking one when the local branch is missing or behind (a merge of both when
+        they diverged), so a later push fast-forwards.
+        """
+        self._refuse_checked_out()
         for attempt in range(MAX_CAS_ATTEMPTS):
-            tip = self.tip()
-            before = self._files(tip)
+            base = self._base()
+            before = self._view(base)
             files = dict(before)
             result = change(files)
             self._refresh_latest(files)
-            if tip is not None and files == before:
-                return tip, result
+            if len(base.parents) == 1 and files == before:
+                return base.parents[0], result
             tree = self._write_tree(files)
-            commit = self.git.commit_tree(tree, [tip] if tip else [], message)
-            if self.git.update_ref(self.ref, commit, tip, message=message):
+            commit = self.git.commit_tree(tree, base.parents, message)
+            if self.git.update_ref(self.ref, commit, base.local, message=message):
                 return commit, result
             time.sleep(_backoff(attempt))
         raise ConcurrentUpdateError(
@@ -507,10 +630,13 @@ class History:
 
     def _tracking_ref(self) -> str:
         # A named remote gets its usual remote-tracking ref; a URL or path cannot name one.
-        named = self.git.run_unchecked("config", "--get", f"remote.{self.remote}.url")
-        if named.returncode == 0 and self.git.check_branch_name(f"{self.remote}/{self.branch}"):
-            return f"refs/remotes/{self.remote}/{self.branch}"
-        return f"refs/plimsoll/fetched/{self.branch}"
+        if self._tracking is None:
+            named = self.git.run_unchecked("config", "--get", f"remote.{self.remote}.url")
+            if named.returncode == 0 and self.git.check_branch_name(f"{self.remote}/{self.branch}"):
+                self._tracking = f"refs/remotes/{self.remote}/{self.branch}"
+            else:
+                self._tracking = f"refs/plimsoll/fetched/{self.branch}"
+        return self._tracking
 
     def _fetch(self) -> str | None:
         if not self.git.remote_has_ref(self.remote, self.ref):
@@ -521,6 +647,7 @@ class History:
 
     def _merge_in(self, theirs: str) -> bool:
         """Merge commit ``theirs`` into the local branch (CAS); True if the branch moved."""
+        self._refuse_checked_out()
         for attempt in range(MAX_CAS_ATTEMPTS):
             ours = self.tip()
             if ours is not None and self.git.is_ancestor(theirs, ours):

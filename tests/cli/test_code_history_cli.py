@@ -1,0 +1,255 @@
+"""``plimsoll code`` history in CI-like settings: fresh clones, same-second backfills, HEAD's
+record, unknown trend metrics, and plain message lines, with the real command on real git
+repositories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.gitrepo import GitRepo, make_repo
+
+CONFIG = """[project]
+name = "demo"
+version = "1.4.0"
+
+[tool.plimsoll.code]
+paths = ["pkg"]
+collectors = ["stats", "complexity"]
+{extra}
+"""
+
+NO_GROWTH = """
+[[tool.plimsoll.code.thresholds]]
+name = "no growth"
+metric = "stats.totals.loc"
+op = "<="
+value = 0
+delta = true
+action = "fail"
+"""
+
+
+def plimsoll(
+    cwd: Path, *args: str, check: int | None = 0, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m plimsoll ARGS`` as CI would (no terminal), checking the exit code."""
+    env = {**os.environ, "CI": "true", "NO_COLOR": "1", "COLUMNS": str(columns)}
+    done = subprocess.run(
+        [sys.executable, "-m", "plimsoll", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    if check is not None:
+        assert done.returncode == check, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def project(path: Path, extra: str = "") -> GitRepo:
+    repo = make_repo(path)
+    repo.commit(
+        "one",
+        {
+            "pyproject.toml": CONFIG.format(extra=extra),
+            ".gitignore": ".plimsoll/\n",
+            "pkg/m.py": "def f(x):\n    return x\n",
+        },
+    )
+    return repo
+
+
+def clone(remote: Path, path: Path) -> GitRepo:
+    subprocess.run(["git", "clone", "-q", str(remote), str(path)], check=True, capture_output=True)
+    repo = GitRepo(path)
+    repo.git("config", "user.name", "CI")
+    repo.git("config", "user.email", "ci@example.test")
+    return repo
+
+
+def as_json(done: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(done.stdout)
+
+
+# -- 1. a fresh clone reads and continues origin/code-metrics --------------------------------
+
+
+def test_fresh_clone_gates_on_the_remote_history_and_pushes_a_fast_forward(
+    tmp_path: Path,
+) -> None:
+    repo = project(tmp_path / "repo", NO_GROWTH)
+    plimsoll(repo.path, "code", "collect")
+    origin = tmp_path / "origin.git"
+    repo.git("init", "-q", "--bare", "-b", "main", str(origin))
+    repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main", "code-metrics")
+    first = repo.git("rev-parse", "HEAD")
+
+    ci = clone(origin, tmp_path / "ci")
+    assert ci.git("branch", "--list", "code-metrics") == ""
+    listed = as_json(plimsoll(ci.path, "code", "history", "--format", "json"))
+    assert [h["commit"] for h in listed] == [first[:7]]
+    ci.commit("two", {"pkg/m.py": "def f(x):\n    return x\n\n\ndef g(x):\n    return x\n"})
+    # The same gate as in the original repository: the new lines fail it against the
+    # remote's record of the parent commit.
+    gate = plimsoll(
+        ci.path, "code", "collect", "--validate", "--no-store", "--format", "json", check=1
+    )
+    (result,) = as_json(gate)["thresholds"]["results"]
+    assert (result["previous"], result["current"]) == (2, 6)
+    assert ci.git("branch", "--list", "code-metrics") == ""  # --no-store wrote nothing
+
+    remote_tip = ci.git("rev-parse", "origin/code-metrics")
+    done = plimsoll(ci.path, "code", "collect", "--push")
+    assert "pushed branch code-metrics to origin" in done.stdout
+    assert ci.git("rev-parse", "code-metrics^") == remote_tip
+    bare = GitRepo(origin)
+    assert bare.git("rev-list", "--merges", "code-metrics") == ""
+    assert bare.git("rev-parse", "code-metrics") == ci.git("rev-parse", "code-metrics")
+    pushed = as_json(plimsoll(ci.path, "code", "collect", "--push", "--format", "json"))
+    assert pushed["pushed"] is True
+    assert pushed["push"]["remote"] == "origin"
+    assert pushed["push"]["merges"] == 0
+    assert pushed["push"]["commit"] == bare.git("rev-parse", "code-metrics")
+
+
+# -- 2. code.branch must not be the checked-out branch ---------------------------------------
+
+
+def test_history_branch_checked_out_is_a_config_error(git_repo: GitRepo) -> None:
+    git_repo.commit(
+        "one",
+        {
+            "pyproject.toml": CONFIG.format(extra='branch = "main"'),
+            "pkg/m.py": "X = 1\n",
+        },
+    )
+    tip = git_repo.git("rev-parse", "main")
+    status = git_repo.git("status", "--porcelain")
+    done = plimsoll(git_repo.path, "code", "collect", check=2)
+    assert "code.branch" in done.stderr and "'main' is the checked-out branch" in done.stderr
+    assert str(git_repo.path / "pyproject.toml") in done.stderr
+    assert git_repo.git("rev-parse", "main") == tip
+    assert git_repo.git("status", "--porcelain") == status
+    plimsoll(git_repo.path, "code", "history", check=2)
+    # A branch checked out in another worktree is refused too.
+    other = git_repo.path.parent / "elsewhere"
+    git_repo.git("worktree", "add", "-q", "-b", "metrics", str(other))
+    git_repo.write("pyproject.toml", CONFIG.format(extra='branch = "metrics"'))
+    done = plimsoll(git_repo.path, "code", "collect", check=2)
+    assert "code.branch" in done.stderr and str(other) in done.stderr
+    assert git_repo.git("rev-parse", "metrics") == tip
+
+
+# -- 3. an analysed untracked file makes the tree dirty --------------------------------------
+
+
+def test_untracked_analysed_file_is_recorded_as_dirty(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    repo.write("notes.py", "X = 1\n")  # untracked but outside the analysed paths
+    repo.write(".plimsoll/cache/x.py", "X = 1\n")  # ignored
+    clean = as_json(plimsoll(repo.path, "code", "collect", "--no-store", "--format", "json"))
+    assert clean["records"][0]["worktree_dirty"] is False
+    repo.write("pkg/new.py", "def extra():\n    return 1\n")
+    done = as_json(plimsoll(repo.path, "code", "collect", "--no-store", "--format", "json"))
+    record = done["records"][0]
+    assert record["worktree_dirty"] is True
+    assert record["metrics"]["stats"]["totals"]["functions"] == 2  # the new file was measured
+    text = plimsoll(repo.path, "code", "collect", "--no-store").stdout
+    assert "[dirty work tree]" in text  # shown as text, not swallowed as markup
+
+
+# -- 4. and 5. same-second backfills; HEAD's record by default -------------------------------
+
+
+def test_same_second_backfill_orders_by_commit_and_validate_uses_heads_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = project(tmp_path / "repo")
+    root = repo.git("rev-parse", "HEAD")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2025-05-05T10:00:00Z")
+    shas = [repo.commit(f"c{i}", {f"pkg/m{i}.py": "def h():\n    return 1\n"}) for i in range(5)]
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    assert sorted(s[:7] for s in shas) != [s[:7] for s in shas]  # the names alone would misorder
+    plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD")
+    listed = as_json(plimsoll(repo.path, "code", "history", "--format", "json"))
+    assert [h["commit"] for h in listed] == [s[:7] for s in reversed(shas)]
+    latest = json.loads(repo.git("show", "code-metrics:latest.json"))
+    assert latest["commit_sha"] == shas[-1]
+    points = as_json(plimsoll(repo.path, "code", "trend", "stats.totals.functions", "-f", "json"))
+    assert [p["commit"] for p in points] == shas
+    assert [p["value"] for p in points] == [2, 3, 4, 5, 6]
+
+    # No argument: HEAD's record, even when another branch wrote a newer one.
+    repo.git("checkout", "-q", "-b", "feature", shas[1])
+    repo.commit("feature work", {"pkg/f.py": "def f2():\n    return 2\n"})
+    plimsoll(repo.path, "code", "collect")
+    repo.git("checkout", "-q", shas[2])
+    report = as_json(plimsoll(repo.path, "code", "validate", "--format", "json"))
+    assert report["commit_sha"] == shas[2] and report["selected"] == "head"
+    text = plimsoll(repo.path, "code", "show").stdout
+    assert f"using the record of HEAD ({shas[2][:7]})" in text
+    # HEAD without a record: the newest one, and the output says so.
+    repo.git("checkout", "-q", "--detach", root)
+    repo.git("commit", "-q", "--allow-empty", "-m", "unrecorded")
+    head = repo.git("rev-parse", "HEAD")
+    report = as_json(plimsoll(repo.path, "code", "validate", "--format", "json"))
+    feature_tip = repo.git("rev-parse", "feature")
+    assert report["commit_sha"] == feature_tip and report["selected"] == "newest"
+    text = plimsoll(repo.path, "code", "validate").stdout
+    assert f"HEAD ({head[:7]}) has no record: using the newest record ({feature_tip[:7]}" in text
+    help_text = plimsoll(repo.path, "code", "validate", "--help").stdout
+    assert "HEAD's record" in help_text
+
+
+# -- 6. trend of an unknown or non-numeric metric --------------------------------------------
+
+
+def test_trend_of_an_unknown_or_non_numeric_metric_exits_2(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    plimsoll(repo.path, "code", "trend", "stats.totals.loc", check=2)  # no records yet
+    plimsoll(repo.path, "code", "collect")
+    done = plimsoll(repo.path, "code", "trend", "nosuch.metric", check=2)
+    assert "nosuch.metric" in done.stderr and "none of the 1 records" in done.stderr
+    done = plimsoll(repo.path, "code", "trend", "stats.totals.lc", "--format", "json", check=2)
+    assert done.stdout == "" and "did you mean stats.totals.loc" in done.stderr
+    done = plimsoll(repo.path, "code", "trend", "complexity.ranks", check=2)
+    assert "complexity.ranks is not a number: it holds a group of metrics" in done.stderr
+    assert "complexity.ranks.A" in done.stderr
+    record = json.loads(repo.git("show", "code-metrics:latest.json"))
+    expected = record["metrics"]["stats"]["totals"]["loc"]
+    points = as_json(plimsoll(repo.path, "code", "trend", "stats.totals.loc", "-f", "json"))
+    assert [p["value"] for p in points] == [expected]
+
+
+# -- 7. message lines are never wrapped; the push is reported --------------------------------
+
+
+def test_message_lines_stay_whole_at_80_columns(tmp_path: Path) -> None:
+    branch = "quality/code-metrics-history-kept-for-continuous-integration"
+    repo = project(tmp_path / "repo", f'branch = "{branch}"')
+    origin = tmp_path / "origin.git"
+    repo.git("init", "-q", "--bare", "-b", "main", str(origin))
+    repo.git("remote", "add", "origin", str(origin))
+    done = plimsoll(repo.path, "code", "collect", "--push", columns=80)
+    stored = json.loads(repo.git("show", f"{branch}:latest.json"))
+    (path,) = [p for p in repo.git("ls-tree", "-r", "--name-only", branch).split() if "/" in p]
+    lines = done.stdout.splitlines()
+    assert f"stored {path} on branch {branch}" in lines
+    tip = repo.git("rev-parse", branch)
+    assert f"pushed branch {branch} to origin (now at {tip[:7]})" in lines
+    assert GitRepo(origin).git("rev-parse", branch) == tip
+    assert stored["commit_sha"] == repo.git("rev-parse", "HEAD")
+    header = [line for line in lines if line.startswith(stored["commit_sha"][:10])]
+    assert len(header) == 1 and header[0].endswith(", 1 files")
