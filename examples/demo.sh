@@ -128,7 +128,7 @@ cat <<EOF
 The demo project lives in: $PROJECT
 Try, from there:
   cd $PROJECT
-  $PLIMSOLL code show            # the latest record
+  $PLIMSOLL code show            # HEAD's record (else the newest)
   $PLIMSOLL code diff HEAD~1 HEAD
-  $PLIMSOLL code validate        # thresholds against the latest record
+  $PLIMSOLL code validate        # thresholds against HEAD's record
 EOF
