@@ -123,6 +123,7 @@ class MemoryEngine:
     migrations: list[files.Migration]
     levels: dict[str, tuple[Level, str | None]]
     failing: set[str] = field(default_factory=set)
+    not_dry_runnable: set[str] = field(default_factory=set)
     applied: list[str] = field(default_factory=list)
     dried: list[str] = field(default_factory=list)
     assessed: int = 0
@@ -140,6 +141,10 @@ class MemoryEngine:
 
     def dry_run(self, migration: files.Migration) -> DryMigrationRun:
         self.dried.append(migration.label)
+        if migration.label in self.not_dry_runnable:
+            return DryMigrationRun(
+                migration.version, migration.name, dry_runnable=False, reason="line 1: VACUUM"
+            )
         return DryMigrationRun(migration.version, migration.name)
 
     def apply(self, migrations: Sequence[files.Migration], progress: Any) -> RunReport:
@@ -196,6 +201,23 @@ def test_a_high_migration_is_applied_only_once_its_table_is_typed(tmp_path: Path
     ]
     assert io.said(Notice.INFO).count("not confirmed: 0001_m1 was not applied") == 2
     assert summary.steps[0].outcome is Outcome.APPLIED and summary.steps[0].level == "HIGH"
+
+
+def test_q_at_the_confirmation_goes_back_to_the_choices(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, (Level.HIGH, "accounts"))
+    io = ScriptedIO(["apply", "q", "skip"])
+    summary = Wizard(engine, io).run()
+    assert engine.applied == [] and len(io.prompts) == 1
+    assert "(empty or q: go back; it has no down migration)" in io.prompts[0]
+    assert summary.steps[0].outcome is Outcome.SKIPPED
+
+
+def test_a_migration_that_cannot_be_dry_run_is_not_counted_as_dry_run(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, LOW)
+    engine.not_dry_runnable = {"0001_m1"}
+    summary = Wizard(engine, ScriptedIO(["dry-run", "skip"])).run()
+    assert engine.dried == ["0001_m1"]
+    assert summary.steps[0].outcome is Outcome.SKIPPED and not summary.steps[0].dry_run
 
 
 def test_a_risky_migration_without_a_table_is_confirmed_by_its_label(tmp_path: Path) -> None:

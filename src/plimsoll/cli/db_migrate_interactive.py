@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from plimsoll.cli import output
+from plimsoll.cli.interrupt import sigterm_interrupts
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.errors import ExitCode, UsageError
@@ -300,10 +301,18 @@ def interactive_up(
         progress=show_progress,
     )
     try:
-        if interactive:
-            _walk(engine, level, fmt, loaded.root)
-        else:
-            _gate(engine, level, fmt, show_progress)
+        with sigterm_interrupts():
+            if interactive:
+                _walk(engine, level, fmt, loaded.root)
+            else:
+                _gate(engine, level, fmt, show_progress)
+    except KeyboardInterrupt:
+        output.err_console().print(
+            "plimsoll: interrupted: nothing more is applied; a migration being applied was"
+            " rolled back (unless it ran outside a transaction)",
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     finally:
         if migrator.store is not None:
             migrator.store.close()

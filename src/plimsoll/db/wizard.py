@@ -313,8 +313,7 @@ class Wizard:
         while True:
             choice = self.io.choose(preview, allowed)
             if choice is Choice.DRY_RUN:
-                self._dry_run(preview)
-                dried = True
+                dried = self._dry_run(preview) or dried
             elif choice is Choice.SKIP:
                 self._skipped.append(preview.label)
                 self.io.notice(f"skipped {preview.label}: it stays pending")
@@ -327,7 +326,8 @@ class Wizard:
                     continue
                 return self._apply(preview, dried)
 
-    def _dry_run(self, preview: MigrationPreview) -> None:
+    def _dry_run(self, preview: MigrationPreview) -> bool:
+        """Dry-run the migration on screen; whether it could be (CONCURRENTLY cannot)."""
         risk = preview.risk
         if risk is not None and risk.holds:
             tables = ", ".join(hold.table for hold in risk.holds)
@@ -336,23 +336,27 @@ class Wizard:
                 "then rolls back",
                 Notice.WARNING,
             )
-        self.io.show_dry_run(preview, self.engine.dry_run(preview.migration))
+        run = self.engine.dry_run(preview.migration)
+        self.io.show_dry_run(preview, run)
+        return run.dry_runnable
 
     def _confirmed(self, preview: MigrationPreview) -> bool:
+        """Whether the user typed the name asked for; an empty answer or ``q`` goes back."""
         expected = preview.confirm_name
         what = "the table it locks" if expected != preview.label else "its label"
         level = preview.level or "not assessed"
+        undo = "" if preview.migration.has_down else "; it has no down migration"
         while True:
             typed = self.io.ask(
-                f"{preview.label} is {level}: type {what}, {expected}, to apply it "
-                "(nothing to go back): "
+                f"{preview.label} is {level}: type {what}, {expected}, to apply it"
+                f" (empty or q: go back{undo}): "
             )
             answer = (typed or "").strip()
-            if not answer:
-                self.io.notice(f"not confirmed: {preview.label} was not applied")
-                return False
             if answer == expected:
                 return True
+            if answer.lower() in ("", "q", "quit", "n", "no"):
+                self.io.notice(f"not confirmed: {preview.label} was not applied")
+                return False
             self.io.notice(
                 f"{answer!r} is not {expected!r}: {preview.label} was not applied", Notice.WARNING
             )
