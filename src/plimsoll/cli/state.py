@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from plimsoll.core.config import LoadedConfig, load
+from plimsoll.core.errors import UsageError
 
 
 @dataclass
@@ -19,7 +20,14 @@ class State:
     _loaded: LoadedConfig | None = None
 
     def config(self, start: Path | None = None) -> LoadedConfig:
-        """The configuration (from ``--config`` or found from ``start``/the current folder)."""
+        """The configuration (from ``--config`` or found from ``start``/the current folder).
+
+        ``start`` (``--path``/``-C``) must be an existing folder: a mistyped one would
+        otherwise run with no configuration, or have a state store made in a new folder.
+        """
+        if start is not None and not start.is_dir():
+            what = "is not a folder" if start.exists() else "no such folder"
+            raise UsageError(f"--path {start}: {what}")
         if self._loaded is None:
             self._loaded = load(self.config_path, start=start)
         return self._loaded
