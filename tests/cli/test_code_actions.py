@@ -114,3 +114,28 @@ def test_push_reaches_the_remote(tmp_path: Path) -> None:
     files = GitRepo(remote).git("ls-tree", "-r", "--name-only", "code-metrics").splitlines()
     assert len([f for f in files if f.startswith("history/")]) == 2
     assert "latest.json" in files
+
+
+def test_a_comment_without_a_pull_request_is_not_sent(
+    git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No repository, pull request or token: the comment can never go, so it is not queued."""
+    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_TOKEN", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    config = (
+        '[tool.plimsoll.code]\npaths = ["src"]\ncollectors = ["complexity"]\n\n'
+        "[[tool.plimsoll.code.thresholds]]\n"
+        'metric = "complexity.max"\nop = "<="\nvalue = 2\naction = "comment"\n'
+    )
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/tangled.py": TANGLED})
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    assert out["notified"] == [
+        "github-pull-request: not sent (github_comment: missing repository "
+        "(or GITHUB_REPOSITORY), pull_request (or a pull_request event in GITHUB_EVENT_PATH), "
+        "token (or GITHUB_TOKEN))"
+    ]
+    # Nothing waits in the outbox for a later run either.
+    again = json.loads(plimsoll(git_repo.path, "code", "validate", "--format", "json").stdout)
+    assert again.get("notified", []) == out["notified"]

@@ -453,3 +453,36 @@ def test_tables_at_80_columns_cut_no_path_or_message(
     flat = "".join(line.split("│")[-2].strip() for line in text.splitlines() if "│" in line)
     assert path in flat
     assert "…" not in plimsoll(project.path, "code", "show").stdout
+
+
+def test_collect_in_a_monorepo_project(git_repo: GitRepo) -> None:
+    """`paths` resolve from the folder of the configuration file, and the tools run there."""
+    git_repo.commit(
+        "monorepo",
+        {
+            "top.py": GOOD,
+            "svc/pyproject.toml": '[project]\nname = "svc"\nversion = "3.1.0"\n\n'
+            '[tool.plimsoll.code]\npaths = ["app"]\ncollectors = ["stats"]\n',
+            "svc/app/__init__.py": "",
+            "svc/app/good.py": GOOD,
+        },
+    )
+    out = json.loads(plimsoll(git_repo.path / "svc", "code", "collect", "--format", "json").stdout)
+    record = out["records"][0]
+    assert record["collector_errors"] == {}
+    assert sorted(record["metrics"]["stats"]["per_file"]) == ["app/__init__.py", "app/good.py"]
+    assert record["package_version"] == "3.1.0"
+    # The history branch is the repository's, written from the subfolder too.
+    assert "latest.json" in _branch_files(git_repo)
+    # Backfill resolves the same way in its temporary worktree.
+    git_repo.commit("more", {"svc/app/more.py": GOOD})
+    done = plimsoll(
+        git_repo.path / "svc", "code", "collect", "--rev", "HEAD~1..HEAD", "--format", "json"
+    )
+    backfilled = json.loads(done.stdout)["records"][0]
+    assert backfilled["collector_errors"] == {}
+    assert sorted(backfilled["metrics"]["stats"]["per_file"]) == [
+        "app/__init__.py",
+        "app/good.py",
+        "app/more.py",
+    ]

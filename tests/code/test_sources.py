@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from plimsoll.code import sources
+from plimsoll.code import collect, gitinfo, sources
+from plimsoll.core.config import load
 from plimsoll.core.errors import ConfigError
 from tests.support.gitrepo import GitRepo
 
@@ -75,3 +76,64 @@ def test_hash_follows_content(tmp_path: Path) -> None:
     (tmp_path / "c.py").write_text("a = 2\n")
     files = sources.source_files(tmp_path, ["a.py", "b.py", "c.py"])
     assert files[0].sha == files[1].sha != files[2].sha
+
+
+def test_stubs_are_found_apart_from_sources(tmp_path: Path) -> None:
+    _layout(tmp_path)
+    (tmp_path / "src/pkg/core.pyi").write_text("x: int\n")
+    (tmp_path / "src/pkg/migrations/0001.pyi").write_text("x: int\n")
+    (tmp_path / ".venv/lib/site.pyi").write_text("x: int\n")
+    found = sources.discover_files(tmp_path, ["src"], ["migrations"])
+    assert found.sources == ["src/pkg/__init__.py", "src/pkg/core.py"]
+    assert found.stubs == ["src/pkg/core.pyi"]
+
+
+def test_a_path_outside_the_project_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "other").mkdir()
+    with pytest.raises(ConfigError, match=r"code.paths: '\.\./other' is outside"):
+        sources.discover(tmp_path / "project", ["../other"], [])
+
+
+# --- a project in a subfolder of its repository (a monorepo) ----------------------------------
+
+
+def _monorepo(repo: GitRepo) -> Path:
+    repo.commit(
+        "monorepo",
+        {
+            "top.py": "x = 1\n",
+            "svc/pyproject.toml": '[project]\nname = "svc"\nversion = "2.0.0"\n\n'
+            '[tool.plimsoll.code]\npaths = ["app"]\ncollectors = ["stats"]\n',
+            "svc/app/__init__.py": "",
+            "svc/app/m.py": "def f():\n    return 1\n",
+            "svc/app/m.pyi": "def f() -> int: ...\n",
+            "svc/tools/t.py": "y = 2\n",
+        },
+    )
+    return repo.path / "svc" / "pyproject.toml"
+
+
+def test_project_base_is_the_config_files_folder(git_repo: GitRepo, tmp_path: Path) -> None:
+    config_file = _monorepo(git_repo)
+    assert collect.project_base(git_repo.path, config_file) == "svc"
+    assert collect.project_base(git_repo.path, git_repo.path / "pyproject.toml") == "."
+    assert collect.project_base(git_repo.path, None) == "."
+    assert collect.project_base(git_repo.path, tmp_path / "elsewhere" / "plimsoll.toml") == "."
+
+
+def test_paths_resolve_from_the_config_files_folder(git_repo: GitRepo) -> None:
+    """`paths = ["app"]` in svc/pyproject.toml names svc/app, not <root>/app."""
+    config_file = _monorepo(git_repo)
+    loaded = load(path=config_file)
+    with pytest.raises(ConfigError, match="'app' does not exist"):
+        # What `plimsoll code collect -C svc` did: the paths resolved from the repository's top.
+        sources.discover(git_repo.path, loaded.config.code.paths, [])
+    base = collect.project_base(git_repo.path, loaded.source)
+    info = gitinfo.commit_info(git_repo.path)
+    collection = collect.collect_tree(git_repo.path, loaded.config.code, info, base=base)
+    stats = collection.record.metrics["stats"]
+    # Per-file keys are relative to the project's folder, the tools' working directory.
+    assert sorted(stats["per_file"]) == ["app/__init__.py", "app/m.py"]
+    assert collection.files == 1 + 1
+    assert collection.record.package_version == "2.0.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,3 +189,82 @@ def test_to_json_round_trips() -> None:
     assert [r["status"] for r in data["results"]] == ["pass", "fail", "warn", "error", "skip"]
     assert data["results"][1]["actual"] == -2.5
     assert data["results"][1]["previous"] == 75.0
+
+
+# --- impossible rules are configuration errors ------------------------------------------------
+
+
+def _load(tmp_path: Path, thresholds: str) -> Any:
+    from plimsoll.core.config import load
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.plimsoll.code]\nthresholds = {thresholds}\n")
+    return load(start=tmp_path)
+
+
+@pytest.mark.parametrize("op", [">=", "<=", ">", "<"])
+def test_an_ordering_on_text_is_a_config_error(tmp_path: Path, op: str) -> None:
+    from plimsoll.core.errors import ConfigError, ExitCode
+
+    rules = (
+        '[{metric = "pylint.score", op = ">=", value = 8}, '
+        f'{{metric = "coverage.line_coverage", op = "{op}", value = "high"}}]'
+    )
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, rules)
+    assert "code.thresholds[1].value: " in str(info.value)
+    assert "needs a number" in str(info.value)
+    assert "high" not in str(info.value)  # values are never shown (one may be a secret)
+    assert info.value.exit_code == ExitCode.USAGE == 2
+
+
+def test_an_ordering_on_a_boolean_is_a_config_error(tmp_path: Path) -> None:
+    from plimsoll.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"code\.thresholds\[0\]\.value: "):
+        _load(tmp_path, '[{metric = "a.b", op = "<", value = true}]')
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        # ${VAR} interpolation yields text: a numeric string is a number.
+        '[{metric = "coverage.line_coverage", op = ">=", value = "80.5"}]',
+        '[{metric = "ruff.total", op = "<=", value = 0, delta = true}]',
+        # Equality compares text and booleans as they are.
+        '[{metric = "coverage.source", op = "==", value = "sqlite:.coverage"}]',
+        '[{metric = "record.dirty", op = "!=", value = true}]',
+        # A validator's value is its own parameter.
+        '[{validator = "pkg.mod:check", op = ">=", value = "strict"}]',
+    ],
+)
+def test_possible_rules_load(tmp_path: Path, rules: str) -> None:
+    assert len(_load(tmp_path, rules).config.code.thresholds) == 1
+
+
+def test_an_interpolated_number_compares_as_a_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIN_COVERAGE", "70")
+    loaded = _load(
+        tmp_path, '[{metric = "coverage.line_coverage", op = ">=", value = "${MIN_COVERAGE}"}]'
+    )
+    report = evaluate_thresholds(loaded.config.code.thresholds, CURRENT)
+    assert report.passed == 1
+
+
+def test_a_delta_on_text_is_a_config_error(tmp_path: Path) -> None:
+    from plimsoll.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"code\.thresholds\[0\]\.value: a delta rule needs"):
+        _load(tmp_path, '[{metric = "a.b", op = "==", value = "same", delta = true}]')
+
+
+def test_rules_built_in_python_are_checked_too() -> None:
+    from pydantic import ValidationError
+
+    from plimsoll.core.config import CodeConfig
+
+    config = CodeConfig(thresholds=[rule("coverage.line_coverage", ">=", 80)])
+    assert evaluate_thresholds(config.thresholds, CURRENT).failed == 1
+    with pytest.raises(ValidationError, match="needs a number"):
+        CodeConfig(thresholds=[rule("coverage.line_coverage", ">=", "high")])

@@ -31,6 +31,22 @@ def cache_path(root: Path, config: CodeConfig) -> Path:
     return (root / config.cache_dir / CACHE_FILE).resolve()
 
 
+def project_base(repository: Path, config_file: Path | None) -> str:
+    """The folder of ``config_file`` relative to the repository's top, in posix form.
+
+    ``code.paths`` are relative to that folder, and the tools run there so they read the
+    settings beside it (a project in a monorepo keeps its own ``pyproject.toml``). Without a
+    configuration file, or with one outside the repository, it is the top itself (``.``).
+    """
+    if config_file is None:
+        return "."
+    try:
+        relative = config_file.resolve().parent.relative_to(repository.resolve())
+    except ValueError:
+        return "."
+    return relative.as_posix() or "."
+
+
 def collect_tree(
     tree: Path,
     config: CodeConfig,
@@ -40,12 +56,23 @@ def collect_tree(
     cache: Path | None = None,
     timestamp: datetime | None = None,
     on_done: Callable[[runner.CollectorOutcome], None] | None = None,
+    base: str = ".",
 ) -> Collection:
-    """Run the collectors over the work tree at ``tree`` and build the record for ``info``."""
+    """Run the collectors over the work tree at ``tree`` and build the record for ``info``.
+
+    ``base`` is the project's folder inside the tree (:func:`project_base`): the configured
+    paths are found from there, the tools run there, and per-file keys are relative to it.
+    """
     chosen = list(names or config.collectors)
     collectors, load_errors = runner.load_collectors(chosen)
-    relpaths = sources.discover(tree, config.paths, config.exclude)
-    context = CollectContext(tree, sources.source_files(tree, relpaths), config)
+    project = tree / base
+    found = sources.discover_files(project, config.paths, config.exclude)
+    context = CollectContext(
+        project,
+        sources.source_files(project, found.sources),
+        config,
+        stubs=sources.source_files(project, found.stubs),
+    )
     for name, error in load_errors.items():
         if on_done is not None:
             on_done(runner.CollectorOutcome(name, None, error, 0.0))
@@ -63,7 +90,7 @@ def collect_tree(
         commit_sha=info.sha,
         commit_message=info.message,
         branch=info.branch,
-        package_version=gitinfo.package_version(tree),
+        package_version=gitinfo.package_version(project),
         python_version=platform.python_version(),
         collection_duration_seconds=round(run.duration, 3),
         metrics=run.metrics,

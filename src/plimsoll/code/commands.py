@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plimsoll.code import gitinfo, retention, runner, sources
-from plimsoll.code.collect import Collection, cache_path, collect_tree
+from plimsoll.code.collect import Collection, cache_path, collect_tree, project_base
 from plimsoll.code.gitplumbing import Git, PushOutcome
 from plimsoll.code.history import History, HistoryEntry, PushResult
 from plimsoll.code.record import Record
@@ -43,6 +43,11 @@ class Project:
     def history(self) -> History:
         """The history branch of this repository."""
         return History(self.root, branch=self.config.branch, remote=self.config.remote)
+
+    @property
+    def base(self) -> str:
+        """The project's folder in the repository (its configuration file's): ``.`` at the top."""
+        return project_base(self.root, self.loaded.source)
 
 
 def open_project(loaded: LoadedConfig, start: Path | None = None) -> Project:
@@ -86,11 +91,23 @@ def collect(
 ) -> Collection:
     """Collect the work tree as it is now, for HEAD; store the record on the history branch."""
     info = gitinfo.commit_info(project.root)
-    analysed = sources.discover(project.root, project.config.paths, project.config.exclude)
+    base = project.base
+    found = sources.discover_files(
+        project.root / base, project.config.paths, project.config.exclude
+    )
+    # with_untracked compares with paths from the repository's top.
+    prefix = "" if base == "." else f"{base}/"
+    analysed = [prefix + path for path in (*found.sources, *found.stubs)]
     info = gitinfo.with_untracked(info, project.root, analysed)
     cache = cache_path(project.root, project.config) if use_cache else None
     collection = collect_tree(
-        project.root, project.config, info, names=names, cache=cache, on_done=on_done
+        project.root,
+        project.config,
+        info,
+        names=names,
+        cache=cache,
+        on_done=on_done,
+        base=base,
     )
     return collection
 
@@ -184,6 +201,7 @@ def backfill(
                     cache=cache,
                     timestamp=when,
                     on_done=on_done,
+                    base=project.base,
                 )
             )
     return collections

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from plimsoll.code.thresholds import ThresholdReport, render_markdown
-from plimsoll.core.config import GitHubCommentChannel, PlimsollConfig
-from plimsoll.core.notifiers.base import Message, Severity
+from plimsoll.core.config import (
+    ChannelConfig,
+    GitHubCommentChannel,
+    GitHubSummaryChannel,
+    PlimsollConfig,
+)
+from plimsoll.core.notifiers.base import DeliveryError, Message, Severity
+from plimsoll.core.notifiers.github_comment import resolve_target
+from plimsoll.core.notifiers.github_summary import summary_path
 from plimsoll.core.notify import Dispatcher
 from plimsoll.core.rules import RuleResult
 from plimsoll.core.store import open_configured
@@ -47,13 +55,28 @@ def _channels_for(results: Sequence[RuleResult], fallback: list[str] | None) -> 
     return list(dict.fromkeys(named)) if named else fallback
 
 
+def undeliverable(channel: ChannelConfig) -> str | None:
+    """Why a GitHub channel can never deliver here (no repository, pull request or token; no
+    step summary), or None. Such a message is reported as not sent rather than queued."""
+    try:
+        if isinstance(channel, GitHubCommentChannel):
+            resolve_target(channel, os.environ)
+        elif isinstance(channel, GitHubSummaryChannel):
+            summary_path(channel, os.environ)
+    except DeliveryError as exc:
+        return str(exc)
+    return None
+
+
 def deliver_threshold_report(
     config: PlimsollConfig, report: ThresholdReport, root: Path, commit: str
 ) -> list[str]:
     """Send ``notify`` violations to their channels and ``comment`` ones to the pull request.
 
     Returns one line per channel saying what happened; a channel that is down keeps the
-    message in the store's outbox for the next run rather than failing the command.
+    message in the store's outbox for the next run rather than failing the command. A GitHub
+    channel without its context (repository, pull request, token; a step summary) is "not
+    sent" with the reason: queued, it could never be delivered.
     """
     if not report.to_notify and not report.to_comment:
         return []
@@ -81,7 +104,17 @@ def deliver_threshold_report(
             if report.to_comment:
                 jobs.append((report.to_comment, _channels_for(report.to_comment, comment_channels)))
             for results, targets in jobs:
-                for outcome in dispatcher.send(_message(report, results, commit), targets):
+                ready = []
+                for name in dispatcher.channel_names(targets):
+                    reason = undeliverable(notify_config.channels[name])
+                    if reason is None:
+                        ready.append(name)
+                    else:
+                        # Outside a pull request's CI run it never could: nothing to retry.
+                        lines.append(f"{name}: not sent ({reason})")
+                if not ready:
+                    continue
+                for outcome in dispatcher.send(_message(report, results, commit), ready):
                     state = "delivered" if outcome.delivered else f"queued ({outcome.error})"
                     lines.append(f"{outcome.channel}: {state}")
     finally:

@@ -14,7 +14,7 @@ import sqlite3
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,7 @@ def _child(
                 cache = SqliteFileCache(cache_path)
             except sqlite3.Error:
                 cache = NullCache()  # the cache is only a cache: analyse without it
-        context = CollectContext(context.root, context.files, context.config, cache)
+        context = replace(context, cache=cache)
         metrics = collector.collect(context)
         conn.send(("ok", metrics, time.perf_counter() - started))
     except CollectorError as exc:

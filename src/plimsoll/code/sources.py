@@ -1,4 +1,8 @@
-"""Finds the Python files to analyse: configured paths, minus our excludes and tool folders."""
+"""Finds the Python files to analyse: configured paths, minus our excludes and tool folders.
+
+Stub files (``.pyi``) are found the same way but kept apart: only the tools that read them
+when given a folder (mypy, pylint, ruff) analyse them; line counts and the like do not.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,24 @@ import fnmatch
 import hashlib
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from plimsoll.code.collectors.base import SourceFile
 from plimsoll.code.gitplumbing import Git
 from plimsoll.core.config import ALWAYS_EXCLUDED
 from plimsoll.core.errors import ConfigError, ToolMissingError
+
+SOURCE_SUFFIX = ".py"
+STUB_SUFFIX = ".pyi"
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """The Python files and the stub files under the configured paths, relative and sorted."""
+
+    sources: list[str]
+    stubs: list[str]
 
 
 def is_excluded(relpath: str, patterns: Sequence[str]) -> bool:
@@ -33,7 +49,14 @@ def _git_listing(root: Path) -> list[str] | None:
     """Tracked and untracked-but-not-ignored files under ``root``, or None outside git."""
     try:
         done = Git(root).run_unchecked(
-            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.py"
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            f"*{SOURCE_SUFFIX}",
+            f"*{STUB_SUFFIX}",
         )
     except ToolMissingError:
         return None
@@ -51,12 +74,20 @@ def _walk(root: Path) -> Iterable[str]:
         )
         rel = Path(folder).relative_to(root)
         for name in sorted(files):
-            if name.endswith(".py"):
+            if name.endswith((SOURCE_SUFFIX, STUB_SUFFIX)):
                 yield (rel / name).as_posix()
 
 
 def discover(root: Path, paths: Sequence[str], exclude: Sequence[str]) -> list[str]:
     """Relative posix paths of the Python files under ``paths`` of ``root``, sorted."""
+    return discover_files(root, paths, exclude).sources
+
+
+def discover_files(root: Path, paths: Sequence[str], exclude: Sequence[str]) -> Discovered:
+    """The Python files and stub files under ``paths`` of ``root`` (relative to it), minus excludes.
+
+    ``paths`` are relative to ``root``, the folder of the configuration file.
+    """
     listing = _git_listing(root)
     candidates = listing if listing is not None else list(_walk(root))
     prefixes: list[str] = []
@@ -64,15 +95,21 @@ def discover(root: Path, paths: Sequence[str], exclude: Sequence[str]) -> list[s
         target = (root / entry).resolve()
         if not target.exists():
             raise ConfigError(f"code.paths: {entry!r} does not exist under {root}")
-        rel = target.relative_to(root.resolve()).as_posix()
+        try:
+            rel = target.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise ConfigError(f"code.paths: {entry!r} is outside {root}") from None
         prefixes.append("" if rel == "." else rel)
-    chosen = {
+    chosen = sorted(
         c
-        for c in candidates
+        for c in set(candidates)
         if any(p == "" or c == p or c.startswith(p + "/") for p in prefixes)
         and not is_excluded(c, exclude)
-    }
-    return sorted(chosen)
+    )
+    return Discovered(
+        sources=[c for c in chosen if c.endswith(SOURCE_SUFFIX)],
+        stubs=[c for c in chosen if c.endswith(STUB_SUFFIX)],
+    )
 
 
 def content_hash(data: bytes) -> str:

@@ -22,11 +22,13 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.spec import HookSpec
-from plimsoll.core.rules import RuleSpec, parse_duration
+from plimsoll.core.rules import Operator, RuleSpec, parse_duration
 
 # The one exception to "the core knows no part": the risk settings (weights, curves,
 # throughput) are models with their own maths, kept next to the code that uses them; the
@@ -110,6 +112,59 @@ class CoverageConfig(_Model):
     test_command: str = "python -m pytest -q -x -p no:cacheprovider"
 
 
+# Operators that order their operands: they need numbers (core.rules.compare).
+_ORDERING_OPS = frozenset({Operator.GE, Operator.LE, Operator.GT, Operator.LT})
+
+
+def _compares_as_number(value: object) -> bool:
+    """Whether a rule compares ``value`` as a number (text from ``${VAR}`` may hold one)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value.strip())
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+class ThresholdSpec(RuleSpec):
+    """A code threshold: a rule whose comparison can hold at all.
+
+    An ordering (``>= <= > <``) or a ``delta`` needs a number; anything else can never pass,
+    so it is a configuration error at load, named ``code.thresholds[N].value``.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_rule(cls, data: Any) -> Any:
+        # A plain RuleSpec built in Python is taken as its fields.
+        if isinstance(data, RuleSpec) and not isinstance(data, ThresholdSpec):
+            return data.model_dump(by_alias=True, exclude_unset=True)
+        return data
+
+    @model_validator(mode="after")
+    def _comparable(self) -> ThresholdSpec:
+        if self.validator is not None or self.value is None or _compares_as_number(self.value):
+            return self
+        if self.delta:
+            problem = "a delta rule needs a number"
+        elif self.op in _ORDERING_OPS:
+            problem = f"{self.op} needs a number"
+        else:
+            return self
+        kind = "a boolean" if isinstance(self.value, bool) else "text"
+        # A ValidationError (not a ValueError) so the error names the `value` key itself.
+        error = PydanticCustomError("not_a_number", f"{problem}, not {kind}")
+        raise ValidationError.from_exception_data(
+            type(self).__name__,
+            [InitErrorDetails(type=error, loc=("value",), input=self.value)],
+        )
+
+
 class CodeConfig(_Model):
     """The code-metrics tracker."""
 
@@ -125,7 +180,7 @@ class CodeConfig(_Model):
     cache_dir: str = ".plimsoll/cache"
     debt: DebtConfig = Field(default_factory=DebtConfig)
     coverage: CoverageConfig = Field(default_factory=CoverageConfig)
-    thresholds: list[RuleSpec] = Field(default_factory=list)
+    thresholds: list[ThresholdSpec] = Field(default_factory=list)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     notify_channels: list[str] = Field(default_factory=list)
 

@@ -20,7 +20,15 @@ from plimsoll.code.collectors.coverage import (
     select,
 )
 from plimsoll.core.config import CodeConfig, CoverageConfig
-from tests.code.collectors.data_tools import CAPTURED, context_for, make_project, python_files, run
+from tests.code.collectors.data_tools import (
+    CAPTURED,
+    context_for,
+    discovered_context,
+    make_project,
+    python_files,
+    run,
+    write_tree,
+)
 
 
 def _config(**coverage: Any) -> CodeConfig:
@@ -200,3 +208,100 @@ def test_configured_paths_count_modules_no_test_imports(tmp_path: Path) -> None:
     expected = _coverage_json(root, by_hand)
     assert metrics["line_coverage"] == expected["totals"]["percent_covered"]
     assert "unused_module.py" in " ".join(expected["files"])
+
+
+# --- what the project's own coverage settings select ------------------------------------------
+
+_SMALL = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "def add(a, b):\n    return a + b\n",
+    "scripts/tool.py": "import sys\n\n\ndef main():\n    print(sys.argv)\n    return 0\n",
+    "tests/__init__.py": "",
+    "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+}
+_RUN = "python -m pytest -q -p no:cacheprovider"
+
+
+def _by_hand(root: Path, *source: str) -> dict[str, Any]:
+    data = root.parent / f"by-hand-{len(source)}.coverage"
+    done = run(root, "coverage", "run", f"--data-file={data}", *source, "-m", "pytest", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return _coverage_json(root, data)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pyproject.toml", '[tool.coverage.run]\nsource_pkgs = ["pkg"]\n'),
+        ("tox.ini", "[coverage:run]\ninclude = pkg/*\n"),
+    ],
+)
+def test_the_projects_own_selection_is_kept(tmp_path: Path, name: str, text: str) -> None:
+    """`source_pkgs` (or `source`, `include`) selects what is measured: no --source on top."""
+    root = write_tree(tmp_path / "proj", {**_SMALL, name: text})
+    config = CodeConfig(
+        paths=["pkg", "scripts"], coverage=CoverageConfig(run_tests=True, test_command=_RUN)
+    )
+    metrics = CoverageCollector().collect(discovered_context(root, config))
+    expected = _by_hand(root)
+    assert metrics["line_coverage"] == expected["totals"]["percent_covered"] == 100.0
+    assert metrics["files"] == len(expected["files"]) == 2
+
+
+@pytest.mark.integration
+def test_settings_coverage_does_not_read_are_not_honoured(tmp_path: Path) -> None:
+    """Coverage reads .coveragerc alone when it exists: the pyproject's source is not used."""
+    files = {
+        **_SMALL,
+        ".coveragerc": "[run]\nbranch = false\n",
+        "pyproject.toml": '[tool.coverage.run]\nsource_pkgs = ["pkg"]\n',
+    }
+    root = write_tree(tmp_path / "proj", files)
+    config = CodeConfig(
+        paths=["pkg", "scripts"], coverage=CoverageConfig(run_tests=True, test_command=_RUN)
+    )
+    metrics = CoverageCollector().collect(discovered_context(root, config))
+    expected = _by_hand(root, "--source=pkg,scripts")
+    assert metrics["line_coverage"] == expected["totals"]["percent_covered"] < 100.0
+
+
+# --- a test command that cannot run its tests ---------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_test_command_that_cannot_start_is_an_error(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "proj", _SMALL)
+    config = CodeConfig(
+        paths=["pkg"],
+        coverage=CoverageConfig(run_tests=True, test_command=f"{_RUN} --no-such-flag"),
+    )
+    with pytest.raises(CollectorError) as info:
+        CoverageCollector().collect(discovered_context(root, config))
+    message = str(info.value)
+    assert "exit code 4" in message
+    assert "unrecognized arguments: --no-such-flag" in message
+
+
+@pytest.mark.integration
+def test_a_collection_error_without_data_is_an_error(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path / "proj",
+        {**_SMALL, "tests/test_core.py": "import no_such_module\n\n\ndef test_x():\n    pass\n"},
+    )
+    config = CodeConfig(paths=["pkg"], coverage=CoverageConfig(run_tests=True, test_command=_RUN))
+    with pytest.raises(CollectorError) as info:
+        CoverageCollector().collect(discovered_context(root, config))
+    message = str(info.value)
+    assert "exit code 2" in message
+    assert "no_such_module" in message
+
+
+@pytest.mark.integration
+def test_pytest_interrupted_after_importing_code_is_an_error(tmp_path: Path) -> None:
+    """Importing the package measured lines, but no test ran: that is no test coverage."""
+    broken = "import pkg.core\nimport no_such_module\n"
+    root = write_tree(tmp_path / "proj", {**_SMALL, "tests/test_core.py": broken})
+    config = CodeConfig(paths=["pkg"], coverage=CoverageConfig(run_tests=True, test_command=_RUN))
+    with pytest.raises(CollectorError, match=r"^the tests did not run \(pytest exit code 2"):
+        CoverageCollector().collect(discovered_context(root, config))

@@ -21,6 +21,7 @@ from plimsoll.code.collectors.mypy import (
     supports_json,
     type_coverage,
 )
+from plimsoll.core.config import CodeConfig
 from tests.code.collectors.data_tools import (
     CAPTURED,
     DictCache,
@@ -175,12 +176,64 @@ def test_long_file_lists_go_through_stdin(sample: Path, monkeypatch: pytest.Monk
     assert MypyCollector().collect(context_for(root)) == direct
 
 
+def _found(root: Path, *args: str) -> tuple[int, int]:
+    """Errors and source files checked, from `mypy` run by hand."""
+    text = run(root, "mypy", *args).stdout
+    match = re.search(r"Found (\d+) errors? in \d+ files? \(checked (\d+) source files?\)", text)
+    assert match is not None, text
+    return int(match.group(1)), int(match.group(2))
+
+
 @pytest.mark.integration
-def test_blocking_error_stops_the_collector(tmp_path: Path) -> None:
-    (tmp_path / "good.py").write_text("x: int = 1\n")
+def test_a_file_that_does_not_parse_is_skipped(tmp_path: Path) -> None:
+    """One broken file used to wipe out the whole result ("mypy stopped at bad.py:1")."""
+    (tmp_path / "good.py").write_text("x: int = 'a'\n")
     (tmp_path / "bad.py").write_text("def broken(:\n    pass\n")
-    with pytest.raises(CollectorError, match=r"^mypy stopped at bad.py:1: .*\[syntax\]$"):
-        MypyCollector().collect(context_for(tmp_path, ["bad.py", "good.py"]))
+    (tmp_path / "worse.py").write_text("x = (\n")
+    metrics = MypyCollector().collect(context_for(tmp_path, ["bad.py", "good.py", "worse.py"]))
+    assert (metrics["total_errors"], metrics["files_checked"]) == _found(tmp_path, "good.py")
+    assert metrics["by_code"] == {"assignment": 1}
+    assert [s["path"] for s in metrics["skipped_files"]] == ["bad.py", "worse.py"]
+    assert metrics["skipped_files"][0]["error"].startswith("does not parse: line 1 ")
+
+
+@pytest.mark.integration
+def test_a_broken_module_others_import_is_skipped_as_mypy_would(tmp_path: Path) -> None:
+    """Mypy follows the import to the broken file: it is skipped as `follow_imports = skip`."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "broken.py").write_text("def broken(:\n    pass\n")
+    (tmp_path / "pkg" / "user.py").write_text(
+        "from pkg.broken import thing\n\n\ndef f(x: int) -> str:\n    return x\n"
+    )
+    metrics = MypyCollector().collect(context_for(tmp_path))
+    assert [s["path"] for s in metrics["skipped_files"]] == ["pkg/broken.py"]
+    (tmp_path / "pyproject.toml").write_text(
+        '[[tool.mypy.overrides]]\nmodule = ["pkg.broken"]\nfollow_imports = "skip"\n'
+    )
+    by_hand = _found(tmp_path, "pkg/__init__.py", "pkg/user.py")
+    assert (metrics["total_errors"], metrics["files_checked"]) == by_hand == (1, 2)
+
+
+@pytest.mark.integration
+def test_a_file_that_does_not_decode_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_text("x: int = 'a'\n")
+    (tmp_path / "latin.py").write_bytes(b"x = '\xff\xfe'\n")
+    metrics = MypyCollector().collect(context_for(tmp_path))
+    assert (metrics["total_errors"], metrics["files_checked"]) == _found(tmp_path, "good.py")
+    assert metrics["skipped_files"][0]["path"] == "latin.py"
+    assert "decode" in metrics["skipped_files"][0]["error"]
+
+
+@pytest.mark.integration
+def test_other_blocking_errors_still_stop_the_collector(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "conftest.py").write_text("x = 1\n")
+    with pytest.raises(
+        CollectorError, match=r'^mypy stopped at .*Duplicate module named "conftest"'
+    ):
+        MypyCollector().collect(context_for(tmp_path))
 
 
 @pytest.mark.integration
@@ -198,3 +251,17 @@ def test_function_counts_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("plimsoll.code.collectors.mypy.count_functions", refuse)
     assert MypyCollector().collect(context_for(tmp_path, cache=cache)) == first
     assert cache.hits == 1
+
+
+@pytest.mark.integration
+def test_a_configured_folder_without_python_files_is_left_to_the_others(tmp_path: Path) -> None:
+    """`mypy pkg docs` refuses docs/ ("no .py[i] files"); it has nothing to check anyway."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x: int = 'a'\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# docs\n")
+    (tmp_path / "legacy").mkdir()
+    (tmp_path / "legacy" / "old.py").write_text("y: int = 'b'\n")
+    config = CodeConfig(paths=["pkg", "docs", "legacy"], exclude=["legacy"])
+    metrics = MypyCollector().collect(context_for(tmp_path, ["pkg/a.py"], config=config))
+    assert (metrics["total_errors"], metrics["files_checked"]) == _found(tmp_path, "pkg") == (1, 1)

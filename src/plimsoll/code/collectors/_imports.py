@@ -24,12 +24,18 @@ class ImportInfo:
     resolved: dict[str, str | None]
 
 
+PACKAGE_MARKERS = ("__init__.py", "__init__.pyi")
+
+
 def module_name(path: str, files: frozenset[str]) -> str:
-    """The dotted module name of ``path`` given the project's files (packages by ``__init__.py``)."""
+    """The dotted module name of ``path`` given the project's files (packages by ``__init__.py``,
+    or ``__init__.pyi`` as astroid also takes it). A stub has its module's name."""
     pure = PurePosixPath(path)
     parts = [] if pure.stem == "__init__" else [pure.stem]
     folder = pure.parent
-    while folder != PurePosixPath(".") and (folder / "__init__.py").as_posix() in files:
+    while folder != PurePosixPath(".") and any(
+        (folder / marker).as_posix() in files for marker in PACKAGE_MARKERS
+    ):
         parts.insert(0, folder.name)
         folder = folder.parent
     if not parts:
@@ -107,18 +113,36 @@ def build_imports(sources: Mapping[str, str]) -> dict[str, ImportInfo]:
         by_name.setdefault(name, path)
     infos: dict[str, ImportInfo] = {}
     for path, source in sources.items():
-        is_package = PurePosixPath(path).name == "__init__.py"
+        is_package = PurePosixPath(path).name in PACKAGE_MARKERS
         wanted = imported_names(source, modules[path], is_package)
         infos[path] = ImportInfo(modules[path], {name: by_name.get(name) for name in wanted})
     return infos
 
 
+def sibling(path: str) -> str | None:
+    """The stub of a module (``m.py`` -> ``m.pyi``) or the module of a stub, by name."""
+    if path.endswith(".pyi"):
+        return path[:-1]
+    if path.endswith(".py"):
+        return path + "i"
+    return None
+
+
 def closures(infos: Mapping[str, ImportInfo]) -> dict[str, set[str]]:
-    """For each path, the project files it imports transitively (itself included)."""
+    """For each path, the project files it imports transitively (itself included).
+
+    A module and its stub count as importing each other: pylint lints a stub from the
+    module's source (or the module from its stub, with ``prefer-stubs``), and an importer
+    may infer into either.
+    """
     edges = {
         path: {p for p in info.resolved.values() if p is not None and p in infos}
         for path, info in infos.items()
     }
+    for path, found in edges.items():
+        other = sibling(path)
+        if other is not None and other in infos:
+            found.add(other)
     result: dict[str, set[str]] = {}
     for start in infos:
         seen = {start}

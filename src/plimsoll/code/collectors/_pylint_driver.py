@@ -18,6 +18,7 @@ import json
 import os
 import sys
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,62 +65,140 @@ def _unsafe_checkers(linter: Any) -> list[str]:
     return sorted(set(found))
 
 
+@dataclass
+class _FileRecord:
+    """What linting one file contributed, taken while pylint lints it."""
+
+    statements: int = 0
+    linesets: list[Any] = field(default_factory=list)
+    graph: set[str] = field(default_factory=set)
+    excluded: set[str] = field(default_factory=set)
+
+
+class _Recorder:
+    """Hooks into one pylint run to tell each linted file's part of the shared results.
+
+    Pylint keys its statistics, similarity data and import graph by module name, and a stub
+    and the module beside it share one (pylint lints both, from the module's source): each
+    file's part is taken around pylint's ``_lint_file`` instead, and a message emitted while
+    a file is linted belongs to that file (its location names the module's source).
+    """
+
+    def __init__(self) -> None:
+        self.visited: dict[str, str] = {}
+        self.current: str | None = None
+        self.files: dict[str, _FileRecord] = {}
+        self.owners: list[str | None] = []
+
+    def install(self, linter_class: Any) -> Any:
+        """Wrap ``set_current_module`` and ``_lint_file``; return a function undoing it."""
+        recorder = self
+        set_module = linter_class.set_current_module
+        lint_file = linter_class._lint_file  # noqa: SLF001 - see the class docstring
+
+        def record_module(self: Any, modname: str | None, filepath: str | None = None) -> None:
+            if modname is not None and filepath is not None:
+                recorder.visited[_relative(filepath)] = modname
+            set_module(self, modname, filepath)
+
+        def record_file(self: Any, file: Any, module: Any, check: Any) -> None:
+            path = _relative(file.filepath)
+            similar, imports = _reduced(self)
+            before = len(similar.linesets) if similar is not None else 0
+            graph = getattr(imports, "import_graph", None)
+            excluded = getattr(imports, "_excluded_edges", None)
+            # Set the module's edges aside, so the ones this file adds can be told apart.
+            kept_graph = graph.pop(file.name, set()) if graph is not None else set()
+            kept_excluded = excluded.pop(file.name, set()) if excluded is not None else set()
+            recorder.current = path
+            try:
+                lint_file(self, file, module, check)
+            finally:
+                recorder.current = None
+                record = recorder.files.setdefault(path, _FileRecord())
+                stats = self.stats.by_module.get(file.name, {})
+                record.statements = int(stats.get("statement", 0))
+                if similar is not None:
+                    record.linesets = list(similar.linesets[before:])
+                if graph is not None:
+                    record.graph = set(graph.get(file.name, ()))
+                    graph[file.name] = kept_graph | record.graph
+                if excluded is not None:
+                    record.excluded = set(excluded.get(file.name, ()))
+                    excluded[file.name] = kept_excluded | record.excluded
+
+        linter_class.set_current_module = record_module
+        linter_class._lint_file = record_file  # noqa: SLF001
+
+        def undo() -> None:
+            linter_class.set_current_module = set_module
+            linter_class._lint_file = lint_file  # noqa: SLF001
+
+        return undo
+
+    def reporter(self) -> Any:
+        """A collecting reporter that notes which file was being linted at each message."""
+        from pylint.reporters import CollectingReporter
+
+        recorder = self
+
+        class _Owned(CollectingReporter):  # type: ignore[misc]
+            def handle_message(self, msg: Any) -> None:
+                super().handle_message(msg)
+                recorder.owners.append(recorder.current)
+
+        return _Owned()
+
+
+def _reduced(linter: Any) -> tuple[Any, Any]:
+    """The similarities and imports checkers of ``linter`` (None for one that is off)."""
+    found = {c.name: c for c in linter.get_checkers() if c.name in REDUCED_CHECKERS}
+    return found.get("similarities"), found.get("imports")
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Lint ``request['lint']``, then compute the project-wide messages over all files."""
     from pylint.lint import PyLinter, Run
-    from pylint.reporters import CollectingReporter
 
     files: list[str] = request["files"]
     lint: list[str] = request["lint"]
     cached: dict[str, dict[str, Any]] = request["cached"]
     cold = set(lint) == set(files)
 
-    visited: dict[str, str] = {}
-    original = PyLinter.set_current_module
-
-    def record(self: Any, modname: str | None, filepath: str | None = None) -> None:
-        if modname is not None and filepath is not None:
-            visited[_relative(filepath)] = modname
-        original(self, modname, filepath)  # type: ignore[arg-type]
-
-    PyLinter.set_current_module = record  # type: ignore[method-assign]
-    reporter = CollectingReporter()
+    recorder = _Recorder()
+    undo = recorder.install(PyLinter)
+    reporter = recorder.reporter()
     args = ["--persistent=n", "--jobs=1", "--reports=n", "--score=n", *lint]
     try:
         linter = Run(args, reporter=reporter, exit=False).linter
     finally:
-        PyLinter.set_current_module = original  # type: ignore[method-assign]
+        undo()
 
-    checkers = {c.name: c for c in linter.get_checkers() if c.name in REDUCED_CHECKERS}
-    imports = checkers.get("imports")
-    similar = checkers.get("similarities")
-    linesets = {ls.name: ls for ls in getattr(similar, "linesets", [])}
-    graph = getattr(imports, "import_graph", {})
-    excluded = getattr(imports, "_excluded_edges", {})
-
+    similar, imports = _reduced(linter)
     per_file: dict[str, dict[str, Any]] = {}
     for path in lint:
-        module = visited.get(path)
-        stats: dict[str, Any] = dict(linter.stats.by_module.get(module, {})) if module else {}
-        lineset = linesets.get(module) if module else None
+        module = recorder.visited.get(path)
+        record = recorder.files.get(path, _FileRecord())
         per_file[path] = {
             "module": module,
-            "statements": int(stats.get("statement", 0)),
+            "statements": record.statements,
             "messages": [],
-            "lineset": _lineset_data(lineset) if lineset is not None else None,
-            "graph": sorted(graph.get(module, ())) if module else [],
-            "excluded": sorted(excluded.get(module, ())) if module else [],
+            "lineset": _lineset_data(record.linesets[0]) if record.linesets else None,
+            "graph": sorted(record.graph),
+            "excluded": sorted(record.excluded),
         }
     project: list[list[str]] = []
     orphans: list[list[str]] = []
-    for message in reporter.messages:
+    for message, owner in zip(reporter.messages, recorder.owners, strict=True):
         entry = [message.symbol, message.category]
         if message.symbol in PROJECT_WIDE:
             project.append(entry)
             continue
-        target = per_file.get(_relative(message.abspath)) if message.abspath else None
+        if owner is None and message.abspath:
+            owner = _relative(message.abspath)
+        target = per_file.get(owner) if owner is not None else None
         (target["messages"] if target is not None else orphans).append(entry)
-    file_modules = {visited.get(path) for path in lint}
+    file_modules = {recorder.visited.get(path) for path in lint}
     extra_modules = sorted(m for m in linter.stats.by_module if m not in file_modules)
 
     if not cold:
@@ -133,13 +212,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             sets = [_lineset(m, d["lineset"]) for m, d in modules if m and d["lineset"]]
             similar.reduce_map_data(linter, [sets])
         if imports is not None:
+            # A stub and its module share a module name: their edges add up, as in one run.
             edges: defaultdict[str, set[str]] = defaultdict(set)
             skipped: defaultdict[str, set[str]] = defaultdict(set)
             for module, data in modules:
                 if module and data["graph"]:
-                    edges[module] = set(data["graph"])
+                    edges[module] |= set(data["graph"])
                 if module and data["excluded"]:
-                    skipped[module] = set(data["excluded"])
+                    skipped[module] |= set(data["excluded"])
             imports.reduce_map_data(linter, [(edges, skipped)])
         project = [[m.symbol, m.category] for m in reporter.messages[start:]]
 

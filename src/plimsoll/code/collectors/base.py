@@ -57,17 +57,29 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class CollectContext:
-    """What a collector gets: the project root, the files to analyse, config and cache."""
+    """What a collector gets: the project root, the files to analyse, config and cache.
+
+    ``root`` is the project's folder (where its configuration file is), the working directory
+    of every tool; ``files`` are its Python files and ``stubs`` its ``.pyi`` stub files, both
+    under the configured paths minus the excludes. Only the tools that read stubs when run on
+    a folder (mypy, pylint, ruff) look at ``stubs``.
+    """
 
     root: Path
     files: tuple[SourceFile, ...]
     config: CodeConfig = field(default_factory=CodeConfig)
     cache: FileCache = field(default_factory=NullCache)
+    stubs: tuple[SourceFile, ...] = ()
 
     @property
     def paths(self) -> list[str]:
         """The relative paths of the files, in order."""
         return [f.path for f in self.files]
+
+    @property
+    def stub_paths(self) -> list[str]:
+        """The relative paths of the stub files, in order."""
+        return [f.path for f in self.stubs]
 
     def read(self, path: str) -> str:
         """The text of ``path`` (relative to the root), decoded as Python source is."""

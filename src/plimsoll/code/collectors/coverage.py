@@ -4,7 +4,11 @@ Where the numbers come from, in order:
 
 1. ``code.coverage.run_tests``: the configured test command runs under ``coverage run`` in the
    project's root (data in ``code.coverage.data_file`` or ``.plimsoll/coverage/.coverage``),
-   then the data is reported as in 2;
+   then the data is reported as in 2. The project's own selection of what to measure
+   (``source``, ``source_pkgs``, ``source_dirs``, ``include``, wherever coverage.py reads them)
+   stands; without one, ``code.paths`` are passed as ``--source``. A run that recorded no
+   executed line, or a pytest run that did not run the tests (exit codes 2 to 5), is an error
+   quoting the end of the command's output; failing tests (exit code 1) keep their coverage;
 2. a coverage.py data file (``code.coverage.data_file``, else ``.coverage`` in the root):
    ``coverage json`` runs in the root, so the project's ``[tool.coverage]``/``.coveragerc``
    report settings (omit, exclude_lines, partial_branches) apply;
@@ -35,6 +39,18 @@ from plimsoll.code.collectors import _tools
 from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
 
 DEFAULT_RUN_DATA = ".plimsoll/coverage/.coverage"
+SETTINGS_DRIVER = "plimsoll.code.collectors._coverage_settings"
+# Pytest's exit codes for a run that did not run the tests as a suite; any data is at most
+# what importing the test modules executed. 1 (tests failed) keeps its coverage.
+PYTEST_DID_NOT_RUN = {
+    2: "interrupted, e.g. by errors collecting the tests",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
+# How much of the test command's output an error quotes.
+TAIL_LINES = 12
+MAX_LINE = 300
 # Exit status of `coverage json` when the project's fail_under is not met; the report is written.
 FAIL_UNDER = 2
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?(\.exe)?")
@@ -392,7 +408,7 @@ class CoverageCollector(Collector):
         # Stale data or parallel pieces from an earlier run must not mix into this one.
         _tools.run_tool("coverage", ["erase", data_arg], cwd=context.root, timeout=timeout)
         paths = context.config.paths
-        narrowed = paths != ["."] and not project_sets_source(context.root)
+        narrowed = paths != ["."] and not project_selection(context.root, timeout)
         source = [f"--source={','.join(paths)}"] if narrowed else []
         result = _tools.run_tool(
             "coverage",
@@ -405,10 +421,15 @@ class CoverageCollector(Collector):
         if pieces:
             # The project runs coverage in parallel mode: one data file per process to combine.
             _tools.run_tool("coverage", ["combine", data_arg], cwd=context.root, timeout=timeout)
-        if not data_path.is_file():
+        if not has_measurements(data_path):
             raise CollectorError(
-                f"the test run left no coverage data (exit code {result.returncode}): "
-                f"{_tools.one_line(result.stderr or result.stdout)}"
+                f"the test command produced no coverage data (exit code {result.returncode})"
+                f"{output_tail(result)}"
+            )
+        if args[:2] == ["-m", "pytest"] and result.returncode in PYTEST_DID_NOT_RUN:
+            raise CollectorError(
+                f"the tests did not run (pytest exit code {result.returncode}: "
+                f"{PYTEST_DID_NOT_RUN[result.returncode]}){output_tail(result)}"
             )
         return result.returncode
 
@@ -430,37 +451,55 @@ class CoverageCollector(Collector):
                 raise CollectorError("coverage json wrote no report") from None
 
 
-def project_sets_source(root: Path) -> bool:
-    """Whether the project's own coverage settings name ``source`` (then ours is not passed).
+def project_selection(root: Path, timeout: float | None = None) -> dict[str, Any]:
+    """The project's coverage.py settings that select what is measured (``source``,
+    ``source_pkgs``, ``source_dirs``, ``include``), as coverage.py itself reads them in ``root``.
 
-    Without ``--source``, coverage.py only counts files the tests imported, so a module no test
-    touches would not lower the percentage; with the configured paths as the source, it counts
-    as 0% covered, as ``coverage run --source=...`` reports it.
+    When there is none, the configured paths are passed as ``--source``: without it,
+    coverage.py only counts files the tests imported, so a module no test touches would not
+    lower the percentage; with it, such a module counts as 0% covered. When there is one,
+    ``--source`` would widen (``source``, ``source_pkgs``) or void (``include``) it, so the
+    project's own selection stands, as ``coverage run`` alone would measure.
     """
-    import configparser
-    import tomllib
+    result = _tools.run_tool(SETTINGS_DRIVER, [], cwd=root, timeout=timeout)
+    try:
+        found = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise CollectorError(
+            f"could not read the project's coverage settings: {_tools.one_line(result.stdout)}"
+        ) from None
+    return dict(found) if isinstance(found, dict) else {}
 
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            data = {}
-        if "source" in data.get("tool", {}).get("coverage", {}).get("run", {}):
-            return True
-    for name, section in (
-        (".coveragerc", "run"),
-        ("setup.cfg", "coverage:run"),
-        ("tox.ini", "coverage:run"),
-    ):
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(root / name, encoding="utf-8")
-        except configparser.Error:
-            continue
-        if parser.has_option(section, "source"):
-            return True
-    return False
+
+def has_measurements(data_path: Path) -> bool:
+    """Whether the coverage data file at ``data_path`` recorded any executed line.
+
+    With ``--source``, coverage.py lists the files it found but never ran, with no lines;
+    such data says nothing about the tests.
+    """
+    if not data_path.is_file():
+        return False
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(data_path))
+    try:
+        data.read()
+    except Exception:  # noqa: BLE001 - a data file coverage.py cannot read holds no data
+        return False
+    return any(data.lines(name) for name in data.measured_files())
+
+
+def output_tail(result: _tools.ToolResult, lines: int = TAIL_LINES) -> str:
+    """The last ``lines`` lines the test command printed (stdout, then stderr), for an error."""
+    kept: list[str] = []
+    for text in (result.stdout, result.stderr):
+        kept += [line.rstrip() for line in text.splitlines() if line.strip()]
+    # Coverage.py's own warning about the missing data adds nothing to the test command's words.
+    kept = [line for line in kept if "CoverageWarning" not in line and "_warn(" not in line]
+    if not kept:
+        return "; it printed nothing"
+    tail = "\n".join(f"  {line[:MAX_LINE]}" for line in kept[-lines:])
+    return f"; its output ended with:\n{tail}"
 
 
 def _kind(name: str) -> str:

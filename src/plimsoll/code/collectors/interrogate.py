@@ -144,7 +144,8 @@ class InterrogateCollector(PerFileCollector):
         extensions = (".py", *settings["ext"])
         kept = tuple(
             f
-            for f in context.files
+            # Stubs count only when the project's `ext` names them, as with interrogate itself.
+            for f in (*context.files, *context.stubs)
             if f.path.endswith(extensions) and not is_excluded(f.path, context.root, settings)
         )
         return super().collect(CollectContext(context.root, kept, context.config, context.cache))

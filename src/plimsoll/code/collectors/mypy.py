@@ -1,16 +1,21 @@
 """Mypy errors by code, and type coverage of function definitions.
 
-Mypy runs once over all files in the project's root (``-O json``), so its ``mypy.ini``,
-``setup.cfg`` or ``[tool.mypy]`` settings apply, and its own incremental cache (``.mypy_cache``
-in the root unless the project sets ``cache_dir``) keeps a second run fast.
+Mypy runs once over what ``mypy <paths>`` checks (``code.paths``, in the project's folder),
+so its ``mypy.ini``, ``setup.cfg`` or ``[tool.mypy]`` settings apply, and its own incremental
+cache (``.mypy_cache`` unless the project sets ``cache_dir``) keeps a second run fast. Mypy
+itself turns the paths into the files it checks (see :mod:`._mypy_driver`): a ``.pyi`` stub
+is checked instead of the ``.py`` beside it, and the project's own ``exclude`` applies; then
+plimsoll's excludes take out what they name. A file that does not parse would stop mypy
+altogether: it is left out, listed in ``skipped_files``, and the rest is checked.
 
 Type coverage follows mypy's own notion of a typed function, the one behind
 ``--check-untyped-defs`` and its ``--linecount-report``: a ``def`` (or ``async def``) is typed
 when it has a return annotation, an annotation on any parameter, or a ``# type:`` signature
 comment; otherwise mypy treats it as untyped and does not check its body. Like that report,
-the count covers module-level functions and methods (also in nested classes, under
-decorators and in ``if`` blocks) but not functions defined inside other functions, nor
-lambdas. It is computed from the syntax tree of each file, cached by content hash.
+the count covers the files mypy checked (stubs instead of the modules they describe), with
+module-level functions and methods (also in nested classes, under decorators and in ``if``
+blocks) but not functions defined inside other functions, nor lambdas. It is computed from
+the syntax tree of each file, cached by content hash.
 """
 
 from __future__ import annotations
@@ -18,34 +23,38 @@ from __future__ import annotations
 import ast
 import json
 import re
+import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from plimsoll.code.collectors import _tools
-from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
+from plimsoll.code.collectors._mypy_messages import (
+    MypyMessage,
+    first_error_line,
+    parse_mypy_json,
+    parse_mypy_text,
+)
+from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError, SourceFile
 
-# Mypy exits 2 when it could not check the project (a blocking error or a usage error).
-BLOCKED = 2
+__all__ = [
+    "FunctionCounts",
+    "MypyCollector",
+    "MypyMessage",
+    "count_functions",
+    "parse_mypy_json",
+    "parse_mypy_text",
+    "summarize_messages",
+    "supports_json",
+    "type_coverage",
+]
+
+DRIVER = "plimsoll.code.collectors._mypy_driver"
 # The first mypy release with `-O json`; older ones are read through their text output.
 JSON_SINCE = (1, 11)
-_TEXT_LINE = re.compile(
-    r"^(?P<path>.+?):(?P<line>\d+):(?:\d+:)? (?P<severity>error|note|warning): "
-    r"(?P<message>.*?)(?:  \[(?P<code>[\w-]+)\])?$"
-)
-
-
-@dataclass(frozen=True)
-class MypyMessage:
-    """One diagnostic from mypy's JSON output."""
-
-    path: str
-    line: int
-    severity: str
-    code: str | None
-    message: str
 
 
 @dataclass(frozen=True)
@@ -54,47 +63,6 @@ class FunctionCounts:
 
     typed: int
     total: int
-
-
-def parse_mypy_json(text: str) -> list[MypyMessage]:
-    """Parse the one-object-per-line output of ``mypy -O json`` (other lines are ignored)."""
-    messages = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        messages.append(
-            MypyMessage(
-                path=str(data.get("file", "")),
-                line=int(data.get("line") or 0),
-                severity=str(data.get("severity", "error")),
-                code=data.get("code"),
-                message=str(data.get("message", "")),
-            )
-        )
-    return messages
-
-
-def parse_mypy_text(text: str) -> list[MypyMessage]:
-    """Parse mypy's one-line-per-message text output (``file:line: error: message  [code]``)."""
-    messages = []
-    for line in text.splitlines():
-        match = _TEXT_LINE.match(line.rstrip())
-        if match:
-            messages.append(
-                MypyMessage(
-                    path=match["path"],
-                    line=int(match["line"]),
-                    severity=match["severity"],
-                    code=match["code"],
-                    message=match["message"],
-                )
-            )
-    return messages
 
 
 def supports_json(version: str) -> bool:
@@ -167,11 +135,39 @@ def type_coverage(counts: Iterable[FunctionCounts]) -> dict[str, Any]:
     }
 
 
+def paths_with_files(paths: Iterable[str], files: Iterable[str]) -> list[str]:
+    """The configured ``paths`` that hold at least one of ``files`` (all relative, posix).
+
+    Mypy refuses a folder without Python files outright ("There are no .py[i] files"); one
+    that plimsoll's excludes emptied has nothing to check either.
+    """
+    names = list(files)
+    kept = []
+    for path in paths:
+        prefix = PurePosixPath(path).as_posix()
+        if prefix in (".", ""):
+            kept.append(path)
+        elif any(name == prefix or name.startswith(prefix + "/") for name in names):
+            kept.append(path)
+    return kept
+
+
+@dataclass(frozen=True)
+class MypyRun:
+    """What one mypy run checked and reported, and the files it had to leave out."""
+
+    sources: tuple[str, ...]
+    messages: tuple[MypyMessage, ...]
+    skipped: dict[str, str]
+
+
 class MypyCollector(Collector):
     """Mypy errors by code, total errors, notes, files checked and type coverage.
 
-    ``total_errors`` equals the N of mypy's "Found N errors"; ``type_coverage`` is the
-    percentage of function definitions mypy treats as typed (see the module docstring).
+    ``total_errors`` equals the N of mypy's "Found N errors" and ``files_checked`` its
+    "checked N source files"; ``type_coverage`` is the percentage of function definitions
+    mypy treats as typed (see the module docstring); ``skipped_files`` lists the files left
+    out because they do not parse (path and reason).
     """
 
     name: ClassVar[str] = "mypy"
@@ -184,53 +180,83 @@ class MypyCollector(Collector):
         "typed_functions",
         "total_functions",
         "type_coverage",
+        "skipped_files",
     )
     description: ClassVar[str] = "mypy errors and type coverage (the project's mypy configuration)"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     def unavailable(self) -> str | None:
         """Why mypy cannot run here, or None."""
         return _tools.missing_reason("mypy")
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
-        """Run mypy over all files, then count typed functions per file."""
-        metrics = summarize_messages(self._run_mypy(context), len(set(context.paths)))
-        metrics.update(type_coverage(self._function_counts(context)))
+        """Run mypy over what ``mypy <paths>`` checks, then count typed functions per file."""
+        outcome = self._run_mypy(context)
+        metrics = summarize_messages(outcome.messages, len(outcome.sources))
+        metrics.update(type_coverage(self._function_counts(context, outcome.sources)))
+        metrics["skipped_files"] = [
+            {"path": path, "error": error} for path, error in sorted(outcome.skipped.items())
+        ]
         return metrics
 
-    def _run_mypy(self, context: CollectContext) -> list[MypyMessage]:
-        if not context.files:
-            return []
+    def _run_mypy(self, context: CollectContext) -> MypyRun:
+        allowed = [*context.paths, *context.stub_paths]
+        if not allowed:
+            return MypyRun((), (), {})
         use_json = supports_json(_tools.tool_version("mypy"))
         # The text fallback needs exactly one line per message, whatever the project configures.
         output = ["-O", "json"] if use_json else ["--no-pretty"]
-        result = _tools.run_tool(
-            "mypy",
+        request = {
             # Error context lines ("In function ...") would count as notes; they add nothing.
-            [*output, "--hide-error-context", "--no-error-summary", *context.paths],
-            cwd=context.root,
-            timeout=_tools.timeout_for(context.config.collector_timeout_seconds),
-            ok_codes=(0, 1, BLOCKED),
-        )
-        messages = (parse_mypy_json if use_json else parse_mypy_text)(result.stdout)
-        if result.returncode == BLOCKED:
+            "flags": [*output, "--hide-error-context", "--no-error-summary"],
+            "paths": paths_with_files(context.config.paths, allowed),
+            "allowed": allowed,
+        }
+        with tempfile.TemporaryDirectory(prefix="plimsoll-mypy-") as tmp:
+            result_file = Path(tmp) / "result.json"
+            result = _tools.run_tool(
+                DRIVER,
+                [str(result_file), json.dumps(request)],
+                cwd=context.root,
+                timeout=_tools.timeout_for(context.config.collector_timeout_seconds),
+                ok_codes=range(256),
+                via_stdin=True,
+            )
+            try:
+                data: dict[str, Any] = json.loads(result_file.read_text("utf-8"))
+            except (OSError, json.JSONDecodeError):
+                detail = _tools.one_line(result.stderr or result.stdout)
+                raise CollectorError(
+                    f"mypy failed (exit code {result.returncode}): {detail}"
+                ) from None
+        if data.get("usage_error"):
+            raise CollectorError(f"mypy could not run: {_tools.one_line(data['usage_error'])}")
+        text = "\n".join(data["messages"])
+        messages = (parse_mypy_json if use_json else parse_mypy_text)(text)
+        if data["blocked"]:
             blocking = next((m for m in messages if m.severity == "error"), None)
             if blocking is None:
-                raise CollectorError(
-                    f"mypy could not run: {_tools.one_line(result.stderr or result.stdout)}"
-                )
+                # A plain-text complaint (a duplicate module, say) names the problem first.
+                detail = first_error_line(data["messages"]) or _tools.one_line(text)
+                raise CollectorError(f"mypy could not run: {detail}")
             # Mypy stopped at this error without checking the rest, so its counts mean nothing.
+            line = f":{blocking.line}" if blocking.line > 0 else ""
             raise CollectorError(
-                f"mypy stopped at {blocking.path}:{blocking.line}: {blocking.message}"
+                f"mypy stopped at {blocking.path}{line}: {blocking.message}"
                 f"{f' [{blocking.code}]' if blocking.code else ''}"
             )
-        return messages
+        return MypyRun(tuple(data["sources"]), tuple(messages), dict(data["skipped"]))
 
-    def _function_counts(self, context: CollectContext) -> list[FunctionCounts]:
-        key = f"{self.name}:functions:{self.version}"
+    def _function_counts(
+        self, context: CollectContext, checked: Iterable[str]
+    ) -> list[FunctionCounts]:
+        # Not tied to the collector's version: a file's count only changes with its content.
+        key = f"{self.name}:functions:1"
+        known = {f.path: f for f in (*context.files, *context.stubs)}
         counts = []
-        for source in context.files:
-            cached = context.cache.get(key, source.sha)
+        for path in checked:
+            source = known.get(path) or SourceFile(path, "")
+            cached = context.cache.get(key, source.sha) if source.sha else None
             if cached is None:
                 try:
                     found = count_functions(context.read(source.path))
@@ -238,6 +264,7 @@ class MypyCollector(Collector):
                     # Mypy cannot build a tree for such a file either; it has no functions to count.
                     found = FunctionCounts(0, 0)
                 cached = {"typed": found.typed, "total": found.total}
-                context.cache.put(key, source.sha, cached)
+                if source.sha:
+                    context.cache.put(key, source.sha, cached)
             counts.append(FunctionCounts(int(cached["typed"]), int(cached["total"])))
         return counts

@@ -1,5 +1,10 @@
 """Pylint score and message counts equal to a whole-project ``--output-format=json2`` run.
 
+The files are those ``pylint <paths>`` lints (:func:`pylint_targets`), minus plimsoll's
+excludes: stub files (``.pyi``) included, as pylint takes them from a folder. Pylint lints a
+stub from the source of the module beside it (astroid reads ``m.py`` for ``m.pyi``), so such
+a pair counts that module twice, exactly as pylint run by hand does.
+
 Pylint runs in-process in :mod:`._pylint_driver`, in the project's root, so its
 ``pyproject.toml``/``.pylintrc``/``setup.cfg`` settings apply. Each file's result (its
 messages, its statement count and the data pylint's project-wide checks need) is cached
@@ -142,6 +147,41 @@ def json2_score(evaluation: str, counts: dict[str, int], statements: int) -> flo
     return float(note) if isinstance(note, int | float) else None
 
 
+def pylint_targets(context: CollectContext) -> list[str]:
+    """The files ``pylint <paths>`` lints, among plimsoll's Python and stub files.
+
+    As pylint expands a folder: a package (a folder with ``__init__.py``) brings its modules
+    and stubs and those of its subpackages, but not of subfolders that are no package; any
+    other folder brings every Python file and stub below it. A file is itself.
+    """
+    candidates = sorted({*context.paths, *context.stub_paths})
+    chosen: set[str] = set()
+    root = context.root
+    for entry in context.config.paths:
+        target = root / entry
+        prefix = Path(os.path.normpath(entry)).as_posix()
+        prefix = "" if prefix == "." else prefix
+        if target.is_file():
+            chosen.update(c for c in candidates if c == prefix)
+            continue
+        inside = [c for c in candidates if not prefix or c.startswith(prefix + "/")]
+        if (target / "__init__.py").is_file():
+            inside = [c for c in inside if _in_package(root, prefix, c)]
+        chosen.update(inside)
+    return sorted(chosen)
+
+
+def _in_package(root: Path, top: str, path: str) -> bool:
+    """Whether every folder from ``top`` down to ``path``'s is a package (astroid's test)."""
+    folder = Path(path).parent
+    stop = Path(top)
+    while folder != stop and folder != Path("."):
+        if not any((root / folder / marker).is_file() for marker in _imports.PACKAGE_MARKERS):
+            return False
+        folder = folder.parent
+    return True
+
+
 class PylintCollector(Collector):
     """Pylint's score, message counts by type, the most frequent symbols and statements analysed.
 
@@ -162,7 +202,7 @@ class PylintCollector(Collector):
         "cached_files",
     )
     description: ClassVar[str] = "pylint score and messages (the project's pylint configuration)"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
 
     def unavailable(self) -> str | None:
         """Why pylint cannot run here, or None."""
@@ -178,17 +218,17 @@ class PylintCollector(Collector):
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
         """Lint the files whose closure changed, take the others from the cache, and sum up."""
-        if not context.files:
+        paths = pylint_targets(context)
+        if not paths:
             metrics = report_metrics(PylintReport(None, dict.fromkeys(MESSAGE_TYPES, 0), {}, 0, 0))
             return {**metrics, "linted_files": 0, "cached_files": 0}
-        paths = context.paths
         sources: dict[str, str] = {}
         for path in paths:
             try:
                 sources[path] = context.read(path)
             except OSError:
                 sources[path] = ""
-        shas = {f.path: f.sha for f in context.files}
+        shas = {f.path: f.sha for f in (*context.files, *context.stubs)}
         infos = _imports.build_imports(sources)
         key = self.cache_key(context)
         carry = _Carry(context, key, sources, shas)
@@ -204,7 +244,8 @@ class PylintCollector(Collector):
         entries: dict[str, dict[str, Any]] = {}
         for path in paths:
             found = context.cache.get(key, closure[path])
-            if found is None:
+            if found is None and _imports.sibling(path) not in shas:
+                # A module with a stub is linted from either's source: any change matters.
                 found = carry.carried_over(path, members[path], closure[path])
             if found is not None:
                 entries[path] = found

@@ -1,5 +1,7 @@
 """Ruff violations: ``ruff check --output-format json --exit-zero`` over the project's files.
 
+Stub files (``.pyi``) are checked too, as ``ruff check <folder>`` checks them.
+
 Ruff runs in the project's root, so its own ``pyproject.toml``/``ruff.toml`` selection, ignores
 and excludes apply (``--force-exclude`` makes its excludes hold for files named on the command
 line too). Ruff's results are per file, so long file lists are checked in chunks with the
@@ -122,7 +124,7 @@ class RuffCollector(Collector):
         summary = RuffSummary()
         root = context.root.resolve()
         timeout = _tools.timeout_for(context.config.collector_timeout_seconds)
-        for chunk in _tools.chunked(context.paths):
+        for chunk in _tools.chunked([*context.paths, *context.stub_paths]):
             result = _tools.run_tool(
                 "ruff",
                 [

@@ -53,6 +53,32 @@ def context_for(
     return CollectContext(root, files, config or CodeConfig(), cache)
 
 
+def discovered_context(
+    root: Path, config: CodeConfig | None = None, cache: Any = None
+) -> CollectContext:
+    """The collect context plimsoll itself builds for ``root``: its discovery, files and stubs."""
+    from plimsoll.code import sources
+
+    config = config or CodeConfig()
+    found = sources.discover_files(root, config.paths, config.exclude)
+    return CollectContext(
+        root,
+        sources.source_files(root, found.sources),
+        config,
+        cache if cache is not None else DictCache(),
+        stubs=sources.source_files(root, found.stubs),
+    )
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write ``files`` (relative path -> text) under ``root`` and return it."""
+    for relpath, text in files.items():
+        target = root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return root
+
+
 def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m <args>`` in ``root`` the way a user would, capturing its output."""
     return subprocess.run(
