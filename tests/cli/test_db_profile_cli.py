@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
+import subprocess
+import tomllib
 from pathlib import Path
 
+import psycopg
 import pytest
+from rich.console import Console
+from rich.table import Table
 
+from plimsoll.cli.db_profile import _baselines_table, _fit, _overhead_line
 from plimsoll.core.store import OperationTiming, SqliteStore
+from plimsoll.db.profiling.baselines import BaselineStats
+from plimsoll.db.profiling.explain import Metric
+from plimsoll.db.profiling.profiler import Overhead, ProfileReport, Sampling
+from plimsoll.db.profiling.stats import Summary
 from tests.db.profiling.conftest import MIGRATION, ORDERS, QUERIES
-from tests.support.cli import plimsoll
+from tests.support.cli import COMMAND, ENV, plimsoll
 from tests.support.postgres import PgDatabase
 
 
@@ -160,3 +171,183 @@ def test_bad_input_exits_2_and_an_unreachable_database_3(project: Path) -> None:
     assert "no baselines for development" in nothing.stdout
     unknown = plimsoll(project, "db", "baseline", "show", "--query", "zzz", check=2)
     assert "--query zzz: no baseline of that query in development" in unknown.stderr
+
+
+BROKEN_QUERIES = (
+    "-- name: note_ü\nSELECT note FROM orders WHERE id = 7;\n"
+    "-- name: never\nSELECT nosuch FROM orders;\n"
+)
+
+
+def _server_error(project: Path, sql: str) -> str:
+    url = tomllib.loads((project / "plimsoll.toml").read_text())["db"]["environments"]
+    with psycopg.connect(url["development"]["url"]) as conn, pytest.raises(psycopg.Error) as e:
+        conn.execute(sql)
+    return str(e.value.diag.message_primary)
+
+
+def test_a_migration_that_breaks_a_query_fails_profile_and_check(project: Path) -> None:
+    plimsoll(project, "db", "migrate", "up")
+    (project / "q.sql").write_text(BROKEN_QUERIES)
+    recorded = json.loads(
+        plimsoll(project, "db", "baseline", "record", "-q", "q.sql", "-f", "json", check=1).stdout
+    )
+    assert [b["key"] for b in recorded["recorded"]] == ["note_ü"]
+    assert [f["key"] for f in recorded["failed"]] == ["never"]
+    (project / "db" / "migrations" / "0002_drop_note.up.sql").write_text(
+        "ALTER TABLE orders DROP COLUMN note;\n"
+    )
+
+    # db profile: note_ü ran before the migration and fails after it.
+    for fail_on in ("error", "warning"):
+        done = plimsoll(project, "db", "profile", "-q", "q.sql", "--fail-on", fail_on, check=1)
+        assert "ERROR: note_ü: broken by the migrations: column" in done.stdout
+    result = json.loads(
+        plimsoll(project, "db", "profile", "-q", "q.sql", "-f", "json", check=1).stdout
+    )
+    assert result["status"] == "error" and result["broken"] == ["note_ü"]
+    [entry] = result["comparisons"]
+    assert entry["status"] == "error" and entry["after"] is None
+    assert entry["broken"] == 'column "note" does not exist'
+    assert [f["key"] for f in result["failed"]] == ["never"]
+    assert result["after"]["sampling"]["actual"] == 1.0
+    assert result["after"]["sampling"]["failed"] == 2
+    text = plimsoll(project, "db", "profile", "-q", "q.sql", check=1).stdout
+    assert "actual 0.00" not in text and "after: sampled 2 of 2 queries" in text
+    assert "(rate asked 1, actual 1.00), 0 measured, 2 failed" in text
+    assert "failed before and after the migrations (not their doing): q.sql:4:" in text
+    # A query failing before and after alone: a plain failure, fatal only with --fail-on warning.
+    (project / "never.sql").write_text("-- name: never\nSELECT nosuch FROM orders;\n")
+    plimsoll(project, "db", "profile", "-q", "never.sql", check=0)
+    plimsoll(project, "db", "profile", "-q", "never.sql", "--fail-on", "warning", check=1)
+
+    # db baseline check after the migration is applied: an ERROR verdict, whatever --fail-on.
+    plimsoll(project, "db", "migrate", "up")
+    expected = _server_error(project, "SELECT note FROM orders WHERE id = 7")
+    checked = plimsoll(project, "db", "baseline", "check", "-q", "q.sql", "-f", "json", check=1)
+    report = json.loads(checked.stdout)
+    assert report["status"] == "error" and report["regressions"] == report["broken"] == ["note_ü"]
+    [verdict] = report["verdicts"]
+    assert (verdict["key"], verdict["status"], verdict["current"]) == ("note_ü", "error", None)
+    assert verdict["broken"] == expected and f"broken: {expected}" in verdict["message"]
+    assert [f["key"] for f in report["failed"]] == ["never"]
+    strict = plimsoll(
+        project, "db", "baseline", "check", "-q", "q.sql", "--fail-on", "warning", check=1
+    )
+    assert "ERROR: note_ü: broken: " in strict.stdout
+    assert "failed, with no baseline to judge it by (not a regression): q.sql:4:" in strict.stdout
+    plimsoll(project, "db", "baseline", "check", "-q", "never.sql", check=0)
+    plimsoll(project, "db", "baseline", "check", "-q", "never.sql", "--fail-on", "warning", check=1)
+
+    history = plimsoll(project, "db", "baseline", "show", "--query", "note_ü", "-f", "json")
+    checks = json.loads(history.stdout)["checks"]
+    assert [(c["status"], c["current"]) for c in checks] == [("error", None)] * 2
+    shown = plimsoll(project, "db", "baseline", "show", "--query", "note_ü").stdout
+    assert "broken" in shown and "inf" not in shown
+
+
+def _at_width(project: Path, width: int, *args: str, check: int = 0) -> list[str]:
+    done = subprocess.run(
+        [*COMMAND, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**ENV, "COLUMNS": str(width)},
+        timeout=120,
+    )
+    assert done.returncode == check, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    # Tables fit the terminal; the sentences below them are one long line by design.
+    assert all(len(line) <= width for line in lines if line.startswith(("┃", "│", "┏", "└")))
+    return lines
+
+
+INTERVAL = re.compile(r"│ \d+\.\d+\.\.\d+\.\d+ +│")
+
+
+def _rows(lines: list[str], pattern: str) -> list[str]:
+    rows = [line for line in lines if INTERVAL.search(line)]
+    assert len(rows) == 3 and all(re.search(pattern, row) for row in rows), "\n".join(lines)
+    return rows
+
+
+def test_baseline_tables_keep_numbers_and_ranges_on_one_line_at_80_columns(
+    project: Path,
+) -> None:
+    # A long name leaves the numbers too little room unless they keep theirs: at 76 columns
+    # rich's own shrinking (widest column first) would cut the intervals in two.
+    (project / "db" / "queries.sql").write_text(
+        QUERIES.replace("by_customer", "orders_of_one_customer_by_their_id")
+    )
+    numbers = r"│ \d+ +│ \d+\.\d+ +│ \d+\.\d+ +│"
+    _rows(_at_width(project, 80, "db", "baseline", "record"), numbers)
+    for width in (80, 76):
+        _rows(_at_width(project, width, "db", "baseline", "show"), numbers)
+    plimsoll(project, "db", "migrate", "up")
+    for width in (80, 76):
+        lines = _at_width(project, width, "db", "baseline", "check", check=1)
+        _rows(lines, r"│ \d+\.\d+ ms +│ \d+\.\d+ ms +│")
+    # Too narrow for any of that: every column wraps, as rich would have it.
+    narrow = _at_width(project, 50, "db", "baseline", "show")
+    assert not any(INTERVAL.search(line) for line in narrow)
+
+
+def _report(instrumentation_ms: float | None, noise: float | None, runs: int) -> ProfileReport:
+    overhead = Overhead(200.0, 120.0, 60.0, instrumentation_ms, 125.9, noise)
+    return ProfileReport("after", runs, [], Sampling(1.0, 3, 3, 3), overhead)
+
+
+def test_the_instrumentation_overhead_is_a_number_only_beyond_the_noise() -> None:
+    negative = _overhead_line(_report(-31.094, 45.2, 5))
+    assert "EXPLAIN ANALYZE timing overhead within noise (±45.200 ms over 5 runs)" in negative
+    assert "-31" not in negative and "%" not in negative.split("timing overhead")[1]
+    assert "within noise (±" in _overhead_line(_report(12.0, 45.2, 5))
+    measured = _overhead_line(_report(50.0, 4.5, 5))
+    assert "timing overhead 50.000 ms ±4.500 (39.7% of the untimed execution)" in measured
+    one_run = _overhead_line(_report(5.0, None, 1))
+    assert "5.000 ms (4.0% of the untimed execution) (noise not measured: 1 run)" in one_run
+    assert _overhead_line(_report(-5.0, None, 1)).endswith("timing overhead within noise")
+    assert "timing overhead" not in _overhead_line(_report(None, None, 5))
+
+
+def _baseline(name: str, low: float, high: float) -> BaselineStats:
+    return BaselineStats(
+        baseline_id=1,
+        query_key=name,
+        name=name,
+        query="SELECT 1",
+        metric=Metric.EXECUTION_MS,
+        summary=Summary(5, (low + high) / 2, 0.002, low, high),
+        created_at=1.795e9,
+        updated_at=1.795e9,
+        age_seconds=3600.0,
+        stale=False,
+    )
+
+
+def _lines(table: Table, width: int) -> list[str]:
+    console = Console(width=width, no_color=True)
+    with console.capture() as captured:
+        console.print(table)
+    return captured.get().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 76, 74])
+def test_a_range_is_never_cut_while_the_names_have_room(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))
+    baselines = [
+        _baseline("orders_of_one_customer_by_their_id", 0.004, 0.032),
+        _baseline("by_id", 10.5, 17.25),
+    ]
+    # Below 80 columns rich alone shrinks the widest columns first and folds the range in
+    # two (at 80 the short form "low..high" just fits) ...
+    raw = _lines(_baselines_table(baselines, "t"), width)
+    assert any("0.004..0.032" in line for line in raw) is (width >= 80)
+    # ... the numbers keep their width and the name and the date wrap instead.
+    lines = _lines(_fit(_baselines_table(baselines, "t")), width)
+    assert any("│ 0.004..0.032 │" in line for line in lines), "\n".join(lines)
+    assert any("│ 10.5..17.2 " in line for line in lines), "\n".join(lines)
+    assert max(len(line) for line in lines) <= width

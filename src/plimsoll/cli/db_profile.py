@@ -5,8 +5,12 @@ Queries come from ``--queries FILE``, else ``db/queries.sql`` when the project h
 in the state store, per environment.
 
 Exit codes: ``profile`` and ``baseline check`` exit 1 when a query regressed (ERROR, or
-WARNING too with ``--fail-on warning``); ``baseline record`` exits 1 when a query failed to
-run (it gets no baseline); ``slo`` exits 1 when an objective is breached; 2 for
+WARNING too with ``--fail-on warning``). A query that ran before (before the migrations, or
+when its baseline was recorded) and fails now is *broken*: an ERROR, so exit 1 whatever
+``--fail-on`` says. A query that fails and never ran (failed before the migrations too, or has
+no baseline) is a plain failure, not the migrations' doing: it is listed as failed and counts
+as a WARNING, so it exits 1 only with ``--fail-on warning``. ``baseline record`` exits 1 when
+a query failed to run (it gets no baseline); ``slo`` exits 1 when an objective is breached; 2 for
 bad input (a missing or invalid queries file, a bad option); 3 when the database cannot be
 reached or ``pg_stat_statements`` cannot be read.
 """
@@ -201,23 +205,66 @@ def _pct(change: float | None) -> str:
 _STATUS_STYLE = {"ok": "green", "warning": "yellow", "error": "red"}
 
 
+# The columns (by header) of numbers and ranges ("0.000..0.021") in this module's tables:
+# kept on one line while the others wrap.
+_NUMERIC = frozenset(
+    ("unit", "n", "mean", "stddev", "95% interval", "now", "baseline", "change")
+    + ("before", "after", "current")
+)
+# The least width (text and padding) a wrapping column keeps when the numbers stay whole.
+_MIN_TEXT_WIDTH = 9
+
+
+def _fit(table: Table) -> Table:
+    """``table`` with its numeric columns kept on one line when the terminal leaves room.
+
+    Left to itself, rich shrinks the widest columns first, whatever they hold, and folds
+    their cells: a range cut in two reads as two numbers. When the numbers take so much of a narrow terminal that the other
+    columns would be a few characters wide, every column wraps instead (rich's default).
+    """
+    out = output.console()
+    numeric = [c for c in table.columns if str(c.header) in _NUMERIC]
+    wrapping = len(table.columns) - len(numeric)
+    widths = [max(out.measure(cell).maximum for cell in [c.header, *c.cells]) + 2 for c in numeric]
+    room = out.width - sum(widths) - (len(table.columns) + 1)
+    if room >= _MIN_TEXT_WIDTH * wrapping:
+        for column in numeric:
+            column.no_wrap = True
+    return table
+
+
 def _status(text: str) -> str:
     return f"[{_STATUS_STYLE.get(text, 'white')}]{text.upper()}[/]"
 
 
 def _overhead_line(report: ProfileReport) -> str:
     o, s = report.overhead, report.sampling
+    failed = f", {s.failed} failed" if s.failed else ""
     line = (
-        f"{report.label}: profiled {s.profiled} of {s.total} queries (sample rate asked "
-        f"{s.requested:g}, actual {s.actual:.2f}); {report.runs} runs each; wall "
-        f"{o.wall_ms:.1f} ms, queries {o.measured_ms:.1f} ms, profiler overhead "
-        f"{o.overhead_ms:.1f} ms ({o.overhead_pct:.0f}%)"
+        f"{report.label}: sampled {s.selected} of {s.total} queries (rate asked "
+        f"{s.requested:g}, actual {s.actual:.2f}), {s.profiled} measured{failed}; "
+        f"{report.runs} runs each; wall {o.wall_ms:.1f} ms, queries {o.measured_ms:.1f} ms, "
+        f"profiler overhead {o.overhead_ms:.1f} ms ({o.overhead_pct:.0f}%)"
     )
-    if o.instrumentation_ms is not None and o.instrumentation_pct is not None:
-        line += (
-            f"; EXPLAIN ANALYZE timing overhead {o.instrumentation_ms:+.3f} ms "
-            f"({o.instrumentation_pct:+.1f}% of the untimed execution)"
-        )
+    return line + _instrumentation(report)
+
+
+def _instrumentation(report: ProfileReport) -> str:
+    o = report.overhead
+    if o.instrumentation_ms is None:
+        return ""
+    noise = o.instrumentation_noise_ms
+    if o.instrumentation_within_noise:
+        # A difference at or below zero, or smaller than chance moves it, is no overhead.
+        bound = "" if noise is None else f" (±{noise:.3f} ms over {report.runs} runs)"
+        return f"; EXPLAIN ANALYZE timing overhead within noise{bound}"
+    line = f"; EXPLAIN ANALYZE timing overhead {o.instrumentation_ms:.3f} ms"
+    if noise is not None:
+        line += f" ±{noise:.3f}"
+    if o.instrumentation_pct is not None:
+        line += f" ({o.instrumentation_pct:.1f}% of the untimed execution)"
+    if noise is None:
+        line += f" (noise not measured: {report.runs} run)"
     return line
 
 
@@ -286,7 +333,9 @@ def profile(
     """EXPLAIN ANALYZE representative queries before and after the pending migrations.
 
     The migrations run in one transaction that is rolled back (or on a scratch copy with
-    --copy): nothing is kept. Exit 1 when a query got slower (see --threshold, --fail-on).
+    --copy): nothing is kept. Exit 1 when a query got slower (see --threshold, --fail-on) or
+    broke (it ran before and fails after: always). A query that fails before too is listed as
+    failed and fails the run only with --fail-on warning.
     """
     _check_options(sample_rate, threshold)
     loaded = _loaded(ctx, path)
@@ -338,7 +387,7 @@ def _render_profile(result: MigrationProfile) -> None:
                 str(len(p.measurements)),
                 escape(" > ".join(p.measurements[-1].nodes) if p.measurements else p.error or ""),
             )
-        out.print(table)
+        out.print(_fit(table))
     else:
         table = Table(
             title=f"before and after (threshold {result.threshold:.0%})", title_justify="left"
@@ -351,21 +400,56 @@ def _render_profile(result: MigrationProfile) -> None:
             if judgement.improved:
                 verdict += " [cyan](improved)[/cyan]"
             before_plan = old.measurements[-1].nodes
-            after_plan = new.measurements[-1].nodes
+            if judgement.broken is not None:
+                after, plan = "[red]broken[/red]", f"[red]{escape(judgement.broken)}[/red]"
+            else:
+                after_plan = new.measurements[-1].nodes
+                after = f"{_ms(new.median, unit)} {unit}"
+                plan = (
+                    escape(" > ".join(after_plan)) if after_plan != before_plan else "(unchanged)"
+                )
             table.add_row(
                 old.query.label,
                 f"{_ms(old.median, unit)} {unit}",
-                f"{_ms(new.median, unit)} {unit}",
+                after,
                 _pct(judgement.change),
                 verdict,
-                escape(" > ".join(after_plan)) if after_plan != before_plan else "(unchanged)",
+                plan,
             )
-        out.print(table)
+        out.print(_fit(table))
+    _render_profile_failures(result)
     for report in (result.before, result.after):
         if report is not None:
-            for line in _failed_lines(report):
-                out.print(f"[red]failed: {escape(line)}[/red]", soft_wrap=True)
             out.print(_overhead_line(report), soft_wrap=True)
+
+
+def _render_profile_failures(result: MigrationProfile) -> None:
+    out = output.console()
+    for old, _new, judgement in result.broken:
+        q = old.query
+        out.print(
+            f"[red]ERROR: {escape(q.label)}: broken by the migrations: "
+            f"{escape(judgement.broken or '')} ({escape(q.source)}:{q.line}); it ran before "
+            f"them ({_ms(old.median, old.metric.unit)} {old.metric.unit})[/red]",
+            soft_wrap=True,
+        )
+    for old, new in result.failed:
+        if result.after is None:
+            out.print(f"[yellow]failed: {escape(old.error or '')}[/yellow]", soft_wrap=True)
+            continue
+        after = "" if new is None or new.error == old.error else f"; after: {new.server_error}"
+        out.print(
+            f"[yellow]failed before and after the migrations (not their doing): "
+            f"{escape((old.error or '') + after)}[/yellow]",
+            soft_wrap=True,
+        )
+    for old, new in result.after_only:
+        out.print(
+            f"[cyan]runs after the migrations only (nothing to compare): "
+            f"{escape(old.query.label)} {_ms(new.median, new.metric.unit)} {new.metric.unit}; "
+            f"before: {escape(old.server_error or '')}[/cyan]",
+            soft_wrap=True,
+        )
 
 
 # --- db baseline --------------------------------------------------------------------------
@@ -413,7 +497,7 @@ def record(
         )
     else:
         out = output.console()
-        out.print(_baselines_table(recorded, f"baselines recorded for {target.name}"))
+        out.print(_fit(_baselines_table(recorded, f"baselines recorded for {target.name}")))
         for line in _failed_lines(report):
             out.print(f"[red]failed: {escape(line)}[/red]", soft_wrap=True)
         out.print(_overhead_line(report), soft_wrap=True)
@@ -425,9 +509,14 @@ def _when(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _interval(low: float, high: float, unit: str) -> str:
+    return f"{_ms(low, unit)}..{_ms(high, unit)}"
+
+
 def _baselines_table(baselines: list[BaselineStats], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("query", "metric", "n", "mean", "stddev", "95% interval", "recorded", "age"):
+    for column in ("query", "unit", "n", "mean", "stddev", "95% interval", "recorded", "age"):
+        # Numbers and ranges stay on one line; the name and the dates give way (at spaces).
         table.add_column(column, overflow="fold")
     for b in baselines:
         s, unit = b.summary, b.metric.unit
@@ -442,7 +531,7 @@ def _baselines_table(baselines: list[BaselineStats], title: str) -> Table:
             str(s.count),
             _ms(s.mean, unit),
             _ms(s.stddev, unit),
-            f"{_ms(s.low, unit)} .. {_ms(s.high, unit)}",
+            _interval(s.low, s.high, unit),
             _when(b.updated_at),
             age,
         )
@@ -465,6 +554,7 @@ def show(
     """Show the baselines of an environment: samples, mean, spread, 95% interval, age."""
     loaded = _loaded(ctx, path)
     from plimsoll.db.connection import resolve
+    from plimsoll.db.profiling.baselines import stored_current
 
     # No connection: the baselines are in the store, under the environment's name.
     database = resolve(loaded, env).name
@@ -486,7 +576,7 @@ def show(
             "baselines": [b.to_dict() for b in shown],
         }
         if query is not None:
-            payload["checks"] = [vars(c) for c in checks]
+            payload["checks"] = [{**vars(c), "current": stored_current(c)} for c in checks]
         print_json(payload)
         return
     out = output.console()
@@ -494,15 +584,17 @@ def show(
         out.print(f"no baselines for {database}: run `plimsoll db baseline record`")
         return
     title = f"baselines of {database}" if query is None else f"{query} in {database}: history"
-    out.print(_baselines_table(shown, title))
+    out.print(_fit(_baselines_table(shown, title)))
     if checks:
         table = Table(title="checks", title_justify="left")
         for column in ("checked", "status", "current", "mean", "change"):
             table.add_column(column, overflow="fold")
         for c in checks[:20]:
             status = _status(c.status) + (" [cyan](improved)[/cyan]" if c.improved else "")
-            table.add_row(_when(c.checked_at), status, _ms(c.current), _ms(c.mean), _pct(c.change))
-        out.print(table)
+            current = stored_current(c)
+            now = "[red]broken[/red]" if current is None else _ms(current)
+            table.add_row(_when(c.checked_at), status, now, _ms(c.mean), _pct(c.change))
+        out.print(_fit(table))
 
 
 @baseline_app.command("check")
@@ -523,7 +615,11 @@ def check(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Measure the queries now and judge each against its baseline (exit 1 on a regression)."""
+    """Measure the queries now and judge each against its baseline.
+
+    Exit 1 on a regression (see --threshold, --fail-on) or a broken query (it has a baseline
+    and fails now: always); a failing query without a baseline fails only with --fail-on warning.
+    """
     _check_options(sample_rate, threshold)
     loaded = _loaded(ctx, path)
     target = _target(loaded, env)
@@ -548,7 +644,7 @@ def _render_check(result: CheckReport) -> None:
             title=f"{result.database}: against the baselines (threshold {result.threshold:.0%})",
             title_justify="left",
         )
-        for column in ("query", "now", "baseline mean", "95% interval", "n", "change", "verdict"):
+        for column in ("query", "now", "baseline", "95% interval", "n", "change", "verdict"):
             table.add_column(column, overflow="fold")
         for v in result.verdicts:
             s, unit = v.baseline.summary, v.baseline.metric.unit
@@ -557,16 +653,17 @@ def _render_check(result: CheckReport) -> None:
                 verdict += " [cyan](improved)[/cyan]"
             if v.baseline.stale:
                 verdict += " [yellow](stale)[/yellow]"
+            now = "[red]broken[/red]" if v.current is None else f"{_ms(v.current, unit)} {unit}"
             table.add_row(
                 v.query.label,
-                f"{_ms(v.current, unit)} {unit}",
+                now,
                 f"{_ms(s.mean, unit)} {unit}",
-                f"{_ms(s.low, unit)} .. {_ms(s.high, unit)}",
+                _interval(s.low, s.high, unit),
                 str(s.count),
                 _pct(v.judgement.change),
                 verdict,
             )
-        out.print(table)
+        out.print(_fit(table))
     for v in result.regressions:
         style = _STATUS_STYLE[v.status.value]
         out.print(f"[{style}]{v.status.value.upper()}[/]: {escape(v.message)}", soft_wrap=True)
@@ -587,8 +684,12 @@ def _render_check(result: CheckReport) -> None:
             f"[yellow]no baseline yet: {names} (`plimsoll db baseline record`)[/yellow]",
             soft_wrap=True,
         )
-    for line in _failed_lines(result.profile):
-        out.print(f"[red]failed: {escape(line)}[/red]", soft_wrap=True)
+    for p in result.failed:
+        out.print(
+            f"[yellow]failed, with no baseline to judge it by (not a regression): "
+            f"{escape(p.error or '')}[/yellow]",
+            soft_wrap=True,
+        )
     out.print(_overhead_line(result.profile), soft_wrap=True)
 
 

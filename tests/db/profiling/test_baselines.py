@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from plimsoll.core.store import SqliteStore
 from plimsoll.db.migrator import Migrator
-from plimsoll.db.profiling.baselines import BaselineManager, Status
+from plimsoll.db.profiling.baselines import BaselineManager, Status, stored_current
 from plimsoll.db.profiling.explain import Metric
 from plimsoll.db.profiling.objectives import Operation
 from plimsoll.db.profiling.profiler import QueryProfiler, profile_database
@@ -53,7 +55,7 @@ def test_a_dropped_index_is_an_error_and_a_new_one_an_improvement(
     slower = verdicts["by_customer"]
     assert slower.status is Status.ERROR and report.status is Status.ERROR
     after = current.get("by_customer")
-    assert after is not None and slower.current == after.median
+    assert after is not None and slower.current is not None and slower.current == after.median
     assert slower.current > slower.baseline.summary.high
     assert slower.judgement.change == pytest.approx(
         (slower.current - slower.baseline.summary.mean) / slower.baseline.summary.mean
@@ -120,3 +122,44 @@ def test_a_check_on_another_database_finds_no_baselines(
         profile_database(profiler, orders_db.dsn, queries)
     )
     assert report.verdicts == [] and len(report.missing) == 3 and report.status is Status.OK
+
+
+def test_a_query_broken_since_its_baseline_is_an_error_kept_in_the_history(
+    orders_db: PgDatabase, store: SqliteStore
+) -> None:
+    queries = parse_queries(QUERIES, "q.sql")
+    profiler = QueryProfiler(runs=2, measure_overhead=False)
+    manager = BaselineManager(store, "development")
+    # by_customer gets no baseline; big_amounts and by_id do.
+    manager.record(profile_database(profiler, orders_db.dsn, queries[1:]))
+    with orders_db.connect(autocommit=True) as conn:
+        conn.execute("ALTER TABLE orders DROP COLUMN note, DROP COLUMN customer")
+        with pytest.raises(psycopg.Error) as caught:
+            conn.execute("SELECT note FROM orders WHERE id = 77")
+        expected = str(caught.value.diag.message_primary)
+    report = manager.check(profile_database(profiler, orders_db.dsn, queries))
+
+    [verdict] = report.broken
+    assert verdict.query.key == "by_id" and verdict.status is Status.ERROR
+    assert verdict.current is None and verdict.judgement.broken == expected
+    assert verdict.message.startswith(f"by_id: broken: {expected} (q.sql:8); it ran when")
+    assert f"{verdict.baseline.summary.count} samples" in verdict.message
+    assert report.status is Status.ERROR and [v.query.key for v in report.regressions] == ["by_id"]
+    # by_customer fails too, but it never ran here: a plain failure, not a verdict.
+    assert [p.query.key for p in report.failed] == ["by_customer"] and report.missing == []
+    payload = report.to_dict()
+    assert payload["broken"] == ["by_id"] and [f["key"] for f in payload["failed"]] == [
+        "by_customer"
+    ]
+    entry = next(v for v in payload["verdicts"] if v["key"] == "by_id")
+    assert entry["status"] == "error" and entry["current"] is None and entry["broken"] == expected
+
+    # Kept in the history: the store's column holds a number, infinity for "never finished".
+    [kept] = store.baseline_checks("development", query_key="by_id")
+    assert kept.status == "error" and math.isinf(kept.current) and stored_current(kept) is None
+    assert kept.message == verdict.message
+    assert store.baseline_checks("development", query_key="by_customer") == []
+
+    # Alone, the query without a baseline only warns: the check is incomplete.
+    alone = manager.check(profile_database(profiler, orders_db.dsn, queries[:1]))
+    assert alone.verdicts == [] and alone.status is Status.WARNING

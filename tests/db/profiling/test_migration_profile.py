@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
+
 from plimsoll.db.migrator import Migrator
 from plimsoll.db.profiling.baselines import Status
 from plimsoll.db.profiling.migration import Mode, profile_migrations
@@ -80,3 +82,87 @@ def test_nothing_pending_profiles_the_current_state(
     assert result.migrations == [] and result.after is None
     assert result.problem == "no pending migrations: profiled the current state only"
     assert len(result.before.profiles) == 3
+
+
+def _server_error(db: PgDatabase, migration: str, query: str) -> str:
+    """What PostgreSQL itself says when ``query`` runs after ``migration`` (rolled back)."""
+    with db.connect() as conn:
+        conn.execute(migration)
+        try:
+            conn.execute(query)
+        except psycopg.Error as exc:
+            return str(exc.diag.message_primary)
+        finally:
+            conn.rollback()
+    raise AssertionError(f"{query} did not fail")
+
+
+BREAKS = "ALTER TABLE orders DROP COLUMN note;\nCREATE TABLE tags (id int, tag text);\n"
+NEVER = "-- name: never\nSELECT nosuch FROM orders;\n"
+AFTER_ONLY = "-- name: tags\nSELECT count(*) FROM tags;\n"
+
+
+def test_a_query_the_migration_breaks_is_an_error_one_failing_before_is_a_failure(
+    orders_db: PgDatabase, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_drop_note.up.sql").write_text(BREAKS)
+    migrator = Migrator(orders_db.dsn, folder)
+    profiler = QueryProfiler(runs=2, measure_overhead=False)
+    queries = parse_queries(QUERIES + NEVER + AFTER_ONLY, "q.sql")
+    result = profile_migrations(profiler, migrator, queries)
+
+    # by_id reads the dropped column: it ran before and fails after.
+    assert result.status is Status.ERROR
+    [(old, new, judgement)] = result.broken
+    assert old.query.key == "by_id" and len(old.measurements) == 2
+    assert new.measurements == () and judgement.status is Status.ERROR
+    expected = _server_error(orders_db, BREAKS, "SELECT note FROM orders WHERE id = 77")
+    assert judgement.broken == expected == 'column "note" does not exist'
+    assert new.error == f"q.sql:8: {expected}"
+    # never fails both times (not the migration's doing); tags runs after it only.
+    assert [(o.query.key, n is not None and n.server_error) for o, n in result.failed] == [
+        ("never", 'column "nosuch" does not exist')
+    ]
+    assert [(o.query.key, len(n.measurements)) for o, n in result.after_only] == [("tags", 2)]
+    assert result.after is not None
+    # Every query was selected and ran: two failed after, one (never) failed before.
+    assert result.after.sampling.to_dict() == {
+        "requested": 1.0,
+        "actual": 1.0,
+        "total": 5,
+        "selected": 5,
+        "profiled": 3,
+        "failed": 2,
+    }
+    payload = result.to_dict()
+    assert payload["status"] == "error" and payload["broken"] == ["by_id"]
+    entry = next(c for c in payload["comparisons"] if c["key"] == "by_id")
+    assert entry["after"] is None and entry["broken"] == expected and entry["plan_after"] == []
+    assert [f["key"] for f in payload["failed"]] == ["never"]
+    assert [f["key"] for f in payload["after_only"]] == ["tags"]
+    # Rolled back: the column is still there.
+    with orders_db.connect() as conn:
+        assert conn.execute("SELECT note FROM orders WHERE id = 77").fetchone() is not None
+
+
+def test_a_query_failing_before_and_after_alone_is_a_warning(
+    orders_db: PgDatabase, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_drop_note.up.sql").write_text(BREAKS)
+    migrator = Migrator(orders_db.dsn, folder)
+    profiler = QueryProfiler(runs=1, measure_overhead=False)
+    result = profile_migrations(profiler, migrator, parse_queries(NEVER + AFTER_ONLY))
+    assert result.comparisons == [] and result.broken == []
+    assert [o.query.key for o, _ in result.failed] == ["never"]
+    assert result.status is Status.WARNING
+    # Nothing pending: the failing query is a plain failure of the current state.
+    migrator.up()
+    current = profile_migrations(profiler, migrator, parse_queries(NEVER))
+    assert current.after is None and [(o.query.key, n) for o, n in current.failed] == [
+        ("never", None)
+    ]
+    assert current.status is Status.WARNING

@@ -7,6 +7,7 @@ import statistics
 import psycopg
 import pytest
 
+from plimsoll.db.profiling import stats
 from plimsoll.db.profiling.explain import Metric, read_plan
 from plimsoll.db.profiling.profiler import QueryProfiler, profile_database
 from plimsoll.db.profiling.queries import parse_queries
@@ -69,6 +70,16 @@ def test_overhead_figures_add_up_to_what_was_measured(orders_db: PgDatabase) -> 
         for p in report.profiles
     )
     assert overhead.instrumentation_ms == pytest.approx(expected)
+    # Its noise comes from every timed and untimed sample at once (Welch).
+    groups = [
+        [[m.execution_ms or 0 for m in p.measurements], list(p.untimed_ms)] for p in report.profiles
+    ]
+    noise = stats.sum_noise([g for pair in groups for g in pair])
+    assert noise is not None and noise > 0
+    assert overhead.instrumentation_noise_ms == pytest.approx(noise)
+    assert overhead.instrumentation_within_noise is (expected <= 0 or expected <= noise)
+    for p, pair in zip(report.profiles, groups, strict=True):
+        assert p.instrumentation_noise_ms == pytest.approx(stats.sum_noise(pair))
     without = profile_database(
         QueryProfiler(runs=4, measure_overhead=False), orders_db.dsn, queries
     )
@@ -108,6 +119,9 @@ def test_a_failing_query_is_reported_and_the_others_go_on(orders_db: PgDatabase)
     assert broken.error.startswith("<string>:2: ")
     assert all(p.measurements for p in report.profiles if p.query.key != "broken")
     assert report.sampling.profiled == 3 and report.sampling.selected == 4
+    # The rate was honoured (every query ran); one failed, which is no sign of the sampling.
+    assert report.sampling.actual == 1.0 and report.sampling.failed == 1
+    assert broken.server_error == "division by zero"
 
 
 def test_profile_needs_a_transaction(orders_db: PgDatabase) -> None:

@@ -54,8 +54,25 @@ def test_repeats_and_bad_names_are_refused() -> None:
         parse_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n", "q.sql")
     with pytest.raises(InputError, match=r"q\.sql:3: query repeats the one at line 1"):
         parse_queries("SELECT 1;\n\nselect 1;\n", "q.sql")
-    with pytest.raises(InputError, match="query name 'a/b'"):
+    with pytest.raises(InputError, match=r"query name 'a/b': '/' not allowed \(use letters"):
         parse_queries("-- name: a/b\nSELECT 1;\n", "q.sql")
+
+
+@pytest.mark.parametrize("name", ["mixed_ü", "日本語", "straße.v2", "q:٣", "a-b"])
+def test_names_take_letters_and_digits_of_any_script(name: str) -> None:
+    assert all(c.isalnum() or c in "_.:-" for c in name)
+    assert [q.key for q in parse_queries(f"-- name: {name}\nSELECT 1;\n")] == [name]
+
+
+def test_a_name_is_read_in_one_unicode_form() -> None:
+    composed, decomposed = "mixed_\u00fc", "mixed_u\u0308"
+    [query] = parse_queries(f"-- name: {decomposed}\nSELECT 1;\n")
+    assert query.key == query.name == composed
+    with pytest.raises(InputError, match="name 'mixed_ü' repeats the one at line 2"):
+        parse_queries(f"-- name: {composed}\nSELECT 1;\n-- name: {decomposed}\nSELECT 2;\n")
+    # A combining mark on a letter that has no composed form is no letter: named exactly.
+    with pytest.raises(InputError, match="'\u0308' not allowed"):
+        parse_queries("-- name: q\u0308\nSELECT 1;\n", "q.sql")
 
 
 def test_files(tmp_path: Path) -> None:

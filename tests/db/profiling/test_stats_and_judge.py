@@ -13,12 +13,14 @@ from plimsoll.db.profiling.baselines import (
     Status,
     Verdict,
     apply_rules,
+    broken,
     judge,
     verdict_metrics,
 )
 from plimsoll.db.profiling.explain import Metric
+from plimsoll.db.profiling.profiler import Overhead
 from plimsoll.db.profiling.queries import Query
-from plimsoll.db.profiling.stats import Summary, percentile, summarize, t975
+from plimsoll.db.profiling.stats import Summary, percentile, sum_noise, summarize, t975
 
 # Student's t 0.975 quantiles from published tables.
 KNOWN_T = {1: 12.706, 4: 2.776, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980, 1000: 1.962}
@@ -152,3 +154,55 @@ def test_extra_rules_in_the_condition_language_raise_a_verdict() -> None:
     missing = apply_rules(_verdict(10.2, same_plan), [RuleSpec(metric="nope", op=">", value=1)])
     assert missing.status is Status.OK and "not evaluated" in missing.message
     assert verdict_metrics(slower)["samples"] == 5
+
+
+def test_the_noise_of_a_difference_is_welchs_half_width() -> None:
+    timed = [10.2, 9.8, 10.5, 10.1, 9.9]
+    untimed = [9.0, 9.6, 9.1, 9.3, 9.2, 9.4, 9.0]
+    va = statistics.variance(timed) / 5
+    vb = statistics.variance(untimed) / 7
+    degrees = (va + vb) ** 2 / (va**2 / 4 + vb**2 / 6)
+    assert math.floor(degrees) == 7  # 7.5, rounded down: the wider interval
+    # 2.365: Student's t 0.975 quantile for 7 degrees of freedom, from published tables.
+    assert sum_noise([timed, untimed]) == pytest.approx(2.365 * math.sqrt(va + vb), rel=1e-3)
+    # A sum of several differences: the variances add, the half-widths do not.
+    both = sum_noise([timed, untimed, timed, untimed])
+    assert both is not None and both < 2 * (sum_noise([timed, untimed]) or 0)
+    assert sum_noise([[1.0, 1.0], [2.0, 2.0]]) == 0.0
+    assert sum_noise([[1.0], [2.0, 3.0]]) is None and sum_noise([]) is None
+
+
+def _overhead(ms: float | None, noise: float | None) -> Overhead:
+    return Overhead(100.0, 50.0, 20.0, ms, 40.0, noise)
+
+
+@pytest.mark.parametrize(
+    ("ms", "noise", "within"),
+    [
+        (-31.094, 45.0, True),  # below zero: no instrument makes a query faster
+        (-0.5, None, True),  # below zero, even with one run and no noise measured
+        (3.0, 4.0, True),  # positive, but chance moves it that far
+        (5.0, 4.0, False),  # beyond the noise: a measured overhead
+        (5.0, None, False),  # one run: positive, but the noise is unknown
+        (None, None, False),  # not measured at all
+    ],
+)
+def test_an_overhead_within_its_noise_is_no_overhead(
+    ms: float | None, noise: float | None, within: bool
+) -> None:
+    overhead = _overhead(ms, noise)
+    assert overhead.instrumentation_within_noise is within
+    assert overhead.to_dict()["instrumentation_within_noise"] is within
+
+
+def test_a_broken_verdict_is_an_error_no_rule_changes() -> None:
+    judged = broken('column "note" does not exist')
+    assert (judged.status, judged.change, judged.improved) == (Status.ERROR, None, False)
+    baseline = _verdict(10.0, ()).baseline
+    verdict = Verdict(Query("q", "SELECT 1", "q"), baseline, None, judged, (), "m", judged.status)
+    rule = RuleSpec(metric="change_pct", op=Operator.LE, value=5, severity=Severity.INFO)
+    assert apply_rules(verdict, [rule]) is verdict
+    metrics = verdict_metrics(verdict)
+    assert metrics["broken"] is True and metrics["current"] is None
+    assert verdict.to_dict()["current"] is None
+    assert verdict.to_dict()["broken"] == 'column "note" does not exist'

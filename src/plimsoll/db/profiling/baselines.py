@@ -17,6 +17,12 @@ A check measures the queries again and judges each one's median against its base
   (a baseline that noisy has no value below it, as a wide interval cannot make a slower
   query an ERROR either: the change alone decides, as it does for a WARNING).
 
+A query that has a baseline (it ran when the baseline was recorded) and now fails is
+**broken**: an ERROR, whatever the threshold, with the server's error as its message (a
+migration that dropped a column the query reads). A query that fails and has no baseline has
+nothing to be judged against: it is listed as *failed*, not as a regression, and counts as a
+WARNING for the check's status (the check is incomplete; ``--fail-on warning`` fails on it).
+
 Changes smaller than ``min_delta_ms`` (0.1 ms by default) in absolute terms are never
 regressions: the timing jitter of sub-millisecond queries is larger than 20%. Queries only
 planned (generic plans from ``pg_stat_statements``) are judged on their estimated cost, which
@@ -60,13 +66,23 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Judgement:
-    """A value judged against a summary: status, improvement and the relative change."""
+    """A value judged against a summary: status, improvement and the relative change.
+
+    ``broken`` holds the server's error when the query ran before and now fails: there is no
+    value then, the status is ERROR and ``change`` is None.
+    """
 
     status: Status
     improved: bool
     change: float | None
     above: bool
     below: bool
+    broken: str | None = None
+
+
+def broken(server_error: str) -> Judgement:
+    """The judgement of a query that ran before and now fails with ``server_error``."""
+    return Judgement(Status.ERROR, False, None, False, False, server_error)
 
 
 def judge(
@@ -166,11 +182,12 @@ class Verdict:
     """One query checked against its baseline.
 
     ``status`` is the judgement's, raised by any extra rule that did not hold (``rules``).
+    ``current`` is None when the query is broken (see :attr:`Judgement.broken`).
     """
 
     query: Query
     baseline: BaselineStats
-    current: float
+    current: float | None
     judgement: Judgement
     plan: tuple[str, ...] = ()
     message: str = ""
@@ -185,9 +202,10 @@ class Verdict:
             "name": self.query.name,
             "status": self.status.value,
             "improved": j.improved,
+            "broken": j.broken,
             "stale": self.baseline.stale,
             "metric": self.baseline.metric.value,
-            "current": round(self.current, 4),
+            "current": None if self.current is None else round(self.current, 4),
             "change": None if j.change is None else round(j.change, 4),
             "change_pct": None if j.change is None else round(j.change * 100, 1),
             "baseline": self.baseline.to_dict(),
@@ -200,7 +218,11 @@ class Verdict:
 
 @dataclass
 class CheckReport:
-    """A regression check: the verdicts, and the queries without baseline or that failed."""
+    """A regression check: the verdicts, and the queries without baseline or that failed.
+
+    ``verdicts`` include the broken queries (ERROR); ``failed`` holds only the queries that
+    failed without a baseline to be judged against.
+    """
 
     database: str
     checked_at: float
@@ -217,6 +239,11 @@ class CheckReport:
         return sorted(found, key=lambda v: -v.status.rank)
 
     @property
+    def broken(self) -> list[Verdict]:
+        """The queries that ran when their baseline was recorded and now fail."""
+        return [v for v in self.verdicts if v.judgement.broken is not None]
+
+    @property
     def improvements(self) -> list[Verdict]:
         """The queries that got faster by the threshold or more."""
         return [v for v in self.verdicts if v.judgement.improved]
@@ -228,8 +255,8 @@ class CheckReport:
 
     @property
     def status(self) -> Status:
-        """The worst status of the check."""
-        return max((v.status for v in self.verdicts), key=lambda s: s.rank, default=Status.OK)
+        """The worst status of the check; a failed query without baseline counts as a WARNING."""
+        return worst([v.status for v in self.verdicts] + [Status.WARNING] * bool(self.failed))
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
@@ -240,6 +267,7 @@ class CheckReport:
             "status": self.status.value,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "regressions": [v.query.key for v in self.regressions],
+            "broken": [v.query.key for v in self.broken],
             "improvements": [v.to_dict() for v in self.improvements],
             "stale": [b.to_dict() for b in self.stale],
             "missing": [q.to_dict() for q in self.missing],
@@ -255,10 +283,15 @@ def _fmt(value: float, metric: Metric) -> str:
     return f"cost {value:.2f}"
 
 
-def describe(query: Query, baseline: BaselineStats, current: float, j: Judgement) -> str:
+def describe(query: Query, baseline: BaselineStats, current: float | None, j: Judgement) -> str:
     """A one-line account of a verdict, with the numbers it rests on."""
     s = baseline.summary
     metric = baseline.metric
+    if j.broken is not None or current is None:
+        return (
+            f"{query.label}: broken: {j.broken} ({query.source}:{query.line}); it ran when "
+            f"the baseline was recorded (mean {_fmt(s.mean, metric)}, {s.count} samples)"
+        )
     change = "n/a" if j.change is None else f"{j.change * 100:+.1f}%"
     where = "above" if j.above else "below" if j.below else "within"
     text = (
@@ -377,15 +410,14 @@ class BaselineManager:
         now = self.clock()
         result = CheckReport(self.database, now, self.threshold, report)
         for profile in report.profiles:
-            if profile.error is not None or not profile.measurements:
-                result.failed.append(profile)
-                continue
             with self.timings.time(Operation.REGRESSION_CHECK):
                 verdict = self._verdict(profile, now)
-            if verdict is None:
-                result.missing.append(profile.query)
-            else:
+            if verdict is not None:
                 result.verdicts.append(verdict)
+            elif not profile.measurements:
+                result.failed.append(profile)
+            else:
+                result.missing.append(profile.query)
         if keep:
             self.store.baseline_checks_add([self._record(v, now) for v in result.verdicts])
         self.timings.flush(self.store)
@@ -393,9 +425,16 @@ class BaselineManager:
 
     def _verdict(self, profile: QueryProfile, now: float) -> Verdict | None:
         baseline = self._lookup(profile.query.key, now)
-        current = profile.median
-        if baseline is None or current is None:
+        if baseline is None:
             return None
+        current = profile.median
+        if current is None:
+            if profile.server_error is None:
+                return None
+            # It ran when the baseline was recorded (a baseline holds samples) and fails now.
+            judged = broken(profile.server_error)
+            message = describe(profile.query, baseline, None, judged)
+            return Verdict(profile.query, baseline, None, judged, (), message, judged.status)
         if baseline.metric is not profile.metric:
             # A time cannot be compared with a cost: the query is as good as unbaselined.
             return None
@@ -418,7 +457,9 @@ class BaselineManager:
             checked_at=now,
             status=verdict.status.value,
             metric=verdict.baseline.metric.value,
-            current=verdict.current,
+            # The store's column holds a number: a broken query never finishes, so its time
+            # is kept as infinity (read back by :func:`stored_current`), its error in message.
+            current=math.inf if verdict.current is None else verdict.current,
             baseline_id=verdict.baseline.baseline_id,
             improved=verdict.judgement.improved,
             stale=verdict.baseline.stale,
@@ -430,6 +471,11 @@ class BaselineManager:
             change=verdict.judgement.change,
             message=verdict.message,
         )
+
+
+def stored_current(check: BaselineCheck) -> float | None:
+    """A stored check's current value, None for a broken query (stored as infinity)."""
+    return None if math.isinf(check.current) else check.current
 
 
 def verdict_metrics(verdict: Verdict) -> dict[str, Any]:
@@ -448,6 +494,7 @@ def verdict_metrics(verdict: Verdict) -> dict[str, Any]:
         "age_days": verdict.baseline.age_seconds / 86400,
         "stale": verdict.baseline.stale,
         "improved": j.improved,
+        "broken": j.broken is not None,
         "plan_changed": bool(verdict.plan) and verdict.plan != verdict.baseline.plan,
         "status": j.status.value,
     }
@@ -457,7 +504,12 @@ _RAISES_TO = {Severity.WARNING: Status.WARNING, Severity.ERROR: Status.ERROR}
 
 
 def apply_rules(verdict: Verdict, rules: Sequence[RuleSpec]) -> Verdict:
-    """The verdict with ``rules`` evaluated on its metrics, its status raised by those violated."""
+    """The verdict with ``rules`` evaluated on its metrics, its status raised by those violated.
+
+    A broken verdict is returned as it is: it is an ERROR already, and has no value to test.
+    """
+    if verdict.judgement.broken is not None:
+        return verdict
     metrics = verdict_metrics(verdict)
     results = tuple(evaluate(rule, metrics) for rule in rules)
     status = verdict.status
@@ -481,11 +533,20 @@ def compare_profiles(
     threshold: float = DEFAULT_THRESHOLD,
     min_delta_ms: float = DEFAULT_MIN_DELTA_MS,
 ) -> list[tuple[QueryProfile, QueryProfile, Judgement]]:
-    """Each query profiled both times, its after-median judged against its before-samples."""
+    """Each query measured before, its after-median judged against its before-samples.
+
+    A query measured before that fails after is broken (an ERROR, see :func:`broken`); a
+    query that failed before is not compared.
+    """
     pairs: list[tuple[QueryProfile, QueryProfile, Judgement]] = []
     for old in before.profiles:
         new = after.get(old.query.key)
-        if new is None or not old.measurements or new.median is None:
+        if new is None or not old.measurements:
+            continue
+        if new.server_error is not None:
+            pairs.append((old, new, broken(new.server_error)))
+            continue
+        if new.median is None:
             continue
         if old.metric is not new.metric:
             continue

@@ -14,7 +14,11 @@ Two ways, chosen by :class:`Mode`:
   dropped.
 
 Each query's median after is judged against its samples before, by the same rules as a
-baseline check (:func:`plimsoll.db.profiling.baselines.judge`).
+baseline check (:func:`plimsoll.db.profiling.baselines.judge`). A query that ran before and
+fails after was broken by the migrations: an ERROR with the server's error. A query that
+failed before is not the migrations' doing: if it fails after too (or there is no after) it is
+a plain failure, which counts as a WARNING (the profile is incomplete); if it runs after, it
+is reported as running after the migrations only, with nothing to compare.
 """
 
 from __future__ import annotations
@@ -73,9 +77,39 @@ class MigrationProfile:
     dry_run: DryRunReport | None = None
 
     @property
+    def broken(self) -> list[tuple[QueryProfile, QueryProfile, Judgement]]:
+        """The comparisons of queries that ran before and fail after."""
+        return [c for c in self.comparisons if c[2].broken is not None]
+
+    @property
+    def failed(self) -> list[tuple[QueryProfile, QueryProfile | None]]:
+        """Queries that failed before, and after too (or with no after-profile): before, after."""
+        found: list[tuple[QueryProfile, QueryProfile | None]] = []
+        for old in self.before.profiles:
+            if old.server_error is None:
+                continue
+            new = self.after.get(old.query.key) if self.after else None
+            if new is None or new.server_error is not None:
+                found.append((old, new))
+        return found
+
+    @property
+    def after_only(self) -> list[tuple[QueryProfile, QueryProfile]]:
+        """Queries that failed before and run after the migrations: nothing to compare."""
+        if self.after is None:
+            return []
+        found = []
+        for old in self.before.profiles:
+            new = self.after.get(old.query.key)
+            if old.server_error is not None and new is not None and new.measurements:
+                found.append((old, new))
+        return found
+
+    @property
     def status(self) -> Status:
-        """The worst verdict (OK without an after-profile)."""
-        return worst([j.status for _, _, j in self.comparisons])
+        """The worst verdict (a broken query is an ERROR); a plain failure counts as a WARNING."""
+        statuses = [j.status for _, _, j in self.comparisons]
+        return worst(statuses + [Status.WARNING] * bool(self.failed))
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as a JSON-ready dict."""
@@ -98,10 +132,25 @@ class MigrationProfile:
                     "change_pct": None if j.change is None else round(j.change * 100, 1),
                     "status": j.status.value,
                     "improved": j.improved,
+                    "broken": j.broken,
                     "plan_before": list(old.measurements[-1].nodes),
-                    "plan_after": list(new.measurements[-1].nodes),
+                    "plan_after": list(new.measurements[-1].nodes) if new.measurements else [],
                 }
                 for old, new, j in self.comparisons
+            ],
+            "broken": [old.query.key for old, _, _ in self.broken],
+            "failed": [
+                {
+                    "key": old.query.key,
+                    "name": old.query.name,
+                    "error_before": old.error,
+                    "error_after": None if new is None else new.error,
+                }
+                for old, new in self.failed
+            ],
+            "after_only": [
+                {"key": old.query.key, "name": old.query.name, "error_before": old.error}
+                for old, _ in self.after_only
             ],
         }
 

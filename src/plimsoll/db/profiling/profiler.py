@@ -13,8 +13,12 @@ The profiler reports what it cost, from its own clock and the server's figures:
 - the profiler's overhead: wall time minus that, i.e. warm-up and overhead-measuring runs,
   round trips, JSON parsing and bookkeeping;
 - the instrumentation overhead: how much slower a query runs under EXPLAIN ANALYZE's per-node
-  timing than without it (median with timing minus median with ``TIMING OFF``);
-- the sampling: the rate asked for, and the fraction of queries really profiled.
+  timing than without it (median with timing minus median with ``TIMING OFF``), with the
+  noise of that difference (the 95% half-width from the samples' spread, see
+  :func:`~plimsoll.db.profiling.stats.sum_noise`): a difference within the noise, or below
+  zero, is no measured overhead at all, and is reported as "within noise";
+- the sampling: the rate asked for, the fraction of queries the sampling selected (all of them
+  ran), and how many of those failed.
 """
 
 from __future__ import annotations
@@ -42,12 +46,23 @@ DEFAULT_WARMUP = 1
 
 @dataclass(frozen=True)
 class QueryProfile:
-    """One query's measurements (or why it has none)."""
+    """One query's measurements, or why it has none.
+
+    ``server_error`` is the server's one-line message when the query failed (the first line
+    of its primary message, as ``psql`` shows it); :attr:`error` adds the query's file and line.
+    """
 
     query: Query
     measurements: tuple[Measurement, ...] = ()
     untimed_ms: tuple[float, ...] = ()
-    error: str | None = None
+    server_error: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """``file:line: message`` when the query failed, else None."""
+        if self.server_error is None:
+            return None
+        return f"{self.query.source}:{self.query.line}: {self.server_error}"
 
     @property
     def metric(self) -> Metric:
@@ -73,6 +88,20 @@ class QueryProfile:
         return stats.median(timed) - stats.median(self.untimed_ms)
 
     @property
+    def instrumentation_groups(self) -> list[list[float]]:
+        """The timed and untimed execution times the instrumentation overhead compares."""
+        if not self.untimed_ms:
+            return []
+        timed = [m.execution_ms for m in self.measurements if m.execution_ms is not None]
+        return [timed, list(self.untimed_ms)] if timed else []
+
+    @property
+    def instrumentation_noise_ms(self) -> float | None:
+        """The 95% half-width of the instrumentation overhead (None below two runs)."""
+        groups = self.instrumentation_groups
+        return stats.sum_noise(groups) if groups else None
+
+    @property
     def server_ms(self) -> float:
         """The server time (planning + execution) of the kept samples."""
         return sum((m.planning_ms or 0.0) + (m.execution_ms or 0.0) for m in self.measurements)
@@ -92,13 +121,19 @@ class QueryProfile:
             "plan": list(last.nodes) if last else [],
             "untimed_ms": [round(v, 4) for v in self.untimed_ms],
             "instrumentation_ms": _round(self.instrumentation_ms),
+            "instrumentation_noise_ms": _round(self.instrumentation_noise_ms),
             "error": self.error,
+            "server_error": self.server_error,
         }
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """The sampling rate asked for and what was really profiled."""
+    """The sampling rate asked for, what it selected, and how many of those were measured.
+
+    Every selected query runs; ``profiled`` counts those that gave samples, ``failed`` the
+    others (a failing query is no sign of the sampling: the rate was honoured).
+    """
 
     requested: float
     total: int
@@ -107,8 +142,13 @@ class Sampling:
 
     @property
     def actual(self) -> float:
-        """The fraction of the queries that were really profiled (with samples)."""
-        return self.profiled / self.total if self.total else 0.0
+        """The fraction of the queries the sampling selected (and ran)."""
+        return self.selected / self.total if self.total else 0.0
+
+    @property
+    def failed(self) -> int:
+        """How many of the selected queries failed (ran, but gave no samples)."""
+        return self.selected - self.profiled
 
     def to_dict(self) -> dict[str, Any]:
         """The sampling as a JSON-ready dict."""
@@ -118,18 +158,24 @@ class Sampling:
             "total": self.total,
             "selected": self.selected,
             "profiled": self.profiled,
+            "failed": self.failed,
         }
 
 
 @dataclass(frozen=True)
 class Overhead:
-    """What profiling cost (see the module docstring); times in milliseconds."""
+    """What profiling cost (see the module docstring); times in milliseconds.
+
+    ``instrumentation_noise_ms`` is the 95% half-width of ``instrumentation_ms`` (None when it
+    could not be measured: fewer than two runs).
+    """
 
     wall_ms: float
     measured_ms: float
     extra_runs_ms: float
     instrumentation_ms: float | None
     untimed_ms: float | None
+    instrumentation_noise_ms: float | None = None
 
     @property
     def overhead_ms(self) -> float:
@@ -145,6 +191,17 @@ class Overhead:
     def client_ms(self) -> float:
         """Round trips, parsing and bookkeeping: wall time no server run accounts for."""
         return max(self.wall_ms - self.measured_ms - self.extra_runs_ms, 0.0)
+
+    @property
+    def instrumentation_within_noise(self) -> bool:
+        """Whether the instrumentation overhead is no measured overhead: at most zero, or not
+        above its noise (False when it was not measured)."""
+        if self.instrumentation_ms is None:
+            return False
+        if self.instrumentation_ms <= 0:
+            return True
+        noise = self.instrumentation_noise_ms
+        return noise is not None and self.instrumentation_ms <= noise
 
     @property
     def instrumentation_pct(self) -> float | None:
@@ -164,6 +221,8 @@ class Overhead:
             "client_ms": round(self.client_ms, 3),
             "instrumentation_ms": _round(self.instrumentation_ms),
             "instrumentation_pct": _round(self.instrumentation_pct, 2),
+            "instrumentation_noise_ms": _round(self.instrumentation_noise_ms),
+            "instrumentation_within_noise": self.instrumentation_within_noise,
         }
 
 
@@ -270,6 +329,12 @@ class QueryProfiler:
             untimed_ms=(
                 sum(stats.median(p.untimed_ms) for p in instrumented) if instrumented else None
             ),
+            # The total's noise from every query's samples at once, not a sum of half-widths.
+            instrumentation_noise_ms=(
+                stats.sum_noise([g for p in instrumented for g in p.instrumentation_groups])
+                if instrumented
+                else None
+            ),
         )
         sampling = Sampling(
             requested=self.sample_rate,
@@ -301,7 +366,7 @@ class QueryProfiler:
                         extra_ms += (plain.planning_ms or 0.0) + (plain.execution_ms or 0.0)
                         untimed.append(plain.execution_ms or 0.0)
         except psycopg.Error as exc:
-            return QueryProfile(query, error=f"{query.source}:{query.line}: {_one_line(exc)}"), 0.0
+            return QueryProfile(query, server_error=_one_line(exc)), 0.0
         return QueryProfile(query, tuple(measurements), tuple(untimed)), extra_ms
 
 

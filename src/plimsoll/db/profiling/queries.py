@@ -1,7 +1,9 @@
 """Representative queries: from a file of statements, or from ``pg_stat_statements``.
 
 A queries file holds one read query per statement; a ``-- name: <name>`` comment on its own
-line before a statement names it. An unnamed query is known by a key derived from its text as
+line before a statement names it. A name is made of letters and digits (any script's, as
+:meth:`str.isalnum` has them: ``mixed_ü`` is a name) and ``_ . : -``; it is read in Unicode
+NFC form, so the same name typed with a combining accent is the same query. An unnamed query is known by a key derived from its text as
 PostgreSQL's parser reads it (so re-formatting it keeps its baseline, changing a constant does
 not). Only reads are profiled: ``EXPLAIN ANALYZE`` executes its statement, so an ``INSERT``,
 ``UPDATE``, ``DELETE``, ``MERGE``, ``SELECT ... INTO`` or ``FOR UPDATE`` is refused with its
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,6 @@ from plimsoll.core.errors import CannotRunError, InputError
 from plimsoll.db.sql import SqlSyntaxError, parse_sql
 
 _NAME_COMMENT = re.compile(r"^\s*--\s*name:\s*(?P<name>\S+)\s*$", re.MULTILINE)
-_VALID_NAME = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 _WRITES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 
 
@@ -117,10 +119,14 @@ def parse_queries(text: str, source: str = "<string>") -> list[Query]:
         gap = text[previous_end : statement.start]
         previous_end = statement.end
         names = _NAME_COMMENT.findall(gap)
-        name = names[-1] if names else None
+        name = unicodedata.normalize("NFC", names[-1]) if names else None
         where = f"{source}:{statement.start_line}"
-        if name is not None and not _VALID_NAME.match(name):
-            raise InputError(f"{where}: query name {name!r}: use letters, digits and _ . : -")
+        bad_chars = [c for c in name or "" if not _name_char(c)]
+        if bad_chars:
+            bad = ", ".join(repr(c) for c in dict.fromkeys(bad_chars))
+            raise InputError(
+                f"{where}: query name {name!r}: {bad} not allowed (use letters, digits and _ . : -)"
+            )
         problem, parameters = inspect_read(statement.node)
         if problem is not None:
             raise InputError(
@@ -137,6 +143,11 @@ def parse_queries(text: str, source: str = "<string>") -> list[Query]:
         seen[key] = statement.start_line
         queries.append(Query(key, statement.text, name, source, statement.start_line))
     return queries
+
+
+def _name_char(char: str) -> bool:
+    # str.isalnum(): letters and digits of any script (ü, 日, ٣), as the message says.
+    return char.isalnum() or char in "_.:-"
 
 
 def load_queries(path: Path) -> list[Query]:

@@ -96,6 +96,31 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(n, mean, stddev, low, mean + half)
 
 
+def sum_noise(groups: Sequence[Sequence[float]]) -> float | None:
+    """The 95% half-width of a sum or difference of the means of independent sample ``groups``.
+
+    Welch's approach: the variance of the combination is the sum of each group's variance of
+    its mean, s²/n, and its degrees of freedom come from the Welch-Satterthwaite equation
+    (rounded down, which widens the interval). This is how far such a sum moves by chance
+    alone: a measured difference smaller than it is within the noise. None when a group has
+    fewer than two samples (no spread to measure) or there are no groups.
+    """
+    if not groups or any(len(group) < 2 for group in groups):
+        return None
+    parts = []
+    for group in groups:
+        n = len(group)
+        mean = math.fsum(group) / n
+        variance = math.fsum((v - mean) ** 2 for v in group) / (n - 1)
+        parts.append((variance / n, n - 1))
+    total = math.fsum(part for part, _ in parts)
+    if total == 0.0:
+        return 0.0
+    spread = math.fsum(part**2 / degrees for part, degrees in parts)
+    degrees = max(1, math.floor(total**2 / spread)) if spread > 0 else 1
+    return t975(degrees) * math.sqrt(total)
+
+
 def median(values: Sequence[float]) -> float:
     """The median of ``values`` (at least one)."""
     return percentile(values, 50.0)
