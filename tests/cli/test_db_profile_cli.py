@@ -351,3 +351,17 @@ def test_a_range_is_never_cut_while_the_names_have_room(
     assert any("│ 0.004..0.032 │" in line for line in lines), "\n".join(lines)
     assert any("│ 10.5..17.2 " in line for line in lines), "\n".join(lines)
     assert max(len(line) for line in lines) <= width
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_a_pending_migration_that_fails_while_profiled_fails_the_profile(
+    project: Path, copy: bool
+) -> None:
+    plimsoll(project, "db", "migrate", "up")
+    (project / "db" / "migrations" / "0002_broken.up.sql").write_text(
+        "ALTER TABLE orders ADD COLUMN total numeric;\nSELECT 1 / 0;\n"
+    )
+    args = ["db", "profile", "-f", "json", *(["--copy"] if copy else [])]
+    result = json.loads(plimsoll(project, *args, check=1).stdout)
+    assert result["status"] == "error" and result["migration_failed"] is True
+    assert "0002_broken" in result["problem"] and "division by zero" in result["problem"]

@@ -374,7 +374,8 @@ def _render_profile(result: MigrationProfile) -> None:
     if result.migrations:
         out.print(f"migrations: {', '.join(result.migrations)} (in {where})", soft_wrap=True)
     if result.problem:
-        out.print(f"[yellow]{escape(result.problem)}[/yellow]", soft_wrap=True)
+        colour = "red" if result.migration_failed else "yellow"
+        out.print(f"[{colour}]{escape(result.problem)}[/{colour}]", soft_wrap=True)
     if result.after is None:
         table = Table(title="queries", title_justify="left")
         for column in ("query", "median", "unit", "samples", "plan"):

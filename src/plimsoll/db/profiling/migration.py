@@ -72,6 +72,8 @@ class MigrationProfile:
     before: ProfileReport
     after: ProfileReport | None = None
     problem: str | None = None
+    # A pending migration failed while being profiled: it would fail when applied too.
+    migration_failed: bool = False
     threshold: float = DEFAULT_THRESHOLD
     comparisons: list[tuple[QueryProfile, QueryProfile, Judgement]] = field(default_factory=list)
     dry_run: DryRunReport | None = None
@@ -107,8 +109,10 @@ class MigrationProfile:
 
     @property
     def status(self) -> Status:
-        """The worst verdict (a broken query is an ERROR); a plain failure counts as a WARNING."""
+        """The worst verdict (a broken query, or a migration that failed, is an ERROR); a
+        plain failure counts as a WARNING."""
         statuses = [j.status for _, _, j in self.comparisons]
+        statuses += [Status.ERROR] * self.migration_failed
         return worst(statuses + [Status.WARNING] * bool(self.failed))
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +123,7 @@ class MigrationProfile:
             "threshold": self.threshold,
             "status": self.status.value,
             "problem": self.problem,
+            "migration_failed": self.migration_failed,
             "before": self.before.to_dict(),
             "after": self.after.to_dict() if self.after else None,
             "comparisons": [
@@ -199,6 +204,7 @@ def _in_transaction(
             run_in_transaction(conn, migrator, plan, report)
             if report.failed:
                 result.problem = _dry_run_problem(report)
+                result.migration_failed = any(m.error for m in report.migrations)
                 return result
             result.after = profiler.profile(conn, queries, label="after")
             return result
@@ -262,6 +268,7 @@ def _on_copy(
                 scratch.up(target)
             except MigrationError as exc:
                 result.problem = f"on the scratch copy: {exc}"
+                result.migration_failed = True
                 return result
             result.after = profile_database(
                 profiler, copy_info, queries, statement_timeout=timeout, label="after"
