@@ -11,8 +11,8 @@ import psycopg
 from rich.console import Console
 from rich.emoji import Emoji
 
+from plimsoll.cli.db_dry_run import render_dry_run
 from plimsoll.db.dry_run import DryRunReport, SequenceAdvance, dry_run
-from plimsoll.db.dry_run_render import render_dry_run
 from plimsoll.db.migrator import Migrator
 
 SNAPSHOT = """

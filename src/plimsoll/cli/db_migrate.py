@@ -248,8 +248,8 @@ def up(
         return
     migrator = _migrator(ctx, env, path)
     if dry_run:
+        from plimsoll.cli.db_dry_run import render_dry_run
         from plimsoll.db.dry_run import dry_run as run_dry
-        from plimsoll.db.dry_run_render import render_dry_run
 
         dry = run_dry(migrator, target)
         render_dry_run(dry, fmt)
