@@ -130,9 +130,14 @@ def test_nothing_pending_and_help(project: Path) -> None:
     assert "nothing to assess" in plimsoll(project, "db", "risk").stdout
     empty = json.loads(plimsoll(project, "db", "risk", "-f", "json").stdout)
     assert empty == {"level": "LOW", "migrations": [], "fail_level": "CRITICAL", "failed": False}
-    helped = " ".join(plimsoll(project, "db", "risk", "--help").stdout.split())
+    raw = plimsoll(project, "db", "risk", "--help").stdout
+    helped = " ".join(raw.split())
     assert "db.risk.fail_level" in helped and "Exit codes" in helped
     assert "data volume 25%" in helped
+    assert "([tool.plimsoll.db.risk] in pyproject.toml)" in helped  # not swallowed as markup
+    # Paragraphs flow to the terminal's width (200 columns here), not the source's lines.
+    first = next(line for line in raw.splitlines() if "MIGRATIONS are migration files" in line)
+    assert len(first.strip()) > 150
 
 
 def test_each_assessment_is_timed_for_plimsolls_own_objectives(project: Path) -> None:
@@ -145,3 +150,39 @@ def test_each_assessment_is_timed_for_plimsolls_own_objectives(project: Path) ->
     assert len(timings) == 2 and all(t.seconds > 0 for t in timings)
     slo = json.loads(plimsoll(project, "db", "slo", "-f", "json", check=None).stdout)
     assert "risk_assessment" in json.dumps(slo)
+
+
+def test_each_migration_once_files_outside_the_folder_and_failures(project: Path) -> None:
+    twice = json.loads(plimsoll(project, "db", "risk", "0002", "0002_token", "-f", "json").stdout)
+    (token,) = twice["migrations"]
+    assert [f["rule"] for f in token["findings"]] == ["adding-field-with-default"]
+    script = project.parent / "backfill.py"
+    script.write_text("def up(conn):\n    conn.execute('UPDATE accounts SET email = email')\n")
+    python = json.loads(plimsoll(project, "db", "risk", str(script), "-f", "json").stdout)
+    (migration,) = python["migrations"]
+    assert migration["label"] == "backfill.py" and migration["level"] == "HIGH"
+    (statement,) = migration["statements"]
+    assert statement["known"] is False and statement["lock_level"] == "ACCESS EXCLUSIVE"
+    broken = project / "504.sql"
+    broken.write_text("ALTER TABLE accounts ALTER COLUMN nickname TYPE text;\n")
+    text = plimsoll(project, "db", "risk", str(broken), check=1).stdout
+    assert text.startswith("504.sql (504.sql) ")
+    assert "WILL FAIL" in text
+    assert 'will fail at line 1: column "nickname" of relation "accounts" does not exist' in text
+    assert "1 will fail: 504.sql" in text
+
+
+def test_a_predicted_outage_is_critical_by_default(project: Path) -> None:
+    # The reviewer's case: an uncalibrated slow server, a volatile default on a table in use.
+    config = project / "plimsoll.toml"
+    config.write_text(
+        config.read_text()
+        + "[db.risk]\ncalibrate = false\n[db.risk.uncalibrated]\nrewrite_bytes_per_second = 100000\n"
+    )
+    done = plimsoll(project, "db", "risk", "0002", "-f", "json", check=1)
+    (token,) = json.loads(done.stdout)["migrations"]
+    assert token["level"] == "CRITICAL" and token["lock_seconds"]["mean"] > 10
+    assert token["score"]["lock_time_floor"] is True
+    assert token["score"]["weighted_sum"] < 0.75 <= token["score"]["value"]
+    text = plimsoll(project, "db", "risk", "0002", check=1).stdout
+    assert "the blocking time alone makes it CRITICAL" in text

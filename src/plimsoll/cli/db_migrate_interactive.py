@@ -368,10 +368,7 @@ def _render_gate(result: GateResult) -> None:
         for column in ("migration", "risk", "blocks", "blocked for", "runs"):
             table.add_column(column, overflow="fold")
         for m in result.report.migrations:
-            holds = ", ".join(
-                f"{'reads+writes' if h.level.blocks_reads else 'writes'} on {h.table}"
-                for h in m.holds
-            )
+            holds = ", ".join(f"{h.blocks} {'of' if h.rows else 'on'} {h.table}" for h in m.holds)
             table.add_row(
                 m.label,
                 level_markup(m.level.value, m.score.value),
@@ -382,7 +379,9 @@ def _render_gate(result: GateResult) -> None:
         out.print(table)
     if not result.passed:
         assert result.max_risk is not None
-        above = ", ".join(f"{m.label} ({m.level.value})" for m in result.above)
+        above = ", ".join(
+            f"{m.label} ({'will fail' if m.failures else m.level.value})" for m in result.above
+        )
         out.print(
             f"above --max-risk {result.max_risk.value}: {above}; nothing applied",
             style="bold red",

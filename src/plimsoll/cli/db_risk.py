@@ -3,9 +3,10 @@
 For each migration: the locks each statement takes and what they block, whether it rewrites or
 scans a table, the predicted time the application is blocked and the total duration with
 bounds, a score from 0 to 1 made of five published factors, its level, the lint findings on it
-and what to do instead. Exit 0, or 1 when a migration is at or above the failing level
-(``--fail-level``, else ``db.risk.fail_level``, default CRITICAL); 2 for bad usage or a
-migration that does not parse; 3 when the database cannot be reached.
+and what to do instead, and whether it will fail against the live database. Exit 0, or 1 when a
+migration is at or above the failing level (``--fail-level``, else ``db.risk.fail_level``,
+default CRITICAL) or will fail; 2 for bad usage or a migration that does not parse; 3 when the
+database cannot be reached. The method is documented in docs/db-risk.md.
 """
 
 from __future__ import annotations
@@ -40,44 +41,49 @@ def _risk_config(loaded: LoadedConfig) -> RiskConfig:
     return configured if isinstance(configured, RiskConfig) else RiskConfig()
 
 
-def _chosen(loaded: LoadedConfig, given: list[str]) -> list[Migration]:
+def _chosen(loaded: LoadedConfig, given: list[str]) -> tuple[list[Migration], dict[Path, str]]:
+    """The migrations asked for, each once, in the order given; labels of files outside the
+    project's migrations folder (their file names)."""
     from plimsoll.db import migrations as files
 
     folder = loaded.root / loaded.config.db.migrations_dir
     known = files.discover(folder) if folder.is_dir() else []
     by_version = {m.version: m for m in known}
     by_label = {m.label: m for m in known}
-    out: list[Migration] = []
+    out: dict[Path, Migration] = {}
+    labels: dict[Path, str] = {}
     for item in given:
         path = Path(item)
         if path.is_file():
             resolved = path.resolve()
             match = next((m for m in known if m.up.resolve() == resolved), None)
-            out.append(match or _loose(path))
+            if match is None:
+                match = _loose(path)
+                labels[match.up] = path.name
+            out.setdefault(match.up.resolve(), match)
             continue
         found = by_label.get(item) or by_version.get(item)
         if found is None:
             raise UsageError(
                 f"{item}: not a file, nor a migration version in {folder}"
-                " (give a .sql file, a version or a <version>_<name> label)"
+                " (give a .sql or .py file, a version or a <version>_<name> label)"
             )
-        out.append(found)
-    return out
+        out.setdefault(found.up.resolve(), found)
+    return list(out.values()), labels
 
 
 def _loose(path: Path) -> Migration:
-    """A SQL file outside the migrations folder, assessed as a migration of its own."""
+    """A SQL or Python file outside the migrations folder, assessed as a migration of its own."""
     from plimsoll.db.migrations import Kind, Migration, checksum
 
-    if path.suffix != ".sql":
-        raise UsageError(f"{path}: expected a .sql file")
-    name = path.name.removesuffix(".sql").removesuffix(".up")
+    if path.suffix not in (".sql", ".py"):
+        raise UsageError(f"{path}: expected a .sql file or a Python migration (.py)")
+    name = path.name.removesuffix(path.suffix).removesuffix(".up")
     version, _, rest = name.partition("_")
     if not version.isdigit():
         version, rest = "0", name
-    return Migration(
-        version, rest or name, Kind.SQL, path, None, checksum(path.read_bytes()), False
-    )
+    kind = Kind.PYTHON if path.suffix == ".py" else Kind.SQL
+    return Migration(version, rest or name, kind, path, None, checksum(path.read_bytes()), False)
 
 
 def _open_store(loaded: LoadedConfig) -> Store | None:
@@ -126,21 +132,11 @@ def risk(
 ) -> None:
     """Score pending migrations for risk against a live database and predict their downtime.
 
-    MIGRATIONS are migration files, or versions (or <version>_<name> labels) of the project's
-    migrations; by default, the migrations pending in the environment. For each statement: the
-    lock it takes (from PostgreSQL's documentation, by server version), whether it blocks reads
-    or writes, rewrites or scans the table, and how long the application would be blocked; for
-    each migration, locks held until its commit.
+    MIGRATIONS are migration files (.sql or .py), or versions (or <version>_<name> labels) of the project's migrations; by default, the migrations pending in the environment. For each statement: the lock it takes (from PostgreSQL's documentation, by server version) and on which tables, including those a CASCADE or a foreign key reaches; whether it blocks reads or writes, rewrites or scans a table; how long the application would be blocked; and whether it will fail against the live database (a missing table or column, a type change under a view). For each migration: locks held until its commit.
 
-    The score (0 to 1) weighs data volume 25%, lock time 35%, dependencies 15%, anomalies (lint
-    findings) 15% and concurrent load 10%; levels: LOW < 0.25 <= MEDIUM < 0.5 <= HIGH < 0.75 <=
-    CRITICAL. Weights and curves: [tool.plimsoll.db.risk]. Durations come from this server's speed,
-    measured once on a scratch table (cached in .plimsoll/cache/risk-calibration.json), times the
-    table sizes, and from recorded runs of similar migrations once there are enough.
+    The score (0 to 1) weighs data volume 25%, lock time 35%, dependencies 15%, anomalies (lint findings) 15% and concurrent load 10%, and is at least the lock time's own value (blocking reads and writes for 0.1 s is MEDIUM, 0.5 s HIGH, 10 s CRITICAL); levels: LOW < 0.25 <= MEDIUM < 0.5 <= HIGH < 0.75 <= CRITICAL. Weights and curves are set in the db.risk section of the configuration (\\[tool.plimsoll.db.risk] in pyproject.toml) and explained in docs/db-risk.md. Durations come from this server's speed, measured once on a scratch table (cached in .plimsoll/cache/risk-calibration.json), times the table sizes, and from recorded runs of similar migrations once there are enough.
 
-    Exit codes: 0 below the failing level; 1 when a migration is at or above it (--fail-level,
-    else db.risk.fail_level, default CRITICAL); 2 bad usage or a migration that does not parse;
-    3 the database cannot be reached.
+    Exit codes: 0 below the failing level; 1 when a migration is at or above it (--fail-level, else db.risk.fail_level, default CRITICAL) or will fail; 2 bad usage or a migration that does not parse; 3 the database cannot be reached.
     """
     from plimsoll.db.connection import resolve_url
     from plimsoll.db.migrator import Migrator, Settings
@@ -156,8 +152,9 @@ def risk(
     db = loaded.config.db
     target = resolve_url(loaded, env)
     url = target.url.get_secret_value()
+    labels: dict[Path, str] = {}
     if migrations:
-        chosen = _chosen(loaded, migrations)
+        chosen, labels = _chosen(loaded, migrations)
     else:
         settings = Settings(tracking_table=db.tracking_table)
         folder = loaded.root / db.migrations_dir
@@ -181,6 +178,9 @@ def risk(
             },
             calibration_cache=loaded.root / STATE_DIR / "cache" / CACHE_NAME,
             recalibrate=recalibrate,
+            # Recorded runs are read against the project's own migrations, whatever is assessed.
+            history_folder=loaded.root / db.migrations_dir,
+            labels=labels,
             on_calibrate=(lambda: _calibrating(config.calibration_rows)) if announce else None,
         )
     finally:
@@ -234,9 +234,11 @@ def _show(source: str, root: Path) -> str:
 
 def _blocks(statement: StatementRisk) -> str:
     if statement.blocks_reads:
-        return "reads+writes"
+        return "reads and writes"
     if statement.blocks_writes:
         return "writes"
+    if statement.row_locks:
+        return f"updates and deletes of {statement.row_locks:,.0f} rows"
     return "-"
 
 
@@ -287,31 +289,25 @@ def _render(report: RiskReport, root: Path, threshold: Any) -> None:
         if failing
         else f"no migration at {threshold.value} or above"
     )
+    broken = [m.label for m in report.migrations if m.failures]
+    if broken:
+        verdict += f"; {len(broken)} will fail: {', '.join(broken)}"
     out.print(f"overall {_level(report.level)}; {verdict}", soft_wrap=True)
 
 
 def _render_migration(out: Any, migration: MigrationRisk, root: Path) -> None:
-    from rich.table import Table
+    from plimsoll.db.risk.operations import shown
 
-    from plimsoll.db.risk.predict import seconds_text
-
-    out.print(
+    header = (
         f"[bold]{migration.label}[/bold] ({_show(migration.source, root)}) "
-        f"{_level(migration.level, migration.score.value)}",
-        soft_wrap=True,
+        f"{_level(migration.level, migration.score.value)}"
     )
-    if migration.holds:
-        for hold in migration.holds:
-            what = "reads and writes" if hold.level.blocks_reads else "writes"
-            until = "the commit" if migration.transactional else "the statement ends"
-            out.print(
-                f"  blocks {what} on {hold.table} ({hold.level.value}, from line "
-                f"{hold.from_line} to {until}) for {hold.seconds.text()}",
-                soft_wrap=True,
-                markup=False,
-            )
-    else:
-        out.print("  blocks no reads or writes of tables in use", markup=False)
+    if migration.failures:
+        header += " [bold red]WILL FAIL[/bold red]"
+    out.print(header, soft_wrap=True)
+    for failure in migration.failures:
+        out.print(f"  will fail at {failure}", soft_wrap=True, markup=False)
+    _render_holds(out, migration, shown)
     out.print(
         f"  runs {migration.duration.text()} [{migration.duration.method}]"
         + ("" if migration.transactional else "; outside a transaction"),
@@ -319,29 +315,8 @@ def _render_migration(out: Any, migration: MigrationRisk, root: Path) -> None:
         markup=False,
     )
     for s in migration.statements:
-        lock = s.lock_level.value if s.lock_level else "no lock on a table in use"
-        blocked = (
-            f"; blocks {_blocks(s)} for {seconds_text(s.lock_seconds.mean)}"
-            if s.lock_seconds.mean
-            else ""
-        )
-        out.print(
-            f"  line {s.line}: {_short(s.action, 60)}  {_level(s.level, s.score.value)}",
-            soft_wrap=True,
-        )
-        out.print(f"    {lock}; {_does(s)}{blocked}", soft_wrap=True, markup=False)
-    factors = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("factor", "value", "weight", "contribution", "because"):
-        factors.add_column(column, overflow="fold")
-    for factor in migration.score.factors:
-        factors.add_row(
-            factor.name.replace("_", " "),
-            f"{factor.value:.2f}",
-            f"{factor.weight:.0%}",
-            f"{factor.contribution:.3f}",
-            factor.detail,
-        )
-    out.print(factors)
+        _render_statement(out, s, shown)
+    _render_factors(out, migration)
     for s in migration.statements:
         if s.duration.basis:
             out.print(
@@ -359,7 +334,84 @@ def _render_migration(out: Any, migration: MigrationRisk, root: Path) -> None:
             markup=False,
         )
     for note in migration.notes:
-        out.print(f"  note: {note}", soft_wrap=True, markup=False)
+        if not note.startswith("will fail: "):  # said at the top
+            out.print(f"  note: {note}", soft_wrap=True, markup=False)
     for advice in migration.recommendations:
-        out.print(f"  [cyan]recommendation[/cyan]: {advice}", soft_wrap=True)
+        out.print(f"  [cyan]recommendation[/cyan]: {advice}", soft_wrap=True, highlight=False)
     out.print()
+
+
+def _render_holds(out: Any, migration: MigrationRisk, shown: Any) -> None:
+    until = "the commit" if migration.transactional else "the statement ends"
+    for hold in migration.holds:
+        level = "row locks" if hold.rows else hold.level.value
+        what = f"{hold.blocks} of" if hold.rows else f"{hold.blocks} on"
+        out.print(
+            f"  blocks {what} {shown(hold.table)} ({level}, from line {hold.from_line} to "
+            f"{until}) for {hold.seconds.text()}",
+            soft_wrap=True,
+            markup=False,
+        )
+    blind = [s for s in migration.statements if not s.known and s.blocks_reads and not s.tables]
+    for s in blind:
+        out.print(
+            f"  may block reads and writes of any table it touches (line {s.line} cannot be "
+            "read ahead: the worst case) for an unknown time",
+            soft_wrap=True,
+            markup=False,
+        )
+    if not migration.holds and not blind:
+        out.print("  blocks no reads or writes of tables in use", markup=False)
+
+
+def _render_statement(out: Any, s: StatementRisk, shown: Any) -> None:
+    from plimsoll.db.risk.predict import seconds_text
+
+    lock = s.lock_level.value if s.lock_level else "no lock on a table in use"
+    if s.lock_seconds.mean:
+        blocked = f"; blocks {_blocks(s)} for {seconds_text(s.lock_seconds.mean)}"
+    elif s.blocks_reads or s.blocks_writes:
+        blocked = f"; may block {_blocks(s)} for an unknown time"
+    else:
+        blocked = ""
+    out.print(
+        f"  line {s.line}: {_short(s.action, 72)}  {_level(s.level, s.score.value)}",
+        soft_wrap=True,
+        highlight=False,
+    )
+    out.print(f"    {lock}; {_does(s)}{blocked}", soft_wrap=True, markup=False)
+    for table in s.tables:
+        effects = [e for e, on in (("emptied", table.emptied), ("dropped", table.dropped)) if on]
+        if table.reason is None and not (effects and table.exists):
+            continue
+        lock_on = f"{table.lock.value} on " if table.lock else ""
+        why = f": {table.reason}" if table.reason else ""
+        lost = (
+            f" ({', '.join(effects)}: {table.rows:,.0f} rows)" if effects and table.exists else ""
+        )
+        out.print(f"    {lock_on}{shown(table.name)}{lost}{why}", soft_wrap=True, markup=False)
+
+
+def _render_factors(out: Any, migration: MigrationRisk) -> None:
+    from rich.table import Table
+
+    factors = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("factor", "value", "weight", "contribution", "because"):
+        factors.add_column(column, overflow="fold")
+    for factor in migration.score.factors:
+        factors.add_row(
+            factor.name.replace("_", " "),
+            f"{factor.value:.2f}",
+            f"{factor.weight:.0%}",
+            f"{factor.contribution:.3f}",
+            factor.detail,
+        )
+    out.print(factors)
+    score = migration.score
+    if score.floored and score.weighted is not None:
+        out.print(
+            f"  score {score.value:.2f} = the lock time's value, above the weighted sum "
+            f"{score.weighted:.2f}: the blocking time alone makes it {score.level.value}",
+            soft_wrap=True,
+            markup=False,
+        )

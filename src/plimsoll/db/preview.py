@@ -264,6 +264,8 @@ def blocks_text(statement: StatementRisk) -> str:
         return "reads+writes"
     if statement.blocks_writes:
         return "writes"
+    if statement.row_locks:
+        return "its rows' writes"
     return "-"
 
 
@@ -334,9 +336,9 @@ def _estimate_lines(risk: MigrationRisk) -> list[str]:
     lines = [f"runs {risk.duration.text()} [{risk.duration.method}]"]
     until = "the commit" if risk.transactional else "the statement ends"
     for hold in risk.holds:
-        what = "reads and writes" if hold.level.blocks_reads else "writes"
+        level, on = ("row locks", "of") if hold.rows else (hold.level.value, "on")
         lines.append(
-            f"blocks {what} on {hold.table} ({hold.level.value}, from line {hold.from_line} "
+            f"blocks {hold.blocks} {on} {hold.table} ({level}, from line {hold.from_line} "
             f"to {until}) for {hold.seconds.text()}"
         )
     if not risk.holds and any(not s.known for s in risk.statements):

@@ -439,7 +439,9 @@ def gate(
     if max_risk is None:
         return GateResult(None, None, (), engine.apply(plan, progress))
     report = engine.assess(plan, on_calibrate)
-    above = tuple(m for m in report.migrations if m.level.rank > max_risk.rank)
+    # A migration that will fail (a missing table, a type change under a view) is above any
+    # level: applying the run would stop there.
+    above = tuple(m for m in report.migrations if m.level.rank > max_risk.rank or m.failures)
     if above:
         return GateResult(max_risk, report, above, None)
     return GateResult(max_risk, report, (), engine.apply(plan, progress))

@@ -370,7 +370,7 @@ def test_the_report_is_plain_data(db: PgDatabase) -> None:
     ]  # fmt: skip
     dependencies = migration["score"]["factors"][2]
     assert dependencies["raw"] == 2 and dependencies["detail"] == "2 on kids"
-    assert statement["score"]["factors"][2]["detail"] == "kids: 1 views, 1 triggers"
+    assert statement["score"]["factors"][2]["detail"] == "kids: 1 view, 1 trigger"
     assert data["weights"]["lock_time"] == 0.35
     assert data["calibration"]["source"] == "defaults"
     assert data["levels"]["CRITICAL"] == ">= 0.75"

@@ -86,9 +86,15 @@ def test_heuristic_bounds_follow_uncertainty_and_spread() -> None:
     costs = [work_cost(Work(WorkKind.REWRITE, "orders"), TABLES, CAL, config)]
     estimate = heuristic(costs, CAL, config)
     assert estimate.mean == pytest.approx(3.001)
-    assert estimate.high == pytest.approx(3.001 * 3 * 1.5)
-    assert estimate.low == pytest.approx(3.001 / 4.5)
+    # Each part by its own speed's spread: the rewrite's 1.5, the statement overhead's 1.0.
+    assert estimate.high == pytest.approx(3.0 * 3 * 1.5 + 0.001 * 3)
+    assert estimate.low == pytest.approx(3.0 / 4.5 + 0.001 / 3)
     assert estimate.method == "heuristic" and "rewrite of 150.0 MB" in estimate.basis
+    assert estimate.basis.endswith("bounds / and x 4.5")
+    # A noisy statement timing does not widen a rewrite's bounds (the reviewer's x7.1).
+    noisy = Calibration(**{**CAL.as_dict(), "spread": {"rewrite": 1.05, "statement": 2.38}})
+    rewrite = heuristic(costs, noisy, config)
+    assert rewrite.high / rewrite.mean == pytest.approx(3 * 1.05, rel=0.01)
     defaults = Calibration.defaults(Throughput(), "turned off")
     loose = heuristic(costs, defaults, config)
     assert loose.high / loose.mean == pytest.approx(6.0)  # doubled when not calibrated
@@ -141,10 +147,13 @@ def test_learned_mean_and_95_percent_interval() -> None:
     assert estimate is not None and estimate.method == "learned" and estimate.samples == 3
     predictions = [2.0 / 1e8 * 2e8, 2.0 / 8e7 * 2e8, 1.5 / 5e7 * 2e8]
     mean = statistics.fmean(predictions)
-    half = 4.303 * statistics.stdev(predictions) * math.sqrt(1 + 1 / 3)
+    # The interval is taken on the logarithms: durations are positive, their spread relative.
+    logs = [math.log(p) for p in predictions]
+    half = 4.303 * statistics.stdev(logs) * math.sqrt(1 + 1 / 3)
     assert estimate.mean == pytest.approx(mean)
-    assert estimate.high == pytest.approx(mean + half)
-    assert estimate.low == pytest.approx(max(mean - half, 0.0))
+    assert estimate.high == pytest.approx(math.exp(statistics.fmean(logs) + half))
+    assert estimate.low == pytest.approx(math.exp(statistics.fmean(logs) - half))
+    assert 0 < estimate.low < mean < estimate.high
     assert model.predict(WorkKind.SCAN, 200_000_000, 15) is None  # one sample only
     assert model.predict(WorkKind.REWRITE, 200_000_000, 16) is None  # another major version
 

@@ -99,13 +99,50 @@ def test_score_is_the_weighted_sum_of_the_curves() -> None:
     }
     for factor in result.factors:
         assert factor.contribution == pytest.approx(expected[factor.name])
-    assert result.value == pytest.approx(sum(expected.values()))
+    assert result.weighted == pytest.approx(sum(expected.values()))
+    assert result.value == pytest.approx(sum(expected.values())) and not result.floored
     # The documented anchor points of the default curves.
     assert curves.data_volume(1e8) == pytest.approx(0.75)
-    assert curves.lock_time(2.0) == pytest.approx(0.85)
     assert curves.dependencies(3) == pytest.approx(0.6)
     assert curves.anomalies(1) == pytest.approx(0.6)
     assert result.level is Level.HIGH
+
+
+@pytest.mark.parametrize(
+    ("seconds", "level"),
+    [(0.05, Level.LOW), (0.1, Level.MEDIUM), (0.3, Level.MEDIUM), (0.5, Level.HIGH),
+     (5.0, Level.HIGH), (10.0, Level.CRITICAL), (228.0, Level.CRITICAL)],
+)  # fmt: skip
+def test_the_lock_time_alone_sets_the_least_level(seconds: float, level: Level) -> None:
+    # The lock-time curve's knots sit on the levels' cut points: 0.1 s MEDIUM, 0.5 s HIGH,
+    # 10 s CRITICAL, whatever the other factors say (the reviewer's 3.8 min outage was HIGH).
+    config = RiskConfig()
+    assert config.curves.lock_time(0.1) == pytest.approx(0.25)
+    assert config.curves.lock_time(0.5) == pytest.approx(0.5)
+    assert config.curves.lock_time(10.0) == pytest.approx(0.75)
+    result = score(quiet(lock_seconds=seconds), config)
+    assert result.level is level
+    assert result.value == pytest.approx(
+        max(result.weighted or 0.0, config.curves.lock_time(seconds))
+    )
+    # Calm factors no longer average a predicted outage away...
+    outage = score(quiet(data_bytes=1.4e8, lock_seconds=228.0, dependents=2, anomaly_points=1.0),
+                   config)  # fmt: skip
+    assert outage.weighted is not None and outage.weighted < 0.75
+    assert outage.level is Level.CRITICAL and outage.floored
+    # ...unless the floor is turned off.
+    off = RiskConfig(lock_time_floor=False)
+    unfloored = score(quiet(lock_seconds=228.0), off)
+    assert unfloored.value == unfloored.weighted and unfloored.level is Level.MEDIUM
+
+
+def test_an_unknown_lock_time_is_not_floored_and_an_unbounded_wait_is() -> None:
+    config = RiskConfig()
+    unknown = score(quiet(lock_seconds=None, data_bytes=None), config)
+    assert unknown.level is Level.HIGH and not unknown.floored
+    unbounded = score(quiet(lock_seconds=math.inf), config)
+    assert unbounded.level is Level.CRITICAL and unbounded.factor("lock_time").value == 1.0
+    assert unbounded.as_dict()["factors"][1]["raw"] is None  # JSON has no infinity
 
 
 def test_nothing_measured_is_low_and_unknowns_are_the_worst_case() -> None:
@@ -134,9 +171,10 @@ def test_as_dict_shows_each_factor() -> None:
     assert lock == {
         "name": "lock_time",
         "raw": 0.5,
-        "value": 0.7,
+        "value": 0.5,
         "weight": 0.35,
-        "contribution": 0.245,
+        "contribution": 0.175,
         "detail": "",
     }
-    assert data["level"] == "LOW"
+    assert data["weighted_sum"] == 0.175 and data["lock_time_floor"] is True
+    assert data["value"] == 0.5 and data["level"] == "HIGH"

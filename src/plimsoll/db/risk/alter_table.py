@@ -15,9 +15,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from plimsoll.db.risk.locks import LockLevel
-from plimsoll.db.risk.operations import Knowledge, StatementProfile, TableLock, Work, WorkKind
+from plimsoll.db.risk.operations import (
+    Knowledge,
+    StatementProfile,
+    TableLock,
+    Work,
+    WorkKind,
+    shown,
+)
 from plimsoll.db.risk.type_changes import default_rewrites, type_change_rewrites
-from plimsoll.db.sqljson import SERIAL_TYPES, Node, strings, unwrap
+from plimsoll.db.sqljson import (
+    SERIAL_TYPES,
+    Node,
+    constant,
+    function_name,
+    strings,
+    type_name,
+    unwrap,
+)
 
 AE = LockLevel.ACCESS_EXCLUSIVE
 SUE = LockLevel.SHARE_UPDATE_EXCLUSIVE
@@ -129,6 +144,51 @@ def name_of(range_var: Node | None) -> str | None:
     return f"{schema}.{range_var['relname']}" if schema else range_var["relname"]
 
 
+_SQL_VALUE_FUNCTIONS = {
+    "SVFOP_CURRENT_DATE": "CURRENT_DATE",
+    "SVFOP_CURRENT_TIME": "CURRENT_TIME",
+    "SVFOP_CURRENT_TIME_N": "CURRENT_TIME",
+    "SVFOP_CURRENT_TIMESTAMP": "CURRENT_TIMESTAMP",
+    "SVFOP_CURRENT_TIMESTAMP_N": "CURRENT_TIMESTAMP",
+    "SVFOP_LOCALTIME": "LOCALTIME",
+    "SVFOP_LOCALTIME_N": "LOCALTIME",
+    "SVFOP_LOCALTIMESTAMP": "LOCALTIMESTAMP",
+    "SVFOP_LOCALTIMESTAMP_N": "LOCALTIMESTAMP",
+    "SVFOP_CURRENT_USER": "CURRENT_USER",
+    "SVFOP_SESSION_USER": "SESSION_USER",
+}
+
+
+def expression_text(expression: object, depth: int = 0) -> str:
+    """A short rendering of an expression for a statement's summary (``gen_random_uuid()``)."""
+    kind, node = unwrap(expression)
+    if kind == "A_Const":
+        if node.get("isnull"):
+            return "NULL"
+        value = constant(expression)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if "sval" in node:
+            return "'" + str(value).replace("'", "''") + "'"
+        return str(value)
+    if kind == "FuncCall":
+        args = node.get("args") or []
+        if depth >= 2 or len(args) > 3:
+            inner = "..." if args else ""
+        else:
+            inner = ", ".join(expression_text(arg, depth + 1) for arg in args)
+        return f"{function_name(node)}({inner})"
+    if kind == "TypeCast":
+        return f"{expression_text(node.get('arg'), depth)}::{type_name(node.get('typeName'))}"
+    if kind == "SQLValueFunction":
+        return _SQL_VALUE_FUNCTIONS.get(str(node.get("op", "")), "a SQL value function")
+    if kind == "ColumnRef":
+        return ".".join(strings(node.get("fields"))) or "a column"
+    if kind == "NextValueExpr":
+        return "nextval(...)"
+    return "an expression"
+
+
 @dataclass
 class _Builder:
     """Locks, work, notes and advice gathered over a statement's subcommands."""
@@ -175,7 +235,7 @@ class _Builder:
             work = [Work(WorkKind.CATALOG, self.table)]
         return StatementProfile(
             kind="AlterTableStmt",
-            action="ALTER TABLE " + ", ".join(dict.fromkeys(self.actions)),
+            action=f"ALTER TABLE {shown(self.table)} " + ", ".join(dict.fromkeys(self.actions)),
             locks=tuple(TableLock(t, lvl, via) for (t, via), lvl in self.locks.items()),
             work=tuple(work),
             known=self.known,
@@ -228,6 +288,7 @@ def _alter_index(node: Node, build: _Builder) -> StatementProfile:
     return StatementProfile(
         kind=profile.kind,
         action=profile.action.replace("ALTER TABLE", "ALTER INDEX", 1),
+        fails=profile.fails,
         locks=profile.locks,
         work=profile.work,
         known=profile.known,
@@ -319,6 +380,8 @@ def _add_column(cmd: Node, build: _Builder) -> None:
     constraints = [unwrap(c)[1] for c in column.get("constraints") or ()]
     kinds = {c.get("contype") for c in constraints}
     action = f"ADD COLUMN {name}"
+    if type_names and type_names[-1] not in SERIAL_TYPES:
+        action += f" {type_name(column.get('typeName'))}"
     if len(type_names) == 1 and type_names[0] in SERIAL_TYPES:
         build.actions.append(f"{action} {type_names[0]}")
         build.add(Work(WorkKind.REWRITE, build.table))
@@ -342,9 +405,9 @@ def _add_column(cmd: Node, build: _Builder) -> None:
         build.note(f"ADD COLUMN {name} GENERATED ... STORED computes every existing row")
     elif default is not None:
         verdict = default_rewrites(default.get("raw_expr"), build.knowledge)
-        build.actions.append(f"{action} DEFAULT")
+        build.actions.append(f"{action} DEFAULT {expression_text(default.get('raw_expr'))}")
         if verdict.rewrites:
-            build.add(Work(WorkKind.REWRITE, build.table))
+            build.add(Work(WorkKind.REWRITE, build.table, assumed=verdict.assumed))
             build.note(f"ADD COLUMN {name}: {verdict.reason}: the table is rewritten")
             build.recommend(BACKFILL)
         else:
@@ -376,10 +439,10 @@ def _alter_type(cmd: Node, build: _Builder) -> None:
         definition.get("raw_default"),
         build.knowledge,
     )
-    build.actions.append(f"ALTER COLUMN {column} TYPE")
+    build.actions.append(f"ALTER COLUMN {column} TYPE {type_name(definition.get('typeName'))}")
     build.note(f"ALTER COLUMN {column}: {verdict.reason}")
     if verdict.rewrites:
-        build.add(Work(WorkKind.REWRITE, build.table))
+        build.add(Work(WorkKind.REWRITE, build.table, assumed=verdict.assumed))
         build.recommend(NEW_COLUMN)
 
 
@@ -392,7 +455,8 @@ def _not_null_scan(column: str, build: _Builder) -> None:
     if knowledge.pg_version >= 12 and knowledge.not_null_proven(build.table, column):
         build.note(f"a valid CHECK ({column} IS NOT NULL) proves it: no scan (PostgreSQL 12+)")
         return
-    build.add(Work(WorkKind.SCAN, build.table))
+    # Without the live constraints a CHECK that spares the scan may exist: assumed.
+    build.add(Work(WorkKind.SCAN, build.table, assumed=not knowledge.knows(build.table)))
     build.note(f"SET NOT NULL on {column} scans the table under ACCESS EXCLUSIVE")
     build.recommend(NOT_NULL if knowledge.pg_version >= 12 else NOT_VALID)
 
@@ -469,7 +533,8 @@ def _attach(cmd: Node, build: _Builder) -> None:
     build.lock(SUE if build.knowledge.pg_version >= 12 else AE)
     if child:
         build.lock(AE, child)
-        build.add(Work(WorkKind.SCAN, child))
+        # A validated CHECK implying the bound spares the scan: not something to learn from.
+        build.add(Work(WorkKind.SCAN, child, assumed=True))
     build.note(
         "ATTACH PARTITION scans the partition to check its bound unless a valid CHECK "
         "constraint already implies it"

@@ -4,9 +4,14 @@ The steps, each in its own module:
 
 1. parse each migration (PostgreSQL's parser, ``plimsoll.db.sqljson``) and ask
    ``plimsoll.db.sql.transactional`` which statements cannot run in a transaction block;
+   after a ``SET search_path`` in a migration, qualify the names of the statements that
+   follow with the schemas that path gives them (``paths``);
 2. read the live facts of every relation the migrations name (``facts``) and the server's
    calibration (``calibration``: cached, or measured once);
-3. profile each statement against those facts (``lock_profile``, ``alter_table``);
+3. profile each statement, in the order they run, against those facts as the statements
+   before it change them (``lock_profile``, ``alter_table``, ``run_state``), with what it
+   reaches through dependencies and what will make it fail (``cascade``); relations reached
+   that way are read in a second round;
 4. lint the migrations for the anomalies factor (``anomalies``), unless findings are given;
 5. learn from recorded runs in the store (``learned``), when there is a store;
 6. price, score and advise per statement, then per migration (``evaluate``).
@@ -32,16 +37,17 @@ from plimsoll.db.risk.config import RiskConfig
 from plimsoll.db.risk.evaluate import (
     Context,
     ParsedStatement,
+    Timeouts,
     evaluate_migration,
     evaluate_statement,
     interval_seconds,
 )
-from plimsoll.db.risk.facts import Facts, estimate_rows, read_facts
+from plimsoll.db.risk.facts import Facts, estimate_rows, read_facts, read_tables
 from plimsoll.db.risk.learned import LearnedModel, folder_profiler, samples_from_runs
-from plimsoll.db.risk.lock_profile import profile, unknown
-from plimsoll.db.risk.operations import Knowledge, StatementProfile
+from plimsoll.db.risk.lock_profile import unknown
+from plimsoll.db.risk.planning import Planned, Script, plan_run, qualify_run, relation_names
 from plimsoll.db.risk.report import MigrationRisk, RiskReport
-from plimsoll.db.sqljson import JsonScript, function_name, parse_json, walk
+from plimsoll.db.sqljson import JsonScript, parse_json
 
 if TYPE_CHECKING:
     from plimsoll.core.config import LintConfig
@@ -67,12 +73,16 @@ class _Parsed:
     statements: list[ParsedStatement]
 
 
-def _sources(migrations: Sequence[Migration] | Sequence[tuple[str, str]]) -> list[_Source]:
+def _sources(
+    migrations: Sequence[Migration] | Sequence[tuple[str, str]],
+    labels: Mapping[Path, str] | None = None,
+) -> list[_Source]:
     out: list[_Source] = []
     for item in migrations:
         if isinstance(item, Migration):
+            label = (labels or {}).get(item.up, item.label)
             if item.kind is Kind.PYTHON:
-                out.append(_Source(item.label, str(item.up), None, item.up.parent))
+                out.append(_Source(label, str(item.up), None, item.up.parent))
                 continue
             try:
                 text = item.up.read_text(encoding="utf-8")
@@ -80,7 +90,7 @@ def _sources(migrations: Sequence[Migration] | Sequence[tuple[str, str]]) -> lis
                 from plimsoll.core.errors import InputError
 
                 raise InputError(f"{item.up}: cannot read: {exc}") from None
-            out.append(_Source(item.label, str(item.up), text, item.up.parent))
+            out.append(_Source(label, str(item.up), text, item.up.parent))
         else:
             label, text = item
             out.append(_Source(label, label, text, None))
@@ -117,25 +127,6 @@ def _parse(source: _Source, server_version: int) -> _Parsed:
             )
         )
     return _Parsed(source, script, statements)
-
-
-def _names_and_functions(parsed: Sequence[_Parsed]) -> tuple[list[str], list[str]]:
-    names: list[str] = []
-    functions: list[str] = []
-    blank = Knowledge()
-    for item in parsed:
-        if item.script is None:
-            continue
-        for statement in item.script.statements:
-            found = profile(statement.kind, statement.node, blank)
-            names.extend(lock.table for lock in found.locks)
-            for work in found.work:
-                names.extend(n for n in (work.table, work.referenced) if n)
-            if statement.kind == "AlterTableStmt":
-                functions.extend(
-                    function_name(node) for kind, node in walk(statement.node) if kind == "FuncCall"
-                )
-    return list(dict.fromkeys(names)), list(dict.fromkeys(functions))
 
 
 def _connect(conninfo: str, config: RiskConfig) -> psycopg.Connection[Any]:
@@ -188,12 +179,10 @@ def _lint(
     from plimsoll.db.lint.engine import SourceFile
     from plimsoll.db.risk.anomalies import lint_findings
 
+    texts = {p.source.source: p.source.text for p in parsed if p.source.text is not None}
     sources = [
-        SourceFile(
-            p.source.source, p.source.text or "", True, settings=dict(settings), wrapped=True
-        )
-        for p in parsed
-        if p.source.text is not None
+        SourceFile(source, text, True, settings=dict(settings), wrapped=True)
+        for source, text in texts.items()
     ]
     return lint_findings(sources, pg_version=pg_version, lint_config=lint_config) if sources else []
 
@@ -212,6 +201,7 @@ def assess(
     recalibrate: bool = False,
     history_folder: Path | None = None,
     on_calibrate: Callable[[], None] | None = None,
+    labels: Mapping[Path, str] | None = None,
 ) -> RiskReport:
     """Assess ``migrations`` (in the order they would run) against the database at ``conninfo``.
 
@@ -224,6 +214,9 @@ def assess(
     ``safety`` library) run here. ``migrator_settings``: the ``lock_timeout`` and
     ``statement_timeout`` the migrator will set. ``calibration_cache``: the JSON file of
     calibrations (None: measure on every call, unless ``calibration`` is given).
+    ``history_folder``: the project's migrations folder, whose files tell what each recorded
+    run did (default: each migration's own folder). ``labels``: names to show for migration
+    files (by their up file) instead of ``<version>_<name>``.
 
     Raises SqlSyntaxError/InputError (exit 2) for a migration that does not parse or read,
     CannotRunError (exit 3) when the database cannot be reached.
@@ -231,11 +224,14 @@ def assess(
     started = time.perf_counter()
     config = config or RiskConfig()
     settings = dict(migrator_settings or {"lock_timeout": "5s", "statement_timeout": "1min"})
-    sources = _sources(migrations)
+    timeouts = {name: interval_seconds(settings.get(name)) for name in _TIMEOUTS}
+    sources = _sources(migrations, labels)
     with _connect(conninfo, config) as conn:
         server_version = conn.info.server_version
         parsed = [_parse(source, server_version) for source in sources]
-        names, functions = _names_and_functions(parsed)
+        scripts = [_script(p) for p in parsed]
+        runs = qualify_run(conn, scripts)
+        names, functions = relation_names(runs)
         facts = read_facts(
             conn,
             names,
@@ -257,13 +253,14 @@ def assess(
                 on_measure=on_calibrate,
             )
             conn.execute("SET statement_timeout = '60s'")
-        knowledge = facts.knowledge()
-        profiles = {
-            id(p): [profile(s.kind, s.node, knowledge) for s in p.script.statements]
-            for p in parsed
-            if p.script is not None
-        }
-        planner = _planner_rows(conn, parsed, profiles)
+        plans = plan_run(conn, runs, facts, timeouts)
+        reached = [n for n in _locked(plans) if n not in facts.tables]
+        if reached:
+            # Relations reached through dependencies (a CASCADE, a foreign key's other table).
+            notes: list[str] = []
+            facts = facts.with_tables(read_tables(conn, reached, notes), notes)
+            plans = plan_run(conn, runs, facts, timeouts)
+        planner = _planner_rows(conn, parsed, plans)
     findings = (
         list(lint_findings)
         if lint_findings is not None
@@ -275,10 +272,11 @@ def assess(
         facts=facts,
         calibration=calibration,
         model=_learned(store, [f for f in folders if f is not None], config),
-        findings=findings,
-        statement_timeout=interval_seconds(settings.get("statement_timeout")),
+        findings=_unique(findings),
+        statement_timeout=timeouts["statement_timeout"],
+        lock_timeout=timeouts["lock_timeout"],
     )
-    results = [_migration(p, profiles.get(id(p), []), planner, ctx) for p in parsed]
+    results = [_migration(p, steps, planner, ctx) for p, steps in zip(parsed, plans, strict=True)]
     return RiskReport(
         migrations=tuple(results),
         server=facts.server,
@@ -292,22 +290,54 @@ def assess(
     )
 
 
+_TIMEOUTS = ("lock_timeout", "statement_timeout")
+
+
+def _script(item: _Parsed) -> Script | None:
+    if item.script is None:
+        return None
+    return [
+        (s.kind, s.node, f"{item.source.label} line {parsed.line}")
+        for s, parsed in zip(item.script.statements, item.statements, strict=True)
+    ]
+
+
+def _locked(plans: Sequence[Sequence[Planned]]) -> list[str]:
+    names = (
+        name
+        for steps in plans
+        for step in steps
+        for name in (
+            *(lock.table for lock in step.profile.locks),
+            *(w.table for w in step.profile.work if w.table),
+            *(w.referenced for w in step.profile.work if w.referenced),
+        )
+    )
+    return list(dict.fromkeys(names))
+
+
+def _unique(findings: Sequence[Finding]) -> list[Finding]:
+    """Each finding once (a migration given twice is linted twice)."""
+    return list(dict.fromkeys(findings))
+
+
 def _planner_rows(
     conn: psycopg.Connection[Any],
     parsed: Sequence[_Parsed],
-    profiles: Mapping[int, list[StatementProfile]],
+    plans: Sequence[Sequence[Planned]],
 ) -> dict[tuple[int, int], tuple[float, float] | None]:
     out: dict[tuple[int, int], tuple[float, float] | None] = {}
-    for item in parsed:
-        for position, found in enumerate(profiles.get(id(item), [])):
-            if any(work.estimate for work in found.work):
-                out[(id(item), position)] = estimate_rows(conn, item.statements[position].text)
+    for item, steps in zip(parsed, plans, strict=True):
+        for position, step in enumerate(steps):
+            if any(work.estimate for work in step.profile.work) and not step.profile.fails:
+                text = item.statements[position].text
+                out[(id(item), position)] = estimate_rows(conn, text, step.search_path)
     return out
 
 
 def _migration(
     item: _Parsed,
-    found: Sequence[StatementProfile],
+    steps: Sequence[Planned],
     planner: Mapping[tuple[int, int], tuple[float, float] | None],
     ctx: Context,
 ) -> MigrationRisk:
@@ -322,10 +352,11 @@ def _migration(
     risks = [
         evaluate_statement(
             statement,
-            found[position],
+            steps[position].profile,
             source.source,
             ctx,
             planner.get((id(item), position)),
+            Timeouts(steps[position].lock_timeout, steps[position].statement_timeout),
         )
         for position, statement in enumerate(item.statements)
     ]
@@ -336,19 +367,30 @@ def _method(
     config: RiskConfig, calibration: Calibration, model: LearnedModel | None, facts: Facts
 ) -> tuple[str, ...]:
     weights = config.weights
+    floor = (
+        "; the score is at least the lock time's value (db.risk.lock_time_floor): blocking "
+        "reads and writes for 0.1 s is MEDIUM, 0.5 s HIGH, 10 s CRITICAL"
+        if config.lock_time_floor
+        else ""
+    )
     lines = [
         f"score = data volume {weights.data_volume:.0%} + lock time {weights.lock_time:.0%}"
         f" + dependencies {weights.dependencies:.0%} + anomalies {weights.anomalies:.0%}"
         f" + concurrent load {weights.concurrent_load:.0%} (each factor a curve from 0 to 1,"
-        " db.risk.curves); LOW < 0.25 <= MEDIUM < 0.5 <= HIGH < 0.75 <= CRITICAL",
+        f" db.risk.curves){floor}; LOW < 0.25 <= MEDIUM < 0.5 <= HIGH < 0.75 <= CRITICAL",
         f"locks: the lock profile of PostgreSQL {facts.server.major} (from its documentation); "
         "a statement it does not know is the worst case",
     ]
     if calibration.calibrated:
+        spreads = ", ".join(
+            f"{speed.replace('_', ' ')} {calibration.spread_of(speed):.2f}"
+            for speed in ("rewrite", "scan", "index_narrow", "index_wide", "statement")
+        )
         lines.append(
             f"durations: heuristic = this server's speed, measured on {calibration.rows:,} "
-            f"rows ({calibration.measured_at}), times the sizes involved; bounds / and x "
-            f"{config.uncertainty:g} (times the calibration's spread)"
+            f"rows ({calibration.measured_at}), times the sizes involved; bounds: each part "
+            f"divided and multiplied by {config.uncertainty:g} x the spread of its own speed "
+            f"over the calibration runs ({spreads})"
         )
     else:
         lines.append(
@@ -357,9 +399,10 @@ def _method(
         )
     samples = len(model.samples) if model else 0
     lines.append(
-        f"learned: {samples} recorded runs usable; with {config.learned_min_samples} or more "
-        f"of the same kind on tables within {config.learned_size_ratio:g}x the size, their mean "
-        "and 95% interval replace the heuristic"
+        f"learned: {samples} recorded runs usable (those whose work is certain without live "
+        f"facts); with {config.learned_min_samples} or more of the same kind on tables within "
+        f"{config.learned_size_ratio:g}x the size, their mean and 95% interval (on a log "
+        "scale) replace the heuristic"
     )
     return tuple(lines)
 

@@ -10,7 +10,11 @@ schema whatever happens:
   text column (*wide* keys): rows per second;
 * **rewrite**: ``ADD COLUMN ... DEFAULT gen_random_uuid()`` (``random()`` before PostgreSQL 13):
   total bytes (heap and indexes, which are rebuilt) per second;
-* **statement**: a catalog-only ``ALTER COLUMN ... SET DEFAULT``: seconds.
+* **statement**: a catalog-only ``ALTER COLUMN ... SET DEFAULT``: seconds;
+* **update** and **delete**: ``UPDATE`` of every row (a new version of each, its index entries,
+  the WAL) and ``DELETE`` of every row, each in a transaction rolled back (then ``VACUUM``):
+  heap bytes per second. An ``UPDATE`` writes far more than a rewrite of the same rows; a
+  ``DELETE`` only marks them.
 
 Each is repeated ``calibration_repeats`` times; the median is kept, and the spread (slowest over
 fastest) widens the predictions' bounds. The result is cached in
@@ -43,7 +47,8 @@ from plimsoll.db.risk.config import Throughput
 
 log = get_logger(__name__)
 
-CACHE_VERSION = 1
+# 2: the update and delete speeds (version 1 entries are measured again).
+CACHE_VERSION = 2
 CACHE_FILE = Path(".plimsoll") / "cache" / "risk-calibration.json"
 
 
@@ -61,6 +66,8 @@ class Calibration:
     index_rows_per_second_narrow: float
     index_rows_per_second_wide: float
     statement_seconds: float
+    update_bytes_per_second: float = Throughput().update_bytes_per_second
+    delete_bytes_per_second: float = Throughput().delete_bytes_per_second
     source: str = "defaults"
     measured_at: str | None = None
     rows: int = 0
@@ -92,6 +99,8 @@ class Calibration:
             index_rows_per_second_narrow=throughput.index_rows_per_second_narrow,
             index_rows_per_second_wide=throughput.index_rows_per_second_wide,
             statement_seconds=throughput.statement_seconds,
+            update_bytes_per_second=throughput.update_bytes_per_second,
+            delete_bytes_per_second=throughput.delete_bytes_per_second,
             source="defaults",
             reason=reason,
         )
@@ -141,6 +150,8 @@ def measure(conn: psycopg.Connection[Any], *, rows: int = 100_000, repeats: int 
         wide: list[float] = []
         rewrites: list[float] = []
         catalog: list[float] = []
+        updates: list[float] = []
+        deletes: list[float] = []
         table_bytes = 0
         for n in range(repeats):
             heap, total = _sizes(conn, table)
@@ -174,6 +185,15 @@ def measure(conn: psycopg.Connection[Any], *, rows: int = 100_000, repeats: int 
             catalog.append(
                 _timed(conn, sql.SQL("ALTER TABLE {} ALTER COLUMN n SET DEFAULT 0").format(table))
             )
+            heap, _ = _sizes(conn, table)
+            for statement, speeds in (
+                (sql.SQL("UPDATE {} SET k = k + 1").format(table), updates),
+                (sql.SQL("DELETE FROM {}").format(table), deletes),
+            ):
+                with conn.transaction(force_rollback=True):
+                    speeds.append(heap / _timed(conn, statement))
+            # The rolled-back versions are dead: make their room reusable, as after a day.
+            conn.execute(sql.SQL("VACUUM {}").format(table))
     finally:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
     return Calibration(
@@ -182,6 +202,8 @@ def measure(conn: psycopg.Connection[Any], *, rows: int = 100_000, repeats: int 
         index_rows_per_second_narrow=statistics.median(narrow),
         index_rows_per_second_wide=statistics.median(wide),
         statement_seconds=statistics.median(catalog),
+        update_bytes_per_second=statistics.median(updates),
+        delete_bytes_per_second=statistics.median(deletes),
         source="measured",
         measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rows=rows,
@@ -194,6 +216,8 @@ def measure(conn: psycopg.Connection[Any], *, rows: int = 100_000, repeats: int 
             "index_narrow": _ratio(narrow),
             "index_wide": _ratio(wide),
             "statement": _ratio(catalog),
+            "update": _ratio(updates),
+            "delete": _ratio(deletes),
         },
     )
 

@@ -16,12 +16,15 @@ its scores mean and tune them (``[tool.plimsoll.db.risk]``)::
 
     [tool.plimsoll.db.risk.curves.lock_time] # seconds the application is blocked -> 0..1
     scale = "log"
-    points = [[0.02, 0.0], [0.1, 0.4], [0.5, 0.7], [2, 0.85], [10, 0.95], [60, 1.0]]
+    points = [[0.02, 0.0], [0.1, 0.25], [0.5, 0.5], [10, 0.75], [60, 0.9], [600, 1.0]]
 
 A curve maps a factor's raw measure to a value from 0 to 1 by straight lines between its
 points (on a log10 axis with ``scale = "log"``); below the first point it is the first
-point's value, above the last the last one's. This module imports only pydantic: the
-configuration is read by every command.
+point's value, above the last the last one's. The score is at least the lock-time curve's
+value (``lock_time_floor``), so that curve also says from how many seconds of blocking a
+statement is MEDIUM, HIGH or CRITICAL whatever the other factors. docs/db-risk.md has the
+whole method. This module imports only pydantic: the configuration is read by every
+command.
 """
 
 from __future__ import annotations
@@ -112,9 +115,12 @@ class Curves(_Model):
       CONCURRENTLY``, counts ``online_data_share`` of its bytes); 1 MB is nothing, 100 MB
       takes seconds, 10 GB is the worst.
     * ``lock_time``: predicted seconds the application is blocked (time a lock that blocks
-      reads is held; a lock that blocks only writes counts ``writes_only_lock_share`` of it);
-      20 ms goes unnoticed, 100 ms shows in latency, half a second breaks latency objectives
-      and piles up connections behind the lock, 10 s is an outage.
+      reads is held; a lock that blocks only writes counts ``writes_only_lock_share`` of it,
+      and row locks that share times the part of the table they cover); 20 ms goes
+      unnoticed, 100 ms shows in latency (0.25: MEDIUM), half a second breaks latency
+      objectives and piles up connections behind the lock (0.5: HIGH), 10 s is an outage
+      (0.75: CRITICAL), a minute and more is a long one. The knots sit on the levels' cut
+      points because the score is at least this value (``lock_time_floor``).
     * ``dependencies``: views, foreign keys (both ways), triggers and partitions of the tables
       locked in a blocking mode: each is something else that waits or breaks.
     * ``anomalies``: lint points of the findings (``anomaly_points``): one warning is 0.6.
@@ -125,7 +131,7 @@ class Curves(_Model):
         "log", (1e6, 0.0), (1e7, 0.35), (1e8, 0.75), (1e9, 0.9), (1e10, 1.0)
     )
     lock_time: Curve = _curve(
-        "log", (0.02, 0.0), (0.1, 0.4), (0.5, 0.7), (2.0, 0.85), (10.0, 0.95), (60.0, 1.0)
+        "log", (0.02, 0.0), (0.1, 0.25), (0.5, 0.5), (10.0, 0.75), (60.0, 0.9), (600.0, 1.0)
     )
     dependencies: Curve = _curve("linear", (0, 0.0), (1, 0.3), (3, 0.6), (10, 0.9), (30, 1.0))
     anomalies: Curve = _curve("linear", (0, 0.0), (1, 0.6), (3, 0.9), (6, 1.0))
@@ -153,6 +159,8 @@ class Throughput(_Model):
     index_rows_per_second_narrow: float = Field(default=2e6, gt=0)
     index_rows_per_second_wide: float = Field(default=8e5, gt=0)
     statement_seconds: float = Field(default=0.002, gt=0)
+    update_bytes_per_second: float = Field(default=15e6, gt=0)
+    delete_bytes_per_second: float = Field(default=250e6, gt=0)
 
 
 class RiskConfig(_Model):
@@ -168,9 +176,12 @@ class RiskConfig(_Model):
     runs of the same kind of operation on tables within ``learned_size_ratio`` times the size
     replace the heuristic with their mean and 95% interval. ``long_transaction_seconds``:
     transactions open longer than this count as load (a lock would queue behind them).
+    ``lock_time_floor``: the score is at least the lock-time factor's value, so a predicted
+    outage reaches the level its blocking time implies however calm the other factors are.
     """
 
     fail_level: Level = Level.CRITICAL
+    lock_time_floor: bool = True
     weights: Weights = Field(default_factory=Weights)
     curves: Curves = Field(default_factory=Curves)
     anomaly_points: AnomalyPoints = Field(default_factory=AnomalyPoints)

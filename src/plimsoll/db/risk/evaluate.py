@@ -3,24 +3,29 @@
 A lock matters only on a relation other sessions use: one that exists and was not created
 earlier in the same run (before the commit nobody else sees it; after it, it is empty). A
 statement blocks the application for as long as it runs when one of those locks blocks reads
-or writes. In a transactional migration every lock is held until the commit, so a table stays
-blocked from the first statement that blocks it to the end of the migration.
+or writes, and for as long as its lock request waits behind a session holding a conflicting
+lock (every later query on the table queues behind the request; ``lock_timeout`` bounds the
+wait, after which the statement fails). An ``UPDATE`` or ``DELETE`` blocks no table but keeps
+the rows it changes locked: writes of those rows wait. In a transactional migration every lock
+is held until the commit (see ``holds``).
 """
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from plimsoll.db.lint.findings import Finding
 from plimsoll.db.risk.anomalies import on_lines, points
 from plimsoll.db.risk.calibration import Calibration
 from plimsoll.db.risk.config import RiskConfig
 from plimsoll.db.risk.facts import Facts, LockHolder, TableFacts
+from plimsoll.db.risk.holds import holds as lock_holds
+from plimsoll.db.risk.holds import reorder_advice
 from plimsoll.db.risk.learned import LearnedModel
 from plimsoll.db.risk.locks import LockLevel, strongest
-from plimsoll.db.risk.operations import StatementProfile, WorkKind
+from plimsoll.db.risk.operations import StatementProfile, Work, WorkKind, shown
 from plimsoll.db.risk.predict import (
     ZERO,
     Cost,
@@ -31,7 +36,19 @@ from plimsoll.db.risk.predict import (
     work_cost,
 )
 from plimsoll.db.risk.report import LockHold, MigrationRisk, StatementRisk, TableImpact
+from plimsoll.db.risk.run_state import interval_seconds
 from plimsoll.db.risk.score import Inputs, score
+
+__all__ = [
+    "Context",
+    "ParsedStatement",
+    "evaluate_migration",
+    "evaluate_statement",
+    "interval_seconds",
+    "variants",
+]
+
+UNKNOWN = Estimate(0.0, None, math.inf, "unknown", "the statement's work cannot be told")
 
 
 @dataclass(frozen=True)
@@ -49,7 +66,11 @@ class ParsedStatement:
 
 @dataclass
 class Context:
-    """What every statement of a run is evaluated against."""
+    """What every statement of a run is evaluated against.
+
+    ``statement_timeout`` and ``lock_timeout`` are the migrator's (seconds; None: none); a
+    statement may bring its own (``SET lock_timeout`` earlier in the run).
+    """
 
     config: RiskConfig
     facts: Facts
@@ -58,6 +79,7 @@ class Context:
     findings: Sequence[Finding] = ()
     statement_timeout: float | None = None
     created: set[str] = field(default_factory=set)
+    lock_timeout: float | None = None
 
     def is_new(self, name: str) -> bool:
         """Whether ``name`` was created earlier in this run."""
@@ -77,18 +99,12 @@ def variants(name: str) -> set[str]:
     return {name, f"public.{name}"}
 
 
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+@dataclass(frozen=True)
+class Timeouts:
+    """The ``lock_timeout`` and ``statement_timeout`` in force for one statement (seconds)."""
 
-
-def interval_seconds(value: str | None) -> float | None:
-    """A PostgreSQL time setting (``5s``, ``1min``, ``500`` = ms) in seconds; None for 0 or bad."""
-    if not value:
-        return None
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", value.lower())
-    if match is None or (match[2] and match[2] not in _UNITS):
-        return None
-    seconds = float(match[1]) * _UNITS.get(match[2] or "ms", 1.0)
-    return seconds or None
+    lock: float | None
+    statement: float | None
 
 
 @dataclass(frozen=True)
@@ -119,7 +135,13 @@ def _effective_locks(
             if known is None or known.lock is None
             else strongest([known.lock, lock.level])
         )
-        impacts[target] = _impact(target, facts, level, new)
+        impact = _impact(target, facts, level, new)
+        impacts[target] = replace(
+            impact,
+            reason=lock.reason or (known.reason if known else None),
+            emptied=lock.emptied or bool(known and known.emptied),
+            dropped=lock.dropped or bool(known and known.dropped),
+        )
     for work in profile.work:
         for name in (work.table, work.referenced):
             if name and name not in impacts:
@@ -145,16 +167,23 @@ def _dependents_detail(tables: Sequence[TableFacts]) -> str:
     parts = []
     for t in tables:
         kinds = [
-            (t.views, "views"),
-            (t.foreign_keys_in, "foreign keys in"),
-            (t.foreign_keys_out, "foreign keys out"),
-            (t.triggers, "triggers"),
-            (t.partitions, "partitions"),
+            (t.views, "view", "views"),
+            (t.foreign_keys_in, "foreign key in", "foreign keys in"),
+            (t.foreign_keys_out, "foreign key out", "foreign keys out"),
+            (t.triggers, "trigger", "triggers"),
+            (t.partitions, "partition", "partitions"),
         ]
-        listed = ", ".join(f"{n} {word}" for n, word in kinds if n)
+        listed = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in kinds if n)
         if listed:
-            parts.append(f"{t.name}: {listed}")
+            parts.append(f"{shown(t.name)}: {listed}")
     return "; ".join(parts) or "none on the locked tables"
+
+
+def _sessions(blockers: Sequence[LockHolder]) -> str:
+    """``session 12 holds`` or ``sessions 12, 34 hold``."""
+    pids = list(dict.fromkeys(b.pid for b in blockers))
+    listed = ", ".join(str(pid) for pid in pids)
+    return f"session {listed} holds" if len(pids) == 1 else f"sessions {listed} hold"
 
 
 def _load_detail(ctx: Context, blockers: Sequence[LockHolder]) -> str:
@@ -162,14 +191,63 @@ def _load_detail(ctx: Context, blockers: Sequence[LockHolder]) -> str:
     detail = f"{load.active} of {load.max_connections} connections active"
     if load.long_transactions:
         oldest = max(t.seconds for t in load.long_transactions)
+        count = len(load.long_transactions)
         detail += (
-            f"; {len(load.long_transactions)} transactions open longer than "
+            f"; {count} transaction{'s' if count > 1 else ''} open longer than "
             f"{ctx.config.long_transaction_seconds:g} s (oldest {seconds_text(oldest)})"
         )
     if blockers:
-        pids = ", ".join(str(b.pid) for b in blockers)
-        detail += f"; sessions {pids} hold conflicting locks: the change would queue behind them"
+        detail += f"; {_sessions(blockers)} conflicting locks: the change would queue behind"
     return detail
+
+
+def _failing(profile: StatementProfile) -> StatementProfile:
+    """A statement that will fail does no work: it takes its lock, then stops.
+
+    What the profile says it would do (a rewrite, advice to avoid one) does not happen, so
+    only the failure is said.
+    """
+    table = next((w.table for w in profile.work if w.table), None)
+    return replace(
+        profile,
+        work=(Work(WorkKind.CATALOG, table),),
+        recommendations=(),
+        notes=(f"this statement will fail: {profile.fails}",),
+    )
+
+
+def _row_locks(
+    profile: StatementProfile,
+    visible: Mapping[str, TableFacts],
+    planner: tuple[float, float] | None,
+    ctx: Context,
+) -> tuple[float, TableFacts | None]:
+    """Rows of a table in use an UPDATE/DELETE changes (and keeps locked), and that table."""
+    for work in profile.work:
+        facts = visible.get(work.table or "")
+        if not work.row_locks or facts is None or ctx.is_new(facts.name):
+            continue
+        rows = float(work.rows) if work.rows is not None else (planner[0] if planner else None)
+        if rows is None:
+            rows = facts.rows  # not known: all of them, the worst case
+        return min(rows, facts.rows) if facts.rows >= 1 else rows, facts
+    return 0.0, None
+
+
+def _wait(blockers: Sequence[LockHolder], timeout: float | None) -> Estimate:
+    """How long a lock request may queue behind ``blockers``: up to ``lock_timeout``."""
+    who = _sessions(blockers)
+    if timeout is None:
+        return Estimate(
+            0.0, None, math.inf, "unbounded", f"{who} a conflicting lock; no lock_timeout"
+        )
+    return Estimate(
+        0.0,
+        timeout,
+        timeout,
+        "lock_timeout",
+        f"{who} a conflicting lock: queued up to lock_timeout ({seconds_text(timeout)})",
+    )
 
 
 def evaluate_statement(
@@ -178,9 +256,13 @@ def evaluate_statement(
     source: str,
     ctx: Context,
     planner: tuple[float, float] | None = None,
+    timeouts: Timeouts | None = None,
 ) -> StatementRisk:
     """The risk of one statement, given its profile (read against the live facts)."""
     config = ctx.config
+    timeouts = timeouts or Timeouts(ctx.lock_timeout, ctx.statement_timeout)
+    if profile.fails:
+        profile = _failing(profile)
     effective, impacts = _effective_locks(profile, ctx)
     visible = {
         name: facts
@@ -189,18 +271,28 @@ def evaluate_statement(
     }
     costs = [work_cost(w, visible, ctx.calibration, config, planner) for w in profile.work]
     blind = any(w.kind is WorkKind.UNKNOWN and (w.table or "") not in visible for w in profile.work)
-    duration = _duration(profile, costs, visible, ctx)
-    if blind:
-        duration = Estimate(
-            0.0, None, float("inf"), "unknown", "the statement's work cannot be told"
-        )
+    duration = UNKNOWN if blind else _duration(profile, costs, visible, ctx)
+    # A statement the profile cannot read that names no table may lock any: the worst case.
+    unnamed = not profile.known and not profile.locks
     blocking = [lock for lock in effective if lock.level.blocks_reads or lock.level.blocks_writes]
     lock_level = strongest([lock.level for lock in effective])
-    blocks_reads = any(lock.level.blocks_reads for lock in effective)
-    blocks_writes = any(lock.level.blocks_writes for lock in effective)
-    lock_seconds = duration if blocking else ZERO
-    share = 1.0 if blocks_reads else config.writes_only_lock_share
-    lock_raw = None if blind or lock_seconds.mean is None else lock_seconds.mean * share
+    blocks_reads = any(lock.level.blocks_reads for lock in effective) or unnamed
+    blocks_writes = any(lock.level.blocks_writes for lock in effective) or unnamed
+    if unnamed:
+        lock_level = LockLevel.ACCESS_EXCLUSIVE
+    blockers = [
+        holder
+        for lock in effective
+        for holder in lock.facts.holders
+        if holder.mode is not None and holder.mode.conflicts_with(lock.level)
+    ]
+    wait = _wait(blockers, timeouts.lock) if blockers and blocking else ZERO
+    row_count, row_table = (0.0, None) if blocking else _row_locks(profile, visible, planner, ctx)
+    if blocking or unnamed or row_count:
+        lock_seconds = total([wait, duration]) if wait is not ZERO else duration
+    else:
+        lock_seconds = ZERO
+    lock_raw = _lock_raw(lock_seconds, wait, blocks_reads, row_count, row_table, blind, config)
     # Work that blocks nothing (CONCURRENTLY, VALIDATE) weighs less than work behind a lock.
     data_raw = (
         None
@@ -211,29 +303,25 @@ def evaluate_statement(
         )
     )
     blocked_tables = list({lock.table: lock.facts for lock in blocking}.values())
-    blockers = [
-        holder
-        for lock in effective
-        for holder in lock.facts.holders
-        if holder.mode is not None and holder.mode.conflicts_with(lock.level)
-    ]
+    if row_table is not None:
+        blocked_tables.append(row_table)
     findings = on_lines(ctx.findings, source, statement.line, statement.end_line)
     notes = list(profile.notes)
     advice = list(profile.recommendations)
     relevant = bool(effective) or any(w.table in visible for w in profile.work if w.kind.heavy)
     if not relevant:
         advice = []
-    if blockers:
+    if wait is not ZERO:
+        tables = ", ".join(sorted({shown(b.table) for b in blockers}))
+        notes.append(_wait_note(blockers, tables, timeouts.lock))
         advice.append(
-            "wait for (or end) the transactions holding locks on "
-            + ", ".join(sorted({b.table for b in blockers}))
-            + ": the change would queue behind them and every query after it would wait too"
+            f"wait for (or end) the transactions holding locks on {tables}: the change would "
+            "queue behind them and every query after it would wait too"
         )
-    timeout = ctx.statement_timeout
-    if timeout and duration.mean is not None and duration.mean > timeout:
+    if timeouts.statement and duration.mean is not None and duration.mean > timeouts.statement:
         notes.append(
             f"predicted {seconds_text(duration.mean)}, more than statement_timeout "
-            f"({seconds_text(timeout)}): the migrator would cancel it"
+            f"({seconds_text(timeouts.statement)}): the migrator would cancel it"
         )
     inputs = Inputs(
         data_bytes=data_raw,
@@ -243,7 +331,10 @@ def evaluate_statement(
         load_ratio=ctx.facts.load.ratio,
         blockers=len(blockers),
         long_transactions=len(ctx.facts.load.long_transactions),
-        lock_detail=_lock_detail(blocking, lock_seconds, blocks_reads),
+        data_detail="cannot be told before it runs: the worst case" if blind else "",
+        lock_detail=_lock_detail(
+            blocking, lock_seconds, blocks_reads, unnamed, row_count, row_table, wait
+        ),
         dependents_detail=_dependents_detail(blocked_tables),
         anomalies_detail=", ".join(f"{f.rule} ({f.severity.value})" for f in findings),
         load_detail=_load_detail(ctx, blockers),
@@ -272,17 +363,78 @@ def evaluate_statement(
         recommendations=tuple(dict.fromkeys(advice)),
         notes=tuple(dict.fromkeys(notes)),
         blockers=tuple(blockers),
+        wait=wait,
+        row_locks=row_count,
+        fails=profile.fails,
     )
     ctx.remember(profile.creates)
     return result
 
 
-def _lock_detail(blocking: Sequence[_Lock], seconds: Estimate, reads: bool) -> str:
+def _lock_raw(
+    lock_seconds: Estimate,
+    wait: Estimate,
+    reads: bool,
+    row_count: float,
+    row_table: TableFacts | None,
+    blind: bool,
+    config: RiskConfig,
+) -> float | None:
+    """The lock factor's measure: blocked seconds, weighted by what is blocked (None: unknown)."""
+    if wait.method == "unbounded":
+        return math.inf  # queued behind another session with nothing to bound the wait
+    if blind or lock_seconds.mean is None:
+        return None
+    if row_count and row_table is not None:
+        share = min(row_count / row_table.rows, 1.0) if row_table.rows >= 1 else 1.0
+        return lock_seconds.mean * config.writes_only_lock_share * share
+    return lock_seconds.mean * (1.0 if reads else config.writes_only_lock_share)
+
+
+def _wait_note(blockers: Sequence[LockHolder], tables: str, timeout: float | None) -> str:
+    who = _sessions(blockers)
+    if timeout is None:
+        return (
+            f"{who} a conflicting lock on {tables}: the statement would wait until they end, "
+            "and every later query on the table queues behind it (no lock_timeout bounds it)"
+        )
+    return (
+        f"{who} a conflicting lock on {tables}: the statement would wait up to lock_timeout "
+        f"({seconds_text(timeout)}) with every later query on the table queued behind it, "
+        "then fail unless they end first"
+    )
+
+
+def _lock_detail(
+    blocking: Sequence[_Lock],
+    seconds: Estimate,
+    reads: bool,
+    unnamed: bool,
+    row_count: float,
+    row_table: TableFacts | None,
+    wait: Estimate,
+) -> str:
+    if unnamed:
+        return (
+            "may block reads and writes of any table it touches for as long as it runs: "
+            "cannot be told before it runs, the worst case"
+        )
+    if row_count and row_table is not None:
+        share = min(row_count / row_table.rows, 1.0) if row_table.rows >= 1 else 1.0
+        return (
+            f"updates and deletes of {row_count:,.0f} rows of {shown(row_table.name)} "
+            f"({share:.0%} of it) wait for {seconds.text()} (row locks until the commit)"
+        )
     if not blocking:
         return "no lock blocks reads or writes"
     what = "reads and writes" if reads else "writes"
-    tables = ", ".join(dict.fromkeys(lock.table for lock in blocking))
-    return f"{what} on {tables} blocked for {seconds.text()}"
+    tables = ", ".join(dict.fromkeys(shown(lock.table) for lock in blocking))
+    if wait.method == "unbounded":
+        return f"{what} on {tables} blocked until the sessions holding locks end (unbounded)"
+    queued = (
+        f", {seconds_text(wait.mean or 0)} of it queued behind other sessions" if wait.mean else ""
+    )
+    return f"{what} on {tables} blocked for {seconds.text()}{queued}"
 
 
 def _duration(
@@ -317,11 +469,13 @@ def evaluate_migration(
     """The risk of a migration from its statements' (lock holds to the commit when transactional)."""
     config = ctx.config
     transactional = all(s.transactional for s in statements)
-    holds = _holds(statements, transactional)
-    share_of = {True: 1.0, False: config.writes_only_lock_share}
+    holds = lock_holds(statements, transactional)
+    share = config.writes_only_lock_share
     longest = max(
         holds,
-        key=lambda h: (h.seconds.mean or float("inf")) * share_of[h.level.blocks_reads],
+        key=lambda h: (
+            (h.seconds.mean if h.seconds.mean is not None else math.inf) * h.weight(share)
+        ),
         default=None,
     )
     lock_seconds = longest.seconds if longest else ZERO
@@ -331,35 +485,58 @@ def evaluate_migration(
     tables = {t.name: t for s in statements for t in s.tables if t.name in blocked}
     dependents = sum(t.dependents for t in tables.values())
     blockers = {(b.pid, b.table): b for s in statements for b in s.blockers}
-    reads = bool(longest and longest.level.blocks_reads)
-    lock_raw = None if lock_seconds.mean is None else lock_seconds.mean * share_of[reads]
-    worst_lock = any(s.score.factor("lock_time").raw is None for s in statements)
+    lock_raws = [s.score.factor("lock_time").raw for s in statements]
+    unnamed = next((s for s in statements if not s.known and s.blocks_reads and not s.tables), None)
+    if any(raw is not None and math.isinf(raw) for raw in lock_raws):
+        lock_raw: float | None = math.inf
+    elif unnamed is not None or any(raw is None for raw in lock_raws):
+        lock_raw = None
+        lock_seconds = UNKNOWN
+    elif longest is not None and longest.seconds.mean is not None:
+        lock_raw = longest.seconds.mean * longest.weight(share)
+    else:
+        lock_raw = 0.0
+    count = len(findings)
     inputs = Inputs(
         data_bytes=None if any(d is None for d in data) else sum(d or 0.0 for d in data),
-        lock_seconds=None if worst_lock else lock_raw,
+        lock_seconds=lock_raw,
         dependents=dependents,
         anomaly_points=points(findings, config.anomaly_points),
         load_ratio=ctx.facts.load.ratio,
         blockers=len(blockers),
         long_transactions=len(ctx.facts.load.long_transactions),
-        lock_detail=(
-            f"{'reads and writes' if reads else 'writes'} on {longest.table} blocked for "
-            f"{longest.seconds.text()} (until {'the commit' if transactional else 'the statement ends'})"
-            if longest
-            else "no lock blocks reads or writes"
+        data_detail="cannot be told before it runs: the worst case"
+        if any(d is None for d in data)
+        else "",
+        lock_detail=_migration_lock_detail(longest, transactional, unnamed, lock_raw),
+        dependents_detail=(
+            f"{dependents} on {', '.join(shown(t) for t in sorted(blocked))}"
+            if blocked
+            else "no table blocked"
         ),
-        dependents_detail=f"{dependents} on {', '.join(sorted(blocked)) or 'no blocked table'}",
-        anomalies_detail=f"{len(findings)} lint findings" if findings else "",
+        anomalies_detail=f"{count} lint finding{'s' if count != 1 else ''}" if findings else "",
         load_detail=_load_detail(ctx, list(blockers.values())),
     )
     all_notes = list(notes)
     advice = list(dict.fromkeys(r for s in statements for r in s.recommendations))
     if transactional:
-        advice.extend(_reorder_advice(statements, holds))
+        advice.extend(reorder_advice(statements, holds))
     if not transactional and len(statements) > 1:
         all_notes.append(
             "runs outside a transaction (a statement cannot run in one): if a statement fails, "
             "the ones before it stay applied"
+        )
+    failures = tuple(f"line {s.line}: {s.fails}" for s in statements if s.fails)
+    if failures:
+        all_notes.insert(
+            0,
+            "will fail: "
+            + "; ".join(failures)
+            + (
+                " (the migration is rolled back)"
+                if transactional
+                else " (the statements before it stay applied)"
+            ),
         )
     return MigrationRisk(
         label=label,
@@ -368,61 +545,30 @@ def evaluate_migration(
         statements=tuple(statements),
         holds=tuple(holds),
         lock_seconds=lock_seconds,
-        duration=total(s.duration for s in statements),
+        duration=total(total([s.wait, s.duration]) for s in statements),
         score=score(inputs, config),
         recommendations=tuple(dict.fromkeys(advice)),
         notes=tuple(all_notes),
         findings=tuple(findings),
+        failures=failures,
     )
 
 
-def _reorder_advice(statements: Sequence[StatementRisk], holds: Sequence[LockHold]) -> list[str]:
-    """Advice for a quick statement whose lock is held through slower ones after it."""
-    out = []
-    by_line = {s.line: s for s in statements}
-    for hold in holds:
-        first = by_line.get(hold.from_line)
-        own, held = (first.duration.mean if first else None), hold.seconds.mean
-        if own is None or held is None or held < 0.1 or held < 2 * own:
-            continue
-        what = "reads and writes" if hold.level.blocks_reads else "writes"
-        out.append(
-            f"move line {hold.from_line} ({hold.level.value} on {hold.table}) to the end of "
-            f"the migration or into a migration of its own: its lock is held until the commit, "
-            f"blocking {what} for {seconds_text(held)} instead of {seconds_text(own)}"
+def _migration_lock_detail(
+    longest: LockHold | None, transactional: bool, unnamed: StatementRisk | None, raw: float | None
+) -> str:
+    if unnamed is not None:
+        return (
+            f"line {unnamed.line} cannot be read ahead: it may block reads and writes of any "
+            "table it touches for as long as it runs (the worst case)"
         )
-    return out
-
-
-def _holds(statements: Sequence[StatementRisk], transactional: bool) -> list[LockHold]:
-    """Per table, how long writes are blocked and (from a later point, maybe) reads too.
-
-    Every lock that blocks reads also blocks writes, so a table has at most two holds: one
-    blocking writes only, from the first statement that blocks writes, and one blocking reads
-    as well, from the first statement that takes ACCESS EXCLUSIVE.
-    """
-    entries: dict[str, list[tuple[int, StatementRisk, LockLevel]]] = {}
-    for position, statement in enumerate(statements):
-        for table in statement.tables:
-            level = table.lock
-            if level is None or not table.exists or table.new or not level.blocks_writes:
-                continue
-            entries.setdefault(table.name, []).append((position, statement, level))
-    holds: list[LockHold] = []
-    for name, found in entries.items():
-        writes = [e for e in found if not e[2].blocks_reads]
-        reads = [e for e in found if e[2].blocks_reads]
-        for group in (writes, reads):
-            if not group or (group is writes and reads and reads[0][0] <= writes[0][0]):
-                continue
-            level = strongest([e[2] for e in group]) or group[0][2]
-            if transactional:
-                position, statement, _ = group[0]
-                seconds = total(s.duration for s in statements[position:])
-            else:
-                position, statement, _ = max(
-                    group, key=lambda e: e[1].duration.mean or float("inf")
-                )
-                seconds = statement.duration
-            holds.append(LockHold(name, level, statement.line, seconds))
-    return holds
+    if raw is not None and math.isinf(raw):
+        return "a lock request would queue behind another session's lock with no lock_timeout"
+    if longest is None:
+        return "no lock blocks reads or writes"
+    until = "the commit" if transactional else "the statement ends"
+    on = "of" if longest.rows else "on"
+    return (
+        f"{longest.blocks} {on} {shown(longest.table)} blocked for {longest.seconds.text()} "
+        f"(until {until})"
+    )

@@ -10,13 +10,18 @@
    own because some managed services refuse it;
 3. each relation the migrations name, resolved through the session's ``search_path``: kind,
    row estimate, heap, index and total size (partitions summed), the number of views built on
-   it, foreign keys to and from it, triggers and partitions, its columns and constraints, and
-   the sessions holding a lock on it right now.
+   it, foreign keys to and from it, triggers and partitions, its columns and constraints, the
+   sessions holding a lock on it right now, and what depends on it by name (the tables of its
+   foreign keys both ways, the views built on it, what ``TRUNCATE ... CASCADE`` empties with
+   it, and what uses each column): what CASCADE reaches and RESTRICT refuses.
+
+Relations reached that way are read in a second round (:func:`read_tables`) when a statement
+locks them. The queries themselves are in :mod:`plimsoll.db.risk.facts_sql`.
 
 Other users' sessions show their state only to a superuser or a member of
 ``pg_read_all_stats``; without it, their activity and long transactions are not seen (the
-report says so). Sizes come from ``pg_relation_size``, which takes a brief ACCESS SHARE lock: the session sets
-``lock_timeout`` (``db.risk.facts_lock_timeout``) and, when a table is locked, reads the sizes
+report says so). Sizes come from ``pg_relation_size``, which takes a brief ACCESS SHARE lock:
+the session sets ``lock_timeout`` (``db.risk.facts_lock_timeout``) and, when a table is locked, reads the sizes
 from ``pg_class`` instead (as of the last VACUUM or ANALYZE) and says so. A table never
 analysed gets the planner's row estimate (``EXPLAIN``), as the planner itself would.
 """
@@ -30,8 +35,16 @@ from typing import Any
 
 import psycopg
 
+from plimsoll.db.risk import facts_sql
 from plimsoll.db.risk.locks import LockLevel
-from plimsoll.db.risk.operations import ColumnInfo, ConstraintInfo, Knowledge
+from plimsoll.db.risk.operations import (
+    ColumnInfo,
+    ColumnUser,
+    ConstraintInfo,
+    Dependents,
+    ForeignKeyLink,
+    Knowledge,
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,7 @@ class TableFacts:
     constraints: Mapping[str, ConstraintInfo] = field(default_factory=dict)
     holders: tuple[LockHolder, ...] = ()
     sizes_from_catalog: bool = False
+    related: Dependents = field(default_factory=Dependents)
 
     @property
     def dependents(self) -> int:
@@ -148,7 +162,12 @@ class TableFacts:
 
 @dataclass(frozen=True)
 class ServerFacts:
-    """The server: version, identity (the calibration key), database and TimeZone."""
+    """The server: version, identity (the calibration key), database and TimeZone.
+
+    ``timezone_zero``: whether the session TimeZone (the migrator's, as it connects the same
+    way) has a fixed offset of zero: PostgreSQL 12+ then changes timestamp to timestamptz
+    and back without a rewrite.
+    """
 
     version_num: int
     version: str
@@ -157,6 +176,7 @@ class ServerFacts:
     timezone: str
     max_connections: int
     sees_all_sessions: bool = True
+    timezone_zero: bool | None = None
 
     @property
     def major(self) -> int:
@@ -178,6 +198,7 @@ class ServerFacts:
             "timezone": self.timezone,
             "max_connections": self.max_connections,
             "sees_all_sessions": self.sees_all_sessions,
+            "timezone_fixed_utc": self.timezone_zero,
         }
 
 
@@ -227,97 +248,29 @@ class Facts:
             volatility=dict(self.volatility),
             columns={name: t.columns for name, t in self.tables.items() if t.exists},
             constraints={name: t.constraints for name, t in self.tables.items() if t.exists},
-            timezone_utc=self.server.timezone.upper() in ("UTC", "ETC/UTC", "GMT", "ZULU"),
+            timezone_utc=self.server.timezone_zero,
             partitioned=frozenset(
                 name for name, t in self.tables.items() if t.exists and t.kind in ("p", "I")
             ),
+            live=True,
+            missing=frozenset(name for name, t in self.tables.items() if not t.exists),
+            dependents={name: t.related for name, t in self.tables.items() if t.exists},
+            parents=frozenset(name for name, t in self.tables.items() if t.exists and t.partitions),
+        )
+
+    def with_tables(self, tables: Mapping[str, TableFacts], notes: Sequence[str] = ()) -> Facts:
+        """These facts with more relations (read in a later round)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            tables={**self.tables, **tables},
+            notes=tuple(dict.fromkeys((*self.notes, *notes))),
         )
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-_SERVER_SQL = """
-SELECT current_setting('server_version_num')::int,
-       current_setting('server_version'),
-       current_setting('max_connections')::int,
-       current_setting('TimeZone'),
-       current_database(),
-       (SELECT count(*) FROM pg_stat_activity
-         WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()),
-       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
-       (SELECT json_agg(json_build_array(pid, extract(epoch FROM now() - xact_start)::float8,
-                                         state, left(query, 200)) ORDER BY xact_start)
-          FROM pg_stat_activity
-         WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()
-           AND backend_type = 'client backend'
-           AND xact_start < now() - make_interval(secs => %(long)s)),
-       (SELECT json_object_agg(proname, volatility) FROM (
-          SELECT proname, max(provolatile::text) AS volatility
-            FROM pg_proc WHERE proname = ANY(%(functions)s) GROUP BY proname) AS p),
-       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-         OR pg_has_role('pg_read_all_stats', 'MEMBER')
-"""
-
-_SIZES_LIVE = """
-       CASE WHEN c.relkind = 'p' THEN
-            (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)::bigint
-               FROM pg_partition_tree(c.oid) AS t)
-            ELSE pg_relation_size(c.oid) END,
-       CASE WHEN c.relkind = 'p' THEN
-            (SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)::bigint
-               FROM pg_partition_tree(c.oid) AS t)
-            ELSE pg_total_relation_size(c.oid) END,
-       CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_indexes_size(c.oid) ELSE 0 END,
-"""
-# Without locks: the sizes as of the last VACUUM or ANALYZE.
-_SIZES_CATALOG = """
-       c.relpages::bigint * current_setting('block_size')::bigint,
-       (c.relpages::bigint + coalesce((SELECT sum(i.relpages) FROM pg_index x
-          JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), 0)::bigint)
-          * current_setting('block_size')::bigint,
-       coalesce((SELECT sum(i.relpages) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-          WHERE x.indrelid = c.oid), 0)::bigint * current_setting('block_size')::bigint,
-"""
-
-_TABLES_SQL = """
-WITH wanted AS (
-    SELECT w.written, w.ord, to_regclass(w.ident) AS rel
-      FROM unnest(%(written)s::text[], %(idents)s::text[]) WITH ORDINALITY AS w(written, ident, ord)
-)
-SELECT w.written, c.oid IS NOT NULL, c.oid::regclass::text, c.relkind::text,
-       c.reltuples::float8, c.relpages::bigint,
-       {sizes}
-       (SELECT count(*) FROM pg_index x WHERE x.indrelid = c.oid),
-       (SELECT count(DISTINCT r.ev_class) FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-         WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-           AND d.refobjid = c.oid AND r.ev_class <> c.oid),
-       (SELECT count(*) FROM pg_constraint k
-         WHERE k.contype = 'f' AND k.confrelid = c.oid AND k.conrelid <> c.oid),
-       (SELECT count(*) FROM pg_constraint k WHERE k.contype = 'f' AND k.conrelid = c.oid),
-       (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal),
-       (SELECT count(*) FROM pg_inherits h WHERE h.inhparent = c.oid),
-       (SELECT x.indrelid::regclass::text FROM pg_index x WHERE x.indexrelid = c.oid),
-       (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid, a.atttypmod),
-                                         a.attnotnull, t.typlen > 0) ORDER BY a.attnum)
-          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
-       (SELECT json_agg(json_build_array(k.conname, k.contype::text, k.convalidated,
-                                         pg_get_constraintdef(k.oid),
-                                         CASE WHEN k.confrelid <> 0
-                                              THEN k.confrelid::regclass::text END))
-          FROM pg_constraint k WHERE k.conrelid = c.oid),
-       (SELECT json_agg(json_build_array(l.pid, l.mode, l.granted,
-                                         extract(epoch FROM now() - a.xact_start)::float8,
-                                         a.state, left(a.query, 200)))
-          FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'relation' AND l.relation = c.oid AND l.pid <> pg_backend_pid()
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
-  FROM wanted w
-  LEFT JOIN pg_class c ON c.oid = w.rel
- ORDER BY w.ord
-"""
 
 
 def identifier(name: str) -> str:
@@ -341,7 +294,7 @@ def read_facts(
     wanted = list(dict.fromkeys(n for n in names if n))
     bare = sorted({f.rsplit(".", 1)[-1] for f in functions if f})
     row = conn.execute(
-        _SERVER_SQL, {"long": long_transaction_seconds, "functions": bare}
+        facts_sql.SERVER, {"long": long_transaction_seconds, "functions": bare}
     ).fetchone()
     assert row is not None
     version_num, version, max_connections, timezone, database, active, connections = row[:7]
@@ -355,6 +308,7 @@ def read_facts(
         timezone=str(timezone),
         max_connections=int(max_connections),
         sees_all_sessions=bool(row[9]),
+        timezone_zero=None if row[10] is None else bool(row[10]),
     )
     load = Load(
         active=int(active),
@@ -366,11 +320,32 @@ def read_facts(
         ),
     )
     notes: list[str] = []
-    tables = _tables(conn, wanted, notes)
+    tables = read_tables(conn, wanted, notes)
+    return Facts(server, load, tables, volatility, tuple(notes))
+
+
+def read_tables(
+    conn: psycopg.Connection[Any], names: Sequence[str], notes: list[str]
+) -> dict[str, TableFacts]:
+    """The facts of relations ``names`` (and of the tables of those that are indexes)."""
+    tables = _tables(conn, list(dict.fromkeys(n for n in names if n)), notes)
     parents = [t.parent for t in tables.values() if t.parent and t.parent not in tables]
     if parents:
         tables.update(_tables(conn, list(dict.fromkeys(parents)), notes))
-    return Facts(server, load, tables, volatility, tuple(notes))
+    return tables
+
+
+def zero_offset_zones(conn: psycopg.Connection[Any], zones: Sequence[str]) -> dict[str, bool]:
+    """Whether each time zone name has a fixed offset of zero (an unknown name: absent)."""
+    out: dict[str, bool] = {}
+    for zone in dict.fromkeys(zones):
+        try:
+            row = conn.execute(facts_sql.ZONES, {"zones": [zone]}).fetchone()
+        except psycopg.Error:
+            continue  # not a time zone the server knows: SET TimeZone would fail
+        if row is not None and row[1] is not None:
+            out[zone] = bool(row[1])
+    return out
 
 
 def _identity(conn: psycopg.Connection[Any]) -> str:
@@ -393,14 +368,16 @@ def _tables(
     params = {"written": list(names), "idents": [identifier(n) for n in names]}
     from_catalog = False
     try:
-        rows = conn.execute(_TABLES_SQL.format(sizes=_SIZES_LIVE), params).fetchall()
+        rows = conn.execute(facts_sql.TABLES.format(sizes=facts_sql.SIZES_LIVE), params).fetchall()
     except psycopg.errors.LockNotAvailable:
         from_catalog = True
         notes.append(
             "a table was locked by another session: sizes are pg_class's, as of the last "
             "VACUUM or ANALYZE"
         )
-        rows = conn.execute(_TABLES_SQL.format(sizes=_SIZES_CATALOG), params).fetchall()
+        rows = conn.execute(
+            facts_sql.TABLES.format(sizes=facts_sql.SIZES_CATALOG), params
+        ).fetchall()
     out: dict[str, TableFacts] = {}
     for row in rows:
         facts = _table(row, from_catalog)
@@ -449,6 +426,7 @@ def _table(row: Sequence[Any], from_catalog: bool) -> TableFacts:
     columns_raw, constraints_raw, holders_raw = row[16] or [], row[17] or [], row[18] or []
     if not exists:
         return TableFacts(name=written, exists=False)
+    related = _related(row[19:24])
     columns = {
         name: ColumnInfo(type=str(type_), not_null=bool(not_null), fixed_width=bool(fixed))
         for name, type_, not_null, fixed in columns_raw
@@ -459,8 +437,10 @@ def _table(row: Sequence[Any], from_catalog: bool) -> TableFacts:
             validated=bool(validated),
             definition=str(definition or ""),
             referenced=referenced,
+            columns=tuple(keys or ()),
+            index=index,
         )
-        for name, contype, validated, definition, referenced in constraints_raw
+        for name, contype, validated, definition, referenced, keys, index in constraints_raw
     }
     holders = tuple(
         LockHolder(
@@ -494,17 +474,61 @@ def _table(row: Sequence[Any], from_catalog: bool) -> TableFacts:
         constraints=constraints,
         holders=holders,
         sizes_from_catalog=from_catalog,
+        related=related,
     )
 
 
-def estimate_rows(conn: psycopg.Connection[Any], statement: str) -> tuple[float, float] | None:
+def _related(raw: Sequence[Any]) -> Dependents:
+    """What depends on a relation, from the last five columns of the tables query."""
+    referencing_raw, references_raw, edges_raw, truncates_raw, users_raw = (r or [] for r in raw)
+    edges = [(str(parent), str(child), str(kind)) for parent, child, kind in edges_raw]
+    children: dict[str, list[str]] = {}
+    for parent, child, kind in edges:
+        if kind in ("v", "m"):
+            children.setdefault(parent, []).append(child)
+    columns: dict[str, list[ColumnUser]] = {}
+    for column, kind, name, view in users_raw:
+        dropped = _closure(children, str(view)) if view else ()
+        columns.setdefault(str(column), []).append(ColumnUser(str(kind), str(name), dropped))
+    return Dependents(
+        referencing=tuple(
+            ForeignKeyLink(str(name), str(table), tuple(keys or ()), index)
+            for name, table, keys, index in referencing_raw
+        ),
+        references=tuple(
+            ForeignKeyLink(str(name), str(table), tuple(keys or ()))
+            for name, table, keys in references_raw
+        ),
+        views=tuple(dict.fromkeys(child for _, child, kind in edges if kind in ("v", "m"))),
+        truncates=tuple(dict.fromkeys(str(t) for t in truncates_raw)),
+        columns={column: tuple(users) for column, users in columns.items()},
+    )
+
+
+def _closure(children: Mapping[str, Sequence[str]], start: str) -> tuple[str, ...]:
+    """``start`` and every view built on it, directly or not."""
+    seen = [start]
+    for name in seen:
+        seen.extend(child for child in children.get(name, ()) if child not in seen)
+    return tuple(seen)
+
+
+def estimate_rows(
+    conn: psycopg.Connection[Any], statement: str, search_path: str | None = None
+) -> tuple[float, float] | None:
     """The planner's (rows, row width in bytes) for a statement, by ``EXPLAIN``; None if it fails.
 
     Nothing is executed: plain ``EXPLAIN`` only plans. It fails for a statement on a relation
-    created earlier in the same migration (not there yet).
+    created earlier in the same migration (not there yet). ``search_path``: the one the
+    migration set before the statement (the session's is restored afterwards).
     """
     try:
-        row = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", prepare=False).fetchone()
+        if search_path is None:
+            row = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", prepare=False).fetchone()
+        else:
+            with conn.transaction(force_rollback=True):
+                conn.execute("SELECT set_config('search_path', %s, true)", (search_path,))
+                row = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", prepare=False).fetchone()
     except psycopg.Error:
         return None
     plan = _plan(row[0] if row else None)

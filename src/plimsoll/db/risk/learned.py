@@ -6,11 +6,20 @@ kind of heavy work on one table (a rewrite, a validation scan, an index build, .
 seconds per byte of that table are a *sample* of that kind. To learn what a run did, its
 migration file is read again from the project's migrations folder and profiled.
 
+That profile has no live facts (the database has changed since), so a run is a sample only
+when what it did is certain without them: a run whose heavy work was *assumed* (an
+``ALTER COLUMN ... TYPE`` from a type no longer known, which may have been binary-coercible;
+a ``SET NOT NULL`` a CHECK may have spared; a default of unknown volatility), or that holds a
+statement the profile cannot read (a ``DO`` block), teaches nothing: a 20 ms
+``varchar(50) -> varchar(100)`` is not a rewrite sample.
+
 For a statement doing that kind of work on a table of size S, the samples of the same kind on
 tables between S / ``learned_size_ratio`` and S x ``learned_size_ratio``, on the same major
 version, each predict ``rate x S`` seconds. With at least ``learned_min_samples`` of them,
-the prediction is their mean with a 95% prediction interval (Student's t, ``mean +- t * sd *
-sqrt(1 + 1/n)``, never below zero and at least +-10% of the mean).
+the prediction is their mean, with a 95% prediction interval computed on the logarithms of
+the predictions (durations are positive and their spread is relative: ``exp(m +- t * s *
+sqrt(1 + 1/n))`` with Student's t), so the lower bound of a rewrite is never 0 ms; the
+interval holds the mean and at least +-10% of it.
 """
 
 from __future__ import annotations
@@ -67,14 +76,12 @@ def samples_from_runs(runs: Iterable[MigrationRun], profiler: Profiler) -> list[
         if run.direction != "up" or run.outcome != "applied" or run.duration_ms <= 0:
             continue
         profiles = profiler(run)
-        if not profiles:
+        if not profiles or not all(p.known for p in profiles):
             continue
-        heavy = {
-            (work.kind, work.table)
-            for profile in profiles
-            for work in profile.work
-            if work.kind.heavy and work.kind is not WorkKind.UNKNOWN
-        }
+        works = [work for profile in profiles for work in profile.work if work.kind.heavy]
+        if any(work.assumed or work.kind is WorkKind.UNKNOWN for work in works):
+            continue  # what the run really did is not certain
+        heavy = {(work.kind, work.table) for work in works}
         if len(heavy) != 1:
             continue
         ((kind, table),) = heavy
@@ -141,6 +148,7 @@ class LearnedModel:
             s
             for s in self.samples
             if s.kind is kind
+            and s.seconds > 0
             and (major is None or s.major is None or s.major == major)
             and size / self.size_ratio <= s.bytes <= size * self.size_ratio
         ]
@@ -153,14 +161,18 @@ class LearnedModel:
         predictions = [s.rate * size for s in alike]
         n = len(predictions)
         mean = statistics.fmean(predictions)
-        sd = statistics.stdev(predictions) if n > 1 else 0.0
-        half = max(t95(n - 1) * sd * math.sqrt(1 + 1 / n), 0.1 * mean)
+        logs = [math.log(p) for p in predictions]
+        centre = statistics.fmean(logs)
+        spread = statistics.stdev(logs) if n > 1 else 0.0
+        half = t95(n - 1) * spread * math.sqrt(1 + 1 / n)
+        low = min(math.exp(centre - half), mean / 1.1)
+        high = max(math.exp(centre + half), mean * 1.1)
         smallest = min(s.bytes for s in alike)
         largest = max(s.bytes for s in alike)
         return Estimate(
-            low=max(mean - half, 0.0),
+            low=low,
             mean=mean,
-            high=mean + half,
+            high=high,
             method="learned",
             basis=(
                 f"{n} recorded {kind.value.replace('_', ' ')} runs on tables of "

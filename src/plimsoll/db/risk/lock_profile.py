@@ -43,7 +43,14 @@ from dataclasses import dataclass
 
 from plimsoll.db.risk.alter_table import AE, CONCURRENT_INDEX, SRE, SUE, alter_table, name_of
 from plimsoll.db.risk.locks import LockLevel
-from plimsoll.db.risk.operations import Knowledge, StatementProfile, TableLock, Work, WorkKind
+from plimsoll.db.risk.operations import (
+    Knowledge,
+    StatementProfile,
+    TableLock,
+    Work,
+    WorkKind,
+    shown,
+)
 from plimsoll.db.sqljson import Node, strings, unwrap
 
 Handler = Callable[[Node, Knowledge], StatementProfile]
@@ -78,7 +85,7 @@ def profile(kind: str, node: Node, knowledge: Knowledge | None = None) -> Statem
 def unknown(kind: str, node: Node | None = None, why: str | None = None) -> StatementProfile:
     """The worst case for a statement the profile cannot read."""
     names = _relations_named(node or {})
-    reason = why or f"{kind} is not in the lock profile"
+    reason = why or f"{_words(kind)} is not in the lock profile"
     return StatementProfile(
         kind,
         _words(kind),
@@ -136,7 +143,7 @@ _NAMED_REINDEX = frozenset({"REINDEX_OBJECT_TABLE", "REINDEX_OBJECT_INDEX"})
 
 def _words(kind: str) -> str:
     words = kind.removesuffix("Stmt")
-    return {"Do": "DO block", "Call": "CALL"}.get(words, words)
+    return {"Do": "DO block", "Call": "CALL", "Python": "Python migration"}.get(words, words)
 
 
 def _relations_named(node: Node) -> list[str]:
@@ -181,7 +188,7 @@ def _index(node: Node, knowledge: Knowledge) -> StatementProfile:
     if node.get("concurrent"):
         return StatementProfile(
             "IndexStmt",
-            f"CREATE {unique}INDEX CONCURRENTLY",
+            f"CREATE {unique}INDEX CONCURRENTLY ON {shown(table)}",
             (TableLock(table, SUE),) if table else (),
             (Work(WorkKind.INDEX_BUILD, table, concurrent=True, columns=keys),),
             concurrently=True,
@@ -193,7 +200,7 @@ def _index(node: Node, knowledge: Knowledge) -> StatementProfile:
         )
     return StatementProfile(
         "IndexStmt",
-        f"CREATE {unique}INDEX",
+        f"CREATE {unique}INDEX ON {shown(table)}",
         (TableLock(table, SHARE),) if table else (),
         (Work(WorkKind.INDEX_BUILD, table, columns=keys),),
         notes=("CREATE INDEX takes SHARE: writes wait until the index is built; reads go on",),
@@ -209,7 +216,7 @@ def _partitioned_index(
     if not (node.get("relation") or {}).get("inh"):
         return StatementProfile(
             "IndexStmt",
-            f"CREATE {unique}INDEX ON ONLY",
+            f"CREATE {unique}INDEX ON ONLY {shown(table)}",
             (TableLock(table, SHARE),),
             (Work(WorkKind.CATALOG, table),),
             notes=(
@@ -227,7 +234,7 @@ def _partitioned_index(
         )
     return StatementProfile(
         "IndexStmt",
-        f"CREATE {unique}INDEX",
+        f"CREATE {unique}INDEX ON {shown(table)}",
         (TableLock(table, SHARE),),
         (Work(WorkKind.INDEX_BUILD, table, columns=keys),),
         notes=(
@@ -304,8 +311,9 @@ def _drop(node: Node, knowledge: Knowledge) -> StatementProfile:
     if kind in _DROPPED_RELATIONS:
         return StatementProfile(
             "DropStmt",
-            f"DROP {_DROPPED_RELATIONS[kind]}",
-            tuple(TableLock(n, AE) for n in names),
+            f"DROP {_DROPPED_RELATIONS[kind]} {', '.join(shown(n) for n in names)}"
+            + (" CASCADE" if cascade else ""),
+            tuple(TableLock(n, AE, dropped=True) for n in names),
             tuple(Work(WorkKind.CATALOG, n) for n in names),
             notes=tuple(notes),
         )
@@ -344,8 +352,10 @@ def _truncate(node: Node, knowledge: Knowledge) -> StatementProfile:
     tables = _relations(node, "relations")
     return StatementProfile(
         "TruncateStmt",
-        "TRUNCATE",
-        tuple(TableLock(t, AE) for t in tables),
+        "TRUNCATE "
+        + ", ".join(shown(t) for t in tables)
+        + (" CASCADE" if node.get("behavior") == "DROP_CASCADE" else ""),
+        tuple(TableLock(t, AE, emptied=True) for t in tables),
         tuple(Work(WorkKind.CATALOG, t) for t in tables),
         notes=("TRUNCATE takes ACCESS EXCLUSIVE but only replaces the files: it is quick",),
     )
@@ -367,7 +377,7 @@ def _vacuum(node: Node, knowledge: Knowledge) -> StatementProfile:
             return unknown("VacuumStmt", None, "VACUUM FULL without a table rewrites every table")
         return StatementProfile(
             "VacuumStmt",
-            "VACUUM FULL",
+            "VACUUM FULL " + ", ".join(shown(t) for t in tables),
             tuple(TableLock(t, AE) for t in tables),
             tuple(Work(WorkKind.REWRITE, t) for t in tables),
             notes=("VACUUM FULL rewrites the table under ACCESS EXCLUSIVE",),
@@ -393,7 +403,7 @@ def _cluster(node: Node, knowledge: Knowledge) -> StatementProfile:
         )
     return StatementProfile(
         "ClusterStmt",
-        "CLUSTER",
+        f"CLUSTER {shown(table)}",
         (TableLock(table, AE),),
         (Work(WorkKind.REWRITE, table),),
         notes=("CLUSTER rewrites the table in index order under ACCESS EXCLUSIVE",),
@@ -536,7 +546,7 @@ def _create_table(node: Node, knowledge: Knowledge) -> StatementProfile:
         notes.append("REFERENCES takes SHARE ROW EXCLUSIVE on the referenced table (briefly)")
     return StatementProfile(
         "CreateStmt",
-        "CREATE TABLE",
+        f"CREATE TABLE {shown(table)}",
         tuple(dict.fromkeys(locks)),
         (Work(WorkKind.CATALOG, table),),
         creates=(table,) if table else (),
@@ -555,7 +565,7 @@ def _create_table_as(node: Node, knowledge: Knowledge) -> StatementProfile:
         work = Work(WorkKind.ROWS, table, estimate=True)
     return StatementProfile(
         "CreateTableAsStmt",
-        f"CREATE {what} AS",
+        f"CREATE {what} {shown(table)} AS",
         (),
         (work,),
         creates=(table,) if table else (),
@@ -575,7 +585,7 @@ def _view(node: Node, knowledge: Knowledge) -> StatementProfile:
         )
     return StatementProfile(
         "ViewStmt",
-        "CREATE VIEW",
+        f"CREATE VIEW {shown(view)}",
         (),
         (Work(WorkKind.CATALOG, view),),
         creates=(view,) if view else (),
@@ -587,7 +597,7 @@ def _lock(node: Node, knowledge: Knowledge) -> StatementProfile:
     tables = _relations(node, "relations")
     return StatementProfile(
         "LockStmt",
-        f"LOCK TABLE IN {level.value} MODE",
+        f"LOCK TABLE {', '.join(shown(t) for t in tables)} IN {level.value} MODE",
         tuple(TableLock(t, level) for t in tables),
         (Work(WorkKind.CATALOG),),
         notes=("LOCK TABLE holds the lock until the transaction ends",),
@@ -602,16 +612,33 @@ def _dml(action: str) -> Handler:
         _, select = unwrap(node.get("selectStmt"))
         if select.get("valuesLists") is not None:
             rows = len(select["valuesLists"])
-        notes = ["ROW EXCLUSIVE blocks no reads or writes; the rows it changes stay locked"]
+        changes_rows = action in ("UPDATE", "DELETE", "MERGE")
+        notes = [
+            "ROW EXCLUSIVE blocks no reads or writes of the table; every row it changes stays "
+            "locked until the commit: concurrent UPDATE, DELETE and SELECT FOR UPDATE of those "
+            "rows wait"
+            if changes_rows
+            else "ROW EXCLUSIVE blocks no reads or writes; the rows it inserts are unseen "
+            "until the commit"
+        ]
         advice: tuple[str, ...] = ()
         if action in ("UPDATE", "DELETE") and not node.get("whereClause"):
             notes.append(f"{action} without WHERE changes every row in one transaction")
             advice = ("change the rows in batches (by key ranges), each in its own transaction",)
         return StatementProfile(
             _DML_KINDS[action],
-            action,
+            f"{action} {shown(table)}",
             (TableLock(table, RE),) if table else (),
-            (Work(WorkKind.ROWS, table, rows=rows, estimate=rows is None),),
+            (
+                Work(
+                    WorkKind.ROWS,
+                    table,
+                    rows=rows,
+                    estimate=rows is None,
+                    row_locks=changes_rows,
+                    verb=action,
+                ),
+            ),
             notes=tuple(notes),
             recommendations=advice,
         )
@@ -708,7 +735,7 @@ def _trigger(node: Node, knowledge: Knowledge) -> StatementProfile:
     table = name_of(node.get("relation"))
     return StatementProfile(
         "CreateTrigStmt",
-        "CREATE TRIGGER",
+        f"CREATE TRIGGER ON {shown(table)}",
         (TableLock(table, SRE),) if table else (),
         (Work(WorkKind.CATALOG, table),),
         notes=("CREATE TRIGGER takes SHARE ROW EXCLUSIVE: writes wait (briefly)",),

@@ -8,13 +8,16 @@ Each piece of work a statement does costs, at the calibrated speeds:
 * an **index build**: the rows over the index-build speed (*narrow* when every key column has a
   fixed width, else *wide*); ``CONCURRENTLY`` takes ``concurrent_build_factor`` times longer
   (two scans and waits) but blocks nothing;
-* **rows** written (``INSERT``, ``UPDATE``, ``DELETE``, ``CREATE TABLE AS``): the planner's
-  row estimate times its row width, over the rewrite speed;
+* **rows** written (``INSERT``, ``CREATE TABLE AS``): the planner's row estimate times its
+  row width, over the rewrite speed; rows changed by ``UPDATE`` (and ``MERGE``) or
+  ``DELETE``: the same bytes over the calibrated update or delete speed;
 * a **catalog** change: the measured statement time.
 
-The mean is that sum; the bounds divide and multiply it by ``uncertainty`` (times the spread
-of the calibration runs, and doubled when the server is not calibrated). The learned model
-(``learned``) replaces this where enough recorded runs are alike.
+The mean is that sum, plus the measured time of a catalog-only statement. The bounds divide
+and multiply each part by ``uncertainty`` times the spread of its own speed over the
+calibration runs (slowest over fastest: a rewrite's part by the rewrite spread, the statement
+overhead by the statement spread), doubled when the server is not calibrated, and add the
+parts up. The learned model (``learned``) replaces this where enough recorded runs are alike.
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ def total(estimates: Iterable[Estimate]) -> Estimate:
         return Estimate(
             sum(p.low for p in parts), None, float("inf"), "unknown", "a part has no estimate"
         )
-    methods = {p.method for p in parts if p.method != "none"}
+    # A wait for a lock is time, not a way of predicting it: it does not name the method.
+    methods = {p.method for p in parts if p.method not in ("none", "lock_timeout")}
     method = methods.pop() if len(methods) == 1 else ("mixed" if methods else "none")
     return Estimate(
         sum(p.low for p in parts),
@@ -200,12 +204,31 @@ def _rows_cost(
         rows, source = float(work.rows), "rows listed"
     elif planner_rows is not None:
         rows, source = planner_rows[0], "planner estimate"
-        width = planner_rows[1] + 24 if planner_rows[1] else width  # + tuple header
+        if work.verb not in _ROW_SPEEDS and planner_rows[1]:
+            # Rows inserted are as wide as the query's output (+ the tuple header); rows
+            # changed in place are the table's own rows, whatever the plan projects.
+            width = planner_rows[1] + 24
     else:
         return Cost(0.0, 0.0, "rewrite", "rows not known before it runs")
     size = rows * width
-    seconds = size / calibration.rewrite_bytes_per_second
-    return Cost(seconds, size, "rewrite", f"{rows:,.0f} rows ({source}) of {width:.0f} bytes")
+    speed, rate = _ROW_SPEEDS.get(work.verb or "", ("rewrite", "rewrite_bytes_per_second"))
+    per_second = float(getattr(calibration, rate))
+    verb = (work.verb or "written").lower().replace("merge", "update")
+    done = {"update": "updated", "delete": "deleted"}.get(verb, "written")
+    return Cost(
+        size / per_second,
+        size,
+        speed,
+        f"{rows:,.0f} rows ({source}) of {width:.0f} bytes {done} at {_size(per_second)}/s",
+    )
+
+
+# Rows changed in place are priced at their own measured speed (see ``calibration``).
+_ROW_SPEEDS = {
+    "UPDATE": ("update", "update_bytes_per_second"),
+    "MERGE": ("update", "update_bytes_per_second"),
+    "DELETE": ("delete", "delete_bytes_per_second"),
+}
 
 
 _SPREADS = {
@@ -214,26 +237,35 @@ _SPREADS = {
     "index_narrow": "index_narrow",
     "index_wide": "index_wide",
     "statement": "statement",
+    "update": "update",
+    "delete": "delete",
 }
+
+
+def bound_factor(speed: str, calibration: Calibration, config: RiskConfig) -> float:
+    """How far a part priced at ``speed`` may be off: the bounds divide and multiply by it."""
+    factor = config.uncertainty * calibration.spread_of(_SPREADS.get(speed, speed))
+    return factor if calibration.calibrated else factor * 2
 
 
 def heuristic(costs: Iterable[Cost], calibration: Calibration, config: RiskConfig) -> Estimate:
     """The estimate of a statement from its costs: mean, bounds, and the basis in words."""
     costs = list(costs)
-    overhead = calibration.statement_seconds
-    mean = overhead + sum(c.seconds for c in costs)
-    factor = config.uncertainty
-    if not calibration.calibrated:
-        factor *= 2
-    spreads = [calibration.spread_of(_SPREADS.get(c.speed, c.speed)) for c in costs]
-    factor *= max([calibration.spread_of("statement"), *spreads])
+    parts = [(calibration.statement_seconds, "statement")]
+    parts.extend((c.seconds, c.speed) for c in costs if c.seconds > 0)
+    factors = [bound_factor(speed, calibration, config) for _, speed in parts]
+    mean = sum(seconds for seconds, _ in parts)
+    low = sum(seconds / factor for (seconds, _), factor in zip(parts, factors, strict=True))
+    high = sum(seconds * factor for (seconds, _), factor in zip(parts, factors, strict=True))
     heavy = [c.basis for c in costs if c.seconds > 0 or c.bytes > 0]
     basis = "; ".join(heavy) or "catalog change only"
+    # The factor of the part that weighs most, for the basis: "x3.2".
+    main = max(zip(parts, factors, strict=True), key=lambda item: item[0][0])[1]
     worst = any(c.worst_case for c in costs)
     return Estimate(
-        low=mean / factor,
+        low=low,
         mean=mean,
-        high=mean * factor,
+        high=high,
         method="worst case" if worst else "heuristic",
-        basis=basis,
+        basis=f"{basis}; bounds / and x {main:.2g}",
     )

@@ -18,7 +18,7 @@ from plimsoll.db.risk.calibration import Calibration
 from plimsoll.db.risk.facts import Load, LockHolder, ServerFacts
 from plimsoll.db.risk.levels import Level, highest
 from plimsoll.db.risk.locks import LockLevel
-from plimsoll.db.risk.predict import Estimate
+from plimsoll.db.risk.predict import ZERO, Estimate
 from plimsoll.db.risk.score import Score
 
 
@@ -27,6 +27,9 @@ class TableImpact:
     """A relation a statement touches: the lock it takes there and what is known of it.
 
     ``new``: created earlier in the same run (no other session sees or waits for it yet).
+    ``reason``: why a relation the statement does not name is reached (a CASCADE, a foreign
+    key's other table), from the live facts. ``emptied``: every row of it is deleted
+    (``TRUNCATE``); ``dropped``: the statement drops it.
     """
 
     name: str
@@ -37,6 +40,9 @@ class TableImpact:
     rows: float
     total_bytes: int
     dependents: int
+    reason: str | None = None
+    emptied: bool = False
+    dropped: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -49,6 +55,9 @@ class TableImpact:
             "rows": round(self.rows),
             "total_bytes": self.total_bytes,
             "dependents": self.dependents,
+            "reason": self.reason,
+            "emptied": self.emptied,
+            "dropped": self.dropped,
         }
 
 
@@ -62,7 +71,11 @@ class StatementRisk:
     every row; ``concurrently`` the ``CONCURRENTLY`` form; ``transactional`` whether it can run
     in a transaction block; ``known`` false when the lock profile had no entry (worst case).
     ``lock_seconds`` is how long the application is blocked by this statement alone (zero
-    when nothing blocks); ``duration`` how long it runs.
+    when nothing blocks), including ``wait``, the time its lock request may queue behind
+    sessions holding a conflicting lock (bounded by ``lock_timeout``); ``duration`` how long
+    it runs once it has its locks. ``row_locks``: rows of a table in use it changes and keeps
+    locked until the commit (``UPDATE``/``DELETE``: concurrent writes of them wait). ``fails``:
+    why it will fail against the live database (None: nothing says it will).
     """
 
     index: int
@@ -88,6 +101,9 @@ class StatementRisk:
     recommendations: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     blockers: tuple[LockHolder, ...] = ()
+    wait: Estimate = ZERO
+    row_locks: float = 0.0
+    fails: str | None = None
 
     @property
     def level(self) -> Level:
@@ -121,6 +137,9 @@ class StatementRisk:
             "recommendations": list(self.recommendations),
             "notes": list(self.notes),
             "blockers": [b.as_dict() for b in self.blockers],
+            "wait": self.wait.as_dict(),
+            "row_locks": round(self.row_locks),
+            "fails": self.fails,
         }
 
 
@@ -130,13 +149,30 @@ class LockHold:
 
     In a transactional migration a lock is held from the statement that takes it to the
     commit, so the statements after it add to the time; outside a transaction each statement
-    releases its locks when it ends.
+    releases its locks when it ends. ``rows`` > 0: not a table lock but the row locks of an
+    ``UPDATE``/``DELETE`` (``level`` ROW EXCLUSIVE): writes of those rows wait, a ``share`` of
+    the table's rows.
     """
 
     table: str
     level: LockLevel
     from_line: int
     seconds: Estimate
+    rows: float = 0.0
+    share: float = 1.0
+
+    @property
+    def blocks(self) -> str:
+        """What waits, in words."""
+        if self.rows:
+            return f"updates and deletes of {self.rows:,.0f} rows"
+        return "reads and writes" if self.level.blocks_reads else "writes"
+
+    def weight(self, writes_only_share: float) -> float:
+        """How much of a full block this hold is: 1 for reads and writes (the lock factor)."""
+        if self.level.blocks_reads:
+            return 1.0
+        return writes_only_share * (self.share if self.rows else 1.0)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data."""
@@ -144,7 +180,8 @@ class LockHold:
             "table": self.table,
             "level": self.level.value,
             "blocks_reads": self.level.blocks_reads,
-            "blocks_writes": self.level.blocks_writes,
+            "blocks_writes": self.level.blocks_writes or bool(self.rows),
+            "row_locks": round(self.rows),
             "from_line": self.from_line,
             "seconds": self.seconds.as_dict(),
         }
@@ -165,6 +202,7 @@ class MigrationRisk:
     recommendations: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
+    failures: tuple[str, ...] = ()
 
     @property
     def level(self) -> Level:
@@ -191,6 +229,7 @@ class MigrationRisk:
             "findings": [f.as_dict() for f in self.findings],
             "recommendations": list(self.recommendations),
             "notes": list(self.notes),
+            "fails": list(self.failures),
         }
 
 
@@ -214,8 +253,8 @@ class RiskReport:
         return highest([m.level for m in self.migrations])
 
     def failed(self, fail_level: Level) -> bool:
-        """Whether a migration is at ``fail_level`` or above."""
-        return any(m.level.at_least(fail_level) for m in self.migrations)
+        """Whether a migration is at ``fail_level`` or above, or will fail when it runs."""
+        return any(m.level.at_least(fail_level) or m.failures for m in self.migrations)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (``plimsoll db risk --format json``)."""
@@ -227,6 +266,7 @@ class RiskReport:
             "calibration": self.calibration.as_dict(),
             "weights": dict(self.weights),
             "levels": {"LOW": "< 0.25", "MEDIUM": "< 0.5", "HIGH": "< 0.75", "CRITICAL": ">= 0.75"},
+            "fails": [f"{m.label}: {f}" for m in self.migrations for f in m.failures],
             "method": list(self.method),
             "caveats": list(self.caveats),
             "notes": list(self.notes),

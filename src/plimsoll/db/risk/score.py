@@ -17,13 +17,21 @@ concurrent load    10%     active sessions / max_connections; 1.0 when a session
                            transactions are open longer than ``long_transaction_seconds``
 =================  ======  =================================================================
 
-score = sum(weight x value); the level follows :mod:`plimsoll.db.risk.levels`. A statement
-the lock profile does not know, or whose duration cannot be predicted, takes the worst value
-(1.0) for data volume and lock time, and the factor's detail says so.
+score = max(sum(weight x value), lock time value); the level follows
+:mod:`plimsoll.db.risk.levels`. The weighted sum blends the factors; the floor keeps a
+predicted outage from being averaged away by calm ones: the lock-time curve's knots sit on the
+levels' cut points (0.1 s MEDIUM, 0.5 s HIGH, 10 s CRITICAL by default), so a statement is at
+least at the level its predicted blocking time alone implies (``lock_time_floor = false``
+turns that off). A statement the lock profile does not know, or whose duration cannot be
+predicted, takes the worst value (1.0) for data volume and lock time in the sum, and the
+factor's detail says so; the floor applies to predicted lock times only, so what cannot be
+told lands at HIGH (0.6 and up) rather than CRITICAL. A lock request that would queue behind
+another session's lock with no ``lock_timeout`` is an unbounded wait: lock time infinity.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +60,7 @@ class Factor:
         """Plain data."""
         return {
             "name": self.name,
-            "raw": None if self.raw is None else round(self.raw, 4),
+            "raw": None if self.raw is None or math.isinf(self.raw) else round(self.raw, 4),
             "value": round(self.value, 4),
             "weight": self.weight,
             "contribution": round(self.contribution, 4),
@@ -62,11 +70,21 @@ class Factor:
 
 @dataclass(frozen=True)
 class Score:
-    """A score from 0 to 1, its level, and the factors it is made of."""
+    """A score from 0 to 1, its level, and the factors it is made of.
+
+    ``weighted`` is the weighted sum of the factors; ``value`` is at least the lock-time
+    factor's value (the floor), so ``floored`` says the floor, not the sum, set it.
+    """
 
     value: float
     level: Level
     factors: tuple[Factor, ...]
+    weighted: float | None = None
+
+    @property
+    def floored(self) -> bool:
+        """Whether the lock time alone set the score (above the weighted sum)."""
+        return self.weighted is not None and self.value > self.weighted + 1e-9
 
     def factor(self, name: str) -> Factor:
         """One factor by name (KeyError when there is none)."""
@@ -80,6 +98,8 @@ class Score:
         return {
             "value": round(self.value, 4),
             "level": self.level.value,
+            "weighted_sum": round(self.value if self.weighted is None else self.weighted, 4),
+            "lock_time_floor": self.floored,
             "factors": [f.as_dict() for f in self.factors],
         }
 
@@ -150,8 +170,11 @@ def score(inputs: Inputs, config: RiskConfig) -> Score:
         ),
         _load(inputs, config),
     ]
-    value = min(max(sum(f.contribution for f in factors), 0.0), 1.0)
-    return Score(value, level_for(value), tuple(factors))
+    weighted = min(max(sum(f.contribution for f in factors), 0.0), 1.0)
+    lock = factors[1]
+    floor = lock.value if config.lock_time_floor and lock.raw is not None else 0.0
+    value = max(weighted, floor)
+    return Score(value, level_for(value), tuple(factors), weighted)
 
 
 def _worst_or(name: str, weight: float, raw: float | None, curve: Any, detail: str) -> Factor:

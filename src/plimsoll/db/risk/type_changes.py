@@ -9,8 +9,9 @@
   new one: ``varchar(n)`` to a longer ``varchar`` or to ``text``, ``text`` to ``varchar``, a
   ``numeric`` precision increase at the same scale (or dropping the limit), a longer
   ``varbit``, a higher precision of ``timestamp``/``time``/``interval``, ``cidr`` to ``inet``,
-  and (PostgreSQL 12+) ``timestamp`` to ``timestamptz`` when the session TimeZone is UTC.
-  Anything else, or a ``USING`` clause, rewrites.
+  and (PostgreSQL 12+) ``timestamp`` to ``timestamptz`` and back when the session TimeZone
+  has a fixed offset of zero (``UTC``, ``Etc/UTC``, ``GMT``...; checked with relfilenode on
+  PostgreSQL 15). Anything else, or a ``USING`` clause, rewrites.
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ from plimsoll.db.sqljson import Node, function_name, type_name, unwrap, walk
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a change rewrites the table, and why, in words."""
+    """Whether a change rewrites the table, and why, in words.
+
+    ``assumed``: the verdict is the worst case for want of a fact (the column's current type,
+    a function's volatility, the session TimeZone), not a certainty.
+    """
 
     rewrites: bool
     reason: str
+    assumed: bool = False
 
 
 def default_rewrites(expression: object, knowledge: Knowledge) -> Verdict:
@@ -54,6 +60,7 @@ def default_rewrites(expression: object, knowledge: Knowledge) -> Verdict:
             True,
             f"the volatility of {unknown[0]}() is not known, so it is assumed VOLATILE "
             "(computed for every row)",
+            assumed=True,
         )
     return Verdict(False, "a constant or stable default is stored in the catalog (PostgreSQL 11+)")
 
@@ -105,13 +112,41 @@ def type_change_rewrites(
             True,
             f"the column's current type is not known, so a change to {new} is "
             "assumed to rewrite the table",
+            assumed=True,
         )
     if using:
         return Verdict(True, f"ALTER TYPE {new} USING ... rewrites the table")
+    if {old, new} == set(_TIMESTAMPS) and knowledge.pg_version >= 12:
+        return _timestamps(old, new, knowledge)
     free = _binary_coercible(old, new, knowledge)
     if free:
         return Verdict(False, f"{old} to {new} is binary-coercible: no rewrite")
     return Verdict(True, f"{old} to {new} is not binary-coercible: the table is rewritten")
+
+
+_TIMESTAMPS = ("timestamp without time zone", "timestamp with time zone")
+
+
+def _timestamps(old: str, new: str, knowledge: Knowledge) -> Verdict:
+    """timestamp <-> timestamptz: no rewrite when the session TimeZone is always UTC (12+)."""
+    if knowledge.timezone_utc:
+        return Verdict(
+            False,
+            f"{old} to {new} keeps the stored values when the session TimeZone has a fixed "
+            "offset of zero, as the migrator's has: no rewrite (PostgreSQL 12+)",
+        )
+    if knowledge.timezone_utc is None:
+        return Verdict(
+            True,
+            f"{old} to {new} rewrites unless the session TimeZone is UTC, which is not known "
+            "here: assumed to rewrite",
+            assumed=True,
+        )
+    return Verdict(
+        True,
+        f"{old} to {new} rewrites the table: the session TimeZone is not UTC, so every "
+        "value is converted",
+    )
 
 
 def _binary_coercible(old: str, new: str, knowledge: Knowledge) -> bool:
@@ -141,11 +176,4 @@ def _binary_coercible(old: str, new: str, knowledge: Knowledge) -> bool:
         old_precision = a.mods[0] if a.mods else 6
         new_precision = b.mods[0] if b.mods else 6
         return new_precision >= old_precision
-    if (
-        a.base == "timestamp without time zone"
-        and b.base == "timestamp with time zone"
-        and knowledge.pg_version >= 12
-        and knowledge.timezone_utc
-    ):
-        return True
     return False
