@@ -100,9 +100,19 @@ def test_ack_silence_and_list(project: Path) -> None:
     assert acked["state"] == "acknowledged" and acked["acked_by"] == "ana"
     text = plimsoll(project, "runtime", "alerts", "list").stdout
     assert "HighLatency" in text and "acknowledged" in text
+    # Acknowledging it again is no error: it says who took it, and changes nothing.
+    again = plimsoll(project, "runtime", "alerts", "ack", "HighLatency", "--by", "bo")
+    assert f"{acked['fingerprint'][:8]} HighLatency was acknowledged already (by ana at" in (
+        again.stdout
+    )
+    repeat = plimsoll(project, "runtime", "alerts", "ack", "HighLatency", "-f", "json")
+    assert json.loads(repeat.stdout)["acknowledged"] == []
+    [still] = json.loads(repeat.stdout)["already_acknowledged"]
+    assert still["acked_by"] == "ana" and still["acked_at"] == acked["acked_at"]
     missing = plimsoll(project, "runtime", "alerts", "ack", "Nope", check=2)
     assert missing.stderr.strip() == (
-        "plimsoll: error: no firing alert matches 'Nope' (a rule or a fingerprint)"
+        "plimsoll: error: no firing alert matches 'Nope' (a rule or a fingerprint;"
+        " `plimsoll runtime alerts list` shows them)"
     )
     made = plimsoll(
         project, "runtime", "alerts", "silence", "-m", "route=~/p.*", "--for", "2h",

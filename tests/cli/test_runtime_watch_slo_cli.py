@@ -140,8 +140,9 @@ def test_watch_rejects_an_unknown_channel_of_an_objective(project: Path) -> None
     config = project / "plimsoll.toml"
     config.write_text(config.read_text() + 'channels = ["pager"]\n')
     done = plimsoll(project, "runtime", "watch", "--no-monitor", check=2)
+    # Named by its file, as every other configuration error is.
     assert done.stderr.strip() == (
-        "plimsoll: error: runtime.slo.objectives[0].channels: unknown channel pager"
+        f"plimsoll: error: {config}: runtime.slo.objectives[0].channels: unknown channel pager"
         " (notify.channels has: hook)"
     )
 

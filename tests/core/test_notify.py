@@ -161,15 +161,15 @@ def test_breaker_opens_skips_to_outbox_then_half_opens(http_recorder: HttpRecord
     assert second.error is not None and "circuit breaker open" in second.error
     assert len(http_recorder.requests) == 3  # nothing was sent while open
 
-    time.now += 61  # half-open: one trial, which succeeds and closes the breaker
+    # Half-open: one trial, which succeeds and closes the breaker. "third" never overtakes
+    # the two older messages: the trial is the oldest, then the rest go in order.
+    time.now += 61
     [third] = dispatcher.send(Message("third"))
     assert third.status is DeliveryStatus.DELIVERED and third.attempts == 1
     assert dispatcher.store.breaker_get("hook").failures == 0
-
-    results = dispatcher.flush_outbox()
-    assert [r.status for r in results] == [DeliveryStatus.DELIVERED] * 2
-    titles = [r.json()["title"] for r in http_recorder.requests[4:]]
-    assert titles == ["Coverage fell", "second"]
+    titles = [r.json()["title"] for r in http_recorder.requests[3:]]
+    assert titles == ["Coverage fell", "second", "third"]
+    assert dispatcher.flush_outbox() == []
     assert dispatcher.pending() == []
 
 
@@ -180,8 +180,12 @@ def test_failed_half_open_trial_reopens(http_recorder: HttpRecorder) -> None:
     dispatcher = make({"hook": channel}, time=time)
     assert dispatcher.send(MSG)[0].attempts == 1
     time.now += 11
-    [trial] = dispatcher.send(MSG)
-    assert trial.attempts == 1 and trial.status is DeliveryStatus.QUEUED
+    # Half-open: the one trial goes to the oldest message, which fails; the new one waits.
+    [queued] = dispatcher.send(MSG)
+    assert queued.attempts == 0 and queued.status is DeliveryStatus.QUEUED
+    assert len(http_recorder.requests) == 2
+    [oldest, _] = dispatcher.pending()
+    assert oldest.attempts == 2
     assert dispatcher.send(MSG)[0].attempts == 0  # open again
     assert len(http_recorder.requests) == 2
 
@@ -214,9 +218,12 @@ def test_outbox_survives_a_new_dispatcher_and_is_flushed_when_back(
 def test_flush_keeps_order_and_stops_at_the_first_failure(http_recorder: HttpRecorder) -> None:
     time = FakeTime()
     dispatcher = make({"hook": webhook(http_recorder.url, retries=0)}, time=time)
-    http_recorder.script(500, 500)
+    http_recorder.script(500)
     dispatcher.send(Message("one"))
-    dispatcher.send(Message("two"))
+    # Not tried: "one" is still undelivered, and "two" must not overtake it.
+    [two] = dispatcher.send(Message("two"))
+    assert two.status is DeliveryStatus.QUEUED and two.attempts == 0
+    assert len(http_recorder.requests) == 1
     time.now += 100
     http_recorder.script(500)
     results = dispatcher.flush_outbox()

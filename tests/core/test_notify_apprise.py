@@ -124,15 +124,16 @@ def test_teams_workflow_url_posts_an_adaptive_card(https_recorder: HttpsRecorder
 def test_teams_through_the_dispatcher_and_its_outbox(https_recorder: HttpsRecorder) -> None:
     url = f"workflows://127.0.0.1:{https_recorder.port}/{WORKFLOW}/{SIGNATURE}"
     notify = NotifyConfig.model_validate(
-        {"channels": {"teams": {"kind": "apprise", "url": url, "retries": 0}}}
+        {"channels": {"teams": {"kind": "apprise", "url": url, "retries": 0, "backoff_seconds": 0}}}
     )
     https_recorder.script(500)  # Teams down once: the dispatcher says so
     with Dispatcher(notify) as dispatcher:
         [failed] = dispatcher.send(MSG, ["teams"])
         assert not failed.delivered and "did not accept" in (failed.error or "")
+        # The kept message goes first (from the outbox), then this one.
         [sent] = dispatcher.send(MSG, ["teams"])
-    assert sent.delivered
-    assert [card_texts(r.json())["title"] for r in https_recorder.requests] == [MSG.title] * 2
+        assert sent.delivered and dispatcher.pending() == []
+    assert [card_texts(r.json())["title"] for r in https_recorder.requests] == [MSG.title] * 3
 
 
 def test_slack_webhook_url_posts_to_hooks_slack_com(

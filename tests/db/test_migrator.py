@@ -229,9 +229,7 @@ def test_sigkill_mid_migration_leaves_the_previous_version(
     assert migrator.status().current == "2"
 
 
-def test_a_failing_migration_runs_once_and_names_its_line(
-    pg_database: Any, tmp_path: Path
-) -> None:
+def test_a_failing_migration_runs_once_and_names_its_line(pg_database: Any, tmp_path: Path) -> None:
     """The failing statement is found from the message's results, not by running it again."""
     with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         conn.execute("CREATE SEQUENCE counter")
@@ -262,7 +260,7 @@ def test_a_failing_migration_runs_once_and_names_its_line(
         Migrator(pg_database.dsn, folder).up()
     # The server's position of "nope" (line 4 of the file), not the statement's first line.
     assert str(failed.value).startswith(
-        f"{folder / '2_column.up.sql'}:4: ERROR: column \"nope\" of relation \"t2\" does not exist"
+        f'{folder / "2_column.up.sql"}:4: ERROR: column "nope" of relation "t2" does not exist'
     )
     assert Migrator(pg_database.dsn, folder).status().current == "1"
 
@@ -280,7 +278,7 @@ def test_the_error_keeps_the_server_detail(pg_database: Any, tmp_path: Path) -> 
     with pytest.raises(MigrationError) as failed:
         Migrator(pg_database.dsn, folder).up()
     message = str(failed.value)
-    assert ":3: ERROR: could not create unique index \"ul\"" in message
+    assert ':3: ERROR: could not create unique index "ul"' in message
     assert "(DETAIL: Key (lower(e))=(a) is duplicated.)" in message
 
 
@@ -461,7 +459,7 @@ def test_a_deferred_constraint_failing_at_commit_is_a_migration_error(
     with pytest.raises(MigrationError) as failed:
         Migrator(pg_database.dsn, folder).up()
     message = str(failed.value)
-    assert "2_child.up.sql: at COMMIT: ERROR: insert or update on table \"child\"" in message
+    assert '2_child.up.sql: at COMMIT: ERROR: insert or update on table "child"' in message
     assert message.endswith("2_child rolled back")
     assert Migrator(pg_database.dsn, folder).status().current == "1"
     assert "child" not in _tables(pg_database.dsn)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -173,6 +173,34 @@ def test_misuse_fails_at_the_call(tracker: UsageTracker) -> None:
         usage.set_session("jane@example.com")
     with pytest.raises(TrackingError, match="secret"):
         usage.pseudonymous_id("42", secret="")
+
+
+def test_a_generator_function_is_refused_and_a_block_times_its_loop(
+    store: SqliteStore, tracker: UsageTracker
+) -> None:
+    """Issue 6, review item 9: a decorated generator recorded only its creation (0.001 ms,
+    never failing), whatever its loop took or raised."""
+
+    def rows() -> Iterator[int]:
+        time.sleep(0.05)
+        yield 1
+        raise RuntimeError("broken feed")
+
+    async def chunks() -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(TrackingError, match="generator function 'test_a_generator.*rows'"):
+        usage.track_usage("feed", tracker=tracker)(rows)
+    with pytest.raises(TrackingError, match="with tracked"):
+        usage.track_usage(tracker=tracker)(chunks)
+    # What the error says to do instead records the whole loop, and the error raised in it.
+    with pytest.raises(RuntimeError), usage.tracked("feed", tracker=tracker):
+        for _ in rows():
+            pass
+    assert tracker.stop() is True
+    [event] = storage.events(store, feature="feed")
+    assert event.ok is False and event.error == "RuntimeError"
+    assert event.duration_ms is not None and event.duration_ms >= 50
 
 
 def test_long_strings_are_truncated(store: SqliteStore, tracker: UsageTracker) -> None:

@@ -6,7 +6,7 @@ import atexit
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -27,6 +27,24 @@ from plimsoll.cli.db_risk import risk as db_risk
 from plimsoll.cli.state import State
 from plimsoll.core import log
 from plimsoll.core.errors import ExitCode, PlimsollError
+
+
+def _no_type_on_flags() -> None:
+    """Show no type after a flag in ``--help``: typer 0.29 prints ``<bool>`` after every plain
+    flag (``--all``, ``--list``, ``--help`` itself), as if it took a value."""
+    import typer.core
+
+    shown = getattr(typer.core.TyperOption, "display_type_rich", None)
+    if shown is None:  # another typer: leave its help as it is
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_on_flags()
 
 app = typer.Typer(
     name="plimsoll",

@@ -32,6 +32,7 @@ from plimsoll.cli.runtime_common import (
     PathOpt,
     config_where,
     database_url,
+    fits,
     load_config,
     open_store,
 )
@@ -40,6 +41,7 @@ from plimsoll.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from plimsoll.runtime.alerts.config import AlertsConfig
+    from plimsoll.runtime.alerts.state import Alert
 
 alerts_app = typer.Typer(help="Alerts: list, acknowledge, silence, test.", no_args_is_help=True)
 rules_app = typer.Typer(help="Alert rules for Prometheus and Alertmanager.", no_args_is_help=True)
@@ -61,6 +63,30 @@ def _alerts(loaded: LoadedConfig, rules: Path | None) -> AlertsConfig:
     from plimsoll.runtime.alerts.loader import alerts_config
 
     return alerts_config(loaded, rules)
+
+
+def _where(loaded: LoadedConfig, section: str, file: Path | None) -> tuple[str, str | None]:
+    """The key prefix and the file that configuration errors of ``section`` name: its own
+    file when given (its keys at the top), else the configuration's ``section``."""
+    from plimsoll.runtime.config_loader import config_source
+
+    if file is not None:
+        return "", str(file)
+    return section, config_source(loaded)
+
+
+def _checked(loaded: LoadedConfig, rules: Path | None) -> AlertsConfig:
+    """The alerting configuration, its channels checked against ``notify.channels``."""
+    from plimsoll.runtime.alerts.engine import check_channels
+
+    config = _alerts(loaded, rules)
+    where, source = _where(loaded, "runtime.alerts", rules)
+    check_channels(config, loaded.config.notify.channels, where, source)
+    return config
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _when(at: float | None) -> str:
@@ -88,23 +114,51 @@ def list_alerts(
     if fmt is Format.JSON:
         print_json({"alerts": [a.to_dict() for a in found]})
         return
-    table = Table(title="alerts", title_justify="left")
-    for column in ("fingerprint", "rule", "state", "severity", "labels", "since", "summary"):
-        table.add_column(column, overflow="fold")
-    for alert in found:
-        labels = ", ".join(
-            f"{k}={v}"
-            for k, v in sorted(alert.labels.items())
-            if k not in ("alertname", "severity")
-        )
-        style = _STATE_STYLE[alert.state.value]
-        since = alert.resolved_at or alert.fired_at or alert.active_since
-        table.add_row(
-            alert.fingerprint[:8], alert.rule, f"[{style}]{alert.state.value}[/]",
-            alert.severity, labels, _when(since), alert.summary,
-        )  # fmt: skip
     out = output.console()
-    out.print(table if found else "no alerts")
+    if not found:
+        out.print("no alerts")
+        return
+    table = Table(title="alerts", title_justify="left")
+    # An id, a state and a time are read whole or not at all: never folded.
+    table.add_column("id", no_wrap=True)
+    table.add_column("rule", overflow="fold")
+    for column in ("state", "severity", "since"):
+        table.add_column(column, no_wrap=True)
+    for column in ("labels", "summary"):
+        table.add_column(column, overflow="fold")
+    rows = [_alert_row(alert) for alert in found]
+    for row in rows:
+        table.add_row(*row.values())
+    if fits(out, table):
+        out.print(table)
+        return
+    # Too narrow for every cell whole (off a terminal rich assumes 80 columns): a block each.
+    for row in rows:
+        out.print(
+            f"{row['id']}  {row['rule']}  {row['state']}  {row['severity']}  since {row['since']}",
+            soft_wrap=True,
+        )
+        if row["labels"]:
+            out.print(f"    {row['labels']}", soft_wrap=True, markup=False)
+        out.print(f"    {row['summary']}", soft_wrap=True, markup=False)
+
+
+def _alert_row(alert: Alert) -> dict[str, str]:
+    """The cells of one alert in ``alerts list`` (the state with its colour markup)."""
+    labels = ", ".join(
+        f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")
+    )
+    style = _STATE_STYLE[alert.state.value]
+    since = alert.resolved_at or alert.fired_at or alert.active_since
+    return {
+        "id": alert.fingerprint[:8],
+        "rule": alert.rule,
+        "state": f"[{style}]{alert.state.value}[/]",
+        "severity": alert.severity,
+        "since": _when(since),
+        "labels": labels,
+        "summary": alert.summary,
+    }
 
 
 @alerts_app.command(name="ack")
@@ -119,15 +173,30 @@ def ack(
     from plimsoll.runtime.alerts.state import AlertStore
 
     store = open_store(load_config(ctx, path))
+    at = time.time()
     try:
-        acked = AlertStore(store).acknowledge(target, by=by or getpass.getuser(), now=time.time())
+        acked = AlertStore(store).acknowledge(target, by=by or getpass.getuser(), now=at)
     finally:
         store.close()
+    now_acked = [a for a in acked if a.acked_at == at]
     if fmt is Format.JSON:
-        print_json({"acknowledged": [a.to_dict() for a in acked]})
+        print_json(
+            {
+                "acknowledged": [a.to_dict() for a in now_acked],
+                "already_acknowledged": [a.to_dict() for a in acked if a not in now_acked],
+            }
+        )
         return
+    out = output.console()
     for alert in acked:
-        output.console().print(f"acknowledged {alert.fingerprint[:8]} {alert.rule}")
+        if alert in now_acked:
+            out.print(f"acknowledged {alert.fingerprint[:8]} {alert.rule}", markup=False)
+        else:
+            out.print(
+                f"{alert.fingerprint[:8]} {alert.rule} was acknowledged already"
+                f" (by {alert.acked_by or 'someone'} at {_when(alert.acked_at)} UTC)",
+                markup=False,
+            )
 
 
 @alerts_app.command(name="silence")
@@ -206,7 +275,14 @@ def test_notification(
     from plimsoll.runtime.alerts.grouping import resolve_routes
 
     loaded = load_config(ctx, path)
-    config = _alerts(loaded, rules)
+    configured = loaded.config.notify.channels
+    unknown = [c for c in channel or () if c not in configured]
+    if unknown:
+        raise UsageError(
+            f"--channel: unknown channel {unknown[0]}"
+            f" (notify.channels has: {', '.join(sorted(configured)) or 'none'})"
+        )
+    config = _alerts(loaded, rules) if channel else _checked(loaded, rules)
     from plimsoll.runtime.slo.loader import slo_config
 
     # The SLOs' own channels receive burn alerts too: they are tested with the routes'.
@@ -221,11 +297,25 @@ def test_notification(
         severity=Severity.INFO,
         tags=("alert", "test"),
     )
-    # No retries kept in the outbox: a test reports what happened now.
+    # Nothing kept in an outbox (keep=False): a test reports what happened now, and a
+    # failure is not delivered later.
     with Dispatcher(loaded.config.notify) as dispatcher:
-        results = dispatcher.send(message, names)
+        results = dispatcher.send(message, names, keep=False)
     if fmt is Format.JSON:
-        print_json({"results": [r.__dict__ | {"status": r.status.value} for r in results]})
+        print_json(
+            {
+                "results": [
+                    {
+                        "channel": r.channel,
+                        "status": r.status.value,
+                        "delivered": r.delivered,
+                        "attempts": r.attempts,
+                        "error": r.error,
+                    }
+                    for r in results
+                ]
+            }
+        )
     else:
         for r in results:
             verdict = "delivered" if r.delivered else f"FAILED: {r.error}"
@@ -261,6 +351,8 @@ def watch(
 ) -> None:
     """Run the monitor, health checks, alert rules, SLO burn alerts and notifications until
     SIGTERM."""
+    from plimsoll.core.rules import parse_duration
+    from plimsoll.runtime.alerts.prometheus import duration
     from plimsoll.runtime.slo.loader import slo_config
     from plimsoll.runtime.watch import Watch
 
@@ -270,12 +362,12 @@ def watch(
     if monitor_interval is not None and not monitor_interval > 0:
         raise UsageError("--monitor-interval: must be a positive number of seconds")
     if interval is not None:
-        from plimsoll.core.rules import parse_duration
-
         try:
-            parse_duration(interval)
+            seconds = parse_duration(interval)
         except ValueError as exc:
             raise UsageError(f"--interval: {exc}") from None
+        if not seconds > 0:  # zero would evaluate without pause, spinning a CPU
+            raise UsageError("--interval: must be longer than zero")
         config = config.model_copy(update={"evaluation_interval": interval})
     store = open_store(loaded)
     try:
@@ -311,16 +403,17 @@ def watch(
         process = Watch(
             store, config, loaded.config.notify, monitor=sampler, health=runner,
             health_interval=health_interval, slo=slos, slo_retention=purge,
+            alerts_where=_where(loaded, "runtime.alerts", rules),
+            slo_where=_where(loaded, "runtime.slo", slo_file),
         )  # fmt: skip
         process.install_signals()
         if fmt is Format.TEXT:
-            watched = f"{len(config.rules)} rules"
+            watched = _plural(len(config.rules), "rule")
             if slos.objectives:
-                watched += f" and the burn alerts of {len(slos.objectives)} SLOs"
+                watched += f" and the burn alerts of {_plural(len(slos.objectives), 'SLO')}"
+            every = duration(config.evaluation_interval)
             output.err_console().print(
-                f"watching: {watched} every {config.evaluation_interval}"
-                " (SIGTERM or Ctrl-C to stop)",
-                markup=False,
+                f"watching: {watched} every {every} (SIGTERM or Ctrl-C to stop)", markup=False
             )
         stats = process.run()
     finally:
@@ -328,10 +421,7 @@ def watch(
     if fmt is Format.JSON:
         print_json(stats.to_dict())
     else:
-        output.console().print(
-            f"stopped after {stats.cycles} cycles; {stats.delivered} notifications delivered",
-            markup=False,
-        )
+        output.console().print(stats.summary(), markup=False)
 
 
 @rules_app.command(name="export")
@@ -348,21 +438,21 @@ def export(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Print the alert rules as Prometheus alerting rules (or Alertmanager routes): YAML or JSON."""
+    """Print the alert rules as Prometheus alerting rules (or Alertmanager routes): YAML or JSON.
+
+    Rules over series only plimsoll's store has (health_check_status, the monitor's system
+    readings) are left out, each named in a note on stderr: Prometheus never sees them.
+    """
     from plimsoll.runtime.alerts.prometheus import alertmanager_config, rule_file, to_yaml
 
     if prometheus and alertmanager:
         raise UsageError("choose one of --prometheus and --alertmanager")
     loaded = load_config(ctx, path)
-    config = _alerts(loaded, rules)
-    notes: list[str] = []
     if alertmanager:
-        from plimsoll.runtime.alerts.engine import check_channels
-
-        check_channels(config, loaded.config.notify.channels, "runtime.alerts")
+        config = _checked(loaded, rules)
         document, notes = alertmanager_config(config, loaded.config.notify)
     else:
-        document = rule_file(config)
+        document, notes = rule_file(_alerts(loaded, rules))
     text = to_yaml(document) if fmt is Format.TEXT else None
     if out_file is not None:
         import json

@@ -13,10 +13,14 @@ from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from plimsoll.core.store import Store
 
 __all__ = [
     "FormatOpt",
+    "fits",
     "OutputOpt",
     "PathOpt",
     "config_where",
@@ -59,3 +63,13 @@ def database_url(loaded: LoadedConfig, environment: str | None) -> str:
     from plimsoll.db.connection import resolve
 
     return resolve(loaded, environment).url.get_secret_value()
+
+
+def fits(console: Console, table: Table) -> bool:
+    """Whether ``table`` shows every cell whole on ``console``, without folding a value.
+
+    Off a terminal rich assumes 80 columns; a table wider than that is folded cell by cell
+    (or cut), so commands print such content one block per row instead.
+    """
+    natural = console.measure(table, options=console.options.update(width=1_000_000))
+    return natural.maximum <= console.width

@@ -13,6 +13,7 @@ Objectives come from ``runtime.slo`` (with its OpenSLO files) or a file given wi
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,7 +23,7 @@ from rich.table import Table
 
 from plimsoll.cli import output
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.runtime_common import FormatOpt, OutputOpt, PathOpt, load_config
+from plimsoll.cli.runtime_common import FormatOpt, OutputOpt, PathOpt, fits, load_config
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, UsageError
 
@@ -35,6 +36,9 @@ slo_app = typer.Typer(
     help="Service level objectives: error budgets, burn rates, Prometheus rules.",
     invoke_without_command=True,
 )
+
+# --at may be a moment ahead of this process's clock (another machine's), not more.
+AT_SLACK_SECONDS = 60.0
 
 FileOpt = Annotated[
     Path | None,
@@ -74,45 +78,71 @@ def _alert_dict(alert: Alert) -> dict[str, object]:
     }
 
 
-def _table(statuses: list[SloStatus], raised: dict[str, list[Alert]]) -> Table:
+def _cells(item: SloStatus, raised: dict[str, list[Alert]] | None) -> dict[str, str]:
+    """The text of each column for one objective (rich markup)."""
+    from plimsoll.core.rules import parse_duration
+
+    budget = item.budget
+    left = budget.remaining_fraction
+    style = "bold red" if budget.exhausted else ("yellow" if left < 0.25 else "green")
+    burns = "\n".join(
+        f"{window} {_rate(item.burn_rates.get(window))}x"
+        for window in sorted(item.burn_rates, key=parse_duration)
+    )
+    firing = "\n".join(
+        f"[{'bold red' if a.alert.pages else 'yellow'}]{a.alert.name}[/]" for a in item.firing
+    )
+    compliance = _percent(budget.compliance)
+    if item.warnings:
+        compliance += " [yellow](?)[/]"  # the warnings under the table say why
+    return {
+        "slo": item.objective.name,
+        "target": f"{_percent(item.objective.target)} / {item.objective.period}",
+        "compliance": compliance,
+        "budget left": f"[{style}]{_percent(left, 1)}[/]",
+        "bad / allowed": f"{budget.consumed:g} / {budget.allowed:g}",
+        "burn rate": burns or "-",
+        "burning": firing or "-",
+        "raised": "-"
+        if raised is None
+        else _alert_text(raised.get(item.objective.name, [])) or "-",
+    }
+
+
+def _table(statuses: list[SloStatus], raised: dict[str, list[Alert]] | None) -> Table:
     """One row an objective, seven columns: the burn rates and alerts one a line in their cell.
 
     A column per burn window made the table too wide for a terminal to show the names.
     """
-    from plimsoll.core.rules import parse_duration
-
     table = Table(title="service level objectives", title_justify="left")
-    table.add_column("slo", no_wrap=True)
-    table.add_column("target", justify="right")
-    table.add_column("compliance", justify="right")
-    table.add_column("budget left", justify="right")
-    table.add_column("bad / allowed", justify="right")
+    table.add_column("slo", overflow="fold")
+    for column in ("target", "compliance", "budget left", "bad / allowed"):
+        table.add_column(column, justify="right", overflow="fold")
     table.add_column("burn rate", justify="right", no_wrap=True)
-    table.add_column("burning" + (" / raised by watch" if raised else ""), overflow="fold")
+    burning = "burning" + (" / raised by watch" if raised is not None else "")
+    table.add_column(burning, overflow="fold")
     for item in statuses:
-        budget = item.budget
-        left = budget.remaining_fraction
-        style = "bold red" if budget.exhausted else ("yellow" if left < 0.25 else "green")
-        burns = "\n".join(
-            f"{window} {_rate(item.burn_rates.get(window))}x"
-            for window in sorted(item.burn_rates, key=parse_duration)
-        )
-        firing = "\n".join(
-            f"[{'bold red' if a.alert.pages else 'yellow'}]{a.alert.name}[/]" for a in item.firing
-        )
-        alerts = [firing or "-"]
-        if raised:
-            alerts.append(_alert_text(raised.get(item.objective.name, [])) or "-")
-        table.add_row(
-            item.objective.name,
-            f"{_percent(item.objective.target)} / {item.objective.period}",
-            _percent(budget.compliance),
-            f"[{style}]{_percent(left, 1)}[/]",
-            f"{budget.consumed:g} / {budget.allowed:g}",
-            burns or "-",
-            "\n".join(alerts),
-        )
+        cells = _cells(item, raised)
+        alerts = cells.pop("burning"), cells.pop("raised")
+        table.add_row(*cells.values(), "\n".join(alerts if raised is not None else alerts[:1]))
     return table
+
+
+def _blocks(statuses: list[SloStatus], raised: dict[str, list[Alert]] | None) -> list[str]:
+    """The table's content as lines, one block per objective, for a console too narrow for it
+    (off a terminal rich assumes 80 columns: a table would cut or fold every value)."""
+    lines = ["service level objectives"]
+    for item in statuses:
+        cells = _cells(item, raised)
+        lines.append(
+            f"{cells['slo']}: target {cells['target']}, compliance {cells['compliance']},"
+            f" budget left {cells['budget left']}, bad / allowed {cells['bad / allowed']}"
+        )
+        lines.append("  burn rate: " + cells["burn rate"].replace("\n", ", "))
+        lines.append("  burning: " + cells["burning"].replace("\n", ", "))
+        if raised is not None:
+            lines.append("  raised by watch: " + cells["raised"].replace("\n", ", "))
+    return lines
 
 
 @slo_app.callback()
@@ -123,7 +153,12 @@ def slo(
         int, typer.Option("--periods", min=0, help="Also report the last N whole periods.")
     ] = 0,
     at: Annotated[
-        float | None, typer.Option("--at", help="Evaluate at this Unix time (default: now).")
+        float | None,
+        typer.Option(
+            "--at",
+            help="Evaluate at this Unix time, now or past (default: now); the alerts raised"
+            " then as the store remembers them.",
+        ),
     ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -135,14 +170,18 @@ def slo(
     from plimsoll.runtime.slo.alerting import active_alerts
     from plimsoll.runtime.slo.report import compliance, status
 
+    clock = time.time()
+    if at is not None and not (math.isfinite(at) and 0 < at <= clock + AT_SLACK_SECONDS):
+        raise UsageError(f"--at: {at:g} is not a Unix time in seconds, now or past")
     loaded = load_config(ctx, path)
     config = _config(loaded, file)
-    now = time.time() if at is None else at
+    now = clock if at is None else at
     store = open_configured(loaded.config.store, loaded.root)
     try:
         statuses = [status(store, o, now, config.alerts_for(o)) for o in config.objectives]
         history = {o.name: compliance(store, o, now, periods) for o in config.objectives if periods}
-        raised = active_alerts(store) if config.objectives else {}
+        # At a past time, the alerts raised then (from their recorded changes), not today's.
+        raised = active_alerts(store, at) if config.objectives else {}
     finally:
         store.close()
     failing = any(s.failing for s in statuses)
@@ -160,7 +199,20 @@ def slo(
         if not statuses:
             out.print("no SLO configured (runtime.slo.objectives, runtime.slo.openslo or --file)")
         else:
-            out.print(_table(statuses, raised))
+            shown = raised if raised else None
+            table = _table(statuses, shown)
+            if fits(out, table):
+                out.print(table)
+            else:
+                for line in _blocks(statuses, shown):
+                    out.print(line, soft_wrap=True)
+            for item in statuses:
+                for warning in item.warnings:
+                    output.err_console().print(
+                        f"warning: slo {item.objective.name}: {warning}",
+                        markup=False,
+                        soft_wrap=True,
+                    )
             for name, past in history.items():
                 table = Table(title=f"{name}: compliance per period", title_justify="left")
                 for column in ("from", "to", "compliance", "budget left", "met"):

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ValidationError
 from plimsoll.core.config import LoadedConfig, interpolate
 from plimsoll.core.errors import ConfigError
 
-__all__ = ["config_source", "parse_settings", "read_text", "validate_section"]
+__all__ = [
+    "config_key",
+    "config_source",
+    "located",
+    "parse_settings",
+    "read_text",
+    "validate_section",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,3 +87,13 @@ def parse_settings(path: Path, text: str) -> dict[str, Any]:
 def config_source(loaded: LoadedConfig) -> str:
     """What errors in a section of the main configuration name: its file, else "configuration"."""
     return str(loaded.source) if loaded.source is not None else "configuration"
+
+
+def config_key(where: str, key: str) -> str:
+    """``key`` under the section ``where`` (``runtime.alerts``; empty for a section's own file)."""
+    return f"{where}.{key}" if where else key
+
+
+def located(source: str | None, message: str) -> str:
+    """``message`` prefixed with the file it is about (when known), as configuration errors are."""
+    return f"{source}: {message}" if source else message

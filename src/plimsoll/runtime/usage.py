@@ -487,7 +487,17 @@ class UsageTracker:
     def wrap(
         self, func: F, name: str | None = None, kind: EventKind | str = EventKind.FEATURE
     ) -> F:
-        """``func`` (sync or async) recording one ``kind`` event per call under ``name``."""
+        """``func`` (sync or async) recording one ``kind`` event per call under ``name``.
+
+        A generator function is refused (TrackingError): calling it only creates the
+        generator, so the event would time nothing and miss every error raised while it runs.
+        """
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise TrackingError(
+                f"track_usage cannot decorate the generator function {func.__qualname__!r}:"
+                " a call only creates the generator; put `with tracked(...)` around the loop"
+                " that consumes it"
+            )
         feature = _check_name(name or f"{func.__module__}.{func.__qualname__}")
         what = _call_kind(kind, "track_usage")
         tracker = self
@@ -656,6 +666,8 @@ def track_usage(
     ``@track_usage``, ``@track_usage("name")`` or ``@track_usage(kind="api_call")``. The
     event holds the feature name (``module.qualname`` by default), the duration, and whether the
     call raised (with the exception's class name); the call's arguments are never recorded.
+    A generator function is refused with TrackingError (a call only creates the generator):
+    use ``with tracked("name"):`` around the loop that consumes it.
     """
     target = tracker or _default
     if callable(func_or_name):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.config import NotifyConfig
 from plimsoll.core.log import get_logger
-from plimsoll.core.notify import Dispatcher
+from plimsoll.core.notify import DeliveryStatus, Dispatcher
 from plimsoll.core.rules import parse_duration
 from plimsoll.core.store import Store
 from plimsoll.runtime import storage
@@ -51,6 +51,7 @@ class WatchStats:
     health_runs: int = 0
     delivered: int = 0
     failed_deliveries: int = 0
+    given_up: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,8 +61,25 @@ class WatchStats:
             "health_runs": self.health_runs,
             "delivered": self.delivered,
             "failed_deliveries": self.failed_deliveries,
+            "given_up": self.given_up,
             "errors": self.errors[-10:],
         }
+
+    def summary(self) -> str:
+        """The one line a stopped watch prints: ``stopped after 3 cycles; 1 notification ...``."""
+        line = (
+            f"stopped after {_count(self.cycles, 'cycle')};"
+            f" {_count(self.delivered, 'notification')} delivered"
+        )
+        if self.failed_deliveries:
+            line += f", {_count(self.failed_deliveries, 'failed attempt')}"
+        if self.given_up:
+            line += f", {self.given_up} given up (see the outbox)"
+        return line
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 class Watch:
@@ -79,7 +97,11 @@ class Watch:
         slo: SloConfig | None = None,
         slo_retention: tuple[float, int] | None = None,
         clock: Callable[[], float] = time.time,
+        alerts_where: tuple[str, str | None] = ("runtime.alerts", None),
+        slo_where: tuple[str, str | None] = ("runtime.slo", None),
     ) -> None:
+        """``alerts_where`` and ``slo_where``: the section (key prefix) and the file the alert
+        and SLO settings came from, named by their configuration errors."""
         self.store = store
         # (seconds kept, rows per pass): the SLO events the watch writes, purged by the watch
         # itself when no monitor of its own does it (`--no-monitor`: the service samples).
@@ -91,7 +113,12 @@ class Watch:
 
             sources.append(
                 BurnRateSource(
-                    slo, store, channels=list(notify.channels), policies=list(alerts.escalation)
+                    slo,
+                    store,
+                    channels=list(notify.channels),
+                    policies=list(alerts.escalation),
+                    where=slo_where[0],
+                    source=slo_where[1],
                 )
             )
         self.engine = AlertEngine(
@@ -99,6 +126,8 @@ class Watch:
             store,
             StoreSamples(store),
             channels=list(notify.channels),
+            where=alerts_where[0],
+            source=alerts_where[1],
             clock=clock,
             sources=sources,
         )
@@ -107,6 +136,8 @@ class Watch:
         self.health = health
         self.health_interval = health_interval
         self.interval = parse_duration(alerts.evaluation_interval)
+        if not self.interval > 0:  # AlertsConfig refuses it; a zero would spin a CPU
+            raise ValueError("the evaluation interval must be longer than zero")
         self.stats = WatchStats()
         self._clock = clock
         self._stop = threading.Event()
@@ -176,7 +207,9 @@ class Watch:
         for result in self.dispatcher.flush_outbox():
             if result.delivered:
                 self.stats.delivered += 1
-            else:
+            elif result.status is DeliveryStatus.GIVEN_UP:
+                self.stats.given_up += 1
+            elif result.attempts:
                 self.stats.failed_deliveries += 1
 
     def run(self) -> WatchStats:

@@ -70,7 +70,51 @@ def test_outbox_lifecycle(store: Store) -> None:
 def test_outbox_claim_takes_the_oldest_first_up_to_the_limit(store: Store) -> None:
     ids = [store.outbox_add("c", {"i": i}, now=0.0, next_attempt_at=0.0) for i in range(5)]
     assert [i.id for i in store.outbox_claim(1.0, lease_seconds=10.0, limit=3)] == ids[:3]
-    assert [i.payload["i"] for i in store.outbox_claim(1.0, lease_seconds=10.0)] == [3, 4]
+    # The first three are leased (in flight elsewhere): the two behind them wait their turn.
+    assert store.outbox_claim(1.0, lease_seconds=10.0) == []
+    for item_id in ids[:3]:
+        store.outbox_delivered(item_id, 2.0)
+    assert [i.payload["i"] for i in store.outbox_claim(2.0, lease_seconds=10.0)] == [3, 4]
+
+
+def test_outbox_claim_is_first_in_first_out_per_channel(store: Store) -> None:
+    """A newer item never overtakes an older one of its channel, even when due sooner."""
+    firing = store.outbox_add("hook", {"t": "firing"}, now=1.0, next_attempt_at=30.0)
+    resolved = store.outbox_add("hook", {"t": "resolved"}, now=2.0, next_attempt_at=20.0)
+    other = store.outbox_add("mail", {"t": "other"}, now=3.0, next_attempt_at=20.0)
+    # At 25 the resolve is due but the firing is not: only the other channel's item goes.
+    assert [i.id for i in store.outbox_claim(25.0, lease_seconds=100.0)] == [other]
+    # At 30 both are due: taken together, the firing first.
+    assert [i.id for i in store.outbox_claim(30.0, lease_seconds=1.0)] == [firing, resolved]
+    store.outbox_failed(firing, error="down", next_attempt_at=50.0)
+    store.outbox_postpone(resolved, 40.0)
+    assert store.outbox_claim(45.0, lease_seconds=1.0) == []
+    assert store.outbox_head("hook") == store.outbox_get(firing)
+    # Given up, the firing no longer holds the channel (but it is kept, and listed).
+    store.outbox_give_up(firing, now=46.0, error="rejected (given up)")
+    assert [i.id for i in store.outbox_claim(46.0, lease_seconds=1.0)] == [resolved]
+    assert [i.id for i in store.outbox_pending("hook")] == [resolved]
+    [dead] = store.outbox_given_up()
+    assert (dead.id, dead.dead_at, dead.last_error) == (firing, 46.0, "rejected (given up)")
+    assert store.outbox_head("hook") == store.outbox_get(resolved)
+    # Revived, it goes first again.
+    store.outbox_revive(firing, next_attempt_at=60.0, error="down")
+    assert store.outbox_given_up() == []
+    assert store.outbox_claim(70.0, lease_seconds=1.0, channels=["hook"])[0].id == firing
+    assert store.outbox_get(firing).last_error == "down"  # type: ignore[union-attr]
+
+
+def test_outbox_given_up_items_are_purged_and_free_their_key(store: Store) -> None:
+    first = store.outbox_add("gh", {"v": 1}, now=1.0, next_attempt_at=1.0, dedupe_key="pr-1")
+    store.outbox_give_up(first, now=2.0, error="rejected")
+    # A given-up item is not the live one a key replaces: the new payload queues afresh.
+    second = store.outbox_add("gh", {"v": 2}, now=3.0, next_attempt_at=3.0, dedupe_key="pr-1")
+    assert second != first
+    assert [i.payload["v"] for i in store.outbox_pending("gh")] == [2]
+    assert store.outbox_head("nope") is None
+    assert store.outbox_purge(delivered_before=2.0) == 0  # given up at 2.0: kept until after
+    assert store.outbox_purge(delivered_before=2.5) == 1
+    assert store.outbox_get(first) is None and store.outbox_get(second) is not None
 
 
 def test_outbox_dedupe_key_replaces_the_pending_payload(store: Store) -> None:
@@ -139,17 +183,20 @@ def test_safe_from_many_threads(store: Store) -> None:
 
 
 _CLAIMER = """
-import json, sys
+import json, sys, time
 from plimsoll.core.store import open_store
 kind, target = sys.argv[1], sys.argv[2]
 store = open_store(target) if kind == "sqlite" else open_store(url=target)
 ids = []
 batches = 0
-while True:
+while store.outbox_pending():
     batch = store.outbox_claim(100.0, lease_seconds=10_000.0, limit=7)
     if not batch:
-        break
-    ids += [item.id for item in batch]
+        time.sleep(0.001)  # every due item is in another claimer's hands: wait for its turn
+        continue
+    for item in batch:
+        ids.append(item.id)
+        store.outbox_delivered(item.id, time.time())
     batches += 1
     store.breaker_failure("shared", now=1.0, threshold=1_000_000)
 store.close()
@@ -159,7 +206,7 @@ print(json.dumps({"ids": ids, "batches": batches}))
 
 def test_processes_claiming_at_once_never_share_an_item(backend: Backend, store: Store) -> None:
     for i in range(300):
-        store.outbox_add("hook", {"i": i}, now=0.0, next_attempt_at=0.0)
+        store.outbox_add(f"hook{i % 5}", {"i": i}, now=0.0, next_attempt_at=0.0)
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _CLAIMER, backend.kind, backend.target], stdout=subprocess.PIPE
@@ -177,6 +224,11 @@ def test_processes_claiming_at_once_never_share_an_item(backend: Backend, store:
     assert len(set(claimed)) == 300
     # Each claimed batch counted one failure: concurrent increments all landed.
     assert store.breaker_get("shared").failures == batches
+    # Whichever process took them, each channel's items went out in the order they came.
+    delivered = [store.outbox_get(item_id) for item_id in sorted(claimed)]
+    for channel in {f"hook{i}" for i in range(5)}:
+        times = [i.delivered_at for i in delivered if i is not None and i.channel == channel]
+        assert len(times) == 60 and times == sorted(times), channel  # type: ignore[type-var]
 
 
 def _baseline(key: str, at: float, metric: str = "execution_ms") -> QueryBaseline:

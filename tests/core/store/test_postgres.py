@@ -71,7 +71,10 @@ def test_a_newer_schema_is_refused(pg_database: PgDatabase) -> None:
         conn.execute(
             "UPDATE plimsoll.plimsoll_store_meta SET value = '99' WHERE key = 'schema_version'"
         )
-    with pytest.raises(CannotRunError, match=r"has schema version 99, newer than the 1"):
+    with pytest.raises(
+        CannotRunError,
+        match=rf"has schema version 99, newer than the {postgres_schema.SCHEMA_VERSION} ",
+    ):
         PostgresStore(pg_database.dsn)
 
 
@@ -268,6 +271,65 @@ def test_the_runtime_tables_work_on_postgresql(pg_database: PgDatabase) -> None:
     assert types["runtime_samples.id"] == "bigint"
     assert types["slo_events.ts"] == "double precision"
     assert types["alert_silences.id"] == "bigint"
-    assert versions == {"schema.runtime": "1", "schema.slo": "1", "schema.alerts": "1"}
+    assert versions == {"schema.runtime": "1", "schema.slo": "1", "schema.alerts": "2"}
     assert sample == [("up", '{"job": "api"}', 1.0, 1.0)]
     assert slo == [("api", 60.0, 1.0, 2.0)]
+
+
+def test_a_version_1_outbox_is_migrated_keeping_its_items_and_keys(
+    pg_database: PgDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres_schema, "SCHEMA_VERSION", 1)
+        with PostgresStore(pg_database.dsn) as old:
+            assert old.schema_version == 1
+            with old.connection.transaction() as conn:
+                for title, due in (("old", 30.0), ("new", 20.0)):
+                    conn.execute(
+                        "INSERT INTO outbox (channel, dedupe_key, payload, created_at,"
+                        " next_attempt_at) VALUES ('gh', ?, ?, 1, ?)",
+                        (title, f'{{"title": "{title}"}}', due),
+                    )
+    with PostgresStore(pg_database.dsn) as store:
+        assert store.schema_version == postgres_schema.SCHEMA_VERSION == 2
+        assert [i.payload["title"] for i in store.outbox_pending()] == ["old", "new"]
+        # The dedupe key's upsert finds the rebuilt unique index (live items only).
+        again = store.outbox_add(
+            "gh", {"title": "old2"}, now=2, next_attempt_at=40, dedupe_key="old"
+        )
+        assert again == store.outbox_pending()[0].id
+        assert store.outbox_claim(25.0, lease_seconds=1.0) == []  # "new" waits behind "old"
+        store.outbox_give_up(again, now=26.0, error="rejected")
+        fresh = store.outbox_add(
+            "gh", {"title": "old3"}, now=27, next_attempt_at=27, dedupe_key="old"
+        )
+        assert fresh != again
+        assert [i.payload["title"] for i in store.outbox_claim(30.0, lease_seconds=1.0)] == [
+            "new",
+            "old3",
+        ]
+
+
+def test_the_outbox_claim_reads_indexes_on_a_large_outbox(pg_database: PgDatabase) -> None:
+    """The claim stays an index lookup with a long delivered history and a backlog."""
+    with PostgresStore(pg_database.dsn) as store:
+        with store.connection.transaction() as conn:
+            conn.execute(
+                "INSERT INTO outbox (channel, payload, created_at, next_attempt_at, delivered_at)"
+                " SELECT 'c' || (n % 20), '{}', n, n, n + 1 FROM generate_series(1, 50000) AS n"
+            )
+            conn.execute(
+                "INSERT INTO outbox (channel, payload, created_at, next_attempt_at)"
+                " SELECT 'c' || (n % 20), '{}', n, 60000 + n FROM generate_series(1, 2000) AS n"
+            )
+            conn.execute("ANALYZE outbox")
+            sql, params = store._claim_query(61000.0, None, 100)
+            plan = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()
+        assert plan is not None
+        text = str(plan)
+        # Neither a scan of the table nor one along the primary key through the delivered rows.
+        assert "Seq Scan" not in text and "outbox_pkey" not in text, text
+        assert "outbox_due" in text and "outbox_live" in text, text
+        claimed = store.outbox_claim(61000.0, lease_seconds=1.0)
+        # Items 1..1000 of the backlog are due, 1001.. not: each channel's due prefix goes.
+        assert [i.created_at for i in claimed] == [float(n) for n in range(1, 101)]

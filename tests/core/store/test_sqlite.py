@@ -74,9 +74,9 @@ def test_migrations_run_in_order_and_a_failing_one_changes_nothing(
 
 
 def test_the_package_re_exports_the_sqlite_schema() -> None:
-    assert store_module.SCHEMA_VERSION == sqlite_schema.SCHEMA_VERSION == 3
+    assert store_module.SCHEMA_VERSION == sqlite_schema.SCHEMA_VERSION == 4
     assert store_module.MIGRATIONS is sqlite_schema.MIGRATIONS
-    assert sorted(store_module.MIGRATIONS) == [1, 2, 3]
+    assert sorted(store_module.MIGRATIONS) == [1, 2, 3, 4]
 
 
 def test_memory_store_works_from_many_threads() -> None:
@@ -110,7 +110,9 @@ def test_open_store_resolves_paths_and_an_empty_url_means_sqlite(tmp_path: Path)
     assert absolute.is_file()
 
 
-def test_a_version_2_store_is_migrated_to_3_keeping_its_rows(tmp_path: Path) -> None:
+def test_a_version_2_store_is_migrated_to_the_current_one_keeping_its_rows(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "state.db"
     conn = _raw(path)
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -125,10 +127,37 @@ def test_a_version_2_store_is_migrated_to_3_keeping_its_rows(tmp_path: Path) -> 
     conn.commit()
     conn.close()
     with SqliteStore(path) as store:
-        assert store.schema_version == 3 == SCHEMA_VERSION
+        assert store.schema_version == 4 == SCHEMA_VERSION
         assert [r.version for r in store.migration_runs()] == ["1"]
         store.timings_add([OperationTiming("x", 0.1, 5.0)])
     conn = _raw(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"query_baselines", "query_samples", "baseline_checks", "operation_timings"} <= tables
     conn.close()
+
+
+def test_a_version_3_outbox_keeps_its_items_live_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = _raw(path)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for version in (1, 2, 3):
+        for statement in store_module.MIGRATIONS[version]:
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    for title, due in (("old", 30.0), ("new", 20.0)):
+        conn.execute(
+            "INSERT INTO outbox (channel, payload, created_at, next_attempt_at)"
+            " VALUES ('hook', ?, 1, ?)",
+            (f'{{"title": "{title}"}}', due),
+        )
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.schema_version == 4
+        assert [i.payload["title"] for i in store.outbox_pending()] == ["old", "new"]
+        assert all(i.dead_at is None for i in store.outbox_pending())
+        assert store.outbox_claim(25.0, lease_seconds=1.0) == []  # "new" waits behind "old"
+        sql, params = store._claim_query(25.0, None, 100)
+        plan = [row["detail"] for row in store.db.query(f"EXPLAIN QUERY PLAN {sql}", params)]
+        # Every look at the outbox goes through an index, none scans the table.
+        assert not any(d.startswith(("SCAN outbox", "SCAN o")) for d in plan), plan

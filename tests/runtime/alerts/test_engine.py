@@ -54,8 +54,12 @@ def test_lifecycle_pending_firing_acknowledged_resolved(
     assert "CPU at 97% on a" in body["body"]
     [alert] = AlertStore(store).acknowledge("HighCPU", by="ana", now=T0 + 130)
     assert alert.state is AlertState.ACKNOWLEDGED and alert.acked_by == "ana"
+    # Acknowledged again: nothing changes, and it says who took it when (no error).
+    [again] = AlertStore(store).acknowledge("HighCPU", by="bo", now=T0 + 131)
+    assert (again.acked_by, again.acked_at) == ("ana", T0 + 130)
+    assert [e["to_state"] for e in AlertStore(store).events()].count("acknowledged") == 1
     with pytest.raises(InputError, match="no firing alert"):
-        AlertStore(store).acknowledge("HighCPU", by="ana", now=T0 + 131)
+        AlertStore(store).acknowledge("NoSuchRule", by="ana", now=T0 + 131)
     cpu(store, T0 + 180, 97)
     eng.cycle(T0 + 180)
     assert states(store) == {"a": "acknowledged"}  # still holds: stays acknowledged
@@ -67,8 +71,11 @@ def test_lifecycle_pending_firing_acknowledged_resolved(
     resolved = http_recorder.requests[-1].json()
     assert resolved["title"].startswith("[RESOLVED] HighCPU")
     assert resolved["fields"]["resolved"] == 1
-    # What is observed now (20), not the last firing value (97).
-    assert "is 20" in resolved["body"] and "97" not in resolved["body"], resolved["body"]
+    # What is observed now (20), not the last firing value (97), in the rule's own words
+    # ("CPU at {value}% on {host}"), against the condition that fired (never "expected > 90",
+    # which would call the firing state the healthy one).
+    assert "CPU at 20% on a (no longer > 90)" in resolved["body"], resolved["body"]
+    assert "97" not in resolved["body"] and "expected" not in resolved["body"]
     history = [e["to_state"] for e in AlertStore(store).events()]
     assert history == ["pending", "firing", "acknowledged", "resolved"]
 

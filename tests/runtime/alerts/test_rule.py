@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from plimsoll.runtime.alerts.rule import AlertRule, evaluate_rule, observed_value
+from plimsoll.runtime.alerts.rule import (
+    AlertRule,
+    evaluate_rule,
+    observed_value,
+    render_resolved,
+    render_summary,
+)
 from plimsoll.runtime.alerts.samples import MemorySamples, Series
 
 NOW = 1000.0
@@ -99,3 +105,23 @@ def test_the_condition_is_a_core_rulespec() -> None:
     r = rule(**{"for": "2m"}, severity="critical")
     assert r.spec.metric == "m" and r.spec.op.value == ">" and r.spec.value == 5
     assert r.hold_seconds == 120 and r.spec.severity.value == "critical"
+
+
+def test_a_resolve_says_the_value_now_against_the_condition_that_fired() -> None:
+    """Issue 6, review item 7: resolves read "queue_depth is 0, expected > 10", backwards."""
+    bare = AlertRule.model_validate({"name": "Q", "metric": "queue_depth", "op": ">", "value": 10})
+    assert render_summary(bare, {}, 50) == "queue_depth is 50 (> 10)"
+    assert render_resolved(bare, {}, 0) == "queue_depth is 0 (no longer > 10)"
+    # The rule's own words, with the value now and the label of the series.
+    worded = bare.model_copy(update={"summary": "queue {queue} holds {value} jobs"})
+    assert render_resolved(worded, {"queue": "pdf"}, 3) == "queue pdf holds 3 jobs (no longer > 10)"
+    # Or a resolve text of its own.
+    own = worded.model_copy(update={"resolved_summary": "queue {queue} drained to {value}"})
+    assert render_resolved(own, {"queue": "pdf"}, 0) == "queue pdf drained to 0"
+    absent = AlertRule.model_validate(
+        {"name": "Gone", "metric": "heartbeat", "function": "absent", "window": "5m"}
+    )
+    assert render_summary(absent, {}, 0) == "no heartbeat samples in the last 5m"
+    assert render_resolved(absent, {}, 4) == "heartbeat samples are back (4 in the last 5m)"
+    with pytest.raises(ValidationError, match="resolved_summry"):
+        AlertRule.model_validate({**bare.model_dump(by_alias=True), "resolved_summry": "x"})

@@ -61,8 +61,9 @@ class Store(ABC):
     ) -> int:
         """Keep ``payload`` for ``channel`` and return its outbox id.
 
-        With a ``dedupe_key``, an undelivered item of the same channel and key is replaced by
-        the newer payload (its id and attempts kept) rather than queued twice.
+        With a ``dedupe_key``, a live item of the same channel and key is replaced by the
+        newer payload (its id, so its place in the channel's order, and its attempts kept)
+        rather than queued twice.
         """
 
     @abstractmethod
@@ -74,10 +75,12 @@ class Store(ABC):
         channels: Sequence[str] | None = None,
         limit: int = 100,
     ) -> list[OutboxItem]:
-        """Take the undelivered items due at ``now``, oldest first, leasing them for a while.
+        """Take the live items due at ``now``, oldest first, leasing them for a while.
 
         A claimed item is hidden from other claimers for ``lease_seconds``, so two processes
-        flushing at once never deliver the same item twice.
+        flushing at once never deliver the same item twice. First in, first out per channel:
+        an item is taken only with every older live item of its channel, so one that is not
+        due yet (waiting for a retry, or leased by another claimer) holds the later ones back.
         """
 
     @abstractmethod
@@ -97,8 +100,26 @@ class Store(ABC):
         """Retire the undelivered items of ``channel`` with ``dedupe_key``: a newer one went out."""
 
     @abstractmethod
+    def outbox_give_up(self, item_id: int, *, now: float, error: str) -> None:
+        """Stop trying an item: it is kept (with why) but no longer holds its channel back."""
+
+    @abstractmethod
+    def outbox_revive(self, item_id: int, *, next_attempt_at: float, error: str) -> None:
+        """Undo :meth:`outbox_give_up`: the item is live again (its last error ``error``),
+        due at ``next_attempt_at``."""
+
+    @abstractmethod
     def outbox_pending(self, channel: str | None = None) -> list[OutboxItem]:
-        """Return the undelivered items, oldest first, optionally of one channel."""
+        """Return the live items (neither delivered nor given up), oldest first, optionally
+        of one channel."""
+
+    @abstractmethod
+    def outbox_head(self, channel: str) -> OutboxItem | None:
+        """Return the oldest live item of ``channel`` (the next to go out), or None."""
+
+    @abstractmethod
+    def outbox_given_up(self, channel: str | None = None) -> list[OutboxItem]:
+        """Return the items given up (until purged), oldest first, optionally of one channel."""
 
     @abstractmethod
     def outbox_get(self, item_id: int) -> OutboxItem | None:
@@ -106,7 +127,7 @@ class Store(ABC):
 
     @abstractmethod
     def outbox_purge(self, delivered_before: float) -> int:
-        """Delete items delivered before ``delivered_before``; return how many went."""
+        """Delete items delivered (or given up) before ``delivered_before``; return how many."""
 
     # --- circuit breaker ------------------------------------------------------------------
 

@@ -43,14 +43,15 @@ class PostgresStore(SqlStore):
     _SCHEMA: ClassVar[ModuleType] = schema
     _META = schema.META_TABLE
     _ERRORS: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
-    # Rows another claimer is leasing are passed over rather than waited for, and a row it
-    # leased meanwhile is no longer due when re-checked.
-    _LOCK_ROWS = " FOR UPDATE SKIP LOCKED"
-    # The unique index on undelivered (channel, dedupe_key) makes queueing a key one atomic
+    # Claimers take turns (an advisory lock, for the first in, first out order per channel);
+    # rows another statement holds are passed over rather than waited for, and a row leased
+    # meanwhile is no longer due when re-checked.
+    _LOCK_ROWS = " FOR UPDATE OF o SKIP LOCKED"
+    # The unique index on live (channel, dedupe_key) makes queueing a key one atomic
     # statement, however many processes queue the same key at once.
     _OUTBOX_KEY_CONFLICT = (
         " ON CONFLICT (channel, dedupe_key)"
-        " WHERE delivered_at IS NULL AND dedupe_key IS NOT NULL"
+        " WHERE delivered_at IS NULL AND dead_at IS NULL AND dedupe_key IS NOT NULL"
         " DO UPDATE SET payload = excluded.payload,"
         " last_error = COALESCE(excluded.last_error, outbox.last_error),"
         " next_attempt_at = LEAST(outbox.next_attempt_at, excluded.next_attempt_at)"

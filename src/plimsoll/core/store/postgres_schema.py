@@ -19,7 +19,11 @@ META_DDL = f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key text PRIMARY KEY, valu
 #   1: outbox (with a unique undelivered dedupe key per channel), breaker, migration_runs,
 #      query_baselines, query_samples, baseline_checks, operation_timings: the content of
 #      the SQLite store's version 3.
-SCHEMA_VERSION = 1
+#   2: outbox.dead_at (an item given up, as the SQLite store's version 4): the claim and
+#      the dedupe key's unique index now cover the live items (neither delivered nor given
+#      up), and outbox_live lists the live items in order for the first in, first out
+#      claim.
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[n] takes the schema from version n-1 to version n; pending ones run in order in
 # one transaction under an advisory lock, so concurrent openers migrate it exactly once.
@@ -130,5 +134,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )
         """,
         "CREATE INDEX operation_timings_operation ON operation_timings (operation, recorded_at)",
+    ),
+    2: (
+        "ALTER TABLE outbox ADD COLUMN dead_at double precision",
+        "DROP INDEX outbox_due",
+        "CREATE INDEX outbox_due ON outbox (next_attempt_at, id)"
+        " WHERE delivered_at IS NULL AND dead_at IS NULL",
+        "DROP INDEX outbox_pending_key",
+        "CREATE UNIQUE INDEX outbox_pending_key ON outbox (channel, dedupe_key)"
+        " WHERE delivered_at IS NULL AND dead_at IS NULL AND dedupe_key IS NOT NULL",
+        # The live items in order: the claim's scan, which the planner would otherwise take
+        # along the primary key through every delivered row kept for the retention.
+        "CREATE INDEX outbox_live ON outbox (id) WHERE delivered_at IS NULL AND dead_at IS NULL",
     ),
 }

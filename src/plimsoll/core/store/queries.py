@@ -22,6 +22,9 @@ from plimsoll.core.store.profiling import SqlProfiling
 from plimsoll.core.store.records import BreakerState, MigrationRun, OutboxItem
 from plimsoll.core.store.seam import SqlConn, returned_id
 
+# An outbox item still to deliver: neither delivered nor given up.
+_LIVE = "delivered_at IS NULL AND dead_at IS NULL"
+
 
 class SqlStore(SqlProfiling, Store):
     """A state store over SQL: every query of :class:`Store`, over a backend's small seam."""
@@ -166,7 +169,7 @@ class SqlStore(SqlProfiling, Store):
             if dedupe_key is not None and self._OUTBOX_KEY_CONFLICT is None:
                 row = conn.execute(
                     "SELECT id, next_attempt_at FROM outbox WHERE channel = ?"
-                    " AND dedupe_key = ? AND delivered_at IS NULL ORDER BY id LIMIT 1",
+                    f" AND dedupe_key = ? AND {_LIVE} ORDER BY id LIMIT 1",
                     (channel, dedupe_key),
                 ).fetchone()
                 if row is not None:
@@ -192,24 +195,20 @@ class SqlStore(SqlProfiling, Store):
         channels: Sequence[str] | None = None,
         limit: int = 100,
     ) -> list[OutboxItem]:
-        """Take the due undelivered items, oldest first, leasing them for ``lease_seconds``.
+        """Take the due live items, oldest first, leasing them for ``lease_seconds``.
 
-        The rows are read and leased in one transaction; ``_LOCK_ROWS`` keeps two claimers of
-        a multi-writer backend from reading the same ones.
+        First in, first out per channel: an item is taken only while every older live item
+        of its channel is due too (and taken with it), so an item waiting for its retry, or
+        leased by another claimer, holds the later ones back. The rows are read and leased in
+        one transaction; on PostgreSQL claimers take turns (an advisory lock), since two
+        claiming at once would each see the other's items as due and free.
         """
         if channels is not None and not channels:
             return []
-        sql = (
-            f"SELECT {_rows.OUTBOX_COLUMNS} FROM outbox"
-            " WHERE delivered_at IS NULL AND next_attempt_at <= ?"
-        )
-        params: list[Any] = [now]
-        if channels is not None:
-            sql += f" AND channel IN ({', '.join('?' * len(channels))})"
-            params.extend(channels)
-        params.append(limit)
+        sql, params = self._claim_query(now, channels, limit)
         with self._connection.transaction() as conn:
-            found = conn.execute(f"{sql} ORDER BY id LIMIT ?{self._LOCK_ROWS}", params).fetchall()
+            self._lock(conn, "outbox")
+            found = conn.execute(sql, params).fetchall()
             if found:
                 conn.executemany(
                     "UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
@@ -217,6 +216,30 @@ class SqlStore(SqlProfiling, Store):
                 )
         # The items as they were when claimed, not as leased.
         return [_rows.outbox_item(row) for row in found]
+
+    def _claim_query(
+        self, now: float, channels: Sequence[str] | None, limit: int
+    ) -> tuple[str, list[Any]]:
+        """The claim's SELECT and its parameters (apart, so its plan can be looked at)."""
+        # Per channel, the first live item that is not due: it and every later one wait. One
+        # pass over the items not due (few, but for a channel that is down) rather than a
+        # look at each candidate's elders, which grows with the square of a backlog.
+        held = (
+            "WITH held AS (SELECT channel, MIN(id) AS first FROM outbox"
+            f" WHERE {_LIVE} AND next_attempt_at > ? GROUP BY channel)"
+        )
+        columns = ", ".join(f"o.{c.strip()}" for c in _rows.OUTBOX_COLUMNS.split(","))
+        sql = (
+            f"{held} SELECT {columns} FROM outbox AS o LEFT JOIN held AS h"
+            " ON h.channel = o.channel WHERE o.delivered_at IS NULL AND o.dead_at IS NULL"
+            " AND o.next_attempt_at <= ? AND (h.first IS NULL OR o.id < h.first)"
+        )
+        params: list[Any] = [now, now]
+        if channels is not None:
+            sql += f" AND o.channel IN ({', '.join('?' * len(channels))})"
+            params.extend(channels)
+        params.append(limit)
+        return f"{sql} ORDER BY o.id LIMIT ?{self._LOCK_ROWS}", params
 
     def outbox_delivered(self, item_id: int, now: float) -> None:
         """Mark an outbox item as delivered at ``now``."""
@@ -244,14 +267,51 @@ class SqlStore(SqlProfiling, Store):
         with self._connection.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE outbox SET delivered_at = ?, last_error = 'superseded by a newer message'"
-                " WHERE channel = ? AND dedupe_key = ? AND delivered_at IS NULL",
+                f" WHERE channel = ? AND dedupe_key = ? AND {_LIVE}",
                 (now, channel, dedupe_key),
             )
             return int(cursor.rowcount)
 
+    def outbox_give_up(self, item_id: int, *, now: float, error: str) -> None:
+        """Stop trying an item: it is kept (with why) but no longer holds its channel back."""
+        with self._connection.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET dead_at = ?, last_error = ? WHERE id = ?",
+                (now, error, item_id),
+            )
+
+    def outbox_revive(self, item_id: int, *, next_attempt_at: float, error: str) -> None:
+        """Undo :meth:`outbox_give_up`: the item is live again (its last error ``error``),
+        due at ``next_attempt_at``."""
+        with self._connection.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET dead_at = NULL, next_attempt_at = ?, last_error = ?"
+                " WHERE id = ?",
+                (next_attempt_at, error, item_id),
+            )
+
     def outbox_pending(self, channel: str | None = None) -> list[OutboxItem]:
-        """Return the undelivered items, oldest first, optionally of one channel."""
-        clause, params = _rows.where(("channel = ?", channel), always=("delivered_at IS NULL",))
+        """Return the live items (neither delivered nor given up), oldest first."""
+        clause, params = _rows.where(("channel = ?", channel), always=(_LIVE,))
+        found = self._connection.query(
+            f"SELECT {_rows.OUTBOX_COLUMNS} FROM outbox {clause} ORDER BY id", params
+        )
+        return [_rows.outbox_item(row) for row in found]
+
+    def outbox_head(self, channel: str) -> OutboxItem | None:
+        """Return the oldest live item of ``channel`` (the next to go out), or None."""
+        found = self._connection.query(
+            f"SELECT {_rows.OUTBOX_COLUMNS} FROM outbox WHERE channel = ? AND {_LIVE}"
+            " ORDER BY id LIMIT 1",
+            (channel,),
+        )
+        return _rows.outbox_item(found[0]) if found else None
+
+    def outbox_given_up(self, channel: str | None = None) -> list[OutboxItem]:
+        """Return the items given up (not yet purged), oldest first."""
+        clause, params = _rows.where(
+            ("channel = ?", channel), always=("delivered_at IS NULL", "dead_at IS NOT NULL")
+        )
         found = self._connection.query(
             f"SELECT {_rows.OUTBOX_COLUMNS} FROM outbox {clause} ORDER BY id", params
         )
@@ -265,13 +325,17 @@ class SqlStore(SqlProfiling, Store):
         return _rows.outbox_item(found[0]) if found else None
 
     def outbox_purge(self, delivered_before: float) -> int:
-        """Delete items delivered before ``delivered_before``; return how many went."""
+        """Delete items delivered (or given up) before ``delivered_before``; return how many."""
         with self._connection.transaction() as conn:
-            cursor = conn.execute(
+            delivered = conn.execute(
                 "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?",
                 (delivered_before,),
-            )
-            return int(cursor.rowcount)
+            ).rowcount
+            dead = conn.execute(
+                "DELETE FROM outbox WHERE dead_at IS NOT NULL AND dead_at < ?",
+                (delivered_before,),
+            ).rowcount
+            return int(delivered) + int(dead)
 
     # --- circuit breaker ------------------------------------------------------------------
 

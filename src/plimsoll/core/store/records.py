@@ -9,7 +9,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """A notification kept in the outbox until it is delivered."""
+    """A notification kept in the outbox until it is delivered (or given up: ``dead_at``).
+
+    A channel's items go out in the order they were queued (their ``id``); an item given up
+    (see :meth:`~plimsoll.core.store.base.Store.outbox_give_up`) no longer holds the later ones.
+    """
 
     id: int
     channel: str
@@ -20,6 +24,7 @@ class OutboxItem:
     last_error: str | None
     delivered_at: float | None
     dedupe_key: str | None = None
+    dead_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def _record(cls: type[R], row: Row, **converted: Any) -> R:
 
 OUTBOX_COLUMNS = (
     "id, channel, dedupe_key, payload, created_at, attempts, next_attempt_at, last_error, "
-    "delivered_at"
+    "delivered_at, dead_at"
 )
 
 

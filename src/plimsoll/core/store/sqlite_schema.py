@@ -11,7 +11,10 @@ from __future__ import annotations
 #      as history), query_samples (the measurements of each baseline), baseline_checks (every
 #      regression check's verdict), operation_timings (how long plimsoll's own operations
 #      took, for its objectives).
-SCHEMA_VERSION = 3
+#   4: outbox.dead_at (an item given up: kept to be seen, no longer holding its channel's
+#      later items) and outbox_live (a channel's undelivered items in order: what the claim
+#      looks up to deliver each channel's items first in, first out).
+SCHEMA_VERSION = 4
 
 # MIGRATIONS[n] takes a database from version n-1 to version n; all pending ones run in order
 # inside one transaction, so a store is never left half-migrated.
@@ -122,6 +125,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )
         """,
         "CREATE INDEX operation_timings_operation ON operation_timings (operation, recorded_at)",
+    ),
+    4: (
+        "ALTER TABLE outbox ADD COLUMN dead_at REAL",
+        "CREATE INDEX outbox_live ON outbox (channel, id)"
+        " WHERE delivered_at IS NULL AND dead_at IS NULL",
     ),
 }
 

@@ -19,6 +19,7 @@ Example (``plimsoll.toml``, or a rules file given with ``--rules``)::
     severity = "critical"
     labels = { team = "ops" }
     summary = "CPU at {actual}% on {instance}"
+    resolved_summary = "CPU back to {actual}% on {instance}"   # else the summary + "(no longer > 90)"
     escalation = "ops"
 
     [[runtime.alerts.routes]]
@@ -57,6 +58,13 @@ class _Model(BaseModel):
 def _duration(value: Any) -> Any:
     if value is not None:
         parse_duration(value)
+    return value
+
+
+def _positive(value: Any) -> Any:
+    # Zero (or less) would evaluate without pause: one process spinning a CPU on the store.
+    if parse_duration(value) <= 0:
+        raise ValueError("must be longer than zero")
     return value
 
 
@@ -175,6 +183,7 @@ class AlertsConfig(_Model):
         "repeat_interval",
         "resolved_retention",
     )(_duration)
+    _p = field_validator("evaluation_interval")(_positive)
 
     @model_validator(mode="after")
     def _consistent(self) -> AlertsConfig:

@@ -17,6 +17,7 @@ inhibition and escalation. Without a source the cycle does nothing more than bef
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -34,15 +35,18 @@ from plimsoll.runtime.alerts.grouping import (
     resolve_routes,
     routes_for,
 )
-from plimsoll.runtime.alerts.rule import AlertRule, Observation, evaluate_rule, explain
+from plimsoll.runtime.alerts.rule import AlertRule, Observation, evaluate_rule, render_resolved
 from plimsoll.runtime.alerts.samples import SampleReader, freeze_labels
 from plimsoll.runtime.alerts.silences import Muting
 from plimsoll.runtime.alerts.state import Alert, AlertState, AlertStore, fingerprint
+from plimsoll.runtime.config_loader import config_key, located
 
 log = get_logger(__name__)
 
-# An active alert whose state did not change is rewritten (its value, its summary) at most this
-# often: rewriting thousands of rows every cycle would cost more than the evaluation itself.
+# An active alert whose state did not change is rewritten whole at least this often (its last
+# evaluation too, read at a restart). In between only a value (and summary) that moved is
+# written, with a narrow update: upserting thousands of rows every cycle would cost more than
+# the evaluation itself, and readers (``alerts list``, ``slo``) want the current value.
 REFRESH_SECONDS = 60.0
 
 
@@ -105,13 +109,19 @@ class RuleSource(Protocol):
         ...
 
 
-def check_channels(config: AlertsConfig, known: Collection[str], where: str) -> None:
-    """Raise ConfigError naming the key of the first channel that is not configured."""
-    places: list[tuple[str, list[str]]] = [(f"{where}.channels", config.channels)]
-    places += [(f"{where}.routes[{i}].channels", r.channels) for i, r in enumerate(config.routes)]
+def check_channels(
+    config: AlertsConfig, known: Collection[str], where: str, source: str | None = None
+) -> None:
+    """Raise ConfigError naming the file (``source``) and key of the first channel that is
+    not configured."""
+    places: list[tuple[str, list[str]]] = [(config_key(where, "channels"), config.channels)]
+    places += [
+        (config_key(where, f"routes[{i}].channels"), r.channels)
+        for i, r in enumerate(config.routes)
+    ]
     for name, policy in config.escalation.items():
         places += [
-            (f"{where}.escalation.{name}.levels[{i}].channels", level.channels)
+            (config_key(where, f"escalation.{name}.levels[{i}].channels"), level.channels)
             for i, level in enumerate(policy.levels)
         ]
     for key, channels in places:
@@ -119,7 +129,10 @@ def check_channels(config: AlertsConfig, known: Collection[str], where: str) -> 
         if unknown:
             configured = ", ".join(sorted(known)) or "none"
             raise ConfigError(
-                f"{key}: unknown channel {unknown[0]} (notify.channels has: {configured})"
+                located(
+                    source,
+                    f"{key}: unknown channel {unknown[0]} (notify.channels has: {configured})",
+                )
             )
 
 
@@ -144,28 +157,36 @@ class AlertEngine:
         *,
         channels: Collection[str] | None = None,
         where: str = "runtime.alerts",
+        source: str | None = None,
         clock: Callable[[], float] = time.time,
         sources: Sequence[RuleSource] = (),
     ) -> None:
         if channels is not None:
-            check_channels(config, channels, where)
+            check_channels(config, channels, where, source)
         self._sources = tuple(sources)
         self._rules = {rule.name: rule for rule in config.rules}
         extra_routes: list[Route] = []
-        for source in self._sources:
-            for rule in source.rules:
+        for made in self._sources:
+            for rule in made.rules:
                 if rule.name in self._rules:
                     raise ConfigError(
-                        f"{where}.rules: the name {rule.name} is taken by a rule plimsoll makes"
-                        " (an SLO burn alert): rename the configured rule"
+                        located(
+                            source,
+                            f"{config_key(where, 'rules')}: the name {rule.name} is taken by a"
+                            " rule plimsoll makes (an SLO burn alert): rename the configured rule",
+                        )
                     )
                 if rule.escalation is not None and rule.escalation not in config.escalation:
+                    policies = ", ".join(config.escalation) or "none"
                     raise ConfigError(
-                        f"rule {rule.name}: unknown escalation policy {rule.escalation!r}"
-                        f" ({where}.escalation has: {', '.join(config.escalation) or 'none'})"
+                        located(
+                            source,
+                            f"rule {rule.name}: unknown escalation policy {rule.escalation!r}"
+                            f" ({config_key(where, 'escalation')} has: {policies})",
+                        )
                     )
                 self._rules[rule.name] = rule
-            extra_routes += source.routes
+            extra_routes += made.routes
         if extra_routes:
             config = config.model_copy(update={"routes": [*extra_routes, *config.routes]})
         self.config = config
@@ -177,9 +198,15 @@ class AlertEngine:
         self._metrics = sorted({rule.metric for rule in config.rules})
         self._lookback = max((rule.window_seconds for rule in config.rules), default=0.0)
         self._retention = parse_duration(config.resolved_retention)
-        # The active alerts as last written: the store is read in full once, at start.
+        # The active alerts as last written: the store is read in full at start, and again
+        # when another engine (a second watcher on this store) wrote alerts since this one.
+        self._writer = uuid.uuid4().hex
+        self._last_writer = ""
         self._active: dict[str, Alert] = self.alerts.active()
         self._written: dict[str, float] = {fp: a.last_eval for fp, a in self._active.items()}
+        self._shown: dict[str, tuple[float | None, str]] = {
+            fp: (a.value, a.summary) for fp, a in self._active.items()
+        }
         self._identities: dict[
             tuple[str, tuple[tuple[str, str], ...]], tuple[str, dict[str, str]]
         ] = {}
@@ -254,20 +281,27 @@ class AlertEngine:
             sent, escalations, escalated = self._notify(conn, active, updates, at)
             updates = _merge(updates, escalated)
             changed = {t.fingerprint for t in transitions} | {a.fingerprint for a in escalated}
-            due = [
-                a
-                for a in updates
-                if a.fingerprint in changed
-                or at - self._written.get(a.fingerprint, 0.0) >= REFRESH_SECONDS
-            ]
+            due: list[Alert] = []
+            moved: list[Alert] = []
+            for alert in updates:
+                fp = alert.fingerprint
+                if fp in changed or at - self._written.get(fp, 0.0) >= REFRESH_SECONDS:
+                    due.append(alert)
+                elif self._shown.get(fp) != (alert.value, alert.summary):
+                    moved.append(alert)
             self.alerts.write(conn, due, events)
+            self.alerts.refresh(conn, moved)
+            if due or moved or events:
+                self._claim_writes(conn)
             self.alerts.purge_resolved(conn, at - self._retention)
-        for alert in due:
+        for alert in (*due, *moved):
             self._written[alert.fingerprint] = at
+            self._shown[alert.fingerprint] = (alert.value, alert.summary)
         self._active = {**active, **{a.fingerprint: a for a in escalated}}
         for fp in list(self._written):
             if fp not in self._active:
                 del self._written[fp]
+                self._shown.pop(fp, None)
         return CycleResult(
             at=at,
             rules=len(self._rules),
@@ -292,15 +326,28 @@ class AlertEngine:
         return found
 
     def _stored(self, conn: Any) -> dict[str, Alert]:
-        """The active alerts, with the acknowledgements other processes wrote since."""
+        """The active alerts, with what other processes wrote since: acknowledgements, and
+        every alert when another engine wrote (read again, so no change is made twice)."""
+        acknowledged = self.alerts.acknowledgements(conn)  # first: it locks the alerts
+        self._last_writer = self.alerts.last_writer(conn)
+        if self._last_writer != self._writer:
+            self._active = self.alerts.active(conn)
+            self._written = {fp: a.last_eval for fp, a in self._active.items()}
+            self._shown = {fp: (a.value, a.summary) for fp, a in self._active.items()}
         stored = dict(self._active)
-        for fp, (acked_at, acked_by) in self.alerts.acknowledgements(conn).items():
+        for fp, (acked_at, acked_by) in acknowledged.items():
             alert = stored.get(fp)
             if alert is not None and alert.state is AlertState.FIRING:
                 stored[fp] = replace(
                     alert, state=AlertState.ACKNOWLEDGED, acked_at=acked_at, acked_by=acked_by
                 )
         return stored
+
+    def _claim_writes(self, conn: Any) -> None:
+        """Mark this engine as the last to write alerts (once, not every cycle)."""
+        if self._last_writer != self._writer:
+            self.alerts.set_writer(conn, self._writer)
+            self._last_writer = self._writer
 
     def _lifecycle(
         self,
@@ -323,11 +370,14 @@ class AlertEngine:
             before = stored.get(fp)
             if held.state is HoldState.INACTIVE:
                 if before is not None:
-                    detail = explain(rule, obs.value) if obs.value is not None else obs.message
                     # The resolve notification says what is observed now, not the last
                     # firing value (which would read as if the problem were still there).
-                    now = obs.message or detail or before.summary
-                    move(replace(_resolved(before, at, obs), summary=now), before, detail)
+                    detail = obs.message or (
+                        render_resolved(rule, dict(obs.labels), obs.value)
+                        if obs.value is not None
+                        else before.summary
+                    )
+                    move(replace(_resolved(before, at, obs), summary=detail), before, detail)
                 continue
             if before is None:
                 alert = Alert(

@@ -4,6 +4,13 @@ For a fleet scraped by Prometheus, the rules plimsoll evaluates itself become a 
 (``promtool check rules`` accepts it) and the routes, timings and inhibition rules an
 Alertmanager configuration. Metric names are the sample names the monitor stores (Prometheus
 exposition names), so the expressions select the same series.
+
+Some series exist only in plimsoll's store (:data:`STORE_ONLY_METRICS`): the statuses of the
+health checks ``runtime watch`` runs, and the machine and process readings of plimsoll's
+monitor. A service's ``/metrics`` exposes none of them, so a Prometheus rule over one could
+never fire: such rules are left out of the rule file, each named in a note. Text written by
+the user (a summary, a description) is escaped for Go's templates: a literal ``{{`` in it
+stays literal text instead of breaking the file.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from plimsoll.core.config import NotifyConfig, SmtpChannel, WebhookChannel
+from plimsoll.core.config import AppriseChannel, NotifyConfig, SmtpChannel, WebhookChannel
 from plimsoll.core.rules import parse_duration
 from plimsoll.runtime.alerts.config import AlertsConfig
 from plimsoll.runtime.alerts.grouping import resolve_routes
@@ -20,6 +27,22 @@ from plimsoll.runtime.alerts.rule import Aggregate, AlertRule, Function
 from plimsoll.runtime.alerts.silences import Matcher, parse_matcher
 
 _NAME = re.compile(r"[^a-zA-Z0-9_:]")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# Series only plimsoll's store holds: what `runtime watch` records of its health checks
+# (plimsoll.runtime.watch.HEALTH_METRIC) and what the monitor reads with psutil
+# (plimsoll.runtime.monitor; its process_resident_memory_bytes is also what prometheus_client's
+# process collector exposes, so it is not here). Prometheus scraping a service never sees them.
+STORE_ONLY_METRICS: dict[str, str] = {
+    "health_check_status": "written by `plimsoll runtime watch` from its health checks",
+    "system_cpu_percent": "sampled by plimsoll's monitor",
+    "system_memory_percent": "sampled by plimsoll's monitor",
+    "system_memory_available_bytes": "sampled by plimsoll's monitor",
+    "system_disk_percent": "sampled by plimsoll's monitor",
+    "process_cpu_percent": "sampled by plimsoll's monitor",
+    "process_open_files": "sampled by plimsoll's monitor",
+    "process_threads": "sampled by plimsoll's monitor",
+}
 _FUNCTIONS = {
     Aggregate.AVG: "avg_over_time",
     Aggregate.MIN: "min_over_time",
@@ -75,17 +98,44 @@ def expression(rule: AlertRule) -> str:
     return f"{base} {rule.op.value} {rule.value:g}"
 
 
-def _template(text: str) -> str:
-    # plimsoll's {value} and {label} become Prometheus' template variables.
-    def repl(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in ("value", "actual"):
-            return "{{ $value }}"
-        if name in ("threshold", "expected", "metric", "rule"):
-            return match.group(0)
-        return "{{ $labels." + name + " }}"
+def _escaped(literal: str, before_action: bool) -> str:
+    """``literal`` as Go template text: ``{{`` written as an action printing it.
 
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", repl, text)
+    A ``{`` right before an action would make ``{{{``, which Go reads as an action
+    starting one brace early: it is written as an action too.
+    """
+    text = literal.replace("{{", '{{ "{{" }}')
+    if before_action and text.endswith("{"):
+        text = text[:-1] + '{{ "{" }}'
+    return text
+
+
+def _template(text: str, fixed: Mapping[str, str]) -> str:
+    """plimsoll's ``{value}`` and ``{label}`` as Prometheus' template variables; the names in
+    ``fixed`` (threshold, metric, rule) as their text; everything else literal."""
+    pieces: list[tuple[bool, str]] = []  # (is an action, text)
+    position = 0
+    for match in _PLACEHOLDER.finditer(text):
+        name = match.group(1)
+        if name in fixed:
+            literal = text[position : match.start()] + fixed[name]
+            pieces.append((False, literal))
+        else:
+            action = "{{ $value }}" if name in ("value", "actual") else f"{{{{ $labels.{name} }}}}"
+            pieces += [(False, text[position : match.start()]), (True, action)]
+        position = match.end()
+    pieces.append((False, text[position:]))
+    merged: list[tuple[bool, str]] = []
+    for is_action, piece in pieces:
+        if merged and not is_action and not merged[-1][0]:
+            merged[-1] = (False, merged[-1][1] + piece)
+        else:
+            merged.append((is_action, piece))
+    out = []
+    for index, (is_action, piece) in enumerate(merged):
+        followed = index + 1 < len(merged) and merged[index + 1][0]
+        out.append(piece if is_action else _escaped(piece, followed))
+    return "".join(out)
 
 
 def alerting_rule(rule: AlertRule) -> dict[str, Any]:
@@ -94,60 +144,147 @@ def alerting_rule(rule: AlertRule) -> dict[str, Any]:
     if rule.for_ is not None:
         out["for"] = duration(rule.for_)
     out["labels"] = {**rule.labels, "severity": rule.severity.value}
+    threshold = "" if rule.value is None else f"{rule.value:g}"
+    fixed = {"threshold": threshold, "expected": threshold, "metric": rule.metric}
+    fixed["rule"] = rule.name
     annotations: dict[str, str] = {}
     if rule.summary:
-        summary = rule.summary
-        for name, value in (
-            ("threshold", "" if rule.value is None else f"{rule.value:g}"),
-            ("expected", "" if rule.value is None else f"{rule.value:g}"),
-            ("metric", rule.metric),
-            ("rule", rule.name),
-        ):
-            summary = summary.replace("{" + name + "}", value)
-        annotations["summary"] = _template(summary)
+        annotations["summary"] = _template(rule.summary, fixed)
     if rule.description:
-        annotations["description"] = _template(rule.description)
+        annotations["description"] = _template(rule.description, fixed)
     if annotations:
         out["annotations"] = annotations
     return out
 
 
-def rule_file(config: AlertsConfig, group: str = "plimsoll") -> dict[str, Any]:
-    """A Prometheus rule file holding every alert rule in one group."""
-    return {
-        "groups": [
-            {
-                "name": group,
-                "interval": duration(config.evaluation_interval),
-                "rules": [alerting_rule(rule) for rule in config.rules],
-            }
-        ]
-    }
+def store_only(rule: AlertRule) -> str | None:
+    """Why Prometheus could never evaluate ``rule`` (its metric is only in plimsoll's store),
+    or None."""
+    origin = STORE_ONLY_METRICS.get(rule.metric)
+    if origin is None:
+        return None
+    return (
+        f"rule {rule.name} left out: {rule.metric} is {origin} into plimsoll's store, and no"
+        " service exposes it on /metrics, so Prometheus could never evaluate it"
+        " (plimsoll runtime watch does)"
+    )
 
 
-def _receiver(name: str, channel: Any) -> tuple[dict[str, Any], str | None]:
-    """An Alertmanager receiver for a channel, or a note on why it has none."""
-    receiver: dict[str, Any] = {"name": name}
-    if isinstance(channel, WebhookChannel):
-        receiver["webhook_configs"] = [
-            {"url": channel.url.get_secret_value(), "send_resolved": True}
-        ]
-        return receiver, None
-    if isinstance(channel, SmtpChannel):
-        receiver["email_configs"] = [
-            {
-                "to": ", ".join(channel.to),
-                "from": channel.sender,
-                "smarthost": f"{channel.host}:{channel.port}",
-                "require_tls": channel.starttls or channel.ssl,
+def rule_file(config: AlertsConfig, group: str = "plimsoll") -> tuple[dict[str, Any], list[str]]:
+    """A Prometheus rule file holding every alert rule Prometheus can evaluate, in one group,
+    and a note on each rule left out."""
+    notes = [note for rule in config.rules if (note := store_only(rule)) is not None]
+    rules = [alerting_rule(rule) for rule in config.rules if store_only(rule) is None]
+    groups = []
+    if rules:
+        groups.append(
+            {"name": group, "interval": duration(config.evaluation_interval), "rules": rules}
+        )
+    return {"groups": groups}, notes
+
+
+def _http_config(name: str, headers: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The ``http_config`` of a webhook's headers, and a note on each it cannot carry.
+
+    ``Authorization: Bearer T`` (or another scheme) becomes ``authorization``; ``Basic``
+    becomes ``basic_auth`` (Alertmanager refuses the Basic scheme in ``authorization``).
+    """
+    config: dict[str, Any] = {}
+    notes = []
+    for header, secret in headers.items():
+        value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
+        if header.lower() != "authorization":
+            notes.append(
+                f"channel {name}: header {header} left out (an Alertmanager webhook sends"
+                " no custom headers): put the value in the receiving URL, or a proxy"
+            )
+            continue
+        scheme, _, credentials = value.strip().partition(" ")
+        if scheme.lower() == "basic":
+            import base64
+            import binascii
+
+            try:
+                user, _, password = base64.b64decode(credentials).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                notes.append(f"channel {name}: its Basic Authorization header is not base64")
+                continue
+            config["basic_auth"] = {"username": user, "password": password}
+        elif credentials:
+            config["authorization"] = {"type": scheme, "credentials": credentials.strip()}
+        else:
+            config["authorization"] = {"credentials": scheme}  # a bare token: Bearer
+    return config, notes
+
+
+def _apprise_receiver(name: str, url: str) -> tuple[dict[str, Any], list[str]]:
+    """Slack and Discord webhooks as Alertmanager receivers (parsed by apprise itself)."""
+    import apprise
+    from apprise.plugins.discord import NotifyDiscord
+    from apprise.plugins.slack import NotifySlack
+
+    kind = url.split(":", 1)[0].lower()
+    found = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if isinstance(found, NotifySlack):
+        if getattr(found, "mode", None) == "hook":
+            tokens = [found.token_a, found.token_b, found.token_c]
+            slack: dict[str, Any] = {
+                "api_url": "/".join([found.webhook_url, *tokens]),
                 "send_resolved": True,
             }
+            channels = [c for c in (found.channels or []) if c]
+            if channels:
+                slack["channel"] = channels[0]
+            notes = []
+            if len(channels) > 1:
+                notes.append(
+                    f"channel {name}: Alertmanager posts to one Slack channel: {channels[0]}"
+                    f" (not {', '.join(channels[1:])})"
+                )
+            return {"slack_configs": [slack]}, notes
+        return {}, [
+            f"channel {name} (a Slack bot token) has no Alertmanager equivalent: use a Slack"
+            " webhook URL (slack://A/B/C)"
         ]
-        return receiver, None
+    if isinstance(found, NotifyDiscord):
+        hook = f"https://discord.com/api/webhooks/{found.webhook_id}/{found.webhook_token}"
+        return {"discord_configs": [{"webhook_url": hook, "send_resolved": True}]}, []
+    return {}, [
+        f"channel {name} (apprise {kind}://) has no Alertmanager equivalent: its receiver is empty"
+    ]
+
+
+def _receiver(name: str, channel: Any) -> tuple[dict[str, Any], list[str]]:
+    """An Alertmanager receiver for a channel, and notes on what it could not carry."""
+    receiver: dict[str, Any] = {"name": name}
+    if isinstance(channel, WebhookChannel):
+        webhook: dict[str, Any] = {"url": channel.url.get_secret_value(), "send_resolved": True}
+        http_config, notes = _http_config(name, channel.headers)
+        if http_config:
+            webhook["http_config"] = http_config
+        receiver["webhook_configs"] = [webhook]
+        return receiver, notes
+    if isinstance(channel, SmtpChannel):
+        email: dict[str, Any] = {
+            "to": ", ".join(channel.to),
+            "from": channel.sender,
+            "smarthost": f"{channel.host}:{channel.port}",
+            "require_tls": channel.starttls or channel.ssl,
+            "send_resolved": True,
+        }
+        if channel.username:
+            email["auth_username"] = channel.username
+        if channel.password is not None:
+            email["auth_password"] = channel.password.get_secret_value()
+        receiver["email_configs"] = [email]
+        return receiver, []
+    if isinstance(channel, AppriseChannel):
+        part, notes = _apprise_receiver(name, channel.url.get_secret_value())
+        return {**receiver, **part}, notes
     kind = getattr(channel, "kind", type(channel).__name__)
     return (
         receiver,
-        f"channel {name} ({kind}) has no Alertmanager equivalent: its receiver is empty",
+        [f"channel {name} ({kind}) has no Alertmanager equivalent: its receiver is empty"],
     )
 
 
@@ -171,9 +308,8 @@ def alertmanager_config(
         if name not in receivers:
             merged: dict[str, Any] = {"name": name}
             for channel in channels:
-                part, note = _receiver(channel, notify.channels[channel])
-                if note and note not in notes:
-                    notes.append(note)
+                part, found = _receiver(channel, notify.channels[channel])
+                notes.extend(note for note in found if note not in notes)
                 for key, value in part.items():
                     if key != "name":
                         merged.setdefault(key, []).extend(value)

@@ -34,7 +34,6 @@ from plimsoll.core.rules import (
     RuleSpec,
     Severity,
     compare,
-    evaluate,
     parse_duration,
 )
 from plimsoll.runtime.alerts.samples import Labels, Series
@@ -77,6 +76,7 @@ class AlertRule(BaseModel):
     severity: Severity = Severity.WARNING
     labels: dict[str, str] = Field(default_factory=dict)
     summary: str | None = None
+    resolved_summary: str | None = None
     description: str | None = None
     escalation: str | None = None
 
@@ -220,22 +220,47 @@ def observed_value(rule: AlertRule, series: Series, now: float) -> float | None:
     return _aggregate(rule.aggregate, [v for _, v in points])
 
 
-def render_summary(rule: AlertRule, labels: dict[str, str], value: float | None) -> str:
-    """The rule's ``summary`` with ``{value}``, ``{threshold}``, ``{metric}``, ``{rule}`` and
-    ``{<label>}`` filled in (unknown names stay as written); a generated line without one."""
+def _fill(template: str, rule: AlertRule, labels: dict[str, str], value: float | None) -> str:
+    """``template`` with ``{value}``, ``{threshold}``, ``{metric}``, ``{rule}`` and
+    ``{<label>}`` filled in (unknown names stay as written)."""
     shown = "null" if value is None else f"{value:g}"
     threshold = "" if rule.value is None else f"{rule.value:g}"
-    if not rule.summary:
-        if rule.function is Function.ABSENT:
-            return f"no {rule.metric} samples in the last {rule.window}"
-        return f"{rule.observed_key} is {shown} ({rule.op} {threshold})"
     names = {
         **labels, "value": shown, "actual": shown, "threshold": threshold,
         "expected": threshold, "metric": rule.metric, "rule": rule.name,
     }  # fmt: skip
     return re.sub(
-        r"\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: names.get(m.group(1), m.group(0)), rule.summary
+        r"\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: names.get(m.group(1), m.group(0)), template
     )
+
+
+def render_summary(rule: AlertRule, labels: dict[str, str], value: float | None) -> str:
+    """The rule's ``summary`` with ``{value}``, ``{threshold}``, ``{metric}``, ``{rule}`` and
+    ``{<label>}`` filled in (unknown names stay as written); a generated line without one."""
+    if rule.summary:
+        return _fill(rule.summary, rule, labels, value)
+    if rule.function is Function.ABSENT:
+        return f"no {rule.metric} samples in the last {rule.window}"
+    shown = "null" if value is None else f"{value:g}"
+    threshold = "" if rule.value is None else f"{rule.value:g}"
+    return f"{rule.observed_key} is {shown} ({rule.op} {threshold})"
+
+
+def render_resolved(rule: AlertRule, labels: dict[str, str], value: float) -> str:
+    """What a resolved alert says: the value now, against the condition that fired.
+
+    The rule's ``resolved_summary`` when set (filled in as ``summary`` is); else its
+    ``summary`` with the value now, then "(no longer > 10)": the condition is what fires, so
+    a resolve must never read "expected > 10", which would call the firing state healthy.
+    """
+    if rule.resolved_summary:
+        return _fill(rule.resolved_summary, rule, labels, value)
+    if rule.function is Function.ABSENT:
+        return f"{rule.metric} samples are back ({value:g} in the last {rule.window})"
+    condition = f"no longer {rule.op} {'' if rule.value is None else f'{rule.value:g}'}"
+    if rule.summary:
+        return f"{_fill(rule.summary, rule, labels, value)} ({condition})"
+    return f"{rule.observed_key} is {value:g} ({condition})"
 
 
 def evaluate_rule(rule: AlertRule, series: Sequence[Series], now: float) -> list[Observation]:
@@ -265,8 +290,3 @@ def _observe(rule: AlertRule, labels: Labels, value: float | None) -> Observatio
             rule.name, labels, value, True, render_summary(rule, dict(labels), value)
         )
     return Observation(rule.name, labels, value, False, "")
-
-
-def explain(rule: AlertRule, value: float) -> str:
-    """The core rule's own verdict on ``value`` (``system_cpu_percent is 42, expected > 90``)."""
-    return evaluate(rule.spec, {rule.observed_key: value}).message

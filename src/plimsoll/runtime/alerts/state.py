@@ -33,6 +33,8 @@ PART = "alerts"
 
 # MIGRATIONS[n] takes the alerts tables from version n to n + 1.
 #   1: alerts, alert_events, alert_groups, alert_silences.
+#   2: alert_writer (one row: the engine that last wrote alerts), so an engine sharing the
+#      store with another (two watchers) reads what the other wrote before it writes.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """
@@ -88,6 +90,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at REAL NOT NULL
         )
         """,
+    ),
+    (
+        "CREATE TABLE alert_writer (id INTEGER PRIMARY KEY CHECK (id = 1), writer TEXT NOT NULL)",
+        "INSERT INTO alert_writer (id, writer) VALUES (1, '')",
     ),
 )
 
@@ -148,6 +154,10 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at double precision NOT NULL
         )
         """,
+    ),
+    (
+        "CREATE TABLE alert_writer (id integer PRIMARY KEY CHECK (id = 1), writer text NOT NULL)",
+        "INSERT INTO alert_writer (id, writer) VALUES (1, '')",
     ),
 )
 
@@ -368,6 +378,44 @@ class AlertStore:
                 events,
             )
 
+    def refresh(self, conn: SqlConn, alerts: Sequence[Alert]) -> None:
+        """Rewrite only the value, summary and last evaluation of ``alerts`` (same state).
+
+        What a cycle does for the active alerts whose value moved: cheaper than the upsert of
+        :meth:`write`, so readers see current values without slowing the cycle.
+        """
+        if alerts:
+            conn.executemany(
+                "UPDATE alerts SET value = ?, summary = ?, last_eval = ? WHERE fingerprint = ?",
+                [(a.value, a.summary, a.last_eval, a.fingerprint) for a in alerts],
+            )
+
+    def last_writer(self, conn: SqlConn) -> str:
+        """The id of the engine that last wrote alerts (see :meth:`set_writer`)."""
+        row = conn.execute("SELECT writer FROM alert_writer WHERE id = 1").fetchone()
+        return str(row["writer"]) if row is not None else ""
+
+    def set_writer(self, conn: SqlConn, writer: str) -> None:
+        """Record that the engine ``writer`` wrote alerts in this transaction.
+
+        An engine keeps the active alerts in memory; another engine's writes since its own
+        (two watchers on one store) tell it to read them again, or it would move the same
+        alerts a second time.
+        """
+        conn.execute("UPDATE alert_writer SET writer = ? WHERE id = 1", (writer,))
+
+    def alerts_at(self, at: float) -> list[Alert]:
+        """The alerts as they were at ``at``, from their recorded state changes: each with the
+        state its last change up to then left it in (alerts purged since are not known)."""
+        rows = self.db.query(
+            f"SELECT {', '.join(f'a.{c.strip()}' for c in _COLUMNS.split(','))},"
+            " e.to_state AS state_then FROM alerts AS a JOIN alert_events AS e"
+            " ON e.fingerprint = a.fingerprint WHERE e.id = (SELECT MAX(l.id) FROM alert_events"
+            " AS l WHERE l.fingerprint = a.fingerprint AND l.at <= ?) ORDER BY a.fingerprint",
+            (at,),
+        )
+        return [replace(_alert(r), state=AlertState(r["state_then"])) for r in rows]
+
     def events(self, fingerprint: str | None = None) -> list[dict[str, Any]]:
         """State changes, oldest first (of one alert when given)."""
         where, params = ("WHERE fingerprint = ?", (fingerprint,)) if fingerprint else ("", ())
@@ -388,26 +436,34 @@ class AlertStore:
 
     def acknowledge(self, target: str, *, by: str, now: float) -> list[Alert]:
         """Acknowledge the firing alerts whose fingerprint starts with ``target`` or whose rule
-        is ``target``; return them. Raises InputError when nothing firing matches."""
+        is ``target``; return them with those it matches that were acknowledged already (as
+        they are: acknowledging twice changes nothing). Raises InputError when no firing or
+        acknowledged alert matches."""
         with self.db.transaction() as conn:
             self.lock(conn)
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM alerts WHERE state = 'firing'"
-                " AND (rule = ? OR fingerprint LIKE ?)",
+                f"SELECT {_COLUMNS} FROM alerts WHERE state IN ('firing', 'acknowledged')"
+                " AND (rule = ? OR fingerprint LIKE ?) ORDER BY fingerprint",
                 (target, target.replace("%", "") + "%"),
             ).fetchall()
             if not rows:
-                raise InputError(f"no firing alert matches {target!r} (a rule or a fingerprint)")
+                raise InputError(
+                    f"no firing alert matches {target!r} (a rule or a fingerprint;"
+                    " `plimsoll runtime alerts list` shows them)"
+                )
+            found = [_alert(r) for r in rows]
             acked = [
-                replace(_alert(r), state=AlertState.ACKNOWLEDGED, acked_at=now, acked_by=by)
-                for r in rows
+                replace(a, state=AlertState.ACKNOWLEDGED, acked_at=now, acked_by=by)
+                for a in found
+                if a.state is AlertState.FIRING
             ]
             self.write(
                 conn,
                 acked,
                 [(a.fingerprint, now, "firing", "acknowledged", f"by {by}") for a in acked],
             )
-        return acked
+        done = {a.fingerprint: a for a in acked}
+        return [done.get(a.fingerprint, a) for a in found]
 
     # --- groups -----------------------------------------------------------------------------
 

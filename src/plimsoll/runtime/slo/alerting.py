@@ -29,6 +29,7 @@ from plimsoll.core.store import Store
 from plimsoll.runtime.alerts.config import Route
 from plimsoll.runtime.alerts.rule import AlertRule, Observation
 from plimsoll.runtime.alerts.samples import Labels, freeze_labels
+from plimsoll.runtime.config_loader import config_key, located
 from plimsoll.runtime.slo import storage
 from plimsoll.runtime.slo.budget import budget
 from plimsoll.runtime.slo.burn import AlertResult, evaluate
@@ -126,15 +127,19 @@ class BurnRateSource:
         channels: Collection[str] | None = None,
         policies: Collection[str] | None = None,
         where: str = "runtime.slo",
+        source: str | None = None,
     ) -> None:
         self.config = config
         self.store = store
         for index, alert in enumerate(config.burn_alerts):
             if policies is not None and alert.escalation not in (None, *policies):
                 raise ConfigError(
-                    f"{where}.burn_alerts[{index}].escalation: unknown escalation policy"
-                    f" {alert.escalation!r} (runtime.alerts.escalation has:"
-                    f" {', '.join(sorted(policies)) or 'none'})"
+                    located(
+                        source,
+                        f"{config_key(where, f'burn_alerts[{index}].escalation')}: unknown"
+                        f" escalation policy {alert.escalation!r} (runtime.alerts.escalation"
+                        f" has: {', '.join(sorted(policies)) or 'none'})",
+                    )
                 )
         rules: dict[str, BurnRule] = {}
         plans: list[tuple[Objective, tuple[tuple[BurnRule, Labels], ...]]] = []
@@ -152,8 +157,12 @@ class BurnRateSource:
                 unknown = [c for c in objective.channels if c not in (channels or ())]
                 if channels is not None and unknown:
                     raise ConfigError(
-                        f"{where}.objectives[{index}].channels: unknown channel {unknown[0]}"
-                        f" (notify.channels has: {', '.join(sorted(channels)) or 'none'})"
+                        located(
+                            source,
+                            f"{config_key(where, f'objectives[{index}].channels')}: unknown"
+                            f" channel {unknown[0]} (notify.channels has:"
+                            f" {', '.join(sorted(channels)) or 'none'})",
+                        )
                     )
                 # Only this objective's burn alerts: `burn` is a label no other alert sets.
                 routes.append(
@@ -198,18 +207,28 @@ class BurnRateSource:
                         for rule, labels in entries]  # fmt: skip
                 continue
             for (rule, labels), result in zip(entries, results, strict=True):
-                message = summary(objective, result, left) if result.firing else ""
+                # Said when it fires, and when it resolves (the rates then, with no budget).
+                message = summary(objective, result, left)
                 value = min(result.long_rate, result.short_rate)
                 out.append((rule, Observation(rule.name, labels, value, result.firing, message)))
         return out
 
 
-def active_alerts(store: Store) -> dict[str, list[Alert]]:
-    """The burn alerts not resolved in ``store`` (raised by ``runtime watch``), by objective."""
+def active_alerts(store: Store, at: float | None = None) -> dict[str, list[Alert]]:
+    """The burn alerts not resolved in ``store`` (raised by ``runtime watch``), by objective.
+
+    With ``at``, those that were not resolved then, from the alerts' recorded changes (as far
+    back as the store keeps resolved alerts: ``runtime.alerts.resolved_retention``).
+    """
     from plimsoll.runtime.alerts.state import AlertState, AlertStore
 
+    alerts = AlertStore(store)
+    if at is None:
+        candidates = alerts.alerts([s for s in AlertState if s.active])
+    else:
+        candidates = [a for a in alerts.alerts_at(at) if a.state.active]
     found: dict[str, list[Alert]] = {}
-    for alert in AlertStore(store).alerts([s for s in AlertState if s.active]):
+    for alert in candidates:
         # `burn` marks the alerts of this module (see burn_labels); other rules never set it.
         if "burn" in alert.labels and "slo" in alert.labels:
             found.setdefault(alert.labels["slo"], []).append(alert)

@@ -9,7 +9,7 @@ the events of the period; what is left is that minus the bad events.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Budget", "Counts", "budget", "burn_rate"]
@@ -17,10 +17,18 @@ __all__ = ["Budget", "Counts", "budget", "burn_rate"]
 
 @dataclass(frozen=True)
 class Counts:
-    """Good and total events over some window."""
+    """Good and total events over some window.
+
+    What was wrong with the data counted, for the report to say (never compared): ``excess``,
+    good events counted above the total and capped (good and total counters swapped, or
+    counting different things); ``missing``, the series that had no sample at all in the
+    window (a misspelt metric, or one nothing samples).
+    """
 
     good: float
     total: float
+    excess: float = field(default=0.0, compare=False)
+    missing: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.good < 0 or self.total < 0:
@@ -46,7 +54,10 @@ class Counts:
         return self.bad / self.total if self.total > 0 else 0.0
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(self.good + other.good, self.total + other.total)
+        missing = tuple(dict.fromkeys((*self.missing, *other.missing)))
+        return Counts(
+            self.good + other.good, self.total + other.total, self.excess + other.excess, missing
+        )
 
 
 def burn_rate(counts: Counts, target: float) -> float:

@@ -15,11 +15,11 @@ from typing import Any
 from plimsoll.core.rules import parse_duration
 from plimsoll.core.store import Store
 from plimsoll.runtime.slo import storage
-from plimsoll.runtime.slo.budget import Budget, budget, burn_rate
+from plimsoll.runtime.slo.budget import Budget, Counts, budget, burn_rate
 from plimsoll.runtime.slo.burn import AlertResult, evaluate, windows
 from plimsoll.runtime.slo.model import DEFAULT_BURN_ALERTS, BurnAlert, Objective
 
-__all__ = ["PeriodCompliance", "SloStatus", "compliance", "status"]
+__all__ = ["PeriodCompliance", "SloStatus", "compliance", "data_warnings", "status"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class SloStatus:
     budget: Budget
     burn_rates: dict[str, float]
     alerts: tuple[AlertResult, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def firing(self) -> list[AlertResult]:
@@ -62,7 +63,41 @@ class SloStatus:
             "alerts": [a.to_dict() for a in self.alerts],
             "firing": [a.alert.name for a in self.firing],
             "failing": self.failing,
+            "warnings": list(self.warnings),
         }
+
+
+# Good events above the total by more than this share of the total (or one event) are not
+# sampling noise: the counters are not a good/total pair.
+EXCESS_TOLERANCE = 0.01
+
+
+def data_warnings(objective: Objective, counts: Counts) -> list[str]:
+    """What is wrong with the data of ``objective`` over its period, as the report says it.
+
+    A budget computed over no data, or over good events capped at a smaller total, reads as
+    full compliance: the numbers alone would hide the mistake.
+    """
+    out = []
+    what = f"over the last {objective.period}"
+    for metric in counts.missing:
+        out.append(
+            f"no samples of {metric} {what}: is the name right, and is the monitor sampling"
+            " the service's registry?"
+        )
+    if counts.excess > max(1.0, EXCESS_TOLERANCE * counts.total):
+        counted = counts.total + counts.excess
+        ratio = objective.ratio
+        pair = f" (ratio.good = {ratio.good}, ratio.total = {ratio.total})" if ratio else ""
+        times = f", {counted / counts.total:.3g}x" if counts.total else ""
+        out.append(
+            f"good events exceed the total {what} ({counted:g} good of {counts.total:g}{times}):"
+            f" are the good and total counters the right ones{pair}? The good events were"
+            " capped at the total, so compliance reads 100%"
+        )
+    if objective.kind == "events" and counts.total == 0:
+        out.append(f"no events recorded for {objective.name} {what}")
+    return out
 
 
 def status(
@@ -75,13 +110,15 @@ def status(
     lengths = [objective.period_seconds]
     lengths += [s for a in alerts for s in (a.long_seconds, a.short_seconds)]
     counts_for = storage.window_counts(store, objective, at, lengths)
-    period = budget(counts_for(objective.period_seconds), objective.target)
+    counts = counts_for(objective.period_seconds)
+    period = budget(counts, objective.target)
     results = evaluate(counts_for, objective.target, alerts)
     rates = {
         window: burn_rate(counts_for(parse_duration(window)), objective.target)
         for window in windows(alerts)
     }
-    return SloStatus(objective, at, period, rates, tuple(results))
+    warnings = tuple(data_warnings(objective, counts))
+    return SloStatus(objective, at, period, rates, tuple(results), warnings)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,8 @@ def event_counts(store: Store, slo: str, since: float, until: float) -> Counts:
         (slo, since, until),
     )
     total = float(rows[0]["total"])
-    # Sums of floats may drift a hair above the total: never report more good than total.
+    # Sums of floats may drift a hair above the total: never report more good than total
+    # (recording refuses more good than total, so no excess is worth a word here).
     return Counts(min(float(rows[0]["good"]), total), total)
 
 
@@ -204,8 +205,11 @@ def _le_matches(value: str, threshold: float) -> bool:
         return False
 
 
+_Series = Mapping[runtime_storage.LabelSet, list[tuple[float, float]]]
+
+
 def _increases(
-    found: Mapping[runtime_storage.LabelSet, list[tuple[float, float]]],
+    found: _Series,
     sinces: Sequence[float],
     until: float,
     keep: Callable[[runtime_storage.LabelSet], bool] | None = None,
@@ -236,19 +240,23 @@ def sample_counts_many(
     if not sinces:
         return []
     since = min(sinces)
+    missing: list[str] = []
+
+    def read(metric: str, labels: Mapping[str, str] | None) -> _Series:
+        found = runtime_storage.series(store, metric, since, until, labels)
+        if not found:
+            missing.append(metric)
+        return found
+
     if objective.ratio is not None:
         ratio = objective.ratio
         labels = ratio.labels or None
-        good = _increases(
-            runtime_storage.series(store, ratio.good, since, until, labels), sinces, until
-        )
-        total = _increases(
-            runtime_storage.series(store, ratio.total, since, until, labels), sinces, until
-        )
+        good = _increases(read(ratio.good, labels), sinces, until)
+        total = _increases(read(ratio.total, labels), sinces, until)
     elif objective.latency is not None:
         latency = objective.latency
         labels = latency.labels or None
-        found = runtime_storage.series(store, f"{latency.metric}_bucket", since, until, labels)
+        found = read(f"{latency.metric}_bucket", labels)
 
         def bound(label_set: runtime_storage.LabelSet) -> bool:
             return _le_matches(dict(label_set).get("le", ""), latency.threshold)
@@ -261,16 +269,16 @@ def sample_counts_many(
                 f" bucket bound of {latency.metric} (bounds: {', '.join(bounds)})"
             )
         good = _increases(found, sinces, until, keep=bound)
-        total = _increases(
-            runtime_storage.series(store, f"{latency.metric}_count", since, until, labels),
-            sinces,
-            until,
-        )
+        total = _increases(read(f"{latency.metric}_count", labels), sinces, until)
     else:
         raise ValueError(f"objective {objective.name} counts recorded events, not samples")
     # Sampling at slightly different moments may put more good than total increase in a
-    # window: the good events are capped at the total rather than failing.
-    return [Counts(min(g, t), t) for g, t in zip(good, total, strict=True)]
+    # window: the good events are capped at the total rather than failing, and the excess
+    # kept for the report to judge (a large one means the counters are the wrong ones).
+    return [
+        Counts(min(g, t), t, max(g - t, 0.0), tuple(missing))
+        for g, t in zip(good, total, strict=True)
+    ]
 
 
 def sample_counts(store: Store, objective: Objective, since: float, until: float) -> Counts:
