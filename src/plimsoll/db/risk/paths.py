@@ -23,7 +23,7 @@ from plimsoll.db.sqljson import Node, constant, strings, unwrap
 
 # DROP/COMMENT object kinds whose name list ends with a relation's name, and those whose
 # list is ``[table, object]`` (a trigger, policy or rule on a table).
-_RELATION_OBJECTS = frozenset(
+RELATION_OBJECTS = frozenset(
     {
         "OBJECT_TABLE",
         "OBJECT_VIEW",
@@ -129,7 +129,7 @@ def _object_lists(kind: str, node: Node) -> list[list[Any]]:
 
 def _relation_part(what: str, items: list[Any]) -> list[list[Any]]:
     # An unqualified relation: [name]; an object on an unqualified table: [table, object].
-    if (what in _RELATION_OBJECTS and len(items) == 1) or (
+    if (what in RELATION_OBJECTS and len(items) == 1) or (
         what in _ON_TABLE_OBJECTS and len(items) == 2
     ):
         return [items]

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from plimsoll.db.risk.operations import ColumnInfo, ConstraintInfo, Knowledge, StatementProfile
+from plimsoll.db.risk.paths import RELATION_OBJECTS
 from plimsoll.db.sqljson import Node, constant, strings, type_name, unwrap
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -312,14 +313,7 @@ class RunState:
         self.dropped[key] = where
 
     def _drop_objects(self, node: Node, where: str) -> None:
-        if node.get("removeType") not in (
-            "OBJECT_TABLE",
-            "OBJECT_VIEW",
-            "OBJECT_MATVIEW",
-            "OBJECT_INDEX",
-            "OBJECT_SEQUENCE",
-            "OBJECT_FOREIGN_TABLE",
-        ):
+        if node.get("removeType") not in RELATION_OBJECTS:
             return
         for item in node.get("objects") or ():
             _, inner = unwrap(item)
