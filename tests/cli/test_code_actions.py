@@ -139,3 +139,31 @@ def test_a_comment_without_a_pull_request_is_not_sent(
     # Nothing waits in the outbox for a later run either.
     again = json.loads(plimsoll(git_repo.path, "code", "validate", "--format", "json").stdout)
     assert again.get("notified", []) == out["notified"]
+
+
+def test_a_notify_rule_without_channels_never_goes_to_the_pull_request(
+    git_repo: GitRepo, http_recorder: HttpRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notify rule naming no channel goes to the configured channels, not to the PR
+    channel that a comment rule of the same run brings in."""
+    for name in ("GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_TOKEN", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    config = (
+        '[tool.plimsoll.code]\npaths = ["src"]\ncollectors = ["complexity"]\n\n'
+        "[[tool.plimsoll.code.thresholds]]\n"
+        'metric = "complexity.max"\nop = "<="\nvalue = 2\naction = "comment"\n\n'
+        "[[tool.plimsoll.code.thresholds]]\n"
+        'metric = "complexity.max"\nop = "<="\nvalue = 3\naction = "notify"\n\n'
+        "[tool.plimsoll.notify.channels.hook]\n"
+        f'kind = "webhook"\nurl = "{http_recorder.url}/hook"\n'
+    )
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/tangled.py": TANGLED})
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    notified = out["notified"]
+    assert "hook: delivered" in notified
+    # The comment rule's pull-request channel says "not sent" once (for the comment), and
+    # the notify rule's message did not go there.
+    assert sum(line.startswith("github-pull-request") for line in notified) == 1
+    assert len(http_recorder.requests_to("/hook", "POST")) == 1

@@ -99,7 +99,9 @@ def deliver_threshold_report(
             dispatcher.flush_outbox()
             jobs = []
             if report.to_notify:
-                fallback = config.code.notify_channels or None
+                # No channel named: every configured channel, never the pull-request channel
+                # added above for the comment rules only.
+                fallback = config.code.notify_channels or list(config.notify.channels)
                 jobs.append((report.to_notify, _channels_for(report.to_notify, fallback)))
             if report.to_comment:
                 jobs.append((report.to_comment, _channels_for(report.to_comment, comment_channels)))
