@@ -206,3 +206,23 @@ def test_importing_the_package_does_not_import_the_config() -> None:
     code = "import sys, plimsoll.core.hooks; print('plimsoll.core.config' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_context_is_read_only_yet_plain_data() -> None:
+    """Hooks of one phase share the context: no hook may change it, but any may serialise it."""
+    import copy
+    import dataclasses
+    import json
+
+    from plimsoll.core.hooks import HookContext
+
+    context = HookContext(phase="before_migration", run_id="r1", attributes={"rows": [1, 2]})
+    with pytest.raises(TypeError, match="read-only"):
+        context.attributes["rows"] = []  # type: ignore[index]
+    with pytest.raises(TypeError, match="read-only"):
+        context.attributes.update(rows=[])  # type: ignore[attr-defined]
+    data = dataclasses.asdict(context)
+    assert data == {"phase": "before_migration", "run_id": "r1", "attributes": {"rows": [1, 2]}}
+    assert json.loads(json.dumps(data)) == data
+    copied = copy.deepcopy(context)
+    assert copied == context and copied.attributes["rows"] is not context.attributes["rows"]

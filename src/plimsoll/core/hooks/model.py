@@ -10,8 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from plimsoll.core.errors import ConfigError
 
@@ -73,6 +72,26 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+class ReadOnlyDict(dict[str, Any]):
+    """A dict that refuses changes: the hooks of a phase share one context.
+
+    A dict subclass rather than a ``MappingProxyType`` so that a hook can still hand its
+    context to ``dataclasses.asdict``, ``copy.deepcopy`` or ``json.dumps``.
+    """
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        raise TypeError("hook context attributes are read-only")
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReadOnlyDict:
+        import copy
+
+        return ReadOnlyDict({key: copy.deepcopy(value, memo) for key, value in self.items()})
+
+
 @dataclass(frozen=True, kw_only=True)
 class HookContext:
     """What every hook receives: the phase, the run id and free-form attributes.
@@ -87,8 +106,8 @@ class HookContext:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phase", phase_name(self.phase))
-        # A read-only view: the context is shared by hooks running at the same time.
-        object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        # Read-only: the context is shared by hooks running at the same time.
+        object.__setattr__(self, "attributes", ReadOnlyDict(self.attributes))
 
 
 @dataclass(frozen=True)
