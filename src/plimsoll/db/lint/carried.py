@@ -11,7 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plimsoll.db.sqljson import Node, strings, unwrap
+from plimsoll.db.sqljson import Node, strings, type_name, unwrap
+
+# The types a serial column really has (as format_type prints them).
+_SERIALS = {"smallserial": "smallint", "serial": "integer", "bigserial": "bigint"}
+# ALTER TABLE subcommands that change what is known of a column.
+_COLUMN_CHANGES = frozenset(
+    {"AT_AddColumn", "AT_DropColumn", "AT_AlterColumnType", "AT_SetNotNull", "AT_DropNotNull"}
+)
+# Inline constraints that make a column NOT NULL.
+_NOT_NULL = frozenset({"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"})
+
+
+@dataclass(frozen=True)
+class ColumnFacts:
+    """What the migrations linted so far say about a column: its type (as PostgreSQL prints
+    it) and whether it is NOT NULL."""
+
+    type: str
+    not_null: bool
 
 
 def not_null_columns(expression: object) -> list[str]:
@@ -37,10 +55,13 @@ class Carried:
 
     ``checked``: tables given a validated CHECK constraint. ``not_null``: (table, column)
     pairs a validated ``CHECK (column IS NOT NULL)`` proves, or that are NOT NULL already.
+    ``columns``: the columns of the tables the migrations created, as they left them (a
+    table renamed or dropped is forgotten: unknown again).
     """
 
     checked: set[str] = field(default_factory=set)
     not_null: set[tuple[str, str]] = field(default_factory=set)
+    columns: dict[tuple[str, str], ColumnFacts] = field(default_factory=dict)
     # (table, constraint) -> the columns its CHECK proves non-null: added NOT VALID (pending)
     # or validated (proofs, taken back when the constraint is dropped).
     _pending: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -52,9 +73,65 @@ class Carried:
         """Whether ``table.column`` is known to hold no NULLs."""
         return (table, column) in self.not_null
 
+    def column(self, table: str, column: str) -> ColumnFacts | None:
+        """What is known of ``table.column`` (None: a table the migrations did not create)."""
+        return self.columns.get((table, column))
+
+    def create_table(self, table: str, node: Node) -> None:
+        """Take in a ``CREATE TABLE``'s columns (a table made again starts afresh)."""
+        self.forget_table(table)
+        keys: set[str] = set()
+        for element in node.get("tableElts") or ():
+            kind, item = unwrap(element)
+            if kind == "ColumnDef":
+                self._add_column(table, item)
+            elif kind == "Constraint" and item.get("contype") == "CONSTR_PRIMARY":
+                keys.update(strings(item.get("keys")))
+        for column in keys:
+            known = self.columns.get((table, column))
+            if known is not None:
+                self.columns[(table, column)] = ColumnFacts(known.type, True)
+
+    def forget_table(self, table: str) -> None:
+        """Forget ``table``'s columns (dropped or renamed: nothing known of it any more)."""
+        for key in [key for key in self.columns if key[0] == table]:
+            del self.columns[key]
+
+    def forget_column(self, table: str, column: str) -> None:
+        """Forget one column (renamed)."""
+        self.columns.pop((table, column), None)
+
+    def _add_column(self, table: str, definition: Node) -> None:
+        name = definition.get("colname")
+        type_node = definition.get("typeName")
+        if not name or not type_node:
+            return
+        written = type_name(type_node)
+        constraints = (unwrap(c)[1].get("contype") for c in definition.get("constraints") or ())
+        not_null = written in _SERIALS or any(kind in _NOT_NULL for kind in constraints)
+        self.columns[(table, name)] = ColumnFacts(_SERIALS.get(written, written), not_null)
+
+    def _alter_column(self, table: str, command: Node, subtype: str) -> None:
+        name = command.get("name", "")
+        known = self.columns.get((table, name))
+        if subtype == "AT_AddColumn":
+            self._add_column(table, unwrap(command.get("def"))[1])
+        elif subtype == "AT_DropColumn":
+            self.columns.pop((table, name), None)
+        elif known is None:
+            return
+        elif subtype == "AT_AlterColumnType":
+            type_node = unwrap(command.get("def"))[1].get("typeName")
+            written = type_name(type_node) if type_node else known.type
+            self.columns[(table, name)] = ColumnFacts(written, known.not_null)
+        elif subtype in ("AT_SetNotNull", "AT_DropNotNull"):
+            self.columns[(table, name)] = ColumnFacts(known.type, subtype == "AT_SetNotNull")
+
     def alter(self, table: str, command: Node) -> None:
         """Take in one ALTER TABLE subcommand on ``table``."""
         subtype = command.get("subtype")
+        if subtype in _COLUMN_CHANGES:
+            self._alter_column(table, command, subtype)
         if subtype == "AT_AddConstraint":
             _, constraint = unwrap(command.get("def"))
             if constraint.get("contype") != "CONSTR_CHECK":

@@ -118,6 +118,8 @@ class StatementContext:
                 target = target.get(step) or {}
             if target:
                 self.created.add(self.key(target))
+                if kind == "CreateStmt":
+                    self.carried.create_table(self.key(target), node)
         elif kind == "TransactionStmt":
             self._transaction(node.get("kind", ""))
         elif kind == "VariableSetStmt":
@@ -126,11 +128,22 @@ class StatementContext:
             table = self.key(node.get("relation"))
             for command in node.get("cmds") or ():
                 self.carried.alter(table, unwrap(command)[1])
-        elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
+        elif kind == "RenameStmt":
+            self._rename(node)
+        elif kind == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
+            for name in qualified_names(node.get("objects")):
+                self.carried.forget_table(name if "." in name else f"{self.default_schema}.{name}")
+
+    def _rename(self, node: dict) -> None:
+        what = node.get("renameType")
+        if what == "OBJECT_TABLE":
             old = self.key(node.get("relation"))
+            self.carried.forget_table(old)
             if old in self.created:
                 schema = old.split(".", 1)[0]
                 self.created.add(f"{schema}.{node.get('newname', '')}")
+        elif what == "OBJECT_COLUMN":
+            self.carried.forget_column(self.key(node.get("relation")), node.get("subname", ""))
 
     def _transaction(self, kind: str) -> None:
         if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):

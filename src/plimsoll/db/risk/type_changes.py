@@ -149,7 +149,13 @@ def _timestamps(old: str, new: str, knowledge: Knowledge) -> Verdict:
     )
 
 
-def _binary_coercible(old: str, new: str, knowledge: Knowledge) -> bool:
+def binary_coercible(old: str, new: str) -> bool:
+    """Whether a column of type ``old`` (as PostgreSQL prints types) becomes ``new`` without a
+    rewrite, whatever the session (timestamp <-> timestamptz depends on it: False here)."""
+    return _binary_coercible(old, new, None)
+
+
+def _binary_coercible(old: str, new: str, knowledge: Knowledge | None) -> bool:
     if old == new:
         return True
     a, b = _split(old), _split(new)

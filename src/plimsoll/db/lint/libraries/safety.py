@@ -10,7 +10,7 @@ from plimsoll.db.lint.library import Library
 
 LIBRARY = Library.of(
     "safety",
-    "1.2.0",
+    "1.3.0",
     "What a migration does to a live table: locks, rewrites, scans, and how to avoid them.",
     # Locks and rewrites
     "require-concurrent-index-creation",

@@ -23,7 +23,8 @@ class BanDropNotNull(AlterTableRule):
 
     **Fix.** First make every reader handle NULL and deploy that, then drop the constraint.
     If the goal is to retire the column, stop writing it and drop it with the usual
-    expand/contract steps instead. A table created in the same migration is exempt.
+    expand/contract steps instead. A table created in the same migration is exempt, and so is
+    a column that an earlier migration of the same lint run left nullable already.
 
     **Example.**
 
@@ -35,11 +36,15 @@ class BanDropNotNull(AlterTableRule):
 
     id = "ban-drop-not-null"
     severity = Severity.WARNING
+    version = "1.0.1"
     help = "Make every reader handle NULL (and deploy it) before dropping NOT NULL."
     subtypes = _DROP_NOT_NULL
 
     def judge(self, command: AlterCommand) -> Iterator[Violation]:
-        """Flag a DROP NOT NULL."""
+        """Flag a DROP NOT NULL (of a column not already nullable, as far as is known)."""
+        known = command.context.carried.column(command.table, command.name)
+        if known is not None and not known.not_null:
+            return  # nullable already (an earlier migration made it so): nothing changes
         yield Violation(
             f"DROP NOT NULL on {command.table}.{command.name} lets NULL into a column that"
             " existing clients expect to always hold a value",

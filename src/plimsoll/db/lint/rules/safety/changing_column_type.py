@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from plimsoll.db.lint.rule import Severity, Violation
@@ -24,9 +25,11 @@ class ChangingColumnType(AlterTableRule):
     ``varchar(m)``, ``varchar`` to ``text`` (and back to an unbounded ``varchar``), a
     ``numeric`` precision increase at the same scale, a longer ``varbit``, a higher
     ``timestamp``/``time``/``interval`` precision, and (PostgreSQL 12+) ``timestamp`` to
-    ``timestamptz`` when the session TimeZone is UTC. The old type is not in the statement,
-    so the rule reports every change and says when the new type makes a free change likely.
-    Clients reading the column may also break on the new type.
+    ``timestamptz`` when the session TimeZone is UTC. The old type is not in the statement:
+    when an earlier migration of the same lint run made the column, its type is known and a
+    free change is not reported (a costly one is, as such); otherwise the rule reports the
+    change and says when the new type makes a free change likely. Clients reading the column
+    may also break on the new type.
 
     **Fix.** For a real conversion: add a column of the new type, backfill it in batches,
     keep it in sync with a trigger, switch the application over, then drop the old column.
@@ -45,6 +48,7 @@ class ChangingColumnType(AlterTableRule):
 
     id = "changing-column-type"
     severity = Severity.WARNING
+    version = "1.1.0"
     help = (
         "Add a column of the new type, backfill it in batches, switch over, then drop the old"
         " one (or check the change is binary-coercible)."
@@ -62,10 +66,26 @@ class ChangingColumnType(AlterTableRule):
             " rebuilds its indexes under an ACCESS EXCLUSIVE lock: reads and writes are"
             " blocked until it ends"
         )
-        hint = None if definition.get("raw_default") else _likely_free(type_node, column)
-        if hint:
-            message += f" (unless the change is binary-coercible: {hint})"
+        using = definition.get("raw_default")
+        known = command.context.carried.column(command.table, column)
+        if known is not None and not using and not _timestamps(known.type, written):
+            # An earlier migration made the column: its type now is known, so is the answer.
+            from plimsoll.db.risk.type_changes import binary_coercible
+
+            if binary_coercible(known.type, written):
+                return  # no rewrite: only a brief lock, which the timeout rules are about
+            message += f" ({known.type} to {written} is not binary-coercible)"
+        else:
+            hint = None if using else _likely_free(type_node, column)
+            if hint:
+                message += f" (unless the change is binary-coercible: {hint})"
         yield Violation(message, location=definition.get("location"))
+
+
+def _timestamps(old: str, new: str) -> bool:
+    """timestamp <-> timestamptz: whether it rewrites depends on the session's TimeZone."""
+    zones = {re.sub(r"\(\d+\)", "", t) for t in (old, new)}
+    return zones == {"timestamp without time zone", "timestamp with time zone"}
 
 
 def _likely_free(type_node: Node, column: str) -> str | None:
