@@ -61,7 +61,7 @@ class Carried:
 
     checked: set[str] = field(default_factory=set)
     not_null: set[tuple[str, str]] = field(default_factory=set)
-    columns: dict[tuple[str, str], ColumnFacts] = field(default_factory=dict)
+    columns: dict[str, dict[str, ColumnFacts]] = field(default_factory=dict)
     # (table, constraint) -> the columns its CHECK proves non-null: added NOT VALID (pending)
     # or validated (proofs, taken back when the constraint is dropped).
     _pending: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -75,7 +75,7 @@ class Carried:
 
     def column(self, table: str, column: str) -> ColumnFacts | None:
         """What is known of ``table.column`` (None: a table the migrations did not create)."""
-        return self.columns.get((table, column))
+        return self.columns.get(table, {}).get(column)
 
     def create_table(self, table: str, node: Node) -> None:
         """Take in a ``CREATE TABLE``'s columns (a table made again starts afresh)."""
@@ -87,19 +87,17 @@ class Carried:
                 self._add_column(table, item)
             elif kind == "Constraint" and item.get("contype") == "CONSTR_PRIMARY":
                 keys.update(strings(item.get("keys")))
-        for column in keys:
-            known = self.columns.get((table, column))
-            if known is not None:
-                self.columns[(table, column)] = ColumnFacts(known.type, True)
+        known = self.columns.get(table, {})
+        for column in keys & known.keys():
+            known[column] = ColumnFacts(known[column].type, True)
 
     def forget_table(self, table: str) -> None:
         """Forget ``table``'s columns (dropped or renamed: nothing known of it any more)."""
-        for key in [key for key in self.columns if key[0] == table]:
-            del self.columns[key]
+        self.columns.pop(table, None)
 
     def forget_column(self, table: str, column: str) -> None:
         """Forget one column (renamed)."""
-        self.columns.pop((table, column), None)
+        self.columns.get(table, {}).pop(column, None)
 
     def _add_column(self, table: str, definition: Node) -> None:
         name = definition.get("colname")
@@ -109,23 +107,26 @@ class Carried:
         written = type_name(type_node)
         constraints = (unwrap(c)[1].get("contype") for c in definition.get("constraints") or ())
         not_null = written in _SERIALS or any(kind in _NOT_NULL for kind in constraints)
-        self.columns[(table, name)] = ColumnFacts(_SERIALS.get(written, written), not_null)
+        facts = ColumnFacts(_SERIALS.get(written, written), not_null)
+        self.columns.setdefault(table, {})[name] = facts
 
     def _alter_column(self, table: str, command: Node, subtype: str) -> None:
         name = command.get("name", "")
-        known = self.columns.get((table, name))
+        columns = self.columns.get(table)
+        known = columns.get(name) if columns is not None else None
         if subtype == "AT_AddColumn":
-            self._add_column(table, unwrap(command.get("def"))[1])
-        elif subtype == "AT_DropColumn":
-            self.columns.pop((table, name), None)
-        elif known is None:
+            if columns is not None:  # a table not made by the migrations stays unknown
+                self._add_column(table, unwrap(command.get("def"))[1])
+        elif columns is None or known is None:
             return
+        elif subtype == "AT_DropColumn":
+            del columns[name]
         elif subtype == "AT_AlterColumnType":
             type_node = unwrap(command.get("def"))[1].get("typeName")
             written = type_name(type_node) if type_node else known.type
-            self.columns[(table, name)] = ColumnFacts(written, known.not_null)
+            columns[name] = ColumnFacts(written, known.not_null)
         elif subtype in ("AT_SetNotNull", "AT_DropNotNull"):
-            self.columns[(table, name)] = ColumnFacts(known.type, subtype == "AT_SetNotNull")
+            columns[name] = ColumnFacts(known.type, subtype == "AT_SetNotNull")
 
     def alter(self, table: str, command: Node) -> None:
         """Take in one ALTER TABLE subcommand on ``table``."""
