@@ -205,6 +205,7 @@ def _run(
         chosen,
         loaded.root,
         migrations_dir=loaded.root / db.migrations_dir,
+        schema_dir=loaded.root / db.schema_dir,
         migrator_settings=migrator if settings.migrator_settings else None,
     )
     if not sources:

@@ -149,3 +149,26 @@ def test_sources_bad_paths(tmp_path: Path) -> None:
     (tmp_path / "latin1.sql").write_bytes(b"SELECT '\xe9';")
     with pytest.raises(InputError, match="latin1.sql: not UTF-8"):
         collect_sources([tmp_path / "latin1.sql"], tmp_path)
+
+
+def test_a_loose_file_is_a_migration_and_the_schema_folder_holds_schema_files(
+    tmp_path: Path,
+) -> None:
+    """``hotfix.sql`` outside the schema folder is a change to a live database (as squawk and
+    ``db risk`` take it); a file in the schema folder builds a fresh one (every table new)."""
+    schema = tmp_path / "db" / "schema"
+    schema.mkdir(parents=True)
+    (schema / "tables.sql").write_text("CREATE TABLE orders (id bigint PRIMARY KEY);\n")
+    (tmp_path / "hotfix.sql").write_text("CREATE INDEX orders_idx ON orders (id);\n")
+    sources = collect_sources(
+        [schema, tmp_path / "hotfix.sql"], tmp_path, schema_dir=tmp_path / "db" / "schema"
+    )
+    assert [(s.path, s.migration, s.wrapped) for s in sources] == [
+        ("db/schema/tables.sql", False, False),
+        ("hotfix.sql", True, False),
+    ]
+    active, audit = compose(load_registry(), [], select=[RULE])
+    report = lint_sources(sources, active, audit, pg_version=16)
+    assert [(f.rule, f.file) for f in report.findings] == [(RULE, "hotfix.sql")]
+    # Without a schema folder (the library call of old), any such file is a schema file.
+    assert not collect_sources([tmp_path / "hotfix.sql"], tmp_path)[0].migration

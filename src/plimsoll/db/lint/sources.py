@@ -1,7 +1,11 @@
 """Which files a lint run reads, in which order, and what each one is.
 
-A file named like a migration (``<version>_<name>.up.sql`` / ``.down.sql``) is a migration;
-any other ``.sql`` file is a schema file. Schema files keep the build order of their folder
+A file named like a migration (``<version>_<name>.up.sql`` / ``.down.sql``) is a migration.
+Any other ``.sql`` file is a schema file when it lies in the project's schema folder (or when
+no schema folder is given), and a migration otherwise: a loose ``hotfix.sql`` is checked as
+a change to a live database, as squawk and ``plimsoll db risk`` take it, not as a fresh
+build in which every table is new (where the statement rules would find nothing to say).
+Schema files keep the build order of their folder
 (``plimsoll db build``'s order); migrations are ordered by version across every path given.
 Down migrations are linted but do not make up the schema. Migrations of the project's own
 migrations folder start with the settings plimsoll's migrator gives them (``lock_timeout``,
@@ -46,12 +50,15 @@ def collect_sources(
     root: Path,
     *,
     migrations_dir: Path | None = None,
+    schema_dir: Path | None = None,
     migrator_settings: Mapping[str, str] | None = None,
 ) -> list[SourceFile]:
     """The files under ``paths`` as lint sources: schema files first (build order), then
     migrations (version order). A path that does not exist is a UsageError (exit 2)."""
+    schema_root = schema_dir.resolve() if schema_dir is not None else None
     schema: list[Path] = []
     migrations: list[Path] = []
+    loose: list[Path] = []  # neither named like a migration nor in the schema folder
     seen: set[Path] = set()
     for path in paths:
         for file in _files_of(path):
@@ -59,7 +66,12 @@ def collect_sources(
             if resolved in seen:
                 continue
             seen.add(resolved)
-            (migrations if _MIGRATION.match(file.name) else schema).append(file)
+            if _MIGRATION.match(file.name):
+                migrations.append(file)
+            elif schema_root is None or resolved.is_relative_to(schema_root):
+                schema.append(file)
+            else:
+                loose.append(file)
     migrations.sort(key=lambda p: (_version(p.name), p.name.endswith(".down.sql"), p.name))
     own = migrations_dir.resolve() if migrations_dir is not None else None
     out = [SourceFile(_display(p, root), read_sql(p, _display(p, root)), False) for p in schema]
@@ -77,4 +89,7 @@ def collect_sources(
                 wrapped=ours,
             )
         )
+    # Loose files after the numbered migrations, in the order given: changes to the database
+    # as it stands, each run as written (no migrator around it).
+    out.extend(SourceFile(_display(p, root), read_sql(p, _display(p, root)), True) for p in loose)
     return out
