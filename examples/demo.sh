@@ -129,6 +129,6 @@ The demo project lives in: $PROJECT
 Try, from there:
   cd $PROJECT
   $PLIMSOLL code show            # HEAD's record (else the newest)
-  $PLIMSOLL code diff HEAD~1 HEAD
+  $PLIMSOLL code diff HEAD~2 HEAD~1  # the last two commits collected (HEAD added the migrations)
   $PLIMSOLL code validate        # thresholds against HEAD's record
 EOF

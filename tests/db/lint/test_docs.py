@@ -216,3 +216,24 @@ def test_rule_docs_are_current(tmp_path: Path) -> None:
         name for name in expected.keys() | actual.keys() if expected.get(name) != actual.get(name)
     )
     assert not stale, f"docs/rules is stale: run `make docs` (differs: {', '.join(stale)})"
+
+
+def test_every_rule_example_parses() -> None:
+    """A rule page's SQL example is pasted into files by users: it must be PostgreSQL's SQL
+    (the syntax-error page's example is the one meant not to parse)."""
+    import re
+
+    from plimsoll.db.sql import SqlSyntaxError
+    from plimsoll.db.sqljson import parse_json
+
+    registry = builtin_registry()
+    checked = 0
+    for rule_id, rule in sorted(registry.rules.items()):
+        for block in re.findall(r"```sql\n(.*?)```", rule.__doc__ or "", re.S):
+            text = "\n".join(line.removeprefix("    ") for line in block.splitlines())
+            try:
+                parse_json(text, rule_id)
+            except SqlSyntaxError as exc:
+                pytest.fail(f"{rule_id}: its example does not parse: {exc}")
+            checked += 1
+    assert checked >= len(registry.rules)

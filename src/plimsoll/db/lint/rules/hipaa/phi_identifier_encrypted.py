@@ -57,7 +57,8 @@ class PhiIdentifierEncrypted(SchemaRule):
     ```sql
     CREATE EXTENSION IF NOT EXISTS pgcrypto;
     CREATE TABLE patients (id bigint PRIMARY KEY, ssn bytea, ssn_hmac bytea);
-    INSERT INTO patients VALUES (1, pgp_sym_encrypt('078-05-1120', :key), hmac('078-05-1120', :hkey, 'sha256'));
+    INSERT INTO patients VALUES (1, pgp_sym_encrypt('078-05-1120', current_setting('app.key')),
+        hmac('078-05-1120', current_setting('app.hmac_key'), 'sha256'));
     ```
     """
 
