@@ -241,7 +241,8 @@ def validate(
     rev: Annotated[
         str | None,
         typer.Argument(
-            help="Commit whose record to check (default: HEAD's record, else the newest)."
+            metavar="REV",
+            help="Commit whose record to check (default: HEAD's record, else the newest).",
         ),
     ] = None,
     violations_only: Annotated[
@@ -337,7 +338,8 @@ def show(
     rev: Annotated[
         str | None,
         typer.Argument(
-            help="Commit whose record to show (default: HEAD's record, else the newest)."
+            metavar="REV",
+            help="Commit whose record to show (default: HEAD's record, else the newest).",
         ),
     ] = None,
     fmt: FormatOpt = Format.TEXT,
@@ -361,8 +363,8 @@ def show(
 @app.command()
 def diff(
     ctx: typer.Context,
-    a: Annotated[str, typer.Argument(help="The older commit.")],
-    b: Annotated[str, typer.Argument(help="The newer commit.")],
+    a: Annotated[str, typer.Argument(metavar="A", help="The older commit.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="The newer commit.")],
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -409,7 +411,10 @@ def _bar(value: float, low: float, high: float, width: int = 30) -> str:
 def trend(
     ctx: typer.Context,
     metric: Annotated[
-        str, typer.Argument(help="Metric path, e.g. pylint.score or coverage.line_coverage.")
+        str,
+        typer.Argument(
+            metavar="METRIC", help="Metric path, e.g. pylint.score or coverage.line_coverage."
+        ),
     ],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Last N records.")] = 30,
     fmt: FormatOpt = Format.TEXT,

@@ -50,7 +50,8 @@ def lint(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Files or folders (default: db.lint.paths, else the schema and migrations folders)."
+            metavar="PATHS",
+            help="Files or folders (default: db.lint.paths, else the schema and migrations folders).",
         ),
     ] = None,
     env: Annotated[
@@ -60,15 +61,19 @@ def lint(
     library: Annotated[
         list[str] | None,
         typer.Option(
-            "--library", "-l", help="Add rule libraries (comma-separated): hipaa, gdpr, ..."
+            "--library",
+            "-l",
+            metavar="NAMES",
+            help="Add rule libraries (comma-separated): hipaa, gdpr, ...",
         ),
     ] = None,
     select: Annotated[
         list[str] | None,
-        typer.Option("--select", help="Run only these rule ids (comma-separated)."),
+        typer.Option("--select", metavar="IDS", help="Run only these rule ids (comma-separated)."),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Skip these rule ids (comma-separated).")
+        list[str] | None,
+        typer.Option("--ignore", metavar="IDS", help="Skip these rule ids (comma-separated)."),
     ] = None,
     pg_version: Annotated[
         int | None,

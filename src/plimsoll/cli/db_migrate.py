@@ -279,7 +279,9 @@ def down(
 @app.command()
 def generate(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="What the migration does, e.g. add_users.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="What the migration does, e.g. add_users.")
+    ],
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:

@@ -82,7 +82,8 @@ PgssOpt = Annotated[
     ),
 ]
 RunsOpt = Annotated[
-    int, typer.Option("--runs", "-n", min=1, max=1000, help="Measured runs of each query.")
+    int,
+    typer.Option("--runs", "-n", min=1, max=1000, metavar="N", help="Measured runs of each query."),
 ]
 RateOpt = Annotated[
     float,
@@ -547,7 +548,10 @@ def show(
     ] = None,
     env: EnvOpt = None,
     stale_days: Annotated[
-        float, typer.Option("--stale-days", min=0, help="Baselines older than this are stale.")
+        float,
+        typer.Option(
+            "--stale-days", min=0, metavar="DAYS", help="Baselines older than this are stale."
+        ),
     ] = 30.0,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -609,7 +613,10 @@ def check(
     seed: SeedOpt = "",
     threshold: ThresholdOpt = 0.2,
     stale_days: Annotated[
-        float, typer.Option("--stale-days", min=0, help="Baselines older than this are stale.")
+        float,
+        typer.Option(
+            "--stale-days", min=0, metavar="DAYS", help="Baselines older than this are stale."
+        ),
     ] = 30.0,
     fail_on: FailOnOpt = FailOn.ERROR,
     overhead: OverheadOpt = True,

@@ -105,7 +105,8 @@ def risk(
     migrations: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Migration files or versions (default: the environment's pending migrations)."
+            metavar="MIGRATIONS",
+            help="Migration files or versions (default: the environment's pending migrations).",
         ),
     ] = None,
     env: Annotated[

@@ -30,18 +30,24 @@ from plimsoll.core.errors import ExitCode, PlimsollError
 
 
 def _no_type_on_flags() -> None:
-    """Show no type after a flag in ``--help``: typer 0.29 prints ``<bool>`` after every plain
-    flag (``--all``, ``--list``, ``--help`` itself), as if it took a value."""
+    """Show no type in ``--help`` where it says nothing: typer 0.29 prints ``<bool>`` after
+    every plain flag (``--all``, ``--help`` itself), as if it took a value, and a Python
+    type (``<list[Path]>``) next to an argument whose name already says what it takes."""
     import typer.core
 
-    shown = getattr(typer.core.TyperOption, "display_type_rich", None)
-    if shown is None:  # another typer: leave its help as it is
+    option_type = getattr(typer.core.TyperOption, "display_type_rich", None)
+    argument_type = getattr(typer.core.TyperArgument, "display_type_rich", None)
+    if option_type is None or argument_type is None:  # another typer: leave its help be
         return
 
-    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
+    def option(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else option_type(self, ctx)
 
-    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    def argument(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+        return None if self.metavar else argument_type(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = option  # type: ignore[method-assign]
+    typer.core.TyperArgument.display_type_rich = argument  # type: ignore[method-assign,assignment]
 
 
 _no_type_on_flags()

@@ -164,7 +164,9 @@ def _alert_row(alert: Alert) -> dict[str, str]:
 @alerts_app.command(name="ack")
 def ack(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="A rule name or a fingerprint (prefix).")],
+    target: Annotated[
+        str, typer.Argument(metavar="TARGET", help="A rule name or a fingerprint (prefix).")
+    ],
     by: Annotated[str | None, typer.Option("--by", help="Who acknowledges.")] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
@@ -204,7 +206,12 @@ def silence(
     ctx: typer.Context,
     matchers: Annotated[
         list[str] | None,
-        typer.Option("--matcher", "-m", help="label=value, label!=value, label=~re, label!~re."),
+        typer.Option(
+            "--matcher",
+            "-m",
+            metavar="MATCHER",
+            help="label=value, label!=value, label=~re, label!~re.",
+        ),
     ] = None,
     duration: Annotated[str, typer.Option("--for", help="How long, e.g. 2h.")] = "1h",
     comment: Annotated[str, typer.Option("--comment", help="Why.")] = "",
@@ -263,7 +270,8 @@ def silence(
 def test_notification(
     ctx: typer.Context,
     channel: Annotated[
-        list[str] | None, typer.Option("--channel", help="Only these channels.")
+        list[str] | None,
+        typer.Option("--channel", metavar="NAME", help="Only these channels."),
     ] = None,
     rules: RulesOpt = None,
     fmt: FormatOpt = Format.TEXT,

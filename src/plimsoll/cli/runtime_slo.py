@@ -150,7 +150,8 @@ def slo(
     ctx: typer.Context,
     file: FileOpt = None,
     periods: Annotated[
-        int, typer.Option("--periods", min=0, help="Also report the last N whole periods.")
+        int,
+        typer.Option("--periods", min=0, metavar="N", help="Also report the last N whole periods."),
     ] = 0,
     at: Annotated[
         float | None,

@@ -110,12 +110,15 @@ def usage(
     window: Annotated[
         str, typer.Option("--window", "-w", help="The window: 1h, 1d, 1w, 30d or any duration.")
     ] = "1d",
-    top: Annotated[int, typer.Option("--top", min=0, help="Sequences to show.")] = 10,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="N", help="Sequences to show.")] = 10,
     length: Annotated[
-        int, typer.Option("--length", min=1, max=10, help="Steps in a sequence.")
+        int, typer.Option("--length", min=1, max=10, metavar="N", help="Steps in a sequence.")
     ] = 2,
     min_sessions: Annotated[
-        int, typer.Option("--min-sessions", min=1, help="Sessions a sequence must occur in.")
+        int,
+        typer.Option(
+            "--min-sessions", min=1, metavar="N", help="Sessions a sequence must occur in."
+        ),
     ] = 2,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
