@@ -491,7 +491,8 @@ def prune(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Thin out old records: all within 30 days, one a week to 90 days, one a month beyond."""
+    """Thin out old records: all of the last code.retention.keep_days (30), then one a week,
+    then one a month beyond code.retention.monthly_after_days (90)."""
     _retention(ctx, "prune", older_than, dry_run, fmt, path)
 
 

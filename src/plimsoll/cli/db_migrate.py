@@ -298,7 +298,9 @@ def generate(
 
 @app.command()
 def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
-    """Check the migration files: names, versions, and that every SQL file parses (exit 1 if not)."""
+    """Check the migration files as `up` would: names, versions, SQL that parses with only the
+    transaction control the migrator accepts, Python that compiles and defines up(conn) (exit 1
+    if not)."""
     folder = _folder(_loaded(ctx, path))
     found = files.discover(folder)
     problems: list[dict[str, Any]] = []
