@@ -186,3 +186,10 @@ def test_a_predicted_outage_is_critical_by_default(project: Path) -> None:
     assert token["score"]["weighted_sum"] < 0.75 <= token["score"]["value"]
     text = plimsoll(project, "db", "risk", "0002", check=1).stdout
     assert "the blocking time alone makes it CRITICAL" in text
+
+
+def test_a_named_migration_already_applied_is_said_to_be(project: Path) -> None:
+    done = plimsoll(project, "db", "risk", "0001", "0002", check=None)
+    assert done.returncode in (0, 1)
+    assert "note: 0001_accounts is already applied to this database" in done.stderr
+    assert "0002_token is already applied" not in done.stderr

@@ -27,6 +27,7 @@ from plimsoll.core.paths import STATE_DIR
 if TYPE_CHECKING:
     from plimsoll.core.store import Store
     from plimsoll.db.migrations import Migration
+    from plimsoll.db.migrator import Migrator
     from plimsoll.db.risk.config import RiskConfig
     from plimsoll.db.risk.report import MigrationRisk, RiskReport, StatementRisk
 
@@ -70,6 +71,21 @@ def _chosen(loaded: LoadedConfig, given: list[str]) -> tuple[list[Migration], di
             )
         out.setdefault(found.up.resolve(), found)
     return list(out.values()), labels
+
+
+def _say_applied(chosen: list[Migration], migrator: Migrator) -> None:
+    """Warn about named migrations this database has applied: they are assessed as if run
+    again (where a CREATE will fail, for one), which is rarely what was meant."""
+    applied = {row.version for row in migrator.status().applied}
+    for migration in chosen:
+        if migration.version in applied and migration.up.parent == migrator.folder:
+            output.err_console().print(
+                f"note: {migration.label} is already applied to this database: assessed as if"
+                " it ran again",
+                style="yellow",
+                markup=False,
+                soft_wrap=True,
+            )
 
 
 def _loose(path: Path) -> Migration:
@@ -156,6 +172,12 @@ def risk(
     labels: dict[Path, str] = {}
     if migrations:
         chosen, labels = _chosen(loaded, migrations)
+        _say_applied(
+            chosen,
+            Migrator(
+                url, loaded.root / db.migrations_dir, Settings(tracking_table=db.tracking_table)
+            ),
+        )
     else:
         settings = Settings(tracking_table=db.tracking_table)
         folder = loaded.root / db.migrations_dir
