@@ -37,10 +37,16 @@ import pglast.parser
 import psycopg
 from pglast import ast
 from psycopg import sql as pgsql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from plimsoll.core.errors import CannotRunError, ExitCode, InputError, PlimsollError, UsageError
-from plimsoll.db.connection import APPLICATION_NAME, CONNECT_TIMEOUT_SECONDS, MASK, redact_url
+from plimsoll.db.connection import (
+    APPLICATION_NAME,
+    CONNECT_TIMEOUT_SECONDS,
+    connect_url,
+    masked_line,
+    redact_url,
+)
 from plimsoll.db.sql import DEFAULT_SERVER_VERSION, ParsedScript, parse_sql, transactional
 from plimsoll.db.sqlfiles import read_sql, sql_files
 
@@ -364,37 +370,17 @@ def _header(label: str, digest: str, sources: Sequence[SourceFile], statements: 
 # --- applying -------------------------------------------------------------------------------
 
 
-def _passwords(conninfo: str) -> list[str]:
-    try:
-        params = conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        return []
-    return [str(params[key]) for key in ("password", "sslpassword") if params.get(key)]
-
-
 def _one_line(exc: BaseException, conninfo: str) -> str:
-    line = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
-    for secret in _passwords(conninfo):
-        line = line.replace(secret, MASK)
-    return line or type(exc).__name__
+    return masked_line(str(exc), conninfo)
 
 
 def _connect(conninfo: str, *, autocommit: bool) -> psycopg.Connection[Any]:
-    try:
-        return psycopg.connect(
-            conninfo,
-            autocommit=autocommit,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=f"{APPLICATION_NAME}-build",
-        )
-    except psycopg.OperationalError as exc:
-        raise CannotRunError(
-            f"database unreachable at {redact_url(conninfo)}: {_one_line(exc, conninfo)}"
-        ) from None
-    except psycopg.Error as exc:
-        raise UsageError(
-            f"invalid database URL ({redact_url(conninfo)}): {_one_line(exc, conninfo)}"
-        ) from None
+    return connect_url(
+        conninfo,
+        autocommit=autocommit,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name=f"{APPLICATION_NAME}-build",
+    )
 
 
 def _check_name(name: str, current: str) -> None:

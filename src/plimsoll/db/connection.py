@@ -87,7 +87,7 @@ def _passwords(url: str) -> list[str]:
     return sorted(set(found), key=len, reverse=True)
 
 
-def _one_line(message: str, url: str) -> str:
+def masked_line(message: str, url: str) -> str:
     """A driver error as one line, any password of ``url`` masked."""
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
     for secret in _passwords(url):
@@ -185,10 +185,10 @@ def connect_url(
     except psycopg.OperationalError as exc:
         at = f"{where} at " if where else ""
         raise CannotRunError(
-            f"database unreachable: {at}{redact_url(url)}: {_one_line(str(exc), url)}{hint}"
+            f"database unreachable: {at}{redact_url(url)}: {masked_line(str(exc), url)}{hint}"
         ) from None
     except psycopg.Error as exc:
         named = f" for {where}" if where else ""
         raise ConfigError(
-            f"invalid database URL{named} ({redact_url(url)}): {_one_line(str(exc), url)}"
+            f"invalid database URL{named} ({redact_url(url)}): {masked_line(str(exc), url)}"
         ) from None

@@ -26,7 +26,6 @@ from typing import Any
 
 import psycopg
 
-from plimsoll.core.errors import CannotRunError
 from plimsoll.db.catalog import (
     EXCLUDED_TABLES,
     Attribute,
@@ -47,7 +46,7 @@ from plimsoll.db.catalog import (
     qualified,
 )
 from plimsoll.db.catalog import Sequence as SequenceObject
-from plimsoll.db.connection import redact_url
+from plimsoll.db.connection import connect_url
 
 _POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 _IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
@@ -356,13 +355,7 @@ def introspect(
 
     Raises CannotRunError, without the password, when the database cannot be reached.
     """
-    try:
-        conn = psycopg.connect(conninfo, application_name="plimsoll", connect_timeout=5)
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CannotRunError(
-            f"database unreachable: {redact_url(conninfo)}: {redact_url(first)}"
-        ) from None
+    conn = connect_url(conninfo, connect_timeout=5)
     with conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import psycopg
-
-from plimsoll.core.errors import CannotRunError
 from plimsoll.db.catalog import Catalog
-from plimsoll.db.connection import redact_url
+from plimsoll.db.connection import connect_url
 from plimsoll.db.introspect import introspect
 
 
 def server_major_version(conninfo: str) -> int:
     """The server's major version (``server_version_num // 10000``); CannotRunError if down."""
-    try:
-        with psycopg.connect(conninfo, connect_timeout=5, application_name="plimsoll") as conn:
-            row = conn.execute("SHOW server_version_num").fetchone()
-    except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CannotRunError(
-            f"database unreachable: {redact_url(conninfo)}: {redact_url(first)}"
-        ) from None
+    with connect_url(conninfo, connect_timeout=5) as conn:
+        row = conn.execute("SHOW server_version_num").fetchone()
     return int(row[0]) // 10000 if row else 0
 
 

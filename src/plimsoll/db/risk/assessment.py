@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from plimsoll.core.errors import CannotRunError
 from plimsoll.db.migrations import Kind, Migration
 from plimsoll.db.risk.calibration import Calibration, CalibrationCache, calibrate
 from plimsoll.db.risk.config import RiskConfig
@@ -130,32 +129,16 @@ def _parse(source: _Source, server_version: int) -> _Parsed:
 
 
 def _connect(conninfo: str, config: RiskConfig) -> psycopg.Connection[Any]:
-    from plimsoll.db.connection import redact_url
+    from plimsoll.db.connection import connect_url
 
-    try:
-        conn = psycopg.connect(
-            conninfo, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10
-        )
-    except psycopg.Error as exc:
-        detail = " ".join(str(exc).split())
-        for secret in _secrets(conninfo):
-            detail = detail.replace(secret, "***")
-        raise CannotRunError(f"database unreachable at {redact_url(conninfo)}: {detail}") from None
+    conn = connect_url(
+        conninfo, autocommit=True, application_name=APPLICATION_NAME, connect_timeout=10
+    )
     conn.execute(
         "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', '60s', false)",
         (config.facts_lock_timeout,),
     )
     return conn
-
-
-def _secrets(conninfo: str) -> list[str]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        params = conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        return []
-    return [str(v) for k, v in params.items() if k in ("password", "sslpassword") and v]
 
 
 def _learned(

@@ -23,10 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from plimsoll.db.risk.operations import ColumnInfo, ConstraintInfo, Knowledge, StatementProfile
 from plimsoll.db.risk.paths import RELATION_OBJECTS
 from plimsoll.db.sqljson import Node, constant, strings, type_name, unwrap
+
+T = TypeVar("T")
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -393,22 +396,10 @@ class RunState:
                     self.columns.setdefault(table, {})[key] = replace(current, not_null=True)
 
     def _column(self, table: str, name: str) -> ColumnInfo | None:
-        changed = self.columns.get(table, {})
-        if name in changed:
-            return changed[name]
-        for written, columns in self.base.columns.items():
-            if canonical(written) == table:
-                return columns.get(name)
-        return None
+        return _current(self.columns, self.base.columns, table, name)
 
     def _constraint(self, table: str, name: str) -> ConstraintInfo | None:
-        changed = self.constraints.get(table, {})
-        if name in changed:
-            return changed[name]
-        for written, known in self.base.constraints.items():
-            if canonical(written) == table:
-                return known.get(name)
-        return None
+        return _current(self.constraints, self.base.constraints, table, name)
 
     def _set(self, node: Node) -> None:
         name = str(node.get("name") or "").lower()
@@ -500,3 +491,20 @@ def _relation(node: Node) -> str | None:
         return None
     schema = relation.get("schemaname")
     return f"{schema}.{relation['relname']}" if schema else str(relation["relname"])
+
+
+def _current(
+    changed: Mapping[str, Mapping[str, T]],
+    base: Mapping[str, Mapping[str, T]],
+    table: str,
+    name: str,
+) -> T | None:
+    """``name`` of ``table`` as the run left it: changed by an earlier statement, else as the
+    live database has it (whose table keys are spelled as written: compared canonically)."""
+    mine = changed.get(table, {})
+    if name in mine:
+        return mine[name]
+    for written, known in base.items():
+        if canonical(written) == table:
+            return known.get(name)
+    return None
