@@ -223,7 +223,8 @@ def test_trend_of_an_unknown_or_non_numeric_metric_exits_2(tmp_path: Path) -> No
     done = plimsoll(repo.path, "code", "trend", "nosuch.metric", check=2)
     assert "nosuch.metric" in done.stderr and "none of the 1 records" in done.stderr
     done = plimsoll(repo.path, "code", "trend", "stats.totals.lc", "--format", "json", check=2)
-    assert done.stdout == "" and "did you mean stats.totals.loc" in done.stderr
+    assert "did you mean stats.totals.loc" in done.stderr
+    assert "did you mean stats.totals.loc" in json.loads(done.stdout)["error"]["message"]
     done = plimsoll(repo.path, "code", "trend", "complexity.ranks", check=2)
     assert "complexity.ranks is not a number: it holds a group of metrics" in done.stderr
     assert "complexity.ranks.A" in done.stderr

@@ -158,3 +158,11 @@ def test_explain_and_list_rules_formats(project: Path) -> None:
     assert text == page["markdown"]
     for args in (("--list-rules", "-f", "sarif"), ("--explain", "ban-drop-column", "-f", "github")):
         assert "prints text or json" in plimsoll(project, "db", "lint", *args, check=2).stderr
+
+
+def test_path_option_lints_that_project_from_elsewhere(project: Path) -> None:
+    done = plimsoll(project.parent, "db", "lint", "-C", "svc", "-f", "json", check=1)
+    index = _findings(done, "require-concurrent-index-creation")
+    assert [(f["file"], f["line"]) for f in index] == [("db/migrations/0001_index.up.sql", 2)]
+    missing = plimsoll(project.parent, "db", "lint", "-C", "nowhere", check=2)
+    assert "nowhere: no such folder" in missing.stderr

@@ -20,6 +20,7 @@ import typer
 from plimsoll.cli import code as code_cli
 from plimsoll.cli import db_lint as db_lint_cli
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 
@@ -58,7 +59,7 @@ def check(
     push: Annotated[
         bool, typer.Option("--push", help="Push the history branch afterwards.")
     ] = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
+    fmt: FormatOpt = Format.TEXT,
     path: Annotated[Path | None, typer.Option("--path", "-C", help="Run in this folder.")] = None,
 ) -> None:
     """Run every configured gate (code thresholds; db lint when there is a db folder); exit 1 on a failure."""

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from plimsoll.cli import output
 from plimsoll.cli.lazy import LazyModule
+from plimsoll.cli.options import FormatOpt, PathOpt, remember_format
 from plimsoll.cli.output import Format, ReportFormat, fmt_value, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.errors import ExitCode
@@ -31,11 +32,6 @@ app = typer.Typer(
     help="Code metrics per commit: collect, history on a git branch, thresholds for CI.",
     no_args_is_help=True,
 )
-
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
 
 
 def _project(ctx: typer.Context, path: Path | None) -> commands.Project:
@@ -249,7 +245,8 @@ def validate(
         bool, typer.Option("--violations-only", help="Show only rules that did not pass.")
     ] = False,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+        ReportFormat,
+        typer.Option("--format", "-f", help="Output format.", callback=remember_format),
     ] = ReportFormat.TEXT,
     path: PathOpt = None,
 ) -> None:

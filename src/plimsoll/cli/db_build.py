@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
@@ -24,13 +25,9 @@ from plimsoll.core.errors import ExitCode, UsageError
 if TYPE_CHECKING:
     from plimsoll.db.builder import ApplyReport, BuiltSchema, CreatedDatabase
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 EnvOpt = Annotated[
     str | None,
     typer.Option("--env", "-e", help="Environment for --apply (default: db.default_environment)."),
-]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
 ]
 OutputOpt = Annotated[
     Path | None,

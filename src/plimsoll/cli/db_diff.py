@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
@@ -154,11 +155,8 @@ def diff(
             "--generate", metavar="NAME", help="Write the migration from --from to --to as NAME."
         ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
-    path: Annotated[
-        Path | None,
-        typer.Option("--path", "-C", help="Run in this folder instead of the current one."),
-    ] = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
 ) -> None:
     """Compare two schemas (exit 1 when they differ); --generate writes the migration."""
     loaded = state(ctx).config(start=(path or Path.cwd()).resolve())

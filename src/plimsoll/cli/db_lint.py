@@ -18,6 +18,7 @@ import typer
 
 from plimsoll import __version__
 from plimsoll.cli import output
+from plimsoll.cli.options import PathOpt, remember_format
 from plimsoll.cli.output import print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
@@ -83,7 +84,8 @@ def lint(
         ),
     ] = None,
     fmt: Annotated[
-        LintFormat, typer.Option("--format", "-f", help="Output format.")
+        LintFormat,
+        typer.Option("--format", "-f", help="Output format.", callback=remember_format),
     ] = LintFormat.TEXT,
     fail_on: Annotated[
         str | None,
@@ -97,6 +99,7 @@ def lint(
     list_rules: Annotated[
         bool, typer.Option("--list-rules", help="List the rules and libraries and exit.")
     ] = False,
+    path: PathOpt = None,
 ) -> None:
     """Lint PostgreSQL schema files and migrations (or a live database) for safety and compliance."""
     # The command builds large acyclic trees and exits: the cyclic collector would only walk
@@ -121,7 +124,7 @@ def lint(
         else:
             _list_rules(registry, fmt)
         return
-    loaded = state(ctx).config()
+    loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
     settings = loaded.config.db.lint
     # Only the rule folders of the libraries in use are imported (start-up of every run).
     registry = _registry(

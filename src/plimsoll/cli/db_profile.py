@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from plimsoll.cli import output
+from plimsoll.cli.options import EnvOpt, FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
@@ -58,13 +59,6 @@ class FailOn(StrEnum):
     WARNING = "warning"
 
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-EnvOpt = Annotated[
-    str | None, typer.Option("--env", "-e", help="Environment (default: db.default_environment).")
-]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
 QueriesOpt = Annotated[
     Path | None,
     typer.Option(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
@@ -129,7 +130,7 @@ def risk(
         str | None,
         typer.Option("--env", "-e", help="Environment (default: db.default_environment)."),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.TEXT,
+    fmt: FormatOpt = Format.TEXT,
     fail_level: Annotated[
         str | None,
         typer.Option(
@@ -142,10 +143,7 @@ def risk(
         bool,
         typer.Option("--recalibrate", help="Measure the server's speed again, ignoring the cache."),
     ] = False,
-    path: Annotated[
-        Path | None,
-        typer.Option("--path", "-C", help="Run in this folder instead of the current one."),
-    ] = None,
+    path: PathOpt = None,
 ) -> None:
     """Score pending migrations for risk against a live database and predict their downtime.
 

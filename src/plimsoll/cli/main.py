@@ -16,6 +16,7 @@ from plimsoll.cli import code as code_cli
 from plimsoll.cli import db as db_cli
 from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli import db_profile as db_profile_cli
+from plimsoll.cli import output
 from plimsoll.cli import runtime as runtime_cli
 from plimsoll.cli import runtime_alerts as runtime_alerts_cli
 from plimsoll.cli import runtime_slo as runtime_slo_cli
@@ -128,6 +129,7 @@ def _run_app() -> int:
         if debug:
             raise
         typer.echo(f"plimsoll: error: {exc}", err=True)
+        output.print_error_json(exc.slug, str(exc), int(exc.exit_code))
         return int(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("plimsoll: interrupted", err=True)
@@ -135,10 +137,9 @@ def _run_app() -> int:
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
         if debug:
             raise
-        typer.echo(
-            f"plimsoll: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-            err=True,
-        )
+        message = f"{type(exc).__name__}: {exc}"
+        typer.echo(f"plimsoll: internal error: {message} (run with --debug for details)", err=True)
+        output.print_error_json("internal", message, int(ExitCode.CANNOT_RUN))
         return int(ExitCode.CANNOT_RUN)
     return 0
 

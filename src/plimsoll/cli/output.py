@@ -36,6 +36,23 @@ class ReportFormat(StrEnum):
     MARKDOWN = "markdown"
 
 
+# The --format of the running command (see plimsoll.cli.options.remember_format).
+requested_format: str = "text"
+# Whether a JSON document went to stdout already (a result that carries its own error).
+_json_printed = False
+
+
+def print_error_json(kind: str, message: str, exit_code: int) -> None:
+    """Report an error on stdout as JSON, when the command was asked for JSON.
+
+    The one-line message still goes to stderr; this is for the program reading stdout, which
+    would otherwise get nothing at all. Nothing is added after a JSON result already printed
+    (one that reports its own error): stdout holds one JSON document.
+    """
+    if requested_format == "json" and not _json_printed:
+        print_json({"error": {"kind": kind, "message": message, "exit_code": exit_code}})
+
+
 def console() -> Console:
     """A console on stdout; no colour when NO_COLOR is set or stdout is not a terminal."""
     return Console(no_color="NO_COLOR" in os.environ, soft_wrap=False, highlight=False)
@@ -52,6 +69,8 @@ def print_json(data: Any) -> None:
     Only compact output goes through the json module's C encoder; indenting a large report
     (thousands of findings) costs ten times more, for a reader that is a program.
     """
+    global _json_printed
+    _json_printed = True
     indent = 2 if sys.stdout.isatty() else None
     sys.stdout.write(json.dumps(data, indent=indent, sort_keys=False, default=str) + "\n")
 

@@ -15,8 +15,9 @@ import typer
 from rich.table import Table
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.runtime_common import FormatOpt, PathOpt, config_where, database_url, load_config
+from plimsoll.cli.runtime_common import config_where, database_url, load_config
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode
 

@@ -25,11 +25,10 @@ import typer
 from rich.table import Table
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.runtime_common import (
-    FormatOpt,
     OutputOpt,
-    PathOpt,
     config_where,
     database_url,
     fits,

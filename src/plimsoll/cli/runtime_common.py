@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from plimsoll.cli.output import Format
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 
@@ -19,20 +18,14 @@ if TYPE_CHECKING:
     from plimsoll.core.store import Store
 
 __all__ = [
-    "FormatOpt",
     "fits",
     "OutputOpt",
-    "PathOpt",
     "config_where",
     "database_url",
     "load_config",
     "open_store",
 ]
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", "-C", help="Run in this folder instead of the current one.")
-]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")]
 
 

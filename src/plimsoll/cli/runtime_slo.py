@@ -22,8 +22,9 @@ import typer
 from rich.table import Table
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.runtime_common import FormatOpt, OutputOpt, PathOpt, fits, load_config
+from plimsoll.cli.runtime_common import OutputOpt, fits, load_config
 from plimsoll.core.config import LoadedConfig
 from plimsoll.core.errors import ExitCode, UsageError
 

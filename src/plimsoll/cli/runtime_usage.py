@@ -18,8 +18,9 @@ import typer
 from rich.table import Table
 
 from plimsoll.cli import output
+from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
-from plimsoll.cli.runtime_common import FormatOpt, PathOpt, load_config, open_store
+from plimsoll.cli.runtime_common import load_config, open_store
 from plimsoll.core.errors import CannotRunError
 
 if TYPE_CHECKING:
