@@ -130,11 +130,17 @@ def collect(
     ] = False,
     rev: Annotated[
         str | None,
-        typer.Option("--rev", help="Backfill past commits A..B in a temporary worktree."),
+        typer.Option(
+            "--rev", metavar="A..B", help="Backfill past commits A..B in a temporary worktree."
+        ),
     ] = None,
     collectors: Annotated[
         str | None,
-        typer.Option("--collectors", help="Comma-separated collectors (default: configured)."),
+        typer.Option(
+            "--collectors",
+            metavar="NAMES",
+            help="Comma-separated collectors (default: configured).",
+        ),
     ] = None,
     push: Annotated[
         bool,
@@ -482,7 +488,8 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change;
 def prune(
     ctx: typer.Context,
     older_than: Annotated[
-        int | None, typer.Option("--older-than", help="Only prune records older than N days.")
+        int | None,
+        typer.Option("--older-than", metavar="N", help="Only prune records older than N days."),
     ] = None,
     dry_run: DryRun = False,
     fmt: FormatOpt = Format.TEXT,
@@ -499,7 +506,9 @@ def compress(
     older_than: Annotated[
         int | None,
         typer.Option(
-            "--older-than", help="Compress records older than N days (default from config)."
+            "--older-than",
+            metavar="N",
+            help="Compress records older than N days (default from config).",
         ),
     ] = None,
     dry_run: DryRun = False,
@@ -517,6 +526,7 @@ def rotate(
         int | None,
         typer.Option(
             "--older-than",
+            metavar="N",
             help="Delete records older than N days (default: retention.max_age_days).",
         ),
     ] = None,

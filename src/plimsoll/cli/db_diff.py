@@ -140,13 +140,17 @@ def diff(
     from_: Annotated[
         str,
         typer.Option(
-            "--from", help="Environment name, postgresql:// URL, or 'built' (the schema folder)."
+            "--from",
+            metavar="SIDE",
+            help="Environment name, postgresql:// URL, or 'built' (the schema folder).",
         ),
     ],
     to: Annotated[
         str,
         typer.Option(
-            "--to", help="Environment name, postgresql:// URL, or 'built' (the schema folder)."
+            "--to",
+            metavar="SIDE",
+            help="Environment name, postgresql:// URL, or 'built' (the schema folder).",
         ),
     ],
     generate: Annotated[

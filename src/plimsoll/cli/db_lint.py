@@ -90,7 +90,9 @@ def lint(
     fail_on: Annotated[
         str | None,
         typer.Option(
-            "--fail-on", help="Lowest severity that fails the run: error, warning or info."
+            "--fail-on",
+            metavar="SEVERITY",
+            help="Lowest severity that fails the run: error, warning or info.",
         ),
     ] = None,
     explain: Annotated[

@@ -184,7 +184,9 @@ def status(
 @app.command()
 def up(
     ctx: typer.Context,
-    target: Annotated[str | None, typer.Option("--target", help="Stop after this version.")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="VERSION", help="Stop after this version.")
+    ] = None,
     allow_changed: Annotated[
         bool, typer.Option("--allow-changed", help="Go on although applied files changed.")
     ] = False,
@@ -260,7 +262,10 @@ def down(
         int | None, typer.Option("--steps", help="How many to revert (default 1).")
     ] = None,
     target: Annotated[
-        str | None, typer.Option("--target", help="Revert everything above this version (0: all).")
+        str | None,
+        typer.Option(
+            "--target", metavar="VERSION", help="Revert everything above this version (0: all)."
+        ),
     ] = None,
     env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,

@@ -305,7 +305,10 @@ def profile(
     migration: Annotated[
         str | None,
         typer.Option(
-            "--migration", "-m", help="Profile the pending migrations up to this version only."
+            "--migration",
+            "-m",
+            metavar="VERSION",
+            help="Profile the pending migrations up to this version only.",
         ),
     ] = None,
     copy: Annotated[
@@ -538,7 +541,10 @@ def _baselines_table(baselines: list[BaselineStats], title: str) -> Table:
 def show(
     ctx: typer.Context,
     query: Annotated[
-        str | None, typer.Option("--query", help="One query (its name or key), with its history.")
+        str | None,
+        typer.Option(
+            "--query", metavar="NAME", help="One query (its name or key), with its history."
+        ),
     ] = None,
     env: EnvOpt = None,
     stale_days: Annotated[
@@ -701,7 +707,10 @@ def _render_check(result: CheckReport) -> None:
 def slo(
     ctx: typer.Context,
     window: Annotated[
-        str, typer.Option("--window", "-w", help="How far back to look: 30d, 12h, 90m...")
+        str,
+        typer.Option(
+            "--window", "-w", metavar="DURATION", help="How far back to look: 30d, 12h, 90m..."
+        ),
     ] = "30d",
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from plimsoll.cli import output
-from plimsoll.cli.options import FormatOpt, PathOpt
+from plimsoll.cli.options import EnvOpt, FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
@@ -126,15 +126,13 @@ def risk(
             help="Migration files or versions (default: the environment's pending migrations).",
         ),
     ] = None,
-    env: Annotated[
-        str | None,
-        typer.Option("--env", "-e", help="Environment (default: db.default_environment)."),
-    ] = None,
+    env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,
     fail_level: Annotated[
         str | None,
         typer.Option(
             "--fail-level",
+            metavar="LEVEL",
             help="Exit 1 from this level up: LOW, MEDIUM, HIGH or CRITICAL "
             "(default: db.risk.fail_level, CRITICAL).",
         ),

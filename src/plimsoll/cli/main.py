@@ -32,8 +32,9 @@ from plimsoll.core.errors import ExitCode, PlimsollError
 
 def _no_type_on_flags() -> None:
     """Show no type in ``--help`` where it says nothing: typer 0.29 prints ``<bool>`` after
-    every plain flag (``--all``, ``--help`` itself), as if it took a value, and a Python
-    type (``<list[Path]>``) next to an argument whose name already says what it takes."""
+    every plain flag (``--all``, ``--help`` itself), as if it took a value, a Python type
+    (``<list[Path]>``) next to an argument whose name already says what it takes, and
+    ``<str>`` where the option's own name (``ENV``, as click writes it) says more."""
     import typer.core
 
     option_type = getattr(typer.core.TyperOption, "display_type_rich", None)
@@ -42,7 +43,12 @@ def _no_type_on_flags() -> None:
         return
 
     def option(self: typer.core.TyperOption, ctx: Any) -> str | None:
-        return None if self.is_flag else option_type(self, ctx)
+        if self.is_flag:
+            return None
+        shown = option_type(self, ctx)
+        if shown == "<str>" and self.name:  # "--env <str>" says less than "--env ENV"
+            return self.name.upper()
+        return shown
 
     def argument(self: typer.core.TyperArgument, ctx: Any) -> str | None:
         return None if self.metavar else argument_type(self, ctx)
@@ -52,6 +58,34 @@ def _no_type_on_flags() -> None:
 
 
 _no_type_on_flags()
+
+
+def _joined_paragraphs() -> None:
+    """Reflow each help paragraph to the terminal: typer 0.29's rich help keeps every line
+    break of a docstring's paragraph, so text wrapped at 100 columns in the source comes out
+    ragged in 80. Lines that start a list item or are indented keep their break."""
+    import re
+
+    import typer.rich_utils
+
+    if not hasattr(typer.rich_utils, "_fix_linebreaks"):  # another typer: leave its help be
+        return
+    keeps_break = re.compile(r"\n(?=\s|[-*•]\s|\d+[.)]\s)")
+
+    def reflow(paragraphs: list[str], markup_mode: Any) -> str:
+        joined = []
+        for paragraph in paragraphs:
+            if paragraph.startswith("\b"):
+                joined.append(paragraph)
+                continue
+            kept = keeps_break.sub("\0", paragraph)
+            joined.append(kept.replace("\n", " ").replace("\0", "\n"))
+        return "\n\n".join(joined)
+
+    typer.rich_utils._fix_linebreaks = reflow
+
+
+_joined_paragraphs()
 
 app = typer.Typer(
     name="plimsoll",

@@ -166,7 +166,9 @@ def ack(
     target: Annotated[
         str, typer.Argument(metavar="TARGET", help="A rule name or a fingerprint (prefix).")
     ],
-    by: Annotated[str | None, typer.Option("--by", help="Who acknowledges.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", metavar="NAME", help="Who acknowledges.")
+    ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -212,10 +214,14 @@ def silence(
             help="label=value, label!=value, label=~re, label!~re.",
         ),
     ] = None,
-    duration: Annotated[str, typer.Option("--for", help="How long, e.g. 2h.")] = "1h",
+    duration: Annotated[
+        str, typer.Option("--for", metavar="DURATION", help="How long, e.g. 2h.")
+    ] = "1h",
     comment: Annotated[str, typer.Option("--comment", help="Why.")] = "",
     show: Annotated[bool, typer.Option("--list", help="List the silences in force.")] = False,
-    expire: Annotated[int | None, typer.Option("--expire", help="End silence ID now.")] = None,
+    expire: Annotated[
+        int | None, typer.Option("--expire", metavar="ID", help="End silence ID now.")
+    ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -341,12 +347,17 @@ def watch(
         bool, typer.Option("--health/--no-health", help="Run the configured health checks.")
     ] = True,
     interval: Annotated[
-        str | None, typer.Option("--interval", help="Evaluation interval (default: config).")
+        str | None,
+        typer.Option(
+            "--interval", metavar="DURATION", help="Evaluation interval (default: config)."
+        ),
     ] = None,
     monitor_interval: Annotated[
         float | None,
         typer.Option(
-            "--monitor-interval", help="Seconds between samples (default: runtime.monitor)."
+            "--monitor-interval",
+            metavar="SECONDS",
+            help="Seconds between samples (default: runtime.monitor).",
         ),
     ] = None,
     slo_file: Annotated[

@@ -109,7 +109,13 @@ def _render(report: UsageReport) -> None:
 def usage(
     ctx: typer.Context,
     window: Annotated[
-        str, typer.Option("--window", "-w", help="The window: 1h, 1d, 1w, 30d or any duration.")
+        str,
+        typer.Option(
+            "--window",
+            "-w",
+            metavar="DURATION",
+            help="The window: 1h, 1d, 1w, 30d or any duration.",
+        ),
     ] = "1d",
     top: Annotated[int, typer.Option("--top", min=0, metavar="N", help="Sequences to show.")] = 10,
     length: Annotated[
@@ -190,11 +196,18 @@ def monitor(
     ctx: typer.Context,
     interval: Annotated[
         str | None,
-        typer.Option("--interval", "-i", help="Seconds between samples (runtime.monitor)."),
+        typer.Option(
+            "--interval", "-i", metavar="SECONDS", help="Seconds between samples (runtime.monitor)."
+        ),
     ] = None,
     duration: Annotated[
         str | None,
-        typer.Option("--duration", "-d", help="Stop after this long (default: on SIGTERM/SIGINT)."),
+        typer.Option(
+            "--duration",
+            "-d",
+            metavar="DURATION",
+            help="Stop after this long (default: on SIGTERM/SIGINT).",
+        ),
     ] = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
