@@ -411,7 +411,7 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
 
     console = output.console()
     widest = max((len(row["id"]) for row in rows), default=4)
-    if console.width < widest + 70:
+    if output.layout_width(console) < widest + 70:
         # Too narrow for a table that keeps every id whole: one rule per entry instead.
         for row in rows:
             libraries = ", ".join(row["libraries"]) or "no library"

@@ -53,9 +53,33 @@ def print_error_json(kind: str, message: str, exit_code: int) -> None:
         print_json({"error": {"kind": kind, "message": message, "exit_code": exit_code}})
 
 
+# Output piped to a file or a program is not folded to a terminal's width: a table cell cut in
+# the middle of a file name cannot be grepped. COLUMNS, when set, still wins.
+_PIPE_WIDTH = 512
+
+
+def layout_width(console: Console) -> int:
+    """The width a command lays its output out for (a table, or one block per row).
+
+    On a terminal (or with COLUMNS) that is the console's width. Off a terminal it is 80: a
+    table that would not fit there is printed one block per row, which reads and greps better
+    than a very wide table; one that fits is printed whole, never folded.
+    """
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return min(console.width, 80)
+    return console.width
+
+
 def console() -> Console:
-    """A console on stdout; no colour when NO_COLOR is set or stdout is not a terminal."""
-    return Console(no_color="NO_COLOR" in os.environ, soft_wrap=False, highlight=False)
+    """A console on stdout; no colour when NO_COLOR is set or stdout is not a terminal.
+
+    Off a terminal (and without COLUMNS) lines are as wide as their content needs, up to
+    512 columns, instead of rich's default of 80.
+    """
+    width = None
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        width = _PIPE_WIDTH
+    return Console(no_color="NO_COLOR" in os.environ, soft_wrap=False, highlight=False, width=width)
 
 
 def err_console() -> Console:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from plimsoll.cli import output
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
 
@@ -61,8 +62,8 @@ def database_url(loaded: LoadedConfig, environment: str | None) -> str:
 def fits(console: Console, table: Table) -> bool:
     """Whether ``table`` shows every cell whole on ``console``, without folding a value.
 
-    Off a terminal rich assumes 80 columns; a table wider than that is folded cell by cell
-    (or cut), so commands print such content one block per row instead.
+    Off a terminal the layout assumes 80 columns (:func:`plimsoll.cli.output.layout_width`);
+    commands print a wider table one block per row instead.
     """
     natural = console.measure(table, options=console.options.update(width=1_000_000))
-    return natural.maximum <= console.width
+    return natural.maximum <= output.layout_width(console)
