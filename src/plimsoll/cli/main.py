@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -160,8 +161,8 @@ def _run_app() -> int:
         typer.echo(str(done.code), err=True)
         return 1
     except PlimsollError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback as well, and still the documented exit code
+            traceback.print_exc()
         typer.echo(f"plimsoll: error: {exc}", err=True)
         output.print_error_json(exc.slug, str(exc), int(exc.exit_code))
         return int(exc.exit_code)
@@ -170,7 +171,7 @@ def _run_app() -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
         if debug:
-            raise
+            traceback.print_exc()
         message = f"{type(exc).__name__}: {exc}"
         typer.echo(f"plimsoll: internal error: {message} (run with --debug for details)", err=True)
         output.print_error_json("internal", message, int(ExitCode.CANNOT_RUN))
