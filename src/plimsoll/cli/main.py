@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -61,16 +60,18 @@ def _no_type_on_flags() -> None:
 _no_type_on_flags()
 
 
-def _joined_paragraphs() -> None:
+def _reflow_paragraphs() -> None:
     """Reflow each help paragraph to the terminal: typer 0.29's rich help keeps every line
     break of a docstring's paragraph, so text wrapped at 100 columns in the source comes out
-    ragged in 80. Lines that start a list item or are indented keep their break."""
+    ragged in 80. Lines that start a list item or are indented keep their break.
+
+    typer's help module (rich's Markdown among its imports) loads only when help is shown, so
+    the change is made then, not at the start of every command.
+    """
     import re
 
-    import typer.rich_utils
+    import typer.core
 
-    if not hasattr(typer.rich_utils, "_fix_linebreaks"):  # another typer: leave its help be
-        return
     keeps_break = re.compile(r"\n(?=\s|[-*•]\s|\d+[.)]\s)")
 
     def reflow(paragraphs: list[str], markup_mode: Any) -> str:
@@ -83,10 +84,21 @@ def _joined_paragraphs() -> None:
             joined.append(kept.replace("\n", " ").replace("\0", "\n"))
         return "\n\n".join(joined)
 
-    typer.rich_utils._fix_linebreaks = reflow
+    def reflowing(format_help: Any) -> Any:
+        def format_reflowed(self: Any, ctx: Any, formatter: Any) -> Any:
+            import typer.rich_utils
+
+            if hasattr(typer.rich_utils, "_fix_linebreaks"):  # else another typer: leave it
+                typer.rich_utils._fix_linebreaks = reflow
+            return format_help(self, ctx, formatter)
+
+        return format_reflowed
+
+    for command in (typer.core.TyperCommand, typer.core.TyperGroup):
+        command.format_help = reflowing(command.format_help)  # type: ignore[method-assign]
 
 
-_joined_paragraphs()
+_reflow_paragraphs()
 
 app = typer.Typer(
     name="plimsoll",
@@ -162,7 +174,7 @@ def _run_app() -> int:
         return 1
     except PlimsollError as exc:
         if debug:  # the traceback as well, and still the documented exit code
-            traceback.print_exc()
+            _print_traceback()
         typer.echo(f"plimsoll: error: {exc}", err=True)
         output.print_error_json(exc.slug, str(exc), int(exc.exit_code))
         return int(exc.exit_code)
@@ -171,12 +183,19 @@ def _run_app() -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         message = f"{type(exc).__name__}: {exc}"
         typer.echo(f"plimsoll: internal error: {message} (run with --debug for details)", err=True)
         output.print_error_json("internal", message, int(ExitCode.CANNOT_RUN))
         return int(ExitCode.CANNOT_RUN)
     return 0
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr (``--debug``)."""
+    import traceback
+
+    traceback.print_exc()
 
 
 def _exit(code: int) -> NoReturn:
