@@ -9,7 +9,7 @@ import pytest
 
 from tests.cli.test_code_cli import GOOD, TANGLED, plimsoll
 from tests.support.gitrepo import GitRepo, make_repo
-from tests.support.servers import HttpRecorder
+from tests.support.servers import HttpRecorder, SmtpRecorder
 
 CONFIG = """[project]
 name = "demo"
@@ -67,9 +67,20 @@ def test_notify_and_comment_actions_deliver(
     assert sorted(out["notified"]) == ["hook: delivered", "pr: delivered"]
     hook = http_recorder.requests_to("/hook", "POST")
     assert len(hook) == 1
-    assert "complexity.max" in hook[0].json()["body"]
+    sent = hook[0].json()
+    # Each message lists the rules it was sent for, under a heading that matches its title:
+    # the comment-only rule is not in the notification, nor the notify rule in the comment.
+    assert "`complexity.max <= 3`" in sent["body"]
+    assert "<= 2" not in sent["body"] and "passed" not in sent["body"]
+    commit = git_repo.git("rev-parse", "HEAD")[:7]
+    assert sent["title"] == f"plimsoll: 1 code threshold crossed at {commit}"
+    assert sent["body"].startswith(f"### ⚠️ 1 code threshold crossed at {commit}\n")
+    assert sent["fields"]["crossed"] == 1 and sent["fields"]["gate"] == "passed"
     comments = http_recorder.github_comments[("acme/service", 7)]
-    assert len(comments) == 1 and "complexity.max" in comments[0]["body"]
+    assert len(comments) == 1
+    assert "`complexity.max <= 2`" in comments[0]["body"]
+    assert "<= 3" not in comments[0]["body"]
+    assert "1 code threshold crossed" in comments[0]["body"]
     posts = http_recorder.requests_to("/repos/acme/service/issues/7/comments", "POST")
     assert posts[0].header("Authorization") in (
         "token s3cr3t-token-value",
@@ -167,3 +178,48 @@ def test_a_notify_rule_without_channels_never_goes_to_the_pull_request(
     # the notify rule's message did not go there.
     assert sum(line.startswith("github-pull-request") for line in notified) == 1
     assert len(http_recorder.requests_to("/hook", "POST")) == 1
+
+
+def test_an_email_lists_only_the_rules_it_was_sent_for(
+    git_repo: GitRepo, smtp_recorder: SmtpRecorder
+) -> None:
+    config = f"""[project]
+name = "demo"
+version = "2.0.0"
+
+[tool.plimsoll.code]
+paths = ["src"]
+collectors = ["complexity"]
+
+[[tool.plimsoll.code.thresholds]]
+metric = "complexity.max"
+op = "<="
+value = 3
+action = "notify"
+
+[[tool.plimsoll.code.thresholds]]
+metric = "complexity.max"
+op = "<="
+value = 2
+action = "warn"
+
+[tool.plimsoll.notify.channels.mail]
+kind = "smtp"
+host = "127.0.0.1"
+port = {smtp_recorder.port}
+sender = "ci@example.test"
+to = ["team@example.test"]
+retries = 0
+"""
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/tangled.py": TANGLED})
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    assert out["notified"] == ["mail: delivered"]
+    (email,) = smtp_recorder.messages
+    commit = git_repo.git("rev-parse", "HEAD")[:7]
+    assert email.message["Subject"].endswith(f"plimsoll: 1 code threshold crossed at {commit}")
+    text = email.text
+    assert f"1 code threshold crossed at {commit}" in text
+    assert "complexity.max <= 3" in text
+    assert "<= 2" not in text and "thresholds passed" not in text

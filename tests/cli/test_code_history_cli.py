@@ -254,3 +254,203 @@ def test_message_lines_stay_whole_at_80_columns(tmp_path: Path) -> None:
     assert stored["commit_sha"] == repo.git("rev-parse", "HEAD")
     header = [line for line in lines if line.startswith(stored["commit_sha"][:10])]
     assert len(header) == 1 and header[0].endswith(", 1 files")
+
+
+# -- 8. round-2 review: retention, validation and history reporting --------------------------
+
+
+def old_records(repo: GitRepo, ages_days: list[int], corrupt_newest: bool = False) -> list[str]:
+    """Records of the given ages on the history branch; with ``corrupt_newest``, an invalid
+    JSON file newer than all of them in the oldest one's calendar month. Returns the paths."""
+    from datetime import UTC, datetime, timedelta
+
+    from plimsoll.code.history import History
+    from plimsoll.code.record import Record, record_filename, record_path
+
+    now = datetime.now(UTC)
+    adds: dict[str, bytes] = {}
+    for i, age in enumerate(ages_days):
+        record = Record(
+            timestamp=now - timedelta(days=age, minutes=i),
+            commit_sha=f"{i:07x}" + "a" * 33,
+            metrics={"stats": {"totals": {"loc": 100 + i}}},
+        )
+        adds[record_filename(record)] = record.to_bytes()
+    if corrupt_newest:
+        oldest = now - timedelta(days=max(ages_days), minutes=-1)
+        adds[record_path(oldest, "badbad0", "1.2")] = b"{ not json"
+    History(repo.path).commit(adds, [], "seed")
+    return sorted(adds)
+
+
+def test_prune_never_keeps_a_corrupt_record_in_place_of_readable_ones(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    # Three records in one old day-range of a month, and a corrupt file newest among them.
+    paths = old_records(repo, [300, 300, 300], corrupt_newest=True)
+    corrupt = next(p for p in paths if "badbad0" in p)
+    dry_text = plimsoll(repo.path, "code", "prune", "--dry-run").stdout
+    assert f"warning: {corrupt}: unreadable, left untouched: record is not valid JSON" in dry_text
+    dry = as_json(plimsoll(repo.path, "code", "prune", "--dry-run", "--format", "json"))
+    assert [u["path"] for u in dry["unreadable"]] == [corrupt]
+    assert corrupt not in dry["deleted"] and len(dry["deleted"]) == 2
+    done = as_json(plimsoll(repo.path, "code", "prune", "--format", "json"))
+    assert done["deleted"] == dry["deleted"]
+    files = repo.git("ls-tree", "-r", "--name-only", "code-metrics").split()
+    kept = [p for p in paths if p not in done["deleted"]]
+    assert sorted(files) == sorted([*kept, "latest.json"])
+    assert len(kept) == 2 and corrupt in kept  # the corrupt file and the newest readable one
+    listed = as_json(plimsoll(repo.path, "code", "history", "--format", "json"))
+    assert {h["path"]: h["readable"] for h in listed} == {p: p != corrupt for p in kept}
+    assert next(h for h in listed if h["path"] == corrupt)["error"].startswith(
+        "record is not valid JSON"
+    )
+    text = plimsoll(repo.path, "code", "history")
+    assert "unreadable" in text.stdout
+    assert f"unreadable {corrupt}: record is not valid JSON" in text.stderr
+    # Readers skip it naming the path once, not twice.
+    trend = plimsoll(repo.path, "code", "trend", "stats.totals.loc")
+    assert f"skipped {corrupt}: record is not valid JSON" in trend.stderr
+    assert trend.stderr.count(corrupt) == 1
+
+
+def test_older_than_zero_and_max_age_zero_are_honoured(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo", "[tool.plimsoll.code.retention]\nmax_age_days = 0\n")
+    old_records(repo, [0, 0])
+    compressed = as_json(
+        plimsoll(repo.path, "code", "compress", "--older-than", "0", "--format", "json")
+    )
+    assert len(compressed["compressed"]) == 2  # the default (30 days) would compress none
+    rotated = as_json(plimsoll(repo.path, "code", "rotate", "--dry-run", "--format", "json"))
+    assert len(rotated["deleted"]) == 2  # max_age_days = 0: everything is past it
+    none_left = plimsoll(repo.path, "code", "rotate", "--older-than", "0")
+    assert "rotate: 2 of 2 records changed" in none_left.stdout
+    assert repo.git("ls-tree", "-r", "--name-only", "code-metrics") == ""
+
+
+def test_bad_retention_ages_and_tiers_name_the_option_or_key(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    old_records(repo, [1])
+    for command in ("rotate", "prune", "compress"):
+        done = plimsoll(repo.path, "code", command, "--older-than", "-5", check=2)
+        assert "--older-than" in done.stderr and "max_age_days" not in done.stderr
+        assert "older_than_days" not in done.stderr
+    (repo.path / "pyproject.toml").write_text(
+        CONFIG.format(
+            extra="[tool.plimsoll.code.retention]\nkeep_days = 60\nweekly_after_days = 30\n"
+        )
+    )
+    done = plimsoll(repo.path, "code", "prune", "--dry-run", check=2)
+    assert "pyproject.toml" in done.stderr
+    assert "code.retention.weekly_after_days: must be at least keep_days (60)" in done.stderr
+    help_text = plimsoll(repo.path, "code", "prune", "--help", columns=300).stdout
+    assert "weekly_after_days" in help_text
+
+
+def test_history_limit_must_not_be_negative(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    old_records(repo, [1, 2, 3])
+    assert len(as_json(plimsoll(repo.path, "code", "history", "-n", "0", "-f", "json"))) == 3
+    assert len(as_json(plimsoll(repo.path, "code", "history", "-n", "2", "-f", "json"))) == 2
+    done = plimsoll(repo.path, "code", "history", "-n", "-1", check=2)
+    assert "--limit" in done.stderr
+    plimsoll(repo.path, "code", "trend", "stats.totals.loc", "-n", "-1", check=2)
+
+
+def test_an_ambiguous_sha_prefix_is_refused(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from plimsoll.code.history import History
+    from plimsoll.code.record import Record
+
+    repo = project(tmp_path / "repo")
+    history = History(repo.path)
+    for sha in ("abcdef1" + "1" * 33, "abcdef2" + "2" * 33):
+        history.append(Record(timestamp=datetime.now(UTC), commit_sha=sha, metrics={"s": {}}))
+    done = plimsoll(repo.path, "code", "show", "abcdef", check=2)
+    assert "ambiguous" in done.stderr
+    assert "abcdef111111" in done.stderr and "abcdef222222" in done.stderr
+    plimsoll(repo.path, "code", "diff", "abcdef", "abcdef1", check=2)
+    assert as_json(plimsoll(repo.path, "code", "show", "abcdef2", "-f", "json"))["commit_sha"] == (
+        "abcdef2" + "2" * 33
+    )
+
+
+def test_backfill_collects_merged_side_branches_and_says_what_it_skipped(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    root = repo.git("rev-parse", "HEAD")
+    repo.git("checkout", "-q", "-b", "side")
+    side = repo.commit("side", {"pkg/side.py": "def s():\n    return 1\n"})
+    repo.git("checkout", "-q", "main")
+    main = repo.commit("main", {"pkg/broken.py": "def broken(:\n"})
+    repo.git("merge", "-q", "--no-ff", "-m", "merge", "side")
+    merge = repo.git("rev-parse", "HEAD")
+    done = plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD")
+    listed = {h["commit"] for h in as_json(plimsoll(repo.path, "code", "history", "-f", "json"))}
+    assert listed == {side[:7], main[:7], merge[:7]}  # the side-branch commit too
+    assert "collected 3 of the 3 commit(s)" in done.stdout
+    # The file that does not parse is named once (not once per collector or per commit).
+    warnings = [ln for ln in done.stderr.splitlines() if "pkg/broken.py" in ln]
+    assert len(warnings) == 1, done.stderr
+    assert "warning: skipped pkg/broken.py in 2 commits" in warnings[0]
+    assert "does not parse: line 1" in warnings[0]
+    again = plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD")
+    assert "collected 0 of the 3 commit(s)" in again.stdout
+    assert "3 already had a record" in again.stdout
+    data = as_json(plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD", "-f", "json"))
+    assert sorted(data["already_recorded"]) == sorted([side, main, merge])
+    assert data["records"] == []
+
+
+def test_collect_warns_about_a_file_that_does_not_parse(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo")
+    repo.write("pkg/broken.py", "def broken(:\n")
+    done = plimsoll(repo.path, "code", "collect")
+    lines = [ln for ln in done.stderr.splitlines() if "broken.py" in ln]
+    assert lines == ["warning: skipped pkg/broken.py: does not parse: line 1 invalid syntax"]
+    data = as_json(plimsoll(repo.path, "code", "collect", "--no-store", "-f", "json"))
+    assert [s["path"] for s in data["skipped_files"]] == ["pkg/broken.py"]
+
+
+def test_validate_names_its_baseline_and_warns_about_a_missing_base_branch(
+    tmp_path: Path,
+) -> None:
+    repo = project(tmp_path / "repo", NO_GROWTH)
+    first = repo.git("rev-parse", "HEAD")
+    plimsoll(repo.path, "code", "collect")
+    repo.commit("two", {"pkg/n.py": "X = 1\n"})
+    plimsoll(repo.path, "code", "collect")
+    text = plimsoll(repo.path, "code", "validate", check=1)
+    assert f"deltas compare with the record of {first[:7]} on main" in text.stdout
+    data = as_json(plimsoll(repo.path, "code", "validate", "-f", "json", check=1))
+    assert data["baseline"]["record"]["commit_sha"] == first
+    assert data["baseline"]["warning"] is None
+    # A base branch that does not exist is named, with the configuration file.
+    extra = "base_branch = 'mian'\n" + NO_GROWTH.replace('"fail"', '"warn"')
+    (repo.path / "pyproject.toml").write_text(CONFIG.format(extra=extra))
+    warned = plimsoll(repo.path, "code", "validate")
+    assert "code.base_branch: no branch 'mian' here" in warned.stderr
+    assert "pyproject.toml" in warned.stderr
+    data = as_json(plimsoll(repo.path, "code", "validate", "-f", "json"))
+    assert "code.base_branch" in data["baseline"]["warning"]
+
+
+def test_validate_violations_only_json(tmp_path: Path) -> None:
+    extra = """
+[[tool.plimsoll.code.thresholds]]
+metric = "stats.totals.functions"
+op = ">="
+value = 0
+
+[[tool.plimsoll.code.thresholds]]
+metric = "stats.totals.functions"
+op = ">="
+value = 100
+action = "warn"
+"""
+    repo = project(tmp_path / "repo", extra)
+    plimsoll(repo.path, "code", "collect")
+    data = as_json(plimsoll(repo.path, "code", "validate", "--violations-only", "-f", "json"))
+    assert [r["status"] for r in data["results"]] == ["warn"]
+    assert data["counts"]["passed"] == 1
+    full = as_json(plimsoll(repo.path, "code", "validate", "-f", "json"))
+    assert [r["status"] for r in full["results"]] == ["pass", "warn"]

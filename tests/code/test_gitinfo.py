@@ -72,3 +72,19 @@ def test_head_sha(git_repo: GitRepo) -> None:
     assert gitinfo.head_sha(git_repo.path) is None
     sha = git_repo.commit("first")
     assert gitinfo.head_sha(git_repo.path) == sha
+
+
+def test_rev_range_includes_commits_merged_from_side_branches(git_repo: GitRepo) -> None:
+    base = git_repo.commit("base", {"a.py": "a = 1\n"})
+    git_repo.git("checkout", "-q", "-b", "side")
+    side = [git_repo.commit(f"side {i}", {f"s{i}.py": "s = 1\n"}) for i in range(2)]
+    git_repo.git("checkout", "-q", "main")
+    main = git_repo.commit("main", {"m.py": "m = 1\n"})
+    git_repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    merge = git_repo.git("rev-parse", "HEAD")
+    got = gitinfo.rev_range(git_repo.path, f"{base}..{merge}")
+    # Every commit of `git rev-list A..B`, oldest first (parents before children).
+    assert sorted(got) == sorted(git_repo.git("rev-list", f"{base}..{merge}").split())
+    assert set(got) == {*side, main, merge}
+    assert got.index(side[0]) < got.index(side[1]) < got.index(merge)
+    assert got.index(main) < got.index(merge) and got[-1] == merge

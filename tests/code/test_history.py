@@ -217,6 +217,47 @@ def test_find_returns_the_newest_record_of_a_commit(git_repo: GitRepo) -> None:
         history.find("not-a-sha")
 
 
+def test_an_ambiguous_sha_prefix_is_refused_naming_the_candidates(git_repo: GitRepo) -> None:
+    history = History(git_repo.path)
+    one = "abcdef1" + "1" * 33
+    two = "abcdef2" + "2" * 33
+    history.append(rec(1, sha=one))
+    history.append(rec(2, sha=two))
+    with pytest.raises(UsageError, match="ambiguous") as caught:
+        history.find("abcdef")
+    assert "abcdef222222" in caught.value.message and "abcdef111111" in caught.value.message
+    found = history.find("abcdef1")
+    assert found is not None and found.commit_sha == one
+
+
+def test_migrate_all_reports_an_invalid_record_at_the_current_version(git_repo: GitRepo) -> None:
+    history = History(git_repo.path)
+    good = rec(1)
+    bad = {**rec(2).to_dict(), "metrics": []}
+    bad_path = record_filename(rec(2))
+    numeric = {**rec(3).to_dict(), "schema_version": 1.0}
+    numeric_path = record_filename(rec(3))
+    history.commit(
+        {
+            record_filename(good): good.to_bytes(),
+            bad_path: json.dumps(bad).encode(),
+            numeric_path: json.dumps(numeric).encode(),
+        },
+        [],
+        "seed",
+    )
+    report = history.migrate_all(dry_run=True)
+    assert report.unchanged == 1 and not report.migrated
+    failed = dict(report.failed)
+    assert failed[bad_path] == "record field 'metrics' must be an object, not list"
+    assert "must be a string such as '1.2', not a number (1.0)" in failed[numeric_path]
+    text = report.describe()
+    # The path is named once per line, not again inside the reason.
+    assert f"cannot migrate {bad_path}: record field 'metrics'" in text
+    assert text.count(bad_path) == 1
+    assert text.splitlines()[-1] == "0 would migrate, 1 already at 1.2, 2 unreadable"
+
+
 def test_commit_adds_and_deletes_in_one_commit_and_recomputes_latest(git_repo: GitRepo) -> None:
     history = History(git_repo.path)
     paths = [history.append(rec(i)) for i in range(3)]
@@ -330,6 +371,32 @@ def remote(tmp_path: Path) -> Path:
     bare = tmp_path / "remote.git"
     seed.git("clone", "-q", "--bare", str(seed.path), str(bare))
     return bare
+
+
+def test_store_with_push_reports_the_path_a_merge_renamed_the_record_to(
+    remote: Path, tmp_path: Path
+) -> None:
+    from plimsoll.code.commands import Project, store
+    from plimsoll.core.config import LoadedConfig, PlimsollConfig
+
+    first = clone(remote, tmp_path / "first")
+    History(first.path).append(rec(1, commit_message="pushed first"))
+    History(first.path).push()
+    second = clone(remote, tmp_path / "second")
+    second.git("fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/remotes/origin/*")
+    # The same name (same second, commit and version) with other content, written while
+    # the remote's record was not yet fetched: the push merges and renames ours.
+    second.git("update-ref", "-d", "refs/remotes/origin/code-metrics")
+    project = Project(
+        second.path, LoadedConfig(config=PlimsollConfig(), source=None, root=second.path)
+    )
+    mine = rec(1, commit_message="written second")
+    result = store(project, [mine], push=True)
+    assert result.push is not None and result.push.merges == 1
+    (path,) = result.paths
+    assert path != record_filename(mine) and "__2" in path
+    shown = second.git("show", f"code-metrics:{path}")
+    assert Record.from_json(shown).commit_message == "written second"
 
 
 def test_two_clones_pushing_concurrently_both_land(remote: Path, tmp_path: Path) -> None:

@@ -222,7 +222,10 @@ def current_doc(**changes: Any) -> dict[str, Any]:
     [
         ({**umpyre_doc(), "schema_version": "9.9"}, "unknown schema_version '9.9'"),
         ({k: v for k, v in umpyre_doc().items() if k != "schema_version"}, "schema_version"),
-        ({**umpyre_doc(), "schema_version": 1.0}, "schema_version"),
+        (
+            {**umpyre_doc(), "schema_version": 1.0},
+            "'schema_version' must be a string such as '1.2', not a number (1.0)",
+        ),
         ({k: v for k, v in current_doc().items() if k != "branch"}, "missing field 'branch'"),
         ({k: v for k, v in umpyre_doc().items() if k != "commit_sha"}, "'commit_sha'"),
         (current_doc(metrics=[1, 2]), "'metrics' must be an object, not list"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -185,16 +187,21 @@ def history(git_repo: GitRepo) -> History:
     return history
 
 
+def planner_of(plan_fn: Any, **kwargs: Any) -> retention.Planner:
+    return functools.partial(plan_fn, **kwargs)  # type: ignore[no-any-return]
+
+
 def test_apply_prune_in_one_commit_and_dry_run_writes_nothing(history: History) -> None:
     now = datetime.now(UTC)
-    plan = plan_prune(history.entries(), now)
-    assert plan.delete
+    prune = planner_of(plan_prune, now=now)
     tip = history.tip()
-    dry = retention.apply(history, plan, dry_run=True)
+    plan, dry = retention.run(history, prune, dry_run=True)
+    assert plan.delete
     assert dry.commit is None and history.tip() == tip
     assert dry.deleted == tuple(d.path for d in plan.delete)
 
-    result = retention.apply(history, plan)
+    again, result = retention.run(history, prune)
+    assert again == plan
     assert result.commit == history.tip()
     assert history.git.run("rev-parse", f"{result.commit}^").decode().strip() == tip
     remaining = {e.path for e in history.entries()}
@@ -206,25 +213,24 @@ def test_apply_prune_in_one_commit_and_dry_run_writes_nothing(history: History) 
 
 def test_apply_compress_keeps_records_readable(history: History) -> None:
     before = history.load_all()
-    plan = plan_compress(history.entries(), datetime.now(UTC), older_than_days=30)
+    compress = planner_of(plan_compress, now=datetime.now(UTC), older_than_days=30)
+    plan, result = retention.run(history, compress)
     assert len(plan.compress) == 7
-    result = retention.apply(history, plan)
     assert [new for _, new in result.compressed] == [f"{d.path}.gz" for d in plan.compress]
     entries = history.entries()
     assert sum(e.compressed for e in entries) == 7
     assert not any(e.path + ".gz" in {x.path for x in entries} for e in entries)
     assert history.load_all() == before
     # Prune still works on compressed names.
-    pruned = plan_prune(entries, datetime.now(UTC))
+    pruned, _ = retention.run(history, planner_of(plan_prune, now=datetime.now(UTC)))
     assert any(d.entry.compressed for d in pruned.delete)
-    retention.apply(history, pruned)
     assert len(history.load_all()) == len(pruned.keep)
 
 
 def test_apply_rotate_everything_removes_latest(history: History) -> None:
-    plan = plan_rotate(history.entries(), datetime.now(UTC) + timedelta(days=400), 30)
+    rotate = planner_of(plan_rotate, now=datetime.now(UTC) + timedelta(days=400), max_age_days=30)
+    plan, _ = retention.run(history, rotate, check_readable=False)
     assert len(plan.delete) == 10
-    retention.apply(history, plan)
     assert history.entries() == []
     assert history.latest() is None
     listed = history.git.run("ls-tree", "--name-only", history.ref).decode().split()
@@ -233,6 +239,7 @@ def test_apply_rotate_everything_removes_latest(history: History) -> None:
 
 def test_apply_an_empty_plan_does_nothing(history: History) -> None:
     tip = history.tip()
-    plan = plan_rotate(history.entries(), datetime.now(UTC), 1000)
-    result = retention.apply(history, plan)
+    rotate = planner_of(plan_rotate, now=datetime.now(UTC), max_age_days=1000)
+    plan, result = retention.run(history, rotate)
+    assert plan.empty
     assert result.commit is None and history.tip() == tip

@@ -44,3 +44,20 @@ def test_cache_round_trip_and_damage(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE results SET value = '{broken' WHERE key = 'k'")
     assert again.get("k", "s") is None  # a damaged entry is a miss, not a crash
+
+
+def test_difference_drops_floating_point_noise() -> None:
+    rows = summary.difference({"a": 71.0, "n": 1, "c": 0.1}, {"a": 71.1, "n": 3, "c": 0.3})
+    changes = {path: change for path, _, _, change in rows}
+    assert changes == {"a": 0.1, "n": 2, "c": 0.2}
+    assert isinstance(changes["n"], int)
+    assert summary.difference({"x": 1e-9}, {"x": 3e-9})[0][3] == 2e-9
+
+
+def test_skipped_files_are_named_once_with_the_first_reason() -> None:
+    metrics = {
+        "stats": {"skipped_files": [{"path": "a.py", "error": "does not parse: line 1 x"}]},
+        "complexity": {"skipped_files": [{"path": "a.py", "error": "other"}]},
+        "ruff": {"count": 3},
+    }
+    assert summary.skipped_files(metrics) == {"a.py": "other"}

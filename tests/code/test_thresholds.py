@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from plimsoll.code.thresholds import (
+    crossed_heading,
     evaluate_thresholds,
     render_markdown,
+    render_notification,
     render_text,
     status,
     to_json,
@@ -103,7 +106,7 @@ def test_missing_metric_of_failed_collector_names_the_collector() -> None:
         "metric bandit.high missing (collector bandit failed: bandit: command not found)"
     )
     assert report.results[1].outcome is Outcome.ERROR
-    assert status(report.results[1]) == "warn"
+    assert status(report.results[1]) == "error"
 
 
 def test_collector_error_does_not_touch_present_metrics() -> None:
@@ -145,7 +148,7 @@ GOLDEN_MARKDOWN = """\
 | ✅ | `coverage.line_coverage >= 70` | 72.5 | >= 70 | fail | coverage.line_coverage is 72.5, expected >= 70 |
 | ❌ | `Δ coverage.line_coverage >= -1` | -2.5 (75 → 72.5) | Δ >= -1 | fail | coverage.line_coverage changed by -2.5 (75 -> 72.5), expected change >= -1 |
 | ⚠️ | `complexity.average <= 3` | 3.25 | <= 3 | warn | avg \\| too high: 3.25 |
-| ❌ | `bandit.high == 0` | - | == 0 | fail | metric bandit.high missing (collector bandit failed: timed out after 600s) |
+| ❓ | `bandit.high == 0` | - | == 0 | fail | metric bandit.high missing (collector bandit failed: timed out after 600s) |
 | ➖ | `pylint-no-drop` | 9.1 | Δ >= 9 | fail | pylint.score: not in the baseline record |
 """  # noqa: E501
 
@@ -157,7 +160,59 @@ def test_render_markdown_golden() -> None:
 def test_render_markdown_violations_only() -> None:
     text = render_markdown(_mixed_report(), violations_only=True)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "Rule" not in line]
-    assert [row.split(" | ")[0] for row in rows] == ["| ❌", "| ⚠️", "| ❌"]
+    assert [row.split(" | ")[0] for row in rows] == ["| ❌", "| ⚠️", "| ❓"]
+
+
+def test_errored_and_warned_rows_have_their_own_symbols() -> None:
+    report = evaluate_thresholds(
+        [rule("complexity.average", "<=", 1, "warn"), rule("nope.metric", "<=", 1, "notify")],
+        CURRENT,
+    )
+    assert [status(r) for r in report.results] == ["warn", "error"]
+    assert (report.warned, report.errored) == (1, 1)
+    rows = [ln for ln in render_markdown(report).splitlines() if ln.startswith("| ") and "`" in ln]
+    assert [row.split(" | ")[0] for row in rows] == ["| ⚠️", "| ❓"]
+
+
+def test_violations_only_json_lists_only_violations() -> None:
+    data = to_json(_mixed_report(), violations_only=True)
+    assert [r["status"] for r in data["results"]] == ["fail", "warn", "error"]
+    assert data["counts"]["passed"] == 1 and data["violations_only"] is True
+    assert len(to_json(_mixed_report())["results"]) == 5
+
+
+def test_a_validator_rule_shows_no_null_in_the_actual_column(tmp_path: Path) -> None:
+    (tmp_path / "checks_mod.py").write_text(
+        "def ok(metrics, spec):\n    return True, 'fine'\n", encoding="utf-8"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = RuleSpec.model_validate({"validator": "checks_mod:ok", "name": "custom"})
+        report = evaluate_thresholds([spec], CURRENT)
+    finally:
+        sys.path.remove(str(tmp_path))
+    [row] = [ln for ln in render_markdown(report).splitlines() if "`custom`" in ln]
+    assert row.split(" | ")[2] == "-" and "null" not in row
+
+
+def test_a_notification_lists_only_its_own_results_under_a_matching_heading() -> None:
+    report = evaluate_thresholds(
+        [
+            rule("complexity.average", "<=", 1, "notify"),
+            rule("complexity.max", "<=", 1, "comment"),
+            rule("coverage.line_coverage", ">=", 0),
+        ],
+        CURRENT,
+    )
+    assert report.ok  # a passed gate: the old body began "### ✅ thresholds passed"
+    text = render_notification(report.to_notify, "abcdef1234")
+    assert text.startswith("### ⚠️ 1 code threshold crossed at abcdef1\n")
+    assert "complexity.average" in text
+    assert "complexity.max" not in text and "coverage" not in text
+    assert "passed" not in text
+    assert crossed_heading(report.to_notify) == "1 code threshold crossed"
+    broken = evaluate_thresholds([rule("nope.metric", "<=", 1, "notify")], CURRENT)
+    assert crossed_heading(broken.to_notify) == "1 code threshold could not be checked"
 
 
 def test_render_markdown_no_violations_and_no_rules() -> None:

@@ -79,6 +79,28 @@ def test_webhook_posts_json_with_headers(http_recorder: HttpRecorder) -> None:
     assert "| coverage | 71.5 |" in body["markdown"]
 
 
+def test_webhook_url_with_userinfo_sends_basic_auth(
+    http_recorder: HttpRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://hook%40user:pa%3Ass-w0rd@127.0.0.1:{http_recorder.port}/in?x=1"
+    WebhookNotifier().deliver(MSG, channel(kind="webhook", url=url))
+    [request] = http_recorder.requests
+    assert request.path.startswith("/in")
+    # What curl sends for the same URL: the user info, percent-decoded, as Basic auth.
+    assert request.header("Authorization") == "Basic aG9va0B1c2VyOnBhOnNzLXcwcmQ="
+    # Through the dispatcher a failure names the host only; the password is never shown.
+    http_recorder.script(503)
+    config = NotifyConfig.model_validate(
+        {"channels": {"hook": {"kind": "webhook", "url": url, "retries": 0}}}
+    )
+    with Dispatcher(config) as dispatcher, caplog.at_level("DEBUG"):
+        [result] = dispatcher.send(MSG, ["hook"])
+    assert not result.delivered and result.error is not None
+    assert "HTTP 503" in result.error
+    for text in (result.error, caplog.text):
+        assert "pa:ss-w0rd" not in text and "pa%3Ass-w0rd" not in text
+
+
 def test_webhook_non_2xx_is_a_failure(http_recorder: HttpRecorder) -> None:
     http_recorder.script(302, 503)
     config = channel(kind="webhook", url=http_recorder.url)

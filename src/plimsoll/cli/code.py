@@ -160,6 +160,7 @@ def collect(
     names = _names(collectors)
     out = output.console()
     collections: list[Collection]
+    filled: commands.Backfill | None = None
     with output.progress(fmt is Format.TEXT) as bar:
         if rev:
             task = bar.add_task("backfill", total=None) if bar else None
@@ -168,9 +169,10 @@ def collect(
                 if bar is not None and task is not None:
                     bar.update(task, total=total, completed=index, description=f"commit {sha[:7]}")
 
-            collections = commands.backfill(
+            filled = commands.backfill(
                 project, rev, names=names, use_cache=not no_cache, on_commit=on_commit
             )
+            collections = filled.collections
         else:
             wanted = names or project.config.collectors
             task = bar.add_task("collecting", total=len(wanted)) if bar else None
@@ -188,10 +190,10 @@ def collect(
         else None
     )
     paths = stored.paths if stored is not None else []
-    report = (
-        commands.validate(project, collections[-1].record) if validate and collections else None
-    )
+    checked = commands.check(project, collections[-1].record) if validate and collections else None
+    report = checked.report if checked is not None else None
     delivered = _deliver(project, report, collections[-1].record) if report is not None else []
+    skipped = _skipped_files(collections)
     if fmt is Format.JSON:
         print_json(
             {
@@ -199,13 +201,17 @@ def collect(
                 "stored": paths,
                 "pushed": stored is not None and stored.push is not None,
                 "push": _push_json(stored),
+                "skipped_files": skipped,
+                "already_recorded": filled.already_recorded if filled is not None else [],
                 "thresholds": thresholds.to_json(report) if report is not None else None,
+                "baseline": _baseline_json(checked),
                 "notified": delivered,
             }
         )
     else:
-        if rev:
-            _say(out, f"collected {len(collections)} commit(s) of {rev}")
+        _warn_skipped(skipped)
+        if filled is not None:
+            _say(out, _backfill_line(filled, rev or ""))
         for collection in collections[-1:]:
             _say(out, _record_header(collection.record) + f", {collection.files} files")
             out.print(_metrics_table(collection.record, "metrics"))
@@ -216,12 +222,61 @@ def collect(
             push_line = stored.push_line()
             if push_line:
                 _say(out, push_line)
-        if report is not None:
-            out.print(_threshold_table(report, violations_only=False))
+        if checked is not None:
+            _say_baseline(out, checked)
+            out.print(_threshold_table(checked.report, violations_only=False))
         for line in delivered:
             _say(out, f"notified {line}")
     if report is not None and report.exit_code:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _skipped_files(collections: list[Collection]) -> list[dict[str, Any]]:
+    """Files skipped by a collector, once per file: path, why, and the commits it happened in."""
+    found: dict[str, dict[str, Any]] = {}
+    for collection in collections:
+        for path, error in summary.skipped_files(collection.record.metrics).items():
+            item = found.setdefault(path, {"path": path, "error": error, "commits": []})
+            item["commits"].append(collection.record.commit_sha)
+    return list(found.values())
+
+
+def _warn_skipped(skipped: list[dict[str, Any]]) -> None:
+    """One warning line per skipped file on stderr (the issue's "reported and skipped")."""
+    for item in skipped:
+        commits = item["commits"]
+        where = f" in {len(commits)} commits (first {commits[0][:7]})" if len(commits) > 1 else ""
+        _warn(f"warning: skipped {item['path']}{where}: {item['error']}")
+
+
+def _warn(text: str) -> None:
+    # Escaped: a reason may quote source code holding "[...]".
+    output.err_console().print(f"[yellow]{escape(text)}[/yellow]", soft_wrap=True, highlight=False)
+
+
+def _backfill_line(filled: commands.Backfill, rev: str) -> str:
+    line = f"collected {len(filled.collections)} of the {filled.commits} commit(s) of {rev}"
+    recorded = filled.already_recorded
+    if recorded:
+        shown = ", ".join(sha[:7] for sha in recorded[:5])
+        more = f" and {len(recorded) - 5} more" if len(recorded) > 5 else ""
+        line += f"; {len(recorded)} already had a record ({shown}{more}), skipped"
+    return line
+
+
+def _baseline_json(checked: commands.Validation | None) -> dict[str, Any] | None:
+    if checked is None or checked.baseline is None:
+        return None
+    return {"record": checked.baseline.to_json(), "warning": checked.baseline.warning}
+
+
+def _say_baseline(out: Any, checked: commands.Validation) -> None:
+    """Say which record deltas compared with (and warn about a base branch that is not here)."""
+    if checked.baseline is None:
+        return
+    if checked.baseline.warning:
+        _warn(f"warning: {checked.baseline.warning}")
+    _say(out, checked.baseline.describe())
 
 
 def _push_json(stored: commands.StoreResult | None) -> dict[str, Any] | None:
@@ -264,24 +319,32 @@ def validate(
     project = _project(ctx, path)
     selected = commands.select_record(project, rev)
     record = selected.record
-    report = commands.validate(project, record)
+    checked = commands.check(project, record)
+    report = checked.report
     delivered = _deliver(project, report, record)
     if fmt is ReportFormat.JSON:
         print_json(
             {
-                **thresholds.to_json(report),
+                **thresholds.to_json(report, violations_only=violations_only),
                 "commit_sha": record.commit_sha,
                 "selected": selected.selection.value,
+                "baseline": _baseline_json(checked),
                 "notified": delivered,
             }
         )
     elif fmt is ReportFormat.MARKDOWN:
-        typer.echo(thresholds.render_markdown(report, violations_only=violations_only))
+        if checked.baseline is not None and checked.baseline.warning:
+            _warn(f"warning: {checked.baseline.warning}")
+        text = thresholds.render_markdown(report, violations_only=violations_only)
+        if checked.baseline is not None:
+            text += f"\n{checked.baseline.describe()}\n"
+        typer.echo(text)
     else:
         out = output.console()
         if selected.describe():
             _say(out, selected.describe())
         _say(out, _record_header(record))
+        _say_baseline(out, checked)
         out.print(_threshold_table(report, violations_only))
         for line in delivered:
             _say(out, f"notified {line}")
@@ -292,7 +355,8 @@ def validate(
 def _report_corrupt(entry: Any, message: str) -> None:
     """Tell the user a record was skipped because it could not be read."""
     # A message quotes the record's bytes: escaped, so a "[...]" in it is shown, not styled.
-    text = escape(f"skipped {entry.path}: {message}")
+    reason = message.removeprefix(f"{entry.path}: ")
+    text = escape(f"skipped {entry.path}: {reason}")
     output.err_console().print(f"[yellow]{text}[/yellow]", soft_wrap=True, highlight=False)
 
 
@@ -300,18 +364,22 @@ def _report_corrupt(entry: Any, message: str) -> None:
 def history(
     ctx: typer.Context,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Show at most this many (newest).")
+        int,
+        typer.Option("--limit", "-n", min=0, help="Show at most this many (newest); 0: all."),
     ] = 20,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """List the records on the history branch, newest first."""
+    """List the records on the history branch, newest first.
+
+    A record that cannot be read (corrupt, or of an unknown schema version) is marked, with
+    the reason; every other command skips it.
+    """
     project = _project(ctx, path)
-    entries = (
-        list(reversed(project.history().entries()))[:limit]
-        if limit
-        else list(reversed(project.history().entries()))
-    )
+    history_ = project.history()
+    newest_first = list(reversed(history_.entries()))
+    entries = newest_first[:limit] if limit else newest_first
+    problems = history_.unreadable(entries)
     if fmt is Format.JSON:
         print_json(
             [
@@ -321,18 +389,24 @@ def history(
                     "commit": e.sha7,
                     "version": e.version,
                     "compressed": e.compressed,
+                    "readable": e.path not in problems,
+                    "error": problems.get(e.path),
                 }
                 for e in entries
             ]
         )
         return
     table = Table(title=f"history on {project.config.branch}", title_justify="left")
-    for column in ("timestamp (UTC)", "commit", "version"):
+    for column in ("timestamp (UTC)", "commit", "version", "status"):
         table.add_column(column, no_wrap=True)
     table.add_column("file", overflow="fold")  # a path to copy: wrapped whole, never cut
     for e in entries:
-        table.add_row(f"{e.timestamp:%Y-%m-%d %H:%M:%S}", e.sha7, e.version, e.path)
+        state = "[red]unreadable[/red]" if e.path in problems else "ok"
+        table.add_row(f"{e.timestamp:%Y-%m-%d %H:%M:%S}", e.sha7, e.version, state, e.path)
     output.console().print(table)
+    for e in entries:
+        if e.path in problems:
+            _warn(f"unreadable {e.path}: {problems[e.path]}")
 
 
 @app.command()
@@ -419,7 +493,9 @@ def trend(
             metavar="METRIC", help="Metric path, e.g. pylint.score or coverage.line_coverage."
         ),
     ],
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Last N records.")] = 30,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Last N records; 0: all.")
+    ] = 30,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -473,8 +549,7 @@ def _retention(
     path: Path | None,
 ) -> None:
     project = _project(ctx, path)
-    plan = commands.plan_retention(project, action, older_than)
-    result = retention.apply(project.history(), plan, dry_run=dry_run)
+    plan, result = commands.run_retention(project, action, older_than, dry_run=dry_run)
     if fmt is Format.JSON:
         print_json({"action": action, **retention.plan_to_json(plan), **result.to_dict()})
         return
@@ -489,14 +564,20 @@ def prune(
     ctx: typer.Context,
     older_than: Annotated[
         int | None,
-        typer.Option("--older-than", metavar="N", help="Only prune records older than N days."),
+        typer.Option(
+            "--older-than", metavar="N", min=0, help="Only prune records older than N days."
+        ),
     ] = None,
     dry_run: DryRun = False,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Thin out old records: all of the last code.retention.keep_days (30), then one a week,
-    then one a month beyond code.retention.monthly_after_days (90)."""
+    """Thin out old records: every record younger than code.retention.keep_days (30), one a
+    day until code.retention.weekly_after_days (30; when it is larger than keep_days), one an
+    ISO week until code.retention.monthly_after_days (90), then one a calendar month.
+
+    The newest readable record of each period is kept. A record that cannot be read
+    (corrupt, or of an unknown schema version) is left untouched and named in the output."""
     _retention(ctx, "prune", older_than, dry_run, fmt, path)
 
 
@@ -508,7 +589,8 @@ def compress(
         typer.Option(
             "--older-than",
             metavar="N",
-            help="Compress records older than N days (default from config).",
+            min=0,
+            help="Compress records older than N days (default: code.retention.compress_after_days).",
         ),
     ] = None,
     dry_run: DryRun = False,
@@ -527,7 +609,8 @@ def rotate(
         typer.Option(
             "--older-than",
             metavar="N",
-            help="Delete records older than N days (default: retention.max_age_days).",
+            min=0,
+            help="Delete records older than N days (default: code.retention.max_age_days).",
         ),
     ] = None,
     dry_run: DryRun = False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import shutil
 import sys
 import tempfile
@@ -139,8 +140,14 @@ class StoreResult:
 def store(project: Project, records: Sequence[Record], push: bool = False) -> StoreResult:
     """Append records to the history branch, and push it when asked."""
     history = project.history()
-    paths = [history.append(record) for record in records]
+    written = [history.append_blob(record) for record in records]
+    paths = [path for path, _ in written]
     pushed = history.push(retries=project.config.push_retries) if push else None
+    if pushed is not None and pushed.merges:
+        # Merging the remote's records may have renamed ours (same name, other content):
+        # report where each record really is now.
+        where = history.locate([blob for _, blob in written])
+        paths = [where.get(blob, path) for path, blob in written]
     return StoreResult(paths, history.branch, history.remote, pushed)
 
 
@@ -159,6 +166,15 @@ def temporary_worktree(root: Path) -> Iterator[Path]:
         repo.run_unchecked("worktree", "prune")
 
 
+@dataclass(frozen=True)
+class Backfill:
+    """What a backfill did: the collections made, and the commits skipped as already recorded."""
+
+    collections: list[Collection]
+    already_recorded: list[str]
+    commits: int  # in the range
+
+
 def backfill(
     project: Project,
     spec: str,
@@ -168,11 +184,13 @@ def backfill(
     skip_recorded: bool = True,
     on_commit: Callable[[int, int, str], None] | None = None,
     on_done: Callable[[runner.CollectorOutcome], None] | None = None,
-) -> list[Collection]:
+) -> Backfill:
     """Collect each commit of ``spec`` (``A..B``) in a temporary worktree, like ``wily build``.
 
-    A record's timestamp is its commit's committer date, so history orders by commit time.
-    Commits that already have a record are skipped unless ``skip_recorded`` is false.
+    Every commit of ``git rev-list A..B`` is collected, oldest first, side branches merged
+    into the range included. A record's timestamp is its commit's committer date, so history
+    orders by commit time. Commits that already have a record are skipped (and listed in
+    the result) unless ``skip_recorded`` is false.
     """
     try:
         shas = gitinfo.rev_range(project.root, spec)
@@ -180,8 +198,11 @@ def backfill(
         raise UsageError(
             f"--rev {spec!r}: not a revision range of this repository ({exc})"
         ) from None
+    in_range = len(shas)
+    skipped: list[str] = []
     if skip_recorded:
         recorded = {entry.sha7 for entry in project.history().entries()}
+        skipped = [s for s in shas if s[:7] in recorded]
         shas = [s for s in shas if s[:7] not in recorded]
     cache = cache_path(project.root, project.config) if use_cache else None
     collections: list[Collection] = []
@@ -204,24 +225,62 @@ def backfill(
                     base=project.base,
                 )
             )
-    return collections
+    return Backfill(collections, skipped, in_range)
 
 
-def baseline(project: Project, record: Record) -> Record | None:
+@dataclass(frozen=True)
+class Baseline:
+    """The record deltas compare against (None: no record to compare with), and any warning."""
+
+    record: Record | None
+    warning: str | None = None
+
+    def describe(self) -> str:
+        """One line naming the baseline record, or saying there is none."""
+        if self.record is None:
+            return "no baseline record: delta rules are skipped"
+        where = f" on {self.record.branch}" if self.record.branch else ""
+        return (
+            f"deltas compare with the record of {self.record.commit_sha[:7]}{where} "
+            f"({self.record.timestamp:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+
+    def to_json(self) -> dict[str, Any] | None:
+        """The baseline record's identity as JSON, or None."""
+        if self.record is None:
+            return None
+        return {
+            "commit_sha": self.record.commit_sha,
+            "branch": self.record.branch,
+            "timestamp": self.record.timestamp.isoformat(),
+        }
+
+
+def find_baseline(project: Project, record: Record) -> Baseline:
     """The record deltas compare against: the newest record of the base branch's history.
 
     On the base branch itself, that is the newest record of an earlier commit; on another
-    branch, the newest record at or before the merge base with the base branch.
+    branch, the newest record at or before the merge base with the base branch. When
+    ``code.base_branch`` names no branch here (nor on the remote), the warning says so and
+    the commit's own first-parent history is used.
     """
     history = project.history()
+    base = project.config.base_branch
+    candidates = (base, f"{project.config.remote}/{base}")
+    warning: str | None = None
+    if not any(gitinfo.resolves(project.root, c) for c in candidates):
+        source = project.loaded.source or "configuration"
+        warning = (
+            f"{source}: code.base_branch: no branch {base!r} here (nor {candidates[1]}); "
+            "delta rules compare with the commit's own first-parent history"
+        )
     by_sha7: dict[str, list[HistoryEntry]] = {}
     for entry in history.entries():
         by_sha7.setdefault(entry.sha7, []).append(entry)
     if not by_sha7:
-        return None
-    base = project.config.base_branch
+        return Baseline(None, warning)
     start: str | None = None
-    for candidate in (base, f"{project.config.remote}/{base}"):
+    for candidate in candidates:
         found = gitinfo.merge_base(project.root, record.commit_sha, candidate)
         if found:
             start = found
@@ -235,25 +294,45 @@ def baseline(project: Project, record: Record) -> Record | None:
             except InputError:
                 continue
             if found_record.commit_sha == sha:
-                return found_record
-    return None
+                return Baseline(found_record, warning)
+    return Baseline(None, warning)
 
 
-def validate(project: Project, record: Record) -> ThresholdReport:
-    """Evaluate the configured thresholds on ``record`` (deltas against :func:`baseline`)."""
+def baseline(project: Project, record: Record) -> Record | None:
+    """The record deltas compare against (see :func:`find_baseline`), or None."""
+    return find_baseline(project, record).record
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A threshold report and, when a rule is a delta, the baseline it compared with."""
+
+    report: ThresholdReport
+    baseline: Baseline | None  # None: no delta rule, no baseline needed
+
+
+def check(project: Project, record: Record) -> Validation:
+    """Evaluate the configured thresholds on ``record`` (deltas against :func:`find_baseline`)."""
     specs = project.config.thresholds
     # Custom validators are import paths into the analysed project, as alembic's
     # prepend_sys_path makes env.py importable: put its root (and src/) first on sys.path.
     for folder in (project.root / "src", project.root):
         if folder.is_dir() and str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
-    previous = baseline(project, record) if any(s.delta for s in specs) else None
-    return evaluate_thresholds(
+    found = find_baseline(project, record) if any(s.delta for s in specs) else None
+    previous = found.record if found is not None else None
+    report = evaluate_thresholds(
         specs,
         record.metrics,
         previous.metrics if previous is not None else None,
         collector_errors=record.collector_errors,
     )
+    return Validation(report, found)
+
+
+def validate(project: Project, record: Record) -> ThresholdReport:
+    """Evaluate the configured thresholds on ``record`` (see :func:`check`)."""
+    return check(project, record).report
 
 
 class Selection(StrEnum):
@@ -424,30 +503,57 @@ def _explain_no_points(
     )
 
 
-def plan_retention(
+def retention_planner(
     project: Project, action: str, older_than: int | None = None, now: datetime | None = None
-) -> retention.Plan:
-    """Plan ``prune``, ``compress`` or ``rotate`` over the history branch."""
+) -> retention.Planner:
+    """The planner of ``prune``, ``compress`` or ``rotate`` with the configured settings.
+
+    ``older_than`` (``--older-than N``, 0 included) overrides the configured age; a bad
+    setting is reported here, before anything is read.
+    """
     settings = project.config.retention
-    entries = project.history().entries()
-    now = now or datetime.now(UTC)
+    when = now or datetime.now(UTC)
+    planner: retention.Planner
     if action == "prune":
-        return retention.plan_prune(
-            entries,
-            now,
+        planner = functools.partial(
+            retention.plan_prune,
+            now=when,
             keep_days=settings.keep_days,
             weekly_after_days=settings.weekly_after_days,
             monthly_after_days=settings.monthly_after_days,
             older_than_days=older_than,
         )
-    if action == "compress":
-        return retention.plan_compress(entries, now, older_than or settings.compress_after_days)
-    if action == "rotate":
-        max_age = older_than or settings.max_age_days
+    elif action == "compress":
+        days = settings.compress_after_days if older_than is None else older_than
+        planner = functools.partial(retention.plan_compress, now=when, older_than_days=days)
+    elif action == "rotate":
+        max_age = settings.max_age_days if older_than is None else older_than
         if max_age is None:
             raise UsageError("rotate needs code.retention.max_age_days or --older-than N")
-        return retention.plan_rotate(entries, now, max_age)
-    raise UsageError(f"unknown retention action {action!r}")
+        planner = functools.partial(retention.plan_rotate, now=when, max_age_days=max_age)
+    else:
+        raise UsageError(f"unknown retention action {action!r}")
+    planner([], unreadable={})  # settings checked now, not halfway through a commit
+    return planner
+
+
+def run_retention(
+    project: Project,
+    action: str,
+    older_than: int | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> tuple[retention.Plan, retention.ApplyResult]:
+    """Plan ``prune``, ``compress`` or ``rotate`` on the history branch and carry it out.
+
+    The plan is made on the tip the commit is built on (again after a lost race with another
+    writer), so what it reports is what was done.
+    """
+    planner = retention_planner(project, action, older_than, now)
+    # Rotation goes by age alone; prune and compress must know the unreadable records.
+    return retention.run(
+        project.history(), planner, dry_run=dry_run, check_readable=action != "rotate"
+    )
 
 
 def describe_collectors() -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from plimsoll.code.thresholds import ThresholdReport, render_markdown
+from plimsoll.code.thresholds import ThresholdReport, crossed_heading, render_notification
 from plimsoll.core.config import (
     ChannelConfig,
     GitHubCommentChannel,
@@ -17,7 +17,7 @@ from plimsoll.core.notifiers.base import DeliveryError, Message, Severity
 from plimsoll.core.notifiers.github_comment import resolve_target
 from plimsoll.core.notifiers.github_summary import summary_path
 from plimsoll.core.notify import Dispatcher
-from plimsoll.core.rules import RuleResult
+from plimsoll.core.rules import Outcome, RuleResult
 from plimsoll.core.store import open_configured
 
 # Marks our pull-request comment so the next run edits it instead of adding another.
@@ -39,12 +39,21 @@ def _severity(results: Sequence[RuleResult]) -> Severity:
 
 
 def _message(report: ThresholdReport, results: Sequence[RuleResult], commit: str) -> Message:
-    count = len(results)
+    """The message about ``results`` (the rules routed to one set of channels) and no other.
+
+    Its title, heading and table name those rules only: a ``comment`` rule's violation is
+    not news for a ``notify`` channel. The gate's overall verdict is one field.
+    """
     return Message(
-        title=f"plimsoll: {count} code threshold{'s' if count != 1 else ''} crossed at {commit[:7]}",
-        body=render_markdown(report, violations_only=True),
+        title=f"plimsoll: {crossed_heading(results)} at {commit[:7]}",
+        body=render_notification(results, commit),
         severity=_severity(results),
-        fields={"commit": commit, "failed": report.failed, "warned": report.warned},
+        fields={
+            "commit": commit,
+            "crossed": sum(r.outcome is Outcome.FAILED for r in results),
+            "could_not_check": sum(r.outcome is Outcome.ERROR for r in results),
+            "gate": "passed" if report.ok else "failed",
+        },
         tags=("code", "thresholds"),
         key=COMMENT_KEY,
     )

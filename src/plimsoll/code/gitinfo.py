@@ -137,6 +137,11 @@ def package_version(root: Path) -> str | None:
     return None
 
 
+def resolves(root: Path, rev: str) -> bool:
+    """Whether ``rev`` names a commit in the repository at ``root``."""
+    return _unchecked(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")[0] == 0
+
+
 def merge_base(root: Path, a: str, b: str) -> str | None:
     """The best common ancestor of ``a`` and ``b``, or None when they share none or one is missing."""
     return _unchecked(root, "merge-base", a, b)[1] or None
@@ -149,9 +154,13 @@ def first_parent_history(root: Path, rev: str, limit: int = 500) -> list[str]:
 
 
 def rev_range(root: Path, spec: str) -> list[str]:
-    """Commits of a range ``A..B`` (or one revision), oldest first."""
+    """Commits of a range ``A..B`` (or one revision), oldest first, parents before children.
+
+    Every commit of ``git rev-list A..B``, those merged in from side branches included (as
+    ``wily build`` and ``git log A..B`` see them), not only the first-parent line.
+    """
     if ".." in spec:
-        out = git(root, "rev-list", "--reverse", "--first-parent", spec)
+        out = git(root, "rev-list", "--reverse", "--topo-order", spec)
     else:
         out = git(root, "rev-parse", "--verify", f"{spec}^{{commit}}")
     return out.split()

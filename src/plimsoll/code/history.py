@@ -32,7 +32,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,7 +41,6 @@ from plimsoll.code.gitplumbing import Git, PushOutcome, TreeEntry
 from plimsoll.code.record import (
     CURRENT_SCHEMA_VERSION,
     HISTORY_DIR,
-    KNOWN_SCHEMA_VERSIONS,
     LATEST_PATH,
     Record,
     RecordError,
@@ -205,6 +204,11 @@ def parse_stored(path: str, data: bytes) -> Record:
         raise RecordError(f"{path}: {exc.message}") from exc
 
 
+def without_path(path: str, message: str) -> str:
+    """``message`` without a leading ``"<path>: "``, for lines that name the path themselves."""
+    return message.removeprefix(f"{path}: ")
+
+
 def _with_suffix(path: str, suffix: int) -> str:
     parsed = parse_record_filename(path)
     if parsed is None:
@@ -293,6 +297,9 @@ class History:
         self._latest_cache: dict[str, str | None] = {}
         self._tracking: str | None = None
         self._entries_cache: dict[tuple[str, ...], tuple[HistoryEntry, ...]] = {}
+        # (blob, compressed) -> why the record cannot be read (None: it can): blobs never change.
+        self._problem_cache: dict[tuple[str, bool], str | None] = {}
+        self._migration_cache: dict[tuple[str, bool], tuple[str, bytes | None, str | None]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -421,6 +428,34 @@ class History:
             out.append(decode_stored(entry.path, data))
         return out
 
+    def unreadable(self, entries: Sequence[HistoryEntry]) -> dict[str, str]:
+        """The entries whose record cannot be read: path -> why (the path not repeated).
+
+        Reads the blobs not seen before with one ``cat-file --batch`` and parses them as every
+        command would (migrated to the current schema); results are cached per blob, so a
+        retention command re-planning after a lost race reads only what is new.
+        """
+        keyed = [(e, (self._blob_of(e), e.compressed)) for e in entries]
+        todo = list({key: e for e, key in keyed if key not in self._problem_cache}.items())
+        if todo:
+            blobs = self.git.read_blobs([key[0] for key, _ in todo])
+            for (key, entry), data in zip(todo, blobs, strict=True):
+                problem: str | None = None
+                if data is None:
+                    problem = "its blob is missing from the repository"
+                else:
+                    try:
+                        parse_stored(entry.path, data)
+                    except RecordError as exc:
+                        problem = without_path(entry.path, exc.message)
+                self._problem_cache[key] = problem
+        found: dict[str, str] = {}
+        for entry, key in keyed:
+            problem = self._problem_cache[key]
+            if problem is not None:
+                found[entry.path] = problem
+        return found
+
     def load(self, entry: HistoryEntry) -> Record:
         """Read and parse one record (migrated to the current schema); RecordError if bad."""
         (data,) = self.git.read_blobs([self._blob_of(entry)])
@@ -478,7 +513,11 @@ class History:
         return None
 
     def find(self, sha_prefix: str) -> Record | None:
-        """The newest record of the commit whose sha starts with ``sha_prefix``, or None."""
+        """The newest record of the commit whose sha starts with ``sha_prefix``, or None.
+
+        UsageError (exit 2) listing the candidates when records of several commits match, as
+        git refuses an ambiguous short sha rather than pick one.
+        """
         prefix = sha_prefix.strip().lower()
         if not prefix or any(c not in "0123456789abcdef" for c in prefix):
             raise UsageError(f"{sha_prefix!r} is not a commit sha or sha prefix")
@@ -487,10 +526,15 @@ class History:
         if not candidates:
             return None
         loaded = self._load_many(candidates, on_error=None)
-        for _, record in reversed(loaded):
-            if record.commit_sha.lower().startswith(prefix):
-                return record
-        return None
+        matching = [r for _, r in loaded if r.commit_sha.lower().startswith(prefix)]
+        commits = list(dict.fromkeys(r.commit_sha for r in reversed(matching)))
+        if len(commits) > 1:
+            listed = ", ".join(sha[:12] for sha in commits)
+            raise UsageError(
+                f"{sha_prefix!r} is ambiguous: records of {len(commits)} commits match "
+                f"({listed}); give more of the sha"
+            )
+        return matching[-1] if matching else None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -563,8 +607,17 @@ class History:
                 "a branch of its own, never the one being worked on"
             )
 
-    def _transact(self, change: Callable[[Files], T], message: str) -> tuple[str, T]:
+    def transact(
+        self, change: Callable[[Files], T], message: str | Callable[[T], str]
+    ) -> tuple[str | None, T]:
         """Apply ``change`` to the history's files and publish it with a compare-and-swap, retrying.
+
+        ``change`` edits the files of the current tip in place and is called again on the new
+        tip after a lost compare-and-swap, so it must decide from the files it is given (never
+        from what it saw on an earlier attempt): that is what lets concurrent writers'
+        effects all land. ``message`` may be a function of ``change``'s result. Returns the
+        new tip (the unchanged tip, or None without a branch, when nothing changed) and the
+        result of the attempt that was published.
 
         The new commit continues what :meth:`_base` sees: the local branch, or the
         remote-tracking one when the local branch is missing or behind (a merge of both when
@@ -577,11 +630,12 @@ class History:
             files = dict(before)
             result = change(files)
             self._refresh_latest(files)
-            if len(base.parents) == 1 and files == before:
-                return base.parents[0], result
+            if len(base.parents) <= 1 and files == before:
+                return (base.parents[0] if base.parents else None), result
             tree = self._write_tree(files)
-            commit = self.git.commit_tree(tree, base.parents, message)
-            if self.git.update_ref(self.ref, commit, base.local, message=message):
+            text = message(result) if callable(message) else message
+            commit = self.git.commit_tree(tree, base.parents, text)
+            if self.git.update_ref(self.ref, commit, base.local, message=text):
                 return commit, result
             time.sleep(_backoff(attempt))
         raise ConcurrentUpdateError(
@@ -595,6 +649,19 @@ class History:
         If a record already has that name (same second, commit and version), the new one gets
         a ``__N`` suffix rather than overwriting it.
         """
+        return self.append_blob(record)[0]
+
+    def locate(self, blobs: Sequence[str]) -> dict[str, str]:
+        """Where each of ``blobs`` is now on the history branch: blob -> record path.
+
+        A push that merged another writer's records may have renamed ours (``__2``...), so the
+        path a record was first written under is looked up again by its content.
+        """
+        wanted = set(blobs)
+        return {e.blob: e.path for e in self.entries() if e.blob in wanted}
+
+    def append_blob(self, record: Record) -> tuple[str, str]:
+        """:meth:`append`, returning the path written and the record's blob id."""
         (blob,) = self.git.write_blobs([record.to_bytes()])
         wanted = record_filename(record)
 
@@ -603,10 +670,10 @@ class History:
             files[path] = TreeEntry(_BLOB_MODE, "blob", blob, path)
             return path
 
-        _, path = self._transact(add, f"plimsoll: record {record.sha7} ({wanted.split('/')[-1]})")
-        return path
+        _, path = self.transact(add, f"plimsoll: record {record.sha7} ({wanted.split('/')[-1]})")
+        return path, blob
 
-    def commit(self, adds: Mapping[str, bytes], deletes: Sequence[str], message: str) -> str:
+    def commit(self, adds: Mapping[str, bytes], deletes: Sequence[str], message: str) -> str | None:
         """Write ``adds`` and remove ``deletes`` in one compare-and-swap commit; return the tip.
 
         Paths deleted by someone else in the meantime are ignored; ``latest.json`` is
@@ -623,7 +690,7 @@ class History:
                 files.pop(path, None)
             files.update(rows)
 
-        tip, _ = self._transact(apply, message)
+        tip, _ = self.transact(apply, message)
         return tip
 
     # -- remote ----------------------------------------------------------------------------
@@ -701,47 +768,91 @@ class History:
 
     # -- maintenance -----------------------------------------------------------------------
 
+    def _migration(self, entries: Sequence[HistoryEntry]) -> _MigrationPlan:
+        """What migrating ``entries`` means: the new bytes of each old record, and the rest."""
+        keyed = [(e, (self._blob_of(e), e.compressed)) for e in entries]
+        todo = list({key: e for e, key in keyed if key not in self._migration_cache}.items())
+        if todo:
+            blobs = self.git.read_blobs([key[0] for key, _ in todo])
+            for (key, entry), data in zip(todo, blobs, strict=True):
+                self._migration_cache[key] = _migrate_one(entry, data)
+        plan = _MigrationPlan()
+        for entry, key in keyed:
+            version, new, problem = self._migration_cache[key]
+            if problem is not None:
+                plan.failed.append((entry.path, problem))
+            elif new is None:
+                plan.unchanged += 1
+            else:
+                plan.adds[entry.path] = gzip_bytes(new) if entry.compressed else new
+                plan.migrated.append(MigratedRecord(entry.path, version))
+        return plan
+
     def migrate_all(self, dry_run: bool = False) -> MigrationReport:
-        """Rewrite every record older than the current schema in one commit (dry run: none)."""
-        entries = self.entries()
-        blobs = self.git.read_blobs([e.blob for e in entries])
-        adds: dict[str, bytes] = {}
-        migrated: list[MigratedRecord] = []
-        failed: list[tuple[str, str]] = []
-        unchanged = 0
-        for entry, data in zip(entries, blobs, strict=True):
-            try:
-                if data is None:
-                    raise RecordError(f"{entry.path}: its blob is missing from the repository")
-                raw = decode_stored(entry.path, data)
-                try:
-                    doc = json.loads(raw)
-                except ValueError as exc:
-                    raise RecordError(f"{entry.path}: not valid JSON: {exc}") from exc
-                version = doc.get("schema_version") if isinstance(doc, dict) else None
-                if version == CURRENT_SCHEMA_VERSION:
-                    unchanged += 1
-                    continue
-                if version not in KNOWN_SCHEMA_VERSIONS:
-                    raise RecordError(f"{entry.path}: unknown schema_version {version!r}")
-                new = parse_stored(entry.path, data).to_bytes()
-            except RecordError as exc:
-                failed.append((entry.path, exc.message))
-                continue
-            adds[entry.path] = gzip_bytes(new) if entry.compressed else new
-            migrated.append(MigratedRecord(entry.path, str(version)))
+        """Rewrite every record older than the current schema in one commit (dry run: none).
+
+        The records to rewrite are decided on the tip the commit is built on, again after a
+        lost compare-and-swap: a record another writer deleted or compressed meanwhile is
+        neither brought back nor duplicated.
+        """
         commit: str | None = None
-        if adds and not dry_run:
-            commit = self.commit(
-                adds,
-                [],
-                f"plimsoll: migrate {len(adds)} records to schema {CURRENT_SCHEMA_VERSION}",
+        if dry_run:
+            plan = self._migration(self.entries())
+        else:
+
+            def change(files: Files) -> _MigrationPlan:
+                found = self._migration(entries_of(files.values()))
+                paths = list(found.adds)
+                blobs = self.git.write_blobs([found.adds[p] for p in paths])
+                for path, blob in zip(paths, blobs, strict=True):
+                    files[path] = TreeEntry(_BLOB_MODE, "blob", blob, path)
+                return found
+
+            tip, plan = self.transact(
+                change,
+                lambda p: (
+                    f"plimsoll: migrate {len(p.adds)} records to schema {CURRENT_SCHEMA_VERSION}"
+                ),
             )
+            commit = tip if plan.adds else None
         return MigrationReport(
             dry_run=dry_run,
             to_version=CURRENT_SCHEMA_VERSION,
-            migrated=tuple(migrated),
-            unchanged=unchanged,
-            failed=tuple(failed),
+            migrated=tuple(plan.migrated),
+            unchanged=plan.unchanged,
+            failed=tuple(plan.failed),
             commit=commit,
         )
+
+
+@dataclass
+class _MigrationPlan:
+    """The records a migration rewrites (path -> new stored bytes) and those it leaves."""
+
+    adds: dict[str, bytes] = field(default_factory=dict)
+    migrated: list[MigratedRecord] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _migrate_one(entry: HistoryEntry, data: bytes | None) -> tuple[str, bytes | None, str | None]:
+    """``(version, new JSON bytes or None when already current, problem or None)`` of a record.
+
+    A record at the current version is still parsed: one that claims it but is invalid (say
+    ``"metrics": []``) is reported as unreadable, never counted as already migrated.
+    """
+    if data is None:
+        return "", None, "its blob is missing from the repository"
+    try:
+        raw = decode_stored(entry.path, data)
+        try:
+            doc = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return "", None, f"record is not valid JSON: {exc}"
+        version = doc.get("schema_version") if isinstance(doc, dict) else None
+        record = parse_stored(entry.path, data)
+    except RecordError as exc:
+        return "", None, without_path(entry.path, exc.message)
+    if version == CURRENT_SCHEMA_VERSION:
+        return str(version), None, None
+    return str(version), record.to_bytes(), None

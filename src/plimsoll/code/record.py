@@ -106,9 +106,15 @@ KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2")
 
 def migrate_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``doc`` migrated to :data:`CURRENT_SCHEMA_VERSION` (a new dict; input untouched)."""
-    version = doc.get("schema_version")
-    if not isinstance(version, str):
+    if "schema_version" not in doc:
         raise RecordError("record has no schema_version (expected a string such as '1.2')")
+    version = doc["schema_version"]
+    if not isinstance(version, str):
+        # A number such as 1.0 is not "an unknown version": the field has the wrong type.
+        raise RecordError(
+            f"record field 'schema_version' must be a string such as '1.2', "
+            f"not {_kind_of(version)} ({json.dumps(version)})"
+        )
     if version not in KNOWN_SCHEMA_VERSIONS:
         raise RecordError(
             f"record has unknown schema_version {version!r} "
@@ -133,6 +139,12 @@ def _require(doc: Mapping[str, Any], key: str) -> Any:
 
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return _type_name(value)
 
 
 def _optional_str(doc: Mapping[str, Any], key: str) -> str | None:

@@ -1,9 +1,16 @@
 """Retention of the metrics history: tiered pruning, compression and rotation.
 
 Planning is pure: each ``plan_*`` function takes the history's entries (parsed from file
-names, no blob read) and a fixed ``now`` and returns which records to keep, delete or
-compress, each with its reason. :func:`apply` then carries a plan out as one
-compare-and-swap commit on the history branch (or reports it, in a dry run).
+names), the records among them that cannot be read, and a fixed ``now``, and returns which
+records to keep, delete or compress, each with its reason. :func:`run` then plans on the
+history branch's tip and carries the plan out as one compare-and-swap commit (or reports it,
+in a dry run). After a lost compare-and-swap it plans again on the new tip, so a concurrent
+prune, compress or migrate never has its work undone by a stale plan, and the report says
+what was really done.
+
+An unreadable record (corrupt, or of an unknown schema version) is never chosen as the
+survivor of a period and never deleted or compressed in place of a readable one: prune and
+compress leave it untouched and name it in their report.
 
 Tiers of :func:`plan_prune`, by a record's age:
 
@@ -17,13 +24,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from plimsoll.code.history import History, HistoryEntry, gzip_bytes
+from plimsoll.code.gitplumbing import TreeEntry
+from plimsoll.code.history import Files, History, HistoryEntry, entries_of, gzip_bytes
 from plimsoll.core.errors import UsageError
 
 # Rotation warns about the records it will remove within this many days.
@@ -61,6 +69,7 @@ class Plan:
     delete: tuple[Decision, ...] = ()
     compress: tuple[Decision, ...] = ()
     warnings: tuple[Decision, ...] = ()
+    unreadable: tuple[Decision, ...] = ()  # kept untouched: they cannot be read
 
     @property
     def empty(self) -> bool:
@@ -98,6 +107,20 @@ def _check_days(name: str, value: int | None) -> None:
         raise UsageError(f"{name} must be zero or more days, not {value}")
 
 
+def _unreadable(
+    entries: Sequence[HistoryEntry], unreadable: Mapping[str, str] | None
+) -> tuple[list[HistoryEntry], tuple[Decision, ...]]:
+    """Split ``entries`` into readable ones and Decisions keeping the unreadable ones."""
+    problems = unreadable or {}
+    readable = [e for e in entries if e.path not in problems]
+    kept = tuple(
+        Decision(e, f"unreadable, left untouched: {problems[e.path]}")
+        for e in sorted(entries, key=lambda e: e.sort_key)
+        if e.path in problems
+    )
+    return readable, kept
+
+
 def _plural(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
@@ -119,11 +142,15 @@ def plan_prune(
     weekly_after_days: int = 30,
     monthly_after_days: int = 90,
     older_than_days: int | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan tiered pruning: all recent records, then one per day, ISO week, calendar month.
 
-    In each thinned period the newest record is kept. ``older_than_days`` restricts deletion
-    to records at least that old (younger ones are kept even where a tier would drop them).
+    In each thinned period the newest readable record is kept. ``older_than_days`` restricts
+    deletion to records at least that old (younger ones are kept even where a tier would drop
+    them). ``unreadable`` maps the paths of records that cannot be read to why: they are
+    left untouched, listed in the plan's ``unreadable``, and never survive in place of a
+    readable record.
     """
     now = _check_now(now)
     for name, value in (
@@ -142,9 +169,10 @@ def plan_prune(
     weekly = timedelta(days=weekly_after_days)
     monthly = timedelta(days=monthly_after_days)
 
+    readable, kept_unreadable = _unreadable(entries, unreadable)
     decided: dict[str, Decision] = {}
     buckets: dict[tuple[str, str], list[HistoryEntry]] = defaultdict(list)
-    for entry in entries:
+    for entry in readable:
         age = now - entry.timestamp
         if age < keep_span:
             decided[entry.path] = Decision(entry, f"younger than {_plural(keep_days)}")
@@ -169,30 +197,46 @@ def plan_prune(
             decided[entry.path] = Decision(entry, f"superseded by {name} in {label}")
             deletes.add(entry.path)
 
-    ordered = [decided[e.path] for e in sorted(entries, key=lambda e: e.sort_key)]
+    ordered = [decided[e.path] for e in sorted(readable, key=lambda e: e.sort_key)]
     return Plan(
         kind=PlanKind.PRUNE,
         now=now,
         keep=tuple(d for d in ordered if d.path not in deletes),
         delete=tuple(d for d in ordered if d.path in deletes),
+        unreadable=kept_unreadable,
     )
 
 
-def plan_compress(entries: Sequence[HistoryEntry], now: datetime, older_than_days: int) -> Plan:
-    """Plan gzip compression of the records at least ``older_than_days`` old."""
+def plan_compress(
+    entries: Sequence[HistoryEntry],
+    now: datetime,
+    older_than_days: int,
+    unreadable: Mapping[str, str] | None = None,
+) -> Plan:
+    """Plan gzip compression of the records at least ``older_than_days`` old.
+
+    Records in ``unreadable`` (path -> why) are left untouched and listed in the plan.
+    """
     now = _check_now(now)
     _check_days("older_than_days", older_than_days)
     threshold = timedelta(days=older_than_days)
+    readable, kept_unreadable = _unreadable(entries, unreadable)
     keep: list[Decision] = []
     compress: list[Decision] = []
-    for entry in sorted(entries, key=lambda e: e.sort_key):
+    for entry in sorted(readable, key=lambda e: e.sort_key):
         if entry.compressed:
             keep.append(Decision(entry, "already compressed"))
         elif now - entry.timestamp >= threshold:
             compress.append(Decision(entry, f"older than {_plural(older_than_days)}"))
         else:
             keep.append(Decision(entry, f"younger than {_plural(older_than_days)}"))
-    return Plan(PlanKind.COMPRESS, now, keep=tuple(keep), compress=tuple(compress))
+    return Plan(
+        PlanKind.COMPRESS,
+        now,
+        keep=tuple(keep),
+        compress=tuple(compress),
+        unreadable=kept_unreadable,
+    )
 
 
 def plan_rotate(
@@ -200,8 +244,14 @@ def plan_rotate(
     now: datetime,
     max_age_days: int,
     warning_days: int = ROTATE_WARNING_DAYS,
+    unreadable: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Plan deletion of records older than ``max_age_days``; warn about those next in line."""
+    """Plan deletion of records older than ``max_age_days``; warn about those next in line.
+
+    Age comes from file names, so rotation needs no record read: ``unreadable`` is accepted
+    for a uniform planner signature and ignored (a record past the maximum age goes, read or
+    not, which is what the maximum age asks for).
+    """
     now = _check_now(now)
     _check_days("max_age_days", max_age_days)
     _check_days("warning_days", warning_days)
@@ -224,26 +274,66 @@ def plan_rotate(
     )
 
 
-def apply(history: History, plan: Plan, dry_run: bool = False) -> ApplyResult:
-    """Carry out ``plan`` as one compare-and-swap commit (``latest.json`` kept consistent).
+class Planner(Protocol):
+    """Makes a plan from the history's entries and its unreadable records (path -> why)."""
 
-    A dry run reads what compression needs but writes nothing.
-    """
-    deleted = tuple(d.path for d in plan.delete)
-    compressed = tuple((d.path, f"{d.path}.gz") for d in plan.compress)
-    if plan.empty or dry_run:
-        return ApplyResult(dry_run=dry_run, commit=None, deleted=deleted, compressed=compressed)
-    contents = history.read_contents([d.entry for d in plan.compress])
-    adds = {new: gzip_bytes(data) for (_, new), data in zip(compressed, contents, strict=True)}
-    removals = [*deleted, *(old for old, _ in compressed)]
+    def __call__(self, entries: Sequence[HistoryEntry], *, unreadable: Mapping[str, str]) -> Plan:
+        """The plan for ``entries``."""
+        ...
+
+
+def _message(plan: Plan) -> str:
     parts = []
-    if deleted:
-        parts.append(f"delete {len(deleted)}")
-    if compressed:
-        parts.append(f"compress {len(compressed)}")
-    message = f"plimsoll: {plan.kind.value}: {', '.join(parts)} records"
-    commit = history.commit(adds, removals, message)
-    return ApplyResult(dry_run=False, commit=commit, deleted=deleted, compressed=compressed)
+    if plan.delete:
+        parts.append(f"delete {len(plan.delete)}")
+    if plan.compress:
+        parts.append(f"compress {len(plan.compress)}")
+    return f"plimsoll: {plan.kind.value}: {', '.join(parts) or 'nothing'} records"
+
+
+def run(
+    history: History, planner: Planner, dry_run: bool = False, check_readable: bool = True
+) -> tuple[Plan, ApplyResult]:
+    """Plan on the history's tip and carry the plan out as one compare-and-swap commit.
+
+    After a lost compare-and-swap the plan is made again on the new tip (a record another
+    writer deleted or compressed meanwhile is neither brought back nor counted), and the
+    plan returned is the one that was committed. ``check_readable`` reads the records (once
+    per blob) so the planner knows which cannot be read. A dry run plans and writes nothing.
+    """
+    if dry_run:
+        entries = history.entries()
+        plan = planner(entries, unreadable=history.unreadable(entries) if check_readable else {})
+        return plan, _result(plan, dry_run=True, commit=None)
+    compressed_blobs: dict[str, str] = {}
+
+    def change(files: Files) -> Plan:
+        entries = entries_of(files.values())
+        plan = planner(entries, unreadable=history.unreadable(entries) if check_readable else {})
+        todo = [d.entry for d in plan.compress if d.entry.blob not in compressed_blobs]
+        if todo:
+            contents = history.read_contents(todo)
+            blobs = history.git.write_blobs([gzip_bytes(data) for data in contents])
+            compressed_blobs.update(zip((e.blob for e in todo), blobs, strict=True))
+        for decision in plan.delete:
+            files.pop(decision.path, None)
+        for decision in plan.compress:
+            files.pop(decision.path, None)
+            new = f"{decision.path}.gz"
+            files[new] = TreeEntry("100644", "blob", compressed_blobs[decision.entry.blob], new)
+        return plan
+
+    tip, plan = history.transact(change, _message)
+    return plan, _result(plan, dry_run=False, commit=None if plan.empty else tip)
+
+
+def _result(plan: Plan, dry_run: bool, commit: str | None) -> ApplyResult:
+    return ApplyResult(
+        dry_run=dry_run,
+        commit=commit,
+        deleted=tuple(d.path for d in plan.delete),
+        compressed=tuple((d.path, f"{d.path}.gz") for d in plan.compress),
+    )
 
 
 def _decisions(items: Sequence[Decision]) -> list[dict[str, str]]:
@@ -259,6 +349,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "delete": _decisions(plan.delete),
         "compress": _decisions(plan.compress),
         "warnings": _decisions(plan.warnings),
+        "unreadable": _decisions(plan.unreadable),
     }
 
 
@@ -267,6 +358,8 @@ def describe(plan: Plan, dry_run: bool = False) -> str:
     lines: list[str] = []
     for item in plan.warnings:
         lines.append(f"warning: {item.path}: {item.reason}")
+    for item in plan.unreadable:
+        lines.append(f"warning: {item.path}: {item.reason}")
     verb_delete = "would delete" if dry_run else "deleted"
     verb_compress = "would compress" if dry_run else "compressed"
     for item in plan.delete:
@@ -274,12 +367,16 @@ def describe(plan: Plan, dry_run: bool = False) -> str:
     for item in plan.compress:
         lines.append(f"{verb_compress} {item.path}: {item.reason}")
     changed = len(plan.delete) + len(plan.compress)
-    summary = f"{plan.kind.value}: {changed} of {changed + len(plan.keep)} records"
+    total = changed + len(plan.keep) + len(plan.unreadable)
+    summary = f"{plan.kind.value}: {changed} of {total} records"
     if plan.empty:
         summary = f"{plan.kind.value}: nothing to do ({len(plan.keep)} records kept)"
     elif dry_run:
         summary += " would change (dry run: nothing written)"
     else:
         summary += " changed"
+    if plan.unreadable:
+        count = len(plan.unreadable)
+        summary += f"; {count} unreadable record{'s' if count != 1 else ''} left untouched"
     lines.append(summary)
     return "\n".join(lines)

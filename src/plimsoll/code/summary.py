@@ -58,5 +58,35 @@ def difference(
         if left == right:
             continue
         change = right - left if is_number(left) and is_number(right) else None  # type: ignore[operator]
-        rows.append((path, left, right, change))
+        rows.append((path, left, right, tidy(change)))
     return rows
+
+
+# Significant digits kept in a computed difference: enough for any metric, few enough to drop
+# the binary floating-point noise of a subtraction (71.1 - 71.0 = 0.09999999999999432).
+CHANGE_DIGITS = 12
+
+
+def tidy(value: float | None) -> float | None:
+    """``value`` rounded to :data:`CHANGE_DIGITS` significant digits (ints stay ints)."""
+    if value is None or isinstance(value, int):
+        return value
+    return float(f"{value:.{CHANGE_DIGITS}g}")
+
+
+def skipped_files(metrics: Mapping[str, Any]) -> dict[str, str]:
+    """The files some collector skipped (did not parse, unreadable, too slow): path -> why.
+
+    Each collector lists its own ``skipped_files``; a file most collectors skip for the same
+    reason is named once, with the first collector's reason (collectors in name order).
+    """
+    found: dict[str, str] = {}
+    for name in sorted(metrics):
+        group = metrics[name]
+        items = group.get("skipped_files") if isinstance(group, Mapping) else None
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if isinstance(item, Mapping) and isinstance(item.get("path"), str):
+                found.setdefault(item["path"], str(item.get("error") or "skipped"))
+    return found

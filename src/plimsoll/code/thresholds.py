@@ -119,13 +119,17 @@ def _explain(
 # --- rendering --------------------------------------------------------------------------------
 
 _WORDS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "error": "ERROR", "skip": "SKIP"}
-_ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "error": "❌", "skip": "➖"}
+# An error has a symbol of its own: a rule that could not be checked is neither a crossed
+# warning nor a crossed fail rule (the action column says whether it fails the gate).
+_ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "error": "❓", "skip": "➖"}
 
 
 def status(result: RuleResult) -> str:
-    """The display status of a result: pass, fail, warn, error (fails the gate) or skip.
+    """The display status of a result: pass, fail, warn, error or skip.
 
-    An error under a non-``fail`` action shows as ``warn``: it does not fail the gate.
+    ``fail`` is a crossed ``fail`` rule, ``warn`` a crossed rule of any other action, and
+    ``error`` a rule that could not be evaluated (whatever its action, as the ``errored``
+    count has it; it fails the gate only under ``fail``).
     """
     match result.outcome:
         case Outcome.PASSED:
@@ -135,11 +139,12 @@ def status(result: RuleResult) -> str:
         case Outcome.FAILED:
             return "fail" if result.action is Action.FAIL else "warn"
         case Outcome.ERROR:
-            return "error" if result.action is Action.FAIL else "warn"
+            return "error"
 
 
 def _actual(result: RuleResult) -> str:
-    if result.outcome in (Outcome.ERROR, Outcome.SKIPPED) and result.actual is None:
+    if result.actual is None and (result.spec.validator or result.outcome is not Outcome.PASSED):
+        # A validator returns a verdict, not a value; an error or a skip may have none either.
         return "-" if result.current is None else format_value(result.current)
     if result.spec.delta:
         return (
@@ -185,6 +190,47 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+def _table(results: Sequence[RuleResult]) -> list[str]:
+    lines = ["| | Rule | Actual | Expected | Action | Message |", "|---|---|---|---|---|---|"]
+    for r in results:
+        cells = [
+            _ICONS[status(r)],
+            f"`{r.label}`",
+            _actual(r),
+            _expected(r),
+            r.action.value,
+            r.message,
+        ]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def crossed_heading(results: Sequence[RuleResult]) -> str:
+    """What a notification about ``results`` says, e.g. ``2 code thresholds crossed``.
+
+    Counts the rules crossed and those that could not be checked, so a message's title
+    and heading describe exactly the rules it lists.
+    """
+    crossed = sum(r.outcome is Outcome.FAILED for r in results)
+    errored = sum(r.outcome is Outcome.ERROR for r in results)
+    parts = []
+    if crossed:
+        parts.append(f"{crossed} code threshold{'s' if crossed != 1 else ''} crossed")
+    if errored:
+        noun = f"code threshold{'s' if errored != 1 else ''} " if not crossed else ""
+        parts.append(f"{errored} {noun}could not be checked")
+    return ", ".join(parts) or "no code threshold crossed"
+
+
+def render_notification(results: Sequence[RuleResult], commit: str) -> str:
+    """Markdown for a notification or comment about ``results`` only, under a matching heading."""
+    worst = {status(r) for r in results}
+    icon = next((_ICONS[s] for s in ("fail", "warn", "error") if s in worst), _ICONS["pass"])
+    lines = [f"### {icon} {crossed_heading(results)} at {commit[:7]}", ""]
+    lines += _table(results) if results else ["No violations."]
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(report: ThresholdReport, violations_only: bool = False) -> str:
     """The report as a Markdown table with ✅/❌/⚠️, fit for a PR comment or step summary."""
     verdict = "✅ thresholds passed" if report.ok else "❌ thresholds failed"
@@ -195,23 +241,17 @@ def render_markdown(report: ThresholdReport, violations_only: bool = False) -> s
     elif not shown:
         lines.append("No violations.")
     else:
-        lines.append("| | Rule | Actual | Expected | Action | Message |")
-        lines.append("|---|---|---|---|---|---|")
-        for r in shown:
-            cells = [
-                _ICONS[status(r)],
-                f"`{r.label}`",
-                _actual(r),
-                _expected(r),
-                r.action.value,
-                r.message,
-            ]
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines += _table(shown)
     return "\n".join(lines) + "\n"
 
 
-def to_json(report: ThresholdReport) -> dict[str, Any]:
-    """The report as a JSON-ready dict: counts, exit code and one entry per rule."""
+def to_json(report: ThresholdReport, violations_only: bool = False) -> dict[str, Any]:
+    """The report as a JSON-ready dict: counts, exit code and one entry per rule.
+
+    With ``violations_only``, ``results`` holds only the rules that did not pass (failed,
+    warned or errored), as the text and Markdown reports do; the counts stay complete.
+    """
+    shown = report.violations if violations_only else report.results
     return {
         "ok": report.ok,
         "exit_code": report.exit_code,
@@ -222,5 +262,6 @@ def to_json(report: ThresholdReport) -> dict[str, Any]:
             "errored": report.errored,
             "skipped": report.skipped,
         },
-        "results": [{**r.to_dict(), "status": status(r)} for r in report.results],
+        "violations_only": violations_only,
+        "results": [{**r.to_dict(), "status": status(r)} for r in shown],
     }

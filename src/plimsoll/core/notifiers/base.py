@@ -7,6 +7,7 @@ A notifier delivers one :class:`Message` to one configured channel, or raises
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import urllib.error
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
 
@@ -213,6 +214,31 @@ class HttpResponse:
         return 200 <= self.status < 300
 
 
+def split_userinfo(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@`` part, and that part as a Basic auth header.
+
+    urllib would take ``user:pw@host`` for a host name ("Name or service not known"); a
+    webhook URL with credentials in it means HTTP Basic auth, as curl and requests read it.
+    Returns ``(url, None)`` for a URL without user info (or one that does not parse).
+    """
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return url, None
+    if username is None and password is None:
+        return url, None
+    netloc = host or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"  # an IPv6 literal keeps its brackets
+    if port is not None:
+        netloc += f":{port}"
+    pair = f"{unquote(username or '')}:{unquote(password or '')}".encode()
+    header = "Basic " + base64.b64encode(pair).decode("ascii")
+    return urlunsplit(parts._replace(netloc=netloc)), header
+
+
 def http_request(
     method: str,
     url: str,
@@ -230,9 +256,12 @@ def http_request(
     if json_body is not None:
         data = json.dumps(json_body, default=str).encode("utf-8")
         all_headers["Content-Type"] = "application/json"
+    target, basic = split_userinfo(url)
+    if basic is not None:
+        all_headers["Authorization"] = basic
     all_headers.update(headers or {})
     try:
-        request = urllib.request.Request(url, data=data, headers=all_headers, method=method)
+        request = urllib.request.Request(target, data=data, headers=all_headers, method=method)
     except ValueError:
         raise DeliveryError(f"invalid URL {display_url(url)}", retryable=False) from None
     try:
