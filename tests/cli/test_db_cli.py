@@ -115,3 +115,27 @@ def test_url_from_a_subprocess(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == EmbeddedServer(tmp_path).url()
+
+
+@pytest.mark.integration
+def test_a_command_starting_the_embedded_server_says_so_once(project: Path) -> None:
+    _require_binaries()
+    run("init", "-C", str(project))
+
+    def status() -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "plimsoll", "db", "migrate", "status", "-f", "json"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "CI": "true", "HOME": str(project)},
+        )
+        assert done.returncode == 0, done.stderr
+        return done
+
+    first, second = status(), status()
+    said = "started the embedded PostgreSQL under .plimsoll/pg; `plimsoll db server stop` stops it"
+    assert first.stderr.strip() == said
+    assert second.stderr == ""  # it was running already
+    assert json.loads(first.stdout)["pending"] == []

@@ -189,3 +189,153 @@ def test_validate_accepts_one_transaction_around_a_file_and_a_python_migration(
     )
     shown = json.loads(plimsoll(root, "db", "migrate", "validate", "-f", "json").stdout)
     assert shown == {"migrations": 2, "problems": []}
+
+
+# --- hooks: alerts, breakers and their configuration -------------------------------------------
+
+FAILING_HOOKS = """\
+from pathlib import Path
+
+
+def bad(context):
+    # Each call leaves a line, so the test counts the calls across processes.
+    with Path(__file__).with_name("calls.txt").open("a") as out:
+        out.write(context.phase + "\\n")
+    raise RuntimeError("replica lag too high")
+"""
+
+
+def _hook_project(root: Path, dsn: str, migrations: dict[str, str], extra: str) -> Path:
+    _project(root, dsn, migrations, extra)
+    (root / "hookpkg").mkdir(exist_ok=True)
+    (root / "hookpkg" / "__init__.py").write_text(FAILING_HOOKS)
+    return root
+
+
+def _calls(root: Path) -> list[str]:
+    found = root / "hookpkg" / "calls.txt"
+    return found.read_text().splitlines() if found.exists() else []
+
+
+def _hook(name: str, phase: str, strategy: str, channels: str = "") -> str:
+    return (
+        f'[[db.hooks]]\nname = "{name}"\nphase = "{phase}"\ncallable = "hookpkg:bad"\n'
+        f'error_strategy = "{strategy}"\nretries = 0\n{channels}'
+    )
+
+
+def test_an_alert_only_hook_alerts_through_its_notify_channel(
+    pg_database: Any, tmp_path: Path, http_recorder: Any
+) -> None:
+    extra = (
+        f'[notify.channels.ops]\nkind = "webhook"\nurl = "{http_recorder.url}/alerts"\n'
+        + 'retries = 0\n[notify.channels.other]\nkind = "webhook"\n'
+        + f'url = "{http_recorder.url}/other"\n'
+        + _hook("lag", "before_migration", "alert_only", 'channels = ["ops"]\n')
+    )
+    root = _hook_project(
+        tmp_path / "p", pg_database.dsn, {"0001_a.up.sql": "CREATE TABLE a (id int);\n"}, extra
+    )
+    shown = json.loads(plimsoll(root, "db", "migrate", "up", "-f", "json").stdout)
+
+    assert [s["version"] for s in shown["steps"]] == ["0001"]
+    assert _applied(pg_database.dsn) == ["0001"]
+    (alert,) = http_recorder.requests  # to the hook's channel only
+    assert alert.path == "/alerts"
+    body = alert.json()
+    assert body["fields"]["hook"] == "lag" and body["fields"]["phase"] == "before_migration"
+    assert "RuntimeError: replica lag too high" in body["body"]
+    assert _calls(root) == ["before_migration"]
+
+
+def test_hook_breakers_follow_the_config_and_last_between_runs(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    from plimsoll.core.store import SqliteStore
+
+    extra = _hook("flaky", "before_validation", "fail_safe")
+    root = _hook_project(tmp_path / "p", pg_database.dsn, {}, extra)
+    config = root / "plimsoll.toml"
+    config.write_text(
+        config.read_text().replace(
+            "[db]\n", "[db]\nhook_breaker_threshold = 2\nhook_breaker_reset_seconds = 3600\n"
+        )
+    )
+
+    def outcome() -> str:
+        shown = json.loads(plimsoll(root, "db", "migrate", "up", "-f", "json").stdout)
+        (phase,) = shown["hook_trace"]["phases"]
+        return str(phase["hooks"][0]["outcome"])
+
+    # Each command is a process of its own: the count lives in the state store.
+    assert [outcome(), outcome(), outcome()] == ["failed", "failed", "breaker_open"]
+    assert len(_calls(root)) == 2  # the third run did not call it
+    with SqliteStore(root / ".plimsoll" / "state.db") as store:
+        state = store.breaker_get("hook:before_validation:flaky")
+    assert state.failures == 2 and state.opened_at is not None
+
+
+def test_a_fail_fast_hook_with_an_open_breaker_still_stops_the_migration(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    root = _hook_project(
+        tmp_path / "p",
+        pg_database.dsn,
+        {"0001_a.up.sql": "CREATE TABLE a (id int);\n"},
+        _hook("guard", "before_migration", "fail_fast"),
+    )
+    config = root / "plimsoll.toml"
+    config.write_text(config.read_text().replace("[db]\n", "[db]\nhook_breaker_threshold = 1\n"))
+
+    first = plimsoll(root, "db", "migrate", "up", check=3)
+    assert "hook 'guard' failed in phase before_migration" in first.stderr
+    second = plimsoll(root, "db", "migrate", "up", check=3)
+    assert (
+        "hook 'guard' in phase before_migration: breaker open after 1 consecutive failure: not"
+        " run, and a fail_fast hook that cannot run stops the phase" in second.stderr
+    )
+    assert _calls(root) == ["before_migration"]
+    assert _applied(pg_database.dsn) == []
+
+
+@pytest.mark.parametrize("command", [("validate",), ("up",), ("status",)])
+@pytest.mark.parametrize(
+    ("hook", "expected"),
+    [
+        (
+            _hook("x", "befor_migration", "fail_safe"),
+            "db.hooks[0].phase: unknown phase: expected one of before_validation,",
+        ),
+        (
+            _hook("x", "cleanup", "alert_only", 'channels = ["opz"]\n'),
+            "db.hooks[0].channels: unknown channel opz (configured under notify.channels: ops)",
+        ),
+    ],
+    ids=["phase", "channel"],
+)
+def test_a_hook_config_error_is_refused_naming_the_key(
+    tmp_path: Path, command: tuple[str, ...], hook: str, expected: str
+) -> None:
+    extra = '[notify.channels.ops]\nkind = "webhook"\nurl = "http://127.0.0.1:9/x"\n' + hook
+    root = _project(tmp_path / "p", "postgresql://nobody@127.0.0.1:1/none", {}, extra)
+    done = plimsoll(root, "db", "migrate", *command, check=2)
+    assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+def test_down_refuses_a_changed_applied_file_unless_allowed(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    root = _project(
+        tmp_path / "p",
+        pg_database.dsn,
+        {"0001_a.up.sql": "CREATE TABLE a (id int);\n", "0001_a.down.sql": "DROP TABLE a;\n"},
+    )
+    plimsoll(root, "db", "migrate", "up")
+    (root / "m" / "0001_a.up.sql").write_text("CREATE TABLE a (id bigint);\n")
+    plimsoll(root, "db", "migrate", "status", check=1)
+    refused = plimsoll(root, "db", "migrate", "down", check=1)
+    assert "0001_a: changed since it was applied" in refused.stderr
+    assert "--allow-changed" in refused.stderr
+    assert _applied(pg_database.dsn) == ["0001"]
+    plimsoll(root, "db", "migrate", "down", "--allow-changed")
+    assert _applied(pg_database.dsn) == []

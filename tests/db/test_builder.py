@@ -277,6 +277,10 @@ def test_a_failing_seed_keeps_the_schema(
     with pytest.raises(ApplyError, match=r"^db/seeds/s.sql:2:1: ERROR: duplicate key") as caught:
         apply_schema(created.conninfo, built, seeds)
     assert caught.value.sqlstate == "23505"
+    # The message says what stays: only the seeds were rolled back, not the built schema.
+    assert str(caught.value).endswith(
+        f"; the seeds were rolled back; the schema built before them stays in database {build_db}"
+    )
     assert _tables(created.conninfo) == ["public.a"]
     with psycopg.connect(created.conninfo) as conn:
         assert conn.execute("SELECT count(*) FROM a").fetchone() == (0,)

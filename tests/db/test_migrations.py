@@ -144,3 +144,32 @@ def test_checksum_cache_skips_unchanged_files_and_sees_changes(
     assert [x.checksum for x in m.discover(folder, ChecksumCache(cache_file))] == [
         x.checksum for x in changed
     ]
+
+
+@pytest.mark.parametrize("how", ["in place", "replaced"])
+def test_checksum_cache_sees_an_edit_that_kept_size_and_mtime(tmp_path: Path, how: str) -> None:
+    import os
+    import shutil
+
+    from plimsoll.db.checksums import ChecksumCache
+
+    folder = _write(tmp_path / "mig", {"1_a.up.sql": "select 1;"})
+    path = folder / "1_a.up.sql"
+    cache_file = tmp_path / "sums.json"
+    first = m.discover(folder, ChecksumCache(cache_file))
+    before = path.stat()
+    # What `cp -p`, `touch -r`, `rsync -t` or a CI cache restore leave: new content of the
+    # same size, with the old modification time set back.
+    if how == "in place":
+        path.write_text("select 2;")
+    else:
+        other = tmp_path / "other.sql"
+        other.write_text("select 2;")
+        shutil.copy2(other, path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+    (found,) = m.discover(folder, ChecksumCache(cache_file))
+    assert found.checksum == m.checksum(b"select 2;") != first[0].checksum

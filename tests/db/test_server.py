@@ -235,8 +235,15 @@ def test_start_status_url_stop(embedded: Factory, project_dir: Path) -> None:
     assert stopped.version == status.version.split(".")[0]  # from PG_VERSION
     assert server.stop() is False
 
-    restarted = resolve_url(_loaded(project_dir), None)  # starts it again for a client
+    said: list[str] = []
+    # Starts it again for a client, and says so once (it keeps running after the command).
+    restarted = resolve_url(_loaded(project_dir), None, notice=said.append)
     assert restarted.embedded and server.status().running
+    assert said == [
+        "started the embedded PostgreSQL under .plimsoll/pg; `plimsoll db server stop` stops it"
+    ]
+    resolve_url(_loaded(project_dir), None, notice=said.append)  # already running: silent
+    assert len(said) == 1
     second_db = embedded(database="second")
     created = second_db.start()
     assert created.database_created and not created.started

@@ -50,6 +50,7 @@ def _migrator(
     from plimsoll.db.migrator import Migrator, Settings
 
     loaded = _loaded(ctx, path)
+    _check_hook_channels(loaded)
     target = resolve_url(loaded, env)
     db = loaded.config.db
     settings = Settings(
@@ -58,15 +59,31 @@ def _migrator(
         statement_timeout=target.statement_timeout,
         lock_wait_seconds=db.migrator_lock_timeout_seconds,
     )
+    # Reading status runs no hooks and records nothing: it skips loading them.
+    store = open_configured(loaded.config.store, loaded.root) if engine else None
+    hooks = None
+    if engine:
+        # The store keeps the hooks' circuit breakers from one command to the next, and the
+        # outbox of the alerts alert_only hooks send through the notify channels.
+        registry = build_registry(db, root=loaded.root)
+        hooks = executor_for(db, registry, notify=loaded.config.notify, store=store)
     return Migrator(
         target.url.get_secret_value(),
         _folder(loaded),
         settings,
         on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
-        # Reading status runs no hooks and records nothing: it skips loading them.
-        hooks=executor_for(db, build_registry(db, root=loaded.root)) if engine else None,
-        store=open_configured(loaded.config.store, loaded.root) if engine else None,
+        hooks=hooks,
+        store=store,
         checksum_cache=loaded.root / STATE_DIR / "cache" / "migration-checksums.json",
+    )
+
+
+def _check_hook_channels(loaded: LoadedConfig) -> None:
+    """A config hook naming a channel notify does not configure is a configuration error."""
+    from plimsoll.db.hooks import check_channels
+
+    check_channels(
+        loaded.config.db, loaded.config.notify, str(loaded.source) if loaded.source else ""
     )
 
 
@@ -267,12 +284,23 @@ def down(
             "--target", metavar="VERSION", help="Revert everything above this version (0: all)."
         ),
     ] = None,
+    allow_changed: Annotated[
+        bool, typer.Option("--allow-changed", help="Go on although applied files changed.")
+    ] = False,
     env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Revert the newest migrations with their down files."""
-    _run(_migrator(ctx, env, path), "down", fmt, steps=steps, target=target)
+    """Revert the newest migrations with their down files (refused, as up is, when applied
+    files changed, unless --allow-changed)."""
+    _run(
+        _migrator(ctx, env, path),
+        "down",
+        fmt,
+        steps=steps,
+        target=target,
+        allow_changed=allow_changed,
+    )
 
 
 @app.command()
@@ -300,7 +328,9 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
     """Check the migration files as `up` would: names, versions, SQL that parses with only the
     transaction control the migrator accepts, Python that compiles and defines up(conn) (exit 1
     if not)."""
-    folder = _folder(_loaded(ctx, path))
+    loaded = _loaded(ctx, path)
+    _check_hook_channels(loaded)
+    folder = _folder(loaded)
     found = files.discover(folder)
     problems: list[dict[str, Any]] = []
     for migration in found:

@@ -89,8 +89,10 @@ class ApplyError(PlimsollError):
         statement_index: int,
         sqlstate: str | None,
         database: str,
+        undone: str = "rolled back",
     ) -> None:
-        super().__init__(f"{position}: {message}; rolled back")
+        # ``undone`` says what the rollback undid: all of it, or only the seeds.
+        super().__init__(f"{position}: {message}; {undone}")
         self.position = position
         self.reason = message
         self.statement_index = statement_index
@@ -450,7 +452,12 @@ def _statement_position(exc: psycopg.Error) -> int | None:
 
 
 def _failure(
-    built: BuiltSchema, index: int, exc: psycopg.Error, database: str, when: str = ""
+    built: BuiltSchema,
+    index: int,
+    exc: psycopg.Error,
+    database: str,
+    when: str = "",
+    undone: str = "rolled back",
 ) -> ApplyError:
     return ApplyError(
         built.position(index, None if when else _statement_position(exc)),
@@ -458,11 +465,20 @@ def _failure(
         statement_index=index,
         sqlstate=exc.diag.sqlstate,
         database=database,
+        undone=undone,
     )
 
 
-def _run(conn: psycopg.Connection[Any], built: BuiltSchema, database: str) -> int:
-    """Run every statement of ``built`` in one transaction; the milliseconds it took."""
+def _run(
+    conn: psycopg.Connection[Any],
+    built: BuiltSchema,
+    database: str,
+    undone: str = "rolled back",
+) -> int:
+    """Run every statement of ``built`` in one transaction; the milliseconds it took.
+
+    ``undone`` ends the message of a failure: what its rollback undid.
+    """
     for statement in built.statements:
         _check_transactional(statement, conn.info.server_version)
     if not built.statements:
@@ -478,7 +494,7 @@ def _run(conn: psycopg.Connection[Any], built: BuiltSchema, database: str) -> in
             except psycopg.Error as exc:
                 if conn.broken:
                     raise
-                raise _failure(built, statement.index, exc, database) from None
+                raise _failure(built, statement.index, exc, database, undone=undone) from None
     except BaseException:
         if not conn.broken:
             conn.execute("ROLLBACK")
@@ -491,7 +507,7 @@ def _run(conn: psycopg.Connection[Any], built: BuiltSchema, database: str) -> in
             raise
         last = built.statements[-1].index
         when = " (at COMMIT, after the last statement)"
-        raise _failure(built, last, exc, database, when) from None
+        raise _failure(built, last, exc, database, when, undone) from None
     return int((time.perf_counter() - started) * 1000)
 
 
@@ -518,7 +534,14 @@ def apply_schema(
         database = conn.info.dbname
         try:
             schema_ms = _run(conn, built, database)
-            seeds_ms = _run(conn, seeds, database) if seeds is not None else 0
+            seeds_ms = 0
+            if seeds is not None:
+                # The schema is committed by now: a failing seed undoes the seeds only.
+                undone = (
+                    f"the seeds were rolled back; the schema built before them stays in"
+                    f" database {database}"
+                )
+                seeds_ms = _run(conn, seeds, database, undone)
         except psycopg.Error as exc:
             if not conn.broken:
                 raise

@@ -9,6 +9,8 @@ default to the ``db`` section's.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,14 +132,30 @@ def embedded_server(loaded: LoadedConfig) -> EmbeddedServer:
     return EmbeddedServer(loaded.root, loaded.config.db.embedded)
 
 
-def resolve_url(loaded: LoadedConfig, env_name: str | None = None) -> Target:
+def _say_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve_url(
+    loaded: LoadedConfig,
+    env_name: str | None = None,
+    *,
+    notice: Callable[[str], None] | None = _say_on_stderr,
+) -> Target:
     """Like ``resolve``, and for an embedded environment start the server if it is not running.
 
-    What a command calls right before connecting, so the URL it gets answers.
+    What a command calls right before connecting, so the URL it gets answers. Starting the
+    server is said once through ``notice`` (stderr by default; None: not said), since it
+    keeps running after the command: nothing is said when it was running already.
     """
     target = resolve(loaded, env_name)
     if target.embedded:
-        embedded_server(loaded).ensure_running()
+        info = embedded_server(loaded).ensure_running()
+        if info.started and notice is not None:
+            notice(
+                f"started the embedded PostgreSQL under {loaded.config.db.embedded.data_dir};"
+                " `plimsoll db server stop` stops it"
+            )
     return target
 
 

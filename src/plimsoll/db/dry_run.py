@@ -23,7 +23,7 @@ from plimsoll.core.log import get_logger
 from plimsoll.db import migrations as files
 from plimsoll.db.connection import connect_url
 from plimsoll.db.migration_plan import plan_sql
-from plimsoll.db.migrator import Migrator
+from plimsoll.db.migrator import Migrator, python_failure
 
 log = get_logger(__name__)
 
@@ -210,34 +210,71 @@ def advanced_sequences(
 
 
 def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
-    """Run ``migrator``'s pending migrations (up to ``target``) and roll everything back."""
+    """Run ``migrator``'s pending migrations (up to ``target``) and roll everything back.
+
+    Logs ``dry_run_start`` (database, target, the planned migrations), then
+    ``dry_run_completed`` or ``dry_run_failed`` (with the error and the duration).
+    """
     found = files.discover(migrator.folder)
     report = DryRunReport()
-    log.info("dry run starting", extra={"event": "dry_run_start"})
+    clock = time.perf_counter()
+    fields: dict[str, Any] = {"target": target}
     with connect_url(migrator.conninfo, application_name="plimsoll-dry-run") as conn:
+        fields["database"] = f"{conn.info.host}/{conn.info.dbname}"
         migrator.set_timeouts(conn, local=True)
         applied = migrator.applied_files(conn)
         plan = files.plan_up(found, applied, target)
-        sequences = sequence_values(conn)
-        # Reading them took locks of their own: the dry run's transaction starts clean.
-        conn.rollback()
+        fields["pending"] = [m.label for m in plan]
+        log.info(
+            "dry run of %d migrations starting",
+            len(plan),
+            extra={"event": "dry_run_start", **fields},
+        )
         try:
-            run_plan(conn, migrator, plan, report)
-        finally:
+            sequences = sequence_values(conn)
+            # Reading them took locks of their own: the dry run's transaction starts clean.
             conn.rollback()
-            report.rolled_back = True
-        report.sequences = advanced_sequences(conn, sequences)
-        conn.rollback()
-    event = "dry_run_failed" if report.failed else "dry_run_completed"
-    log.info(
-        "dry run finished",
-        extra={
-            "event": event,
-            "migrations": len(report.migrations),
-            "sequences_advanced": len(report.sequences),
-        },
-    )
+            try:
+                run_plan(conn, migrator, plan, report)
+            finally:
+                conn.rollback()
+                report.rolled_back = True
+            report.sequences = advanced_sequences(conn, sequences)
+            conn.rollback()
+        except Exception as exc:
+            _finished(report, fields, clock, f"{type(exc).__name__}: {exc}")
+            raise
+    _finished(report, fields, clock, _first_problem(report))
     return report
+
+
+def _first_problem(report: DryRunReport) -> str | None:
+    """The first statement error, or why a migration could not be dry-run (None: neither)."""
+    for migration in report.migrations:
+        label = f"{migration.version}_{migration.name}"
+        if migration.error:
+            return migration.error
+        if not migration.dry_runnable:
+            return f"{label} is not dry-runnable: {migration.reason}"
+    return None
+
+
+def _finished(
+    report: DryRunReport, fields: dict[str, Any], clock: float, error: str | None
+) -> None:
+    """Log the end of the dry run: ``dry_run_failed`` with the error, else ``dry_run_completed``."""
+    outcome = {
+        **fields,
+        "event": "dry_run_failed" if error else "dry_run_completed",
+        "duration_ms": round((time.perf_counter() - clock) * 1000, 3),
+        "migrations": len(report.migrations),
+        "sequences_advanced": len(report.sequences),
+        "rolled_back": report.rolled_back,
+    }
+    if error:
+        log.warning("dry run failed: %s", error, extra={**outcome, "error": error})
+    else:
+        log.info("dry run finished", extra=outcome)
 
 
 def run_plan(
@@ -299,9 +336,10 @@ def _python(
     try:
         if callable(function):
             function(conn)
-    except psycopg.Error as exc:
-        message = (exc.diag.message_primary or str(exc)).splitlines()[0]
-        return MigrationRun(migration.version, migration.name, error=f"{migration.up}: {message}")
+    except Exception as exc:  # noqa: BLE001 - the user's code: reported with its line
+        return MigrationRun(
+            migration.version, migration.name, error=python_failure(migration.up, "up", exc)
+        )
     took = (time.perf_counter() - started) * 1000
     run = StatementRun(1, "python:up", round(took, 3), None, locks.taken())
     return MigrationRun(migration.version, migration.name, (run,))

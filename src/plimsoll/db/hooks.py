@@ -1,4 +1,11 @@
-"""The db part's hook phases and the context each phase's hooks receive."""
+"""The db part's hook phases, the context each phase's hooks receive, and the executor.
+
+The executor is built from the configuration: its strategy, workers and phase timeouts; the
+circuit breakers (``db.hook_breaker_threshold`` failures in a row open a hook's breaker for
+``db.hook_breaker_reset_seconds``) kept in the state store, so that they count across runs;
+and the ``alert_only`` messages sent through ``core.notify`` to the hook's ``channels`` (or
+notify's default channels).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,22 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from plimsoll.core.config import DbConfig
-from plimsoll.core.hooks import HookContext, HookExecutor, HookRegistry, HookRun
+from plimsoll.core.config import DbConfig, NotifyConfig
+from plimsoll.core.errors import ConfigError
+from plimsoll.core.hooks import (
+    ErrorStrategy,
+    HookBreakers,
+    HookContext,
+    HookExecutor,
+    HookRegistry,
+    HookRun,
+    NotifyAlerts,
+)
+
+if TYPE_CHECKING:
+    from plimsoll.core.store import Store
 
 
 class DbPhase(StrEnum):
@@ -26,7 +46,12 @@ class DbPhase(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class RunContext(HookContext):
-    """Validation and cleanup: the run as a whole."""
+    """Validation and cleanup: the run as a whole.
+
+    ``pending`` holds the migrations the run applies (or reverts), as validation planned
+    them: empty in ``before_validation`` (nothing is planned yet), and in ``cleanup`` after
+    a validation that failed.
+    """
 
     direction: str
     database: str
@@ -55,11 +80,15 @@ class StatementContext(HookContext):
 
 @dataclass(frozen=True, kw_only=True)
 class ErrorContext(HookContext):
-    """When a migration failed (after its rollback)."""
+    """When a migration failed (after its rollback), or the validation before any ran.
+
+    ``migration`` is None when validation failed (an applied file changed, a bad target, a
+    fail-fast validation hook, ...).
+    """
 
     direction: str
     database: str
-    migration: str
+    migration: str | None
     error: str
 
 
@@ -80,13 +109,51 @@ def build_registry(
     return registry
 
 
-def executor_for(config: DbConfig, registry: HookRegistry) -> HookExecutor:
-    """An executor with the db config's strategy, workers and phase timeouts."""
+def check_channels(config: DbConfig, notify: NotifyConfig, where: str = "") -> None:
+    """Reject a config hook naming a channel that ``notify.channels`` does not configure.
+
+    Also an ``alert_only`` hook when there is no channel at all: its alerts would go nowhere.
+    ``where`` (the configuration file) prefixes the message.
+    """
+    prefix = f"{where}: " if where else ""
+    known = ", ".join(sorted(notify.channels)) or "none"
+    for index, spec in enumerate(config.hooks):
+        unknown = [name for name in spec.channels if name not in notify.channels]
+        if unknown:
+            plural = "s" if len(unknown) > 1 else ""
+            raise ConfigError(
+                f"{prefix}db.hooks[{index}].channels: unknown channel{plural} "
+                f"{', '.join(unknown)} (configured under notify.channels: {known})"
+            )
+        if spec.error_strategy is ErrorStrategy.ALERT_ONLY and not notify.channels:
+            raise ConfigError(
+                f"{prefix}db.hooks[{index}].error_strategy: alert_only needs a channel to alert,"
+                " and notify.channels configures none"
+            )
+
+
+def executor_for(
+    config: DbConfig,
+    registry: HookRegistry,
+    *,
+    notify: NotifyConfig | None = None,
+    store: Store | None = None,
+) -> HookExecutor:
+    """An executor with the db config's strategy, workers, phase timeouts and breakers.
+
+    ``store`` keeps the hooks' breakers between runs (in memory without one) and the
+    notification outbox; ``notify`` is where ``alert_only`` hooks alert (without it their
+    failures are only logged).
+    """
     return HookExecutor(
         registry,
         strategy=config.hook_strategy,
         max_workers=config.hook_max_workers,
         phase_timeouts=dict(config.hook_phase_timeouts),
+        alerts=NotifyAlerts(notify, store) if notify is not None else None,
+        breakers=HookBreakers(
+            config.hook_breaker_threshold, config.hook_breaker_reset_seconds, store=store
+        ),
     )
 
 
@@ -98,5 +165,6 @@ __all__ = [
     "RunContext",
     "StatementContext",
     "build_registry",
+    "check_channels",
     "executor_for",
 ]

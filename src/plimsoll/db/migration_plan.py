@@ -1,7 +1,9 @@
 """How each migration file runs: its statements, whether in one transaction, what it touches.
 
 :func:`plan_sql` parses one SQL migration (see :mod:`plimsoll.db.migrator` for the rules on
-transactions); :func:`load_module` imports a Python migration.
+transactions); :func:`load_module` imports a Python migration. What a Python migration
+touches is known only once it ran: :func:`recording` notes the SQL it sends through the
+connection it is handed, and :func:`tables_of` parses that SQL as :func:`plan_sql` does.
 
 Parsing is not done ahead in a thread: measured, a parser thread beside the applying one made
 a run of 500 small migrations four times slower (the applying thread, woken by the server's
@@ -10,7 +12,14 @@ answer, waits for the GIL behind the parser).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import os
+import re
+import traceback
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from plimsoll.core.errors import InputError
 
 if TYPE_CHECKING:
+    import psycopg
+
     from plimsoll.db.sql import QualifiedName, Statement
 
 
@@ -95,3 +106,101 @@ def load_module(path: Path) -> Any:
     except Exception as exc:  # noqa: BLE001 - the user's module, reported as input
         raise InputError(f"{path}: failed to import: {type(exc).__name__}: {exc}") from None
     return module
+
+
+def failure_line(path: Path, error: BaseException) -> int | None:
+    """The line of ``path`` (a Python migration) in ``error``'s traceback: the innermost one."""
+    target = os.path.realpath(path)
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        if os.path.realpath(frame.filename) == target:
+            return frame.lineno
+    return None
+
+
+# The SQL a Python migration sent, by connection, while :func:`recording` is active.
+_SINKS: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
+# psycopg's placeholders (%s, %b, %t, %(name)s) and its escaped percent sign.
+_PLACEHOLDER = re.compile(r"%%|%(?:\([^)]*\))?[sbt]")
+
+
+def _note(cursor: Any, query: Any, has_params: bool) -> None:
+    """Keep the text of ``query`` if ``cursor``'s connection is being recorded."""
+    sink = _SINKS.get(cursor.connection)
+    if sink is None:
+        return
+    if isinstance(query, bytes):
+        text = query.decode("utf-8", "replace")
+    elif isinstance(query, str):
+        text = query
+    else:  # a psycopg.sql.Composable
+        text = query.as_string(cursor)
+    if has_params:
+        # A parameter becomes $1, which the parser reads as a value (what it stands for).
+        text = _PLACEHOLDER.sub(lambda m: "%" if m.group(0) == "%%" else "$1", text)
+    sink.append(text)
+
+
+@functools.cache
+def _recording_cursor() -> type[psycopg.Cursor[Any]]:
+    """The cursor class :func:`recording` installs (psycopg imported when first needed)."""
+    import psycopg
+
+    class RecordingCursor(psycopg.Cursor[Any]):
+        """A cursor noting the SQL it runs, for the connection being recorded."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            _note(self, query, params is not None)
+            return super().execute(query, params, **kwargs)
+
+        def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:
+            _note(self, query, True)
+            super().executemany(query, params_seq, **kwargs)
+
+        @contextmanager
+        def copy(self, statement: Any, params: Any = None, **kwargs: Any) -> Iterator[Any]:
+            _note(self, statement, params is not None)
+            with super().copy(statement, params, **kwargs) as copy:
+                yield copy
+
+        def stream(self, query: Any, params: Any = None, **kwargs: Any) -> Iterator[Any]:
+            _note(self, query, params is not None)
+            yield from super().stream(query, params, **kwargs)
+
+    return RecordingCursor
+
+
+@contextmanager
+def recording(conn: psycopg.Connection[Any]) -> Iterator[list[str]]:
+    """Note the SQL run through ``conn``'s (unnamed) cursors, ``conn.execute`` included.
+
+    The migration gets the real connection: only its cursor class changes, for the block.
+    """
+    executed: list[str] = []
+    previous = conn.cursor_factory
+    conn.cursor_factory = _recording_cursor()
+    _SINKS[conn] = executed
+    try:
+        yield executed
+    finally:
+        conn.cursor_factory = previous
+        _SINKS.pop(conn, None)
+
+
+def tables_of(executed: Iterable[str]) -> tuple[QualifiedName, ...]:
+    """The tables the SQL in ``executed`` creates, alters or writes (see ``touched_tables``).
+
+    Best effort: SQL the parser cannot read (a statement built by an extension's function,
+    say) adds nothing.
+    """
+    from plimsoll.db.sql import parse_sql, touched_tables
+
+    found: dict[QualifiedName, None] = {}
+    for text in executed:
+        try:
+            script = parse_sql(text, "<python migration>")
+        except Exception:  # noqa: BLE001, S112 - best effort: unreadable SQL touches nothing known
+            continue
+        for statement in script.statements:
+            found.update(dict.fromkeys(touched_tables(statement)))
+    return tuple(found)

@@ -304,7 +304,13 @@ class Migrator:
         try:
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error:
+                # The connection cannot run it (a command cancelled by Ctrl-C or SIGTERM still
+                # in progress, or the server gone): the session's lock ends with the session,
+                # closed right after, and the error being raised is the one to report.
+                pass
 
     # -- hooks -----------------------------------------------------------------------------
 
@@ -317,42 +323,30 @@ class Migrator:
             # Kept in memory and written once per run (below): `plimsoll db slo` reads them.
             record_timing(None, Operation.HOOK_EXECUTION, trace.duration_ms / 1000)
 
-    @contextmanager
-    def _hooked_run(
-        self, conn: psycopg.Connection[Any], direction: str, plan: Sequence[files.Migration]
-    ) -> Iterator[None]:
-        """Validation hooks before the run, on_error on failure, cleanup always."""
-        self._database = f"{conn.info.host}/{conn.info.dbname}"
-        self._run_hooks = self.hooks.start_run() if self.hooks is not None else None
-        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
-        labels = tuple(m.label for m in plan)
+    def _on_error(self, direction: str, migration: str | None, error: BaseException) -> None:
+        """Run the on_error hooks; the error being handled stays what the run reports."""
         try:
-            for phase in (DbPhase.BEFORE_VALIDATION, DbPhase.AFTER_VALIDATION):
-                self._phase(
-                    RunContext(
-                        phase=phase,
-                        run_id=run_id,
-                        direction=direction,
-                        database=self._database,
-                        pending=labels,
-                    )
+            self._phase(
+                ErrorContext(
+                    phase=DbPhase.ON_ERROR,
+                    run_id=self._run_id,
+                    direction=direction,
+                    database=self._database,
+                    migration=migration,
+                    error=str(error),
                 )
-            yield
-        finally:
-            try:
-                self._phase(
-                    RunContext(
-                        phase=DbPhase.CLEANUP,
-                        run_id=run_id,
-                        direction=direction,
-                        database=self._database,
-                        pending=labels,
-                    )
-                )
-            finally:
-                self._run_hooks = None
-                if self.store is not None:
-                    flush_timings(self.store)
+            )
+        except HookFailed as failed:
+            # Its result is in the run's trace; raising it would hide the error that matters.
+            log.warning(
+                "an on_error hook failed: %s",
+                failed,
+                extra={"event": "on_error_hook_failed", "run_id": self._run_id},
+            )
+
+    @property
+    def _run_id(self) -> str:
+        return self._run_hooks.run_id if self._run_hooks is not None else ""
 
     # -- public ----------------------------------------------------------------------------
 
@@ -387,12 +381,65 @@ class Migrator:
             yield conn, self.applied_files(conn)
 
     def _run_plan(
-        self, conn: psycopg.Connection[Any], plan: Sequence[files.Migration], report: RunReport
+        self,
+        conn: psycopg.Connection[Any],
+        validate: Callable[[], Sequence[files.Migration]],
+        report: RunReport,
     ) -> RunReport:
-        with self._hooked_run(conn, report.direction, plan):
+        """One hooked run: validation between its hooks, the migrations, cleanup always.
+
+        ``validate`` checks the files and returns the plan. ``before_validation`` runs before
+        it and ``after_validation`` after it; when validation fails (or a fail-fast hook of
+        its phases), ``on_error`` runs, then ``cleanup``, and nothing is applied.
+        """
+        direction = report.direction
+        self._database = f"{conn.info.host}/{conn.info.dbname}"
+        self._run_hooks = self.hooks.start_run() if self.hooks is not None else None
+        labels: tuple[str, ...] = ()
+        try:
+            try:
+                self._phase(self._run_context(DbPhase.BEFORE_VALIDATION, direction, ()))
+                plan = list(validate())
+                labels = tuple(m.label for m in plan)
+                self._phase(self._run_context(DbPhase.AFTER_VALIDATION, direction, labels))
+            except PlimsollError as exc:
+                self._on_error(direction, None, exc)
+                raise
             for migration in plan:
-                report.steps.append(self._apply_hooked(conn, migration, report.direction, report))
+                report.steps.append(self._apply_hooked(conn, migration, direction, report))
+        finally:
+            try:
+                self._phase(self._run_context(DbPhase.CLEANUP, direction, labels))
+            finally:
+                if self._run_hooks is not None:
+                    report.hook_trace = self._run_hooks.trace.to_json()
+                self._run_hooks = None
+                if self.store is not None:
+                    flush_timings(self.store)
         return report
+
+    def _run_context(self, phase: DbPhase, direction: str, labels: tuple[str, ...]) -> RunContext:
+        return RunContext(
+            phase=phase,
+            run_id=self._run_id,
+            direction=direction,
+            database=self._database,
+            pending=labels,
+        )
+
+    def _refuse_drift(
+        self,
+        found: Sequence[files.Migration],
+        applied: Sequence[files.Applied],
+        allow_changed: bool,
+    ) -> None:
+        """Raise DriftError when applied files changed (or are gone), unless allowed."""
+        changed = files.drift(found, applied)
+        if changed and not allow_changed:
+            listing = "; ".join(f"{d.version}_{d.name}: {d.problem}" for d in changed)
+            raise DriftError(
+                f"applied migrations changed: {listing} (use --allow-changed to go on)"
+            )
 
     def up(
         self,
@@ -406,37 +453,45 @@ class Migrator:
         ``report`` (when given) is filled as the run goes: after a failure it still tells
         which migrations were applied before it.
         """
-        found = files.discover(self.folder, self.checksums)
         report = report if report is not None else RunReport("up")
         with self._session(report) as (conn, applied):
-            changed = files.drift(found, applied)
-            if changed and not allow_changed:
-                listing = "; ".join(f"{d.version}_{d.name}: {d.problem}" for d in changed)
-                raise DriftError(
-                    f"applied migrations changed: {listing} (use --allow-changed to go on)"
-                )
-            for invalid in self._invalid_indexes(conn):
-                log.warning(
-                    "%s",
-                    invalid.describe(),
-                    extra={"event": "invalid_index", "index": invalid.index},
-                )
-            return self._run_plan(conn, files.plan_up(found, applied, target), report)
+
+            def validate() -> list[files.Migration]:
+                found = files.discover(self.folder, self.checksums)
+                self._refuse_drift(found, applied, allow_changed)
+                for invalid in self._invalid_indexes(conn):
+                    log.warning(
+                        "%s",
+                        invalid.describe(),
+                        extra={"event": "invalid_index", "index": invalid.index},
+                    )
+                return files.plan_up(found, applied, target)
+
+            return self._run_plan(conn, validate, report)
 
     def down(
         self,
         *,
         steps: int | None = None,
         target: str | None = None,
+        allow_changed: bool = False,
         report: RunReport | None = None,
     ) -> RunReport:
-        """Revert the newest ``steps`` migrations (default 1), or all above ``target``
-        (``report``, when given, is filled as in :meth:`up`)."""
-        found = files.discover(self.folder, self.checksums)
+        """Revert the newest ``steps`` migrations (default 1), or all above ``target``.
+
+        Refused, as ``up`` is, when applied files changed since (their down may no longer
+        undo what was applied), unless ``allow_changed``. ``report``, when given, is filled
+        as in :meth:`up`.
+        """
         report = report if report is not None else RunReport("down")
         with self._session(report) as (conn, applied):
-            plan = files.plan_down(found, applied, steps=steps, target=target)
-            return self._run_plan(conn, plan, report)
+
+            def validate() -> list[files.Migration]:
+                found = files.discover(self.folder, self.checksums)
+                self._refuse_drift(found, applied, allow_changed)
+                return files.plan_down(found, applied, steps=steps, target=target)
+
+            return self._run_plan(conn, validate, report)
 
     def apply(self, migrations: Sequence[files.Migration]) -> RunReport:
         """Apply exactly ``migrations`` that are still pending, in order, in one hooked run.
@@ -449,7 +504,7 @@ class Migrator:
             done = {files.version_key(row.version) for row in applied}
             todo = [m for m in migrations if m.key not in done]
             if todo:
-                self._run_plan(conn, todo, report)
+                self._run_plan(conn, lambda: todo, report)
         return report
 
     # -- applying --------------------------------------------------------------------------
@@ -461,22 +516,12 @@ class Migrator:
         direction: str,
         report: RunReport,
     ) -> StepResult:
-        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
         started = time.time()
         try:
             step, sizes = self._apply(conn, migration, direction)
-        except (MigrationError, HookFailed) as exc:
+        except PlimsollError as exc:
             self._remember(migration, direction, started, None, (), str(exc), conn)
-            self._phase(
-                ErrorContext(
-                    phase=DbPhase.ON_ERROR,
-                    run_id=run_id,
-                    direction=direction,
-                    database=self._database,
-                    migration=migration.label,
-                    error=str(exc),
-                )
-            )
+            self._on_error(direction, migration.label, exc)
             if self._run_hooks is not None:
                 report.hook_trace = self._run_hooks.trace.to_json()
             raise
@@ -532,10 +577,14 @@ class Migrator:
             return pgsql.SQL("DELETE FROM {} WHERE version = {}").format(
                 table, pgsql.Literal(migration.version)
             )
-        # execution_ms is measured by the server: from the transaction's start to this row.
+        # execution_ms is measured by the server: from the arrival of the message holding the
+        # migration's statements (statement_timestamp(), one for all of a simple-query
+        # message) to this row. Not now(): the transaction may have begun before the
+        # before-migration hooks, whose time is not the migration's.
         return pgsql.SQL(
-            "INSERT INTO {} (version, name, checksum, execution_ms, applied_by) VALUES "
-            "({}, {}, {}, (extract(epoch FROM clock_timestamp() - now()) * 1000)::integer, {})"
+            "INSERT INTO {} (version, name, checksum, execution_ms, applied_by) VALUES ({}, {},"
+            " {}, (extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::integer,"
+            " {})"
         ).format(
             table,
             pgsql.Literal(migration.version),
@@ -552,7 +601,6 @@ class Migrator:
         path: Path,
         plan: MigrationPlan,
         before: MigrationContext,
-        started: float,
     ) -> tuple[int, Sizes | None]:
         """Run a transactional migration as one simple-query message, then COMMIT.
 
@@ -564,7 +612,8 @@ class Migrator:
         open transaction that the server rolls back when it finds the client gone (a COMMIT
         sent ahead would have kept the migration), and a failing fail-fast hook rolls the
         migration back. The failing statement is named from the message's own results (see
-        :mod:`plimsoll.db.batch`): nothing is run twice.
+        :mod:`plimsoll.db.batch`): nothing is run twice. The duration is the message's, hooks
+        excluded.
         """
         from plimsoll.db.batch import BatchFailed, run_batch
 
@@ -594,8 +643,9 @@ class Migrator:
             else:
                 parts.insert(0, "BEGIN")
                 first_statement += 1
+            clock = time.perf_counter()
             done = run_batch(conn, parts)
-            took = int((time.perf_counter() - started) * 1000)
+            took = _ms_since(clock)
             self._after_migration(migration, direction, took)
             try:
                 conn.execute("COMMIT")
@@ -625,7 +675,7 @@ class Migrator:
         self._phase(
             MigrationContext(
                 phase=DbPhase.AFTER_MIGRATION,
-                run_id=self._run_hooks.run_id if self._run_hooks is not None else "",
+                run_id=self._run_id,
                 direction=direction,
                 database=self._database,
                 migration=migration.label,
@@ -691,59 +741,44 @@ class Migrator:
         migration: files.Migration,
         direction: str,
     ) -> tuple[StepResult, Sizes]:
-        """Apply or revert one migration; its result and the sizes of the tables it touched."""
-        started = time.perf_counter()
+        """Apply or revert one migration; its result and the sizes of the tables it touched.
+
+        Its duration (the step's, the tracking row's ``execution_ms``, the store's) is the time
+        its own SQL took: the hooks around it and the statement hooks are not counted.
+        """
         path = migration.up if direction == "up" else migration.down
-        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
         before = MigrationContext(
             phase=DbPhase.BEFORE_MIGRATION,
-            run_id=run_id,
+            run_id=self._run_id,
             direction=direction,
             database=self._database,
             migration=migration.label,
         )
         if migration.kind is files.Kind.PYTHON:
-            module = load_module(migration.up)
-            function = getattr(module, direction, None)
-            if not callable(function):
-                raise UsageError(f"{migration.up}: defines no {direction}(conn)")
-            try:
-                with conn.transaction():
-                    self.set_timeouts(conn, local=True)
-                    self._phase(before)
-                    function(conn)
-                    took = int((time.perf_counter() - started) * 1000)
-                    self._record(conn, migration, direction, took)
-                    self._after_migration(migration, direction, took)
-            except psycopg.Error as exc:
-                raise MigrationError(
-                    f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back"
-                ) from None
-            log.info(
-                "migration %s %s",
+            took, tables = self._apply_python(conn, migration, direction, before)
+            self._applied_event(migration, direction, took)
+            measured = self._measure(conn, tables) if self.store is not None else ()
+            step = StepResult(
+                migration.version,
+                migration.name,
                 direction,
-                migration.label,
-                extra={
-                    "event": "migration_applied",
-                    "migration": migration.label,
-                    "duration_ms": took,
-                },
+                took,
+                True,
+                1,
+                tuple(str(name) for name in tables),
             )
-            return StepResult(migration.version, migration.name, direction, took, True, 1), ()
+            return step, measured
         assert path is not None  # plan_down only picks migrations with a way down
         plan = plan_sql(path, conn.info.server_version)
         sizes: Sizes | None = None
         if plan.transactional and not self._statement_hooks():
-            took, sizes = self._apply_batched(
-                conn, migration, direction, path, plan, before, started
-            )
+            took, sizes = self._apply_batched(conn, migration, direction, path, plan, before)
         elif plan.transactional:
             try:
                 with conn.transaction():
                     self.set_timeouts(conn, local=True)
                     self._phase(before)
-                    self._run(conn, path, plan.statements, migration.label)
-                    took = int((time.perf_counter() - started) * 1000)
+                    took = self._run(conn, path, plan.statements, migration.label)
                     self._record(conn, migration, direction, took)
                     self._after_migration(migration, direction, took)
             except _StatementFailed as failed:
@@ -762,8 +797,7 @@ class Migrator:
             self.set_timeouts(conn, local=False)
             try:
                 self._phase(before)
-                self._run(conn, path, plan.statements, migration.label)
-                took = int((time.perf_counter() - started) * 1000)
+                took = self._run(conn, path, plan.statements, migration.label)
                 with conn.transaction():
                     self._record(conn, migration, direction, took)
             except _StatementFailed as failed:
@@ -781,12 +815,7 @@ class Migrator:
                     f"{exc}; {migration.label} ran outside a transaction ({plan.reason}) and"
                     " stays applied"
                 ) from None
-        log.info(
-            "migration %s %s",
-            direction,
-            migration.label,
-            extra={"event": "migration_applied", "migration": migration.label, "duration_ms": took},
-        )
+        self._applied_event(migration, direction, took)
         if sizes is None:
             sizes = self._measure(conn, plan.tables) if self.store is not None else ()
         step = StepResult(
@@ -800,27 +829,91 @@ class Migrator:
         )
         return step, sizes
 
+    def _apply_python(
+        self,
+        conn: psycopg.Connection[Any],
+        migration: files.Migration,
+        direction: str,
+        before: MigrationContext,
+    ) -> tuple[int, tuple[QualifiedName, ...]]:
+        """Run a Python migration's ``up``/``down`` in a transaction; its SQL time and tables.
+
+        The tables are read from the SQL it runs through the connection it is handed (see
+        :func:`plimsoll.db.migration_plan.recording`). Any exception it raises rolls it back and is reported with
+        the file and line of the migration that raised it.
+        """
+        from plimsoll.db.migration_plan import recording, tables_of
+
+        module = load_module(migration.up)
+        function = getattr(module, direction, None)
+        if not callable(function):
+            raise UsageError(f"{migration.up}: defines no {direction}(conn)")
+        try:
+            with conn.transaction():
+                self.set_timeouts(conn, local=True)
+                self._phase(before)
+                clock = time.perf_counter()
+                try:
+                    with recording(conn) as executed:
+                        function(conn)
+                except Exception as exc:  # noqa: BLE001 - the user's code: reported, rolled back
+                    raise MigrationError(
+                        f"{python_failure(migration.up, direction, exc)}; rolled back"
+                    ) from None
+                took = _ms_since(clock)
+                self._record(conn, migration, direction, took)
+                self._after_migration(migration, direction, took)
+        except psycopg.Error as exc:  # at COMMIT, or the migration left its transaction failed
+            raise MigrationError(
+                f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back"
+            ) from None
+        return took, tables_of(executed)
+
+    def _applied_event(self, migration: files.Migration, direction: str, took: int) -> None:
+        log.info(
+            "migration %s %s",
+            direction,
+            migration.label,
+            extra={
+                "event": "migration_applied",
+                "run_id": self._run_id,
+                "migration": migration.label,
+                "version": migration.version,
+                "direction": direction,
+                "duration_ms": took,
+            },
+        )
+
     def _run(
         self, conn: psycopg.Connection[Any], path: Path, statements: Sequence[Statement], label: str
-    ) -> None:
-        run_id = self._run_hooks.run_id if self._run_hooks is not None else ""
+    ) -> int:
+        """Run ``statements`` one by one with their hooks; return the ms the statements took."""
+        spent = 0.0
         for statement in statements:
             before = StatementContext(
                 phase=DbPhase.BEFORE_STATEMENT,
-                run_id=run_id,
+                run_id=self._run_id,
                 migration=label,
                 file=str(path),
                 line=statement.start_line,
                 statement=statement.text,
             )
             self._phase(before)
+            clock = time.perf_counter()
             try:
                 conn.execute(statement.text, prepare=False)
             except psycopg.Error as exc:
                 position = _position(exc)
                 line = _line_of(statement, position)
                 raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}") from None
+            spent += time.perf_counter() - clock
             self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
+        return int(spent * 1000)
+
+
+def _ms_since(clock: float) -> int:
+    """Whole milliseconds since ``clock`` (a ``time.perf_counter`` reading)."""
+    return int((time.perf_counter() - clock) * 1000)
 
 
 Sizes = tuple[tuple[str, "int | None"], ...]
@@ -864,6 +957,19 @@ def _sizes_of(row: Sequence[str | None] | None, tables: Sequence[QualifiedName])
         (str(table), None if value is None else int(value))
         for table, value in zip(tables, values, strict=True)
     )
+
+
+def python_failure(path: Path, direction: str, error: BaseException) -> str:
+    """What a Python migration's failure says: file and line, function, error on one line."""
+    from plimsoll.db.migration_plan import failure_line
+
+    line = failure_line(path, error)
+    where = f"{path}:{line}" if line is not None else str(path)
+    if isinstance(error, psycopg.Error):
+        detail = _one_line(error)
+    else:
+        detail = f"{type(error).__name__}: {error}".strip()
+    return f"{where}: {direction}() failed: {detail}"
 
 
 def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:

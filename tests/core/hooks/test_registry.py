@@ -175,7 +175,7 @@ def test_entry_points_register_marked_hooks_and_skip_broken_ones(
     assert sorted(f.name for f in failures) == ["broken", "junk"]
     by_name = {f.name: f.error for f in failures}
     assert "ModuleNotFoundError" in by_name["broken"]
-    assert "int is not a function marked with @hook" in by_name["junk"]
+    assert by_name["junk"] == ("it names a value of type int, not a function marked with @hook")
     assert [(h.name, h.source) for h in registry.for_phase("before_migration")] == [
         ("second", "plugin pair"),
         ("first", "plugin pair"),
@@ -226,3 +226,16 @@ def test_a_context_is_read_only_yet_plain_data() -> None:
     assert json.loads(json.dumps(data)) == data
     copied = copy.deepcopy(context)
     assert copied == context and copied.attributes["rows"] is not context.attributes["rows"]
+
+
+def test_an_entry_point_naming_an_unmarked_function_says_how_to_mark_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    group = plugins.HOOKS
+    eps = [EntryPoint("plain", "tests.core.hooks.support:context", group)]
+    monkeypatch.setattr(plugins, "_entry_points", lambda g: eps if g == group else [])
+    (failure,) = HookRegistry().load_entry_points()
+    assert failure.error == (
+        "tests.core.hooks.support:context is not marked with @hook: decorate it with"
+        " @hook(phase) from plimsoll.core.hooks"
+    )

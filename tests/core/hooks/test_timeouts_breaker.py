@@ -145,3 +145,56 @@ def test_breaker_state_can_live_in_the_state_store() -> None:
         # Another process (a new HookBreakers over the same store) sees the open breaker.
         second = HookBreakers(threshold=1, reset_seconds=10, store=store, clock=clock)
         assert second.state("hook:p:x") is CircuitState.OPEN
+
+
+@pytest.mark.parametrize("strategy", ["fail_fast", "retry"])
+def test_an_open_breaker_does_not_turn_a_stopping_hook_into_a_pass(strategy: str) -> None:
+    registry = HookRegistry()
+    rec = Recorder()
+    calls: list[int] = []
+
+    def guard(ctx: HookContext) -> None:
+        calls.append(1)
+        raise RuntimeError("replica lag")
+
+    registry.hook(PHASE, name="guard", error_strategy=strategy, retries=0)(guard)
+    registry.hook(PHASE, name="after", priority=1)(rec.hook("after"))
+    clock = FakeClock()
+    executor = HookExecutor(
+        registry, breakers=HookBreakers(threshold=1, reset_seconds=60, clock=clock)
+    )
+    with pytest.raises(HookFailed, match="'guard' failed"):
+        executor.run_phase(context(PHASE))
+
+    # The breaker is open now: the guard is not called, and the phase still stops.
+    with pytest.raises(HookFailed) as caught:
+        executor.run_phase(context(PHASE))
+    assert calls == [1]
+    assert rec.calls == []
+    assert str(caught.value) == (
+        f"hook 'guard' in phase {PHASE.value}: breaker open after 1 consecutive failure: not"
+        f" run, and a {strategy} hook that cannot run stops the phase (next try in 60s)"
+    )
+    (phase,) = caught.value.trace.phases
+    assert phase.outcome.value == "failed"
+    assert [(h.name, h.outcome) for h in phase.hooks] == [
+        ("guard", Outcome.BREAKER_OPEN),
+        ("after", Outcome.SKIPPED),
+    ]
+
+
+def test_an_open_breaker_skips_a_fail_safe_hook_and_the_phase_goes_on() -> None:
+    registry = HookRegistry()
+    rec = Recorder()
+
+    def flaky(ctx: HookContext) -> None:
+        raise RuntimeError("down")
+
+    registry.hook(PHASE, name="flaky", error_strategy="fail_safe")(flaky)
+    registry.hook(PHASE, name="after", priority=1)(rec.hook("after"))
+    executor = HookExecutor(registry, breakers=HookBreakers(threshold=1, clock=FakeClock()))
+    executor.run_phase(context(PHASE))
+    trace = executor.run_phase(context(PHASE))
+    assert trace.result("flaky").outcome is Outcome.BREAKER_OPEN
+    assert trace.outcome.value == "degraded"
+    assert rec.calls == ["after", "after"]

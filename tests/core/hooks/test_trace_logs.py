@@ -81,6 +81,39 @@ def test_a_run_collects_its_phases_and_a_failure_carries_them_all() -> None:
         run.run_phase(context(DbPhase.CLEANUP, "another-run"))
 
 
+def test_the_dag_critical_path_follows_the_level_barrier() -> None:
+    registry = HookRegistry()
+    rec = Recorder()
+    phase = DbPhase.AFTER_MIGRATION
+    registry.hook(phase, name="quick")(rec.hook("quick", 0.02))
+    registry.hook(phase, name="slow")(rec.hook("slow", 0.2))
+    # "next" depends on "quick" only, but its level starts when "slow" ends.
+    registry.hook(phase, name="next", depends_on=["quick"])(rec.hook("next", 0.02))
+
+    trace = HookExecutor(registry, strategy="dag").run_phase(context(phase))
+
+    assert rec.spans["next"][0] >= rec.spans["slow"][1]  # the barrier held it back
+    assert trace.critical_path == ("slow", "next")
+    expected = trace.result("slow").duration_ms + trace.result("next").duration_ms
+    assert trace.critical_path_ms == pytest.approx(expected)
+    # The path explains the phase: all of its duration but the engine's own overhead.
+    assert trace.critical_path_ms <= trace.duration_ms < trace.critical_path_ms + 50
+
+
+def test_the_sequential_critical_path_is_the_whole_sequence() -> None:
+    registry = HookRegistry()
+    rec = Recorder()
+    phase = DbPhase.AFTER_MIGRATION
+    registry.hook(phase, name="one")(rec.hook("one", 0.01))
+    registry.hook(phase, name="two", priority=1)(rec.hook("two", 0.05))
+    registry.hook(phase, name="three", priority=2)(rec.hook("three", 0.01))
+
+    trace = HookExecutor(registry).run_phase(context(phase))
+
+    assert trace.critical_path == ("one", "two", "three")
+    assert trace.critical_path_ms == pytest.approx(sum(h.duration_ms for h in trace.hooks))
+
+
 def test_critical_path_without_dependencies_is_the_longest_hook() -> None:
     assert critical_path({"x": 5.0, "y": 9.0}, {}) == (("y",), 9.0)
     assert critical_path({"x": 5.0, "y": 1.0, "z": 1.0}, {"y": ["x"], "z": ["y"]}) == (

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 _HOME = {
     "AlertSink": "alerts",
     "AlertTarget": "alerts",
+    "NotifyAlerts": "alerts",
     "build_message": "alerts",
     "BreakerStore": "breaker",
     "CircuitState": "breaker",
@@ -59,7 +60,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from plimsoll.core.hooks.alerts import AlertSink, AlertTarget, build_message
+    from plimsoll.core.hooks.alerts import AlertSink, AlertTarget, NotifyAlerts, build_message
     from plimsoll.core.hooks.breaker import (
         BreakerStore,
         CircuitState,
@@ -108,6 +109,7 @@ __all__ = [
     "HookRun",
     "HookSpec",
     "MemoryBreakerStore",
+    "NotifyAlerts",
     "Outcome",
     "PhaseOutcome",
     "PhaseTrace",

@@ -7,15 +7,19 @@ must not break the run it reports on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from plimsoll.core.hooks.model import Hook
 from plimsoll.core.hooks.trace import HookResult
 from plimsoll.core.log import get_logger
 
 if TYPE_CHECKING:
+    from plimsoll.core.config import NotifyConfig
     from plimsoll.core.notifiers.base import Message
+    from plimsoll.core.notify import Dispatcher
+    from plimsoll.core.store import Store
 
 log = get_logger(__name__)
 
@@ -32,6 +36,47 @@ class AlertSink(Protocol):
 
 
 AlertTarget = AlertSink | Callable[["Message", list[str] | None], object]
+
+
+class NotifyAlerts:
+    """An :class:`AlertSink` delivering through a ``core.notify.Dispatcher`` built on first use.
+
+    Building the dispatcher loads the notifier plugins, so a run whose hooks never fail pays
+    nothing for it. ``store`` keeps the channels' breakers and the outbox (what could not be
+    delivered is sent by a later flush); without one the dispatcher keeps them in memory. A
+    message delivered to no channel raises, so the caller logs it as not sent.
+    """
+
+    def __init__(self, config: NotifyConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store
+        self._lock = threading.Lock()
+        self._dispatcher: Dispatcher | None = None
+
+    def send(self, message: Message, channels: list[str] | None = None) -> list[Any]:
+        """Send ``message`` to ``channels`` (None: notify's default channels, else all)."""
+        from plimsoll.core.notifiers.base import DeliveryError
+
+        # Hooks of a parallel phase may alert at once: one dispatcher, one send at a time.
+        with self._lock:
+            if self._dispatcher is None:
+                from plimsoll.core.notify import Dispatcher
+
+                self._dispatcher = Dispatcher(self.config, self.store)
+            results = self._dispatcher.send(message, channels)
+        if not results:
+            raise DeliveryError("no notify channel is configured")
+        if not any(result.delivered for result in results):
+            reasons = "; ".join(f"{r.channel}: {r.status.value} ({r.error})" for r in results)
+            raise DeliveryError(f"not delivered: {reasons}")
+        return results
+
+    def close(self) -> None:
+        """Close the dispatcher (and the store it opened itself)."""
+        with self._lock:
+            if self._dispatcher is not None:
+                self._dispatcher.close()
+                self._dispatcher = None
 
 
 def build_message(hook: Hook, result: HookResult, run_id: str) -> Message:

@@ -99,6 +99,13 @@ class HookBreakers:
             return CircuitState.HALF_OPEN
         return CircuitState.OPEN
 
+    def retry_in(self, key: str) -> float:
+        """Return the seconds until an open breaker lets the hook try again (0 when it may)."""
+        current = self.store.breaker_get(key)
+        if self.state(key) is not CircuitState.OPEN or current.opened_at is None:
+            return 0.0
+        return max(0.0, current.opened_at + self.reset_seconds - self._clock())
+
     def failures(self, key: str) -> int:
         """Return the consecutive failures counted for ``key``."""
         return self.store.breaker_get(key).failures

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from plimsoll.core.errors import ConfigError, ExitCode, PlimsollError
+from plimsoll.core.hooks.model import Outcome
 
 if TYPE_CHECKING:
     from plimsoll.core.hooks.trace import HookResult, RunTrace
@@ -47,9 +48,13 @@ class HookFailed(PlimsollError):
     slug = "hook-failed"
 
     def __init__(self, result: HookResult, trace: RunTrace) -> None:
-        super().__init__(
-            f"hook {result.name!r} {result.outcome.value.replace('_', ' ')} in phase "
-            f"{result.phase}: {result.error or 'no error message'}"
-        )
+        if result.outcome is Outcome.BREAKER_OPEN:
+            message = f"hook {result.name!r} in phase {result.phase}: {result.error}"
+        else:
+            message = (
+                f"hook {result.name!r} {result.outcome.value.replace('_', ' ')} in phase "
+                f"{result.phase}: {result.error or 'no error message'}"
+            )
+        super().__init__(message)
         self.result = result
         self.trace = trace

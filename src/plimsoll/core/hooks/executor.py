@@ -17,7 +17,8 @@ message through the notifier given to the executor.
 Timeouts: a hook's own ``timeout_seconds`` (else the executor's ``default_timeout``) bounds each
 attempt, and a phase timeout bounds the whole phase. A timed-out hook's thread is abandoned (see
 :mod:`plimsoll.core.hooks.runner`). A circuit breaker per hook skips a hook that has failed too
-many runs in a row, until its reset time has passed.
+many runs in a row, until its reset time has passed; a ``fail_fast`` or ``retry`` hook skipped
+that way still stops the phase (it did not run, so what it guards was not checked).
 """
 
 from __future__ import annotations
@@ -212,7 +213,10 @@ class _PhaseState:
         events.finished(result, self.context.run_id)
         with self.lock:
             self.results[hook.name] = result
-            stops = result.failed and hook.error_strategy in _STOPPING
+            # A stopping hook that could not run because its breaker is open has not done
+            # its job either: the phase must not go on as if it had (fail fast, not pass).
+            blocked = result.outcome is Outcome.BREAKER_OPEN
+            stops = (result.failed or blocked) and hook.error_strategy in _STOPPING
             if stops and self.stopped_by is None:
                 self.stopped_by = result
         if result.failed and hook.error_strategy is ErrorStrategy.ALERT_ONLY:
@@ -241,9 +245,14 @@ class _PhaseState:
         breakers = self.executor.breakers
         if breakers.state(hook.key) is CircuitState.OPEN:
             failures = breakers.failures(hook.key)
-            return self._without_running(
-                hook, Outcome.BREAKER_OPEN, f"breaker open after {failures} consecutive failures"
-            )
+            plural = "" if failures == 1 else "s"
+            reason = f"breaker open after {failures} consecutive failure{plural}"
+            if hook.error_strategy in _STOPPING:
+                reason += (
+                    f": not run, and a {hook.error_strategy.value} hook that cannot run stops"
+                    f" the phase (next try in {breakers.retry_in(hook.key):.0f}s)"
+                )
+            return self._without_running(hook, Outcome.BREAKER_OPEN, reason)
         return self._run(hook)
 
     def _run(self, hook: Hook) -> HookResult:

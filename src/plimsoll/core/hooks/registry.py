@@ -111,8 +111,7 @@ class HookRegistry:
         declared = [h for item in items for h in declared_hooks(item)]
         unmarked = [item for item in items if not declared_hooks(item)]
         if unmarked or not declared:
-            kind = type(unmarked[0]).__name__ if unmarked else "empty list"
-            return f"{kind} is not a function marked with @hook"
+            return _not_marked(unmarked[0] if unmarked else None)
         # All or nothing: half a plugin's hooks could leave its dependencies dangling.
         with self._lock:
             taken = {(h.phase, h.name) for h in self._hooks}
@@ -149,3 +148,13 @@ class HookRegistry:
 def _describe(obj: object) -> str:
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     return f"{module}:{qualname}" if module and qualname else type(obj).__name__
+
+
+def _not_marked(item: object) -> str:
+    """Why an entry point's object is not a hook, in words (None: an empty list)."""
+    fix = "decorate it with @hook(phase) from plimsoll.core.hooks"
+    if item is None:
+        return "it names an empty list: expected a function marked with @hook, or a list of them"
+    if callable(item):
+        return f"{_describe(item)} is not marked with @hook: {fix}"
+    return f"it names a value of type {type(item).__name__}, not a function marked with @hook"

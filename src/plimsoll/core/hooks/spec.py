@@ -5,13 +5,17 @@ This module imports nothing from ``core.config`` so that the config can embed ``
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plimsoll.core import plugins
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks.model import ErrorStrategy, Hook, HookFn
 
-_IMPORT_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+_IMPORT_PATH = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+)
 
 
 class HookSpec(BaseModel):
@@ -21,7 +25,7 @@ class HookSpec(BaseModel):
 
     name: str = Field(min_length=1)
     phase: str = Field(min_length=1)
-    callable: str = Field(pattern=_IMPORT_PATH)
+    callable: str
     priority: int = 0
     depends_on: list[str] = Field(default_factory=list)
     timeout_seconds: float | None = Field(default=None, gt=0)
@@ -29,6 +33,17 @@ class HookSpec(BaseModel):
     retries: int = Field(default=3, ge=0)
     backoff_seconds: float = Field(default=1.0, ge=0)
     channels: list[str] = Field(default_factory=list)
+
+    @field_validator("callable")
+    @classmethod
+    def _import_path(cls, value: str) -> str:
+        # Said in words: pydantic's own message for a pattern quotes the regular expression.
+        if not _IMPORT_PATH.fullmatch(value):
+            raise ValueError(
+                "expected an import path package.module:function (a module, a colon, then"
+                " the function's name)"
+            )
+        return value
 
     def to_hook(self) -> Hook:
         """Import the callable and return the hook; a failed import raises ConfigError naming it."""

@@ -1,15 +1,26 @@
-"""The record of a run: each hook's outcome and timing, per-phase totals, the critical path, JSON."""
+"""The record of a run: each hook's outcome and timing, per-phase totals, the critical path, JSON.
+
+The critical path of a phase is the chain of hooks that set its end time, read from when each
+hook really started and ended: it ends with the hook that ended last, and each hook in it is
+preceded by the hook that ended last before it started, i.e. the one it waited for. Whatever
+made it wait is followed: a ``depends_on`` link, the barrier between two DAG levels (a level
+starts when the slowest hook of the level before it ends, whether or not it depends on it),
+a worker of the pool becoming free, or, under the ``sequential`` strategy, the hook before it
+(so there the path is the whole sequence). Its total is the sum of those hooks' durations: the
+phase's duration less the engine's own overhead. Hooks that did not run (skipped, breaker
+open, no time left) take no part.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from plimsoll.core.hooks.graph import critical_path
 from plimsoll.core.hooks.model import ErrorStrategy, ExecutionStrategy, Outcome
 
 # Outcomes that count as a failure of the hook (for its error strategy and its breaker).
@@ -69,6 +80,29 @@ class HookResult:
         }
 
 
+def timed_critical_path(hooks: Sequence[HookResult]) -> tuple[tuple[str, ...], float]:
+    """Return the chain of hooks that set the end time of their phase, and its total duration.
+
+    See the module's doc. Ties (two hooks ending at the same instant) go to the longer hook.
+    """
+    ran = [h for h in hooks if h.attempts > 0]
+    if not ran:
+        return (), 0.0
+
+    def latest(candidates: list[HookResult]) -> HookResult:
+        return max(candidates, key=lambda h: (h.ended_at, h.duration_ms))
+
+    chain = [latest(ran)]
+    while True:
+        start = chain[-1].started_at
+        waited_for = [h for h in ran if h.ended_at <= start and h not in chain]
+        if not waited_for:
+            break
+        chain.append(latest(waited_for))
+    chain.reverse()
+    return tuple(h.name for h in chain), sum(h.duration_ms for h in chain)
+
+
 @dataclass(frozen=True)
 class PhaseTrace:
     """The hooks of one phase in the order they started, with totals and the critical path."""
@@ -96,7 +130,7 @@ class PhaseTrace:
 
     @property
     def critical_path(self) -> tuple[str, ...]:
-        """Return the chain of ``depends_on`` links with the longest total duration."""
+        """Return the chain of hooks that set the phase's end time (see the module's doc)."""
         return self._critical()[0]
 
     @property
@@ -105,9 +139,7 @@ class PhaseTrace:
         return self._critical()[1]
 
     def _critical(self) -> tuple[tuple[str, ...], float]:
-        return critical_path(
-            {h.name: h.duration_ms for h in self.hooks}, {h.name: h.depends_on for h in self.hooks}
-        )
+        return timed_critical_path(self.hooks)
 
     def result(self, name: str) -> HookResult:
         """Return the result of the hook called ``name`` (KeyError when it is not in the phase)."""
