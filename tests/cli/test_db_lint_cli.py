@@ -166,3 +166,86 @@ def test_path_option_lints_that_project_from_elsewhere(project: Path) -> None:
     assert [(f["file"], f["line"]) for f in index] == [("db/migrations/0001_index.up.sql", 2)]
     missing = plimsoll(project.parent, "db", "lint", "-C", "nowhere", check=2)
     assert "nowhere: no such folder" in missing.stderr
+
+
+def test_config_errors_exit_2_naming_the_file_and_key(project: Path) -> None:
+    config = project / "plimsoll.toml"
+    config.write_text(
+        "[db.lint]\nlibraries = ['safety', 'general']\n"
+        "[db.lint.rules.security-public-grant]\noptions = { tables = ['(unclosed'] }\n"
+    )
+    done = plimsoll(project, "db", "lint", check=2)
+    assert (
+        f"{config}: db.lint.rules.security-public-grant.options.tables[0]: Value error,"
+        " invalid regular expression '(unclosed'" in done.stderr
+    )
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    config.write_text("[db.lint]\nlibraries = ['safety', 'hippa']\n")
+    done = plimsoll(project, "db", "lint", check=2)
+    assert f"{config}: db.lint.libraries: unknown library 'hippa' (did you mean hipaa?)" in (
+        done.stderr
+    )
+    config.write_text("[db.lint]\nignore = ['no-such-rule']\n")
+    assert (
+        f"{config}: db.lint.ignore: unknown rule" in plimsoll(project, "db", "lint", check=2).stderr
+    )
+    config.write_text("[db.lint]\n")
+    done = plimsoll(project, "db", "lint", "--library", "HIPAA", check=2)
+    assert "--library: unknown library 'HIPAA' (did you mean hipaa?)" in done.stderr
+
+
+def test_text_report_carries_the_audit_trail(project: Path) -> None:
+    (project / "plimsoll.toml").write_text(
+        "[db.lint]\nlibraries = ['safety', 'general', 'hipaa']\nignore = ['require-primary-key']\n"
+        "[db.lint.library_options.hipaa]\nphi_column_patterns = ['^blood_type$']\n"
+        "[db.lint.rules.too-many-columns]\noptions = { max_columns = 5 }\n"
+        "[db.lint.rules.require-concurrent-index-creation]\nseverity = 'error'\n"
+    )
+    text = plimsoll(project, "db", "lint", check=1).stdout
+    assert "disabled: require-primary-key (ignored (db.lint.ignore))" in text
+    assert (
+        "overridden: too-many-columns options.max_columns 100 -> 5 by rules.too-many-columns"
+        in (text)
+    )
+    assert "overridden: require-concurrent-index-creation severity" in text
+    assert '-> ["^blood_type$"] by library_options.hipaa' in text
+    # Singular and plural as they should be.
+    assert " in 3 files, 4 statements " in text and "1 error, " in text
+    data = json.loads(plimsoll(project, "db", "lint", "-f", "json", check=1).stdout)
+    overridden = {(o["rule"], o["field"]): o for o in data["audit"]["overridden"]}
+    assert overridden[("too-many-columns", "options.max_columns")]["from"] == 100
+    selected = plimsoll(project, "db", "lint", "--select", "hipaa-phi-column-classified", check=0)
+    assert "1 rule from hipaa 1.1.0)" in selected.stdout
+
+
+def test_list_rules_shows_status(project: Path) -> None:
+    listed = json.loads(plimsoll(project, "db", "lint", "--list-rules", "-f", "json").stdout)
+    statuses = {rule["id"]: rule["status"] for rule in listed["rules"]}
+    assert statuses["require-primary-key"] == "current"
+    assert all(
+        status == "current" or status.startswith(("deprecated in", "removed in"))
+        for status in statuses.values()
+    )
+
+
+def test_conflict_lines_say_what_differs() -> None:
+    from plimsoll.cli.db_lint import audit_lines
+    from plimsoll.db.lint.compose import Audit
+
+    audit = Audit(
+        conflicts=[
+            {
+                "kind": "setting",
+                "rule": "too-many-columns",
+                "libraries": ["general", "sox"],
+                "first": {"severity": "warning", "options": {}},
+                "second": {"severity": "error", "options": {"max_columns": 50}},
+                "resolution": "general",
+            }
+        ]
+    )
+    assert audit_lines(audit) == [
+        "conflict: too-many-columns set differently by general and sox: severity warning"
+        " (general) vs error (sox); options.max_columns the default (general) vs 50 (sox);"
+        " kept general's"
+    ]

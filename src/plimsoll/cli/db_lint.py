@@ -202,7 +202,10 @@ def _run(
         ignore=_split(ignore),
         config_select=settings.select,
         config_ignore=settings.ignore,
-        config_key="db.lint",
+        config_libraries=settings.libraries,
+        library_options=settings.library_options,
+        config_file=config_file(loaded),
+        config_key=config_prefix(loaded) + "db.lint",
         overrides=overrides,
         strategy=ConflictStrategy(settings.conflict_strategy),
         pg_version=version,
@@ -235,6 +238,19 @@ def _run(
     report.extra["migrations"] = sum(1 for source in sources if source.migration)
     report.extra["run_by_migrator"] = sum(1 for source in sources if source.wrapped)
     return report
+
+
+def config_file(loaded: LoadedConfig) -> str | None:
+    """The configuration file errors name (as the config loader names it), or None."""
+    if loaded.source is None:
+        return None
+    return str(loaded.source)
+
+
+def config_prefix(loaded: LoadedConfig) -> str:
+    """What keys are prefixed with in the file: ``tool.plimsoll.`` in a pyproject.toml."""
+    source = loaded.source
+    return "tool.plimsoll." if source is not None and source.name == "pyproject.toml" else ""
 
 
 def _keep_timings(loaded: LoadedConfig) -> None:
@@ -322,32 +338,109 @@ def _render_text(report: LintReport) -> None:
         )
     counts = report.counts()
     audit = report.audit
-    libraries = ", ".join(f"{lib['name']} {lib['version']}" for lib in audit.libraries) or "none"
     where = (
-        f"{report.files} files, {report.statements} statements" if report.files else "the database"
+        f"{plural(report.files, 'file')}, {plural(report.statements, 'statement')}"
+        if report.files
+        else "the database"
     )
     out.print(
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes in {where}"
-        f" (PostgreSQL {report.pg_version}; {audit.enabled} rules from {libraries}"
+        f"{plural(counts['error'], 'error')}, {plural(counts['warning'], 'warning')},"
+        f" {plural(counts['info'], 'note')} in {where}"
+        f" (PostgreSQL {report.pg_version}; {_rules_from(audit)}"
         + (f"; {report.silenced} silenced inline" if report.silenced else "")
         + ")",
         soft_wrap=True,
         markup=False,
         highlight=False,
     )
-    for line in _scope_notes(report):
+    for line in [*_scope_notes(report), *audit_lines(audit)]:
         out.print(line, soft_wrap=True, markup=False, highlight=False)
-    for conflict in audit.conflicts:
-        subject = conflict.get("rule") or " and ".join(conflict.get("rules", []))
-        out.print(
-            f"conflict: {subject} between {' and '.join(conflict['libraries'])}:"
-            f" {conflict['resolution']}",
-            soft_wrap=True,
-            markup=False,
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _rules_from(audit: Any) -> str:
+    """``3 rules from safety 1.3.0 (2) and --select (1)``: where the enabled rules came from."""
+    versions = {lib["name"]: f"{lib['name']} {lib['version']}" for lib in audit.libraries}
+    sources = [
+        f"{versions.get(name, name)} ({count})"
+        if len(audit.sources) > 1
+        else versions.get(name, name)
+        for name, count in audit.sources.items()
+    ]
+    origin = f" from {', '.join(sources)}" if sources else ""
+    return f"{plural(audit.enabled, 'rule')}{origin}"
+
+
+def _shown(value: Any) -> str:
+    """An option value as TOML would spell it (short values whole, long lists counted)."""
+    import json
+
+    if isinstance(value, (list, tuple)) and len(value) > 4:
+        return f"[{len(value)} values]"
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except TypeError:
+        return repr(value)
+
+
+def audit_lines(audit: Any) -> list[str]:
+    """The audit trail in text: rules disabled (and why), settings overridden (from, to and
+    by what), conflicts (what differed and how it was resolved), deprecated rules."""
+    lines = []
+    unselected = [d for d in audit.disabled if d["reason"] == "not selected"]
+    for item in audit.disabled:
+        if item["reason"] == "not selected":
+            continue
+        use = f"; use {item['replacement']}" if item.get("replacement") else ""
+        lines.append(f"disabled: {item['rule']} ({item['reason']}{use})")
+    if unselected:
+        lines.append(f"disabled: {plural(len(unselected), 'rule')} not selected (--select)")
+    for item in audit.overridden:
+        by = f" by {item['by']}" if item.get("by") else ""
+        lines.append(
+            f"overridden: {item['rule']} {item['field']}"
+            f" {_shown(item['from'])} -> {_shown(item['to'])}{by}"
         )
+    for conflict in audit.conflicts:
+        lines.append(_conflict_line(conflict))
     for item in audit.deprecated:
         use = f"; use {item['replacement']}" if item.get("replacement") else ""
-        out.print(f"deprecated: {item['rule']} (since {item['deprecated_in']}){use}", markup=False)
+        lines.append(f"deprecated: {item['rule']} (since {item['deprecated_in']}){use}")
+    return lines
+
+
+def _conflict_line(conflict: dict[str, Any]) -> str:
+    """One conflict: the rule(s), the libraries, what differs, and what was kept."""
+    libraries = conflict["libraries"]
+    if conflict.get("kind") == "contradiction":
+        first, second = conflict["rules"]
+        return (
+            f"conflict: {first} ({libraries[0]}) contradicts {second} ({libraries[1]}):"
+            f" {conflict['resolution']}"
+        )
+    first, second = conflict.get("first", {}), conflict.get("second", {})
+    differences = []
+    if first.get("severity") != second.get("severity"):
+        differences.append(
+            f"severity {first.get('severity')} ({libraries[0]}) vs"
+            f" {second.get('severity')} ({libraries[1]})"
+        )
+    options_a, options_b = first.get("options") or {}, second.get("options") or {}
+    for key in sorted({*options_a, *options_b}):
+        if options_a.get(key) != options_b.get(key):
+            shown = [_shown(o[key]) if key in o else "the default" for o in (options_a, options_b)]
+            differences.append(
+                f"options.{key} {shown[0]} ({libraries[0]}) vs {shown[1]} ({libraries[1]})"
+            )
+    differ = "; ".join(differences) or "different settings"
+    return (
+        f"conflict: {conflict['rule']} set differently by {' and '.join(libraries)}: {differ};"
+        f" kept {conflict['resolution']}'s"
+    )
 
 
 def _scope_notes(report: LintReport) -> list[str]:
@@ -369,9 +462,10 @@ def _scope_notes(report: LintReport) -> list[str]:
 
 
 def _warn(report: LintReport) -> None:
-    """The run's own warnings (an ignore naming no rule), on stderr in every format."""
+    """The run's own warnings (an ignore naming no rule, or a removed one), on stderr in
+    every format."""
     err = output.err_console()
-    for warning in report.warnings:
+    for warning in [*report.audit.warnings, *report.warnings]:
         err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
 
 
@@ -388,6 +482,7 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
             "pg_versions": str(rule.pg_versions),
             "libraries": memberships.get(rule.id, []),
             "summary": rule.summary(),
+            "status": _status(rule),
         }
         for rule in sorted(registry.rules.values(), key=lambda r: r.id)
     ]
@@ -421,18 +516,34 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
-            console.print(f"    {row['summary']}", markup=False, highlight=False)
+            status = "" if row["status"] == "current" else f" ({row['status']})"
+            console.print(f"    {row['summary']}{status}", markup=False, highlight=False)
         _list_libraries(registry, console)
         return
     # The id is what --select, --ignore and --explain take: never cut.
     rule = Column("rule", no_wrap=True, min_width=widest)
     table = Table(rule, "kind", "severity", "libraries", "summary")
     for row in rows:
+        status = "" if row["status"] == "current" else f" ({row['status']})"
         table.add_row(
-            row["id"], row["kind"], row["severity"], ", ".join(row["libraries"]), row["summary"]
+            row["id"],
+            row["kind"],
+            row["severity"],
+            ", ".join(row["libraries"]),
+            row["summary"] + status,
         )
     console.print(table)
     _list_libraries(registry, console)
+
+
+def _status(rule: Any) -> str:
+    """``current``, or ``deprecated in 1.2.0; use other-rule`` / ``removed in 2.0.0; ...``."""
+    use = f"; use {rule.replacement}" if rule.replacement else ""
+    if rule.removed_in:
+        return f"removed in {rule.removed_in}{use}"
+    if rule.deprecated_in:
+        return f"deprecated in {rule.deprecated_in}{use}"
+    return "current"
 
 
 def _list_libraries(registry: Registry, console: Any) -> None:

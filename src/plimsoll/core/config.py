@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -95,13 +95,43 @@ class DebtConfig(_Model):
 
 
 class RetentionConfig(_Model):
-    """Tiered pruning, compression and rotation of history records."""
+    """Tiered pruning, compression and rotation of history records.
 
-    keep_days: int = 30
-    weekly_after_days: int = 30
-    monthly_after_days: int = 90
-    compress_after_days: int = 30
-    max_age_days: int | None = None
+    Ages are whole days, 0 or more. The tiers must be ordered, ``keep_days <=
+    weekly_after_days <= monthly_after_days``; a tier left unset follows the one before it
+    (``keep_days = 45`` alone moves the weekly tier to 45 days), a tier set out of order is
+    an error naming its key.
+    """
+
+    keep_days: int = Field(default=30, ge=0)
+    weekly_after_days: int = Field(default=30, ge=0)
+    monthly_after_days: int = Field(default=90, ge=0)
+    compress_after_days: int = Field(default=30, ge=0)
+    max_age_days: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered_tiers(self) -> RetentionConfig:
+        given = self.model_fields_set
+        if "weekly_after_days" not in given:
+            self.weekly_after_days = max(self.weekly_after_days, self.keep_days)
+        if "monthly_after_days" not in given:
+            self.monthly_after_days = max(self.monthly_after_days, self.weekly_after_days)
+        problem: tuple[str, str] | None = None
+        if self.weekly_after_days < self.keep_days:
+            problem = ("weekly_after_days", f"must be at least keep_days ({self.keep_days})")
+        elif self.monthly_after_days < self.weekly_after_days:
+            problem = (
+                "monthly_after_days",
+                f"must be at least weekly_after_days ({self.weekly_after_days})",
+            )
+        if problem is None:
+            return self
+        # A ValidationError (not a ValueError) so the error names the key itself.
+        error = PydanticCustomError("tier_order", problem[1])
+        raise ValidationError.from_exception_data(
+            type(self).__name__,
+            [InitErrorDetails(type=error, loc=(problem[0],), input=getattr(self, problem[0]))],
+        )
 
 
 class CoverageConfig(_Model):
@@ -309,10 +339,13 @@ class LintConfig(_Model):
     migrations folders. ``pg_version`` is the server major version rules assume when no
     ``--env`` says otherwise. ``migrator_settings``: migrations in the project's own folder run
     through plimsoll's migrator, which sets ``lock_timeout`` and ``statement_timeout`` itself,
-    so rules asking for them are satisfied there.
+    so rules asking for them are satisfied there. ``library_options``: options a library's
+    rules share, set once per library (``[db.lint.library_options.hipaa]
+    phi_column_patterns = [...]``); a rule's own ``options`` override them.
     """
 
     libraries: list[str] = Field(default_factory=lambda: ["safety", "general"])
+    library_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
     paths: list[str] = Field(default_factory=list)
@@ -353,10 +386,40 @@ class DbConfig(_Model):
     hook_strategy: Literal["sequential", "parallel", "dag"] = "sequential"
     hook_max_workers: int = 4
     hook_phase_timeouts: dict[str, float] = Field(default_factory=dict)
-    hook_breaker_threshold: int = 5
-    hook_breaker_reset_seconds: float = 300.0
+    hook_breaker_threshold: int = Field(default=5, ge=0)
+    hook_breaker_reset_seconds: float = Field(default=300.0, ge=0)
     lint: LintConfig = Field(default_factory=LintConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+
+    # The phases the migrator runs hooks in (``plimsoll.db.hooks.DbPhase`` has the same values,
+    # a test keeps them equal): listed here so that a misspelt phase fails at load.
+    HOOK_PHASES: ClassVar[tuple[str, ...]] = (
+        "before_validation",
+        "after_validation",
+        "before_migration",
+        "before_statement",
+        "after_statement",
+        "after_migration",
+        "on_error",
+        "cleanup",
+    )
+
+    @model_validator(mode="after")
+    def _known_hook_phases(self) -> DbConfig:
+        for index, spec in enumerate(self.hooks):
+            if spec.phase in self.HOOK_PHASES:
+                continue
+            # A ValidationError (not a ValueError) so the error names db.hooks[N].phase itself.
+            error = PydanticCustomError(
+                "unknown_phase",
+                "unknown phase: expected one of {phases}",
+                {"phases": ", ".join(self.HOOK_PHASES)},
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type=error, loc=("hooks", index, "phase"), input=spec.phase)],
+            )
+        return self
 
 
 # --- runtime --------------------------------------------------------------------------------

@@ -238,12 +238,14 @@ class Grant:
     """One privilege on an object granted to a role (``PUBLIC`` for everyone).
 
     Only grants to roles other than the object's owner are listed: the owner's privileges
-    come with ownership, which differs between environments.
+    come with ownership, which differs between environments. ``origin`` is the GRANT (or
+    the ALTER DEFAULT PRIVILEGES) that gave it, when built from files.
     """
 
     privilege: str
     grantee: str
     grantable: bool = False
+    origin: Origin | None = _origin()
 
 
 # What a new function grants without being asked: EXECUTE to PUBLIC (``acldefault('f')``).

@@ -184,7 +184,22 @@ def test_bad_names_are_usage_errors(registry: Registry) -> None:
     with pytest.raises(UsageError, match="unknown library 'on'"):
         compose(registry, ["on"])
     with pytest.raises(UsageError, match="rule gone was removed in 2.0.0; use alpha"):
-        compose(registry, ["one"], ignore=["gone"])
+        compose(registry, ["one"], select=["gone"])
+
+
+def test_ignoring_a_removed_rule_warns_and_names_the_replacement(registry: Registry) -> None:
+    # A config that only silences a rule must survive the rule's removal (CI keeps working).
+    _active, audit = compose(registry, ["one"], ignore=["gone"], config_ignore=["gone"])
+    assert (
+        audit.warnings
+        == [
+            "--ignore: rule gone was removed in 2.0.0; use alpha (ignoring it does nothing;"
+            " remove it from the list)",
+            "tool.plimsoll.db.lint.ignore: rule gone was removed in 2.0.0; use alpha (ignoring it"
+            " does nothing; remove it from the list)",
+        ][::-1]
+    )
+    assert {"rule": "gone", "reason": "removed in 2.0.0", "replacement": "alpha"} in audit.disabled
 
 
 def test_bad_options_name_the_config_key(registry: Registry) -> None:
@@ -219,3 +234,84 @@ def test_a_run_imports_only_the_rule_folders_of_its_libraries() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.split("\n")[:3] == ["False", "6 False", "True"]
+
+
+def test_library_options_reach_every_rule_taking_them(registry: Registry) -> None:
+    registry.add(
+        Library.of("three", "1.0.0", "shares", "alpha", "beta", shared_options=("limit",)),
+        "test",
+    )
+    active, audit = compose(registry, ["three"], library_options={"three": {"limit": 3}})
+    alpha = next(a for a in active if a.id == "alpha")
+    assert alpha.rule.options.limit == 3
+    # The audit says from what (the rule's own default, not null), to what, and by what.
+    assert audit.overridden == [
+        {
+            "rule": "alpha",
+            "field": "options.limit",
+            "from": 10,
+            "to": 3,
+            "by": "library_options.three",
+        }
+    ]
+    # A rule's own options still win over the library's.
+    overrides = {"alpha": RuleOverride(options={"limit": 7})}
+    active, _audit = compose(
+        registry, ["three"], library_options={"three": {"limit": 3}}, overrides=overrides
+    )
+    assert next(a for a in active if a.id == "alpha").rule.options.limit == 7
+
+
+def test_library_options_are_checked(registry: Registry) -> None:
+    registry.add(Library.of("three", "1.0.0", "shares", "alpha", shared_options=("limit",)), "test")
+    with pytest.raises(ConfigError, match=r"db.lint.library_options.three.limt: library three"):
+        compose(registry, ["three"], library_options={"three": {"limt": 3}})
+    with pytest.raises(ConfigError, match=r"unknown library 'thre' \(did you mean three\?\)"):
+        compose(registry, ["three"], library_options={"thre": {"limit": 3}})
+    with pytest.raises(
+        ConfigError, match=r"^cfg.toml: db.lint.library_options.three.limit: Input should be"
+    ):
+        compose(
+            registry,
+            ["three"],
+            library_options={"three": {"limit": "many"}},
+            config_key="db.lint",
+            config_file="cfg.toml",
+        )
+
+
+def test_config_errors_name_the_file_and_key(registry: Registry) -> None:
+    where = {"config_key": "db.lint", "config_file": "/p/plimsoll.toml"}
+    with pytest.raises(UsageError, match=r"^/p/plimsoll.toml: db.lint.libraries: unknown library"):
+        compose(registry, ["one", "hippa"], config_libraries=["one", "hippa"], **where)
+    with pytest.raises(UsageError, match=r"^--library: unknown library 'ONE' \(did you mean one"):
+        compose(registry, ["ONE"], **where)
+    with pytest.raises(UsageError, match=r"^/p/plimsoll.toml: db.lint.ignore: unknown rule"):
+        compose(registry, ["one"], config_ignore=["nope"], **where)
+    with pytest.raises(UsageError, match=r"^/p/plimsoll.toml: db.lint.rules: unknown rule"):
+        compose(registry, ["one"], overrides={"nope": RuleOverride()}, **where)
+    with pytest.raises(
+        ConfigError, match=r"^/p/plimsoll.toml: db.lint.rules.alpha.options.limit: Input should"
+    ):
+        compose(
+            registry, ["one"], overrides={"alpha": RuleOverride(options={"limit": "x"})}, **where
+        )
+
+
+def test_a_bad_regular_expression_is_a_config_error_naming_its_index() -> None:
+    registry = load_registry()
+    overrides = {"security-public-grant": RuleOverride(options={"tables": ["^ok$", "(unclosed"]})}
+    with pytest.raises(ConfigError) as caught:
+        compose(
+            registry,
+            ["general"],
+            overrides=overrides,
+            config_key="db.lint",
+            config_file="plimsoll.toml",
+        )
+    message = str(caught.value)
+    assert message.startswith(
+        "plimsoll.toml: db.lint.rules.security-public-grant.options.tables[1]"
+    )
+    assert "invalid regular expression '(unclosed'" in message
+    assert "missing ), unterminated subpattern" in message

@@ -98,12 +98,17 @@ class _Documented(SchemaRule):
 def test_options_described_in_the_docstring() -> None:
     """``name``: text in the Options docstring describes that option; the rest introduces."""
     assert option_rows(_Documented) == [
-        ("tables", "list[str]", "[]", "Patterns of the tables (name or ``schema.name``)."),
-        ("column", "str", '"tenant_id"', "The column (``tenant_id``), checked first."),
-        ("force", "bool", "false", "Also require ``FORCE ROW LEVEL SECURITY``."),
+        (
+            "tables",
+            "array of strings",
+            "[]",
+            "Patterns of the tables (name or ``schema.name``).",
+        ),
+        ("column", "string", '"tenant_id"', "The column (``tenant_id``), checked first."),
+        ("force", "boolean", "false", "Also require ``FORCE ROW LEVEL SECURITY``."),
     ]
     page = rule_markdown(_Documented, [])
-    assert "configuration:\n\nWhich tables count.\n\n| Option |" in page
+    assert "configuration:\n\nWhich tables count.\n\n- `tables` (array of strings;" in page
 
 
 def _registry() -> Registry:
@@ -125,6 +130,34 @@ def test_memberships() -> None:
     }
 
 
+def test_explain_prints_defaults_as_toml_takes_them() -> None:
+    """A regular expression with ``|`` is printed as it is, not Markdown-escaped: users copy
+    defaults from ``--explain`` into their configuration."""
+    from plimsoll.db.lint.docs import explain
+    from plimsoll.db.lint.registry import load_registry
+
+    page = explain("hipaa-phi-column-classified", load_registry())
+    assert '"(^|_)ssn($|_)"' in page
+    assert "\\|" not in page
+    assert "tuple[" not in page and "list[" not in page
+    assert "(array of strings; default" in page
+    # Shared options say where to set them once for the library.
+    assert "`db.lint.library_options.hipaa`" in page
+
+
+def test_shared_options_are_documented_in_the_index() -> None:
+    registry = _registry()
+    registry.add(
+        Library.of("beta", "1.0.0", "Shares.", "example-rule", shared_options=("patterns",)),
+        "test",
+    )
+    index = index_markdown(registry)
+    assert "Shared options (`patterns`)" in index
+    assert "`[db.lint.library_options.beta]`" in index
+    page = rule_markdown(_Example, ["beta"], {"beta": ("patterns",)})
+    assert "Shared by the beta library" in page
+
+
 def test_rule_page() -> None:
     """Title, summary, facts, options with defaults and descriptions, the body, the help."""
     page = rule_markdown(_Example, ["alpha", "zeta"])
@@ -136,12 +169,16 @@ def test_rule_page() -> None:
     assert "| Libraries | [alpha](README.md#alpha), [zeta](README.md#zeta) |" in page
     assert "| Status | deprecated in 2.0.0; use `better-rule` instead |" in page
     assert "`db.lint.rules.example-rule.options`" in page
+    # A list, not a table: values are printed as they are (a pipe is no cell border).
     assert (
-        '| `patterns` | `tuple[str, ...]` | `["ssn", "tax_id"]` | Column name patterns \\| to flag. |'
+        '- `patterns` (array of strings; default `["ssn", "tax_id"]`): Column name patterns |'
+        " to flag." in page
+    )
+    assert (
+        "- `limit` (integer or absent; default `null`): At most this many findings per table."
         in page
     )
-    assert "| `limit` | `int \\| None` | `null` | At most this many findings per table. |" in page
-    assert "| `strict` | `bool` | `false` |  |" in page
+    assert "- `strict` (boolean; default `false`):" in page
     assert "**Problem.** Something blocks writes." in page
     assert "```sql\nSELECT 1;\n```" in page
     assert page.endswith("**Remedy.** Do it the other way.\n")

@@ -117,12 +117,14 @@ def test_the_schema_files_built_statically_give_the_live_databases_findings(
     live = _findings(_catalog(pg_database))
     static = _static_findings(SCHEMA)
     assert [(rule, key) for rule, key, _line in static] == live
-    # Each at the line that made the object: the table, its column, the partition.
-    assert [line for _rule, _key, line in static] == [7, 4, 7, 11, 7, 4, 4, 11]
+    # Each at the line that made the object: the table, its column, the partition; the
+    # PUBLIC grant at the GRANT.
+    assert [line for _rule, _key, line in static] == [7, 4, 7, 11, 7, 4, 4, 14]
     lines = SCHEMA.splitlines()
     assert lines[3].startswith('CREATE TABLE "Events" (')
     assert lines[6].strip().startswith("account_id integer REFERENCES")
     assert lines[10].startswith('CREATE TABLE "Events_2025" PARTITION OF')
+    assert lines[13].startswith('GRANT SELECT ON "Events_2025" TO PUBLIC')
 
 
 def test_remedies_on_a_partitioned_table_avoid_what_it_refuses() -> None:

@@ -59,12 +59,16 @@ What is approximated, and why:
   :mod:`~plimsoll.db.ddl.partitions`.
 * **Left out**, as introspection leaves them out of ``tables``: temporary objects,
   foreign tables, the migrator's tracking table, triggers on views, objects an extension
-  creates. Not followed: ALTER DEFAULT
-  PRIVILEGES, ownership, grants to ``CURRENT_USER``-style roles (usually the owner, whose
-  privileges are not listed), ``SET ... FROM CURRENT`` in functions, range types' details.
+  creates. Not followed: ownership, grants to ``CURRENT_USER``-style roles (usually the
+  owner, whose privileges are not listed), range types' details.
 * **Privileges** are PostgreSQL's starting points plus the GRANTs and REVOKEs applied: a
   function starts with EXECUTE to PUBLIC, schema ``public`` with USAGE to PUBLIC (as from
-  PostgreSQL 15); column privileges, sequences', functions' and schemas' are followed.
+  PostgreSQL 15); column privileges, sequences', functions' and schemas' are followed, each
+  grant with the origin of the statement that gave it. **ALTER DEFAULT PRIVILEGES** applies
+  to the tables, views, sequences and functions created after it, as PostgreSQL does (the
+  global defaults replace the built-in ones, ``IN SCHEMA`` ones add to them); the script is
+  taken to run as one role, so ``FOR ROLE`` is read as that role (see
+  :mod:`~plimsoll.db.ddl.privileges`).
 * **LIKE** copies columns with NOT NULL, then defaults, identity, generation expressions,
   check constraints, indexes and comments as its INCLUDING options say; **INHERITS** copies
   the parents' columns (merged by name), NOT NULL, defaults and inheritable checks, and

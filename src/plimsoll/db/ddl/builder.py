@@ -17,6 +17,7 @@ from plimsoll.db.ddl import (
     functions,
     grants_comments,
     indexes,
+    privileges,
     renames,
     sequences,
     tables,
@@ -113,6 +114,7 @@ HANDLERS: dict[str, Handler] = {
     "CreateExtensionStmt": _create_extension,
     "CommentStmt": grants_comments.comment,
     "GrantStmt": grants_comments.grant,
+    "AlterDefaultPrivilegesStmt": privileges.alter_default_privileges,
     "VariableSetStmt": _set,
 }
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from plimsoll.db.catalog import Function, Origin, quote_literal
+from plimsoll.db.catalog import Function, Grant, Origin, quote_literal
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.ddl.state import grant_set, quote, sql_name
+from plimsoll.db.ddl.privileges import default_privileges
+from plimsoll.db.ddl.state import Privileges, grant_set, quote, sql_name
 from plimsoll.db.ddl.types import bare
 from plimsoll.db.sqljson import Node, constant, strings, unwrap
 
@@ -25,6 +26,8 @@ _PARAMETER_MODES = {
 }
 # Modes of the parameters that are not arguments (results).
 _RESULT_MODES = ("OUT", "TABLE")
+# What every new function grants (acldefault('f')).
+_PUBLIC_EXECUTE = Grant("EXECUTE", "PUBLIC")
 # Settings whose list values PostgreSQL quotes as identifiers in proconfig (GUC_LIST_QUOTE).
 _LIST_QUOTE_SETTINGS = frozenset(
     {
@@ -55,7 +58,7 @@ class FunctionDraft:
         self.leakproof = False
         self.config: list[str] = []
         # A new function's privileges: EXECUTE to PUBLIC (acldefault).
-        self.grants: dict[tuple[str, str], bool] = {("EXECUTE", "PUBLIC"): False}
+        self.grants: Privileges = {("EXECUTE", "PUBLIC"): _PUBLIC_EXECUTE}
         self.body: str | None = None
         self.sql_body = False
         self.origin = origin
@@ -160,7 +163,7 @@ def create_function(model: Model, node: Node) -> None:
         function.returns = f"SETOF {returns}" if return_type.get("setof") else returns
     elif not function.procedure:
         function.returns = out_types[0] if len(out_types) == 1 else "record"
-    _function_options(function, node.get("options"))
+    _function_options(function, node.get("options"), model.path)
     if node.get("sql_body") is not None:
         function.sql_body = True
         tokens = model.tokens()
@@ -173,6 +176,10 @@ def create_function(model: Model, node: Node) -> None:
         # CREATE OR REPLACE keeps the function's comment and privileges.
         function.comment = previous.comment
         function.grants = previous.grants
+    else:
+        defaults = default_privileges(model, "FUNCTIONS", function.schema)
+        if defaults is not None:
+            function.grants = dict(defaults)
     model.add_function(function)
 
 
@@ -180,10 +187,10 @@ def alter_function(model: Model, node: Node) -> None:
     """ALTER FUNCTION's options (volatility, SECURITY, SET ...)."""
     function = model.functions.get(function_key(model, node.get("func") or {}) or "")
     if function is not None:
-        _function_options(function, node.get("actions"))
+        _function_options(function, node.get("actions"), model.path)
 
 
-def _function_options(function: FunctionDraft, options: Any) -> None:
+def _function_options(function: FunctionDraft, options: Any, path: list[str]) -> None:
     for item in options or ():
         option = unwrap(item)[1]
         name = option.get("defname", "")
@@ -199,14 +206,18 @@ def _function_options(function: FunctionDraft, options: Any) -> None:
         elif name == "leakproof":
             function.leakproof = bool(constant(argument))
         elif name == "set":
-            _function_setting(function, unwrap(argument)[1])
+            _function_setting(function, unwrap(argument)[1], path)
         elif name == "as":
             parts = strings(unwrap(argument)[1].get("items"))
             function.body = parts[-1] if parts else ""
 
 
-def _function_setting(function: FunctionDraft, statement: Node) -> None:
-    """SET / RESET in a function: proconfig's ``name=value`` entries."""
+def _function_setting(function: FunctionDraft, statement: Node, path: list[str]) -> None:
+    """SET / RESET in a function: proconfig's ``name=value`` entries.
+
+    ``SET search_path FROM CURRENT`` stores the search path in force when the function is
+    created (``path``, as the script set it); another setting FROM CURRENT has a value the
+    script cannot know, and is left out."""
     kind = statement.get("kind", "")
     name = statement.get("name", "")
     if kind == "VAR_RESET_ALL":
@@ -222,6 +233,8 @@ def _function_setting(function: FunctionDraft, statement: Node) -> None:
                 text = quote(value)
             values.append(text)
         kept.append(f"{name}={', '.join(values)}")
+    elif kind == "VAR_SET_CURRENT" and name == "search_path":
+        kept.append(f"{name}={', '.join(quote(schema) for schema in path)}")
     elif kind not in ("VAR_RESET", "VAR_SET_DEFAULT"):
         return
     function.config = kept

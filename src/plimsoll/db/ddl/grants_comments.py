@@ -11,16 +11,17 @@ listed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from plimsoll.db.catalog import Grant
 from plimsoll.db.ddl.functions import FunctionDraft, function_key
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.ddl.state import TableDraft
+from plimsoll.db.ddl.privileges import Change, role_names
+from plimsoll.db.ddl.state import TableDraft, grant_set, privileges_of
 from plimsoll.db.ddl.user_types import set_type_comment
 from plimsoll.db.ddl.views import ViewDraft
 from plimsoll.db.sqljson import Node, constant, strings, unwrap
+
+__all__ = ["comment", "grant", "role_names"]
 
 # Privileges GRANT ALL gives on a table or view (PostgreSQL 17 adds MAINTAIN; a static build
 # does not know the server, so it follows the versions most schemas target).
@@ -49,8 +50,6 @@ _ROUTINE_KINDS = {
     "OBJECT_PROCEDURE": (True,),
     "OBJECT_ROUTINE": (False, True),
 }
-# Privileges by (privilege, grantee), with their grant option.
-Privileges = dict[tuple[str, str], bool]
 
 
 def comment(model: Model, node: Node) -> None:
@@ -105,8 +104,7 @@ def grant(model: Model, node: Node) -> None:
                     columns.setdefault(column, []).append(privilege)
             else:
                 privileges.append(privilege)
-    grantees = role_names(node.get("grantees"), "PUBLIC", special=False)
-    change = _Change(grantees, bool(node.get("is_grant")), bool(node.get("grant_option")))
+    change = Change.of(node, model.here())
     if objtype == "OBJECT_TABLE":
         for target in _targets(model, node):
             if privileges is None:
@@ -117,9 +115,9 @@ def grant(model: Model, node: Node) -> None:
                 _column_grants(target, columns, change)
     elif objtype == "OBJECT_SEQUENCE":
         for sequence in _sequences(model, node):
-            held = _as_privileges(sequence["grants"])
+            held = privileges_of(sequence["grants"])
             change.apply(held, _ALL_PRIVILEGES[objtype] if privileges is None else privileges)
-            sequence["grants"] = _as_grants(held)
+            sequence["grants"] = grant_set(held)
     elif objtype in _ROUTINE_KINDS:
         wanted = _ALL_PRIVILEGES[objtype] if privileges is None else privileges
         for function in _functions(model, node, objtype):
@@ -132,46 +130,16 @@ def grant(model: Model, node: Node) -> None:
                 change.apply(held, _ALL_PRIVILEGES[objtype] if privileges is None else privileges)
 
 
-class _Change:
-    """What one GRANT or REVOKE does to a set of privileges."""
-
-    def __init__(self, grantees: list[str], granting: bool, option: bool) -> None:
-        self.grantees = grantees
-        self.granting = granting
-        self.option = option
-
-    def apply(self, held: Privileges, privileges: Iterable[str]) -> None:
-        """Grant or revoke ``privileges`` in ``held`` (changed in place)."""
-        for privilege in privileges:
-            for grantee in self.grantees:
-                pair = (privilege, grantee)
-                if self.granting:
-                    held[pair] = held.get(pair, False) or self.option
-                elif self.option:
-                    if pair in held:
-                        held[pair] = False
-                else:
-                    held.pop(pair, None)
-
-
-def _column_grants(table: TableDraft, columns: dict[str, list[str]], change: _Change) -> None:
+def _column_grants(table: TableDraft, columns: dict[str, list[str]], change: Change) -> None:
     """Column privileges (``attacl``): a frozenset of Grants in each column record."""
     for name, privileges in columns.items():
         record = table.columns.get(name)
         if record is None:
             continue
-        held = _as_privileges(record["grants"])
+        held = privileges_of(record["grants"])
         wanted = _ALL_COLUMN_PRIVILEGES if privileges == ["ALL"] else privileges
         change.apply(held, wanted)
-        record["grants"] = _as_grants(held)
-
-
-def _as_privileges(grants: frozenset[Grant]) -> Privileges:
-    return {(g.privilege, g.grantee): g.grantable for g in grants}
-
-
-def _as_grants(held: Privileges) -> frozenset[Grant]:
-    return frozenset(Grant(p, g, o) for (p, g), o in held.items())
+        record["grants"] = grant_set(held)
 
 
 def _sequences(model: Model, node: Node) -> list[dict[str, Any]]:
@@ -215,19 +183,3 @@ def _targets(model: Model, node: Node) -> list[TableDraft | ViewDraft]:
             if found is not None:
                 targets.append(found)
     return targets
-
-
-def role_names(items: Any, public: str, *, special: bool) -> list[str]:
-    """The roles of a list of RoleSpec nodes: names, ``public`` for PUBLIC, and (when
-    ``special``) ``CURRENT_USER``-style roles as those words in lower case."""
-    out = []
-    for item in items or ():
-        role = unwrap(item)[1]
-        kind = role.get("roletype", "")
-        if kind == "ROLESPEC_PUBLIC":
-            out.append(public)
-        elif kind == "ROLESPEC_CSTRING":
-            out.append(role.get("rolename", ""))
-        elif special:
-            out.append(kind.removeprefix("ROLESPEC_").lower())
-    return out

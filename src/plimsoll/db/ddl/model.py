@@ -12,9 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from plimsoll.db.catalog import EnumType, LineIndex, Origin, ScriptOrigin
+from plimsoll.db.catalog import EnumType, Grant, LineIndex, Origin, ScriptOrigin
 from plimsoll.db.ddl.names import choose_name, make_object_name
-from plimsoll.db.ddl.state import INDEX_KINDS, ConstraintDraft, IndexDraft, TableDraft
+from plimsoll.db.ddl.state import (
+    INDEX_KINDS,
+    ConstraintDraft,
+    IndexDraft,
+    Privileges,
+    TableDraft,
+)
 from plimsoll.db.ddl.tokens import Tokens
 from plimsoll.db.ddl.types import PG_TYPES, ROW_TYPE_KINDS, type_key
 from plimsoll.db.sqljson import SERIAL_TYPES, JsonScript, JsonStatement, Node, strings, type_name
@@ -25,8 +31,8 @@ if TYPE_CHECKING:
     from plimsoll.db.ddl.views import ViewDraft
 
 # What a fresh database grants on schema ``public`` (PostgreSQL 15 on: USAGE to PUBLIC;
-# CREATE too before 15). Privileges are (privilege, grantee) -> grant option.
-PUBLIC_SCHEMA_GRANTS: dict[tuple[str, str], bool] = {("USAGE", "PUBLIC"): False}
+# CREATE too before 15). Privileges are (privilege, grantee) -> Grant.
+PUBLIC_SCHEMA_GRANTS: Privileges = {("USAGE", "PUBLIC"): Grant("USAGE", "PUBLIC")}
 
 
 _NONE_TAKEN: dict[str, int] = {}
@@ -46,9 +52,10 @@ class Model:
         # The schema of each extension (plpgsql's is pg_catalog, as its control file says).
         self.extension_schemas: dict[str, str] = {"plpgsql": "pg_catalog"}
         # The grants of each schema (a new schema has none; public has PUBLIC's USAGE).
-        self.schema_grants: dict[str, dict[tuple[str, str], bool]] = {
-            "public": dict(PUBLIC_SCHEMA_GRANTS)
-        }
+        self.schema_grants: dict[str, Privileges] = {"public": dict(PUBLIC_SCHEMA_GRANTS)}
+        # ALTER DEFAULT PRIVILEGES: by (TABLES|SEQUENCES|FUNCTIONS|..., schema or None for
+        # every schema), what new objects are granted (see plimsoll.db.ddl.privileges).
+        self.default_privileges: dict[tuple[str, str | None], Privileges] = {}
         self.domains: dict[str, DomainDraft] = {}
         self.composites: dict[str, CompositeDraft] = {}
         self.tables: dict[str, TableDraft] = {}

@@ -12,6 +12,8 @@ from typing import Any
 from plimsoll.db.ddl.drops import make_room
 from plimsoll.db.ddl.expressions import integer
 from plimsoll.db.ddl.model import Model
+from plimsoll.db.ddl.privileges import default_privileges
+from plimsoll.db.ddl.state import grant_set
 from plimsoll.db.ddl.types import INTEGER_MAXIMUM, INTEGER_MINIMUM, bare
 from plimsoll.db.sqljson import Node, constant, def_options, strings, unwrap
 
@@ -37,7 +39,7 @@ def create_sequence(model: Model, node: Node) -> None:
         "cycle": False,
         "owned_by": None,
         "comment": None,
-        "grants": frozenset(),
+        "grants": grant_set(default_privileges(model, "SEQUENCES", schema) or {}),
         "origin": model.here(),
     }
     _sequence_options(model, sequence, node.get("options"), creating=True)

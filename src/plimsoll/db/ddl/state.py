@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from plimsoll.db.catalog import (
@@ -126,9 +126,19 @@ def column_record(name: str, type_: str, origin: Origin | None) -> dict[str, Any
     return record
 
 
-def grant_set(grants: dict[tuple[str, str], bool]) -> frozenset[Grant]:
-    """Privileges by (privilege, grantee), with their grant option, as catalog Grants."""
-    return frozenset([Grant(p, g, o) for (p, g), o in grants.items()])
+# Privileges held on an object, by (privilege, grantee): each a catalog Grant (its grant
+# option, and the origin of the statement that gave it).
+Privileges = dict[tuple[str, str], Grant]
+
+
+def grant_set(grants: Privileges) -> frozenset[Grant]:
+    """Privileges by (privilege, grantee) as the catalog's set of Grants."""
+    return frozenset(grants.values())
+
+
+def privileges_of(grants: Iterable[Grant]) -> Privileges:
+    """A set of Grants (a column's) keyed by (privilege, grantee), to change in place."""
+    return {(g.privilege, g.grantee): g for g in grants}
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -410,7 +420,7 @@ class TableDraft:
         self.indexes: dict[str, IndexDraft] = {}
         self.triggers: dict[str, TriggerDraft] = {}
         self.policies: dict[str, Policy] = {}
-        self.grants: dict[tuple[str, str], bool] = {}
+        self.grants: Privileges = {}
         self.comment: str | None = None
         self.rls_enabled = False
         self.rls_forced = False

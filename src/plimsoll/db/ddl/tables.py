@@ -24,6 +24,7 @@ from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.names import name_addition
 from plimsoll.db.ddl.partition_keys import bound_text, partition_key
 from plimsoll.db.ddl.partitions import clone_all, copy_columns
+from plimsoll.db.ddl.privileges import default_privileges
 from plimsoll.db.ddl.state import (
     COLUMN_DEFAULTS,
     INDEX_KINDS,
@@ -148,6 +149,9 @@ def _add_table(model: Model, schema: str, name: str, relation: Node) -> TableDra
     table = TableDraft(schema, name, model.here())
     if relation.get("relpersistence") == "u":
         table.unlogged = True
+    defaults = default_privileges(model, "TABLES", schema)
+    if defaults:
+        table.grants = dict(defaults)
     key = table.key
     model.tables[key] = table
     model.relations[key] = "r"

@@ -12,7 +12,8 @@ from typing import Any
 from plimsoll.db.catalog import Origin, View
 from plimsoll.db.ddl.drops import drop_relation
 from plimsoll.db.ddl.model import Model
-from plimsoll.db.ddl.state import IndexDraft, grant_set
+from plimsoll.db.ddl.privileges import default_privileges
+from plimsoll.db.ddl.state import IndexDraft, Privileges, grant_set
 from plimsoll.db.ddl.tokens import Tokens
 from plimsoll.db.sqljson import Node, walk
 
@@ -26,7 +27,7 @@ class ViewDraft:
         self.definition = ""
         self.materialized = False
         self.comment: str | None = None
-        self.grants: dict[tuple[str, str], bool] = {}
+        self.grants: Privileges = {}
         self.depends_on: set[str] = set()
         # A materialized view's indexes, by name.
         self.indexes: dict[str, IndexDraft] = {}
@@ -72,6 +73,8 @@ def define_view(model: Model, relation: Node, query: Any, materialized: bool, re
         # CREATE OR REPLACE keeps the view's comment and privileges.
         view.comment = previous.comment
         view.grants = previous.grants
+    else:
+        view.grants = dict(default_privileges(model, "TABLES", schema) or {})
     tokens = model.tokens()
     start = tokens.find_top(tokens.at(relation.get("location", model.start)), "AS")
     view.definition = tokens.text(start + 1, _query_end(tokens, start))

@@ -5,9 +5,15 @@ a conflict; so are two enabled rules of which one declares the other in ``confli
 The strategy resolves them: ``error`` refuses the combination (exit 2), ``warn`` keeps the
 first setting (or both rules) and says so, ``prefer-first`` and ``prefer-last`` keep the
 earlier or the later library's choice. Then ``select`` narrows, ``ignore`` and the config
-disable, and the config's per-rule severity and options override. The :class:`Audit` records
-the libraries and versions, what was disabled and why, what was overridden, the conflicts and
-how they were resolved, and deprecated rules still in use.
+disable, the config's library options (``library_options``: the options a library's rules
+share, set once) apply to each rule of the library that takes them, and the config's
+per-rule severity and options override. The :class:`Audit` records the libraries and
+versions, what was disabled and why, what was overridden (from the effective value to the
+new one, and by which setting), the conflicts and how they were resolved, deprecated rules
+still in use, and warnings about the configuration (an ignore naming a removed rule).
+
+Errors about the configuration name the file (``config_file``) and the key path
+(``db.lint.rules.<id>.options.tables[0]``) and exit 2.
 """
 
 from __future__ import annotations
@@ -68,7 +74,10 @@ class Audit:
     overridden: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     deprecated: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     enabled: int = 0
+    # How many enabled rules each library (or ``--select``) brought in.
+    sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def reports_syntax_errors(self) -> bool:
@@ -80,10 +89,12 @@ class Audit:
         return {
             "libraries": self.libraries,
             "rules_enabled": self.enabled,
+            "rules_by_source": self.sources,
             "disabled": self.disabled,
             "overridden": self.overridden,
             "conflicts": self.conflicts,
             "deprecated": self.deprecated,
+            "warnings": self.warnings,
         }
 
 
@@ -96,12 +107,33 @@ class _Choice:
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    """``unknown <kind> 'name'``, with the closest known name (case set aside)."""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    hint = f" (did you mean {by_lower[close[0]]}?)" if close else ""
     return f"unknown {kind} {name!r}{hint}"
 
 
-def _check_ids(registry: Registry, ids: Iterable[str], where: str) -> None:
+class _Where:
+    """Where a setting came from, for messages: a command-line flag or a config key (with
+    its file)."""
+
+    def __init__(self, config_key: str, config_file: str | None) -> None:
+        self.config_key = config_key
+        self.config_file = config_file
+
+    def key(self, suffix: str) -> str:
+        """``<file>: db.lint.<suffix>`` (the file left out when unknown)."""
+        key = f"{self.config_key}.{suffix}"
+        return f"{self.config_file}: {key}" if self.config_file else key
+
+
+def _check_ids(
+    registry: Registry, ids: Iterable[str], where: str, *, ignoring: Audit | None = None
+) -> None:
+    """Refuse unknown rule ids (exit 2). A removed rule is refused too, except in an ignore
+    (``ignoring`` is the audit then): silencing a rule that no longer exists is harmless,
+    and a rule-package upgrade must not break CI over it, so it becomes a warning."""
     for rule_id in ids:
         if rule_id == SYNTAX_ERROR:
             continue  # the engine's own finding: it can be selected and ignored like a rule
@@ -110,7 +142,17 @@ def _check_ids(registry: Registry, ids: Iterable[str], where: str) -> None:
             raise UsageError(f"{where}: {_unknown('rule', rule_id, registry.rules)}")
         if rule.removed_in:
             use = f"; use {rule.replacement}" if rule.replacement else ""
-            raise UsageError(f"{where}: rule {rule_id} was removed in {rule.removed_in}{use}")
+            if ignoring is None:
+                raise UsageError(f"{where}: rule {rule_id} was removed in {rule.removed_in}{use}")
+            ignoring.warnings.append(
+                f"{where}: rule {rule_id} was removed in {rule.removed_in}{use}"
+                " (ignoring it does nothing; remove it from the list)"
+            )
+            entry = {"rule": rule_id, "reason": f"removed in {rule.removed_in}"}
+            if rule.replacement:
+                entry["replacement"] = rule.replacement
+            if entry not in ignoring.disabled:
+                ignoring.disabled.append(entry)
 
 
 @timed_operation(Operation.RULE_COMPOSITION)
@@ -126,32 +168,41 @@ def compose(
     config_key: str = "tool.plimsoll.db.lint",
     config_select: Iterable[str] = (),
     config_ignore: Iterable[str] = (),
+    config_libraries: Iterable[str] = (),
+    library_options: Mapping[str, Mapping[str, Any]] | None = None,
+    config_file: str | None = None,
 ) -> tuple[list[ActiveRule], Audit]:
     """The rules to run and the audit trail; UsageError/ConfigError (exit 2) on bad names.
 
     ``select``/``ignore`` come from the command line, ``config_select``/``config_ignore`` from
     the configuration: they act together, and errors and the audit trail say which named a
     rule. ``syntax-error`` (the engine's finding) may be named too: ignored, files that do not
-    parse are not reported (the audit trail says so).
+    parse are not reported (the audit trail says so). ``config_libraries`` are the names of
+    ``libraries`` that the configuration gave (the others came from ``--library``), so an
+    unknown one is reported under the right name; ``library_options`` are the options each
+    library's rules share (``db.lint.library_options``); ``config_file`` is named in errors
+    about the configuration.
     """
+    where = _Where(config_key, config_file)
     overrides = dict(overrides or {})
     config_select, config_ignore = list(config_select), list(config_ignore)
-    _check_ids(registry, config_select, f"{config_key}.select")
-    _check_ids(registry, config_ignore, f"{config_key}.ignore")
+    audit = Audit()
+    _check_ids(registry, config_select, where.key("select"))
+    _check_ids(registry, config_ignore, where.key("ignore"), ignoring=audit)
     _check_ids(registry, select, "--select")
-    _check_ids(registry, ignore, "--ignore")
-    _check_ids(registry, overrides, f"{config_key}.rules")
+    _check_ids(registry, ignore, "--ignore", ignoring=audit)
+    _check_ids(registry, overrides, where.key("rules"))
+    shared = _library_options(registry, library_options or {}, where)
     ignored_by = {rule_id: f"{config_key}.ignore" for rule_id in config_ignore}
     ignored_by.update({rule_id: "--ignore" for rule_id in ignore})
     select = [*config_select, *select]
     ignore = [*config_ignore, *ignore]
-    audit = Audit()
     if SYNTAX_ERROR in ignored_by:
         audit.disabled.append(
             {"rule": SYNTAX_ERROR, "reason": f"ignored ({ignored_by[SYNTAX_ERROR]})"}
         )
     select = [rule_id for rule_id in select if rule_id != SYNTAX_ERROR]
-    chosen = _from_libraries(registry, libraries, strategy, audit)
+    chosen = _from_libraries(registry, libraries, strategy, audit, set(config_libraries), where)
     for rule_id in select:
         if rule_id not in chosen:
             rule = registry.rules[rule_id]
@@ -162,11 +213,18 @@ def compose(
         rule_class = registry.rules[rule_id]
         reason = _disabled_reason(rule_class, rule_id, select, ignored_by, overrides, pg_version)
         if reason:
-            audit.disabled.append({"rule": rule_id, "reason": reason})
+            entry = {"rule": rule_id, "reason": reason}
+            if rule_class.removed_in and rule_class.replacement:
+                entry["replacement"] = rule_class.replacement
+            if entry not in audit.disabled:
+                audit.disabled.append(entry)
             continue
         override = overrides.get(rule_id, RuleOverride())
-        severity, options = _apply_override(rule_id, choice, override, audit)
-        instance = rule_class(_options(rule_class, options, f"{config_key}.rules.{rule_id}"))
+        base = _shared_options(registry, rule_class, choice, shared, audit)
+        severity, options = _apply_override(rule_class, choice, base, override, audit)
+        instance = rule_class(
+            _options(rule_class, options, override.options, choice, shared, where)
+        )
         if rule_class.deprecated_in:
             audit.deprecated.append(
                 {
@@ -176,18 +234,95 @@ def compose(
                 }
             )
         active.append(ActiveRule(instance, severity, tuple(choice.libraries)))
+        audit.sources[choice.library] = audit.sources.get(choice.library, 0) + 1
     audit.enabled = len(active)
     return active, audit
 
 
+def _library_options(
+    registry: Registry, given: Mapping[str, Mapping[str, Any]], where: _Where
+) -> dict[str, dict[str, Any]]:
+    """The configured library options, checked: a known library, options it shares."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, options in given.items():
+        library = registry.libraries.get(name)
+        if library is None:
+            unknown = _unknown("library", name, registry.libraries)
+            raise ConfigError(f"{where.key('library_options')}: {unknown}")
+        for key in options:
+            if key not in library.shared_options:
+                offered = ", ".join(library.shared_options) or "none"
+                raise ConfigError(
+                    f"{where.key(f'library_options.{name}.{key}')}: library {name} shares no"
+                    f" option {key!r} (it shares: {offered}; set other options per rule under"
+                    f" {where.config_key}.rules.<id>.options)"
+                )
+        out[name] = dict(options)
+    return out
+
+
+def _shared_options(
+    registry: Registry,
+    rule: type[Rule],
+    choice: _Choice,
+    shared: Mapping[str, Mapping[str, Any]],
+    audit: Audit,
+) -> dict[str, Any]:
+    """The rule's options once its libraries' shared options are applied (in library order).
+
+    A rule enabled by ``--select`` alone takes the shared options of the libraries it
+    belongs to: they describe the schema, whichever way the rule was turned on.
+    """
+    options = dict(choice.options)
+    fields = rule.Options.model_fields
+    libraries = [name for name in choice.libraries if name in shared]
+    if not libraries and "--select" in choice.libraries:
+        libraries = [name for name in shared if rule.id in registry.libraries[name].rule_ids]
+    for library in libraries:
+        for key, value in shared.get(library, {}).items():
+            if key not in fields:
+                continue
+            before = options.get(key, _default(rule, key))
+            if before != value:
+                audit.overridden.append(
+                    {
+                        "rule": rule.id,
+                        "field": f"options.{key}",
+                        "from": before,
+                        "to": value,
+                        "by": f"library_options.{library}",
+                    }
+                )
+            options[key] = value
+    return options
+
+
+def _default(rule: type[Rule], key: str) -> Any:
+    """The rule's own default for option ``key`` (as plain data: lists, not tuples)."""
+    info = rule.Options.model_fields.get(key)
+    if info is None:
+        return None
+    value = info.get_default(call_default_factory=True, validated_data={})
+    if isinstance(value, (tuple, frozenset, set)):
+        value = list(value)
+    return value
+
+
 def _from_libraries(
-    registry: Registry, libraries: list[str], strategy: ConflictStrategy, audit: Audit
+    registry: Registry,
+    libraries: list[str],
+    strategy: ConflictStrategy,
+    audit: Audit,
+    from_config: set[str],
+    where: _Where,
 ) -> dict[str, _Choice]:
     chosen: dict[str, _Choice] = {}
     for name in libraries:
         library = registry.libraries.get(name)
         if library is None:
-            raise UsageError(f"--library: {_unknown('library', name, registry.libraries)}")
+            unknown = _unknown("library", name, registry.libraries)
+            source = where.key("libraries") if name in from_config else "--library"
+            raise UsageError(f"{source}: {unknown}")
         audit.libraries.append(
             {"name": library.name, "version": library.version, "rules": len(library.rules)}
         )
@@ -288,9 +423,14 @@ def _disabled_reason(
 
 
 def _apply_override(
-    rule_id: str, choice: _Choice, override: RuleOverride, audit: Audit
+    rule: type[Rule],
+    choice: _Choice,
+    options: dict[str, Any],
+    override: RuleOverride,
+    audit: Audit,
 ) -> tuple[Severity, dict[str, Any]]:
-    severity, options = choice.severity, dict(choice.options)
+    rule_id = rule.id
+    severity, options = choice.severity, dict(options)
     if override.severity is not None and override.severity is not severity:
         audit.overridden.append(
             {
@@ -302,18 +442,39 @@ def _apply_override(
         )
         severity = override.severity
     for key, value in override.options.items():
-        if options.get(key) != value:
+        before = options.get(key, _default(rule, key))
+        if before != value:
             audit.overridden.append(
-                {"rule": rule_id, "field": f"options.{key}", "from": options.get(key), "to": value}
+                {
+                    "rule": rule_id,
+                    "field": f"options.{key}",
+                    "from": before,
+                    "to": value,
+                    "by": f"rules.{rule_id}",
+                }
             )
         options[key] = value
     return severity, options
 
 
-def _options(rule: type[Rule], options: Mapping[str, Any], key: str) -> Any:
+def _options(
+    rule: type[Rule],
+    options: Mapping[str, Any],
+    own: Mapping[str, Any],
+    choice: _Choice,
+    shared: Mapping[str, Mapping[str, Any]],
+    where: _Where,
+) -> Any:
+    """The rule's Options; a ConfigError naming the file and key of the bad value."""
     try:
         return rule.Options(**options)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{key}.options.{where}: {first['msg']}") from None
+        loc = [str(p) for p in first["loc"]]
+        path = loc[0] + "".join(f"[{p}]" for p in loc[1:]) if loc else ""
+        # Name the setting the value came from: the rule's options, or a library's.
+        key = f"rules.{rule.id}.options.{path}"
+        for library in choice.libraries:
+            if loc and loc[0] not in own and loc[0] in shared.get(library, {}):
+                key = f"library_options.{library}.{path}"
+        raise ConfigError(f"{where.key(key)}: {first['msg']}") from None

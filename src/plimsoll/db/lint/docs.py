@@ -18,7 +18,9 @@ import json
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -95,13 +97,48 @@ def _body(rule: type[Rule]) -> str:
     return "\n".join(lines[1:]).strip()
 
 
+_TOML_SCALARS = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "absent",
+}
+
+
 def _type_name(annotation: Any) -> str:
-    """A readable name of a field's type (``int``, ``list[str]``, ``str | None``)."""
-    if annotation is None:
-        return "None"
-    if isinstance(annotation, type) and not getattr(annotation, "__args__", None):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "")
+    """A field's type in the configuration's terms (TOML): ``string``, ``integer``,
+    ``array of strings``, ``table of strings``, ``string or absent``, ``"a", "b" or "c"``."""
+    origin = typing.get_origin(annotation)
+    arguments = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+    if origin is typing.Annotated:
+        return _type_name(arguments[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in arguments)
+    if origin is typing.Literal:
+        return " or ".join(json.dumps(a) for a in arguments)
+    if origin in (list, tuple, set, frozenset, Sequence):
+        kinds = {_type_name(a) for a in arguments}
+        if len(kinds) == 1:
+            (kind,) = kinds
+            return f"array of {_plural(kind)}"
+        return "array"
+    if origin in (dict, Mapping):
+        return f"table of {_plural(_type_name(arguments[1]))}" if len(arguments) == 2 else "table"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " or ".join(json.dumps(m.value) for m in annotation)
+    if annotation in _TOML_SCALARS:
+        return _TOML_SCALARS[annotation]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "table"
+    return "value"
+
+
+def _plural(kind: str) -> str:
+    """``strings``, ``integers``; a compound kind stays as it is (``values of ...``)."""
+    if kind in ("string", "integer", "number", "boolean", "table", "array", "value"):
+        return kind + "s"
+    return f"values ({kind})"
 
 
 def _default_text(info: FieldInfo) -> str:
@@ -208,8 +245,15 @@ def _status(rule: type[Rule]) -> str | None:
     return None
 
 
-def rule_markdown(rule: type[Rule], libraries: list[str]) -> str:
-    """The documentation page of ``rule``; ``libraries`` are those that enable it."""
+def rule_markdown(
+    rule: type[Rule], libraries: list[str], shared: Mapping[str, tuple[str, ...]] | None = None
+) -> str:
+    """The documentation page of ``rule``; ``libraries`` are those that enable it and
+    ``shared`` the options each library shares (set once for all its rules).
+
+    Options are a list, not a table: a table cell must escape ``|`` even inside code, and
+    ``--explain`` prints this text for people to copy defaults from.
+    """
     lines = [f"# {rule.id}", "", rule.summary(), "", "| | |", "| --- | --- |"]
     lines.append(f"| Default severity | {rule.severity.value} |")
     lines.append(f"| PostgreSQL versions | {_cell(str(rule.pg_versions))} |")
@@ -232,12 +276,16 @@ def rule_markdown(rule: type[Rule], libraries: list[str]) -> str:
         intro, _ = options_docstring(rule.Options)
         if intro:
             lines.extend(["", intro])
-        lines.extend(["", "| Option | Type | Default | Description |", "| --- | --- | --- | --- |"])
+        lines.append("")
         for name, type_name, default, description in rows:
-            lines.append(
-                f"| `{name}` | {_cell(_code(type_name))} | {_cell(_code(default))}"
-                f" | {_cell(description)} |"
+            owners = [lib for lib in libraries if name in (shared or {}).get(lib, ())]
+            note = "".join(
+                f" Shared by the {lib} library: set it once for all its rules under"
+                f" `db.lint.library_options.{lib}`."
+                for lib in owners
             )
+            text = " ".join(f"{description}{note}".split())
+            lines.append(f"- `{name}` ({type_name}; default {_code(default)}): {text}".rstrip())
         lines.append("")
     else:
         lines.extend(["This rule has no options.", ""])
@@ -293,6 +341,17 @@ def index_markdown(registry: Registry) -> str:
         library = registry.libraries[name]
         rules = [registry.rules[r] for r in library.rule_ids if r in registry.rules]
         lines.extend([f"## {name}", "", f"Version {library.version}. {library.description}", ""])
+        if library.shared_options:
+            names = ", ".join(f"`{option}`" for option in library.shared_options)
+            lines.extend(
+                [
+                    f"Shared options ({names}): set them once for every rule of the library",
+                    f"that takes them, under `[db.lint.library_options.{name}]` in the",
+                    "configuration; a rule's own `options` still override them. Each rule's",
+                    "page describes them.",
+                    "",
+                ]
+            )
         if rules:
             lines.extend(_table(rules))
         else:
@@ -325,11 +384,17 @@ def index_markdown(registry: Registry) -> str:
     return "\n".join(lines) + "\n"
 
 
+def shared_options(registry: Registry) -> dict[str, tuple[str, ...]]:
+    """The options each library of ``registry`` shares among its rules."""
+    return {name: lib.shared_options for name, lib in registry.libraries.items()}
+
+
 def pages(registry: Registry) -> dict[str, str]:
     """Every generated file of ``registry``'s documentation: file name to text."""
     memberships = library_memberships(registry)
+    shared = shared_options(registry)
     out = {
-        f"{rule_id}.md": rule_markdown(registry.rules[rule_id], memberships[rule_id])
+        f"{rule_id}.md": rule_markdown(registry.rules[rule_id], memberships[rule_id], shared)
         for rule_id in sorted(registry.rules)
     }
     out[f"{SYNTAX_ERROR}.md"] = syntax_error_markdown()
@@ -367,7 +432,7 @@ def explain(rule_id: str, registry: Registry) -> str:
         close = difflib.get_close_matches(rule_id, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(f"--explain: unknown rule {rule_id!r}{hint}")
-    return rule_markdown(rule, library_memberships(registry)[rule_id])
+    return rule_markdown(rule, library_memberships(registry)[rule_id], shared_options(registry))
 
 
 def builtin_registry() -> Registry:

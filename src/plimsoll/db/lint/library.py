@@ -4,6 +4,11 @@ A library is a :class:`Library` object named ``LIBRARY`` in a module that the re
 (the built-ins live in ``plimsoll/db/lint/libraries/``; a third party's come through the
 ``plimsoll.lint_rules`` entry points). Each entry names a rule and may set the severity and
 options the library wants for it.
+
+A library may declare **shared options**: option names that several of its rules take (the
+patterns that decide which columns hold PHI, say). The configuration sets them once for the
+whole library (``[db.lint.library_options.hipaa]``); each rule of the library that has the
+option takes the value, and a rule's own ``options`` still override it.
 """
 
 from __future__ import annotations
@@ -32,12 +37,20 @@ class Library:
     version: str
     description: str
     rules: tuple[LibraryRule, ...]
+    shared_options: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, name: str, version: str, description: str, *rules: str | LibraryRule) -> Library:
+    def of(
+        cls,
+        name: str,
+        version: str,
+        description: str,
+        *rules: str | LibraryRule,
+        shared_options: tuple[str, ...] = (),
+    ) -> Library:
         """A library from rule ids (defaults) and :class:`LibraryRule` entries."""
         entries = tuple(r if isinstance(r, LibraryRule) else LibraryRule(r) for r in rules)
-        return cls(name, version, description, entries)
+        return cls(name, version, description, entries, shared_options)
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import fnmatch
 import re
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -39,6 +40,7 @@ from plimsoll.db.catalog import (
     Table,
     Trigger,
     View,
+    quote_ident,
 )
 from plimsoll.db.lint.rule import Violation
 
@@ -48,20 +50,20 @@ T = TypeVar("T")
 # Name patterns
 
 
-def _check_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+def _check_pattern(pattern: str) -> str:
     """Refuse a pattern that is not a valid regular expression (a config error, not a crash)."""
-    for pattern in patterns:
-        if pattern.startswith("glob:"):
-            continue
+    if not pattern.startswith("glob:"):
         try:
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-    return patterns
+    return pattern
 
 
-# A tuple of name patterns, checked when the options are read.
-Patterns = Annotated[tuple[str, ...], AfterValidator(_check_patterns)]
+# One name pattern, checked when the options are read (the error names its index).
+Pattern = Annotated[str, AfterValidator(_check_pattern)]
+# A tuple of name patterns, each checked when the options are read.
+Patterns = tuple[Pattern, ...]
 
 # Past this many distinct names a matcher forgets what it was asked (a long-lived process).
 _MEMO_LIMIT = 200_000
@@ -544,6 +546,89 @@ def holders(grants: Iterable[Grant], privileges: Iterable[str]) -> dict[str, lis
 def public_grants(relation: Table | View) -> list[str]:
     """The privileges granted to PUBLIC on a table or view (``ALL`` spelled out), sorted."""
     return sorted(privileges_by_grantee(relation.grants).get("PUBLIC", ()))
+
+
+# SELECT * (or t.*) exposes every column of what it reads.
+_STAR = re.compile(r"\bselect\s+(?:distinct\s+)?\*|\.\s*\*", re.IGNORECASE)
+
+
+def exposed_columns(view: View, sensitive: Mapping[str, Iterable[str]]) -> list[str]:
+    """The sensitive columns (``schema.table.column``) a view exposes, sorted.
+
+    ``sensitive`` maps table keys to their sensitive column names. A view exposes a column of
+    a table it reads (its dependencies, or the table's name in its query) when its query
+    names the column or selects ``*``.
+    """
+    words = identifiers(view.definition)
+    read = [key for key in view.depends_on if key in sensitive]
+    read += [
+        key for key in sensitive if key not in read and key.rsplit(".", 1)[-1].lower() in words
+    ]
+    star = bool(_STAR.search(view.definition))
+    return sorted(
+        f"{key}.{name}" for key in read for name in sensitive[key] if star or name.lower() in words
+    )
+
+
+def public_grant_origin(grants: Iterable[Grant]) -> Origin | None:
+    """Where the first PUBLIC grant among ``grants`` was made (a GRANT of the files), or None."""
+    origins = [g.origin for g in grants if g.grantee.upper() == "PUBLIC" and g.origin is not None]
+    return min(origins) if origins else None
+
+
+def grant_finding(obj: _Keyed, grants: Iterable[Grant], message: str, **extra: Any) -> Violation:
+    """A finding about a PUBLIC grant on a table or view: pointing at the GRANT when the
+    files made it, else at the object's definition."""
+    origin = public_grant_origin(grants) or obj.origin
+    return Violation(message, object=obj.key, origin=origin, **extra)
+
+
+@dataclass(frozen=True)
+class ColumnGrant:
+    """Privileges PUBLIC holds on one column (``GRANT SELECT (col) ... TO PUBLIC``)."""
+
+    table: Table
+    column: Column
+    privileges: tuple[str, ...]
+
+    @property
+    def statement(self) -> str:
+        """The GRANT that gives them, as SQL: ``GRANT SELECT (email) ON public.users TO PUBLIC``."""
+        return (
+            f"GRANT {', '.join(self.privileges)} ({quote_ident(self.column.name)})"
+            f" ON {self.table.sql_name} TO PUBLIC"
+        )
+
+    def finding(self, message: str, *, help: str | None = None) -> Violation:
+        """A finding about this column grant, pointing at the GRANT (else at the column)."""
+        origin = public_grant_origin(self.column.grants) or origin_of(self.table, self.column)
+        return Violation(
+            message, object=column_key(self.table, self.column), origin=origin, help=help
+        )
+
+
+def public_column_grants(
+    table: Table, columns: Iterable[Column] | None = None
+) -> list[ColumnGrant]:
+    """The column-level privileges PUBLIC holds on ``table`` (on ``columns`` only, when
+    given), in column order: what ``pg_attribute.attacl`` grants beyond the table's ACL."""
+    wanted = None if columns is None else {c.name for c in columns}
+    out = []
+    for column in table.columns:
+        if not column.grants or (wanted is not None and column.name not in wanted):
+            continue
+        held = privileges_by_grantee(column.grants).get("PUBLIC")
+        if held:
+            out.append(ColumnGrant(table, column, tuple(sorted(held))))
+    return out
+
+
+def revoke_column_help(grant: ColumnGrant) -> str:
+    """The remedy for a PUBLIC column grant: the REVOKE that undoes it."""
+    return (
+        f"REVOKE {', '.join(grant.privileges)} ({quote_ident(grant.column.name)})"
+        f" ON {grant.table.sql_name} FROM PUBLIC; grant to the roles that need the column."
+    )
 
 
 def grantees(table: Table, privileges: Iterable[str] = READ_WRITE_PRIVILEGES) -> set[str]:

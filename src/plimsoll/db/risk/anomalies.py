@@ -11,7 +11,7 @@ change. Findings silenced inline (``-- plimsoll: ignore <rule>``) do not count.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.db.lint.engine import SourceFile
 from plimsoll.db.lint.findings import Finding
@@ -34,12 +34,14 @@ def lint_findings(
     from plimsoll.db.lint.rule import Severity
 
     registry = load_registry()
+    library_options: dict[str, Any] = {}
     if lint_config is None:
         libraries, select, ignore, overrides = ["safety"], [], [], {}
         strategy = ConflictStrategy.WARN
     else:
         libraries = list(lint_config.libraries)
         select, ignore = list(lint_config.select), list(lint_config.ignore)
+        library_options = dict(lint_config.library_options)
         overrides = {
             rule_id: RuleOverride(
                 enabled=rule.enabled,
@@ -57,6 +59,7 @@ def lint_findings(
         overrides=overrides,
         strategy=strategy,
         pg_version=pg_version,
+        library_options=library_options,
     )
     statement_rules = [a for a in active if a.rule.kind == "statement"]
     report = lint_sources(sources, statement_rules, audit, pg_version=pg_version)

@@ -26,4 +26,11 @@ LIBRARY = Library.of(
     "gdpr-no-duplicate-personal-data",
     "gdpr-no-personal-data-in-logs",
     "gdpr-no-unlogged-personal-data",
+    shared_options=(
+        "personal_patterns",
+        "subject_attribute_patterns",
+        "special_patterns",
+        "not_personal_patterns",
+        "subject_tables",
+    ),
 )

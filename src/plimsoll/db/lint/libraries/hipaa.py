@@ -23,4 +23,10 @@ LIBRARY = Library.of(
     "hipaa-phi-table-logged",
     "hipaa-phi-retention-column",
     "hipaa-access-log-table",
+    shared_options=(
+        "phi_column_patterns",
+        "linked_identifier_patterns",
+        "phi_table_patterns",
+        "log_table_patterns",
+    ),
 )

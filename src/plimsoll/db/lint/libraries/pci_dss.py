@@ -18,4 +18,13 @@ LIBRARY = Library.of(
     "pci-restricted-access",
     "pci-audit-trigger",
     "pci-cardholder-primary-key",
+    shared_options=(
+        "pan_patterns",
+        "not_pan_patterns",
+        "truncated_patterns",
+        "token_patterns",
+        "protected_names",
+        "protected_types",
+        "cardholder_tables",
+    ),
 )

@@ -22,4 +22,9 @@ LIBRARY = Library.of(
     "sox-no-money-type",
     "sox-amount-not-null",
     "sox-amount-currency",
+    shared_options=(
+        "financial_table_patterns",
+        "ledger_table_patterns",
+        "amount_patterns",
+    ),
 )

@@ -389,16 +389,15 @@ def erasure_functions(catalog: Catalog, table: Table, patterns: Iterable[str]) -
     ]
 
 
-def check_erasure_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+def check_erasure_pattern(pattern: str) -> str:
     """Refuse an erasure-function pattern that is not a regular expression once filled in."""
-    for pattern in patterns:
-        filled = pattern.replace("{table}", "t").replace("{singular}", "t")
-        try:
-            re.compile(filled)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-    return patterns
+    filled = pattern.replace("{table}", "t").replace("{singular}", "t")
+    try:
+        re.compile(filled)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return pattern
 
 
-# A tuple of erasure-function patterns, checked when the options are read.
-ErasurePatterns = Annotated[tuple[str, ...], AfterValidator(check_erasure_patterns)]
+# A tuple of erasure-function patterns, each checked when the options are read.
+ErasurePatterns = tuple[Annotated[str, AfterValidator(check_erasure_pattern)], ...]

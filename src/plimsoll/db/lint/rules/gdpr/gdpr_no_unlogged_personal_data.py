@@ -39,7 +39,7 @@ class GdprNoUnloggedPersonalData(SchemaRule):
     help = "ALTER TABLE ... SET LOGGED, or keep personal data out of unlogged tables."
 
     class Options(PersonalDataOptions):
-        """Which tables hold personal data (see the gdpr conventions)."""
+        """Which tables hold personal data (shared by the gdpr library: set them once under ``db.lint.library_options.gdpr``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag unlogged tables holding personal data."""

@@ -49,7 +49,7 @@ class GdprPersonalDataClassified(SchemaRule):
     help = "Add COMMENT ON COLUMN ... IS '... classification: personal' (or 'none')."
 
     class Options(PersonalDataOptions):
-        """Which columns hold personal data (see the gdpr conventions)."""
+        """Which columns hold personal data (shared by the gdpr library: set them once under ``db.lint.library_options.gdpr``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag personal-data columns without a GDPR classification label."""

@@ -42,7 +42,7 @@ class GdprPersonalDataNotKey(SchemaRule):
     help = "Key on a surrogate (identity or UUID); keep the personal value UNIQUE in one place."
 
     class Options(PersonalDataOptions):
-        """Which columns hold personal data (see the gdpr conventions)."""
+        """Which columns hold personal data (shared by the gdpr library: set them once under ``db.lint.library_options.gdpr``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag primary and foreign keys made of personal-data columns."""

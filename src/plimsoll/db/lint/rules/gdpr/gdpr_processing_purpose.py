@@ -40,7 +40,7 @@ class GdprProcessingPurpose(SchemaRule):
     help = "Add 'purpose: <why the data is processed>' to the table comment."
 
     class Options(PersonalDataOptions):
-        """Which tables hold personal data (see the gdpr conventions)."""
+        """Which tables hold personal data (shared by the gdpr library: set them once under ``db.lint.library_options.gdpr``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag personal-data tables whose comment documents no purpose."""

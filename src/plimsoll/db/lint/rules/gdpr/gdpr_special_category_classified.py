@@ -49,7 +49,7 @@ class GdprSpecialCategoryClassified(SchemaRule):
     help = "Add COMMENT ON COLUMN ... IS '... classification: special' (or 'none')."
 
     class Options(PersonalDataOptions):
-        """Which columns hold special categories (see the gdpr conventions)."""
+        """Which columns hold special categories (shared by the gdpr library: set them once under ``db.lint.library_options.gdpr``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag special-category columns not labelled ``special``."""

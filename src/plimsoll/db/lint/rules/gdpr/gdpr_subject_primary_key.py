@@ -39,7 +39,7 @@ class GdprSubjectPrimaryKey(SchemaRule):
     help = "Add a surrogate PRIMARY KEY (an identity column or a UUID)."
 
     class Options(PersonalDataOptions):
-        """Which tables are data subjects (see the gdpr conventions)."""
+        """Which tables are data subjects (shared by the gdpr library: set them once under ``db.lint.library_options.gdpr``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag data-subject tables without a primary key."""

@@ -34,7 +34,7 @@ class PhiColumnClassified(SchemaRule):
     **Example.**
 
     ```sql
-    CREATE TABLE patients (id bigint PRIMARY KEY, mrn text, date_of_birth date);
+    CREATE TABLE patients (id bigint PRIMARY KEY, mrn bytea, date_of_birth date);
     COMMENT ON COLUMN patients.mrn IS 'classification: phi - medical record number';
     COMMENT ON COLUMN patients.date_of_birth IS 'PHI';
     ```
@@ -46,7 +46,7 @@ class PhiColumnClassified(SchemaRule):
     version = "1.0.0"
 
     class Options(PhiOptions):
-        """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
+        """Which columns and tables hold PHI (shared by the hipaa library: set them once under ``db.lint.library_options.hipaa``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI column found by its name that carries no classification label."""

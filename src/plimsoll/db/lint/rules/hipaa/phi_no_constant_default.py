@@ -61,7 +61,7 @@ class PhiNoConstantDefault(SchemaRule):
     version = "1.0.0"
 
     class Options(PhiOptions):
-        """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
+        """Which columns and tables hold PHI (shared by the hipaa library: set them once under ``db.lint.library_options.hipaa``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each PHI column whose default is a constant."""

@@ -8,20 +8,19 @@ from pydantic import Field
 
 from plimsoll.db.catalog import Catalog, Policy
 from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.policy_facts import always_true
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.hipaa._common import PhiOptions, audited_phi_tables
 
 
 def _lets_everyone_read(policy: Policy) -> bool:
-    """Whether a permissive policy for PUBLIC reads every row (``USING (true)``)."""
+    """Whether a permissive policy for PUBLIC reads every row (``USING (true)``, ``USING
+    (1 = 1)``: any condition true for every row)."""
     if not policy.permissive or policy.command not in ("ALL", "SELECT"):
         return False
     if "public" not in {r.lower() for r in policy.roles}:
         return False
-    using = (policy.using or "").strip().lower()
-    while using.startswith("(") and using.endswith(")"):
-        using = using[1:-1].strip()
-    return using == "true"
+    return always_true(policy.using)
 
 
 class PhiRowLevelSecurity(SchemaRule):

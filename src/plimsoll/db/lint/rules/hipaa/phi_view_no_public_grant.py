@@ -63,7 +63,7 @@ class PhiViewNoPublicGrant(SchemaRule):
     version = "1.0.0"
 
     class Options(PhiOptions):
-        """Which columns and tables hold PHI (see the ``hipaa`` rules' common options)."""
+        """Which columns and tables hold PHI (shared by the hipaa library: set them once under ``db.lint.library_options.hipaa``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each view granted to PUBLIC that exposes PHI columns."""

@@ -38,7 +38,7 @@ class PciCardholderPrimaryKey(SchemaRule):
     help = "Add a surrogate PRIMARY KEY (an identity column or a UUID), not the card number."
 
     class Options(CardDataOptions):
-        """Which tables hold cardholder data (see the pci_dss conventions)."""
+        """Which tables hold cardholder data (shared by the pci_dss library: set them once under ``db.lint.library_options.pci_dss``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag cardholder tables without a primary key, or keyed on the PAN."""

@@ -49,7 +49,7 @@ class PciExpiryDateProtected(SchemaRule):
     CREATE TABLE cards (
         id bigint PRIMARY KEY,
         card_data_enc bytea NOT NULL,   -- PAN and expiry, encrypted together
-        card_last4 char(4) NOT NULL
+        card_last4 text NOT NULL CHECK (card_last4 ~ '^[0-9]{4}$')
     );
     ```
     """

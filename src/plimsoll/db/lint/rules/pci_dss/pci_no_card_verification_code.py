@@ -33,7 +33,8 @@ class PciNoCardVerificationCode(SensitiveDataRule):
 
     ```sql
     ALTER TABLE payments DROP COLUMN cvv;
-    ALTER TABLE payments ADD COLUMN cvv_result char(1);  -- the processor's M/N/P/U verdict
+    ALTER TABLE payments ADD COLUMN cvv_result text  -- the processor's M/N/P/U verdict
+        CHECK (cvv_result IN ('M', 'N', 'P', 'U'));
     ```
     """
 

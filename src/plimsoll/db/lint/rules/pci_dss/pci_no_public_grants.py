@@ -8,7 +8,12 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.pci_dss._common import CardDataOptions, cardholder_tables
-from plimsoll.db.lint.schema_facts import finding, origin_of, privileges_by_grantee
+from plimsoll.db.lint.schema_facts import (
+    grant_finding,
+    privileges_by_grantee,
+    public_column_grants,
+    revoke_column_help,
+)
 
 
 class PciNoPublicGrants(SchemaRule):
@@ -22,6 +27,10 @@ class PciNoPublicGrants(SchemaRule):
     repositories of stored cardholder data to the roles that need them. PUBLIC is every
     role: the opposite of need to know. Even a protected PAN is in scope: its ciphertext or
     hash is one key or one brute force away.
+
+    Column privileges count too: ``GRANT SELECT (id, pan) ON cards TO PUBLIC`` is reported on
+    each card-number column it reaches (every column of a table that holds cardholder data
+    by its name).
 
     **Fix.** ``REVOKE ... FROM PUBLIC`` and grant to the roles that need the data (see
     ``pci-restricted-access``). Views are checked through the tables they read.
@@ -39,7 +48,7 @@ class PciNoPublicGrants(SchemaRule):
     help = "REVOKE ... FROM PUBLIC and grant to the roles that need cardholder data."
 
     class Options(CardDataOptions):
-        """Which tables hold cardholder data (see the pci_dss conventions)."""
+        """Which tables hold cardholder data (shared by the pci_dss library: set them once under ``db.lint.library_options.pci_dss``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag PUBLIC grants on cardholder tables and on views reading them."""
@@ -47,18 +56,28 @@ class PciNoPublicGrants(SchemaRule):
         for key, card in holding.items():
             granted = privileges_by_grantee(card.table.grants).get("PUBLIC")
             if granted:
-                yield Violation(
+                yield grant_finding(
+                    card.table,
+                    card.table.grants,
                     f"table {key} holds cardholder data and grants {', '.join(sorted(granted))}"
                     " to PUBLIC: every role can reach the card numbers (Req. 7.2.1, 7.2.2)",
-                    object=key,
-                    origin=origin_of(card.table),
+                )
+                continue
+            pans = [column for column, _form in card.pans]
+            for grant in public_column_grants(card.table, pans or None):
+                yield grant.finding(
+                    f"card-number column {key}.{grant.column.name} is granted to PUBLIC"
+                    f" ({grant.statement}): every role can reach the card numbers"
+                    " (Req. 7.2.1, 7.2.2)",
+                    help=revoke_column_help(grant),
                 )
         for view in catalog.views.values():
             granted = privileges_by_grantee(view.grants).get("PUBLIC")
             sources = [k for k in view.depends_on if k in holding] if granted else []
             if granted and sources:
-                yield finding(
+                yield grant_finding(
                     view,
+                    view.grants,
                     f"view {view.key} reads cardholder data ({', '.join(sources)}) and grants"
                     f" {', '.join(sorted(granted))} to PUBLIC: every role can reach the card"
                     " numbers (Req. 7.2.1, 7.2.2)",

@@ -40,7 +40,7 @@ class PciPanNotIndexed(SchemaRule):
     help = "Drop the index; look cards up by a keyed hash (bytea) or a token instead."
 
     class Options(CardDataOptions):
-        """Which columns hold a PAN and what counts as protected (see the pci_dss conventions)."""
+        """Which columns hold a PAN and what counts as protected (shared by the pci_dss library: set them once under ``db.lint.library_options.pci_dss``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag indexes and key constraints over readable PAN columns."""

@@ -29,7 +29,9 @@ class PciPanNotPlaintext(SchemaRule):
     or name the column for the protected value it holds (``pan_hash``,
     ``card_number_encrypted``: ``protected_names``), keep only the last four digits
     (``card_last4``: ``truncated_patterns``), or store the token of a tokenisation service
-    (``card_token``: ``token_patterns``) and no PAN at all. Best: let the payment processor
+    (``card_vault_id``, ``card_token``: ``token_patterns``) and no PAN at all. A column named
+    ``*_token`` also meets ``security-plaintext-secret``, which takes tokens for credentials:
+    a name such as ``card_vault_id`` says it is a reference. Best: let the payment processor
     keep the PAN and keep your database out of the cardholder data environment.
 
     **Example.**
@@ -37,8 +39,8 @@ class PciPanNotPlaintext(SchemaRule):
     ```sql
     CREATE TABLE cards (
         id bigint PRIMARY KEY,
-        card_token text NOT NULL,   -- from the processor
-        card_last4 char(4) NOT NULL
+        card_vault_id text NOT NULL,   -- the processor's token (a reference, no PAN)
+        card_last4 text NOT NULL CHECK (card_last4 ~ '^[0-9]{4}$')
     );
     ```
     """
@@ -48,7 +50,7 @@ class PciPanNotPlaintext(SchemaRule):
     help = "Store a token, the last four digits, or a ciphertext/keyed hash in a bytea column."
 
     class Options(CardDataOptions):
-        """Which columns hold a PAN and what counts as protected (see the pci_dss conventions)."""
+        """Which columns hold a PAN and what counts as protected (shared by the pci_dss library: set them once under ``db.lint.library_options.pci_dss``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag PAN columns of a readable type."""

@@ -47,15 +47,18 @@ class PciTruncatedPanBounded(SchemaRule):
     it (passing the whole number) stores full PANs in clear in a column every report reads,
     and nothing notices. The database can make that impossible.
 
-    **Fix.** Declare the column ``char(4)`` (``char(6)`` or ``char(8)`` for a BIN), a
-    ``smallint``/``integer``, or add a CHECK on its length or shape (``CHECK (card_last4 ~
-    '^[0-9]{4}$')``). ``card_context`` (default: card, pan, cc, credit, debit, payment)
+    **Fix.** Add a CHECK on its length or shape (``CHECK (card_last4 ~ '^[0-9]{4}$')``) to a
+    ``text`` column: the form that also satisfies ``ban-char-field``. ``char(4)`` (``char(6)``
+    or ``char(8)`` for a BIN) or a ``smallint``/``integer`` bound it too. ``card_context`` (default: card, pan, cc, credit, debit, payment)
     limits the rule to columns or tables about cards.
 
     **Example.**
 
     ```sql
-    CREATE TABLE cards (id bigint PRIMARY KEY, card_last4 char(4) NOT NULL);
+    CREATE TABLE cards (
+        id bigint PRIMARY KEY,
+        card_last4 text NOT NULL CHECK (card_last4 ~ '^[0-9]{4}$')
+    );
     ```
     """
 

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
 from plimsoll.db.catalog import Catalog, Origin, Table
 from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.policy_facts import COMMANDS, always_true, unrestricted
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import finding, matcher
-
-
-def mentions(expression: str | None, column: str) -> bool:
-    """Whether an SQL expression text refers to ``column`` (as a whole word, quoted or not)."""
-    if not expression:
-        return False
-    word = re.escape(column)
-    return re.search(rf'(?<![\w$"]){word}(?![\w$"])|"{word}"', expression) is not None
+from plimsoll.db.lint.schema_facts import Patterns, finding, matcher
 
 
 class MultiTenancy(SchemaRule):
@@ -45,7 +37,14 @@ class MultiTenancy(SchemaRule):
     table itself). **With neither ``schemas`` nor ``tables`` set the rule finds nothing.**
     For each tenant table, the ``column`` (default ``tenant_id``) exists and is NOT NULL;
     it is the first column of the primary key and of every unique constraint and unique
-    index; row-level security is enabled, and a policy's ``USING`` mentions the column.
+    index; row-level security is enabled, and for each command (SELECT, INSERT, UPDATE,
+    DELETE) the policies that apply to it isolate tenants: PostgreSQL ORs the permissive
+    policies together and ANDs the restrictive ones in, so either every permissive policy
+    for the command restricts the column, or a restrictive one does. A policy restricts the
+    column when its condition requires it to equal a value of the session
+    (``tenant_id = current_setting('app.tenant_id')::bigint``, ``= ANY (app.my_tenants())``,
+    ``IN (SELECT ... WHERE login = current_user)``, ``= $1``); ``USING (true)``, ``USING
+    (1 = 1)``, ``USING (tenant_id IS NOT NULL)`` or ``tenant_id = 7`` do not.
     With ``force_rls: true`` the table must also ``FORCE ROW LEVEL SECURITY`` (the table
     owner bypasses policies otherwise).
 
@@ -83,9 +82,9 @@ class MultiTenancy(SchemaRule):
 
         model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-        schemas: list[str] = []
-        tables: list[str] = []
-        exclude: list[str] = []
+        schemas: Patterns = ()
+        tables: Patterns = ()
+        exclude: Patterns = ()
         column: str = "tenant_id"
         force_rls: bool = False
 
@@ -147,16 +146,8 @@ class MultiTenancy(SchemaRule):
                     f" policy USING ({name} = current_setting('app.{name}')::...)."
                 ),
             )
-        elif not any(mentions(p.using, name) for p in table.policies):
-            yield finding(
-                table,
-                f"tenant table {table.key} has no row-level security policy whose USING"
-                f" checks {name}: its policies do not isolate tenants",
-                help=(
-                    f"CREATE POLICY ... ON {table.sql_name} USING"
-                    f" ({name} = current_setting('app.{name}')::...)."
-                ),
-            )
+        else:
+            yield from self._policies(table)
         if self.options.force_rls and table.rls_enabled and not table.rls_forced:
             yield finding(
                 table,
@@ -164,6 +155,52 @@ class MultiTenancy(SchemaRule):
                 " the application's role) bypasses the tenant policies",
                 help=f"ALTER TABLE {table.sql_name} FORCE ROW LEVEL SECURITY.",
             )
+
+    def _policies(self, table: Table) -> Iterator[Violation]:
+        """Each command some permissive policy lets past the tenant column.
+
+        Permissive policies are OR-ed: a row passes when any of them admits it, so each one
+        applying to a command must restrict the tenant column to the session's tenant,
+        unless a restrictive policy (AND-ed in) does it for that command.
+        """
+        name = self.options.column
+        if not table.policies:
+            yield finding(
+                table,
+                f"tenant table {table.key} enables row-level security but has no policy on"
+                f" {name}: its policies do not isolate tenants",
+                help=self._policy_help(table),
+            )
+            return
+        leaks: dict[str, list[str]] = {}
+        for command in COMMANDS:
+            for policy in unrestricted(table.policies, command, name):
+                leaks.setdefault(policy.name, []).append(command)
+        for policy in table.policies:
+            commands = leaks.get(policy.name)
+            if not commands:
+                continue
+            conditions = [e for e in (policy.using, policy.with_check) if e is not None]
+            if any(always_true(e) for e in conditions):
+                why = "its condition is always true"
+            else:
+                shown = " / ".join(conditions) or "no condition"
+                why = f"its condition ({shown}) does not compare {name} with the session's tenant"
+            yield Violation(
+                f"policy {policy.name} on tenant table {table.key} lets {', '.join(commands)}"
+                f" reach every tenant's rows: {why}, and permissive policies are OR-ed, so"
+                " it overrides the tenant policies",
+                object=f"{table.key}.{policy.name}",
+                origin=policy.origin or table.origin,
+                help=self._policy_help(table),
+            )
+
+    def _policy_help(self, table: Table) -> str:
+        name = self.options.column
+        return (
+            f"Restrict every permissive policy with {name} = current_setting('app.{name}')::..."
+            f" (or add one AS RESTRICTIVE USING ({name} = ...)) on {table.sql_name}."
+        )
 
     def _not_leading(
         self, table: Table, kind: str, name: str, columns: tuple[str, ...], origin: Origin | None

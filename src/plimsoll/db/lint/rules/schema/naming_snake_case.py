@@ -11,7 +11,7 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import named_objects
-from plimsoll.db.lint.schema_facts import finding
+from plimsoll.db.lint.schema_facts import Pattern, finding
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -67,7 +67,7 @@ class NamingSnakeCase(SchemaRule):
 
         model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-        pattern: str = r"^[a-z_][a-z0-9_]*$"
+        pattern: Pattern = r"^[a-z_][a-z0-9_]*$"
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each object whose name does not match the snake_case pattern."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import columns_by_name, finding, matcher
+from plimsoll.db.lint.schema_facts import Patterns, columns_by_name, finding, matcher
 
 
 class RequireColumnComment(SchemaRule):
@@ -48,7 +48,11 @@ class RequireColumnComment(SchemaRule):
 
         model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-        except_columns: list[str] = ["^id$", "^created_at$", "^updated_at$"]
+        except_columns: Patterns = (
+            "^id$",
+            "^created_at$",
+            "^updated_at$",
+        )
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each column without a non-empty comment, except the exempted names."""

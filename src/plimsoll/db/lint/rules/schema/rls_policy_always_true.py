@@ -6,17 +6,11 @@ from collections.abc import Iterator
 
 from plimsoll.db.catalog import Catalog, Policy
 from plimsoll.db.lint.context import SchemaContext
+from plimsoll.db.lint.policy_facts import always_true
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 
 # Commands that change rows: a policy open to everyone on these is never meant.
 _WRITES = {"ALL": "read and write", "INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}
-
-
-def always_true(expression: str | None) -> bool:
-    """Whether a policy expression is the constant ``true`` (parentheses and case aside)."""
-    if expression is None:
-        return False
-    return "".join(ch for ch in expression if ch not in "() \t\n").lower() == "true"
 
 
 def opens_writes(policy: Policy) -> bool:
@@ -37,7 +31,8 @@ class RlsPolicyAlwaysTrue(SchemaRule):
 
     **Problem.** A permissive policy ``FOR ALL``, ``INSERT``, ``UPDATE`` or ``DELETE`` to
     ``PUBLIC`` (the default when ``TO`` is left out) with ``USING (true)`` or ``WITH CHECK
-    (true)`` lets every role holding the table privilege write any row.
+    (true)`` (or any condition that holds for every row: ``USING (1 = 1)``, ``NOT false``,
+    ``... OR true``) lets every role holding the table privilege write any row.
 
     **Why.** Permissive policies are combined with OR: one that is always true cancels
     every other permissive policy on the table for that command, so the row-level security

@@ -10,7 +10,7 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import SECRET_COLUMN_PATTERNS
-from plimsoll.db.lint.schema_facts import columns_named, is_text_type, matcher
+from plimsoll.db.lint.schema_facts import Patterns, columns_named, is_text_type, matcher
 
 
 class SecurityPlaintextSecret(SchemaRule):
@@ -58,8 +58,13 @@ class SecurityPlaintextSecret(SchemaRule):
 
         model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-        patterns: list[str] = list(SECRET_COLUMN_PATTERNS)
-        hashed: list[str] = ["hash", "digest", "crypt", "cipher"]
+        patterns: Patterns = tuple(SECRET_COLUMN_PATTERNS)
+        hashed: Patterns = (
+            "hash",
+            "digest",
+            "crypt",
+            "cipher",
+        )
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each secret-named column of a text type not marked as hashed or encrypted."""

@@ -10,7 +10,17 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import SENSITIVE_COLUMN_PATTERNS
-from plimsoll.db.lint.schema_facts import finding, matcher, matching_columns, public_grants
+from plimsoll.db.lint.schema_facts import (
+    NameMatcher,
+    Patterns,
+    exposed_columns,
+    grant_finding,
+    matcher,
+    matching_columns,
+    public_column_grants,
+    public_grants,
+    revoke_column_help,
+)
 
 
 class SecurityPublicGrant(SchemaRule):
@@ -31,8 +41,13 @@ class SecurityPublicGrant(SchemaRule):
     ``columns`` (default: password, passphrase, secret, token, api key, private key,
     anywhere in the name, so hashes count) or its name or ``schema.name`` matches
     ``tables`` (patterns of tables that are sensitive anyway: ``^users$``, ``glob:audit.*``;
-    views whose name matches are checked too). Patterns are regular expressions searched in
-    the lower-case name, or ``glob:`` patterns.
+    views whose name matches are checked too). Column privileges count as much as table
+    ones: ``GRANT SELECT (id, password_hash) ON users TO PUBLIC`` is reported on the
+    sensitive columns it reaches (on every column of a sensitive table). A view granted to
+    PUBLIC is reported when it exposes a sensitive column of a table it reads (it names the
+    column, or selects ``*``): a view reads with its owner's privileges, so the table's
+    REVOKE does not protect it. Patterns are regular expressions searched in the lower-case
+    name, or ``glob:`` patterns.
 
     **Example.**
 
@@ -53,43 +68,66 @@ class SecurityPublicGrant(SchemaRule):
 
         model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-        columns: list[str] = list(SENSITIVE_COLUMN_PATTERNS)
-        tables: list[str] = []
+        columns: Patterns = tuple(SENSITIVE_COLUMN_PATTERNS)
+        tables: Patterns = ()
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
-        """Flag each sensitive table or view on which PUBLIC holds a privilege."""
+        """Flag each sensitive table, column or view on which PUBLIC holds a privilege."""
         columns = matcher(tuple(self.options.columns))
         tables = matcher(tuple(self.options.tables))
+        secrets: dict[str, list[str]] = {}
         # Partitions too: a partition is read directly under its own grants.
         for table in catalog.all_tables(partitions=True):
-            if not table.grants:
+            secret = [c.name for c in matching_columns(table, columns)] if columns else []
+            sensitive_table = bool(tables) and tables.table(table)
+            if secret:
+                secrets[table.key] = secret
+            if not (secret or sensitive_table):
                 continue
-            privileges = public_grants(table)
+            privileges = public_grants(table) if table.grants else []
+            if privileges:
+                reason = f"which holds {', '.join(secret)}" if secret else "a sensitive table"
+                yield grant_finding(
+                    table,
+                    table.grants,
+                    f"PUBLIC holds {', '.join(privileges)} on {table.key}, {reason}: every role"
+                    " in the cluster can use it",
+                    help=f"REVOKE ALL ON {table.sql_name} FROM PUBLIC; grant to the roles that"
+                    " need it.",
+                )
+                continue
+            # Column privileges (GRANT SELECT (col) ... TO PUBLIC) reach the same data.
+            exposed = None if sensitive_table else matching_columns(table, columns)
+            for grant in public_column_grants(table, exposed):
+                yield grant.finding(
+                    f"PUBLIC holds {', '.join(grant.privileges)} on column"
+                    f" {table.key}.{grant.column.name} ({grant.statement}), a sensitive"
+                    f" {'table' if sensitive_table and not columns(grant.column.name) else 'column'}:"
+                    " every role in the cluster can use it",
+                    help=revoke_column_help(grant),
+                )
+        yield from self._views(catalog, tables, secrets)
+
+    def _views(
+        self, catalog: Catalog, tables: NameMatcher, secrets: dict[str, list[str]]
+    ) -> Iterator[Violation]:
+        """Views granted to PUBLIC that are sensitive by name or expose a secret column."""
+        for view in catalog.views.values():
+            privileges = public_grants(view) if view.grants else []
             if not privileges:
                 continue
-            secret = [c.name for c in matching_columns(table, columns)] if columns else []
-            if secret:
-                reason = f"which holds {', '.join(secret)}"
-            elif tables and tables.table(table):
-                reason = "a sensitive table"
+            if tables and (tables(view.name) or tables(view.key)):
+                reason = "a sensitive view"
             else:
-                continue
-            yield finding(
-                table,
-                f"PUBLIC holds {', '.join(privileges)} on {table.key}, {reason}: every role"
-                " in the cluster can use it",
-                help=f"REVOKE ALL ON {table.sql_name} FROM PUBLIC; grant to the roles that need it.",
+                exposed = exposed_columns(view, secrets)
+                if not exposed:
+                    continue
+                reason = f"which exposes {', '.join(exposed)}"
+            kind = "materialized view" if view.materialized else "view"
+            yield grant_finding(
+                view,
+                view.grants,
+                f"PUBLIC holds {', '.join(privileges)} on {kind} {view.key}, {reason}: every"
+                " role in the cluster can use it",
+                help=f"REVOKE ALL ON {view.sql_name} FROM PUBLIC; grant to the roles that need it.",
             )
-        if not tables:
-            return
-        for view in catalog.views.values():
-            if not view.grants or not (tables(view.name) or tables(view.key)):
-                continue
-            privileges = public_grants(view)
-            if privileges:
-                yield finding(
-                    view,
-                    f"PUBLIC holds {', '.join(privileges)} on {view.key}, a sensitive view:"
-                    " every role in the cluster can use it",
-                    help=f"REVOKE ALL ON {view.sql_name} FROM PUBLIC; grant to the roles that need it.",
-                )

@@ -32,13 +32,15 @@ class AmountCurrency(SchemaRule):
     assertions tested under Sarbanes-Oxley section 404 need each amount's currency recorded
     with it, not assumed by the application.
 
-    **Fix.** Add a ``currency char(3) NOT NULL`` column (ISO 4217 code), with a default
-    only if the table truly holds one currency, or name the amounts after their currency.
+    **Fix.** Add a ``currency text NOT NULL CHECK (currency ~ '^[A-Z]{3}$')`` column (an
+    ISO 4217 code; ``text`` with a CHECK rather than ``char(3)``, which ``ban-char-field``
+    reports), with a default only if the table truly holds one currency, or name the amounts
+    after their currency.
 
     **Example.**
 
     ```sql
-    ALTER TABLE payments ADD COLUMN currency char(3) NOT NULL DEFAULT 'USD'
+    ALTER TABLE payments ADD COLUMN currency text NOT NULL DEFAULT 'USD'
         CHECK (currency ~ '^[A-Z]{3}$');
     ```
     """

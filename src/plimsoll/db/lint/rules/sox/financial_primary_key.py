@@ -39,7 +39,7 @@ class FinancialPrimaryKey(SchemaRule):
     version = "1.0.0"
 
     class Options(FinancialOptions):
-        """Which tables are financial (see the ``sox`` rules' common options)."""
+        """Which tables are financial (shared by the sox library: set them once under ``db.lint.library_options.sox``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each financial table without a primary key."""

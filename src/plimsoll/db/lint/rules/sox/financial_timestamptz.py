@@ -43,7 +43,7 @@ class FinancialTimestamptz(SchemaRule):
     version = "1.0.0"
 
     class Options(FinancialOptions):
-        """Which tables are financial (see the ``sox`` rules' common options)."""
+        """Which tables are financial (shared by the sox library: set them once under ``db.lint.library_options.sox``)."""
 
     def check(self, catalog: Catalog, context: SchemaContext) -> Iterator[Violation]:
         """Flag each timestamp-without-time-zone column of a financial table."""
