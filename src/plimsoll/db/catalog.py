@@ -379,6 +379,10 @@ class Table(_Named):
     are left out. The cloned constraints and indexes are kept apart, out of comparisons, in
     ``inherited_constraints`` and ``inherited_indexes``: a partition detached keeps them as
     its own. A partition's columns are all listed (they come from the parent).
+
+    ``rls_origin`` and ``rls_forced_origin`` (built from files only, out of comparisons) are
+    the last ALTER TABLE that enabled or disabled, forced or unforced, row-level security:
+    the statement that left the table in its state, which findings about it point at.
     """
 
     schema: str
@@ -400,6 +404,8 @@ class Table(_Named):
     inherited_constraints: tuple[Constraint, ...] = _derived(())
     inherited_indexes: tuple[Index, ...] = _derived(())
     origin: Origin | None = _origin()
+    rls_origin: Origin | None = _origin()
+    rls_forced_origin: Origin | None = _origin()
 
     def column(self, name: str) -> Column | None:
         """The column called ``name``, or None."""
@@ -558,7 +564,8 @@ class Catalog:
 
     ``schema_grants`` holds the grants of each schema that has some (``public`` starts with
     USAGE to PUBLIC); ``extensions`` are the installed extensions' names and
-    ``extension_schemas`` the schema each was installed in.
+    ``extension_schemas`` the schema each was installed in. ``schema_origins`` (built from
+    files only, out of comparisons) is where each schema was created (or last renamed).
     """
 
     schemas: frozenset[str] = frozenset()
@@ -574,6 +581,7 @@ class Catalog:
     extension_schemas: Mapping[str, str] = field(default_factory=dict, compare=False)
     partitioned: Mapping[str, Table] = field(default_factory=dict)
     partitions: Mapping[str, Table] = field(default_factory=dict)
+    schema_origins: Mapping[str, Origin] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(

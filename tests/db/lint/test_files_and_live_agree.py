@@ -8,6 +8,9 @@ either way.
 
 from __future__ import annotations
 
+import psycopg
+import pytest
+
 from plimsoll.db.ddl import build_catalog
 from plimsoll.db.introspect import introspect
 from plimsoll.db.lint.compose import RuleOverride, compose
@@ -131,8 +134,8 @@ def test_tenant_policies_as_postgresql_combines_them(pg_database: PgDatabase) ->
         pg_version=16,
     )
     expected = ["public.invoices.everyone_reads", "public.orders.tenant"]
-    assert sorted(f.object for f in live.findings) == expected
-    assert sorted(f.object for f in report.findings) == expected
+    assert sorted(f.object or "" for f in live.findings) == expected
+    assert sorted(f.object or "" for f in report.findings) == expected
     assert [f.line for f in sorted(report.findings, key=lambda f: f.line)] == [5, 8]
 
 
@@ -164,7 +167,7 @@ def test_default_privileges_reach_later_objects(pg_database: PgDatabase) -> None
     # late and vault.secrets come after the defaults (vault's adds UPDATE); early does not.
     assert found == [("public.late", 3), ("public.late_tokens", 3), ("vault.secrets", 3)]
     live_found = lint_catalog(live, active, audit, pg_version=16).findings
-    assert sorted(f.object for f in live_found) == [o for o, _ in found]
+    assert sorted(f.object or "" for f in live_found) == [o for o, _ in found]
     secrets = next(f for f in live_found if f.object == "vault.secrets")
     assert "SELECT, UPDATE" in secrets.message
     # The grants the files give are the grants PostgreSQL gave.
@@ -174,3 +177,110 @@ def test_default_privileges_reach_later_objects(pg_database: PgDatabase) -> None
     assert built.views["public.late_tokens"].grants == live.views["public.late_tokens"].grants
     (function,) = built.functions.values()
     assert function.grants == live.functions[function.key].grants == frozenset()
+
+
+PLAIN_TEXT_SECRETS = """
+CREATE SCHEMA vault;
+CREATE DOMAIN plain_text AS text;
+CREATE DOMAIN vault.short_text AS plain_text;
+CREATE DOMAIN vault.bcrypt_hash AS text;
+CREATE TABLE t (id bigint PRIMARY KEY, client_secret plain_text);
+CREATE TABLE codes (
+    id bigint PRIMARY KEY,
+    backup_codes_token text[],
+    api_key vault.short_text[],
+    refresh_token varchar(64)[][],
+    password vault.bcrypt_hash,
+    signing_key bytea[]
+);
+"""
+
+
+def test_plain_text_behind_a_domain_or_in_an_array(pg_database: PgDatabase) -> None:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(PLAIN_TEXT_SECRETS)  # type: ignore[arg-type]
+        # What PostgreSQL stores: text underneath the domains, one [] whatever the dimensions.
+        rows = conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
+            " format_type(coalesce(nullif(d.typbasetype, 0), a.atttypid), NULL)"
+            " FROM pg_attribute a JOIN pg_type d ON d.oid = a.atttypid"
+            " WHERE a.attrelid = 'codes'::regclass AND a.attnum > 0 ORDER BY a.attnum"
+        ).fetchall()
+    assert rows[1:4] == [
+        ("backup_codes_token", "text[]", "text[]"),
+        ("api_key", "vault.short_text[]", "vault.short_text[]"),
+        ("refresh_token", "character varying(64)[]", "character varying[]"),
+    ]
+    live = introspect(pg_database.dsn)
+    built = build_catalog([parse_json(PLAIN_TEXT_SECRETS, "schema.sql")])
+    # The file model types the columns as format_type does, and knows the same domains.
+    for key in ("public.t", "public.codes"):
+        assert [(c.name, c.type) for c in built.tables[key].columns] == [
+            (c.name, c.type) for c in live.tables[key].columns
+        ], key
+    assert {k: d.base_type for k, d in built.domains.items()} == {
+        k: d.base_type for k, d in live.domains.items()
+    }
+    active, audit = compose(load_registry(), [], select=["security-plaintext-secret"])
+    expected = [
+        "public.codes.api_key",
+        "public.codes.backup_codes_token",
+        "public.codes.refresh_token",
+        "public.t.client_secret",
+    ]
+    live_found = lint_catalog(live, active, audit, pg_version=16).findings
+    assert sorted(f.object or "" for f in live_found) == expected
+    static = _static(PLAIN_TEXT_SECRETS, ["security-plaintext-secret"])
+    assert [(obj, line) for _rule, obj, line in static] == [
+        ("public.codes.api_key", 10),
+        ("public.codes.backup_codes_token", 9),
+        ("public.codes.refresh_token", 11),
+        ("public.t.client_secret", 6),
+    ]
+    message = next(f.message for f in live_found if f.object == "public.t.client_secret")
+    assert "public.plain_text (a domain over text)" in message
+
+
+NON_ASCII_NAMES = """
+CREATE TABLE café_x (id bigint PRIMARY KEY);
+CREATE TABLE заказы (id bigint);
+CREATE SCHEMA "Billing";
+"""
+
+
+def test_non_ascii_names_need_no_quotes(pg_database: PgDatabase) -> None:
+    # PostgreSQL's lexer reads bytes >= 0x80 as identifier letters and folds only A-Z.
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(NON_ASCII_NAMES)  # type: ignore[arg-type]
+        conn.execute("INSERT INTO café_x VALUES (1)")
+        # Only A-Z fold: CAFÉ_X reads as cafÉ_x, another name.
+        with pytest.raises(psycopg.errors.UndefinedTable, match="cafÉ_x"):
+            conn.execute("SELECT count(*) FROM CAFÉ_X")
+        assert conn.execute("SELECT id FROM café_x").fetchall() == [(1,)]
+        assert conn.execute("SELECT count(*) FROM заказы").fetchone() == (0,)
+        names = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname IN ('café_x', 'заказы') ORDER BY 1"
+        ).fetchall()
+        assert names == [("café_x",), ("заказы",)]
+        # The quoted schema keeps its capital: unquoted, the name folds and is not found.
+        assert conn.execute("SELECT to_regnamespace('billing')").fetchone() == (None,)
+    active, audit = compose(load_registry(), [], select=["naming-snake-case"])
+    live = lint_catalog(introspect(pg_database.dsn), active, audit, pg_version=16).findings
+    found = {f.object or "": f.message for f in live}
+    assert sorted(found) == [
+        "Billing",
+        "public.café_x",
+        "public.café_x.café_x_pkey",
+        "public.заказы",
+    ]
+    assert "with the double quotes" in found["Billing"]
+    for key in ("public.café_x", "public.заказы"):
+        assert "needs no quotes" in found[key]
+        assert "double quotes" not in found[key]
+    static = _static(NON_ASCII_NAMES, ["naming-snake-case"])
+    assert [(obj, line) for _rule, obj, line in static] == [
+        ("Billing", 4),
+        ("public.café_x", 2),
+        ("public.café_x.café_x_pkey", 2),
+        ("public.заказы", 3),
+    ]

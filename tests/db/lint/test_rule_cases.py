@@ -16,6 +16,7 @@ cases:
     options: {}            # optional rule options
     migration: true        # optional (default: true for statement rules, false for schema rules)
     message: SHARE lock    # optional: a text every finding's message contains
+    expect_files: [a.sql]  # optional: the file of each finding, in order
     wrapped: true          # optional: a migration of the project's own, run by plimsoll's migrator
 ```
 
@@ -97,6 +98,8 @@ def test_case(rule_id: str, case: dict[str, Any]) -> None:
     assert not syntax, f"the case's SQL does not parse: {syntax[0].message}"
     found = [f for f in report.findings if f.rule == rule_id]
     assert [f.line for f in found] == case["expect"], [f.message for f in found]
+    if "expect_files" in case:
+        assert [f.file for f in found] == case["expect_files"]
     if "message" in case:
         for finding in found:
             assert case["message"] in finding.message

@@ -46,6 +46,8 @@ _TABLE_FLAGS = {
     "AT_SetUnLogged": ("unlogged", True),
     "AT_SetLogged": ("unlogged", False),
 }
+# The flags whose last setter is remembered, and where (TableDraft's attribute).
+_ORIGIN_OF_FLAG = {"rls_enabled": "rls_origin", "rls_forced": "rls_forced_origin"}
 
 Column = dict[str, Any]
 
@@ -130,6 +132,9 @@ def _alter_command(model: Model, table: TableDraft, command: Node, pending: Pend
     elif subtype in _TABLE_FLAGS:
         flag, value = _TABLE_FLAGS[subtype]
         setattr(table, flag, value)
+        if flag in _ORIGIN_OF_FLAG:
+            # Findings about the table's row-level security point at what set it last.
+            setattr(table, _ORIGIN_OF_FLAG[flag], model.here())
     elif subtype == "AT_AlterConstraint":
         changed = unwrap(definition)[1]
         constraint = table.constraints.get(changed.get("conname", ""))

@@ -40,6 +40,7 @@ def _create_schema(model: Model, node: Node) -> None:
         return
     if name not in model.schemas:
         model.schema_grants[name] = {}
+        model.schema_origins[name] = model.here()
     model.schemas.add(name)
     model.refresh_creation_schema()
     elements = node.get("schemaElts") or ()
@@ -182,6 +183,9 @@ class CatalogBuilder:
                 },
                 partitioned=partitioned,
                 partitions=partitions,
+                schema_origins={
+                    k: o for k, o in sorted(model.schema_origins.items()) if k in model.schemas
+                },
             )
 
 

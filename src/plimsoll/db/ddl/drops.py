@@ -222,4 +222,5 @@ def _drop_schema(model: Model, schema: str, cascade: bool) -> None:
             _drop_type(model, key, cascade=True)
     model.schemas.discard(schema)
     model.schema_grants.pop(schema, None)
+    model.schema_origins.pop(schema, None)
     model.refresh_creation_schema()

@@ -48,6 +48,8 @@ class Model:
         # Where an unqualified new object goes: the first existing schema of the path.
         self.create_in = default_schema
         self.schemas: set[str] = {"public", default_schema}
+        # Where each schema the scripts created (or renamed) was, for findings about it.
+        self.schema_origins: dict[str, Origin] = {}
         self.extensions: set[str] = {"plpgsql"}
         # The schema of each extension (plpgsql's is pg_catalog, as its control file says).
         self.extension_schemas: dict[str, str] = {"plpgsql": "pg_catalog"}
@@ -183,6 +185,9 @@ class Model:
         if cached is not None:
             return cached
         text = type_name(type_node)
+        if text.endswith("[][]"):
+            # PostgreSQL ignores declared array dimensions: format_type prints one [].
+            text = text[: text.index("[]")] + "[]"
         parts = strings(type_node.get("names"))
         base = parts[-1] if parts else ""
         if len(parts) == 1:

@@ -306,4 +306,7 @@ def _rename_schema(model: Model, old: str, new: str) -> None:
     model.schemas.discard(old)
     model.schemas.add(new)
     model.schema_grants[new] = model.schema_grants.pop(old, {})
+    # The rename gave the schema its name: findings about the name point at it.
+    model.schema_origins.pop(old, None)
+    model.schema_origins[new] = model.here()
     model.refresh_creation_schema()

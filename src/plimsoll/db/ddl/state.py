@@ -397,6 +397,8 @@ class TableDraft:
         "comment",
         "rls_enabled",
         "rls_forced",
+        "rls_origin",
+        "rls_forced_origin",
         "unlogged",
         "inherits",
         "owned",
@@ -424,6 +426,9 @@ class TableDraft:
         self.comment: str | None = None
         self.rls_enabled = False
         self.rls_forced = False
+        # The ALTER TABLE that last set each row-level security flag (None: never set).
+        self.rls_origin: Origin | None = None
+        self.rls_forced_origin: Origin | None = None
         self.unlogged = False
         # The keys of the tables it inherits from, in order.
         self.inherits: list[str] = []
@@ -501,6 +506,8 @@ class TableDraft:
                 "inherited_constraints": (),
                 "inherited_indexes": (),
                 "origin": self.origin,
+                "rls_origin": self.rls_origin,
+                "rls_forced_origin": self.rls_forced_origin,
             }
         )
 
@@ -536,6 +543,8 @@ class TableDraft:
                 "inherited_constraints": _frozen_by_name(copied, ConstraintDraft.frozen),
                 "inherited_indexes": _frozen_by_name(copied_indexes, IndexDraft.frozen, self),
                 "origin": self.origin,
+                "rls_origin": self.rls_origin,
+                "rls_forced_origin": self.rls_forced_origin,
             }
         )
 

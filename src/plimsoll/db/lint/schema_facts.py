@@ -34,6 +34,7 @@ from plimsoll.db.catalog import (
     Catalog,
     Column,
     Constraint,
+    DomainType,
     Function,
     Grant,
     Origin,
@@ -257,6 +258,61 @@ def is_text_type(type_text: str) -> bool:
     return type_text.split("(")[0].strip().lower() in _TEXT_TYPES
 
 
+_QUOTED_PART = re.compile(r'"((?:[^"]|"")*)"|([^."]+)')
+
+
+def _element(type_text: str) -> str:
+    """The element type of an array type (``text[]``, ``varchar(10)[][]`` give ``text``,
+    ``varchar(10)``); any other type as it is."""
+    text = type_text.strip()
+    while text.endswith("]") and "[" in text:
+        text = text[: text.rindex("[")].rstrip()
+    return text
+
+
+def _type_key(type_text: str) -> str | None:
+    """The catalog key (``schema.name``, unquoted) of a schema-qualified type name, or None
+    (PostgreSQL's own types are printed unqualified, user types qualified)."""
+    if "(" in type_text:
+        return None
+    parts = [
+        quoted.replace('""', '"') if quoted or not plain else plain.strip()
+        for quoted, plain in _QUOTED_PART.findall(type_text)
+    ]
+    return ".".join(parts) if len(parts) == 2 else None
+
+
+@dataclass(frozen=True)
+class ResolvedType:
+    """What a column's type stores underneath: ``element`` is the type under its array
+    brackets and domains (``text`` for ``text[]`` or a domain over ``text``), ``domains``
+    the domains passed through (outermost first), ``array`` whether it held an array."""
+
+    element: str
+    domains: tuple[DomainType, ...] = ()
+    array: bool = False
+
+
+def resolve_type(catalog: Catalog, type_text: str) -> ResolvedType:
+    """The type ``type_text`` stores underneath, domains (of ``catalog``) and arrays unwrapped.
+
+    A domain over a domain or over an array is followed to the end; a domain the catalog does
+    not hold (another schema not read) stays as it is.
+    """
+    text = type_text
+    domains: list[DomainType] = []
+    array = False
+    while True:
+        element = _element(text)
+        array = array or element != text.strip()
+        key = _type_key(element)
+        domain = catalog.domains.get(key) if key else None
+        if domain is None or domain in domains:
+            return ResolvedType(element, tuple(domains), array)
+        domains.append(domain)
+        text = domain.base_type
+
+
 # ---------------------------------------------------------------------------------------------
 # Caching per catalog
 
@@ -360,9 +416,21 @@ def columns_named(
             yield from columns
 
 
-def finding(obj: _Keyed, message: str, *, help: str | None = None) -> Violation:
-    """A finding about a table, view or function: its key, pointing at its definition."""
-    return Violation(message, object=obj.key, origin=obj.origin, help=help)
+def finding(
+    obj: _Keyed, message: str, *, help: str | None = None, origin: Origin | None = None
+) -> Violation:
+    """A finding about a table, view or function: its key, pointing at ``origin`` when
+    given (the statement that made the state found), else at its definition."""
+    return Violation(message, object=obj.key, origin=origin or obj.origin, help=help)
+
+
+def rls_origin(table: Table, *, forced: bool = False) -> Origin | None:
+    """Where the table's row-level security got its state: the last ALTER TABLE that enabled
+    or disabled it (with ``forced``: that forced or unforced it, else that enabled it), or
+    the CREATE TABLE when none did (and live, where no statement is known)."""
+    if forced and table.rls_forced_origin is not None:
+        return table.rls_forced_origin
+    return table.rls_origin or table.origin
 
 
 def column_finding(

@@ -10,7 +10,7 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.gdpr._common import PersonalDataOptions, personal_tables
-from plimsoll.db.lint.schema_facts import finding
+from plimsoll.db.lint.schema_facts import finding, rls_origin
 
 
 class GdprSpecialCategoryRls(SchemaRule):
@@ -61,14 +61,17 @@ class GdprSpecialCategoryRls(SchemaRule):
             names = ", ".join(c.name for c in held.special)
             if not table.rls_enabled:
                 problem = "has row-level security disabled: every role with SELECT reads all rows"
+                origin = rls_origin(table)
             elif self.options.require_force and not table.rls_forced:
                 problem = (
                     "does not FORCE row-level security: its owner, which the application may"
                     " connect as, bypasses the policies"
                 )
+                origin = rls_origin(table, forced=True)
             else:
                 continue
             yield finding(
                 table,
                 f"table {table.key} holds special-category data (Art. 9: {names}) and {problem}",
+                origin=origin,
             )

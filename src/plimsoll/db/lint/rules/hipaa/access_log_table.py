@@ -9,7 +9,7 @@ from pydantic import Field
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.rules.hipaa._common import PhiOptions, phi_tables
+from plimsoll.db.lint.rules.hipaa._common import PhiOptions, PhiTable, phi_tables
 from plimsoll.db.lint.schema_facts import Patterns, finding, matcher
 
 DEFAULT_ACCESS_LOG_PATTERNS = (
@@ -36,7 +36,8 @@ class AccessLogTable(SchemaRule):
 
     **Fix.** Create an append-only access-log table (who, when, which record, why), or
     install ``pgaudit`` and set ``accept_pgaudit``. The table name patterns are the
-    ``access_log_patterns`` option. The finding points at the first table holding PHI.
+    ``access_log_patterns`` option. The finding points at the first table holding PHI in
+    the files (by file, then line; live, the first by name, case aside).
 
     **Example.**
 
@@ -78,9 +79,17 @@ class AccessLogTable(SchemaRule):
         logs = matcher(self.options.access_log_patterns)
         if any(logs.table(table) for table in catalog.all_tables()):
             return
-        first = scope[0]
+        first = min(scope, key=_file_order)
         yield finding(
             first.table,
             f"the schema holds PHI ({len(scope)} table(s), first {first.describe()}) but has"
             " no access-log table: reads of PHI fire no trigger and go unrecorded",
         )
+
+
+def _file_order(phi: PhiTable) -> tuple[bool, tuple[str, int, int], str, str]:
+    """Where a PHI table was defined (file, line, column), then its name without case: the
+    first table in the files comes first, and live (no origins) the first by name."""
+    origin = phi.table.origin
+    at = (origin.file, origin.line, origin.column) if origin is not None else ("", 0, 0)
+    return (origin is None, at, phi.key.casefold(), phi.key)

@@ -11,6 +11,7 @@ from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.policy_facts import always_true
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.hipaa._common import PhiOptions, audited_phi_tables
+from plimsoll.db.lint.schema_facts import rls_origin
 
 
 def _lets_everyone_read(policy: Policy) -> bool:
@@ -76,7 +77,7 @@ class PhiRowLevelSecurity(SchemaRule):
                     f"table {phi.describe()} does not enable row-level security: any role"
                     " with SELECT reads every patient's rows",
                     object=phi.key,
-                    origin=table.origin,
+                    origin=rls_origin(table),
                 )
                 continue
             if not table.policies:
@@ -85,7 +86,7 @@ class PhiRowLevelSecurity(SchemaRule):
                     " every role but the owner is denied every row",
                     help="CREATE POLICY naming which rows each role may see.",
                     object=phi.key,
-                    origin=table.origin,
+                    origin=rls_origin(table),
                 )
             for policy in table.policies:
                 if _lets_everyone_read(policy):
@@ -103,5 +104,5 @@ class PhiRowLevelSecurity(SchemaRule):
                     " (often the application's role) bypasses every policy",
                     help="ALTER TABLE ... FORCE ROW LEVEL SECURITY.",
                     object=phi.key,
-                    origin=table.origin,
+                    origin=rls_origin(table, forced=True),
                 )

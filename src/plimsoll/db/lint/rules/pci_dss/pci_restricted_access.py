@@ -71,4 +71,9 @@ class PciRestrictedAccess(SchemaRule):
                     f"role {grantee} holds {', '.join(held)} on cardholder table {table.key},"
                     " is not an allowed role, and no row-level security narrows its access"
                     " (Req. 7.2.2, 7.2.6)",
+                    # At the GRANT that gave it, when the files made it.
+                    origin=min(
+                        (g.origin for g in table.grants if g.grantee == grantee and g.origin),
+                        default=None,
+                    ),
                 )

@@ -60,6 +60,7 @@ def object_names(catalog: Catalog) -> frozenset[str]:
     def build() -> frozenset[str]:
         # Column names come from the shared index: schemas repeat them on every table.
         names: set[str] = set(columns_by_name(catalog))
+        names.update(catalog.schemas)
         add = names.add
         for table in catalog.all_tables(partitions=True):
             add(table.name)
@@ -91,6 +92,10 @@ def named_objects(
         chosen = {name for name in object_names(catalog) if wanted(name)}
         if not chosen:
             return
+    for schema in sorted(catalog.schemas):
+        if schema in chosen:
+            # A schema name is a ColId, as a table's is; its origin is known from files only.
+            yield NamedObject("schema", schema, schema, catalog.schema_origins.get(schema))
     for table in catalog.all_tables(partitions=True):
         own = table.key
         if table.name in chosen:

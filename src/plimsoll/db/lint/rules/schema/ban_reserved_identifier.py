@@ -33,10 +33,10 @@ class BanReservedIdentifier(SchemaRule):
     to know which names to quote.
 
     **Fix.** Pick a name that is not a keyword: ``orders``, ``user_id``, ``group_name``,
-    ``sort_order``. Tables, columns, indexes, constraints, views, sequences and triggers are
-    checked against the keywords a column name cannot use unquoted (reserved and
-    type/function-name keywords, as in PostgreSQL 17's grammar); functions and enum types
-    against those a function name cannot use (reserved and column-name keywords).
+    ``sort_order``. Schemas, tables, columns, indexes, constraints, views, sequences and
+    triggers are checked against the keywords a column name cannot use unquoted (reserved
+    and type/function-name keywords, as in PostgreSQL 17's grammar); functions and enum
+    types against those a function name cannot use (reserved and column-name keywords).
 
     **Example.**
 

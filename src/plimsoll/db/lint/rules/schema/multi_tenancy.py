@@ -10,7 +10,7 @@ from plimsoll.db.catalog import Catalog, Origin, Table
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.policy_facts import COMMANDS, always_true, unrestricted
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import Patterns, finding, matcher
+from plimsoll.db.lint.schema_facts import Patterns, finding, matcher, rls_origin
 
 
 class MultiTenancy(SchemaRule):
@@ -145,6 +145,7 @@ class MultiTenancy(SchemaRule):
                     f"ALTER TABLE {table.sql_name} ENABLE ROW LEVEL SECURITY, and create a"
                     f" policy USING ({name} = current_setting('app.{name}')::...)."
                 ),
+                origin=rls_origin(table),
             )
         else:
             yield from self._policies(table)
@@ -154,6 +155,7 @@ class MultiTenancy(SchemaRule):
                 f"tenant table {table.key} does not force row-level security: its owner (often"
                 " the application's role) bypasses the tenant policies",
                 help=f"ALTER TABLE {table.sql_name} FORCE ROW LEVEL SECURITY.",
+                origin=rls_origin(table, forced=True),
             )
 
     def _policies(self, table: Table) -> Iterator[Violation]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import finding
+from plimsoll.db.lint.schema_facts import finding, rls_origin
 
 
 class PolicyWithoutRls(SchemaRule):
@@ -47,4 +47,5 @@ class PolicyWithoutRls(SchemaRule):
                     f"{table.key} has policies ({names}) but row-level security is not enabled:"
                     " they are ignored and every role with privileges reads every row",
                     help=f"ALTER TABLE {table.sql_name} ENABLE ROW LEVEL SECURITY.",
+                    origin=rls_origin(table),
                 )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
-from plimsoll.db.lint.schema_facts import finding
+from plimsoll.db.lint.schema_facts import finding, rls_origin
 
 
 class RlsEnabledWithoutPolicy(SchemaRule):
@@ -48,4 +48,5 @@ class RlsEnabledWithoutPolicy(SchemaRule):
                     table,
                     f"{table.key} enables row-level security but has no policy: every role"
                     " but its owner (and BYPASSRLS roles) reads no rows and writes none",
+                    origin=rls_origin(table),
                 )

@@ -10,7 +10,14 @@ from plimsoll.db.catalog import Catalog
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.rules.schema._objects import SECRET_COLUMN_PATTERNS
-from plimsoll.db.lint.schema_facts import Patterns, columns_named, is_text_type, matcher
+from plimsoll.db.lint.schema_facts import (
+    Patterns,
+    ResolvedType,
+    columns_named,
+    is_text_type,
+    matcher,
+    resolve_type,
+)
 
 
 class SecurityPlaintextSecret(SchemaRule):
@@ -18,7 +25,9 @@ class SecurityPlaintextSecret(SchemaRule):
 
     **Problem.** A column named ``password``, ``api_key``, ``client_secret`` or
     ``refresh_token`` of type ``text``, ``varchar``, ``char``, ``citext`` or ``json`` most
-    likely holds the credential itself, readable by anyone who can read the table.
+    likely holds the credential itself, readable by anyone who can read the table. An array
+    of them (``backup_codes_token text[]``) or a domain over them (``CREATE DOMAIN
+    plain_text AS text``) stores the same readable text.
 
     **Why.** Everything that copies the table copies the credentials: backups, replicas,
     dumps handed to developers, logical decoding, query logs and error messages. A leaked
@@ -31,7 +40,8 @@ class SecurityPlaintextSecret(SchemaRule):
     encryption). A text column is accepted when its name or its comment says it holds a
     hash or ciphertext (``hashed``: patterns searched in the lower-case name and comment,
     default ``hash``, ``digest``, ``crypt``, ``cipher``): ``COMMENT ON COLUMN
-    users.password IS 'bcrypt hash'`` is taken at its word. ``patterns`` (regular
+    users.password IS 'bcrypt hash'`` is taken at its word, and so is a domain whose name or
+    comment says so (``CREATE DOMAIN password_hash AS text``). ``patterns`` (regular
     expressions searched in the lower-case column name, or ``glob:`` patterns) select the
     secret columns; the defaults are anchored at the end of the name, so
     ``password_changed_at`` or ``token_type`` are not taken for secrets.
@@ -71,14 +81,24 @@ class SecurityPlaintextSecret(SchemaRule):
         secrets = matcher(tuple(self.options.patterns))
         hashed = matcher(tuple(self.options.hashed))
         for table, column in columns_named(catalog, lambda n: secrets(n) and not hashed(n)):
-            if not is_text_type(column.type):
+            stored = resolve_type(catalog, column.type)
+            if not is_text_type(stored.element):
                 continue
             if column.comment and hashed(column.comment):
                 continue
+            if any(hashed(d.name) or (d.comment and hashed(d.comment)) for d in stored.domains):
+                continue
             key = f"{table.key}.{column.name}"
             yield Violation(
-                f"{key} is {column.type}: a secret stored as readable text is exposed to"
-                " every backup, replica, dump and SELECT on the table",
+                f"{key} is {column.type}{_underneath(stored)}: a secret stored as readable"
+                " text is exposed to every backup, replica, dump and SELECT on the table",
                 object=key,
                 origin=column.origin,
             )
+
+
+def _underneath(stored: ResolvedType) -> str:
+    """`` (a domain over text)`` when a domain hides the text type, else nothing."""
+    if not stored.domains:
+        return ""
+    return f" (a domain over {stored.domains[-1].base_type})"
