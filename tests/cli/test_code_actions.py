@@ -11,7 +11,10 @@ from tests.cli.test_code_cli import GOOD, TANGLED, plimsoll
 from tests.support.gitrepo import GitRepo, make_repo
 from tests.support.servers import HttpRecorder, SmtpRecorder
 
-CONFIG = """[project]
+
+def _gate(second_action: str, channel: str = "") -> str:
+    """A project config: complexity.max <= 3 notifies, <= 2 takes ``second_action``."""
+    return f"""[project]
 name = "demo"
 version = "2.0.0"
 
@@ -24,15 +27,19 @@ metric = "complexity.max"
 op = "<="
 value = 3
 action = "notify"
-channels = ["hook"]
-
+{channel}
 [[tool.plimsoll.code.thresholds]]
 metric = "complexity.max"
 op = "<="
 value = 2
-action = "comment"
+action = "{second_action}"
 
-[tool.plimsoll.notify.channels.hook]
+"""
+
+
+CONFIG = (
+    _gate("comment", 'channels = ["hook"]\n')
+    + """[tool.plimsoll.notify.channels.hook]
 kind = "webhook"
 url = "{base}/hook"
 retries = 0
@@ -47,6 +54,7 @@ pull_request = 7
 retries = 0
 backoff_seconds = 0
 """
+)
 
 
 def test_notify_and_comment_actions_deliver(
@@ -183,27 +191,9 @@ def test_a_notify_rule_without_channels_never_goes_to_the_pull_request(
 def test_an_email_lists_only_the_rules_it_was_sent_for(
     git_repo: GitRepo, smtp_recorder: SmtpRecorder
 ) -> None:
-    config = f"""[project]
-name = "demo"
-version = "2.0.0"
-
-[tool.plimsoll.code]
-paths = ["src"]
-collectors = ["complexity"]
-
-[[tool.plimsoll.code.thresholds]]
-metric = "complexity.max"
-op = "<="
-value = 3
-action = "notify"
-
-[[tool.plimsoll.code.thresholds]]
-metric = "complexity.max"
-op = "<="
-value = 2
-action = "warn"
-
-[tool.plimsoll.notify.channels.mail]
+    config = (
+        _gate("warn")
+        + f"""[tool.plimsoll.notify.channels.mail]
 kind = "smtp"
 host = "127.0.0.1"
 port = {smtp_recorder.port}
@@ -211,6 +201,7 @@ sender = "ci@example.test"
 to = ["team@example.test"]
 retries = 0
 """
+    )
     git_repo.commit("gate", {"pyproject.toml": config, "src/demo/tangled.py": TANGLED})
     out = json.loads(
         plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
