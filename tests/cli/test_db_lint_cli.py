@@ -104,7 +104,7 @@ def test_inline_and_config_control(project: Path) -> None:
     assert [f["severity"] for f in _findings(done, "require-concurrent-index-creation")] == [
         "error"
     ]
-    assert {"rule": "require-primary-key", "reason": "ignored (db.lint.ignore)"} in data["audit"][
+    assert {"rule": "require-primary-key", "reason": "ignored by db.lint.ignore"} in data["audit"][
         "disabled"
     ]
     assert data["audit"]["overridden"] == [
@@ -113,6 +113,7 @@ def test_inline_and_config_control(project: Path) -> None:
             "field": "severity",
             "from": "warning",
             "to": "error",
+            "by": "rules.require-concurrent-index-creation",
         }
     ]
 
@@ -202,7 +203,7 @@ def test_text_report_carries_the_audit_trail(project: Path) -> None:
         "[db.lint.rules.require-concurrent-index-creation]\nseverity = 'error'\n"
     )
     text = plimsoll(project, "db", "lint", check=1).stdout
-    assert "disabled: require-primary-key (ignored (db.lint.ignore))" in text
+    assert "disabled: require-primary-key (ignored by db.lint.ignore)" in text
     assert (
         "overridden: too-many-columns options.max_columns 100 -> 5 by rules.too-many-columns"
         in (text)

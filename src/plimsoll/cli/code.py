@@ -397,11 +397,12 @@ def history(
         )
         return
     table = Table(title=f"history on {project.config.branch}", title_justify="left")
-    for column in ("timestamp (UTC)", "commit", "version", "status"):
+    # "record": whether the file can be read, not whether its thresholds passed.
+    for column in ("timestamp (UTC)", "commit", "version", "record"):
         table.add_column(column, no_wrap=True)
     table.add_column("file", overflow="fold")  # a path to copy: wrapped whole, never cut
     for e in entries:
-        state = "[red]unreadable[/red]" if e.path in problems else "ok"
+        state = "[red]unreadable[/red]" if e.path in problems else "readable"
         table.add_row(f"{e.timestamp:%Y-%m-%d %H:%M:%S}", e.sha7, e.version, state, e.path)
     output.console().print(table)
     for e in entries:

@@ -149,12 +149,13 @@ def test_select_ignore_and_overrides(registry: Registry) -> None:
     )
     alpha = next(a for a in active if a.id == "alpha")
     assert alpha.severity is Severity.INFO and alpha.rule.options.limit == 3
-    assert {"rule": "beta", "reason": "ignored (--ignore)"} in audit.disabled
+    assert {"rule": "beta", "reason": "ignored by --ignore"} in audit.disabled
     assert {
         "rule": "alpha",
         "field": "severity",
         "from": "warning",
         "to": "info",
+        "by": "rules.alpha",
     } in audit.overridden
     active, _ = compose(registry, [], select=["gamma"])
     assert _ids(active) == ["gamma"]
@@ -164,8 +165,8 @@ def test_the_audit_trail_says_whether_the_config_or_the_command_ignored_a_rule(
     registry: Registry,
 ) -> None:
     _, audit = compose(registry, ["one"], ignore=["alpha"], config_ignore=["beta"])
-    assert {"rule": "alpha", "reason": "ignored (--ignore)"} in audit.disabled
-    assert {"rule": "beta", "reason": "ignored (tool.plimsoll.db.lint.ignore)"} in audit.disabled
+    assert {"rule": "alpha", "reason": "ignored by --ignore"} in audit.disabled
+    assert {"rule": "beta", "reason": "ignored by tool.plimsoll.db.lint.ignore"} in audit.disabled
     with pytest.raises(UsageError, match=r"^tool.plimsoll.db.lint.ignore: unknown rule 'alpah'"):
         compose(registry, ["one"], config_ignore=["alpah"])
 
@@ -175,7 +176,7 @@ def test_syntax_error_can_be_named_and_ignored(registry: Registry) -> None:
     assert audit.reports_syntax_errors
     _, audit = compose(registry, ["one"], ignore=["syntax-error"])
     assert not audit.reports_syntax_errors
-    assert {"rule": "syntax-error", "reason": "ignored (--ignore)"} in audit.disabled
+    assert {"rule": "syntax-error", "reason": "ignored by --ignore"} in audit.disabled
 
 
 def test_bad_names_are_usage_errors(registry: Registry) -> None:

@@ -135,6 +135,9 @@ def test_rule_descriptors(registry: Registry, tmp_path: Path) -> None:
     assert rule["name"] == cls.__name__
     assert rule["shortDescription"]["text"] == cls.summary()
     assert "**Problem.**" in rule["fullDescription"]["markdown"]
+    # The text field is plain text: viewers show it as it is.
+    text = rule["fullDescription"]["text"]
+    assert "Problem." in text and "**" not in text and "```" not in text and "`" not in text
     assert rule["help"]["text"] == cls.help
     assert rule["help"]["markdown"].startswith(f"# {INDEX_RULE}\n")
     assert rule["defaultConfiguration"]["level"] == "warning"

@@ -199,7 +199,7 @@ def compose(
     ignore = [*config_ignore, *ignore]
     if SYNTAX_ERROR in ignored_by:
         audit.disabled.append(
-            {"rule": SYNTAX_ERROR, "reason": f"ignored ({ignored_by[SYNTAX_ERROR]})"}
+            {"rule": SYNTAX_ERROR, "reason": f"ignored by {ignored_by[SYNTAX_ERROR]}"}
         )
     select = [rule_id for rule_id in select if rule_id != SYNTAX_ERROR]
     chosen = _from_libraries(registry, libraries, strategy, audit, set(config_libraries), where)
@@ -413,7 +413,7 @@ def _disabled_reason(
     if select and rule_id not in select:
         return "not selected"
     if rule_id in ignored_by:
-        return f"ignored ({ignored_by[rule_id]})"
+        return f"ignored by {ignored_by[rule_id]}"
     override = overrides.get(rule_id)
     if override is not None and not override.enabled:
         return "disabled in config"
@@ -438,6 +438,7 @@ def _apply_override(
                 "field": "severity",
                 "from": severity.value,
                 "to": override.severity.value,
+                "by": f"rules.{rule_id}",
             }
         )
         severity = override.severity

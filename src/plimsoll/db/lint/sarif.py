@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,19 @@ def fit(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     return "\n\n".join(kept) or text[: limit - 1].rstrip() + "\u2026"
 
 
+_EMPHASIS = re.compile(r"\*\*(.+?)\*\*|`([^`]*)`")
+
+
+def plain_text(markdown: str) -> str:
+    """``markdown`` as plain text for a SARIF ``text`` field: no fences, emphasis or ticks.
+
+    SARIF keeps Markdown for the ``markdown`` field; viewers show ``text`` as it is.
+    """
+    lines = [line for line in markdown.splitlines() if not line.lstrip().startswith("```")]
+    text = "\n".join(line.lstrip("#").lstrip() if line.startswith("#") else line for line in lines)
+    return _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), text)
+
+
 def _rule_descriptor(rule: type[Rule], libraries: list[str]) -> dict[str, Any]:
     """A reportingDescriptor for ``rule``: the whole page is its help, a digest its description."""
     documentation = fit(rule.documentation())
@@ -88,7 +102,7 @@ def _rule_descriptor(rule: type[Rule], libraries: list[str]) -> dict[str, Any]:
         "id": rule.id,
         "name": rule.__name__,
         "shortDescription": {"text": fit(rule.summary())},
-        "fullDescription": {"text": documentation or rule.summary()},
+        "fullDescription": {"text": plain_text(documentation) or rule.summary()},
         "help": {"text": rule.help, "markdown": rule_markdown(rule, libraries)},
         "defaultConfiguration": {"level": level(rule.severity)},
         "properties": properties,
@@ -105,7 +119,7 @@ def _syntax_error_descriptor() -> dict[str, Any]:
         "id": SYNTAX_ERROR,
         "name": "SyntaxError",
         "shortDescription": {"text": SYNTAX_ERROR_SUMMARY},
-        "fullDescription": {"text": full, "markdown": full},
+        "fullDescription": {"text": plain_text(full), "markdown": full},
         "help": {"text": SYNTAX_ERROR_HELP, "markdown": syntax_error_markdown()},
         "defaultConfiguration": {"level": "error"},
         "properties": {"tags": [], "kind": "engine", "pgVersions": "all"},
