@@ -17,7 +17,7 @@ import pytest
 
 from plimsoll.core.config import DbConfig, parse
 from plimsoll.core.errors import ConfigError
-from plimsoll.core.hooks import HookContext, HookExecutor, HookRegistry
+from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRegistry
 from plimsoll.core.store import SqliteStore
 from plimsoll.db.dry_run import dry_run
 from plimsoll.db.hooks import DbPhase, ErrorContext, RunContext
@@ -120,6 +120,22 @@ def test_a_failing_on_error_hook_does_not_hide_the_error(pg_database: Any, tmp_p
 
     registry.hook(DbPhase.ON_ERROR, name="page")(broken)
     with pytest.raises(MigrationError, match="division by zero"):
+        Migrator(pg_database.dsn, folder, hooks=HookExecutor(registry)).up()
+
+
+def test_a_failing_cleanup_hook_does_not_hide_the_error(pg_database: Any, tmp_path: Path) -> None:
+    folder = _write(tmp_path / "m", {"0001_a.up.sql": "SELECT 1 / 0;\n"})
+    registry = HookRegistry()
+
+    def broken(ctx: HookContext) -> None:
+        raise RuntimeError("cleanup boom")
+
+    registry.hook(DbPhase.CLEANUP, name="tidy")(broken)
+    with pytest.raises(MigrationError, match="division by zero"):
+        Migrator(pg_database.dsn, folder, hooks=HookExecutor(registry)).up()
+    # After a run that went well, a failing fail-fast cleanup hook is the run's error.
+    (folder / "0001_a.up.sql").write_text("CREATE TABLE a (id int);\n")
+    with pytest.raises(HookFailed, match="cleanup boom"):
         Migrator(pg_database.dsn, folder, hooks=HookExecutor(registry)).up()
 
 

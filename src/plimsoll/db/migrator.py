@@ -407,16 +407,36 @@ class Migrator:
                 raise
             for migration in plan:
                 report.steps.append(self._apply_hooked(conn, migration, direction, report))
-        finally:
-            try:
-                self._phase(self._run_context(DbPhase.CLEANUP, direction, labels))
-            finally:
-                if self._run_hooks is not None:
-                    report.hook_trace = self._run_hooks.trace.to_json()
-                self._run_hooks = None
-                if self.store is not None:
-                    flush_timings(self.store)
+        except BaseException:
+            self._cleanup(direction, labels, report, failing=True)
+            raise
+        self._cleanup(direction, labels, report, failing=False)
         return report
+
+    def _cleanup(
+        self, direction: str, labels: tuple[str, ...], report: RunReport, *, failing: bool
+    ) -> None:
+        """Run the cleanup hooks and close the run's trace.
+
+        After a failure (``failing``) a failing cleanup hook is logged, not raised: the error
+        the run reports, and its exit code, stay those of what failed first.
+        """
+        try:
+            self._phase(self._run_context(DbPhase.CLEANUP, direction, labels))
+        except HookFailed as failed:
+            if not failing:
+                raise
+            log.warning(
+                "a cleanup hook failed: %s",
+                failed,
+                extra={"event": "cleanup_hook_failed", "run_id": self._run_id},
+            )
+        finally:
+            if self._run_hooks is not None:
+                report.hook_trace = self._run_hooks.trace.to_json()
+            self._run_hooks = None
+            if self.store is not None:
+                flush_timings(self.store)
 
     def _run_context(self, phase: DbPhase, direction: str, labels: tuple[str, ...]) -> RunContext:
         return RunContext(

@@ -107,12 +107,15 @@ def grant(model: Model, node: Node) -> None:
     change = Change.of(node, model.here())
     if objtype == "OBJECT_TABLE":
         for target in _targets(model, node):
-            if privileges is None:
-                change.apply(target.grants, _ALL_TABLE_PRIVILEGES)
+            table_privileges = _ALL_TABLE_PRIVILEGES if privileges is None else privileges
+            change.apply(target.grants, table_privileges)
+            if not isinstance(target, TableDraft):
                 continue
-            change.apply(target.grants, privileges)
-            if isinstance(target, TableDraft):
-                _column_grants(target, columns, change)
+            _column_grants(target, columns, change)
+            if not change.granting:
+                # Revoking a table privilege also revokes it on every column (PostgreSQL).
+                revoked = [p for p in table_privileges if p in _ALL_COLUMN_PRIVILEGES]
+                _column_grants(target, dict.fromkeys(target.columns, revoked), change)
     elif objtype == "OBJECT_SEQUENCE":
         for sequence in _sequences(model, node):
             held = privileges_of(sequence["grants"])

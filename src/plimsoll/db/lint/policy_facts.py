@@ -28,6 +28,24 @@ COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 _SESSION_VALUE_FUNCTIONS = frozenset(
     {"SVFOP_CURRENT_USER", "SVFOP_SESSION_USER", "SVFOP_CURRENT_ROLE", "SVFOP_USER"}
 )
+# Functions without arguments whose value is not the session's identity: the time, chance,
+# or the transaction. A call of any other function without arguments (`app.current_tenant()`)
+# is taken as the session's tenant, and `current_setting(...)` with any.
+_NOT_SESSION_FUNCTIONS = frozenset(
+    {
+        "now",
+        "clock_timestamp",
+        "statement_timestamp",
+        "transaction_timestamp",
+        "timeofday",
+        "random",
+        "gen_random_uuid",
+        "uuid_generate_v4",
+        "txid_current",
+        "pg_current_xact_id",
+        "pi",
+    }
+)
 _EQUALITY = frozenset({"=", "==="})
 Node = Any
 
@@ -154,9 +172,22 @@ def _column_name(node: Node) -> str | None:
     return last if isinstance(last, str) else None
 
 
+def _session_function(call: Node) -> bool:
+    """Whether a function call gives the session's value: ``current_setting(...)``, or a call
+    without arguments that is not a clock or chance (``app.current_tenant()``). ``abs(7)`` is a
+    constant and ``now()`` a time, neither the session's tenant."""
+    names = [
+        _kind(part)[1].get("sval") for part in call.get("funcname") or () if isinstance(part, dict)
+    ]
+    name = str(names[-1]).lower() if names else ""
+    if name == "current_setting":
+        return True
+    return not call.get("args") and name not in _NOT_SESSION_FUNCTIONS
+
+
 def _session_valued(node: Node, column: str) -> bool:
     """Whether an expression gives a value of the session, not of the row: it calls a
-    function (``current_setting(...)``, ``app.current_tenant()``), names the session's role
+    session function (``current_setting(...)``, ``app.current_tenant()``), names the session's role
     (``current_user``) or takes a parameter, and reads no column of the row (a subquery may
     read its own tables)."""
     found = False
@@ -168,8 +199,10 @@ def _session_valued(node: Node, column: str) -> bool:
         if not isinstance(value, dict):
             return True
         kind, inner = _kind(value)
-        if kind in ("FuncCall", "ParamRef") or (
-            kind == "SQLValueFunction" and inner.get("op") in _SESSION_VALUE_FUNCTIONS
+        if (
+            kind == "ParamRef"
+            or (kind == "FuncCall" and _session_function(inner))
+            or (kind == "SQLValueFunction" and inner.get("op") in _SESSION_VALUE_FUNCTIONS)
         ):
             found = True
         if kind == "ColumnRef" and not in_subquery:
