@@ -214,3 +214,31 @@ retries = 0
     assert f"1 code threshold crossed at {commit}" in text
     assert "complexity.max <= 3" in text
     assert "<= 2" not in text and "thresholds passed" not in text
+
+
+def test_each_notify_rule_reaches_only_its_own_channels(
+    git_repo: GitRepo, http_recorder: HttpRecorder
+) -> None:
+    hooks = "".join(
+        f'[tool.plimsoll.notify.channels.{name}]\nkind = "webhook"\n'
+        f'url = "{http_recorder.url}/{name}"\nretries = 0\n\n'
+        for name in ("a", "b")
+    )
+    config = (
+        _gate("notify", 'channels = ["a"]\n').replace(
+            'value = 2\naction = "notify"', 'value = 2\naction = "notify"\nchannels = ["b"]'
+        )
+        + hooks
+    )
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/tangled.py": TANGLED})
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    assert sorted(out["notified"]) == ["a: delivered", "b: delivered"]
+    for name, rule in (("a", "complexity.max <= 3"), ("b", "complexity.max <= 2")):
+        [request] = http_recorder.requests_to(f"/{name}", "POST")
+        payload = request.json()
+        assert "1 code threshold crossed" in payload["title"], payload
+        assert rule in payload["body"]
+        other = "complexity.max <= 2" if name == "a" else "complexity.max <= 3"
+        assert other not in payload["body"]

@@ -490,3 +490,26 @@ def test_collect_in_a_monorepo_project(git_repo: GitRepo) -> None:
         "app/good.py",
         "app/more.py",
     ]
+
+
+def test_backfill_validate_checks_the_range_s_newest_commit(project: GitRepo) -> None:
+    gate = _config("""
+[[tool.plimsoll.code.thresholds]]
+metric = "stats.file_count"
+op = "<="
+value = 2
+action = "fail"
+""")
+    project.commit("gate", {"pyproject.toml": gate})  # 2 files: passes
+    project.commit("more", {"src/demo/m1.py": GOOD})  # 3 files: fails
+    head = project.git("rev-parse", "HEAD")
+    plimsoll(project.path, "code", "collect")  # HEAD's record, which fails the gate
+    # HEAD already has a record: the backfill skips it, and still gates on it.
+    done = plimsoll(
+        project.path, "code", "collect", "--rev", "HEAD~2..HEAD", "--validate", "-f", "json",
+        check=1,
+    )  # fmt: skip
+    out = json.loads(done.stdout)
+    assert out["already_recorded"] == [head]
+    assert [c["commit_sha"] for c in out["records"]] == [project.git("rev-parse", "HEAD~1")]
+    assert out["thresholds"]["results"][0]["outcome"] == "failed"

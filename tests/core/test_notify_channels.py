@@ -101,6 +101,17 @@ def test_webhook_url_with_userinfo_sends_basic_auth(
         assert "pa:ss-w0rd" not in text and "pa%3Ass-w0rd" not in text
 
 
+def test_a_redirect_is_not_followed_with_the_credentials(http_recorder: HttpRecorder) -> None:
+    # urllib would resend the Authorization header to the host the redirect names.
+    elsewhere = f"http://localhost:{http_recorder.port}/evil"
+    http_recorder.script(Response(302, None, {"Location": elsewhere}))
+    url = f"http://alice:s3cretPW@127.0.0.1:{http_recorder.port}/hooks/abc"
+    with pytest.raises(DeliveryError, match="HTTP 302: redirected to http://localhost") as caught:
+        WebhookNotifier().deliver(MSG, channel(kind="webhook", url=url))
+    assert "not followed" in str(caught.value) and "s3cretPW" not in str(caught.value)
+    assert [r.path for r in http_recorder.requests] == ["/hooks/abc"]
+
+
 def test_webhook_non_2xx_is_a_failure(http_recorder: HttpRecorder) -> None:
     http_recorder.script(302, 503)
     config = channel(kind="webhook", url=http_recorder.url)

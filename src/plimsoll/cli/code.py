@@ -190,9 +190,14 @@ def collect(
         else None
     )
     paths = stored.paths if stored is not None else []
-    checked = commands.check(project, collections[-1].record) if validate and collections else None
+    gated = (
+        (commands.gated_record(project, filled) if filled is not None else collections[-1].record)
+        if validate and (collections or filled is not None)
+        else None
+    )
+    checked = commands.check(project, gated) if gated is not None else None
     report = checked.report if checked is not None else None
-    delivered = _deliver(project, report, collections[-1].record) if report is not None else []
+    delivered = _deliver(project, report, gated) if report is not None and gated else []
     skipped = _skipped_files(collections)
     if fmt is Format.JSON:
         print_json(

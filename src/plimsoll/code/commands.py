@@ -173,6 +173,7 @@ class Backfill:
     collections: list[Collection]
     already_recorded: list[str]
     commits: int  # in the range
+    last: str | None = None  # the range's newest commit (B of A..B), collected or not
 
 
 def backfill(
@@ -199,6 +200,7 @@ def backfill(
             f"--rev {spec!r}: not a revision range of this repository ({exc})"
         ) from None
     in_range = len(shas)
+    last = shas[-1] if shas else None
     skipped: list[str] = []
     if skip_recorded:
         recorded = {entry.sha7 for entry in project.history().entries()}
@@ -225,7 +227,7 @@ def backfill(
                     base=project.base,
                 )
             )
-    return Backfill(collections, skipped, in_range)
+    return Backfill(collections, skipped, in_range, last)
 
 
 @dataclass(frozen=True)
@@ -383,6 +385,20 @@ def select_record(project: Project, rev: str | None) -> SelectedRecord:
             f"no records on branch {project.config.branch!r} yet (run `plimsoll code collect`)"
         )
     return SelectedRecord(latest, Selection.NEWEST, head)
+
+
+def gated_record(project: Project, filled: Backfill) -> Record | None:
+    """The record a backfill's ``--validate`` checks: that of the range's newest commit.
+
+    Collected by this backfill, or already on the history branch (skipped as recorded);
+    None for an empty range.
+    """
+    if filled.last is None:
+        return None
+    for collection in filled.collections:
+        if collection.record.commit_sha == filled.last:
+            return collection.record
+    return record_for(project, filled.last)
 
 
 def record_for(project: Project, rev: str | None) -> Record:

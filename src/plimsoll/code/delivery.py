@@ -59,9 +59,27 @@ def _message(report: ThresholdReport, results: Sequence[RuleResult], commit: str
     )
 
 
-def _channels_for(results: Sequence[RuleResult], fallback: list[str] | None) -> list[str] | None:
-    named = [c for r in results for c in r.spec.channels]
-    return list(dict.fromkeys(named)) if named else fallback
+def _routes(
+    results: Sequence[RuleResult], fallback: list[str] | None
+) -> list[tuple[list[RuleResult], list[str] | None]]:
+    """The messages to send: each rule goes to its own ``channels`` (else ``fallback``), and
+    the channels that get the same rules share one message.
+
+    A rule routed to channel ``a`` never reaches channel ``b``; ``None`` channels stand for
+    the dispatcher's defaults.
+    """
+    by_channel: dict[str | None, list[RuleResult]] = {}
+    for result in results:
+        targets: list[str | None] = [*result.spec.channels] or [*(fallback or [])] or [None]
+        for channel in dict.fromkeys(targets):
+            by_channel.setdefault(channel, []).append(result)
+    grouped: dict[tuple[int, ...], tuple[list[RuleResult], list[str] | None]] = {}
+    for channel, routed in by_channel.items():
+        key = tuple(id(r) for r in routed)
+        entry = grouped.setdefault(key, (routed, [] if channel is not None else None))
+        if channel is not None and entry[1] is not None:
+            entry[1].append(channel)
+    return list(grouped.values())
 
 
 def undeliverable(channel: ChannelConfig) -> str | None:
@@ -106,14 +124,14 @@ def deliver_threshold_report(
     try:
         with Dispatcher(notify_config, store) as dispatcher:
             dispatcher.flush_outbox()
-            jobs = []
+            jobs: list[tuple[list[RuleResult], list[str] | None]] = []
             if report.to_notify:
                 # No channel named: every configured channel, never the pull-request channel
                 # added above for the comment rules only.
                 fallback = config.code.notify_channels or list(config.notify.channels)
-                jobs.append((report.to_notify, _channels_for(report.to_notify, fallback)))
+                jobs.extend(_routes(report.to_notify, fallback))
             if report.to_comment:
-                jobs.append((report.to_comment, _channels_for(report.to_comment, comment_channels)))
+                jobs.extend(_routes(report.to_comment, comment_channels))
             for results, targets in jobs:
                 ready = []
                 for name in dispatcher.channel_names(targets):

@@ -239,6 +239,21 @@ def split_userinfo(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(netloc=netloc)), header
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Answer a redirect with the 3xx response itself instead of following it.
+
+    urllib would resend every header, the Authorization of a token or of a URL's
+    ``user:password@`` included, to whatever host the redirect names (and turn a POST into a
+    GET with no body whose 200 would count as delivered).
+    """
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
 def http_request(
     method: str,
     url: str,
@@ -249,6 +264,7 @@ def http_request(
 ) -> HttpResponse:
     """Send one HTTP request and return the response, whatever its status.
 
+    Redirects are not followed: a 3xx is returned as the answer (see :class:`_NoRedirects`).
     A network failure raises :class:`DeliveryError` naming only the host, never the full URL.
     """
     data = None
@@ -265,7 +281,7 @@ def http_request(
     except ValueError:
         raise DeliveryError(f"invalid URL {display_url(url)}", retryable=False) from None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:  # noqa: S310
             return HttpResponse(response.status, dict(response.headers.items()), response.read())
     except urllib.error.HTTPError as exc:
         with exc:
@@ -283,4 +299,8 @@ def status_error(what: str, response: HttpResponse) -> DeliveryError:
     # that say "later": retrying the others only burns the breaker.
     retryable = response.status >= 500 or response.status in (408, 409, 425, 429)
     detail = f": {excerpt}" if excerpt else ""
+    if 300 <= response.status < 400:
+        location = {k.lower(): v for k, v in response.headers.items()}.get("location", "")
+        where = display_url(location) if location else "elsewhere"
+        detail = f": redirected to {where}, not followed (configure the final URL)"
     return DeliveryError(f"{what} answered HTTP {response.status}{detail}", retryable=retryable)
