@@ -78,7 +78,7 @@ class ChangingColumnType(AlterTableRule):
         else:
             hint = None if using else _likely_free(type_node, column)
             if hint:
-                message += f" (unless the change is binary-coercible: {hint})"
+                message += f" ({column}'s type today is not in the linted migrations: {hint})"
         yield Violation(message, location=definition.get("location"))
 
 
