@@ -116,17 +116,19 @@ def test_an_unknown_channel_names_the_file_it_is_in(project: Path) -> None:
     done = plimsoll(project, "runtime", "watch", "--no-monitor", check=2)
     assert done.stderr.strip() == (
         f"plimsoll: error: {config}: runtime.alerts.channels: unknown channel nope"
-        " (notify.channels has: hook)"
+        " (configured under notify.channels: hook)"
     )
     (project / "nope.yaml").write_text(RULES.replace("channels: [hook]", "channels: [nope]"))
     for command in (("watch", "--no-monitor"), ("alerts", "test"), ("rules", "export")):
         extra = ("--alertmanager",) if command[0] == "rules" else ()
         done = plimsoll(project, "runtime", *command, *extra, "--rules", "nope.yaml", check=2)
         assert done.stderr.strip() == (
-            "plimsoll: error: nope.yaml: channels: unknown channel nope (notify.channels has: hook)"
+            "plimsoll: error: nope.yaml: channels: unknown channel nope (configured under notify.channels: hook)"
         ), command
     done = plimsoll(project, "runtime", "alerts", "test", "--channel", "pager", check=2)
-    assert "--channel: unknown channel pager (notify.channels has: hook)" in done.stderr
+    assert (
+        "--channel: unknown channel pager (configured under notify.channels: hook)" in done.stderr
+    )
 
 
 def test_a_failed_test_notification_is_not_said_to_be_queued(

@@ -143,7 +143,7 @@ def test_watch_rejects_an_unknown_channel_of_an_objective(project: Path) -> None
     # Named by its file, as every other configuration error is.
     assert done.stderr.strip() == (
         f"plimsoll: error: {config}: runtime.slo.objectives[0].channels: unknown channel pager"
-        " (notify.channels has: hook)"
+        " (configured under notify.channels: hook)"
     )
 
 

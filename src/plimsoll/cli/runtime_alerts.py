@@ -35,7 +35,7 @@ from plimsoll.cli.runtime_common import (
     load_config,
     open_store,
 )
-from plimsoll.core.config import LoadedConfig
+from plimsoll.core.config import LoadedConfig, unknown_channels
 from plimsoll.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -289,12 +289,9 @@ def test_notification(
 
     loaded = load_config(ctx, path)
     configured = loaded.config.notify.channels
-    unknown = [c for c in channel or () if c not in configured]
-    if unknown:
-        raise UsageError(
-            f"--channel: unknown channel {unknown[0]}"
-            f" (notify.channels has: {', '.join(sorted(configured)) or 'none'})"
-        )
+    problem = unknown_channels("--channel", channel or (), configured)
+    if problem is not None:
+        raise UsageError(problem)
     config = _alerts(loaded, rules) if channel else _checked(loaded, rules)
     from plimsoll.runtime.slo.loader import slo_config
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -600,6 +600,24 @@ class LoadedConfig(BaseModel):
 # --- loading ----------------------------------------------------------------------------------
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def unknown_channels(key: str, names: Iterable[str], known: Iterable[str]) -> str | None:
+    """The message for channel ``names`` (at config ``key``) that notify does not configure.
+
+    ``"db.hooks[0].channels: unknown channel opz (configured under notify.channels: ops)"``,
+    or None when every name is configured. One wording for every part that routes messages.
+    """
+    configured = set(known)
+    unknown = [name for name in dict.fromkeys(names) if name not in configured]
+    if not unknown:
+        return None
+    plural = "s" if len(unknown) > 1 else ""
+    listed = ", ".join(sorted(configured)) or "none"
+    return (
+        f"{key}: unknown channel{plural} {', '.join(unknown)}"
+        f" (configured under notify.channels: {listed})"
+    )
 
 
 def interpolate(value: Any, env: Mapping[str, str], where: str = "", path: str = "") -> Any:

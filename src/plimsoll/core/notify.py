@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from plimsoll.core.config import NotifyConfig
+from plimsoll.core.config import NotifyConfig, unknown_channels
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.log import get_logger
 from plimsoll.core.notifiers import load_notifiers
@@ -177,13 +177,9 @@ class Dispatcher:
             names, where = list(self.config.default_channels), "notify.default_channels"
         else:
             names, where = list(self.config.channels), "notify"
-        unknown = [name for name in names if name not in self.config.channels]
-        if unknown:
-            known = ", ".join(sorted(self.config.channels)) or "none"
-            plural = "s" if len(unknown) > 1 else ""
-            raise ConfigError(
-                f"{where}: unknown channel{plural} {', '.join(unknown)} (configured: {known})"
-            )
+        problem = unknown_channels(where, names, self.config.channels)
+        if problem is not None:
+            raise ConfigError(problem)
         return list(dict.fromkeys(names))
 
     def send(

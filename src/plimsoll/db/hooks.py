@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from plimsoll.core.config import DbConfig, NotifyConfig
+from plimsoll.core.config import DbConfig, NotifyConfig, unknown_channels
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks import (
     ErrorStrategy,
@@ -116,15 +116,10 @@ def check_channels(config: DbConfig, notify: NotifyConfig, where: str = "") -> N
     ``where`` (the configuration file) prefixes the message.
     """
     prefix = f"{where}: " if where else ""
-    known = ", ".join(sorted(notify.channels)) or "none"
     for index, spec in enumerate(config.hooks):
-        unknown = [name for name in spec.channels if name not in notify.channels]
-        if unknown:
-            plural = "s" if len(unknown) > 1 else ""
-            raise ConfigError(
-                f"{prefix}db.hooks[{index}].channels: unknown channel{plural} "
-                f"{', '.join(unknown)} (configured under notify.channels: {known})"
-            )
+        problem = unknown_channels(f"db.hooks[{index}].channels", spec.channels, notify.channels)
+        if problem is not None:
+            raise ConfigError(prefix + problem)
         if spec.error_strategy is ErrorStrategy.ALERT_ONLY and not notify.channels:
             raise ConfigError(
                 f"{prefix}db.hooks[{index}].error_strategy: alert_only needs a channel to alert,"

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from plimsoll.core.config import unknown_channels
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.log import get_logger
 from plimsoll.core.rules import ForTracker, HeldCondition, HoldState, parse_duration
@@ -125,15 +126,9 @@ def check_channels(
             for i, level in enumerate(policy.levels)
         ]
     for key, channels in places:
-        unknown = [c for c in channels if c not in known]
-        if unknown:
-            configured = ", ".join(sorted(known)) or "none"
-            raise ConfigError(
-                located(
-                    source,
-                    f"{key}: unknown channel {unknown[0]} (notify.channels has: {configured})",
-                )
-            )
+        problem = unknown_channels(key, channels, known)
+        if problem is not None:
+            raise ConfigError(located(source, problem))
 
 
 def alert_labels(rule: AlertRule, series_labels: Mapping[str, str]) -> dict[str, str]:

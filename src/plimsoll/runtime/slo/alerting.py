@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
+from plimsoll.core.config import unknown_channels
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.rules import Severity
 from plimsoll.core.store import Store
@@ -154,16 +155,14 @@ class BurnRateSource:
             if entries:
                 plans.append((objective, tuple(entries)))
             if objective.channels:
-                unknown = [c for c in objective.channels if c not in (channels or ())]
-                if channels is not None and unknown:
-                    raise ConfigError(
-                        located(
-                            source,
-                            f"{config_key(where, f'objectives[{index}].channels')}: unknown"
-                            f" channel {unknown[0]} (notify.channels has:"
-                            f" {', '.join(sorted(channels)) or 'none'})",
-                        )
-                    )
+                key = config_key(where, f"objectives[{index}].channels")
+                problem = (
+                    unknown_channels(key, objective.channels, channels)
+                    if channels is not None
+                    else None
+                )
+                if problem is not None:
+                    raise ConfigError(located(source, problem))
                 # Only this objective's burn alerts: `burn` is a label no other alert sets.
                 routes.append(
                     Route(
