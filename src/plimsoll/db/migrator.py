@@ -325,23 +325,30 @@ class Migrator:
 
     def _on_error(self, direction: str, migration: str | None, error: BaseException) -> None:
         """Run the on_error hooks; the error being handled stays what the run reports."""
+        context = ErrorContext(
+            phase=DbPhase.ON_ERROR,
+            run_id=self._run_id,
+            direction=direction,
+            database=self._database,
+            migration=migration,
+            error=str(error),
+        )
+        self._phase_after_failure(context)
+
+    def _phase_after_failure(self, context: HookContext) -> None:
+        """Run a phase while another error is being raised: a hook failing in it is logged.
+
+        Its result is in the run's trace; raising it would hide the error that matters (and
+        change the exit code).
+        """
         try:
-            self._phase(
-                ErrorContext(
-                    phase=DbPhase.ON_ERROR,
-                    run_id=self._run_id,
-                    direction=direction,
-                    database=self._database,
-                    migration=migration,
-                    error=str(error),
-                )
-            )
+            self._phase(context)
         except HookFailed as failed:
-            # Its result is in the run's trace; raising it would hide the error that matters.
             log.warning(
-                "an on_error hook failed: %s",
+                "a %s hook failed: %s",
+                context.phase,
                 failed,
-                extra={"event": "on_error_hook_failed", "run_id": self._run_id},
+                extra={"event": f"{context.phase}_hook_failed", "run_id": self._run_id},
             )
 
     @property
@@ -421,16 +428,12 @@ class Migrator:
         After a failure (``failing``) a failing cleanup hook is logged, not raised: the error
         the run reports, and its exit code, stay those of what failed first.
         """
+        context = self._run_context(DbPhase.CLEANUP, direction, labels)
         try:
-            self._phase(self._run_context(DbPhase.CLEANUP, direction, labels))
-        except HookFailed as failed:
-            if not failing:
-                raise
-            log.warning(
-                "a cleanup hook failed: %s",
-                failed,
-                extra={"event": "cleanup_hook_failed", "run_id": self._run_id},
-            )
+            if failing:
+                self._phase_after_failure(context)
+            else:
+                self._phase(context)
         finally:
             if self._run_hooks is not None:
                 report.hook_trace = self._run_hooks.trace.to_json()
