@@ -647,26 +647,6 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out = _join(out, part)
-    return out or "<root>"
-
-
-def _explain(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    # pydantic's message states what was expected; the value itself is never shown.
-    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-
-
 def _read_yaml(path: Path, text: str) -> Any:
     # Imported here: most projects configure plimsoll in pyproject.toml.
     import yaml
@@ -683,8 +663,14 @@ def _read_raw(path: Path) -> dict[str, Any] | None:
     """The plimsoll table of ``path``, or None when a pyproject.toml has none."""
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        ) from None
     if path.suffix in (".yaml", ".yml"):
         data = _read_yaml(path, text)
     else:
@@ -716,21 +702,30 @@ def parse(
     try:
         return PlimsollConfig.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{where}: {_loc(first['loc'])}: {_explain(first)}{more}") from None
+        from plimsoll.core.config_errors import describe
+
+        raise ConfigError(f"{where}: {describe(exc.errors(), PlimsollConfig)}") from None
 
 
 def find_config(start: Path) -> Path | None:
     """The first configuration file in ``start`` or its parents (a plimsoll table required in pyproject)."""
     for folder in (start, *start.parents):
-        for name in CONFIG_FILES:
-            candidate = folder / name
-            if candidate.is_file():
-                if name == "pyproject.toml" and _read_raw(candidate) is None:
-                    continue
-                return candidate
+        found = [
+            folder / name
+            for name in CONFIG_FILES
+            if (folder / name).is_file()
+            and (name != "pyproject.toml" or _read_raw(folder / name) is not None)
+        ]
+        if len(found) > 1:
+            # Taking one silently would drop the other's settings (a CI gate's thresholds).
+            names = [_describe(p) for p in found]
+            listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+            both = "both " if len(names) == 2 else ""
+            raise ConfigError(
+                f"{folder}: {both}{listed} configure plimsoll; keep one (or choose with --config)"
+            )
+        if found:
+            return found[0]
         if (folder / ".git").exists():
             break
     return None
@@ -743,6 +738,8 @@ def load(
     start = (start or Path.cwd()).resolve()
     if path is not None:
         path = path.resolve()
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder, not a configuration file")
         if not path.is_file():
             raise ConfigError(f"{path}: configuration file not found")
         source: Path | None = path
