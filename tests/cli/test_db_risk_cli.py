@@ -193,3 +193,11 @@ def test_a_named_migration_already_applied_is_said_to_be(project: Path) -> None:
     assert done.returncode in (0, 1)
     assert "note: 0001_accounts is already applied to this database" in done.stderr
     assert "0002_token is already applied" not in done.stderr
+
+
+def test_no_migrations_folder_exits_2_without_starting_a_server(tmp_path: Path) -> None:
+    # No URL configured: resolving one would start the embedded server under .plimsoll/pg.
+    (tmp_path / "plimsoll.toml").write_text("[db]\n", encoding="utf-8")
+    done = plimsoll(tmp_path, "db", "risk", "--format", "json", check=2)
+    assert "migrations folder not found" in done.stderr
+    assert not (tmp_path / ".plimsoll" / "pg").exists()

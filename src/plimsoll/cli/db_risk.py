@@ -163,6 +163,12 @@ def risk(
     except ValueError as exc:
         raise UsageError(f"--fail-level: {exc}") from None
     db = loaded.config.db
+    if not migrations:
+        from plimsoll.db import migrations as files
+
+        # Read the folder before resolving the URL, which may start the embedded server: a
+        # project without migrations is bad input, not a reason to start one.
+        files.discover(loaded.root / db.migrations_dir)
     target = resolve_url(loaded, env)
     url = target.url.get_secret_value()
     labels: dict[Path, str] = {}
