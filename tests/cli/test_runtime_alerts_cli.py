@@ -166,3 +166,11 @@ def test_rules_export_prometheus_passes_promtool(project: Path) -> None:
     routes = plimsoll(project, "runtime", "rules", "export", "--alertmanager", "--rules",
                       "rules.yaml", "-f", "json")  # fmt: skip
     assert json.loads(routes.stdout)["route"]["receiver"] == "hook"
+
+
+def test_rules_export_to_a_folder_or_a_missing_one_exits_2(project: Path) -> None:
+    (project / "out.d").mkdir()
+    for target in ("missing/out.yml", "out.d"):
+        done = plimsoll(project, "runtime", "rules", "export", "--rules", "rules.yaml", "-o",
+                        target, check=2)  # fmt: skip
+        assert f"{target}: cannot write:" in done.stderr and "Traceback" not in done.stderr

@@ -125,4 +125,20 @@ def test_export_prometheus_passes_promtool(project: Path) -> None:
     as_json = plimsoll(project, "runtime", "slo", "export", "--prometheus", "--file", "slo.yaml",
                        "--format", "json")  # fmt: skip
     assert json.loads(as_json.stdout)["groups"][0]["name"] == "slo:checkout:recording"
-    plimsoll(project, "runtime", "slo", "export", "--file", "slo.yaml", check=2)
+    # Prometheus is the default (and only) format, as for `runtime rules export`.
+    default = plimsoll(project, "runtime", "slo", "export", "--file", "slo.yaml", "-f", "json")
+    assert default.stdout == as_json.stdout
+
+
+def test_export_output_is_written_whole_or_not_at_all(project: Path) -> None:
+    kept = project / "rules.yml"
+    kept.write_text("previous\n")
+    (project / "rules.yml.d").mkdir()
+    for target in ("missing/rules.yml", "rules.yml.d"):
+        done = plimsoll(project, "runtime", "slo", "export", "--file", "slo.yaml", "-o", target,
+                        check=2)  # fmt: skip
+        assert f"{target}: cannot write:" in done.stderr and "Traceback" not in done.stderr
+    assert kept.read_text() == "previous\n"
+    plimsoll(project, "runtime", "slo", "export", "--file", "slo.yaml", "-o", "rules.yml")
+    assert kept.read_text().startswith("groups:")
+    assert [p.name for p in project.iterdir() if p.name.startswith(".rules.yml")] == []

@@ -472,7 +472,9 @@ def export(
     if out_file is not None:
         import json
 
-        out_file.write_text(text if text is not None else json.dumps(document, indent=2) + "\n")
+        from plimsoll.core.files import write_whole
+
+        write_whole(out_file, text if text is not None else json.dumps(document, indent=2) + "\n")
     elif text is not None:
         typer.echo(text, nl=False)
     else:

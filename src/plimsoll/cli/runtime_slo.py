@@ -237,8 +237,9 @@ def slo(
 def export(
     ctx: typer.Context,
     prometheus: Annotated[
-        bool, typer.Option("--prometheus", help="Prometheus recording and alerting rules.")
-    ] = False,
+        bool,
+        typer.Option("--prometheus", help="Prometheus recording and alerting rules (the default)."),
+    ] = True,
     file: FileOpt = None,
     out_file: OutputOpt = None,
     fmt: FormatOpt = Format.TEXT,
@@ -249,20 +250,13 @@ def export(
 
     from plimsoll.runtime.slo.prometheus import rule_file, to_yaml
 
-    if not prometheus:
-        raise UsageError("choose an export format: --prometheus")
     config = _config(load_config(ctx, path), file)
     document, notes = rule_file(config)
     text = to_yaml(document) if fmt is Format.TEXT else json.dumps(document, indent=2) + "\n"
     if out_file is not None:
-        # Written whole, then renamed: a failure never leaves half a rule file behind.
-        tmp = out_file.with_name(out_file.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(out_file)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise UsageError(f"{out_file}: cannot write: {exc.strerror}") from None
+        from plimsoll.core.files import write_whole
+
+        write_whole(out_file, text)
     else:
         typer.echo(text, nl=False)
     for note in notes:
