@@ -27,6 +27,10 @@ def test_text_lines_and_level(capsys: pytest.CaptureFixture[str]) -> None:
     logger = log.get_logger("plimsoll.x")
     logger.info("hidden")
     logger.warning("shown", extra={"phase": "up"})
+    # The terminal gets a readable line; the fields only with --debug (and in the JSON log).
+    assert capsys.readouterr().err.strip() == "warning: shown"
+    log.configure("debug", "text")
+    logger.warning("shown", extra={"phase": "up"})
     assert capsys.readouterr().err.strip() == "warning: shown [phase=up]"
     logging.getLogger("plimsoll").handlers.clear()
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.emoji import Emoji
 
 from plimsoll.cli.db_dry_run import render_dry_run
-from plimsoll.db.dry_run import DryRunReport, SequenceAdvance, dry_run
+from plimsoll.db.dry_run import DryRunReport, SequenceMove, dry_run
 from plimsoll.db.migrator import Migrator
 
 SNAPSHOT = """
@@ -64,8 +64,8 @@ def test_dry_run_captures_and_leaves_nothing_behind(pg_database: Any, tmp_path: 
     more, concurrent = report.migrations
     alter, update, index = more.statements
     assert update.rows == 2 and update.kind == "UpdateStmt"
-    assert ("AccessExclusiveLock", "items") in {(lk.mode, lk.relation) for lk in alter.locks}
-    assert ("ShareLock", "items") in {(lk.mode, lk.relation) for lk in index.locks}
+    assert ("AccessExclusiveLock", "public.items") in {(lk.mode, lk.relation) for lk in alter.locks}
+    assert ("ShareLock", "public.items") in {(lk.mode, lk.relation) for lk in index.locks}
     assert all(s.duration_ms >= 0 for s in more.statements)
     assert not concurrent.dry_runnable and "CONCURRENTLY" in (concurrent.reason or "").upper()
     assert report.failed
@@ -141,25 +141,46 @@ def test_sequences_the_dry_run_advanced_are_reported_not_set_back(
     assert _last_value(pg_database.dsn, "fresh_id_seq") == 1
     assert _last_value(pg_database.dsn, "busy") == 1  # by the other session
     assert report.sequences == [
-        SequenceAdvance("public", "fresh_id_seq", None, 1),
-        SequenceAdvance("public", "t_id_seq", 1, 3),
+        SequenceMove("public", "fresh_id_seq", None, 1, backwards=False, next=2),
+        SequenceMove("public", "t_id_seq", 1, 3, backwards=False, next=4),
     ]
     assert _text(report).splitlines()[-1] == (
-        "rolled back; sequences advanced: public.fresh_id_seq unused -> 1,"
+        "rolled back; sequences moved: public.fresh_id_seq unused -> 1,"
         " public.t_id_seq 1 -> 3; PostgreSQL never rolls them back"
     )
     render_dry_run(report, "json")
     data = json.loads(capsys.readouterr().out)
-    assert data["sequences_advanced"] == [
-        {"schema": "public", "name": "fresh_id_seq", "before": None, "after": 1},
-        {"schema": "public", "name": "t_id_seq", "before": 1, "after": 3},
+    assert data["sequences_moved"] == [
+        {
+            "schema": "public",
+            "name": "fresh_id_seq",
+            "before": None,
+            "after": 1,
+            "backwards": False,
+            "next": 2,
+        },
+        {
+            "schema": "public",
+            "name": "t_id_seq",
+            "before": 1,
+            "after": 3,
+            "backwards": False,
+            "next": 4,
+        },
     ]
     assert data["rolled_back"] is True and data["failed"] is False
     (rows, _other) = data["migrations"]
     # The INSERT's locks: on the table, and on its identity sequence (nextval).
     assert rows["statements"][0]["locks"] == [
-        {"locktype": "relation", "relation": rel, "mode": "RowExclusiveLock", "object": ""}
-        for rel in ("t", "t_id_seq")
+        {
+            "locktype": "relation",
+            "relation": rel,
+            "mode": "RowExclusiveLock",
+            "object": "",
+            "state": "new",
+            "held_since": None,
+        }
+        for rel in ("public.t", "public.t_id_seq")
     ]
 
 
@@ -192,9 +213,11 @@ def test_names_print_as_they_are_neither_markup_nor_emoji(pg_database: Any, tmp_
     )
     report = dry_run(Migrator(pg_database.dsn, folder))
     text = _text(report)
-    assert "line 1 CreateStmt:" in text and "locks: AccessExclusiveLock on [bold]x:up:" in text
+    assert (
+        "line 1 CreateStmt:" in text and "locks: AccessExclusiveLock on public.[bold]x:up:" in text
+    )
     assert "line 1 python:up:" in text
-    assert "AccessExclusiveLock on [red]y:fire:" in text
+    assert "AccessExclusiveLock on public.[red]y:fire:" in text
     # The server's message quotes the user's value: printed as it is too.
     assert 'invalid input syntax for type integer: "[i]no:up:"' in text
     assert str(Emoji("up")) not in text and str(Emoji("fire")) not in text

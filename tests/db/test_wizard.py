@@ -356,8 +356,10 @@ def test_real_walk_applies_exactly_the_chosen_ones_with_progress(
     assert [s.line for s in dry.statements] == [1, 2, 3] and dry.statements[1].rows == 1000
     # Each statement lists the locks it newly took: CREATE TABLE already took ShareLock on
     # accounts (building its primary key), so CREATE INDEX adds only its new index's.
-    assert ("ShareLock", "accounts") in {(lk.mode, lk.relation) for lk in dry.statements[0].locks}
-    assert ("AccessExclusiveLock", "accounts_email") in {
+    assert ("ShareLock", "public.accounts") in {
+        (lk.mode, lk.relation) for lk in dry.statements[0].locks
+    }
+    assert ("AccessExclusiveLock", "public.accounts_email") in {
         (lk.mode, lk.relation) for lk in dry.statements[2].locks
     }
     # Progress came from the migrator's own statement hooks, statement by statement.

@@ -14,17 +14,25 @@ from rich.console import Console
 from rich.text import Text
 
 from plimsoll.cli import output
-from plimsoll.db.dry_run import DryRunReport, SequenceAdvance
+from plimsoll.db.dry_run import DryRunReport, Lock, LockState, SequenceMove, StatementRun
 
 
 def dry_run_data(report: DryRunReport) -> dict[str, Any]:
-    """The report as JSON-ready data: ``rolled_back``, ``failed``, ``migrations`` (each
-    statement's ``locks`` are those it newly took) and ``sequences_advanced``."""
+    """The report as JSON-ready data.
+
+    ``rolled_back``, ``failed``, ``migrations`` (each statement's ``locks``: every lock it
+    needs, each with ``state`` ``new``, shown new by ``pg_locks``, or ``held``, held since
+    ``held_since``; ``transient_locks`` counts those on relations it created and dropped),
+    ``stopped_at`` and ``not_run`` (the migrations after it, not run), and
+    ``sequences_moved`` (each with ``backwards``: true fails the dry run).
+    """
     return {
         "rolled_back": report.rolled_back,
         "failed": report.failed,
         "migrations": [asdict(m) for m in report.migrations],
-        "sequences_advanced": [asdict(s) for s in report.sequences],
+        "stopped_at": report.stopped_at,
+        "not_run": list(report.not_run),
+        "sequences_moved": [asdict(s) for s in report.sequences],
     }
 
 
@@ -32,7 +40,7 @@ def _value(value: int | None) -> str:
     return "unused" if value is None else str(value)
 
 
-def _advance(sequence: SequenceAdvance) -> str:
+def _move(sequence: SequenceMove) -> str:
     return f"{sequence.qualified} {_value(sequence.before)} -> {_value(sequence.after)}"
 
 
@@ -42,8 +50,38 @@ def outcome(report: DryRunReport) -> str:
         return "not rolled back"
     if not report.sequences:
         return "rolled back: nothing was kept"
-    moved = ", ".join(_advance(s) for s in report.sequences)
-    return f"rolled back; sequences advanced: {moved}; PostgreSQL never rolls them back"
+    moved = ", ".join(_move(s) for s in report.sequences)
+    return f"rolled back; sequences moved: {moved}; PostgreSQL never rolls them back"
+
+
+def backwards_line(sequence: SequenceMove) -> str:
+    """The error line of a sequence the dry run moved backwards."""
+    following = "" if sequence.next is None else f" (next value {sequence.next})"
+    return (
+        f"error: sequence {sequence.qualified} moved backwards:"
+        f" {_value(sequence.before)} -> {_value(sequence.after)}{following};"
+        " inserts may collide with existing keys. PostgreSQL never rolls it back and the"
+        " dry run does not set it (a live application may be using it): check it and set it"
+        " forward with setval"
+    )
+
+
+def _lock(lock: Lock) -> str:
+    text = f"{lock.mode} on {lock.relation}"
+    if lock.state is LockState.HELD:
+        text += f" (held since {lock.held_since})" if lock.held_since else " (held already)"
+    return text
+
+
+def locks_text(statement: StatementRun) -> str:
+    """A statement's relation locks in one line (``-`` for none)."""
+    text = ", ".join(_lock(lock) for lock in statement.locks if lock.relation) or "-"
+    if statement.transient_locks:
+        count = statement.transient_locks
+        text += (
+            f" (+{count} on {'relations' if count > 1 else 'a relation'} it created and dropped)"
+        )
+    return text
 
 
 def render_text(report: DryRunReport, console: Console) -> None:
@@ -56,18 +94,23 @@ def render_text(report: DryRunReport, console: Console) -> None:
     if not report.migrations:
         say("nothing to do")
     for migration in report.migrations:
-        say(f"{migration.version}_{migration.name}", "bold")
+        say(migration.label, "bold")
         if not migration.dry_runnable:
             say(f"  not dry-runnable: {migration.reason}", "yellow")
         for st in migration.statements:
-            locks = (
-                ", ".join(f"{lock.mode} on {lock.relation}" for lock in st.locks if lock.relation)
-                or "-"
-            )
             rows = "" if st.rows is None else f", {st.rows} rows"
-            say(f"  line {st.line} {st.kind}: {st.duration_ms:.1f} ms{rows}; locks: {locks}")
+            say(
+                f"  line {st.line} {st.kind}: {st.duration_ms:.1f} ms{rows}; locks: {locks_text(st)}"
+            )
         if migration.error:
             say(f"  {migration.error}", "red")
+    if report.not_run:
+        say(
+            f"not run (the dry run stopped at {report.stopped_at}): {', '.join(report.not_run)}",
+            "yellow",
+        )
+    for sequence in report.backwards:
+        say(backwards_line(sequence), "red")
     say(outcome(report), "yellow" if report.sequences else "")
 
 

@@ -171,10 +171,16 @@ class TerminalIO:
         table = Table(
             title=f"dry run of {preview.label}", title_justify="left", box=None, pad_edge=False
         )
-        for column in ("line", "statement", "took", "rows", "locks taken"):
+        for column in ("line", "statement", "took", "rows", "locks"):
             table.add_column(column, overflow="fold")
         for st in run.statements:
-            locks = ", ".join(_lock_text(lock.mode, lock.relation) for lock in _named(st.locks))
+            # Every lock the statement needs; one the dry run's transaction held already
+            # (an earlier statement took it) is marked: the real up takes it anew.
+            locks = ", ".join(
+                _lock_text(lock.mode, lock.relation)
+                + (f" (held since {lock.held_since})" if lock.held_since else "")
+                for lock in _named(st.locks)
+            )
             table.add_row(
                 str(st.line),
                 st.kind,
@@ -189,12 +195,16 @@ class TerminalIO:
             self.notice(f"dry run failed: {run.error}", Notice.ERROR)
         else:
             self.notice(f"dry run took {took:.0f} ms{predicted}", Notice.SUCCESS)
+        from plimsoll.cli.db_dry_run import backwards_line
+        from plimsoll.db.dry_run_sequences import describe
+
+        for sequence in run.sequences:
+            if sequence.backwards:
+                self.notice(backwards_line(sequence), Notice.ERROR)
         if run.sequences:
-            moved = ", ".join(
-                f"{s.qualified} {'unused' if s.before is None else s.before} -> {s.after}"
-                for s in run.sequences
+            self.notice(
+                f"rolled back; sequences moved: {describe(run.sequences)} (never rolled back)"
             )
-            self.notice(f"rolled back; sequences advanced: {moved} (never rolled back)")
         else:
             self.notice("rolled back: nothing was kept")
 

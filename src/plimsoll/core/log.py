@@ -46,11 +46,18 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Renders a record as ``level message key=value ...``."""
+    """Renders a record as ``level: message``, and its fields as ``[key=value ...]`` when
+    ``fields`` is set (``--debug``): a warning on the terminal stays one readable line; the
+    fields are for the JSON log (``--log-format json``)."""
+
+    def __init__(self, fields: bool = True) -> None:
+        super().__init__()
+        self.fields = fields
 
     def format(self, record: logging.LogRecord) -> str:
         """Format ``record`` as one readable line."""
-        fields = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
+        shown = extra_fields(record) if self.fields else {}
+        fields = " ".join(f"{k}={v}" for k, v in shown.items())
         line = f"{record.levelname.lower()}: {record.getMessage()}"
         if fields:
             line = f"{line} [{fields}]"
@@ -65,7 +72,8 @@ def configure(level: str = "warning", fmt: str = "text") -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    debug = level.lower() == "debug"
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(fields=debug))
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False

@@ -573,7 +573,8 @@ class MigratorEngine:
                 dry.run_plan(conn, self.migrator, [migration], report)
             finally:
                 conn.rollback()
-            moved = tuple(dry.advanced_sequences(conn, before))
+            # The sequences the dry run locked to change: a setval(..., false) leaves no currval.
+            moved = tuple(dry.moved_sequences(conn, before, report.used_sequences))
             conn.rollback()
         if report.migrations:
             return replace(report.migrations[0], sequences=moved)
