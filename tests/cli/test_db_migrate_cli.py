@@ -190,3 +190,184 @@ def test_a_partitioned_index_being_put_together_is_shown_not_failed(
     assert "public.t_v on t is INVALID (a failed concurrent build?)" in " ".join(
         failed.stdout.split()
     )
+
+
+# --- the order of migrations, drift, file names, and what is checked before any server ----------
+
+USERS = "20261101000000_users"
+ALICE = "20261124100000_alice_orders"
+BOB = "20261124090000_bob_items"
+
+
+def _configured(root: Path, url: str | None, extra: str = "") -> Path:
+    """A project with migrations in ``m`` and, when ``url`` is given, that database."""
+    (root / "m").mkdir(parents=True, exist_ok=True)
+    env = f'[db.environments.development]\nurl = "{url}"\n' if url else ""
+    (root / "plimsoll.toml").write_text(f'[db]\nmigrations_dir = "m"\n{extra}{env}')
+    return root
+
+
+def _add(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / "m" / name).write_text(text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_an_out_of_order_migration_is_reported_refused_and_applied_only_when_asked(
+    tmp_path: Path, pg_database: Any
+) -> None:
+    root = _configured(tmp_path / "svc", pg_database.dsn)
+    _add(
+        root,
+        {
+            f"{USERS}.up.sql": "CREATE TABLE users (id bigint PRIMARY KEY);\n",
+            f"{USERS}.down.sql": "DROP TABLE users;\n",
+            f"{ALICE}.up.sql": "CREATE TABLE orders (id bigint PRIMARY KEY,"
+            " user_id bigint REFERENCES users);\n",
+            f"{ALICE}.down.sql": "DROP TABLE orders;\n",
+        },
+    )
+    plimsoll(root, "db", "migrate", "up")
+    _add(
+        root,
+        {
+            f"{BOB}.up.sql": "CREATE TABLE items (id bigint PRIMARY KEY,"
+            " order_id bigint REFERENCES orders);\n",
+            f"{BOB}.down.sql": "DROP TABLE items;\n",
+        },
+    )
+    shown = plimsoll(root, "db", "migrate", "status", check=1)
+    assert f"{BOB}: older than the newest applied migration {ALICE}" in _one_line(shown.stdout)
+    assert "out of order" in shown.stdout
+    report = json.loads(plimsoll(root, "db", "migrate", "status", "-f", "json", check=1).stdout)
+    assert report["pending"] == [
+        {"version": "20261124090000", "name": "bob_items", "state": "out of order"}
+    ]
+    assert report["out_of_order"] == [
+        {"version": "20261124090000", "name": "bob_items", "newest_applied": ALICE}
+    ]
+    files_only = plimsoll(root, "db", "migrate", "validate")
+    assert BOB not in files_only.stdout  # without --env nothing is connected to
+    checked = plimsoll(root, "db", "migrate", "validate", "--env", "development", check=1)
+    assert f"{BOB}: older than the newest applied migration {ALICE}" in _one_line(checked.stdout)
+
+    refused = plimsoll(root, "db", "migrate", "up", check=1)
+    assert refused.stderr.strip().splitlines() == [
+        f"plimsoll: error: {BOB} is older than the newest applied migration {ALICE}: it would be"
+        " applied out of order (use --out-of-order, or db.out_of_order = true, to apply it"
+        " anyway)"
+    ]
+    applied = plimsoll(root, "db", "migrate", "up", "--out-of-order")
+    assert f"{BOB}" in applied.stdout and "(out of order)" in applied.stdout
+    assert (
+        json.loads(plimsoll(root, "db", "migrate", "status", "-f", "json").stdout)["pending"] == []
+    )
+    # Reverted in the reverse of the order applied: Bob's (which needs Alice's table) first.
+    done = json.loads(plimsoll(root, "db", "migrate", "down", "-f", "json").stdout)
+    assert [s["version"] for s in done["steps"]] == ["20261124090000"]
+
+    # Allowed in the config: status shows it without failing, and up applies it.
+    _configured(root, pg_database.dsn, "out_of_order = true\n")
+    allowed = plimsoll(root, "db", "migrate", "status", check=0)
+    assert "out of order" in allowed.stdout
+    steps = json.loads(plimsoll(root, "db", "migrate", "up", "-f", "json").stdout)["steps"]
+    assert [(s["version"], s["out_of_order"]) for s in steps] == [("20261124090000", True)]
+    done = json.loads(
+        plimsoll(root, "db", "migrate", "down", "--target", "20261101000000", "-f", "json").stdout
+    )
+    assert [s["version"] for s in done["steps"]] == ["20261124090000", "20261124100000"]
+
+
+def test_renamed_and_missing_applied_files_are_drift(tmp_path: Path, pg_database: Any) -> None:
+    root = _configured(tmp_path / "svc", pg_database.dsn)
+    _add(root, {"1_a.up.sql": "CREATE TABLE a ();\n", "2_b.up.sql": "CREATE TABLE b ();\n"})
+    plimsoll(root, "db", "migrate", "up")
+    (root / "m" / "2_b.up.sql").rename(root / "m" / "2_bee.up.sql")
+    shown = plimsoll(root, "db", "migrate", "status", check=1)
+    assert "2_bee: renamed from 2_b" in _one_line(shown.stdout)
+    report = json.loads(plimsoll(root, "db", "migrate", "status", "-f", "json", check=1).stdout)
+    assert report["drift"] == [
+        {"version": "2", "name": "bee", "problem": "renamed from 2_b", "kind": "renamed"}
+    ]
+    assert [(r["name"], r["state"]) for r in report["applied"]] == [
+        ("a", "applied"),
+        ("bee", "renamed"),
+    ]
+    _add(root, {"3_c.up.sql": "CREATE TABLE c ();\n"})
+    assert "renamed from 2_b" in plimsoll(root, "db", "migrate", "up", check=1).stderr
+    plimsoll(root, "db", "migrate", "up", "--allow-changed")
+    (root / "m" / "1_a.up.sql").unlink()
+    shown = plimsoll(root, "db", "migrate", "status", check=1)
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("│ 1 "))
+    assert "missing" in row and "applied" not in row
+
+
+def test_mistyped_file_names_are_warned_about_once_by_each_command(
+    tmp_path: Path, pg_database: Any
+) -> None:
+    root = _configured(tmp_path / "svc", pg_database.dsn)
+    _add(
+        root,
+        {
+            "20261125000001_ok.up.sql": "CREATE TABLE ok ();\n",
+            "20261125000001_ok.down.sql": "DROP TABLE ok;\n",
+            "20261125000002_typo.up.sq": "",
+            "20261125000003_x.UP.SQL": "",
+            "20261125000004_y.up.sql.bak": "",
+            "20261125000001_ok.up.sql~": "",
+            ".20261125000005_z.up.sql": "",
+        },
+    )
+    for command in (("status",), ("validate",), ("up",), ("down",)):
+        done = plimsoll(root, "db", "migrate", *command)
+        lines = (done.stderr + done.stdout).splitlines()
+        for name in ("_typo.up.sq", "_x.UP.SQL", "_y.up.sql.bak"):
+            assert len([line for line in lines if name in line]) == 1, (command, done)
+        assert "not a migration file name" in done.stderr + done.stdout
+        assert "~" not in done.stderr and "_z.up.sql" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("url", [None, "postgresql://app:pw@127.0.0.1:1/app"])
+def test_a_broken_folder_exits_2_before_any_server_is_started_or_reached(
+    tmp_path: Path, url: str | None
+) -> None:
+    root = _configured(tmp_path / "svc", url)
+    _add(
+        root,
+        {
+            "0001_users.up.sql": "CREATE TABLE users ();\n",
+            "0002_alice_orders.up.sql": "CREATE TABLE orders ();\n",
+            "0002_alice_orders.down.sql": "DROP TABLE orders;\n",
+            "0002_bob_items.up.sql": "CREATE TABLE items ();\n",
+            "0002_bob_items.down.sql": "DROP TABLE items;\n",
+        },
+    )
+    message = (
+        "plimsoll: error: duplicate migration version 0002:"
+        " 0002_alice_orders.up.sql and 0002_bob_items.up.sql"
+    )
+    for command in (("status",), ("up",), ("up", "--dry-run"), ("down",), ("validate",)):
+        done = plimsoll(root, "db", "migrate", *command, check=2)
+        assert done.stderr.strip().splitlines() == [message], command
+    assert not (root / ".plimsoll" / "pg").exists()  # the embedded server was never made
+
+
+def test_the_short_help_of_each_command_is_one_sentence_on_one_line() -> None:
+    import typer.main
+    from typer.testing import CliRunner
+
+    from plimsoll.cli.main import app
+
+    group = typer.main.get_command(app).commands["db"].commands["migrate"]  # type: ignore[attr-defined]
+    listing = (
+        CliRunner()
+        .invoke(app, ["db", "migrate", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        .output
+    )
+    for name, command in group.commands.items():
+        first = (command.help or "").split("\n\n")[0]
+        assert "\n" not in first and first.endswith(".") and ". " not in first, (name, first)
+        assert first in listing, (name, listing)

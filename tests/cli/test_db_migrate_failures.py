@@ -142,7 +142,8 @@ def test_sigterm_cancels_the_running_migration_and_rolls_it_back(
         _, err = proc.communicate(timeout=20)
         # Cancelled, not waited out: well before the 30 s sleep would end.
         assert time.monotonic() - sent < 15
-        assert proc.returncode == 130, err
+        # SIGTERM's own status, as a shell reports it (SIGINT's would be 130).
+        assert proc.returncode == 128 + signal.SIGTERM, err
         assert "interrupted" in err and "Traceback" not in err
         left = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'plimsoll-migrator'"
@@ -170,6 +171,7 @@ def test_validate_refuses_what_up_would_refuse(
     tmp_path: Path, name: str, text: str, expected: str
 ) -> None:
     root = _project(tmp_path / "p", "postgresql://nobody@127.0.0.1:1/none", {name: text})
+    # Without --env, the files alone (the configured database cannot be reached).
     shown = json.loads(plimsoll(root, "db", "migrate", "validate", "-f", "json", check=1).stdout)
     errors = [p["error"] for p in shown["problems"] if p.get("severity") != "warning"]
     assert len(errors) == 1 and expected in errors[0], errors
@@ -188,7 +190,10 @@ def test_validate_accepts_one_transaction_around_a_file_and_a_python_migration(
         },
     )
     shown = json.loads(plimsoll(root, "db", "migrate", "validate", "-f", "json").stdout)
-    assert shown == {"migrations": 2, "problems": []}
+    assert shown == {"migrations": 2, "database_checked": False, "problems": []}
+    # With --env the database is part of the check: one that cannot be reached is exit 3.
+    failed = plimsoll(root, "db", "migrate", "validate", "--env", "development", check=3)
+    assert "database unreachable" in failed.stderr
 
 
 # --- hooks: alerts, breakers and their configuration -------------------------------------------

@@ -70,7 +70,7 @@ def _applied(*versions: str) -> list[m.Applied]:
 
 def test_plans_up() -> None:
     all_ = [_mig("1"), _mig("2"), _mig("3"), _mig("4")]
-    assert [x.version for x in m.plan_up(all_, _applied("1", "3"))] == ["2", "4"]
+    assert [x.version for x in m.plan_up(all_, _applied("1", "2"))] == ["3", "4"]
     assert [x.version for x in m.plan_up(all_, _applied("1"), target="3")] == ["2", "3"]
     with pytest.raises(UsageError, match="no migration has that version"):
         m.plan_up(all_, [], target="9")
@@ -173,3 +173,105 @@ def test_checksum_cache_sees_an_edit_that_kept_size_and_mtime(tmp_path: Path, ho
 
     (found,) = m.discover(folder, ChecksumCache(cache_file))
     assert found.checksum == m.checksum(b"select 2;") != first[0].checksum
+
+
+def test_a_duplicate_version_names_the_up_files(tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "mig",
+        {
+            "0002_alice_orders.up.sql": "",
+            "0002_alice_orders.down.sql": "",
+            "0002_bob_items.up.sql": "",
+            "0002_bob_items.down.sql": "",
+        },
+    )
+    with pytest.raises(InputError) as err:
+        m.discover(folder)
+    assert str(err.value) == (
+        "duplicate migration version 0002: 0002_alice_orders.up.sql and 0002_bob_items.up.sql"
+    )
+    # A Python module is its own up file; three claimants are all named.
+    _write(folder, {"02_carol.py": "def up(conn):\n    pass\n"})
+    with pytest.raises(InputError, match=r"0002_alice_orders.up.sql, 0002_bob_items.up.sql and"):
+        m.discover(folder)
+
+
+def test_mistyped_migration_names_are_warnings_and_backups_are_ignored(tmp_path: Path) -> None:
+    folder = _write(
+        tmp_path / "mig",
+        {
+            "20261125000001_ok.up.sql": "select 1;",
+            "20261125000002_typo.up.sq": "",
+            "20261125000003_x.UP.SQL": "",
+            "20261125000004_y.up.sql.bak": "",
+            "20261125000005_ok.up.sql~": "",  # an editor's backup: silent
+            ".20261125000006_swap.up.sql": "",  # a dot-file: silent
+            "README.md": "",
+        },
+    )
+    (folder / "20261125000007_data").mkdir()
+    scanned = m.scan(folder)
+    assert [x.label for x in scanned.migrations] == ["20261125000001_ok"]
+    assert [x.path.name for x in scanned.misnamed] == [
+        "20261125000002_typo.up.sq",
+        "20261125000003_x.UP.SQL",
+        "20261125000004_y.up.sql.bak",
+        "20261125000007_data",
+    ]
+    assert all(
+        "not a migration file name; expected <version>_<name>.up.sql" in x.message
+        for x in scanned.misnamed
+    )
+    assert "lower case" in scanned.misnamed[1].message
+    assert m.discover(folder) == list(scanned.migrations)
+    # What does not start like a migration and ends in .sql stays an error.
+    _write(folder, {"notes.sql": ""})
+    with pytest.raises(InputError, match="notes.sql: not a migration name"):
+        m.scan(folder)
+
+
+def test_a_renamed_applied_migration_is_drift() -> None:
+    current = [
+        m.Migration("1", "new_name", m.Kind.SQL, Path("/m/1_new_name.up.sql"), None, "x", True),
+        m.Migration("2", "other", m.Kind.SQL, Path("/m/2_other.up.sql"), None, "y", True),
+    ]
+    found = m.drift(current, [m.Applied("1", "old_name", "x"), m.Applied("2", "was", "z")])
+    assert [(d.version, d.name, d.kind, d.problem) for d in found] == [
+        ("1", "new_name", m.DriftKind.RENAMED, "renamed from 1_old_name"),
+        (
+            "2",
+            "other",
+            m.DriftKind.CHANGED,
+            "changed since it was applied (checksum), and renamed from 2_was",
+        ),
+    ]
+    missing = m.drift([], [m.Applied("3", "gone", "x")])
+    assert [d.kind for d in missing] == [m.DriftKind.MISSING]
+
+
+def test_an_older_pending_migration_is_out_of_order_and_refused() -> None:
+    all_ = [_mig("1"), _mig("2"), _mig("3"), _mig("4")]
+    applied = _applied("1", "3")
+    assert [x.version for x in m.out_of_order(all_, applied)] == ["2"]
+    with pytest.raises(m.OutOfOrderError) as err:
+        m.plan_up(all_, applied)
+    assert err.value.exit_code is ExitCode.FINDINGS
+    assert str(err.value) == (
+        "2_n is older than the newest applied migration 3_n: it would be applied out of"
+        " order (use --out-of-order, or db.out_of_order = true, to apply it anyway)"
+    )
+    assert [x.version for x in m.plan_up(all_, applied, out_of_order=True)] == ["2", "4"]
+    # A target below the out-of-order migration leaves it out of the plan: nothing refused.
+    assert m.plan_up([_mig("1"), _mig("2"), _mig("5")], _applied("1", "5"), target="1") == []
+    assert m.out_of_order(all_, []) == []
+
+
+def test_down_follows_the_order_migrations_were_applied_in() -> None:
+    all_ = [_mig("1"), _mig("2"), _mig("3")]
+    applied = _applied("1", "3", "2")  # 2 applied last, out of order
+    assert [x.version for x in m.plan_down(all_, applied)] == ["2"]
+    assert [x.version for x in m.plan_down(all_, applied, steps=2)] == ["2", "3"]
+    # --target: what was applied after the target, newest first.
+    assert [x.version for x in m.plan_down(all_, applied, target="3")] == ["2"]
+    assert [x.version for x in m.plan_down(all_, applied, target="1")] == ["2", "3"]
+    assert [x.version for x in m.plan_down(all_, applied, target="0")] == ["2", "3", "1"]

@@ -21,7 +21,7 @@ from plimsoll.core.paths import STATE_DIR
 from plimsoll.db import migrations as files
 
 if TYPE_CHECKING:
-    from plimsoll.db.migrator import Migrator, RunReport
+    from plimsoll.db.migrator import AppliedRow, Migrator, RunReport
 
 app = typer.Typer(
     help="Apply and revert migrations; one migrator at a time, each migration in a transaction.",
@@ -29,6 +29,9 @@ app = typer.Typer(
 )
 
 SHOWN_APPLIED = 20
+# `up --out-of-order`, kept in the invocation's shared ``ctx.meta`` so that every path building
+# the migrator for this command (the interactive one too) sees it.
+_OUT_OF_ORDER = "plimsoll.migrate.out_of_order"
 
 
 def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
@@ -42,15 +45,32 @@ def _folder(loaded: LoadedConfig) -> Path:
 def _migrator(
     ctx: typer.Context, env: str | None, path: Path | None, *, engine: bool = True
 ) -> Migrator:
+    """The migrator of the project (see :func:`_open`), its misnamed files warned about."""
+    migrator, scanned = _open(ctx, env, path, engine=engine)
+    migrator.warn_misnamed(scanned)
+    return migrator
+
+
+def _open(
+    ctx: typer.Context, env: str | None, path: Path | None, *, engine: bool = True
+) -> tuple[Migrator, files.Scan]:
+    """The migrator of the project and its migrations folder, scanned before anything else.
+
+    A broken folder (a bad name, a duplicate version) is a usage error (exit 2) before any
+    server is started or connected to. Misnamed files are left to the caller to report.
+    """
     # The db engine (psycopg, pglast, hooks) is imported by the commands that use it, so
     # every other plimsoll command starts without it.
     from plimsoll.core.store import open_configured
+    from plimsoll.db.checksums import ChecksumCache
     from plimsoll.db.connection import resolve_url
     from plimsoll.db.hooks import build_registry, executor_for
     from plimsoll.db.migrator import Migrator, Settings
 
     loaded = _loaded(ctx, path)
     _check_hook_channels(loaded)
+    cache = loaded.root / STATE_DIR / "cache" / "migration-checksums.json"
+    scanned = files.scan(_folder(loaded), ChecksumCache(cache))
     target = resolve_url(loaded, env)
     db = loaded.config.db
     settings = Settings(
@@ -58,6 +78,7 @@ def _migrator(
         lock_timeout=target.lock_timeout,
         statement_timeout=target.statement_timeout,
         lock_wait_seconds=db.migrator_lock_timeout_seconds,
+        out_of_order=db.out_of_order or bool(ctx.meta.get(_OUT_OF_ORDER)),
     )
     # Reading status runs no hooks and records nothing: it skips loading them.
     store = open_configured(loaded.config.store, loaded.root) if engine else None
@@ -67,15 +88,16 @@ def _migrator(
         # outbox of the alerts alert_only hooks send through the notify channels.
         registry = build_registry(db, root=loaded.root)
         hooks = executor_for(db, registry, notify=loaded.config.notify, store=store)
-    return Migrator(
+    migrator = Migrator(
         target.url.get_secret_value(),
         _folder(loaded),
         settings,
         on_wait=lambda message: output.err_console().print(f"[yellow]{message}[/yellow]"),
         hooks=hooks,
         store=store,
-        checksum_cache=loaded.root / STATE_DIR / "cache" / "migration-checksums.json",
+        checksum_cache=cache,
     )
+    return migrator, scanned
 
 
 def _check_hook_channels(loaded: LoadedConfig) -> None:
@@ -135,6 +157,8 @@ def _report(report: RunReport, fmt: Format, error: str | None = None) -> None:
         return
     for step in report.steps:
         how = "" if step.transactional else " (outside a transaction)"
+        if step.out_of_order:
+            how += " (out of order)"
         out.print(
             f"{step.direction:>4} {step.version}_{step.name}  {step.duration_ms} ms{how}",
             markup=False,
@@ -146,22 +170,56 @@ def _report(report: RunReport, fmt: Format, error: str | None = None) -> None:
 def status(
     ctx: typer.Context, env: EnvOpt = None, fmt: FormatOpt = Format.TEXT, path: PathOpt = None
 ) -> None:
-    """Show applied and pending migrations, changed files and invalid indexes.
+    """Show applied, pending and out-of-order migrations, drift and invalid indexes.
 
-    Exit 1 when an applied file changed or a failed concurrent build left an INVALID index
-    (a partitioned table's index waiting for its partitions' is shown, not failed).
+    Exit 1 when an applied file changed, was renamed or is gone; when a pending migration is
+    older than the newest applied one (out of order: `up` refuses it, unless
+    db.out_of_order = true); or when a failed concurrent build left an INVALID index (a
+    partitioned table's index waiting for its partitions' is shown, not failed).
     """
-    result = _migrator(ctx, env, path, engine=False).status()
-    problems = bool(result.drift) or any(not i.waiting for i in result.invalid_indexes)
+    migrator, scanned = _open(ctx, env, path, engine=False)
+    migrator.warn_misnamed(scanned)
+    result = migrator.status(scanned)
+    allowed = migrator.settings.out_of_order
+    late = {m.key for m in result.out_of_order}
+    problems = (
+        bool(result.drift)
+        or bool(late and not allowed)
+        or any(not i.waiting for i in result.invalid_indexes)
+    )
+    # What each applied row is now: its file's name (a renamed file's new one) and state.
+    drifted = {files.version_key(d.version): d for d in result.drift}
+
+    def applied_state(row: AppliedRow) -> tuple[str, str]:
+        found = drifted.get(files.version_key(row.version))
+        if found is None:
+            return row.name, "applied"
+        return found.name, found.kind.value
+
+    def pending_state(migration: files.Migration) -> str:
+        return "out of order" if migration.key in late else "pending"
+
     if fmt is Format.JSON:
+        applied = []
+        for r in result.applied:
+            name, state = applied_state(r)
+            applied.append(
+                {**vars(r), "name": name, "applied_at": r.applied_at.isoformat(), "state": state}
+            )
         print_json(
             {
                 "current": result.current,
                 "server_version": result.server_version,
-                "applied": [
-                    {**vars(r), "applied_at": r.applied_at.isoformat()} for r in result.applied
+                "applied": applied,
+                "pending": [
+                    {"version": m.version, "name": m.name, "state": pending_state(m)}
+                    for m in result.pending
                 ],
-                "pending": [{"version": m.version, "name": m.name} for m in result.pending],
+                "out_of_order": [
+                    {"version": m.version, "name": m.name, "newest_applied": result.newest_applied}
+                    for m in result.out_of_order
+                ],
+                "out_of_order_allowed": allowed,
                 "drift": [vars(d) for d in result.drift],
                 "invalid_indexes": [vars(i) for i in result.invalid_indexes],
             }
@@ -178,19 +236,36 @@ def status(
             hidden = len(result.applied) - len(shown)
             table.add_row("…", f"{hidden} earlier migrations applied", "", "", "")
         for row in shown:
+            name, state = applied_state(row)
             table.add_row(
                 row.version,
-                row.name,
-                "applied",
+                escape(name),
+                state if state == "applied" else f"[red]{state}[/red]",
                 f"{row.applied_at:%Y-%m-%d %H:%M:%S}",
                 str(row.execution_ms),
             )
         for migration in result.pending:
-            table.add_row(migration.version, migration.name, "[yellow]pending[/yellow]", "", "")
+            state = pending_state(migration)
+            colour = "red" if state != "pending" and not allowed else "yellow"
+            table.add_row(
+                migration.version, escape(migration.name), f"[{colour}]{state}[/{colour}]", "", ""
+            )
         out = output.console()
         out.print(table)
         for d in result.drift:
-            out.print(f"[red]{d.version}_{d.name}: {d.problem}[/red]")
+            out.print(f"{d.label}: {d.problem}", style="red", markup=False)
+        for m in result.out_of_order:
+            then = (
+                "`up` applies it out of order (db.out_of_order = true)"
+                if allowed
+                else "`up` refuses it unless --out-of-order (or db.out_of_order = true)"
+            )
+            out.print(
+                f"{m.label}: older than the newest applied migration {result.newest_applied};"
+                f" {then}",
+                style="yellow" if allowed else "red",
+                markup=False,
+            )
         for i in result.invalid_indexes:
             colour = "yellow" if i.waiting else "red"
             out.print(f"[{colour}]{escape(i.describe())}[/{colour}]")
@@ -205,7 +280,19 @@ def up(
         str | None, typer.Option("--target", metavar="VERSION", help="Stop after this version.")
     ] = None,
     allow_changed: Annotated[
-        bool, typer.Option("--allow-changed", help="Go on although applied files changed.")
+        bool,
+        typer.Option(
+            "--allow-changed",
+            help="Go on although applied files changed, were renamed or are gone.",
+        ),
+    ] = False,
+    out_of_order: Annotated[
+        bool,
+        typer.Option(
+            "--out-of-order",
+            help="Apply pending migrations older than the newest applied one too (for good: "
+            "db.out_of_order = true).",
+        ),
     ] = False,
     dry_run: Annotated[
         bool,
@@ -241,7 +328,16 @@ def up(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Apply pending migrations, each in its own transaction."""
+    """Apply the pending migrations in version order, each in its own transaction.
+
+    A pending migration older than the newest applied one (a branch merged after a newer
+    migration was deployed) is out of order: it was written against a schema without the
+    newer migrations, so `up` refuses it (exit 1, nothing applied) unless --out-of-order or
+    db.out_of_order = true, and then says it applied it out of order. Applied files that
+    changed, were renamed or are gone are refused unless --allow-changed.
+    """
+    if out_of_order:
+        ctx.meta[_OUT_OF_ORDER] = True
     if interactive or yes or max_risk is not None:
         if dry_run:
             raise UsageError("--dry-run cannot be combined with --interactive, --yes or --max-risk")
@@ -276,23 +372,37 @@ def up(
 def down(
     ctx: typer.Context,
     steps: Annotated[
-        int | None, typer.Option("--steps", help="How many to revert (default 1).")
+        int | None,
+        typer.Option("--steps", help="How many to revert, last applied first (default 1)."),
     ] = None,
     target: Annotated[
         str | None,
         typer.Option(
-            "--target", metavar="VERSION", help="Revert everything above this version (0: all)."
+            "--target",
+            metavar="VERSION",
+            help="Revert every migration applied after this one (0: all).",
         ),
     ] = None,
     allow_changed: Annotated[
-        bool, typer.Option("--allow-changed", help="Go on although applied files changed.")
+        bool,
+        typer.Option(
+            "--allow-changed",
+            help="Go on although applied files changed, were renamed or are gone.",
+        ),
     ] = False,
     env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Revert the newest migrations with their down files (refused, as up is, when applied
-    files changed, unless --allow-changed)."""
+    """Revert the last applied migrations with their down files, last applied first.
+
+    The order is the one the migrations were applied in (the tracking table's
+    applied_rank), not their versions: after an out-of-order migration the two differ, and
+    the one applied last may depend on a newer version's tables. --steps N reverts the last N
+    applied (default 1); --target V reverts every migration applied after V (0: all).
+    Refused, as up is, when applied files changed, were renamed or are gone, unless
+    --allow-changed.
+    """
     _run(
         _migrator(ctx, env, path),
         "down",
@@ -324,16 +434,43 @@ def generate(
 
 
 @app.command()
-def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
-    """Check the migration files as `up` would: names, versions, SQL that parses with only the
-    transaction control the migrator accepts, Python that compiles and defines up(conn) (exit 1
-    if not)."""
-    loaded = _loaded(ctx, path)
-    _check_hook_channels(loaded)
-    folder = _folder(loaded)
-    found = files.discover(folder)
-    problems: list[dict[str, Any]] = []
-    for migration in found:
+def validate(
+    ctx: typer.Context,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            metavar="ENV",
+            help="Also check this environment's database (without it: the files only).",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Check the migration files, and the database they would be applied to, as up would.
+
+    The files: names and versions, SQL that parses with only the transaction control the
+    migrator accepts, Python that compiles and defines up(conn). With --env, the database
+    too: applied files that changed, were renamed or are gone, and pending migrations older
+    than the newest applied one (out of order, unless db.out_of_order = true); without it
+    nothing is connected to, so a pull-request check needs no database. Exit 1 on any of
+    these; a file that starts like a migration but is not one, and a migration without a
+    down, are warnings.
+    """
+    if env is None:
+        loaded = _loaded(ctx, path)
+        _check_hook_channels(loaded)
+        folder = _folder(loaded)
+        scanned = files.scan(folder)
+        migrator = None
+    else:
+        migrator, scanned = _open(ctx, env, path, engine=False)
+        folder = migrator.folder
+    problems: list[dict[str, Any]] = [
+        {"file": str(m.path), "error": m.reason, "severity": "warning"} for m in scanned.misnamed
+    ]
+    for migration in scanned.migrations:
         for file in (migration.up, migration.down):
             if file is None:
                 continue
@@ -344,19 +481,50 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = N
             problems.append(
                 {"file": str(migration.up), "error": "no down migration", "severity": "warning"}
             )
+    if migrator is not None:
+        problems.extend(_database_problems(migrator, scanned))
     errors = [p for p in problems if p.get("severity") != "warning"]
     if fmt is Format.JSON:
-        print_json({"migrations": len(found), "problems": problems})
+        print_json(
+            {
+                "migrations": len(scanned.migrations),
+                "database_checked": migrator is not None,
+                "problems": problems,
+            }
+        )
     else:
         out = output.console()
-        out.print(f"{len(found)} migrations in {folder}")
+        out.print(f"{len(scanned.migrations)} migrations in {folder}", markup=False)
         for p in problems:
+            where = p.get("migration") or p["file"]
+            text = p["error"] if p["error"].startswith(where) else f"{where}: {p['error']}"
             colour = "yellow" if p.get("severity") == "warning" else "red"
-            out.print(
-                f"[{colour}]{p['error'] if p['error'].startswith(p['file']) else p['file'] + ': ' + p['error']}[/{colour}]"
-            )
+            out.print(text, style=colour, markup=False)
     if errors:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _database_problems(migrator: Migrator, scanned: files.Scan) -> list[dict[str, Any]]:
+    """What the database says about the files: drift, and out-of-order pending migrations."""
+    result = migrator.status(scanned)
+    by_key = {m.key: m for m in scanned.migrations}
+    problems: list[dict[str, Any]] = []
+    for d in result.drift:
+        found = by_key.get(files.version_key(d.version))
+        problems.append(
+            {"file": str(found.up) if found else None, "migration": d.label, "error": d.problem}
+        )
+    for m in result.out_of_order:
+        problem: dict[str, Any] = {
+            "file": str(m.up),
+            "migration": m.label,
+            "error": f"older than the newest applied migration {result.newest_applied}: out"
+            " of order",
+        }
+        if migrator.settings.out_of_order:
+            problem["severity"] = "warning"  # allowed: `up` applies it
+        problems.append(problem)
+    return problems
 
 
 def _file_problem(file: Path) -> str | None:

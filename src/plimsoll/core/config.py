@@ -420,6 +420,9 @@ class DbConfig(_Model):
                 [InitErrorDetails(type=error, loc=("hooks", index, "phase"), input=spec.phase)],
             )
         return self
+    # Apply a pending migration older than the newest applied one (Flyway's outOfOrder):
+    # off by default, since it was written against a schema without the newer migrations.
+    out_of_order: bool = False
 
 
 # --- runtime --------------------------------------------------------------------------------

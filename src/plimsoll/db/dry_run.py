@@ -139,7 +139,7 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
         fields["database"] = f"{conn.info.host}/{conn.info.dbname}"
         migrator.set_timeouts(conn, local=True)
         applied = migrator.applied_files(conn)
-        plan = files.plan_up(found, applied, target)
+        plan = files.plan_up(found, applied, target, out_of_order=migrator.settings.out_of_order)
         fields["pending"] = [m.label for m in plan]
         log.info(
             "dry run of %d migrations starting",

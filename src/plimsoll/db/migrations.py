@@ -4,6 +4,12 @@ A migration is ``<version>_<name>.up.sql`` with an optional ``<version>_<name>.d
 Python module ``<version>_<name>.py`` defining ``up(conn)`` and optionally ``down(conn)``.
 Versions are numbers (``0001``, ``20240501120000``) or dotted numbers (``1.2``) and are
 ordered numerically; two files claiming one version are an error (exit 2).
+
+Order: like Flyway's default (``outOfOrder = false``), a pending migration older than the
+newest applied one (a branch merged after a newer migration was deployed) is *out of order*:
+:func:`plan_up` refuses it unless asked (``--out-of-order``, ``db.out_of_order``), because it
+was written against a schema without the newer migrations. ``down`` reverts in the reverse of
+the order migrations were applied, which after an out-of-order one is not the version order.
 """
 
 from __future__ import annotations
@@ -18,13 +24,26 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from plimsoll.core.errors import InputError, UsageError
+from plimsoll.core.errors import ExitCode, InputError, PlimsollError, UsageError
 from plimsoll.db.checksums import ChecksumCache
 
 _NAME = re.compile(
     r"^(?P<version>\d+(?:\.\d+)*)_(?P<name>[A-Za-z0-9][A-Za-z0-9_\-]*?)"
     r"(?P<suffix>\.up\.sql|\.down\.sql|\.py)$"
 )
+# What a migration's file name starts with: a version, then "_".
+_LOOKS_LIKE = re.compile(r"^\d+(?:\.\d+)*_")
+
+EXPECTED = "expected <version>_<name>.up.sql, <version>_<name>.down.sql or <version>_<name>.py"
+"""The file names a migrations folder holds, as the errors and warnings say it."""
+
+
+class OutOfOrderError(PlimsollError):
+    """Pending migrations older than the newest applied one, not allowed (exit 1: the files
+    disagree with the database)."""
+
+    exit_code = ExitCode.FINDINGS
+    slug = "migration-out-of-order"
 
 
 class Kind(StrEnum):
@@ -91,44 +110,99 @@ def defines_function(source: str, function: str) -> bool:
     )
 
 
-def discover(folder: Path, cache: ChecksumCache | None = None) -> list[Migration]:
-    """The migrations in ``folder``, ordered by version (checksums from ``cache`` when fresh).
+@dataclass(frozen=True)
+class Misnamed:
+    """A file that starts like a migration (a version, then ``_``) but is not one.
 
-    Files that are neither SQL nor Python (a README) are ignored; a ``.sql`` or ``.py`` whose
-    name does not follow the pattern, a ``.down.sql`` without its ``.up.sql``, and two
-    migrations with one version are errors naming the files.
+    Such a file (``0007_x.up.sq``, ``0007_x.UP.SQL``, ``0007_x.up.sql.bak``) is not applied: a
+    warning says so, since a typo would otherwise leave a migration silently unapplied.
+    """
+
+    path: Path
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """The warning: the file, and why it is not a migration."""
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a migrations folder holds: its migrations (by version) and misnamed files."""
+
+    migrations: tuple[Migration, ...]
+    misnamed: tuple[Misnamed, ...] = ()
+
+
+def discover(folder: Path, cache: ChecksumCache | None = None) -> list[Migration]:
+    """The migrations in ``folder``, ordered by version (see :func:`scan`)."""
+    return list(scan(folder, cache).migrations)
+
+
+def scan(folder: Path, cache: ChecksumCache | None = None) -> Scan:
+    """The migrations in ``folder``, ordered by version (checksums from ``cache`` when fresh),
+    and the files that look like migrations but are not.
+
+    Dot-files, editor backups (``~``), names starting with ``_`` and files that neither end
+    in ``.sql``/``.py`` nor start with a version (a README) are ignored. A ``.sql`` or ``.py``
+    whose name does not follow the pattern, a ``.down.sql`` without its ``.up.sql``, and two
+    migrations with one version are errors naming the files (exit 2). Any other name starting
+    with a version and ``_`` is :class:`Misnamed`.
     """
     if not folder.is_dir():
         raise InputError(f"{folder}: migrations folder not found (run `plimsoll db init`)")
-    found: dict[tuple[int, ...], dict[str, Path]] = {}
-    labels: dict[tuple[int, ...], str] = {}
+    # version key -> label -> suffix -> file: a version claimed by two labels is an error.
+    found: dict[tuple[int, ...], dict[str, dict[str, Path]]] = {}
+    misnamed: list[Misnamed] = []
     # Sorting names, not Path objects: a folder of thousands of migrations is listed often.
     for entry in sorted(os.listdir(folder)):
-        if entry.startswith((".", "_")) or not entry.endswith((".sql", ".py")):
+        if entry.startswith((".", "_")) or entry.endswith("~"):
             continue
-        path = folder / entry
         match = _NAME.match(entry)
         if match is None:
-            raise InputError(
-                f"{path}: not a migration name: expected <version>_<name>.up.sql, "
-                "<version>_<name>.down.sql or <version>_<name>.py"
-            )
+            if entry.endswith((".sql", ".py")):
+                raise InputError(f"{folder / entry}: not a migration name: {EXPECTED}")
+            if _LOOKS_LIKE.match(entry):
+                misnamed.append(Misnamed(folder / entry, _why_misnamed(entry)))
+            continue
         label = f"{match['version']}_{match['name']}"
-        key = version_key(match["version"])
-        slot = found.setdefault(key, {})
-        if labels.setdefault(key, label) != label or match["suffix"] in slot:
-            other = next(iter(slot.values()))
-            raise InputError(
-                f"duplicate migration version {match['version']}: {other.name} and {path.name}"
-            )
-        slot[match["suffix"]] = path
+        slot = found.setdefault(version_key(match["version"]), {})
+        slot.setdefault(label, {})[match["suffix"]] = folder / entry
+    for labels in found.values():
+        if len(labels) > 1:
+            _duplicate(labels)
     found_migrations = sorted(
-        (_migration(labels[key], files, cache) for key, files in found.items()),
+        (
+            _migration(label, files, cache)
+            for labels in found.values()
+            for label, files in labels.items()
+        ),
         key=lambda m: m.key,
     )
     if cache is not None:
         cache.save()
-    return found_migrations
+    return Scan(tuple(found_migrations), tuple(misnamed))
+
+
+def _why_misnamed(entry: str) -> str:
+    """Why ``entry``, which starts like a migration, is not one."""
+    reason = f"not a migration file name; {EXPECTED}"
+    if _NAME.match(entry.lower()):
+        return f"{reason} (the suffix in lower case)"
+    return reason
+
+
+def _duplicate(labels: Mapping[str, Mapping[str, Path]]) -> None:
+    """Raise the error for one version claimed by several migrations, naming their up files."""
+    # The file a migration is known by: its .up.sql or module; a lone .down.sql otherwise.
+    named = [
+        next(files[s] for s in (".up.sql", ".py", ".down.sql") if s in files).name
+        for files in labels.values()
+    ]
+    version = next(iter(labels)).split("_", 1)[0]
+    listing = ", ".join(named[:-1]) + f" and {named[-1]}"
+    raise InputError(f"duplicate migration version {version}: {listing}")
 
 
 def _file_checksum(path: Path, cache: ChecksumCache | None) -> str:
@@ -165,26 +239,58 @@ class Applied:
     name: str
     checksum: str
 
+    @property
+    def label(self) -> str:
+        """``<version>_<name>`` as it was applied."""
+        return f"{self.version}_{self.name}"
+
+
+class DriftKind(StrEnum):
+    """How an applied migration's file differs from what was applied."""
+
+    CHANGED = "changed"
+    MISSING = "missing"
+    RENAMED = "renamed"
+
 
 @dataclass(frozen=True)
 class Drift:
-    """An applied migration whose file changed, or whose file is gone."""
+    """An applied migration whose file changed, was renamed, or is gone.
+
+    ``name`` is the file's name when there is a file (a renamed one's new name), else the
+    name it was applied under.
+    """
 
     version: str
     name: str
     problem: str
+    kind: DriftKind = DriftKind.CHANGED
+
+    @property
+    def label(self) -> str:
+        """``<version>_<name>``."""
+        return f"{self.version}_{self.name}"
 
 
 def drift(migrations: Sequence[Migration], applied: Iterable[Applied]) -> list[Drift]:
-    """Applied migrations whose file changed since (checksum) or no longer exists."""
+    """Applied migrations whose file changed since (checksum), was renamed, or is gone."""
     by_key = {m.key: m for m in migrations}
     out = []
     for row in applied:
         current = by_key.get(version_key(row.version))
         if current is None:
-            out.append(Drift(row.version, row.name, "applied, but its file is gone"))
-        elif current.checksum != row.checksum:
-            out.append(Drift(row.version, row.name, "changed since it was applied (checksum)"))
+            out.append(
+                Drift(row.version, row.name, "applied, but its file is gone", DriftKind.MISSING)
+            )
+            continue
+        renamed = f"renamed from {row.label}" if current.label != row.label else None
+        if current.checksum != row.checksum:
+            problem = "changed since it was applied (checksum)"
+            if renamed:
+                problem += f", and {renamed}"
+            out.append(Drift(current.version, current.name, problem, DriftKind.CHANGED))
+        elif renamed:
+            out.append(Drift(current.version, current.name, renamed, DriftKind.RENAMED))
     return out
 
 
@@ -198,17 +304,62 @@ def pending(migrations: Sequence[Migration], applied: Iterable[Applied]) -> list
     return [m for m in migrations if m.key not in done]
 
 
-def plan_up(
-    migrations: Sequence[Migration], applied: Iterable[Applied], target: str | None = None
+def newest_applied(applied: Iterable[Applied]) -> Applied | None:
+    """The applied migration with the highest version (None: nothing applied)."""
+    return max(applied, key=lambda a: version_key(a.version), default=None)
+
+
+def out_of_order(migrations: Sequence[Migration], applied: Sequence[Applied]) -> list[Migration]:
+    """The migrations of ``migrations`` not applied yet and older than the newest applied one."""
+    newest = newest_applied(applied)
+    if newest is None:
+        return []
+    limit = version_key(newest.version)
+    return [m for m in pending(migrations, applied) if m.key < limit]
+
+
+def check_order(
+    plan: Sequence[Migration], applied: Sequence[Applied], *, allowed: bool
 ) -> list[Migration]:
-    """What ``up`` applies: every pending migration, or those up to and including ``target``."""
+    """The migrations of ``plan`` that would be applied out of order (see the module).
+
+    Raises OutOfOrderError naming them and the newest applied migration unless ``allowed``.
+    """
+    late = out_of_order(plan, applied)
+    if late and not allowed:
+        newest = newest_applied(applied)
+        assert newest is not None  # out_of_order found something older than it
+        names = ", ".join(m.label for m in late)
+        one = len(late) == 1
+        raise OutOfOrderError(
+            f"{names} {'is' if one else 'are'} older than the newest applied migration"
+            f" {newest.label}: {'it' if one else 'they'} would be applied out of order (use"
+            f" --out-of-order, or db.out_of_order = true, to apply {'it' if one else 'them'}"
+            " anyway)"
+        )
+    return late
+
+
+def plan_up(
+    migrations: Sequence[Migration],
+    applied: Sequence[Applied],
+    target: str | None = None,
+    *,
+    out_of_order: bool = False,
+) -> list[Migration]:
+    """What ``up`` applies: every pending migration, or those up to and including ``target``.
+
+    A planned migration older than the newest applied one is refused (OutOfOrderError)
+    unless ``out_of_order``.
+    """
     todo = pending(migrations, applied)
-    if target is None:
-        return todo
-    limit = _target_key(target)
-    if limit not in {m.key for m in migrations}:
-        raise UsageError(f"--target {target}: no migration has that version")
-    return [m for m in todo if m.key <= limit]
+    if target is not None:
+        limit = _target_key(target)
+        if limit not in {m.key for m in migrations}:
+            raise UsageError(f"--target {target}: no migration has that version")
+        todo = [m for m in todo if m.key <= limit]
+    check_order(todo, applied, allowed=out_of_order)
+    return todo
 
 
 def plan_down(
@@ -218,20 +369,28 @@ def plan_down(
     steps: int | None = None,
     target: str | None = None,
 ) -> list[Migration]:
-    """What ``down`` reverts, newest first: ``steps`` migrations (default 1), or all above ``target``.
+    """What ``down`` reverts, last applied first: ``steps`` migrations (default 1), or every
+    migration applied after ``target``.
 
-    ``target`` ``0`` reverts everything. A migration to revert that has no way down, or whose
-    file is gone, is a usage error naming it.
+    ``applied`` is in the order the migrations were applied (as the migrator reads the
+    tracking table): after an out-of-order migration that is not the version order, and
+    reverting by version could drop what a later-applied migration depends on. ``target``
+    ``0`` reverts everything. A migration to revert that has no way down, or whose file is
+    gone, is a usage error naming it.
     """
     if steps is not None and target is not None:
         raise UsageError("give either --steps or --target, not both")
     by_key = {m.key: m for m in migrations}
-    done = sorted(applied, key=lambda a: version_key(a.version), reverse=True)
+    done = list(reversed(applied))
     if target is not None:
         limit = _target_key(target)
-        if any(limit) and limit not in _applied_keys(applied):
+        keys = [version_key(a.version) for a in done]
+        if not any(limit):
+            chosen = done
+        elif limit in keys:
+            chosen = done[: keys.index(limit)]
+        else:
             raise UsageError(f"--target {target}: that version is not applied")
-        chosen = [a for a in done if version_key(a.version) > limit]
     else:
         count = 1 if steps is None else steps
         if count < 0:

@@ -527,14 +527,19 @@ class MigratorEngine:
             )
         self._notices = [i.describe() for i in status.invalid_indexes]
         if self.target is None:
-            return list(status.pending)
-        limit = files.version_key(self.target)
-        known = {m.key for m in status.pending} | {
-            files.version_key(r.version) for r in status.applied
-        }
-        if limit not in known:
-            raise UsageError(f"--target {self.target}: no migration has that version")
-        return [m for m in status.pending if m.key <= limit]
+            chosen = list(status.pending)
+        else:
+            limit = files.version_key(self.target)
+            known = {m.key for m in status.pending} | {
+                files.version_key(r.version) for r in status.applied
+            }
+            if limit not in known:
+                raise UsageError(f"--target {self.target}: no migration has that version")
+            chosen = [m for m in status.pending if m.key <= limit]
+        # Refused before any preview, as `up` refuses it (Migrator.apply would, later).
+        applied = [files.Applied(r.version, r.name, r.checksum) for r in status.applied]
+        files.check_order(chosen, applied, allowed=self.migrator.settings.out_of_order)
+        return chosen
 
     def assess(
         self, migrations: Sequence[files.Migration], on_calibrate: Callable[[], None] | None
