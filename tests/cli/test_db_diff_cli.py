@@ -161,3 +161,61 @@ def test_a_default_set_by_an_enum_change_is_reported(
     up = (root / "db" / "migrations" / "0001_happy.up.sql").read_text()
     statement = "ALTER TABLE public.people ALTER COLUMN mood SET DEFAULT 'ok'::public.mood;"
     assert up.count(statement) == 1
+
+
+def _scratch_databases(dsn: str) -> list[str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'plimsoll_diff_%'"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_a_schema_that_cannot_be_built_is_not_a_difference(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    # A drift check must tell "the schemas differ" (1) from "one side could not be built".
+    root = _service(
+        tmp_path,
+        pg_database.dsn,
+        "CREATE TABLE orders (\n    id int,\n    qty integr NOT NULL\n);\n",
+    )
+    before = _scratch_databases(pg_database.dsn)
+    args = ("db", "diff", "--from", "development", "--to", "built")
+    text = _plimsoll(root, *args)
+    assert text.returncode == 3, text.stdout + text.stderr
+    [line] = text.stderr.splitlines()
+    assert line.startswith("plimsoll: error: db/schema/tables.sql:3:"), line
+    assert 'type "integr" does not exist' in line
+    assert "Traceback" not in text.stderr
+
+    shown = _plimsoll(root, *args, "-f", "json")
+    assert shown.returncode == 3, shown.stdout + shown.stderr
+    error = json.loads(shown.stdout)["error"]
+    assert (error["kind"], error["exit_code"]) == ("build-failed", 3)
+    assert error["message"].startswith("db/schema/tables.sql:3:")
+
+    # --generate writes nothing, and the scratch database is gone.
+    refused = _plimsoll(root, *args, "--generate", "x")
+    assert refused.returncode == 3
+    assert not (root / "db" / "migrations").exists()
+    assert _scratch_databases(pg_database.dsn) == before
+
+
+def test_a_schema_file_that_does_not_parse_is_bad_input(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    root = _service(tmp_path, pg_database.dsn, "CREATE TABLE orders (id int,, qty int);\n")
+    done = _plimsoll(root, "db", "diff", "--from", "development", "--to", "built", "-f", "json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert json.loads(done.stdout)["error"]["exit_code"] == 2
+    assert "db/schema/tables.sql:1" in done.stderr
+
+
+def test_the_help_says_what_each_exit_code_means(tmp_path: Path) -> None:
+    shown = _wide(tmp_path, "db", "diff", "--help")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line.strip() for line in shown.stdout.splitlines()]
+    assert "- 1: they differ (each difference is listed)." in lines
+    assert any(line.startswith("- 3: could not run:") for line in lines)
+    assert "the built side cannot be built" in shown.stdout

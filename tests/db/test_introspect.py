@@ -223,3 +223,86 @@ def test_types_grants_and_table_kinds(pg_database: PgDatabase) -> None:
     # A partition's columns are its parent's, which it does not have as its own.
     assert catalog.partitions["app.days_2024"].columns == days.columns
     assert [c.local for c in catalog.partitions["app.days_2024"].columns] == [False]
+
+
+SETTINGS = """
+CREATE SCHEMA app;
+COMMENT ON SCHEMA app IS 'the app';
+CREATE TABLE app.t (
+    id int GENERATED ALWAYS AS IDENTITY (START WITH 50 INCREMENT BY 10 CACHE 5),
+    body text,
+    n numeric CONSTRAINT n_pos CHECK (n > 0)
+) WITH (fillfactor = 80, toast.autovacuum_enabled = off);
+ALTER TABLE app.t ALTER COLUMN body SET STORAGE MAIN, ALTER COLUMN body SET COMPRESSION pglz,
+    ALTER COLUMN n SET STATISTICS 1000;
+CREATE INDEX t_n ON app.t (n);
+COMMENT ON INDEX app.t_n IS 'by n';
+COMMENT ON CONSTRAINT n_pos ON app.t IS 'positive';
+CREATE FUNCTION app.f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TRIGGER t_f BEFORE INSERT ON app.t FOR EACH ROW EXECUTE FUNCTION app.f();
+ALTER TABLE app.t ENABLE REPLICA TRIGGER t_f;
+COMMENT ON TRIGGER t_f ON app.t IS 'replica only';
+CREATE POLICY p ON app.t USING (true);
+COMMENT ON POLICY p ON app.t IS 'all rows';
+CREATE VIEW app.v WITH (security_barrier) AS SELECT id FROM app.t;
+ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;
+"""
+
+
+def test_settings_are_read_as_the_server_reports_them(pg_database: PgDatabase) -> None:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(SETTINGS)  # type: ignore[arg-type]
+        (reloptions,) = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = 'app.t'::regclass"
+        ).fetchone()  # type: ignore[misc]
+        (toast,) = conn.execute(
+            "SELECT t.reloptions FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid"
+            " WHERE c.oid = 'app.t'::regclass"
+        ).fetchone()  # type: ignore[misc]
+        sequence = conn.execute(
+            "SELECT seqstart, seqincrement, seqcache FROM pg_sequence"
+            " WHERE seqrelid = pg_get_serial_sequence('app.t', 'id')::regclass"
+        ).fetchone()
+        (storage, compression, target) = conn.execute(
+            "SELECT (SELECT attstorage FROM pg_attribute WHERE attrelid = 'app.t'::regclass"
+            "        AND attname = 'body'),"
+            "       (SELECT attcompression FROM pg_attribute WHERE attrelid = 'app.t'::regclass"
+            "        AND attname = 'body'),"
+            "       (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'app.t'::regclass"
+            "        AND attname = 'n')"
+        ).fetchone()  # type: ignore[misc]
+        (enabled,) = conn.execute(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 't_f'"
+        ).fetchone()  # type: ignore[misc]
+    catalog = introspect(pg_database.dsn)
+    table = catalog.tables["app.t"]
+    assert table.options == tuple(sorted([*reloptions, *(f"toast.{o}" for o in toast)]))
+    identity = table.column("id")
+    assert identity is not None and identity.identity_options is not None
+    assert sequence == (50, 10, 5)
+    assert identity.identity_options.clauses() == ["INCREMENT BY 10", "START WITH 50", "CACHE 5"]
+    body, n = table.column("body"), table.column("n")
+    assert body is not None and n is not None
+    assert (storage, compression, target) == ("m", "p", 1000)
+    assert (body.storage, body.compression, body.type_storage) == ("MAIN", "pglz", "EXTENDED")
+    assert (n.statistics, n.storage, n.type_storage) == (1000, None, "MAIN")
+    [index] = table.indexes
+    [constraint] = table.constraints
+    [trigger] = table.triggers
+    [policy] = table.policies
+    assert (index.comment, constraint.comment, policy.comment) == ("by n", "positive", "all rows")
+    assert enabled == "R"
+    assert (trigger.enabled, trigger.comment) == ("ENABLE REPLICA", "replica only")
+    assert catalog.views["app.v"].options == ("security_barrier=true",)
+    assert catalog.schema_comments["app"] == "the app"
+    [privilege] = catalog.default_privileges
+    assert (privilege.role, privilege.schema, privilege.object_type) == (
+        pg_database.user,
+        "app",
+        "TABLES",
+    )
+    assert (privilege.privilege, privilege.grantee, privilege.revoked) == (
+        "SELECT",
+        "PUBLIC",
+        False,
+    )

@@ -6,6 +6,11 @@ Exit 0 when the schemas are the same, 1 when they differ; ``--generate NAME`` al
 migration pair that turns ``--from`` into ``--to`` and back. A change whose migration may lose
 data or fail on existing rows is marked destructive, with the reason (text and JSON), and
 counted in a last line.
+
+A side that cannot be read is not a difference: an unreachable database, or a schema folder
+whose statement fails on the server (``type "integr" does not exist``, named by file and
+line), exits 3 (could not run), so a CI drift check tells drift (1) from a broken side; a
+schema file that does not parse is bad input (2).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from plimsoll.cli.options import FormatOpt, PathOpt
 from plimsoll.cli.output import Format, print_json
 from plimsoll.cli.state import state
 from plimsoll.core.config import LoadedConfig
-from plimsoll.core.errors import ExitCode
+from plimsoll.core.errors import CannotRunError, ExitCode
 
 if TYPE_CHECKING:
     from plimsoll.db.catalog import Catalog
@@ -36,13 +41,20 @@ BUILT = "built"
 _URL_SCHEMES = ("postgresql://", "postgres://")
 
 
+class BuildFailedError(CannotRunError):
+    """The built side could not be built: a statement of the schema folder failed on the
+    server. Nothing was compared, so this is not a difference (exit 3, not 1)."""
+
+    slug = "build-failed"
+
+
 @contextmanager
 def _side(loaded: LoadedConfig, spec: str) -> Iterator[tuple[str, Catalog]]:
+    """The catalog of one side, and how to show that side (never with a password)."""
     # The db engine is imported by the commands that use it (start-up of every other command).
     from plimsoll.db.connection import redact_url, resolve_url
     from plimsoll.db.introspect import introspect
 
-    """The catalog of one side, and how to show that side (never with a password)."""
     excluded = (loaded.config.db.tracking_table.split(".")[-1],)
     if spec == BUILT:
         with _built(loaded) as conninfo:
@@ -65,14 +77,19 @@ def _built(loaded: LoadedConfig) -> Iterator[str]:
     import psycopg
     from psycopg import sql as pgsql
 
-    from plimsoll.db.builder import apply_schema, build_schema, create_database
+    from plimsoll.db.builder import ApplyError, apply_schema, build_schema, create_database
     from plimsoll.db.connection import resolve_url
 
+    # A file that does not parse raises InputError here (exit 2): bad input.
     built = build_schema(loaded.root / schema_dir, schema_dir)
     server = resolve_url(loaded, None).url.get_secret_value()
     created = create_database(server, f"plimsoll_diff_{uuid.uuid4().hex[:12]}")
     try:
-        apply_schema(created.conninfo, built)
+        try:
+            apply_schema(created.conninfo, built)
+        except ApplyError as failed:
+            # Its message names the file, line and column: kept as it is.
+            raise BuildFailedError(str(failed)) from None
         yield created.conninfo
     finally:
         # The scratch database is ours alone; a failure to drop it must not hide the result.
@@ -162,7 +179,15 @@ def diff(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Compare two schemas (exit 1 when they differ); --generate writes the migration."""
+    """Compare two schemas; --generate writes the migration from --from to --to.
+
+    Exit codes:
+    - 0: the schemas are the same.
+    - 1: they differ (each difference is listed).
+    - 2: bad input: a flag, the configuration, a schema file that does not parse.
+    - 3: could not run: a database cannot be reached, or the built side cannot be built (a
+      statement of the schema folder fails on the server; its file and line are named).
+    """
     loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
     with _side(loaded, from_) as (source, a), _side(loaded, to) as (target, b):
         from plimsoll.db.diff import diff as diff_catalogs

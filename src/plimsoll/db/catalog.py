@@ -1,8 +1,9 @@
 """One in-memory model of a PostgreSQL schema: what lint rules, risk and diff read.
 
-A :class:`Catalog` holds schemas (with their grants), extensions, enum, domain and composite
-types, sequences, tables (with their columns, constraints, indexes, triggers, row-level
-security, policies, comments and grants, column-level grants included), views and
+A :class:`Catalog` holds schemas (with their comments and grants), default privileges,
+extensions, enum, domain and composite types, sequences, tables (with their columns and
+their settings, constraints, indexes, triggers, row-level security, policies, comments,
+grants, column-level grants included, persistence and storage parameters), views and
 materialized views (with a materialized view's indexes), functions, and partitioned tables
 and partitions (apart from plain tables), each keyed by its qualified name
 (``schema.name``; a function by ``schema.name(argument types)``). Every text is what PostgreSQL itself prints for the object
@@ -248,9 +249,120 @@ class Grant:
     origin: Origin | None = _origin()
 
 
+@dataclass(frozen=True)
+class DefaultPrivilege:
+    """One privilege that objects ``role`` creates get without being asked
+    (``ALTER DEFAULT PRIVILEGES FOR ROLE role [IN SCHEMA schema] GRANT ...``).
+
+    ``object_type`` is what it applies to: ``TABLES``, ``SEQUENCES``, ``FUNCTIONS``,
+    ``TYPES`` or ``SCHEMAS``; ``schema`` is None for every schema. PostgreSQL's built-in
+    defaults (the owner's own privileges, EXECUTE on functions and USAGE on types to PUBLIC)
+    are not listed: what is listed is what differs from them, a built-in privilege taken away
+    (``ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC``) with ``revoked``
+    set. ``origin`` is the statement that made it, when built from files.
+    """
+
+    role: str
+    object_type: str
+    privilege: str
+    grantee: str
+    grantable: bool = False
+    schema: str | None = None
+    revoked: bool = False
+    origin: Origin | None = _origin()
+
+
 # What a new function grants without being asked: EXECUTE to PUBLIC (``acldefault('f')``).
 # A function's grants are compared with this, so a fresh function shows no difference.
 DEFAULT_FUNCTION_GRANTS = frozenset({Grant("EXECUTE", "PUBLIC")})
+
+
+# The range of each integer type a sequence can have: (MINVALUE, MAXVALUE) of ``NO MINVALUE``
+# and ``NO MAXVALUE``.
+SEQUENCE_TYPE_BOUNDS = {
+    "smallint": (-32768, 32767),
+    "integer": (-2147483648, 2147483647),
+    "bigint": (-9223372036854775808, 9223372036854775807),
+}
+
+
+@dataclass(frozen=True)
+class IdentityOptions:
+    """The options of an identity column's sequence that differ from PostgreSQL's defaults.
+
+    None (and 1, 1, false) stand for the default, as ``pg_dump`` prints it: ``minimum`` None
+    is ``NO MINVALUE`` (1 ascending, the type's lowest descending), ``maximum`` None is ``NO
+    MAXVALUE`` (the type's highest ascending, -1 descending), ``start`` None is the lowest
+    value ascending or the highest descending. Defaults are relative to the column's type, so
+    an identity whose column widens from integer to bigint keeps the same options, as
+    PostgreSQL widens a default MAXVALUE with it.
+    """
+
+    increment: int = 1
+    minimum: int | None = None
+    maximum: int | None = None
+    start: int | None = None
+    cache: int = 1
+    cycle: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        data_type: str,
+        start: int,
+        increment: int,
+        minimum: int,
+        maximum: int,
+        cache: int,
+        cycle: bool,
+    ) -> IdentityOptions | None:
+        """The options of a sequence read from ``pg_sequence``, or None when all are the
+        defaults of a sequence of ``data_type``."""
+        lowest, highest = SEQUENCE_TYPE_BOUNDS.get(data_type, SEQUENCE_TYPE_BOUNDS["bigint"])
+        default_min, default_max = (1, highest) if increment > 0 else (lowest, -1)
+        options = cls(
+            increment=increment,
+            minimum=None if minimum == default_min else minimum,
+            maximum=None if maximum == default_max else maximum,
+            start=None if start == (minimum if increment > 0 else maximum) else start,
+            cache=cache,
+            cycle=cycle,
+        )
+        return None if options == cls() else options
+
+    def bounds(self, data_type: str) -> tuple[int, int]:
+        """The (MINVALUE, MAXVALUE) these options give a sequence of ``data_type``."""
+        lowest, highest = SEQUENCE_TYPE_BOUNDS.get(data_type, SEQUENCE_TYPE_BOUNDS["bigint"])
+        default_min, default_max = (1, highest) if self.increment > 0 else (lowest, -1)
+        return (
+            default_min if self.minimum is None else self.minimum,
+            default_max if self.maximum is None else self.maximum,
+        )
+
+    def first(self, data_type: str) -> int:
+        """The START WITH value these options give a sequence of ``data_type``."""
+        if self.start is not None:
+            return self.start
+        low, high = self.bounds(data_type)
+        return low if self.increment > 0 else high
+
+    def clauses(self) -> list[str]:
+        """The sequence options that differ from the defaults, as SQL clauses in the order
+        ``CREATE SEQUENCE`` documents them (``["START WITH 1000"]``)."""
+        out = []
+        if self.increment != 1:
+            out.append(f"INCREMENT BY {self.increment}")
+        if self.minimum is not None:
+            out.append(f"MINVALUE {self.minimum}")
+        if self.maximum is not None:
+            out.append(f"MAXVALUE {self.maximum}")
+        if self.start is not None:
+            out.append(f"START WITH {self.start}")
+        if self.cache != 1:
+            out.append(f"CACHE {self.cache}")
+        if self.cycle:
+            out.append("CYCLE")
+        return out
 
 
 @dataclass(frozen=True)
@@ -261,10 +373,15 @@ class Column:
     ``generated`` is true (a stored generated column); ``identity`` is ``ALWAYS``, ``BY
     DEFAULT`` or None; ``grants`` are column-level privileges (``GRANT SELECT (col)``);
     ``collation`` is the column's collation, schema-qualified and quoted
-    (``pg_catalog."C"``), when it is not its type's default.
+    (``pg_catalog."C"``), when it is not its type's default. ``identity_options`` are an
+    identity's sequence options (None: all defaults). ``statistics`` is the column's
+    statistics target (``SET STATISTICS``; None: the default), ``storage`` its storage
+    (``PLAIN``, ``EXTERNAL``, ``EXTENDED`` or ``MAIN``; None: its type's) and
+    ``compression`` its compression method (``pglz``, ``lz4``; None: the server's default).
 
-    Derived field: ``local`` (``attislocal``): false for a column a child table or a
-    partition has only through its parent (the parent's DROP COLUMN then drops it too).
+    Derived fields: ``local`` (``attislocal``): false for a column a child table or a
+    partition has only through its parent (the parent's DROP COLUMN then drops it too);
+    ``type_storage``: its type's storage (what ``storage`` None stands for), when known.
     """
 
     name: str
@@ -276,7 +393,12 @@ class Column:
     comment: str | None = None
     grants: frozenset[Grant] = frozenset()
     collation: str | None = None
+    identity_options: IdentityOptions | None = None
+    statistics: int | None = None
+    storage: str | None = None
+    compression: str | None = None
     local: bool = _derived(True)
+    type_storage: str = _derived("")
     origin: Origin | None = _origin()
 
 
@@ -289,7 +411,7 @@ class Constraint:
     ``references`` (a foreign key's referenced table key ``schema.name``), ``ref_columns``,
     ``on_delete`` and ``on_update`` (``NO ACTION``, ``RESTRICT``, ``CASCADE``, ``SET NULL``,
     ``SET DEFAULT``), ``validated`` (false for ``NOT VALID``), ``expression`` (a check's
-    expression).
+    expression). ``comment`` is ``COMMENT ON CONSTRAINT``.
     """
 
     name: str
@@ -302,6 +424,7 @@ class Constraint:
     on_update: str = _derived("NO ACTION")
     validated: bool = _derived(True)
     expression: str | None = _derived(None)
+    comment: str | None = None
     origin: Origin | None = _origin()
 
     @property
@@ -316,6 +439,7 @@ class Index:
 
     Derived fields: ``columns`` (each key column's name, or an expression's text, in order),
     ``unique``, ``method`` (``btree``, ``gin``, ...) and ``predicate`` (a partial index's WHERE).
+    ``comment`` is ``COMMENT ON INDEX``.
     """
 
     name: str
@@ -324,6 +448,7 @@ class Index:
     unique: bool = _derived(False)
     method: str = _derived("btree")
     predicate: str | None = _derived(None)
+    comment: str | None = None
     origin: Origin | None = _origin()
 
 
@@ -333,7 +458,10 @@ class Trigger:
 
     Derived fields: ``timing`` (``BEFORE``, ``AFTER``, ``INSTEAD OF``), ``events`` (of
     ``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``), ``row_level`` (FOR EACH ROW) and
-    ``function`` (the trigger function's key ``schema.name``).
+    ``function`` (the trigger function's key ``schema.name``). ``enabled`` is when it fires,
+    as ``ALTER TABLE`` sets it: ``ENABLE`` (the default: not in replica sessions),
+    ``DISABLE`` (never), ``ENABLE REPLICA`` (only in replica sessions) or ``ENABLE ALWAYS``;
+    ``comment`` is ``COMMENT ON TRIGGER``.
     """
 
     name: str
@@ -342,6 +470,8 @@ class Trigger:
     events: tuple[str, ...] = _derived(())
     row_level: bool = _derived(False)
     function: str = _derived("")
+    enabled: str = "ENABLE"
+    comment: str | None = None
     origin: Origin | None = _origin()
 
 
@@ -351,7 +481,7 @@ class Policy:
 
     ``command`` is ``ALL``, ``SELECT``, ``INSERT``, ``UPDATE`` or ``DELETE``; ``roles`` are
     role names (``public`` for everyone); ``using`` and ``with_check`` are ``pg_get_expr``
-    texts or None.
+    texts or None; ``comment`` is ``COMMENT ON POLICY``.
     """
 
     name: str
@@ -360,6 +490,7 @@ class Policy:
     roles: tuple[str, ...] = ("public",)
     using: str | None = None
     with_check: str | None = None
+    comment: str | None = None
     origin: Origin | None = _origin()
 
 
@@ -380,6 +511,10 @@ class Table(_Named):
     ``inherited_constraints`` and ``inherited_indexes``: a partition detached keeps them as
     its own. A partition's columns are all listed (they come from the parent).
 
+    ``unlogged`` is an UNLOGGED table's (or partition's); ``options`` are its storage
+    parameters as ``pg_class.reloptions`` prints them (``fillfactor=70``), its TOAST table's
+    prefixed with ``toast.``, sorted.
+
     ``rls_origin`` and ``rls_forced_origin`` (built from files only, out of comparisons) are
     the last ALTER TABLE that enabled or disabled, forced or unforced, row-level security:
     the statement that left the table in its state, which findings about it point at.
@@ -396,7 +531,8 @@ class Table(_Named):
     comment: str | None = None
     rls_enabled: bool = False
     rls_forced: bool = False
-    unlogged: bool = _derived(False)
+    unlogged: bool = False
+    options: tuple[str, ...] = ()
     inherits: tuple[str, ...] = ()
     partition_by: str | None = None
     partition_of: str | None = None
@@ -427,7 +563,9 @@ class View(_Named):
     """A view or materialized view; ``definition`` is ``pg_get_viewdef`` (a SELECT).
 
     ``depends_on`` lists the keys of the relations (tables, views) its query reads, so views
-    can be dropped and created in dependency order; ``indexes`` are a materialized view's.
+    can be dropped and created in dependency order; ``indexes`` are a materialized view's;
+    ``options`` its parameters as ``pg_class.reloptions`` prints them (``security_barrier=true``,
+    ``check_option=local``; a materialized view's storage parameters), sorted.
     """
 
     schema: str
@@ -438,6 +576,7 @@ class View(_Named):
     grants: frozenset[Grant] = frozenset()
     depends_on: tuple[str, ...] = ()
     indexes: tuple[Index, ...] = ()
+    options: tuple[str, ...] = ()
     origin: Origin | None = _origin()
 
 
@@ -564,8 +703,10 @@ class Catalog:
 
     ``schema_grants`` holds the grants of each schema that has some (``public`` starts with
     USAGE to PUBLIC); ``extensions`` are the installed extensions' names and
-    ``extension_schemas`` the schema each was installed in. ``schema_origins`` (built from
-    files only, out of comparisons) is where each schema was created (or last renamed).
+    ``extension_schemas`` the schema each was installed in. ``schema_comments`` holds the
+    comment of each schema that has one; ``default_privileges`` what ``ALTER DEFAULT
+    PRIVILEGES`` set. ``schema_origins`` (built from files only, out of comparisons) is where
+    each schema was created (or last renamed).
     """
 
     schemas: frozenset[str] = frozenset()
@@ -582,6 +723,8 @@ class Catalog:
     partitioned: Mapping[str, Table] = field(default_factory=dict)
     partitions: Mapping[str, Table] = field(default_factory=dict)
     schema_origins: Mapping[str, Origin] = field(default_factory=dict, compare=False)
+    schema_comments: Mapping[str, str] = field(default_factory=dict)
+    default_privileges: frozenset[DefaultPrivilege] = frozenset()
 
     @classmethod
     def of(
@@ -600,6 +743,8 @@ class Catalog:
         extension_schemas: Mapping[str, str] | None = None,
         partitioned: tuple[Table, ...] | list[Table] = (),
         partitions: tuple[Table, ...] | list[Table] = (),
+        schema_comments: Mapping[str, str] | None = None,
+        default_privileges: Iterable[DefaultPrivilege] = (),
     ) -> Catalog:
         """A catalog from lists of objects, keyed and sorted by name.
 
@@ -622,6 +767,8 @@ class Catalog:
             extension_schemas=schemas_of,
             partitioned={p.key: p for p in sorted(partitioned, key=lambda p: p.key)},
             partitions={p.key: p for p in sorted(partitions, key=lambda p: p.key)},
+            schema_comments=dict(sorted((schema_comments or {}).items())),
+            default_privileges=frozenset(default_privileges),
         )
 
     def all_tables(self, *, partitions: bool = False) -> Iterable[Table]:

@@ -16,6 +16,8 @@ apart). A valid index of a partitioned table is printed without ``ONLY``: it is 
 partition, and the text creates it that way. Grants are the
 privileges held by roles other than the owner; a function's and a schema's are read from
 ``acldefault`` when never changed, so a new function shows EXECUTE to PUBLIC, as it has.
+Default privileges (``pg_default_acl``) are read as what they change from ``acldefault``:
+the privileges they add, and the built-in ones they take away.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from plimsoll.db.catalog import (
     Column,
     CompositeType,
     Constraint,
+    DefaultPrivilege,
     DomainConstraint,
     DomainType,
     EnumType,
     Function,
     Grant,
+    IdentityOptions,
     Index,
     Policy,
     Table,
@@ -50,6 +54,19 @@ from plimsoll.db.connection import connect_url
 
 _POLICY_COMMANDS = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
 _IDENTITY = {"a": "ALWAYS", "d": "BY DEFAULT"}
+# pg_attribute.attstorage / pg_type.typstorage, and pg_attribute.attcompression.
+_STORAGE = {"p": "PLAIN", "e": "EXTERNAL", "m": "MAIN", "x": "EXTENDED"}
+_COMPRESSION = {"p": "pglz", "l": "lz4"}
+# pg_trigger.tgenabled: when the trigger fires, as ALTER TABLE sets it.
+_TRIGGER_ENABLED = {"O": "ENABLE", "D": "DISABLE", "R": "ENABLE REPLICA", "A": "ENABLE ALWAYS"}
+# pg_default_acl.defaclobjtype, as ALTER DEFAULT PRIVILEGES names it.
+_DEFAULT_ACL_TYPES = {
+    "r": "TABLES",
+    "S": "SEQUENCES",
+    "f": "FUNCTIONS",
+    "T": "TYPES",
+    "n": "SCHEMAS",
+}
 # pg_constraint.confdeltype / confupdtype.
 _FK_ACTIONS = {
     "a": "NO ACTION",
@@ -77,8 +94,36 @@ def _visible(namespace: str, classid: str, oid: str) -> str:
 
 
 _SCHEMAS = f"""
-SELECT n.nspname FROM pg_namespace n
+SELECT n.nspname, obj_description(n.oid, 'pg_namespace') FROM pg_namespace n
 WHERE {_visible("n", "pg_namespace", "n.oid")}
+"""
+
+# What each ALTER DEFAULT PRIVILEGES entry adds to PostgreSQL's built-in defaults
+# (acldefault; a schema's entry adds to the global ones, whose default is nothing), and
+# the built-in privileges it takes away. acldefault names sequences 's', pg_default_acl 'S'.
+_DEFAULT_PRIVILEGES = """
+WITH entry AS (
+    SELECT d.defaclrole, d.defaclobjtype, n.nspname, d.defaclacl,
+           CASE WHEN d.defaclnamespace = 0
+                THEN acldefault(CASE WHEN d.defaclobjtype = 'S' THEN 's'
+                                     ELSE d.defaclobjtype END, d.defaclrole) END AS builtin
+    FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+    WHERE d.defaclnamespace = 0 OR %(schemas)s::text[] IS NULL
+       OR n.nspname = ANY(%(schemas)s::text[])
+)
+SELECT pg_get_userbyid(e.defaclrole)::text, e.defaclobjtype, e.nspname, x.privilege_type,
+       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END,
+       x.is_grantable, x.revoked
+FROM entry e, LATERAL (
+    (SELECT a.privilege_type, a.grantee, a.is_grantable, false AS revoked
+     FROM aclexplode(e.defaclacl) a
+     EXCEPT
+     SELECT b.privilege_type, b.grantee, b.is_grantable, false FROM aclexplode(e.builtin) b)
+    UNION ALL
+    (SELECT b.privilege_type, b.grantee, b.is_grantable, true FROM aclexplode(e.builtin) b
+     EXCEPT
+     SELECT a.privilege_type, a.grantee, a.is_grantable, true FROM aclexplode(e.defaclacl) a)
+) x
 """
 
 # A schema never granted on has a NULL nspacl: its privileges are acldefault's.
@@ -95,6 +140,11 @@ WHERE {_visible("n", "pg_namespace", "n.oid")} AND a.grantee <> n.nspowner
 _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity,
        obj_description(c.oid, 'pg_class'), c.relpersistence = 'u',
+       ARRAY(SELECT o FROM (SELECT unnest(c.reloptions) AS o
+                            UNION ALL
+                            SELECT 'toast.' || unnest(tc.reloptions)
+                            FROM pg_class tc WHERE tc.oid = c.reltoastrelid) s
+             ORDER BY o),
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
        CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
        pn.nspname, p.relname
@@ -118,6 +168,9 @@ WHERE i.inhrelid = ANY(%(oids)s::oid[]) AND NOT c.relispartition
 ORDER BY i.inhrelid, i.inhseqno
 """
 
+# An identity's sequence depends on its column with deptype 'i'. The statistics target is
+# -1 by default before PostgreSQL 17, NULL from 17 on. {compression} is attcompression
+# (PostgreSQL 14 on; '' is the server's default).
 _COLUMNS = """
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
@@ -125,12 +178,21 @@ SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnot
        (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
         FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
         JOIN pg_type ct ON ct.oid = a.atttypid
-        WHERE co.oid = a.attcollation AND a.attcollation <> ct.typcollation)
+        WHERE co.oid = a.attcollation AND a.attcollation <> ct.typcollation),
+       nullif(a.attstattarget, -1), a.attstorage, ty.typstorage, {compression},
+       format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
+       s.seqcache, s.seqcycle
 FROM pg_attribute a
+JOIN pg_type ty ON ty.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_depend sd ON a.attidentity <> '' AND sd.classid = 'pg_class'::regclass
+      AND sd.refclassid = 'pg_class'::regclass AND sd.refobjid = a.attrelid
+      AND sd.refobjsubid = a.attnum AND sd.deptype = 'i'
+LEFT JOIN pg_sequence s ON s.seqrelid = sd.objid
 WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
+_COMPRESSION_14 = "nullif(a.attcompression::text, '')"
 
 # Key columns in key order (an exclusion constraint's expressions have no column, attnum 0);
 # a check's conkey lists the columns its expression reads, which are not keys: none.
@@ -148,6 +210,7 @@ SELECT k.conrelid, k.conname, k.contype, pg_get_constraintdef(k.oid),
              ORDER BY u.position),
        k.confdeltype, k.confupdtype, k.convalidated,
        CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END,
+       obj_description(k.oid, 'pg_constraint'),
        t.relispartition AND (k.conparentid <> 0 OR NOT k.conislocal)
 FROM pg_constraint k
 JOIN pg_class t ON t.oid = k.conrelid
@@ -176,6 +239,7 @@ SELECT i.indrelid, ic.relname,
                          ELSE pg_get_indexdef(i.indexrelid, k, true) END
              FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k),
        i.indisunique, am.amname, pg_get_expr(i.indpred, i.indrelid),
+       obj_description(i.indexrelid, 'pg_class'),
        EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
@@ -189,7 +253,8 @@ ORDER BY i.indrelid, ic.relname
 # A partition's copy of its parent's trigger has a tgparentid (PostgreSQL 13 on; before,
 # the copies were internal triggers). {cloned} is that condition.
 _TRIGGERS = """
-SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid), t.tgtype, fn.nspname, f.proname
+SELECT t.tgrelid, t.tgname, pg_get_triggerdef(t.oid), t.tgtype, fn.nspname, f.proname,
+       t.tgenabled, obj_description(t.oid, 'pg_trigger')
 FROM pg_trigger t
 JOIN pg_proc f ON f.oid = t.tgfoid
 JOIN pg_namespace fn ON fn.oid = f.pronamespace
@@ -201,7 +266,8 @@ _POLICIES = """
 SELECT p.polrelid, p.polname, p.polpermissive, p.polcmd,
        ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
              FROM unnest(p.polroles) r ORDER BY 1),
-       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid),
+       obj_description(p.oid, 'pg_policy')
 FROM pg_policy p
 WHERE p.polrelid = ANY(%(oids)s::oid[])
 ORDER BY p.polrelid, p.polname
@@ -228,7 +294,7 @@ WHERE a.attrelid = ANY(%(oids)s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 
 _VIEWS = f"""
 SELECT c.oid, n.nspname, c.relname, c.relkind = 'm', pg_get_viewdef(c.oid),
-       obj_description(c.oid, 'pg_class')
+       obj_description(c.oid, 'pg_class'), ARRAY(SELECT unnest(c.reloptions) ORDER BY 1)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND {_visible("n", "pg_class", "c.oid")}
 """
@@ -366,7 +432,8 @@ def introspect(
 
 def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: list[str]) -> Catalog:
     params: dict[str, Any] = {"schemas": schemas, "excluded": excluded}
-    found_schemas = {row[0] for row in conn.execute(_SCHEMAS, params)}
+    schema_rows = conn.execute(_SCHEMAS, params).fetchall()
+    found_schemas = {name for name, _comment in schema_rows}
     schema_grants = _grouped(conn.execute(_SCHEMA_GRANTS, params))
     tables = conn.execute(_TABLES, params).fetchall()
     views = conn.execute(_VIEWS, params).fetchall()
@@ -374,7 +441,8 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
     table_oids = [row[0] for row in tables]
     view_oids = [row[0] for row in views]
     by_table = {"oids": table_oids}
-    columns = _grouped(conn.execute(_COLUMNS, by_table))
+    compression = _COMPRESSION_14 if conn.info.server_version >= 140000 else "NULL"
+    columns = _grouped(conn.execute(_COLUMNS.format(compression=compression), by_table))
     column_grants: dict[tuple[int, str], list[Sequence[Any]]] = defaultdict(list)
     for oid, column, *grant in conn.execute(_COLUMN_GRANTS, by_table):
         column_grants[(oid, column)].append((oid, *grant))
@@ -395,7 +463,7 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
     plain: list[Table] = []
     partitioned: list[Table] = []
     partitions: list[Table] = []
-    for oid, schema, name, rls, forced, comment, unlogged, key, bound, *parent in tables:
+    for oid, schema, name, rls, forced, comment, unlogged, options, key, bound, *parent in tables:
         own_constraints = [r for r in constraints[oid] if not r[-1]]
         own_indexes = [r for r in indexes[oid] if not r[-1]]
         table = Table(
@@ -411,6 +479,7 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
             rls_enabled=rls,
             rls_forced=forced,
             unlogged=unlogged,
+            options=tuple(options),
             inherits=tuple(qualified(r[1], r[2]) for r in inherits[oid]),
             partition_by=key,
             partition_of=qualified(parent[0], parent[1]) if parent[1] is not None else None,
@@ -431,6 +500,10 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
             for schema, rows in schema_grants.items()
             if schema in found_schemas
         },
+        schema_comments={name: comment for name, comment in schema_rows if comment is not None},
+        default_privileges=[
+            _default_privilege(row) for row in conn.execute(_DEFAULT_PRIVILEGES, params)
+        ],
         enums=[
             EnumType(s, n, tuple(labels), comment)
             for s, n, labels, comment in conn.execute(_ENUMS, params)
@@ -451,8 +524,9 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
                 grants=_grants(grants[oid]),
                 depends_on=tuple(sorted(qualified(r[1], r[2]) for r in dependencies[oid])),
                 indexes=tuple(_index(row) for row in indexes[oid]),
+                options=tuple(options),
             )
-            for oid, schema, name, materialized, definition, comment in views
+            for oid, schema, name, materialized, definition, comment, options in views
         ],
         functions=[_function(row) for row in functions],
         extension_schemas=dict(conn.execute(_EXTENSIONS).fetchall()),
@@ -460,7 +534,23 @@ def _read(conn: psycopg.Connection[Any], schemas: list[str] | None, excluded: li
 
 
 def _column(row: Sequence[Any], grants: dict[tuple[int, str], list[Sequence[Any]]]) -> Column:
-    oid, name, type_, nullable, default, identity, generated, comment, local, collation = row
+    (
+        oid,
+        name,
+        type_,
+        nullable,
+        default,
+        identity,
+        generated,
+        comment,
+        local,
+        collation,
+        statistics,
+        storage,
+        type_storage,
+        compression,
+        *sequence,
+    ) = row
     return Column(
         name=name,
         type=type_,
@@ -471,7 +561,12 @@ def _column(row: Sequence[Any], grants: dict[tuple[int, str], list[Sequence[Any]
         comment=comment,
         grants=_grants(grants.get((oid, name), ())),
         collation=collation,
+        identity_options=IdentityOptions.of(*sequence) if sequence[0] is not None else None,
+        statistics=statistics,
+        storage=_STORAGE[storage] if storage != type_storage else None,
+        compression=_COMPRESSION.get(compression or ""),
         local=local,
+        type_storage=_STORAGE.get(type_storage, ""),
     )
 
 
@@ -489,6 +584,7 @@ def _constraint(row: Sequence[Any]) -> Constraint:
         on_update,
         validated,
         expression,
+        comment,
         _inherited,
     ) = row
     return Constraint(
@@ -502,11 +598,12 @@ def _constraint(row: Sequence[Any]) -> Constraint:
         on_update=_FK_ACTIONS.get(on_update, "NO ACTION"),
         validated=validated,
         expression=expression,
+        comment=comment,
     )
 
 
 def _index(row: Sequence[Any]) -> Index:
-    _oid, name, definition, columns, unique, method, predicate, _inherited = row
+    _oid, name, definition, columns, unique, method, predicate, comment, _inherited = row
     return Index(
         name=name,
         definition=definition,
@@ -514,11 +611,12 @@ def _index(row: Sequence[Any]) -> Index:
         unique=unique,
         method=method,
         predicate=predicate,
+        comment=comment,
     )
 
 
 def _trigger(row: Sequence[Any]) -> Trigger:
-    _oid, name, definition, bits, function_schema, function_name = row
+    _oid, name, definition, bits, function_schema, function_name, enabled, comment = row
     timing = "AFTER"
     if bits & _TRIGGER_BEFORE:
         timing = "BEFORE"
@@ -531,6 +629,8 @@ def _trigger(row: Sequence[Any]) -> Trigger:
         events=tuple(event for bit, event in _TRIGGER_EVENTS if bits & bit),
         row_level=bool(bits & _TRIGGER_ROW),
         function=qualified(function_schema, function_name),
+        enabled=_TRIGGER_ENABLED[enabled],
+        comment=comment,
     )
 
 
@@ -570,7 +670,7 @@ def _function(row: Sequence[Any]) -> Function:
 
 
 def _policy(row: Sequence[Any]) -> Policy:
-    _oid, name, permissive, command, roles, using, with_check = row
+    _oid, name, permissive, command, roles, using, with_check, comment = row
     return Policy(
         name=name,
         permissive=permissive,
@@ -578,6 +678,20 @@ def _policy(row: Sequence[Any]) -> Policy:
         roles=tuple(roles),
         using=using,
         with_check=with_check,
+        comment=comment,
+    )
+
+
+def _default_privilege(row: Sequence[Any]) -> DefaultPrivilege:
+    role, object_type, schema, privilege, grantee, grantable, revoked = row
+    return DefaultPrivilege(
+        role=role,
+        object_type=_DEFAULT_ACL_TYPES[object_type],
+        privilege=privilege,
+        grantee=grantee,
+        grantable=grantable,
+        schema=schema,
+        revoked=revoked,
     )
 
 

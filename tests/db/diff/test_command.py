@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from tests.db.diff.conftest import Pair
+from tests.db.diff.test_settings import _PLAIN, _TUNED
 from tests.db.test_differ import _plimsoll
 
 
@@ -61,3 +62,36 @@ def test_command_writes_a_parents_column_once_and_says_so_for_the_child(
     assert "done by public.p's DDL" in done.stdout
     [up] = (root / "db" / "migrations").glob("*_add_x.up.sql")
     assert up.read_text().count("ADD COLUMN") == 1
+
+
+def test_command_reports_and_writes_what_pg_dump_shows(pair: Pair, tmp_path: Path) -> None:
+    # The reviewer's repro: two databases differing only in settings the diff once missed.
+    root = tmp_path / "service"
+    root.mkdir()
+    (root / "plimsoll.toml").write_text("[db]\n")
+    pair.run(pair.a, _PLAIN)
+    pair.run(pair.b, _TUNED)
+    args = ("db", "diff", "--from", pair.a, "--to", pair.b)
+    shown = _plimsoll(root, *args, "-f", "json")
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    found = {(c["object_type"], c["name"]) for c in json.loads(shown.stdout)["changes"]}
+    assert {
+        ("table", "public.events"),
+        ("table", "public.orders"),
+        ("column", "public.orders.id"),
+        ("index", "public.orders.orders_qty"),
+        ("trigger", "public.orders.orders_touch"),
+        ("constraint", "public.orders.qty_positive"),
+        ("comment", "public"),
+        ("default privilege", f"for role {pair.server.user} on tables"),
+    } <= found
+    text = _plimsoll(root, *args)
+    assert text.returncode == 1 and "no differences" not in text.stdout
+
+    done = _plimsoll(root, *args, "--generate", "tune")
+    assert done.returncode == 1, done.stdout + done.stderr
+    [up] = (root / "db" / "migrations").glob("*_tune.up.sql")
+    [down] = (root / "db" / "migrations").glob("*_tune.down.sql")
+    assert "ALTER TABLE public.events SET UNLOGGED;" in up.read_text()
+    assert "SET START WITH 1000" in up.read_text()
+    assert "ALTER TABLE public.events SET LOGGED;" in down.read_text()

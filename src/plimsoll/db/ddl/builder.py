@@ -183,6 +183,7 @@ class CatalogBuilder:
                 },
                 partitioned=partitioned,
                 partitions=partitions,
+                default_privileges=frozenset(privileges.catalog_default_privileges(model)),
                 schema_origins={
                     k: o for k, o in sorted(model.schema_origins.items()) if k in model.schemas
                 },

@@ -58,6 +58,8 @@ class Model:
         # ALTER DEFAULT PRIVILEGES: by (TABLES|SEQUENCES|FUNCTIONS|..., schema or None for
         # every schema), what new objects are granted (see plimsoll.db.ddl.privileges).
         self.default_privileges: dict[tuple[str, str | None], Privileges] = {}
+        # The role each of those was set for (FOR ROLE; CURRENT_USER when not named).
+        self.default_privilege_roles: dict[tuple[str, str | None], str] = {}
         self.domains: dict[str, DomainDraft] = {}
         self.composites: dict[str, CompositeDraft] = {}
         self.tables: dict[str, TableDraft] = {}

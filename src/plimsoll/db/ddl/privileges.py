@@ -7,7 +7,9 @@ and given to each table, view, sequence and function created afterwards, as Post
 the defaults without ``IN SCHEMA`` replace the built-in ones (a function's EXECUTE to
 PUBLIC), those of a schema add to them. PostgreSQL keeps default privileges per creating
 role; a script is taken to run as one role, so ``FOR ROLE`` is read as that role (the
-usual case: the migration role sets the defaults of the objects it then creates).
+usual case: the migration role sets the defaults of the objects it then creates). The
+catalog lists them (:func:`catalog_default_privileges`) under the role ``FOR ROLE`` names,
+or ``CURRENT_USER`` when it names none.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from plimsoll.db.catalog import Grant, Origin
+from plimsoll.db.catalog import DefaultPrivilege, Grant, Origin
 from plimsoll.db.ddl.model import Model
 from plimsoll.db.ddl.state import Privileges
 from plimsoll.db.sqljson import Node, strings, unwrap
@@ -99,10 +101,14 @@ def alter_default_privileges(model: Model, node: Node) -> None:
     if kind is None:
         return
     schemas: list[str | None] = [None]
+    role = "CURRENT_USER"
     for option in node.get("options") or ():
         item = unwrap(option)[1]
         if item.get("defname") == "schemas":
             schemas = list(strings(unwrap(item.get("arg"))[1].get("items")))
+        elif item.get("defname") == "roles":
+            named = role_names(unwrap(item.get("arg"))[1].get("items"), "PUBLIC", special=True)
+            role = named[0] if named else role
     privileges = _privilege_names(action)
     wanted = _ALL_DEFAULT_PRIVILEGES[kind] if privileges is None else privileges
     change = Change.of(action, model.here())
@@ -111,7 +117,38 @@ def alter_default_privileges(model: Model, node: Node) -> None:
         if held is None:
             held = dict(_BUILT_IN.get(kind, {})) if schema is None else {}
             model.default_privileges[(kind, schema)] = held
+        model.default_privilege_roles[(kind, schema)] = role
         change.apply(held, wanted)
+
+
+def catalog_default_privileges(model: Model) -> list[DefaultPrivilege]:
+    """The default privileges as the catalog lists them: what each differs from the
+    built-in ones (a privilege given, or a built-in one taken away, ``revoked``)."""
+    out = []
+    for (kind, schema), held in model.default_privileges.items():
+        role = model.default_privilege_roles.get((kind, schema), "CURRENT_USER")
+        built_in = _BUILT_IN.get(kind, {}) if schema is None else {}
+        for (privilege, grantee), grant in held.items():
+            if built_in.get((privilege, grantee)) != grant:
+                out.append(
+                    DefaultPrivilege(
+                        role,
+                        kind,
+                        privilege,
+                        grantee,
+                        grant.grantable,
+                        schema,
+                        origin=grant.origin,
+                    )
+                )
+        for pair, grant in built_in.items():
+            if pair not in held:
+                out.append(
+                    DefaultPrivilege(
+                        role, kind, grant.privilege, grant.grantee, False, schema, True
+                    )
+                )
+    return out
 
 
 def default_privileges(model: Model, kind: str, schema: str) -> Privileges | None:

@@ -108,7 +108,12 @@ COLUMN_DEFAULTS: dict[str, Any] = {
     "comment": None,
     "grants": frozenset(),
     "collation": None,
+    "identity_options": None,
+    "statistics": None,
+    "storage": None,
+    "compression": None,
     "local": True,
+    "type_storage": "",
     "origin": None,
 }
 # A record becomes a frozen Column's own __dict__ (TableDraft.frozen): Column must be plain
@@ -252,6 +257,7 @@ class ConstraintDraft:
                 "on_update": self.on_update,
                 "validated": self.validated,
                 "expression": self.expression,
+                "comment": None,
                 "origin": self.origin,
             }
         )
@@ -314,6 +320,7 @@ class IndexDraft:
                 "unique": self.unique,
                 "method": self.method,
                 "predicate": self.predicate,
+                "comment": None,
                 "origin": self.origin,
             }
         )
@@ -371,7 +378,7 @@ class TriggerDraft:
             tuple(word for bit, word in _TRIGGER_EVENTS if self.events & bit),
             self.row_level,
             f"{schema}.{name}",
-            self.origin,
+            origin=self.origin,
         )
 
 
@@ -499,6 +506,7 @@ class TableDraft:
                 "rls_enabled": self.rls_enabled,
                 "rls_forced": self.rls_forced,
                 "unlogged": self.unlogged,
+                "options": (),
                 "inherits": tuple(self.inherits),
                 "partition_by": None,
                 "partition_of": None,
@@ -536,6 +544,7 @@ class TableDraft:
                 "rls_enabled": self.rls_enabled,
                 "rls_forced": self.rls_forced,
                 "unlogged": self.unlogged,
+                "options": (),
                 "inherits": tuple(self.inherits),
                 "partition_by": self.partition_by,
                 "partition_of": self.partition_of,

@@ -26,19 +26,28 @@ type change that does not only widen, a constraint or unique index checked again
 rows, a partition attached...: :mod:`~plimsoll.db.diff.risks`); a change with such a step
 is destructive, and the generated scripts put ``-- destructive: <why>`` above the statement.
 
-Covered: schemas and their grants; extensions; enum types (labels added with ADD VALUE,
+Covered: schemas and their grants; default privileges (``ALTER DEFAULT PRIVILEGES``, each
+role's; the objects a migration creates end with their own grants whatever defaults gave
+them); extensions; enum types (labels added with ADD VALUE,
 removed or reordered by recreating the type), domains and composite types; sequences;
 functions and procedures (their grants compared with a new function's EXECUTE to PUBLIC);
-tables, columns (collations included), constraints, indexes, triggers, row-level security
+tables (UNLOGGED or not, storage parameters such as ``fillfactor`` and ``autovacuum_*``,
+their TOAST table's included), columns (collations, statistics targets, storage,
+compression and identity sequence options included), constraints, indexes, triggers (and
+whether they fire: ENABLE, DISABLE, ENABLE REPLICA, ENABLE ALWAYS), row-level security
 and policies; table inheritance (INHERIT / NO INHERIT; a parent's ADD / DROP / ALTER COLUMN
 reaches its children through PostgreSQL, so only what a child has of its own is written
 for it); partitioned tables and partitions (created with PARTITION BY / PARTITION OF,
 sub-partitions included, dropped, attached, detached, re-bounded by DETACH then ATTACH;
 the copies PostgreSQL makes of a parent's indexes, keys, checks and triggers are never
-written twice); views and materialized views (and their indexes); comments on all of
-these, and grants on tables, columns, views, sequences, functions and schemas.
+written twice); views and materialized views (and their indexes and parameters, such as
+``security_barrier``); comments on all of these (schemas, constraints, indexes, triggers
+and policies included), and grants on tables, columns, views, sequences, functions and
+schemas.
 
-Not covered: ownership (environments differ in roles), range types, grants on types, a
+Not covered: ownership (environments differ in roles), range types, grants on types, an
+identity sequence's name, a partition's own ENABLE / DISABLE state of its copy of its
+parent's trigger, comments on the index of a primary key or unique constraint, a
 domain's base type (reported, no DDL), an enum's labels changed when a partition key uses it
 (reported, no DDL: PostgreSQL cannot retype a key column), a composite type's attributes reordered (reported,
 no DDL), and a changed partition key or a table becoming partitioned or plain (reported,
@@ -47,9 +56,12 @@ data migration to write and time by hand, not one a diff should drop a table for
 order is not compared: a column comes back at the end of its table.
 
 The modules, one kind of object each: :mod:`~plimsoll.db.diff.schemas` (schemas,
-extensions), :mod:`~plimsoll.db.diff.enums`, :mod:`~plimsoll.db.diff.types` (domains,
+extensions), :mod:`~plimsoll.db.diff.privileges` (default privileges),
+:mod:`~plimsoll.db.diff.enums`, :mod:`~plimsoll.db.diff.types` (domains,
 composite types), :mod:`~plimsoll.db.diff.sequences`, :mod:`~plimsoll.db.diff.functions`,
-:mod:`~plimsoll.db.diff.tables` (tables, columns), :mod:`~plimsoll.db.diff.inheritance`
+:mod:`~plimsoll.db.diff.tables` (tables, columns), :mod:`~plimsoll.db.diff.settings`
+(storage parameters, column settings, identity options),
+:mod:`~plimsoll.db.diff.persistence` (UNLOGGED / LOGGED), :mod:`~plimsoll.db.diff.inheritance`
 (children's and partitions' columns), :mod:`~plimsoll.db.diff.partitions`,
 :mod:`~plimsoll.db.diff.parts` (constraints, indexes, triggers, policies),
 :mod:`~plimsoll.db.diff.views`; with

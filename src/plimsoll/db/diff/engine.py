@@ -15,6 +15,8 @@ from plimsoll.db.diff.inheritance import Lineage, diff_child_columns
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.partitions import create_member, diff_member, drop_member, in_tree
 from plimsoll.db.diff.parts import diff_parts, rebuild_dependent_foreign_keys
+from plimsoll.db.diff.persistence import diff_persistence
+from plimsoll.db.diff.privileges import diff_default_privileges, settle_default_grants
 from plimsoll.db.diff.schemas import diff_extensions, diff_schemas
 from plimsoll.db.diff.sequences import diff_sequences
 from plimsoll.db.diff.tables import (
@@ -33,6 +35,7 @@ def diff(a: Catalog, b: Catalog) -> list[Change]:
     """The changes turning catalog ``a`` into catalog ``b``, in the order a migration runs them."""
     changes: list[Change] = []
     changes += diff_schemas(a, b)
+    changes += diff_default_privileges(a, b)
     changes += diff_extensions(a, b)
     enums = diff_enums(a, b)
     changes += diff_domains(a, b)
@@ -49,11 +52,13 @@ def diff(a: Catalog, b: Catalog) -> list[Change]:
         changes += table_changes
         if rewrites:
             rebuilt.add(key)
+    changes += diff_persistence(every_a, every_b)
     changes += rebuild_dependent_foreign_keys(
         replace(a, tables=every_a), replace(b, tables=every_b)
     )
     changes += diff_views(a, b, rebuilt)
     changes += _settle_enums(enums.changes, enums.recreations, changes)
+    changes = settle_default_grants(a, b, changes)
     return sorted(changes, key=lambda c: min((s.order for s in c.steps), default=(0, 0)))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from plimsoll.db.catalog import Catalog, Column, EnumType, Table, quote_ident, quote_literal
 from plimsoll.db.diff import risks
@@ -31,9 +32,12 @@ from plimsoll.db.diff.parts import (
     add_constraint_sql,
     create_index_sql,
     create_policy_sql,
+    create_trigger_sql,
     drop_constraint_sql,
     drop_index_sql,
     drop_policy_sql,
+    drop_trigger_sql,
+    uncommented,
 )
 from plimsoll.db.diff.tables import alter
 from plimsoll.db.diff.text import by_name, comment_sql, diff_comment, pairs
@@ -305,7 +309,9 @@ class _Recreation:
         sql = self.sql
         kept = by_name(new.constraints)
         for constraint in old.constraints:
-            if kept.get(constraint.name) == constraint and _mentions(constraint.definition, sql):
+            if _same(kept.get(constraint.name), constraint) and _mentions(
+                constraint.definition, sql
+            ):
                 phases = (
                     (Phase.DROP_FOREIGN_KEYS, Phase.ADD_FOREIGN_KEYS)
                     if constraint.is_foreign_key
@@ -319,13 +325,16 @@ class _Recreation:
                 self._move(phases[1], add, drop)
         kept_indexes = by_name(new.indexes)
         for index in old.indexes:
-            if kept_indexes.get(index.name) == index and _mentions(index.definition, sql):
-                drop, create = drop_index_sql(old.schema, index), create_index_sql(index)
+            if _same(kept_indexes.get(index.name), index) and _mentions(index.definition, sql):
+                drop, create = (
+                    drop_index_sql(old.schema, index),
+                    create_index_sql(old.schema, index),
+                )
                 self._move(Phase.DROP_INDEXES, drop, create)
                 self._move(Phase.CREATE_INDEXES, create, drop)
         kept_policies = by_name(new.policies)
         for policy in old.policies:
-            if kept_policies.get(policy.name) == policy and (
+            if _same(kept_policies.get(policy.name), policy) and (
                 _mentions(policy.using, sql) or _mentions(policy.with_check, sql)
             ):
                 drop, create = drop_policy_sql(old, policy), create_policy_sql(old, policy)
@@ -333,11 +342,21 @@ class _Recreation:
                 self._move(Phase.CREATE_POLICIES, create, drop)
         kept_triggers = by_name(new.triggers)
         for trigger in old.triggers:
-            if kept_triggers.get(trigger.name) == trigger and _mentions(trigger.definition, sql):
-                drop = f"DROP TRIGGER {quote_ident(trigger.name)} ON {old.sql_name};"
-                create = f"{trigger.definition};"
+            found = kept_triggers.get(trigger.name)
+            if (
+                found is not None
+                and found.definition == trigger.definition
+                and _mentions(trigger.definition, sql)
+            ):
+                # Created again as it was; its state and comment, if they change, change after.
+                drop, create = drop_trigger_sql(old, trigger), create_trigger_sql(old, trigger)
                 self._move(Phase.DROP_TRIGGERS, drop, create)
                 self._move(Phase.CREATE_TRIGGERS, create, drop)
+
+
+def _same(found: Any, item: Any) -> bool:
+    """Whether ``found`` is ``item`` but for its comment (which changes in place after)."""
+    return found is not None and uncommented(found) == uncommented(item)
 
 
 def _lost(old: EnumType, new: EnumType) -> list[str]:

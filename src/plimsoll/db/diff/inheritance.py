@@ -3,9 +3,11 @@
 PostgreSQL carries a parent's ``ADD COLUMN`` to its children (inheritance children and
 partitions), drops a child's column with the parent's ``DROP COLUMN`` unless the child has
 it as its own (``attislocal``), and recurses ``ALTER COLUMN ... TYPE``, ``SET`` / ``DROP
-DEFAULT`` and ``SET`` / ``DROP NOT NULL`` into them. A child's columns are therefore diffed
+DEFAULT``, ``SET`` / ``DROP NOT NULL``, ``SET STATISTICS`` and ``SET STORAGE`` into them (not
+``SET COMPRESSION``). A new child or partition takes its parent's columns with their storage
+and compression (not their statistics target). A child's columns are therefore diffed
 against what its parent's steps already make of them, and only the rest is written: the
-child's own default, nullability, comment and grants.
+child's own default, nullability, settings, comment and grants.
 
 Only the links that hold on both sides count (a partition of the same table with the same
 bound, a parent inherited before and after): a link made or broken by the migration is
@@ -93,7 +95,8 @@ def tree_depth(tables: Mapping[str, Table], key: str) -> int:
 
 
 def inherited(column: Column) -> Column:
-    """The column a child gets from its parent's ``column`` (no comment, no grants)."""
+    """The column a child gets from its parent's ``column`` (no comment, no grants, no
+    identity, no statistics target; its storage and compression)."""
     return Column(
         column.name,
         column.type,
@@ -102,13 +105,17 @@ def inherited(column: Column) -> Column:
         None,
         column.generated,
         collation=column.collation,
+        storage=column.storage,
+        compression=column.compression,
         local=False,
+        type_storage=column.type_storage,
     )
 
 
 def propagate(child: Column, was: Column, now: Column) -> Column:
     """``child`` once its parent's column went from ``was`` to ``now``: what changed on the
-    parent is set on the child too (a type change drops and sets the default again)."""
+    parent is set on the child too (a type change drops and sets the default again, and
+    resets the storage, set again as the parent's, and the compression, which is not)."""
     retyped = (was.type, was.collation) != (now.type, now.collation)
     default = child.default
     if was.default != now.default or (retyped and (was.default or now.default)):
@@ -119,6 +126,10 @@ def propagate(child: Column, was: Column, now: Column) -> Column:
         collation=now.collation if retyped else child.collation,
         nullable=now.nullable if was.nullable != now.nullable else child.nullable,
         default=default,
+        statistics=now.statistics if was.statistics != now.statistics else child.statistics,
+        storage=now.storage if retyped or was.storage != now.storage else child.storage,
+        compression=None if retyped else child.compression,
+        type_storage=now.type_storage if retyped else child.type_storage,
     )
 
 

@@ -22,7 +22,9 @@ class Phase(IntEnum):
     The drops of dependents come first (triggers, policies, views, partitions detached,
     foreign keys, constraints, indexes, tables, and what uses a type being recreated), then
     the creations in dependency order (schemas, extensions, types, sequences, functions,
-    tables, columns, partitions: once their parent has its final columns), then the drops of
+    tables, columns, partitions: once their parent has its final columns; default privileges
+    right after the schemas, before anything is created under them; tables' persistence and
+    storage parameters once their columns are final), then the drops of
     what nothing uses any more (functions, sequences, types, extensions, schemas), then what
     hangs on tables (constraints, indexes, foreign keys, inheritance, partitions attached,
     views, triggers, row-level security, policies), comments and grants.
@@ -40,6 +42,7 @@ class Phase(IntEnum):
     DROP_TABLES = 70
     DROP_TYPE_USERS = 75
     CREATE_SCHEMAS = 80
+    DEFAULT_PRIVILEGES = 82
     CREATE_EXTENSIONS = 85
     CREATE_TYPES = 90
     ALTER_TYPES = 95
@@ -51,6 +54,7 @@ class Phase(IntEnum):
     ALTER_COLUMNS = 150
     CREATE_PARTITIONS = 152
     ALTER_DOMAINS = 155
+    TABLE_SETTINGS = 157
     DROP_FUNCTIONS = 160
     DROP_SEQUENCES = 170
     DROP_TYPES = 180

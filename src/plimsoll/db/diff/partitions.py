@@ -38,6 +38,7 @@ from plimsoll.db.diff.inheritance import (
 )
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.parts import diff_parts
+from plimsoll.db.diff.settings import options_clause
 from plimsoll.db.diff.tables import (
     create_table_sql,
     diff_columns,
@@ -59,12 +60,14 @@ def in_tree(table: Table | None) -> bool:
 
 
 def create_partition_sql(table: Table, parent: Table) -> str:
-    """``CREATE TABLE ... PARTITION OF`` with the bound (and the partition's own key), then
-    the partition's own column settings, its comment, row-level security and grants."""
-    text = f"CREATE TABLE {table.sql_name} PARTITION OF {parent.sql_name} {table.bound}"
+    """``CREATE [UNLOGGED] TABLE ... PARTITION OF`` with the bound (and the partition's own
+    key) and storage parameters, then the partition's own column settings, its comment,
+    row-level security and grants."""
+    create = "CREATE UNLOGGED TABLE" if table.unlogged else "CREATE TABLE"
+    text = f"{create} {table.sql_name} PARTITION OF {parent.sql_name} {table.bound}"
     if table.partition_by is not None:
         text += f" PARTITION BY {table.partition_by}"
-    out = [text + ";"]
+    out = [text + options_clause(table.options) + ";"]
     for column in table.columns:
         source = parent.column(column.name)
         if source is not None:

@@ -17,7 +17,8 @@ Each function answers for one kind of statement, on PostgreSQL's own terms (chec
   exclusion), a unique index, a domain's new check, and ``ATTACH PARTITION`` (the bound)
   check every row and fail on one that does not fit; so does a partition created next to
   a default partition already holding rows of its bound;
-- ``ALTER SEQUENCE`` narrowing the range fails when the current value falls outside it;
+- ``ALTER SEQUENCE`` (or an identity's ``ALTER COLUMN ... SET MINVALUE``...) narrowing the
+  range fails when the current value falls outside it;
 - dropping an attribute of a composite type a column stores loses that part of each value.
 
 A reason is one line of plain text naming the objects by key (``schema.name``).
@@ -190,6 +191,17 @@ def narrow_sequence(key: str, old: Sequence, new: Sequence) -> str:
     if new.maximum >= old.maximum and new.minimum <= old.minimum:
         return ""
     return f"narrows the range of sequence {key}: fails if its current value is outside it"
+
+
+def narrow_identity(table_key: str, column: str, old: tuple[int, int], new: tuple[int, int]) -> str:
+    """An identity's sequence options changed from the range ``old`` to ``new`` (MINVALUE,
+    MAXVALUE): a narrower range fails when the current value falls outside it."""
+    if new[0] <= old[0] and new[1] >= old[1]:
+        return ""
+    return (
+        f"narrows the range of the identity of {table_key}.{column}: fails if its current"
+        " value is outside it"
+    )
 
 
 def drop_materialized_view(key: str) -> str:

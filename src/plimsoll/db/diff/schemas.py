@@ -1,15 +1,15 @@
-"""Schemas (with their USAGE/CREATE grants) and extensions."""
+"""Schemas (with their comments and USAGE/CREATE grants) and extensions."""
 
 from __future__ import annotations
 
 from plimsoll.db.catalog import Catalog, quote_ident
 from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
-from plimsoll.db.diff.text import diff_grants, grants_sql
+from plimsoll.db.diff.text import comment_sql, diff_comment, diff_grants, grants_sql
 
 
 def diff_schemas(a: Catalog, b: Catalog) -> list[Change]:
-    """Schemas created or dropped, and grants on schemas."""
+    """Schemas created or dropped, and comments and grants on schemas."""
     out = []
     for name in sorted(b.schemas - a.schemas):
         create, drop = _create_sql(b, name), f"DROP SCHEMA {quote_ident(name)};"
@@ -27,7 +27,9 @@ def diff_schemas(a: Catalog, b: Catalog) -> list[Change]:
         )
     for name in sorted(a.schemas & b.schemas):
         old, new = a.schema_grants.get(name, frozenset()), b.schema_grants.get(name, frozenset())
-        out += diff_grants(old, new, f"SCHEMA {quote_ident(name)}", name)
+        on = f"SCHEMA {quote_ident(name)}"
+        out += diff_comment(a.schema_comments.get(name), b.schema_comments.get(name), on, name)
+        out += diff_grants(old, new, on, name)
     return out
 
 
@@ -35,6 +37,9 @@ def _create_sql(catalog: Catalog, name: str) -> str:
     # A new schema grants nothing to others: its grants come with it.
     on = f"SCHEMA {quote_ident(name)}"
     lines = [f"CREATE SCHEMA {quote_ident(name)};"]
+    comment = catalog.schema_comments.get(name)
+    if comment is not None:
+        lines.append(comment_sql(on, comment))
     lines += grants_sql(frozenset(), catalog.schema_grants.get(name, frozenset()), on)
     return "\n".join(lines)
 

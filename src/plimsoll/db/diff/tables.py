@@ -1,14 +1,26 @@
-"""Tables and their columns: CREATE / DROP TABLE, ADD / DROP / ALTER COLUMN, row-level
-security switches, comments and grants (table and column level)."""
+"""Tables and their columns: CREATE / DROP TABLE, ADD / DROP / ALTER COLUMN (with the
+column's settings: :mod:`~plimsoll.db.diff.settings`), row-level security switches,
+storage parameters, comments and grants (table and column level)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
 
-from plimsoll.db.catalog import Column, Table, quote_ident, sql_name
+from plimsoll.db.catalog import Column, Constraint, Table, quote_ident, sql_name
 from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
+from plimsoll.db.diff.settings import (
+    column_settings_sql,
+    describe_identity,
+    describe_options,
+    identity_clause,
+    identity_options_step,
+    options_clause,
+    options_step,
+    restore_before_retype,
+    settings_steps,
+)
 from plimsoll.db.diff.text import (
     by_name,
     comment_sql,
@@ -26,14 +38,17 @@ def alter(table: Table, action: str) -> str:
 
 
 def column_spec(column: Column) -> str:
-    """A column as CREATE TABLE / ADD COLUMN write it."""
+    """A column as CREATE TABLE / ADD COLUMN write it (its storage and statistics target
+    are set after: :func:`~plimsoll.db.diff.settings.column_settings_sql`)."""
     parts = [quote_ident(column.name), column.type]
+    if column.compression is not None:
+        parts.append(f"COMPRESSION {column.compression}")
     if column.collation is not None:
         parts.append(f"COLLATE {column.collation}")
     if column.generated and column.default is not None:
         parts.append(f"GENERATED ALWAYS AS ({column.default}) STORED")
     elif column.identity is not None:
-        parts.append(f"GENERATED {column.identity} AS IDENTITY")
+        parts.append(identity_clause(column))
     elif column.default is not None:
         parts.append(f"DEFAULT {column.default}")
     if not column.nullable:
@@ -55,11 +70,18 @@ def _column_grants_sql(table: Table, column: Column) -> list[str]:
     return [grant_sql(g, f"TABLE {table.sql_name}", columns) for g in sorted_grants(column.grants)]
 
 
+def constraint_comment_sql(table: Table, constraint: Constraint) -> str:
+    """``COMMENT ON CONSTRAINT``."""
+    return comment_sql(
+        f"CONSTRAINT {quote_ident(constraint.name)} ON {table.sql_name}", constraint.comment
+    )
+
+
 def create_table_sql(table: Table) -> str:
-    """CREATE TABLE (``PARTITION BY`` for a partitioned table) with its columns and every
-    constraint but foreign keys, then its comments,
-    row-level security switches and grants (indexes, foreign keys, triggers and policies are
-    steps of their own)."""
+    """CREATE [UNLOGGED] TABLE (``PARTITION BY`` for a partitioned table) with its columns,
+    every constraint but foreign keys and its storage parameters, then its comments, column
+    settings, row-level security switches and grants (indexes, foreign keys, triggers and
+    policies are steps of their own)."""
     lines = [f"    {column_spec(c)}" for c in table.columns]
     # CREATE TABLE checks a NOT VALID constraint anyway (the table is empty): such a one is
     # added after, where NOT VALID holds.
@@ -71,17 +93,25 @@ def create_table_sql(table: Table) -> str:
     ]
     body = ",\n".join(lines)
     partitioned = f" PARTITION BY {table.partition_by}" if table.partition_by is not None else ""
+    suffix = partitioned + options_clause(table.options)
+    create = "CREATE UNLOGGED TABLE" if table.unlogged else "CREATE TABLE"
     out = [
-        f"CREATE TABLE {table.sql_name} (\n{body}\n){partitioned};"
+        f"{create} {table.sql_name} (\n{body}\n){suffix};"
         if lines
-        else f"CREATE TABLE {table.sql_name} (){partitioned};"
+        else f"{create} {table.sql_name} (){suffix};"
     ]
     out += [alter(table, f"ADD CONSTRAINT {quote_ident(k.name)} {k.definition}") for k in later]
+    out += [
+        constraint_comment_sql(table, k)
+        for k in table.constraints
+        if not k.is_foreign_key and k.comment is not None
+    ]
     if table.comment is not None:
         out.append(comment_sql(f"TABLE {table.sql_name}", table.comment))
     for column in table.columns:
         if column.comment is not None:
             out.append(column_comment_sql(table, column.name, column.comment))
+        out += column_settings_sql(table, column)
     out += table_settings_sql(table)
     for column in table.columns:
         out += _column_grants_sql(table, column)
@@ -138,10 +168,11 @@ def column_comment_sql(table: Table, column: str, comment: str | None) -> str:
 
 
 def add_column_sql(table: Table, column: Column) -> str:
-    """ADD COLUMN, with the column's comment and grants."""
+    """ADD COLUMN, with the column's comment, settings and grants."""
     out = [alter(table, f"ADD COLUMN {column_spec(column)}")]
     if column.comment is not None:
         out.append(column_comment_sql(table, column.name, column.comment))
+    out += column_settings_sql(table, column)
     out += _column_grants_sql(table, column)
     return "\n".join(out)
 
@@ -256,6 +287,9 @@ def column_steps(
         if old.nullable != new.nullable:
             steps.append(_nullable_step(table, old, new, column))
             details.append("nullable" if new.nullable else "NOT NULL")
+        more_steps, more_details = settings_steps(table, old, new, retyped=False)
+        steps += more_steps
+        details += more_details
     else:
         steps, details = _plain_column_steps(table, old, new, column, defaults_by)
         if old.default != new.default:
@@ -302,6 +336,8 @@ def _plain_column_steps(
     retype = (old.type, old.collation) != (new.type, new.collation)
     default_changes = old.default != new.default
     steers_default = not defaults_by
+    if retype:
+        steps += restore_before_retype(table, old)
     if steers_default and old.default is not None and (default_changes or retype):
         steps.append(
             Step(
@@ -315,7 +351,7 @@ def _plain_column_steps(
             Step(
                 Phase.ALTER_COLUMNS,
                 alter(table, f"{column} DROP IDENTITY"),
-                alter(table, f"{column} ADD GENERATED {old.identity} AS IDENTITY"),
+                alter(table, f"{column} ADD {identity_clause(old)}"),
                 up_risk=risks.drop_identity(table.key, new.name),
             )
         )
@@ -345,12 +381,25 @@ def _plain_column_steps(
                 alter(table, f"{column} SET GENERATED {old.identity}"),
             )
         )
+    if (
+        old.identity is not None
+        and new.identity is not None
+        and old.identity_options != new.identity_options
+    ):
+        details.append(
+            f"identity options {describe_identity(old.identity_options)}"
+            f" -> {describe_identity(new.identity_options)}"
+        )
+        steps.append(identity_options_step(table, old, new))
     if new.identity is not None and old.identity is None:
-        details.append(f"identity {new.identity}")
+        details.append(
+            f"identity {new.identity}"
+            + (f" ({describe_identity(new.identity_options)})" if new.identity_options else "")
+        )
         steps.append(
             Step(
                 Phase.ALTER_COLUMNS,
-                alter(table, f"{column} ADD GENERATED {new.identity} AS IDENTITY"),
+                alter(table, f"{column} ADD {identity_clause(new)}"),
                 alter(table, f"{column} DROP IDENTITY"),
                 down_risk=risks.drop_identity(table.key, new.name),
             )
@@ -365,11 +414,13 @@ def _plain_column_steps(
                 alter(table, f"{column} DROP DEFAULT"),
             )
         )
-    return steps, details
+    more_steps, more_details = settings_steps(table, old, new, retype)
+    return steps + more_steps, details + more_details
 
 
 def diff_table_attributes(old: Table, new: Table) -> list[Change]:
-    """Row-level security switches, the table's comment and its grants."""
+    """Row-level security switches, storage parameters, the table's comment and its grants
+    (its persistence is :mod:`~plimsoll.db.diff.persistence`'s)."""
     out = []
     for flag, enable, disable in (
         ("rls_enabled", "ENABLE ROW LEVEL SECURITY", "DISABLE ROW LEVEL SECURITY"),
@@ -391,6 +442,10 @@ def diff_table_attributes(old: Table, new: Table) -> list[Change]:
                     (Step(Phase.ROW_SECURITY, up, down),),
                 )
             )
+    if old.options != new.options:
+        step = options_step(f"TABLE {new.sql_name}", old.options, new.options, Phase.TABLE_SETTINGS)
+        detail = describe_options(old.options, new.options)
+        out.append(Change(ChangeKind.CHANGED, "table", new.key, detail, (step,)))
     out += diff_comment(old.comment, new.comment, f"TABLE {new.sql_name}", new.key)
     out += diff_grants(old.grants, new.grants, f"TABLE {new.sql_name}", new.key)
     return out

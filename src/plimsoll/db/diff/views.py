@@ -2,7 +2,9 @@
 
 A view whose query changed, or that reads a table whose columns change type or go away, or
 a view rebuilt for either reason, is dropped first and created again after the tables
-change; a materialized view's indexes are created again with it.
+change; a materialized view's indexes are created again with it. A view's parameters
+(``security_barrier``, ``check_option``, a materialized view's storage parameters) change
+in place.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from plimsoll.db.catalog import Catalog, View
 from plimsoll.db.diff import risks
 from plimsoll.db.diff.model import Change, ChangeKind, Phase, Step
 from plimsoll.db.diff.parts import create_index_sql, diff_indexes
+from plimsoll.db.diff.settings import describe_options, options_clause, options_step
 from plimsoll.db.diff.text import (
     comment_sql,
     diff_comment,
@@ -30,8 +33,9 @@ def _kind(view: View) -> str:
 
 def _create_sql(view: View) -> str:
     query = view.definition.strip().rstrip(";").strip()
-    out = [f"CREATE {_kind(view)} {view.sql_name} AS\n{query};"]
-    out += [create_index_sql(index) for index in view.indexes]
+    options = options_clause(view.options)
+    out = [f"CREATE {_kind(view)} {view.sql_name}{options} AS\n{query};"]
+    out += [create_index_sql(view.schema, index) for index in view.indexes]
     if view.comment is not None:
         out.append(comment_sql(f"{_kind(view)} {view.sql_name}", view.comment))
     out += [grant_sql(g, f"TABLE {view.sql_name}") for g in sorted_grants(view.grants)]
@@ -97,6 +101,11 @@ def diff_views(a: Catalog, b: Catalog, rebuilt_relations: set[str]) -> list[Chan
                     Change(ChangeKind.CHANGED, _object_type(new), key, detail, (drop, create))
                 )
                 continue
+            if old.options != new.options:
+                what = f"{_kind(new)} {new.sql_name}"
+                step = options_step(what, old.options, new.options, Phase.CREATE_VIEWS)
+                detail = describe_options(old.options, new.options)
+                out.append(Change(ChangeKind.CHANGED, _object_type(new), key, detail, (step,)))
             out += diff_comment(old.comment, new.comment, f"{_kind(new)} {new.sql_name}", key)
             out += diff_grants(old.grants, new.grants, f"TABLE {new.sql_name}", key)
             out += diff_indexes(old.indexes, new.indexes, old.schema, key)
