@@ -16,24 +16,41 @@ processes starting the server at once do not both run ``initdb``. A ``postmaster
 crash is normally cleared by PostgreSQL itself; one naming a process that is gone or a zombie is
 removed first, since in containers whose init does not reap orphans a killed server stays a zombie
 and PostgreSQL would take it for a live one.
+
+Interruptions (Ctrl-C, SIGTERM, a failure half-way) never leave a broken project behind:
+
+- ``initdb`` runs in a staging folder beside the data directory (``.plimsoll/pg.init-*``);
+  plimsoll's settings are written into it, and only then is it renamed into place. A staging
+  folder left by a process that was killed outright is removed by the next start.
+- plimsoll's settings (socket folder, port, ``listen_addresses``) are also given on the server's
+  command line, which outranks every configuration file: the server never listens on the system
+  socket folder or on TCP unless configured, even in a data directory whose files lack them.
+- The tools run in a session of their own, so a terminal's Ctrl-C reaches plimsoll only; on an
+  interruption plimsoll kills them and waits before it lets go of the lock, and a start that
+  fails or is interrupted stops the server it launched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import importlib.util
 import os
 import pwd
 import re
 import shlex
 import shutil
+import signal
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, Literal
 from urllib.parse import quote
 
 import psycopg
@@ -57,6 +74,9 @@ SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
 # sun_path holds 108 bytes including the terminating NUL on Linux.
 _SOCKET_PATH_MAX = 107
 _INCLUDE_LINE = f"include_if_exists = '{CONF_NAME}'"
+_INCLUDE_COMMENT = "\n# Settings of plimsoll's embedded server, rewritten on start.\n"
+# initdb works in "<data dir name>.init-<random>" beside the data directory (see the docstring).
+_STAGING_INFIX = ".init-"
 _INITDB_TIMEOUT_SECONDS = 300.0
 _STOP_TIMEOUT_SECONDS = 60.0
 _LOG_TAIL_LINES = 20
@@ -252,21 +272,98 @@ def _clean_env() -> dict[str, str]:
 def _run(
     argv: list[str], user: pwd.struct_passwd | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
+    """Run a server tool to its end; on a timeout or an interruption its processes are killed.
+
+    The tool gets a session of its own: a terminal's Ctrl-C (or ``timeout -s INT``, which signals
+    the whole process group) then reaches plimsoll alone, which kills the tool's whole group
+    (runuser and what it runs) and waits for it. Left alone, an ``initdb`` outliving plimsoll
+    would go on writing (or, on its own SIGINT, emptying) a folder the next start relies on.
+    """
     try:
-        return subprocess.run(
+        proc = subprocess.Popen(
             as_user(argv, user),
             cwd="/",  # the service user may not be allowed into the caller's folder
             env=_clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise CannotRunError(f"{Path(argv[0]).name} did not finish within {timeout:.0f}s") from None
     except OSError as exc:
         raise CannotRunError(f"cannot run {argv[0]}: {exc.strerror}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with _signals_deferred():
+            _kill_group(proc)
+        raise CannotRunError(f"{Path(argv[0]).name} did not finish within {timeout:.0f}s") from None
+    except BaseException:
+        with _signals_deferred():
+            _kill_group(proc)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL ``proc``'s process group and reap ``proc``.
+
+    Only ``wait``, not ``communicate``: a server that pg_ctl already detached may briefly hold
+    the output pipes, and reading them to the end would wait for that server.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt (main thread only; else a no-op).
+
+    Python's default for SIGTERM ends the process on the spot, with no chance to kill the
+    tools it runs or to stop a server it has just launched.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while cleaning up; one that came is raised afterwards.
+
+    A second Ctrl-C must not cut short the cleanup of the first (main thread only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def remember(signum: int, _frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: set outside Python, nothing to put back
+                signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _process_alive(pid: int) -> bool:
@@ -328,6 +425,77 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _names_data_dir(args: list[bytes], target: bytes) -> bool:
+    """Whether a command line is a server (or pg_ctl's child about to become one) for ``target``.
+
+    ``postgres -D <dir>``, and ``pg_ctl -D <dir>`` (its forked child keeps that command line
+    until it runs ``/bin/sh -c 'exec "postgres" -D "<dir>" ...'``, the third form).
+    """
+    for flag, value in zip(args, args[1:], strict=False):
+        if flag == b"-D" and value == target:
+            return True
+    return (
+        len(args) >= 3
+        and args[0].endswith(b"sh")
+        and args[1] == b"-c"
+        and b'-D "' + target + b'"' in args[2]
+    )
+
+
+def _server_pids(data_dir: Path) -> set[int]:
+    """Live processes running (or about to run) a server on ``data_dir``.
+
+    Its ``postmaster.pid`` alone would miss a server that pg_ctl has launched but that has not
+    written the file yet, so the process table is read too (where there is one).
+    """
+    pids: set[int] = set()
+    recorded = _lock_pid(data_dir / "postmaster.pid")
+    if recorded is not None and _postgres_alive(recorded):
+        pids.add(recorded)
+    target = os.fsencode(data_dir)
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return pids
+    own = os.getpid()
+    for entry in entries:
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if _names_data_dir(args, target) and _process_alive(int(entry.name)):
+            pids.add(int(entry.name))
+    return pids
+
+
+def _halt_servers(data_dir: Path, timeout: float) -> list[int]:
+    """Stop every server process on ``data_dir``: SIGINT (a fast shutdown), SIGKILL at the end.
+
+    Signals, not ``pg_ctl stop``: a server launched a moment ago may not have written the
+    ``postmaster.pid`` pg_ctl needs. Returns the pids that were signalled.
+    """
+    signalled: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        live = _server_pids(data_dir)
+        if not live:
+            return signalled
+        force = time.monotonic() > deadline
+        for pid in live:
+            if pid not in signalled or force:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL if force else signal.SIGINT)
+                if pid not in signalled:
+                    signalled.append(pid)
+        if force:
+            # Its children notice the postmaster's death and exit on their own.
+            time.sleep(0.2)
+            return signalled
+        time.sleep(0.1)
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -462,25 +630,47 @@ class EmbeddedServer:
     def start(self) -> ServerInfo:
         """Start the server (``initdb`` first when needed) and create the database if missing.
 
-        Idempotent: when the server already runs, returns its info with ``started`` false.
+        Idempotent: when the server already runs, returns its info with ``started`` false. A
+        server found running without plimsoll's settings (as an older plimsoll could leave it)
+        is stopped and started again with them. On a failure or an interruption (Ctrl-C,
+        SIGTERM) the server this call launched is stopped and no half-made data directory is
+        left behind.
         """
         timeout = self.config.start_timeout_seconds + _INITDB_TIMEOUT_SECONDS
-        with self._locked(timeout):
-            if self._running_pid() is not None and self._answers_or_gone():
-                created = self._ensure_database()
-                return ServerInfo(self.status(), False, False, created)
+        with _sigterm_interrupts(), self._locked(timeout):
+            if self._running_pid() is not None:
+                state = self._wait_ready()
+                if state == "ready":
+                    created = self._ensure_database()
+                    return ServerInfo(self.status(), False, False, created)
+                if state == "foreign":
+                    self._stop_foreign()
             self._check_socket_path()
             user = service_user()
+            self._discard_staging()
             bindir = find_bindir(self.data_version())
             initialized = False
-            if not self.initialized():
+            if self.initialized():
+                self._check_made_by_plimsoll()
+            else:
                 self._initdb(bindir, user)
                 initialized = True
-            self._write_conf(user)
+            self._write_conf(self.data_dir, user)
             self._clear_stale_locks()
-            self._pg_ctl_start(bindir, user)
-            created = self._ensure_database()
-            info = ServerInfo(self.status(), True, initialized, created)
+            try:
+                self._pg_ctl_start(bindir, user)
+                created = self._ensure_database()
+                info = ServerInfo(self.status(), True, initialized, created)
+            except BaseException:
+                with _signals_deferred():
+                    halted = _halt_servers(self.data_dir, _STOP_TIMEOUT_SECONDS)
+                    self._clear_stale_locks()
+                if halted:
+                    log.info(
+                        "stopped the embedded server after a failed start",
+                        extra={"event": "db.server.start_failed", "pids": halted},
+                    )
+                raise
         log.info(
             "embedded server started",
             extra={"event": "db.server.start", "data_dir": str(self.data_dir)},
@@ -529,24 +719,58 @@ class EmbeddedServer:
             return False
         return True
 
-    def _answers_or_gone(self) -> bool:
-        """Wait for a live server to accept connections: True when it does, False once it is gone.
+    def _wait_ready(self) -> Literal["ready", "gone", "foreign"]:
+        """Wait for a live server to accept connections.
 
-        A server whose pid is alive may still be starting, shutting down, or dying of a kill.
+        ``ready`` once it does, ``gone`` once it has exited, ``foreign`` when its
+        ``postmaster.pid`` shows it listening elsewhere than plimsoll's settings say. A server
+        whose pid is alive may still be starting, shutting down, or dying of a kill.
         """
         deadline = time.monotonic() + self.config.start_timeout_seconds
         while True:
             pid = self._running_pid()
             if pid is None:
-                return False
+                return "gone"
+            if self._listens_elsewhere():
+                return "foreign"
             if self._answers():
-                return True
+                return "ready"
             if time.monotonic() > deadline:
                 raise CannotRunError(
                     f"the embedded PostgreSQL in {self.data_dir} (pid {pid}) runs but does not "
                     f"accept connections; last lines of {self.log_file}:\n{tail(self.log_file)}"
                 )
             time.sleep(0.2)
+
+    def _listens_elsewhere(self) -> bool:
+        """Whether the running server's port, socket folder or TCP address differ from ours.
+
+        From ``postmaster.pid`` (line 4 the port, 5 the first socket folder, 6 the first TCP
+        address, empty for none), which the server completes once it listens; before that
+        nothing is known and the answer is False.
+        """
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return False
+        if len(lines) < 6:
+            return False
+        wanted = self._settings()
+        return (
+            lines[3].strip() != wanted["port"]
+            or lines[4].strip() != str(self.socket_dir)
+            or lines[5].strip() != wanted["listen_addresses"]
+        )
+
+    def _stop_foreign(self) -> None:
+        """Stop a server running on our data directory without plimsoll's settings."""
+        with _signals_deferred():
+            pids = _halt_servers(self.data_dir, _STOP_TIMEOUT_SECONDS)
+            self._clear_stale_locks()
+        log.warning(
+            "stopped the embedded server: it ran without plimsoll's settings",
+            extra={"event": "db.server.restart", "data_dir": str(self.data_dir), "pids": pids},
+        )
 
     def _check_socket_path(self) -> None:
         if len(os.fsencode(self.socket_path)) > _SOCKET_PATH_MAX:
@@ -556,73 +780,150 @@ class EmbeddedServer:
                 "shorter (absolute) path"
             )
 
-    def _prepare_data_dir(self, user: pwd.struct_passwd | None) -> None:
-        if self.data_dir.exists():
-            if not self.data_dir.is_dir():
-                raise CannotRunError(f"{self.data_dir} exists and is not a folder")
-            if any(self.data_dir.iterdir()):
-                raise CannotRunError(
-                    f"{self.data_dir} is not empty and is not a PostgreSQL data directory "
-                    "(no PG_VERSION): move it away or set db.embedded.data_dir"
-                )
-        else:
-            self.data_dir.mkdir(mode=0o700, parents=True)
-        if user is not None:
-            os.chown(self.data_dir, user.pw_uid, user.pw_gid)
-            os.chmod(self.data_dir, 0o700)
-            probe = _run(["test", "-w", str(self.data_dir)], user, 30)
-            if probe.returncode != 0:
-                raise CannotRunError(
-                    f"the {user.pw_name} user cannot reach {self.data_dir}: "
-                    f"{_blocking_folder(self.data_dir, user)} (PostgreSQL cannot run as root; "
-                    "give that folder o+x or set db.embedded.data_dir elsewhere)"
+    @property
+    def _final_dir(self) -> Path:
+        """The data directory with symlinks resolved: where the staging folder is renamed to."""
+        return Path(os.path.realpath(self.data_dir))
+
+    def _discard_staging(self) -> None:
+        """Remove staging folders of earlier starts that were killed outright (SIGKILL)."""
+        final = self._final_dir
+        for folder in final.parent.glob(f"{glob.escape(final.name)}{_STAGING_INFIX}*"):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+                log.info(
+                    "removed an unfinished initdb folder",
+                    extra={"event": "db.server.staging_removed", "path": str(folder)},
                 )
 
-    def _initdb(self, bindir: Path, user: pwd.struct_passwd | None) -> None:
-        self._prepare_data_dir(user)
-        done = _run(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                SUPERUSER,
-                # Trust only for the socket, which sits in the 0700 data directory; TCP (when
-                # a port is configured) needs a password.
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--encoding=UTF8",
-                "--locale=C",
-            ],
-            user,
-            _INITDB_TIMEOUT_SECONDS,
-        )
-        if done.returncode != 0:
-            output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-_LOG_TAIL_LINES:])
+    def _check_target_free(self) -> None:
+        """The data directory must be missing or an empty folder before ``initdb``."""
+        final = self._final_dir
+        if not final.exists():
+            return
+        if not final.is_dir():
+            raise CannotRunError(f"{self.data_dir} exists and is not a folder")
+        if any(final.iterdir()):
             raise CannotRunError(
-                f"initdb failed for {self.data_dir} (exit {done.returncode}):\n{output}"
+                f"{self.data_dir} is not empty and is not a PostgreSQL data directory "
+                "(no PG_VERSION): move it away or set db.embedded.data_dir"
             )
-        # The include line lets every start rewrite plimsoll.conf from the current settings.
-        with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as handle:
-            handle.write("\n# Settings of plimsoll's embedded server, rewritten on start.\n")
-            handle.write(_INCLUDE_LINE + "\n")
+
+    def _check_made_by_plimsoll(self) -> None:
+        """An existing data directory must be complete; plimsoll's include line is added.
+
+        An older plimsoll could leave one half-made, or made without that line, when a first
+        start was interrupted. One whose ``initdb`` finished (``global/pg_control`` and the
+        three databases ``initdb`` makes under ``base/``) is taken as it is.
+        """
+        conf = self.data_dir / "postgresql.conf"
+        try:
+            lines = [line.strip() for line in conf.read_text(encoding="utf-8").splitlines()]
+        except OSError:
+            lines = []
+        if _INCLUDE_LINE in lines:
+            return
+        databases = [entry for entry in (self.data_dir / "base").glob("*") if entry.is_dir()]
+        if not (self.data_dir / "global" / "pg_control").is_file() or len(databases) < 3:
+            raise CannotRunError(
+                f"{self.data_dir} is a half-made PostgreSQL data directory (an earlier first "
+                "start was interrupted while initdb ran): remove it "
+                f"(rm -rf {shlex.quote(str(self.data_dir))}) and start again"
+            )
+        try:
+            with conf.open("a", encoding="utf-8") as handle:
+                handle.write(_INCLUDE_COMMENT + _INCLUDE_LINE + "\n")
+        except OSError as exc:
+            raise CannotRunError(
+                f"cannot add plimsoll's settings to {conf}: {exc.strerror}"
+            ) from None
+        log.info(
+            "added plimsoll's settings to a data directory made without them",
+            extra={"event": "db.server.adopt", "data_dir": str(self.data_dir)},
+        )
+
+    def _hand_over(self, folder: Path, user: pwd.struct_passwd | None) -> None:
+        """Give ``folder`` to the service user (when running as root) and check it can write."""
+        if user is None:
+            return
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        os.chmod(folder, 0o700)
+        probe = _run(["test", "-w", str(folder)], user, 30)
+        if probe.returncode != 0:
+            raise CannotRunError(
+                f"the {user.pw_name} user cannot reach {folder}: "
+                f"{_blocking_folder(folder, user)} (PostgreSQL cannot run as root; "
+                "give that folder o+x or set db.embedded.data_dir elsewhere)"
+            )
+
+    def _initdb(self, bindir: Path, user: pwd.struct_passwd | None) -> None:
+        """Make the data directory: initdb and plimsoll's settings in staging, then a rename."""
+        self._check_target_free()
+        final = self._final_dir
+        ensure_private_dir(final.parent)
+        staging = Path(tempfile.mkdtemp(prefix=final.name + _STAGING_INFIX, dir=final.parent))
+        try:
+            self._hand_over(staging, user)
+            done = _run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(staging),
+                    "-U",
+                    SUPERUSER,
+                    # Trust only for the socket, which sits in the 0700 data directory; TCP
+                    # (when a port is configured) needs a password.
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                user,
+                _INITDB_TIMEOUT_SECONDS,
+            )
+            if done.returncode != 0:
+                output = "\n".join(
+                    (done.stdout + done.stderr).strip().splitlines()[-_LOG_TAIL_LINES:]
+                )
+                raise CannotRunError(
+                    f"initdb failed for {self.data_dir} (exit {done.returncode}):\n{output}"
+                )
+            # The include line lets every start rewrite plimsoll.conf from the current settings.
+            with (staging / "postgresql.conf").open("a", encoding="utf-8") as handle:
+                handle.write(_INCLUDE_COMMENT + _INCLUDE_LINE + "\n")
+            self._write_conf(staging, user)
+            try:
+                # Atomic, and it replaces an empty folder standing there.
+                os.rename(staging, final)
+            except OSError as exc:
+                raise CannotRunError(
+                    f"cannot move the new data directory into {self.data_dir}: {exc.strerror}"
+                ) from None
+            _fsync_dir(final.parent)
+        except BaseException:
+            with _signals_deferred():
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
         log.info(
             "embedded server initialised",
             extra={"event": "db.server.initdb", "data_dir": str(self.data_dir)},
         )
 
-    def _write_conf(self, user: pwd.struct_passwd | None) -> None:
-        listen = "127.0.0.1" if self.config.port is not None else ""
-        settings = {
-            "listen_addresses": _conf_str(listen),
+    def _settings(self) -> dict[str, str]:
+        """plimsoll's server settings, as values PostgreSQL reads (before any quoting)."""
+        return {
+            "listen_addresses": "127.0.0.1" if self.config.port is not None else "",
             "port": str(self.port),
-            "unix_socket_directories": _conf_str(str(self.socket_dir)),
+            "unix_socket_directories": _folder_list_item(str(self.socket_dir)),
             "unix_socket_permissions": "0700",
         }
+
+    def _write_conf(self, folder: Path, user: pwd.struct_passwd | None) -> None:
+        """Write plimsoll.conf into the data directory ``folder`` (it may be the staging one)."""
         text = "# Written by plimsoll on every start of the embedded server.\n" + "".join(
-            f"{key} = {value}\n" for key, value in settings.items()
+            f"{key} = {_conf_str(value)}\n" for key, value in self._settings().items()
         )
-        conf = self.data_dir / CONF_NAME
+        conf = folder / CONF_NAME
         conf.write_text(text, encoding="utf-8")
         if user is not None:
             os.chown(conf, user.pw_uid, user.pw_gid)
@@ -643,6 +944,13 @@ class EmbeddedServer:
                     extra={"event": "db.server.stale_lock", "path": str(lock), "pid": pid},
                 )
 
+    def _server_options(self) -> str:
+        """plimsoll's settings as ``postgres`` options (pg_ctl hands them to ``/bin/sh``)."""
+        options: list[str] = []
+        for key, value in self._settings().items():
+            options += ["-c", f"{key}={value}"]
+        return shlex.join(options)
+
     def _pg_ctl_start(self, bindir: Path, user: pwd.struct_passwd | None) -> None:
         timeout = self.config.start_timeout_seconds
         deadline = time.monotonic() + timeout
@@ -658,6 +966,9 @@ class EmbeddedServer:
                     "-w",
                     "-t",
                     str(max(1, int(timeout))),
+                    # On the command line too, which outranks every configuration file.
+                    "-o",
+                    self._server_options(),
                     "start",
                 ],
                 user,
@@ -703,6 +1014,27 @@ class EmbeddedServer:
 
 def _conf_str(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _folder_list_item(path: str) -> str:
+    """``path`` as one item of a PostgreSQL list of folders.
+
+    Double-quoted only when a comma (the separator), a double quote or edge spaces require it,
+    so ``SHOW unix_socket_directories`` stays the bare path in the usual case.
+    """
+    if "," in path or '"' in path or path != path.strip():
+        return '"' + path.replace('"', '""') + '"'
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems refuse)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _first_line(text: str) -> str:
