@@ -79,6 +79,8 @@ SHARED_RULES = {
     "ban-create-domain-with-constraint": "ban-create-domain-with-constraint",
     "ban-alter-domain-with-add-constraint": "ban-alter-domain-with-add-constraint",
     "ban-uncommitted-transaction": "ban-uncommitted-transaction",
+    "ban-drop-default": "ban-drop-default",
+    "require-enum-value-ordering": "require-enum-value-ordering",
 }
 TYPES = [
     "text",

@@ -250,3 +250,112 @@ def test_conflict_lines_say_what_differs() -> None:
         " (general) vs error (sox); options.max_columns the default (general) vs 50 (sox);"
         " kept general's"
     ]
+
+
+def _github_files(text: str) -> list[str]:
+    return [line.split("file=", 1)[1].split(",", 1)[0] for line in text.splitlines()]
+
+
+def _sarif_locations(text: str) -> tuple[dict, list[dict]]:
+    run = json.loads(text)["runs"][0]
+    artifacts = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]]
+    return run.get("originalUriBaseIds", {}), artifacts
+
+
+def test_github_and_sarif_paths_are_relative_to_the_repository_root(tmp_path: Path) -> None:
+    from tests.support.gitrepo import make_repo
+
+    mono = make_repo(tmp_path / "mono")
+    api = mono.path / "services" / "api"
+    (api / "db" / "migrations").mkdir(parents=True)
+    (api / "plimsoll.toml").write_text("[db.lint]\nlibraries = ['safety']\n")
+    (api / "db" / "migrations" / "1_a.up.sql").write_text("CREATE INDEX a_idx ON a (x);\n")
+    wanted = "services/api/db/migrations/1_a.up.sql"
+    for cwd, extra in ((mono.path, ("-C", "services/api")), (api, ())):
+        github = plimsoll(cwd, "db", "lint", *extra, "--format", "github", check=1).stdout
+        assert _github_files(github) == [wanted]
+        bases, artifacts = _sarif_locations(
+            plimsoll(cwd, "db", "lint", *extra, "--format", "sarif", check=1).stdout
+        )
+        # The same base either way: the repository's root.
+        assert artifacts == [{"uri": wanted, "uriBaseId": "%SRCROOT%"}]
+        assert bases == {"%SRCROOT%": {"uri": mono.path.resolve().as_uri() + "/"}}
+
+
+def test_outside_a_repository_paths_are_relative_to_the_current_folder(project: Path) -> None:
+    github = plimsoll(project.parent, "db", "lint", "-C", "svc", "--format", "github", check=1)
+    assert "svc/db/migrations/0001_index.up.sql" in _github_files(github.stdout)
+    _, artifacts = _sarif_locations(
+        plimsoll(project.parent, "db", "lint", "-C", "svc", "--format", "sarif", check=1).stdout
+    )
+    assert {"uri": "svc/db/schema/tables.sql", "uriBaseId": "%SRCROOT%"} in artifacts
+
+
+def test_pg_version_major_and_minor_with_one_message(project: Path) -> None:
+    def version(*args: str) -> int:
+        done = plimsoll(project, "db", "lint", *args, "-f", "json", check=1)
+        return int(json.loads(done.stdout)["pg_version"])
+
+    assert version("--pg-version", "16.2") == 16
+    assert version("--pg-version", "13.0") == 13
+    assert version("--pg-version", "9.6") == 9
+    expected = "expected a PostgreSQL version, MAJOR or MAJOR.MINOR from 9 to 30 (17, 16.2, 9.6)"
+    for bad in ("0", "8.4", "31", "16.2.1", "latest"):
+        done = plimsoll(project, "db", "lint", "--pg-version", bad, check=2)
+        assert f"--pg-version: {expected}, not '{bad}'" in done.stderr
+        assert "Traceback" not in done.stderr
+    config = project / "plimsoll.toml"
+    config.write_text("[db.lint]\npg_version = 9.6\n")
+    assert version() == 9
+    config.write_text("[db.lint]\npg_version = '16.2'\n")
+    assert version() == 16
+    config.write_text("[db.lint]\npg_version = 0\n")
+    done = plimsoll(project, "db", "lint", check=2)
+    assert f"{config}: db.lint.pg_version: {expected}, not 0" in done.stderr
+
+
+def test_folder_files_run_in_version_order_and_the_header_says_so(project: Path) -> None:
+    flyway = project / "db" / "flyway"
+    flyway.mkdir()
+    (flyway / "V2__create.sql").write_text(
+        "CREATE TABLE t (id bigint PRIMARY KEY, password text);\n"
+    )
+    (flyway / "V10__drop.sql").write_text("ALTER TABLE t DROP COLUMN password;\n")
+    (flyway / "V1.2.10__later.sql").write_text("SELECT 1;\n")
+    (flyway / "V1.2.9__sooner.sql").write_text("SELECT 1;\n")
+    done = plimsoll(project, "db", "lint", "db/flyway", "-f", "json", check=1)
+    data = json.loads(done.stdout)
+    assert data["order"] == "version"
+    files = list(dict.fromkeys(f["file"] for f in data["findings"]))
+    assert files.index("db/flyway/V2__create.sql") < files.index("db/flyway/V10__drop.sql")
+    # V10 drops the column V2 made: in alphabetical order V10 would come first, meet no
+    # table, and the schema would keep a plain-text password column.
+    assert not _findings(done, "security-plaintext-secret")
+    text = plimsoll(project, "db", "lint", "db/flyway", check=1).stdout
+    assert text.splitlines()[0] == (
+        "order: db/flyway: by version prefix, not alphabetically"
+        " (V1.2.9__sooner.sql before V1.2.10__later.sql)"
+    )
+    plain = plimsoll(project, "db", "lint", "-f", "json", check=1)
+    assert json.loads(plain.stdout)["order"] == "alphabetical"
+    assert not plimsoll(project, "db", "lint", check=1).stdout.startswith("order:")
+
+
+def test_json_report_has_the_documented_fields(project: Path) -> None:
+    from plimsoll.db.lint.report_format import (
+        AUDIT_FIELDS,
+        FINDING_FIELDS,
+        FORMAT_VERSION,
+        REPORT_FIELDS,
+    )
+
+    data = json.loads(plimsoll(project, "db", "lint", "-f", "json", check=1).stdout)
+    assert list(data) == [name for name, _, _ in REPORT_FIELDS]
+    assert data["format_version"] == FORMAT_VERSION
+    assert data["environment"] is None
+    for finding in data["findings"]:
+        assert list(finding) == [name for name, _, _ in FINDING_FIELDS]
+    assert list(data["audit"]) == [name for name, _, _ in AUDIT_FIELDS]
+    page = (Path(__file__).parents[2] / "docs" / "rules" / "report-format.md").read_text()
+    for name, _, _ in (*REPORT_FIELDS, *FINDING_FIELDS, *AUDIT_FIELDS):
+        assert f"| `{name}` |" in page

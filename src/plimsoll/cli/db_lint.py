@@ -57,7 +57,11 @@ def lint(
     ] = None,
     env: Annotated[
         str | None,
-        typer.Option("--env", "-e", help="Lint this environment's live database (schema rules)."),
+        typer.Option(
+            "--env",
+            "-e",
+            help="Lint this environment's live database (with PATHS: the files applied on top).",
+        ),
     ] = None,
     library: Annotated[
         list[str] | None,
@@ -77,10 +81,12 @@ def lint(
         typer.Option("--ignore", metavar="IDS", help="Skip these rule ids (comma-separated)."),
     ] = None,
     pg_version: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             "--pg-version",
-            help="PostgreSQL major version to assume (default: config, or the --env server's).",
+            metavar="VERSION",
+            help="PostgreSQL version to assume, MAJOR or MAJOR.MINOR: 17, 16.2, 9.6"
+            " (default: the --env server's, else db.lint.pg_version).",
         ),
     ] = None,
     fmt: Annotated[
@@ -138,12 +144,24 @@ def lint(
     threshold = fail_on or settings.fail_on
     if threshold not in ("error", "warning", "info"):
         raise UsageError(f"--fail-on: expected error, warning or info, not {threshold!r}")
-    report = _run(loaded, registry, paths, env, library, select, ignore, pg_version)
+    report = _run(loaded, registry, paths, env, library, select, ignore, _major(pg_version))
     _keep_timings(loaded)
     _render(report, registry, fmt, loaded)
     _warn(report)
     if report.failed(Severity(threshold)):
         raise typer.Exit(1)
+
+
+def _major(pg_version: str | None) -> int | None:
+    """The major version ``--pg-version`` names (the config's own words when it is wrong)."""
+    if pg_version is None:
+        return None
+    from plimsoll.core.config import LintConfig
+
+    try:
+        return LintConfig.parse_pg_version(pg_version)
+    except ValueError as exc:
+        raise UsageError(f"--pg-version: {exc}") from None
 
 
 def _registry(registry: Registry) -> Registry:
@@ -166,9 +184,9 @@ def _run(
     pg_version: int | None,
 ) -> LintReport:
     from plimsoll.db.lint.compose import ConflictStrategy, RuleOverride, compose
-    from plimsoll.db.lint.engine import lint_catalog, lint_sources
+    from plimsoll.db.lint.engine import LiveDatabase, lint_catalog, lint_sources
     from plimsoll.db.lint.rule import Severity
-    from plimsoll.db.lint.sources import collect_sources
+    from plimsoll.db.lint.sources import collect
 
     db = loaded.config.db
     settings = db.lint
@@ -181,20 +199,18 @@ def _run(
         )
         for rule_id, rule in settings.rules.items()
     }
-    catalog = None
+    database = None
+    environment = None
     version = pg_version
     if env is not None:
         from plimsoll.db.connection import resolve_url
         from plimsoll.db.lint.live import read_database
 
         target = resolve_url(loaded, env)
-        catalog, server_version = read_database(
-            target.url.get_secret_value(), (db.tracking_table.split(".")[-1],)
-        )
-        version = version or server_version
+        database = read_database(target.url.get_secret_value(), db.tracking_table)
+        environment = {"name": target.name, **database.where}
+        version = version or database.major
     version = version or settings.pg_version
-    if version < 9 or version > 30:
-        raise UsageError(f"--pg-version: {version} is not a PostgreSQL major version")
     active, audit = compose(
         registry,
         libraries,
@@ -210,31 +226,34 @@ def _run(
         strategy=ConflictStrategy(settings.conflict_strategy),
         pg_version=version,
     )
-    if catalog is not None and not paths:
-        return lint_catalog(catalog, active, audit, pg_version=version)
+    if database is not None and not paths:
+        report = lint_catalog(database.catalog, active, audit, pg_version=version)
+        report.environment = environment
+        return report
     chosen = list(paths or []) or _default_paths(loaded)
     migrator = {"lock_timeout": db.lock_timeout, "statement_timeout": db.statement_timeout}
-    sources = collect_sources(
+    collected = collect(
         chosen,
         loaded.root,
         migrations_dir=loaded.root / db.migrations_dir,
         schema_dir=loaded.root / db.schema_dir,
         migrator_settings=migrator if settings.migrator_settings else None,
     )
+    sources = collected.sources
     if not sources:
         raise UsageError(f"no .sql files under {', '.join(str(p) for p in chosen)}")
     report = lint_sources(
         sources,
-        [a for a in active if catalog is None or a.rule.kind == "statement"],
+        active,
         audit,
         pg_version=version,
         assume_in_transaction=settings.assume_in_transaction,
         known_rules=frozenset(registry.rules),
+        live=LiveDatabase(database.catalog, database.applied) if database is not None else None,
     )
-    if catalog is not None:
-        live = lint_catalog(catalog, active, audit, pg_version=version)
-        report.findings.extend(live.findings)
-        report.catalog_source = "database"
+    report.environment = environment
+    report.order = collected.order
+    report.reordered = collected.reordered
     report.extra["migrations"] = sum(1 for source in sources if source.migration)
     report.extra["run_by_migrator"] = sum(1 for source in sources if source.wrapped)
     return report
@@ -296,21 +315,24 @@ def _render(report: LintReport, registry: Registry, fmt: LintFormat, loaded: Loa
     if fmt is LintFormat.JSON:
         print_json(report.as_dict())
     elif fmt is LintFormat.SARIF:
+        from plimsoll.db.lint.paths import report_base
         from plimsoll.db.lint.sarif import to_sarif
 
+        # Paths from the repository's root (GitHub resolves them there), -C or not.
         print_json(
             to_sarif(
                 report,
                 registry,
                 tool_version=__version__,
-                base_dir=loaded.root,
+                base_dir=report_base(loaded.root),
                 fallback_file=str(loaded.source) if loaded.source is not None else None,
             )
         )
     elif fmt is LintFormat.GITHUB:
         from plimsoll.db.lint.github import to_github
+        from plimsoll.db.lint.paths import report_base
 
-        sys.stdout.write(to_github(report))
+        sys.stdout.write(to_github(report, report_base(loaded.root)))
     else:
         _render_text(report)
 
@@ -322,6 +344,16 @@ def _render_text(report: LintReport) -> None:
     from rich.text import Text
 
     out = output.console()
+    # The header: what the findings below are relative to, when it is not the obvious.
+    for note in report.reordered:
+        out.print(f"order: {note}", soft_wrap=True, markup=False, highlight=False)
+    if report.environment is not None:
+        out.print(
+            f"environment: {_environment(report.environment)}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     for finding in report.findings:
         style = _STYLE[finding.severity.value]
         # Assembled, never parsed as markup: messages quote the schema's own names.
@@ -355,6 +387,18 @@ def _render_text(report: LintReport) -> None:
     )
     for line in [*_scope_notes(report), *audit_lines(audit)]:
         out.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def _environment(environment: dict[str, Any]) -> str:
+    """``development: database app on localhost:5432 as app`` (no password)."""
+    where = f"database {environment.get('database')}"
+    if environment.get("host"):
+        where += f" on {environment['host']}"
+        if environment.get("port"):
+            where += f":{environment['port']}"
+    if environment.get("user"):
+        where += f" as {environment['user']}"
+    return f"{environment.get('name')}: {where}"
 
 
 def plural(count: int, noun: str) -> str:
@@ -445,7 +489,7 @@ def _conflict_line(conflict: dict[str, Any]) -> str:
 
 def _scope_notes(report: LintReport) -> list[str]:
     """What the run took as given, said once under the counts (text output only)."""
-    notes = []
+    notes = list(report.notes)
     migrations = int(report.extra.get("migrations", 0))
     if report.catalog_source == "schema files" and migrations:
         notes.append(

@@ -337,9 +337,12 @@ class LintConfig(_Model):
 
     ``libraries`` are always on; ``--library`` adds more. ``paths`` default to the schema and
     migrations folders. ``pg_version`` is the server major version rules assume when no
-    ``--env`` says otherwise. ``migrator_settings``: migrations in the project's own folder run
-    through plimsoll's migrator, which sets ``lock_timeout`` and ``statement_timeout`` itself,
-    so rules asking for them are satisfied there. ``library_options``: options a library's
+    ``--env`` says otherwise: ``MAJOR`` or ``MAJOR.MINOR`` from 9 to 30 (``17``, ``16.2``,
+    ``9.6``); a minor release changes nothing the rules look at, so it is dropped (``16.2``
+    is 16), and every 9.x is 9 (no rule tells 9.x releases apart). ``migrator_settings``:
+    migrations in the project's own folder run through plimsoll's migrator, which sets
+    ``lock_timeout`` and ``statement_timeout`` itself, so rules asking for them are satisfied
+    there. ``library_options``: options a library's
     rules share, set once per library (``[db.lint.library_options.hipaa]
     phi_column_patterns = [...]``); a rule's own ``options`` override them.
     """
@@ -349,12 +352,37 @@ class LintConfig(_Model):
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
     paths: list[str] = Field(default_factory=list)
-    pg_version: int = Field(default=17, ge=9, le=30)
+    pg_version: int = 17
     fail_on: Literal["error", "warning", "info"] = "warning"
     conflict_strategy: Literal["error", "warn", "prefer-first", "prefer-last"] = "warn"
     assume_in_transaction: bool = False
     migrator_settings: bool = True
     rules: dict[str, LintRuleConfig] = Field(default_factory=dict)
+
+    # The PostgreSQL major versions the lint knows (``--pg-version`` and ``pg_version``).
+    PG_VERSIONS: ClassVar[tuple[int, int]] = (9, 30)
+
+    @field_validator("pg_version", mode="before")
+    @classmethod
+    def _pg_version(cls, value: object) -> int:
+        try:
+            return cls.parse_pg_version(value)
+        except ValueError as exc:
+            raise PydanticCustomError("pg_version", str(exc)) from None
+
+    @classmethod
+    def parse_pg_version(cls, value: object) -> int:
+        """The major version in ``value`` (``17``, ``"16.2"``, ``9.6``); ValueError naming what
+        is expected otherwise (the same words for ``--pg-version`` and the config)."""
+        low, high = cls.PG_VERSIONS
+        text = repr(value) if isinstance(value, float) else str(value).strip()
+        match = re.fullmatch(r"(\d+)(?:\.(\d+))?", text)
+        if isinstance(value, bool) or match is None or not low <= int(match[1]) <= high:
+            raise ValueError(
+                f"expected a PostgreSQL version, MAJOR or MAJOR.MINOR from {low} to {high}"
+                f" (17, 16.2, 9.6), not {value!r}"
+            )
+        return int(match[1])
 
 
 def _table_name(value: str) -> str:
@@ -381,6 +409,9 @@ class DbConfig(_Model):
     lock_timeout: str = "5s"
     statement_timeout: str = "1min"
     migrator_lock_timeout_seconds: float = 60.0
+    # Apply a pending migration older than the newest applied one (Flyway's outOfOrder):
+    # off by default, since it was written against a schema without the newer migrations.
+    out_of_order: bool = False
     embedded: EmbeddedServerConfig = Field(default_factory=EmbeddedServerConfig)
     hooks: list[HookSpec] = Field(default_factory=list)
     hook_strategy: Literal["sequential", "parallel", "dag"] = "sequential"
@@ -420,9 +451,6 @@ class DbConfig(_Model):
                 [InitErrorDetails(type=error, loc=("hooks", index, "phase"), input=spec.phase)],
             )
         return self
-    # Apply a pending migration older than the newest applied one (Flyway's outOfOrder):
-    # off by default, since it was written against a schema without the newer migrations.
-    out_of_order: bool = False
 
 
 # --- runtime --------------------------------------------------------------------------------

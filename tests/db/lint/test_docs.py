@@ -210,7 +210,13 @@ def test_write_docs_writes_and_removes_stale_pages(tmp_path: Path) -> None:
     stale.write_text("old\n", encoding="utf-8")
     written = write_docs(tmp_path, _registry())
     names = sorted(p.name for p in written)
-    assert names == [INDEX, "example-rule.md", "other-rule.md", "syntax-error.md"]
+    assert names == [
+        INDEX,
+        "example-rule.md",
+        "other-rule.md",
+        "report-format.md",
+        "syntax-error.md",
+    ]
     assert not stale.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     assert (tmp_path / "example-rule.md").read_text(encoding="utf-8") == explain(
@@ -274,3 +280,15 @@ def test_every_rule_example_parses() -> None:
                 pytest.fail(f"{rule_id}: its example does not parse: {exc}")
             checked += 1
     assert checked >= len(registry.rules)
+
+
+def test_the_report_format_page_is_generated_and_names_no_rule() -> None:
+    """The JSON report's page is one of the generated pages (listed in the index), and no
+    rule id takes its name."""
+    from plimsoll.db.lint.docs import REPORT_FORMAT, builtin_registry, pages
+
+    registry = builtin_registry()
+    generated = pages(registry)
+    assert REPORT_FORMAT.removesuffix(".md") not in registry.rules
+    assert generated[REPORT_FORMAT].startswith("# The JSON report")
+    assert f"]({REPORT_FORMAT})" in generated[INDEX]

@@ -59,7 +59,6 @@ SHOWS_THE_PROBLEM = {
     ("identifier-length", "require-concurrent-index-creation"): "shows an index name",
     ("prefer-bigint-over-int", "prefer-identity"): "shows a serial key, the problem",
     ("prefer-bigint-over-smallint", "prefer-identity"): "shows a serial key, the problem",
-    ("require-concurrent-index-creation", "require-check-before-attach"): "partition steps",
     ("require-statement-timeout", "changing-column-type"): "the slow statement it guards",
     ("too-many-columns", "prefer-bigint-over-int"): "a wide table sketched with int columns",
 }

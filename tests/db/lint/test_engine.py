@@ -172,3 +172,21 @@ def test_a_loose_file_is_a_migration_and_the_schema_folder_holds_schema_files(
     assert [(f.rule, f.file) for f in report.findings] == [(RULE, "hotfix.sql")]
     # Without a schema folder (the library call of old), any such file is a schema file.
     assert not collect_sources([tmp_path / "hotfix.sql"], tmp_path)[0].migration
+
+
+def test_set_local_lasts_as_long_as_its_transaction() -> None:
+    """SET LOCAL outside a transaction block has no effect; inside one it ends at COMMIT; a
+    ROLLBACK takes back the SETs since BEGIN; 0 in any unit is no timeout."""
+    context = _context("SET LOCAL lock_timeout = '2s';")
+    assert not context.lock_timeout_set and context.ineffective == {"lock_timeout": 0}
+    context = _context("BEGIN; SET LOCAL lock_timeout = '2s';")
+    assert context.lock_timeout_set
+    context = _context("BEGIN; SET LOCAL lock_timeout = '2s'; COMMIT;")
+    assert not context.lock_timeout_set
+    context = _context("SET lock_timeout = '1s'; BEGIN; SET LOCAL lock_timeout = '0'; COMMIT;")
+    assert context.setting("lock_timeout") == "1s"
+    context = _context("BEGIN; SET lock_timeout = '2s'; ROLLBACK;")
+    assert not context.lock_timeout_set
+    for zero in ("0", "'0s'", "'0ms'", "'0min'", "'0.0s'"):
+        assert not _context(f"SET statement_timeout = {zero};").statement_timeout_set, zero
+    assert _context("SET statement_timeout = '500ms';").statement_timeout_set

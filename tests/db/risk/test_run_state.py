@@ -194,6 +194,12 @@ def test_a_check_validated_earlier_spares_the_not_null_scan() -> None:
             .node["cmds"][0]
         )[1]["def"]["Constraint"]["raw_expr"]
     ) == ("a", "c")
+    # NOT (c IS NULL) proves it too (PostgreSQL 12+ skips the scan for it as well).
+    assert not_null_columns(
+        unwrap(
+            parse_json("ALTER TABLE t ADD CHECK (NOT (d IS NULL))").statements[0].node["cmds"][0]
+        )[1]["def"]["Constraint"]["raw_expr"]
+    ) == ("d",)
 
 
 def test_missing_and_existing_tables_and_columns_fail() -> None:

@@ -33,18 +33,35 @@ class ColumnFacts:
 
 
 def not_null_columns(expression: object) -> list[str]:
-    """The columns a CHECK expression proves non-null: ``c IS NOT NULL`` (also in an AND)."""
+    """The columns a CHECK expression proves non-null, as PostgreSQL 12+ proves them.
+
+    ``c IS NOT NULL``, also written ``NOT (c IS NULL)`` or under more ``NOT``s (PostgreSQL
+    folds the negations before it looks: checked with ``client_min_messages = debug1``), in
+    an AND, or negated ORs (``NOT (a IS NULL OR b IS NULL)``).
+    """
+    return _proven(expression, negated=False)
+
+
+def _proven(expression: object, *, negated: bool) -> list[str]:
     kind, node = unwrap(expression)
-    if kind == "NullTest" and node.get("nulltesttype") == "IS_NOT_NULL":
+    if kind == "NullTest":
+        wanted = "IS_NULL" if negated else "IS_NOT_NULL"
         arg_kind, arg = unwrap(node.get("arg"))
-        if arg_kind == "ColumnRef":
+        if node.get("nulltesttype") == wanted and arg_kind == "ColumnRef":
             fields = strings(arg.get("fields"))
             return fields[-1:] if fields else []
         return []
-    if kind == "BoolExpr" and node.get("boolop") == "AND_EXPR":
+    if kind != "BoolExpr":
+        return []
+    boolop = node.get("boolop")
+    args: list[object] = node.get("args") or []
+    if boolop == "NOT_EXPR":
+        return _proven(args[0], negated=not negated) if len(args) == 1 else []
+    # AND proves each part; NOT (a OR b) is NOT a AND NOT b.
+    if boolop == ("OR_EXPR" if negated else "AND_EXPR"):
         out: list[str] = []
-        for item in node.get("args") or ():
-            out.extend(not_null_columns(item))
+        for item in args:
+            out.extend(_proven(item, negated=negated))
         return out
     return []
 

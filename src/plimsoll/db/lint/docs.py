@@ -32,9 +32,13 @@ from pydantic_core import PydanticUndefined
 from plimsoll.core.errors import UsageError
 from plimsoll.db.lint.findings import SYNTAX_ERROR
 from plimsoll.db.lint.registry import BUILTIN_MODULES, Registry
+from plimsoll.db.lint.report_format import report_format_markdown
 from plimsoll.db.lint.rule import NoOptions, Rule
 
 INDEX = "README.md"
+# The page of the JSON report's fields (pages are ``<id>.md``: no rule may be named
+# ``report-format``; the registry test of docs checks it).
+REPORT_FORMAT = "report-format.md"
 
 # The syntax-error finding is the engine's, not a rule's; it is documented like one so that
 # ``--explain syntax-error`` and the SARIF rule list can describe it.
@@ -379,6 +383,10 @@ def index_markdown(registry: Registry) -> str:
             "| Rule | Severity | Kind | Summary |",
             "| --- | --- | --- | --- |",
             f"| [{SYNTAX_ERROR}]({SYNTAX_ERROR}.md) | error | engine | {SYNTAX_ERROR_SUMMARY} |",
+            "",
+            "## Reports",
+            "",
+            f"The fields of `--format json`: [the JSON report]({REPORT_FORMAT}).",
         ]
     )
     return "\n".join(lines) + "\n"
@@ -398,6 +406,7 @@ def pages(registry: Registry) -> dict[str, str]:
         for rule_id in sorted(registry.rules)
     }
     out[f"{SYNTAX_ERROR}.md"] = syntax_error_markdown()
+    out[REPORT_FORMAT] = report_format_markdown()
     out[INDEX] = index_markdown(registry)
     return out
 

@@ -4,8 +4,14 @@ Files are parsed with :func:`plimsoll.db.sqljson.parse_json` (a syntax error is 
 ``syntax-error`` finding and the other files go on). Statement rules see each statement of each
 file in order, dispatched by node type, with a :class:`StatementContext`; the catalog is built
 from the schema files (a fresh build), or, when there are none, from the migrations applied in
-order, and schema rules check it. A live database is introspected instead (``lint_catalog``).
-Findings are silenced by inline directives (``plimsoll.db.lint.ignores``) and sorted.
+order, and schema rules check it. A live database is introspected instead (``lint_catalog``),
+or, with files, taken as the starting point the files are applied to (``lint_sources`` with
+a :class:`LiveDatabase`: see :mod:`plimsoll.db.lint.overlay`). Findings are silenced by
+inline directives (``plimsoll.db.lint.ignores``) and sorted.
+
+The JSON report (``--format json``, :meth:`LintReport.as_dict`) is versioned by
+:data:`FORMAT_VERSION`; its fields are listed in :mod:`plimsoll.db.lint.report_format`, which
+documents them (``docs/rules/report-format.md``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
 from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
 from plimsoll.db.lint.ignores import FileIgnores, read_ignores, unknown_ids
+from plimsoll.db.lint.known import KnownRelations
+from plimsoll.db.lint.overlay import DATABASE_SOURCE
+from plimsoll.db.lint.report_format import FORMAT_VERSION
 from plimsoll.db.lint.rule import SchemaRule, Severity, StatementRule, Violation
 from plimsoll.db.sql import SqlSyntaxError
 from plimsoll.db.sqljson import JsonScript, parse_json
@@ -44,7 +53,10 @@ class SourceFile:
     ``build`` says whether its statements make up the schema the schema rules check (a down
     migration does not); ``settings`` are in effect before its first statement (what the
     migrator that runs it sets, such as ``lock_timeout``); ``wrapped``: plimsoll's migrator
-    runs it, one transaction per migration.
+    runs it, one transaction per migration. ``absolute`` is the file's absolute path (reports
+    that name files from elsewhere, such as a repository's root, need it); ``version`` is a
+    migration's version and ``own`` says it lies in the project's migrations folder (a live
+    database's tracking table says whether it was applied).
     """
 
     path: str
@@ -53,6 +65,21 @@ class SourceFile:
     build: bool = True
     settings: Mapping[str, str] = field(default_factory=dict)
     wrapped: bool = False
+    absolute: str | None = None
+    version: tuple[int, ...] = ()
+    own: bool = False
+
+
+@dataclass(frozen=True)
+class LiveDatabase:
+    """A live database the files are linted against (``--env`` with files).
+
+    ``applied`` are the versions its tracking table lists: those of the project's own
+    migrations are in the catalog already, and are not applied to it a second time.
+    """
+
+    catalog: Catalog
+    applied: frozenset[tuple[int, ...]] = frozenset()
 
 
 @dataclass
@@ -68,8 +95,19 @@ class LintReport:
     duration_seconds: float = 0.0
     silenced: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-    # Problems with the run itself rather than the SQL (an ignore naming no rule).
+    # Problems with the run itself rather than the SQL (an ignore naming no rule, a part of
+    # the database or of the files that could not be applied to the schema checked).
     warnings: list[str] = field(default_factory=list)
+    # What the run took as given, said once (the order of the files, what was applied).
+    notes: list[str] = field(default_factory=list)
+    # The environment linted (``--env``): its name and where its database is, no password.
+    environment: dict[str, Any] | None = None
+    # ``alphabetical``, or ``version`` when version prefixes ordered the files otherwise;
+    # ``reordered`` says for which folders (and the first pair that swapped).
+    order: str = "alphabetical"
+    reordered: list[str] = field(default_factory=list)
+    # Each file as shown -> its absolute path.
+    paths: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many findings of each severity."""
@@ -85,14 +123,18 @@ class LintReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as plain data (``--format json``)."""
         return {
+            "format_version": FORMAT_VERSION,
             "pg_version": self.pg_version,
+            "environment": self.environment,
             "files": self.files,
             "statements": self.statements,
+            "order": self.order,
             "catalog": self.catalog_source,
             "duration_seconds": round(self.duration_seconds, 3),
             "counts": self.counts(),
             "silenced": self.silenced,
             "warnings": self.warnings,
+            "notes": [*(f"order: {note}" for note in self.reordered), *self.notes],
             "findings": [f.as_dict() for f in self.findings],
             "audit": self.audit.as_dict(),
         }
@@ -155,7 +197,9 @@ class _Linter:
         for active in self.schema_rules:
             for violation in active.rule.check(catalog, context):  # type: ignore[attr-defined]
                 origin = violation.origin
-                if origin is not None:
+                # An object that came from the live database (its DDL, applied first) is the
+                # database's: no file, as a lint of the database alone reports it.
+                if origin is not None and origin.file != DATABASE_SOURCE:
                     found.append(
                         _finding(active, violation, origin.file, origin.line, origin.column)
                     )
@@ -163,16 +207,33 @@ class _Linter:
                     found.append(_finding(active, violation, None, 0, 0))
         return found
 
-    def schema_findings(self, scripts: Sequence[JsonScript], pg_version: int) -> list[Finding]:
-        """Build the catalog from parsed ``scripts`` (in order); the schema rules' findings."""
+    def schema_findings(
+        self, scripts: Sequence[JsonScript], pg_version: int, live: Catalog | None = None
+    ) -> tuple[list[Finding], list[str]]:
+        """Build the catalog from parsed ``scripts`` (in order), on top of the ``live``
+        database's when given; the schema rules' findings, and what could not be applied."""
         from plimsoll.db.ddl_catalog import CatalogBuilder
+        from plimsoll.db.lint.overlay import RelationTracker, database_script, lost_objects
 
         builder = CatalogBuilder()
+        problems: list[str] = []
+        tracker = None
         with gc_paused():
+            if live is not None:
+                base = database_script(live)
+                problems.extend(base.problems)
+                for statement in base.script.statements:
+                    builder.apply(statement, base.script)
+                problems.extend(lost_objects(live, builder.catalog()))
+                tracker = RelationTracker.of_catalog(live)
             for script in scripts:
                 for statement in script.statements:
-                    builder.apply(statement, script)
-        return self.check_schema(builder.catalog(), SchemaContext(pg_version, "files"))
+                    if tracker is None or tracker.take(statement, script):
+                        builder.apply(statement, script)
+        if tracker is not None:
+            problems.extend(tracker.problems)
+        source = "files" if live is None else "database + files"
+        return self.check_schema(builder.catalog(), SchemaContext(pg_version, source)), problems
 
 
 def _finding(
@@ -199,13 +260,17 @@ def lint_sources(
     pg_version: int,
     assume_in_transaction: bool = False,
     known_rules: frozenset[str] | set[str] | None = None,
+    live: LiveDatabase | None = None,
 ) -> LintReport:
     """Lint files: statement rules over each, schema rules over the catalog they build.
 
     Schema files are given in build order and migrations in version order; the catalog is
     the schema files' build when there are any, else the migrations applied in order. With
-    ``known_rules`` (every rule id there is), an inline ignore naming another id is reported
-    in the report's warnings: it silences nothing.
+    ``live``, it is the live database's catalog with every file that builds applied on top
+    (schema files, then the migrations its tracking table does not list), and what the
+    statement rules know of relations starts from that database. With ``known_rules``
+    (every rule id there is), an inline ignore naming another id is reported in the
+    report's warnings: it silences nothing.
     """
     started = time.perf_counter()
     linter = _Linter(rules, pg_version)
@@ -215,8 +280,26 @@ def lint_sources(
     statements = 0
     # Every name that a schema build creates is new to the statements after it.
     built: set[str] = set()
-    # The schema is the schema files' build when there are any, else the migrations'.
-    catalog_sources = [s for s in sources if s.build and s.migration != has_schema]
+    notes: list[str] = []
+    if live is None:
+        # The schema is the schema files' build when there are any, else the migrations'.
+        catalog_sources = [s for s in sources if s.build and s.migration != has_schema]
+        known = KnownRelations()
+    else:
+        applied = {id(s) for s in sources if s.build and s.own and s.version in live.applied}
+        catalog_sources = [s for s in sources if s.build and id(s) not in applied]
+        known = KnownRelations.of_catalog(live.catalog)
+        note = (
+            f"schema rules checked the database with {len(catalog_sources)} of the files"
+            " applied on top"
+        )
+        if applied:
+            many = len(applied) != 1
+            note += (
+                f"; {len(applied)} migration{'s' if many else ''} its tracking table lists as"
+                f" applied {'were' if many else 'was'} not applied again"
+            )
+        notes.append(note)
     with gc_paused():
         parsed: list[tuple[SourceFile, JsonScript]] = []
         for source in sources:
@@ -239,8 +322,18 @@ def lint_sources(
             # cheaper than parsing them again there), builds the catalog and runs the schema
             # rules while this process runs the statement rules.
             schema_job = Background(
-                partial(linter.schema_findings, scripts, pg_version),
+                partial(
+                    linter.schema_findings,
+                    scripts,
+                    pg_version,
+                    live.catalog if live is not None else None,
+                ),
                 fork=sum(len(s.text) for s in catalog_sources) >= PARALLEL_CHARACTERS,
+            )
+        elif linter.schema_rules and live is not None:
+            # No file builds anything: the schema is the database's own.
+            schema_job = Background(
+                partial(_database_only, linter, live.catalog, pg_version), fork=False
             )
         # What a migration establishes (a validated CHECK, ...), seen by the migrations after it.
         carried = Carried()
@@ -255,31 +348,50 @@ def lint_sources(
             )
             if not source.migration:
                 context.created = built
+                context.known = known
             elif source.build:
                 context.carried = carried
+                context.known = known
             else:
                 # A down migration sees what the ups before it established, and leaves it be:
                 # the next up runs after this up, not after this down.
                 context.carried = copy.deepcopy(carried)
+                context.known = copy.deepcopy(known)
             linter.statements(script, context)
+        problems: list[str] = []
         if schema_job is not None:
-            for finding in schema_job.result():
+            found, problems = schema_job.result()
+            for finding in found:
                 linter.keep(finding)
         # Freed here, while the collector is paused: a large tree freed by reference counting
         # costs little, the same tree walked by a collection costs much.
         del parsed, schema_job
     linter.findings.sort(key=lambda f: f.sort_key(order))
+    warnings = _unknown_ignores(linter.ignores, known_rules) if known_rules else []
+    if live is not None:
+        catalog_source = "database + files"
+    else:
+        catalog_source = "schema files" if has_schema else "migrations"
     return LintReport(
         findings=linter.findings,
         audit=audit,
         pg_version=pg_version,
         files=len(order),
         statements=statements,
-        catalog_source="schema files" if has_schema else "migrations",
+        catalog_source=catalog_source,
         duration_seconds=time.perf_counter() - started,
         silenced=linter.silenced,
-        warnings=_unknown_ignores(linter.ignores, known_rules) if known_rules else [],
+        warnings=[*warnings, *problems],
+        notes=notes,
+        paths={s.path: s.absolute for s in sources if s.absolute is not None},
     )
+
+
+def _database_only(
+    linter: _Linter, catalog: Catalog, pg_version: int
+) -> tuple[list[Finding], list[str]]:
+    """The schema rules' findings over a live database's catalog alone."""
+    return linter.check_schema(catalog, SchemaContext(pg_version, "database")), []
 
 
 def _unknown_ignores(

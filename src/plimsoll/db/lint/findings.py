@@ -47,13 +47,15 @@ class Finding:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The finding as plain data (``--format json``)."""
+        """The finding as plain data (``--format json``): ``line`` and ``column`` are null
+        with ``file`` (an object of a live database is at no line)."""
+        placed = self.file is not None
         return {
             "rule": self.rule,
             "severity": self.severity.value,
             "file": self.file,
-            "line": self.line,
-            "column": self.column,
+            "line": self.line if placed else None,
+            "column": self.column if placed else None,
             "object": self.object,
             "message": self.message,
             "help": self.help,

@@ -4,13 +4,18 @@ One command per finding, ``::error file=F,line=L,col=C,title=RULE::MESSAGE`` (``
 for a warning, ``notice`` for info), escaped exactly as the Actions toolkit
 (``@actions/core``, ``command.ts``) escapes them, so that a message with a colon, comma,
 percent sign or line break arrives whole. A finding on an object of a live database has no
-file: the annotation names the object in its message instead.
+file: the annotation names the object in its message instead. GitHub resolves ``file=``
+against the repository's root: with a ``base`` (see :mod:`plimsoll.db.lint.paths`), files are
+named from there rather than from the project folder.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from plimsoll.db.lint.engine import LintReport
 from plimsoll.db.lint.findings import Finding
+from plimsoll.db.lint.paths import relative_to_base
 from plimsoll.db.lint.rule import Severity
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -35,12 +40,13 @@ def command(name: str, properties: dict[str, str], message: str) -> str:
     return f"{head}::{escape_data(message)}"
 
 
-def annotation(finding: Finding) -> str:
-    """The workflow command of one finding: its location, the rule as title, message and help."""
+def annotation(finding: Finding, file: str | None = None) -> str:
+    """The workflow command of one finding: its location (``file`` when given, as the
+    repository names it, else the finding's), the rule as title, message and help."""
     properties: dict[str, str] = {}
     message = finding.message
     if finding.file is not None:
-        properties["file"] = finding.file
+        properties["file"] = file or finding.file
         if finding.line >= 1:
             properties["line"] = str(finding.line)
             if finding.column >= 1:
@@ -53,6 +59,13 @@ def annotation(finding: Finding) -> str:
     return command(COMMANDS[finding.severity], properties, message)
 
 
-def to_github(report: LintReport) -> str:
-    """Every finding of ``report`` as a workflow command, one per line ("" when none)."""
-    return "".join(annotation(finding) + "\n" for finding in report.findings)
+def to_github(report: LintReport, base: Path | None = None) -> str:
+    """Every finding of ``report`` as a workflow command, one per line ("" when none); files
+    named relative to ``base`` when given (the repository's root)."""
+    lines = []
+    for finding in report.findings:
+        file = None
+        if base is not None and finding.file is not None:
+            file = relative_to_base(finding.file, report.paths.get(finding.file), base)
+        lines.append(annotation(finding, file) + "\n")
+    return "".join(lines)

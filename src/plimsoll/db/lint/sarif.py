@@ -2,8 +2,9 @@
 
 One run. ``tool.driver.rules`` describes every rule of the registry (and the engine's
 ``syntax-error``), with the rule's documentation as Markdown. Each finding is a result:
-in a file, a physical location relative to ``%SRCROOT%`` (the ``base_dir``) when it is under
-it; for an object of a live database, a logical location naming the object (valid SARIF, but
+in a file, a physical location relative to ``%SRCROOT%`` (the ``base_dir``: ``plimsoll db
+lint`` gives the root of the git work tree the project lies in, else the current folder, as
+GitHub resolves URIs against the repository's root) when it is under it; for an object of a live database, a logical location naming the object (valid SARIF, but
 GitHub code scanning refuses a log with a result that has no physical location, so a live
 database's log is for other consumers). A partial
 fingerprint (a hash of the rule, file, object and message, not of the line) lets code scanning
@@ -137,23 +138,42 @@ def _unknown_descriptor(rule_id: str, finding: Finding) -> dict[str, Any]:
     }
 
 
-def _artifact_uri(file: str, base_dir: Path | None) -> tuple[str, str | None]:
-    """The URI of ``file`` and its base id: relative to ``%SRCROOT%`` when under ``base_dir``."""
+def _artifact_uri(
+    file: str, base_dir: Path | None, absolute_path: str | None = None
+) -> tuple[str, str | None]:
+    """The URI of ``file`` and its base id: relative to ``%SRCROOT%`` when under ``base_dir``.
+
+    ``absolute_path`` is where the file really is (the report lists it for every file it
+    linted); without it ``file`` is taken relative to the current folder.
+    """
     path = Path(file)
-    absolute = path if path.is_absolute() else Path.cwd() / path
+    if absolute_path is not None:
+        absolute = Path(absolute_path)
+    else:
+        absolute = path if path.is_absolute() else Path.cwd() / path
     if base_dir is not None:
-        root = Path(os.path.abspath(base_dir))
-        try:
-            relative = Path(os.path.abspath(absolute)).relative_to(root)
-        except ValueError:
-            pass
-        else:
+        relative = _under(absolute, base_dir)
+        if relative is not None:
             return quote(relative.as_posix()), SRCROOT
-    if path.is_absolute():
-        return Path(os.path.abspath(path)).as_uri(), None
+    if absolute_path is not None or path.is_absolute():
+        return Path(os.path.abspath(absolute)).as_uri(), None
     # A relative reference with no base: consumers (GitHub among them) resolve it against the
     # root of the checkout.
     return quote(path.as_posix()), None
+
+
+def _under(path: Path, base: Path) -> Path | None:
+    """``path`` relative to ``base``, or None when it is not under it (a path through a
+    symbolic link, such as ``/tmp`` on some systems, counts once both are resolved)."""
+    for candidate, root in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(base))),
+        (path.resolve(), base.resolve()),
+    ):
+        try:
+            return candidate.relative_to(root)
+        except ValueError:
+            continue
+    return None
 
 
 def object_kind(key: str) -> str:
@@ -177,6 +197,7 @@ def _location(
     base_dir: Path | None,
     uris: dict[str, tuple[str, str | None]],
     fallback_file: str | None = None,
+    paths: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """Where ``finding`` is: a physical location in a file, else a logical one (an object).
 
@@ -191,7 +212,8 @@ def _location(
     if file is not None:
         known = uris.get(file)
         if known is None:
-            known = uris[file] = _artifact_uri(file, base_dir)
+            absolute = (paths or {}).get(file)
+            known = uris[file] = _artifact_uri(file, base_dir, absolute)
         uri, base = known
         artifact: dict[str, Any] = {"uri": uri}
         if base is not None:
@@ -267,7 +289,7 @@ def to_sarif(
         if finding.rule not in index:
             index[finding.rule] = len(descriptors)
             descriptors.append(_unknown_descriptor(finding.rule, finding))
-        location = _location(finding, base_dir, uris, fallback_file)
+        location = _location(finding, base_dir, uris, fallback_file, report.paths)
         uri = None
         if location is not None and "physicalLocation" in location:
             uri = location["physicalLocation"]["artifactLocation"]["uri"]

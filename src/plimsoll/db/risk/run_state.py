@@ -474,15 +474,11 @@ def _one_argument(node: Node) -> object:
 
 
 def not_null_columns(expression: object) -> tuple[str, ...]:
-    """The columns a CHECK expression proves to be NOT NULL (``c IS NOT NULL``, ANDed)."""
-    kind, node = unwrap(expression)
-    if kind == "NullTest" and node.get("nulltesttype") == "IS_NOT_NULL":
-        arg_kind, arg = unwrap(node.get("arg"))
-        fields = strings(arg.get("fields")) if arg_kind == "ColumnRef" else []
-        return (fields[-1],) if fields else ()
-    if kind == "BoolExpr" and node.get("boolop") == "AND_EXPR":
-        return tuple(c for arg in node.get("args") or () for c in not_null_columns(arg))
-    return ()
+    """The columns a CHECK expression proves NOT NULL, as PostgreSQL 12+ proves them
+    (``c IS NOT NULL``, ``NOT (c IS NULL)``, ANDed): the lint's answer, shared."""
+    from plimsoll.db.lint.carried import not_null_columns as proven
+
+    return tuple(proven(expression))
 
 
 def _relation(node: Node) -> str | None:

@@ -10,13 +10,15 @@ from plimsoll.db.lint.library import Library
 
 LIBRARY = Library.of(
     "safety",
-    "1.3.0",
+    "1.4.0",
     "What a migration does to a live table: locks, rewrites, scans, and how to avoid them.",
     # Locks and rewrites
     "require-concurrent-index-creation",
     "require-concurrent-index-deletion",
     "require-concurrent-reindex",
     "require-concurrent-refresh",
+    "require-unique-index-for-concurrent-refresh",
+    "ban-concurrent-index-on-partitioned-table",
     "require-concurrent-partition-detach",
     "require-check-before-attach",
     "prefer-attach-partition",
@@ -38,6 +40,8 @@ LIBRARY = Library.of(
     "transaction-nesting",
     "ban-concurrent-index-creation-in-transaction",
     "ban-uncommitted-transaction",
+    "ban-non-transactional-statement-in-transaction",
+    "ban-uncommitted-enum-value",
     "require-lock-timeout",
     "require-statement-timeout",
     # What breaks running code, and re-runs
@@ -46,6 +50,8 @@ LIBRARY = Library.of(
     "ban-drop-column",
     "ban-drop-table",
     "ban-drop-database",
+    "ban-drop-default",
+    "require-enum-value-ordering",
     "prefer-robust-stmts",
     # Types that are costly to change later
     "prefer-identity",

@@ -238,6 +238,8 @@ class BlockingLockTimeoutRule(StatementRule):
     """
 
     node_types: ClassVar[tuple[str, ...]] = HANDLED_TYPES
+    # The setting asked for (``lock_timeout``): a SET LOCAL of it that had no effect is named.
+    setting: ClassVar[str]
 
     def __init__(self, options: BaseModel | None = None) -> None:
         super().__init__(options)
@@ -262,4 +264,12 @@ class BlockingLockTimeoutRule(StatementRule):
         if lock is None:
             return
         self._reported = weakref.ref(context.script)
-        yield Violation(self.message(lock))
+        message = self.message(lock)
+        ignored = context.ineffective.get(self.setting)
+        if ignored is not None:
+            line, _ = context.script.line_column(ignored)
+            message += (
+                f" (the SET LOCAL {self.setting} at line {line} had no effect: it ran outside"
+                " any transaction block)"
+            )
+        yield Violation(message)

@@ -32,7 +32,8 @@ class AddingNotNullableField(AlterTableRule):
     ``ADD CONSTRAINT ... NOT NULL c NOT VALID`` then ``VALIDATE CONSTRAINT`` does the same in
     two steps. Before 12 there is no way around the scan: keep the validated CHECK instead of
     NOT NULL. The rule accepts a ``SET NOT NULL`` that an earlier statement of the same file,
-    or an earlier migration linted in the same run, prepared with a validated CHECK (one
+    or an earlier migration linted in the same run, prepared with a validated CHECK (``c IS
+    NOT NULL``, or ``NOT (c IS NULL)``, which PostgreSQL reads the same; one
     validated outside what is linted is not seen: silence the finding there with ``--
     plimsoll: ignore adding-not-nullable-field``). A table created in the same migration is
     exempt.
@@ -50,7 +51,7 @@ class AddingNotNullableField(AlterTableRule):
 
     id = "adding-not-nullable-field"
     severity = Severity.WARNING
-    version = "1.0.1"
+    version = "1.0.2"
     help = (
         "Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in another transaction, then SET"
         " NOT NULL (no scan on PostgreSQL 12+) and drop the CHECK."

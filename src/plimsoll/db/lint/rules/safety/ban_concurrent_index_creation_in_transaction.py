@@ -25,7 +25,9 @@ class BanConcurrentIndexCreationInTransaction(StatementRule):
     a transaction (``assume_in_transaction``), until the file's own ``COMMIT`` ends that
     transaction. A migration whose only statement is the concurrent one is not reported
     under ``assume_in_transaction``: that is the migration of its own the fix asks for, and
-    migration tools can run it outside a transaction (plimsoll's migrator does so).
+    migration tools can run it outside a transaction. plimsoll's migrator runs any of the
+    project's migrations holding one outside a transaction, statement by statement (it drops
+    a ``BEGIN ... COMMIT`` around the whole file), so those are not reported.
 
     **Fix.** Put the concurrent statement in a migration of its own that runs outside a
     transaction (most tools have a per-migration switch for it), or move it after the
@@ -42,7 +44,7 @@ class BanConcurrentIndexCreationInTransaction(StatementRule):
 
     id = "ban-concurrent-index-creation-in-transaction"
     severity = Severity.ERROR
-    version = "1.0.1"
+    version = "1.1.0"
     help = "Run the CONCURRENTLY statement outside a transaction block, in a migration of its own."
     node_types: ClassVar[tuple[str, ...]] = (
         "IndexStmt",
@@ -53,6 +55,10 @@ class BanConcurrentIndexCreationInTransaction(StatementRule):
 
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag a concurrent index operation that would run in a transaction block."""
+        if context.migration and context.wrapped:
+            # plimsoll's migrator runs a file holding one outside any transaction (dropping a
+            # BEGIN ... COMMIT around the whole file), or refuses the file (another rule's).
+            return
         # The cheap questions first: most statements run in no transaction at all.
         wrapped = (
             context.migration

@@ -46,6 +46,7 @@ class RequireCheckBeforeAttach(StatementRule):
 
     id = "require-check-before-attach"
     severity = Severity.WARNING
+    version = "1.0.1"
     help = (
         "Add a CHECK constraint implying the bound NOT VALID, VALIDATE it, then ATTACH"
         " PARTITION (it skips the scan), then drop the CHECK."
@@ -54,7 +55,8 @@ class RequireCheckBeforeAttach(StatementRule):
 
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag each ATTACH PARTITION of an existing table no earlier CHECK vouches for."""
-        if not context.migration:
+        # ALTER INDEX ... ATTACH PARTITION attaches an index: no rows, no bound to check.
+        if not context.migration or statement.node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
             return
         for command in statement.node.get("cmds") or ():
             _, cmd = unwrap(command)

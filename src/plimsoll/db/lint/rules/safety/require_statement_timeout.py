@@ -31,6 +31,19 @@ class RequireStatementTimeout(BlockingLockTimeoutRule):
     One finding per file, at the first statement that needs the timeout. If your migration
     tool sets ``statement_timeout`` for every migration, disable this rule.
 
+    What counts as set follows PostgreSQL. A value of 0 in any unit (``0``, ``'0s'``,
+    ``'0ms'``) turns the timeout off, as not setting it does. ``SET LOCAL`` lasts until the
+    transaction ends: after the ``COMMIT`` (or ``ROLLBACK``) that closes it, the statements
+    run without it, and a ``ROLLBACK`` also takes back a plain ``SET`` made since ``BEGIN``.
+    ``SET LOCAL`` outside any transaction block has no effect at all (PostgreSQL only warns),
+    and the finding says so. A file runs in a transaction block after its ``BEGIN``, under
+    ``assume_in_transaction``, or when it is one of the project's migrations that plimsoll's
+    migrator runs in one transaction (every migration but those holding a statement that
+    cannot run in one, such as ``VACUUM``): there ``SET LOCAL`` at the top of the file lasts
+    to its end. (That migrator also sets both timeouts itself, from ``db.lock_timeout`` and
+    ``db.statement_timeout``: with ``db.lint.migrator_settings`` on, its migrations start
+    with them set.)
+
     **Example.**
 
     ```sql
@@ -41,6 +54,8 @@ class RequireStatementTimeout(BlockingLockTimeoutRule):
 
     id = "require-statement-timeout"
     severity = Severity.WARNING
+    version = "1.1.0"
+    setting = "statement_timeout"
     help = "SET statement_timeout (sized for the slowest expected statement) before this one."
 
     def timeout_set(self, context: StatementContext) -> bool:
