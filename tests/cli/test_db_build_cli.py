@@ -101,3 +101,82 @@ def test_bad_input_exits_2_and_an_unreachable_server_3(project: tuple[Path, str]
     assert "unreachable" in down.stderr and "s3cret-pw" not in down.stdout + down.stderr
     (root / "plimsoll.toml").write_text('[db]\nschema_dir = "nowhere"\n')
     assert "schema folder not found" in plimsoll(root, "db", "build", check=2).stderr
+
+
+def _comment(dsn: str, name: str) -> str | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def test_a_database_the_build_did_not_make_needs_force(
+    project: tuple[Path, str], pg_server: PgServer
+) -> None:
+    root, name = project
+    with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(pg_server.dsn_for(name), autocommit=True) as conn:
+        conn.execute("CREATE TABLE keep (id int); INSERT INTO keep VALUES (1)")
+    refused = plimsoll(root, "db", "build", "--apply", "--database", name, check=2)
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"refusing to drop database '{name}'" in lines[0]
+    assert "--force" in lines[0] and "applied" not in refused.stdout
+    with psycopg.connect(pg_server.dsn_for(name)) as conn:
+        assert conn.execute("SELECT count(*) FROM keep").fetchone() == (1,)
+    assert "--force needs --apply" in plimsoll(root, "db", "build", "--force", check=2).stderr
+
+    forced = json.loads(
+        plimsoll(root, "db", "build", "--apply", "--database", name, "--force", "-f", "json").stdout
+    )
+    assert (forced["dropped_existing"], forced["forced"]) == (True, True)
+    assert (_comment(pg_server.dsn, name) or "").startswith("plimsoll db build:")
+    # Made by a build now: the next build replaces it without --force.
+    again = plimsoll(root, "db", "build", "--apply", "--database", name)
+    assert f"dropped the existing database {name}\n" in again.stderr
+
+
+def test_psql_files_build_and_their_errors_name_the_line(project: tuple[Path, str]) -> None:
+    root, name = project
+    (root / "db" / "schema" / "10_tables" / "users.sql").write_text(
+        "\\restrict k3y\n\\set ON_ERROR_STOP on\n"
+        "CREATE TABLE app.users (id bigint PRIMARY KEY, email text);\n\\unrestrict k3y\n"
+    )
+    (root / "db" / "seeds" / "users.sql").write_text(
+        "COPY app.users (id, email) FROM stdin;\n1\ta@example.com\n2\t\\N\n\\.\n"
+    )
+    done = json.loads(
+        plimsoll(root, "db", "build", "--apply", "--seeds", "--database", name, "-f", "json").stdout
+    )
+    assert (done["statements"], done["seed_statements"]) == (2, 1)
+    assert [(c["line"], c["command"]) for c in done["skipped_meta_commands"]] == [
+        (1, "\\restrict k3y"),
+        (2, "\\set ON_ERROR_STOP on"),
+        (4, "\\unrestrict k3y"),
+    ]
+    printed = plimsoll(root, "db", "build")
+    assert "\\restrict k3y\n\\set ON_ERROR_STOP on\nCREATE TABLE" in printed.stdout
+    assert (
+        "skipped 3 psql meta-commands when applying (\\restrict, \\set, \\unrestrict; kept in "
+        "the script for psql)" in printed.stderr
+    )
+    with psycopg.connect(done["url"]) as conn:
+        rows = conn.execute("SELECT id, email FROM app.users ORDER BY id").fetchall()
+    assert rows == [(1, "a@example.com"), (2, None)]
+
+    (root / "db" / "seeds" / "users.sql").write_text(
+        "COPY app.users (id, email) FROM stdin;\n1\ta@example.com\ntwo\tb@example.com\n\\.\n"
+    )
+    failed = plimsoll(root, "db", "build", "--apply", "--seeds", "--database", name, check=1)
+    assert (
+        '\ndb/seeds/users.sql:3: ERROR: invalid input syntax for type bigint: "two"'
+        in failed.stderr
+    )
+    (root / "db" / "schema" / "20_more.sql").write_text("SELECT 1;\n\\i extra.sql\n")
+    refused = plimsoll(root, "db", "build", check=2)
+    assert refused.stderr.startswith(
+        "plimsoll: error: db/schema/20_more.sql:2:1: psql meta-command \\i is not supported: "
+    )
+    assert len(refused.stderr.strip().splitlines()) == 1

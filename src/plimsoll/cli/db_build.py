@@ -1,10 +1,13 @@
 """``plimsoll db build``: one SQL script from the schema folder, and optionally a fresh database.
 
 Without ``--output`` or ``--apply`` the script goes to stdout. ``--apply`` creates
-``<dbname>_build`` (or ``--database``) on the environment's server, dropping an existing one
-first, and runs the script there in one transaction, then the seeds with ``--seeds``. Exit 1
-when a statement fails (named by its source file and line), 2 for bad input (a syntax error,
-a missing folder), 3 when the server cannot be reached.
+``<dbname>_build`` (or ``--database``) on the environment's server, marked by its comment as a
+build's, and runs the script there in one transaction, then the seeds with ``--seeds``. An
+existing database of that name is dropped first when an earlier build made it (it has the
+mark); one without the mark is refused (exit 2) unless ``--force``. Exit 1 when a statement
+fails (named by its source file and line, or a COPY row by its line), 2 for bad input (a
+syntax error, an unsupported psql meta-command, a missing folder, a database the build did
+not make), 3 when the server cannot be reached.
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ DatabaseOpt = Annotated[
         "--database", help="With --apply: the database to (re)create (default: <dbname>_build)."
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="With --apply: drop the database even if plimsoll db build did not create it "
+        "(its data is lost).",
+    ),
+]
 
 
 def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
@@ -76,17 +87,20 @@ def _apply(
     database: str | None,
     built: BuiltSchema,
     seeds: BuiltSchema | None,
+    force: bool,
 ) -> tuple[CreatedDatabase, ApplyReport]:
     # The db engine is imported by the commands that use it (start-up of every other command).
     from plimsoll.db.builder import apply_schema, create_database
     from plimsoll.db.connection import resolve_url
 
     target = resolve_url(loaded, env)
-    created = create_database(target.url.get_secret_value(), database)
+    created = create_database(target.url.get_secret_value(), database, force=force)
     if created.dropped:
         # Said before running, so it shows even when the build then fails.
+        how = " (--force: a build had not created it)" if created.forced else ""
         output.err_console().print(
-            f"[yellow]dropped the existing database {created.name}[/yellow]", soft_wrap=True
+            f"[yellow]dropped the existing database {created.name}{how}[/yellow]",
+            soft_wrap=True,
         )
     return created, apply_schema(created.conninfo, built, seeds)
 
@@ -99,7 +113,17 @@ def _text_summary(built: BuiltSchema, written: Path | None, to_stderr: bool) -> 
         f"built {len(built.sources)} files, {len(built.statements)} statements from "
         f"{built.label}, sha256 {built.sha256}{where}",
         soft_wrap=True,
+        markup=False,
     )
+    if built.skipped:
+        commands = sorted({command.command for _, command in built.skipped})
+        # Skipped when applied, kept in the script: psql still runs them from it.
+        out.print(
+            f"skipped {len(built.skipped)} psql meta-commands when applying "
+            f"({', '.join(commands)}; kept in the script for psql)",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 def build(
@@ -109,6 +133,7 @@ def build(
     apply: ApplyOpt = False,
     seeds: SeedsOpt = False,
     database: DatabaseOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
@@ -117,6 +142,8 @@ def build(
         raise UsageError("--seeds needs --apply")
     if database is not None and not apply:
         raise UsageError("--database needs --apply")
+    if force and not apply:
+        raise UsageError("--force needs --apply")
     loaded = _loaded(ctx, path)
     schema_dir = loaded.config.db.schema_dir
     from plimsoll.db.builder import ApplyError, build_schema
@@ -143,7 +170,7 @@ def build(
             print_json(result)
         return
     try:
-        created, report = _apply(loaded, env, database, built, seed_script)
+        created, report = _apply(loaded, env, database, built, seed_script, force)
     except ApplyError as failed:
         if fmt is Format.JSON:
             print_json({**result, "applied": False, "error": failed.to_dict()})
@@ -158,6 +185,7 @@ def build(
                 "database": created.name,
                 "url": created.display_url,
                 "dropped_existing": created.dropped,
+                "forced": created.forced,
                 **report.to_dict(),
             }
         )

@@ -16,19 +16,29 @@ file, line and column it is in) and concatenates them into one script:
 Every statement keeps the file and line it came from: :meth:`BuiltSchema.locate` maps an
 error position reported by the server inside a statement back to that file and line.
 
-:func:`create_database` makes an empty database on a server (dropping an existing one of
-that name first, which it reports), and :func:`apply_schema` runs the built statements in one
+:func:`create_database` makes an empty database on a server and marks it as a build's (its
+comment starts with :data:`BUILD_MARK`). An existing database of that name is dropped first
+(and reported) only when it carries that mark: a database the build did not create may hold
+data, so dropping it takes ``force``. :func:`apply_schema` runs the built statements in one
 transaction, then the seeds (built the same way from the seeds folder) in a second one. A
 statement the server rejects raises :class:`ApplyError` naming the source file, line and
 column (exit 1); statements that cannot run in a transaction block and ``BEGIN``/``COMMIT``
 are rejected when building (exit 2), since the built script runs as one transaction.
+
+Files written for psql work as psql runs them: harmless meta-commands (pg_dump's
+``\\restrict``/``\\unrestrict``, ``\\set ON_ERROR_STOP``, ``\\echo``) are skipped and any
+other is refused when building (exit 2, ``file:line:column``); a ``COPY ... FROM stdin``
+followed by its rows (pg_dump's data format, up to ``\\.``) is sent with psycopg's COPY
+support, and a row the server rejects is reported at its own line. The built script keeps
+those lines as written, so ``psql -f`` runs it too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,9 +58,10 @@ from plimsoll.db.connection import (
     redact_url,
 )
 from plimsoll.db.sql import DEFAULT_SERVER_VERSION, ParsedScript, parse_sql, transactional
-from plimsoll.db.sqlfiles import read_sql, sql_files
+from plimsoll.db.sqlfiles import CopyData, MetaCommand, read_sql, sql_files
 
 __all__ = [
+    "BUILD_MARK",
     "BUILD_SUFFIX",
     "ApplyError",
     "ApplyReport",
@@ -69,8 +80,16 @@ BUILD_SUFFIX = "_build"
 # PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name would be created
 # truncated and then not found under the name we connect with.
 _MAX_IDENTIFIER_BYTES = 63
-# Never dropped by a build, whatever --database says.
+# Never dropped by a build, whatever --database or --force say.
 _PROTECTED_DATABASES = frozenset({"postgres", "template0", "template1"})
+BUILD_MARK = "plimsoll db build:"
+"""How the comment of a database made by a build starts: the mark that lets the next build
+drop it. A comment is kept with the database (pg_shdescription), visible to anyone
+(``\\l+``, ``shobj_description``), and nothing else writes one on a database it creates."""
+_BUILD_COMMENT = (
+    f"{BUILD_MARK} a scratch database built from the schema files; every build drops and "
+    "recreates it"
+)
 _FILE_MARKER = "-- file: "
 _HEADER_END = "-- end of header\n"
 
@@ -154,17 +173,34 @@ class BuiltStatement:
     text: str
     kind: str
     node: ast.Node = field(compare=False, hash=False, repr=False)
+    copy_data: CopyData | None = None
+
+    @property
+    def is_copy_from_stdin(self) -> bool:
+        """True for ``COPY ... FROM STDIN``: its rows (``copy_data``) are sent by the client."""
+        node = self.node
+        return (
+            isinstance(node, ast.CopyStmt)
+            and bool(node.is_from)
+            and node.filename is None
+            and not node.is_program
+        )
 
 
 @dataclass(frozen=True)
 class BuiltSchema:
-    """The built script: its text, the hash of its body, its sources and statements."""
+    """The built script: its text, the hash of its body, its sources and statements.
+
+    ``skipped`` are the psql meta-commands the files hold that applying them skips (each with
+    the file it is in); they stay in :attr:`sql`, for psql.
+    """
 
     sql: str
     sha256: str
     sources: tuple[SourceFile, ...]
     statements: tuple[BuiltStatement, ...]
     label: str
+    skipped: tuple[tuple[str, MetaCommand], ...] = ()
 
     def position(self, statement_index: int, position: int | None = None) -> SourcePosition:
         """The source file, line and column of a 1-based character ``position`` in a statement.
@@ -184,6 +220,18 @@ class BuiltSchema:
             statement.source, statement.line + newlines, len(before) - before.rfind("\n")
         )
 
+    def row_position(self, statement_index: int, row: int) -> SourcePosition:
+        """The source file and line of the 1-based ``row`` of a COPY's inline data.
+
+        ``row`` counts rows as the server does in its "COPY t, line N" context (a CSV value
+        or an escaped newline may span lines; the row starts where it is counted).
+        """
+        statement = self.statements[statement_index]
+        data = statement.copy_data
+        if data is None:
+            return self.position(statement_index)
+        return SourcePosition(statement.source, data.line + _row_offset(statement, row))
+
     def locate(self, statement_index: int, position: int | None = None) -> tuple[str, int]:
         """The (source file, line) of a 1-based character ``position`` in a statement."""
         found = self.position(statement_index, position)
@@ -199,6 +247,10 @@ class BuiltSchema:
                 for s in self.sources
             ],
             "statements": len(self.statements),
+            "skipped_meta_commands": [
+                {"file": file, "line": command.line, "command": command.text}
+                for file, command in self.skipped
+            ],
         }
 
 
@@ -210,6 +262,7 @@ class CreatedDatabase:
     conninfo: str = field(repr=False)
     dropped: bool
     server_version: int
+    forced: bool = False
 
     @property
     def display_url(self) -> str:
@@ -238,6 +291,100 @@ class ApplyReport:
         }
 
 
+# --- COPY rows ------------------------------------------------------------------------------
+
+# In text format a backslash escapes the next character, a newline included (a row continues).
+_TEXT_ROW_STOP = re.compile(r"\\[\s\S]|\n")
+# The row number in the context of a COPY error: "COPY customers, line 3, column id: ...".
+_COPY_CONTEXT_ROW = re.compile(r"^COPY .*?, line (\d+).*$", re.M)
+
+
+def _copy_options(statement: BuiltStatement) -> tuple[bool, str, str]:
+    """(CSV?, quote, escape) of a COPY statement, as written or PostgreSQL's defaults."""
+    options: dict[str, str] = {}
+    for option in getattr(statement.node, "options", None) or ():
+        if isinstance(option, ast.DefElem) and option.defname:
+            value = getattr(option.arg, "sval", None)
+            options[option.defname.lower()] = value if isinstance(value, str) else ""
+    csv = options.get("format", "text").lower() == "csv"
+    quote = options.get("quote") or '"'
+    return csv, quote, options.get("escape") or quote
+
+
+def _row_offset(statement: BuiltStatement, row: int) -> int:
+    """How many lines after the first line of a COPY's data the row the server calls ``row``
+    starts (its "COPY t, line N" context)."""
+    data = statement.copy_data.text if statement.copy_data else ""
+    csv, quote, escape = _copy_options(statement)
+    line = 0
+    counted = 0
+    for index, newlines in enumerate(_csv_rows(data, quote, escape) if csv else _text_rows(data)):
+        # The server counts rows, and in CSV also the newlines inside quoted values, except
+        # those of the first row (it learns the line ending at that row's end: copyfromparse.c).
+        counted += 1 + (newlines if csv and index > 0 else 0)
+        if counted >= row:
+            return line
+        line += 1 + newlines
+    return line
+
+
+def _text_rows(data: str) -> Iterator[int]:
+    """For each row of text-format COPY data, the escaped newlines inside it."""
+    inside = 0
+    for stop in _TEXT_ROW_STOP.finditer(data):
+        if stop.group() == "\n":
+            yield inside
+            inside = 0
+        elif stop.group().endswith("\n"):
+            inside += 1
+    yield inside
+
+
+def _csv_rows(data: str, quote: str, escape: str) -> Iterator[int]:
+    """For each row of CSV COPY data, the newlines inside its quoted values.
+
+    Inside quotes the escape character takes the quote (or itself) that follows it.
+    """
+    specials = re.compile("[" + re.escape(quote + escape) + "\n]")
+    quoted = False
+    inside = 0
+    index = 0
+    while True:
+        found = specials.search(data, index)
+        if found is None:
+            yield inside
+            return
+        at = found.start()
+        char = data[at]
+        index = at + 1
+        if char == "\n":
+            if quoted:
+                inside += 1
+            else:
+                yield inside
+                inside = 0
+        elif quoted and char == escape and data[at + 1 : at + 2] in (quote, escape):
+            index = at + 2
+        elif char == quote:
+            quoted = not quoted
+
+
+def _copy_row(exc: psycopg.Error) -> tuple[int, str] | None:
+    """The row of the COPY data the server rejected and the context line saying so, if any."""
+    found = list(_COPY_CONTEXT_ROW.finditer(exc.diag.context or ""))
+    return (int(found[-1].group(1)), found[-1].group()) if found else None
+
+
+def _copy_in(conn: psycopg.Connection[Any], statement: BuiltStatement) -> None:
+    """Run a ``COPY ... FROM stdin`` sending its inline rows, as psql would."""
+    rows = statement.copy_data.text if statement.copy_data else ""
+    if rows and not rows.endswith("\n"):
+        rows += "\n"
+    with conn.cursor() as cursor, cursor.copy(statement.text) as copy:
+        if rows:
+            copy.write(rows)
+
+
 # --- building -------------------------------------------------------------------------------
 
 
@@ -251,6 +398,16 @@ def _ends_with_semicolon(script: ParsedScript) -> bool:
     return any(token.name == "ASCII_59" for token in pglast.parser.scan(tail))
 
 
+def _open_copy(script: ParsedScript) -> bool:
+    """Whether the script ends in a ``COPY ... FROM stdin`` whose rows no ``\\.`` ends."""
+    if not script.statements:
+        return False
+    last = script.statements[-1]
+    if not last.is_copy_from_stdin:
+        return False
+    return last.copy_data is None or not last.copy_data.terminated
+
+
 def _check_statement(script: ParsedScript, index: int, server_version: int) -> None:
     statement = script.statements[index]
     where = f"{script.source}:{statement.start_line}:{statement.start_column}"
@@ -258,6 +415,13 @@ def _check_statement(script: ParsedScript, index: int, server_version: int) -> N
         raise InputError(
             f"{where}: transaction control in a schema file: the build runs every file in "
             "one transaction (remove BEGIN/COMMIT)"
+        )
+    node = statement.node
+    if isinstance(node, ast.CopyStmt) and not node.is_from and node.filename is None:
+        # psql would print the rows; a build has nowhere to send them.
+        raise InputError(
+            f"{where}: COPY ... TO STDOUT in a schema or seed file: the build does not print "
+            "rows (remove it)"
         )
     requirement = transactional(statement, server_version)
     if not requirement.in_transaction:
@@ -292,18 +456,23 @@ def build_schema(
     body: list[str] = []
     sources: list[SourceFile] = []
     statements: list[BuiltStatement] = []
+    skipped: list[tuple[str, MetaCommand]] = []
     offset = 0  # characters of the body so far
     line = 1  # the body line at `offset`
     for relative, path in files:
         display = prefix + relative
         text = read_sql(path, display)
         script = parse_sql(text, display)
+        skipped += [(display, command) for command in script.meta_commands]
         for index in range(len(script.statements)):
             _check_statement(script, index, server_version)
         marker = f"{_FILE_MARKER}{relative}\n"
         chunk = text if text.endswith("\n") or not text else text + "\n"
         if not _ends_with_semicolon(script):
             chunk += ";\n"
+        if _open_copy(script):
+            # psql would read the next file as this COPY's rows: end them here.
+            chunk += "\\.\n"
         start = offset + len(marker)
         start_line = line + 1
         for statement in script.statements:
@@ -318,6 +487,7 @@ def build_schema(
                     text=statement.text,
                     kind=statement.kind,
                     node=statement.node,
+                    copy_data=statement.copy_data,
                 )
             )
         body.append(marker)
@@ -348,10 +518,11 @@ def build_schema(
             text=s.text,
             kind=s.kind,
             node=s.node,
+            copy_data=s.copy_data,
         )
         for s in statements
     )
-    return BuiltSchema(header + body_text, digest, tuple(sources), shifted, name)
+    return BuiltSchema(header + body_text, digest, tuple(sources), shifted, name, tuple(skipped))
 
 
 def _header(label: str, digest: str, sources: Sequence[SourceFile], statements: int) -> str:
@@ -401,14 +572,31 @@ def _check_name(name: str, current: str) -> None:
         )
 
 
-def create_database(server_conninfo: str, name: str | None = None) -> CreatedDatabase:
-    """Create an empty database ``name`` (default ``<dbname>_build``) on a server.
+def _existing(conn: psycopg.Connection[Any], name: str) -> tuple[bool, bool]:
+    """(whether database ``name`` exists, whether its comment carries the build's mark)."""
+    row = conn.execute(
+        "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database"
+        " WHERE datname = %s",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return False, False
+    return True, str(row[0]).startswith(BUILD_MARK)
+
+
+def create_database(
+    server_conninfo: str, name: str | None = None, *, force: bool = False
+) -> CreatedDatabase:
+    """Create an empty database ``name`` (default ``<dbname>_build``) on a server, marked.
 
     Connects with ``server_conninfo`` (any database of the server; its own name gives the
-    default ``<dbname>_build``), drops ``name`` first when it exists (sessions on it are ended)
-    and creates it from ``template0``, so nothing installed in ``template1`` leaks in. The
-    connected database, ``postgres`` and the templates are refused (UsageError). Raises
-    CannotRunError when the server cannot be reached or refuses to create databases.
+    default ``<dbname>_build``) and creates ``name`` from ``template0``, so nothing installed
+    in ``template1`` leaks in, with a comment starting with :data:`BUILD_MARK`. When ``name``
+    exists it is dropped first (sessions on it are ended) if it carries that mark, that is if
+    a build made it; a database without the mark may hold someone's data, so it is refused
+    (UsageError, exit 2) unless ``force``. The connected database, ``postgres`` and the
+    templates are refused whatever ``force`` says. Raises CannotRunError when the server
+    cannot be reached or refuses to create databases.
     """
     with _connect(server_conninfo, autocommit=True) as conn:
         current = conn.info.dbname
@@ -417,18 +605,51 @@ def create_database(server_conninfo: str, name: str | None = None) -> CreatedDat
         version = conn.info.server_version
         identifier = pgsql.Identifier(target)
         try:
-            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
-            dropped = row is not None
+            dropped, marked = _existing(conn, target)
+            if dropped and not marked and not force:
+                raise UsageError(
+                    f"refusing to drop database {target!r}: it exists and was not created by "
+                    "plimsoll db build (its comment has no build mark), so it may hold data; "
+                    "choose another name with --database, or pass --force to drop it and "
+                    "everything in it"
+                )
             if dropped:
-                force = pgsql.SQL(" WITH (FORCE)") if version >= 130000 else pgsql.SQL("")
-                conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {}{}").format(identifier, force))
+                with_force = pgsql.SQL(" WITH (FORCE)") if version >= 130000 else pgsql.SQL("")
+                conn.execute(
+                    pgsql.SQL("DROP DATABASE IF EXISTS {}{}").format(identifier, with_force)
+                )
             conn.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template0").format(identifier))
+            _mark(conn, target)
         except psycopg.Error as exc:
             raise CannotRunError(
                 f"cannot create database {target!r} at {redact_url(server_conninfo)}: "
                 f"{_one_line(exc, server_conninfo)}"
             ) from None
-    return CreatedDatabase(target, make_conninfo(server_conninfo, dbname=target), dropped, version)
+    return CreatedDatabase(
+        target,
+        make_conninfo(server_conninfo, dbname=target),
+        dropped,
+        version,
+        forced=dropped and not marked,
+    )
+
+
+def _mark(conn: psycopg.Connection[Any], name: str) -> None:
+    """Comment the new database with the build's mark; drop it again if that fails.
+
+    An unmarked database left behind would be refused by the next build.
+    """
+    identifier = pgsql.Identifier(name)
+    try:
+        conn.execute(
+            pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                identifier, pgsql.Literal(_BUILD_COMMENT)
+            )
+        )
+    except psycopg.Error:
+        if not conn.broken:
+            conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {}").format(identifier))
+        raise
 
 
 def _server_message(exc: psycopg.Error) -> str:
@@ -459,6 +680,18 @@ def _failure(
     when: str = "",
     undone: str = "rolled back",
 ) -> ApplyError:
+    row = _copy_row(exc) if built.statements[index].is_copy_from_stdin and not when else None
+    if row is not None:
+        # A row of inline COPY data: its own line, and the server's context (column, value).
+        number, context = row
+        return ApplyError(
+            built.row_position(index, number),
+            f"{_server_message(exc)} ({context})",
+            statement_index=index,
+            sqlstate=exc.diag.sqlstate,
+            database=database,
+            undone=undone,
+        )
     return ApplyError(
         built.position(index, None if when else _statement_position(exc)),
         _server_message(exc) + when,
@@ -490,7 +723,10 @@ def _run(
     try:
         for statement in built.statements:
             try:
-                conn.execute(statement.text, prepare=False)
+                if statement.is_copy_from_stdin:
+                    _copy_in(conn, statement)
+                else:
+                    conn.execute(statement.text, prepare=False)
             except psycopg.Error as exc:
                 if conn.broken:
                     raise

@@ -56,7 +56,9 @@ _SEEDS_README = """\
 # Seeds
 
 Data for development and test databases (reference rows, sample accounts), as `.sql` files
-loaded in name order after the schema or the migrations. Never needed by production.
+loaded in name order after the schema or the migrations (`plimsoll db build --apply --seeds`):
+INSERT statements, or pg_dump's data format, `COPY table (columns) FROM stdin;` followed by
+tab-separated rows and a `\\.` line. Never needed by production.
 """
 
 

@@ -11,6 +11,15 @@ part of its text. Statements are found with pglast's ``split`` (PostgreSQL's par
 building Python nodes) and then each is parsed alone, so the ``location`` of a node is an offset
 into its :attr:`Statement.text`.
 
+psql's own lines. A script written for psql may hold meta-command lines (``\\restrict <key>``
+from pg_dump, ``\\set ON_ERROR_STOP on``) and the inline rows of ``COPY ... FROM stdin``, which
+PostgreSQL's parser does not read: they are found first (:func:`plimsoll.db.sqlfiles.psql_lines`,
+outside literals, quoted identifiers, dollar-quoted bodies and comments), reported in
+:attr:`ParsedScript.meta_commands` and :attr:`Statement.copy_data`, and left out of the SQL (made
+blank, so that every statement keeps its offset, line and column). Harmless meta-commands are
+skipped; any other is refused (:class:`UnsupportedMetaCommand`) unless the caller only reads
+the script and asks for all of them.
+
 Mapping offsets to lines is linear in the size of the script overall: newlines are counted
 incrementally between consecutive statements, never from the start of the file each time.
 :meth:`ParsedScript.line_column` maps any character offset of the script, and
@@ -27,7 +36,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -44,6 +53,7 @@ from pglast.enums import (
 
 from plimsoll.core.errors import InputError
 from plimsoll.core.gcpause import gc_paused
+from plimsoll.db.sqlfiles import CopyData, MetaCommand, PsqlLines, psql_lines
 
 __all__ = [
     "ParsedScript",
@@ -51,6 +61,7 @@ __all__ = [
     "SqlSyntaxError",
     "Statement",
     "TransactionRequirement",
+    "UnsupportedMetaCommand",
     "parse_sql",
     "split_statements",
     "statement_kind",
@@ -77,6 +88,16 @@ class SqlSyntaxError(InputError):
         self.reason = reason
 
 
+class UnsupportedMetaCommand(SqlSyntaxError):
+    """A psql meta-command that running a script without psql cannot skip (``\\i``, ``\\c``)."""
+
+    slug = "psql-meta-command"
+
+    def __init__(self, source: str, command: MetaCommand) -> None:
+        super().__init__(source, command.line, command.column, command.refusal())
+        self.command = command
+
+
 @dataclass(frozen=True)
 class Statement:
     """One statement of a script: its source text and span, its kind and its AST node.
@@ -85,6 +106,7 @@ class Statement:
     ``script.text[start:end] == text``; lines and columns are 1-based. ``end_line`` and
     ``end_column`` locate the statement's last character. ``node`` is the pglast statement node
     (the ``stmt`` of pglast's ``RawStmt``); it takes no part in equality, hashing or repr.
+    ``copy_data`` holds the inline rows of a ``COPY ... FROM stdin`` written after it.
     """
 
     text: str
@@ -96,6 +118,18 @@ class Statement:
     end: int
     kind: str
     node: ast.Node = field(compare=False, hash=False, repr=False)
+    copy_data: CopyData | None = None
+
+    @property
+    def is_copy_from_stdin(self) -> bool:
+        """True for ``COPY ... FROM STDIN``: its rows come from the client, not the server."""
+        node = self.node
+        return (
+            isinstance(node, ast.CopyStmt)
+            and bool(node.is_from)
+            and node.filename is None
+            and not node.is_program
+        )
 
     @property
     def is_transaction_control(self) -> bool:
@@ -110,11 +144,16 @@ class Statement:
 
 @dataclass(frozen=True)
 class ParsedScript:
-    """The statements of one script, in order, with the text they were parsed from."""
+    """The statements of one script, in order, with the text they were parsed from.
+
+    ``text`` is the SQL the parser read: the script with its psql meta-command lines and COPY
+    data blanked (the same length and lines); ``meta_commands`` are those lines, in order.
+    """
 
     source: str
     text: str = field(repr=False)
     statements: tuple[Statement, ...]
+    meta_commands: tuple[MetaCommand, ...] = ()
 
     def __iter__(self) -> Iterator[Statement]:
         """Iterate over the statements."""
@@ -151,7 +190,7 @@ class ParsedScript:
 
     def with_statements(self, statements: tuple[Statement, ...]) -> ParsedScript:
         """A copy of this script holding other statements (of the same text)."""
-        return ParsedScript(self.source, self.text, statements)
+        return ParsedScript(self.source, self.text, statements, self.meta_commands)
 
 
 @dataclass(frozen=True)
@@ -261,7 +300,22 @@ def _syntax_error(text: str, source: str, exc: pglast.parser.ParseError) -> SqlS
         # "at end of input": PostgreSQL points past the text; report just after its last token.
         index = len(text.rstrip())
     line, column = _line_column_slow(text, index)
-    return SqlSyntaxError(source, line, column, reason)
+    return SqlSyntaxError(source, line, column, midline_meta_command(text, index) or reason)
+
+
+def midline_meta_command(text: str, index: int) -> str | None:
+    """The reason to give for a syntax error at ``index`` when a psql meta-command is there.
+
+    A backslash outside literals is only ever psql's (``SELECT 1 \\gset``); on a line of its
+    own it is taken out before parsing, so here it follows SQL on its line.
+    """
+    if not text.startswith("\\", index):
+        return None
+    command = text[index:].split(maxsplit=1)[0]
+    return (
+        f"psql meta-command {command} after SQL on the same line is not supported: "
+        "plimsoll runs the SQL itself, without psql"
+    )
 
 
 def _piece_start(text: str, piece: str, cursor: int) -> int:
@@ -345,11 +399,40 @@ def _parse_one(text: str, source: str, start: int, stop: int) -> ast.Node:
     return raws[0].stmt
 
 
-def parse_sql(text: str, source: str = "<string>") -> ParsedScript:
+def _sql_of(text: str, source: str, found: PsqlLines | None, all_meta_commands: bool) -> str:
+    """The SQL of ``text`` without psql's lines; refuses a meta-command that cannot be skipped."""
+    if found is None:
+        return text
+    if not all_meta_commands:
+        for command in found.meta_commands:
+            if not command.harmless:
+                raise UnsupportedMetaCommand(source, command)
+    return found.sql
+
+
+def _with_copy_data(statements: list[Statement], found: PsqlLines) -> None:
+    """Give each ``COPY ... FROM stdin`` the rows written after it."""
+    ends = [statement.end for statement in statements]
+    for data in found.copy_data:
+        index = bisect.bisect_right(ends, data.start) - 1
+        if index >= 0 and statements[index].kind == "CopyStmt":
+            statements[index] = replace(statements[index], copy_data=data)
+
+
+def parse_sql(
+    text: str, source: str = "<string>", *, all_meta_commands: bool = False
+) -> ParsedScript:
     """Parse a script into its statements; raise :class:`SqlSyntaxError` if PostgreSQL would not.
 
     ``source`` names the script in error messages (``source:line:column: message``). A script
     of only whitespace and comments has no statements.
+
+    psql meta-command lines are left out and listed in :attr:`ParsedScript.meta_commands`;
+    one that cannot be skipped (not in
+    :data:`~plimsoll.db.sqlfiles.HARMLESS_META_COMMANDS`) raises
+    :class:`UnsupportedMetaCommand`, unless ``all_meta_commands`` (for a caller that reads the
+    script but does not run it). The rows after a ``COPY ... FROM stdin`` are that statement's
+    :attr:`Statement.copy_data`.
 
     Each statement is parsed on its own, from its text: the locations inside its nodes are
     offsets into :attr:`Statement.text` (see :meth:`ParsedScript.locate`). Parsing statement by
@@ -357,6 +440,8 @@ def parse_sql(text: str, source: str = "<string>") -> ParsedScript:
     byte offsets to characters (a scan over the non-ASCII characters after each offset) from
     becoming quadratic on a large script with non-ASCII text.
     """
+    found = psql_lines(text)
+    text = _sql_of(text, source, found, all_meta_commands)
     statements: list[Statement] = []
     line = 1  # the line of offset `counted`
     counted = 0
@@ -389,16 +474,22 @@ def parse_sql(text: str, source: str = "<string>") -> ParsedScript:
                     node=node,
                 )
             )
-    return ParsedScript(source, text, tuple(statements))
+    if found is None:
+        return ParsedScript(source, text, tuple(statements))
+    if found.copy_data:
+        _with_copy_data(statements, found)
+    return ParsedScript(source, text, tuple(statements), found.meta_commands)
 
 
 def split_statements(text: str, source: str = "<string>") -> list[str]:
     """The text of each statement, exactly as :func:`parse_sql` gives it, without the AST.
 
     Runs PostgreSQL's parser through pglast's ``split`` (no Python nodes are built), so it
-    raises :class:`SqlSyntaxError` like :func:`parse_sql`, about 30 times faster.
+    raises :class:`SqlSyntaxError` like :func:`parse_sql`, about 30 times faster; psql's lines
+    are left out (and refused) as :func:`parse_sql` does.
     """
-    return [text[start:stop] for start, stop in _statement_spans(text, source)]
+    sql = _sql_of(text, source, psql_lines(text), False)
+    return [sql[start:stop] for start, stop in _statement_spans(sql, source)]
 
 
 def statement_kind(node: ast.Node) -> str:

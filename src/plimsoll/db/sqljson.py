@@ -10,6 +10,12 @@ value (false, zero, empty) are left out by the parser, so read them with ``.get`
 Locations in the tree are byte offsets into the UTF-8 text; :class:`JsonScript` maps them to
 lines and character columns (through its :class:`~plimsoll.db.catalog.LineIndex`, which the
 origins of a catalog built from the script share).
+
+psql's own lines (meta-commands such as pg_dump's ``\\restrict``, the inline rows of
+``COPY ... FROM stdin``) are taken out before parsing, blanked so that every offset stays
+(:func:`plimsoll.db.sqlfiles.psql_lines`), and listed in :attr:`JsonScript.meta_commands` and
+:attr:`JsonScript.copy_data`. None is refused here: this module reads scripts, it never runs
+them (:func:`plimsoll.db.sql.parse_sql` refuses what cannot be skipped).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import pglast.parser
 
 from plimsoll.core.gcpause import gc_paused
 from plimsoll.db.catalog import LineIndex
-from plimsoll.db.sql import SqlSyntaxError
+from plimsoll.db.sql import SqlSyntaxError, midline_meta_command
+from plimsoll.db.sqlfiles import CopyData, MetaCommand, psql_lines
 
 Node = dict[str, Any]
 
@@ -77,12 +84,19 @@ class JsonStatement:
 
 @dataclass
 class JsonScript:
-    """A parsed script: its statements and the mapping from byte offsets to lines and columns."""
+    """A parsed script: its statements and the mapping from byte offsets to lines and columns.
+
+    ``text`` (and ``data``, its UTF-8 bytes) is the SQL that was parsed: the script with its
+    psql meta-command lines and COPY rows blanked; ``meta_commands`` and ``copy_data`` are
+    those, in order.
+    """
 
     source: str
     text: str
     data: bytes
     statements: list[JsonStatement]
+    meta_commands: tuple[MetaCommand, ...] = ()
+    copy_data: tuple[CopyData, ...] = ()
     lines: LineIndex = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,8 +133,12 @@ class JsonScript:
 def parse_json(text: str, source: str = "<string>") -> JsonScript:
     """Parse ``text`` into its statements' JSON trees; raise SqlSyntaxError (file:line:column).
 
-    A script of only comments and whitespace has no statements.
+    A script of only comments and whitespace has no statements. psql meta-command lines and
+    COPY rows are left out of the SQL and listed in the script (none is refused).
     """
+    found = psql_lines(text)
+    if found is not None:
+        text = found.sql
     if "\x00" in text:
         index = text.index("\x00")
         raise SqlSyntaxError(
@@ -134,6 +152,7 @@ def parse_json(text: str, source: str = "<string>") -> JsonScript:
         # "at end of input" has no position: report just after the last token.
         index = len(text.rstrip()) if at is None else at
         line = text.count("\n", 0, index) + 1
+        reason = midline_meta_command(text, index) or reason
         raise SqlSyntaxError(source, line, index - text.rfind("\n", 0, index), reason) from None
     except UnicodeEncodeError as exc:
         line = text.count("\n", 0, exc.start) + 1
@@ -154,7 +173,9 @@ def parse_json(text: str, source: str = "<string>") -> JsonScript:
             length = raw_statement.get("stmt_len") or (len(data) - start)
             start, length = _trim(data, start, length)
             statements.append(JsonStatement(kind, node, start, length, len(statements)))
-    return JsonScript(source, text, data, statements)
+    if found is None:
+        return JsonScript(source, text, data, statements)
+    return JsonScript(source, text, data, statements, found.meta_commands, found.copy_data)
 
 
 def _trim(data: bytes, start: int, length: int) -> tuple[int, int]:
