@@ -359,3 +359,30 @@ def test_json_report_has_the_documented_fields(project: Path) -> None:
     page = (Path(__file__).parents[2] / "docs" / "rules" / "report-format.md").read_text()
     for name, _, _ in (*REPORT_FIELDS, *FINDING_FIELDS, *AUDIT_FIELDS):
         assert f"| `{name}` |" in page
+
+
+def test_psql_meta_commands_are_notes_or_errors_and_the_rest_is_linted(tmp_path: Path) -> None:
+    dump = tmp_path / "dump.sql"
+    dump.write_text(
+        "\\restrict AbC123\nCREATE TABLE accounts (id int, email text);\n\\unrestrict AbC123\n",
+        encoding="utf-8",
+    )
+    report = json.loads(plimsoll(tmp_path, "db", "lint", "dump.sql", "-f", "json", check=1).stdout)
+    found = {(f["rule"], f["line"], f["severity"]) for f in report["findings"]}
+    assert ("psql-meta-command", 1, "info") in found and ("psql-meta-command", 3, "info") in found
+    assert any(rule == "require-primary-key" for rule, _, _ in found)  # line 2 was linted
+    assert not any(rule == "syntax-error" for rule, _, _ in found)
+    (tmp_path / "include.sql").write_text("\\i other.sql\nSELECT 1;\n", encoding="utf-8")
+    refused = json.loads(
+        plimsoll(tmp_path, "db", "lint", "include.sql", "-f", "json", check=1).stdout
+    )
+    [meta] = [f for f in refused["findings"] if f["rule"] == "psql-meta-command"]
+    assert meta["severity"] == "error" and "\\i" in meta["message"]
+    quiet = json.loads(
+        plimsoll(
+            tmp_path, "db", "lint", "include.sql", "-f", "json", "--ignore", "psql-meta-command"
+        ).stdout  # fmt: skip
+    )
+    assert not any(f["rule"] == "psql-meta-command" for f in quiet["findings"])
+    page = plimsoll(tmp_path, "db", "lint", "--explain", "psql-meta-command").stdout
+    assert page.startswith("# psql-meta-command")

@@ -29,3 +29,10 @@ def test_a_parse_error_names_the_file_and_line(tmp_path: Path) -> None:
     path.write_text("CREATE TABLE a (id int);\nCREATE TABLE (;\n")
     with pytest.raises(InputError, match=r"2_bad.up.sql:2"):
         plan_sql(path, 150000)
+
+
+def test_copy_from_stdin_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "3_rows.up.sql"
+    path.write_text("CREATE TABLE a (id int);\nCOPY a (id) FROM stdin;\n1\n2\n\\.\n")
+    with pytest.raises(InputError, match=r"3_rows.up.sql:2: COPY \.\.\. FROM stdin cannot run"):
+        plan_sql(path, 150000)

@@ -84,6 +84,14 @@ def plan_text(text: str, source: str, server_version: int) -> MigrationPlan:
         script = stripped
     reasons = []
     for statement in script.statements:
+        if statement.is_copy_from_stdin:
+            # Its rows would have to come from the client, and a migration is sent as one
+            # batch: refused here, at its line, rather than failing half-way on the server.
+            raise InputError(
+                f"{source}:{statement.start_line}: COPY ... FROM stdin cannot run in a "
+                "migration; insert the rows with INSERT, or put the COPY in the seeds folder "
+                "(`plimsoll db build --apply --seeds` loads it)"
+            )
         requirement = transaction_requirement(statement, server_version)
         if not requirement.in_transaction:
             reasons.append(f"line {statement.start_line}: {requirement.reason}")

@@ -214,6 +214,7 @@ def test_write_docs_writes_and_removes_stale_pages(tmp_path: Path) -> None:
         INDEX,
         "example-rule.md",
         "other-rule.md",
+        "psql-meta-command.md",
         "report-format.md",
         "syntax-error.md",
     ]

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from plimsoll.core.errors import ConfigError, UsageError
-from plimsoll.db.lint.findings import SYNTAX_ERROR
+from plimsoll.db.lint.findings import ENGINE_FINDINGS, PSQL_META_COMMAND, SYNTAX_ERROR
 from plimsoll.db.lint.registry import Registry
 from plimsoll.db.lint.rule import Rule, Severity
 from plimsoll.db.profiling.objectives import Operation, timed_operation
@@ -84,6 +84,12 @@ class Audit:
         """Whether files that do not parse are reported (unless ``syntax-error`` is ignored)."""
         return not any(entry["rule"] == SYNTAX_ERROR for entry in self.disabled)
 
+    @property
+    def reports_meta_commands(self) -> bool:
+        """Whether psql meta-command lines are reported (unless ``psql-meta-command`` is
+        ignored)."""
+        return not any(entry["rule"] == PSQL_META_COMMAND for entry in self.disabled)
+
     def as_dict(self) -> dict[str, Any]:
         """The audit trail as plain data."""
         return {
@@ -135,8 +141,8 @@ def _check_ids(
     (``ignoring`` is the audit then): silencing a rule that no longer exists is harmless,
     and a rule-package upgrade must not break CI over it, so it becomes a warning."""
     for rule_id in ids:
-        if rule_id == SYNTAX_ERROR:
-            continue  # the engine's own finding: it can be selected and ignored like a rule
+        if rule_id in ENGINE_FINDINGS:
+            continue  # the engine's own findings: selected and ignored like rules
         rule = registry.rules.get(rule_id)
         if rule is None:
             raise UsageError(f"{where}: {_unknown('rule', rule_id, registry.rules)}")
@@ -176,8 +182,9 @@ def compose(
 
     ``select``/``ignore`` come from the command line, ``config_select``/``config_ignore`` from
     the configuration: they act together, and errors and the audit trail say which named a
-    rule. ``syntax-error`` (the engine's finding) may be named too: ignored, files that do not
-    parse are not reported (the audit trail says so). ``config_libraries`` are the names of
+    rule. ``syntax-error`` and ``psql-meta-command`` (the engine's findings) may be named too:
+    ignored, files that do not parse (or psql meta-command lines) are not reported (the audit
+    trail says so). ``config_libraries`` are the names of
     ``libraries`` that the configuration gave (the others came from ``--library``), so an
     unknown one is reported under the right name; ``library_options`` are the options each
     library's rules share (``db.lint.library_options``); ``config_file`` is named in errors
@@ -197,11 +204,12 @@ def compose(
     ignored_by.update({rule_id: "--ignore" for rule_id in ignore})
     select = [*config_select, *select]
     ignore = [*config_ignore, *ignore]
-    if SYNTAX_ERROR in ignored_by:
-        audit.disabled.append(
-            {"rule": SYNTAX_ERROR, "reason": f"ignored by {ignored_by[SYNTAX_ERROR]}"}
-        )
-    select = [rule_id for rule_id in select if rule_id != SYNTAX_ERROR]
+    for engine_finding in ENGINE_FINDINGS:
+        if engine_finding in ignored_by:
+            audit.disabled.append(
+                {"rule": engine_finding, "reason": f"ignored by {ignored_by[engine_finding]}"}
+            )
+    select = [rule_id for rule_id in select if rule_id not in ENGINE_FINDINGS]
     chosen = _from_libraries(registry, libraries, strategy, audit, set(config_libraries), where)
     for rule_id in select:
         if rule_id not in chosen:

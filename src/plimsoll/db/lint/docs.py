@@ -30,7 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from plimsoll.core.errors import UsageError
-from plimsoll.db.lint.findings import SYNTAX_ERROR
+from plimsoll.db.lint.engine_findings import ENGINE_DOCS
 from plimsoll.db.lint.registry import BUILTIN_MODULES, Registry
 from plimsoll.db.lint.report_format import report_format_markdown
 from plimsoll.db.lint.rule import NoOptions, Rule
@@ -39,28 +39,6 @@ INDEX = "README.md"
 # The page of the JSON report's fields (pages are ``<id>.md``: no rule may be named
 # ``report-format``; the registry test of docs checks it).
 REPORT_FORMAT = "report-format.md"
-
-# The syntax-error finding is the engine's, not a rule's; it is documented like one so that
-# ``--explain syntax-error`` and the SARIF rule list can describe it.
-SYNTAX_ERROR_SUMMARY = "The file does not parse as PostgreSQL SQL."
-SYNTAX_ERROR_HELP = "Fix the statement: PostgreSQL's own parser rejects it."
-SYNTAX_ERROR_BODY = """\
-**Problem.** PostgreSQL's own parser (through pglast) rejects a statement of the file, so
-nothing in that file can be checked.
-
-**Why.** The migration would fail when it runs, and every rule is blind to the file until it
-parses. The other files are still linted.
-
-**Fix.** Correct the statement at the reported line and column. A dialect PostgreSQL does not
-speak (MySQL backticks, SQL Server brackets) or a template placeholder left unrendered are the
-usual causes.
-
-**Example.**
-
-```sql
--- a missing comma: syntax error at or near "name"
-CREATE TABLE users (id bigint PRIMARY KEY name text);
-```"""
 
 # ``name``: in an Options docstring starts the description of the field ``name``.
 _OPTION_MARKER = re.compile(r"``([A-Za-z_][A-Za-z0-9_]*)``\s*:")
@@ -300,16 +278,6 @@ def rule_markdown(
     return "\n".join(lines) + "\n"
 
 
-def syntax_error_markdown() -> str:
-    """The page of the engine's ``syntax-error`` finding."""
-    return (
-        f"# {SYNTAX_ERROR}\n\n{SYNTAX_ERROR_SUMMARY}\n\n| | |\n| --- | --- |\n"
-        "| Default severity | error |\n| PostgreSQL versions | all |\n"
-        "| Kind | engine (reported while parsing each file; cannot be disabled) |\n\n"
-        f"{SYNTAX_ERROR_BODY}\n\n**Remedy.** {SYNTAX_ERROR_HELP}\n"
-    )
-
-
 def _rule_row(rule: type[Rule]) -> str:
     """One index table row: the linked id, the default severity, the kind and the summary."""
     summary = rule.summary()
@@ -382,7 +350,10 @@ def index_markdown(registry: Registry) -> str:
             "",
             "| Rule | Severity | Kind | Summary |",
             "| --- | --- | --- | --- |",
-            f"| [{SYNTAX_ERROR}]({SYNTAX_ERROR}.md) | error | engine | {SYNTAX_ERROR_SUMMARY} |",
+            *(
+                f"| [{f.id}]({f.id}.md) | {f.severity} | engine | {f.summary} |"
+                for f in ENGINE_DOCS.values()
+            ),
             "",
             "## Reports",
             "",
@@ -405,7 +376,7 @@ def pages(registry: Registry) -> dict[str, str]:
         f"{rule_id}.md": rule_markdown(registry.rules[rule_id], memberships[rule_id], shared)
         for rule_id in sorted(registry.rules)
     }
-    out[f"{SYNTAX_ERROR}.md"] = syntax_error_markdown()
+    out.update({f"{f.id}.md": f.markdown() for f in ENGINE_DOCS.values()})
     out[REPORT_FORMAT] = report_format_markdown()
     out[INDEX] = index_markdown(registry)
     return out
@@ -433,11 +404,11 @@ def write_docs(directory: Path, registry: Registry) -> list[Path]:
 
 def explain(rule_id: str, registry: Registry) -> str:
     """The page of ``rule_id`` (``--explain``); UsageError with a did-you-mean when unknown."""
-    if rule_id == SYNTAX_ERROR:
-        return syntax_error_markdown()
+    if rule_id in ENGINE_DOCS:
+        return ENGINE_DOCS[rule_id].markdown()
     rule = registry.rules.get(rule_id)
     if rule is None:
-        known = [*registry.rules, SYNTAX_ERROR]
+        known = [*registry.rules, *ENGINE_DOCS]
         close = difflib.get_close_matches(rule_id, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(f"--explain: unknown rule {rule_id!r}{hint}")

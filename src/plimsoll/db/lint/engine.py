@@ -29,7 +29,7 @@ from plimsoll.db.lint.background import Background
 from plimsoll.db.lint.carried import Carried
 from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
-from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
+from plimsoll.db.lint.findings import ENGINE_FINDINGS, PSQL_META_COMMAND, SYNTAX_ERROR, Finding
 from plimsoll.db.lint.ignores import FileIgnores, read_ignores, unknown_ids
 from plimsoll.db.lint.known import KnownRelations
 from plimsoll.db.lint.overlay import DATABASE_SOURCE
@@ -40,6 +40,7 @@ from plimsoll.db.sqljson import JsonScript, parse_json
 
 if TYPE_CHECKING:
     from plimsoll.db.catalog import Catalog
+    from plimsoll.db.sqlfiles import MetaCommand
 
 # From this much SQL (characters), the catalog and the schema rules run in a forked child
 # while the statement rules run here: below it, the fork costs more than it saves.
@@ -312,6 +313,9 @@ def lint_sources(
                 continue
             statements += len(script.statements)
             linter.ignores[source.path] = read_ignores(script)
+            if audit.reports_meta_commands:
+                for command in script.meta_commands:
+                    linter.keep(_meta_command_finding(source.path, command))
             parsed.append((source, script))
         schema_job = None
         if linter.schema_rules and catalog_sources:
@@ -400,7 +404,7 @@ def _unknown_ignores(
     """A line for each inline ignore id that names no rule (with the closest id, if any)."""
     import difflib
 
-    known = {*known, SYNTAX_ERROR}
+    known = {*known, *ENGINE_FINDINGS}
     out = []
     for path, found in ignores.items():
         for line, rule in unknown_ids(found, known):
@@ -424,6 +428,34 @@ def lint_catalog(
         pg_version=pg_version,
         catalog_source="database",
         duration_seconds=time.perf_counter() - started,
+    )
+
+
+def _meta_command_finding(path: str, command: MetaCommand) -> Finding:
+    """A psql meta-command line of a file: left out of what is linted, and said so.
+
+    A note when plimsoll's build and migrator skip it (pg_dump's ``\\restrict``,
+    ``\\set ON_ERROR_STOP``); an error when they refuse it (``\\i``, ``\\c``): the file
+    would not run.
+    """
+    if command.harmless:
+        return Finding(
+            rule=PSQL_META_COMMAND,
+            severity=Severity.INFO,
+            message=f"psql meta-command {command.command} is not SQL: skipped, not linted",
+            help="Nothing to do: plimsoll's build and migrator skip it, and psql still runs it.",
+            file=path,
+            line=command.line,
+            column=command.column,
+        )
+    return Finding(
+        rule=PSQL_META_COMMAND,
+        severity=Severity.ERROR,
+        message=command.refusal(),
+        help="Remove it: plimsoll's build and migrator refuse a file that holds it.",
+        file=path,
+        line=command.line,
+        column=command.column,
     )
 
 

@@ -22,16 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from plimsoll.db.lint.docs import (
-    SYNTAX_ERROR_BODY,
-    SYNTAX_ERROR_HELP,
-    SYNTAX_ERROR_SUMMARY,
-    library_memberships,
-    rule_markdown,
-    syntax_error_markdown,
-)
+from plimsoll.db.lint.docs import library_memberships, rule_markdown
 from plimsoll.db.lint.engine import LintReport
-from plimsoll.db.lint.findings import SYNTAX_ERROR, Finding
+from plimsoll.db.lint.engine_findings import ENGINE_DOCS, EngineFinding
+from plimsoll.db.lint.findings import Finding
 from plimsoll.db.lint.registry import Registry
 from plimsoll.db.lint.rule import Rule, Severity
 
@@ -113,16 +107,16 @@ def _rule_descriptor(rule: type[Rule], libraries: list[str]) -> dict[str, Any]:
     return descriptor
 
 
-def _syntax_error_descriptor() -> dict[str, Any]:
-    """The reportingDescriptor of the engine's ``syntax-error`` finding."""
-    full = fit(f"{SYNTAX_ERROR_SUMMARY}\n\n{SYNTAX_ERROR_BODY}")
+def _engine_descriptor(finding: EngineFinding) -> dict[str, Any]:
+    """The reportingDescriptor of one of the engine's own findings (``syntax-error``, ...)."""
+    full = fit(f"{finding.summary}\n\n{finding.body}")
     return {
-        "id": SYNTAX_ERROR,
-        "name": "SyntaxError",
-        "shortDescription": {"text": SYNTAX_ERROR_SUMMARY},
+        "id": finding.id,
+        "name": finding.name,
+        "shortDescription": {"text": finding.summary},
         "fullDescription": {"text": plain_text(full), "markdown": full},
-        "help": {"text": SYNTAX_ERROR_HELP, "markdown": syntax_error_markdown()},
-        "defaultConfiguration": {"level": "error"},
+        "help": {"text": finding.help, "markdown": finding.markdown()},
+        "defaultConfiguration": {"level": level(Severity(finding.severity))},
         "properties": {"tags": [], "kind": "engine", "pgVersions": "all"},
     }
 
@@ -276,8 +270,8 @@ def to_sarif(
     ``fallback_file`` (the configuration naming the database) when one is given.
     """
     memberships = library_memberships(registry)
-    descriptors: list[dict[str, Any]] = [_syntax_error_descriptor()]
-    index: dict[str, int] = {SYNTAX_ERROR: 0}
+    descriptors = [_engine_descriptor(finding) for finding in ENGINE_DOCS.values()]
+    index = {finding_id: n for n, finding_id in enumerate(ENGINE_DOCS)}
     for rule_id in sorted(registry.rules):
         index[rule_id] = len(descriptors)
         descriptors.append(_rule_descriptor(registry.rules[rule_id], memberships[rule_id]))
