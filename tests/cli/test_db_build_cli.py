@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support.cli import plimsoll
+from tests.support.cli import COMMAND, ENV, plimsoll
 from tests.support.postgres import PgServer
 
 
@@ -180,3 +181,34 @@ def test_psql_files_build_and_their_errors_name_the_line(project: tuple[Path, st
         "plimsoll: error: db/schema/20_more.sql:2:1: psql meta-command \\i is not supported: "
     )
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_builds_at_once_take_turns_instead_of_dropping_each_other(
+    project: tuple[Path, str],
+) -> None:
+    root, name = project
+    command = [*COMMAND, "db", "build", "--apply", "--database", name, "-f", "json"]
+    runs = [
+        subprocess.Popen(
+            command, cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )  # fmt: skip
+        for _ in range(3)
+    ]
+    outcomes = [(run.wait(timeout=120), run.stderr.read() if run.stderr else "") for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    # The last build's database stands, marked: no build dropped another's mid-way.
+    dsn = (root / "plimsoll.toml").read_text().split('url = "', 1)[1].split('"', 1)[0]
+    assert _comment(dsn, name) is not None
+
+
+def test_output_is_written_whole_or_not_at_all(project: tuple[Path, str]) -> None:
+    root, _ = project
+    out = root / "build.sql"
+    out.write_text("previous\n")
+    (root / "build.d").mkdir()
+    failed = plimsoll(root, "db", "build", "-o", "build.d", check=2)
+    assert "--output build.d: cannot write" in failed.stderr
+    assert out.read_text() == "previous\n"
+    plimsoll(root, "db", "build", "-o", "build.sql")
+    assert out.read_text().startswith("-- plimsoll db build\n")
+    assert not [p for p in root.iterdir() if p.name.startswith(".build.")]

@@ -66,12 +66,13 @@ def _loaded(ctx: typer.Context, path: Path | None) -> LoadedConfig:
 
 
 def _write(path: Path, text: str) -> None:
+    from plimsoll.core.files import write_whole
+
     try:
-        # newline="" keeps LF line ends on every platform: the file is hashed as built.
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UsageError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
+        # Whole or not at all: a full disk leaves the previous script as it was.
+        write_whole(path, text)
+    except UsageError as exc:
+        raise UsageError(f"--output {exc}") from None
 
 
 def _seeds(loaded: LoadedConfig) -> BuiltSchema:
@@ -90,19 +91,28 @@ def _apply(
     force: bool,
 ) -> tuple[CreatedDatabase, ApplyReport]:
     # The db engine is imported by the commands that use it (start-up of every other command).
+    from plimsoll.db.build_lock import build_lock
     from plimsoll.db.builder import apply_schema, create_database
     from plimsoll.db.connection import resolve_url
 
     target = resolve_url(loaded, env)
-    created = create_database(target.url.get_secret_value(), database, force=force)
-    if created.dropped:
-        # Said before running, so it shows even when the build then fails.
-        how = " (--force: a build had not created it)" if created.forced else ""
+    server = target.url.get_secret_value()
+
+    def waiting() -> None:
         output.err_console().print(
-            f"[yellow]dropped the existing database {created.name}{how}[/yellow]",
-            soft_wrap=True,
+            "waiting for another plimsoll db build on this server to finish", soft_wrap=True
         )
-    return created, apply_schema(created.conninfo, built, seeds)
+
+    with build_lock(server, waiting):
+        created = create_database(server, database, force=force)
+        if created.dropped:
+            # Said before running, so it shows even when the build then fails.
+            how = " (--force: a build had not created it)" if created.forced else ""
+            output.err_console().print(
+                f"[yellow]dropped the existing database {created.name}{how}[/yellow]",
+                soft_wrap=True,
+            )
+        return created, apply_schema(created.conninfo, built, seeds)
 
 
 def _text_summary(built: BuiltSchema, written: Path | None, to_stderr: bool) -> None:
@@ -110,7 +120,8 @@ def _text_summary(built: BuiltSchema, written: Path | None, to_stderr: bool) -> 
     out = output.err_console() if to_stderr else output.console()
     where = f" -> {written}" if written is not None else ""
     out.print(
-        f"built {len(built.sources)} files, {len(built.statements)} statements from "
+        f"built {len(built.sources)} file{'' if len(built.sources) == 1 else 's'},"
+        f" {len(built.statements)} statement{'' if len(built.statements) == 1 else 's'} from "
         f"{built.label}, sha256 {built.sha256}{where}",
         soft_wrap=True,
         markup=False,
