@@ -167,6 +167,12 @@ def test_path_option_lints_that_project_from_elsewhere(project: Path) -> None:
     assert [(f["file"], f["line"]) for f in index] == [("db/migrations/0001_index.up.sql", 2)]
     missing = plimsoll(project.parent, "db", "lint", "-C", "nowhere", check=2)
     assert "nowhere: no such folder" in missing.stderr
+    # Relative PATHS are read from the -C folder, as if started there.
+    named = plimsoll(project.parent, "db", "lint", "-C", "svc", "db/migrations", "-f", "json",
+                     check=1)  # fmt: skip
+    assert [
+        (f["file"], f["line"]) for f in _findings(named, "require-concurrent-index-creation")
+    ] == [("db/migrations/0001_index.up.sql", 2)]
 
 
 def test_config_errors_exit_2_naming_the_file_and_key(project: Path) -> None:

@@ -102,7 +102,8 @@ def lint(
         ),
     ] = None,
     explain: Annotated[
-        str | None, typer.Option("--explain", help="Show a rule's documentation and exit.")
+        str | None,
+        typer.Option("--explain", metavar="RULE", help="Show a rule's documentation and exit."),
     ] = None,
     list_rules: Annotated[
         bool, typer.Option("--list-rules", help="List the rules and libraries and exit.")
@@ -144,6 +145,9 @@ def lint(
     threshold = fail_on or settings.fail_on
     if threshold not in ("error", "warning", "info"):
         raise UsageError(f"--fail-on: expected error, warning or info, not {threshold!r}")
+    if path is not None and paths:
+        # -C runs the command as if started there: relative PATHS are read from that folder.
+        paths = [p if p.is_absolute() else path / p for p in paths]
     report = _run(loaded, registry, paths, env, library, select, ignore, _major(pg_version))
     _keep_timings(loaded)
     _render(report, registry, fmt, loaded)
