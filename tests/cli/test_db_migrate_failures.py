@@ -105,19 +105,19 @@ def _hooks_of(trace: Any) -> list[dict[str, Any]]:
     return found
 
 
-def test_sigterm_cancels_the_running_migration_and_rolls_it_back(
-    pg_database: Any, tmp_path: Path
-) -> None:
-    root = _project(
-        tmp_path / "p",
-        pg_database.dsn,
-        {
-            "0001_a.up.sql": "CREATE TABLE a (id int);\n",
-            "0002_slow.up.sql": "CREATE TABLE b (id int);\nSELECT pg_sleep(30);\n",
-        },
-    )
+SLOW = {
+    "0001_a.up.sql": "CREATE TABLE a (id int);\n",
+    "0002_slow.up.sql": "CREATE TABLE b (id int);\nSELECT pg_sleep(30);\n",
+}
+
+
+def _interrupt_when_slow(
+    root: Path, dsn: str, signum: int, *args: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``db migrate up`` (with ``args``), send ``signum`` once it is in the slow
+    migration's pg_sleep, and return the finished process and how long it took to end."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "plimsoll", "db", "migrate", "up"],
+        [sys.executable, "-m", "plimsoll", "db", "migrate", "up", *args],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -125,7 +125,7 @@ def test_sigterm_cancels_the_running_migration_and_rolls_it_back(
         env={**os.environ, "CI": "true"},
     )
     deadline = time.monotonic() + 30
-    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
             busy = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
@@ -136,15 +136,26 @@ def test_sigterm_cancels_the_running_migration_and_rolls_it_back(
             time.sleep(0.05)
         else:
             proc.kill()
+            proc.communicate()
             pytest.fail("the migrator never reached the slow migration")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-        # Cancelled, not waited out: well before the 30 s sleep would end.
-        assert time.monotonic() - sent < 15
-        # SIGTERM's own status, as a shell reports it (SIGINT's would be 130).
-        assert proc.returncode == 128 + signal.SIGTERM, err
-        assert "interrupted" in err and "Traceback" not in err
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=20)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return done, time.monotonic() - sent
+
+
+def test_sigterm_cancels_the_running_migration_and_rolls_it_back(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, SLOW)
+    done, took = _interrupt_when_slow(root, pg_database.dsn, signal.SIGTERM)
+    # Cancelled, not waited out: well before the 30 s sleep would end.
+    assert took < 15
+    # SIGTERM's own status, as a shell reports it (SIGINT's would be 130).
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert "interrupted" in done.stderr and "Traceback" not in done.stderr
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
         left = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'plimsoll-migrator'"
         ).fetchone()
@@ -152,6 +163,38 @@ def test_sigterm_cancels_the_running_migration_and_rolls_it_back(
     assert _applied(pg_database.dsn) == ["0001"]
     with psycopg.connect(pg_database.dsn) as conn:
         assert conn.execute("SELECT to_regclass('b')").fetchone() == (None,)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_migration_is_recorded_and_reported_as_interrupted(
+    pg_database: Any, tmp_path: Path, signum: int
+) -> None:
+    from plimsoll.core.store import SqliteStore
+
+    root = _project(tmp_path / "p", pg_database.dsn, SLOW)
+    done, _ = _interrupt_when_slow(root, pg_database.dsn, signum, "-f", "json")
+    assert done.returncode == 128 + signum, done.stderr
+    shown = json.loads(done.stdout)
+    assert [s["version"] for s in shown["steps"]] == ["0001"]
+    assert shown["error"] == "interrupted"
+    # Not "succeeded": the run was stopped, whatever its hooks did.
+    assert shown["hook_trace"]["outcome"] == "interrupted"
+    assert _applied(pg_database.dsn) == ["0001"]
+    # In the store's history as a failed one would be: 0002 interrupted, after 0001 applied.
+    with SqliteStore(root / ".plimsoll" / "state.db") as store:
+        runs = store.migration_runs()
+    assert [(r.version, r.direction, r.outcome) for r in runs] == [
+        ("0002", "up", "interrupted"),
+        ("0001", "up", "applied"),
+    ]
+    interrupted = runs[0]
+    assert interrupted.error == (
+        "interrupted: the running statement was cancelled; 0002_slow rolled back"
+    )
+    assert interrupted.server_version and interrupted.server_version >= 100000
+    # It was stopped in its pg_sleep: it ran for a while, and ended after it started.
+    assert interrupted.finished_at >= interrupted.started_at
+    assert interrupted.duration_ms > 0
 
 
 @pytest.mark.parametrize(

@@ -422,9 +422,13 @@ def generate(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Write an empty up/down pair with the next version."""
+    """Write an empty up/down pair with the next version (both files, or neither).
+
+    The migrations folder must exist (`plimsoll db init` makes it), as for every other
+    migrate command.
+    """
     folder = _folder(_loaded(ctx, path))
-    existing = files.discover(folder) if folder.is_dir() else []
+    existing = files.discover(folder)
     version = files.next_version(existing, datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
     up_file, down_file = files.new_migration_files(folder, name, version)
     if fmt is Format.JSON:
@@ -456,7 +460,7 @@ def validate(
     than the newest applied one (out of order, unless db.out_of_order = true); without it
     nothing is connected to, so a pull-request check needs no database. Exit 1 on any of
     these; a file that starts like a migration but is not one, and a migration without a
-    down, are warnings.
+    down, are warnings. A migration file that cannot be read is bad input (exit 2).
     """
     if env is None:
         loaded = _loaded(ctx, path)
@@ -536,10 +540,14 @@ def _file_problem(file: Path) -> str | None:
     """
     from plimsoll.db.migration_plan import plan_text
 
+    # A file that cannot be read is bad input (exit 2), as it is for every migrate command;
+    # one that is not UTF-8 is a problem of the file, listed with the others.
     try:
         text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read: {exc}"
+    except UnicodeDecodeError as exc:
+        return f"{file}: not UTF-8 text (byte {exc.start})"
+    except OSError as exc:
+        raise files.unreadable(file, exc) from None
     if file.suffix == ".sql":
         try:
             # The server version only matters for ALTER TYPE ... ADD VALUE before 12.

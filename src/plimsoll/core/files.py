@@ -87,7 +87,7 @@ def _staged(path: Path, text: str) -> Path:
     else:
         raise FileExistsError(17, "no free temporary name", str(path))
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
             out.flush()
             # On disk before its name appears: a crash never leaves an empty migration.

@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from plimsoll.core.errors import ExitCode, InputError, PlimsollError, UsageError
+from plimsoll.core.files import create_all
 from plimsoll.db.checksums import ChecksumCache
 
 _NAME = re.compile(
@@ -146,17 +147,24 @@ def scan(folder: Path, cache: ChecksumCache | None = None) -> Scan:
 
     Dot-files, editor backups (``~``), names starting with ``_`` and files that neither end
     in ``.sql``/``.py`` nor start with a version (a README) are ignored. A ``.sql`` or ``.py``
-    whose name does not follow the pattern, a ``.down.sql`` without its ``.up.sql``, and two
-    migrations with one version are errors naming the files (exit 2). Any other name starting
-    with a version and ``_`` is :class:`Misnamed`.
+    whose name does not follow the pattern, a ``.down.sql`` without its ``.up.sql``, two
+    migrations with one version, a folder named as a migration, and a folder or file that
+    cannot be read (the up files and modules are read for their checksums) are errors
+    naming the file (exit 2). Any other name starting with a version and ``_`` is
+    :class:`Misnamed`.
     """
-    if not folder.is_dir():
-        raise InputError(f"{folder}: migrations folder not found (run `plimsoll db init`)")
+    require_folder(folder)
     # version key -> label -> suffix -> file: a version claimed by two labels is an error.
     found: dict[tuple[int, ...], dict[str, dict[str, Path]]] = {}
     misnamed: list[Misnamed] = []
+    try:
+        # scandir: whether an entry is a folder comes with its name, without a stat each.
+        with os.scandir(folder) as listing:
+            entries = {entry.name: entry for entry in listing}
+    except OSError as exc:
+        raise unreadable(folder, exc) from None
     # Sorting names, not Path objects: a folder of thousands of migrations is listed often.
-    for entry in sorted(os.listdir(folder)):
+    for entry in sorted(entries):
         if entry.startswith((".", "_")) or entry.endswith("~"):
             continue
         match = _NAME.match(entry)
@@ -166,6 +174,8 @@ def scan(folder: Path, cache: ChecksumCache | None = None) -> Scan:
             if _LOOKS_LIKE.match(entry):
                 misnamed.append(Misnamed(folder / entry, _why_misnamed(entry)))
             continue
+        if _is_folder(entries[entry]):
+            raise InputError(f"{folder / entry}: is a folder, not a migration file")
         label = f"{match['version']}_{match['name']}"
         slot = found.setdefault(version_key(match["version"]), {})
         slot.setdefault(label, {})[match["suffix"]] = folder / entry
@@ -183,6 +193,35 @@ def scan(folder: Path, cache: ChecksumCache | None = None) -> Scan:
     if cache is not None:
         cache.save()
     return Scan(tuple(found_migrations), tuple(misnamed))
+
+
+def require_folder(folder: Path) -> None:
+    """Raise InputError (exit 2) when the migrations folder does not exist."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: migrations folder not found (run `plimsoll db init`)")
+
+
+def unreadable(path: Path, exc: OSError) -> InputError:
+    """The error for a migration file or folder that cannot be read: the file and why, one line."""
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{path}: is a folder, not a migration file")
+    return InputError(f"{path}: cannot read: {exc.strerror or exc}")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a migration file; InputError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder entry is a folder (or a link to one); False when it cannot tell."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False  # reading it will say what is wrong
 
 
 def _why_misnamed(entry: str) -> str:
@@ -207,11 +246,14 @@ def _duplicate(labels: Mapping[str, Mapping[str, Path]]) -> None:
 
 def _file_checksum(path: Path, cache: ChecksumCache | None) -> str:
     if cache is None:
-        return checksum(path.read_bytes())
-    stat = path.stat()
+        return checksum(read_bytes(path))
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     known = cache.get(path, stat)
     if known is None:
-        known = checksum(path.read_bytes())
+        known = checksum(read_bytes(path))
         cache.put(path, stat, known)
     return known
 
@@ -222,7 +264,7 @@ def _migration(label: str, files: Mapping[str, Path], cache: ChecksumCache | Non
         raise InputError(f"duplicate migration version {version}: {label} is both SQL and Python")
     if ".py" in files:
         up = files[".py"]
-        data = up.read_bytes()
+        data = read_bytes(up)
         has_down = defines_function(data.decode("utf-8", "replace"), "down")
         return Migration(version, name, Kind.PYTHON, up, None, checksum(data), has_down)
     if ".up.sql" not in files:
@@ -423,17 +465,34 @@ def next_version(migrations: Sequence[Migration], now: str | None = None) -> str
     return str(head).zfill(width)
 
 
-def new_migration_files(folder: Path, name: str, version: str) -> tuple[Path, Path]:
-    """Write an empty up and down pair for ``name``; refuses a bad name or an existing version."""
+def new_migration_files(
+    folder: Path,
+    name: str,
+    version: str,
+    up_text: str | None = None,
+    down_text: str | None = None,
+) -> tuple[Path, Path]:
+    """Write the up and down pair of ``name`` (empty ones, with a comment, by default).
+
+    Both files or neither (see :func:`plimsoll.core.files.create_all`): a write that fails
+    (a full disk, a read-only folder) is a UsageError naming the file, and leaves no half
+    pair that ``up`` would apply without its down. ``folder`` is created when missing.
+    Refuses a bad name or an existing file.
+    """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-]*", name):
         raise UsageError(f"migration name {name!r}: use letters, digits, '_' and '-'")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot create: {exc.strerror or exc}") from None
     up = folder / f"{version}_{name}.up.sql"
     down = folder / f"{version}_{name}.down.sql"
-    if up.exists() or down.exists():
-        raise UsageError(f"{up} already exists")
-    up.write_text(f"-- {version}_{name}: up\n", encoding="utf-8")
-    down.write_text(
-        f"-- {version}_{name}: down (undo what the up migration does)\n", encoding="utf-8"
+    create_all(
+        {
+            up: f"-- {version}_{name}: up\n" if up_text is None else up_text,
+            down: f"-- {version}_{name}: down (undo what the up migration does)\n"
+            if down_text is None
+            else down_text,
+        }
     )
     return up, down

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,6 +56,13 @@ if TYPE_CHECKING:
     from plimsoll.db.sql import QualifiedName, Statement
 
 log = get_logger(__name__)
+
+APPLIED = "applied"
+"""The outcome of a migration run that applied or reverted its migration (store, trace)."""
+FAILED = "failed"
+"""The outcome of a run, or a migration, that failed: rolled back, later ones not run."""
+INTERRUPTED = "interrupted"
+"""The outcome of a run, or a migration, stopped by Ctrl-C or SIGTERM."""
 
 
 class MigrationError(PlimsollError):
@@ -178,7 +186,11 @@ class StepResult:
 
 @dataclass
 class RunReport:
-    """What a run did."""
+    """What a run did.
+
+    ``hook_trace`` is the JSON trace of the run's hooks; its ``outcome`` is the run's when
+    the run failed or was interrupted (``failed``, ``interrupted``), else its hooks'.
+    """
 
     direction: str
     steps: list[StepResult] = field(default_factory=list)
@@ -403,7 +415,7 @@ class Migrator:
             # Kept in memory and written once per run (below): `plimsoll db slo` reads them.
             record_timing(None, Operation.HOOK_EXECUTION, trace.duration_ms / 1000)
 
-    def _on_error(self, direction: str, migration: str | None, error: BaseException) -> None:
+    def _on_error(self, direction: str, migration: str | None, error: str) -> None:
         """Run the on_error hooks; the error being handled stays what the run reports."""
         context = ErrorContext(
             phase=DbPhase.ON_ERROR,
@@ -411,7 +423,7 @@ class Migrator:
             direction=direction,
             database=self._database,
             migration=migration,
-            error=str(error),
+            error=error,
         )
         self._phase_after_failure(context)
 
@@ -517,7 +529,7 @@ class Migrator:
                 labels = tuple(m.label for m in plan)
                 self._phase(self._run_context(DbPhase.AFTER_VALIDATION, direction, labels))
             except PlimsollError as exc:
-                self._on_error(direction, None, exc)
+                self._on_error(direction, None, str(exc))
                 raise
             out_of_order = {m.key for m in late}
             for migration in plan:
@@ -530,29 +542,30 @@ class Migrator:
                         extra={"event": "migration_out_of_order", "migration": migration.label},
                     )
                 report.steps.append(step)
-        except BaseException:
-            self._cleanup(direction, labels, report, failing=True)
+        except BaseException as exc:
+            self._cleanup(direction, labels, report, failed=_outcome_of(exc))
             raise
-        self._cleanup(direction, labels, report, failing=False)
+        self._cleanup(direction, labels, report, failed=None)
         return report
 
     def _cleanup(
-        self, direction: str, labels: tuple[str, ...], report: RunReport, *, failing: bool
+        self, direction: str, labels: tuple[str, ...], report: RunReport, *, failed: str | None
     ) -> None:
         """Run the cleanup hooks and close the run's trace.
 
-        After a failure (``failing``) a failing cleanup hook is logged, not raised: the error
-        the run reports, and its exit code, stay those of what failed first.
+        After a failure (``failed``: how the run ended, ``failed`` or ``interrupted``) a
+        failing cleanup hook is logged, not raised: the error the run reports, and its exit
+        code, stay those of what failed first; the trace's outcome is the run's.
         """
         context = self._run_context(DbPhase.CLEANUP, direction, labels)
         try:
-            if failing:
+            if failed is not None:
                 self._phase_after_failure(context)
             else:
                 self._phase(context)
         finally:
             if self._run_hooks is not None:
-                report.hook_trace = self._run_hooks.trace.to_json()
+                report.hook_trace = _trace_json(self._run_hooks, failed)
             self._run_hooks = None
             if self.store is not None:
                 flush_timings(self.store)
@@ -636,7 +649,13 @@ class Migrator:
             def validate() -> list[files.Migration]:
                 found = list(self.scan().migrations)
                 self._refuse_drift(found, applied, allow_changed)
-                return files.plan_down(found, applied, steps=steps, target=target)
+                plan = files.plan_down(found, applied, steps=steps, target=target)
+                # The scan read the up files; a down file that cannot be read stops the run
+                # here, before anything is reverted, not after the migrations before it.
+                for migration in plan:
+                    if migration.down is not None:
+                        files.read_bytes(migration.down)
+                return plan
 
             return self._run_plan(conn, validate, report)
 
@@ -674,11 +693,16 @@ class Migrator:
         started = time.time()
         try:
             step, sizes = self._apply(conn, migration, direction)
-        except PlimsollError as exc:
-            self._remember(migration, direction, started, None, (), str(exc), conn)
-            self._on_error(direction, migration.label, exc)
+        except (PlimsollError, KeyboardInterrupt) as exc:
+            # Ctrl-C, or SIGTERM taken as one: the running statement was cancelled, and the
+            # migration rolled back (see _interrupted); recorded as a failure is, for risk
+            # prediction and the history, and the on_error hooks told.
+            outcome = _outcome_of(exc)
+            error = _interrupted(exc, migration) if outcome == INTERRUPTED else str(exc)
+            self._remember(migration, direction, started, None, (), error, conn, outcome=outcome)
+            self._on_error(direction, migration.label, error)
             if self._run_hooks is not None:
-                report.hook_trace = self._run_hooks.trace.to_json()
+                report.hook_trace = _trace_json(self._run_hooks, outcome)
             raise
         self._remember(migration, direction, started, step, sizes, None, conn)
         if self._run_hooks is not None:
@@ -847,10 +871,13 @@ class Migrator:
         sizes: Sizes,
         error: str | None,
         conn: psycopg.Connection[Any],
+        *,
+        outcome: str = FAILED,
     ) -> None:
         """Record the run in the store (risk prediction learns from these); never fails a run.
 
-        ``sizes`` are the sizes of the tables the migration touched, just after it.
+        ``sizes`` are the sizes of the tables the migration touched, just after it. The
+        outcome is ``applied`` with a ``step``, else ``outcome`` (failed or interrupted).
         """
         if self.store is None:
             return
@@ -863,7 +890,7 @@ class Migrator:
             started_at=started,
             finished_at=finished,
             duration_ms=step.duration_ms if step else int((finished - started) * 1000),
-            outcome="applied" if step is not None else "failed",
+            outcome=APPLIED if step is not None else outcome,
             error=error,
             server_version=conn.info.server_version,
             tables=sizes,
@@ -960,6 +987,12 @@ class Migrator:
                     f"{failed.message}; {migration.label} ran outside a transaction "
                     f"({plan.reason}): statements before this one stay applied"
                 ) from None
+            except KeyboardInterrupt as exc:
+                exc.add_note(
+                    f"{migration.label} ran outside a transaction ({plan.reason}): statements"
+                    " before the cancelled one stay applied"
+                )
+                raise
             finally:
                 conn.execute("RESET lock_timeout")
                 conn.execute("RESET statement_timeout")
@@ -1064,6 +1097,30 @@ class Migrator:
             spent += time.perf_counter() - clock
             self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
         return int(spent * 1000)
+
+
+def _outcome_of(error: BaseException) -> str:
+    """How a run or migration that raised ``error`` ended: interrupted or failed."""
+    return INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED
+
+
+def _interrupted(error: BaseException, migration: files.Migration) -> str:
+    """What is recorded for an interrupted migration: what became of it."""
+    notes = [str(note) for note in getattr(error, "__notes__", ()) if str(note).strip()]
+    undone = "; ".join(notes) or f"{migration.label} rolled back"
+    return f"interrupted: the running statement was cancelled; {undone}"
+
+
+def _trace_json(run: HookRun, failed: str | None) -> str:
+    """The run's hook trace as JSON, its ``outcome`` the run's when the run did not succeed.
+
+    The trace alone says how its hooks' phases went: every hook can succeed in a run whose
+    migration failed or was interrupted, and the report must not then say "succeeded".
+    """
+    document = run.trace.to_dict()
+    if failed is not None:
+        document["outcome"] = failed
+    return json.dumps(document, indent=2)
 
 
 def _ms_since(clock: float) -> int:
