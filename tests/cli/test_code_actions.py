@@ -82,13 +82,19 @@ def test_notify_and_comment_actions_deliver(
     assert "<= 2" not in sent["body"] and "passed" not in sent["body"]
     commit = git_repo.git("rev-parse", "HEAD")[:7]
     assert sent["title"] == f"plimsoll: 1 code threshold crossed at {commit}"
-    assert sent["body"].startswith(f"### ⚠️ 1 code threshold crossed at {commit}\n")
+    # The title is the heading: the body is the table, not the heading again.
+    assert sent["body"].startswith("| | Rule | Actual |")
+    assert "code threshold crossed" not in sent["body"]
     assert sent["fields"]["crossed"] == 1 and sent["fields"]["gate"] == "passed"
     comments = http_recorder.github_comments[("acme/service", 7)]
     assert len(comments) == 1
     assert "`complexity.max <= 2`" in comments[0]["body"]
     assert "<= 3" not in comments[0]["body"]
-    assert "1 code threshold crossed" in comments[0]["body"]
+    # One heading: the comment's title, not the title and then the body's heading again.
+    body = comments[0]["body"]
+    assert body.startswith(f"### plimsoll: 1 code threshold crossed at {commit}\n")
+    assert body.count("code threshold crossed") == 1
+    assert body.count("### ") == 1
     posts = http_recorder.requests_to("/repos/acme/service/issues/7/comments", "POST")
     assert posts[0].header("Authorization") in (
         "token s3cr3t-token-value",
@@ -211,7 +217,7 @@ retries = 0
     commit = git_repo.git("rev-parse", "HEAD")[:7]
     assert email.message["Subject"].endswith(f"plimsoll: 1 code threshold crossed at {commit}")
     text = email.text
-    assert f"1 code threshold crossed at {commit}" in text
+    assert "| ⚠️ | `complexity.max <= 3` |" in text
     assert "complexity.max <= 3" in text
     assert "<= 2" not in text and "thresholds passed" not in text
 
@@ -242,3 +248,100 @@ def test_each_notify_rule_reaches_only_its_own_channels(
         assert rule in payload["body"]
         other = "complexity.max <= 2" if name == "a" else "complexity.max <= 3"
         assert other not in payload["body"]
+
+
+def _actions_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, api: str) -> None:
+    """The environment of a GitHub Actions run on pull request 9 of acme/service."""
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 9}}))
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/service")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+    monkeypatch.setenv("GITHUB_API_URL", api)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+NOTIFY_ONLY = (
+    '[tool.plimsoll.code]\npaths = ["src"]\ncollectors = ["complexity"]\n\n'
+    "[[tool.plimsoll.code.thresholds]]\n"
+    'metric = "complexity.max"\nop = "<="\nvalue = 3\naction = "notify"\n'
+)
+NOTIFY_AND_COMMENT = (
+    NOTIFY_ONLY + "\n[[tool.plimsoll.code.thresholds]]\n"
+    'metric = "complexity.max"\nop = "<="\nvalue = 2\naction = "comment"\n'
+)
+
+
+def test_a_notify_rule_with_no_channel_is_a_warning_not_the_pull_request_comment(
+    git_repo: GitRepo,
+    http_recorder: HttpRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """No channel configured: the comment rule uses the run's pull request, and the notify
+    rule, which has nowhere to go, is a warning (never posted there, then overwritten)."""
+    _actions_env(monkeypatch, tmp_path, http_recorder.url)
+    git_repo.commit("gate", {"pyproject.toml": NOTIFY_AND_COMMENT, "src/demo/t.py": TANGLED})
+    done = plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json")
+    out = json.loads(done.stdout)
+    assert out["notified"] == ["github-pull-request: delivered"]
+    posts = http_recorder.requests_to("/repos/acme/service/issues/9/comments", "POST")
+    assert len(posts) == 1  # one comment, posted once: nothing to overwrite
+    (comment,) = http_recorder.github_comments[("acme/service", 9)]
+    assert "`complexity.max <= 2`" in comment["body"]
+    assert "complexity.max <= 3" not in comment["body"]
+    [warning] = out["notify_warnings"]
+    assert "notify rule 'complexity.max <= 3' was not sent" in warning
+    assert "notify.default_channels" in warning and "channels" in warning
+    assert f"warning: {warning}" in done.stderr
+
+
+def test_a_lone_notify_rule_with_nowhere_to_go_warns(git_repo: GitRepo) -> None:
+    config = NOTIFY_ONLY
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/t.py": TANGLED})
+    plimsoll(git_repo.path, "code", "collect", "--format", "json")
+    done = plimsoll(git_repo.path, "code", "validate")
+    assert "warning: notify rule 'complexity.max <= 3' was not sent" in done.stderr
+    assert "notified" not in done.stdout
+    out = json.loads(plimsoll(git_repo.path, "code", "validate", "--format", "json").stdout)
+    assert out["notified"] == [] and len(out["notify_warnings"]) == 1
+
+
+def test_notify_default_channels_are_where_a_rule_without_channels_goes(
+    git_repo: GitRepo, http_recorder: HttpRecorder
+) -> None:
+    hooks = "".join(
+        f'[tool.plimsoll.notify.channels.{name}]\nkind = "webhook"\n'
+        f'url = "{http_recorder.url}/{name}"\nretries = 0\n\n'
+        for name in ("team", "other")
+    )
+    config = NOTIFY_ONLY + '\n[tool.plimsoll.notify]\ndefault_channels = ["team"]\n\n' + hooks
+    git_repo.commit("gate", {"pyproject.toml": config, "src/demo/t.py": TANGLED})
+    out = json.loads(
+        plimsoll(git_repo.path, "code", "collect", "--validate", "--format", "json").stdout
+    )
+    assert out["notified"] == ["team: delivered"] and out["notify_warnings"] == []
+    assert len(http_recorder.requests_to("/team", "POST")) == 1
+    assert http_recorder.requests_to("/other", "POST") == []
+
+
+def test_a_failed_push_still_says_where_the_record_was_stored(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    repo.commit(
+        "init",
+        {
+            "pyproject.toml": '[tool.plimsoll.code]\npaths = ["src"]\ncollectors = ["stats"]\n',
+            "src/a.py": GOOD,
+        },
+    )
+    repo.git("remote", "add", "origin", str(tmp_path / "gone.git"))
+    done = plimsoll(repo.path, "code", "collect", "--push", check=3)
+    stored = [ln for ln in done.stdout.splitlines() if ln.startswith("stored history/")]
+    assert len(stored) == 1 and stored[0].endswith("on branch code-metrics")
+    path = stored[0].split()[1]
+    assert path in repo.git("ls-tree", "-r", "--name-only", "code-metrics").splitlines()
+    assert "plimsoll: error: git push failed" in done.stderr
+    out = plimsoll(repo.path, "code", "collect", "--push", "--format", "json", check=3)
+    data = json.loads(out.stdout)  # one JSON document: the result, with the push's error
+    assert len(data["stored"]) == 1 and data["pushed"] is False
+    assert data["push"]["error"].startswith("git push failed")

@@ -161,7 +161,8 @@ def test_history_show_diff_trend(project: GitRepo) -> None:
     second = project.commit("more", {"src/demo/tangled.py": TANGLED})
     plimsoll(project.path, "code", "collect")
     history = json.loads(plimsoll(project.path, "code", "history", "--format", "json").stdout)
-    assert [h["commit"] for h in history] == [second[:7], first[:7]]
+    assert [h["commit"] for h in history] == [second, first]
+    assert [h["commit_short"] for h in history] == [second[:7], first[:7]]
     # Piped, the table is not folded to 80 columns: each file name stays whole on its line.
     table = plimsoll(project.path, "code", "history").stdout
     assert all(h["path"] in table for h in history), table
@@ -349,7 +350,7 @@ def test_migrate_rewrites_old_records(project: GitRepo) -> None:
     stored = json.loads(
         project.git("show", "code-metrics:history/2024_01_02_03_04_05__abc1234__unknown.json")
     )
-    assert stored["schema_version"] == "1.2"
+    assert stored["schema_version"] == "1.3"
     assert stored["metrics"] == old["metrics"]
 
 
@@ -476,8 +477,9 @@ def test_collect_in_a_monorepo_project(git_repo: GitRepo) -> None:
     assert record["collector_errors"] == {}
     assert sorted(record["metrics"]["stats"]["per_file"]) == ["app/__init__.py", "app/good.py"]
     assert record["package_version"] == "3.1.0"
-    # The history branch is the repository's, written from the subfolder too.
-    assert "latest.json" in _branch_files(git_repo)
+    assert record["project_path"] == "svc"
+    # The history branch is the repository's, the project's own: code-metrics-<folder>.
+    assert "latest.json" in _branch_files(git_repo, "code-metrics-svc")
     # Backfill resolves the same way in its temporary worktree.
     git_repo.commit("more", {"svc/app/more.py": GOOD})
     done = plimsoll(

@@ -99,7 +99,7 @@ def test_fresh_clone_gates_on_the_remote_history_and_pushes_a_fast_forward(
     ci = clone(origin, tmp_path / "ci")
     assert ci.git("branch", "--list", "code-metrics") == ""
     listed = as_json(plimsoll(ci.path, "code", "history", "--format", "json"))
-    assert [h["commit"] for h in listed] == [first[:7]]
+    assert [h["commit_short"] for h in listed] == [first[:7]]
     ci.commit("two", {"pkg/m.py": "def f(x):\n    return x\n\n\ndef g(x):\n    return x\n"})
     # The same gate as in the original repository: the new lines fail it against the
     # remote's record of the parent commit.
@@ -184,7 +184,7 @@ def test_same_second_backfill_orders_by_commit_and_validate_uses_heads_record(
     assert sorted(s[:7] for s in shas) != [s[:7] for s in shas]  # the names alone would misorder
     plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD")
     listed = as_json(plimsoll(repo.path, "code", "history", "--format", "json"))
-    assert [h["commit"] for h in listed] == [s[:7] for s in reversed(shas)]
+    assert [h["commit"] for h in listed] == list(reversed(shas))
     latest = json.loads(repo.git("show", "code-metrics:latest.json"))
     assert latest["commit_sha"] == shas[-1]
     points = as_json(plimsoll(repo.path, "code", "trend", "stats.totals.functions", "-f", "json"))
@@ -253,7 +253,7 @@ def test_message_lines_stay_whole_at_80_columns(tmp_path: Path) -> None:
     assert GitRepo(origin).git("rev-parse", branch) == tip
     assert stored["commit_sha"] == repo.git("rev-parse", "HEAD")
     header = [line for line in lines if line.startswith(stored["commit_sha"][:10])]
-    assert len(header) == 1 and header[0].endswith(", 1 files")
+    assert len(header) == 1 and header[0].endswith(", 1 file")
 
 
 # -- 8. round-2 review: retention, validation and history reporting --------------------------
@@ -387,12 +387,12 @@ def test_backfill_collects_merged_side_branches_and_says_what_it_skipped(tmp_pat
     merge = repo.git("rev-parse", "HEAD")
     done = plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD")
     listed = {h["commit"] for h in as_json(plimsoll(repo.path, "code", "history", "-f", "json"))}
-    assert listed == {side[:7], main[:7], merge[:7]}  # the side-branch commit too
+    assert listed == {side, main, merge}  # the side-branch commit too
     assert "collected 3 of the 3 commit(s)" in done.stdout
     # The file that does not parse is named once (not once per collector or per commit).
     warnings = [ln for ln in done.stderr.splitlines() if "pkg/broken.py" in ln]
     assert len(warnings) == 1, done.stderr
-    assert "warning: skipped pkg/broken.py in 2 commits" in warnings[0]
+    assert "skipped pkg/broken.py in 2 commits" in warnings[0]
     assert "does not parse: line 1" in warnings[0]
     again = plimsoll(repo.path, "code", "collect", "--rev", f"{root}..HEAD")
     assert "collected 0 of the 3 commit(s)" in again.stdout
@@ -407,7 +407,9 @@ def test_collect_warns_about_a_file_that_does_not_parse(tmp_path: Path) -> None:
     repo.write("pkg/broken.py", "def broken(:\n")
     done = plimsoll(repo.path, "code", "collect")
     lines = [ln for ln in done.stderr.splitlines() if "broken.py" in ln]
-    assert lines == ["warning: skipped pkg/broken.py: does not parse: line 1 invalid syntax"]
+    assert lines == [
+        "warning: complexity, stats skipped pkg/broken.py: does not parse: line 1 invalid syntax"
+    ]
     data = as_json(plimsoll(repo.path, "code", "collect", "--no-store", "-f", "json"))
     assert [s["path"] for s in data["skipped_files"]] == ["pkg/broken.py"]
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 import typer.main
@@ -26,17 +24,6 @@ def _commands() -> list[tuple[str, ...]]:
 
 
 COMMANDS = _commands()
-
-
-@pytest.fixture(autouse=True)
-def _logging_left_as_it_was() -> Iterator[None]:
-    # The app configures plimsoll's logger with a handler on CliRunner's stderr, closed once
-    # the invocation ends: later tests of this process must not log through it.
-    logger = logging.getLogger("plimsoll")
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:] = saved[0]
-    logger.propagate, logger.level = saved[1], saved[2]
 
 
 def _help(path: tuple[str, ...]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,40 @@ def test_topological_order_puts_parents_first_among_commits_of_one_second(
     assert git.topological_order([*shuffled, missing, "not-a-sha"], since) == shas
     assert git_repo.git("rev-list", "--reverse", "HEAD").split() == shas
     assert git.topological_order([], since) == []
+
+
+def _remote_ahead(tmp_path: Path) -> tuple[Git, Path, str]:
+    """A clone whose remote has moved on: (the clone, its tracking ref's file, the new tip)."""
+    remote = tmp_path / "remote.git"
+    seed = make_repo(tmp_path / "seed")
+    seed.commit("first")
+    GitRepo(tmp_path).git("clone", "-q", "--bare", str(seed.path), str(remote))
+    clone = make_repo(tmp_path / "clone")
+    clone.git("remote", "add", "origin", str(remote))
+    clone.git("fetch", "-q", "origin")
+    seed.git("push", "-q", str(remote), "main")  # nothing new yet
+    tip = seed.commit("second")
+    seed.git("push", "-q", str(remote), "main")
+    return Git.open(clone.path), clone.path / ".git/refs/remotes/origin/main.lock", tip
+
+
+def test_fetch_retries_while_another_fetch_holds_the_ref(tmp_path: Path) -> None:
+    """Two plimsolls fetching into one clone: git's "cannot lock ref" is tried again."""
+    git, lock, tip = _remote_ahead(tmp_path)
+    lock.write_text("held by another fetch\n")
+    release = threading.Timer(0.3, lock.unlink)
+    release.start()
+    try:
+        git.fetch("origin", "+refs/heads/main:refs/remotes/origin/main")
+    finally:
+        release.join()
+    assert git.rev_parse("refs/remotes/origin/main") == tip
+
+
+def test_fetch_gives_up_when_the_ref_stays_locked(tmp_path: Path) -> None:
+    git, lock, _ = _remote_ahead(tmp_path)
+    lock.write_text("held for good\n")
+    with pytest.raises(GitError, match="git fetch failed: .*(cannot lock ref|Unable to create)"):
+        git.fetch("origin", "+refs/heads/main:refs/remotes/origin/main", attempts=2)
+    with pytest.raises(GitError, match="git fetch failed"):
+        git.fetch(str(tmp_path / "no-such-remote"), "+refs/heads/main:refs/remotes/x/main")

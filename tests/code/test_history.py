@@ -255,7 +255,10 @@ def test_migrate_all_reports_an_invalid_record_at_the_current_version(git_repo: 
     # The path is named once per line, not again inside the reason.
     assert f"cannot migrate {bad_path}: record field 'metrics'" in text
     assert text.count(bad_path) == 1
-    assert text.splitlines()[-1] == "0 would migrate, 1 already at 1.2, 2 unreadable"
+    assert (
+        text.splitlines()[-1]
+        == f"0 would migrate, 1 already at {CURRENT_SCHEMA_VERSION}, 2 unreadable"
+    )
 
 
 def test_commit_adds_and_deletes_in_one_commit_and_recomputes_latest(git_repo: GitRepo) -> None:

@@ -92,6 +92,7 @@ def test_to_dict_has_exactly_the_documented_fields() -> None:
         "commit_sha",
         "commit_message",
         "branch",
+        "project_path",
         "package_version",
         "python_version",
         "plimsoll_version",
@@ -190,6 +191,18 @@ def test_each_step_adds_its_fields() -> None:
     assert step_1_2["schema_version"] == "1.2"
     assert {"branch", "worktree_dirty", "detached_head", "collector_errors"} <= set(step_1_2)
     assert "plimsoll_version" in step_1_2
+    assert "project_path" not in step_1_2
+    step_1_3 = MIGRATIONS["1.2"][1](step_1_2)
+    assert step_1_3["schema_version"] == "1.3"
+    # Which project of a monorepo wrote an older record is unknown, never guessed.
+    assert step_1_3["project_path"] is None
+
+
+def test_a_record_carries_its_project_path() -> None:
+    record = make_record(project_path="services/api")
+    again = Record.from_json(record.to_json())
+    assert again.project_path == "services/api"
+    assert again.to_dict()["project_path"] == "services/api"
 
 
 def test_a_1_1_record_keeps_its_package_version() -> None:

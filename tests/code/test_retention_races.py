@@ -22,7 +22,13 @@ import pytest
 
 from plimsoll.code import retention
 from plimsoll.code.history import History, HistoryEntry
-from plimsoll.code.record import LATEST_PATH, Record, record_filename, record_path
+from plimsoll.code.record import (
+    CURRENT_SCHEMA_VERSION,
+    LATEST_PATH,
+    Record,
+    record_filename,
+    record_path,
+)
 from plimsoll.code.retention import plan_compress, plan_prune
 from tests.support.gitrepo import GitRepo
 
@@ -201,7 +207,7 @@ def test_migrate_losing_to_prune_does_not_bring_deleted_records_back(git_repo: G
     survivors = {d.path for d in expected.keep}
     assert {m.path for m in report.migrated} == survivors
     assert {p for p in files_on(history) if p.startswith("history/")} == survivors
-    assert all(r.schema_version == "1.2" for r in history.load_all())
+    assert all(r.schema_version == CURRENT_SCHEMA_VERSION for r in history.load_all())
 
 
 # -- real concurrent processes ---------------------------------------------------------------

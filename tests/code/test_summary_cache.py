@@ -54,10 +54,18 @@ def test_difference_drops_floating_point_noise() -> None:
     assert summary.difference({"x": 1e-9}, {"x": 3e-9})[0][3] == 2e-9
 
 
-def test_skipped_files_are_named_once_with_the_first_reason() -> None:
+def test_skipped_files_name_the_collectors_and_each_reason() -> None:
     metrics = {
         "stats": {"skipped_files": [{"path": "a.py", "error": "does not parse: line 1 x"}]},
+        "debt": {"skipped_files": [{"path": "a.py", "error": "does not parse: line 1 x"}]},
+        "interrogate": {"skipped_files": [{"path": "b.py", "error": "interrogate: no BOM"}]},
         "complexity": {"skipped_files": [{"path": "a.py", "error": "other"}]},
         "ruff": {"count": 3},
     }
-    assert summary.skipped_files(metrics) == {"a.py": "other"}
+    found = summary.skipped_files(metrics)
+    assert found == [
+        summary.Skipped("a.py", "does not parse: line 1 x", ("debt", "stats")),
+        summary.Skipped("a.py", "other", ("complexity",)),
+        summary.Skipped("b.py", "interrogate: no BOM", ("interrogate",)),
+    ]
+    assert found[2].describe() == "interrogate skipped b.py: interrogate: no BOM"

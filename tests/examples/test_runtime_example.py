@@ -4,8 +4,9 @@ A copy of ``examples/runtime-service`` is served by uvicorn on a free port; ``/m
 ``/health/ready`` are read over HTTP; ``plimsoll runtime health``, ``watch``, ``slo``, ``usage``
 and ``alerts list`` run as subprocesses in the copy, as a user runs them. The configuration is
 the example's own, with shorter timings: a test copy of its ``[tool.plimsoll]`` written to
-``plimsoll.yaml``, which plimsoll reads before ``pyproject.toml`` (the keys are the same, so a
-renamed or removed key of the example fails here with a KeyError). The alert webhook is the
+``plimsoll.yaml``, and the copy's ``pyproject.toml`` without its plimsoll section (plimsoll
+refuses two files configuring it; the keys are the same, so a renamed or removed key of the
+example fails here with a KeyError). The alert webhook is the
 ``http_recorder`` fixture.
 """
 
@@ -155,6 +156,9 @@ def service(tmp_path: Path, http_recorder: HttpRecorder) -> Iterator[Service]:
     root = tmp_path / "runtime-service"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".plimsoll", "__pycache__"))
     (root / "plimsoll.yaml").write_text(yaml.safe_dump(fast_settings()), encoding="utf-8")
+    pyproject = root / "pyproject.toml"
+    project_only = pyproject.read_text(encoding="utf-8").split("[tool.plimsoll", 1)[0]
+    pyproject.write_text(project_only, encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**ENV, "SERVICE_URL": url, "ALERT_WEBHOOK_URL": f"{http_recorder.url}/alerts"}

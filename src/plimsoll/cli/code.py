@@ -29,7 +29,13 @@ else:
 thresholds = LazyModule("plimsoll.code.thresholds")
 
 app = typer.Typer(
-    help="Code metrics per commit: collect, history on a git branch, thresholds for CI.",
+    help=(
+        "Code metrics per commit: collect, history on a git branch, thresholds for CI.\n\n"
+        "The history branch is code.branch; unset, it is code-metrics for a project at the "
+        "top of its git repository and code-metrics-<folder> for one in a subfolder (its "
+        "configuration file's folder, / written -: code-metrics-services-api), so the "
+        "projects of a monorepo keep separate histories."
+    ),
     no_args_is_help=True,
 )
 
@@ -37,7 +43,10 @@ app = typer.Typer(
 def _project(ctx: typer.Context, path: Path | None) -> commands.Project:
     start = (path or Path.cwd()).resolve()
     loaded = state(ctx).config(start=start)
-    return commands.open_project(loaded, start)
+    project = commands.open_project(loaded, start)
+    for notice in project.notices:
+        _warn(f"warning: {notice}")
+    return project
 
 
 def _say(out: Any, text: str) -> None:
@@ -55,19 +64,35 @@ def _names(collectors: str | None) -> list[str] | None:
     return [n.strip() for n in collectors.split(",") if n.strip()]
 
 
+# The value column's widest: a long text (a path) is folded rather than widening every row.
+VALUE_WIDTH = 48
+
+
 def _metrics_table(record: Record, title: str) -> Table:
+    """The record's headline metrics; collectors that failed are one row each, "error".
+
+    The error itself (often long: a tool's message) is printed below the table by
+    :func:`_print_metrics`, so the table stays as narrow as its numbers.
+    """
     table = Table(title=title, title_justify="left")
     table.add_column("collector", style="cyan")
     table.add_column("metric")
     # A value may be a path or a message: wrapped whole, never cut.
-    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold", max_width=VALUE_WIDTH)
     for name in sorted(record.metrics):
         flat = summary.flatten(record.metrics[name])
         for i, (key, value) in enumerate(flat.items()):
             table.add_row(name if i == 0 else "", key, fmt_value(value))
-    for name, error in sorted(record.collector_errors.items()):
-        table.add_row(name, "[red]error[/red]", error)
+    for name in sorted(record.collector_errors):
+        table.add_row(name, "[red]error[/red]", "see below")
     return table
+
+
+def _print_metrics(out: Any, record: Record, title: str) -> None:
+    """The metrics table, then one line per collector that failed, with its error."""
+    out.print(_metrics_table(record, title))
+    for name, error in sorted(record.collector_errors.items()):
+        _say(out, f"{name} error: {' '.join(error.split())}")
 
 
 def _record_header(record: Record) -> str:
@@ -112,11 +137,20 @@ def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
     return table
 
 
-def _deliver(project: commands.Project, report: ThresholdReport, record: Record) -> list[str]:
+def _deliver(
+    project: commands.Project, report: ThresholdReport, record: Record
+) -> tuple[list[str], list[str]]:
+    """Deliver the report's notify and comment rules: a line per channel, and the warnings.
+
+    The warnings (a notify rule with nowhere to go) are also printed on stderr now.
+    """
     # Imported when a report is delivered: notify and its channels are not start-up cost.
     from plimsoll.code.delivery import deliver_threshold_report
 
-    return deliver_threshold_report(project.loaded.config, report, project.root, record.commit_sha)
+    done = deliver_threshold_report(project.loaded.config, report, project.root, record.commit_sha)
+    for warning in done.warnings:
+        _warn(f"warning: {warning}")
+    return done.lines, done.warnings
 
 
 @app.command()
@@ -155,9 +189,15 @@ def collect(
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,
 ) -> None:
-    """Collect metrics for HEAD (or a range of commits) and store the record on the history branch."""
+    """Collect metrics for HEAD (or a range of commits) and store the record on the history branch.
+
+    The history branch is code.branch, by default code-metrics, or code-metrics-<folder> for
+    a project in a subfolder of its repository (see `plimsoll code --help`).
+    """
     project = _project(ctx, path)
     names = _names(collectors)
+    if names:
+        commands.check_collector_names(names)
     out = output.console()
     collections: list[Collection]
     filled: commands.Backfill | None = None
@@ -197,7 +237,9 @@ def collect(
     )
     checked = commands.check(project, gated) if gated is not None else None
     report = checked.report if checked is not None else None
-    delivered = _deliver(project, report, gated) if report is not None and gated else []
+    delivered, undelivered = (
+        _deliver(project, report, gated) if report is not None and gated else ([], [])
+    )
     skipped = _skipped_files(collections)
     if fmt is Format.JSON:
         print_json(
@@ -211,6 +253,7 @@ def collect(
                 "thresholds": thresholds.to_json(report) if report is not None else None,
                 "baseline": _baseline_json(checked),
                 "notified": delivered,
+                "notify_warnings": undelivered,
             }
         )
     else:
@@ -218,8 +261,9 @@ def collect(
         if filled is not None:
             _say(out, _backfill_line(filled, rev or ""))
         for collection in collections[-1:]:
-            _say(out, _record_header(collection.record) + f", {collection.files} files")
-            out.print(_metrics_table(collection.record, "metrics"))
+            files = f"{collection.files} file{'' if collection.files == 1 else 's'}"
+            _say(out, f"{_record_header(collection.record)}, {files}")
+            _print_metrics(out, collection.record, "metrics")
         if stored is not None:
             more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
             for p in paths[-1:]:
@@ -232,26 +276,35 @@ def collect(
             out.print(_threshold_table(checked.report, violations_only=False))
         for line in delivered:
             _say(out, f"notified {line}")
+    if stored is not None and stored.push_error is not None:
+        # The record is stored (and said so above); the push's failure is the command's.
+        raise stored.push_error
     if report is not None and report.exit_code:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 def _skipped_files(collections: list[Collection]) -> list[dict[str, Any]]:
-    """Files skipped by a collector, once per file: path, why, and the commits it happened in."""
-    found: dict[str, dict[str, Any]] = {}
+    """Files skipped by collectors, once per file and reason: path, why, which collectors, and
+    the commits it happened in."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     for collection in collections:
-        for path, error in summary.skipped_files(collection.record.metrics).items():
-            item = found.setdefault(path, {"path": path, "error": error, "commits": []})
+        for skip in summary.skipped_files(collection.record.metrics):
+            item = found.setdefault(
+                (skip.path, skip.error),
+                {"path": skip.path, "error": skip.error, "collectors": [], "commits": []},
+            )
+            item["collectors"] = sorted({*item["collectors"], *skip.collectors})
             item["commits"].append(collection.record.commit_sha)
     return list(found.values())
 
 
 def _warn_skipped(skipped: list[dict[str, Any]]) -> None:
-    """One warning line per skipped file on stderr (the issue's "reported and skipped")."""
+    """One warning line per skipped file and reason on stderr, naming the collectors."""
     for item in skipped:
         commits = item["commits"]
         where = f" in {len(commits)} commits (first {commits[0][:7]})" if len(commits) > 1 else ""
-        _warn(f"warning: skipped {item['path']}{where}: {item['error']}")
+        who = ", ".join(item["collectors"])
+        _warn(f"warning: {who} skipped {item['path']}{where}: {item['error']}")
 
 
 def _warn(text: str) -> None:
@@ -285,6 +338,8 @@ def _say_baseline(out: Any, checked: commands.Validation) -> None:
 
 
 def _push_json(stored: commands.StoreResult | None) -> dict[str, Any] | None:
+    if stored is not None and stored.push_error is not None:
+        return {"remote": stored.remote, "branch": stored.branch, "error": str(stored.push_error)}
     if stored is None or stored.push is None:
         return None
     return {
@@ -326,7 +381,7 @@ def validate(
     record = selected.record
     checked = commands.check(project, record)
     report = checked.report
-    delivered = _deliver(project, report, record)
+    delivered, undelivered = _deliver(project, report, record)
     if fmt is ReportFormat.JSON:
         print_json(
             {
@@ -335,6 +390,7 @@ def validate(
                 "selected": selected.selection.value,
                 "baseline": _baseline_json(checked),
                 "notified": delivered,
+                "notify_warnings": undelivered,
             }
         )
     elif fmt is ReportFormat.MARKDOWN:
@@ -365,6 +421,36 @@ def _report_corrupt(entry: Any, message: str) -> None:
     output.err_console().print(f"[yellow]{text}[/yellow]", soft_wrap=True, highlight=False)
 
 
+def _tree_state(record: Record | None) -> str:
+    """How the work tree was when ``record`` was collected: clean, or its flags."""
+    if record is None:
+        return ""
+    flags = [
+        flag
+        for flag, on in (("dirty", record.worktree_dirty), ("detached HEAD", record.detached_head))
+        if on
+    ]
+    return f"[yellow]{', '.join(flags)}[/yellow]" if flags else "clean"
+
+
+def _history_json(entry: Any, record: Record | None, problem: str | None) -> dict[str, Any]:
+    """One history entry as JSON: the record's full commit sha (``commit``) and flags."""
+    return {
+        "path": entry.path,
+        "timestamp": entry.timestamp.isoformat(),
+        "commit": record.commit_sha if record is not None else None,
+        "commit_short": entry.sha7,
+        "version": entry.version,
+        "compressed": entry.compressed,
+        "readable": problem is None,
+        "error": problem,
+        "branch": record.branch if record is not None else None,
+        "worktree_dirty": record.worktree_dirty if record is not None else None,
+        "detached_head": record.detached_head if record is not None else None,
+        "project_path": record.project_path if record is not None else None,
+    }
+
+
 @app.command()
 def history(
     ctx: typer.Context,
@@ -377,6 +463,10 @@ def history(
 ) -> None:
     """List the records on the history branch, newest first.
 
+    The branch is code.branch, by default code-metrics, or code-metrics-<folder> for a project
+    in a subfolder of its repository. Records of a dirty work tree or a detached HEAD are
+    marked.
+
     A record that cannot be read (corrupt, or of an unknown schema version) is marked, with
     the reason; every other command skips it.
     """
@@ -384,31 +474,26 @@ def history(
     history_ = project.history()
     newest_first = list(reversed(history_.entries()))
     entries = newest_first[:limit] if limit else newest_first
-    problems = history_.unreadable(entries)
+    records, problems = history_.read_entries(entries)
     if fmt is Format.JSON:
-        print_json(
-            [
-                {
-                    "path": e.path,
-                    "timestamp": e.timestamp.isoformat(),
-                    "commit": e.sha7,
-                    "version": e.version,
-                    "compressed": e.compressed,
-                    "readable": e.path not in problems,
-                    "error": problems.get(e.path),
-                }
-                for e in entries
-            ]
-        )
+        print_json([_history_json(e, records.get(e.path), problems.get(e.path)) for e in entries])
         return
-    table = Table(title=f"history on {project.config.branch}", title_justify="left")
+    table = Table(title=f"history on {project.branch}", title_justify="left")
     # "record": whether the file can be read, not whether its thresholds passed.
-    for column in ("timestamp (UTC)", "commit", "version", "record"):
+    for column in ("timestamp (UTC)", "commit", "version", "record", "work tree"):
         table.add_column(column, no_wrap=True)
     table.add_column("file", overflow="fold")  # a path to copy: wrapped whole, never cut
     for e in entries:
         state = "[red]unreadable[/red]" if e.path in problems else "readable"
-        table.add_row(f"{e.timestamp:%Y-%m-%d %H:%M:%S}", e.sha7, e.version, state, e.path)
+        found = records.get(e.path)
+        table.add_row(
+            f"{e.timestamp:%Y-%m-%d %H:%M:%S}",
+            e.sha7,
+            e.version,
+            state,
+            _tree_state(found),
+            e.path,
+        )
     output.console().print(table)
     for e in entries:
         if e.path in problems:
@@ -440,7 +525,7 @@ def show(
         _say(out, selected.describe())
     _say(out, _record_header(record))
     _say(out, f"message: {record.commit_message.splitlines()[0] if record.commit_message else ''}")
-    out.print(_metrics_table(record, "metrics"))
+    _print_metrics(out, record, "metrics")
 
 
 @app.command()
@@ -454,7 +539,7 @@ def diff(
     """Compare the records of two commits metric by metric."""
     project = _project(ctx, path)
     left, right = commands.record_for(project, a), commands.record_for(project, b)
-    rows = summary.difference(summary.flatten(left.metrics), summary.flatten(right.metrics))
+    rows = commands.difference(left, right)
     if fmt is Format.JSON:
         print_json(
             {

@@ -84,6 +84,7 @@ def _built(loaded: LoadedConfig) -> Iterator[str]:
     built = build_schema(loaded.root / schema_dir, schema_dir)
     server = resolve_url(loaded, None).url.get_secret_value()
     created = create_database(server, f"plimsoll_diff_{uuid.uuid4().hex[:12]}")
+    interrupted: KeyboardInterrupt | None = None
     try:
         try:
             apply_schema(created.conninfo, built)
@@ -91,8 +92,12 @@ def _built(loaded: LoadedConfig) -> Iterator[str]:
             # Its message names the file, line and column: kept as it is.
             raise BuildFailedError(str(failed)) from None
         yield created.conninfo
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+        raise
     finally:
         # The scratch database is ours alone; a failure to drop it must not hide the result.
+        dropped = False
         with (
             contextlib.suppress(psycopg.Error),
             psycopg.connect(server, autocommit=True, connect_timeout=5) as admin,
@@ -102,6 +107,10 @@ def _built(loaded: LoadedConfig) -> Iterator[str]:
                     pgsql.Identifier(created.name)
                 )
             )
+            dropped = True
+        if interrupted is not None:  # said on the "plimsoll: interrupted" line
+            done = "dropped" if dropped else "could not drop"
+            interrupted.add_note(f"{done} the scratch database {created.name}")
 
 
 def _render(changes: list[Change], source: str, target: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from plimsoll.cli import code as code_cli
 from plimsoll.cli import db as db_cli
 from plimsoll.cli import db_migrate as db_migrate_cli
 from plimsoll.cli import db_profile as db_profile_cli
-from plimsoll.cli import output
+from plimsoll.cli import interrupt, output
 from plimsoll.cli import runtime as runtime_cli
 from plimsoll.cli import runtime_alerts as runtime_alerts_cli
 from plimsoll.cli import runtime_slo as runtime_slo_cli
@@ -63,11 +64,13 @@ _no_type_on_flags()
 def _reflow_paragraphs() -> None:
     """Reflow each help paragraph to the terminal: typer 0.29's rich help keeps every line
     break of a docstring's paragraph, so text wrapped at 100 columns in the source comes out
-    ragged in 80. Lines that start a list item or are indented keep their break.
+    ragged in 80. Lines that start a list item or are indented keep their break. In a group's
+    list of commands, each command's short help is one line, reflowed the same way.
 
     typer's help module (rich's Markdown among its imports) loads only when help is shown, so
     the change is made then, not at the start of every command.
     """
+    import inspect
     import re
 
     import typer.core
@@ -84,12 +87,28 @@ def _reflow_paragraphs() -> None:
             joined.append(kept.replace("\n", " ").replace("\0", "\n"))
         return "\n\n".join(joined)
 
+    def one_line(make_command_help: Any) -> Any:
+        # A group lists each command with the first paragraph of its help; typer keeps that
+        # paragraph's line breaks in rich mode, so a docstring wrapped in the source shows a
+        # break in mid-sentence. The listing gets the paragraph as one line.
+        def make_one_line(*, help_text: str, markup_mode: Any) -> Any:
+            first = inspect.cleandoc(help_text).partition("\n\n")[0]
+            if not first.startswith("\b"):  # click's mark for "keep these lines as they are"
+                first = " ".join(line.strip() for line in first.splitlines())
+            return make_command_help(help_text=first, markup_mode=markup_mode)
+
+        make_one_line.plimsoll_one_line = True  # type: ignore[attr-defined]
+        return make_one_line
+
     def reflowing(format_help: Any) -> Any:
         def format_reflowed(self: Any, ctx: Any, formatter: Any) -> Any:
             import typer.rich_utils
 
             if hasattr(typer.rich_utils, "_fix_linebreaks"):  # else another typer: leave it
                 typer.rich_utils._fix_linebreaks = reflow
+            make = getattr(typer.rich_utils, "_make_command_help", None)
+            if make is not None and not hasattr(make, "plimsoll_one_line"):
+                typer.rich_utils._make_command_help = one_line(make)
             return format_help(self, ctx, formatter)
 
         return format_reflowed
@@ -158,8 +177,20 @@ def main(
 
 
 def run() -> None:
-    """Entry point: run the app, turning plimsoll errors into one line and an exit code."""
-    _exit(_run_app())
+    """Entry point: run the app, turning plimsoll errors into one line and an exit code.
+
+    SIGTERM is taken as Ctrl-C (see :mod:`plimsoll.cli.interrupt`), and output that could
+    not be written ends the command with an error of its own (see :func:`_output_status`).
+    """
+    interrupt.install()
+    output.guard_streams()
+    try:
+        code = _run_app()
+    except KeyboardInterrupt as exc:  # while reporting the command's end: still interrupted
+        code = _interrupted(exc)
+    # The command is over: from here on a signal just ends the process, never as a traceback.
+    interrupt.restore_defaults()
+    _exit(_output_status(code))
 
 
 def _run_app() -> int:
@@ -169,7 +200,7 @@ def _run_app() -> int:
         app(standalone_mode=True)
     except SystemExit as done:
         if done.code is None or isinstance(done.code, int):
-            return done.code or 0
+            return _exit_status(done, done.code or 0)
         typer.echo(str(done.code), err=True)
         return 1
     except PlimsollError as exc:
@@ -178,9 +209,8 @@ def _run_app() -> int:
         typer.echo(f"plimsoll: error: {exc}", err=True)
         output.print_error_json(exc.slug, str(exc), int(exc.exit_code))
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("plimsoll: interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
         if debug:
             _print_traceback()
@@ -189,6 +219,47 @@ def _run_app() -> int:
         output.print_error_json("internal", message, int(ExitCode.CANNOT_RUN))
         return int(ExitCode.CANNOT_RUN)
     return 0
+
+
+def _exit_status(done: SystemExit, code: int) -> int:
+    """The status of a command that ended with ``done``: an interrupt's, reported, if it was one.
+
+    typer turns a KeyboardInterrupt it meets into a silent exit 130 (the interrupt is the
+    cause of the ``Exit`` it raises): that is reported here like any other. A command that
+    caught the interrupt itself, said so and exited 130 keeps its message; its status still
+    tells SIGTERM (143) from SIGINT (130).
+    """
+    cause = done.__context__.__cause__ if done.__context__ is not None else None
+    if isinstance(cause, KeyboardInterrupt):
+        return _interrupted(cause)
+    if code == 130 and interrupt.received() is not None:
+        message = interrupt.describe(None)
+        output.print_error_json("interrupted", message, interrupt.exit_status())
+        return interrupt.exit_status()
+    return code
+
+
+def _interrupted(exc: BaseException) -> int:
+    """Report an interrupt (one line, and the JSON error under ``--format json``); its status."""
+    message = interrupt.describe(exc)
+    status = interrupt.exit_status()
+    typer.echo(f"plimsoll: {message}", err=True)
+    output.print_error_json("interrupted", message, status)
+    return status
+
+
+def _output_status(code: int) -> int:
+    """``code``, unless stdout could not be written: then one line on stderr, and exit 3.
+
+    A closed pipe (``plimsoll ... | head -1``) is the reader's choice, not a failure: it stays
+    quiet and keeps the command's own status, as other command-line tools do.
+    """
+    failure = output.stdout_failure()
+    if failure is None or failure.errno == errno.EPIPE:
+        return code
+    reason = failure.strerror or type(failure).__name__
+    typer.echo(f"plimsoll: error: cannot write the output: {reason}", err=True)
+    return int(ExitCode.CANNOT_RUN)
 
 
 def _print_traceback() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import select
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,8 +85,12 @@ def console() -> Console:
 
 
 def err_console() -> Console:
-    """A console on stderr for messages and progress."""
-    return Console(stderr=True, no_color="NO_COLOR" in os.environ, highlight=False)
+    """A console on stderr for messages and progress.
+
+    Lines are never folded (soft wrap): an error line stays one line on a terminal, in a CI
+    log and in a file, whatever the width, so it can be read and grepped whole.
+    """
+    return Console(stderr=True, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -132,3 +138,103 @@ def fmt_value(value: Any) -> str:
     if value is None:
         return "-"
     return str(value)
+
+
+class _GuardedFile(io.RawIOBase):
+    """A file descriptor (1 or 2) as a raw stream whose writes never raise: a failure is remembered.
+
+    Python reports a failed write to stdout wherever its buffer happens to be flushed: in the
+    middle of a command (as an internal error), or at exit, where it is lost (a full disk then
+    leaves a truncated file and exit 0). Remembered here, the failure is reported once, when
+    the command is over, whatever the command did; the rest of the output is dropped.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.failure: OSError | None = None
+
+    def writable(self) -> bool:
+        """Always: this is an output stream."""
+        return True
+
+    def fileno(self) -> int:
+        """The file descriptor written to."""
+        return self._fd
+
+    def isatty(self) -> bool:
+        """Whether the descriptor is a terminal (colour, widths and progress depend on it)."""
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        """Write what the descriptor takes; after a failure, take everything and drop it."""
+        size = memoryview(data).nbytes
+        while self.failure is None:
+            try:
+                return os.write(self._fd, data)
+            except BlockingIOError:  # stdout left non-blocking by another program: wait
+                select.select([], [self._fd], [])
+            except OSError as exc:
+                self.failure = exc
+        return size
+
+
+# The guarded stream under sys.stdout, and the streams replaced (kept referenced, so that they
+# are never collected: closing one would close its descriptor).
+_stdout_file: _GuardedFile | None = None
+_replaced: list[Any] = []
+
+
+def _guarded(stream: Any) -> tuple[io.TextIOWrapper, _GuardedFile] | None:
+    """A text stream like ``stream`` over a :class:`_GuardedFile` on its descriptor, or None."""
+    if stream is None:
+        return None
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (AttributeError, OSError, ValueError):  # a test's captured stream: leave it
+        return None
+    raw = _GuardedFile(fd)
+    text = io.TextIOWrapper(
+        io.BufferedWriter(raw, buffer_size=1 << 16),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=getattr(stream, "write_through", False),
+    )
+    _replaced.append(stream)
+    return text, raw
+
+
+def guard_streams() -> None:
+    """Route ``sys.stdout`` and ``sys.stderr`` through streams that remember a failed write.
+
+    A failure on stdout is reported by :func:`stdout_failure` once the command is over. One
+    on stderr has nowhere to be reported: the message is dropped, and the command goes on
+    (``plimsoll ... 2>&1 | head -1`` must not turn into an error of its own). Nothing changes
+    where a stream is not a real file descriptor (a test's captured stream).
+    """
+    global _stdout_file
+    if _stdout_file is not None:
+        return
+    err = _guarded(sys.stderr)
+    if err is not None:
+        sys.stderr = err[0]
+    out = _guarded(sys.stdout)
+    if out is not None:
+        sys.stdout, _stdout_file = out
+
+
+def stdout_failure() -> OSError | None:
+    """Flush stdout; the first error writing it, if any (a closed pipe included).
+
+    Call it before deciding the exit code: output that could not be written is a failure
+    of the command, whatever its own result was.
+    """
+    try:
+        sys.stdout.flush()
+    except OSError as exc:  # stdout not guarded: the error is raised here
+        return exc
+    except ValueError:  # closed by the command itself: nothing more was written
+        pass
+    return _stdout_file.failure if _stdout_file is not None else None

@@ -4,51 +4,108 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from plimsoll.code import gitinfo, retention, runner, sources
+from plimsoll.code import gitinfo, lookup, retention, runner, sources, summary
 from plimsoll.code.collect import Collection, cache_path, collect_tree, project_base
 from plimsoll.code.gitplumbing import Git, PushOutcome
-from plimsoll.code.history import History, HistoryEntry, PushResult
+from plimsoll.code.history import DEFAULT_BRANCH, History, HistoryEntry, PushResult
 from plimsoll.code.record import Record
 from plimsoll.code.summary import is_number
 from plimsoll.code.thresholds import ThresholdReport, evaluate_thresholds
 from plimsoll.code.trendindex import INDEX_FILE, TrendIndex, is_indexed_path, scalar_leaves
 from plimsoll.core import plugins
 from plimsoll.core.config import LoadedConfig
-from plimsoll.core.errors import ConfigError, GitError, InputError, UsageError
+from plimsoll.core.errors import CannotRunError, ConfigError, GitError, InputError, UsageError
 from plimsoll.core.rules import MetricMissing, resolve
+
+
+def default_branch(base: str) -> str:
+    """The history branch of a project in folder ``base`` when ``code.branch`` is not set.
+
+    ``code-metrics`` at the top of the work tree; ``code-metrics-<folder>`` for a project in a
+    subfolder (``services/api``: ``code-metrics-services-api``), so the projects of a
+    monorepo each keep their own history.
+    """
+    if base in ("", "."):
+        return DEFAULT_BRANCH
+    # Slashes become dashes, as does anything a branch name cannot hold.
+    slug = re.sub(r"[^A-Za-z0-9._]+", "-", base).strip("-.")
+    slug = re.sub(r"\.{2,}", ".", slug).removesuffix(".lock")
+    return f"{DEFAULT_BRANCH}-{slug}" if slug else DEFAULT_BRANCH
 
 
 @dataclass(frozen=True)
 class Project:
-    """A repository and its configuration, as every code command needs them."""
+    """A repository and its configuration, as every code command needs them.
+
+    ``notices`` are warnings about the setup to show once (see :func:`open_project`).
+    """
 
     root: Path
     loaded: LoadedConfig
+    notices: tuple[str, ...] = ()
 
     @property
     def config(self) -> Any:
         """The ``code`` section of the configuration."""
         return self.loaded.config.code
 
+    @property
+    def branch_configured(self) -> bool:
+        """Whether ``code.branch`` is set in the configuration (rather than left default)."""
+        return "branch" in self.config.model_fields_set
+
+    @property
+    def branch(self) -> str:
+        """The history branch: ``code.branch`` when set, else :func:`default_branch`."""
+        return str(self.config.branch) if self.branch_configured else default_branch(self.base)
+
     def history(self) -> History:
-        """The history branch of this repository."""
-        return History(self.root, branch=self.config.branch, remote=self.config.remote)
+        """The history branch of this project; ConfigError if another project's records are on it."""
+        history = History(self.root, branch=self.branch, remote=self.config.remote)
+        self._check_owner(history)
+        return history
+
+    @functools.cached_property
+    def _owner_checked(self) -> list[str]:
+        return []  # the tips already checked (a list, so the frozen instance can note them)
+
+    def _check_owner(self, history: History) -> None:
+        """ConfigError (exit 2) when the branch's newest record is another project's."""
+        tips = ",".join(history.tips())
+        if not tips or tips in self._owner_checked:
+            return
+        owner = history.owner()
+        self._owner_checked.append(tips)
+        if owner is None or owner == self.base:
+            return
+        source = self.loaded.source or "configuration"
+        raise ConfigError(
+            f"{source}: code.branch: branch {history.branch!r} holds the records of the project "
+            f"in {owner!r}, not of this one (in {self.base!r}); give each project its own "
+            f"branch (without code.branch this project's is {default_branch(self.base)!r})"
+        )
 
     @property
     def base(self) -> str:
         """The project's folder in the repository (its configuration file's): ``.`` at the top."""
         return project_base(self.root, self.loaded.source)
+
+    def stamp(self, collection: Collection) -> Collection:
+        """``collection`` with its record marked as this project's (``project_path``)."""
+        record = replace(collection.record, project_path=self.base)
+        return replace(collection, record=record)
 
 
 def open_project(loaded: LoadedConfig, start: Path | None = None) -> Project:
@@ -56,19 +113,31 @@ def open_project(loaded: LoadedConfig, start: Path | None = None) -> Project:
 
     ConfigError (exit 2) naming ``code.branch`` when the history branch is checked out, here
     or in another worktree: records committed there would show as undone changes in its
-    index and work tree, so nothing is read or written.
+    index and work tree, so nothing is read or written. A project in a subfolder whose
+    default branch does not exist yet while ``code-metrics`` (the default of earlier
+    versions) does gets a notice saying how to keep using it.
     """
     root = gitinfo.repository_root(start or loaded.root)
     project = Project(root, loaded)
-    where = project.history().checked_out_in()
+    branch = project.branch
+    history = History(root, branch=branch, remote=project.config.remote)
+    where = history.checked_out_in()
     if where is not None:
         source = loaded.source or "configuration"
-        branch = project.config.branch
         worktree = "" if where.resolve() == root.resolve() else f" (in the worktree {where})"
         raise ConfigError(
             f"{source}: code.branch: {branch!r} is the checked-out branch{worktree}; the metrics "
-            "history needs a branch of its own (the default is 'code-metrics')"
+            f"history needs a branch of its own (the default is {default_branch(project.base)!r})"
         )
+    if not project.branch_configured and branch != DEFAULT_BRANCH and not history.exists():
+        shared = History(root, branch=DEFAULT_BRANCH, remote=project.config.remote)
+        if shared.exists():
+            notice = (
+                f"the default history branch of this project (in {project.base!r}) is now "
+                f"{branch!r}, which has no records yet; branch {DEFAULT_BRANCH!r} holds records "
+                f'of earlier versions: set code.branch = "{DEFAULT_BRANCH}" to keep using it'
+            )
+            project = replace(project, notices=(notice,))
     return project
 
 
@@ -110,7 +179,7 @@ def collect(
         on_done=on_done,
         base=base,
     )
-    return collection
+    return project.stamp(collection)
 
 
 @dataclass(frozen=True)
@@ -121,6 +190,8 @@ class StoreResult:
     branch: str
     remote: str
     push: PushResult | None = None
+    # The push was asked for and failed (the records are stored all the same).
+    push_error: CannotRunError | None = None
 
     def push_line(self) -> str | None:
         """One line saying what the push did and where, or None without a push."""
@@ -138,32 +209,114 @@ class StoreResult:
 
 
 def store(project: Project, records: Sequence[Record], push: bool = False) -> StoreResult:
-    """Append records to the history branch, and push it when asked."""
+    """Append records to the history branch, and push it when asked.
+
+    A push that fails (the remote unreachable, rejected every time) is in ``push_error``:
+    the records are stored locally all the same, and the caller says where before it
+    reports the failure.
+    """
     history = project.history()
     written = [history.append_blob(record) for record in records]
     paths = [path for path, _ in written]
-    pushed = history.push(retries=project.config.push_retries) if push else None
-    if pushed is not None and pushed.merges:
+    pushed: PushResult | None = None
+    failure: CannotRunError | None = None
+    if push:
+        try:
+            pushed = history.push(retries=project.config.push_retries)
+        except CannotRunError as exc:
+            failure = exc
+    if pushed is not None and pushed.merges or failure is not None:
         # Merging the remote's records may have renamed ours (same name, other content):
         # report where each record really is now.
         where = history.locate([blob for _, blob in written])
         paths = [where.get(blob, path) for path, blob in written]
-    return StoreResult(paths, history.branch, history.remote, pushed)
+    return StoreResult(paths, history.branch, history.remote, pushed, failure)
+
+
+# A backfill's worktree is <temporary folder>/plimsoll-backfill-XXXX/tree; beside it, a file
+# locked for as long as the run that made it goes on (see temporary_worktree).
+_BACKFILL_PREFIX = "plimsoll-backfill-"
+_BACKFILL_TREE = "tree"
+_BACKFILL_OWNER = "owner.lock"
 
 
 @contextmanager
 def temporary_worktree(root: Path) -> Iterator[Path]:
-    """A detached worktree of ``root`` in a temporary folder, removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="plimsoll-backfill-"))
-    tree = folder / "tree"
+    """A detached worktree of ``root`` in a temporary folder, removed afterwards.
+
+    Removed on an interrupt too (Ctrl-C, SIGTERM), saying so in a note on the interrupt. A run
+    killed outright cannot clean up: its folder holds a file locked for as long as the run
+    (or a collector process it forked) lives, and the next backfill removes a backfill
+    worktree whose lock is free (:func:`remove_stale_worktrees`).
+    """
+    import fcntl
+    import os
+
     repo = Git(root)
-    repo.run("worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
+    remove_stale_worktrees(root)
+    folder = Path(tempfile.mkdtemp(prefix=_BACKFILL_PREFIX))
+    tree = folder / _BACKFILL_TREE
+    # Locked before the worktree is registered, so a registered one always has its lock.
+    owner = os.open(folder / _BACKFILL_OWNER, os.O_RDWR | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        repo.run("worktree", "add", "--detach", "--quiet", str(tree), "HEAD")
         yield tree
+    except KeyboardInterrupt as exc:
+        _remove_backfill_folder(repo, folder)
+        exc.add_note(f"removed the temporary worktree {tree}")
+        raise
     finally:
-        repo.run_unchecked("worktree", "remove", "--force", str(tree))
+        _remove_backfill_folder(repo, folder)
+        os.close(owner)
+
+
+def _remove_backfill_folder(repo: Git, folder: Path) -> None:
+    """Unregister and delete a backfill's worktree and its folder (again: a no-op)."""
+    if folder.exists():
+        repo.run_unchecked("worktree", "remove", "--force", str(folder / _BACKFILL_TREE))
         shutil.rmtree(folder, ignore_errors=True)
-        repo.run_unchecked("worktree", "prune")
+    repo.run_unchecked("worktree", "prune")
+
+
+def remove_stale_worktrees(root: Path) -> list[Path]:
+    """Remove the backfill worktrees of ``root`` no running plimsoll uses; those removed.
+
+    A backfill killed outright (SIGKILL, the machine stopped) leaves its worktree registered
+    in the repository and its folder in the temporary folder; ``git worktree prune`` alone
+    keeps it, as its folder still exists. One is stale when the lock file beside it is free
+    (its run and that run's collector processes have ended), or missing (a plimsoll older
+    than the lock made it). Worktrees of other tools are never touched.
+    """
+    import fcntl
+    import os
+
+    repo = Git(root)
+    listed = repo.run_unchecked("worktree", "list", "--porcelain")
+    removed: list[Path] = []
+    for line in listed.stdout.decode("utf-8", "replace").splitlines():
+        if not line.startswith("worktree "):
+            continue
+        tree = Path(line.removeprefix("worktree "))
+        if tree.name != _BACKFILL_TREE or not tree.parent.name.startswith(_BACKFILL_PREFIX):
+            continue
+        try:
+            lock = os.open(tree.parent / _BACKFILL_OWNER, os.O_RDWR)
+        except FileNotFoundError:
+            lock = None
+        except OSError:
+            continue  # not ours to judge (another user's file): leave it
+        try:
+            if lock is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a backfill running now
+        finally:
+            if lock is not None:
+                os.close(lock)
+        _remove_backfill_folder(repo, tree.parent)
+        removed.append(tree)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -196,8 +349,14 @@ def backfill(
     try:
         shas = gitinfo.rev_range(project.root, spec)
     except GitError as exc:
+        shallow = (
+            "; this clone is shallow, so older commits are not here: fetch them with "
+            "`git fetch --unshallow` (or a larger --depth)"
+            if gitinfo.is_shallow(project.root)
+            else ""
+        )
         raise UsageError(
-            f"--rev {spec!r}: not a revision range of this repository ({exc})"
+            f"--rev {spec!r}: not a revision range of this repository ({exc}){shallow}"
         ) from None
     in_range = len(shas)
     last = shas[-1] if shas else None
@@ -227,7 +386,7 @@ def backfill(
                     base=project.base,
                 )
             )
-    return Backfill(collections, skipped, in_range, last)
+    return Backfill([project.stamp(c) for c in collections], skipped, in_range, last)
 
 
 @dataclass(frozen=True)
@@ -382,7 +541,7 @@ def select_record(project: Project, rev: str | None) -> SelectedRecord:
     latest = history.latest()
     if latest is None:
         raise InputError(
-            f"no records on branch {project.config.branch!r} yet (run `plimsoll code collect`)"
+            f"no records on branch {project.branch!r} yet (run `plimsoll code collect`)"
         )
     return SelectedRecord(latest, Selection.NEWEST, head)
 
@@ -409,11 +568,33 @@ def record_for(project: Project, rev: str | None) -> Record:
     try:
         sha = gitinfo.git(project.root, "rev-parse", "--verify", f"{rev}^{{commit}}")
     except GitError:
+        # Not a commit here; a sha prefix may still name a record (of a commit gone since).
+        if not rev.strip() or any(c not in "0123456789abcdef" for c in rev.strip().lower()):
+            raise UsageError(
+                f"{rev!r} is not a commit, tag or branch of this repository, "
+                "nor the sha of a recorded commit"
+            ) from None
         sha = rev
     found = history.find(sha)
     if found is None:
-        raise InputError(f"no record for {rev!r} on branch {project.config.branch!r}")
+        raise InputError(f"no record for {rev!r} on branch {project.branch!r}")
     return found
+
+
+def difference(left: Record, right: Record) -> list[tuple[str, Any, Any, float | None]]:
+    """The headline metrics that differ between two records: (path, a, b, b - a) rows.
+
+    A path shown for one record only is looked up in the other as well: a code absent from
+    a complete count map there reads 0 (see :mod:`plimsoll.code.lookup`), and a value left
+    out of the other's table (a map too large to list) is still compared.
+    """
+    a, b = summary.flatten(left.metrics), summary.flatten(right.metrics)
+    for path in set(a) ^ set(b):
+        side, record = (b, right) if path in a else (a, left)
+        value = lookup.resolve_metric(record.metrics, path)
+        if value is None or isinstance(value, bool | int | float | str):
+            side[path] = value
+    return summary.difference(a, b)
 
 
 @dataclass(frozen=True)
@@ -451,20 +632,27 @@ def trend(
         for indexed in indexed_records:
             known.append(indexed.metrics)
             value = indexed.metrics.get(metric, _ABSENT)
+            if value is _ABSENT and lookup.flat_counted_zero(indexed.metrics, metric):
+                value = 0  # a code absent from a complete count map (see code.lookup)
             if is_number(value):
                 points.append(TrendPoint(indexed.timestamp, indexed.commit_sha, value))
             elif value is not _ABSENT:
                 seen.append(value)
         if not points and not seen and indexed_records:
-            # The index keeps scalars only: a group of metrics or a list is in the records.
-            latest = history.latest()
-            value = resolve(latest.metrics, metric) if latest is not None else None
-            if latest is not None and not isinstance(value, MetricMissing):
-                seen.append(value)
+            # The index keeps scalars only: a group of metrics is there as its leaves (in
+            # the newest record that has them), a list only in the records themselves.
+            group = _indexed_group(indexed_records, metric)
+            if group:
+                seen.append(group)
+            else:
+                latest = history.latest()
+                value = resolve(latest.metrics, metric) if latest is not None else None
+                if latest is not None and not isinstance(value, MetricMissing):
+                    seen.append(value)
     else:
         for record in history.load_all(on_error=on_error):
             known.append(record.metrics)
-            value = resolve(record.metrics, metric)
+            value = lookup.resolve_metric(record.metrics, metric)
             if is_number(value):
                 points.append(TrendPoint(record.timestamp, record.commit_sha, value))
             elif not isinstance(value, MetricMissing):
@@ -476,6 +664,25 @@ def trend(
 
 
 _ABSENT = object()
+
+
+def _indexed_group(records: Sequence[Any], metric: str) -> dict[str, Any]:
+    """The group of metrics at ``metric`` rebuilt from the newest indexed record holding it."""
+    start = metric + "."
+    for indexed in reversed(records):
+        group: dict[str, Any] = {}
+        for path, value in indexed.metrics.items():
+            if not path.startswith(start):
+                continue
+            node = group
+            *parents, leaf = path[len(start) :].split(".")
+            for part in parents:
+                child = node.setdefault(part, {})
+                node = child if isinstance(child, dict) else {}
+            node[leaf] = value
+        if group:
+            return group
+    return {}
 
 
 def _kind(value: Any) -> str:
@@ -498,7 +705,7 @@ def _explain_no_points(
     (exit 2) rather than an empty chart, so a CI step drawing a trend does not pass quietly
     on a typo.
     """
-    branch = project.config.branch
+    branch = project.branch
     if not known:
         raise InputError(f"no readable records on branch {branch!r} (run `plimsoll code collect`)")
     present = [v for v in seen if v is not None]
@@ -506,8 +713,11 @@ def _explain_no_points(
         value = present[-1]
         hint = ""
         if isinstance(value, Mapping):
-            numeric = [f"{metric}.{k}" for k, v in value.items() if is_number(v)][:5]
-            hint = f"; try {', '.join(numeric)}" if numeric else ""
+            leaves = scalar_leaves(value)
+            numeric = [f"{metric}.{k}" for k in sorted(leaves) if is_number(leaves[k])]
+            shown = ", ".join(numeric[:8])
+            more = f" and {len(numeric) - 8} more" if len(numeric) > 8 else ""
+            hint = f"; its numbers are {shown}{more}" if numeric else ""
         raise UsageError(f"metric {metric} is not a number: it holds {_kind(value)}{hint}")
     if seen:
         return  # the key is there, only ever null (a collector that measured nothing)
@@ -570,6 +780,16 @@ def run_retention(
     return retention.run(
         project.history(), planner, dry_run=dry_run, check_readable=action != "rotate"
     )
+
+
+def check_collector_names(names: Sequence[str], option: str = "--collectors") -> None:
+    """UsageError (exit 2) naming ``option`` when one of ``names`` is no registered collector."""
+    found = plugins.discover(plugins.COLLECTORS)
+    known = set(found.loaded) | {failure.name for failure in found.failures}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(found.loaded)) or "none"
+        raise UsageError(f"{option}: unknown collector {unknown[0]!r} (known: {listed})")
 
 
 def describe_collectors() -> list[dict[str, Any]]:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from plimsoll.code.thresholds import ThresholdReport, crossed_heading, render_notification
+from plimsoll.code.thresholds import (
+    ThresholdReport,
+    crossed_heading,
+    render_notification,
+)
 from plimsoll.core.config import (
     ChannelConfig,
     GitHubCommentChannel,
@@ -41,12 +46,13 @@ def _severity(results: Sequence[RuleResult]) -> Severity:
 def _message(report: ThresholdReport, results: Sequence[RuleResult], commit: str) -> Message:
     """The message about ``results`` (the rules routed to one set of channels) and no other.
 
-    Its title, heading and table name those rules only: a ``comment`` rule's violation is
-    not news for a ``notify`` channel. The gate's overall verdict is one field.
+    Its title and table name those rules only: a ``comment`` rule's violation is not news for
+    a ``notify`` channel. The title is the heading (a comment shows it as ``### title``, an
+    email as its subject), so the body is the table alone. The gate's verdict is one field.
     """
     return Message(
         title=f"plimsoll: {crossed_heading(results)} at {commit[:7]}",
-        body=render_notification(results, commit),
+        body=render_notification(results, commit, heading=False),
         severity=_severity(results),
         fields={
             "commit": commit,
@@ -60,26 +66,48 @@ def _message(report: ThresholdReport, results: Sequence[RuleResult], commit: str
 
 
 def _routes(
-    results: Sequence[RuleResult], fallback: list[str] | None
-) -> list[tuple[list[RuleResult], list[str] | None]]:
-    """The messages to send: each rule goes to its own ``channels`` (else ``fallback``), and
-    the channels that get the same rules share one message.
+    results: Sequence[RuleResult], fallback: Sequence[str]
+) -> tuple[list[tuple[list[RuleResult], list[str]]], list[RuleResult]]:
+    """The messages to send, and the rules that have nowhere to go.
 
-    A rule routed to channel ``a`` never reaches channel ``b``; ``None`` channels stand for
-    the dispatcher's defaults.
+    Each rule goes to its own ``channels``, else to ``fallback``; the channels that get the
+    same rules share one message. A rule routed to channel ``a`` never reaches channel ``b``.
     """
-    by_channel: dict[str | None, list[RuleResult]] = {}
+    by_channel: dict[str, list[RuleResult]] = {}
+    nowhere: list[RuleResult] = []
     for result in results:
-        targets: list[str | None] = [*result.spec.channels] or [*(fallback or [])] or [None]
+        targets = [*result.spec.channels] or [*fallback]
+        if not targets:
+            nowhere.append(result)
         for channel in dict.fromkeys(targets):
             by_channel.setdefault(channel, []).append(result)
-    grouped: dict[tuple[int, ...], tuple[list[RuleResult], list[str] | None]] = {}
+    grouped: dict[tuple[int, ...], tuple[list[RuleResult], list[str]]] = {}
     for channel, routed in by_channel.items():
         key = tuple(id(r) for r in routed)
-        entry = grouped.setdefault(key, (routed, [] if channel is not None else None))
-        if channel is not None and entry[1] is not None:
-            entry[1].append(channel)
-    return list(grouped.values())
+        grouped.setdefault(key, (routed, []))[1].append(channel)
+    return list(grouped.values()), nowhere
+
+
+def notify_fallback(config: PlimsollConfig) -> list[str]:
+    """Where a ``notify`` rule without ``channels`` goes: ``code.notify_channels``, else
+    ``notify.default_channels``, else every configured channel (none: nowhere).
+
+    Never the pull-request channel used for ``comment`` rules when none is configured: that
+    one is for comments only.
+    """
+    return (
+        list(config.code.notify_channels)
+        or list(config.notify.default_channels)
+        or list(config.notify.channels)
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What delivering a report did: a line per channel, and warnings (rules with nowhere to go)."""
+
+    lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def undeliverable(channel: ChannelConfig) -> str | None:
@@ -97,16 +125,17 @@ def undeliverable(channel: ChannelConfig) -> str | None:
 
 def deliver_threshold_report(
     config: PlimsollConfig, report: ThresholdReport, root: Path, commit: str
-) -> list[str]:
+) -> Delivery:
     """Send ``notify`` violations to their channels and ``comment`` ones to the pull request.
 
     Returns one line per channel saying what happened; a channel that is down keeps the
     message in the store's outbox for the next run rather than failing the command. A GitHub
     channel without its context (repository, pull request, token; a step summary) is "not
-    sent" with the reason: queued, it could never be delivered.
+    sent" with the reason: queued, it could never be delivered. A ``notify`` rule with no
+    channel to go to (see :func:`notify_fallback`) is a warning naming it.
     """
     if not report.to_notify and not report.to_comment:
-        return []
+        return Delivery()
     notify_config = config.notify
     comment_channels = [
         n
@@ -119,19 +148,26 @@ def deliver_threshold_report(
         configured[IMPLICIT_COMMENT_CHANNEL] = GitHubCommentChannel(kind="github_comment")
         notify_config = notify_config.model_copy(update={"channels": configured})
         comment_channels = [IMPLICIT_COMMENT_CHANNEL]
+    jobs: list[tuple[list[RuleResult], list[str]]] = []
+    warnings: list[str] = []
+    if report.to_notify:
+        routed, nowhere = _routes(report.to_notify, notify_fallback(config))
+        jobs.extend(routed)
+        warnings += [
+            f"notify rule {r.label!r} was not sent: it names no channels and none is "
+            "configured (set notify.default_channels, code.notify_channels or the rule's "
+            "channels, with the channels under [tool.plimsoll.notify.channels])"
+            for r in nowhere
+        ]
+    if report.to_comment:
+        jobs.extend(_routes(report.to_comment, comment_channels)[0])
     lines: list[str] = []
+    if not jobs:
+        return Delivery(lines, warnings)
     store = open_configured(config.store, root)
     try:
         with Dispatcher(notify_config, store) as dispatcher:
             dispatcher.flush_outbox()
-            jobs: list[tuple[list[RuleResult], list[str] | None]] = []
-            if report.to_notify:
-                # No channel named: every configured channel, never the pull-request channel
-                # added above for the comment rules only.
-                fallback = config.code.notify_channels or list(config.notify.channels)
-                jobs.extend(_routes(report.to_notify, fallback))
-            if report.to_comment:
-                jobs.extend(_routes(report.to_comment, comment_channels))
             for results, targets in jobs:
                 ready = []
                 for name in dispatcher.channel_names(targets):
@@ -148,4 +184,4 @@ def deliver_threshold_report(
                     lines.append(f"{outcome.channel}: {state}")
     finally:
         store.close()
-    return lines
+    return Delivery(lines, warnings)

@@ -137,6 +137,11 @@ def package_version(root: Path) -> str | None:
     return None
 
 
+def is_shallow(root: Path) -> bool:
+    """Whether the repository at ``root`` is a shallow clone (``git clone --depth N``)."""
+    return _unchecked(root, "rev-parse", "--is-shallow-repository")[1] == "true"
+
+
 def resolves(root: Path, rev: str) -> bool:
     """Whether ``rev`` names a commit in the repository at ``root``."""
     return _unchecked(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")[0] == 0

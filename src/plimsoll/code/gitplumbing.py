@@ -11,8 +11,10 @@ subcommand and the first line git printed on stderr.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +34,11 @@ _REMOTE_RACE_HINTS = (
     "failed to lock",
     "failed to update ref",
 )
+
+# Reasons a local ref update fails because another git process updates the same ref at the
+# same moment (two fetches into one clone): transient, so tried again.
+_LOCAL_RACE_HINTS = ("cannot lock ref", "Unable to create", "unable to update local ref")
+FETCH_ATTEMPTS = 5
 
 # Identity used for history commits only when git has none configured (a bare CI container):
 # refusing to record metrics because user.email is unset would be the wrong failure.
@@ -322,9 +329,25 @@ class Git:
 
     # -- remotes --------------------------------------------------------------------------
 
-    def fetch(self, remote: str, refspec: str) -> None:
-        """Fetch ``refspec`` from ``remote`` (objects and the named ref only)."""
-        self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, refspec)
+    def fetch(self, remote: str, refspec: str, attempts: int = FETCH_ATTEMPTS) -> None:
+        """Fetch ``refspec`` from ``remote`` (objects and the named ref only).
+
+        Another git process updating the same local ref at that moment (a second plimsoll
+        fetching in the same clone) makes git give up with "cannot lock ref": that is
+        tried again, up to ``attempts`` times with a short backoff; any other failure, or
+        that one every time, raises GitError.
+        """
+        args = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, refspec)
+        for attempt in range(attempts):
+            done = self.run_unchecked(*args)
+            if done.returncode == 0:
+                return
+            message = _first_line(done.stderr or done.stdout)
+            text = (done.stderr or b"").decode("utf-8", "replace")
+            if attempt + 1 < attempts and any(hint in text for hint in _LOCAL_RACE_HINTS):
+                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+                continue
+            raise GitError(f"git fetch failed: {message}")
 
     def remote_has_ref(self, remote: str, ref: str) -> bool:
         """Whether ``remote`` has ``ref`` (one ``ls-remote``)."""

@@ -311,6 +311,10 @@ class History:
         """The commit the remote-tracking branch (``<remote>/<branch>``) points at, or None."""
         return self.git.rev_parse(self._tracking_ref())
 
+    def tips(self) -> tuple[str, ...]:
+        """The commits reads see: the local tip, the remote-tracking one, or both when diverged."""
+        return self._base().parents
+
     def exists(self) -> bool:
         """Whether the history exists here: the local branch or its remote-tracking branch."""
         return bool(self._base().parents)
@@ -486,6 +490,22 @@ class History:
                     )
         return loaded
 
+    def read_entries(
+        self, entries: Sequence[HistoryEntry]
+    ) -> tuple[dict[str, Record], dict[str, str]]:
+        """The records of ``entries`` by path, and why each of the others cannot be read.
+
+        One ``cat-file --batch`` for all; a problem is given without the path, as in
+        :meth:`unreadable`.
+        """
+        problems: dict[str, str] = {}
+
+        def note(entry: HistoryEntry, message: str) -> None:
+            problems[entry.path] = without_path(entry.path, message)
+
+        loaded = self._load_many(entries, on_error=note)
+        return {entry.path: record for entry, record in loaded}, problems
+
     def load_all(self, on_error: Callable[[HistoryEntry, str], None] | None = None) -> list[Record]:
         """Every readable record, oldest first, through one ``git cat-file --batch`` process.
 
@@ -510,6 +530,19 @@ class History:
                     exc.message,
                     extra={"event": "history.skip", "path": entry.path},
                 )
+        return None
+
+    def owner(self) -> str | None:
+        """The ``project_path`` of the newest readable record (None: no record, or unknown).
+
+        Which project of a repository writes here; unreadable records are passed over
+        quietly (the command reading them reports them).
+        """
+        for entry in reversed(self.entries()):
+            try:
+                return self.load(entry).project_path
+            except RecordError:
+                continue
         return None
 
     def find(self, sha_prefix: str) -> Record | None:

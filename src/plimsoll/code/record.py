@@ -28,7 +28,9 @@ from plimsoll.core.errors import InputError
 # 1.1: adds package_version and collector_durations ({collector: seconds}).
 # 1.2: adds branch, worktree_dirty, detached_head, collector_errors ({collector: message})
 #      and plimsoll_version; a collector's failure moves out of metrics into collector_errors.
-CURRENT_SCHEMA_VERSION = "1.2"
+# 1.3: adds project_path, the analysed project's folder relative to the git work tree's top
+#      ("." at the top; null when unknown, as in every record migrated from before 1.3).
+CURRENT_SCHEMA_VERSION = "1.3"
 
 HISTORY_DIR = "history"
 LATEST_PATH = "latest.json"
@@ -95,13 +97,24 @@ def _migrate_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _migrate_1_2_to_1_3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Bring a 1.2 document to 1.3: the project's folder, unknown for an older record."""
+    out = dict(doc)
+    # Which project of a monorepo wrote a 1.2 record cannot be told from the record: it
+    # stays unknown (null), and such records are never taken for another project's.
+    out["project_path"] = None
+    out["schema_version"] = "1.3"
+    return out
+
+
 # from-version -> (to-version, step)
 MIGRATIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "1.0": ("1.1", _migrate_1_0_to_1_1),
     "1.1": ("1.2", _migrate_1_1_to_1_2),
+    "1.2": ("1.3", _migrate_1_2_to_1_3),
 }
 
-KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2")
+KNOWN_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3")
 
 
 def migrate_document(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,6 +256,7 @@ RECORD_FIELDS: tuple[str, ...] = (
     "commit_sha",
     "commit_message",
     "branch",
+    "project_path",
     "package_version",
     "python_version",
     "plimsoll_version",
@@ -265,6 +279,8 @@ class Record:
     metrics: dict[str, Any]
     commit_message: str | None = None
     branch: str | None = None
+    # The analysed project's folder relative to the work tree's top ("." there; None: unknown).
+    project_path: str | None = None
     package_version: str | None = None
     python_version: str | None = None
     plimsoll_version: str | None = None
@@ -306,6 +322,7 @@ class Record:
                 "commit_sha": self.commit_sha,
                 "commit_message": self.commit_message,
                 "branch": self.branch,
+                "project_path": self.project_path,
                 "package_version": self.package_version,
                 "python_version": self.python_version,
                 "plimsoll_version": self.plimsoll_version,
@@ -354,6 +371,7 @@ class Record:
             metrics=_object(current, "metrics"),
             commit_message=_optional_str(current, "commit_message"),
             branch=_optional_str(current, "branch"),
+            project_path=_optional_str(current, "project_path"),
             package_version=_optional_str(current, "package_version"),
             python_version=_optional_str(current, "python_version"),
             plimsoll_version=_optional_str(current, "plimsoll_version"),

@@ -29,6 +29,9 @@ from plimsoll.code.collectors.base import (
 from plimsoll.core import plugins
 from plimsoll.core.errors import ConfigError
 
+# The signals the CLI takes as an interrupt (see plimsoll.cli.interrupt).
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
 
 @dataclass(frozen=True)
 class CollectorOutcome:
@@ -99,7 +102,13 @@ def _child(
     collector: Collector, context: CollectContext, cache_path: Path | None, conn: Connection
 ) -> None:
     """Runs in the collector's process: collect, send the result, exit."""
+    # The parent's handlers (SIGTERM raising KeyboardInterrupt) are not this process's: the
+    # parent stops it by killing its process group, and an interrupt here would only print
+    # a traceback. Blocked across the fork (see _start), the signals are let in only now.
+    for signum in _INTERRUPTS:
+        signal.signal(signum, signal.SIG_DFL)
     os.setpgid(0, 0)  # own process group, so a timeout kills the tools it started too
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     started = time.perf_counter()
     cache: Any = NullCache()
     try:
@@ -122,6 +131,7 @@ def _child(
 
 
 def _kill(process: multiprocessing.process.BaseProcess) -> None:
+    """Kill the collector's process group (its tools included) and reap the process."""
     pid = process.pid
     if pid is None:
         return
@@ -130,6 +140,54 @@ def _kill(process: multiprocessing.process.BaseProcess) -> None:
     except (ProcessLookupError, PermissionError):
         process.kill()
     process.join(5)
+
+
+def _start(
+    mp: Any,
+    running: list[_Running],
+    name: str,
+    collector: Collector,
+    context: CollectContext,
+    cache_path: Path | None,
+) -> None:
+    """Start one collector's process, in a process group of its own, and add it to ``running``.
+
+    Added before an interrupt can be let in, so an interrupt never leaves a process untracked.
+    """
+    parent, child = mp.Pipe(duplex=False)
+    process = mp.Process(
+        target=_child,
+        args=(collector, context, cache_path, child),
+        name=f"plimsoll-{name}",
+        daemon=False,
+    )
+    # An interrupt between the fork and the child's own handlers would run the parent's
+    # handler in the child: blocked until each side has its handlers in place.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        process.start()
+        assert process.pid is not None
+        try:
+            # Also from here (the child does it too), so the group exists before the parent
+            # may need to kill it, whichever process runs first.
+            os.setpgid(process.pid, process.pid)
+        except OSError:
+            pass  # the child has set it already, or has ended
+        running.append(_Running(name, process, parent, time.perf_counter()))
+    finally:
+        child.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _stop_all(running: list[_Running], exc: BaseException) -> None:
+    """On an interrupt: kill every collector still running, with the tools it started."""
+    for item in running:
+        _kill(item.process)
+        item.conn.close()
+    if running:
+        names = ", ".join(item.name for item in running)
+        exc.add_note(f"stopped the collectors still running ({names}) and the tools they started")
+    running.clear()
 
 
 def run(
@@ -164,19 +222,36 @@ def run(
             pending.remove((name, collector))
             finish(CollectorOutcome(name, None, reason, 0.0))
 
+    try:
+        _run_all(
+            pending,
+            running,
+            limit,
+            timeout,
+            finish,
+            lambda name, collector: _start(mp, running, name, collector, context, cache_path),
+        )
+    except BaseException as exc:  # an interrupt (Ctrl-C, SIGTERM) or a failure of our own
+        _stop_all(running, exc)
+        raise
+    order = {name: i for i, name in enumerate(collectors)}
+    outcomes.sort(key=lambda o: order.get(o.name, len(order)))
+    return RunResult(tuple(outcomes), time.perf_counter() - started)
+
+
+def _run_all(
+    pending: list[tuple[str, Collector]],
+    running: list[_Running],
+    limit: int,
+    timeout: float,
+    finish: Callable[[CollectorOutcome], None],
+    start: Callable[[str, Collector], None],
+) -> None:
+    """Start collectors ``limit`` at a time and gather their outcomes until all are done."""
     while pending or running:
         while pending and len(running) < limit:
             name, collector = pending.pop(0)
-            parent, child = mp.Pipe(duplex=False)
-            process = mp.Process(
-                target=_child,
-                args=(collector, context, cache_path, child),
-                name=f"plimsoll-{name}",
-                daemon=False,
-            )
-            process.start()
-            child.close()
-            running.append(_Running(name, process, parent, time.perf_counter()))
+            start(name, collector)
         now = time.perf_counter()
         next_deadline = min(r.started + timeout for r in running)
         ready = wait([r.conn for r in running], timeout=max(0.0, next_deadline - now))
@@ -205,6 +280,3 @@ def run(
                 finish(
                     CollectorOutcome(item.name, None, f"timed out after {timeout:g}s", elapsed),
                 )
-    order = {name: i for i, name in enumerate(collectors)}
-    outcomes.sort(key=lambda o: order.get(o.name, len(order)))
-    return RunResult(tuple(outcomes), time.perf_counter() - started)

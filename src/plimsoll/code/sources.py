@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from plimsoll.code.collectors.base import SourceFile
+from plimsoll.code.collectors.base import UNREADABLE, SourceFile
 from plimsoll.code.gitplumbing import Git
 from plimsoll.core.config import ALWAYS_EXCLUDED
 from plimsoll.core.errors import ConfigError, ToolMissingError
@@ -118,12 +118,18 @@ def content_hash(data: bytes) -> str:
 
 
 def source_files(root: Path, relpaths: Iterable[str]) -> tuple[SourceFile, ...]:
-    """Hash each file's content."""
+    """Hash each file's content.
+
+    A file that cannot be read (no permission) is kept, with no hash: every collector then
+    reports it as skipped ("cannot read: Permission denied") rather than leave it out
+    silently.
+    """
     out = []
     for rel in relpaths:
         try:
             data = (root / rel).read_bytes()
         except OSError:
+            out.append(SourceFile(rel, UNREADABLE))
             continue
         out.append(SourceFile(rel, content_hash(data)))
     return tuple(out)

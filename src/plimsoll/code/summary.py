@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 # Nested maps larger than this are detail (per-file results, counts per rule), not headlines.
@@ -74,13 +75,28 @@ def tidy(value: float | None) -> float | None:
     return float(f"{value:.{CHANGE_DIGITS}g}")
 
 
-def skipped_files(metrics: Mapping[str, Any]) -> dict[str, str]:
-    """The files some collector skipped (did not parse, unreadable, too slow): path -> why.
+@dataclass(frozen=True)
+class Skipped:
+    """A file some collectors skipped for one reason: which collectors, and why."""
 
-    Each collector lists its own ``skipped_files``; a file most collectors skip for the same
-    reason is named once, with the first collector's reason (collectors in name order).
+    path: str
+    error: str
+    collectors: tuple[str, ...]
+
+    def describe(self) -> str:
+        """``<collectors> skipped <path>: <why>``, as a warning line says it."""
+        return f"{', '.join(self.collectors)} skipped {self.path}: {self.error}"
+
+
+def skipped_files(metrics: Mapping[str, Any]) -> list[Skipped]:
+    """The files collectors skipped (did not parse, unreadable, too slow): who, and why.
+
+    Each collector lists its own ``skipped_files``; a file several collectors skip for the
+    same reason is one entry naming them all (in name order), and a file skipped for
+    different reasons is one entry per reason: a file only interrogate cannot read is never
+    reported as if every collector had skipped it.
     """
-    found: dict[str, str] = {}
+    found: dict[tuple[str, str], list[str]] = {}
     for name in sorted(metrics):
         group = metrics[name]
         items = group.get("skipped_files") if isinstance(group, Mapping) else None
@@ -88,5 +104,6 @@ def skipped_files(metrics: Mapping[str, Any]) -> dict[str, str]:
             continue
         for item in items:
             if isinstance(item, Mapping) and isinstance(item.get("path"), str):
-                found.setdefault(item["path"], str(item.get("error") or "skipped"))
-    return found
+                key = (item["path"], str(item.get("error") or "skipped"))
+                found.setdefault(key, []).append(name)
+    return [Skipped(path, error, tuple(names)) for (path, error), names in sorted(found.items())]

@@ -6,6 +6,9 @@ violation means: ``fail`` makes the run exit 1, ``warn`` only reports, ``notify`
 delivers nothing). A rule that cannot be evaluated (a missing metric, a broken validator)
 counts as errored, and exits 1 when its action is ``fail``, so a typo or a crashed
 collector never lets a gate pass silently. A delta rule without a baseline is skipped.
+
+A code absent from a complete count map (``ruff.by_code.F401`` once the last F401 is fixed)
+reads 0 when its collector ran, as :mod:`plimsoll.code.lookup` says.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from plimsoll.code.lookup import CountMaps, with_counts
 from plimsoll.core.errors import ExitCode
 from plimsoll.core.rules import (
     Action,
@@ -59,13 +63,19 @@ def evaluate_thresholds(
     previous: Mapping[str, Any] | None = None,
     *,
     collector_errors: Mapping[str, str] | None = None,
+    complete: CountMaps | None = None,
 ) -> ThresholdReport:
     """Evaluate ``specs`` against a record's ``current`` metrics (``previous`` for deltas).
 
     ``collector_errors`` maps a collector name to its error; a rule whose metric is
-    missing because its collector (the path's first segment) failed says so.
+    missing because its collector (the path's first segment) failed says so. ``complete``:
+    the complete count maps (default: the registered collectors' declarations).
     """
     errors = collector_errors or {}
+    paths = [spec.metric for spec in specs if spec.metric is not None]
+    current = with_counts(current, paths, complete)
+    if previous is not None:
+        previous = with_counts(previous, paths, complete)
     results = tuple(_explain(evaluate(spec, current, previous), current, errors) for spec in specs)
     passed = failed = warned = errored = skipped = 0
     exit_code = ExitCode.OK
@@ -222,11 +232,21 @@ def crossed_heading(results: Sequence[RuleResult]) -> str:
     return ", ".join(parts) or "no code threshold crossed"
 
 
-def render_notification(results: Sequence[RuleResult], commit: str) -> str:
-    """Markdown for a notification or comment about ``results`` only, under a matching heading."""
+def notification_icon(results: Sequence[RuleResult]) -> str:
+    """The icon of the worst status among ``results`` (❌, ⚠️, ❓; ✅ when none is bad)."""
     worst = {status(r) for r in results}
-    icon = next((_ICONS[s] for s in ("fail", "warn", "error") if s in worst), _ICONS["pass"])
-    lines = [f"### {icon} {crossed_heading(results)} at {commit[:7]}", ""]
+    return next((_ICONS[s] for s in ("fail", "warn", "error") if s in worst), _ICONS["pass"])
+
+
+def render_notification(results: Sequence[RuleResult], commit: str, heading: bool = True) -> str:
+    """Markdown for a notification or comment about ``results`` only, under a matching heading.
+
+    Without ``heading``, the table alone: a channel that shows the message's title as its
+    heading (a pull-request comment, an email subject) would otherwise say it twice.
+    """
+    lines = [f"### {notification_icon(results)} {crossed_heading(results)} at {commit[:7]}", ""]
+    if not heading:
+        lines = []
     lines += _table(results) if results else ["No violations."]
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,9 @@ from plimsoll.core.paths import ensure_private_dir
 
 INDEX_FILE = "history-index.sqlite"
 BATCH = 500
+# The layout of an indexed row (PRAGMA user_version); rows of another layout are dropped and
+# the records indexed again. 2: empty maps are kept as ``{}`` (see index_leaves).
+INDEX_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -56,6 +59,26 @@ def scalar_leaves(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def index_leaves(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`scalar_leaves`, plus ``{}`` at the path of each empty map.
+
+    An empty map leaves no scalar behind, yet a complete count map that is empty (no ruff
+    violation at all) still says its collector ran and counted every code zero times.
+    """
+    out = scalar_leaves(metrics)
+    stack: list[tuple[str, Any]] = [("", metrics)]
+    while stack:
+        prefix, value = stack.pop()
+        if not isinstance(value, Mapping):
+            continue
+        if not value and prefix:
+            out[prefix] = {}
+        for key, child in value.items():
+            if not is_detail(str(key)):
+                stack.append((f"{prefix}.{key}" if prefix else str(key), child))
+    return out
+
+
 def is_indexed_path(metric: str) -> bool:
     """Whether values of ``metric`` are kept in the index (not under a detail key)."""
     return not any(is_detail(part) for part in metric.split("."))
@@ -77,6 +100,19 @@ class TrendIndex:
         ensure_private_dir(path.parent)
         self._conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
+        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        if version != INDEX_VERSION:
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    # Checked again under the lock: another process may have just rebuilt it.
+                    (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+                    if version != INDEX_VERSION:
+                        self._conn.execute("DROP TABLE IF EXISTS records")
+                        self._conn.execute("DROP TABLE IF EXISTS unreadable")
+                        self._conn.execute(f"PRAGMA user_version = {INDEX_VERSION}")
+            except sqlite3.OperationalError:
+                pass  # another process is rebuilding it: it is only a cache
         self._conn.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -108,7 +144,7 @@ class TrendIndex:
                         entry.blob,
                         record.commit_sha,
                         record.timestamp.isoformat(),
-                        json.dumps(scalar_leaves(record.metrics)),
+                        json.dumps(index_leaves(record.metrics)),
                     )
                 )
             try:

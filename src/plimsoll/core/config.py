@@ -196,12 +196,24 @@ class ThresholdSpec(RuleSpec):
 
 
 class CodeConfig(_Model):
-    """The code-metrics tracker."""
+    """The code-metrics tracker.
+
+    ``branch`` is the git branch the history is kept on. When it is not set, it is
+    ``code-metrics`` for a project at the top of its git work tree, and
+    ``code-metrics-<folder>`` for a project in a subfolder (its configuration file's folder,
+    ``/`` written ``-``: ``services/api`` keeps its history on ``code-metrics-services-api``),
+    so the projects of a monorepo each have their own history. Set it to share one branch on
+    purpose (``branch = "code-metrics"`` keeps the default of earlier versions for a
+    subfolder project); a branch holding another project's records is refused.
+    """
 
     paths: list[str] = Field(default_factory=lambda: ["."])
     exclude: list[str] = Field(default_factory=list)
     collectors: list[str] = Field(default_factory=lambda: list(ALL_COLLECTORS))
     collector_timeout_seconds: float = 600.0
+    # The most one file may take a whole-project tool (pylint) before it is skipped and
+    # named; a third of collector_timeout_seconds when that is less.
+    file_timeout_seconds: float = Field(default=20.0, gt=0)
     jobs: int | None = None
     branch: str = "code-metrics"
     remote: str = "origin"

@@ -731,9 +731,16 @@ def _run(
                 if conn.broken:
                     raise
                 raise _failure(built, statement.index, exc, database, undone=undone) from None
-    except BaseException:
+    except BaseException as exc:
         if not conn.broken:
             conn.execute("ROLLBACK")
+            if isinstance(exc, KeyboardInterrupt):  # said on the "plimsoll: interrupted" line
+                what = (
+                    f"the build was rolled back in database {database}"
+                    if undone == "rolled back"
+                    else undone
+                )
+                exc.add_note(f"the running statement was cancelled; {what}")
         raise
     try:
         conn.execute("COMMIT")

@@ -152,6 +152,9 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
             conn.rollback()
             try:
                 run_plan(conn, migrator, plan, report)
+            except KeyboardInterrupt as exc:  # said on the "plimsoll: interrupted" line
+                exc.add_note("the dry run's transaction was rolled back: nothing was applied")
+                raise
             finally:
                 conn.rollback()
                 report.rolled_back = True

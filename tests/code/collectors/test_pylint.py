@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from plimsoll.code.collectors import _imports
-from plimsoll.code.collectors.base import CollectorError
+from plimsoll.code.collectors.base import CollectorError, file_seconds
 from plimsoll.code.collectors.pylint import (
     PylintCollector,
     PylintReport,
@@ -16,6 +17,7 @@ from plimsoll.code.collectors.pylint import (
     parse_statements,
     report_metrics,
 )
+from plimsoll.core.config import CodeConfig
 from tests.code.collectors.data_tools import (
     CAPTURED,
     DictCache,
@@ -339,3 +341,59 @@ def test_an_attribute_assigned_from_a_file_nobody_imports_reaches_its_readers(
     assert "no-member" not in second["top_symbols"]  # type: ignore[operator]
     assert second["linted_files"] == 2  # p.py, and d.py which reads what it assigns
     _assert_equals_plain_run(tmp_path, second)
+
+
+@pytest.mark.integration
+def test_by_symbol_counts_every_symbol_as_pylint_does(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    paths = python_files(root)
+    metrics = PylintCollector().collect(context_for(root))
+    plain = json.loads(run(root, "pylint", "--output-format=json2", *paths).stdout)
+    by_hand = Counter(m["symbol"] for m in plain["messages"])
+    # Every symbol, not only the top 20: a gate on any symbol reads its real count.
+    assert metrics["by_symbol"] == dict(by_hand)
+    assert sum(metrics["by_symbol"].values()) == metrics["total"]
+    assert set(metrics["top_symbols"]) <= set(metrics["by_symbol"])
+    assert "by_symbol" in PylintCollector.complete_counts
+
+
+def _pathological(n_items: int = 30_000, n_functions: int = 300) -> str:
+    """A module pylint takes far longer than a second on: a huge literal and many functions.
+
+    Pylint's trailing-comma check is quadratic in a module's tokens.
+    """
+    lines = ['"""Generated."""', "DATA = ["]
+    lines += [f"    {i}," for i in range(n_items)]
+    lines.append("]")
+    for i in range(n_functions):
+        lines.append(f"\n\ndef f{i}(x):\n    return x + {i}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.integration
+def test_a_file_too_slow_to_lint_is_skipped_and_the_rest_equals_pylint(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    rest = python_files(root)
+    (root / "pkg" / "generated.py").write_text(_pathological())
+    config = CodeConfig(file_timeout_seconds=1.0, collector_timeout_seconds=300)
+    cache = DictCache()
+    metrics = PylintCollector().collect(context_for(root, config=config, cache=cache))
+    assert metrics["skipped_files"] == [
+        {"path": "pkg/generated.py", "error": "pylint took longer than 1s to lint it; skipped"}
+    ]
+    # The other files are linted as pylint lints them by hand without the slow one.
+    plain = json.loads(run(root, "pylint", "--output-format=json2", *rest).stdout)
+    assert metrics["score"] == plain["statistics"]["score"]
+    assert metrics["by_type"] == plain["statistics"]["messageTypeCount"]
+    assert metrics["by_symbol"] == dict(Counter(m["symbol"] for m in plain["messages"]))
+    assert metrics["modules"] == plain["statistics"]["modulesLinted"]
+    # The skip is cached with its limit: the same limit reuses it without linting again.
+    again = PylintCollector().collect(context_for(root, config=config, cache=cache))
+    assert again["skipped_files"] == metrics["skipped_files"]
+    assert again["linted_files"] == 0 and again["score"] == metrics["score"]
+
+
+def test_the_per_file_limit_is_a_third_of_the_collector_timeout_at_most() -> None:
+    assert file_seconds(CodeConfig()) == 20.0
+    assert file_seconds(CodeConfig(collector_timeout_seconds=30)) == 10.0
+    assert file_seconds(CodeConfig(file_timeout_seconds=2, collector_timeout_seconds=30)) == 2.0

@@ -137,7 +137,8 @@ class BanditCollector(Collector):
     """Bandit issues by severity and confidence, total, issues by test id and lines scanned.
 
     ``total`` and the severity/confidence counts equal bandit's ``metrics._totals``;
-    ``by_test`` counts the reported issues per test id (most frequent first); ``errors``
+    ``by_test`` counts the reported issues per test id (most frequent first; a complete
+    count: a test id absent from it was reported zero times); ``errors``
     lists files bandit could not scan, with its reason.
     """
 
@@ -153,6 +154,7 @@ class BanditCollector(Collector):
         "files",
         "errors",
     )
+    complete_counts: ClassVar[tuple[str, ...]] = ("by_test",)
     description: ClassVar[str] = "bandit security findings (the project's bandit configuration)"
     version: ClassVar[str] = "1"
 
@@ -177,7 +179,7 @@ class BanditCollector(Collector):
         per_file: dict[str, dict[str, Any]] = {}
         stale = []
         for source in context.files:
-            cached = context.cache.get(key, source.sha)
+            cached = context.cache.get(key, source.sha) if source.readable else None
             if cached is None:
                 stale.append(source)
             else:
@@ -187,7 +189,8 @@ class BanditCollector(Collector):
             for source in stale:
                 # A file bandit leaves out of its report was excluded by the project's settings.
                 result = fresh.get(os.path.normpath(source.path), {"excluded": True})
-                context.cache.put(key, source.sha, result)
+                if source.readable:
+                    context.cache.put(key, source.sha, result)
                 per_file[source.path] = result
         return summarize(per_file)
 

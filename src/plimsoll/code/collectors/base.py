@@ -26,6 +26,16 @@ from plimsoll.core.config import CodeConfig
 PER_FILE_SECONDS = 20.0
 
 
+def file_seconds(config: CodeConfig) -> float:
+    """How long one file may take a whole-project tool (pylint): ``code.file_timeout_seconds``
+    (20), or a third of ``code.collector_timeout_seconds`` when that is less.
+
+    A third, so that one pathological file is abandoned (and named) well before the whole
+    collector times out and every other file's result is lost with it.
+    """
+    return min(config.file_timeout_seconds, config.collector_timeout_seconds / 3)
+
+
 class FileCache(Protocol):
     """Per-file results keyed by (collector key, content hash)."""
 
@@ -47,12 +57,22 @@ class NullCache:
         """Forget ``value``."""
 
 
+# The content hash of a file that could not be read: never looked up in the cache.
+UNREADABLE = ""
+
+
 @dataclass(frozen=True)
 class SourceFile:
-    """One Python file to analyse: its path relative to the root, and its content hash."""
+    """One Python file to analyse: its path relative to the root, and its content hash
+    (:data:`UNREADABLE` for a file that could not be read)."""
 
     path: str
     sha: str
+
+    @property
+    def readable(self) -> bool:
+        """Whether the file could be read when it was found."""
+        return self.sha != UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,22 @@ class CollectContext:
         """The relative paths of the stub files, in order."""
         return [f.path for f in self.stubs]
 
+    def unreadable(self) -> dict[str, str]:
+        """The files (sources and stubs) that cannot be read: path -> ``cannot read: <why>``.
+
+        Whole-project tools leave them out and list them as skipped, as the per-file
+        collectors do, rather than stop on them (mypy) or fail the whole score (pylint).
+        """
+        found: dict[str, str] = {}
+        for item in (*self.files, *self.stubs):
+            if item.readable:
+                continue
+            try:
+                (self.root / item.path).read_bytes()
+            except OSError as exc:
+                found[item.path] = f"cannot read: {exc.strerror or type(exc).__name__}"
+        return found
+
     def read(self, path: str) -> str:
         """The text of ``path`` (relative to the root), decoded as Python source is."""
         data = (self.root / path).read_bytes()
@@ -103,11 +139,23 @@ class CollectorError(Exception):
     """A collector could not produce its result; the message is recorded in the record."""
 
 
+class SkipFile(Exception):
+    """Raised by ``analyze_file`` to skip one file with a reason of its own (the message).
+
+    For what is not a syntax error: a file the tool cannot read although Python can (never
+    reported as "does not parse").
+    """
+
+
 class Collector(ABC):
     """A source of metrics. ``collect`` returns a JSON-serialisable dict with ``keys`` at its top."""
 
     name: ClassVar[str]
     keys: ClassVar[tuple[str, ...]]
+    # Keys (among ``keys``) holding complete counts by code: every code the tool reported is
+    # in the map, so an absent code was counted zero times (``ruff.by_code.F401 <= 0`` holds
+    # once the last F401 is fixed). :mod:`plimsoll.code.lookup` reads them so.
+    complete_counts: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"
 
@@ -172,10 +220,12 @@ class PerFileCollector(Collector):
         per_file: dict[str, dict[str, Any]] = {}
         skipped: list[dict[str, str]] = []
         for source_file in context.files:
-            result = context.cache.get(key, source_file.sha)
+            cacheable = source_file.readable
+            result = context.cache.get(key, source_file.sha) if cacheable else None
             if result is None:
                 result = self._analyze_one(source_file, context)
-                context.cache.put(key, source_file.sha, result)
+                if cacheable:
+                    context.cache.put(key, source_file.sha, result)
             if "__skipped__" in result:
                 skipped.append({"path": source_file.path, "error": result["__skipped__"]})
             else:
@@ -192,6 +242,8 @@ class PerFileCollector(Collector):
         try:
             with time_limit(self.per_file_seconds):
                 return self.analyze_file(source_file.path, source, context)
+        except SkipFile as exc:
+            return {"__skipped__": str(exc)}
         except SyntaxError as exc:
             line = f" line {exc.lineno}" if exc.lineno else ""
             return {"__skipped__": f"does not parse:{line} {exc.msg}"}

@@ -9,14 +9,23 @@ total, so per-file results add up to exactly what it reports for the whole proje
 
 from __future__ import annotations
 
+import ast
+import codecs
+import io
 import os
 import re
+import tokenize
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, ClassVar
 
 from plimsoll.code.collectors import _tools
-from plimsoll.code.collectors.base import CollectContext, CollectorError, PerFileCollector
+from plimsoll.code.collectors.base import (
+    CollectContext,
+    CollectorError,
+    PerFileCollector,
+    SkipFile,
+)
 
 # Settings that change which objects interrogate counts; the others only change its output.
 _SWITCHES = (
@@ -104,6 +113,27 @@ def build_config(settings: dict[str, Any]) -> Any:
         raise CollectorError(f"interrogate: invalid setting: {exc}") from None
 
 
+def interrogate_cannot_read(data: bytes) -> str | None:
+    """Why interrogate (which reads every file as plain UTF-8) cannot read ``data``, or None.
+
+    Python reads both of these, so the file is fine and only interrogate skips it: one that
+    starts with a UTF-8 byte-order mark (interrogate fails on U+FEFF), and one in another
+    encoding declared by a PEP 263 coding line (interrogate fails to decode it).
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "interrogate cannot read a file that starts with a UTF-8 byte-order mark (BOM)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            declared, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError:
+            declared = ""
+        named = f" ({declared})" if declared and declared != "utf-8" else ""
+        return f"interrogate cannot read a file that is not UTF-8{named}"
+    return None
+
+
 def percent(covered: int, total: int) -> float:
     """Interrogate's coverage percentage: covered over total, 100 when there is nothing to count."""
     return 100.0 if total == 0 else covered / total * 100
@@ -117,7 +147,7 @@ class InterrogateCollector(PerFileCollector):
     description: ClassVar[str] = (
         "docstring coverage by interrogate (the project's interrogate settings)"
     )
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     def __init__(self) -> None:
         self._settings: dict[str, dict[str, Any]] = {}
@@ -158,11 +188,16 @@ class InterrogateCollector(PerFileCollector):
         if key not in self._configs:
             self._configs[key] = build_config(self.settings(context))
         full = os.path.join(os.path.abspath(context.root), path)
+        unreadable = interrogate_cannot_read(Path(full).read_bytes())
+        if unreadable is not None:
+            raise SkipFile(unreadable)
         try:
             results = InterrogateCoverage(paths=[full], conf=self._configs[key]).get_coverage()
         except UnicodeDecodeError as exc:
-            # Interrogate reads every file as UTF-8; report such a file as unparseable.
-            raise SyntaxError(f"not UTF-8: {exc.reason}") from None
+            raise SkipFile(f"interrogate cannot read it: not UTF-8 ({exc.reason})") from None
+        except SyntaxError as exc:
+            ast.parse(source)  # a real syntax error is reported as one (by the caller)
+            raise SkipFile(f"interrogate fails on it ({exc.msg}); Python parses it") from None
         return {"total": results.total, "covered": results.covered, "missing": results.missing}
 
     def summarize(

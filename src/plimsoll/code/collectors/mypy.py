@@ -164,6 +164,9 @@ class MypyRun:
 class MypyCollector(Collector):
     """Mypy errors by code, total errors, notes, files checked and type coverage.
 
+    ``by_code`` counts every error by its code (a complete count: a code absent from it was
+    reported zero times).
+
     ``total_errors`` equals the N of mypy's "Found N errors" and ``files_checked`` its
     "checked N source files"; ``type_coverage`` is the percentage of function definitions
     mypy treats as typed (see the module docstring); ``skipped_files`` lists the files left
@@ -182,6 +185,7 @@ class MypyCollector(Collector):
         "type_coverage",
         "skipped_files",
     )
+    complete_counts: ClassVar[tuple[str, ...]] = ("by_code",)
     description: ClassVar[str] = "mypy errors and type coverage (the project's mypy configuration)"
     version: ClassVar[str] = "2"
 
@@ -200,9 +204,12 @@ class MypyCollector(Collector):
         return metrics
 
     def _run_mypy(self, context: CollectContext) -> MypyRun:
-        allowed = [*context.paths, *context.stub_paths]
+        # A file that cannot be read would stop mypy: it is left out and listed, as one
+        # that does not parse.
+        unreadable = context.unreadable()
+        allowed = [p for p in (*context.paths, *context.stub_paths) if p not in unreadable]
         if not allowed:
-            return MypyRun((), (), {})
+            return MypyRun((), (), unreadable)
         use_json = supports_json(_tools.tool_version("mypy"))
         # The text fallback needs exactly one line per message, whatever the project configures.
         output = ["-O", "json"] if use_json else ["--no-pretty"]
@@ -245,7 +252,7 @@ class MypyCollector(Collector):
                 f"mypy stopped at {blocking.path}{line}: {blocking.message}"
                 f"{f' [{blocking.code}]' if blocking.code else ''}"
             )
-        return MypyRun(tuple(data["sources"]), tuple(messages), dict(data["skipped"]))
+        return MypyRun(tuple(data["sources"]), tuple(messages), {**unreadable, **data["skipped"]})
 
     def _function_counts(
         self, context: CollectContext, checked: Iterable[str]

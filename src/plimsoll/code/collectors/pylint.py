@@ -38,7 +38,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from plimsoll.code.collectors import _imports, _reuse, _tools
-from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
+from plimsoll.code.collectors.base import (
+    CollectContext,
+    Collector,
+    CollectorError,
+    file_seconds,
+)
 
 MESSAGE_TYPES = ("fatal", "error", "warning", "refactor", "convention", "info")
 TOP_SYMBOLS = 20
@@ -95,12 +100,13 @@ def parse_statements(text: str) -> int | None:
 
 def report_metrics(report: PylintReport) -> dict[str, Any]:
     """The collector's metrics from a parsed report."""
-    top = sorted(report.symbols.items(), key=lambda item: (-item[1], item[0]))[:TOP_SYMBOLS]
+    ranked = sorted(report.symbols.items(), key=lambda item: (-item[1], item[0]))
     return {
         "score": report.score,
         "by_type": report.counts,
         "total": sum(report.counts.values()),
-        "top_symbols": dict(top),
+        "top_symbols": dict(ranked[:TOP_SYMBOLS]),
+        "by_symbol": dict(ranked),
         "statements": report.statements,
         "modules": report.modules,
     }
@@ -186,8 +192,16 @@ class PylintCollector(Collector):
     """Pylint's score, message counts by type, the most frequent symbols and statements analysed.
 
     ``score`` is json2's ``statistics.score`` (None when the project's ``evaluation`` fails);
-    ``top_symbols`` holds the 20 most frequent message symbols; ``linted_files`` and
-    ``cached_files`` tell how many files this run linted and took from the cache.
+    ``by_symbol`` counts every message by symbol (a complete count: a symbol absent from it
+    was reported zero times), ``top_symbols`` holds the 20 most frequent of them;
+    ``linted_files`` and ``cached_files`` tell how many files this run linted and took from
+    the cache. ``skipped_files`` lists the files abandoned as too slow (path and reason):
+    a file astroid takes longer than :func:`~.base.file_seconds` to parse, or pylint to lint
+    (``code.file_timeout_seconds``, 20, or a third of ``code.collector_timeout_seconds``
+    when that is less), counts for
+    nothing and the others are linted as usual, so one pathological file (a 200,000-element
+    literal: minutes in one quadratic checker) never loses the whole result. A skip is
+    cached with its limit and tried again under a longer one.
     """
 
     name: ClassVar[str] = "pylint"
@@ -196,11 +210,14 @@ class PylintCollector(Collector):
         "by_type",
         "total",
         "top_symbols",
+        "by_symbol",
         "statements",
         "modules",
         "linted_files",
         "cached_files",
+        "skipped_files",
     )
+    complete_counts: ClassVar[tuple[str, ...]] = ("by_symbol",)
     description: ClassVar[str] = "pylint score and messages (the project's pylint configuration)"
     version: ClassVar[str] = "3"
 
@@ -218,10 +235,16 @@ class PylintCollector(Collector):
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
         """Lint the files whose closure changed, take the others from the cache, and sum up."""
-        paths = pylint_targets(context)
+        # A file that cannot be read is left out and listed, as the other collectors do,
+        # rather than counted as pylint's fatal parse-error (a score of 0).
+        unreadable = context.unreadable()
+        targets = pylint_targets(context)
+        paths = [p for p in targets if p not in unreadable]
+        unread = [{"path": p, "error": unreadable[p]} for p in targets if p in unreadable]
         if not paths:
             metrics = report_metrics(PylintReport(None, dict.fromkeys(MESSAGE_TYPES, 0), {}, 0, 0))
-            return {**metrics, "linted_files": 0, "cached_files": 0}
+            return {**metrics, "linted_files": 0, "cached_files": 0, "skipped_files": unread}
+        limit = file_seconds(context.config)
         sources: dict[str, str] = {}
         for path in paths:
             try:
@@ -247,6 +270,8 @@ class PylintCollector(Collector):
             if found is None and _imports.sibling(path) not in shas:
                 # A module with a stub is linted from either's source: any change matters.
                 found = carry.carried_over(path, members[path], closure[path])
+            if found is not None and float(found.get("limit", limit)) < limit:
+                found = None  # abandoned under a shorter limit than today's: try it again
             if found is not None:
                 entries[path] = found
         project_sha = hashlib.sha256("\n".join(closure[p] for p in paths).encode()).hexdigest()
@@ -258,12 +283,14 @@ class PylintCollector(Collector):
             # small file so the run replays the project-wide step over all of them.
             lint = missing or [min(paths, key=lambda p: len(sources[p]))]
             linted = len(lint)
-            result = self._drive(context, paths, lint, entries)
+            result = self._drive(context, paths, lint, entries, limit)
             if result["unsafe"] and len(lint) < len(paths):
-                result = self._drive(context, paths, paths, {})
+                result = self._drive(context, paths, paths, {}, limit)
                 linted = len(paths)
             cacheable = not result["unsafe"]
             for path, entry in result["files"].items():
+                if entry.get("skipped"):
+                    entry["limit"] = limit
                 entries[path] = entry
                 if cacheable:
                     context.cache.put(key, closure[path], entry)
@@ -275,7 +302,11 @@ class PylintCollector(Collector):
             }
             if cacheable:
                 context.cache.put(f"{key}:project", project_sha, project)
-        return self._summarize(entries, project, linted, len(paths) - linted)
+        metrics = self._summarize(entries, project, linted, len(paths) - linted)
+        metrics["skipped_files"] = sorted(
+            [*unread, *metrics["skipped_files"]], key=lambda item: item["path"]
+        )
+        return metrics
 
     def _drive(
         self,
@@ -283,9 +314,12 @@ class PylintCollector(Collector):
         paths: list[str],
         lint: list[str],
         entries: dict[str, dict[str, Any]],
+        limit: float,
     ) -> dict[str, Any]:
         cached = {p: e for p, e in entries.items() if p not in set(lint)}
-        request = json.dumps({"files": paths, "lint": lint, "cached": cached})
+        request = json.dumps(
+            {"files": paths, "lint": lint, "cached": cached, "file_seconds": limit}
+        )
         with tempfile.TemporaryDirectory(prefix="plimsoll-pylint-") as tmp:
             output = Path(tmp) / "result.json"
             result = _tools.run_tool(
@@ -319,6 +353,11 @@ class PylintCollector(Collector):
             symbols[symbol] += 1
         statements = sum(int(e["statements"]) for e in entries.values())
         modules = {e["module"] for e in entries.values() if e["module"]}
+        skipped = [
+            {"path": path, "error": str(entry["skipped"])}
+            for path, entry in sorted(entries.items())
+            if entry.get("skipped")
+        ]
         score = json2_score(str(project["evaluation"]), counts, statements)
         report = PylintReport(
             score,
@@ -327,7 +366,12 @@ class PylintCollector(Collector):
             len(modules | set(project["extra_modules"])),
             statements,
         )
-        return {**report_metrics(report), "linted_files": linted, "cached_files": cached}
+        return {
+            **report_metrics(report),
+            "linted_files": linted,
+            "cached_files": cached,
+            "skipped_files": skipped,
+        }
 
 
 class _Carry:

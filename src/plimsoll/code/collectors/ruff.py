@@ -101,6 +101,8 @@ def summary_metrics(summary: RuffSummary) -> dict[str, Any]:
 class RuffCollector(Collector):
     """Ruff violations by rule code, total, fixable count and files with violations.
 
+    ``by_code`` counts every violation by rule code (a complete count: a code absent from
+    it was reported zero times);
     ``fixable`` counts the violations ``ruff check --fix`` fixes (safe fixes);
     ``unsafe_fixable`` those that need ``--unsafe-fixes``.
     """
@@ -113,6 +115,7 @@ class RuffCollector(Collector):
         "unsafe_fixable",
         "files_with_violations",
     )
+    complete_counts: ClassVar[tuple[str, ...]] = ("by_code",)
     description: ClassVar[str] = "ruff check violations (the project's ruff configuration)"
 
     def unavailable(self) -> str | None:
