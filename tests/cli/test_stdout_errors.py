@@ -11,6 +11,7 @@ import inspect
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,3 +194,25 @@ def test_a_group_lists_each_command_on_one_line(path: tuple[str, ...]) -> None:
         first = inspect.cleandoc(command.help or "").split("\n\n")[0]
         expected = " ".join(line.strip() for line in first.splitlines())
         assert row.strip("│ ").split(None, 1) == [name, expected], row
+
+
+def test_unbuffered_output_stays_unbuffered_and_in_order_with_stderr() -> None:
+    # python -u / PYTHONUNBUFFERED=1 (CI images set it): what a hook prints must reach the log
+    # when printed, not at exit after everything written to stderr.
+    script = (
+        "import sys\n"
+        "from plimsoll.cli import output\n"
+        "output.guard_streams()\n"
+        "print('out 1')\n"
+        "print('err 1', file=sys.stderr)\n"
+        "print('out 2')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.splitlines() == ["out 1", "err 1", "out 2"]

@@ -72,3 +72,14 @@ def test_a_folder_given_as_config_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load(tmp_path)
     assert str(err.value) == f"{tmp_path}: is a folder, not a configuration file"
+
+
+def test_a_broken_pyproject_does_not_stop_a_plimsoll_toml_project(tmp_path: Path) -> None:
+    (tmp_path / "plimsoll.toml").write_text('[code]\npaths = ["pkg"]\n', encoding="utf-8")
+    for text in ('[tool.poetry]\nname = "x"\nname = "y"\n', 'tool = "x"\n'):
+        (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+        assert find_config(tmp_path) == tmp_path / "plimsoll.toml"
+    # Alone, a pyproject.toml whose tool is not a table is named, not an internal error.
+    (tmp_path / "plimsoll.toml").unlink()
+    with pytest.raises(ConfigError, match=r"pyproject.toml: \[tool\] must be a table"):
+        find_config(tmp_path)

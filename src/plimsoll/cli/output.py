@@ -195,12 +195,15 @@ def _guarded(stream: Any) -> tuple[io.TextIOWrapper, _GuardedFile] | None:
     except (AttributeError, OSError, ValueError):  # a test's captured stream: leave it
         return None
     raw = _GuardedFile(fd)
+    # Unbuffered (python -u, PYTHONUNBUFFERED=1, as CI images set) stays unbuffered: what a
+    # hook or a Python migration prints reaches the log when printed, in order with stderr.
+    unbuffered = getattr(stream, "write_through", False)
     text = io.TextIOWrapper(
         io.BufferedWriter(raw, buffer_size=1 << 16),
         encoding=stream.encoding,
         errors=stream.errors,
-        line_buffering=stream.line_buffering,
-        write_through=getattr(stream, "write_through", False),
+        line_buffering=stream.line_buffering or unbuffered,
+        write_through=unbuffered,
     )
     _replaced.append(stream)
     return text, raw

@@ -724,7 +724,10 @@ def _read_raw(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of settings at the top level")
     if path.name == "pyproject.toml":
-        section = data.get("tool", {}).get("plimsoll")
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: [tool] must be a table")
+        section = tool.get("plimsoll")
         if section is None:
             return None
         if not isinstance(section, dict):
@@ -750,15 +753,28 @@ def parse(
         raise ConfigError(f"{where}: {describe(exc.errors(), PlimsollConfig)}") from None
 
 
+def _configures(pyproject: Path, *, lenient: bool) -> bool:
+    """Whether ``pyproject`` has a ``[tool.plimsoll]`` table.
+
+    ``lenient`` when a plimsoll file sits next to it: a pyproject.toml that cannot be read or
+    parsed is then another tool's business, not a reason to stop a project plimsoll.toml
+    configures.
+    """
+    if not pyproject.is_file():
+        return False
+    try:
+        return _read_raw(pyproject) is not None
+    except ConfigError:
+        if lenient:
+            return False
+        raise
+
+
 def find_config(start: Path) -> Path | None:
     """The first configuration file in ``start`` or its parents (a plimsoll table required in pyproject)."""
     for folder in (start, *start.parents):
-        found = [
-            folder / name
-            for name in CONFIG_FILES
-            if (folder / name).is_file()
-            and (name != "pyproject.toml" or _read_raw(folder / name) is not None)
-        ]
+        own = [folder / name for name in CONFIG_FILES[:-1] if (folder / name).is_file()]
+        found = own + [p for p in [folder / "pyproject.toml"] if _configures(p, lenient=bool(own))]
         if len(found) > 1:
             # Taking one silently would drop the other's settings (a CI gate's thresholds).
             names = [_describe(p) for p in found]
