@@ -57,7 +57,13 @@ from plimsoll.db.connection import (
     masked_line,
     redact_url,
 )
-from plimsoll.db.sql import DEFAULT_SERVER_VERSION, ParsedScript, parse_sql, transactional
+from plimsoll.db.sql import (
+    DEFAULT_SERVER_VERSION,
+    ParsedScript,
+    copies_from_stdin,
+    parse_sql,
+    transactional,
+)
 from plimsoll.db.sqlfiles import CopyData, MetaCommand, read_sql, sql_files
 
 __all__ = [
@@ -178,13 +184,7 @@ class BuiltStatement:
     @property
     def is_copy_from_stdin(self) -> bool:
         """True for ``COPY ... FROM STDIN``: its rows (``copy_data``) are sent by the client."""
-        node = self.node
-        return (
-            isinstance(node, ast.CopyStmt)
-            and bool(node.is_from)
-            and node.filename is None
-            and not node.is_program
-        )
+        return copies_from_stdin(self.node)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,16 @@ class UnsupportedMetaCommand(SqlSyntaxError):
         self.command = command
 
 
+def copies_from_stdin(node: ast.Node) -> bool:
+    """Whether ``node`` is ``COPY ... FROM STDIN``, whose rows the client sends."""
+    return (
+        isinstance(node, ast.CopyStmt)
+        and bool(node.is_from)
+        and node.filename is None
+        and not node.is_program
+    )
+
+
 @dataclass(frozen=True)
 class Statement:
     """One statement of a script: its source text and span, its kind and its AST node.
@@ -123,13 +133,7 @@ class Statement:
     @property
     def is_copy_from_stdin(self) -> bool:
         """True for ``COPY ... FROM STDIN``: its rows come from the client, not the server."""
-        node = self.node
-        return (
-            isinstance(node, ast.CopyStmt)
-            and bool(node.is_from)
-            and node.filename is None
-            and not node.is_program
-        )
+        return copies_from_stdin(self.node)
 
     @property
     def is_transaction_control(self) -> bool:
