@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +140,57 @@ def test_a_database_the_build_did_not_make_needs_force(
     assert f"dropped the existing database {name}\n" in again.stderr
 
 
+def _drop(dsn: str, *names: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        for name in names:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def test_the_default_build_database_of_an_earlier_version_is_replaced_and_marked(
+    project: tuple[Path, str], pg_server: PgServer
+) -> None:
+    root, name = project
+    # An environment of its own, so its default build database is this test's alone.
+    env_db, build_db = f"{name}_env", f"{name}_env_build"
+    toml = root / "plimsoll.toml"
+    toml.write_text(toml.read_text().replace(pg_server.dsn, pg_server.dsn_for(env_db)))
+    try:
+        with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(env_db)))
+            # What the previous version's build left: <dbname>_build with no comment at all.
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(build_db)))
+        assert _comment(pg_server.dsn, build_db) is None
+        done = json.loads(plimsoll(root, "db", "build", "--apply", "-f", "json").stdout)
+        assert (done["database"], done["dropped_existing"], done["forced"]) == (
+            build_db,
+            True,
+            False,
+        )
+        assert (_comment(pg_server.dsn, build_db) or "").startswith("plimsoll db build:")
+
+        # Named with --database, the same unmarked database is still refused.
+        _drop(pg_server.dsn, build_db)
+        with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(build_db)))
+        named = plimsoll(root, "db", "build", "--apply", "--database", build_db, check=2)
+        assert "its comment has no build mark" in named.stderr
+        # And the default one is refused when someone described it with another comment.
+        with psycopg.connect(pg_server.dsn, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS 'reports, keep'").format(
+                    sql.Identifier(build_db)
+                )
+            )
+        refused = plimsoll(root, "db", "build", "--apply", check=2)
+        assert f"refusing to drop database '{build_db}'" in refused.stderr
+        assert "its comment is not a build's" in refused.stderr
+        assert _comment(pg_server.dsn, build_db) == "reports, keep"
+    finally:
+        _drop(pg_server.dsn, build_db, env_db)
+
+
 def test_psql_files_build_and_their_errors_name_the_line(project: tuple[Path, str]) -> None:
     root, name = project
     (root / "db" / "schema" / "10_tables" / "users.sql").write_text(
@@ -199,6 +251,39 @@ def test_builds_at_once_take_turns_instead_of_dropping_each_other(
     # The last build's database stands, marked: no build dropped another's mid-way.
     dsn = (root / "plimsoll.toml").read_text().split('url = "', 1)[1].split('"', 1)[0]
     assert _comment(dsn, name) is not None
+
+
+def test_the_build_lock_is_per_target_and_its_wait_is_bounded(
+    project: tuple[Path, str], pg_server: PgServer
+) -> None:
+    from plimsoll.db.build_lock import build_lock_key
+
+    root, name = project
+    other = f"{name}_other"
+    toml = root / "plimsoll.toml"
+    toml.write_text("[db]\nmigrator_lock_timeout_seconds = 1\n" + toml.read_text())
+    try:
+        # Another build into `name` holds its lock, in the environment's database.
+        with psycopg.connect(pg_server.dsn, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (build_lock_key(name),))
+            started = time.monotonic()
+            stuck = plimsoll(root, "db", "build", "--apply", "--database", name, check=3)
+            assert time.monotonic() - started < 30
+            assert f"waiting for another plimsoll db build into {name} to finish" in stuck.stderr
+            assert (
+                f"another plimsoll db build into database '{name}' has held the build lock for"
+                in stuck.stderr
+            )
+            assert "db.migrator_lock_timeout_seconds = 1" in stuck.stderr
+            assert _comment(pg_server.dsn, name) is None  # it never got to create it
+            # A build into another database does not wait for it.
+            free = plimsoll(root, "db", "build", "--apply", "--database", other)
+            assert "waiting" not in free.stderr
+            assert (_comment(pg_server.dsn, other) or "").startswith("plimsoll db build:")
+        # Released: the build goes through.
+        plimsoll(root, "db", "build", "--apply", "--database", name)
+    finally:
+        _drop(pg_server.dsn, other)
 
 
 def test_output_is_written_whole_or_not_at_all(project: tuple[Path, str]) -> None:

@@ -4,7 +4,10 @@ Without ``--output`` or ``--apply`` the script goes to stdout. ``--apply`` creat
 ``<dbname>_build`` (or ``--database``) on the environment's server, marked by its comment as a
 build's, and runs the script there in one transaction, then the seeds with ``--seeds``. An
 existing database of that name is dropped first when an earlier build made it (it has the
-mark); one without the mark is refused (exit 2) unless ``--force``. Exit 1 when a statement
+mark, or it is the default ``<dbname>_build`` with no comment at all, as versions before the
+mark left it); any other is refused (exit 2) unless ``--force``. Builds into the same database
+take turns (when they connect through the same database: the lock is an advisory lock there);
+one that waits longer than ``db.migrator_lock_timeout_seconds`` gives up (exit 3). Exit 1 when a statement
 fails (named by its source file and line, or a COPY row by its line), 2 for bad input (a
 syntax error, an unsupported psql meta-command, a missing folder, a database the build did
 not make), 3 when the server cannot be reached.
@@ -99,11 +102,14 @@ def _apply(
     server = target.url.get_secret_value()
 
     def waiting() -> None:
+        into = f" into {database}" if database is not None else ""
         output.err_console().print(
-            "waiting for another plimsoll db build on this server to finish", soft_wrap=True
+            f"waiting for another plimsoll db build{into} to finish", soft_wrap=True, markup=False
         )
 
-    with build_lock(server, waiting):
+    # Builds into the same database take turns; the wait is bounded like the migrator's.
+    lock_wait = loaded.config.db.migrator_lock_timeout_seconds
+    with build_lock(server, database, waiting, timeout_seconds=lock_wait):
         created = create_database(server, database, force=force)
         if created.dropped:
             # Said before running, so it shows even when the build then fails.

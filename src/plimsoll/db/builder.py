@@ -18,7 +18,8 @@ error position reported by the server inside a statement back to that file and l
 
 :func:`create_database` makes an empty database on a server and marks it as a build's (its
 comment starts with :data:`BUILD_MARK`). An existing database of that name is dropped first
-(and reported) only when it carries that mark: a database the build did not create may hold
+(and reported) only when it carries that mark, or when it is the default ``<dbname>_build``
+with no comment at all (what versions before the mark made): any other database may hold
 data, so dropping it takes ``force``. :func:`apply_schema` runs the built statements in one
 transaction, then the seeds (built the same way from the seeds folder) in a second one. A
 statement the server rejects raises :class:`ApplyError` naming the source file, line and
@@ -572,16 +573,29 @@ def _check_name(name: str, current: str) -> None:
         )
 
 
-def _existing(conn: psycopg.Connection[Any], name: str) -> tuple[bool, bool]:
-    """(whether database ``name`` exists, whether its comment carries the build's mark)."""
+def _existing(conn: psycopg.Connection[Any], name: str) -> tuple[bool, str | None]:
+    """(whether database ``name`` exists, its comment: None when it has none)."""
     row = conn.execute(
-        "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database"
-        " WHERE datname = %s",
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
         (name,),
     ).fetchone()
     if row is None:
-        return False, False
-    return True, str(row[0]).startswith(BUILD_MARK)
+        return False, None
+    return True, None if row[0] is None else str(row[0])
+
+
+def _replaceable(comment: str | None, default_name: bool) -> bool:
+    """Whether a build may drop an existing database with ``comment`` without ``--force``.
+
+    A build's mark says a build made it. So does no comment at all on the default
+    ``<dbname>_build``: plimsoll versions before the mark made exactly that database, without
+    a comment, and refusing it would break every project's next build after an upgrade. A
+    database named with ``--database`` needs the mark, and one with another comment was
+    described by someone, so it is never taken for a build's.
+    """
+    if comment is not None and comment.startswith(BUILD_MARK):
+        return True
+    return comment is None and default_name
 
 
 def create_database(
@@ -593,10 +607,11 @@ def create_database(
     default ``<dbname>_build``) and creates ``name`` from ``template0``, so nothing installed
     in ``template1`` leaks in, with a comment starting with :data:`BUILD_MARK`. When ``name``
     exists it is dropped first (sessions on it are ended) if it carries that mark, that is if
-    a build made it; a database without the mark may hold someone's data, so it is refused
-    (UsageError, exit 2) unless ``force``. The connected database, ``postgres`` and the
-    templates are refused whatever ``force`` says. Raises CannotRunError when the server
-    cannot be reached or refuses to create databases.
+    a build made it, or if it is the default ``<dbname>_build`` with no comment at all (what
+    plimsoll versions before the mark made); any other database may hold someone's data, so
+    it is refused (UsageError, exit 2) unless ``force``. The connected database, ``postgres``
+    and the templates are refused whatever ``force`` says. Raises CannotRunError when the
+    server cannot be reached or refuses to create databases.
     """
     with _connect(server_conninfo, autocommit=True) as conn:
         current = conn.info.dbname
@@ -605,11 +620,17 @@ def create_database(
         version = conn.info.server_version
         identifier = pgsql.Identifier(target)
         try:
-            dropped, marked = _existing(conn, target)
+            dropped, comment = _existing(conn, target)
+            marked = _replaceable(comment, default_name=name is None)
             if dropped and not marked and not force:
+                why = (
+                    "its comment has no build mark"
+                    if comment is None
+                    else "its comment is not a build's"
+                )
                 raise UsageError(
                     f"refusing to drop database {target!r}: it exists and was not created by "
-                    "plimsoll db build (its comment has no build mark), so it may hold data; "
+                    f"plimsoll db build ({why}), so it may hold data; "
                     "choose another name with --database, or pass --force to drop it and "
                     "everything in it"
                 )

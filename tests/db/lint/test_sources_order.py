@@ -76,3 +76,33 @@ def test_migrations_carry_their_version_and_whether_they_are_the_projects(
         ("db/migrations/1.2_a.up.sql", (1, 2), True, False),
         ("elsewhere/3_b.up.sql", (3,), False, False),
     ]
+
+
+def test_schema_files_are_linted_in_the_order_build_applies_them(tmp_path: Path) -> None:
+    from plimsoll.db.builder import build_schema
+
+    schema = tmp_path / "db" / "schema"
+    (schema / "2_views").mkdir(parents=True)
+    loose = tmp_path / "scripts"
+    loose.mkdir()
+    for folder in (schema, loose):
+        for name in ("1_a.sql", "2_b.sql", "10_v.sql"):
+            (folder / name).write_text("SELECT 1;\n")
+    (schema / "2_views" / "v.sql").write_text("SELECT 1;\n")
+    built = [s.path for s in build_schema(schema, "db/schema").sources]
+    assert built == ["10_v.sql", "1_a.sql", "2_b.sql", "2_views/v.sql"]
+
+    # Given as the schema folder itself, or as folders holding it and a loose folder: the
+    # loose folder's files keep the version order, and only that order is noted.
+    loose_note = "scripts: by version prefix, not alphabetically (1_a.sql before 10_v.sql)"
+    root_note = ".: by version prefix, not alphabetically (scripts/1_a.sql before scripts/10_v.sql)"
+    cases = [([schema], []), ([tmp_path / "db", loose], [loose_note]), ([tmp_path], [root_note])]
+    for paths, notes in cases:
+        collected = collect(paths, tmp_path, schema_dir=schema)
+        linted = [s.path for s in collected.sources]
+        assert linted[:4] == [f"db/schema/{path}" for path in built], paths
+        assert not any(s.migration for s in collected.sources[:4])
+        assert linted[4:] == (
+            ["scripts/1_a.sql", "scripts/2_b.sql", "scripts/10_v.sql"] if notes else []
+        )
+        assert collected.reordered == notes

@@ -10,8 +10,11 @@ do not make up the schema. Migrations of the project's own migrations folder sta
 settings plimsoll's migrator gives them (``lock_timeout``, ``statement_timeout``, one
 transaction per migration) when ``migrator_settings`` is on.
 
-The files of a folder are ordered as migration tools order them, by the version their names
-start with, compared numerically part by part (:func:`order_key`): Flyway's
+The files of the schema folder are linted in the order ``plimsoll db build`` applies them
+(:func:`plimsoll.db.sqlfiles.sql_files`: alphabetically by path, ``10_v.sql`` before
+``1_a.sql``), wherever the paths given put them, so that lint checks the schema the build
+makes. The files of any other folder (migration folders, loose folders) are ordered as
+migration tools order them, by the version their names start with, compared numerically part by part (:func:`order_key`): Flyway's
 ``V<version>__<description>.sql`` (``V2__`` before ``V10__``, ``V1.2.10__`` after
 ``V1.2.9__``; ``.`` or ``_`` between the parts), plain ``<n>_`` prefixes (``2_`` before
 ``10_``, as plimsoll's migrator orders its own files), folders included; then names without a
@@ -84,23 +87,53 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _files_of(path: Path, root: Path, reordered: list[str]) -> list[Path]:
-    """The files of ``path`` (a folder's in version order; a note when it is not the
-    alphabetical one)."""
+def _is_schema(path: Path, schema_root: Path | None) -> bool:
+    """Whether ``path`` is a schema file: not named like a migration, and in the schema
+    folder (any such file is when no schema folder is given)."""
+    if _MIGRATION.match(path.name):
+        return False
+    return schema_root is None or path.resolve().is_relative_to(schema_root)
+
+
+def _files_of(
+    path: Path, root: Path, reordered: list[str], schema_root: Path | None = None
+) -> list[Path]:
+    """The files of ``path``, a folder's in version order, with a note when that is not the
+    alphabetical order of its files outside ``schema_root`` (:func:`collect` puts the schema
+    folder's own files back in build order)."""
     if path.is_dir():
         # Alphabetical by path parts (code points), whatever order sql_files gives.
         alphabetical = sorted(sql_files(path), key=lambda item: tuple(item[0].split("/")))
         ordered = sorted(alphabetical, key=lambda item: order_key(item[0]))
-        if ordered != alphabetical:
-            first = next(i for i, pair in enumerate(ordered) if pair != alphabetical[i])
-            reordered.append(
-                f"{_display(path, root)}: by version prefix, not alphabetically"
-                f" ({ordered[first][0]} before {alphabetical[first][0]})"
-            )
+        if schema_root is not None:
+            # Only the files that keep the version order are worth a note.
+            noted = [item for item in alphabetical if not _is_schema(item[1], schema_root)]
+            _note_order(path, root, noted, reordered)
+        else:
+            _note_order(path, root, alphabetical, reordered)
         return [p for _, p in ordered]
     if path.is_file():
         return [path]
     raise UsageError(f"{path}: no such file or folder")
+
+
+def _note_order(
+    path: Path, root: Path, alphabetical: list[tuple[str, Path]], reordered: list[str]
+) -> None:
+    """Note the folder ``path`` when version prefixes order ``alphabetical`` otherwise."""
+    ordered = sorted(alphabetical, key=lambda item: order_key(item[0]))
+    if ordered != alphabetical:
+        first = next(i for i, pair in enumerate(ordered) if pair != alphabetical[i])
+        reordered.append(
+            f"{_display(path, root)}: by version prefix, not alphabetically"
+            f" ({ordered[first][0]} before {alphabetical[first][0]})"
+        )
+
+
+def _build_key(path: Path, schema_root: Path) -> tuple[str, ...]:
+    """Where ``db build`` applies a schema file: its path parts inside the schema folder, as
+    :func:`plimsoll.db.sqlfiles.sql_files` sorts them."""
+    return path.resolve().relative_to(schema_root).parts
 
 
 def collect(
@@ -111,7 +144,8 @@ def collect(
     schema_dir: Path | None = None,
     migrator_settings: Mapping[str, str] | None = None,
 ) -> Collected:
-    """The files under ``paths`` as lint sources: schema files first (build order), then
+    """The files under ``paths`` as lint sources: schema files first (in the order db build
+    applies them when ``schema_dir`` is given, else a folder's in version order), then
     migrations (version order), then other files (in the order given, a folder's in version
     order). A path that does not exist is a UsageError (exit 2)."""
     schema_root = schema_dir.resolve() if schema_dir is not None else None
@@ -121,17 +155,21 @@ def collect(
     seen: set[Path] = set()
     reordered: list[str] = []
     for path in paths:
-        for file in _files_of(path, root, reordered):
+        for file in _files_of(path, root, reordered, schema_root):
             resolved = file.resolve()
             if resolved in seen:
                 continue
             seen.add(resolved)
             if _MIGRATION.match(file.name):
                 migrations.append(file)
-            elif schema_root is None or resolved.is_relative_to(schema_root):
+            elif _is_schema(file, schema_root):
                 schema.append(file)
             else:
                 loose.append(file)
+    if schema_root is not None:
+        # In the order db build applies them (alphabetical: 10_v before 1_a), not by version:
+        # lint checks the schema the build makes.
+        schema.sort(key=lambda p: _build_key(p, schema_root))
     migrations.sort(key=lambda p: (_version(p.name), p.name.endswith(".down.sql"), p.name))
     own = migrations_dir.resolve() if migrations_dir is not None else None
     out = [_source(p, root, False) for p in schema]

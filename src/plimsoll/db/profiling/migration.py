@@ -193,7 +193,13 @@ def _in_transaction(
     report = DryRunReport()
     with connect_url(migrator.conninfo, application_name="plimsoll-profile") as conn:
         try:
-            plan = files.plan_up(found, migrator.applied_files(conn), target)
+            # As up and the dry run plan it: db.out_of_order lets an older pending one in.
+            plan = files.plan_up(
+                found,
+                migrator.applied_files(conn),
+                target,
+                out_of_order=migrator.settings.out_of_order,
+            )
             migrator.set_timeouts(conn, local=True)
             before = profiler.profile(conn, queries, label="before")
             result = MigrationProfile(Mode.TRANSACTION, [m.label for m in plan], before)
@@ -236,7 +242,13 @@ def _on_copy(
     with psycopg.connect(migrator.conninfo, autocommit=True) as conn:
         row = conn.execute("SELECT current_database()").fetchone()
         source = str(row[0]) if row else ""
-        labels = [m.label for m in files.plan_up(found, migrator.applied_files(conn), target)]
+        planned = files.plan_up(
+            found,
+            migrator.applied_files(conn),
+            target,
+            out_of_order=migrator.settings.out_of_order,
+        )
+        labels = [m.label for m in planned]
     # Identifiers are at most 63 bytes: the source name is shortened, the suffix kept.
     copy = f"{source[:30]}_plimsoll_profile_{uuid.uuid4().hex[:8]}"
     admin_info = make_conninfo(migrator.conninfo, dbname="postgres")
