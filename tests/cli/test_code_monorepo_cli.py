@@ -74,22 +74,45 @@ def test_a_branch_shared_on_purpose_refuses_another_projects_records(git_repo: G
     assert len(git_repo.git("ls-tree", "--name-only", "code-metrics", "history/").split()) == 1
 
 
-def test_the_changed_default_is_announced_while_the_old_branch_has_the_records(
+def test_an_unset_branch_stays_on_the_shared_history_of_earlier_versions(
     git_repo: GitRepo,
 ) -> None:
     _monorepo(git_repo, 'branch = "code-metrics"\n')
-    pa = git_repo.path / "pa"
+    pa, pb = git_repo.path / "pa", git_repo.path / "services" / "pb"
     plimsoll(pa, "code", "collect")
-    git_repo.commit("default branch", {"pa/pyproject.toml": _config("pa")})
-    done = plimsoll(pa, "code", "collect")
-    warnings = [ln for ln in done.stderr.splitlines() if ln.startswith("warning:")]
-    assert len(warnings) == 1
-    assert "'code-metrics-pa'" in warnings[0]
-    assert 'set code.branch = "code-metrics" to keep using it' in warnings[0]
-    assert "stored history/" in done.stdout and "on branch code-metrics-pa" in done.stdout
-    # Once the project's own branch has records, nothing more is said.
+    git_repo.commit(
+        "default branch",
+        {"pa/pyproject.toml": _config("pa"), "services/pb/pyproject.toml": _config("pb")},
+    )
+    note = "warning: history stays on code-metrics; set code.branch to choose"
+    for _ in range(2):
+        done = plimsoll(pa, "code", "collect")
+        # Said once per command, and every time: the history is still on the shared branch.
+        warnings = [ln for ln in done.stderr.splitlines() if ln.startswith("warning:")]
+        assert len(warnings) == 1 and warnings[0].startswith(note)
+        assert "'code-metrics-pa'" in warnings[0]
+        assert "on branch code-metrics" in done.stdout and "code-metrics-pa" not in done.stdout
+    branches = git_repo.git("branch", "--list", "--format=%(refname:short)").split()
+    assert "code-metrics" in branches and "code-metrics-pa" not in branches
+    stored = git_repo.git("ls-tree", "--name-only", "code-metrics", "history/").split()
+    assert len(stored) == 3
+    trend = json.loads(plimsoll(pa, "code", "trend", "stats.totals.functions", "-f", "json").stdout)
+    assert [p["value"] for p in trend] == [1, 1, 1]
+    # pb falls back to the same branch, whose newest record is pa's: refused, nothing written.
+    refused = plimsoll(pb, "code", "collect", check=2)
+    assert "code.branch: branch 'code-metrics' holds the records of the project" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert len(git_repo.git("ls-tree", "--name-only", "code-metrics", "history/").split()) == 3
+    # Once the project's own branch exists, it is the one used, and nothing more is said.
+    git_repo.commit(
+        "own branch", {"pa/pyproject.toml": _config("pa", 'branch = "code-metrics-pa"\n')}
+    )
+    plimsoll(pa, "code", "collect")
+    git_repo.commit("unset again", {"pa/pyproject.toml": _config("pa")})
     again = plimsoll(pa, "code", "collect")
     assert "warning:" not in again.stderr
+    assert "on branch code-metrics-pa" in again.stdout
+    assert len(git_repo.git("ls-tree", "--name-only", "code-metrics-pa", "history/").split()) == 2
 
 
 def test_records_of_older_versions_belong_to_no_project_and_are_read(git_repo: GitRepo) -> None:

@@ -113,14 +113,33 @@ def open_project(loaded: LoadedConfig, start: Path | None = None) -> Project:
 
     ConfigError (exit 2) naming ``code.branch`` when the history branch is checked out, here
     or in another worktree: records committed there would show as undone changes in its
-    index and work tree, so nothing is read or written. A project in a subfolder whose
-    default branch does not exist yet while ``code-metrics`` (the default of earlier
-    versions) does gets a notice saying how to keep using it.
+    index and work tree, so nothing is read or written. A project in a subfolder with
+    ``code.branch`` unset whose own default branch (``code-metrics-<folder>``) does not exist
+    while ``code-metrics`` (the default of earlier versions) does keeps reading and writing
+    ``code-metrics``, as if ``code.branch = "code-metrics"`` were set, with a notice saying
+    so: its history goes on where it is instead of silently starting anew. The owner check
+    (:meth:`Project.history`) still refuses that branch when its newest record is another
+    project's.
     """
     root = gitinfo.repository_root(start or loaded.root)
     project = Project(root, loaded)
+    notices: tuple[str, ...] = ()
+    own = project.branch
+    remote = project.config.remote
+    if (
+        not project.branch_configured
+        and own != DEFAULT_BRANCH
+        and not History(root, branch=own, remote=remote).exists()
+        and History(root, branch=DEFAULT_BRANCH, remote=remote).exists()
+    ):
+        project = Project(root, _with_branch(loaded, DEFAULT_BRANCH))
+        notices = (
+            f"history stays on {DEFAULT_BRANCH}; set code.branch to choose (this project, in "
+            f"{project.base!r}, has no branch {own!r} of its own; branch {DEFAULT_BRANCH!r} "
+            "holds records of earlier versions)",
+        )
     branch = project.branch
-    history = History(root, branch=branch, remote=project.config.remote)
+    history = History(root, branch=branch, remote=remote)
     where = history.checked_out_in()
     if where is not None:
         source = loaded.source or "configuration"
@@ -129,16 +148,14 @@ def open_project(loaded: LoadedConfig, start: Path | None = None) -> Project:
             f"{source}: code.branch: {branch!r} is the checked-out branch{worktree}; the metrics "
             f"history needs a branch of its own (the default is {default_branch(project.base)!r})"
         )
-    if not project.branch_configured and branch != DEFAULT_BRANCH and not history.exists():
-        shared = History(root, branch=DEFAULT_BRANCH, remote=project.config.remote)
-        if shared.exists():
-            notice = (
-                f"the default history branch of this project (in {project.base!r}) is now "
-                f"{branch!r}, which has no records yet; branch {DEFAULT_BRANCH!r} holds records "
-                f'of earlier versions: set code.branch = "{DEFAULT_BRANCH}" to keep using it'
-            )
-            project = replace(project, notices=(notice,))
-    return project
+    return replace(project, notices=notices)
+
+
+def _with_branch(loaded: LoadedConfig, branch: str) -> LoadedConfig:
+    """``loaded`` with ``code.branch`` set to ``branch`` (counted as set, as if written)."""
+    code = loaded.config.code.model_copy(update={"branch": branch})
+    config = loaded.config.model_copy(update={"code": code})
+    return loaded.model_copy(update={"config": config})
 
 
 @dataclass

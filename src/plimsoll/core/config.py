@@ -211,9 +211,9 @@ class CodeConfig(_Model):
     exclude: list[str] = Field(default_factory=list)
     collectors: list[str] = Field(default_factory=lambda: list(ALL_COLLECTORS))
     collector_timeout_seconds: float = 600.0
-    # The most one file may take a whole-project tool (pylint) before it is skipped and
-    # named; a third of collector_timeout_seconds when that is less.
-    file_timeout_seconds: float = Field(default=20.0, gt=0)
+    # A larger file is not linted by pylint (skipped and named): some of its checks are
+    # quadratic in a file's tokens, about 30 s for a generated 1 MB module.
+    pylint_max_file_bytes: int = Field(default=1_000_000, gt=0)
     jobs: int | None = None
     branch: str = "code-metrics"
     remote: str = "origin"

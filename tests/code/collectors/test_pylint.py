@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from plimsoll.code.collectors import _imports
-from plimsoll.code.collectors.base import CollectorError, file_seconds
+from plimsoll.code.collectors.base import CollectorError
 from plimsoll.code.collectors.pylint import (
     PylintCollector,
     PylintReport,
+    oversized,
     parse_json2,
     parse_statements,
     report_metrics,
@@ -358,7 +359,7 @@ def test_by_symbol_counts_every_symbol_as_pylint_does(tmp_path: Path) -> None:
 
 
 def _pathological(n_items: int = 30_000, n_functions: int = 300) -> str:
-    """A module pylint takes far longer than a second on: a huge literal and many functions.
+    """A module pylint is slow on: a huge literal and many functions (about 300 KB).
 
     Pylint's trailing-comma check is quadratic in a module's tokens.
     """
@@ -370,30 +371,80 @@ def _pathological(n_items: int = 30_000, n_functions: int = 300) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _reason(limit: int) -> str:
+    return f"larger than {limit} bytes: pylint's checks are quadratic in a file's tokens; skipped"
+
+
 @pytest.mark.integration
-def test_a_file_too_slow_to_lint_is_skipped_and_the_rest_equals_pylint(tmp_path: Path) -> None:
+def test_a_file_too_big_to_lint_is_skipped_and_the_rest_equals_pylint(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     rest = python_files(root)
     (root / "pkg" / "generated.py").write_text(_pathological())
-    config = CodeConfig(file_timeout_seconds=1.0, collector_timeout_seconds=300)
+    config = CodeConfig(pylint_max_file_bytes=100_000)
     cache = DictCache()
     metrics = PylintCollector().collect(context_for(root, config=config, cache=cache))
-    assert metrics["skipped_files"] == [
-        {"path": "pkg/generated.py", "error": "pylint took longer than 1s to lint it; skipped"}
-    ]
-    # The other files are linted as pylint lints them by hand without the slow one.
+    assert metrics["skipped_files"] == [{"path": "pkg/generated.py", "error": _reason(100_000)}]
+    assert metrics["linted_files"] == len(rest) and metrics["cached_files"] == 0
+    # The other files are linted as pylint lints them by hand without the big one.
     plain = json.loads(run(root, "pylint", "--output-format=json2", *rest).stdout)
     assert metrics["score"] == plain["statistics"]["score"]
     assert metrics["by_type"] == plain["statistics"]["messageTypeCount"]
     assert metrics["by_symbol"] == dict(Counter(m["symbol"] for m in plain["messages"]))
     assert metrics["modules"] == plain["statistics"]["modulesLinted"]
-    # The skip is cached with its limit: the same limit reuses it without linting again.
+    text = run(root, "pylint", "--reports=y", "--score=n", *rest).stdout
+    assert metrics["statements"] == parse_statements(text)
+    # A second run takes everything from the cache and skips the same file.
     again = PylintCollector().collect(context_for(root, config=config, cache=cache))
     assert again["skipped_files"] == metrics["skipped_files"]
     assert again["linted_files"] == 0 and again["score"] == metrics["score"]
+    # Under a limit it fits in, it is linted (not a cached skip) and counts like any file.
+    wide = CodeConfig(pylint_max_file_bytes=1_000_000)
+    whole = PylintCollector().collect(context_for(root, config=wide, cache=cache))
+    assert whole["skipped_files"] == []
+    assert whole["modules"] == metrics["modules"] + 1
+    assert whole["statements"] > metrics["statements"]
 
 
-def test_the_per_file_limit_is_a_third_of_the_collector_timeout_at_most() -> None:
-    assert file_seconds(CodeConfig()) == 20.0
-    assert file_seconds(CodeConfig(collector_timeout_seconds=30)) == 10.0
-    assert file_seconds(CodeConfig(file_timeout_seconds=2, collector_timeout_seconds=30)) == 2.0
+@pytest.mark.integration
+def test_a_big_file_leaves_no_half_built_module_for_its_importers(tmp_path: Path) -> None:
+    # The reviewer's case against a time limit inside pylint: interrupted mid-build, astroid
+    # kept a module without its attributes and user.py got a false no-member. By size,
+    # slow.py is never linted, and user.py is inferred against the whole of it.
+    attributes = "".join(f"        self.a{i} = {i}\n" for i in range(15_000))
+    _write(
+        tmp_path,
+        {
+            "slow.py": (
+                '"""Many attributes."""\n\n\nclass Big:  # pylint: disable=too-many-instance-'
+                'attributes,too-few-public-methods\n    """Big."""\n\n    def __init__(self):\n'
+                + attributes
+            ),
+            "user.py": (
+                '"""Uses Big."""\n\nfrom slow import Big\n\n\n'
+                'def value() -> int:\n    """One attribute."""\n    return Big().a14999\n'
+            ),
+        },
+    )
+    limit = 100_000
+    assert (tmp_path / "slow.py").stat().st_size > limit > (tmp_path / "user.py").stat().st_size
+    metrics = PylintCollector().collect(
+        context_for(tmp_path, config=CodeConfig(pylint_max_file_bytes=limit))
+    )
+    assert metrics["skipped_files"] == [{"path": "slow.py", "error": _reason(limit)}]
+    assert metrics["total"] == 0 and metrics["by_symbol"] == {}
+    plain = json.loads(run(tmp_path, "pylint", "--output-format=json2", "user.py").stdout)
+    assert plain["messages"] == []
+    assert metrics["score"] == plain["statistics"]["score"] == 10.0
+    assert metrics["modules"] == plain["statistics"]["modulesLinted"]
+
+
+def test_the_size_limit_counts_bytes_and_a_stubs_module() -> None:
+    sources = {"a.py": "x = 'é'\n", "m.py": "y = 1\n" * 10, "m.pyi": "y: int\n"}
+    assert oversized(sources, 100) == {}
+    # "é" is two bytes in UTF-8: a.py is 9 bytes, not 8.
+    assert oversized(sources, 8) == {"a.py": _reason(8), "m.py": _reason(8), "m.pyi": _reason(8)}
+    # m.pyi is 7 bytes, but pylint lints it from m.py's 60.
+    assert set(oversized(sources, 59)) == {"m.py", "m.pyi"}
+    assert oversized({"m.pyi": "y: int\n"}, 6) == {"m.pyi": _reason(6)}
+    assert oversized({"m.pyi": "y: int\n"}, 7) == {}
+    assert CodeConfig().pylint_max_file_bytes == 1_000_000

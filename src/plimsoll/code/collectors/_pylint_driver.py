@@ -2,13 +2,13 @@
 
 Usage: ``python -m plimsoll.code.collectors._pylint_driver OUTPUT REQUEST`` where REQUEST is
 a JSON object (passed through the argument driver on stdin): ``files`` (every project file,
-in order), ``lint`` (the files to lint now), ``cached`` (path -> the cross-module data
-recorded for each file not linted now) and ``file_seconds`` (the per-file time limit).
+in order), ``lint`` (the files to lint now) and ``cached`` (path -> the cross-module data
+recorded for each file not linted now; an entry without a module, a skipped file's, adds
+nothing).
 
-A file that astroid takes longer than ``file_seconds`` to parse, or pylint to lint (some
-checkers are quadratic in a file's tokens: a 200,000-element list literal takes minutes),
-is abandoned: its messages and its part of the project-wide data are dropped, it is
-reported in ``skipped`` with the reason, and the other files are linted as usual.
+There is no time limit in here: interrupting astroid mid-build leaves a half-built module in
+its cache that other files are then linted against. Files too large to lint are left out by
+the caller before pylint runs (see :mod:`.pylint`).
 
 Pylint's two project-wide checks, ``duplicate-code`` and ``cyclic-import``, work by the same
 map/reduce pylint uses for ``--jobs``: each file contributes its similarity ``LineSet`` and its
@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,29 +31,6 @@ PROJECT_WIDE = ("duplicate-code", "cyclic-import")
 # The checkers whose map/reduce data this driver records and replays; any other checker that
 # computes messages at the end of a run (a plugin) makes per-file caching unsafe.
 REDUCED_CHECKERS = ("imports", "similarities")
-
-
-class _TooSlow(BaseException):
-    """A file outlived the per-file limit (a BaseException: pylint catches every Exception)."""
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`_TooSlow` after ``seconds`` (no limit when 0 or less)."""
-    if seconds <= 0:
-        yield
-        return
-
-    def _expire(signum: int, frame: Any) -> None:
-        raise _TooSlow()
-
-    previous = signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _relative(path: str) -> str:
@@ -115,31 +89,17 @@ class _Recorder:
     a file is linted belongs to that file (its location names the module's source).
     """
 
-    def __init__(self, file_seconds: float = 0.0) -> None:
+    def __init__(self) -> None:
         self.visited: dict[str, str] = {}
         self.current: str | None = None
         self.files: dict[str, _FileRecord] = {}
         self.owners: list[str | None] = []
-        self.file_seconds = file_seconds
-        self.skipped: dict[str, str] = {}  # path -> why it was abandoned
 
     def install(self, linter_class: Any) -> Any:
-        """Wrap ``set_current_module``, ``get_ast`` and ``_lint_file``; return the undo."""
+        """Wrap ``set_current_module`` and ``_lint_file``; return the undo."""
         recorder = self
         set_module = linter_class.set_current_module
-        get_ast = linter_class.get_ast
         lint_file = linter_class._lint_file  # noqa: SLF001 - see the class docstring
-        limit = f"{self.file_seconds:g}s"
-
-        def timed_ast(self: Any, filepath: str, modname: str, data: str | None = None) -> Any:
-            try:
-                with _time_limit(recorder.file_seconds):
-                    return get_ast(self, filepath, modname, data)
-            except _TooSlow:
-                recorder.skipped[_relative(filepath)] = (
-                    f"pylint (astroid) took longer than {limit} to parse it; skipped"
-                )
-                return None  # pylint lints no module it has no tree of
 
         def record_module(self: Any, modname: str | None, filepath: str | None = None) -> None:
             if modname is not None and filepath is not None:
@@ -156,41 +116,27 @@ class _Recorder:
             kept_graph = graph.pop(file.name, set()) if graph is not None else set()
             kept_excluded = excluded.pop(file.name, set()) if excluded is not None else set()
             recorder.current = path
-            slow = False
             try:
-                with _time_limit(recorder.file_seconds):
-                    lint_file(self, file, module, check)
-            except _TooSlow:
-                slow = True
-                recorder.skipped[path] = f"pylint took longer than {limit} to lint it; skipped"
+                lint_file(self, file, module, check)
             finally:
                 recorder.current = None
                 record = recorder.files.setdefault(path, _FileRecord())
                 stats = self.stats.by_module.get(file.name, {})
-                record.statements = 0 if slow else int(stats.get("statement", 0))
+                record.statements = int(stats.get("statement", 0))
                 if similar is not None:
-                    record.linesets = [] if slow else list(similar.linesets[before:])
-                    if slow:
-                        # Its lines take no part in duplicate-code, as if it were not linted.
-                        del similar.linesets[before:]
+                    record.linesets = list(similar.linesets[before:])
                 if graph is not None:
-                    record.graph = set() if slow else set(graph.get(file.name, ()))
+                    record.graph = set(graph.get(file.name, ()))
                     graph[file.name] = kept_graph | record.graph
-                    if slow and not graph[file.name]:
-                        graph.pop(file.name)
                 if excluded is not None:
-                    record.excluded = set() if slow else set(excluded.get(file.name, ()))
+                    record.excluded = set(excluded.get(file.name, ()))
                     excluded[file.name] = kept_excluded | record.excluded
-                    if slow and not excluded[file.name]:
-                        excluded.pop(file.name)
 
         linter_class.set_current_module = record_module
-        linter_class.get_ast = timed_ast
         linter_class._lint_file = record_file  # noqa: SLF001
 
         def undo() -> None:
             linter_class.set_current_module = set_module
-            linter_class.get_ast = get_ast
             linter_class._lint_file = lint_file  # noqa: SLF001
 
         return undo
@@ -224,7 +170,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     cached: dict[str, dict[str, Any]] = request["cached"]
     cold = set(lint) == set(files)
 
-    recorder = _Recorder(float(request.get("file_seconds") or 0))
+    recorder = _Recorder()
     undo = recorder.install(PyLinter)
     reporter = recorder.reporter()
     args = ["--persistent=n", "--jobs=1", "--reports=n", "--score=n", *lint]
@@ -259,11 +205,6 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         (target["messages"] if target is not None else orphans).append(entry)
     file_modules = {recorder.visited.get(path) for path in lint}
     extra_modules = sorted(m for m in linter.stats.by_module if m not in file_modules)
-    for path, reason in recorder.skipped.items():
-        if path in per_file:
-            # Abandoned: nothing of it counts (what it said before the limit is dropped too).
-            per_file[path].update(module=None, statements=0, messages=[], lineset=None)
-            per_file[path].update(graph=[], excluded=[], skipped=reason)
 
     if not cold:
         # The run's own project-wide messages saw only the linted files; replay pylint's

@@ -26,16 +26,6 @@ from plimsoll.core.config import CodeConfig
 PER_FILE_SECONDS = 20.0
 
 
-def file_seconds(config: CodeConfig) -> float:
-    """How long one file may take a whole-project tool (pylint): ``code.file_timeout_seconds``
-    (20), or a third of ``code.collector_timeout_seconds`` when that is less.
-
-    A third, so that one pathological file is abandoned (and named) well before the whole
-    collector times out and every other file's result is lost with it.
-    """
-    return min(config.file_timeout_seconds, config.collector_timeout_seconds / 3)
-
-
 class FileCache(Protocol):
     """Per-file results keyed by (collector key, content hash)."""
 

@@ -38,12 +38,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from plimsoll.code.collectors import _imports, _reuse, _tools
-from plimsoll.code.collectors.base import (
-    CollectContext,
-    Collector,
-    CollectorError,
-    file_seconds,
-)
+from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
 
 MESSAGE_TYPES = ("fatal", "error", "warning", "refactor", "convention", "info")
 TOP_SYMBOLS = 20
@@ -177,6 +172,32 @@ def pylint_targets(context: CollectContext) -> list[str]:
     return sorted(chosen)
 
 
+def oversized(sources: dict[str, str], max_bytes: int) -> dict[str, str]:
+    """The files pylint is not to lint, being larger than ``max_bytes``: path -> the reason.
+
+    Some of pylint's checks are quadratic in a module's tokens: a generated module of about
+    1 MB (an 80,000-element list literal and 2,000 functions) takes pylint 4.1 28 s alone,
+    and one of 2 MB over four minutes. Deciding by size before pylint runs keeps the result
+    the same on every run and machine; a time limit inside pylint could not (interrupting
+    astroid leaves a half-built module in its cache, which other files are linted against).
+    A stub is linted from the source of the module beside it, so that source's size counts.
+    """
+    found: dict[str, str] = {}
+    for path, text in sources.items():
+        linted = sources.get(path[:-1], text) if path.endswith(".pyi") else text
+        size = max(_size(text), _size(linted))
+        if size > max_bytes:
+            found[path] = (
+                f"larger than {max_bytes} bytes: pylint's checks are quadratic in a file's "
+                "tokens; skipped"
+            )
+    return found
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
 def _in_package(root: Path, top: str, path: str) -> bool:
     """Whether every folder from ``top`` down to ``path``'s is a package (astroid's test)."""
     folder = Path(path).parent
@@ -195,13 +216,11 @@ class PylintCollector(Collector):
     ``by_symbol`` counts every message by symbol (a complete count: a symbol absent from it
     was reported zero times), ``top_symbols`` holds the 20 most frequent of them;
     ``linted_files`` and ``cached_files`` tell how many files this run linted and took from
-    the cache. ``skipped_files`` lists the files abandoned as too slow (path and reason):
-    a file astroid takes longer than :func:`~.base.file_seconds` to parse, or pylint to lint
-    (``code.file_timeout_seconds``, 20, or a third of ``code.collector_timeout_seconds``
-    when that is less), counts for
-    nothing and the others are linted as usual, so one pathological file (a 200,000-element
-    literal: minutes in one quadratic checker) never loses the whole result. A skip is
-    cached with its limit and tried again under a longer one.
+    the cache. ``skipped_files`` lists the files left out (path and reason): one that cannot
+    be read, and one larger than ``code.pylint_max_file_bytes`` (:func:`oversized`), which
+    pylint is never asked to lint: it counts for nothing (no messages, statements, nor part in
+    ``duplicate-code``/``cyclic-import``) and the others are linted as pylint lints them
+    without it, so one pathological file never loses the whole result.
     """
 
     name: ClassVar[str] = "pylint"
@@ -219,7 +238,8 @@ class PylintCollector(Collector):
     )
     complete_counts: ClassVar[tuple[str, ...]] = ("by_symbol",)
     description: ClassVar[str] = "pylint score and messages (the project's pylint configuration)"
-    version: ClassVar[str] = "3"
+    # 4: skips by size; entries of version 3 may hold skips by time, not to be reused.
+    version: ClassVar[str] = "4"
 
     def unavailable(self) -> str | None:
         """Why pylint cannot run here, or None."""
@@ -244,13 +264,14 @@ class PylintCollector(Collector):
         if not paths:
             metrics = report_metrics(PylintReport(None, dict.fromkeys(MESSAGE_TYPES, 0), {}, 0, 0))
             return {**metrics, "linted_files": 0, "cached_files": 0, "skipped_files": unread}
-        limit = file_seconds(context.config)
         sources: dict[str, str] = {}
         for path in paths:
             try:
                 sources[path] = context.read(path)
             except OSError:
                 sources[path] = ""
+        big = oversized(sources, context.config.pylint_max_file_bytes)
+        unread += [{"path": p, "error": reason} for p, reason in big.items()]
         shas = {f.path: f.sha for f in (*context.files, *context.stubs)}
         infos = _imports.build_imports(sources)
         key = self.cache_key(context)
@@ -264,17 +285,26 @@ class PylintCollector(Collector):
         closure = _imports.closure_keys(infos, shas, members_of)
         signed = _imports.signatures(infos, shas)
         members = {path: {m: f"{signed[m]}:{shas[m]}" for m in members_of[path]} for path in paths}
+        # A big file still counts in its importers' closures above (astroid reads it to infer
+        # into it); only linting it is left out.
+        paths = [p for p in paths if p not in big]
+        if not paths:
+            metrics = report_metrics(PylintReport(None, dict.fromkeys(MESSAGE_TYPES, 0), {}, 0, 0))
+            skipped = sorted(unread, key=lambda item: item["path"])
+            return {**metrics, "linted_files": 0, "cached_files": 0, "skipped_files": skipped}
         entries: dict[str, dict[str, Any]] = {}
         for path in paths:
             found = context.cache.get(key, closure[path])
             if found is None and _imports.sibling(path) not in shas:
                 # A module with a stub is linted from either's source: any change matters.
                 found = carry.carried_over(path, members[path], closure[path])
-            if found is not None and float(found.get("limit", limit)) < limit:
-                found = None  # abandoned under a shorter limit than today's: try it again
             if found is not None:
                 entries[path] = found
-        project_sha = hashlib.sha256("\n".join(closure[p] for p in paths).encode()).hexdigest()
+        # The project-wide messages depend on which files take part: a file becoming or ceasing
+        # to be too big (another limit) changes the set, so it changes the key.
+        project_sha = hashlib.sha256(
+            "\n".join([*(closure[p] for p in paths), *sorted(big)]).encode()
+        ).hexdigest()
         project = context.cache.get(f"{key}:project", project_sha) if entries else None
         missing = [p for p in paths if p not in entries]
         linted = len(missing)
@@ -283,14 +313,12 @@ class PylintCollector(Collector):
             # small file so the run replays the project-wide step over all of them.
             lint = missing or [min(paths, key=lambda p: len(sources[p]))]
             linted = len(lint)
-            result = self._drive(context, paths, lint, entries, limit)
+            result = self._drive(context, paths, lint, entries)
             if result["unsafe"] and len(lint) < len(paths):
-                result = self._drive(context, paths, paths, {}, limit)
+                result = self._drive(context, paths, paths, {})
                 linted = len(paths)
             cacheable = not result["unsafe"]
             for path, entry in result["files"].items():
-                if entry.get("skipped"):
-                    entry["limit"] = limit
                 entries[path] = entry
                 if cacheable:
                     context.cache.put(key, closure[path], entry)
@@ -314,12 +342,9 @@ class PylintCollector(Collector):
         paths: list[str],
         lint: list[str],
         entries: dict[str, dict[str, Any]],
-        limit: float,
     ) -> dict[str, Any]:
         cached = {p: e for p, e in entries.items() if p not in set(lint)}
-        request = json.dumps(
-            {"files": paths, "lint": lint, "cached": cached, "file_seconds": limit}
-        )
+        request = json.dumps({"files": paths, "lint": lint, "cached": cached})
         with tempfile.TemporaryDirectory(prefix="plimsoll-pylint-") as tmp:
             output = Path(tmp) / "result.json"
             result = _tools.run_tool(
