@@ -171,36 +171,28 @@ def settings_steps(
                 _alter(table, f"{column} SET STATISTICS {_target(old)}"),
             )
         )
-    if old.storage != new.storage:
-        details.append(f"storage {show(old.storage)} -> {show(new.storage)}")
-    if retyped:
-        # The type change reset it: set on the way up only (restore_before_retype does the
-        # way back).
-        if new.storage is not None:
-            action = f"{column} SET STORAGE {new.storage}"
-            steps.append(Step(Phase.ALTER_COLUMNS, _alter(table, action), ""))
-    elif old.storage != new.storage:
-        steps.append(
-            Step(
-                Phase.ALTER_COLUMNS,
-                _alter(table, f"{column} SET STORAGE {_storage(new)}"),
-                _alter(table, f"{column} SET STORAGE {_storage(old)}"),
+    for setting, before, after, written in (
+        ("storage", old.storage, new.storage, (_storage(new), _storage(old))),
+        ("compression", old.compression, new.compression,
+         (new.compression or "default", old.compression or "default")),
+    ):  # fmt: skip
+        if before != after:
+            details.append(f"{setting} {show(before)} -> {show(after)}")
+        clause = f"{column} SET {setting.upper()}"
+        if retyped:
+            # The type change reset it: set on the way up only (restore_before_retype does
+            # the way back).
+            if after is not None:
+                steps.append(Step(Phase.ALTER_COLUMNS, _alter(table, f"{clause} {after}"), ""))
+        elif before != after:
+            up, down = written
+            steps.append(
+                Step(
+                    Phase.ALTER_COLUMNS,
+                    _alter(table, f"{clause} {up}"),
+                    _alter(table, f"{clause} {down}"),
+                )
             )
-        )
-    if old.compression != new.compression:
-        details.append(f"compression {show(old.compression)} -> {show(new.compression)}")
-    if retyped:
-        if new.compression is not None:
-            action = f"{column} SET COMPRESSION {new.compression}"
-            steps.append(Step(Phase.ALTER_COLUMNS, _alter(table, action), ""))
-    elif old.compression != new.compression:
-        steps.append(
-            Step(
-                Phase.ALTER_COLUMNS,
-                _alter(table, f"{column} SET COMPRESSION {new.compression or 'default'}"),
-                _alter(table, f"{column} SET COMPRESSION {old.compression or 'default'}"),
-            )
-        )
     return steps, details
 
 
