@@ -273,19 +273,22 @@ def status(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
+AllowChangedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-changed", help="Go on although applied files changed, were renamed or are gone."
+    ),
+]
+"""``--allow-changed`` of ``up`` and ``down``: drift refuses neither then."""
+
+
 @app.command()
 def up(
     ctx: typer.Context,
     target: Annotated[
         str | None, typer.Option("--target", metavar="VERSION", help="Stop after this version.")
     ] = None,
-    allow_changed: Annotated[
-        bool,
-        typer.Option(
-            "--allow-changed",
-            help="Go on although applied files changed, were renamed or are gone.",
-        ),
-    ] = False,
+    allow_changed: AllowChangedOpt = False,
     out_of_order: Annotated[
         bool,
         typer.Option(
@@ -383,13 +386,7 @@ def down(
             help="Revert every migration applied after this one (0: all).",
         ),
     ] = None,
-    allow_changed: Annotated[
-        bool,
-        typer.Option(
-            "--allow-changed",
-            help="Go on although applied files changed, were renamed or are gone.",
-        ),
-    ] = False,
+    allow_changed: AllowChangedOpt = False,
     env: EnvOpt = None,
     fmt: FormatOpt = Format.TEXT,
     path: PathOpt = None,

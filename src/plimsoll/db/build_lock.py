@@ -17,16 +17,13 @@ the same target are not serialised by it.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from plimsoll.core.errors import CannotRunError
+from plimsoll.db.advisory import take_advisory_lock
 from plimsoll.db.builder import BUILD_SUFFIX
 from plimsoll.db.connection import APPLICATION_NAME, connect_url
-
-# How long to sleep between two tries of a busy lock: short next to any build.
-_POLL_SECONDS = 0.2
 
 
 def build_lock_key(target: str) -> int:
@@ -56,23 +53,14 @@ def build_lock(
     ) as conn:
         name = target if target is not None else f"{conn.info.dbname}{BUILD_SUFFIX}"
         key = build_lock_key(name)
-        started = time.monotonic()
-        said = False
-        while True:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if row and row[0]:
-                break
-            waited = time.monotonic() - started
-            if waited >= timeout_seconds:
-                raise CannotRunError(
-                    f"another plimsoll db build into database {name!r} has held the build "
-                    f"lock for {waited:.0f}s (db.migrator_lock_timeout_seconds = "
-                    f"{timeout_seconds:g}); try again when it has finished"
-                )
-            if not said:
-                on_wait()
-                said = True
-            # Polled rather than a blocking pg_advisory_lock, so the wait can end.
-            time.sleep(min(_POLL_SECONDS, max(timeout_seconds - waited, 0.0)))
+
+        def timed_out(waited: float) -> CannotRunError:
+            return CannotRunError(
+                f"another plimsoll db build into database {name!r} has held the build "
+                f"lock for {waited:.0f}s (db.migrator_lock_timeout_seconds = "
+                f"{timeout_seconds:g}); try again when it has finished"
+            )
+
+        take_advisory_lock(conn, key, timeout_seconds, on_wait=on_wait, timed_out=timed_out)
         # Closing the connection releases the lock, whatever happens in the block.
         yield

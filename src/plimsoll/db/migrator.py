@@ -47,6 +47,7 @@ from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
 from plimsoll.core.log import get_logger
 from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
+from plimsoll.db.advisory import take_advisory_lock
 from plimsoll.db.checksums import ChecksumCache
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
 from plimsoll.db.migration_plan import MigrationPlan, load_module, plan_sql
@@ -365,34 +366,30 @@ class Migrator:
     @contextmanager
     def _locked(self, conn: psycopg.Connection[Any], report: RunReport) -> Iterator[None]:
         key = advisory_key(self.settings.tracking_table)
-        started = time.monotonic()
-        said = False
-        while True:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if row and row[0]:
-                break
-            waited = time.monotonic() - started
-            if waited >= self.settings.lock_wait_seconds:
-                raise LockTimeoutError(
-                    f"another migrator has held the migration lock for {waited:.0f}s "
-                    f"(db.migrator_lock_timeout_seconds = {self.settings.lock_wait_seconds:g})"
-                )
-            if not said:
-                holder = conn.execute(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND ((classid::bigint << 32) | objid::bigint) = %s",
-                    (key,),
-                ).fetchone()
-                who = f" (backend pid {holder[0]})" if holder else ""
-                message = f"waiting for another migrator to finish{who}"
-                # Said once: to the caller's own display when it has one, else as a warning.
-                level = logging.INFO if self.on_wait is not None else logging.WARNING
-                log.log(level, message, extra={"event": "migrator_waiting"})
-                if self.on_wait is not None:
-                    self.on_wait(message)
-                said = True
-            time.sleep(0.2)
-        report.waited_seconds = time.monotonic() - started
+
+        def waiting() -> None:
+            holder = conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND ((classid::bigint << 32) | objid::bigint) = %s",
+                (key,),
+            ).fetchone()
+            who = f" (backend pid {holder[0]})" if holder else ""
+            message = f"waiting for another migrator to finish{who}"
+            # Said once: to the caller's own display when it has one, else as a warning.
+            level = logging.INFO if self.on_wait is not None else logging.WARNING
+            log.log(level, message, extra={"event": "migrator_waiting"})
+            if self.on_wait is not None:
+                self.on_wait(message)
+
+        def timed_out(waited: float) -> LockTimeoutError:
+            return LockTimeoutError(
+                f"another migrator has held the migration lock for {waited:.0f}s "
+                f"(db.migrator_lock_timeout_seconds = {self.settings.lock_wait_seconds:g})"
+            )
+
+        report.waited_seconds = take_advisory_lock(
+            conn, key, self.settings.lock_wait_seconds, on_wait=waiting, timed_out=timed_out
+        )
         try:
             yield
         finally:

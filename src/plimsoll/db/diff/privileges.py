@@ -112,28 +112,15 @@ def _order(privilege: DefaultPrivilege) -> tuple[str, str, str, str, str, bool, 
 def diff_default_privileges(a: Catalog, b: Catalog) -> list[Change]:
     """Default privileges given or taken away between ``a`` and ``b``."""
     out = []
-    for privilege in sorted(a.default_privileges - b.default_privileges, key=_order):
-        step = _step(privilege, add=False)
-        out.append(
-            Change(
-                ChangeKind.REMOVED,
-                "default privilege",
-                _name(privilege),
-                _detail(privilege),
-                (step,),
+    for kind, found, add in (
+        (ChangeKind.REMOVED, a.default_privileges - b.default_privileges, False),
+        (ChangeKind.ADDED, b.default_privileges - a.default_privileges, True),
+    ):
+        for privilege in sorted(found, key=_order):
+            step = _step(privilege, add=add)
+            out.append(
+                Change(kind, "default privilege", _name(privilege), _detail(privilege), (step,))
             )
-        )
-    for privilege in sorted(b.default_privileges - a.default_privileges, key=_order):
-        step = _step(privilege, add=True)
-        out.append(
-            Change(
-                ChangeKind.ADDED,
-                "default privilege",
-                _name(privilege),
-                _detail(privilege),
-                (step,),
-            )
-        )
     return out
 
 

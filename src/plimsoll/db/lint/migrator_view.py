@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from plimsoll.core.errors import InputError
 from plimsoll.db.sqljson import JsonScript, unwrap
 
-# Statement kinds the migrator may run outside a transaction, or refuse (transaction control).
-_ASK_ALWAYS = frozenset(
+# Statement kinds the migrator may run outside a transaction, or refuse (transaction control):
+# those PostgreSQL may refuse inside a transaction block.
+MAY_NEED_NO_TRANSACTION = frozenset(
     {
         "TransactionStmt",
         "ReindexStmt",
@@ -79,7 +80,7 @@ def _may_matter(script: JsonScript) -> bool:
     """Whether a statement of ``script`` might make the migrator leave the transaction."""
     for statement in script.statements:
         kind, node = statement.kind, statement.node
-        if kind in _ASK_ALWAYS:
+        if kind in MAY_NEED_NO_TRANSACTION:
             return True
         if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
             return True

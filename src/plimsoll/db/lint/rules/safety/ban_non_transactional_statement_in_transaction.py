@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from plimsoll.db.lint.context import StatementContext
+from plimsoll.db.lint.migrator_view import MAY_NEED_NO_TRANSACTION
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
 from plimsoll.db.lint.rules.safety._transactions import TOOL_BLOCK, transaction_block
 from plimsoll.db.sqljson import JsonStatement
@@ -54,23 +55,8 @@ class BanNonTransactionalStatementInTransaction(StatementRule):
         "Run the statement outside the transaction block: after the COMMIT, or in a migration"
         " of its own that runs outside a transaction."
     )
-    node_types: ClassVar[tuple[str, ...]] = (
-        "VacuumStmt",
-        "ClusterStmt",
-        "CreatedbStmt",
-        "DropdbStmt",
-        "AlterDatabaseStmt",
-        "AlterSystemStmt",
-        "CreateTableSpaceStmt",
-        "DropTableSpaceStmt",
-        "ReindexStmt",
-        "AlterEnumStmt",
-        "CreateSubscriptionStmt",
-        "AlterSubscriptionStmt",
-        "DropSubscriptionStmt",
-        "DiscardStmt",
-        "TransactionStmt",
-    )
+    # The statements the migrator's own test looks at (it decides which of them qualify).
+    node_types: ClassVar[tuple[str, ...]] = tuple(sorted(MAY_NEED_NO_TRANSACTION))
 
     def check(self, statement: JsonStatement, context: StatementContext) -> Iterator[Violation]:
         """Flag a statement PostgreSQL refuses in the transaction block it would run in."""
