@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.cli.test_code_cli import plimsoll
@@ -371,3 +372,27 @@ def test_the_short_help_of_each_command_is_one_sentence_on_one_line() -> None:
         first = (command.help or "").split("\n\n")[0]
         assert "\n" not in first and first.endswith(".") and ". " not in first, (name, first)
         assert first in listing, (name, listing)
+
+
+def test_baseline_adopts_an_existing_database(project: Path) -> None:
+    plimsoll(project, "db", "init")
+    migrations = project / "db" / "migrations"
+    (migrations / "0001_users.up.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY);\n")
+    (migrations / "0002_orders.up.sql").write_text("CREATE TABLE orders (id bigint PRIMARY KEY);\n")
+    plimsoll(project, "db", "server", "start")
+    url = plimsoll(project, "db", "server", "url").stdout.strip()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE users (id bigint PRIMARY KEY)")
+
+    wrong = plimsoll(project, "db", "migrate", "baseline", "0007", check=2)
+    assert "baseline 0007: no migration has that version" in wrong.stderr
+    would = plimsoll(project, "db", "migrate", "baseline", "0001", "--dry-run").stdout
+    assert "would mark 0001_users as applied (not run)" in would
+    done = json.loads(plimsoll(project, "db", "migrate", "baseline", "0001", "-f", "json").stdout)
+    assert done == {
+        "version": "0001",
+        "dry_run": False,
+        "baselined": [{"version": "0001", "name": "users"}],
+    }
+    applied = json.loads(plimsoll(project, "db", "migrate", "up", "-f", "json").stdout)
+    assert [s["version"] for s in applied["steps"]] == ["0002"]

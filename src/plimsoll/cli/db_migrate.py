@@ -411,6 +411,51 @@ def down(
 
 
 @app.command()
+def baseline(
+    ctx: typer.Context,
+    version: Annotated[
+        str,
+        typer.Argument(
+            metavar="VERSION",
+            help="The last migration the database already has (the newest version: all of them).",
+        ),
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List what would be marked; change nothing."),
+    ] = False,
+    env: EnvOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    path: PathOpt = None,
+) -> None:
+    """Mark the pending migrations up to VERSION as applied without running them.
+
+    For a database whose schema existed before plimsoll managed it (made by hand or by
+    another tool): its tracking table then says which migrations it already has, and up
+    applies only the later ones. Each marked migration gets a tracking row with its file's
+    checksum, as up would write, and an execution time of 0, all in one transaction.
+    Migrations already applied are left as they are.
+    """
+    marked = _migrator(ctx, env, path, engine=False).baseline(version, dry_run=dry_run)
+    if fmt is Format.JSON:
+        print_json(
+            {
+                "version": version,
+                "dry_run": dry_run,
+                "baselined": [{"version": m.version, "name": m.name} for m in marked],
+            }
+        )
+        return
+    out = output.console()
+    if not marked:
+        out.print(f"nothing to mark: every migration up to {version} is applied", markup=False)
+        return
+    verb = "would mark" if dry_run else "marked"
+    for migration in marked:
+        out.print(f"{verb} {migration.label} as applied (not run)", markup=False, emoji=False)
+
+
+@app.command()
 def generate(
     ctx: typer.Context,
     name: Annotated[

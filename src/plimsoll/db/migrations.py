@@ -404,6 +404,23 @@ def plan_up(
     return todo
 
 
+def plan_baseline(
+    migrations: Sequence[Migration], applied: Sequence[Applied], target: str
+) -> list[Migration]:
+    """What ``baseline`` marks as applied: the pending migrations up to and including
+    ``target``, in version order. ``target`` must be the version of a migration on disk."""
+    limit = baseline_key(migrations, target)
+    return [m for m in pending(migrations, applied) if m.key <= limit]
+
+
+def baseline_key(migrations: Sequence[Migration], target: str) -> tuple[int, ...]:
+    """The version key of ``target``; a usage error when no migration has that version."""
+    limit = _target_key(target)
+    if limit not in {m.key for m in migrations}:
+        raise UsageError(f"baseline {target}: no migration has that version")
+    return limit
+
+
 def plan_down(
     migrations: Sequence[Migration],
     applied: Sequence[Applied],

@@ -678,6 +678,43 @@ class Migrator:
                 self._run_plan(conn, validate, report, late)
         return report
 
+    def baseline(self, target: str, *, dry_run: bool = False) -> list[files.Migration]:
+        """Mark the pending migrations up to and including ``target`` as applied, running none.
+
+        For a database whose schema was made before plimsoll managed it (by hand, by another
+        tool): its tracking rows record each file's checksum as ``up`` would, with an
+        ``execution_ms`` of 0, all in one transaction, under the migrator lock. Nothing is
+        recorded in the store (risk prediction learns from migrations that ran). With
+        ``dry_run`` the database is only read: not even the tracking table is created.
+        Returns the migrations marked (or that would be).
+        """
+        found = list(self.scan().migrations)
+        files.baseline_key(found, target)  # a wrong version is refused before connecting
+        if dry_run:
+            with self._connect() as conn:
+                return files.plan_baseline(found, self.applied_files(conn), target)
+        with self._session(RunReport("baseline")) as (conn, applied):
+            plan = files.plan_baseline(found, applied, target)
+            if not plan:
+                return plan
+            insert = pgsql.SQL(
+                "INSERT INTO {} (version, name, checksum, execution_ms, applied_by)"
+                " VALUES (%s, %s, %s, 0, %s)"
+            ).format(_table(self.settings.tracking_table))
+            with conn.transaction():
+                for migration in plan:
+                    conn.execute(
+                        insert,
+                        (migration.version, migration.name, migration.checksum, _applied_by()),
+                    )
+        for migration in plan:
+            log.info(
+                "marked %s as applied without running it",
+                migration.label,
+                extra={"event": "migration_baselined", "migration": migration.label},
+            )
+        return plan
+
     # -- applying --------------------------------------------------------------------------
 
     def _apply_hooked(
