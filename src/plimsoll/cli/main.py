@@ -163,17 +163,20 @@ def main(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     log_format: Annotated[
-        str, typer.Option("--log-format", help="Log format on stderr: text or json.")
-    ] = "text",
+        str | None,
+        typer.Option(
+            "--log-format", help="Log format on stderr: text or json (default: log.format)."
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """Keep a Python service and its PostgreSQL database within their safe limits."""
-    if log_format not in ("text", "json"):
+    if log_format is not None and log_format not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--log-format")
-    log.configure("debug" if debug else "warning", log_format)
-    ctx.obj = State(config_path=config, debug=debug)
+    log.configure("debug" if debug else "warning", log_format or "text")
+    ctx.obj = State(config_path=config, debug=debug, log_format=log_format)
 
 
 def run() -> None:

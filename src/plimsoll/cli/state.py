@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from plimsoll.core import log
 from plimsoll.core.config import LoadedConfig, load
 from plimsoll.core.errors import UsageError
 
@@ -17,6 +18,7 @@ class State:
 
     config_path: Path | None = None
     debug: bool = False
+    log_format: str | None = None
     _loaded: LoadedConfig | None = None
 
     def config(self, start: Path | None = None) -> LoadedConfig:
@@ -30,6 +32,12 @@ class State:
             raise UsageError(f"--path {start}: {what}")
         if self._loaded is None:
             self._loaded = load(self.config_path, start=start)
+            # The configuration's log settings apply once it is read; --debug and
+            # --log-format given on the command line win over them.
+            settings = self._loaded.config.log
+            log.configure(
+                "debug" if self.debug else settings.level, self.log_format or settings.format
+            )
         return self._loaded
 
 
