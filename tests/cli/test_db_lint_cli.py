@@ -113,7 +113,7 @@ def test_inline_and_config_control(project: Path) -> None:
             "field": "severity",
             "from": "warning",
             "to": "error",
-            "by": "rules.require-concurrent-index-creation",
+            "by": "db.lint.rules.require-concurrent-index-creation.severity",
         }
     ]
 
@@ -211,11 +211,15 @@ def test_text_report_carries_the_audit_trail(project: Path) -> None:
     text = plimsoll(project, "db", "lint", check=1).stdout
     assert "disabled: require-primary-key (ignored by db.lint.ignore)" in text
     assert (
-        "overridden: too-many-columns options.max_columns 100 -> 5 by rules.too-many-columns"
-        in (text)
+        "overridden: too-many-columns options.max_columns 100 -> 5 by"
+        " db.lint.rules.too-many-columns.options.max_columns" in text
     )
-    assert "overridden: require-concurrent-index-creation severity" in text
-    assert '-> ["^blood_type$"] by library_options.hipaa' in text
+    assert (
+        'overridden: require-concurrent-index-creation severity "warning" -> "error" by'
+        " db.lint.rules.require-concurrent-index-creation.severity" in text
+    )
+    # The full key path as written in the file, down to the option.
+    assert '-> ["^blood_type$"] by db.lint.library_options.hipaa.phi_column_patterns' in text
     # Singular and plural as they should be.
     assert " in 3 files, 4 statements " in text and "1 error, " in text
     data = json.loads(plimsoll(project, "db", "lint", "-f", "json", check=1).stdout)
@@ -368,12 +372,14 @@ def test_json_report_has_the_documented_fields(project: Path) -> None:
 
 
 def test_psql_meta_commands_are_notes_or_errors_and_the_rest_is_linted(tmp_path: Path) -> None:
-    dump = tmp_path / "dump.sql"
-    dump.write_text(
-        "\\restrict AbC123\nCREATE TABLE accounts (id int, email text);\n\\unrestrict AbC123\n",
+    script = tmp_path / "script.sql"
+    script.write_text(
+        "\\set ON_ERROR_STOP on\nCREATE TABLE accounts (id int, email text);\n\\echo done\n",
         encoding="utf-8",
     )
-    report = json.loads(plimsoll(tmp_path, "db", "lint", "dump.sql", "-f", "json", check=1).stdout)
+    report = json.loads(
+        plimsoll(tmp_path, "db", "lint", "script.sql", "-f", "json", check=1).stdout
+    )
     found = {(f["rule"], f["line"], f["severity"]) for f in report["findings"]}
     assert ("psql-meta-command", 1, "info") in found and ("psql-meta-command", 3, "info") in found
     assert any(rule == "require-primary-key" for rule, _, _ in found)  # line 2 was linted
@@ -392,3 +398,79 @@ def test_psql_meta_commands_are_notes_or_errors_and_the_rest_is_linted(tmp_path:
     assert not any(f["rule"] == "psql-meta-command" for f in quiet["findings"])
     page = plimsoll(tmp_path, "db", "lint", "--explain", "psql-meta-command").stdout
     assert page.startswith("# psql-meta-command")
+
+
+def test_pg_dumps_restrict_markers_are_no_finding(tmp_path: Path, pg_database: PgDatabase) -> None:
+    """pg_dump 15.14+ brackets every dump with ``\\restrict KEY`` / ``\\unrestrict KEY``: a
+    note for each failed ``--fail-on info`` on every dump."""
+    import shutil
+    import subprocess
+
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);"
+            "COMMENT ON TABLE accounts IS 'who logs in';"
+            "COMMENT ON COLUMN accounts.id IS 'the key';"
+            "COMMENT ON COLUMN accounts.email IS 'where mail goes'"
+        )
+    pg_dump = pg_database.server.bindir / "pg_dump"
+    if not pg_dump.exists():
+        pg_dump = Path(shutil.which("pg_dump") or "pg_dump")
+    dumped = subprocess.run(
+        [str(pg_dump), "--schema-only", "--no-owner", "-d", pg_database.dsn],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (tmp_path / "dump.sql").write_text(dumped, encoding="utf-8")
+    markers = [line for line in dumped.splitlines() if line.startswith("\\")]
+    report = json.loads(
+        plimsoll(
+            tmp_path, "db", "lint", "dump.sql", "-f", "json", "--select", "require-primary-key"
+        ).stdout
+    )
+    assert not [f for f in report["findings"] if f["rule"] == "psql-meta-command"], markers
+    # The same lines written by hand (a pg_dump older than 15.14 writes none).
+    (tmp_path / "marked.sql").write_text(
+        "\\restrict AbC123\n" + dumped + "\\unrestrict AbC123\n", encoding="utf-8"
+    )
+    done = plimsoll(
+        tmp_path,
+        "db",
+        "lint",
+        "marked.sql",
+        "--fail-on",
+        "info",
+        "--select",
+        "require-primary-key,psql-meta-command",
+        "-f",
+        "json",
+        check=0,
+    )
+    assert json.loads(done.stdout)["findings"] == []
+
+
+def test_conflict_strategy_error_allows_a_combination_once_one_rule_is_disabled(
+    project: Path,
+) -> None:
+    config = project / "plimsoll.toml"
+    config.write_text(
+        "[db.lint]\nlibraries = ['gdpr', 'sox']\nconflict_strategy = 'error'\n", encoding="utf-8"
+    )
+    refused = plimsoll(project, "db", "lint", check=2)
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"plimsoll: error: {config}: db.lint.conflict_strategy: rules ")
+    assert "contradict each other (conflict strategy 'error')" in line
+    assert "db.lint.rules.sox-ledger-no-cascade-delete.enabled = false" in line
+    assert "Traceback" not in refused.stderr
+    config.write_text(
+        "[db.lint]\nlibraries = ['gdpr', 'sox']\nconflict_strategy = 'error'\n"
+        "[db.lint.rules.sox-ledger-no-cascade-delete]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    data = json.loads(plimsoll(project, "db", "lint", "-f", "json", check=None).stdout)
+    assert data["audit"]["conflicts"] == []
+    assert {
+        "rule": "sox-ledger-no-cascade-delete",
+        "reason": "disabled by db.lint.rules.sox-ledger-no-cascade-delete.enabled",
+    } in data["audit"]["disabled"]

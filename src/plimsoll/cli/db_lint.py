@@ -2,8 +2,9 @@
 
 Exit 0 when nothing at or above ``--fail-on`` was found, 1 when something was, 2 for bad
 usage or configuration (an unknown rule or library, a missing path), 3 when a database given
-with ``--env`` cannot be reached. A syntax error in a file is a finding (``syntax-error``);
-the other files are still linted.
+with ``--env`` cannot be reached. A syntax error in a file is a finding (``syntax-error``),
+and so is a file that is not UTF-8 (``encoding-error``, at its first bad byte); the other files
+are still linted.
 """
 
 from __future__ import annotations

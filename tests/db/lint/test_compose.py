@@ -123,8 +123,58 @@ def test_setting_conflict_prefer_first_and_last(registry: Registry) -> None:
 
 
 def test_conflict_strategy_error_refuses(registry: Registry) -> None:
-    with pytest.raises(ConfigError, match="one and two set rule alpha differently"):
+    with pytest.raises(ConfigError, match="one and two set rule alpha differently") as caught:
         compose(registry, ["one", "two"], strategy=ConflictStrategy.ERROR)
+    # The refusal names the keys that resolve it.
+    message = str(caught.value)
+    assert message.startswith("tool.plimsoll.db.lint.conflict_strategy: ")
+    assert "tool.plimsoll.db.lint.rules.alpha.enabled = false" in message
+
+
+def test_conflicts_are_only_between_rules_that_run(registry: Registry) -> None:
+    """Under ``error``, disabling one of two contradicting rules (or the rule two libraries
+    set differently) resolves the conflict: select, ignore and ``enabled`` apply first."""
+    error = ConflictStrategy.ERROR
+    where = {"config_key": "db.lint", "config_file": "plimsoll.toml"}
+    # beta (one) contradicts gamma (two); alpha is set differently by both.
+    with pytest.raises(ConfigError) as caught:
+        compose(registry, ["one", "two"], strategy=error, ignore=["alpha"], **where)
+    message = str(caught.value)
+    assert message.startswith("plimsoll.toml: db.lint.conflict_strategy: rules beta (one) and")
+    assert "gamma (two) contradict each other (conflict strategy 'error')" in message
+    assert "db.lint.rules.beta.enabled = false or db.lint.rules.gamma.enabled = false" in message
+    disabled = {"alpha": RuleOverride(enabled=False), "gamma": RuleOverride(enabled=False)}
+    active, audit = compose(registry, ["one", "two"], strategy=error, overrides=disabled, **where)
+    assert _ids(active) == ["beta", "modern", "old"]
+    assert audit.conflicts == []
+    assert {"rule": "gamma", "reason": "disabled by db.lint.rules.gamma.enabled"} in (
+        audit.disabled
+    )
+    active, _ = compose(
+        registry, ["one", "two"], strategy=error, config_ignore=["alpha", "beta"], **where
+    )
+    assert _ids(active) == ["gamma", "modern", "old"]
+    active, _ = compose(registry, ["one", "two"], strategy=error, select=["gamma"], **where)
+    assert _ids(active) == ["gamma"]
+    # Under warn, a disabled rule has no conflict to record either.
+    _, audit = compose(registry, ["one", "two"], ignore=["gamma", "alpha"])
+    assert audit.conflicts == []
+
+
+def test_the_builtin_gdpr_and_sox_libraries_work_together_once_one_rule_is_disabled() -> None:
+    registry = load_registry()
+    libraries = ["gdpr", "sox"]
+    with pytest.raises(ConfigError, match="gdpr-erasure-path .* contradict each other"):
+        compose(registry, libraries, strategy=ConflictStrategy.ERROR)
+    active, audit = compose(
+        registry,
+        libraries,
+        strategy=ConflictStrategy.ERROR,
+        overrides={"sox-ledger-no-cascade-delete": RuleOverride(enabled=False)},
+    )
+    ids = {a.id for a in active}
+    assert "gdpr-erasure-path" in ids and "sox-ledger-no-cascade-delete" not in ids
+    assert audit.conflicts == []
 
 
 def test_declared_contradictions(registry: Registry) -> None:
@@ -155,7 +205,15 @@ def test_select_ignore_and_overrides(registry: Registry) -> None:
         "field": "severity",
         "from": "warning",
         "to": "info",
-        "by": "rules.alpha",
+        "by": "tool.plimsoll.db.lint.rules.alpha.severity",
+    } in audit.overridden
+    # Each override names the full key as the user wrote it, down to the option.
+    assert {
+        "rule": "alpha",
+        "field": "options.limit",
+        "from": 10,
+        "to": 3,
+        "by": "tool.plimsoll.db.lint.rules.alpha.options.limit",
     } in audit.overridden
     active, _ = compose(registry, [], select=["gamma"])
     assert _ids(active) == ["gamma"]
@@ -252,7 +310,7 @@ def test_library_options_reach_every_rule_taking_them(registry: Registry) -> Non
             "field": "options.limit",
             "from": 10,
             "to": 3,
-            "by": "library_options.three",
+            "by": "tool.plimsoll.db.lint.library_options.three.limit",
         }
     ]
     # A rule's own options still win over the library's.

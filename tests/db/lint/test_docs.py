@@ -202,6 +202,10 @@ def test_index_groups_by_library() -> None:
     assert "[other-rule](other-rule.md)" in index
     assert "Named but not installed: `gone-rule`" in index
     assert "[syntax-error](syntax-error.md)" in index
+    assert "[encoding-error](encoding-error.md)" in index
+    # How inline ignores take a reason is documented in the index.
+    assert "## Inline ignores" in index
+    assert "-- plimsoll: ignore changing-column-type because" in index
 
 
 def test_write_docs_writes_and_removes_stale_pages(tmp_path: Path) -> None:
@@ -212,6 +216,7 @@ def test_write_docs_writes_and_removes_stale_pages(tmp_path: Path) -> None:
     names = sorted(p.name for p in written)
     assert names == [
         INDEX,
+        "encoding-error.md",
         "example-rule.md",
         "other-rule.md",
         "psql-meta-command.md",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plimsoll.core.errors import InputError, UsageError
+from plimsoll.core.errors import UsageError
 from plimsoll.db.lint.compose import compose
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.engine import SourceFile, lint_sources
@@ -111,6 +111,44 @@ def test_block_comment_directives_and_ids_naming_no_rule() -> None:
     ]
 
 
+def test_an_ignore_may_give_its_reason() -> None:
+    """The reason after the ids is no list of rule ids: it silences nothing and warns of
+    nothing; only a token that looks like a rule id and names none is a warning."""
+    registry = load_registry()
+    active, audit = compose(registry, [], select=[RULE, "changing-column-type"])
+    sql = (
+        "-- plimsoll: ignore changing-column-type because we checked\n"
+        "ALTER TABLE t ALTER COLUMN c TYPE bigint;\n"
+        "-- plimsoll: ignore require-concurrent-index-creation, changing-column-type: hand-made\n"
+        "CREATE INDEX a ON t (x);\n"
+        "/* plimsoll: ignore require-concurrent-index-creation -- see ticket-42 */\n"
+        "CREATE INDEX b ON t (x);\n"
+        "-- plimsoll: ignore prefer-robust-stmt the rest is a reason\n"
+        "CREATE INDEX c ON t (x);\n"
+    )
+    report = lint_sources(
+        [SourceFile("m.sql", sql, True)],
+        active,
+        audit,
+        pg_version=16,
+        known_rules=frozenset(registry.rules),
+    )
+    assert [(f.rule, f.line) for f in report.findings] == [(RULE, 8)]
+    assert report.silenced == 3
+    assert report.warnings == [
+        "m.sql:7: 'plimsoll: ignore' names no rule: 'prefer-robust-stmt'"
+        " (did you mean prefer-robust-stmts?)"
+    ]
+    ignores = read_ignores(parse_json(sql, "m.sql"))
+    assert [rule for _, rule in ignores.named] == [
+        "changing-column-type",
+        "changing-column-type",
+        "require-concurrent-index-creation",
+        "require-concurrent-index-creation",
+        "prefer-robust-stmt",
+    ]
+
+
 def test_columns_count_characters_not_bytes() -> None:
     sql = "/* é東 */ CREATE INDEX a ON t (x);"
     assert _lint(SourceFile("f.sql", sql, True)) == [(RULE, "f.sql", 1, 10)]
@@ -146,9 +184,33 @@ def test_sources_order_and_kinds(tmp_path: Path) -> None:
 def test_sources_bad_paths(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="missing.sql: no such file or folder"):
         collect_sources([tmp_path / "missing.sql"], tmp_path)
-    (tmp_path / "latin1.sql").write_bytes(b"SELECT '\xe9';")
-    with pytest.raises(InputError, match="latin1.sql: not UTF-8"):
-        collect_sources([tmp_path / "latin1.sql"], tmp_path)
+
+
+def test_a_file_that_is_not_utf8_is_a_finding_and_the_others_are_linted(tmp_path: Path) -> None:
+    """One Latin-1 file no longer ends the run (exit 2): it is an ``encoding-error`` at the
+    line and column of its first bad byte, and the other files are linted."""
+    latin = "-- caf\u00e9 first line is fine in UTF-8\nCREATE TABLE l\u00e9 (id int);\n"
+    data = latin.replace("caf\u00e9", "cafe").encode("latin-1")
+    (tmp_path / "a_latin1.sql").write_bytes(data)
+    (tmp_path / "2_good.up.sql").write_text("CREATE INDEX orders_idx ON orders (id);\n")
+    sources = collect_sources([tmp_path], tmp_path)
+    bad = next(s for s in sources if s.path == "a_latin1.sql")
+    # Python's own decoder says where the first bad byte is: line 2, after "CREATE TABLE l".
+    with pytest.raises(UnicodeDecodeError) as caught:
+        data.decode("utf-8")
+    assert bad.encoding is not None and bad.encoding.offset == caught.value.start
+    assert (bad.encoding.line, bad.encoding.column, bad.encoding.byte) == (2, 15, 0xE9)
+    active, audit = compose(load_registry(), [], select=[RULE])
+    report = lint_sources(sources, active, audit, pg_version=16)
+    assert [(f.rule, f.file, f.line, f.column) for f in report.findings] == [
+        ("encoding-error", "a_latin1.sql", 2, 15),
+        (RULE, "2_good.up.sql", 1, 1),
+    ]
+    assert "byte 0xe9" in report.findings[0].message
+    # Like syntax-error, the engine's finding can be ignored.
+    active, audit = compose(load_registry(), [], select=[RULE], ignore=["encoding-error"])
+    report = lint_sources(sources, active, audit, pg_version=16)
+    assert [f.rule for f in report.findings] == [RULE]
 
 
 def test_a_loose_file_is_a_migration_and_the_schema_folder_holds_schema_files(

@@ -16,6 +16,7 @@ cases:
     options: {}            # optional rule options
     migration: true        # optional (default: true for statement rules, false for schema rules)
     message: SHARE lock    # optional: a text every finding's message contains
+    help: CONCURRENTLY     # optional: a text every finding's help contains
     expect_files: [a.sql]  # optional: the file of each finding, in order
     wrapped: true          # optional: a migration of the project's own, run by plimsoll's migrator
 ```
@@ -103,6 +104,9 @@ def test_case(rule_id: str, case: dict[str, Any]) -> None:
     if "message" in case:
         for finding in found:
             assert case["message"] in finding.message
+    if "help" in case:
+        for finding in found:
+            assert case["help"] in finding.help
 
 
 def test_every_rule_has_passing_and_failing_cases() -> None:

@@ -37,8 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _imports, _reuse, _tools
-from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
+from plimsoll.code.collectors import _codes, _imports, _reuse, _tools
+from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
+    CodeSource,
+    CollectContext,
+    Collector,
+    CollectorError,
+    KeyKind,
+    MetricKey,
+)
 
 MESSAGE_TYPES = ("fatal", "error", "warning", "refactor", "convention", "info")
 TOP_SYMBOLS = 20
@@ -224,18 +232,27 @@ class PylintCollector(Collector):
     """
 
     name: ClassVar[str] = "pylint"
-    keys: ClassVar[tuple[str, ...]] = (
-        "score",
-        "by_type",
-        "total",
-        "top_symbols",
-        "by_symbol",
-        "statements",
-        "modules",
-        "linted_files",
-        "cached_files",
-        "skipped_files",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "score": MetricKey("pylint's score out of 10, as its json2 report computes it"),
+        "by_type": MetricKey("messages per type", KeyKind.GROUP, MESSAGE_TYPES),
+        "total": MetricKey("messages of every type"),
+        "top_symbols": MetricKey(
+            "the most frequent message symbols (not complete: use by_symbol in rules)",
+            KeyKind.DETAIL,
+        ),
+        "by_symbol": MetricKey(
+            "messages per symbol, complete: a symbol pylint can report that is absent was "
+            "reported zero times (pylint.by_symbol.unused-import; symbols, not ids like W0611)",
+            KeyKind.COUNTS,
+            example="unused-import",
+        ),
+        "statements": MetricKey("statements pylint analysed"),
+        "modules": MetricKey("modules pylint linted"),
+        "linted_files": MetricKey("files linted in this run"),
+        "cached_files": MetricKey("files whose result came from the cache"),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     complete_counts: ClassVar[tuple[str, ...]] = ("by_symbol",)
     description: ClassVar[str] = "pylint score and messages (the project's pylint configuration)"
     # 4: skips by size; entries of version 3 may hold skips by time, not to be reused.
@@ -244,6 +261,10 @@ class PylintCollector(Collector):
     def unavailable(self) -> str | None:
         """Why pylint cannot run here, or None."""
         return _tools.missing_reason("pylint")
+
+    def code_source(self, key: str, root: Path) -> CodeSource | None:
+        """Pylint's message symbols for ``by_symbol``, with the project's plugins."""
+        return _codes.pylint_codes(root, pylint_settings(root)) if key == "by_symbol" else None
 
     def cache_key(self, context: CollectContext) -> str:
         """Pylint's and Python's versions and the project's pylint settings."""

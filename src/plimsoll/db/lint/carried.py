@@ -4,14 +4,19 @@ Migrations are linted in version order, and a migration often prepares what a la
 relies on: a CHECK constraint validated in one migration lets the next attach a partition or
 set a column NOT NULL without a scan. :class:`Carried` is shared by the statement contexts of
 one run's migrations and follows these facts statement by statement (the context feeds it
-each statement after the rules have seen it).
+each statement after the rules have seen it). With a live database (``--env``) it starts from
+that database's columns (:meth:`Carried.of_catalog`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.db.sqljson import Node, strings, type_name, unwrap
+
+if TYPE_CHECKING:
+    from plimsoll.db.catalog import Catalog
 
 # The types a serial column really has (as format_type prints them).
 _SERIALS = {"smallserial": "smallint", "serial": "integer", "bigserial": "bigint"}
@@ -73,7 +78,8 @@ class Carried:
     ``checked``: tables given a validated CHECK constraint. ``not_null``: (table, column)
     pairs a validated ``CHECK (column IS NOT NULL)`` proves, or that are NOT NULL already.
     ``columns``: the columns of the tables the migrations created, as they left them (a
-    table renamed or dropped is forgotten: unknown again).
+    table renamed or dropped is forgotten: unknown again), and with a live database those of
+    its tables (``database`` is then set: what the database lacks, it does not have).
     """
 
     checked: set[str] = field(default_factory=set)
@@ -85,6 +91,32 @@ class Carried:
     _proofs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # (table, column) pairs NOT NULL by SET NOT NULL (dropping a CHECK does not undo them).
     _set_not_null: set[tuple[str, str]] = field(default_factory=set)
+    database: bool = False
+
+    @classmethod
+    def of_catalog(cls, catalog: Catalog) -> Carried:
+        """What a live database says of its tables' columns (its types as ``format_type``
+        prints them, as the migrations' are)."""
+        carried = cls(database=True)
+        for table in catalog.all_tables(partitions=True):
+            carried.columns[table.key] = {
+                column.name: ColumnFacts(column.type, not column.nullable)
+                for column in table.columns
+            }
+        return carried
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Carried:
+        # A down migration's copy: ColumnFacts are frozen, so each table's dict is copied and
+        # its facts shared (a live database's thousands of columns copied cheaply).
+        return Carried(
+            checked=set(self.checked),
+            not_null=set(self.not_null),
+            columns={table: dict(columns) for table, columns in self.columns.items()},
+            _pending={key: list(value) for key, value in self._pending.items()},
+            _proofs={key: list(value) for key, value in self._proofs.items()},
+            _set_not_null=set(self._set_not_null),
+            database=self.database,
+        )
 
     def proven_not_null(self, table: str, column: str) -> bool:
         """Whether ``table.column`` is known to hold no NULLs."""

@@ -1,11 +1,13 @@
 """Composing libraries into the set of rules a run uses, with an audit trail of every choice.
 
-Libraries are taken in order. A rule met twice with different settings (severity, options) is
-a conflict; so are two enabled rules of which one declares the other in ``conflicts_with``.
-The strategy resolves them: ``error`` refuses the combination (exit 2), ``warn`` keeps the
-first setting (or both rules) and says so, ``prefer-first`` and ``prefer-last`` keep the
-earlier or the later library's choice. Then ``select`` narrows, ``ignore`` and the config
-disable, the config's library options (``library_options``: the options a library's rules
+Libraries are taken in order; ``select`` narrows, and ``ignore``, the config (``enabled =
+false``) and the server version disable. Then, between the rules that still run, a rule met
+twice with different settings (severity, options) is a conflict; so are two rules of which one
+declares the other in ``conflicts_with`` (a rule disabled contradicts nothing: disabling one
+of two resolves their conflict). The strategy resolves them: ``error`` refuses the combination
+(exit 2, naming the keys that resolve it), ``warn`` keeps the first setting (or both rules)
+and says so, ``prefer-first`` and ``prefer-last`` keep the earlier or the later library's
+choice. Then the config's library options (``library_options``: the options a library's rules
 share, set once) apply to each rule of the library that takes them, and the config's
 per-rule severity and options override. The :class:`Audit` records the libraries and
 versions, what was disabled and why, what was overridden (from the effective value to the
@@ -19,7 +21,7 @@ Errors about the configuration name the file (``config_file``) and the key path
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -27,7 +29,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from plimsoll.core.errors import ConfigError, UsageError
-from plimsoll.db.lint.findings import ENGINE_FINDINGS, PSQL_META_COMMAND, SYNTAX_ERROR
+from plimsoll.db.lint.findings import (
+    ENCODING_ERROR,
+    ENGINE_FINDINGS,
+    PSQL_META_COMMAND,
+    SYNTAX_ERROR,
+)
 from plimsoll.db.lint.registry import Registry
 from plimsoll.db.lint.rule import Rule, Severity
 from plimsoll.db.profiling.objectives import Operation, timed_operation
@@ -89,6 +96,12 @@ class Audit:
         """Whether psql meta-command lines are reported (unless ``psql-meta-command`` is
         ignored)."""
         return not any(entry["rule"] == PSQL_META_COMMAND for entry in self.disabled)
+
+    @property
+    def reports_encoding_errors(self) -> bool:
+        """Whether files that are not UTF-8 are reported (unless ``encoding-error`` is
+        ignored)."""
+        return not any(entry["rule"] == ENCODING_ERROR for entry in self.disabled)
 
     def as_dict(self) -> dict[str, Any]:
         """The audit trail as plain data."""
@@ -182,9 +195,9 @@ def compose(
 
     ``select``/``ignore`` come from the command line, ``config_select``/``config_ignore`` from
     the configuration: they act together, and errors and the audit trail say which named a
-    rule. ``syntax-error`` and ``psql-meta-command`` (the engine's findings) may be named too:
-    ignored, files that do not parse (or psql meta-command lines) are not reported (the audit
-    trail says so). ``config_libraries`` are the names of
+    rule. ``syntax-error``, ``encoding-error`` and ``psql-meta-command`` (the engine's
+    findings) may be named too: ignored, files that do not parse (files that are not UTF-8,
+    psql meta-command lines) are not reported (the audit trail says so). ``config_libraries`` are the names of
     ``libraries`` that the configuration gave (the others came from ``--library``), so an
     unknown one is reported under the right name; ``library_options`` are the options each
     library's rules share (``db.lint.library_options``); ``config_file`` is named in errors
@@ -210,16 +223,28 @@ def compose(
                 {"rule": engine_finding, "reason": f"ignored by {ignored_by[engine_finding]}"}
             )
     select = [rule_id for rule_id in select if rule_id not in ENGINE_FINDINGS]
-    chosen = _from_libraries(registry, libraries, strategy, audit, set(config_libraries), where)
+    chosen, differences = _from_libraries(
+        registry, libraries, strategy, audit, set(config_libraries), where
+    )
     for rule_id in select:
         if rule_id not in chosen:
             rule = registry.rules[rule_id]
             chosen[rule_id] = _Choice(rule.severity, {}, "--select", ["--select"])
-    _resolve_declared_conflicts(registry, chosen, strategy, audit)
+    # Select, ignore, ``enabled = false`` and the server version decide first which rules run:
+    # a conflict only matters between rules that run, so disabling one of two resolves it.
+    reasons = {
+        rule_id: _disabled_reason(
+            registry.rules[rule_id], rule_id, select, ignored_by, overrides, pg_version, where
+        )
+        for rule_id in chosen
+    }
+    running = {rule_id for rule_id, reason in reasons.items() if reason is None}
+    _resolve_setting_conflicts(differences, running, strategy, audit, where)
+    _resolve_declared_conflicts(registry, chosen, running, strategy, audit, where)
     active: list[ActiveRule] = []
     for rule_id, choice in chosen.items():
         rule_class = registry.rules[rule_id]
-        reason = _disabled_reason(rule_class, rule_id, select, ignored_by, overrides, pg_version)
+        reason = reasons[rule_id]
         if reason:
             entry = {"rule": rule_id, "reason": reason}
             if rule_class.removed_in and rule_class.replacement:
@@ -228,8 +253,8 @@ def compose(
                 audit.disabled.append(entry)
             continue
         override = overrides.get(rule_id, RuleOverride())
-        base = _shared_options(registry, rule_class, choice, shared, audit)
-        severity, options = _apply_override(rule_class, choice, base, override, audit)
+        base = _shared_options(registry, rule_class, choice, shared, audit, where)
+        severity, options = _apply_override(rule_class, choice, base, override, audit, where)
         instance = rule_class(
             _options(rule_class, options, override.options, choice, shared, where)
         )
@@ -275,11 +300,13 @@ def _shared_options(
     choice: _Choice,
     shared: Mapping[str, Mapping[str, Any]],
     audit: Audit,
+    where: _Where,
 ) -> dict[str, Any]:
     """The rule's options once its libraries' shared options are applied (in library order).
 
     A rule enabled by ``--select`` alone takes the shared options of the libraries it
-    belongs to: they describe the schema, whichever way the rule was turned on.
+    belongs to: they describe the schema, whichever way the rule was turned on. The audit
+    trail names the full key that set each (``db.lint.library_options.hipaa.<option>``).
     """
     options = dict(choice.options)
     fields = rule.Options.model_fields
@@ -298,7 +325,7 @@ def _shared_options(
                         "field": f"options.{key}",
                         "from": before,
                         "to": value,
-                        "by": f"library_options.{library}",
+                        "by": f"{where.config_key}.library_options.{library}.{key}",
                     }
                 )
             options[key] = value
@@ -323,8 +350,12 @@ def _from_libraries(
     audit: Audit,
     from_config: set[str],
     where: _Where,
-) -> dict[str, _Choice]:
+) -> tuple[dict[str, _Choice], list[dict[str, Any]]]:
+    """The rules the libraries enable, each with its settings (the strategy picks which when
+    two libraries set one differently), and those differences, for
+    :func:`_resolve_setting_conflicts` to judge once it is known which rules run."""
     chosen: dict[str, _Choice] = {}
+    differences: list[dict[str, Any]] = []
     for name in libraries:
         library = registry.libraries.get(name)
         if library is None:
@@ -358,27 +389,62 @@ def _from_libraries(
                 "second": {"severity": choice.severity.value, "options": choice.options},
                 "resolution": (name if keep_last else known.library),
             }
-            if strategy is ConflictStrategy.ERROR:
-                raise ConfigError(
-                    f"libraries {known.library} and {name} set rule {entry.id} differently"
-                    " (conflict strategy 'error')"
-                )
-            audit.conflicts.append(conflict)
+            differences.append(conflict)
             if keep_last:
                 chosen[entry.id] = _Choice(choice.severity, choice.options, name, known.libraries)
-    return chosen
+    return chosen, differences
+
+
+def _conflict_error(where: _Where, what: str, rules: Sequence[str]) -> ConfigError:
+    """The refusal of a conflict under strategy ``error``, naming the keys that resolve it."""
+    key = where.config_key
+    disable = " or ".join(f"{key}.rules.{rule_id}.enabled = false" for rule_id in rules)
+    return ConfigError(
+        f"{where.key('conflict_strategy')}: {what} (conflict strategy 'error'): set"
+        f' {key}.conflict_strategy to "warn", "prefer-first" or "prefer-last", or'
+        f" disable {'one of them' if len(rules) > 1 else 'it'}: {disable} (or list it in"
+        f" {key}.ignore)"
+    )
+
+
+def _resolve_setting_conflicts(
+    differences: list[dict[str, Any]],
+    running: set[str],
+    strategy: ConflictStrategy,
+    audit: Audit,
+    where: _Where,
+) -> None:
+    """Record (or, under ``error``, refuse) the rules two libraries set differently, of those
+    that run: a rule disabled anyway runs with neither setting."""
+    for conflict in differences:
+        rule_id = conflict["rule"]
+        if rule_id not in running:
+            continue
+        if strategy is ConflictStrategy.ERROR:
+            first, second = conflict["libraries"]
+            raise _conflict_error(
+                where, f"libraries {first} and {second} set rule {rule_id} differently", [rule_id]
+            )
+        audit.conflicts.append(conflict)
 
 
 def _resolve_declared_conflicts(
-    registry: Registry, chosen: dict[str, _Choice], strategy: ConflictStrategy, audit: Audit
+    registry: Registry,
+    chosen: dict[str, _Choice],
+    running: set[str],
+    strategy: ConflictStrategy,
+    audit: Audit,
+    where: _Where,
 ) -> None:
+    """Resolve each pair of running rules of which one declares the other in
+    ``conflicts_with`` (a rule that does not run contradicts nothing)."""
     order = list(chosen)
     seen: set[frozenset[str]] = set()
     for rule_id in order:
-        if rule_id not in chosen:
+        if rule_id not in chosen or rule_id not in running:
             continue
         for other in registry.rules[rule_id].conflicts_with:
-            if other not in chosen or rule_id not in chosen:
+            if other not in chosen or rule_id not in chosen or other not in running:
                 continue
             pair = frozenset((rule_id, other))
             if pair in seen:
@@ -386,9 +452,11 @@ def _resolve_declared_conflicts(
             seen.add(pair)
             first, second = sorted((rule_id, other), key=order.index)
             if strategy is ConflictStrategy.ERROR:
-                raise ConfigError(
+                raise _conflict_error(
+                    where,
                     f"rules {first} ({chosen[first].library}) and {second}"
-                    f" ({chosen[second].library}) contradict each other (conflict strategy 'error')"
+                    f" ({chosen[second].library}) contradict each other",
+                    [first, second],
                 )
             dropped = None
             if strategy is ConflictStrategy.PREFER_FIRST:
@@ -415,6 +483,7 @@ def _disabled_reason(
     ignored_by: Mapping[str, str],
     overrides: Mapping[str, RuleOverride],
     pg_version: int | None,
+    where: _Where,
 ) -> str | None:
     if rule.removed_in:
         return f"removed in {rule.removed_in}"
@@ -424,7 +493,7 @@ def _disabled_reason(
         return f"ignored by {ignored_by[rule_id]}"
     override = overrides.get(rule_id)
     if override is not None and not override.enabled:
-        return "disabled in config"
+        return f"disabled by {where.config_key}.rules.{rule_id}.enabled"
     if pg_version is not None and pg_version not in rule.pg_versions:
         return f"does not apply to PostgreSQL {pg_version} (applies to {rule.pg_versions})"
     return None
@@ -436,8 +505,11 @@ def _apply_override(
     options: dict[str, Any],
     override: RuleOverride,
     audit: Audit,
+    where: _Where,
 ) -> tuple[Severity, dict[str, Any]]:
     rule_id = rule.id
+    # The audit trail names the full key as written in the file (``db.lint.rules.<id>.severity``).
+    own = f"{where.config_key}.rules.{rule_id}"
     severity, options = choice.severity, dict(options)
     if override.severity is not None and override.severity is not severity:
         audit.overridden.append(
@@ -446,7 +518,7 @@ def _apply_override(
                 "field": "severity",
                 "from": severity.value,
                 "to": override.severity.value,
-                "by": f"rules.{rule_id}",
+                "by": f"{own}.severity",
             }
         )
         severity = override.severity
@@ -459,7 +531,7 @@ def _apply_override(
                     "field": f"options.{key}",
                     "from": before,
                     "to": value,
-                    "by": f"rules.{rule_id}",
+                    "by": f"{own}.options.{key}",
                 }
             )
         options[key] = value

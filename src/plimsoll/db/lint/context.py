@@ -45,8 +45,8 @@ class StatementContext:
     nothing half done. ``carried`` holds what this file and the migrations linted before it
     established about live tables (the engine shares one between the migrations it lints in
     order): a CHECK constraint validated by one migration is there for the next. ``known``
-    holds what the run knows of relations (partitioned tables, materialized views) from the
-    live database and every file linted before this one.
+    holds what the run knows of relations and types (partitioned tables, materialized views,
+    domains) from the live database and every file linted before this one.
 
     Settings follow PostgreSQL: ``settings`` are the session's (``SET``; the migrator's own
     settings to start with), ``local_settings`` those of ``SET LOCAL``, which end with the
@@ -226,7 +226,16 @@ _ENDS = frozenset(
 )
 # Statement kinds that change what KnownRelations knows.
 _RELATION_KINDS = frozenset(
-    {"CreateStmt", "CreateTableAsStmt", "IndexStmt", "RefreshMatViewStmt", "DropStmt", "RenameStmt"}
+    {
+        "CreateStmt",
+        "CreateTableAsStmt",
+        "IndexStmt",
+        "RefreshMatViewStmt",
+        "DropStmt",
+        "RenameStmt",
+        "CreateDomainStmt",
+        "AlterDomainStmt",
+    }
 )
 # A duration setting's value: a number, and a unit PostgreSQL takes for it.
 _DURATION = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(us|ms|s|min|h|d)?\s*$")

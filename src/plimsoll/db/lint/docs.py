@@ -31,6 +31,7 @@ from pydantic_core import PydanticUndefined
 
 from plimsoll.core.errors import UsageError
 from plimsoll.db.lint.engine_findings import ENGINE_DOCS
+from plimsoll.db.lint.ignores import IGNORE_SYNTAX
 from plimsoll.db.lint.registry import BUILTIN_MODULES, Registry
 from plimsoll.db.lint.report_format import report_format_markdown
 from plimsoll.db.lint.rule import NoOptions, Rule
@@ -355,6 +356,7 @@ def index_markdown(registry: Registry) -> str:
                 for f in ENGINE_DOCS.values()
             ),
             "",
+            IGNORE_SYNTAX,
             "## Reports",
             "",
             f"The fields of `--format json`: [the JSON report]({REPORT_FORMAT}).",

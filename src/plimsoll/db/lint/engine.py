@@ -1,7 +1,8 @@
 """Running the rules: statement rules over each file, schema rules over the catalog.
 
 Files are parsed with :func:`plimsoll.db.sqljson.parse_json` (a syntax error is a
-``syntax-error`` finding and the other files go on). Statement rules see each statement of each
+``syntax-error`` finding, a file that is not UTF-8 an ``encoding-error`` one, and the other
+files go on). Statement rules see each statement of each
 file in order, dispatched by node type, with a :class:`StatementContext`; the catalog is built
 from the schema files (a fresh build), or, when there are none, from the migrations applied in
 order, and schema rules check it. A live database is introspected instead (``lint_catalog``),
@@ -29,7 +30,13 @@ from plimsoll.db.lint.background import Background
 from plimsoll.db.lint.carried import Carried
 from plimsoll.db.lint.compose import ActiveRule, Audit
 from plimsoll.db.lint.context import SchemaContext, StatementContext
-from plimsoll.db.lint.findings import ENGINE_FINDINGS, PSQL_META_COMMAND, SYNTAX_ERROR, Finding
+from plimsoll.db.lint.findings import (
+    ENCODING_ERROR,
+    ENGINE_FINDINGS,
+    PSQL_META_COMMAND,
+    SYNTAX_ERROR,
+    Finding,
+)
 from plimsoll.db.lint.ignores import FileIgnores, read_ignores, unknown_ids
 from plimsoll.db.lint.known import KnownRelations
 from plimsoll.db.lint.overlay import DATABASE_SOURCE
@@ -42,9 +49,31 @@ if TYPE_CHECKING:
     from plimsoll.db.catalog import Catalog
     from plimsoll.db.sqlfiles import MetaCommand
 
+# pg_dump's ``\restrict KEY`` / ``\unrestrict KEY`` lines (PostgreSQL 13.22, 14.19, 15.14,
+# 16.10, 17.6 and later): security markers psql honours, in every dump. Skipped without a note:
+# one for each would fail ``--fail-on info`` on every dump.
+PG_DUMP_MARKERS = frozenset({"\\restrict", "\\unrestrict"})
 # From this much SQL (characters), the catalog and the schema rules run in a forked child
 # while the statement rules run here: below it, the fork costs more than it saves.
 PARALLEL_CHARACTERS = 200_000
+
+
+@dataclass(frozen=True)
+class EncodingProblem:
+    """Where a file stops being UTF-8: the first byte that does not decode, its 1-based line
+    and column (characters before it on its line, plus one) and its byte offset."""
+
+    line: int
+    column: int
+    byte: int
+    offset: int
+
+    @classmethod
+    def of(cls, data: bytes, offset: int) -> EncodingProblem:
+        """The problem at ``offset`` of ``data`` (everything before it decodes)."""
+        line_start = data.rfind(b"\n", 0, offset) + 1
+        before = data[line_start:offset].decode("utf-8").removeprefix("\ufeff")
+        return cls(data.count(b"\n", 0, offset) + 1, len(before) + 1, data[offset], offset)
 
 
 @dataclass(frozen=True)
@@ -57,7 +86,9 @@ class SourceFile:
     runs it, one transaction per migration. ``absolute`` is the file's absolute path (reports
     that name files from elsewhere, such as a repository's root, need it); ``version`` is a
     migration's version and ``own`` says it lies in the project's migrations folder (a live
-    database's tracking table says whether it was applied).
+    database's tracking table says whether it was applied). ``encoding`` is set for a file
+    that is not UTF-8: its text is empty, and the run reports it (``encoding-error``) and
+    lints the others.
     """
 
     path: str
@@ -69,6 +100,7 @@ class SourceFile:
     absolute: str | None = None
     version: tuple[int, ...] = ()
     own: bool = False
+    encoding: EncodingProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +337,10 @@ def lint_sources(
         parsed: list[tuple[SourceFile, JsonScript]] = []
         for source in sources:
             order.setdefault(source.path, len(order))
+            if source.encoding is not None:
+                if audit.reports_encoding_errors:
+                    linter.keep(_encoding_finding(source.path, source.encoding))
+                continue
             try:
                 script = parse_json(source.text, source.path)
             except SqlSyntaxError as exc:
@@ -315,7 +351,9 @@ def lint_sources(
             linter.ignores[source.path] = read_ignores(script)
             if audit.reports_meta_commands:
                 for command in script.meta_commands:
-                    linter.keep(_meta_command_finding(source.path, command))
+                    # pg_dump's own security markers: every dump since 15.14 has them.
+                    if command.command not in PG_DUMP_MARKERS:
+                        linter.keep(_meta_command_finding(source.path, command))
             parsed.append((source, script))
         schema_job = None
         if linter.schema_rules and catalog_sources:
@@ -339,8 +377,9 @@ def lint_sources(
             schema_job = Background(
                 partial(_database_only, linter, live.catalog, pg_version), fork=False
             )
-        # What a migration establishes (a validated CHECK, ...), seen by the migrations after it.
-        carried = Carried()
+        # What a migration establishes (a validated CHECK, ...), seen by the migrations after it;
+        # with a live database, starting from its columns.
+        carried = Carried.of_catalog(live.catalog) if live is not None else Carried()
         for source, script in parsed:
             context = StatementContext(
                 script,
@@ -434,9 +473,9 @@ def lint_catalog(
 def _meta_command_finding(path: str, command: MetaCommand) -> Finding:
     """A psql meta-command line of a file: left out of what is linted, and said so.
 
-    A note when plimsoll's build and migrator skip it (pg_dump's ``\\restrict``,
-    ``\\set ON_ERROR_STOP``); an error when they refuse it (``\\i``, ``\\c``): the file
-    would not run.
+    A note when plimsoll's build and migrator skip it (``\\echo``, ``\\set
+    ON_ERROR_STOP``); an error when they refuse it (``\\i``, ``\\c``): the file would not
+    run. pg_dump's ``\\restrict`` markers never get here (:data:`PG_DUMP_MARKERS`).
     """
     if command.harmless:
         return Finding(
@@ -456,6 +495,20 @@ def _meta_command_finding(path: str, command: MetaCommand) -> Finding:
         file=path,
         line=command.line,
         column=command.column,
+    )
+
+
+def _encoding_finding(path: str, problem: EncodingProblem) -> Finding:
+    """A file that is not UTF-8: nothing of it was linted, and where it stops decoding."""
+    return Finding(
+        rule=ENCODING_ERROR,
+        severity=Severity.ERROR,
+        message=f"not UTF-8: byte 0x{problem.byte:02x} does not decode, so the file was not linted",
+        help="Save the file as UTF-8 (iconv -f LATIN1 -t UTF-8, from its real encoding):"
+        " plimsoll reads, builds and migrates UTF-8 only.",
+        file=path,
+        line=problem.line,
+        column=problem.column,
     )
 
 

@@ -1,7 +1,8 @@
 """The findings the lint engine makes itself, documented like rules.
 
-``syntax-error`` (a file PostgreSQL's parser rejects) and ``psql-meta-command`` (a psql
-backslash line, which is not SQL) come from parsing, not from a rule's check; they have pages
+``syntax-error`` (a file PostgreSQL's parser rejects), ``encoding-error`` (a file that is not
+UTF-8) and ``psql-meta-command`` (a psql backslash line, which is not SQL) come from reading
+and parsing, not from a rule's check; they have pages
 (``--explain``, ``docs/rules``), SARIF descriptors and ids that ``--select``/``--ignore`` and
 inline ignores take, like rules.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plimsoll.db.lint.findings import PSQL_META_COMMAND, SYNTAX_ERROR
+from plimsoll.db.lint.findings import ENCODING_ERROR, PSQL_META_COMMAND, SYNTAX_ERROR
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,32 @@ CREATE TABLE users (id bigint PRIMARY KEY name text);
 ```""",
 )
 
+ENCODING = EngineFinding(
+    id=ENCODING_ERROR,
+    name="EncodingError",
+    severity="error",
+    summary="The file is not UTF-8.",
+    help="Save the file as UTF-8 (iconv -f LATIN1 -t UTF-8, from its real encoding):"
+    " plimsoll reads, builds and migrates UTF-8 only.",
+    body="""\
+**Problem.** A byte of the file does not decode as UTF-8 (a file saved as Latin-1 or
+Windows-1252, a binary file with a `.sql` name), so nothing in that file can be checked. The
+finding points at the line and column of the first such byte.
+
+**Why.** plimsoll's build and migrator read SQL files as UTF-8 and refuse this one, so the
+migration would not run; every rule is blind to the file. The other files are still linted.
+
+**Fix.** Convert the file to UTF-8 from the encoding it was written in (`iconv -f LATIN1 -t
+UTF-8 old.sql > new.sql`), or remove it if it is not SQL.
+
+**Example.**
+
+```sql
+-- saved as Latin-1: the é is the single byte 0xe9
+CREATE TABLE café (id bigint PRIMARY KEY);
+```""",
+)
+
 META_COMMAND = EngineFinding(
     id=PSQL_META_COMMAND,
     name="PsqlMetaCommand",
@@ -71,9 +98,11 @@ META_COMMAND = EngineFinding(
 bodies and comments) is a command of psql, not SQL: PostgreSQL's parser cannot read it, so the
 line is left out and the rest of the file is linted.
 
-**Why.** `pg_dump` writes `\\restrict` / `\\unrestrict` lines, and scripts keep
-`\\set ON_ERROR_STOP on`: plimsoll's build and migrator skip these (and `\\echo`, `\\qecho`,
-`\\warn`), so they are a note (severity info). Any other meta-command (`\\i`, `\\c`, `\\gset`,
+**Why.** Scripts keep `\\set ON_ERROR_STOP on` and `\\echo` lines: plimsoll's build and
+migrator skip these (and `\\qecho`, `\\warn`), so they are a note (severity info). The
+`\\restrict KEY` / `\\unrestrict KEY` lines that `pg_dump` writes (since PostgreSQL 17.6,
+16.10, 15.14, 14.19 and 13.22) are its own security markers, in every dump: they are skipped
+without a finding. Any other meta-command (`\\i`, `\\c`, `\\gset`,
 ...) changes what the script does in ways plimsoll does not follow: its build and migrator
 refuse the file, so it is an error.
 
@@ -83,10 +112,10 @@ file (or into its own migration), and connect with the environment's URL instead
 **Example.**
 
 ```sql
-\\restrict AbC123
+\\set ON_ERROR_STOP on
+\\i tables.sql
 CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
-\\unrestrict AbC123
 ```""",
 )
 
-ENGINE_DOCS = {finding.id: finding for finding in (SYNTAX, META_COMMAND)}
+ENGINE_DOCS = {finding.id: finding for finding in (SYNTAX, ENCODING, META_COMMAND)}

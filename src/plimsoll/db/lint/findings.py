@@ -8,11 +8,13 @@ from typing import Any
 from plimsoll.db.lint.rule import Severity
 
 SYNTAX_ERROR = "syntax-error"
-# The engine's finding for a psql meta-command line (``\\restrict``, ``\\i``): not SQL, so
+# The engine's finding for a file that is not UTF-8: not read, so not linted (the others are).
+ENCODING_ERROR = "encoding-error"
+# The engine's finding for a psql meta-command line (``\\echo``, ``\\i``): not SQL, so
 # not linted; a note when plimsoll skips it, an error when its build and migrator refuse it.
 PSQL_META_COMMAND = "psql-meta-command"
 # The findings the engine makes itself, which --select and --ignore take like rule ids.
-ENGINE_FINDINGS = (SYNTAX_ERROR, PSQL_META_COMMAND)
+ENGINE_FINDINGS = (SYNTAX_ERROR, ENCODING_ERROR, PSQL_META_COMMAND)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,17 @@
-"""Inline ignores: ``-- plimsoll: ignore <rule-id>[, <rule-id>...]`` and ``ignore-file``.
+"""Inline ignores: ``-- plimsoll: ignore <rule-id>[, <rule-id>...] [reason]`` and ``ignore-file``.
 
 ``-- plimsoll: ignore id`` in the comments just before a statement, or on its own lines,
 silences those rules for that statement (``ignore`` alone: every rule). ``-- plimsoll:
 ignore-file id`` anywhere in a file silences them for the whole file (``ignore-file`` alone:
 every rule). A block comment works the same (``/* plimsoll: ignore id */``). A schema finding
-is silenced by the directives of the statement that defined the object. Every id a directive
-names is kept with its line, so that an id naming no rule (a typo that would silence
-nothing) can be reported.
+is silenced by the directives of the statement that defined the object.
+
+The ids are a list of rule ids (kebab-case, with at least one dash: ``changing-column-type``)
+separated by commas or spaces; the reason starts at the first word that is not one
+(``ignore changing-column-type because we checked``), or after a ``:`` or ``--`` that ends the
+list (``ignore a-rule: well-known``, for a reason that starts with a hyphenated word). Every
+id a directive names is kept with its line, so that an id naming no rule (a typo that would
+silence nothing) can be reported; the words of the reason never are.
 """
 
 from __future__ import annotations
@@ -20,15 +25,51 @@ if TYPE_CHECKING:
     from plimsoll.db.sqljson import JsonScript
 
 _DIRECTIVE = re.compile(
-    r"(?:--|/\*)[ \t]*plimsoll:[ \t]*(ignore-file|ignore)\b([ \t]*[a-z0-9, \t-]*)",
+    r"(?:--|/\*)[ \t]*plimsoll:[ \t]*(ignore-file|ignore)(?![a-z0-9-])([^\n]*)",
     re.IGNORECASE,
 )
+# What a rule id looks like: kebab-case, with at least one dash (every rule's and the engine's).
+RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 ALL = "*"
+
+IGNORE_SYNTAX = """\
+## Inline ignores
+
+A comment silences rules for one statement or for a whole file:
+
+```sql
+-- plimsoll: ignore changing-column-type because name is varchar(50) today
+ALTER TABLE items ALTER COLUMN name TYPE varchar(100);
+ALTER TABLE items ADD COLUMN note text;  -- plimsoll: ignore prefer-robust-stmts
+/* plimsoll: ignore renaming-column, renaming-table */
+-- plimsoll: ignore-file prefer-bigint-over-int
+```
+
+`ignore` applies to the statement that follows (or the one the comment ends or sits in),
+`ignore-file` to the whole file; without ids, either silences every rule. The ids are rule ids
+(kebab-case: at least one dash) separated by commas or spaces. A reason may follow them:
+it starts at the first word that is not a rule id, or after a `:` or ` -- ` that ends the
+list (`-- plimsoll: ignore ban-drop-column: hand-checked`, for a reason whose first word
+has a dash). An id that names no rule is a warning of the run (it would silence nothing);
+the words of the reason never are.
+"""
 
 
 def _ids(text: str) -> frozenset[str]:
-    ids = frozenset(part for part in re.split(r"[\s,]+", text.strip().lower()) if part)
-    return ids or frozenset({ALL})
+    """The rule ids at the start of a directive's text (``*`` when it names none): up to the
+    first word that is not one, or a ``:`` or ``--`` that ends the list."""
+    text = text.split("*/", 1)[0]
+    ids: list[str] = []
+    for token in re.split(r"[\s,]+", text.strip().lower()):
+        if not token:
+            continue
+        word = token.removesuffix(":")
+        if not RULE_ID.fullmatch(word):
+            break
+        ids.append(word)
+        if word != token:
+            break  # ``id: reason``
+    return frozenset(ids) or frozenset({ALL})
 
 
 @dataclass

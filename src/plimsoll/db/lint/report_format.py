@@ -82,11 +82,18 @@ AUDIT_FIELDS: tuple[Field, ...] = (
     ("libraries", "array of objects", "The libraries used: `name`, `version`, `rules` (how many)."),
     ("rules_enabled", "integer", "How many rules ran."),
     ("rules_by_source", "object", "How many enabled rules each library (or `--select`) brought."),
-    ("disabled", "array of objects", "Rules left out: `rule`, `reason` (and a `replacement`)."),
+    (
+        "disabled",
+        "array of objects",
+        "Rules left out: `rule`, `reason` (naming the flag or the full config key: `ignored by"
+        " --ignore`, `disabled by db.lint.rules.<id>.enabled`), and a `replacement`.",
+    ),
     (
         "overridden",
         "array of objects",
-        "Settings changed: `rule`, `field`, `from`, `to`, `by` (the flag or config key).",
+        "Settings changed: `rule`, `field`, `from`, `to`, `by` (the full config key that set"
+        " it, as written in the file: `tool.plimsoll.db.lint.rules.<id>.options.<option>` in a"
+        " pyproject.toml, `db.lint.library_options.<library>.<option>` in a plimsoll.toml).",
     ),
     ("conflicts", "array of objects", "Libraries that disagreed on a rule, and what was kept."),
     ("deprecated", "array of objects", "Deprecated rules in use: `rule`, `deprecated_in`."),

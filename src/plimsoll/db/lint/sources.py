@@ -8,7 +8,9 @@ build in which every table is new (where the statement rules would find nothing 
 Migrations are ordered by version across every path given; down migrations are linted but
 do not make up the schema. Migrations of the project's own migrations folder start with the
 settings plimsoll's migrator gives them (``lock_timeout``, ``statement_timeout``, one
-transaction per migration) when ``migrator_settings`` is on.
+transaction per migration) when ``migrator_settings`` is on. A file that is not UTF-8 is
+kept, without text, with where it stops decoding: the run reports it (``encoding-error``) and
+lints the others.
 
 The files of the schema folder are linted in the order ``plimsoll db build`` applies them
 (:func:`plimsoll.db.sqlfiles.sql_files`: alphabetically by path, ``10_v.sql`` before
@@ -30,8 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plimsoll.core.errors import UsageError
-from plimsoll.db.lint.engine import SourceFile
+from plimsoll.core.errors import InputError, UsageError
+from plimsoll.db.lint.engine import EncodingProblem, SourceFile
 from plimsoll.db.sqlfiles import read_sql, sql_files
 
 _MIGRATION = re.compile(r"^(?P<version>\d+(?:\.\d+)*)_.+\.(?P<direction>up|down)\.sql$")
@@ -207,9 +209,10 @@ def _source(
     own: bool = False,
 ) -> SourceFile:
     display = _display(path, root)
+    text, encoding = _read(path, display)
     return SourceFile(
         display,
-        read_sql(path, display),
+        text,
         migration,
         build=build,
         settings=dict(settings or {}),
@@ -217,7 +220,25 @@ def _source(
         absolute=str(path.resolve()),
         version=version,
         own=own,
+        encoding=encoding,
     )
+
+
+def _read(path: Path, display: str) -> tuple[str, EncodingProblem | None]:
+    """The file's text as the build reads it; for a file that is not UTF-8, no text and where
+    it stops decoding (a finding of the run, not the end of it: the other files are linted).
+    A file that cannot be read at all is an InputError (exit 2)."""
+    try:
+        return read_sql(path, display), None
+    except InputError:
+        try:
+            data = path.read_bytes()
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return "", EncodingProblem.of(data, exc.start)
+        except OSError:
+            pass
+        raise
 
 
 def collect_sources(

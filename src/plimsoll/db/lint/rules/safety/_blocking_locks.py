@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -96,6 +96,51 @@ def _find(statement: JsonStatement, context: StatementContext) -> BlockingLock |
     if scope is None or not _blocks(kind, scope.level):
         return None
     return BlockingLock(scope.level.value, scope.scope, _ACTIONS[kind](node, "", context))
+
+
+def statement_locks(statement: JsonStatement, context: StatementContext) -> dict[str, LockLevel]:
+    """The strongest lock ``statement`` takes on each relation it names, by ``schema.name``
+    key (the lock profile's: ``ALTER TABLE p ADD COLUMN w_id bigint REFERENCES w`` takes
+    ACCESS EXCLUSIVE on p for the ADD COLUMN and SHARE ROW EXCLUSIVE on w)."""
+    node, schema = statement.node, context.default_schema
+    out: dict[str, LockLevel] = {}
+    for lock in profile(statement.kind, node, _knowledge(context.pg_version)).locks:
+        if lock.via_index:
+            continue
+        key = _key(lock.table, node, schema)
+        known = out.get(key)
+        if known is None or lock.level.rank > known.rank:
+            out[key] = lock.level
+    return out
+
+
+def blocked_by(level: LockLevel | str) -> str:
+    """What a lock blocks, in words: ``reads and writes``, ``writes`` or ``nothing``."""
+    level = LockLevel(level)
+    if level.blocks_reads:
+        return "reads and writes"
+    return "writes" if level.blocks_writes else "nothing"
+
+
+def foreign_key_locks(table: str, referenced: str, levels: Mapping[str, LockLevel]) -> str:
+    """``takes ... lock(s) on ... and checks every row: ... blocked until the check ends``, with
+    the lock the statement takes on each table (``levels``; SHARE ROW EXCLUSIVE, what the
+    foreign key alone takes, when the profile does not say)."""
+    mine = levels.get(table, LockLevel.SHARE_ROW_EXCLUSIVE)
+    theirs = levels.get(referenced, LockLevel.SHARE_ROW_EXCLUSIVE)
+    if table == referenced:
+        locks = f"{article(mine)} {mine} lock on {table}"
+        blocked = f"{blocked_by(mine)} to {table} are"
+    elif mine == theirs:
+        locks = f"{article(mine)} {mine} lock on {table} and {referenced}"
+        blocked = f"{blocked_by(mine)} to both tables are"
+    else:
+        locks = (
+            f"{article(mine)} {mine} lock on {table} and {article(theirs)} {theirs} lock on"
+            f" {referenced}"
+        )
+        blocked = f"{blocked_by(mine)} to {table}, and {blocked_by(theirs)} to {referenced}, are"
+    return f"takes {locks} and checks every row: {blocked} blocked until the check ends"
 
 
 _KNOWLEDGE: dict[int, Knowledge] = {}

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
+from plimsoll.db.catalog import quote_ident
 from plimsoll.db.lint.rule import Severity, Violation
 from plimsoll.db.lint.rules.safety._statement_parts import ADD_COLUMN, AlterCommand, AlterTableRule
 from plimsoll.db.sqljson import (
@@ -135,21 +136,30 @@ class AddingFieldWithDefault(AlterTableRule):
     **Problem.** ``ALTER TABLE ... ADD COLUMN`` rewrites the whole table, under an ACCESS
     EXCLUSIVE lock that blocks reads and writes, when the new column needs a value computed
     per row: a VOLATILE default (``gen_random_uuid()``, ``clock_timestamp()``, ``random()``,
-    ``nextval()``), a ``serial`` type or an identity column (a sequence fills each row), or a
-    ``GENERATED ... STORED`` column. Before PostgreSQL 11 *any* non-null default rewrites the
-    table.
+    ``nextval()``), a ``serial`` type or an identity column (a sequence fills each row), a
+    ``GENERATED ... STORED`` column, or a column whose type is a domain with constraints
+    (``CREATE DOMAIN zip AS text CHECK (...)``, or ``NOT NULL``): PostgreSQL checks the
+    domain's constraints on every existing row's value, default or not, by rewriting the
+    table (measured: 0.5 ms for a plain column, 1.4 s for the domain on 3 million rows, and a
+    new relfilenode). Before PostgreSQL 11 *any* non-null default rewrites the table.
 
     **Why.** From PostgreSQL 11 a constant or STABLE default (``0``, ``'new'``, ``now()``,
     ``CURRENT_TIMESTAMP``) is evaluated once and stored in the catalog: adding the column is
     instant. A volatile one must be evaluated for each row, so the table is copied, which on a
     large table means minutes of downtime. A function the rule does not know is reported as
-    a possible rewrite: functions are VOLATILE unless declared STABLE or IMMUTABLE.
+    a possible rewrite: functions are VOLATILE unless declared STABLE or IMMUTABLE. The rule
+    knows a domain when the linted files create it (schema files and earlier migrations) or,
+    with ``--env``, when the live database has it. PostgreSQL 19 is to evaluate a domain's
+    non-volatile constraints once instead (not yet released: the rule reports the domain up
+    to 18).
 
     **Fix.** Add the column without the default (or with a constant one), then set the
     default for new rows with ``ALTER COLUMN ... SET DEFAULT``, and backfill existing rows in
     batches. For a stored generated column, add a plain column, backfill it and keep it
     current with a trigger (on PostgreSQL 18, a ``VIRTUAL`` generated column needs no
-    rewrite). A table created in the same migration is exempt.
+    rewrite). For a domain with constraints, add the column as the domain's base type, add
+    its check as a table ``CHECK ... NOT VALID`` and ``VALIDATE`` it in another transaction.
+    A table created in the same migration is exempt.
 
     **Example.**
 
@@ -160,11 +170,18 @@ class AddingFieldWithDefault(AlterTableRule):
     ALTER TABLE orders ADD COLUMN token uuid;
     ALTER TABLE orders ALTER COLUMN token SET DEFAULT gen_random_uuid();
     UPDATE orders SET token = gen_random_uuid() WHERE id BETWEEN 1 AND 10000 AND token IS NULL;
+    -- with CREATE DOMAIN zip AS text CHECK (VALUE ~ '^[0-9]{5}$'): rewrites orders
+    ALTER TABLE orders ADD COLUMN ship_zip zip;
+    -- instant, then validated without blocking
+    ALTER TABLE orders ADD COLUMN ship_zip text;
+    ALTER TABLE orders ADD CONSTRAINT orders_ship_zip_check
+        CHECK (ship_zip ~ '^[0-9]{5}$') NOT VALID;
     ```
     """
 
     id = "adding-field-with-default"
     severity = Severity.WARNING
+    version = "1.1.0"
     help = (
         "Add the column without a volatile default, SET DEFAULT afterwards, and backfill"
         " existing rows in batches."
@@ -180,8 +197,10 @@ class AddingFieldWithDefault(AlterTableRule):
         """Your own STABLE or IMMUTABLE functions (``app.default_tenant`` or a bare name)."""
 
     def judge(self, command: AlterCommand) -> Iterator[Violation]:
-        """Flag an ADD COLUMN whose value must be computed row by row."""
+        """Flag an ADD COLUMN whose value must be computed (or checked) row by row."""
         found = self._column(command.definition, command.table, command.context.pg_version)
+        if found is None:
+            found = _constrained_domain(command)
         if found is not None:
             yield found
 
@@ -273,6 +292,35 @@ class AddingFieldWithDefault(AlterTableRule):
             elif bare not in NON_VOLATILE_FUNCTIONS:
                 unknown = unknown or name
         return volatile, unknown
+
+
+# The last major version whose ADD COLUMN rewrites for any domain with constraints: the next
+# one (in development) evaluates a non-volatile domain check once and stores the value.
+LAST_DOMAIN_REWRITE = 18
+
+
+def _constrained_domain(command: AlterCommand) -> Violation | None:
+    """ADD COLUMN of a domain with constraints: every row's value is checked, by a rewrite."""
+    context = command.context
+    if context.pg_version > LAST_DOMAIN_REWRITE:
+        return None
+    type_node = command.definition.get("typeName")
+    found = context.known.domain(type_node, context.default_schema)
+    if found is None or not context.known.constrained(found[0], context.default_schema):
+        return None
+    key, domain = found
+    base = context.known.base_type(key, context.default_schema)
+    where = "" if domain.origin == "the database" else f" (created in {domain.origin})"
+    return Violation(
+        f"ADD COLUMN {command.column} on {command.table} is of domain {key}, which has"
+        f" constraints{where}: PostgreSQL checks them on every existing row by rewriting"
+        " the table under an ACCESS EXCLUSIVE lock: reads and writes are blocked until every"
+        " row is written",
+        location=(type_node or {}).get("location", command.definition.get("location")),
+        help=f"Add {quote_ident(command.column)} as {base} (the domain's base type), add the"
+        " domain's check as a table CHECK ... NOT VALID, and VALIDATE it in another"
+        " transaction.",
+    )
 
 
 def volatile_location(expression: object, name: str) -> int | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._blocking_locks import foreign_key_locks, statement_locks
 from plimsoll.db.lint.rules.safety._statement_parts import ADDS, AlterCommand, AlterTableRule
+from plimsoll.db.risk.locks import LockLevel
 
 
 class AddingForeignKeyConstraint(AlterTableRule):
@@ -14,7 +16,10 @@ class AddingForeignKeyConstraint(AlterTableRule):
     **Problem.** Adding a foreign key to an existing table (``ADD CONSTRAINT ... FOREIGN
     KEY``, or ``ADD COLUMN ... REFERENCES``) takes a SHARE ROW EXCLUSIVE lock on *both* the
     table and the referenced table, and checks every existing row while holding it: writes
-    to both tables are blocked for the whole scan.
+    to both tables are blocked for the whole scan. With ``ADD COLUMN ... REFERENCES`` (or
+    any other subcommand of the same statement that needs it) the table itself is locked
+    ACCESS EXCLUSIVE, so its reads are blocked too; the finding names the lock each table
+    gets.
 
     **Why.** The referenced table is often the busiest one (``users``, ``accounts``), so a
     foreign key on a large child table stalls writes to a table that is not even being
@@ -51,6 +56,7 @@ class AddingForeignKeyConstraint(AlterTableRule):
 
     id = "adding-foreign-key-constraint"
     severity = Severity.WARNING
+    version = "1.0.1"
     help = "Add the foreign key NOT VALID, then VALIDATE CONSTRAINT in a separate transaction."
     subtypes = ADDS
 
@@ -61,13 +67,14 @@ class AddingForeignKeyConstraint(AlterTableRule):
         else:
             what = f"ADD COLUMN {command.column} ... REFERENCES"
         table = command.table
+        levels: dict[str, LockLevel] | None = None
         for constraint in command.constraints("CONSTR_FOREIGN"):
             if constraint.get("skip_validation"):
                 continue
+            if levels is None:
+                levels = statement_locks(command.statement, command.context)
             referenced = command.context.key(constraint.get("pktable"))
             yield Violation(
-                f"{what} on {table} takes a SHARE ROW EXCLUSIVE lock on {table} and"
-                f" {referenced} and checks every row: writes to both tables are blocked"
-                " until the check ends",
+                f"{what} on {table} {foreign_key_locks(table, referenced, levels)}",
                 location=constraint.get("location"),
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from plimsoll.db.catalog import quote_ident
 from plimsoll.db.lint.rule import Severity, Violation
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
 from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
@@ -89,7 +90,8 @@ class AddingNotNullableField(AlterTableRule):
         )
 
     @staticmethod
-    def _help(pg_version: int, column: str) -> str:
+    def _help(pg_version: int, name: str) -> str:
+        column = quote_ident(name)  # SQL to paste: "Note" must stay "Note"
         if pg_version < 12:
             return (
                 "Before PostgreSQL 12, SET NOT NULL always scans: keep a validated CHECK"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, Violation
 from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
 from plimsoll.db.sqljson import Node, constant, strings, type_name
@@ -25,16 +26,20 @@ class ChangingColumnType(AlterTableRule):
     ``varchar(m)``, ``varchar`` to ``text`` (and back to an unbounded ``varchar``), a
     ``numeric`` precision increase at the same scale, a longer ``varbit``, a higher
     ``timestamp``/``time``/``interval`` precision, and (PostgreSQL 12+) ``timestamp`` to
-    ``timestamptz`` when the session TimeZone is UTC. The old type is not in the statement:
-    when an earlier migration of the same lint run made the column, its type is known and a
-    free change is not reported (a costly one is, as such); otherwise the rule reports the
-    change and says when the new type makes a free change likely. Clients reading the column
-    may also break on the new type.
+    ``timestamptz`` when the session TimeZone is UTC, and a domain to the type it is based on
+    (``CREATE DOMAIN email AS text``: ``email`` to ``text`` or ``varchar``), while a change
+    *to* a domain with constraints checks every value and rewrites. The old type is not in
+    the statement: with ``--env`` the live database says it, and when an earlier migration of
+    the same lint run made or changed the column, that migration does; a free change is then
+    not reported (a costly one is, as such). Otherwise the rule reports the change and says
+    when the new type makes a free change likely. Clients reading the column may also break
+    on the new type.
 
     **Fix.** For a real conversion: add a column of the new type, backfill it in batches,
     keep it in sync with a trigger, switch the application over, then drop the old column.
-    For a free change, silence the finding with ``-- plimsoll: ignore changing-column-type``
-    once you have checked the old type. A table created in the same migration is exempt.
+    For a free change that the rule cannot see (no ``--env``), lint with ``--env`` or silence
+    the finding with ``-- plimsoll: ignore changing-column-type because ...`` once you have
+    checked the old type. A table created in the same migration is exempt.
 
     **Example.**
 
@@ -48,7 +53,7 @@ class ChangingColumnType(AlterTableRule):
 
     id = "changing-column-type"
     severity = Severity.WARNING
-    version = "1.1.0"
+    version = "1.2.0"
     help = (
         "Add a column of the new type, backfill it in batches, switch over, then drop the old"
         " one (or check the change is binary-coercible)."
@@ -67,19 +72,50 @@ class ChangingColumnType(AlterTableRule):
             " blocked until it ends"
         )
         using = definition.get("raw_default")
-        known = command.context.carried.column(command.table, column)
-        if known is not None and not using and not _timestamps(known.type, written):
-            # An earlier migration made the column: its type now is known, so is the answer.
-            from plimsoll.db.risk.type_changes import binary_coercible
-
-            if binary_coercible(known.type, written):
+        context = command.context
+        carried = context.carried
+        known = carried.column(command.table, column)
+        if using:
+            pass  # USING computes every value anew: a rewrite whatever the types
+        elif known is not None and not _timestamps(known.type, written):
+            # The live database, or an earlier migration, says the type now: so is the answer.
+            why = _rewrites(known.type, type_node, written, context)
+            if why is None:
                 return  # no rewrite: only a brief lock, which the timeout rules are about
-            message += f" ({known.type} to {written} is not binary-coercible)"
+            message += f" ({why})"
         else:
-            hint = None if using else _likely_free(type_node, column)
-            if hint:
-                message += f" ({column}'s type today is not in the linted migrations: {hint})"
+            hint = _likely_free(type_node, column)
+            if known is not None:
+                where = f"{column} is {known.type} today"
+            elif not carried.database:
+                where = f"{column}'s type today is not in the linted migrations"
+            elif command.table in carried.columns:
+                where = f"the database has no column {column} on {command.table}"
+            else:
+                where = f"the database has no table {command.table}"
+            if hint or (known is None and carried.database):
+                message += f" ({where}{': ' + hint if hint else ''})"
         yield Violation(message, location=definition.get("location"))
+
+
+def _rewrites(old: str, type_node: Node, written: str, context: StatementContext) -> str | None:
+    """Why changing a column of type ``old`` to ``written`` rewrites the table, or None when it
+    does not: a domain is its base type's values, and a domain with constraints checks them
+    all."""
+    from plimsoll.db.risk.type_changes import binary_coercible
+
+    known, schema = context.known, context.default_schema
+    target = known.domain(type_node, schema)
+    if target is not None:
+        key, _ = target
+        if known.constrained(key, schema):
+            return f"{written} is a domain with constraints: every value is checked and written"
+    old_base = known.base_type(old, schema)
+    new_base = known.base_type(written, schema) if target is not None else written
+    if old == written or binary_coercible(old_base, new_base):
+        return None
+    shown = old if old_base == old else f"{old} (a domain over {old_base})"
+    return f"{shown} to {written} is not binary-coercible"
 
 
 def _timestamps(old: str, new: str) -> bool:

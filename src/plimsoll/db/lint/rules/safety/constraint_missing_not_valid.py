@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from plimsoll.db.catalog import quote_ident
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, Violation
+from plimsoll.db.lint.rules.safety._blocking_locks import foreign_key_locks, statement_locks
 from plimsoll.db.lint.rules.safety._migration_facts import migration_facts
 from plimsoll.db.lint.rules.safety._statement_parts import AlterCommand, AlterTableRule
-from plimsoll.db.sqljson import JsonStatement, Node
+from plimsoll.db.sqljson import JsonStatement
 
-_ADD_OR_VALIDATE = frozenset({"AT_AddConstraint", "AT_ValidateConstraint"})
+_ADD_OR_VALIDATE = frozenset({"AT_AddConstraint", "AT_ValidateConstraint", "AT_AddColumn"})
 
 
 class ConstraintMissingNotValid(AlterTableRule):
     """Add CHECK and FOREIGN KEY constraints to existing tables as NOT VALID, then validate.
 
     **Problem.** ``ALTER TABLE ... ADD CONSTRAINT ... CHECK`` checks every existing row while
-    holding an ACCESS EXCLUSIVE lock (reads and writes blocked); ``ADD ... FOREIGN KEY`` does
-    it under SHARE ROW EXCLUSIVE on both tables (writes blocked). Running ``VALIDATE
+    holding an ACCESS EXCLUSIVE lock (reads and writes blocked), and so does ``ADD COLUMN ...
+    CHECK (...)``: the new column's check is run on every row too; ``ADD ... FOREIGN KEY``
+    does it under SHARE ROW EXCLUSIVE on both tables (writes blocked; ACCESS EXCLUSIVE on the
+    table when the statement also adds a column). Running ``VALIDATE
     CONSTRAINT`` in the same transaction as the ``NOT VALID`` add is no better: the add's
     lock is held until the transaction ends, through the whole validation scan.
 
@@ -28,8 +32,10 @@ class ConstraintMissingNotValid(AlterTableRule):
 
     **Fix.** ``ADD CONSTRAINT ... NOT VALID``, commit, then ``VALIDATE CONSTRAINT`` in a
     separate transaction (a separate migration when the tool wraps each one in a
-    transaction: plimsoll's migrator runs each of the project's migrations in one). A table
-    created in the same migration is exempt.
+    transaction: plimsoll's migrator runs each of the project's migrations in one). A column
+    constraint cannot be NOT VALID: add the column without its CHECK, then add the CHECK as
+    a table constraint NOT VALID and validate it. (A column's ``REFERENCES`` is
+    ``adding-foreign-key-constraint``'s.) A table created in the same migration is exempt.
 
     **Example.**
 
@@ -37,20 +43,28 @@ class ConstraintMissingNotValid(AlterTableRule):
     ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;
     COMMIT;  -- or: the next migration
     ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;
+    -- instead of ALTER TABLE orders ADD COLUMN discount numeric CHECK (discount >= 0):
+    ALTER TABLE orders ADD COLUMN discount numeric;
+    ALTER TABLE orders ADD CONSTRAINT orders_discount_check CHECK (discount >= 0) NOT VALID;
+    COMMIT;  -- or: the next migration
+    ALTER TABLE orders VALIDATE CONSTRAINT orders_discount_check;
     ```
     """
 
     id = "constraint-missing-not-valid"
     severity = Severity.WARNING
-    version = "1.1.0"
+    version = "1.2.0"
     help = "Add the constraint NOT VALID, then VALIDATE CONSTRAINT in a separate transaction."
     subtypes = _ADD_OR_VALIDATE
 
     def judge(self, command: AlterCommand) -> Iterator[Violation]:
-        """Flag a CHECK/FOREIGN KEY add without NOT VALID, or VALIDATE in the add's transaction."""
+        """Flag a CHECK/FOREIGN KEY add without NOT VALID (a column's CHECK included), or
+        VALIDATE in the add's transaction."""
         table, context = command.table, command.context
-        if command.subtype == "AT_AddConstraint":
-            found = self._add(command.definition, table, context)
+        if command.subtype == "AT_AddColumn":
+            yield from self._column_checks(command)
+        elif command.subtype == "AT_AddConstraint":
+            found = self._add(command, table, context)
             if found is not None:
                 yield found
         elif self._same_transaction(command.statement, context, table, command.name):
@@ -64,7 +78,23 @@ class ConstraintMissingNotValid(AlterTableRule):
             )
 
     @staticmethod
-    def _add(constraint: Node, table: str, context: StatementContext) -> Violation | None:
+    def _column_checks(command: AlterCommand) -> Iterator[Violation]:
+        """ADD COLUMN ... CHECK: PostgreSQL checks the new column's value on every row."""
+        column = command.column
+        for constraint in command.constraints("CONSTR_CHECK"):
+            name = constraint.get("conname")
+            yield Violation(
+                f"ADD COLUMN {column} ... CHECK{' ' + name if name else ''} on {command.table}"
+                " checks every row under an ACCESS EXCLUSIVE lock: reads and writes are"
+                " blocked until the scan ends",
+                location=constraint.get("location"),
+                help=f"Add {quote_ident(column)} without the CHECK, then ADD CONSTRAINT ..."
+                " CHECK (...) NOT VALID and VALIDATE CONSTRAINT in a separate transaction.",
+            )
+
+    @staticmethod
+    def _add(command: AlterCommand, table: str, context: StatementContext) -> Violation | None:
+        constraint = command.definition
         contype = constraint.get("contype")
         if contype not in ("CONSTR_CHECK", "CONSTR_FOREIGN") or constraint.get("skip_validation"):
             return None
@@ -76,10 +106,10 @@ class ConstraintMissingNotValid(AlterTableRule):
             )
         else:
             referenced = context.key(constraint.get("pktable"))
+            levels = statement_locks(command.statement, context)
             message = (
-                f"ADD CONSTRAINT {name} FOREIGN KEY on {table} checks every row under a SHARE"
-                f" ROW EXCLUSIVE lock on {table} and {referenced}: writes to both are blocked"
-                " until the scan ends"
+                f"ADD CONSTRAINT {name} FOREIGN KEY on {table}"
+                f" {foreign_key_locks(table, referenced, levels)}"
             )
         return Violation(" ".join(message.split()), location=constraint.get("location"))
 

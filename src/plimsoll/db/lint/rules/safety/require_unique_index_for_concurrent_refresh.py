@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from plimsoll.db.catalog import sql_name
 from plimsoll.db.lint.context import StatementContext
 from plimsoll.db.lint.rule import Severity, StatementRule, Violation
 from plimsoll.db.sqljson import JsonStatement
@@ -71,7 +72,8 @@ class RequireUniqueIndexForConcurrentRefresh(StatementRule):
                 f"{key} is not populated (created or refreshed WITH NO DATA, as {where} says):"
                 " PostgreSQL refuses to refresh it CONCURRENTLY",
                 location=location,
-                help=f"Populate {key} with a plain REFRESH MATERIALIZED VIEW first.",
+                help=f"Populate it first: REFRESH MATERIALIZED VIEW {sql_name(*key.split('.', 1))}"
+                " (without CONCURRENTLY).",
             )
         elif not view.unique_indexes:
             yield Violation(

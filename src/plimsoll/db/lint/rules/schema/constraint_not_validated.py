@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from plimsoll.db.catalog import Catalog
+from plimsoll.db.catalog import Catalog, quote_ident
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 
@@ -62,7 +62,8 @@ class ConstraintNotValidated(SchemaRule):
                     object=f"{table.key}.{constraint.name}",
                     origin=constraint.origin,
                     help=(
-                        f"ALTER TABLE {table.sql_name} VALIDATE CONSTRAINT {constraint.name}"
+                        f"ALTER TABLE {table.sql_name} VALIDATE CONSTRAINT"
+                        f" {quote_ident(constraint.name)}"
                         " (in a later migration; in a schema file, drop NOT VALID)."
                     ),
                 )

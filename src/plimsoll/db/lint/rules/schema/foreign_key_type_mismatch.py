@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from plimsoll.db.catalog import Catalog, Table
+from plimsoll.db.catalog import Catalog, Table, quote_ident
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 
@@ -122,7 +122,7 @@ class ForeignKeyTypeMismatch(SchemaRule):
                         object=key,
                         origin=constraint.origin or column.origin,
                         help=(
-                            f"ALTER TABLE {table.sql_name} ALTER COLUMN {name} TYPE"
+                            f"ALTER TABLE {table.sql_name} ALTER COLUMN {quote_ident(name)} TYPE"
                             f" {referenced.type} (a rewrite: plan it), or declare it so."
                         ),
                     )

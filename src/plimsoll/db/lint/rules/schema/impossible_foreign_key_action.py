@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from plimsoll.db.catalog import Catalog, Column, Constraint, Table
+from plimsoll.db.catalog import Catalog, Column, Constraint, Table, quote_ident
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 
@@ -36,7 +36,7 @@ def _remedy(
     if event != "DELETE" or action != "SET NULL" or pg_version < 15:
         return None
     nullable = [
-        name
+        quote_ident(name)
         for name in constraint.columns
         if (column := table.column(name)) is not None and not _not_null(table, column)
     ]

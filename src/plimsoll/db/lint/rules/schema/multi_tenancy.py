@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from plimsoll.db.catalog import Catalog, Origin, Table
+from plimsoll.db.catalog import Catalog, Origin, Table, quote_ident
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.policy_facts import COMMANDS, always_true, unrestricted
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
@@ -111,7 +111,7 @@ class MultiTenancy(SchemaRule):
                 table,
                 f"tenant table {table.key} has no {name} column: its rows belong to no tenant"
                 " and nothing can isolate them",
-                help=f"Add {name} NOT NULL (with a foreign key to the tenants table).",
+                help=f"Add {quote_ident(name)} NOT NULL (with a foreign key to the tenants table).",
             )
             return
         if column.nullable:
@@ -121,7 +121,7 @@ class MultiTenancy(SchemaRule):
                 " tenant policy ever shows them",
                 object=key,
                 origin=column.origin,
-                help=f"Make {name} NOT NULL.",
+                help=f"ALTER TABLE {table.sql_name} ALTER COLUMN {quote_ident(name)} SET NOT NULL.",
             )
         for constraint in table.constraints:
             if constraint.kind not in ("p", "u") or not constraint.columns:
@@ -143,7 +143,7 @@ class MultiTenancy(SchemaRule):
                 f" forgets WHERE {name} = ... reads every tenant's rows",
                 help=(
                     f"ALTER TABLE {table.sql_name} ENABLE ROW LEVEL SECURITY, and create a"
-                    f" policy USING ({name} = current_setting('app.{name}')::...)."
+                    f" policy USING ({quote_ident(name)} = current_setting('app.{name}')::...)."
                 ),
                 origin=rls_origin(table),
             )
@@ -199,20 +199,24 @@ class MultiTenancy(SchemaRule):
 
     def _policy_help(self, table: Table) -> str:
         name = self.options.column
+        column = quote_ident(name)
         return (
-            f"Restrict every permissive policy with {name} = current_setting('app.{name}')::..."
-            f" (or add one AS RESTRICTIVE USING ({name} = ...)) on {table.sql_name}."
+            f"Restrict every permissive policy with {column} = current_setting('app.{name}')::..."
+            f" (or add one AS RESTRICTIVE USING ({column} = ...)) on {table.sql_name}."
         )
 
     def _not_leading(
         self, table: Table, kind: str, name: str, columns: tuple[str, ...], origin: Origin | None
     ) -> Violation:
         column = self.options.column
+        # Key entries that are columns are quoted; an index expression is already SQL.
+        keys = [column, *(c for c in columns if c != column)]
+        shown = ", ".join(quote_ident(c) if table.column(c) is not None else c for c in keys)
         return Violation(
             f"{kind} {name} on {table.key} ({', '.join(columns)}) does not start with"
             f" {column}: its values are unique across all tenants, not per tenant, and it"
             f" does not serve the WHERE {column} = ... of tenant queries",
             object=f"{table.key}.{name}",
             origin=origin,
-            help=f"Put {column} first: ({', '.join([column, *(c for c in columns if c != column)])}).",
+            help=f"Put {quote_ident(column)} first: ({shown}).",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from plimsoll.db.catalog import Catalog, Origin, Table
+from plimsoll.db.catalog import Catalog, Origin, Table, quote_ident, sql_name
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.schema_facts import finding
@@ -258,15 +258,17 @@ def _may_overlap(table: Table) -> bool:
 
 
 def _remedy(entry: _Entry, table: Table) -> str:
+    """The statement that drops ``entry``, its names quoted as PostgreSQL needs them."""
+    index = sql_name(table.schema, entry.name)
     if entry.rank == 2 and table.partitioned:
         # A partitioned table's index cannot be dropped CONCURRENTLY (the server refuses).
         return (
-            f"DROP INDEX {entry.key} (a partitioned table's index cannot be dropped"
+            f"DROP INDEX {index} (a partitioned table's index cannot be dropped"
             " CONCURRENTLY: set a short lock_timeout)."
         )
     if entry.rank == 2:
-        return f"DROP INDEX CONCURRENTLY {entry.key}."
+        return f"DROP INDEX CONCURRENTLY {index}."
     return (
-        f"ALTER TABLE {table.sql_name} DROP CONSTRAINT {entry.name} (recreate any foreign key"
-        " that uses it)."
+        f"ALTER TABLE {table.sql_name} DROP CONSTRAINT {quote_ident(entry.name)} (recreate any"
+        " foreign key that uses it)."
     )

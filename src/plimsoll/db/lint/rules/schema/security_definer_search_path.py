@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from plimsoll.db.catalog import Catalog, Function
+from plimsoll.db.catalog import Catalog, Function, quote_ident
 from plimsoll.db.lint.context import SchemaContext
 from plimsoll.db.lint.rule import SchemaRule, Severity, Violation
 from plimsoll.db.lint.schema_facts import finding
@@ -85,6 +85,7 @@ class SecurityDefinerSearchPath(SchemaRule):
                     " for the tables it uses",
                     help=(
                         "SET search_path = "
-                        f"{', '.join([*(p for p in path if p != 'pg_temp'), 'pg_temp'])}."
+                        + ", ".join([*(quote_ident(p) for p in path if p != "pg_temp"), "pg_temp"])
+                        + "."
                     ),
                 )
