@@ -1,9 +1,11 @@
 """``plimsoll db migrate up --dry-run`` end to end against the test PostgreSQL: exit codes,
-the migrations it did not run, and a terminal free of log dumps."""
+the closing line saying why it exits 1, the migrations it did not try, the example project's
+concurrent index dry-run as its equivalent, and a terminal free of log dumps."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,9 @@ def test_setval_is_not_dry_run_and_what_follows_is_named(project: Path, pg_datab
     assert done.stdout.splitlines() == [
         "0002_setval",
         "  not dry-runnable: line 1: setval is not transactional: a dry run cannot undo it",
-        "not run (the dry run stopped at 0002_setval): 0003_cic, 0004_z",
         "rolled back: nothing was kept",
+        "exit 1: 0002_setval cannot be dry-run (line 1: setval is not transactional: a dry run"
+        " cannot undo it); 0003_cic, 0004_z were not tried",
     ]
     # The report says it; the terminal gets no dump of the log event's fields.
     assert done.stderr == ""
@@ -69,6 +72,8 @@ def test_setval_is_not_dry_run_and_what_follows_is_named(project: Path, pg_datab
         "0002_setval",
         ["0003_cic", "0004_z"],
     )
+    assert data["exit_code"] == 1
+    assert data["exit_reason"] == done.stdout.splitlines()[-1].removeprefix("exit 1: ")
     (migration,) = data["migrations"]
     assert migration["dry_runnable"] is False and "setval" in migration["reason"]
 
@@ -80,12 +85,16 @@ def test_a_non_dry_runnable_migration_names_the_rest_and_the_log_keeps_the_field
         project,
         {
             "0002_a.up.sql": "ALTER TABLE big ADD COLUMN a boolean;\n",
-            "0003_cic.up.sql": "CREATE INDEX CONCURRENTLY big_x ON big (x);\n",
+            "0003_sys.up.sql": "ALTER SYSTEM SET work_mem = '8MB';\n",
             "0004_z.up.sql": "SELECT 1;\n",
         },
     )
     done = plimsoll(project, "db", "migrate", "up", "--dry-run", check=1)
-    assert "not run (the dry run stopped at 0003_cic): 0004_z" in done.stdout
+    assert done.stdout.splitlines()[-3:] == [
+        "  not dry-runnable: line 1: ALTER SYSTEM",
+        "rolled back: nothing was kept",
+        "exit 1: 0003_sys cannot be dry-run (line 1: ALTER SYSTEM); 0004_z was not tried",
+    ]
     assert done.stderr == ""
     # The structured event, with its fields, is in the JSON log.
     logged = plimsoll(
@@ -94,10 +103,9 @@ def test_a_non_dry_runnable_migration_names_the_rest_and_the_log_keeps_the_field
     events = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     (failed,) = [e for e in events if e.get("event") == "dry_run_failed"]
     assert failed["not_run"] == ["0004_z"]
-    assert failed["pending"] == ["0002_a", "0003_cic", "0004_z"]
+    assert failed["pending"] == ["0002_a", "0003_sys", "0004_z"]
     assert failed["message"] == (
-        "dry run failed: 0003_cic is not dry-runnable: line 1: CREATE INDEX CONCURRENTLY;"
-        " not run: 0004_z"
+        "dry run failed: 0003_sys cannot be dry-run (line 1: ALTER SYSTEM); 0004_z was not tried"
     )
 
 
@@ -132,3 +140,54 @@ def test_exit_codes_for_sequences_moved_forward_and_backwards(
         }
     ]
     assert _last_value(pg_database) == 3  # reported, never set back by plimsoll
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample-service" / "db"
+
+
+def test_the_example_project_dry_runs_with_exit_0(tmp_path: Path, pg_database: Any) -> None:
+    """Its 0003 builds an index CONCURRENTLY, as the lint rules advise: a CI gate on the dry
+    run passes, and later migrations are tried."""
+    root = tmp_path / "service"
+    shutil.copytree(EXAMPLE, root / "db")
+    (root / "db" / "migrations" / "0004_later.up.sql").write_text(
+        "ALTER TABLE stock_movements ADD COLUMN note text;\n"
+    )
+    (root / "plimsoll.toml").write_text(
+        f'[db.environments.development]\nurl = "{pg_database.dsn}"\n'
+    )
+    done = plimsoll(root, "db", "migrate", "up", "--dry-run")
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "rolled back: nothing was kept"
+    assert not any(line.startswith("exit 1") for line in lines)
+    start = lines.index("0003_movements_by_time")
+    assert lines[start + 1].startswith(
+        "  line 2 IndexStmt, dry-run as its transactional equivalent: "
+    )
+    assert lines[start + 1].endswith(
+        "; locks: ShareUpdateExclusiveLock on public.stock_movements"
+        " (the real statement's, not observed)"
+    )
+    assert lines[start + 2].startswith(
+        "    note: CREATE INDEX CONCURRENTLY cannot run in a transaction block: dry-run as"
+        " CREATE INDEX"
+    )
+    assert lines[start + 3] == "0004_later"
+    data = json.loads(plimsoll(root, "db", "migrate", "up", "--dry-run", "-f", "json").stdout)
+    assert (data["failed"], data["exit_code"], data["exit_reason"]) == (False, 0, None)
+    (index,) = data["migrations"][2]["statements"]
+    assert index["execution"] == "equivalent"
+    assert index["equivalent"].split() == "CREATE INDEX stock_movements_moved_at ON".split() + [
+        "stock_movements",
+        "(moved_at)",
+    ]
+    assert [lock["state"] for lock in index["locks"]] == ["documented"]
+    # Nothing was kept; the real run then applies all four.
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('stock_movements')").fetchone() == (None,)
+    plimsoll(root, "db", "migrate", "up")
+    with psycopg.connect(pg_database.dsn) as conn:
+        row = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'stock_movements_moved_at'::regclass"
+        ).fetchone()
+    assert row == (True,)

@@ -14,21 +14,36 @@ from rich.console import Console
 from rich.text import Text
 
 from plimsoll.cli import output
-from plimsoll.db.dry_run import DryRunReport, Lock, LockState, SequenceMove, StatementRun
+from plimsoll.db.dry_run import (
+    DryRunReport,
+    Execution,
+    Lock,
+    LockState,
+    SequenceMove,
+    StatementRun,
+    verdict,
+)
 
 
 def dry_run_data(report: DryRunReport) -> dict[str, Any]:
     """The report as JSON-ready data.
 
-    ``rolled_back``, ``failed``, ``migrations`` (each statement's ``locks``: every lock it
-    needs, each with ``state`` ``new``, shown new by ``pg_locks``, or ``held``, held since
-    ``held_since``; ``transient_locks`` counts those on relations it created and dropped),
-    ``stopped_at`` and ``not_run`` (the migrations after it, not run), and
-    ``sequences_moved`` (each with ``backwards``: true fails the dry run).
+    ``rolled_back``, ``failed``, ``exit_code`` (0, or 1 when it failed) and ``exit_reason``
+    (why, in one line, as the text report's closing ``exit 1:`` line; null when it did not),
+    ``migrations`` (each statement's ``execution``: ``as-written``, ``equivalent`` (its SQL
+    in ``equivalent``) or ``skipped``, with a ``note``; its ``locks``: every lock it needs,
+    each with ``state`` ``new``, shown new by ``pg_locks``, ``held``, held since
+    ``held_since``, or ``documented``, what the real statement takes where an equivalent ran,
+    whose own locks are in ``equivalent_locks``; ``transient_locks`` counts those on
+    relations it created and dropped), ``stopped_at`` and ``not_run`` (the migrations after
+    it, not tried), and ``sequences_moved`` (each with ``backwards``: true fails the dry run).
     """
+    reason = verdict(report)
     return {
         "rolled_back": report.rolled_back,
         "failed": report.failed,
+        "exit_code": 1 if report.failed else 0,
+        "exit_reason": reason if report.failed else None,
         "migrations": [asdict(m) for m in report.migrations],
         "stopped_at": report.stopped_at,
         "not_run": list(report.not_run),
@@ -70,6 +85,8 @@ def _lock(lock: Lock) -> str:
     text = f"{lock.mode} on {lock.relation}"
     if lock.state is LockState.HELD:
         text += f" (held since {lock.held_since})" if lock.held_since else " (held already)"
+    elif lock.state is LockState.DOCUMENTED:
+        text += " (the real statement's, not observed)"
     return text
 
 
@@ -88,8 +105,9 @@ def render_text(report: DryRunReport, console: Console) -> None:
     """Print the report on ``console``, one line per migration and per statement."""
 
     def say(text: str, style: str = "") -> None:
-        # A Text is printed as it is: no markup, no emoji codes, whatever the names hold.
-        console.print(Text(text, style=style), emoji=False)
+        # A Text is printed as it is: no markup, no emoji codes, whatever the names hold;
+        # one line per item, never cut at the console's width (CI logs are searched).
+        console.print(Text(text, style=style), emoji=False, soft_wrap=True)
 
     if not report.migrations:
         say("nothing to do")
@@ -98,20 +116,28 @@ def render_text(report: DryRunReport, console: Console) -> None:
         if not migration.dry_runnable:
             say(f"  not dry-runnable: {migration.reason}", "yellow")
         for st in migration.statements:
-            rows = "" if st.rows is None else f", {st.rows} rows"
-            say(
-                f"  line {st.line} {st.kind}: {st.duration_ms:.1f} ms{rows}; locks: {locks_text(st)}"
-            )
+            say(statement_line(st))
+            if st.note:
+                say(f"    note: {st.note}", "yellow")
         if migration.error:
             say(f"  {migration.error}", "red")
-    if report.not_run:
-        say(
-            f"not run (the dry run stopped at {report.stopped_at}): {', '.join(report.not_run)}",
-            "yellow",
-        )
     for sequence in report.backwards:
         say(backwards_line(sequence), "red")
     say(outcome(report), "yellow" if report.sequences else "")
+    reason = verdict(report)
+    if report.failed and reason:
+        say(f"exit 1: {reason}", "red")
+
+
+def statement_line(st: StatementRun) -> str:
+    """A statement's line: how it ran, its time, rows and locks."""
+    if st.execution is Execution.SKIPPED:
+        return f"  line {st.line} {st.kind}: skipped"
+    rows = "" if st.rows is None else f", {st.rows} rows"
+    how = ", dry-run as its transactional equivalent" if st.equivalent else ""
+    return (
+        f"  line {st.line} {st.kind}{how}: {st.duration_ms:.1f} ms{rows}; locks: {locks_text(st)}"
+    )
 
 
 def render_dry_run(report: DryRunReport, fmt: str, console: Console | None = None) -> None:

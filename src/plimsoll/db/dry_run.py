@@ -6,10 +6,15 @@ the rows it affected are captured; the rollback leaves the schema and the data a
 Sequence values taken by ``nextval`` are the one thing PostgreSQL never rolls back: the
 sequences the dry run moved are reported (:mod:`plimsoll.db.dry_run_sequences`), never set
 back (other sessions may have taken later values meanwhile; going back would hand out
-duplicates); one moved backwards fails the dry run. A migration that cannot run inside a
-transaction block, or that calls ``setval`` (:mod:`plimsoll.db.dry_run_guard`), is reported as
-not dry-runnable, with the reason, and is not run; neither is anything after it, since it
-might depend on it: those are named in :attr:`DryRunReport.not_run`.
+duplicates); one moved backwards fails the dry run.
+
+A statement that cannot run in a transaction block (:mod:`plimsoll.db.dry_run_guard`) is run
+as its transactional equivalent (``CREATE INDEX CONCURRENTLY`` as ``CREATE INDEX``, with the
+locks the real statement takes, not those observed) or, changing no schema (``VACUUM``),
+skipped with a note. A migration with one that has neither, or that calls ``setval``, is
+reported as not dry-runnable, with the reason, and is not run; neither is anything after it,
+since it might depend on it: those are named in :attr:`DryRunReport.not_run`, and
+:func:`verdict` says in one line why the dry run failed.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from plimsoll.core.log import get_logger
 from plimsoll.db import migrations as files
 from plimsoll.db.connection import connect_url
+from plimsoll.db.dry_run_guard import Execution, Substitute
 from plimsoll.db.dry_run_locks import Lock, LockState, LockTracker, needed_locks
 from plimsoll.db.dry_run_sequences import (
     SequenceAdvance,
@@ -36,8 +42,13 @@ from plimsoll.db.dry_run_sequences import (
 from plimsoll.db.migration_plan import plan_sql
 from plimsoll.db.migrator import Migrator, python_failure
 
+if TYPE_CHECKING:
+    from plimsoll.db.sql import Statement
+    from plimsoll.db.sqljson import JsonStatement
+
 __all__ = [
     "DryRunReport",
+    "Execution",
     "Lock",
     "LockState",
     "MigrationRun",
@@ -50,6 +61,7 @@ __all__ = [
     "moved_sequences",
     "run_plan",
     "sequence_values",
+    "verdict",
 ]
 
 log = get_logger(__name__)
@@ -64,6 +76,11 @@ class StatementRun:
     :class:`~plimsoll.db.dry_run_locks.Lock`). ``transient_locks`` counts the locks it took
     on relations it created and dropped itself (a rewrite's new files), which no other
     session can wait on: they are not listed.
+
+    ``execution`` says how it ran: as written; as its transactional ``equivalent`` (that
+    SQL), its ``locks`` then those the real statement takes (state ``documented``) and
+    ``equivalent_locks`` those the equivalent took (never what the real run takes); or
+    ``skipped``, not run at all. ``note`` says why and what differs.
     """
 
     line: int
@@ -72,6 +89,10 @@ class StatementRun:
     rows: int | None
     locks: tuple[Lock, ...]
     transient_locks: int = 0
+    execution: Execution = Execution.AS_WRITTEN
+    equivalent: str | None = None
+    equivalent_locks: tuple[Lock, ...] = ()
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +172,7 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
             # Reading them took locks of their own: the dry run's transaction starts clean.
             conn.rollback()
             try:
-                run_plan(conn, migrator, plan, report)
+                run_plan(conn, migrator, plan, report, equivalents=True)
             except KeyboardInterrupt as exc:  # said on the "plimsoll: interrupted" line
                 exc.add_note("the dry run's transaction was rolled back: nothing was applied")
                 raise
@@ -164,21 +185,26 @@ def dry_run(migrator: Migrator, target: str | None = None) -> DryRunReport:
             error = f"{type(exc).__name__}: {exc}"
             _finished(report, fields, clock, error, error)
             raise
-    _finished(report, fields, clock, _first_problem(report), problem(report))
+    _finished(report, fields, clock, _first_problem(report), verdict(report))
     return report
 
 
-def problem(report: DryRunReport) -> str | None:
-    """What went wrong, in one line: where the dry run stopped and why, the migrations it
-    did not run, the sequences it moved backwards (None: nothing)."""
+def verdict(report: DryRunReport) -> str | None:
+    """Why the dry run failed, in one line (None: it did not).
+
+    ``0003_x cannot be dry-run (line 1: ALTER SYSTEM); 0004_y, 0005_z were not tried``: the
+    migration it stopped at and why, the migrations after it, and the sequences it moved
+    backwards.
+    """
     parts = []
     for migration in report.migrations:
         if migration.error:
-            parts.append(f"{migration.label} failed: {migration.error}")
+            parts.append(f"{migration.label} failed ({migration.error})")
         elif not migration.dry_runnable:
-            parts.append(f"{migration.label} is not dry-runnable: {migration.reason}")
+            parts.append(f"{migration.label} cannot be dry-run ({migration.reason})")
     if report.not_run:
-        parts.append(f"not run: {', '.join(report.not_run)}")
+        were = "was" if len(report.not_run) == 1 else "were"
+        parts.append(f"{', '.join(report.not_run)} {were} not tried")
     for sequence in report.backwards:
         parts.append(
             f"sequence {sequence.qualified} moved backwards"
@@ -194,7 +220,7 @@ def _first_problem(report: DryRunReport) -> str | None:
         if migration.error:
             return migration.error
         if not migration.dry_runnable:
-            return f"{migration.label} is not dry-runnable: {migration.reason}"
+            return f"{migration.label} cannot be dry-run ({migration.reason})"
     if report.backwards:
         return f"sequence {report.backwards[0].qualified} moved backwards"
     return None
@@ -238,18 +264,24 @@ def run_plan(
     migrator: Migrator,
     plan: Sequence[files.Migration],
     report: DryRunReport,
+    *,
+    equivalents: bool = False,
 ) -> None:
     """Run ``plan`` in ``conn``'s open transaction, filling ``report``; the caller rolls back.
 
     It stops at the first migration that fails or cannot be dry-run, and names the ones
     after it in ``report.not_run``. ``report.used_sequences`` gets the sequences the
     transaction locked to change: pass them to :func:`moved_sequences` after the rollback.
+    ``equivalents``: a statement that cannot run in a transaction block is run as its
+    transactional equivalent, or skipped (see :mod:`plimsoll.db.dry_run_guard`), as
+    :func:`dry_run` does; without it (the default, for the callers written before), its
+    migration is not dry-runnable.
     """
     migrator.set_timeouts(conn, local=True)
     locks = LockTracker(conn, migrator)
     try:
         for index, migration in enumerate(plan):
-            run = _migration(conn, migration, locks)
+            run = _migration(conn, migration, locks, equivalents)
             report.migrations.append(run)
             if run.error or not run.dry_runnable:
                 report.stopped_at = run.label
@@ -261,7 +293,10 @@ def run_plan(
 
 
 def _migration(
-    conn: psycopg.Connection[Any], migration: files.Migration, locks: LockTracker
+    conn: psycopg.Connection[Any],
+    migration: files.Migration,
+    locks: LockTracker,
+    equivalents: bool,
 ) -> MigrationRun:
     """Dry-run one migration in the open transaction (nothing of it when it cannot be)."""
     if migration.kind is files.Kind.PYTHON:
@@ -275,36 +310,128 @@ def _migration(
     for statement in steps.statements:
         (tree,) = parse_json(statement.text, str(migration.up)).statements
         trees.append(tree)
+    stand_ins: list[Substitute | None] = [None] * len(trees)
+    reason = steps.reason
+    if equivalents and not steps.transactional:
+        stand_ins, reason = _stand_ins(steps.statements, trees, version)
     reasons = [
-        steps.reason,
+        reason,
         refusal((s.start_line, t.node) for s, t in zip(steps.statements, trees, strict=True)),
     ]
-    if not steps.transactional or any(reasons):
+    if any(reasons):
         why = "; ".join(r for r in reasons if r)
         return MigrationRun(migration.version, migration.name, dry_runnable=False, reason=why)
     runs: list[StatementRun] = []
-    for statement, tree in zip(steps.statements, trees, strict=True):
-        wanted = locks.resolve(needed_locks(tree.kind, tree.node, version))
-        started = time.perf_counter()
+    for statement, tree, stand_in in zip(steps.statements, trees, stand_ins, strict=True):
         try:
-            cursor = conn.execute(statement.text, prepare=False)
-        except psycopg.Error as exc:
-            message = (exc.diag.message_primary or str(exc)).splitlines()[0]
-            return MigrationRun(
-                migration.version,
-                migration.name,
-                tuple(runs),
-                error=f"{migration.up}:{statement.start_line}: {message}",
-            )
-        took = round((time.perf_counter() - started) * 1000, 3)
-        rows = cursor.rowcount if cursor.rowcount >= 0 else None
-        taken = locks.taken(wanted, f"{migration.label} line {statement.start_line}")
-        runs.append(
-            StatementRun(
-                statement.start_line, statement.kind, took, rows, taken.locks, taken.transient
-            )
-        )
+            if stand_in is None:
+                runs.append(_as_written(conn, migration, statement, tree, locks))
+            else:
+                runs.append(_instead(conn, migration, statement, tree, stand_in, locks))
+        except _Failed as failed:
+            error = f"{migration.up}:{statement.start_line}: {failed}"
+            return MigrationRun(migration.version, migration.name, tuple(runs), error=error)
     return MigrationRun(migration.version, migration.name, tuple(runs))
+
+
+class _Failed(Exception):
+    """A statement of the dry run failed: its message, as the server (or the real run) says."""
+
+
+def _stand_ins(
+    statements: Sequence[Statement], trees: Sequence[JsonStatement], version: int
+) -> tuple[list[Substitute | None], str | None]:
+    """What runs in place of each statement (None: itself, it can run in a transaction
+    block), and ``line N: reason`` for each one that has no equivalent (None: every one
+    has)."""
+    from plimsoll.db.dry_run_guard import substitute
+    from plimsoll.db.sql import transactional
+
+    found: list[Substitute | None] = []
+    missing: list[str] = []
+    for statement, tree in zip(statements, trees, strict=True):
+        requirement = transactional(statement, version)
+        if requirement.in_transaction:
+            found.append(None)
+            continue
+        reason = requirement.reason or tree.kind
+        stand_in = substitute(tree.kind, tree.node, statement.text, reason)
+        if stand_in is None:
+            missing.append(f"line {statement.start_line}: {reason}")
+        found.append(stand_in)
+    return found, "; ".join(missing) or None
+
+
+def _as_written(
+    conn: psycopg.Connection[Any],
+    migration: files.Migration,
+    statement: Statement,
+    tree: JsonStatement,
+    locks: LockTracker,
+) -> StatementRun:
+    """Run ``statement`` as written; raise _Failed with the server's message."""
+    wanted = locks.resolve(needed_locks(tree.kind, tree.node, conn.info.server_version))
+    took, rows = _execute(conn, statement.text)
+    taken = locks.taken(wanted, f"{migration.label} line {statement.start_line}")
+    return StatementRun(
+        statement.start_line, statement.kind, took, rows, taken.locks, taken.transient
+    )
+
+
+def _instead(
+    conn: psycopg.Connection[Any],
+    migration: files.Migration,
+    statement: Statement,
+    tree: JsonStatement,
+    stand_in: Substitute,
+    locks: LockTracker,
+) -> StatementRun:
+    """Run ``stand_in`` in place of ``statement`` (or nothing, when it is skipped).
+
+    The real statement's locks are asked before the equivalent runs (it may drop what they
+    are on); what the equivalent took goes to ``equivalent_locks``, never to ``locks``.
+    """
+    from plimsoll.db.dry_run_guard import server_check
+
+    checked = server_check(conn, tree.kind, tree.node, stand_in)
+    if isinstance(checked, str):
+        raise _Failed(f"{checked} (the error the real {stand_in.statement} gets)")
+    if checked.execution is Execution.SKIPPED:
+        return StatementRun(
+            statement.start_line,
+            statement.kind,
+            0.0,
+            None,
+            (),
+            execution=Execution.SKIPPED,
+            note=checked.note,
+        )
+    real = locks.documented(tree.kind, tree.node)
+    took, rows = _execute(conn, checked.text)
+    taken = locks.taken((), f"{migration.label} line {statement.start_line}")
+    return StatementRun(
+        statement.start_line,
+        statement.kind,
+        took,
+        rows,
+        real,
+        taken.transient,
+        execution=Execution.EQUIVALENT,
+        equivalent=checked.text.strip(),
+        equivalent_locks=taken.locks,
+        note=checked.note,
+    )
+
+
+def _execute(conn: psycopg.Connection[Any], text: str) -> tuple[float, int | None]:
+    """Run ``text``: its duration in ms and the rows it affected; raise _Failed."""
+    started = time.perf_counter()
+    try:
+        cursor = conn.execute(text, prepare=False)
+    except psycopg.Error as exc:
+        raise _Failed((exc.diag.message_primary or str(exc)).splitlines()[0]) from None
+    took = round((time.perf_counter() - started) * 1000, 3)
+    return took, cursor.rowcount if cursor.rowcount >= 0 else None
 
 
 def _python(

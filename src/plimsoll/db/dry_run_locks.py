@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from plimsoll.db.connection import connect_url
-from plimsoll.db.sqljson import Node
+from plimsoll.db.sqljson import Node, strings, unwrap
 
 if TYPE_CHECKING:
     from plimsoll.db.migrator import Migrator
@@ -65,6 +65,21 @@ JOIN pg_class c ON c.oid = to_regclass(q.name)
 JOIN pg_namespace n ON n.oid = c.relnamespace
 """
 
+# What a concurrent index statement locks, by the relation it names (%(name)s): the relation
+# itself, the table of an index, and (%(indexes)s) the indexes of a table, but those of
+# exclusion constraints, which REINDEX TABLE CONCURRENTLY skips.
+_CONCURRENT_TARGETS = """
+WITH target AS (SELECT to_regclass(%(name)s) AS oid)
+SELECT r.oid::int8, n.nspname, c.relname FROM (
+  SELECT oid FROM target
+  UNION SELECT i.indrelid FROM pg_index i, target WHERE i.indexrelid = target.oid
+  UNION SELECT i.indexrelid FROM pg_index i, target
+    WHERE %(indexes)s AND i.indrelid = target.oid AND NOT i.indisexclusion
+) r JOIN pg_class c ON c.oid = r.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT LIKE 'pg_toast%%'
+ORDER BY 2, 3
+"""
+
 # Relations by oid in the committed catalog (asked on another connection).
 _COMMITTED = """
 SELECT c.oid::int8, n.nspname, c.relname FROM pg_class c
@@ -73,10 +88,13 @@ JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(%s::oid[])
 
 
 class LockState(StrEnum):
-    """Whether a statement's lock showed new in ``pg_locks`` or was held already."""
+    """Whether a statement's lock showed new in ``pg_locks`` or was held already, or is what
+    the real statement takes, per PostgreSQL's documentation, where the dry run ran an
+    equivalent (``documented``: not observed)."""
 
     NEW = "new"
     HELD = "held"
+    DOCUMENTED = "documented"
 
 
 @dataclass(frozen=True)
@@ -87,7 +105,9 @@ class Lock:
     object of an ``object`` lock (``schema public``); both are empty for other kinds of lock.
     ``state`` says whether ``pg_locks`` showed it new after the statement, or the
     transaction held it already (the statement's kind takes it, by the lock profile);
-    ``held_since`` is then where it was first taken (``0002_a line 1``).
+    ``held_since`` is then where it was first taken (``0002_a line 1``). ``documented``: the
+    dry run ran a transactional equivalent of the statement, and this is the lock the real
+    statement takes (see :meth:`LockTracker.documented`), not one the dry run observed.
     """
 
     locktype: str
@@ -251,6 +271,47 @@ class LockTracker:
                 )
             )
         return Taken(tuple(locks), transient)
+
+    def documented(self, kind: str, node: Node) -> tuple[Lock, ...]:
+        """The locks the real ``CONCURRENTLY`` statement (``kind``, its JSON tree) takes,
+        for a dry run that runs its transactional equivalent instead.
+
+        Asked before the equivalent runs (it may drop what it names). By PostgreSQL's
+        documentation, and as ``pg_locks`` shows while they run: ``CREATE INDEX
+        CONCURRENTLY`` takes SHARE UPDATE EXCLUSIVE on the table; ``DROP INDEX
+        CONCURRENTLY`` on the index and its table; ``REINDEX ... CONCURRENTLY`` on the table
+        and its indexes. None of them blocks reads or writes.
+        """
+        from plimsoll.db.risk.alter_table import name_of
+
+        name: str | None = None
+        if kind in ("IndexStmt", "ReindexStmt"):
+            name = name_of(node.get("relation"))
+        elif kind == "DropStmt" and node.get("objects"):
+            name = ".".join(strings(unwrap(node["objects"][0])[1].get("items")))
+        text = _regclass_text(name or "", self.conn)
+        if not text:
+            return ()
+        indexes = kind == "ReindexStmt" and node.get("kind") == "REINDEX_OBJECT_TABLE"
+        params = {"name": text, "indexes": indexes}
+        try:
+            # A savepoint: a name to_regclass refuses must not abort the dry run's transaction.
+            with self.conn.transaction():
+                rows = self.conn.execute(_CONCURRENT_TARGETS, params).fetchall()
+        except psycopg.DatabaseError:
+            return ()
+        locks = []
+        for oid, schema, relname in rows:
+            self.names[oid] = f"{schema}.{relname}"
+            locks.append(
+                Lock(
+                    "relation",
+                    f"{schema}.{relname}",
+                    "ShareUpdateExclusiveLock",
+                    state=LockState.DOCUMENTED,
+                )
+            )
+        return tuple(locks)
 
     def _relation(self, row: _Row) -> str | None:
         """The row's relation name; "" for a lock on no relation; None for a transient one."""

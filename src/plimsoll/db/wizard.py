@@ -574,8 +574,9 @@ class MigratorEngine:
             conn.rollback()
             try:
                 # dry_run() plans every pending migration up to a target; the wizard dry-runs
-                # exactly the one on screen (an earlier one may have been skipped).
-                dry.run_plan(conn, self.migrator, [migration], report)
+                # exactly the one on screen (an earlier one may have been skipped). A
+                # CONCURRENTLY statement runs as its transactional equivalent, as in up --dry-run.
+                dry.run_plan(conn, self.migrator, [migration], report, equivalents=True)
             finally:
                 conn.rollback()
             # The sequences the dry run locked to change: a setval(..., false) leaves no currval.
