@@ -88,3 +88,52 @@ def test_rev_range_includes_commits_merged_from_side_branches(git_repo: GitRepo)
     assert set(got) == {*side, main, merge}
     assert got.index(side[0]) < got.index(side[1]) < got.index(merge)
     assert got.index(main) < got.index(merge) and got[-1] == merge
+
+
+def test_a_shallow_commit_still_names_its_parents(git_repo: GitRepo, tmp_path: Path) -> None:
+    first = git_repo.commit("first", {"a.py": "a = 1\n"})
+    git_repo.git("checkout", "-q", "-b", "side")
+    side = git_repo.commit("side", {"b.py": "b = 1\n"})
+    git_repo.git("checkout", "-q", "main")
+    second = git_repo.commit("second", {"a.py": "a = 2\n"})
+    git_repo.git("merge", "-q", "--no-ff", "side", "-m", "merge")
+    clone = tmp_path / "shallow"
+    git_repo.git("clone", "-q", "--depth", "1", f"file://{git_repo.path}", str(clone))
+    assert gitinfo.is_shallow(clone) and not gitinfo.is_shallow(git_repo.path)
+    assert not gitinfo.resolves(clone, "HEAD~1")  # git sees no parent here...
+    # ...yet the commit names them, in order, as they are in the full repository.
+    head = gitinfo.head_sha(clone)
+    assert head is not None
+    assert gitinfo.recorded_parents(clone, head) == [second, side]
+    assert gitinfo.recorded_parents(git_repo.path, first) == []
+    assert "this clone is shallow" in gitinfo.shallow_hint(clone)
+    assert gitinfo.shallow_hint(git_repo.path) == ""
+
+
+def test_the_branch_a_range_is_given_from(git_repo: GitRepo) -> None:
+    first = git_repo.commit("first", {"a.py": "a = 1\n"})
+    git_repo.git("checkout", "-q", "-b", "side")
+    side = git_repo.commit("side", {"b.py": "b = 1\n"})
+    git_repo.git("checkout", "-q", "main")
+    second = git_repo.commit("second", {"a.py": "a = 2\n"})
+    git_repo.git("merge", "-q", "--no-ff", "side", "-m", "merge")
+    merge = git_repo.git("rev-parse", "HEAD")
+    git_repo.git("update-ref", "refs/remotes/origin/main", merge)
+    git_repo.git("tag", "v1", first)
+    assert [gitinfo.range_tip(s) for s in ("a..b", "a...b", "a..", "b")] == ["b", "b", "HEAD", "b"]
+    root = git_repo.path
+    names = ["main", "origin/main", "HEAD", "side", "v1", first, "main~1"]
+    assert [gitinfo.branch_named(root, n) for n in names] == [
+        "main",
+        "main",
+        "main",
+        "side",
+        None,
+        None,
+        None,
+    ]
+    git_repo.git("checkout", "-q", "--detach", "HEAD")
+    assert gitinfo.branch_named(root, "HEAD") is None
+    # The side branch's commit came in by the merge: not on main's first-parent line.
+    assert gitinfo.first_parent_line(root, f"{first}..main") == {second, merge}
+    assert side in gitinfo.rev_range(root, f"{first}..main")

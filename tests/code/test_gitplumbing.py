@@ -199,3 +199,29 @@ def test_fetch_gives_up_when_the_ref_stays_locked(tmp_path: Path) -> None:
         git.fetch("origin", "+refs/heads/main:refs/remotes/origin/main", attempts=2)
     with pytest.raises(GitError, match="git fetch failed"):
         git.fetch(str(tmp_path / "no-such-remote"), "+refs/heads/main:refs/remotes/x/main")
+
+
+def test_probing_a_remote_names_its_commit_and_never_waits_long(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    remote = tmp_path / "remote.git"
+    seed = make_repo(tmp_path / "seed")
+    tip = seed.commit("first")
+    seed.git("clone", "-q", "--bare", str(seed.path), str(remote))
+    git = Git.open(seed.path)
+    seed.git("remote", "add", "origin", str(remote))
+    assert git.probe_remote_ref("origin", "refs/heads/main", timeout=10) == tip
+    assert git.probe_remote_ref("origin", "refs/heads/other", timeout=10) is None
+    assert git.probe_remote_ref("nowhere", "refs/heads/main", timeout=10) is None
+    # A server that accepts the connection and never answers: given up on at the timeout.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        started = time.monotonic()
+        found = git.probe_remote_ref(f"git://127.0.0.1:{port}/x.git", "refs/heads/main", 1.0)
+        took = time.monotonic() - started
+    assert found is None
+    assert 0.9 <= took < 5
+    assert git.has_commit(tip) and not git.has_commit("0" * 40)

@@ -48,7 +48,7 @@ def test_exit_code_per_action_on_violation(
 
 @pytest.mark.parametrize(("action", "exit_code"), [("fail", 1), ("warn", 0), ("notify", 0)])
 def test_exit_code_per_action_on_error(action: str, exit_code: int) -> None:
-    report = evaluate_thresholds([rule("bandit.high", "==", 0, action)], CURRENT, None)
+    report = evaluate_thresholds([rule("bandit.total", "==", 0, action)], CURRENT, None)
     assert report.errored == 1
     assert report.exit_code == exit_code
 
@@ -85,7 +85,7 @@ def test_notify_and_comment_are_collected_not_delivered() -> None:
         rule("coverage.line_coverage", ">=", 80, "notify", channels=["slack"]),
         rule("coverage.line_coverage", ">=", 70, "notify"),
         rule("pylint.score", ">=", 9.5, "comment"),
-        rule("bandit.high", "==", 0, "notify"),
+        rule("bandit.total", "==", 0, "notify"),
         rule("complexity.max", "<=", 10, "warn"),
     ]
     report = evaluate_thresholds(specs, CURRENT)
@@ -97,13 +97,13 @@ def test_notify_and_comment_are_collected_not_delivered() -> None:
 
 def test_missing_metric_of_failed_collector_names_the_collector() -> None:
     report = evaluate_thresholds(
-        [rule("bandit.high", "==", 0), rule("bandit.low", "==", 0, "warn")],
+        [rule("bandit.total", "==", 0), rule("bandit.loc", "==", 0, "warn")],
         CURRENT,
         collector_errors={"bandit": "bandit: command not found\nTraceback (most recent call)"},
     )
     assert report.exit_code == 1
     assert report.results[0].message == (
-        "metric bandit.high missing (collector bandit failed: bandit: command not found)"
+        "metric bandit.total missing (collector bandit failed: bandit: command not found)"
     )
     assert report.results[1].outcome is Outcome.ERROR
     assert status(report.results[1]) == "error"
@@ -119,8 +119,10 @@ def test_collector_error_does_not_touch_present_metrics() -> None:
 
 
 def test_missing_metric_without_collector_error() -> None:
-    report = evaluate_thresholds([rule("coverage.branch", ">=", 1)], CURRENT, collector_errors={})
-    assert report.results[0].message.startswith("metric coverage.branch missing (no key")
+    report = evaluate_thresholds(
+        [rule("coverage.branch_coverage", ">=", 1)], CURRENT, collector_errors={}
+    )
+    assert report.results[0].message.startswith("metric coverage.branch_coverage missing (no key")
 
 
 def _mixed_report() -> Any:
@@ -129,7 +131,7 @@ def _mixed_report() -> Any:
             rule("coverage.line_coverage", ">=", 70),
             rule("coverage.line_coverage", ">=", -1, delta=True),
             rule("complexity.average", "<=", 3, "warn", message="avg | too high: {actual}"),
-            rule("bandit.high", "==", 0),
+            rule("bandit.total", "==", 0),
             rule("pylint.score", ">=", 9, delta=True, name="pylint-no-drop"),
         ],
         CURRENT,
@@ -148,7 +150,7 @@ GOLDEN_MARKDOWN = """\
 | ✅ | `coverage.line_coverage >= 70` | 72.5 | >= 70 | fail | coverage.line_coverage is 72.5, expected >= 70 |
 | ❌ | `Δ coverage.line_coverage >= -1` | -2.5 (75 → 72.5) | Δ >= -1 | fail | coverage.line_coverage changed by -2.5 (75 -> 72.5), expected change >= -1 |
 | ⚠️ | `complexity.average <= 3` | 3.25 | <= 3 | warn | avg \\| too high: 3.25 |
-| ❓ | `bandit.high == 0` | - | == 0 | fail | metric bandit.high missing (collector bandit failed: timed out after 600s) |
+| ❓ | `bandit.total == 0` | - | == 0 | fail | metric bandit.total missing (collector bandit failed: timed out after 600s) |
 | ➖ | `pylint-no-drop` | 9.1 | Δ >= 9 | fail | pylint.score: not in the baseline record |
 """  # noqa: E501
 
@@ -165,7 +167,7 @@ def test_render_markdown_violations_only() -> None:
 
 def test_errored_and_warned_rows_have_their_own_symbols() -> None:
     report = evaluate_thresholds(
-        [rule("complexity.average", "<=", 1, "warn"), rule("nope.metric", "<=", 1, "notify")],
+        [rule("complexity.average", "<=", 1, "warn"), rule("bandit.total", "<=", 1, "notify")],
         CURRENT,
     )
     assert [status(r) for r in report.results] == ["warn", "error"]
@@ -211,7 +213,7 @@ def test_a_notification_lists_only_its_own_results_under_a_matching_heading() ->
     assert "complexity.max" not in text and "coverage" not in text
     assert "passed" not in text
     assert crossed_heading(report.to_notify) == "1 code threshold crossed"
-    broken = evaluate_thresholds([rule("nope.metric", "<=", 1, "notify")], CURRENT)
+    broken = evaluate_thresholds([rule("bandit.total", "<=", 1, "notify")], CURRENT)
     assert crossed_heading(broken.to_notify) == "1 code threshold could not be checked"
 
 
@@ -230,7 +232,7 @@ def test_render_text() -> None:
         "PASS   coverage.line_coverage >= 70: coverage.line_coverage is 72.5, expected >= 70"
     )
     assert lines[2].startswith("WARN   complexity.average <= 3: avg | too high")
-    assert lines[3].startswith("ERROR  bandit.high == 0: metric bandit.high missing")
+    assert lines[3].startswith("ERROR  bandit.total == 0: metric bandit.total missing")
     assert lines[4].startswith("SKIP   pylint-no-drop:")
     assert lines[-1] == "1 passed, 1 failed, 1 warned, 1 errored, 1 skipped"
     assert len(render_text(_mixed_report(), violations_only=True).splitlines()) == 4
@@ -323,3 +325,100 @@ def test_rules_built_in_python_are_checked_too() -> None:
     assert evaluate_thresholds(config.thresholds, CURRENT).failed == 1
     with pytest.raises(ValidationError, match="needs a number"):
         CodeConfig(thresholds=[rule("coverage.line_coverage", ">=", "high")])
+
+
+# --- metric names are checked before anything is judged ----------------------------------------
+
+RUFF_RECORD: dict[str, Any] = {
+    "ruff": {"total": 1, "by_code": {"F841": 1}},
+    "pylint": {"score": 9.0, "by_symbol": {"unused-import": 2}},
+    "stats": {"file_count": 2, "totals": {"sloc": 10, "loc": 12}},
+    "complexity": {"max": 4},
+}
+
+
+@pytest.mark.parametrize(
+    ("metric", "action", "expected"),
+    [
+        # A misspelt code read 0: `== 0` passed forever while the record held F841: 1.
+        (
+            "ruff.by_code.f841",
+            "fail",
+            "reports no rule code 'f841' (did you mean ruff.by_code.F841?)",
+        ),
+        ("ruff.by_code.NOTACODE", "fail", "reports no rule code 'NOTACODE'"),
+        (
+            "pylint.by_symbol.unused-imprt",
+            "fail",
+            "reports no message symbol 'unused-imprt' (did you mean pylint.by_symbol.unused-import",
+        ),
+        # A typo of a collector was a `?` row under warn (exit 0).
+        (
+            "complexty.max",
+            "warn",
+            "no collector 'complexty' is installed (did you mean complexity.max?)",
+        ),
+        (
+            "stats.totals",
+            "fail",
+            "stats.totals is a group of metrics: name one of its keys (stats.totals.loc, ",
+        ),
+        ("complexity.maximum", "warn", "collector complexity records no metric 'maximum'"),
+        ("acme.score", "fail", "no collector 'acme' is installed"),
+    ],
+)
+def test_a_metric_no_collector_records_is_a_config_error(
+    tmp_path: Path, metric: str, action: str, expected: str
+) -> None:
+    from plimsoll.core.errors import ConfigError, ExitCode
+
+    loaded = _load(
+        tmp_path,
+        '[{metric = "ruff.total", op = ">=", value = 0}, '
+        f'{{metric = "{metric}", op = "==", value = 0, action = "{action}"}}]',
+    )
+    with pytest.raises(ConfigError) as info:
+        evaluate_thresholds(loaded.config.code.thresholds, RUFF_RECORD, source=loaded.source)
+    message = str(info.value)
+    assert message.startswith(
+        f"{tmp_path / 'pyproject.toml'} [tool.plimsoll]: code.thresholds[1].metric: "
+    ), message
+    assert expected in message
+    assert "\n" not in message
+    assert info.value.exit_code == ExitCode.USAGE == 2
+
+
+def test_the_right_spelling_reads_the_recorded_count() -> None:
+    report = evaluate_thresholds([rule("ruff.by_code.F841", "==", 0)], RUFF_RECORD)
+    assert report.failed == 1 and report.results[0].actual == 1
+    # A code the tool can report and did not is still 0.
+    fixed = evaluate_thresholds([rule("ruff.by_code.F401", "==", 0)], RUFF_RECORD)
+    assert fixed.passed == 1 and fixed.results[0].actual == 0
+
+
+def test_a_code_in_the_baseline_only_is_taken_as_it_is() -> None:
+    # A code an older tool version reported (in the baseline) is compared, not refused.
+    previous = {"ruff": {"total": 3, "by_code": {"OLD1": 3}}}
+    report = evaluate_thresholds(
+        [rule("ruff.by_code.OLD1", "<=", 0, delta=True)], {"ruff": {"by_code": {}}}, previous
+    )
+    assert report.passed == 1 and report.results[0].actual == -3
+
+
+def test_without_a_source_the_error_still_names_the_key() -> None:
+    from plimsoll.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^configuration: code\.thresholds\[0\]\.metric: "):
+        evaluate_thresholds([rule("stats.totals", "!=", 0)], RUFF_RECORD)
+
+
+def test_a_validator_rule_is_not_checked_by_name(tmp_path: Path) -> None:
+    (tmp_path / "named_mod.py").write_text(
+        "def ok(metrics, spec):\n    return True, 'fine'\n", encoding="utf-8"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        spec = RuleSpec.model_validate({"validator": "named_mod:ok", "metric": "anything.at.all"})
+        assert evaluate_thresholds([spec], CURRENT).passed == 1
+    finally:
+        sys.path.remove(str(tmp_path))

@@ -243,6 +243,27 @@ def test_evaluate_missing_metric_is_an_error_result() -> None:
     assert result.message == "metric bandit.high missing (no key 'bandit' at bandit)"
 
 
+@pytest.mark.parametrize("op", ["==", "!=", "<=", ">"])
+def test_evaluate_a_group_of_metrics_is_an_error_whatever_the_operator(op: str) -> None:
+    # Compared as a whole, a group failed `== 0` and passed `!= 0` forever.
+    result = evaluate(spec(metric="complexity.ranks", op=op, value=0), METRICS)
+    assert result.outcome is Outcome.ERROR and result.passed is None
+    assert result.message == (
+        "complexity.ranks is a group of metrics, not one value: name one of its keys "
+        "(complexity.ranks.A, complexity.ranks.F)"
+    )
+    listed = evaluate(spec(metric="complexity.top_functions", op=op, value=0), METRICS)
+    assert listed.outcome is Outcome.ERROR
+    assert listed.message == "complexity.top_functions is a list of 1 item, not one value"
+
+
+def test_evaluate_a_delta_on_a_group_is_an_error() -> None:
+    rule = spec(metric="complexity.ranks", op="<=", value=0, delta=True)
+    result = evaluate(rule, METRICS, METRICS)
+    assert result.outcome is Outcome.ERROR
+    assert "is a group of metrics" in result.message
+
+
 def test_evaluate_ordering_on_text_is_an_error_result() -> None:
     result = evaluate(spec(metric="mypy.status", op=">", value=3), METRICS)
     assert result.passed is None

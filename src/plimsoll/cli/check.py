@@ -62,7 +62,12 @@ def check(
     fmt: FormatOpt = Format.TEXT,
     path: Annotated[Path | None, typer.Option("--path", "-C", help="Run in this folder.")] = None,
 ) -> None:
-    """Run every configured gate (code thresholds; db lint when there is a db folder); exit 1 on a failure."""
+    """Run every configured gate (code thresholds; db lint when there is a db folder); exit 1 on a failure.
+
+    A `fail` delta rule with no baseline record (a shallow clone, a history branch not
+    fetched) is skipped with a warning saying why, unless code.require_baseline = true,
+    which fails the gate (see `plimsoll code validate --help`).
+    """
     gates: list[tuple[str, Callable[[], None]]] = [
         (
             "code",

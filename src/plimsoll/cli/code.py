@@ -130,11 +130,27 @@ def _threshold_table(report: ThresholdReport, violations_only: bool) -> Table:
         table.add_row(
             marks[thresholds.status(result)],
             result.spec.label,
-            fmt_value(result.actual),
+            _actual_cell(result.actual, result.spec.value),
             result.spec.action.value,
             result.message,
         )
     return table
+
+
+def _actual_cell(value: Any, threshold: Any) -> str:
+    """``value`` as the table shows numbers, with as many more decimals as it takes to tell it
+    from ``threshold`` (a failing ``>= 28.93`` never shows an actual of 28.93)."""
+    text = fmt_value(value)
+    numbers = all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (value, threshold)
+    )
+    if not numbers or float(value) == float(threshold) or text != fmt_value(float(threshold)):
+        return text
+    for digits in range(3, 18):
+        shown = f"{float(value):.{digits}f}"
+        if shown != f"{float(threshold):.{digits}f}":
+            return shown
+    return repr(value)
 
 
 def _deliver(
@@ -193,11 +209,18 @@ def collect(
 
     The history branch is code.branch, by default code-metrics, or code-metrics-<folder> for
     a project in a subfolder of its repository (see `plimsoll code --help`).
+
+    With --validate, delta rules compare with the base branch's record (see `plimsoll code
+    validate --help`); a `fail` delta rule with no baseline record is skipped with a warning
+    and the gate passes, unless code.require_baseline = true, which fails it (exit 1).
     """
     project = _project(ctx, path)
     names = _names(collectors)
     if names:
         commands.check_collector_names(names)
+    if validate:
+        # A threshold on a metric no collector records: exit 2 before collecting anything.
+        commands.check_thresholds(project)
     out = output.console()
     collections: list[Collection]
     filled: commands.Backfill | None = None
@@ -257,7 +280,7 @@ def collect(
             }
         )
     else:
-        _warn_skipped(skipped)
+        _warn_skipped(skipped, name_commits=filled is not None)
         if filled is not None:
             _say(out, _backfill_line(filled, rev or ""))
         for collection in collections[-1:]:
@@ -298,11 +321,21 @@ def _skipped_files(collections: list[Collection]) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def _warn_skipped(skipped: list[dict[str, Any]]) -> None:
-    """One warning line per skipped file and reason on stderr, naming the collectors."""
+def _warn_skipped(skipped: list[dict[str, Any]], name_commits: bool = False) -> None:
+    """One warning line per skipped file and reason on stderr, naming the collectors.
+
+    With ``name_commits`` (a backfill), the commits it happened in too, so the file can be
+    found in a long range.
+    """
     for item in skipped:
         commits = item["commits"]
-        where = f" in {len(commits)} commits (first {commits[0][:7]})" if len(commits) > 1 else ""
+        where = ""
+        if len(commits) == 1 and name_commits:
+            where = f" in commit {commits[0][:7]}"
+        elif len(commits) > 1:
+            shown = ", ".join(sha[:7] for sha in commits[:5])
+            more = f" and {len(commits) - 5} more" if len(commits) > 5 else ""
+            where = f" in {len(commits)} commits ({shown}{more})"
         who = ", ".join(item["collectors"])
         _warn(f"warning: {who} skipped {item['path']}{where}: {item['error']}")
 
@@ -323,18 +356,22 @@ def _backfill_line(filled: commands.Backfill, rev: str) -> str:
 
 
 def _baseline_json(checked: commands.Validation | None) -> dict[str, Any] | None:
-    if checked is None or checked.baseline is None:
-        return None
-    return {"record": checked.baseline.to_json(), "warning": checked.baseline.warning}
+    return checked.baseline_json() if checked is not None else None
+
+
+def _warn_baseline(checked: commands.Validation) -> None:
+    """On stderr: a base branch that is not here, and each fail rule left unchecked."""
+    if checked.baseline is not None and checked.baseline.warning:
+        _warn(f"warning: {checked.baseline.warning}")
+    for line in checked.unchecked:
+        _warn(f"warning: {line}")
 
 
 def _say_baseline(out: Any, checked: commands.Validation) -> None:
-    """Say which record deltas compared with (and warn about a base branch that is not here)."""
-    if checked.baseline is None:
-        return
-    if checked.baseline.warning:
-        _warn(f"warning: {checked.baseline.warning}")
-    _say(out, checked.baseline.describe())
+    """Say which record(s) deltas compared with, or why there was none; warn on stderr."""
+    _warn_baseline(checked)
+    for line in checked.baseline_lines():
+        _say(out, line)
 
 
 def _push_json(stored: commands.StoreResult | None) -> dict[str, Any] | None:
@@ -375,6 +412,14 @@ def validate(
 
     Without REV, the record of HEAD's commit is checked when there is one, else the newest
     record on the branch (whichever branch wrote it); the output says which.
+
+    Delta rules (delta = true) compare with the newest recorded commit of code.base_branch at
+    or before its merge base with the commit (on the base branch: before the commit). In a
+    shallow clone, where that history is not here, with the base branch's tip (origin/main)
+    when it has a record, else with the commit's parent; the output says which. Each rule
+    uses the newest record of that commit holding its metric. A `fail` delta rule with no
+    baseline record is shown skipped with a warning saying why, and the gate passes: set
+    code.require_baseline = true to fail the gate (exit 1) instead.
     """
     project = _project(ctx, path)
     selected = commands.select_record(project, rev)
@@ -394,11 +439,11 @@ def validate(
             }
         )
     elif fmt is ReportFormat.MARKDOWN:
-        if checked.baseline is not None and checked.baseline.warning:
-            _warn(f"warning: {checked.baseline.warning}")
+        _warn_baseline(checked)
         text = thresholds.render_markdown(report, violations_only=violations_only)
-        if checked.baseline is not None:
-            text += f"\n{checked.baseline.describe()}\n"
+        lines = checked.baseline_lines()
+        if lines:
+            text += "\n" + "\n\n".join(lines) + "\n"
         typer.echo(text)
     else:
         out = output.console()
@@ -475,6 +520,9 @@ def history(
     newest_first = list(reversed(history_.entries()))
     entries = newest_first[:limit] if limit else newest_first
     records, problems = history_.read_entries(entries)
+    hint = history_.unfetched_hint() if not newest_first else None
+    if hint is not None:
+        _warn(f"warning: no records on branch {project.branch!r} here: {hint}")
     if fmt is Format.JSON:
         print_json([_history_json(e, records.get(e.path), problems.get(e.path)) for e in entries])
         return
@@ -740,5 +788,10 @@ def list_collectors(fmt: FormatOpt = Format.TEXT) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         status = "[green]ready[/green]" if row["ready"] else f"[red]{row['problem']}[/red]"
-        table.add_row(row["name"], status, ", ".join(row["keys"]), row["description"])
+        # Each key with what it means (a threshold or a trend names these).
+        keys = "\n".join(
+            escape(f"{m['key']}: {m['description']}" if m["description"] else m["key"])
+            for m in row["metrics"]
+        )
+        table.add_row(row["name"], status, keys, row["description"])
     output.console().print(table)

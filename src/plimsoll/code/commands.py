@@ -16,13 +16,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from plimsoll.code import gitinfo, lookup, retention, runner, sources, summary
+from plimsoll.code import baseline as baseline_module
+from plimsoll.code import gitinfo, lookup, metric_names, retention, runner, sources, summary
+from plimsoll.code.baseline import Baseline, RuleBaseline
 from plimsoll.code.collect import Collection, cache_path, collect_tree, project_base
 from plimsoll.code.gitplumbing import Git, PushOutcome
 from plimsoll.code.history import DEFAULT_BRANCH, History, HistoryEntry, PushResult
 from plimsoll.code.record import Record
 from plimsoll.code.summary import is_number
-from plimsoll.code.thresholds import ThresholdReport, evaluate_thresholds
+from plimsoll.code.thresholds import ThresholdReport, check_metric_names
 from plimsoll.code.trendindex import INDEX_FILE, TrendIndex, is_indexed_path, scalar_leaves
 from plimsoll.core import plugins
 from plimsoll.core.config import LoadedConfig
@@ -366,16 +368,17 @@ def backfill(
     try:
         shas = gitinfo.rev_range(project.root, spec)
     except GitError as exc:
-        shallow = (
-            "; this clone is shallow, so older commits are not here: fetch them with "
-            "`git fetch --unshallow` (or a larger --depth)"
-            if gitinfo.is_shallow(project.root)
-            else ""
-        )
         raise UsageError(
-            f"--rev {spec!r}: not a revision range of this repository ({exc}){shallow}"
+            f"--rev {spec!r}: not a revision range of this repository "
+            f"({exc}){gitinfo.shallow_hint(project.root)}"
         ) from None
     in_range = len(shas)
+    # A range given from a branch (X..main) records that branch on the commits made on it,
+    # as a collect on the branch would; commits merged in from side branches name none.
+    branch = gitinfo.branch_named(project.root, gitinfo.range_tip(spec))
+    on_branch: set[str] = set()
+    if branch is not None and "..." not in spec:
+        on_branch = gitinfo.first_parent_line(project.root, spec) if ".." in spec else set(shas)
     last = shas[-1] if shas else None
     skipped: list[str] = []
     if skip_recorded:
@@ -390,6 +393,8 @@ def backfill(
                 on_commit(index, len(shas), sha)
             gitinfo.git(tree, "checkout", "--quiet", "--detach", "--force", sha)
             info = gitinfo.commit_info(tree, sha, worktree=False)
+            if sha in on_branch:
+                info = replace(info, branch=branch)
             when = datetime.fromisoformat(info.committed_at).astimezone(UTC)
             collections.append(
                 collect_tree(
@@ -406,74 +411,16 @@ def backfill(
     return Backfill([project.stamp(c) for c in collections], skipped, in_range, last)
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """The record deltas compare against (None: no record to compare with), and any warning."""
-
-    record: Record | None
-    warning: str | None = None
-
-    def describe(self) -> str:
-        """One line naming the baseline record, or saying there is none."""
-        if self.record is None:
-            return "no baseline record: delta rules are skipped"
-        where = f" on {self.record.branch}" if self.record.branch else ""
-        return (
-            f"deltas compare with the record of {self.record.commit_sha[:7]}{where} "
-            f"({self.record.timestamp:%Y-%m-%d %H:%M:%S} UTC)"
-        )
-
-    def to_json(self) -> dict[str, Any] | None:
-        """The baseline record's identity as JSON, or None."""
-        if self.record is None:
-            return None
-        return {
-            "commit_sha": self.record.commit_sha,
-            "branch": self.record.branch,
-            "timestamp": self.record.timestamp.isoformat(),
-        }
-
-
 def find_baseline(project: Project, record: Record) -> Baseline:
-    """The record deltas compare against: the newest record of the base branch's history.
-
-    On the base branch itself, that is the newest record of an earlier commit; on another
-    branch, the newest record at or before the merge base with the base branch. When
-    ``code.base_branch`` names no branch here (nor on the remote), the warning says so and
-    the commit's own first-parent history is used.
-    """
-    history = project.history()
-    base = project.config.base_branch
-    candidates = (base, f"{project.config.remote}/{base}")
-    warning: str | None = None
-    if not any(gitinfo.resolves(project.root, c) for c in candidates):
-        source = project.loaded.source or "configuration"
-        warning = (
-            f"{source}: code.base_branch: no branch {base!r} here (nor {candidates[1]}); "
-            "delta rules compare with the commit's own first-parent history"
-        )
-    by_sha7: dict[str, list[HistoryEntry]] = {}
-    for entry in history.entries():
-        by_sha7.setdefault(entry.sha7, []).append(entry)
-    if not by_sha7:
-        return Baseline(None, warning)
-    start: str | None = None
-    for candidate in candidates:
-        found = gitinfo.merge_base(project.root, record.commit_sha, candidate)
-        if found:
-            start = found
-            break
-    if start is None or start == record.commit_sha:
-        start = f"{record.commit_sha}~1"
-    for sha in gitinfo.first_parent_history(project.root, start):
-        for entry in reversed(by_sha7.get(sha[:7], [])):
-            try:
-                found_record = history.load(entry)
-            except InputError:
-                continue
-            if found_record.commit_sha == sha:
-                return Baseline(found_record, warning)
-    return Baseline(None, warning)
+    """The record deltas compare against (see :mod:`plimsoll.code.baseline`), and why not."""
+    return baseline_module.find_baseline(
+        project.root,
+        project.history(),
+        record,
+        base_branch=project.config.base_branch,
+        remote=project.config.remote,
+        source=str(project.loaded.source or "configuration"),
+    )
 
 
 def baseline(project: Project, record: Record) -> Record | None:
@@ -483,14 +430,70 @@ def baseline(project: Project, record: Record) -> Record | None:
 
 @dataclass(frozen=True)
 class Validation:
-    """A threshold report and, when a rule is a delta, the baseline it compared with."""
+    """A threshold report and, when a rule is a delta, the baseline it compared with.
+
+    ``compared`` names the delta rules that compared with an older record of the baseline
+    commit than the newest (which lacked their metric); ``unchecked`` is a warning line per
+    ``fail`` delta rule that had nothing to compare with.
+    """
 
     report: ThresholdReport
     baseline: Baseline | None  # None: no delta rule, no baseline needed
+    compared: tuple[RuleBaseline, ...] = ()
+    unchecked: tuple[str, ...] = ()
+    require_baseline: bool = False
+
+    def baseline_lines(self) -> list[str]:
+        """What to say about the baseline: which record(s) deltas compared with, or why none."""
+        if self.baseline is None:
+            return []
+        return [
+            self.baseline.describe(self.require_baseline),
+            *(c.describe() for c in self.compared),
+        ]
+
+    def baseline_json(self) -> dict[str, Any] | None:
+        """The baseline as JSON: its record, how it was found or why there is none, per rule."""
+        if self.baseline is None:
+            return None
+        return {
+            "record": self.baseline.to_json(),
+            "warning": self.baseline.warning,
+            "how": self.baseline.how,
+            "missing": self.baseline.missing,
+            "require_baseline": self.require_baseline,
+            "rules": [c.to_json() for c in self.compared],
+            "unchecked": list(self.unchecked),
+        }
+
+
+def names_for(project: Project) -> metric_names.MetricNames:
+    """What thresholds and trends may name in ``project``: its tools asked in its folder (its
+    settings and plugins count), the codes they report cached under ``code.cache_dir``."""
+    return metric_names.MetricNames(
+        project.root / project.base, project.root / project.config.cache_dir
+    )
+
+
+def check_thresholds(project: Project, record: Record | None = None) -> None:
+    """ConfigError (exit 2) naming ``code.thresholds[N].metric`` when a threshold names a metric
+    no collector records (a typo, a group, a code its tool cannot report); ``record``, when
+    given, is the one about to be checked (a value it holds is taken as it is)."""
+    check_metric_names(
+        project.config.thresholds,
+        names_for(project),
+        source=project.loaded.source,
+        records=[record.metrics] if record is not None else [],
+    )
 
 
 def check(project: Project, record: Record) -> Validation:
-    """Evaluate the configured thresholds on ``record`` (deltas against :func:`find_baseline`)."""
+    """Evaluate the configured thresholds on ``record`` (deltas against :func:`find_baseline`).
+
+    Each delta rule compares with the newest record of the baseline commit holding its
+    metric. A ``fail`` delta rule with nothing to compare with is skipped (and named in
+    ``unchecked``), or fails the gate when ``code.require_baseline`` is true.
+    """
     specs = project.config.thresholds
     # Custom validators are import paths into the analysed project, as alembic's
     # prepend_sys_path makes env.py importable: put its root (and src/) first on sys.path.
@@ -498,14 +501,16 @@ def check(project: Project, record: Record) -> Validation:
         if folder.is_dir() and str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     found = find_baseline(project, record) if any(s.delta for s in specs) else None
-    previous = found.record if found is not None else None
-    report = evaluate_thresholds(
+    require = bool(project.config.require_baseline)
+    done = baseline_module.evaluate(
         specs,
-        record.metrics,
-        previous.metrics if previous is not None else None,
-        collector_errors=record.collector_errors,
+        record,
+        found,
+        require=require,
+        source=project.loaded.source,
+        names=names_for(project),
     )
-    return Validation(report, found)
+    return Validation(done.report, found, done.compared, done.unchecked, require)
 
 
 def validate(project: Project, record: Record) -> ThresholdReport:
@@ -557,6 +562,9 @@ def select_record(project: Project, rev: str | None) -> SelectedRecord:
             return SelectedRecord(found, Selection.HEAD, head)
     latest = history.latest()
     if latest is None:
+        hint = history.unfetched_hint()
+        if hint is not None:
+            raise InputError(f"no records on branch {project.branch!r} here: {hint}")
         raise InputError(
             f"no records on branch {project.branch!r} yet (run `plimsoll code collect`)"
         )
@@ -589,12 +597,14 @@ def record_for(project: Project, rev: str | None) -> Record:
         if not rev.strip() or any(c not in "0123456789abcdef" for c in rev.strip().lower()):
             raise UsageError(
                 f"{rev!r} is not a commit, tag or branch of this repository, "
-                "nor the sha of a recorded commit"
+                f"nor the sha of a recorded commit{gitinfo.shallow_hint(project.root)}"
             ) from None
         sha = rev
     found = history.find(sha)
     if found is None:
-        raise InputError(f"no record for {rev!r} on branch {project.branch!r}")
+        hint = history.unfetched_hint()
+        where = f": {hint}" if hint is not None else ""
+        raise InputError(f"no record for {rev!r} on branch {project.branch!r}{where}")
     return found
 
 
@@ -640,6 +650,8 @@ def trend(
     seen: list[Any] = []
     # Each record's metric paths, for a "did you mean" (a cheap view, flattened only if needed).
     known: list[Mapping[str, Any]] = []
+    # Whether a record holds the metric itself, rather than an absent code read as 0.
+    held = False
     if is_indexed_path(metric):
         index = TrendIndex(project.root / project.config.cache_dir / INDEX_FILE)
         try:
@@ -649,6 +661,7 @@ def trend(
         for indexed in indexed_records:
             known.append(indexed.metrics)
             value = indexed.metrics.get(metric, _ABSENT)
+            held = held or value is not _ABSENT
             if value is _ABSENT and lookup.flat_counted_zero(indexed.metrics, metric):
                 value = 0  # a code absent from a complete count map (see code.lookup)
             if is_number(value):
@@ -669,11 +682,17 @@ def trend(
     else:
         for record in history.load_all(on_error=on_error):
             known.append(record.metrics)
+            held = held or not isinstance(resolve(record.metrics, metric), MetricMissing)
             value = lookup.resolve_metric(record.metrics, metric)
             if is_number(value):
                 points.append(TrendPoint(record.timestamp, record.commit_sha, value))
             elif not isinstance(value, MetricMissing):
                 seen.append(value)
+    if points and not held:
+        # Every point is an absent code read as 0: right only for a code the tool can report.
+        problem = names_for(project).code_problem(metric)
+        if problem is not None:
+            raise UsageError(f"metric {metric}: {problem}")
     if not points:
         _explain_no_points(project, metric, known, seen)
     points.sort(key=lambda p: p.timestamp)
@@ -724,6 +743,9 @@ def _explain_no_points(
     """
     branch = project.branch
     if not known:
+        hint = project.history().unfetched_hint()
+        if hint is not None:
+            raise InputError(f"no readable records on branch {branch!r} here: {hint}")
         raise InputError(f"no readable records on branch {branch!r} (run `plimsoll code collect`)")
     present = [v for v in seen if v is not None]
     if present:
@@ -821,6 +843,7 @@ def describe_collectors() -> list[dict[str, Any]]:
                 "ready": problem is None,
                 "problem": problem,
                 "keys": list(cls.keys),
+                "metrics": metric_names.describe_keys(cls),
                 "description": cls.description,
             }
         )
@@ -831,6 +854,7 @@ def describe_collectors() -> list[dict[str, Any]]:
                 "ready": False,
                 "problem": failure.error,
                 "keys": [],
+                "metrics": [],
                 "description": "",
             }
         )

@@ -22,7 +22,7 @@ from plimsoll.core.notifiers.base import DeliveryError, Message, Severity
 from plimsoll.core.notifiers.github_comment import resolve_target
 from plimsoll.core.notifiers.github_summary import summary_path
 from plimsoll.core.notify import Dispatcher
-from plimsoll.core.rules import Outcome, RuleResult
+from plimsoll.core.rules import Action, Outcome, RuleResult
 from plimsoll.core.store import open_configured
 
 # Marks our pull-request comment so the next run edits it instead of adding another.
@@ -43,16 +43,45 @@ def _severity(results: Sequence[RuleResult]) -> Severity:
     return _SEVERITY[order[worst]]
 
 
+# The most rules a "gate failed because" line names; the others are counted.
+_GATE_RULES_SHOWN = 5
+
+
+def deciding_rules(report: ThresholdReport) -> list[RuleResult]:
+    """The rules that failed the gate: ``fail`` rules crossed or that could not be checked."""
+    decisive = (Outcome.FAILED, Outcome.ERROR)
+    return [r for r in report.results if r.action is Action.FAIL and r.outcome in decisive]
+
+
+def gate_line(report: ThresholdReport) -> str | None:
+    """``**gate failed because** `rule` (message); ...`` naming the rules that decided it.
+
+    None when the gate holds. Every message sent for a failed gate carries it, so a comment or
+    step summary about other rules never says "failed" without saying why.
+    """
+    if report.ok:
+        return None
+    rules = deciding_rules(report)
+    shown = [f"`{r.label}` ({' '.join(r.message.split())})" for r in rules[:_GATE_RULES_SHOWN]]
+    more = len(rules) - len(shown)
+    if more > 0:
+        shown.append(f"and {more} more")
+    return "**gate failed because:** " + "; ".join(shown)
+
+
 def _message(report: ThresholdReport, results: Sequence[RuleResult], commit: str) -> Message:
     """The message about ``results`` (the rules routed to one set of channels) and no other.
 
     Its title and table name those rules only: a ``comment`` rule's violation is not news for
     a ``notify`` channel. The title is the heading (a comment shows it as ``### title``, an
-    email as its subject), so the body is the table alone. The gate's verdict is one field.
+    email as its subject), so the body is the table, after the line saying why the gate failed
+    when it did (:func:`gate_line`). The gate's verdict is one field.
     """
+    why = gate_line(report)
+    table = render_notification(results, commit, heading=False)
     return Message(
         title=f"plimsoll: {crossed_heading(results)} at {commit[:7]}",
-        body=render_notification(results, commit, heading=False),
+        body=f"{why}\n\n{table}" if why else table,
         severity=_severity(results),
         fields={
             "commit": commit,
@@ -133,8 +162,13 @@ def deliver_threshold_report(
     channel without its context (repository, pull request, token; a step summary) is "not
     sent" with the reason: queued, it could never be delivered. A ``notify`` rule with no
     channel to go to (see :func:`notify_fallback`) is a warning naming it.
+
+    A failed gate reaches every ``github_summary`` channel, even when no ``notify`` or
+    ``comment`` rule was crossed: the step summary then names the ``fail`` rules that
+    failed it (outside GitHub Actions, where there is no step summary, nothing is said).
     """
-    if not report.to_notify and not report.to_comment:
+    summaries = [n for n, c in config.notify.channels.items() if c.kind == "github_summary"]
+    if not report.to_notify and not report.to_comment and (report.ok or not summaries):
         return Delivery()
     notify_config = config.notify
     comment_channels = [
@@ -161,6 +195,12 @@ def deliver_threshold_report(
         ]
     if report.to_comment:
         jobs.extend(_routes(report.to_comment, comment_channels)[0])
+    reached = {name for _, targets in jobs for name in targets}
+    gate_only = [n for n in summaries if n not in reached and not report.ok]
+    # Only where a step summary can be written: elsewhere there is none to fill.
+    gate_only = [n for n in gate_only if undeliverable(notify_config.channels[n]) is None]
+    if gate_only:
+        jobs.append((deciding_rules(report), gate_only))
     lines: list[str] = []
     if not jobs:
         return Delivery(lines, warnings)

@@ -142,6 +142,37 @@ def is_shallow(root: Path) -> bool:
     return _unchecked(root, "rev-parse", "--is-shallow-repository")[1] == "true"
 
 
+# How to get the commits a shallow clone lacks, as every message about one says it.
+UNSHALLOW = "`git fetch --unshallow` (in GitHub Actions: actions/checkout with fetch-depth: 0)"
+
+
+def shallow_hint(root: Path) -> str:
+    """``"; this clone is shallow ..."`` with the fix, for an error about a missing commit, or ""."""
+    if not is_shallow(root):
+        return ""
+    return f"; this clone is shallow, so older commits are not here: fetch them with {UNSHALLOW}"
+
+
+def recorded_parents(root: Path, sha: str) -> list[str]:
+    """The parents written in commit ``sha`` itself, first parent first.
+
+    In a shallow clone git treats a commit at the edge as having no parents (``sha~1`` does
+    not resolve), yet the commit object still names them: a record of one of them can be
+    found by its sha without the parent being here.
+    """
+    code, text = _unchecked(root, "cat-file", "commit", sha)
+    if code != 0:
+        return []
+    parents = []
+    for line in text.splitlines():
+        if not line:
+            break  # the headers end at the first blank line; the message follows
+        key, _, value = line.partition(" ")
+        if key == "parent":
+            parents.append(value.strip())
+    return parents
+
+
 def resolves(root: Path, rev: str) -> bool:
     """Whether ``rev`` names a commit in the repository at ``root``."""
     return _unchecked(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")[0] == 0
@@ -156,6 +187,42 @@ def first_parent_history(root: Path, rev: str, limit: int = 500) -> list[str]:
     """Commits reachable from ``rev`` along first parents, newest first."""
     code, out = _unchecked(root, "rev-list", "--first-parent", f"--max-count={limit}", rev)
     return out.split() if code == 0 else []
+
+
+def range_tip(spec: str) -> str:
+    """The revision a range ends at: ``B`` of ``A..B`` or ``A...B``, ``HEAD`` for ``A..``."""
+    for separator in ("...", ".."):
+        if separator in spec:
+            return spec.split(separator, 1)[1] or "HEAD"
+    return spec
+
+
+def branch_named(root: Path, rev: str) -> str | None:
+    """The branch ``rev`` names: ``main`` for ``main``, ``origin/main``, or ``HEAD`` on main.
+
+    None for anything else (a sha, a tag, a detached HEAD, ``main~2``): the commits of a
+    range given from a branch belong to that branch, as a collect on it would record them.
+    """
+    code, full = _unchecked(root, "rev-parse", "--symbolic-full-name", rev)
+    full = full.strip()
+    if code != 0 or not full:
+        return None
+    if full.startswith("refs/heads/"):
+        return full.removeprefix("refs/heads/")
+    if full.startswith("refs/remotes/"):
+        # refs/remotes/<remote>/<branch>: the branch as the remote calls it.
+        _, _, branch = full.removeprefix("refs/remotes/").partition("/")
+        return branch if branch and branch != "HEAD" else None
+    return None
+
+
+def first_parent_line(root: Path, spec: str) -> set[str]:
+    """The commits of ``spec`` (``A..B``) on the first-parent line of ``B``.
+
+    Those were made on ``B``'s branch; the others came in from side branches merged into it.
+    """
+    code, out = _unchecked(root, "rev-list", "--first-parent", spec)
+    return set(out.split()) if code == 0 else set()
 
 
 def rev_range(root: Path, spec: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import tempfile
 import time
@@ -172,6 +173,10 @@ class Git:
         if done.returncode != 0:
             return None
         return done.stdout.decode().strip() or None
+
+    def has_commit(self, sha: str) -> bool:
+        """Whether commit ``sha`` is in this repository's object store."""
+        return self.run_unchecked("cat-file", "-e", f"{sha}^{{commit}}").returncode == 0
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own ancestor)."""
@@ -353,6 +358,44 @@ class Git:
         """Whether ``remote`` has ``ref`` (one ``ls-remote``)."""
         out = self.run("ls-remote", "--refs", remote, ref)
         return any(line.split("\t")[-1] == ref for line in out.decode().splitlines())
+
+    def probe_remote_ref(self, remote: str, ref: str, timeout: float) -> str | None:
+        """The commit ``ref`` points at on ``remote``, asked with one ``ls-remote`` of at most
+        ``timeout`` seconds; None when it has no such ref or cannot tell (no such remote,
+        offline, refused, too slow).
+
+        For hints only ("the branch is on the remote but not fetched"), so it never raises
+        and never waits long: git and whatever it started (ssh) are killed at the timeout.
+        """
+        try:
+            process = subprocess.Popen(
+                ["git", "ls-remote", "--refs", remote, ref],
+                cwd=self.repo,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=self._environ(None),
+                # Its own process group, so a hung ssh under git goes with it at the timeout.
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+        try:
+            out, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.communicate()
+            return None
+        if process.returncode != 0:
+            return None
+        for line in out.decode("utf-8", "replace").splitlines():
+            sha, _, name = line.partition("\t")
+            if name == ref and _is_object_id(sha):
+                return sha
+        return None
 
     def push(self, remote: str, refspec: str) -> PushOutcome:
         """Push ``refspec`` to ``remote``; REJECTED on a non-fast-forward, GitError otherwise."""

@@ -58,6 +58,9 @@ T = TypeVar("T")
 DEFAULT_BRANCH = "code-metrics"
 DEFAULT_REMOTE = "origin"
 
+# How long a hint may wait for the remote to say whether it has the history branch.
+REMOTE_PROBE_SECONDS = 5.0
+
 # A compare-and-swap loses only when another writer committed in between, so each retry makes
 # progress for someone; this bound is for a pathological storm, not the normal race.
 MAX_CAS_ATTEMPTS = 60
@@ -737,6 +740,37 @@ class History:
             else:
                 self._tracking = f"refs/plimsoll/fetched/{self.branch}"
         return self._tracking
+
+    def unfetched_hint(self, timeout: float = REMOTE_PROBE_SECONDS) -> str | None:
+        """How to fetch the remote's history when this clone has none of it, or None.
+
+        When there is no remote-tracking branch (a ``git clone --single-branch``, a CI
+        checkout fetching one branch), one ``git ls-remote`` of at most ``timeout`` seconds
+        asks the remote whether it has the branch. None when it has not, when the
+        remote-tracking branch is here, or when the remote cannot be asked (offline).
+        """
+        if self.remote_tip() is not None:
+            return None
+        theirs = self.git.probe_remote_ref(self.remote, self.ref, timeout)
+        if theirs is None:
+            return None
+        local = self.tip()
+        if (
+            local is not None
+            and self.git.has_commit(theirs)
+            and self.git.is_ancestor(theirs, local)
+        ):
+            return None  # fetched into the local branch already (or merged there since)
+        if local is None:
+            return (
+                f"the history branch is on {self.remote} but not fetched: "
+                f"git fetch {self.remote} {self.branch}:{self.branch}"
+            )
+        # A local branch of its own: fetched beside it, reads merge the two.
+        return (
+            f"the history branch on {self.remote} is not fetched (only this clone's own "
+            f"records are here): git fetch {self.remote} {self.branch}:{self._tracking_ref()}"
+        )
 
     def _fetch(self) -> str | None:
         if not self.git.remote_has_ref(self.remote, self.ref):

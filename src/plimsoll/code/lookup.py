@@ -12,7 +12,10 @@ pass once the last F401 is fixed. A collector declares such maps in its ``comple
 - when the collector did not run, failed, or wrote no such map (a record older than the
   map), the metric is still missing.
 
-Thresholds, ``trend`` and ``diff`` read metrics through here.
+Thresholds, ``trend`` and ``diff`` read metrics through here. Reading 0 is right only for a
+code the tool can report: a code a user names (a threshold, a trend) is checked first against
+the tool's own catalogue by :mod:`plimsoll.code.metric_names`, so a misspelt code (``f841``)
+is refused rather than read as 0 forever. Codes taken from records (``diff``) need no check.
 """
 
 from __future__ import annotations

@@ -9,16 +9,24 @@ collector never lets a gate pass silently. A delta rule without a baseline is sk
 
 A code absent from a complete count map (``ruff.by_code.F401`` once the last F401 is fixed)
 reads 0 when its collector ran, as :mod:`plimsoll.code.lookup` says.
+
+Before anything is evaluated, every rule's metric is checked against what the collectors
+declare (:mod:`plimsoll.code.metric_names`): a collector that is not installed, a key it does
+not record, a group of metrics instead of one, or a code its tool cannot report is a
+configuration error (exit 2) naming ``code.thresholds[N].metric``, with a suggestion, rather
+than a rule that errors, passes or fails forever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from plimsoll.code.lookup import CountMaps, with_counts
-from plimsoll.core.errors import ExitCode
+from plimsoll.code.metric_names import MetricNames
+from plimsoll.core.errors import ConfigError, ExitCode
 from plimsoll.core.rules import (
     Action,
     MetricMissing,
@@ -57,6 +65,38 @@ class ThresholdReport:
         return tuple(r for r in self.results if r.outcome in (Outcome.FAILED, Outcome.ERROR))
 
 
+def where(source: Path | str | None) -> str:
+    """How a configuration error names the file the thresholds came from."""
+    if source is None:
+        return "configuration"
+    path = Path(source)
+    # As core.config names it: the table inside a pyproject.toml.
+    return f"{path} [tool.plimsoll]" if path.name == "pyproject.toml" else str(path)
+
+
+def check_metric_names(
+    specs: Sequence[RuleSpec],
+    names: MetricNames | None = None,
+    *,
+    source: Path | str | None = None,
+    records: Sequence[Mapping[str, Any] | None] = (),
+) -> None:
+    """ConfigError (exit 2) naming ``code.thresholds[N].metric`` for the first rule whose
+    metric no collector records (see :mod:`plimsoll.code.metric_names`).
+
+    ``specs`` are ``code.thresholds`` in order; ``source`` the configuration file they came
+    from; ``records`` the metrics they are about to be read from (a value held there needs no
+    tool asked). A rule with a validator is its validator's business.
+    """
+    checker = names if names is not None else MetricNames()
+    for index, spec in enumerate(specs):
+        if spec.metric is None or spec.validator is not None:
+            continue
+        problem = checker.problem(spec.metric, records)
+        if problem is not None:
+            raise ConfigError(f"{where(source)}: code.thresholds[{index}].metric: {problem}")
+
+
 def evaluate_thresholds(
     specs: Sequence[RuleSpec],
     current: Mapping[str, Any],
@@ -64,13 +104,19 @@ def evaluate_thresholds(
     *,
     collector_errors: Mapping[str, str] | None = None,
     complete: CountMaps | None = None,
+    names: MetricNames | None = None,
+    source: Path | str | None = None,
 ) -> ThresholdReport:
     """Evaluate ``specs`` against a record's ``current`` metrics (``previous`` for deltas).
 
     ``collector_errors`` maps a collector name to its error; a rule whose metric is
     missing because its collector (the path's first segment) failed says so. ``complete``:
     the complete count maps (default: the registered collectors' declarations).
+
+    First every metric is checked (:func:`check_metric_names`, with ``names`` and
+    ``source``): a metric no collector records raises ConfigError before anything is judged.
     """
+    check_metric_names(specs, names, source=source, records=(current, previous))
     errors = collector_errors or {}
     paths = [spec.metric for spec in specs if spec.metric is not None]
     current = with_counts(current, paths, complete)

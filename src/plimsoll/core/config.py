@@ -218,6 +218,9 @@ class CodeConfig(_Model):
     branch: str = "code-metrics"
     remote: str = "origin"
     base_branch: str = "main"
+    # A `fail` delta rule with no baseline record to compare with fails the gate (exit 1)
+    # instead of being skipped with a warning (a shallow clone, a history not fetched).
+    require_baseline: bool = False
     push_retries: int = 5
     cache_dir: str = ".plimsoll/cache"
     debt: DebtConfig = Field(default_factory=DebtConfig)

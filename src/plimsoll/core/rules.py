@@ -198,6 +198,22 @@ def resolve(metrics: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+def not_one_value(path: str, value: Any) -> str | None:
+    """Why ``value``, found at ``path``, cannot be compared as one value; None when it can.
+
+    A group of metrics (a mapping) names some of its keys to use instead; a list says so.
+    """
+    if isinstance(value, Mapping):
+        keys = [f"{path}.{key}" for key in list(value)[:3]]
+        more = ", ..." if len(value) > 3 else ""
+        hint = f": name one of its keys ({', '.join(keys)}{more})" if keys else " (empty)"
+        return f"{path} is a group of metrics, not one value{hint}"
+    if isinstance(value, list | tuple):
+        plural = "" if len(value) == 1 else "s"
+        return f"{path} is a list of {len(value)} item{plural}, not one value"
+    return None
+
+
 # --- comparing --------------------------------------------------------------------------------
 
 
@@ -466,6 +482,10 @@ def evaluate(
     value = resolve(current, spec.metric)
     if isinstance(value, MetricMissing):
         return base.error(str(value))
+    # A group compared as a whole would fail (==) or pass (!=) forever, whatever it holds.
+    shape = not_one_value(spec.metric, value)
+    if shape is not None:
+        return base.error(shape)
     if not spec.delta:
         return _judge(base, value, value, None)
     if previous is None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
+import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import radon.complexity
 import radon.metrics
 import radon.raw
@@ -107,8 +111,46 @@ def test_cyclomatic_complexity_equals_radon_cc_cli(tmp_path: Path) -> None:
     assert result["max"] == max(values)
     assert result["ranks"] == {r: sum(row[3] == r for row in reference) for r in "ABCDEF"}
     assert sum(result["ranks"].values()) == len(reference)
-    assert set(result) == {*ComplexityCollector.keys, "skipped_files"}
+    assert set(result) == set(ComplexityCollector.keys)
     json.dumps(result)
+
+
+def test_average_and_ranks_are_radons_function_and_method_blocks_not_radon_cc_a(
+    tmp_path: Path,
+) -> None:
+    """`radon cc -a` averages class blocks too; plimsoll's figures leave them out (as documented)."""
+    import click.core
+
+    assert click.core.__file__ is not None
+    files: dict[str, str | bytes] = {"core.py": Path(click.core.__file__).read_bytes()}
+    context = make_context(tmp_path, files)
+    result = ComplexityCollector().collect(context)
+    blocks = radon_cli(tmp_path, "cc", "-j", "core.py")["core.py"]
+    functions = [b for b in blocks if b["type"] in ("function", "method")]
+    classes = [b for b in blocks if b["type"] == "class"]
+    assert classes and functions
+    values = [b["complexity"] for b in functions]
+    assert result["function_count"] == len(functions)
+    assert result["average"] == pytest.approx(sum(values) / len(values))
+    assert result["ranks"] == {r: sum(b["rank"] == r for b in functions) for r in "ABCDEF"}
+
+    # radon's own average line counts every block, classes included.
+    text = subprocess.run(
+        [sys.executable, "-m", "radon", "cc", "-a", "core.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counted = re.search(r"^(\d+) blocks \(classes, functions, methods\) analyzed\.$", text, re.M)
+    average = re.search(r"^Average complexity: [A-F] \(([\d.]+)\)$", text, re.M)
+    assert counted is not None and average is not None
+    assert int(counted.group(1)) == len(functions) + len(classes)
+    every_block = [b["complexity"] for b in blocks]
+    assert float(average.group(1)) == pytest.approx(sum(every_block) / len(every_block))
+    assert float(average.group(1)) != pytest.approx(result["average"])
+    # ... and the keys' descriptions (what `plimsoll code collectors` shows) say so.
+    assert "radon cc -a" in ComplexityCollector.key_info["average"].description
 
 
 def test_async_functions_and_methods_are_included(tmp_path: Path) -> None:

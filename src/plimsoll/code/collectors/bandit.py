@@ -20,11 +20,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _tools
+from plimsoll.code.collectors import _codes, _tools
 from plimsoll.code.collectors.base import (
+    CodeSource,
     CollectContext,
     Collector,
     CollectorError,
+    KeyKind,
+    MetricKey,
     config_fingerprint,
 )
 
@@ -143,17 +146,23 @@ class BanditCollector(Collector):
     """
 
     name: ClassVar[str] = "bandit"
-    keys: ClassVar[tuple[str, ...]] = (
-        "total",
-        "by_severity",
-        "by_confidence",
-        "by_test",
-        "loc",
-        "nosec",
-        "skipped_tests",
-        "files",
-        "errors",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "total": MetricKey("issues of any severity, as bandit's metrics._totals count them"),
+        "by_severity": MetricKey("issues per severity", KeyKind.GROUP, LEVELS),
+        "by_confidence": MetricKey("issues per confidence", KeyKind.GROUP, LEVELS),
+        "by_test": MetricKey(
+            "issues per test id, complete: a test id bandit can report that is absent was "
+            "reported zero times (bandit.by_test.B602)",
+            KeyKind.COUNTS,
+            example="B602",
+        ),
+        "loc": MetricKey("lines of code bandit scanned"),
+        "nosec": MetricKey("lines with a # nosec comment"),
+        "skipped_tests": MetricKey("tests skipped by a # nosec naming them"),
+        "files": MetricKey("files bandit scanned"),
+        "errors": MetricKey("files bandit could not scan, each {path, error}", KeyKind.DETAIL),
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     complete_counts: ClassVar[tuple[str, ...]] = ("by_test",)
     description: ClassVar[str] = "bandit security findings (the project's bandit configuration)"
     version: ClassVar[str] = "1"
@@ -161,6 +170,10 @@ class BanditCollector(Collector):
     def unavailable(self) -> str | None:
         """Why bandit cannot run here, or None."""
         return _tools.missing_reason("bandit")
+
+    def code_source(self, key: str, root: Path) -> CodeSource | None:
+        """Bandit's test ids for ``by_test``."""
+        return _codes.bandit_codes(root) if key == "by_test" else None
 
     def cache_key(self, context: CollectContext, config_args: list[str]) -> str:
         """What a file's result depends on besides its content: bandit and the project settings."""

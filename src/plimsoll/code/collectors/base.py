@@ -13,9 +13,10 @@ import json
 import signal
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -137,11 +138,83 @@ class SkipFile(Exception):
     """
 
 
+class KeyKind(StrEnum):
+    """What a metric key holds, which says how a threshold or a trend may name it."""
+
+    NUMBER = "number"  # one number (null when nothing was measured): named as it is
+    TEXT = "text"  # one text value: compared with == and != only
+    GROUP = "group"  # a fixed set of numbers: a rule names one member (stats.totals.sloc)
+    COUNTS = "counts"  # counts by code, complete: a rule names one code the tool can report
+    DETAIL = "detail"  # per-item detail (per file, per function): a path names one item's value
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    """One key a collector returns: what it means and what it holds.
+
+    ``members`` are a group's keys (None when the configuration decides them, as the debt
+    markers do); ``example`` one member or code to show in a message (``F401``).
+    """
+
+    description: str
+    kind: KeyKind = KeyKind.NUMBER
+    members: tuple[str, ...] | None = None
+    example: str | None = None
+
+
+# Every collector that analyses files one at a time (and the whole-project tools that leave
+# unreadable files out) lists what it left out under this key.
+SKIPPED_FILES = MetricKey(
+    "files left out, each {path, error}: a file that does not parse, cannot be read, or is too "
+    "large or too slow to analyse",
+    KeyKind.DETAIL,
+)
+
+
+@dataclass(frozen=True)
+class CodeCatalogue:
+    """The codes a tool can report, to check a code named in a complete count map.
+
+    ``aliases`` maps another spelling of a code to the code as the map holds it (a pylint
+    message id to its symbol, a ruff rule name to its code), for suggestions.
+    """
+
+    codes: frozenset[str]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+class CatalogueUnavailable(Exception):
+    """The tool cannot be asked for its codes (not installed, failed); the message says why."""
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """How to learn the codes a tool can report.
+
+    ``label`` names the tool and its version in messages (``ruff 0.6.9``), ``noun`` what a
+    code is to it (``rule code``, ``message symbol``). ``fingerprint`` is cheap to compute
+    and changes whenever the answer may (the tool's version, the settings that load its
+    plugins): it is the cache key. ``fetch`` asks the tool itself, and raises
+    :class:`CatalogueUnavailable` when it cannot.
+    """
+
+    tool: str
+    label: str
+    noun: str
+    fingerprint: str
+    fetch: Callable[[], CodeCatalogue]
+
+
 class Collector(ABC):
-    """A source of metrics. ``collect`` returns a JSON-serialisable dict with ``keys`` at its top."""
+    """A source of metrics. ``collect`` returns a JSON-serialisable dict with ``keys`` at its top.
+
+    ``key_info`` describes each key (what ``plimsoll code collectors`` shows, and what a
+    threshold may name); a collector without it is taken at its ``keys``.
+    """
 
     name: ClassVar[str]
     keys: ClassVar[tuple[str, ...]]
+    key_info: ClassVar[Mapping[str, MetricKey]] = {}
     # Keys (among ``keys``) holding complete counts by code: every code the tool reported is
     # in the map, so an absent code was counted zero times (``ruff.by_code.F401 <= 0`` holds
     # once the last F401 is fixed). :mod:`plimsoll.code.lookup` reads them so.
@@ -151,6 +224,11 @@ class Collector(ABC):
 
     def unavailable(self) -> str | None:
         """Why this collector cannot run here (a tool missing), or None when it can."""
+        return None
+
+    def code_source(self, key: str, root: Path) -> CodeSource | None:
+        """How to learn the codes the complete count map ``key`` may hold, for a project in
+        ``root``; None when they cannot be checked (an absent code then simply reads 0)."""
         return None
 
     @abstractmethod

@@ -42,7 +42,13 @@ from plimsoll.code.collectors._astutil import (
     nesting_depth,
     parse,
 )
-from plimsoll.code.collectors.base import CollectContext, PerFileCollector
+from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
+    CollectContext,
+    KeyKind,
+    MetricKey,
+    PerFileCollector,
+)
 
 RANKS: tuple[str, ...] = ("A", "B", "C", "D", "E", "F")
 
@@ -86,16 +92,35 @@ class ComplexityCollector(PerFileCollector):
     """
 
     name: ClassVar[str] = "complexity"
-    keys: ClassVar[tuple[str, ...]] = (
-        "function_count",
-        "average",
-        "max",
-        "ranks",
-        "cognitive_average",
-        "cognitive_max",
-        "max_nesting",
-        "top",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "function_count": MetricKey(
+            "functions and methods (async included): radon's function and method blocks; "
+            "class blocks are not counted"
+        ),
+        "average": MetricKey(
+            "mean cyclomatic complexity of the functions and methods (radon's function and "
+            "method blocks); `radon cc -a` averages its class blocks too, so its figure is "
+            "not this one"
+        ),
+        "max": MetricKey("highest cyclomatic complexity of a function or method"),
+        "ranks": MetricKey(
+            "functions and methods per radon rank A-F (class blocks, which `radon cc` also "
+            "ranks, are not counted)",
+            KeyKind.GROUP,
+            RANKS,
+        ),
+        "cognitive_average": MetricKey(
+            "mean cognitive complexity (SonarSource's, on Python's ast) of the functions"
+        ),
+        "cognitive_max": MetricKey("highest cognitive complexity of a function or method"),
+        "max_nesting": MetricKey("deepest nesting of compound statements in any function"),
+        "top": MetricKey(
+            "the most complex functions, each {file, line, name, cc, rank, cognitive, nesting}",
+            KeyKind.DETAIL,
+        ),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     description: ClassVar[str] = (
         "Cyclomatic complexity (radon) with A-F ranks, cognitive complexity and nesting depth"
     )

@@ -36,7 +36,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from plimsoll.code.collectors import _tools
-from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
+from plimsoll.code.collectors.base import (
+    CollectContext,
+    Collector,
+    CollectorError,
+    KeyKind,
+    MetricKey,
+)
 
 DEFAULT_RUN_DATA = ".plimsoll/coverage/.coverage"
 SETTINGS_DRIVER = "plimsoll.code.collectors._coverage_settings"
@@ -335,22 +341,34 @@ class CoverageCollector(Collector):
     """
 
     name: ClassVar[str] = "coverage"
-    keys: ClassVar[tuple[str, ...]] = (
-        "line_coverage",
-        "statement_coverage",
-        "branch_coverage",
-        "covered_lines",
-        "num_statements",
-        "missing_lines",
-        "excluded_lines",
-        "branches",
-        "covered_branches",
-        "missing_branches",
-        "partial",
-        "files",
-        "source",
-        "tests_exit_code",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "line_coverage": MetricKey(
+            "coverage.py's total percentage (statements and, when measured, branches): the "
+            "TOTAL of `coverage report`"
+        ),
+        "statement_coverage": MetricKey("statements run over statements, in percent"),
+        "branch_coverage": MetricKey(
+            "branches taken over branches, in percent (null without branch measurement)"
+        ),
+        "covered_lines": MetricKey("statements run"),
+        "num_statements": MetricKey("statements measured"),
+        "missing_lines": MetricKey("statements not run"),
+        "excluded_lines": MetricKey("lines excluded from measurement (null when not known)"),
+        "branches": MetricKey("branches measured (null without branch measurement)"),
+        "covered_branches": MetricKey("branches taken (null without branch measurement)"),
+        "missing_branches": MetricKey("branches not taken (null without branch measurement)"),
+        "partial": MetricKey("partially taken branch points (null without branch measurement)"),
+        "files": MetricKey("analysed files the coverage data covers"),
+        "source": MetricKey(
+            "where the data came from, as kind:path (sqlite:.coverage, json:coverage.json, "
+            "xml:coverage.xml)",
+            KeyKind.TEXT,
+        ),
+        "tests_exit_code": MetricKey(
+            "exit code of the configured test run (null when the tests were not run)"
+        ),
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     description: ClassVar[str] = "test coverage from coverage.py data or a test run"
 
     def unavailable(self) -> str | None:

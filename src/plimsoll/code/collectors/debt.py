@@ -40,7 +40,13 @@ from radon.complexity import cc_visit_ast
 from radon.visitors import Function
 
 from plimsoll.code.collectors._astutil import nesting_depth, outer_functions, parse
-from plimsoll.code.collectors.base import CollectContext, PerFileCollector
+from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
+    CollectContext,
+    KeyKind,
+    MetricKey,
+    PerFileCollector,
+)
 from plimsoll.core.config import DebtConfig
 
 KINDS: tuple[str, ...] = (
@@ -222,18 +228,29 @@ class DebtCollector(PerFileCollector):
     """
 
     name: ClassVar[str] = "debt"
-    keys: ClassVar[tuple[str, ...]] = (
-        "item_count",
-        "by_kind",
-        "by_marker",
-        "by_severity",
-        "total_minutes",
-        "total_hours",
-        "lines",
-        "items_per_kloc",
-        "items",
-        "items_truncated",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "item_count": MetricKey("debt items found (markers and structural debt)"),
+        "by_kind": MetricKey("items per kind", KeyKind.GROUP, KINDS),
+        # The markers are code.debt.markers: the configuration decides the members.
+        "by_marker": MetricKey(
+            "marker items per configured marker (code.debt.markers)",
+            KeyKind.GROUP,
+            example="TODO",
+        ),
+        "by_severity": MetricKey("items per severity", KeyKind.GROUP, SEVERITIES),
+        "total_minutes": MetricKey("estimated minutes to fix every item"),
+        "total_hours": MetricKey("total_minutes in hours, to 2 decimals"),
+        "lines": MetricKey("physical lines analysed"),
+        "items_per_kloc": MetricKey("items per 1,000 lines analysed"),
+        "items": MetricKey(
+            "the items, most severe and costly first, each {file, line, kind, name, severity, "
+            "minutes, message}",
+            KeyKind.DETAIL,
+        ),
+        "items_truncated": MetricKey("items left out of items (beyond its cap)"),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     description: ClassVar[str] = (
         "TODO/FIXME-style markers in comments, long functions, large classes, deep nesting"
         " and high complexity, with estimated fix times"

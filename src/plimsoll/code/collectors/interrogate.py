@@ -21,8 +21,10 @@ from typing import Any, ClassVar
 
 from plimsoll.code.collectors import _tools
 from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
     CollectContext,
     CollectorError,
+    MetricKey,
     PerFileCollector,
     SkipFile,
 )
@@ -143,7 +145,15 @@ class InterrogateCollector(PerFileCollector):
     """Docstring coverage as interrogate reports it: percentage, total, covered, missing."""
 
     name: ClassVar[str] = "interrogate"
-    keys: ClassVar[tuple[str, ...]] = ("percent_covered", "total", "covered", "missing", "files")
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "percent_covered": MetricKey("docstring coverage in percent, as interrogate reports it"),
+        "total": MetricKey("objects interrogate checks for a docstring"),
+        "covered": MetricKey("objects with a docstring"),
+        "missing": MetricKey("objects without a docstring"),
+        "files": MetricKey("files interrogate checked"),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     description: ClassVar[str] = (
         "docstring coverage by interrogate (the project's interrogate settings)"
     )

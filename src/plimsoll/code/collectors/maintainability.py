@@ -22,7 +22,13 @@ from radon.metrics import h_visit_ast, mi_compute, mi_rank
 from radon.visitors import ComplexityVisitor
 
 from plimsoll.code.collectors._astutil import parse_with_raw
-from plimsoll.code.collectors.base import CollectContext, PerFileCollector
+from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
+    CollectContext,
+    KeyKind,
+    MetricKey,
+    PerFileCollector,
+)
 
 RANKS: tuple[str, ...] = ("A", "B", "C")
 
@@ -57,15 +63,20 @@ class MaintainabilityCollector(PerFileCollector):
     """
 
     name: ClassVar[str] = "maintainability"
-    keys: ClassVar[tuple[str, ...]] = (
-        "file_count",
-        "average",
-        "weighted_average",
-        "min",
-        "ranks",
-        "worst",
-        "per_file",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "file_count": MetricKey("Python files analysed (skipped files not counted)"),
+        "average": MetricKey("mean Maintainability Index (radon mi) over the files"),
+        "weighted_average": MetricKey("mean Maintainability Index weighted by each file's sloc"),
+        "min": MetricKey("lowest Maintainability Index of a file"),
+        "ranks": MetricKey("files per radon mi rank A-C", KeyKind.GROUP, RANKS),
+        "worst": MetricKey("the lowest-scoring files, each {file, mi, rank}", KeyKind.DETAIL),
+        "per_file": MetricKey(
+            "path -> {mi, rank}, as radon mi -j prints it (maintainability.per_file.<path>.mi)",
+            KeyKind.DETAIL,
+        ),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     description: ClassVar[str] = "Maintainability Index (radon mi) per file, averages and ranks"
     version: ClassVar[str] = "1"
     worst_n: ClassVar[int] = 10

@@ -31,14 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _tools
+from plimsoll.code.collectors import _codes, _tools
 from plimsoll.code.collectors._mypy_messages import (
     MypyMessage,
     first_error_line,
     parse_mypy_json,
     parse_mypy_text,
 )
-from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError, SourceFile
+from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
+    CodeSource,
+    CollectContext,
+    Collector,
+    CollectorError,
+    KeyKind,
+    MetricKey,
+    SourceFile,
+)
 
 __all__ = [
     "FunctionCounts",
@@ -174,17 +183,24 @@ class MypyCollector(Collector):
     """
 
     name: ClassVar[str] = "mypy"
-    keys: ClassVar[tuple[str, ...]] = (
-        "total_errors",
-        "by_code",
-        "notes",
-        "files_with_errors",
-        "files_checked",
-        "typed_functions",
-        "total_functions",
-        "type_coverage",
-        "skipped_files",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "total_errors": MetricKey("errors, as mypy's `Found N errors` counts them"),
+        "by_code": MetricKey(
+            "errors per error code, complete: a code mypy can report that is absent was "
+            "reported zero times (mypy.by_code.arg-type); an error without a code counts "
+            "as misc",
+            KeyKind.COUNTS,
+            example="arg-type",
+        ),
+        "notes": MetricKey("notes mypy printed"),
+        "files_with_errors": MetricKey("files with at least one error"),
+        "files_checked": MetricKey("source files mypy checked"),
+        "typed_functions": MetricKey("functions mypy treats as typed (any annotation)"),
+        "total_functions": MetricKey("functions and methods in the files checked"),
+        "type_coverage": MetricKey("typed_functions over total_functions, in percent"),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     complete_counts: ClassVar[tuple[str, ...]] = ("by_code",)
     description: ClassVar[str] = "mypy errors and type coverage (the project's mypy configuration)"
     version: ClassVar[str] = "2"
@@ -192,6 +208,10 @@ class MypyCollector(Collector):
     def unavailable(self) -> str | None:
         """Why mypy cannot run here, or None."""
         return _tools.missing_reason("mypy")
+
+    def code_source(self, key: str, root: Path) -> CodeSource | None:
+        """Mypy's error codes for ``by_code``."""
+        return _codes.mypy_codes(root) if key == "by_code" else None
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
         """Run mypy over what ``mypy <paths>`` checks, then count typed functions per file."""

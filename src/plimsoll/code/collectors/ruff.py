@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _tools
-from plimsoll.code.collectors.base import CollectContext, Collector, CollectorError
+from plimsoll.code.collectors import _codes, _tools
+from plimsoll.code.collectors.base import (
+    CodeSource,
+    CollectContext,
+    Collector,
+    CollectorError,
+    KeyKind,
+    MetricKey,
+)
 
 
 @dataclass(frozen=True)
@@ -108,19 +115,30 @@ class RuffCollector(Collector):
     """
 
     name: ClassVar[str] = "ruff"
-    keys: ClassVar[tuple[str, ...]] = (
-        "total",
-        "by_code",
-        "fixable",
-        "unsafe_fixable",
-        "files_with_violations",
-    )
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "total": MetricKey("violations, as ruff's `Found N errors` counts them"),
+        "by_code": MetricKey(
+            "violations per rule code, complete: a code ruff can report that is absent "
+            "was reported zero times (ruff.by_code.F401); syntax errors count as "
+            "invalid-syntax",
+            KeyKind.COUNTS,
+            example="F401",
+        ),
+        "fixable": MetricKey("violations `ruff check --fix` fixes (safe fixes)"),
+        "unsafe_fixable": MetricKey("violations only --unsafe-fixes fixes"),
+        "files_with_violations": MetricKey("files with at least one violation"),
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     complete_counts: ClassVar[tuple[str, ...]] = ("by_code",)
     description: ClassVar[str] = "ruff check violations (the project's ruff configuration)"
 
     def unavailable(self) -> str | None:
         """Why ruff cannot run here, or None."""
         return _tools.missing_reason("ruff")
+
+    def code_source(self, key: str, root: Path) -> CodeSource | None:
+        """Ruff's rule codes for ``by_code``."""
+        return _codes.ruff_codes(root) if key == "by_code" else None
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
         """Run ruff over the files in chunks and count its violations."""

@@ -18,7 +18,13 @@ import ast
 from typing import Any, ClassVar
 
 from plimsoll.code.collectors._astutil import docstring_lines, parse_with_raw
-from plimsoll.code.collectors.base import CollectContext, PerFileCollector
+from plimsoll.code.collectors.base import (
+    SKIPPED_FILES,
+    CollectContext,
+    KeyKind,
+    MetricKey,
+    PerFileCollector,
+)
 
 # The order of the values in each per-file row of the summary (kept compact for record size).
 COLUMNS: tuple[str, ...] = (
@@ -79,7 +85,23 @@ class StatsCollector(PerFileCollector):
     """
 
     name: ClassVar[str] = "stats"
-    keys: ClassVar[tuple[str, ...]] = ("file_count", "totals", "columns", "per_file")
+    key_info: ClassVar[dict[str, MetricKey]] = {
+        "file_count": MetricKey("Python files analysed (skipped files not counted)"),
+        "totals": MetricKey(
+            "each column summed over the files: loc, lloc, sloc, comments, multi, blank and "
+            "single_comments as radon raw counts them; docstring_lines (module, class and "
+            "function docstrings); functions (async included); async_functions; classes",
+            KeyKind.GROUP,
+            COLUMNS,
+        ),
+        "columns": MetricKey("the names of the values in each per_file row", KeyKind.DETAIL),
+        "per_file": MetricKey(
+            "path -> the file's values in columns order (stats.per_file.<path>.<index>)",
+            KeyKind.DETAIL,
+        ),
+        "skipped_files": SKIPPED_FILES,
+    }
+    keys: ClassVar[tuple[str, ...]] = tuple(key_info)
     description: ClassVar[str] = (
         "Lines (radon raw), docstring lines, functions and classes per file and in total"
     )
