@@ -396,3 +396,49 @@ def test_baseline_adopts_an_existing_database(project: Path) -> None:
     }
     applied = json.loads(plimsoll(project, "db", "migrate", "up", "-f", "json").stdout)
     assert [s["version"] for s in applied["steps"]] == ["0002"]
+
+
+def test_status_up_and_down_name_the_database_and_down_refuses_steps_beyond_it(
+    tmp_path: Path, pg_database: Any
+) -> None:
+    root = _configured(tmp_path / "svc", pg_database.dsn)
+    _add(
+        root,
+        {
+            "1_a.up.sql": "CREATE TABLE a ();\n",
+            "1_a.down.sql": "DROP TABLE a;\n",
+            "2_b.up.sql": "CREATE TABLE b ();\n",
+            "2_b.down.sql": "DROP TABLE b;\n",
+        },
+    )
+    # Where libpq connected (PG* variables included), never the password.
+    where = f"{pg_database.dbname} on 127.0.0.1:{pg_database.port} as postgres"
+    database = {
+        "name": pg_database.dbname,
+        "host": "127.0.0.1",
+        "port": pg_database.port,
+        "user": "postgres",
+    }
+    status = [
+        line.rstrip() for line in plimsoll(root, "db", "migrate", "status").stdout.splitlines()
+    ]
+    assert status[:2] == [f"database {where}", "migrations (current: none)"]
+    assert (
+        json.loads(plimsoll(root, "db", "migrate", "status", "-f", "json").stdout)["database"]
+        == database
+    )
+    up = plimsoll(root, "db", "migrate", "up").stdout.splitlines()
+    assert up[0] == f"database {where}"
+    assert [line.split()[1] for line in up[1:]] == ["1_a", "2_b"]
+    done = json.loads(plimsoll(root, "db", "migrate", "up", "-f", "json").stdout)
+    assert done["database"] == database and done["steps"] == []
+
+    refused = plimsoll(root, "db", "migrate", "down", "--steps", "99", check=2)
+    assert "--steps 99: only 2 migrations are applied (--target 0 reverts all of them)" in (
+        refused.stderr
+    )
+    assert "Traceback" not in refused.stderr
+    reverted = json.loads(
+        plimsoll(root, "db", "migrate", "down", "--target", "0", "-f", "json").stdout
+    )
+    assert [s["version"] for s in reverted["steps"]] == ["2", "1"]

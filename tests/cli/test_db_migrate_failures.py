@@ -387,3 +387,150 @@ def test_down_refuses_a_changed_applied_file_unless_allowed(
     assert _applied(pg_database.dsn) == ["0001"]
     plimsoll(root, "db", "migrate", "down", "--allow-changed")
     assert _applied(pg_database.dsn) == []
+
+
+# --- user code: its output, its imports ---------------------------------------------------------
+
+LOUD_HOOK = """\
+def loud(context):
+    print("hook says hello")
+"""
+
+
+def test_prints_of_a_python_migration_and_a_hook_go_to_stderr(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    root = _project(
+        tmp_path / "p",
+        pg_database.dsn,
+        {
+            "0001_seed.py": (
+                'print("imported")\n\n\n'
+                "def up(conn):\n"
+                '    print("seeding items")\n'
+                "    conn.execute('CREATE TABLE items (id int)')\n"
+            )
+        },
+        '[[db.hooks]]\nname = "loud"\nphase = "after_migration"\ncallable = "loudhook:loud"\n',
+    )
+    (root / "loudhook.py").write_text(LOUD_HOOK)
+    done = plimsoll(root, "db", "migrate", "up", "-f", "json")
+    shown = json.loads(done.stdout)  # one JSON document: nothing else on stdout
+    assert [s["version"] for s in shown["steps"]] == ["0001"]
+    assert ["imported", "seeding items", "hook says hello"] == [
+        line
+        for line in done.stderr.splitlines()
+        if line in ("imported", "seeding items", "hook says hello")
+    ]
+    validated = plimsoll(root, "db", "migrate", "validate", "-f", "json")
+    problems = json.loads(validated.stdout)["problems"]
+    assert [p["error"] for p in problems] == ["no down migration"]  # a warning
+    assert "imported" in validated.stderr  # validate imports it
+
+
+SHOP_HELPERS = """\
+def add_audit(conn, table):
+    conn.execute(f"CREATE TABLE {table}_audit (id int)")
+"""
+
+
+def _console(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The console script, as a user runs it: unlike `python -m`, it does not put the current
+    folder on the import path."""
+    script = Path(sys.executable).with_name("plimsoll")
+    return subprocess.run(
+        [str(script), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CI": "true"},
+        check=False,
+    )
+
+
+def test_a_python_migration_imports_the_projects_modules_and_validate_checks_it(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    root = _project(
+        tmp_path / "p",
+        pg_database.dsn,
+        {
+            "0001_items.up.sql": "CREATE TABLE items (id int);\n",
+            "0002_audit.py": (
+                "from shopx.dbhelpers import add_audit\n\n\n"
+                "def up(conn):\n"
+                "    add_audit(conn, 'items')\n"
+            ),
+        },
+    )
+    (root / "shopx").mkdir()
+    (root / "shopx" / "__init__.py").write_text("")
+    (root / "shopx" / "dbhelpers.py").write_text(SHOP_HELPERS)
+    validated = _console(root, "db", "migrate", "validate", "-f", "json")
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    done = _console(root, "db", "migrate", "up")
+    assert done.returncode == 0, done.stderr
+    assert _applied(pg_database.dsn) == ["0001", "0002"]
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('items_audit')").fetchone() == ("items_audit",)
+
+    # A module that is not there is found by validate, before any deploy.
+    (root / "m" / "0003_more.py").write_text("import shopx.nothere\n\n\ndef up(conn):\n    pass\n")
+    failed = _console(root, "db", "migrate", "validate", "-f", "json")
+    assert failed.returncode == 1
+    problems = json.loads(failed.stdout)["problems"]
+    (problem,) = [p for p in problems if p.get("severity") != "warning"]
+    assert problem["error"] == (
+        f"{root / 'm' / '0003_more.py'}:1: failed to import: ModuleNotFoundError: No module"
+        " named 'shopx.nothere'"
+    )
+    refused = _console(root, "db", "migrate", "up")
+    assert refused.returncode == 2 and "shopx.nothere" in refused.stderr
+    assert _applied(pg_database.dsn) == ["0001", "0002"]
+
+
+# --- what the database says, as one line and the documented exit code ------------------------------
+
+
+def test_database_side_problems_are_one_line_with_their_exit_code(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    root = _project(
+        tmp_path / "p", pg_database.dsn, {"0001_a.up.sql": "CREATE TABLE a (id int);\n"}
+    )
+    config = root / "plimsoll.toml"
+    base = config.read_text()
+
+    def run(code: int, *args: str) -> str:
+        done = plimsoll(root, "db", "migrate", *args, check=code)
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        return line
+
+    config.write_text(base + 'statement_timeout = "25d"\n')
+    line = run(2, "up")
+    assert line.startswith(
+        f"plimsoll: error: {config}: db.environments.development.statement_timeout = '25d':"
+        " not a duration PostgreSQL takes"
+    )
+    config.write_text(base.replace("[db]\n", '[db]\nlock_timeout = "-1s"\n'))
+    assert f"{config}: db.lock_timeout = '-1s'" in run(2, "up")
+
+    config.write_text(base.replace("[db]\n", '[db]\ntracking_table = "alembic_version"\n'))
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+    assert (
+        f"{config}: db.tracking_table alembic_version exists but is not a plimsoll tracking"
+        " table (columns version_num;"
+    ) in run(2, "up")
+    assert "is not a plimsoll tracking table" in run(2, "status")
+
+    config.write_text(base)
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {pg_database.dbname} SET default_transaction_read_only = on")
+    assert run(3, "up") == (
+        "plimsoll: error: the database is read-only (default_transaction_read_only is on):"
+        f" cannot apply migrations to {pg_database.dbname}"
+    )
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('a')").fetchone() == (None,)

@@ -1,12 +1,15 @@
-"""``plimsoll db migrate`` and ``db diff --generate`` when files cannot be written or read.
+"""``plimsoll db migrate`` and ``db diff --generate`` with awkward files and URLs.
 
 Real failures, not simulated ones: a tmpfs out of inodes or mounted read-only (root only;
 skipped elsewhere), files made unreadable with ``chmod 000`` (as root, run without the
 capabilities that bypass file permissions), a folder where a migration file should be.
+Then what editors and people write: byte-order marks, re-saved line endings, subfolders,
+odd versions and names, and passwords that break a URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -39,9 +42,10 @@ _SETPRIV = [
 
 
 def _command(
-    root: Path, *args: str, unprivileged: bool = False
+    root: Path, *args: str, unprivileged: bool = False, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run plimsoll in ``root`` (as a user that file permissions apply to, if asked)."""
+    """Run plimsoll in ``root`` (as a user that file permissions apply to, if asked; with
+    ``env`` added to the environment)."""
     prefix: list[str] = []
     if unprivileged and os.geteuid() == 0:
         if shutil.which("setpriv") is None:
@@ -53,7 +57,7 @@ def _command(
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "CI": "true"},
+        env={**os.environ, "CI": "true", **(env or {})},
     )
 
 
@@ -236,4 +240,215 @@ def test_an_unreadable_migrations_folder_is_a_usage_error(
             _one_line_error(done, f"{root / 'm'}: cannot read: Permission denied")
     finally:
         (root / "m").chmod(0o755)
+    assert _applied(pg_database.dsn) == []
+
+
+# --- passwords that break a URL -------------------------------------------------------------
+
+# Each piece is unique: finding one in any output is a leak of (part of) the password.
+PIECES = ("Zq9x", "Wv7k", "Yb3m", "Rt5n")
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Zq9x#Wv7k",  # libpq reads it as written: the commands work
+        "Zq9x@Wv7k:Yb3m/Rt5n%1?#",
+        "Zq9x%ZZWv7k",
+    ],
+)
+def test_no_command_shows_a_password_that_breaks_the_url(
+    pg_database: PgDatabase, tmp_path: Path, password: str
+) -> None:
+    # More passwords and URL forms are tried on the connection itself in
+    # tests/db/test_connection.py; here, what the commands print, end to end. Under --format
+    # json a failure is said twice: as text on stderr and as a JSON document on stdout.
+    root = _project(tmp_path / "p", "${DATABASE_URL}", TWO_PAIRS)
+    db = pg_database
+    nasty = f"postgresql://{db.user}:{password}@{db.host}:{db.port}/{db.dbname}"
+    readable = password == "Zq9x#Wv7k"  # libpq reads "#" as part of a password
+    runs = []
+    for fmt in ("text", "json") if readable else ("json",):
+        for command in (("db", "migrate", "status"), ("db", "migrate", "up")):
+            runs.append(_command(root, *command, "-f", fmt, env={"DATABASE_URL": nasty}))
+        diff = ("db", "diff", "--from", nasty, "--to", "development", "-f", fmt)
+        runs.append(_command(root, *diff, env={"DATABASE_URL": db.dsn}))
+    for done in runs:
+        output = done.stdout + done.stderr
+        assert [piece for piece in PIECES if output.count(piece)] == [], output
+        assert "Traceback" not in output and "internal error" not in output
+        if "json" in done.args:
+            json.loads(done.stdout)
+    if readable:
+        assert [done.returncode for done in runs] == [0] * 6
+        assert _applied(db.dsn) == ["0001", "0002"]
+        return
+    assert _applied(db.dsn) == []
+    for done in runs:
+        assert done.returncode in (2, 3)
+        assert f"postgresql://***@{db.host}:{db.port}/{db.dbname}" in done.stderr
+        assert "percent-encode" in done.stderr
+        # The JSON error document, or `up`'s own report with its error.
+        error = json.loads(done.stdout)["error"]
+        assert "***" in (error["message"] if isinstance(error, dict) else error)
+
+
+# --- what editors write ---------------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_byte_order_mark_is_dropped_as_psql_drops_it(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, {})
+    folder = root / "m"
+    (folder / "0001_bom.up.sql").write_bytes(BOM + b"CREATE TABLE bom (id int);\r\n")
+    (folder / "0001_bom.down.sql").write_bytes(BOM + b"DROP TABLE bom;\r\n")
+    (folder / "0002_py.py").write_bytes(
+        BOM + b"def up(conn):\n    conn.execute('CREATE TABLE py (id int)')\n\n\n"
+        b"def down(conn):\n    conn.execute('DROP TABLE py')\n"
+    )
+    validated = _command(root, "db", "migrate", "validate", "-f", "json")
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert json.loads(validated.stdout)["problems"] == []
+    # The risk assessment (and so `up --yes --max-risk`) parses the files as up does.
+    risk = _command(root, "db", "risk", "-f", "json")
+    assert risk.returncode == 0, risk.stdout + risk.stderr
+    assert [m["label"] for m in json.loads(risk.stdout)["migrations"]] == ["0001_bom", "0002_py"]
+    assert _command(root, "db", "migrate", "up").returncode == 0
+    assert _applied(pg_database.dsn) == ["0001", "0002"]
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('bom'), to_regclass('py')").fetchone() == (
+            "bom",
+            "py",
+        )
+        (stored,) = conn.execute(
+            "SELECT checksum FROM plimsoll_migrations WHERE version = '0001'"
+        ).fetchone()
+    # The checksum stays that of the file's bytes, mark included.
+    assert stored == hashlib.sha256((folder / "0001_bom.up.sql").read_bytes()).hexdigest()
+    assert _command(root, "db", "migrate", "down", "--steps", "2").returncode == 0
+    assert _applied(pg_database.dsn) == []
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (b"CREATE TABLE t (id int);\r\nSELECT 1;\r\n", b"CREATE TABLE t (id int);\nSELECT 1;\n"),
+        (b"CREATE TABLE t (id int);\nSELECT 1;\n", b"CREATE TABLE t (id int);\r\nSELECT 1;\r\n"),
+    ],
+    ids=["crlf-to-lf", "lf-to-crlf"],
+)
+def test_re_saving_an_applied_file_is_not_a_change(
+    pg_database: PgDatabase, tmp_path: Path, before: bytes, after: bytes
+) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, {})
+    up = root / "m" / "0001_t.up.sql"
+    up.write_bytes(before)
+    assert _command(root, "db", "migrate", "up").returncode == 0
+    up.write_bytes(after)
+    (root / "m" / "0002_u.up.sql").write_text("CREATE TABLE u (id int);\n")
+    status = _command(root, "db", "migrate", "status", "-f", "json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert json.loads(status.stdout)["drift"] == []
+    assert "changed" not in status.stderr
+    # up is not refused, and says nothing about the re-saved file.
+    done = _command(root, "db", "migrate", "up")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert _applied(pg_database.dsn) == ["0001", "0002"]
+    # A real change is still one.
+    up.write_bytes(after.replace(b"int", b"bigint"))
+    changed = _command(root, "db", "migrate", "status")
+    assert changed.returncode == 1 and "0001_t: changed since it was applied" in changed.stdout
+
+
+def test_a_subfolder_of_migrations_is_warned_about_by_every_command(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, TWO_PAIRS)
+    archive = root / "m" / "archive"
+    archive.mkdir()
+    (archive / "0003_c.up.sql").write_text("CREATE TABLE c (id int);\n")
+    warning = (
+        f"{archive}: a subfolder holding a file named like a migration (0003_c.up.sql): it"
+        f" is never applied; migrations are the files directly in {root / 'm'} (move it"
+        " there to apply it)"
+    )
+    for command in (("status",), ("up",), ("validate",)):
+        done = _command(root, "db", "migrate", *command)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert warning in " ".join((done.stdout + done.stderr).split()), done.stderr
+    assert _applied(pg_database.dsn) == ["0001", "0002"]
+    problems = json.loads(_command(root, "db", "migrate", "validate", "-f", "json").stdout)
+    assert {"file": str(archive), "severity": "warning"}.items() <= problems["problems"][0].items()
+
+
+# --- versions and names ---------------------------------------------------------------------
+
+
+def test_baseline_names_its_argument(pg_database: PgDatabase, tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, TWO_PAIRS)
+    for version in ("-1", "1e3"):
+        done = _command(root, "db", "migrate", "baseline", "--", version)
+        _one_line_error(done, f"baseline {version}: not a migration version (digits 0-9 and dots")
+        assert "--target" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"0001_a.up.sql": "", "٢٠٣٠_arabic.up.sql": ""},
+            "٢٠٣٠_arabic.up.sql: not a migration name",
+        ),
+        (
+            {"1_a.up.sql": "", "1.0_b.up.sql": ""},
+            "duplicate migration version 1.0: 1.0_b.up.sql and 1_a.up.sql",
+        ),
+    ],
+    ids=["arabic-digits", "one-and-one-point-zero"],
+)
+def test_versions_are_ascii_and_trailing_zeros_do_not_count(
+    pg_database: PgDatabase, tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, files)
+    for command in (("validate",), ("up",)):
+        _one_line_error(_command(root, "db", "migrate", *command), expected)
+
+
+def test_generate_makes_a_name_of_words_and_says_the_rule(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    root = _project(tmp_path / "p", pg_database.dsn, TWO_PAIRS)
+    done = _command(root, "db", "migrate", "generate", "add users table", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    assert Path(made["up"]).name == "0003_add_users_table.up.sql"
+    assert Path(made["up"]).is_file() and Path(made["down"]).is_file()
+    refused = _command(root, "db", "migrate", "generate", "--", "-foo")
+    _one_line_error(refused, "must start with a letter or a digit (then letters, digits")
+    assert "use letters, digits" not in refused.stderr
+    assert sorted(p.name for p in (root / "m").iterdir()) == sorted(
+        [*TWO_PAIRS, "0003_add_users_table.up.sql", "0003_add_users_table.down.sql"]
+    )
+
+
+def test_an_integer_statement_timeout_is_milliseconds(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
+    root = _project(
+        tmp_path / "p",
+        pg_database.dsn,
+        {"0001_slow.up.sql": "SELECT pg_sleep(0.5);\n"},
+        extra="",
+    )
+    config = root / "plimsoll.toml"
+    config.write_text(
+        config.read_text().replace("[db]\n", "[db]\nstatement_timeout = 20\nlock_timeout = 1500\n")
+    )
+    done = _command(root, "db", "migrate", "up")
+    # 20 ms: the half-second statement is cancelled by the server.
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "canceling statement due to statement timeout" in done.stderr
     assert _applied(pg_database.dsn) == []

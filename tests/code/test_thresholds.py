@@ -316,6 +316,15 @@ def test_a_delta_on_text_is_a_config_error(tmp_path: Path) -> None:
         _load(tmp_path, '[{metric = "a.b", op = "==", value = "same", delta = true}]')
 
 
+def test_for_is_refused_on_a_code_threshold(tmp_path: Path) -> None:
+    # `for` is how long an alert's condition must hold; a record is checked once, so a code
+    # threshold with it would silently behave as without it.
+    from plimsoll.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"code\.thresholds\[0\]\.for: a code threshold is"):
+        _load(tmp_path, '[{metric = "stats.totals.loc", op = "<=", value = 5, for = "5m"}]')
+
+
 def test_rules_built_in_python_are_checked_too() -> None:
     from pydantic import ValidationError
 

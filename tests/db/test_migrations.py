@@ -112,8 +112,44 @@ def test_next_version_and_new_files(tmp_path: Path) -> None:
     assert down.read_text().startswith("-- 0001_add_users: down")
     with pytest.raises(UsageError, match="already exists"):
         m.new_migration_files(tmp_path / "mig", "add_users", "0001")
-    with pytest.raises(UsageError, match="use letters"):
-        m.new_migration_files(tmp_path / "mig", "bad name", "0002")
+    # Words apart are joined by "_", as alembic makes a slug of its message.
+    up, down = m.new_migration_files(tmp_path / "mig", "add users table", "0002")
+    assert (up.name, down.name) == ("0002_add_users_table.up.sql", "0002_add_users_table.down.sql")
+    assert [x.label for x in m.discover(tmp_path / "mig")] == [
+        "0001_add_users",
+        "0002_add_users_table",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [
+        ("add users table", "add_users_table"),
+        ("  add   users\ttable ", "add_users_table"),
+        ("Add users' e-mail (v2)", "Add_users_e-mail_v2"),
+        ("add/users.table", "add_users_table"),
+        ("ajouter la clé étrangère", "ajouter_la_cle_etrangere"),
+        ("add-users_2", "add-users_2"),
+    ],
+)
+def test_migration_names_are_made_of_words(given: str, name: str) -> None:
+    assert m.migration_name(given) == name
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("-foo", "'-foo': must start with a letter or a digit (then letters, digits, '_' and '-')"),
+        ("_foo", "'_foo': must start with a letter or a digit"),
+        ("日本語", "'日本語': needs letters or digits (A-Z, a-z, 0-9)"),
+        ("  ", "needs letters or digits"),
+    ],
+)
+def test_a_name_that_cannot_be_a_file_name_says_the_rule(given: str, message: str) -> None:
+    with pytest.raises(UsageError) as err:
+        m.migration_name(given)
+    assert message in str(err.value)
+    assert "use letters, digits" not in str(err.value)
 
 
 def test_checksum_cache_skips_unchanged_files_and_sees_changes(
@@ -275,3 +311,158 @@ def test_down_follows_the_order_migrations_were_applied_in() -> None:
     assert [x.version for x in m.plan_down(all_, applied, target="3")] == ["2"]
     assert [x.version for x in m.plan_down(all_, applied, target="1")] == ["2", "3"]
     assert [x.version for x in m.plan_down(all_, applied, target="0")] == ["2", "3", "1"]
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["٣", "٢٠٣٠", "1.٢", "²", "１"])
+def test_only_ascii_digits_make_a_version(version: str) -> None:
+    with pytest.raises(ValueError, match="not a migration version"):
+        m.version_key(version)
+    with pytest.raises(UsageError, match=f"--target {version}: not a migration version"):
+        m.plan_up([_mig("1")], [], target=version)
+
+
+def test_a_file_versioned_with_other_digits_is_not_a_migration(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "mig", {"1_ok.up.sql": "select 1;"})
+    _write(folder, {"٢٠٣٠_arabic.up.sql": "select 2;"})
+    with pytest.raises(InputError, match="٢٠٣٠_arabic.up.sql: not a migration name"):
+        m.scan(folder)
+    (folder / "٢٠٣٠_arabic.up.sql").unlink()
+    _write(folder, {"٢٠٣٠_arabic.txt": ""})  # neither .sql nor a version: ignored
+    assert [x.label for x in m.discover(folder)] == ["1_ok"]
+
+
+def test_trailing_zero_parts_do_not_make_another_version() -> None:
+    assert m.version_key("1") == m.version_key("1.0") == m.version_key("01.0.0") == (1,)
+    assert m.version_key("1.0.1") == (1, 0, 1)
+    assert m.version_key("0") == m.version_key("0.0") == (0,)
+    assert m.version_key("1.10") > m.version_key("1.9") > m.version_key("1")
+
+
+def test_one_and_one_point_zero_are_a_duplicate(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "mig", {"1_a.up.sql": "", "1.0_b.up.sql": ""})
+    with pytest.raises(InputError) as err:
+        m.discover(folder)
+    assert str(err.value) == "duplicate migration version 1.0: 1.0_b.up.sql and 1_a.up.sql"
+    assert err.value.exit_code is ExitCode.USAGE
+
+
+def test_a_target_names_the_version_however_it_is_written() -> None:
+    found = [_mig("1.0"), _mig("2")]
+    assert [x.version for x in m.plan_up(found, [], target="1")] == ["1.0"]
+    assert [x.version for x in m.plan_up(found, [], target="2.0.0")] == ["1.0", "2"]
+    assert [x.version for x in m.plan_baseline(found, [], "1")] == ["1.0"]
+
+
+@pytest.mark.parametrize("version", ["-1", "abc", "1e3", "1.", ".1", "v1", ""])
+def test_baseline_names_its_own_argument(version: str) -> None:
+    with pytest.raises(UsageError) as err:
+        m.plan_baseline([_mig("1")], [], version)
+    assert str(err.value) == (
+        f"baseline {version}: not a migration version (digits 0-9 and dots, such as 0003)"
+    )
+    with pytest.raises(UsageError, match=rf"^--target {version}: not a migration version"):
+        m.plan_down([_mig("1")], _applied("1"), target=version)
+    with pytest.raises(UsageError, match=rf"^--migration {version}: not a migration version"):
+        m.target_key(version, "--migration")
+
+
+# --- byte-order marks and line endings -------------------------------------------------------
+
+
+def test_a_sql_migration_is_read_without_its_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "1_a.up.sql"
+    path.write_bytes(m.BOM + b"CREATE TABLE a (id int);\r\nSELECT 1;\r\n")
+    # The line endings stay as written (the statements run as they are); the checksum is the
+    # file's bytes, mark included.
+    assert m.read_sql_text(path) == "CREATE TABLE a (id int);\r\nSELECT 1;\r\n"
+    (found,) = m.discover(tmp_path)
+    assert found.checksum == m.checksum(path.read_bytes())
+    path.write_bytes(m.BOM + b"SELECT '\xff';")
+    with pytest.raises(InputError) as err:
+        m.read_sql_text(path)
+    assert str(err.value) == f"{path}: not UTF-8 (byte 0xff at offset 11)"
+
+
+def test_a_python_migration_with_a_byte_order_mark_still_has_its_down(tmp_path: Path) -> None:
+    (tmp_path / "1_a.py").write_bytes(
+        m.BOM + b"def up(conn):\n    pass\n\n\ndef down(conn):\n    pass\n"
+    )
+    (found,) = m.discover(tmp_path)
+    assert found.kind is m.Kind.PYTHON and found.has_down
+
+
+APPLIED_TEXT = b"CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n"
+
+
+@pytest.mark.parametrize(
+    ("applied", "now"),
+    [
+        (APPLIED_TEXT.replace(b"\n", b"\r\n"), APPLIED_TEXT),  # CRLF re-saved as LF
+        (APPLIED_TEXT, APPLIED_TEXT.replace(b"\n", b"\r\n")),  # LF re-saved as CRLF
+        (APPLIED_TEXT, m.BOM + APPLIED_TEXT),  # a byte-order mark added
+        (m.BOM + APPLIED_TEXT, APPLIED_TEXT),  # and removed
+        (m.BOM + APPLIED_TEXT.replace(b"\n", b"\r\n"), APPLIED_TEXT),  # both at once
+        (APPLIED_TEXT, APPLIED_TEXT.replace(b"\n", b"\r\n", 1)),  # one line made CRLF
+    ],
+    ids=["crlf-to-lf", "lf-to-crlf", "bom-added", "bom-removed", "both", "lf-to-mixed"],
+)
+def test_a_re_saved_file_is_not_drift(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, applied: bytes, now: bytes
+) -> None:
+    path = tmp_path / "1_a.up.sql"
+    path.write_bytes(now)
+    found = m.discover(tmp_path)
+    assert found[0].checksum != m.checksum(applied)  # the stored checksum format is kept
+    with caplog.at_level("INFO", logger="plimsoll"):
+        assert m.drift(found, [m.Applied("1", "a", m.checksum(applied))]) == []
+    assert "1_a: only its line endings (or byte-order mark) changed since it was applied" in (
+        caplog.text
+    )
+
+
+def test_a_re_saved_file_with_another_change_is_drift(tmp_path: Path) -> None:
+    path = tmp_path / "1_a.up.sql"
+    path.write_bytes(APPLIED_TEXT.replace(b"(1)", b"(2)"))
+    found = m.discover(tmp_path)
+    stored = m.checksum(APPLIED_TEXT.replace(b"\n", b"\r\n"))
+    (changed,) = m.drift(found, [m.Applied("1", "a", stored)])
+    assert changed.kind is m.DriftKind.CHANGED
+    # Renamed and re-saved: only the rename is said.
+    (renamed,) = m.drift(
+        [m.Migration("1", "b", m.Kind.SQL, path, None, m.checksum(path.read_bytes()), False)],
+        [m.Applied("1", "a", m.checksum(path.read_bytes().replace(b"\n", b"\r\n")))],
+    )
+    assert (renamed.kind, renamed.problem) == (m.DriftKind.RENAMED, "renamed from 1_a")
+
+
+# --- subfolders -----------------------------------------------------------------------------
+
+
+def test_a_subfolder_holding_migrations_is_warned_about(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "mig", {"1_a.up.sql": "select 1;"})
+    _write(folder / "archive", {"2_b.up.sql": "", "2_b.down.sql": "", "notes.md": ""})
+    _write(folder / "archive" / "2024", {"3_c.py": ""})
+    _write(folder / "docs", {"README.md": "", "example.sql": ""})  # no migration names: silent
+    _write(folder / "__pycache__", {"4_d.py": ""})
+    _write(folder / "archive" / ".git", {"5_e.up.sql": ""})
+    scanned = m.scan(folder)
+    assert [x.label for x in scanned.migrations] == ["1_a"]
+    (warned,) = scanned.misnamed
+    assert warned.path == folder / "archive"
+    assert warned.message == (
+        f"{folder / 'archive'}: a subfolder holding 3 files named like migrations"
+        " (2024/3_c.py, 2_b.down.sql, 2_b.up.sql): they are never applied; migrations are"
+        f" the files directly in {folder} (move them there to apply them)"
+    )
+
+
+def test_a_subfolder_of_many_migrations_names_a_few(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "mig", {})
+    _write(folder / "old", {f"{n}_x.up.sql": "" for n in range(1, 6)})
+    (warned,) = m.scan(folder).misnamed
+    assert "5 files named like migrations (1_x.up.sql, 2_x.up.sql, 3_x.up.sql and 2 more)" in (
+        warned.message
+    )

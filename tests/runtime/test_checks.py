@@ -227,3 +227,12 @@ def test_a_refused_connection_fails_and_bad_options_are_refused() -> None:
         ServiceHealthCheck(url="http://x/", expected_status=[700])
     with pytest.raises(ValueError, match="not an HTTP method"):
         ServiceHealthCheck(url="http://x/", method="GE T")
+
+
+def test_a_password_that_breaks_the_url_is_refused_never_shown() -> None:
+    # Not percent-encoded, "Zq9x/Wv7k" made libpq read "Wv7k@127.0.0.1:5999/x" as the path,
+    # and the component id showed the password.
+    password = "Zq9x/Wv7k"
+    with pytest.raises(ValueError, match="percent-encode") as bad:
+        DatabaseHealthCheck(url=f"postgresql://app:{password}@127.0.0.1:5999/x")
+    assert password not in str(bad.value) and "Wv7k" not in str(bad.value)

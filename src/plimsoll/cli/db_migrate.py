@@ -73,12 +73,23 @@ def _open(
     scanned = files.scan(_folder(loaded), ChecksumCache(cache))
     target = resolve_url(loaded, env)
     db = loaded.config.db
+    environment = db.environments.get(target.name)
+
+    def key(name: str) -> str:
+        """The config key a timeout came from: the environment's, else the db section's."""
+        if environment is not None and getattr(environment, name):
+            return f"db.environments.{target.name}.{name}"
+        return f"db.{name}"
+
     settings = Settings(
         tracking_table=db.tracking_table,
         lock_timeout=target.lock_timeout,
         statement_timeout=target.statement_timeout,
         lock_wait_seconds=db.migrator_lock_timeout_seconds,
         out_of_order=db.out_of_order or bool(ctx.meta.get(_OUT_OF_ORDER)),
+        lock_timeout_key=key("lock_timeout"),
+        statement_timeout_key=key("statement_timeout"),
+        source=str(loaded.source) if loaded.source else "",
     )
     # Reading status runs no hooks and records nothing: it skips loading them.
     store = open_configured(loaded.config.store, loaded.root) if engine else None
@@ -96,6 +107,7 @@ def _open(
         hooks=hooks,
         store=store,
         checksum_cache=cache,
+        project_root=loaded.root,
     )
     return migrator, scanned
 
@@ -124,7 +136,7 @@ def _run(migrator: Migrator, direction: str, fmt: Format, **options: Any) -> Non
         with sigterm_interrupts():
             run(report=report, **options)
     except PlimsollError as exc:
-        if report.steps or fmt is Format.JSON:
+        if report.steps or report.database is not None or fmt is Format.JSON:
             _report(report, fmt, error=str(exc))
         raise
     except KeyboardInterrupt:
@@ -140,10 +152,12 @@ def _run(migrator: Migrator, direction: str, fmt: Format, **options: Any) -> Non
 
 
 def _report(report: RunReport, fmt: Format, error: str | None = None) -> None:
+    """What a run did: the database first (which one it changed), then each step."""
     if fmt is Format.JSON:
         print_json(
             {
                 "direction": report.direction,
+                "database": report.database.to_dict() if report.database else None,
                 "waited_seconds": round(report.waited_seconds, 3),
                 "steps": [vars(step) for step in report.steps],
                 "error": error,
@@ -152,6 +166,8 @@ def _report(report: RunReport, fmt: Format, error: str | None = None) -> None:
         )
         return
     out = output.console()
+    if report.database is not None:
+        out.print(f"database {report.database.describe()}", markup=False, emoji=False)
     if not report.steps and error is None:
         out.print("nothing to do")
         return
@@ -208,6 +224,7 @@ def status(
             )
         print_json(
             {
+                "database": result.database.to_dict() if result.database else None,
                 "current": result.current,
                 "server_version": result.server_version,
                 "applied": applied,
@@ -226,7 +243,7 @@ def status(
         )
     else:
         table = Table(
-            title=f"migrations (current: {result.current or 'none'})", title_justify="left"
+            title=f"migrations (current: {escape(result.current or 'none')})", title_justify="left"
         )
         for column in ("version", "name", "state", "applied at", "ms"):
             table.add_column(column, overflow="fold")
@@ -251,6 +268,9 @@ def status(
                 migration.version, escape(migration.name), f"[{colour}]{state}[/{colour}]", "", ""
             )
         out = output.console()
+        if result.database is not None:
+            # Which database: PG* variables or a service file may point elsewhere than meant.
+            out.print(f"database {result.database.describe()}", markup=False, emoji=False)
         out.print(table)
         for d in result.drift:
             out.print(f"{d.label}: {d.problem}", style="red", markup=False)
@@ -301,7 +321,11 @@ def up(
         bool,
         typer.Option(
             "--dry-run",
-            help="Run them in one transaction and roll it back: timings, locks, rows; nothing kept.",
+            help="Run them in one transaction and roll it back: timings, locks, rows; nothing kept. "
+            "CREATE INDEX / DROP INDEX / REINDEX ... CONCURRENTLY run as their transactional form "
+            "(the real statement's locks are reported); VACUUM and the like are skipped. Exit 1 if a "
+            "migration fails, cannot be dry-run (ALTER SYSTEM, CREATE DATABASE, setval, ...) or "
+            "moves a sequence backwards; the last line says why.",
         ),
     ] = False,
     interactive: Annotated[
@@ -497,15 +521,19 @@ def validate(
     """Check the migration files, and the database they would be applied to, as up would.
 
     The files: names and versions, SQL that parses with only the transaction control the
-    migrator accepts, Python that compiles and defines up(conn). With --env, the database
-    too: applied files that changed, were renamed or are gone, and pending migrations older
-    than the newest applied one (out of order, unless db.out_of_order = true); without it
-    nothing is connected to, so a pull-request check needs no database. Exit 1 on any of
-    these; a file that starts like a migration but is not one, and a migration without a
+    migrator accepts, Python that compiles, imports and defines up(conn). Importing runs the
+    module's top-level code (as alembic does), with the project's folder first on the import
+    path, as up has it: an import that would fail at deploy fails here. With --env, the
+    database too: applied files that changed, were renamed or are gone, and pending
+    migrations older than the newest applied one (out of order, unless db.out_of_order =
+    true); without it nothing is connected to, so a pull-request check needs no database.
+    Exit 1 on any of these; a file that starts like a migration but is not one, a subfolder
+    holding files named like migrations (migrations are the files directly in the
+    migrations folder: those in subfolders are never applied), and a migration without a
     down, are warnings. A migration file that cannot be read is bad input (exit 2).
     """
+    loaded = _loaded(ctx, path)
     if env is None:
-        loaded = _loaded(ctx, path)
         _check_hook_channels(loaded)
         folder = _folder(loaded)
         scanned = files.scan(folder)
@@ -520,7 +548,7 @@ def validate(
         for file in (migration.up, migration.down):
             if file is None:
                 continue
-            error = _file_problem(file)
+            error = _file_problem(file, loaded.root)
             if error is not None:
                 problems.append({"file": str(file), "error": error})
         if not migration.has_down:
@@ -573,23 +601,23 @@ def _database_problems(migrator: Migrator, scanned: files.Scan) -> list[dict[str
     return problems
 
 
-def _file_problem(file: Path) -> str | None:
+def _file_problem(file: Path, root: Path) -> str | None:
     """Why ``up`` would refuse ``file`` before sending anything (None: it would not).
 
     SQL: it parses, and its transaction control is what the migrator accepts. Python: it
-    compiles and defines ``up(conn)`` (and ``down(conn)`` if it has a way down); it is not
-    imported, so validating runs none of its code.
+    compiles, defines ``up(conn)``, and imports as ``up`` imports it (``root`` first on the
+    import path, its prints on stderr): its top-level code runs.
     """
-    from plimsoll.db.migration_plan import plan_text
+    from plimsoll.db.migration_plan import load_module, plan_text, user_code
 
     # A file that cannot be read is bad input (exit 2), as it is for every migrate command;
-    # one that is not UTF-8 is a problem of the file, listed with the others.
+    # one that is not UTF-8 is a problem of the file, listed with the others. A byte-order
+    # mark is dropped, as up drops it.
+    data = files.read_bytes(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return f"{file}: not UTF-8 text (byte {exc.start})"
-    except OSError as exc:
-        raise files.unreadable(file, exc) from None
+        text = files.decode_text(data, file)
+    except PlimsollError as exc:
+        return str(exc)
     if file.suffix == ".sql":
         try:
             # The server version only matters for ALTER TYPE ... ADD VALUE before 12.
@@ -603,4 +631,9 @@ def _file_problem(file: Path) -> str | None:
         return f"{file}:{exc.lineno}: {exc.msg}"
     if not files.defines_function(text, "up"):
         return f"{file}: defines no up(conn)"
+    try:
+        with user_code(root):
+            load_module(file)
+    except PlimsollError as exc:
+        return str(exc)
     return None

@@ -183,12 +183,17 @@ class TerminalIO:
             )
             table.add_row(
                 str(st.line),
-                st.kind,
-                f"{st.duration_ms:.1f} ms",
+                st.kind + (f" ({st.execution.value})" if st.note else ""),
+                "-" if st.execution == "skipped" else f"{st.duration_ms:.1f} ms",
                 "-" if st.rows is None else str(st.rows),
                 locks or "-",
             )
         self.console.print(table)
+        for st in run.statements:
+            # Run as a transactional equivalent, or skipped: its locks are the real
+            # statement's, not those observed (the note says what differs).
+            if st.note:
+                self.notice(f"line {st.line}: {st.note}", Notice.WARNING)
         took = sum(st.duration_ms for st in run.statements)
         predicted = f" (predicted {preview.risk.duration.text()})" if preview.risk else ""
         if run.error:

@@ -289,10 +289,7 @@ def _check_version(migrator: Migrator, version: str | None) -> None:
     from plimsoll.db import migrations as files
 
     known = {m.version for m in files.discover(migrator.folder)}
-    try:
-        wanted = files.version_key(version)
-    except ValueError:
-        raise UsageError(f"--migration {version}: not a migration version") from None
+    wanted = files.target_key(version, "--migration")
     if all(files.version_key(v) != wanted for v in known):
         raise UsageError(f"--migration {version}: no migration has that version")
 

@@ -177,6 +177,20 @@ class ThresholdSpec(RuleSpec):
         return data
 
     @model_validator(mode="after")
+    def _no_duration(self) -> ThresholdSpec:
+        # ``for`` (how long a condition must hold) is for alert rules, evaluated again and
+        # again; a code threshold is checked once per record, so it would do nothing.
+        if self.for_ is None:
+            return self
+        error = PydanticCustomError(
+            "not_for_thresholds",
+            "a code threshold is checked once per record: `for` applies to runtime alert rules",
+        )
+        raise ValidationError.from_exception_data(
+            type(self).__name__, [InitErrorDetails(type=error, loc=("for",), input=self.for_)]
+        )
+
+    @model_validator(mode="after")
     def _comparable(self) -> ThresholdSpec:
         if self.validator is not None or self.value is None or _compares_as_number(self.value):
             return self
@@ -323,11 +337,30 @@ class NotifyConfig(_Model):
 
 
 class EnvironmentConfig(_Model):
-    """One database environment; without ``url`` it is the embedded server plimsoll runs."""
+    """One database environment; without ``url`` it is the embedded server plimsoll runs.
+
+    ``lock_timeout`` and ``statement_timeout`` are PostgreSQL durations (``"5s"``, ``"1min"``);
+    a bare integer is milliseconds, PostgreSQL's unit for both (``2`` is ``"2ms"``).
+    """
 
     url: SecretStr | None = None
     lock_timeout: str | None = None
     statement_timeout: str | None = None
+
+    @field_validator("lock_timeout", "statement_timeout", mode="before")
+    @classmethod
+    def _milliseconds(cls, value: object) -> object:
+        return milliseconds_timeout(value)
+
+
+def milliseconds_timeout(value: object) -> object:
+    """A timeout setting as PostgreSQL reads it: an integer (not a boolean) becomes
+    ``"<n>ms"``; anything else is left for the field's own check."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("must be 0 (no timeout) or more milliseconds")
+        return f"{value}ms"
+    return value
 
 
 class EmbeddedServerConfig(_Model):
@@ -421,6 +454,7 @@ class DbConfig(_Model):
         default_factory=lambda: {"development": EnvironmentConfig()}
     )
     tracking_table: Annotated[str, AfterValidator(_table_name)] = "plimsoll_migrations"
+    # PostgreSQL durations; an integer is milliseconds (see EnvironmentConfig).
     lock_timeout: str = "5s"
     statement_timeout: str = "1min"
     migrator_lock_timeout_seconds: float = 60.0
@@ -450,22 +484,36 @@ class DbConfig(_Model):
         "cleanup",
     )
 
+    @field_validator("lock_timeout", "statement_timeout", mode="before")
+    @classmethod
+    def _milliseconds(cls, value: object) -> object:
+        return milliseconds_timeout(value)
+
     @model_validator(mode="after")
     def _known_hook_phases(self) -> DbConfig:
-        for index, spec in enumerate(self.hooks):
-            if spec.phase in self.HOOK_PHASES:
-                continue
-            # A ValidationError (not a ValueError) so the error names db.hooks[N].phase itself.
-            error = PydanticCustomError(
-                "unknown_phase",
-                "unknown phase: expected one of {phases}",
-                {"phases": ", ".join(self.HOOK_PHASES)},
-            )
-            raise ValidationError.from_exception_data(
-                type(self).__name__,
-                [InitErrorDetails(type=error, loc=("hooks", index, "phase"), input=spec.phase)],
-            )
-        return self
+        # A ValidationError (not a ValueError) so the error names the key itself:
+        # db.hooks[N].phase, or db.hook_phase_timeouts.<phase> (a typo there was ignored).
+        wrong: list[tuple[tuple[str | int, ...], str]] = [
+            (("hooks", index, "phase"), spec.phase)
+            for index, spec in enumerate(self.hooks)
+            if spec.phase not in self.HOOK_PHASES
+        ]
+        wrong += [
+            (("hook_phase_timeouts", phase), phase)
+            for phase in self.hook_phase_timeouts
+            if phase not in self.HOOK_PHASES
+        ]
+        if not wrong:
+            return self
+        error = PydanticCustomError(
+            "unknown_phase",
+            "unknown phase: expected one of {phases}",
+            {"phases": ", ".join(self.HOOK_PHASES)},
+        )
+        raise ValidationError.from_exception_data(
+            type(self).__name__,
+            [InitErrorDetails(type=error, loc=loc, input=value) for loc, value in wrong],
+        )
 
 
 # --- runtime --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -277,11 +278,13 @@ def run_plan(
     :func:`dry_run` does; without it (the default, for the callers written before), its
     migration is not dry-runnable.
     """
-    migrator.set_timeouts(conn, local=True)
     locks = LockTracker(conn, migrator)
     try:
         for index, migration in enumerate(plan):
-            run = _migration(conn, migration, locks, equivalents)
+            # Each migration from the session the run found, as `up` runs it (SET search_path,
+            # SET ROLE, ... of one do not reach the next), with the timeouts set.
+            migrator.begin_migration(conn, local=True)
+            run = _migration(conn, migration, locks, equivalents, migrator.project_root)
             report.migrations.append(run)
             if run.error or not run.dry_runnable:
                 report.stopped_at = run.label
@@ -297,10 +300,14 @@ def _migration(
     migration: files.Migration,
     locks: LockTracker,
     equivalents: bool,
+    root: Path | None = None,
 ) -> MigrationRun:
-    """Dry-run one migration in the open transaction (nothing of it when it cannot be)."""
+    """Dry-run one migration in the open transaction (nothing of it when it cannot be).
+
+    ``root``: the project's folder, importable by a Python migration (as when it is applied).
+    """
     if migration.kind is files.Kind.PYTHON:
-        return _python(conn, migration, locks)
+        return _python(conn, migration, locks, root)
     from plimsoll.db.dry_run_guard import refusal
     from plimsoll.db.sqljson import parse_json
 
@@ -435,19 +442,26 @@ def _execute(conn: psycopg.Connection[Any], text: str) -> tuple[float, int | Non
 
 
 def _python(
-    conn: psycopg.Connection[Any], migration: files.Migration, locks: LockTracker
+    conn: psycopg.Connection[Any],
+    migration: files.Migration,
+    locks: LockTracker,
+    root: Path | None,
 ) -> MigrationRun:
-    from plimsoll.db.migration_plan import load_module
+    from plimsoll.db.migration_plan import load_module, recording, user_code
 
-    function = getattr(load_module(migration.up), "up", None)
-    started = time.perf_counter()
-    try:
-        if callable(function):
-            function(conn)
-    except Exception as exc:  # noqa: BLE001 - the user's code: reported with its line
-        return MigrationRun(
-            migration.version, migration.name, error=python_failure(migration.up, "up", exc)
-        )
+    # As when it is applied: its prints on stderr (stdout may be JSON), the project importable,
+    # and a COMMIT of its own refused before it is sent (it would end the dry run's transaction).
+    with user_code(root):
+        function = getattr(load_module(migration.up), "up", None)
+        started = time.perf_counter()
+        try:
+            if callable(function):
+                with recording(conn):
+                    function(conn)
+        except Exception as exc:  # noqa: BLE001 - the user's code: reported with its line
+            return MigrationRun(
+                migration.version, migration.name, error=python_failure(migration.up, "up", exc)
+            )
     took = (time.perf_counter() - started) * 1000
     taken = locks.taken((), migration.label)
     run = StatementRun(1, "python:up", round(took, 3), None, taken.locks, taken.transient)

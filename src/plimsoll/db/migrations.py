@@ -2,8 +2,18 @@
 
 A migration is ``<version>_<name>.up.sql`` with an optional ``<version>_<name>.down.sql``, or a
 Python module ``<version>_<name>.py`` defining ``up(conn)`` and optionally ``down(conn)``.
-Versions are numbers (``0001``, ``20240501120000``) or dotted numbers (``1.2``) and are
-ordered numerically; two files claiming one version are an error (exit 2).
+Versions are numbers (``0001``, ``20240501120000``) or dotted numbers (``1.2``) of ASCII
+digits, ordered numerically; as in Flyway, trailing zero parts do not count (``1``, ``1.0``
+and ``01.0.0`` are one version), and two files claiming one version are an error (exit 2).
+
+The folder is flat, as the design lays it out (``db/migrations/<version>_<name>.up.sql``):
+files in its subfolders are not migrations, and a subfolder holding files named like
+migrations is warned about (:class:`Misnamed`), since they would never be applied.
+
+A SQL migration is read as UTF-8 with a leading byte-order mark dropped, as psql and Flyway
+read it (:func:`read_sql_text`); its checksum is always that of the file's bytes. An applied
+file whose bytes differ only in line endings (CRLF, LF) or a byte-order mark is not drift
+(:func:`drift`): an editor or git's ``autocrlf`` re-saving it changed no statement.
 
 Order: like Flyway's default (``outOfOrder = false``), a pending migration older than the
 newest applied one (a branch merged after a newer migration was deployed) is *out of order*:
@@ -19,6 +29,7 @@ import functools
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,14 +37,27 @@ from pathlib import Path
 
 from plimsoll.core.errors import ExitCode, InputError, PlimsollError, UsageError
 from plimsoll.core.files import create_all
+from plimsoll.core.log import get_logger
 from plimsoll.db.checksums import ChecksumCache
 
+log = get_logger(__name__)
+
+# [0-9], never \d: \d matches every Unicode digit (Arabic-Indic, Devanagari, ...), and int()
+# reads them, so "٣" would have been version 3.
+_VERSION = r"[0-9]+(?:\.[0-9]+)*"
 _NAME = re.compile(
-    r"^(?P<version>\d+(?:\.\d+)*)_(?P<name>[A-Za-z0-9][A-Za-z0-9_\-]*?)"
+    rf"^(?P<version>{_VERSION})_(?P<name>[A-Za-z0-9][A-Za-z0-9_\-]*?)"
     r"(?P<suffix>\.up\.sql|\.down\.sql|\.py)$"
 )
 # What a migration's file name starts with: a version, then "_".
-_LOOKS_LIKE = re.compile(r"^\d+(?:\.\d+)*_")
+_LOOKS_LIKE = re.compile(rf"^{_VERSION}_")
+_IS_VERSION = re.compile(_VERSION)
+# A migration's name: what `generate` writes and _NAME reads.
+_MIGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+# What separates the words of a name given to `generate`: anything a name may not hold.
+_SEPARATORS = re.compile(r"[^A-Za-z0-9_\-]+")
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark some Windows editors write at the start of a file."""
 
 EXPECTED = "expected <version>_<name>.up.sql, <version>_<name>.down.sql or <version>_<name>.py"
 """The file names a migrations folder holds, as the errors and warnings say it."""
@@ -81,17 +105,30 @@ class Migration:
 def version_key(version: str) -> tuple[int, ...]:
     """Numeric sort key of a version (``0010`` after ``9``; ``1.10`` after ``1.9``).
 
+    Trailing zero parts are dropped, as Flyway compares versions: ``1``, ``1.0`` and
+    ``1.0.0`` are one version (two files claiming it are a duplicate), and ``--target 1``
+    names a migration ``1.0``. Raises ValueError for anything but ASCII digits and dots.
+
     Memoised: a status of thousands of migrations asks for each version's key several times
     (sorting the files, the tracking rows, pending, drift).
     """
-    return tuple(int(part) for part in version.split("."))
+    if not _IS_VERSION.fullmatch(version):
+        raise ValueError(f"not a migration version: {version!r}")
+    parts = [int(part) for part in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 
-def _target_key(target: str) -> tuple[int, ...]:
-    """The version key of ``--target``; a UsageError when it is not a version at all."""
-    if not re.fullmatch(r"\d+(?:\.\d+)*", target):
-        raise UsageError(f"--target {target}: not a migration version (digits, such as 0003)")
-    return version_key(target)
+def target_key(target: str, what: str = "--target") -> tuple[int, ...]:
+    """The version key of a version the user gave as ``what`` (``--target``, ``baseline``,
+    ``--migration``); a UsageError naming ``what`` when it is not a version at all."""
+    try:
+        return version_key(target)
+    except ValueError:
+        raise UsageError(
+            f"{what} {target}: not a migration version (digits 0-9 and dots, such as 0003)"
+        ) from None
 
 
 def checksum(data: bytes) -> str:
@@ -151,7 +188,8 @@ def scan(folder: Path, cache: ChecksumCache | None = None) -> Scan:
     migrations with one version, a folder named as a migration, and a folder or file that
     cannot be read (the up files and modules are read for their checksums) are errors
     naming the file (exit 2). Any other name starting with a version and ``_`` is
-    :class:`Misnamed`.
+    :class:`Misnamed`, and so is a subfolder holding files named like migrations (the
+    folder is flat: they would never be applied).
     """
     require_folder(folder)
     # version key -> label -> suffix -> file: a version claimed by two labels is an error.
@@ -168,6 +206,13 @@ def scan(folder: Path, cache: ChecksumCache | None = None) -> Scan:
         if entry.startswith((".", "_")) or entry.endswith("~"):
             continue
         match = _NAME.match(entry)
+        if match is None and _is_folder(entries[entry]):
+            nested = _nested_migrations(folder / entry)
+            if nested:
+                misnamed.append(Misnamed(folder / entry, _why_nested(folder, nested)))
+            elif _LOOKS_LIKE.match(entry):
+                misnamed.append(Misnamed(folder / entry, _why_misnamed(entry)))
+            continue
         if match is None:
             if entry.endswith((".sql", ".py")):
                 raise InputError(f"{folder / entry}: not a migration name: {EXPECTED}")
@@ -216,12 +261,57 @@ def read_bytes(path: Path) -> bytes:
         raise unreadable(path, exc) from None
 
 
+def decode_text(data: bytes, path: Path) -> str:
+    """A migration file's bytes as text: UTF-8, a leading byte-order mark dropped (psql and
+    Flyway skip it; the parser would read it as part of the first word). Line endings are
+    kept: the statements run as written. InputError naming ``path`` when it is not UTF-8."""
+    try:
+        return data.removeprefix(BOM).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (len(BOM) if data.startswith(BOM) else 0)
+        raise InputError(
+            f"{path}: not UTF-8 (byte 0x{data[offset]:02x} at offset {offset})"
+        ) from None
+
+
+def read_sql_text(path: Path) -> str:
+    """The text of a SQL migration as the migrator runs it (see :func:`decode_text`);
+    InputError naming the file when it cannot be read or is not UTF-8."""
+    return decode_text(read_bytes(path), path)
+
+
 def _is_folder(entry: os.DirEntry[str]) -> bool:
     """Whether a folder entry is a folder (or a link to one); False when it cannot tell."""
     try:
         return entry.is_dir()
     except OSError:
         return False  # reading it will say what is wrong
+
+
+def _nested_migrations(subfolder: Path) -> list[str]:
+    """The files under ``subfolder`` (at any depth) named like migrations, as paths relative
+    to it, sorted; hidden folders and ``_``-folders (``__pycache__``) are not looked into."""
+    found: list[str] = []
+    # onerror ignored: a subfolder that cannot be read holds nothing plimsoll would apply.
+    for root, folders, names in os.walk(subfolder):
+        folders[:] = [f for f in folders if not f.startswith((".", "_"))]
+        base = Path(root).relative_to(subfolder)
+        found.extend(str(base / name) for name in names if _NAME.match(name))
+    return sorted(found)
+
+
+def _why_nested(folder: Path, nested: Sequence[str]) -> str:
+    """Why the migration files in a subfolder of ``folder`` are not applied."""
+    shown = ", ".join(nested[:3]) + (f" and {len(nested) - 3} more" if len(nested) > 3 else "")
+    if len(nested) == 1:
+        what, it, verb = "a file named like a migration", "it", "is"
+    else:
+        what, it, verb = f"{len(nested)} files named like migrations", "them", "are"
+    they = "it" if it == "it" else "they"
+    return (
+        f"a subfolder holding {what} ({shown}): {they} {verb} never applied; migrations are"
+        f" the files directly in {folder} (move {it} there to apply {it})"
+    )
 
 
 def _why_misnamed(entry: str) -> str:
@@ -265,7 +355,8 @@ def _migration(label: str, files: Mapping[str, Path], cache: ChecksumCache | Non
     if ".py" in files:
         up = files[".py"]
         data = read_bytes(up)
-        has_down = defines_function(data.decode("utf-8", "replace"), "down")
+        # Python reads a module with a byte-order mark; ast.parse of the text would not.
+        has_down = defines_function(data.removeprefix(BOM).decode("utf-8", "replace"), "down")
         return Migration(version, name, Kind.PYTHON, up, None, checksum(data), has_down)
     if ".up.sql" not in files:
         raise InputError(f"{files['.down.sql']}: a down migration without its .up.sql")
@@ -314,8 +405,36 @@ class Drift:
         return f"{self.version}_{self.name}"
 
 
+def resaved_variants(data: bytes) -> set[bytes]:
+    """The bytes ``data`` would have after a re-save that changes no statement: with CRLF or
+    LF line endings (or as they are), with or without a leading byte-order mark."""
+    body = data.removeprefix(BOM)
+    lf = body.replace(b"\r\n", b"\n")
+    bodies = {body, lf, lf.replace(b"\n", b"\r\n")}
+    return bodies | {BOM + b for b in bodies}
+
+
+def only_resaved(migration: Migration, stored: str) -> bool:
+    """Whether ``migration``'s file differs from the one whose checksum is ``stored`` only in
+    its line endings or byte-order mark (see :func:`resaved_variants`).
+
+    Asked only when the checksums differ, so the file is read only then. A file that cannot
+    be read now is not excused (its checksum was read a moment ago; it is reported changed).
+    """
+    try:
+        data = migration.up.read_bytes()
+    except OSError:
+        return False
+    return any(checksum(variant) == stored for variant in resaved_variants(data))
+
+
 def drift(migrations: Sequence[Migration], applied: Iterable[Applied]) -> list[Drift]:
-    """Applied migrations whose file changed since (checksum), was renamed, or is gone."""
+    """Applied migrations whose file changed since (checksum), was renamed, or is gone.
+
+    A file whose bytes differ from those applied only in line endings (CRLF and LF) or a
+    leading byte-order mark did not change (see :func:`only_resaved`): the stored checksum
+    stays that of the bytes applied, and an info line says so.
+    """
     by_key = {m.key: m for m in migrations}
     out = []
     for row in applied:
@@ -326,7 +445,15 @@ def drift(migrations: Sequence[Migration], applied: Iterable[Applied]) -> list[D
             )
             continue
         renamed = f"renamed from {row.label}" if current.label != row.label else None
-        if current.checksum != row.checksum:
+        changed = current.checksum != row.checksum
+        if changed and only_resaved(current, row.checksum):
+            changed = False
+            log.info(
+                "%s: only its line endings (or byte-order mark) changed since it was applied",
+                current.label,
+                extra={"event": "migration_resaved", "migration": current.label},
+            )
+        if changed:
             problem = "changed since it was applied (checksum)"
             if renamed:
                 problem += f", and {renamed}"
@@ -396,7 +523,7 @@ def plan_up(
     """
     todo = pending(migrations, applied)
     if target is not None:
-        limit = _target_key(target)
+        limit = target_key(target)
         if limit not in {m.key for m in migrations}:
             raise UsageError(f"--target {target}: no migration has that version")
         todo = [m for m in todo if m.key <= limit]
@@ -415,7 +542,7 @@ def plan_baseline(
 
 def baseline_key(migrations: Sequence[Migration], target: str) -> tuple[int, ...]:
     """The version key of ``target``; a usage error when no migration has that version."""
-    limit = _target_key(target)
+    limit = target_key(target, "baseline")
     if limit not in {m.key for m in migrations}:
         raise UsageError(f"baseline {target}: no migration has that version")
     return limit
@@ -442,7 +569,7 @@ def plan_down(
     by_key = {m.key: m for m in migrations}
     done = list(reversed(applied))
     if target is not None:
-        limit = _target_key(target)
+        limit = target_key(target)
         keys = [version_key(a.version) for a in done]
         if not any(limit):
             chosen = done
@@ -494,10 +621,9 @@ def new_migration_files(
     Both files or neither (see :func:`plimsoll.core.files.create_all`): a write that fails
     (a full disk, a read-only folder) is a UsageError naming the file, and leaves no half
     pair that ``up`` would apply without its down. ``folder`` is created when missing.
-    Refuses a bad name or an existing file.
+    ``name`` is made a file name by :func:`migration_name`; an existing file is refused.
     """
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_\-]*", name):
-        raise UsageError(f"migration name {name!r}: use letters, digits, '_' and '-'")
+    name = migration_name(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -513,3 +639,26 @@ def new_migration_files(
         }
     )
     return up, down
+
+
+def migration_name(text: str) -> str:
+    """The migration name made of ``text``, as alembic makes a slug of a message: words apart
+    (spaces, punctuation, anything but letters, digits, ``_`` and ``-``) joined by ``_``,
+    accents dropped (``"Add users' e-mail"`` -> ``Add_users_e-mail``).
+
+    A UsageError when nothing is left, or when the name starts with ``_`` or ``-`` (a file
+    name starting like that is taken for an option or a private file).
+    """
+    # NFKD splits an accented letter into its letter and accent; the ASCII letter is kept.
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = "_".join(word for word in _SEPARATORS.split(ascii_text) if word)
+    if not name:
+        raise UsageError(
+            f"migration name {text!r}: needs letters or digits (A-Z, a-z, 0-9), such as add_users"
+        )
+    if not _MIGRATION_NAME.fullmatch(name):
+        raise UsageError(
+            f"migration name {text!r}: must start with a letter or a digit (then letters,"
+            " digits, '_' and '-')"
+        )
+    return name

@@ -23,6 +23,18 @@
   is reported by ``status`` and before the next ``up``.
 - ``BEGIN``/``COMMIT`` in a file: one pair wrapping the whole file is dropped (the migrator
   opens the transaction itself); any other transaction control is an error naming its line.
+  A Python migration's ``conn.execute("COMMIT")`` (or ``ROLLBACK``, ``BEGIN``, ``END``) is
+  refused before it is sent, as psycopg refuses ``conn.commit()`` there.
+- Session state: every migration starts from the session as the run found it, as if psql ran
+  each file in a session of its own. A migration's ``SET search_path``, ``SET ROLE``,
+  ``set_config(..., false)``, temporary tables... end with it (``RESET ALL``, ``SET SESSION
+  AUTHORIZATION DEFAULT``, ``RESET ROLE``, ``DISCARD TEMP``...; never ``DISCARD ALL``, which
+  would release the migrator's advisory lock). The tracking table is named schema-qualified
+  (an unqualified ``db.tracking_table`` is resolved once, when the run starts: the table the
+  search_path finds, else ``current_schema()``) and its row written as the role that
+  connected, whatever role the migration took.
+- Privileges: the tracking table (and its schema) are created only when missing, so a deploy
+  role with SELECT, INSERT and DELETE on an existing table needs no CREATE right.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import getpass
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql as pgsql
 
-from plimsoll.core.errors import ExitCode, PlimsollError, UsageError
+from plimsoll.core.errors import CannotRunError, ConfigError, ExitCode, PlimsollError, UsageError
 from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
 from plimsoll.core.log import get_logger
 from plimsoll.core.store import MigrationRun, Store
@@ -50,7 +63,7 @@ from plimsoll.db import migrations as files
 from plimsoll.db.advisory import take_advisory_lock
 from plimsoll.db.checksums import ChecksumCache
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
-from plimsoll.db.migration_plan import MigrationPlan, load_module, plan_sql
+from plimsoll.db.migration_plan import MigrationPlan, load_module, plan_sql, user_code
 from plimsoll.db.profiling.objectives import Operation, flush_timings, record_timing
 
 if TYPE_CHECKING:
@@ -67,10 +80,17 @@ INTERRUPTED = "interrupted"
 
 
 class MigrationError(PlimsollError):
-    """A migration failed: rolled back, later ones not run (exit 1, a finding)."""
+    """A migration failed: rolled back, later ones not run (exit 1, a finding).
+
+    ``sqlstate`` is the server's error code, when the server raised it.
+    """
 
     exit_code = ExitCode.FINDINGS
     slug = "migration-failed"
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 class DriftError(PlimsollError):
@@ -97,6 +117,89 @@ class Settings:
     lock_wait_seconds: float = 60.0
     # Apply pending migrations older than the newest applied one (``db.out_of_order``).
     out_of_order: bool = False
+    # Where the timeouts were configured, for the error naming a bad one: the key (the db
+    # section's or an environment's) and the config file.
+    lock_timeout_key: str = "db.lock_timeout"
+    statement_timeout_key: str = "db.statement_timeout"
+    source: str = ""
+
+    def where(self, key: str) -> str:
+        """``key`` prefixed with the config file it is in (when known), for an error."""
+        return f"{self.source}: {key}" if self.source else key
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """Which database a command read or changed (never its password)."""
+
+    name: str
+    host: str
+    port: int
+    user: str
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection[Any]) -> DatabaseInfo:
+        """The database ``conn`` is connected to, as libpq resolved it (PG* variables too)."""
+        info = conn.info
+        return cls(info.dbname, info.host, info.port, info.user)
+
+    def describe(self) -> str:
+        """One line: ``appdb on db.example.com:5432 as deploy`` (a socket: its folder)."""
+        where = f"{self.host}:{self.port}"
+        if self.host.startswith("/"):
+            where += " (unix socket)"
+        return f"{self.name} on {where} as {self.user}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: name, host (or socket folder), port and user."""
+        return {"name": self.name, "host": self.host, "port": self.port, "user": self.user}
+
+
+# The columns a plimsoll tracking table has (applied_rank aside: a table of the layout before
+# it gets it on the next run).
+TRACKING_COLUMNS = ("version", "name", "checksum", "applied_at", "execution_ms", "applied_by")
+
+
+@dataclass(frozen=True)
+class TrackingTable:
+    """The tracking table as a run names it: schema-qualified, resolved once when it starts.
+
+    ``schema`` is None when the configured name is unqualified and the search_path names no
+    schema that exists (nowhere to create it). ``columns`` is None when it does not exist.
+    """
+
+    configured: str
+    schema: str | None
+    name: str
+    columns: tuple[str, ...] | None
+    kind: str | None = None
+    schema_exists: bool = True
+    can_select: bool = True
+    can_insert: bool = True
+    can_delete: bool = True
+    user: str = ""
+    search_path: str = ""
+
+    @property
+    def exists(self) -> bool:
+        """Whether the table exists."""
+        return self.columns is not None
+
+    @property
+    def qualified(self) -> str:
+        """``schema.name``, for messages."""
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def sql(self) -> pgsql.Composable:
+        """The schema-qualified name as SQL."""
+        assert self.schema is not None  # resolved: checked before any statement uses it
+        return pgsql.Identifier(self.schema, self.name)
+
+    @property
+    def has_rank(self) -> bool:
+        """Whether it has the ``applied_rank`` column."""
+        return "applied_rank" in (self.columns or ())
 
 
 @dataclass(frozen=True)
@@ -161,6 +264,7 @@ class Status:
     server_version: int
     out_of_order: tuple[files.Migration, ...] = ()
     newest_applied: str | None = None
+    database: DatabaseInfo | None = None
 
     @property
     def current(self) -> str | None:
@@ -197,6 +301,8 @@ class RunReport:
     steps: list[StepResult] = field(default_factory=list)
     waited_seconds: float = 0.0
     hook_trace: str | None = None
+    # The database the run connected to (None: it did not get that far).
+    database: DatabaseInfo | None = None
 
 
 def advisory_key(table: str) -> int:
@@ -210,9 +316,65 @@ def advisory_key(table: str) -> int:
 _APPLIED_ORDER = pgsql.SQL("applied_at, string_to_array(version, '.')::numeric[]")
 
 
-def _table(name: str) -> pgsql.Composable:
-    parts = name.split(".")
-    return pgsql.SQL(".").join(pgsql.Identifier(p) for p in parts)
+# What each migration starts from: the session as the run found it, as if psql ran each file
+# in a session of its own (a migration's SET, SET ROLE, set_config(..., false), temporary
+# tables, LISTEN, cursors... end with it). RESET ALL returns every setting to its value at
+# connection (the URL's options and the role's and database's settings included); it leaves
+# the role alone, hence the two before it. Not DISCARD ALL: it releases the session's
+# advisory locks (the migrator's own) and cannot run in a transaction block; not DEALLOCATE
+# ALL: psycopg's prepared statements. Each is one statement (a part of a batch).
+_RESET_SESSION = (
+    "CLOSE ALL",
+    "SET SESSION AUTHORIZATION DEFAULT",
+    "RESET ROLE",
+    "RESET ALL",
+    "UNLISTEN *",
+    "DISCARD TEMP",
+    "DISCARD SEQUENCES",
+)
+# Who writes the tracking row: the role that connected, whatever role the migration took
+# (SET ROLE to one without rights on the tracking table must not fail its row, nor own it).
+_RESET_IDENTITY = ("SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE")
+
+# The tracking table, found as PostgreSQL finds an unqualified name: on the search_path, else
+# where it would be created (current_schema()); its columns and this role's rights on it.
+_RESOLVE_TRACKING = """
+SELECT coalesce(n.nspname, %(schema)s, current_schema()), c.relkind::text,
+  CASE WHEN c.oid IS NOT NULL THEN ARRAY(SELECT a.attname::text FROM pg_attribute AS a
+    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) END,
+  EXISTS (SELECT FROM pg_namespace
+    WHERE nspname = coalesce(n.nspname, %(schema)s, current_schema())),
+  coalesce(has_table_privilege(c.oid, 'SELECT'), false),
+  coalesce(has_table_privilege(c.oid, 'INSERT'), false),
+  coalesce(has_table_privilege(c.oid, 'DELETE'), false),
+  current_user::text, current_setting('search_path')
+FROM (SELECT to_regclass(%(name)s) AS oid) AS r
+LEFT JOIN pg_class AS c ON c.oid = r.oid
+LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
+"""
+
+# The server names the parameter a bad value was for: `invalid value for parameter "x"`.
+_PARAMETER = re.compile(r'parameter "(\w+)"')
+# The errors of a first migration meeting what it creates already there: a database whose
+# schema predates the migrations (DuplicateTable, DuplicateObject, DuplicateSchema,
+# DuplicateFunction, DuplicateColumn).
+_ALREADY_EXISTS = frozenset({"42P07", "42710", "42P06", "42723", "42701"})
+# What pg_class.relkind stands for, for an error naming what a name is instead of a table.
+_KINDS = {
+    "v": "view",
+    "m": "materialized view",
+    "S": "sequence",
+    "i": "index",
+    "I": "partitioned index",
+    "f": "foreign table",
+    "c": "composite type",
+    "t": "TOAST table",
+}
+ADOPT_HINT = (
+    "the database already has this schema: to adopt it, mark what it has with"
+    " `plimsoll db migrate baseline VERSION`"
+)
+"""Added to the error of the first migration of a database found already holding its schema."""
 
 
 def _line_of(statement: Statement, position: int | None) -> int:
@@ -235,6 +397,7 @@ class Migrator:
         hooks: HookExecutor | None = None,
         store: Store | None = None,
         checksum_cache: Path | None = None,
+        project_root: Path | None = None,
     ) -> None:
         self.conninfo = conninfo
         self.folder = folder
@@ -243,8 +406,14 @@ class Migrator:
         self.hooks = hooks
         self.store = store
         self.checksums = ChecksumCache(checksum_cache) if checksum_cache is not None else None
+        # The project's folder: first on sys.path while Python migrations load and run.
+        self.project_root = project_root
         self._run_hooks: HookRun | None = None
         self._database = ""
+        # The tracking table of the run under way (resolved once, when it starts).
+        self._tracking: TrackingTable | None = None
+        # The run's Python migrations, imported when it is validated.
+        self._modules: dict[Path, Any] = {}
         # Misnamed files already warned about: once per migrator, however often it scans.
         self._warned: set[Path] = set()
 
@@ -259,45 +428,147 @@ class Migrator:
         ) as conn:
             yield conn
 
-    def _ensure_table(self, conn: psycopg.Connection[Any]) -> None:
-        """Create the tracking table, or give one of the layout before ``applied_rank`` it."""
-        schema, dot, _ = self.settings.tracking_table.rpartition(".")
-        if dot:
-            # A tracking table in a schema of its own: the schema is made with it.
-            conn.execute(
-                pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(schema))
-            )
-        conn.execute(
-            pgsql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                " version text PRIMARY KEY,"
-                " name text NOT NULL,"
-                " checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now(),"
-                " execution_ms integer NOT NULL,"
-                " applied_by text NOT NULL DEFAULT current_user,"
-                " applied_rank bigint GENERATED BY DEFAULT AS IDENTITY)"
-            ).format(_table(self.settings.tracking_table))
-        )
-        if not self._has_rank(conn):
-            self._add_rank(conn)
+    def _tracking_for(self, conn: psycopg.Connection[Any]) -> TrackingTable:
+        """The tracking table of the run under way, or as ``conn`` finds it now (no run)."""
+        if self._tracking is not None:
+            return self._tracking
+        return self._resolve_tracking(conn)
 
-    def _has_rank(self, conn: psycopg.Connection[Any]) -> bool:
-        """Whether the tracking table (which exists) has the ``applied_rank`` column."""
+    def _resolve_tracking(self, conn: psycopg.Connection[Any]) -> TrackingTable:
+        """Find the tracking table; ConfigError when the name is another tool's table."""
+        configured = self.settings.tracking_table
+        schema, dot, name = configured.rpartition(".")
         row = conn.execute(
-            "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s)"
-            " AND attname = 'applied_rank' AND NOT attisdropped)",
-            (self.settings.tracking_table,),
+            _RESOLVE_TRACKING, {"schema": schema if dot else None, "name": configured}
         ).fetchone()
-        return bool(row and row[0])
+        assert row is not None  # one row, always
+        table = TrackingTable(
+            configured,
+            row[0],
+            name,
+            tuple(row[2]) if row[2] is not None else None,
+            row[1],
+            bool(row[3]),
+            bool(row[4]),
+            bool(row[5]),
+            bool(row[6]),
+            row[7],
+            row[8],
+        )
+        if table.exists:
+            missing = [c for c in TRACKING_COLUMNS if c not in (table.columns or ())]
+            if table.kind not in ("r", "p"):
+                why = f"{table.qualified} is a {_KINDS.get(table.kind or '', 'relation')}"
+            elif missing:
+                why = (
+                    f"columns {', '.join(table.columns or ()) or 'none'}; one has"
+                    f" {', '.join(TRACKING_COLUMNS)}"
+                )
+            else:
+                return table
+            raise ConfigError(
+                f"{self.settings.where('db.tracking_table')} {configured} exists but is not a"
+                f" plimsoll tracking table ({why}): name another table"
+            )
+        return table
 
-    def _add_rank(self, conn: psycopg.Connection[Any]) -> None:
+    def _ensure_table(self, conn: psycopg.Connection[Any], needs: str) -> TrackingTable:
+        """The run's tracking table: created (with its schema) only when missing, so that a
+        role with just ``SELECT`` and ``needs`` (INSERT or DELETE) on it can run; one of the
+        layout before ``applied_rank`` is given it when the role may."""
+        table = self._resolve_tracking(conn)
+        if not table.exists:
+            return self._create_table(conn, table)
+        granted = {
+            "SELECT": table.can_select,
+            "INSERT": table.can_insert,
+            "DELETE": table.can_delete,
+        }
+        missing = [right for right in ("SELECT", needs) if not granted[right]]
+        if missing:
+            raise CannotRunError(
+                f"{self.settings.where('db.tracking_table')} {table.configured}: role"
+                f" {table.user} lacks {' and '.join(missing)} on {table.qualified}"
+                f" (GRANT SELECT, INSERT, DELETE ON {table.qualified} TO {table.user})"
+            )
+        if not table.has_rank:
+            try:
+                self._add_rank(conn, table)
+            except psycopg.errors.InsufficientPrivilege:
+                # The old layout is still read in the order rows were applied (applied_at):
+                # a deploy role that does not own the table goes on with it.
+                log.warning(
+                    "cannot add applied_rank to %s (role %s does not own it): down follows"
+                    " applied_at; run `plimsoll db migrate up` once as its owner",
+                    table.qualified,
+                    table.user,
+                    extra={"event": "tracking_table_not_upgraded"},
+                )
+                return table
+            table = replace(table, columns=(*(table.columns or ()), "applied_rank"))
+        return table
+
+    def _create_table(self, conn: psycopg.Connection[Any], table: TrackingTable) -> TrackingTable:
+        """Create the missing tracking table (and its schema); a one-line error (exit 3)
+        naming ``db.tracking_table`` and the right missing when the role may not."""
+        key = self.settings.where("db.tracking_table")
+        if table.schema is None:
+            raise ConfigError(
+                f"{key} {table.configured}: no schema to create it in (the search_path"
+                f" {table.search_path!r} names no schema that exists): write it as"
+                f" schema.{table.name}"
+            )
+        if not table.schema_exists:
+            try:
+                conn.execute(
+                    pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        pgsql.Identifier(table.schema)
+                    )
+                )
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise CannotRunError(
+                    f"{key} {table.configured}: schema {table.schema} does not exist and role"
+                    f" {table.user} may not create it (no CREATE privilege on database"
+                    f" {conn.info.dbname}: {_one_line(exc)}); create it once as a role that may"
+                ) from None
+        try:
+            conn.execute(
+                pgsql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " version text PRIMARY KEY,"
+                    " name text NOT NULL,"
+                    " checksum text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now(),"
+                    " execution_ms integer NOT NULL,"
+                    " applied_by text NOT NULL DEFAULT current_user,"
+                    " applied_rank bigint GENERATED BY DEFAULT AS IDENTITY)"
+                ).format(table.sql)
+            )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise CannotRunError(
+                f"{key} {table.configured}: table {table.qualified} does not exist and role"
+                f" {table.user} may not create it (no CREATE privilege on schema {table.schema}:"
+                f" {_one_line(exc)}); create it once as a role that may, then GRANT SELECT,"
+                f" INSERT, DELETE ON {table.qualified} TO {table.user}"
+            ) from None
+        # Its owner now: every right on it.
+        return replace(
+            table,
+            columns=(*TRACKING_COLUMNS, "applied_rank"),
+            kind="r",
+            schema_exists=True,
+            can_select=True,
+            can_insert=True,
+            can_delete=True,
+        )
+
+    def _add_rank(self, conn: psycopg.Connection[Any], tracking: TrackingTable) -> None:
         """Add ``applied_rank`` to a table of the old layout, numbering its rows by applied_at.
 
         Rows sharing an applied_at (written in one transaction) are numbered by version. One
         transaction: a migrator stopped half-way leaves the old layout, and tries again.
         """
-        table = _table(self.settings.tracking_table)
+        table = tracking.sql
         with conn.transaction():
             conn.execute(pgsql.SQL("ALTER TABLE {} ADD COLUMN applied_rank bigint").format(table))
             conn.execute(
@@ -325,26 +596,28 @@ class Migrator:
         first run).
 
         By ``applied_rank``; a table of the layout before it (read as it is: ``status``
-        changes nothing) by ``applied_at``, then version.
+        changes nothing) by ``applied_at``, then version. A table the role may not read is a
+        CannotRunError naming it; another tool's table a ConfigError.
         """
-        found = conn.execute(
-            "SELECT c.oid IS NOT NULL, EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid"
-            " AND a.attname = 'applied_rank' AND NOT a.attisdropped)"
-            " FROM (SELECT to_regclass(%s) AS oid) AS c",
-            (self.settings.tracking_table,),
-        ).fetchone()
-        if not found or not found[0]:
+        table = self._tracking_for(conn)
+        if not table.exists:
             return []
+        if not table.can_select:
+            raise CannotRunError(
+                f"{self.settings.where('db.tracking_table')} {table.configured}: role"
+                f" {table.user} lacks SELECT on {table.qualified}"
+                f" (GRANT SELECT, INSERT, DELETE ON {table.qualified} TO {table.user})"
+            )
         rank, order = (
             (pgsql.SQL("applied_rank"), pgsql.SQL("applied_rank"))
-            if found[1]
+            if table.has_rank
             else (pgsql.SQL("NULL::bigint"), _APPLIED_ORDER)
         )
         rows = conn.execute(
             pgsql.SQL(
                 "SELECT version, name, checksum, applied_at, execution_ms, applied_by, {}"
                 " FROM {} ORDER BY {}"
-            ).format(rank, _table(self.settings.tracking_table), order)
+            ).format(rank, table.sql, order)
         ).fetchall()
         return [AppliedRow(*row) for row in rows]
 
@@ -408,7 +681,9 @@ class Migrator:
         if self._run_hooks is not None and self._run_hooks.executor.registry.for_phase(
             context.phase
         ):
-            trace = self._run_hooks.run_phase(context)
+            # A hook's print() must not land in the command's result on stdout.
+            with user_code(None):
+                trace = self._run_hooks.run_phase(context)
             # Kept in memory and written once per run (below): `plimsoll db slo` reads them.
             record_timing(None, Operation.HOOK_EXECUTION, trace.duration_ms / 1000)
 
@@ -472,6 +747,7 @@ class Migrator:
         """
         found = list((scanned or self.scan()).migrations)
         with self._connect() as conn:
+            database = DatabaseInfo.of(conn)
             applied = self.applied(conn)
             invalid = self._invalid_indexes(conn)
             version = conn.info.server_version
@@ -485,6 +761,7 @@ class Migrator:
             version,
             tuple(files.out_of_order(found, rows)),
             newest.label if newest is not None else None,
+            database,
         )
 
     def applied_files(self, conn: psycopg.Connection[Any]) -> list[files.Applied]:
@@ -493,13 +770,56 @@ class Migrator:
 
     @contextmanager
     def _session(
-        self, report: RunReport
+        self, report: RunReport, needs: str = "INSERT"
     ) -> Iterator[tuple[psycopg.Connection[Any], list[files.Applied]]]:
-        """A connection holding the migrator lock, with the tracking table and its rows."""
-        with self._connect() as conn, self._locked(conn, report):
-            # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
-            self._ensure_table(conn)
-            yield conn, self.applied_files(conn)
+        """A connection holding the migrator lock, with the tracking table and its rows.
+
+        Before anything is changed: a read-only database is refused (exit 3), and the
+        timeouts are checked (a bad value is a config error naming its key). ``needs`` is the
+        right the run needs on the tracking table besides SELECT (INSERT, or DELETE for down).
+        """
+        with self._connect() as conn:
+            report.database = DatabaseInfo.of(conn)
+            self._refuse_read_only(conn)
+            self.set_timeouts(conn, local=True)  # checked only: it ends with its statement
+            with self._locked(conn, report):
+                # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
+                self._tracking = self._ensure_table(conn, needs)
+                try:
+                    yield conn, self.applied_files(conn)
+                finally:
+                    self._tracking = None
+                    self._modules.clear()
+
+    def _load_python(self, plan: Sequence[files.Migration], direction: str) -> None:
+        """Import the plan's Python migrations before any migration runs (their top-level
+        code runs once): one that cannot be imported, or lacks ``direction``, stops the run
+        with nothing applied, not after the migrations before it."""
+        for migration in plan:
+            if migration.kind is files.Kind.PYTHON:
+                module = self._module(migration)
+                if not callable(getattr(module, direction, None)):
+                    raise UsageError(f"{migration.up}: defines no {direction}(conn)")
+
+    def _module(self, migration: files.Migration) -> Any:
+        """A Python migration's module, imported once per run (see user_code)."""
+        module = self._modules.get(migration.up)
+        if module is None:
+            with user_code(self.project_root):
+                module = self._modules[migration.up] = load_module(migration.up)
+        return module
+
+    @staticmethod
+    def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
+        """CannotRunError when the database takes no writes: a standby, or read-only by default."""
+        row = conn.execute(
+            "SELECT current_setting('transaction_read_only') = 'on', pg_is_in_recovery()"
+        ).fetchone()
+        if row and row[0]:
+            why = "a standby in recovery" if row[1] else "default_transaction_read_only is on"
+            raise CannotRunError(
+                f"the database is read-only ({why}): cannot apply migrations to {conn.info.dbname}"
+            )
 
     def _run_plan(
         self,
@@ -507,13 +827,17 @@ class Migrator:
         validate: Callable[[], Sequence[files.Migration]],
         report: RunReport,
         late: Sequence[files.Migration] = (),
+        *,
+        fresh: bool = False,
     ) -> RunReport:
         """One hooked run: validation between its hooks, the migrations, cleanup always.
 
         ``validate`` checks the files and returns the plan. ``before_validation`` runs before
         it and ``after_validation`` after it; when validation fails (or a fail-fast hook of
         its phases), ``on_error`` runs, then ``cleanup``, and nothing is applied. ``late``
-        (filled by ``validate``) are the planned migrations applied out of order.
+        (filled by ``validate``) are the planned migrations applied out of order. ``fresh``:
+        the tracking table had no row (a first migration finding its objects there already
+        is a database to adopt: the error says how).
         """
         direction = report.direction
         self._database = f"{conn.info.host}/{conn.info.dbname}"
@@ -530,7 +854,15 @@ class Migrator:
                 raise
             out_of_order = {m.key for m in late}
             for migration in plan:
-                step = self._apply_hooked(conn, migration, direction, report)
+                try:
+                    step = self._apply_hooked(conn, migration, direction, report)
+                except MigrationError as exc:
+                    first = fresh and direction == "up" and not report.steps
+                    if first and exc.sqlstate in _ALREADY_EXISTS:
+                        raise MigrationError(
+                            f"{exc}; {ADOPT_HINT}", sqlstate=exc.sqlstate
+                        ) from None
+                    raise
                 if migration.key in out_of_order:
                     step = replace(step, out_of_order=True)
                     log.info(
@@ -621,9 +953,10 @@ class Migrator:
                     )
                 plan = files.plan_up(found, applied, target, out_of_order=allowed)
                 late.extend(files.out_of_order(plan, applied))
+                self._load_python(plan, "up")
                 return plan
 
-            return self._run_plan(conn, validate, report, late)
+            return self._run_plan(conn, validate, report, late, fresh=not applied)
 
     def down(
         self,
@@ -641,17 +974,33 @@ class Migrator:
         as in :meth:`up`.
         """
         report = report if report is not None else RunReport("down")
-        with self._session(report) as (conn, applied):
+        with self._session(report, needs="DELETE") as (conn, applied):
 
             def validate() -> list[files.Migration]:
                 found = list(self.scan().migrations)
                 self._refuse_drift(found, applied, allow_changed)
+                if steps is not None and target is None and steps > len(applied):
+                    # As alembic does: reverting fewer than asked would go unnoticed in a
+                    # script; --target 0 is the way to revert everything.
+                    count = (
+                        "no migration is"
+                        if not applied
+                        else (
+                            "only 1 migration is"
+                            if len(applied) == 1
+                            else f"only {len(applied)} migrations are"
+                        )
+                    )
+                    raise UsageError(
+                        f"--steps {steps}: {count} applied (--target 0 reverts all of them)"
+                    )
                 plan = files.plan_down(found, applied, steps=steps, target=target)
                 # The scan read the up files; a down file that cannot be read stops the run
                 # here, before anything is reverted, not after the migrations before it.
                 for migration in plan:
                     if migration.down is not None:
                         files.read_bytes(migration.down)
+                self._load_python(plan, "down")
                 return plan
 
             return self._run_plan(conn, validate, report)
@@ -672,10 +1021,11 @@ class Migrator:
 
             def validate() -> list[files.Migration]:
                 late.extend(files.check_order(todo, applied, allowed=self.settings.out_of_order))
+                self._load_python(todo, "up")
                 return todo
 
             if todo:
-                self._run_plan(conn, validate, report, late)
+                self._run_plan(conn, validate, report, late, fresh=not applied)
         return report
 
     def baseline(self, target: str, *, dry_run: bool = False) -> list[files.Migration]:
@@ -700,7 +1050,7 @@ class Migrator:
             insert = pgsql.SQL(
                 "INSERT INTO {} (version, name, checksum, execution_ms, applied_by)"
                 " VALUES (%s, %s, %s, 0, %s)"
-            ).format(_table(self.settings.tracking_table))
+            ).format(self._run_table())
             with conn.transaction():
                 for migration in plan:
                     conn.execute(
@@ -744,12 +1094,55 @@ class Migrator:
         return step
 
     def set_timeouts(self, conn: psycopg.Connection[Any], local: bool) -> None:
-        """Set lock_timeout and statement_timeout, for the transaction when ``local``."""
-        # One round trip for both: set_config(..., is_local) is SET LOCAL / SET.
-        conn.execute(
-            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-            (self.settings.lock_timeout, local, self.settings.statement_timeout, local),
+        """Set lock_timeout and statement_timeout, for the transaction when ``local``.
+
+        A value the server refuses (``abc``, ``-1s``, ``25d``: beyond its range) is a
+        ConfigError naming the key it came from.
+        """
+        try:
+            conn.execute(self._timeouts_sql(local))
+        except (psycopg.errors.InvalidParameterValue, psycopg.errors.DataException) as exc:
+            raise self._timeout_error(exc) from None
+
+    def _timeouts_sql(self, local: bool) -> pgsql.Composed:
+        """One statement setting both timeouts: set_config(..., is_local) is SET LOCAL / SET."""
+        return pgsql.SQL(
+            "SELECT set_config('lock_timeout', {}, {}), set_config('statement_timeout', {}, {})"
+        ).format(
+            pgsql.Literal(self.settings.lock_timeout),
+            pgsql.Literal(local),
+            pgsql.Literal(self.settings.statement_timeout),
+            pgsql.Literal(local),
         )
+
+    def _timeout_error(self, exc: psycopg.Error) -> ConfigError:
+        """The ConfigError of a timeout the server refused, naming its key and value."""
+        message = getattr(exc.diag, "message_primary", None) or str(exc)
+        named = _PARAMETER.search(message)
+        settings = self.settings
+        keys = {
+            "lock_timeout": (settings.lock_timeout_key, settings.lock_timeout),
+            "statement_timeout": (settings.statement_timeout_key, settings.statement_timeout),
+        }
+        found = keys.get(named.group(1)) if named else None
+        if found is None:
+            both = " or ".join(f"{key} = {value!r}" for key, value in keys.values())
+            return ConfigError(f"{settings.where(both)}: {_one_line(exc)}")
+        key, value = found
+        return ConfigError(
+            f"{settings.where(key)} = {value!r}: not a duration PostgreSQL takes ({_one_line(exc)});"
+            " write one such as 5s, 1min or 0 (no limit)"
+        )
+
+    def begin_migration(self, conn: psycopg.Connection[Any], *, local: bool) -> None:
+        """Start a migration from the session the run found (see _RESET_SESSION), with the
+        timeouts set: one round trip."""
+        conn.execute(";\n".join([*_RESET_SESSION, self._timeouts_sql(local).as_string(conn)]))
+
+    def _run_table(self) -> pgsql.Composable:
+        """The tracking table of the run under way, schema-qualified."""
+        assert self._tracking is not None, "only inside a run (_session)"
+        return self._tracking.sql
 
     def _record(
         self,
@@ -758,7 +1151,9 @@ class Migrator:
         direction: str,
         took_ms: int,
     ) -> None:
-        table = _table(self.settings.tracking_table)
+        table = self._run_table()
+        # Written as the role that connected, whatever role the migration took.
+        conn.execute(";".join(_RESET_IDENTITY))
         if direction == "up":
             conn.execute(
                 pgsql.SQL(
@@ -785,7 +1180,7 @@ class Migrator:
 
     def _record_sql(self, migration: files.Migration, direction: str) -> pgsql.Composable:
         """The tracking-table change as SQL with its values inlined (for a batched migration)."""
-        table = _table(self.settings.tracking_table)
+        table = self._run_table()
         if direction != "up":
             return pgsql.SQL("DELETE FROM {} WHERE version = {}").format(
                 table, pgsql.Literal(migration.version)
@@ -830,16 +1225,13 @@ class Migrator:
         """
         from plimsoll.db.batch import BatchFailed, run_batch
 
-        timeouts = pgsql.SQL(
-            "SELECT set_config('lock_timeout', {}, true), set_config('statement_timeout', {}, true)"
-        ).format(
-            pgsql.Literal(self.settings.lock_timeout),
-            pgsql.Literal(self.settings.statement_timeout),
-        )
         measure = self.store is not None and bool(plan.tables)
         parts = [
-            timeouts.as_string(conn),
+            self._timeouts_sql(True).as_string(conn),
             *(st.text for st in plan.statements),
+            # The row is written as the role that connected (the sizes below are read with
+            # the migration's search_path, which names its tables as it did).
+            *_RESET_IDENTITY,
             self._record_sql(migration, direction).as_string(conn),
             # The sizes are read before COMMIT (the same values, seen by this transaction).
             *(
@@ -849,13 +1241,15 @@ class Migrator:
             ),
         ]
         first_statement = 1
+        # The transaction starts from the session the run found (see _RESET_SESSION).
+        opening = ["BEGIN", *_RESET_SESSION]
         try:
             if self._has_hooks(DbPhase.BEFORE_MIGRATION):
-                conn.execute("BEGIN")
+                conn.execute(";\n".join(opening))
                 self._phase(before)
             else:
-                parts.insert(0, "BEGIN")
-                first_statement += 1
+                parts[0:0] = opening
+                first_statement += len(opening)
             clock = time.perf_counter()
             done = run_batch(conn, parts)
             took = _ms_since(clock)
@@ -864,7 +1258,8 @@ class Migrator:
                 conn.execute("COMMIT")
             except psycopg.Error as exc:  # a deferred constraint is checked at COMMIT
                 raise MigrationError(
-                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back"
+                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back",
+                    sqlstate=exc.sqlstate,
                 ) from None
         except BatchFailed as failed:
             _rollback_quietly(conn)
@@ -875,7 +1270,8 @@ class Migrator:
             else:
                 located = str(path)
             raise MigrationError(
-                f"{located}: {_one_line(failed.error)}; {migration.label} rolled back"
+                f"{located}: {_one_line(failed.error)}; {migration.label} rolled back",
+                sqlstate=failed.error.sqlstate,
             ) from None
         except BaseException:
             _rollback_quietly(conn)
@@ -992,16 +1388,19 @@ class Migrator:
         elif plan.transactional:
             try:
                 with conn.transaction():
-                    self.set_timeouts(conn, local=True)
+                    self.begin_migration(conn, local=True)
                     self._phase(before)
                     took = self._run(conn, path, plan.statements, migration.label)
                     self._record(conn, migration, direction, took)
                     self._after_migration(migration, direction, took)
             except _StatementFailed as failed:
-                raise MigrationError(f"{failed.message}; {migration.label} rolled back") from None
+                raise MigrationError(
+                    f"{failed.message}; {migration.label} rolled back", sqlstate=failed.sqlstate
+                ) from None
             except psycopg.Error as exc:  # at COMMIT: a deferred constraint
                 raise MigrationError(
-                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back"
+                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back",
+                    sqlstate=exc.sqlstate,
                 ) from None
         else:
             log.info(
@@ -1010,7 +1409,7 @@ class Migrator:
                 plan.reason,
                 extra={"event": "migration_non_transactional", "migration": migration.label},
             )
-            self.set_timeouts(conn, local=False)
+            self.begin_migration(conn, local=False)
             try:
                 self._phase(before)
                 took = self._run(conn, path, plan.statements, migration.label)
@@ -1019,7 +1418,8 @@ class Migrator:
             except _StatementFailed as failed:
                 raise MigrationError(
                     f"{failed.message}; {migration.label} ran outside a transaction "
-                    f"({plan.reason}): statements before this one stay applied"
+                    f"({plan.reason}): statements before this one stay applied",
+                    sqlstate=failed.sqlstate,
                 ) from None
             except KeyboardInterrupt as exc:
                 exc.add_note(
@@ -1061,34 +1461,49 @@ class Migrator:
         """Run a Python migration's ``up``/``down`` in a transaction; its SQL time and tables.
 
         The tables are read from the SQL it runs through the connection it is handed (see
-        :func:`plimsoll.db.migration_plan.recording`). Any exception it raises rolls it back and is reported with
-        the file and line of the migration that raised it.
+        :func:`plimsoll.db.migration_plan.recording`, which also refuses transaction control
+        before it is sent). Any exception it raises rolls it back and is reported with the
+        file and line of the migration that raised it. One that ended the migrator's
+        transaction anyway (through the raw libpq connection, say) is reported as what it
+        did: what was committed stays, and the migration is not recorded. Its module is
+        loaded and run inside :func:`plimsoll.db.migration_plan.user_code`.
         """
         from plimsoll.db.migration_plan import recording, tables_of
 
-        module = load_module(migration.up)
-        function = getattr(module, direction, None)
-        if not callable(function):
-            raise UsageError(f"{migration.up}: defines no {direction}(conn)")
-        try:
-            with conn.transaction():
-                self.set_timeouts(conn, local=True)
-                self._phase(before)
-                clock = time.perf_counter()
-                try:
-                    with recording(conn) as executed:
-                        function(conn)
-                except Exception as exc:  # noqa: BLE001 - the user's code: reported, rolled back
-                    raise MigrationError(
-                        f"{python_failure(migration.up, direction, exc)}; rolled back"
-                    ) from None
-                took = _ms_since(clock)
-                self._record(conn, migration, direction, took)
-                self._after_migration(migration, direction, took)
-        except psycopg.Error as exc:  # at COMMIT, or the migration left its transaction failed
-            raise MigrationError(
-                f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back"
-            ) from None
+        module = self._module(migration)
+        with user_code(self.project_root):
+            function = getattr(module, direction, None)
+            if not callable(function):
+                raise UsageError(f"{migration.up}: defines no {direction}(conn)")
+            try:
+                with conn.transaction():
+                    self.begin_migration(conn, local=True)
+                    # Its id tells, afterwards, whether the transaction is still the one
+                    # opened here.
+                    xid = _scalar(conn, "SELECT txid_current()")
+                    self._phase(before)
+                    clock = time.perf_counter()
+                    try:
+                        with recording(conn) as executed:
+                            function(conn)
+                    except Exception as exc:  # noqa: BLE001 - the user's code: reported
+                        failure = python_failure(migration.up, direction, exc)
+                        ended = _transaction_ended(conn, xid, migration, direction)
+                        if ended is not None:
+                            raise MigrationError(f"{failure}; {ended}") from None
+                        sqlstate = exc.sqlstate if isinstance(exc, psycopg.Error) else None
+                        raise MigrationError(f"{failure}; rolled back", sqlstate=sqlstate) from None
+                    ended = _transaction_ended(conn, xid, migration, direction)
+                    if ended is not None:
+                        raise MigrationError(f"{migration.up}: {ended}")
+                    took = _ms_since(clock)
+                    self._record(conn, migration, direction, took)
+                    self._after_migration(migration, direction, took)
+            except psycopg.Error as exc:  # at COMMIT, or the migration left its transaction failed
+                raise MigrationError(
+                    f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back",
+                    sqlstate=exc.sqlstate,
+                ) from None
         return took, tables_of(executed)
 
     def _applied_event(self, migration: files.Migration, direction: str, took: int) -> None:
@@ -1127,7 +1542,7 @@ class Migrator:
             except psycopg.Error as exc:
                 position = _position(exc)
                 line = _line_of(statement, position)
-                raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}") from None
+                raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}", exc.sqlstate) from None
             spent += time.perf_counter() - clock
             self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
         return int(spent * 1000)
@@ -1218,6 +1633,44 @@ def python_failure(path: Path, direction: str, error: BaseException) -> str:
     return f"{where}: {direction}() failed: {detail}"
 
 
+def _scalar(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
+    """The one value ``query`` returns."""
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def _transaction_ended(
+    conn: psycopg.Connection[Any], xid: int, migration: files.Migration, direction: str
+) -> str | None:
+    """What a Python migration did to the migrator's transaction ``xid``, if it ended it.
+
+    None while it is still open (or failed: rolled back by the caller, as usual). Otherwise
+    whether it was committed or rolled back, and what that leaves: the server keeps each
+    transaction's fate (``txid_status``), so this is what happened, not a guess.
+    """
+    status = conn.info.transaction_status
+    if status == psycopg.pq.TransactionStatus.INERROR:
+        return None
+    if status == psycopg.pq.TransactionStatus.INTRANS:
+        if _scalar(conn, "SELECT txid_current_if_assigned()") == xid:
+            return None
+    fate = _scalar(conn, "SELECT txid_status(%s)", (xid,))
+    after = (
+        "statements after it ran one by one, outside a transaction, and stay applied"
+        if status == psycopg.pq.TransactionStatus.IDLE
+        else "what ran in the transaction it opened next is rolled back"
+    )
+    if fate == "committed":
+        return (
+            f"{direction}() committed the transaction itself: statements before the COMMIT"
+            f" stay applied ({after}); {migration.label} is not recorded"
+        )
+    return (
+        f"{direction}() rolled back the transaction itself: statements before the ROLLBACK are"
+        f" undone ({after}); {migration.label} is not recorded"
+    )
+
+
 def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
     """End the transaction a failed message left open (if the connection still stands)."""
     try:
@@ -1228,9 +1681,10 @@ def _rollback_quietly(conn: psycopg.Connection[Any]) -> None:
 
 
 class _StatementFailed(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.sqlstate = sqlstate
 
 
 def _position(exc: psycopg.Error) -> int | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plimsoll.db.hooks import DbPhase
-from plimsoll.db.migrations import Kind, Migration
+from plimsoll.db.migrations import Kind, Migration, read_sql_text
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -151,12 +151,8 @@ class MigrationPreview:
 
 
 def _read(path: Path) -> str:
-    from plimsoll.core.errors import InputError
-
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+    # As the migrator reads it: UTF-8, a leading byte-order mark dropped.
+    return read_sql_text(path)
 
 
 def down_of(migration: Migration) -> DownMigration:

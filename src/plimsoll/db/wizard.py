@@ -529,7 +529,7 @@ class MigratorEngine:
         if self.target is None:
             chosen = list(status.pending)
         else:
-            limit = files.version_key(self.target)
+            limit = files.target_key(self.target)  # a UsageError for `abc`, not a crash
             known = {m.key for m in status.pending} | {
                 files.version_key(r.version) for r in status.applied
             }

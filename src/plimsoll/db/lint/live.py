@@ -62,4 +62,4 @@ def read_database(conninfo: str, tracking_table: str = "plimsoll_migrations") ->
 
 def _numeric(version: str) -> bool:
     """Whether a tracking row's version is a migration version (digits and dots)."""
-    return all(part.isdigit() for part in version.split("."))
+    return all(part.isascii() and part.isdigit() for part in version.split("."))

@@ -36,12 +36,13 @@ from plimsoll.core.errors import InputError, UsageError
 from plimsoll.db.lint.engine import EncodingProblem, SourceFile
 from plimsoll.db.sqlfiles import read_sql, sql_files
 
-_MIGRATION = re.compile(r"^(?P<version>\d+(?:\.\d+)*)_.+\.(?P<direction>up|down)\.sql$")
+# [0-9], not \d: \d is any Unicode digit (see plimsoll.db.migrations).
+_MIGRATION = re.compile(r"^(?P<version>[0-9]+(?:\.[0-9]+)*)_.+\.(?P<direction>up|down)\.sql$")
 # Flyway's versioned migrations: V<version>__<description> (parts split by . or _).
-_FLYWAY = re.compile(r"^[Vv](?P<version>\d+(?:[._]\d+)*)__")
+_FLYWAY = re.compile(r"^[Vv](?P<version>[0-9]+(?:[._][0-9]+)*)__")
 _FLYWAY_REPEATABLE = re.compile(r"^R__")
 # A plain version prefix: 10_tables, 0002_orders.sql, 1.2_x.sql.
-_NUMBERED = re.compile(r"^(?P<version>\d+(?:\.\d+)*)_")
+_NUMBERED = re.compile(r"^(?P<version>[0-9]+(?:\.[0-9]+)*)_")
 
 # The groups of names in a folder, in the order they run.
 _VERSIONED, _UNVERSIONED, _REPEATABLE = 0, 1, 2

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from plimsoll.db.migrations import Kind, Migration
+from plimsoll.db.migrations import Kind, Migration, read_sql_text
 from plimsoll.db.risk.calibration import Calibration, CalibrationCache, calibrate
 from plimsoll.db.risk.config import RiskConfig
 from plimsoll.db.risk.evaluate import (
@@ -83,12 +83,7 @@ def _sources(
             if item.kind is Kind.PYTHON:
                 out.append(_Source(label, str(item.up), None, item.up.parent))
                 continue
-            try:
-                text = item.up.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                from plimsoll.core.errors import InputError
-
-                raise InputError(f"{item.up}: cannot read: {exc}") from None
+            text = read_sql_text(item.up)  # a byte-order mark dropped, as the migrator does
             out.append(_Source(label, str(item.up), text, item.up.parent))
         else:
             label, text = item

@@ -21,6 +21,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import SecretStr
 
+from plimsoll.db.connection import masked_line, url_is_malformed
 from plimsoll.runtime.checks.thresholds import elapsed_ms, threshold_pair
 from plimsoll.runtime.health import (
     CheckContext,
@@ -28,13 +29,11 @@ from plimsoll.runtime.health import (
     HealthCheck,
     Status,
     by_threshold,
-    one_line,
 )
 
 APPLICATION_NAME = "plimsoll-health"
 # libpq waits at least this long for a connection, whatever connect_timeout says.
 LIBPQ_MIN_CONNECT_TIMEOUT = 2
-MASK = "***"
 _PASSWORD_KEYS = ("password", "sslpassword")
 
 
@@ -53,14 +52,6 @@ def describe(params: dict[str, Any]) -> str:
     where = f"{host}:{port}" if port else host
     dbname = params.get("dbname")
     return f"{where}/{dbname}" if dbname else where
-
-
-def scrub(message: str, secrets: tuple[SecretStr, ...]) -> str:
-    """``message`` on one line with every one of ``secrets`` masked."""
-    line = one_line(message)
-    for secret in secrets:
-        line = line.replace(secret.get_secret_value(), MASK)
-    return line or "no detail"
 
 
 class DatabaseHealthCheck(HealthCheck):
@@ -88,13 +79,19 @@ class DatabaseHealthCheck(HealthCheck):
         secret = url if isinstance(url, SecretStr) else SecretStr(url)
         if not secret.get_secret_value().strip():
             raise ValueError("url must not be empty")
+        if url_is_malformed(secret.get_secret_value()):
+            # libpq would take pieces of the password for the host, port or database, which
+            # componentId and the messages show.
+            raise ValueError(
+                "url: its user or password is not read as written; percent-encode their special"
+                " characters (@ as %40, / as %2F, : as %3A, # as %23, % as %25)"
+            )
         self.latency = threshold_pair("latency", latency_warn_ms, latency_fail_ms)
         self.url = secret
         params = _params(secret.get_secret_value())
-        # Kept apart, as secrets: the passwords are only needed to mask them in messages.
-        self._secrets = tuple(
-            SecretStr(str(params.pop(key))) for key in _PASSWORD_KEYS if params.get(key)
-        )
+        # The passwords stay in the URL only (conninfo() adds it back): never in what is shown.
+        for key in _PASSWORD_KEYS:
+            params.pop(key, None)
         self._params = params
         self.component_id = self.component_id or describe(self._params)
         timeout = connect_timeout_seconds or self.timeout_seconds
@@ -135,7 +132,10 @@ class DatabaseHealthCheck(HealthCheck):
             with psycopg.connect(self.conninfo(), autocommit=True) as conn:
                 row = conn.execute("SELECT 1").fetchone()
         except psycopg.Error as exc:
-            return self.result(Status.FAIL, output=scrub(str(exc), self._secrets))
+            # Masks quoted values only: a short password never garbles the words around it.
+            return self.result(
+                Status.FAIL, output=masked_line(str(exc), self.url.get_secret_value())
+            )
         elapsed = elapsed_ms(started)
         if row != (1,):
             return self.result(Status.FAIL, elapsed, "ms", f"SELECT 1 returned {row!r}")
