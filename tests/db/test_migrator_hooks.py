@@ -337,3 +337,12 @@ def test_a_bad_hook_in_config_is_refused_at_load(hook: dict[str, str], expected:
     with pytest.raises(ConfigError) as caught:
         parse({"db": {"hooks": [hook]}}, "plimsoll.toml", env={})
     assert str(caught.value) == expected
+
+
+def test_a_misspelt_phase_in_hook_phase_timeouts_is_refused_at_load() -> None:
+    # It was ignored: the timeout the user meant for after_migration never applied.
+    with pytest.raises(ConfigError) as caught:
+        parse({"db": {"hook_phase_timeouts": {"after_migrat": 5}}}, "plimsoll.toml", env={})
+    assert str(caught.value).startswith(
+        "plimsoll.toml: db.hook_phase_timeouts.after_migrat: unknown phase: expected one of"
+    )
