@@ -133,14 +133,7 @@ class KnownRelations:
         domain = Domain(type_name(node.get("typeName")), origin=where)
         for item in node.get("constraints") or ():
             _, constraint = unwrap(item)
-            contype = constraint.get("contype")
-            if contype == "CONSTR_CHECK":
-                # An unnamed one is named as PostgreSQL names it.
-                domain.checks.add(constraint.get("conname") or f"{names[-1]}_check")
-            elif contype == "CONSTR_NOTNULL":
-                domain.not_null = True
-            elif contype == "CONSTR_NULL":
-                domain.not_null = False
+            _constrain(domain, constraint, names[-1])
         self.domains[_type_key(names, schema)] = domain
 
     def _alter_domain(self, node: Node, schema: str) -> None:
@@ -151,11 +144,7 @@ class KnownRelations:
         subtype = node.get("subtype")
         if subtype == "C":
             _, constraint = unwrap(node.get("def"))
-            contype = constraint.get("contype")
-            if contype == "CONSTR_CHECK":
-                domain.checks.add(constraint.get("conname") or f"{names[-1]}_check")
-            elif contype == "CONSTR_NOTNULL":
-                domain.not_null = True
+            _constrain(domain, constraint, names[-1])
         elif subtype == "X":
             domain.checks.discard(node.get("name", ""))
         elif subtype in ("N", "O"):
@@ -303,3 +292,15 @@ def usable_unique(index: Index) -> bool:
         and bool(index.columns)
         and all(_COLUMN_NAME.match(column) for column in index.columns)
     )
+
+
+def _constrain(domain: Domain, constraint: Node, name: str) -> None:
+    """Apply a constraint of CREATE DOMAIN or ALTER DOMAIN ... ADD to ``domain`` (named ``name``)."""
+    contype = constraint.get("contype")
+    if contype == "CONSTR_CHECK":
+        # An unnamed one is named as PostgreSQL names it.
+        domain.checks.add(constraint.get("conname") or f"{name}_check")
+    elif contype == "CONSTR_NOTNULL":
+        domain.not_null = True
+    elif contype == "CONSTR_NULL":
+        domain.not_null = False
