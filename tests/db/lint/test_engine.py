@@ -252,3 +252,31 @@ def test_set_local_lasts_as_long_as_its_transaction() -> None:
     for zero in ("0", "'0s'", "'0ms'", "'0min'", "'0.0s'"):
         assert not _context(f"SET statement_timeout = {zero};").statement_timeout_set, zero
     assert _context("SET statement_timeout = '500ms';").statement_timeout_set
+
+
+def test_a_mistyped_id_silences_nothing_and_is_named() -> None:
+    """A first word not shaped like a rule id is a mistyped id, never the start of a reason
+    that would leave the directive silencing every rule (``changing_column_type``, ``PG001``)."""
+    registry = load_registry()
+    active, audit = compose(registry, [], select=["changing-column-type"])
+    sql = (
+        "-- plimsoll: ignore changing_column_type\n"
+        "ALTER TABLE t ALTER COLUMN c TYPE bigint;\n"
+        "-- plimsoll: ignore-file PG001 because\n"
+        "-- plimsoll: ignore -- every rule, on purpose\n"
+        "ALTER TABLE t ALTER COLUMN d TYPE bigint;\n"
+    )
+    report = lint_sources(
+        [SourceFile("m.sql", sql, True)],
+        active,
+        audit,
+        pg_version=16,
+        known_rules=frozenset(registry.rules),
+    )
+    assert [(f.rule, f.line) for f in report.findings] == [("changing-column-type", 2)]
+    assert report.silenced == 1
+    assert report.warnings == [
+        "m.sql:1: 'plimsoll: ignore' names no rule: 'changing_column_type'"
+        " (did you mean changing-column-type?)",
+        "m.sql:3: 'plimsoll: ignore' names no rule: 'pg001'",
+    ]
