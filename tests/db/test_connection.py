@@ -168,9 +168,30 @@ def test_a_mask_never_lands_inside_words() -> None:
     assert masked_line(f'end of string reached in URI: "{broken}"', broken) == (
         'end of string reached in URI: "postgresql://***@[::1/x"'
     )
-    # A password standing as a word of its own outside quotes: the message is withheld.
-    assert "not shown" in masked_line("FATAL: hunter2 is wrong", "postgresql://a:hunter2@h/x")
-    assert "not shown" in masked_line("at xZq9xWv7kYbx", "postgresql://a:Zq9xWv7kYb@h/x")
+    # A password outside quotes is masked there: a short one as a word of its own, a long one
+    # anywhere.
+    assert masked_line("FATAL: hunter2 is wrong", "postgresql://a:hunter2@h/x") == (
+        "FATAL: *** is wrong"
+    )
+    assert masked_line("at xZq9xWv7kYbx", "postgresql://a:Zq9xWv7kYb@h/x") == "at x***x"
+
+
+def test_a_password_that_is_a_common_word_leaves_the_cause_readable() -> None:
+    # Withholding the message hid the most common failure from dev and CI set-ups.
+    message = (
+        'connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication'
+        ' failed for user "app"'
+    )
+    line = masked_line(message, "postgresql://app:password@127.0.0.1:5432/x")
+    assert line == (
+        'connection to server at "127.0.0.1", port 5432 failed: FATAL:  *** authentication'
+        ' failed for user "app"'
+    )
+    port = masked_line(
+        'connection to server at "127.0.0.1", port 5432 failed: Connection refused',
+        "postgresql://app:5432@127.0.0.1:5432/x",
+    )
+    assert port == 'connection to server at "127.0.0.1", port *** failed: Connection refused'
 
 
 def test_a_malformed_url_gets_a_hint() -> None:

@@ -180,9 +180,14 @@ def _secrets(url: str) -> set[str]:
     return {s for s in found if s}
 
 
+def _token(secret: str) -> re.Pattern[str]:
+    """``secret`` as a token of its own (not inside a longer word)."""
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])")
+
+
 def _holds(text: str, secret: str) -> bool:
     """Whether ``text`` holds ``secret`` as a token of its own (not inside a longer word)."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", text) is not None
+    return _token(secret).search(text) is not None
 
 
 def masked_line(message: str, url: str) -> str:
@@ -191,8 +196,9 @@ def masked_line(message: str, url: str) -> str:
     libpq and psycopg quote the values they echo (``invalid percent-encoded token: "..."``,
     ``could not translate host name "..."``): a quoted value holding a secret is masked
     whole, and the message is otherwise left alone, so no mask lands inside unrelated words.
-    Should a secret still be found outside quotes (a short one as a word of its own), the
-    driver's message is withheld.
+    Should a secret still be found outside quotes, it is masked there too: a short one only as
+    a word of its own, so that a password such as ``password`` or ``5432`` leaves the cause
+    readable (``*** authentication failed for user "app"``) instead of hiding the message.
     """
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
     secrets = _secrets(url)
@@ -207,10 +213,10 @@ def masked_line(message: str, url: str) -> str:
         return quoted
 
     line = _QUOTED.sub(mask, line)
-    outside = _QUOTED.sub(" ", line)
     # A short secret is looked for as a word ("p" is not in "percent"); a long one anywhere.
-    if any(s in outside if len(s) >= 8 else _holds(outside, s) for s in secrets):
-        return "the driver's message is not shown: it holds part of the password"
+    # Longest first: a secret inside another is not left half masked.
+    for secret in sorted(secrets, key=len, reverse=True):
+        line = line.replace(secret, MASK) if len(secret) >= 8 else _token(secret).sub(MASK, line)
     return line or "no detail"
 
 
