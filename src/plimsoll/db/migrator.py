@@ -1,11 +1,8 @@
 """Applies and reverts migrations against a live PostgreSQL, one migrator at a time.
 
-- Tracking table (``plimsoll_migrations`` by default): version, name, checksum (SHA-256 of
-  the file), applied_at, execution_ms, applied_by, and applied_rank: the order rows were
-  applied in, from an identity column (Flyway's ``installed_rank``). ``down`` follows it.
-  Not ``applied_at``: rows written in one transaction (a baseline) share it, and a server
-  clock set back would reorder them. A table made before the rank existed gets it on the
-  next ``up`` or ``down``, its rows numbered by ``applied_at`` (then version): all they have.
+- Tracking table (``plimsoll_migrations`` by default; see :mod:`plimsoll.db.tracking`): a
+  row per applied migration, numbered by ``applied_rank`` in the order rows were applied.
+  ``down`` follows it.
 - Order (see :mod:`plimsoll.db.migrations`): a pending migration older than the newest
   applied one is refused unless ``out_of_order`` is allowed; ``status`` lists such ones.
 - File names: a file that starts like a migration but is not one is warned about once per
@@ -30,11 +27,13 @@
   ``set_config(..., false)``, temporary tables... end with it (``RESET ALL``, ``SET SESSION
   AUTHORIZATION DEFAULT``, ``RESET ROLE``, ``DISCARD TEMP``...; never ``DISCARD ALL``, which
   would release the migrator's advisory lock). The tracking table is named schema-qualified
-  (an unqualified ``db.tracking_table`` is resolved once, when the run starts: the table the
-  search_path finds, else ``current_schema()``) and its row written as the role that
-  connected, whatever role the migration took.
+  (resolved once, when the run starts) and its row written as the role that connected,
+  whatever role the migration took.
 - Privileges: the tracking table (and its schema) are created only when missing, so a deploy
   role with SELECT, INSERT and DELETE on an existing table needs no CREATE right.
+- Errors (see :mod:`plimsoll.db.migrate_errors`): a read-only database is refused before
+  anything changes, a timeout the server refuses names its config key, and the first
+  migration of a database already holding its schema says how to adopt it.
 """
 
 from __future__ import annotations
@@ -43,28 +42,38 @@ import getpass
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql as pgsql
 
-from plimsoll.core.errors import CannotRunError, ConfigError, ExitCode, PlimsollError, UsageError
+from plimsoll.core.errors import ExitCode, PlimsollError, UsageError
 from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRun
 from plimsoll.core.log import get_logger
 from plimsoll.core.store import MigrationRun, Store
 from plimsoll.db import migrations as files
+from plimsoll.db import tracking
 from plimsoll.db.advisory import take_advisory_lock
 from plimsoll.db.checksums import ChecksumCache
 from plimsoll.db.hooks import DbPhase, ErrorContext, MigrationContext, RunContext, StatementContext
+from plimsoll.db.migrate_errors import (
+    ADOPT_HINT,
+    ALREADY_EXISTS,
+    error_position,
+    one_line,
+    python_failure,
+    refuse_read_only,
+    statement_line,
+    timeout_error,
+)
 from plimsoll.db.migration_plan import MigrationPlan, load_module, plan_sql, user_code
 from plimsoll.db.profiling.objectives import Operation, flush_timings, record_timing
+from plimsoll.db.tracking import AppliedRow, TrackingTable
 
 if TYPE_CHECKING:
     from plimsoll.db.sql import QualifiedName, Statement
@@ -153,66 +162,6 @@ class DatabaseInfo:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: name, host (or socket folder), port and user."""
         return {"name": self.name, "host": self.host, "port": self.port, "user": self.user}
-
-
-# The columns a plimsoll tracking table has (applied_rank aside: a table of the layout before
-# it gets it on the next run).
-TRACKING_COLUMNS = ("version", "name", "checksum", "applied_at", "execution_ms", "applied_by")
-
-
-@dataclass(frozen=True)
-class TrackingTable:
-    """The tracking table as a run names it: schema-qualified, resolved once when it starts.
-
-    ``schema`` is None when the configured name is unqualified and the search_path names no
-    schema that exists (nowhere to create it). ``columns`` is None when it does not exist.
-    """
-
-    configured: str
-    schema: str | None
-    name: str
-    columns: tuple[str, ...] | None
-    kind: str | None = None
-    schema_exists: bool = True
-    can_select: bool = True
-    can_insert: bool = True
-    can_delete: bool = True
-    user: str = ""
-    search_path: str = ""
-
-    @property
-    def exists(self) -> bool:
-        """Whether the table exists."""
-        return self.columns is not None
-
-    @property
-    def qualified(self) -> str:
-        """``schema.name``, for messages."""
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def sql(self) -> pgsql.Composable:
-        """The schema-qualified name as SQL."""
-        assert self.schema is not None  # resolved: checked before any statement uses it
-        return pgsql.Identifier(self.schema, self.name)
-
-    @property
-    def has_rank(self) -> bool:
-        """Whether it has the ``applied_rank`` column."""
-        return "applied_rank" in (self.columns or ())
-
-
-@dataclass(frozen=True)
-class AppliedRow:
-    """A row of the tracking table (``applied_rank`` None: a table of the layout before it)."""
-
-    version: str
-    name: str
-    checksum: str
-    applied_at: datetime
-    execution_ms: int
-    applied_by: str
-    applied_rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -311,11 +260,6 @@ def advisory_key(table: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-# The order rows of a tracking table without applied_rank were applied in, as far as it can tell:
-# rows of one transaction share applied_at, and are then taken in (numeric) version order.
-_APPLIED_ORDER = pgsql.SQL("applied_at, string_to_array(version, '.')::numeric[]")
-
-
 # What each migration starts from: the session as the run found it, as if psql ran each file
 # in a session of its own (a migration's SET, SET ROLE, set_config(..., false), temporary
 # tables, LISTEN, cursors... end with it). RESET ALL returns every setting to its value at
@@ -335,53 +279,6 @@ _RESET_SESSION = (
 # Who writes the tracking row: the role that connected, whatever role the migration took
 # (SET ROLE to one without rights on the tracking table must not fail its row, nor own it).
 _RESET_IDENTITY = ("SET SESSION AUTHORIZATION DEFAULT", "RESET ROLE")
-
-# The tracking table, found as PostgreSQL finds an unqualified name: on the search_path, else
-# where it would be created (current_schema()); its columns and this role's rights on it.
-_RESOLVE_TRACKING = """
-SELECT coalesce(n.nspname, %(schema)s, current_schema()), c.relkind::text,
-  CASE WHEN c.oid IS NOT NULL THEN ARRAY(SELECT a.attname::text FROM pg_attribute AS a
-    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) END,
-  EXISTS (SELECT FROM pg_namespace
-    WHERE nspname = coalesce(n.nspname, %(schema)s, current_schema())),
-  coalesce(has_table_privilege(c.oid, 'SELECT'), false),
-  coalesce(has_table_privilege(c.oid, 'INSERT'), false),
-  coalesce(has_table_privilege(c.oid, 'DELETE'), false),
-  current_user::text, current_setting('search_path')
-FROM (SELECT to_regclass(%(name)s) AS oid) AS r
-LEFT JOIN pg_class AS c ON c.oid = r.oid
-LEFT JOIN pg_namespace AS n ON n.oid = c.relnamespace
-"""
-
-# The server names the parameter a bad value was for: `invalid value for parameter "x"`.
-_PARAMETER = re.compile(r'parameter "(\w+)"')
-# The errors of a first migration meeting what it creates already there: a database whose
-# schema predates the migrations (DuplicateTable, DuplicateObject, DuplicateSchema,
-# DuplicateFunction, DuplicateColumn).
-_ALREADY_EXISTS = frozenset({"42P07", "42710", "42P06", "42723", "42701"})
-# What pg_class.relkind stands for, for an error naming what a name is instead of a table.
-_KINDS = {
-    "v": "view",
-    "m": "materialized view",
-    "S": "sequence",
-    "i": "index",
-    "I": "partitioned index",
-    "f": "foreign table",
-    "c": "composite type",
-    "t": "TOAST table",
-}
-ADOPT_HINT = (
-    "the database already has this schema: to adopt it, mark what it has with"
-    " `plimsoll db migrate baseline VERSION`"
-)
-"""Added to the error of the first migration of a database found already holding its schema."""
-
-
-def _line_of(statement: Statement, position: int | None) -> int:
-    """The file line of a 1-based character position inside a statement's text."""
-    if not position:
-        return statement.start_line
-    return statement.start_line + statement.text[: position - 1].count("\n")
 
 
 class Migrator:
@@ -432,164 +329,11 @@ class Migrator:
         """The tracking table of the run under way, or as ``conn`` finds it now (no run)."""
         if self._tracking is not None:
             return self._tracking
-        return self._resolve_tracking(conn)
+        return tracking.resolve_table(conn, self.settings.tracking_table, self._tracking_key())
 
-    def _resolve_tracking(self, conn: psycopg.Connection[Any]) -> TrackingTable:
-        """Find the tracking table; ConfigError when the name is another tool's table."""
-        configured = self.settings.tracking_table
-        schema, dot, name = configured.rpartition(".")
-        row = conn.execute(
-            _RESOLVE_TRACKING, {"schema": schema if dot else None, "name": configured}
-        ).fetchone()
-        assert row is not None  # one row, always
-        table = TrackingTable(
-            configured,
-            row[0],
-            name,
-            tuple(row[2]) if row[2] is not None else None,
-            row[1],
-            bool(row[3]),
-            bool(row[4]),
-            bool(row[5]),
-            bool(row[6]),
-            row[7],
-            row[8],
-        )
-        if table.exists:
-            missing = [c for c in TRACKING_COLUMNS if c not in (table.columns or ())]
-            if table.kind not in ("r", "p"):
-                why = f"{table.qualified} is a {_KINDS.get(table.kind or '', 'relation')}"
-            elif missing:
-                why = (
-                    f"columns {', '.join(table.columns or ()) or 'none'}; one has"
-                    f" {', '.join(TRACKING_COLUMNS)}"
-                )
-            else:
-                return table
-            raise ConfigError(
-                f"{self.settings.where('db.tracking_table')} {configured} exists but is not a"
-                f" plimsoll tracking table ({why}): name another table"
-            )
-        return table
-
-    def _ensure_table(self, conn: psycopg.Connection[Any], needs: str) -> TrackingTable:
-        """The run's tracking table: created (with its schema) only when missing, so that a
-        role with just ``SELECT`` and ``needs`` (INSERT or DELETE) on it can run; one of the
-        layout before ``applied_rank`` is given it when the role may."""
-        table = self._resolve_tracking(conn)
-        if not table.exists:
-            return self._create_table(conn, table)
-        granted = {
-            "SELECT": table.can_select,
-            "INSERT": table.can_insert,
-            "DELETE": table.can_delete,
-        }
-        missing = [right for right in ("SELECT", needs) if not granted[right]]
-        if missing:
-            raise CannotRunError(
-                f"{self.settings.where('db.tracking_table')} {table.configured}: role"
-                f" {table.user} lacks {' and '.join(missing)} on {table.qualified}"
-                f" (GRANT SELECT, INSERT, DELETE ON {table.qualified} TO {table.user})"
-            )
-        if not table.has_rank:
-            try:
-                self._add_rank(conn, table)
-            except psycopg.errors.InsufficientPrivilege:
-                # The old layout is still read in the order rows were applied (applied_at):
-                # a deploy role that does not own the table goes on with it.
-                log.warning(
-                    "cannot add applied_rank to %s (role %s does not own it): down follows"
-                    " applied_at; run `plimsoll db migrate up` once as its owner",
-                    table.qualified,
-                    table.user,
-                    extra={"event": "tracking_table_not_upgraded"},
-                )
-                return table
-            table = replace(table, columns=(*(table.columns or ()), "applied_rank"))
-        return table
-
-    def _create_table(self, conn: psycopg.Connection[Any], table: TrackingTable) -> TrackingTable:
-        """Create the missing tracking table (and its schema); a one-line error (exit 3)
-        naming ``db.tracking_table`` and the right missing when the role may not."""
-        key = self.settings.where("db.tracking_table")
-        if table.schema is None:
-            raise ConfigError(
-                f"{key} {table.configured}: no schema to create it in (the search_path"
-                f" {table.search_path!r} names no schema that exists): write it as"
-                f" schema.{table.name}"
-            )
-        if not table.schema_exists:
-            try:
-                conn.execute(
-                    pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        pgsql.Identifier(table.schema)
-                    )
-                )
-            except psycopg.errors.InsufficientPrivilege as exc:
-                raise CannotRunError(
-                    f"{key} {table.configured}: schema {table.schema} does not exist and role"
-                    f" {table.user} may not create it (no CREATE privilege on database"
-                    f" {conn.info.dbname}: {_one_line(exc)}); create it once as a role that may"
-                ) from None
-        try:
-            conn.execute(
-                pgsql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} ("
-                    " version text PRIMARY KEY,"
-                    " name text NOT NULL,"
-                    " checksum text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now(),"
-                    " execution_ms integer NOT NULL,"
-                    " applied_by text NOT NULL DEFAULT current_user,"
-                    " applied_rank bigint GENERATED BY DEFAULT AS IDENTITY)"
-                ).format(table.sql)
-            )
-        except psycopg.errors.InsufficientPrivilege as exc:
-            raise CannotRunError(
-                f"{key} {table.configured}: table {table.qualified} does not exist and role"
-                f" {table.user} may not create it (no CREATE privilege on schema {table.schema}:"
-                f" {_one_line(exc)}); create it once as a role that may, then GRANT SELECT,"
-                f" INSERT, DELETE ON {table.qualified} TO {table.user}"
-            ) from None
-        # Its owner now: every right on it.
-        return replace(
-            table,
-            columns=(*TRACKING_COLUMNS, "applied_rank"),
-            kind="r",
-            schema_exists=True,
-            can_select=True,
-            can_insert=True,
-            can_delete=True,
-        )
-
-    def _add_rank(self, conn: psycopg.Connection[Any], tracking: TrackingTable) -> None:
-        """Add ``applied_rank`` to a table of the old layout, numbering its rows by applied_at.
-
-        Rows sharing an applied_at (written in one transaction) are numbered by version. One
-        transaction: a migrator stopped half-way leaves the old layout, and tries again.
-        """
-        table = tracking.sql
-        with conn.transaction():
-            conn.execute(pgsql.SQL("ALTER TABLE {} ADD COLUMN applied_rank bigint").format(table))
-            conn.execute(
-                pgsql.SQL(
-                    "UPDATE {t} SET applied_rank = o.rank FROM (SELECT version, row_number()"
-                    " OVER (ORDER BY {order}) AS rank FROM {t}) AS o WHERE {t}.version = o.version"
-                ).format(t=table, order=_APPLIED_ORDER)
-            )
-            conn.execute(
-                pgsql.SQL(
-                    "ALTER TABLE {} ALTER COLUMN applied_rank SET NOT NULL,"
-                    " ALTER COLUMN applied_rank ADD GENERATED BY DEFAULT AS IDENTITY"
-                ).format(table)
-            )
-            # The identity's sequence starts at 1: new rows are numbered after the old ones.
-            conn.execute(
-                pgsql.SQL(
-                    "SELECT setval(pg_get_serial_sequence({name}, 'applied_rank'),"
-                    " (SELECT coalesce(max(applied_rank), 0) + 1 FROM {t}), false)"
-                ).format(name=pgsql.Literal(table.as_string(conn)), t=table)
-            )
+    def _tracking_key(self) -> str:
+        """``db.tracking_table`` with its config file, for an error naming it."""
+        return self.settings.where("db.tracking_table")
 
     def applied(self, conn: psycopg.Connection[Any]) -> list[AppliedRow]:
         """The rows of the tracking table in the order they were applied (none before the
@@ -599,27 +343,7 @@ class Migrator:
         changes nothing) by ``applied_at``, then version. A table the role may not read is a
         CannotRunError naming it; another tool's table a ConfigError.
         """
-        table = self._tracking_for(conn)
-        if not table.exists:
-            return []
-        if not table.can_select:
-            raise CannotRunError(
-                f"{self.settings.where('db.tracking_table')} {table.configured}: role"
-                f" {table.user} lacks SELECT on {table.qualified}"
-                f" (GRANT SELECT, INSERT, DELETE ON {table.qualified} TO {table.user})"
-            )
-        rank, order = (
-            (pgsql.SQL("applied_rank"), pgsql.SQL("applied_rank"))
-            if table.has_rank
-            else (pgsql.SQL("NULL::bigint"), _APPLIED_ORDER)
-        )
-        rows = conn.execute(
-            pgsql.SQL(
-                "SELECT version, name, checksum, applied_at, execution_ms, applied_by, {}"
-                " FROM {} ORDER BY {}"
-            ).format(rank, table.sql, order)
-        ).fetchall()
-        return [AppliedRow(*row) for row in rows]
+        return tracking.applied_rows(conn, self._tracking_for(conn), self._tracking_key())
 
     @staticmethod
     def _invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
@@ -780,11 +504,13 @@ class Migrator:
         """
         with self._connect() as conn:
             report.database = DatabaseInfo.of(conn)
-            self._refuse_read_only(conn)
+            refuse_read_only(conn)
             self.set_timeouts(conn, local=True)  # checked only: it ends with its statement
             with self._locked(conn, report):
                 # Under the lock: CREATE TABLE IF NOT EXISTS is not safe against a concurrent one.
-                self._tracking = self._ensure_table(conn, needs)
+                self._tracking = tracking.ensure_table(
+                    conn, self.settings.tracking_table, self._tracking_key(), needs
+                )
                 try:
                     yield conn, self.applied_files(conn)
                 finally:
@@ -808,18 +534,6 @@ class Migrator:
             with user_code(self.project_root):
                 module = self._modules[migration.up] = load_module(migration.up)
         return module
-
-    @staticmethod
-    def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
-        """CannotRunError when the database takes no writes: a standby, or read-only by default."""
-        row = conn.execute(
-            "SELECT current_setting('transaction_read_only') = 'on', pg_is_in_recovery()"
-        ).fetchone()
-        if row and row[0]:
-            why = "a standby in recovery" if row[1] else "default_transaction_read_only is on"
-            raise CannotRunError(
-                f"the database is read-only ({why}): cannot apply migrations to {conn.info.dbname}"
-            )
 
     def _run_plan(
         self,
@@ -858,7 +572,7 @@ class Migrator:
                     step = self._apply_hooked(conn, migration, direction, report)
                 except MigrationError as exc:
                     first = fresh and direction == "up" and not report.steps
-                    if first and exc.sqlstate in _ALREADY_EXISTS:
+                    if first and exc.sqlstate in ALREADY_EXISTS:
                         raise MigrationError(
                             f"{exc}; {ADOPT_HINT}", sqlstate=exc.sqlstate
                         ) from None
@@ -1102,7 +816,7 @@ class Migrator:
         try:
             conn.execute(self._timeouts_sql(local))
         except (psycopg.errors.InvalidParameterValue, psycopg.errors.DataException) as exc:
-            raise self._timeout_error(exc) from None
+            raise timeout_error(exc, self.settings) from None
 
     def _timeouts_sql(self, local: bool) -> pgsql.Composed:
         """One statement setting both timeouts: set_config(..., is_local) is SET LOCAL / SET."""
@@ -1113,25 +827,6 @@ class Migrator:
             pgsql.Literal(local),
             pgsql.Literal(self.settings.statement_timeout),
             pgsql.Literal(local),
-        )
-
-    def _timeout_error(self, exc: psycopg.Error) -> ConfigError:
-        """The ConfigError of a timeout the server refused, naming its key and value."""
-        message = getattr(exc.diag, "message_primary", None) or str(exc)
-        named = _PARAMETER.search(message)
-        settings = self.settings
-        keys = {
-            "lock_timeout": (settings.lock_timeout_key, settings.lock_timeout),
-            "statement_timeout": (settings.statement_timeout_key, settings.statement_timeout),
-        }
-        found = keys.get(named.group(1)) if named else None
-        if found is None:
-            both = " or ".join(f"{key} = {value!r}" for key, value in keys.values())
-            return ConfigError(f"{settings.where(both)}: {_one_line(exc)}")
-        key, value = found
-        return ConfigError(
-            f"{settings.where(key)} = {value!r}: not a duration PostgreSQL takes ({_one_line(exc)});"
-            " write one such as 5s, 1min or 0 (no limit)"
         )
 
     def begin_migration(self, conn: psycopg.Connection[Any], *, local: bool) -> None:
@@ -1258,7 +953,7 @@ class Migrator:
                 conn.execute("COMMIT")
             except psycopg.Error as exc:  # a deferred constraint is checked at COMMIT
                 raise MigrationError(
-                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back",
+                    f"{path}: at COMMIT: {one_line(exc)}; {migration.label} rolled back",
                     sqlstate=exc.sqlstate,
                 ) from None
         except BatchFailed as failed:
@@ -1266,11 +961,11 @@ class Migrator:
             where = failed.index - first_statement
             if 0 <= where < len(plan.statements):
                 statement = plan.statements[where]
-                located = f"{path}:{_line_of(statement, failed.position)}"
+                located = f"{path}:{statement_line(statement, failed.position)}"
             else:
                 located = str(path)
             raise MigrationError(
-                f"{located}: {_one_line(failed.error)}; {migration.label} rolled back",
+                f"{located}: {one_line(failed.error)}; {migration.label} rolled back",
                 sqlstate=failed.error.sqlstate,
             ) from None
         except BaseException:
@@ -1399,7 +1094,7 @@ class Migrator:
                 ) from None
             except psycopg.Error as exc:  # at COMMIT: a deferred constraint
                 raise MigrationError(
-                    f"{path}: at COMMIT: {_one_line(exc)}; {migration.label} rolled back",
+                    f"{path}: at COMMIT: {one_line(exc)}; {migration.label} rolled back",
                     sqlstate=exc.sqlstate,
                 ) from None
         else:
@@ -1501,7 +1196,7 @@ class Migrator:
                     self._after_migration(migration, direction, took)
             except psycopg.Error as exc:  # at COMMIT, or the migration left its transaction failed
                 raise MigrationError(
-                    f"{migration.up}: {direction}() failed: {_one_line(exc)}; rolled back",
+                    f"{migration.up}: {direction}() failed: {one_line(exc)}; rolled back",
                     sqlstate=exc.sqlstate,
                 ) from None
         return took, tables_of(executed)
@@ -1540,9 +1235,9 @@ class Migrator:
             try:
                 conn.execute(statement.text, prepare=False)
             except psycopg.Error as exc:
-                position = _position(exc)
-                line = _line_of(statement, position)
-                raise _StatementFailed(f"{path}:{line}: {_one_line(exc)}", exc.sqlstate) from None
+                position = error_position(exc)
+                line = statement_line(statement, position)
+                raise _StatementFailed(f"{path}:{line}: {one_line(exc)}", exc.sqlstate) from None
             spent += time.perf_counter() - clock
             self._phase(replace(before, phase=DbPhase.AFTER_STATEMENT))
         return int(spent * 1000)
@@ -1620,19 +1315,6 @@ def _sizes_of(row: Sequence[str | None] | None, tables: Sequence[QualifiedName])
     )
 
 
-def python_failure(path: Path, direction: str, error: BaseException) -> str:
-    """What a Python migration's failure says: file and line, function, error on one line."""
-    from plimsoll.db.migration_plan import failure_line
-
-    line = failure_line(path, error)
-    where = f"{path}:{line}" if line is not None else str(path)
-    if isinstance(error, psycopg.Error):
-        detail = _one_line(error)
-    else:
-        detail = f"{type(error).__name__}: {error}".strip()
-    return f"{where}: {direction}() failed: {detail}"
-
-
 def _scalar(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
     """The one value ``query`` returns."""
     row = conn.execute(query, params).fetchone()
@@ -1685,30 +1367,6 @@ class _StatementFailed(Exception):
         super().__init__(message)
         self.message = message
         self.sqlstate = sqlstate
-
-
-def _position(exc: psycopg.Error) -> int | None:
-    raw = getattr(exc.diag, "statement_position", None)
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _one_line(exc: psycopg.Error) -> str:
-    """The server's error on one line: severity, message, and its DETAIL and HINT if any."""
-    diag = exc.diag
-    severity = getattr(diag, "severity", None) or "ERROR"
-    text = str(exc).strip()
-    primary = getattr(diag, "message_primary", None) or (text.splitlines()[0] if text else "")
-    out = f"{severity}: {primary}"
-    for label, value in (
-        ("DETAIL", getattr(diag, "message_detail", None)),
-        ("HINT", getattr(diag, "message_hint", None)),
-    ):
-        if value:
-            out += f" ({label}: {' '.join(value.split())})"
-    return out
 
 
 def _applied_by() -> str:
