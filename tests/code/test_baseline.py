@@ -282,8 +282,8 @@ def test_unfetched_hint_fits_whether_a_local_branch_exists(
         history.append(rec("d" * 40, {"stats": {"loc": 1}}))
         command = "git fetch origin code-metrics:refs/remotes/origin/code-metrics"
         assert history.unfetched_hint() == (
-            "the history branch on origin is not fetched (only this clone's own records are "
-            f"here): {command}"
+            "the history branch on origin has records this clone's code-metrics does not (not "
+            f"fetched, or pushed to since): {command}"
         )
     else:
         command = "git fetch origin code-metrics:code-metrics"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -284,16 +286,23 @@ def test_catalogues_are_cached_on_disk_per_tool_version(
     monkeypatch.setattr(_codes, "_ask", no_asking)
     assert MetricNames(cache_dir=cache).problem("pylint.by_symbol.unused-imprt") == problem
 
-    # Another version (another fingerprint) does not use it, and replaces it.
+    # Another version (another fingerprint: another subproject's settings of a monorepo share
+    # the folder too) does not use it, and keeps it while it is recent.
     metric_names._MEMORY.clear()
     monkeypatch.undo()
     monkeypatch.setattr(_tools, "tool_version", lambda name: "0.0-other")
     assert MetricNames(cache_dir=cache).problem("pylint.by_symbol.unused-imprt") is not None
-    [replaced] = (cache / metric_names.CACHE_FOLDER).glob("pylint-*.json")
-    assert (
-        replaced != stored
-        and json.loads(replaced.read_text())["fingerprint"] != data["fingerprint"]
-    )
+    files = set((cache / metric_names.CACHE_FOLDER).glob("pylint-*.json"))
+    [other] = files - {stored}
+    assert json.loads(other.read_text())["fingerprint"] != data["fingerprint"]
+
+    # One unused for longer than STALE_SECONDS goes when another is written.
+    old = time.time() - metric_names.STALE_SECONDS - 60
+    os.utime(stored, (old, old))
+    other.unlink()
+    metric_names._MEMORY.clear()
+    assert MetricNames(cache_dir=cache).problem("pylint.by_symbol.unused-imprt") is not None
+    assert not stored.exists()
 
 
 def test_a_damaged_cache_file_is_ignored(tmp_path: Path) -> None:
@@ -324,3 +333,21 @@ def test_a_tool_that_cannot_be_asked_is_not_checked_with_a_warning(
     )
     # The declared names are still checked.
     assert names.problem("pylint.by_symbl.unused-import") is not None
+
+
+def test_a_plugin_key_it_does_not_declare_is_judged_the_same_before_and_after_collecting() -> None:
+    """Before collecting, no record shows what a plugin that only lists ``keys`` returns: its
+    undeclared key is left to the check on the new record, which accepts a value it holds
+    (``collect --validate`` and ``code validate`` agree)."""
+
+    class Acme:
+        keys = ("score",)
+
+    found = plugins.Discovered(plugins.COLLECTORS, {"acme": Acme})
+    before = MetricNames(discovered=found, before_collecting=True)
+    assert before.problem("acme.extra") is None
+    after = MetricNames(discovered=found)
+    assert after.problem("acme.extra", [{"acme": {"extra": 3}}]) is None
+    assert "records no metric 'extra'" in str(after.problem("acme.extra", [{"acme": {}}]))
+    # A collector that describes its keys is checked before collecting too.
+    assert "complexity" in str(MetricNames(before_collecting=True).problem("complexity.maxx"))

@@ -467,11 +467,13 @@ class Validation:
         }
 
 
-def names_for(project: Project) -> metric_names.MetricNames:
+def names_for(project: Project, *, before_collecting: bool = False) -> metric_names.MetricNames:
     """What thresholds and trends may name in ``project``: its tools asked in its folder (its
     settings and plugins count), the codes they report cached under ``code.cache_dir``."""
     return metric_names.MetricNames(
-        project.root / project.base, project.root / project.config.cache_dir
+        project.root / project.base,
+        project.root / project.config.cache_dir,
+        before_collecting=before_collecting,
     )
 
 
@@ -481,7 +483,7 @@ def check_thresholds(project: Project, record: Record | None = None) -> None:
     given, is the one about to be checked (a value it holds is taken as it is)."""
     check_metric_names(
         project.config.thresholds,
-        names_for(project),
+        names_for(project, before_collecting=record is None),
         source=project.loaded.source,
         records=[record.metrics] if record is not None else [],
     )

@@ -367,14 +367,25 @@ class Git:
         For hints only ("the branch is on the remote but not fetched"), so it never raises
         and never waits long: git and whatever it started (ssh) are killed at the timeout.
         """
+        # Never ask anyone for credentials for a hint: no terminal prompt, no askpass program
+        # (an IDE's, Git Credential Manager's window), no credential helper; ssh, in a session
+        # of its own, has no terminal to prompt on either.
+        quiet = {
+            **self._environ(None),
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "",
+            "SSH_ASKPASS": "",
+            "SSH_ASKPASS_REQUIRE": "never",
+        }
         try:
             process = subprocess.Popen(
-                ["git", "ls-remote", "--refs", remote, ref],
+                ["git", "-c", "credential.helper=", "-c", "core.askPass=", "ls-remote", "--refs"]
+                + [remote, ref],
                 cwd=self.repo,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env=self._environ(None),
+                env=quiet,
                 # Its own process group, so a hung ssh under git goes with it at the timeout.
                 start_new_session=True,
             )

@@ -59,7 +59,7 @@ DEFAULT_BRANCH = "code-metrics"
 DEFAULT_REMOTE = "origin"
 
 # How long a hint may wait for the remote to say whether it has the history branch.
-REMOTE_PROBE_SECONDS = 5.0
+REMOTE_PROBE_SECONDS = 3.0
 
 # A compare-and-swap loses only when another writer committed in between, so each retry makes
 # progress for someone; this bound is for a pathological storm, not the normal race.
@@ -766,10 +766,13 @@ class History:
                 f"the history branch is on {self.remote} but not fetched: "
                 f"git fetch {self.remote} {self.branch}:{self.branch}"
             )
-        # A local branch of its own: fetched beside it, reads merge the two.
+        # A local branch of its own: fetched beside it, reads merge the two. It may be a copy
+        # fetched earlier that the remote has moved past (another job pushed since), or hold
+        # records of this clone only: either way its newest records are not the remote's.
         return (
-            f"the history branch on {self.remote} is not fetched (only this clone's own "
-            f"records are here): git fetch {self.remote} {self.branch}:{self._tracking_ref()}"
+            f"the history branch on {self.remote} has records this clone's {self.branch} does "
+            f"not (not fetched, or pushed to since): git fetch {self.remote} "
+            f"{self.branch}:{self._tracking_ref()}"
         )
 
     def _fetch(self) -> str | None:

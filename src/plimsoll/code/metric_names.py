@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ from plimsoll.core import log, plugins
 from plimsoll.core.rules import MetricMissing, not_one_value, resolve
 
 CACHE_FOLDER = "metric-names"
+# A cached list of another key (version, settings) unused this long is removed.
+STALE_SECONDS = 30 * 24 * 3600
 _log = log.get_logger("code.metric_names")
 
 # Catalogues by fingerprint, shared by every MetricNames of the process.
@@ -75,7 +78,10 @@ class MetricNames:
     ``root`` is the analysed project's folder (the tools are asked there, so its settings and
     plugins count; default: the working directory); ``cache_dir`` where catalogues are kept
     between runs (None: in memory only); ``discovered`` the collectors (default: the
-    ``plimsoll.collectors`` entry points).
+    ``plimsoll.collectors`` entry points). ``before_collecting``: no record is here yet to
+    show what a collector that does not describe its keys (a plugin with only ``keys``)
+    really records, so a key it does not declare is left for the check after collecting,
+    which accepts it when the new record holds it: both checks then agree.
     """
 
     def __init__(
@@ -83,10 +89,13 @@ class MetricNames:
         root: Path | None = None,
         cache_dir: Path | None = None,
         discovered: plugins.Discovered | None = None,
+        *,
+        before_collecting: bool = False,
     ) -> None:
         self.root = root if root is not None else Path.cwd()
         self.cache_dir = cache_dir
         self._given = discovered
+        self.before_collecting = before_collecting
 
     @functools.cached_property
     def discovered(self) -> plugins.Discovered:
@@ -144,7 +153,8 @@ class MetricNames:
                 f"({_listed(examples, 4)})"
             )
         key, _, more = rest.partition(".")
-        if keys and key not in keys:
+        undescribed = not getattr(cls, "key_info", None)
+        if keys and key not in keys and not (self.before_collecting and undescribed):
             near = [f"{collector}.{k}" for k in _nearest(key, keys)]
             return (
                 f"collector {collector} records no metric {key!r}{_did_you_mean(near)}; "
@@ -312,9 +322,12 @@ class MetricNames:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
             os.replace(tmp, path)
+            # Other keys' files may be another subproject's of a monorepo (one cache folder,
+            # their own settings) or another job's: only those unused for a month go.
+            stale = time.time() - STALE_SECONDS
             for old in path.parent.glob(f"{source.tool}-*.json"):
-                if old != path:
-                    old.unlink(missing_ok=True)  # another version's: never read again
+                if old != path and old.stat().st_mtime < stale:
+                    old.unlink(missing_ok=True)
         except OSError:
             pass  # the cache only saves time: a read-only folder costs a tool run next time
 
