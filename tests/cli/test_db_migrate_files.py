@@ -404,7 +404,8 @@ def test_baseline_names_its_argument(pg_database: PgDatabase, tmp_path: Path) ->
         ),
         (
             {"1_a.up.sql": "", "1.0_b.up.sql": ""},
-            "duplicate migration version 1.0: 1.0_b.up.sql and 1_a.up.sql",
+            "duplicate migration version: 1.0_b.up.sql and 1_a.up.sql have versions 1 and 1.0,"
+            " which are one version (trailing .0 parts do not count); rename one of them",
         ),
     ],
     ids=["arabic-digits", "one-and-one-point-zero"],

@@ -345,7 +345,10 @@ def test_one_and_one_point_zero_are_a_duplicate(tmp_path: Path) -> None:
     folder = _write(tmp_path / "mig", {"1_a.up.sql": "", "1.0_b.up.sql": ""})
     with pytest.raises(InputError) as err:
         m.discover(folder)
-    assert str(err.value) == "duplicate migration version 1.0: 1.0_b.up.sql and 1_a.up.sql"
+    assert str(err.value) == (
+        "duplicate migration version: 1.0_b.up.sql and 1_a.up.sql have versions 1 and 1.0,"
+        " which are one version (trailing .0 parts do not count); rename one of them"
+    )
     assert err.value.exit_code is ExitCode.USAGE
 
 

@@ -85,3 +85,23 @@ def test_an_unknown_version_is_a_usage_error_and_marks_nothing(
     with pytest.raises(UsageError, match="baseline 0009: no migration has that version"):
         migrator.baseline("0009")
     assert not _has_tracking_table(pg_database.dsn)  # refused before connecting
+
+
+def test_a_late_migration_older_than_the_newest_applied_is_never_marked(
+    pg_database: Any, tmp_path: Path
+) -> None:
+    # 0001 and 0003 applied; 0002 merged late: it never ran, and baseline must not hide that.
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for version in ("0001", "0003"):
+        (folder / f"{version}_t.up.sql").write_text(f"CREATE TABLE t{version} (id int);\n")
+    migrator = Migrator(pg_database.dsn, folder)
+    migrator.up()
+    for version in ("0002", "0004"):
+        (folder / f"{version}_t.up.sql").write_text(f"CREATE TABLE t{version} (id int);\n")
+    with pytest.raises(UsageError, match=r"0002_t is older than 0003_t, the newest applied"):
+        migrator.baseline("0004")
+    assert [v for v, _, _ in _rows(pg_database.dsn)] == ["0001", "0003"]  # nothing marked
+    # Newer ones only: allowed.
+    (folder / "0002_t.up.sql").unlink()
+    assert [m.label for m in migrator.baseline("0004")] == ["0004_t"]

@@ -458,7 +458,8 @@ def baseline(
     another tool): its tracking table then says which migrations it already has, and up
     applies only the later ones. Each marked migration gets a tracking row with its file's
     checksum, as up would write, and an execution time of 0, all in one transaction.
-    Migrations already applied are left as they are.
+    Migrations already applied are left as they are; a pending migration older than the
+    newest applied one (a branch merged late: it never ran) is refused (exit 2).
     """
     marked = _migrator(ctx, env, path, engine=False).baseline(version, dry_run=dry_run)
     if fmt is Format.JSON:

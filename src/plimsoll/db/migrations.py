@@ -329,9 +329,15 @@ def _duplicate(labels: Mapping[str, Mapping[str, Path]]) -> None:
         next(files[s] for s in (".up.sql", ".py", ".down.sql") if s in files).name
         for files in labels.values()
     ]
-    version = next(iter(labels)).split("_", 1)[0]
+    versions = sorted({label.split("_", 1)[0] for label in labels})
     listing = ", ".join(named[:-1]) + f" and {named[-1]}"
-    raise InputError(f"duplicate migration version {version}: {listing}")
+    if len(versions) == 1:
+        raise InputError(f"duplicate migration version {versions[0]}: {listing}")
+    # 1 and 1.0 are one version, as Flyway compares them: say so, or the message reads wrong.
+    raise InputError(
+        f"duplicate migration version: {listing} have versions {' and '.join(versions)}, which"
+        " are one version (trailing .0 parts do not count); rename one of them"
+    )
 
 
 def _file_checksum(path: Path, cache: ChecksumCache | None) -> str:
@@ -535,9 +541,26 @@ def plan_baseline(
     migrations: Sequence[Migration], applied: Sequence[Applied], target: str
 ) -> list[Migration]:
     """What ``baseline`` marks as applied: the pending migrations up to and including
-    ``target``, in version order. ``target`` must be the version of a migration on disk."""
+    ``target``, in version order. ``target`` must be the version of a migration on disk.
+
+    Only migrations newer than the newest applied one are marked: a pending one older than it
+    (a branch merged late) was never run on a database plimsoll already manages, and marking
+    it would hide that; such a plan is a usage error naming them (``up --out-of-order``
+    applies them).
+    """
     limit = baseline_key(migrations, target)
-    return [m for m in pending(migrations, applied) if m.key <= limit]
+    plan = [m for m in pending(migrations, applied) if m.key <= limit]
+    newest = newest_applied(applied)
+    if newest is None:
+        return plan
+    late = [m.label for m in plan if m.key < version_key(newest.version)]
+    if late:
+        raise UsageError(
+            f"baseline {target}: {', '.join(late)} {'is' if len(late) == 1 else 'are'} older"
+            f" than {newest.label}, the newest applied migration: baseline marks only what comes"
+            " after it (to run an older one: plimsoll db migrate up --out-of-order)"
+        )
+    return plan
 
 
 def baseline_key(migrations: Sequence[Migration], target: str) -> tuple[int, ...]:

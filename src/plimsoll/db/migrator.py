@@ -693,17 +693,14 @@ class Migrator:
             def validate() -> list[files.Migration]:
                 found = list(self.scan().migrations)
                 self._refuse_drift(found, applied, allow_changed)
-                if steps is not None and target is None and steps > len(applied):
+                if steps is not None and target is None and applied and steps > len(applied):
                     # As alembic does: reverting fewer than asked would go unnoticed in a
-                    # script; --target 0 is the way to revert everything.
+                    # script; --target 0 is the way to revert everything. With nothing
+                    # applied, `--steps 1` is `down` itself: nothing to do, as without it.
                     count = (
-                        "no migration is"
-                        if not applied
-                        else (
-                            "only 1 migration is"
-                            if len(applied) == 1
-                            else f"only {len(applied)} migrations are"
-                        )
+                        "only 1 migration is"
+                        if len(applied) == 1
+                        else f"only {len(applied)} migrations are"
                     )
                     raise UsageError(
                         f"--steps {steps}: {count} applied (--target 0 reverts all of them)"
