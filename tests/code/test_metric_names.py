@@ -351,3 +351,15 @@ def test_a_plugin_key_it_does_not_declare_is_judged_the_same_before_and_after_co
     assert "records no metric 'extra'" in str(after.problem("acme.extra", [{"acme": {}}]))
     # A collector that describes its keys is checked before collecting too.
     assert "complexity" in str(MetricNames(before_collecting=True).problem("complexity.maxx"))
+
+
+def test_a_mistyped_collector_is_suggested_with_a_metric_it_records() -> None:
+    class Acme:
+        keys = ("todo_files", "file_count")
+
+    found = plugins.Discovered(plugins.COLLECTORS, {"acme": Acme})
+    names = MetricNames(discovered=found)
+    # `acme.x` does not exist: the collector alone is suggested, not a made-up metric.
+    assert "did you mean acme?" in str(names.problem("acmee.x"))
+    assert "did you mean acme.todo_files?" in str(names.problem("acmee.todo_file"))
+    assert "did you mean acme.file_count?" in str(names.problem("acmee.file_count"))

@@ -186,12 +186,24 @@ class MetricNames:
                 f"({failed[collector]})"
             )
         installed = sorted(self.discovered.loaded)
-        near = [f"{name}.{rest}" if rest else name for name in _nearest(collector, installed)]
+        near = [self._suggestion(name, rest) for name in _nearest(collector, installed)]
         return (
             f"no collector {collector!r} is installed{_did_you_mean(near)}; the collectors: "
             f"{', '.join(installed) or 'none'} (a plugin collector registers under the "
             f"{plugins.COLLECTORS} entry point group)"
         )
+
+    def _suggestion(self, collector: str, rest: str) -> str:
+        """``collector.rest`` when that collector records ``rest``'s first key (or declares
+        none); else the collector's closest key, or the collector alone."""
+        if not rest:
+            return collector
+        keys = tuple(getattr(self.discovered.loaded[collector], "keys", ()))
+        key, dot, more = rest.partition(".")
+        if not keys or key in keys:
+            return f"{collector}.{rest}"
+        closest = _nearest(key, keys)
+        return f"{collector}.{closest[0]}{dot}{more}" if closest else collector
 
     def _group_problem(
         self, head: str, info: MetricKey | None, value: Mapping[str, Any] | None
