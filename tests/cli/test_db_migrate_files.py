@@ -403,12 +403,12 @@ def test_baseline_names_its_argument(pg_database: PgDatabase, tmp_path: Path) ->
             "٢٠٣٠_arabic.up.sql: not a migration name",
         ),
         (
-            {"1_a.up.sql": "", "1.0_b.up.sql": ""},
-            "duplicate migration version: 1.0_b.up.sql and 1_a.up.sql have versions 1 and 1.0,"
-            " which are one version (trailing .0 parts do not count); rename one of them",
+            {"01_a.up.sql": "", "1_b.up.sql": ""},
+            "duplicate migration version: 01_a.up.sql and 1_b.up.sql have versions 01 and 1,"
+            " which are one number; rename one of them",
         ),
     ],
-    ids=["arabic-digits", "one-and-one-point-zero"],
+    ids=["arabic-digits", "one-and-zero-one"],
 )
 def test_versions_are_ascii_and_trailing_zeros_do_not_count(
     pg_database: PgDatabase, tmp_path: Path, files: dict[str, str], expected: str

@@ -317,11 +317,14 @@ def test_down_follows_the_order_migrations_were_applied_in() -> None:
 
 
 @pytest.mark.parametrize("version", ["٣", "٢٠٣٠", "1.٢", "²", "１"])
-def test_only_ascii_digits_make_a_version(version: str) -> None:
-    with pytest.raises(ValueError, match="not a migration version"):
-        m.version_key(version)
+def test_only_ascii_digits_make_a_version_a_user_types(version: str) -> None:
     with pytest.raises(UsageError, match=f"--target {version}: not a migration version"):
         m.plan_up([_mig("1")], [], target=version)
+
+
+def test_a_superscript_is_no_version_even_in_a_tracking_row() -> None:
+    with pytest.raises(ValueError, match="not a migration version"):
+        m.version_key("²")
 
 
 def test_a_file_versioned_with_other_digits_is_not_a_migration(tmp_path: Path) -> None:
@@ -334,29 +337,40 @@ def test_a_file_versioned_with_other_digits_is_not_a_migration(tmp_path: Path) -
     assert [x.label for x in m.discover(folder)] == ["1_ok"]
 
 
-def test_trailing_zero_parts_do_not_make_another_version() -> None:
-    assert m.version_key("1") == m.version_key("1.0") == m.version_key("01.0.0") == (1,)
+def test_one_and_one_point_zero_are_two_versions() -> None:
+    # As plimsoll has always applied them: a database may hold both already.
+    assert m.version_key("1") != m.version_key("1.0")
+    assert m.version_key("01") == m.version_key("1") == (1,)
     assert m.version_key("1.0.1") == (1, 0, 1)
-    assert m.version_key("0") == m.version_key("0.0") == (0,)
     assert m.version_key("1.10") > m.version_key("1.9") > m.version_key("1")
 
 
-def test_one_and_one_point_zero_are_a_duplicate(tmp_path: Path) -> None:
-    folder = _write(tmp_path / "mig", {"1_a.up.sql": "", "1.0_b.up.sql": ""})
+def test_a_tracking_row_with_other_digits_still_compares() -> None:
+    # An earlier plimsoll applied `٦_arabic.up.sql` (Python's \d): its row must not crash
+    # every command after the upgrade; it compares by its value. Typed versions stay ASCII.
+    assert m.version_key("٦") == (6,)
+    newest = m.newest_applied([_applied("0001")[0], _applied("٦")[0]])
+    assert newest is not None and newest.version == "٦"
+    with pytest.raises(UsageError, match="not a migration version"):
+        m.target_key("٣")
+
+
+def test_versions_equal_as_numbers_are_a_duplicate(tmp_path: Path) -> None:
+    folder = _write(tmp_path / "mig", {"01_a.up.sql": "", "1_b.up.sql": ""})
     with pytest.raises(InputError) as err:
         m.discover(folder)
     assert str(err.value) == (
-        "duplicate migration version: 1.0_b.up.sql and 1_a.up.sql have versions 1 and 1.0,"
-        " which are one version (trailing .0 parts do not count); rename one of them"
+        "duplicate migration version: 01_a.up.sql and 1_b.up.sql have versions 01 and 1,"
+        " which are one number; rename one of them"
     )
     assert err.value.exit_code is ExitCode.USAGE
 
 
 def test_a_target_names_the_version_however_it_is_written() -> None:
-    found = [_mig("1.0"), _mig("2")]
-    assert [x.version for x in m.plan_up(found, [], target="1")] == ["1.0"]
-    assert [x.version for x in m.plan_up(found, [], target="2.0.0")] == ["1.0", "2"]
-    assert [x.version for x in m.plan_baseline(found, [], "1")] == ["1.0"]
+    found = [_mig("0001"), _mig("1.0"), _mig("2")]
+    assert [x.version for x in m.plan_up(found, [], target="1")] == ["0001"]
+    assert [x.version for x in m.plan_up(found, [], target="2")] == ["0001", "1.0", "2"]
+    assert [x.version for x in m.plan_baseline(found, [], "1.0")] == ["0001", "1.0"]
 
 
 @pytest.mark.parametrize("version", ["-1", "abc", "1e3", "1.", ".1", "v1", ""])

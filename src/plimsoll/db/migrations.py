@@ -3,8 +3,9 @@
 A migration is ``<version>_<name>.up.sql`` with an optional ``<version>_<name>.down.sql``, or a
 Python module ``<version>_<name>.py`` defining ``up(conn)`` and optionally ``down(conn)``.
 Versions are numbers (``0001``, ``20240501120000``) or dotted numbers (``1.2``) of ASCII
-digits, ordered numerically; as in Flyway, trailing zero parts do not count (``1``, ``1.0``
-and ``01.0.0`` are one version), and two files claiming one version are an error (exit 2).
+digits, ordered numerically (``0010`` after ``9``; leading zeros do not count), and two files
+claiming one version are an error (exit 2). ``1`` and ``1.0`` are two versions, as plimsoll
+has always compared them: a database may hold both already.
 
 The folder is flat, as the design lays it out (``db/migrations/<version>_<name>.up.sql``):
 files in its subfolders are not migrations, and a subfolder holding files named like
@@ -52,6 +53,9 @@ _NAME = re.compile(
 # What a migration's file name starts with: a version, then "_".
 _LOOKS_LIKE = re.compile(rf"^{_VERSION}_")
 _IS_VERSION = re.compile(_VERSION)
+# A version as a tracking row may hold it: an earlier plimsoll read any Unicode decimal digit
+# (Python's \d) in file names, so a row such as '٦' (6) can exist and must still compare.
+_IS_ROW_VERSION = re.compile(r"\d+(?:\.\d+)*")
 # A migration's name: what `generate` writes and _NAME reads.
 _MIGRATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 # What separates the words of a name given to `generate`: anything a name may not hold.
@@ -105,25 +109,27 @@ class Migration:
 def version_key(version: str) -> tuple[int, ...]:
     """Numeric sort key of a version (``0010`` after ``9``; ``1.10`` after ``1.9``).
 
-    Trailing zero parts are dropped, as Flyway compares versions: ``1``, ``1.0`` and
-    ``1.0.0`` are one version (two files claiming it are a duplicate), and ``--target 1``
-    names a migration ``1.0``. Raises ValueError for anything but ASCII digits and dots.
+    ``1`` and ``1.0`` are two keys: plimsoll has always applied them as two migrations, and a
+    database may hold both (comparing them as one, as Flyway does, would make its tracking
+    rows ambiguous). File names and the versions a user types are ASCII digits and dots
+    (:data:`_NAME`, :func:`target_key`); a tracking row written by an earlier plimsoll may
+    hold other Unicode decimal digits, which compare by their value. Raises ValueError for
+    anything else.
 
     Memoised: a status of thousands of migrations asks for each version's key several times
     (sorting the files, the tracking rows, pending, drift).
     """
-    if not _IS_VERSION.fullmatch(version):
+    if not _IS_ROW_VERSION.fullmatch(version):
         raise ValueError(f"not a migration version: {version!r}")
-    parts = [int(part) for part in version.split(".")]
-    while len(parts) > 1 and parts[-1] == 0:
-        parts.pop()
-    return tuple(parts)
+    return tuple(int(part) for part in version.split("."))
 
 
 def target_key(target: str, what: str = "--target") -> tuple[int, ...]:
     """The version key of a version the user gave as ``what`` (``--target``, ``baseline``,
     ``--migration``); a UsageError naming ``what`` when it is not a version at all."""
     try:
+        if not _IS_VERSION.fullmatch(target):
+            raise ValueError(target)
         return version_key(target)
     except ValueError:
         raise UsageError(
@@ -333,10 +339,10 @@ def _duplicate(labels: Mapping[str, Mapping[str, Path]]) -> None:
     listing = ", ".join(named[:-1]) + f" and {named[-1]}"
     if len(versions) == 1:
         raise InputError(f"duplicate migration version {versions[0]}: {listing}")
-    # 1 and 1.0 are one version, as Flyway compares them: say so, or the message reads wrong.
+    # 01 and 1 are one version (leading zeros do not count): say so, or the message reads wrong.
     raise InputError(
         f"duplicate migration version: {listing} have versions {' and '.join(versions)}, which"
-        " are one version (trailing .0 parts do not count); rename one of them"
+        " are one number; rename one of them"
     )
 
 
@@ -450,7 +456,9 @@ def drift(migrations: Sequence[Migration], applied: Iterable[Applied]) -> list[D
                 Drift(row.version, row.name, "applied, but its file is gone", DriftKind.MISSING)
             )
             continue
-        renamed = f"renamed from {row.label}" if current.label != row.label else None
+        # Only the name counts: the version is the same number however it is spelt (a row
+        # '٦' an earlier plimsoll wrote for a file since renamed to ASCII '6').
+        renamed = f"renamed from {row.label}" if current.name != row.name else None
         changed = current.checksum != row.checksum
         if changed and only_resaved(current, row.checksum):
             changed = False
