@@ -7,20 +7,31 @@ migration, the structured events, and ``down`` refusing changed files.
 
 from __future__ import annotations
 
+import json
 import logging
+import textwrap
 import time
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from plimsoll.core import plugins
 from plimsoll.core.config import DbConfig, parse
 from plimsoll.core.errors import ConfigError
 from plimsoll.core.hooks import HookContext, HookExecutor, HookFailed, HookRegistry
 from plimsoll.core.store import SqliteStore
 from plimsoll.db.dry_run import dry_run
-from plimsoll.db.hooks import DbPhase, ErrorContext, RunContext
+from plimsoll.db.hooks import (
+    DbPhase,
+    ErrorContext,
+    RunContext,
+    build_registry,
+    describe_hooks,
+    executor_for,
+)
 from plimsoll.db.migrator import DriftError, MigrationError, Migrator
 
 # What the duration tests' hooks sleep: far more than the migrations' own SQL takes.
@@ -346,3 +357,132 @@ def test_a_misspelt_phase_in_hook_phase_timeouts_is_refused_at_load() -> None:
     assert str(caught.value).startswith(
         "plimsoll.toml: db.hook_phase_timeouts.after_migrat: unknown phase: expected one of"
     )
+
+
+# --- plugins ----------------------------------------------------------------------------------
+
+
+def _plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **eps: str) -> None:
+    """A plugin module with hooks, exposed through ``plimsoll.hooks`` entry points."""
+    (tmp_path / "plimsoll_test_db_plugin.py").write_text(
+        textwrap.dedent(
+            """
+            from plimsoll.core.hooks import hook
+
+            ran = []
+
+            @hook("after_migrate")
+            def misspelt(ctx):
+                ran.append(("misspelt", ctx.phase))
+
+            @hook("after_migration", priority=5, timeout=2.5, error_strategy="fail_safe")
+            def audit(ctx):
+                ran.append(("audit", ctx.migration))
+            """
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = plugins.HOOKS
+    points = [EntryPoint(name, value, group) for name, value in eps.items()]
+    monkeypatch.setattr(plugins, "_entry_points", lambda g: points if g == group else [])
+
+
+def test_a_plugin_hook_of_an_unknown_phase_is_reported_and_skipped(
+    pg_database: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, events: Any
+) -> None:
+    _plugin(
+        tmp_path,
+        monkeypatch,
+        **{
+            "acme-audit": "plimsoll_test_db_plugin:audit",
+            "acme-badphase": "plimsoll_test_db_plugin:misspelt",
+        },
+    )
+    config = DbConfig()
+    registry = build_registry(config)
+
+    (failure,) = registry.failures
+    assert (failure.name, failure.value) == ("acme-badphase", "plimsoll_test_db_plugin:misspelt")
+    assert failure.error.startswith(
+        "hook 'misspelt' is declared for unknown phase 'after_migrate' and would never run"
+        " (did you mean after_migration? expected one of before_validation,"
+    )
+    (warning,) = events("plugin.failed")
+    assert warning.levelno == logging.WARNING
+    assert warning.plugin == "acme-badphase"
+    assert warning.getMessage() == (
+        f"hook plugin acme-badphase (plimsoll_test_db_plugin:misspelt) skipped: {failure.error}"
+    )
+
+    # A real run: the plugin's good hook runs after the migration, the misspelt one is gone.
+    import plimsoll_test_db_plugin  # type: ignore[import-not-found]
+
+    folder = _write(tmp_path / "m", {"0001_a.up.sql": "CREATE TABLE a (id int);\n"})
+    Migrator(pg_database.dsn, folder, hooks=executor_for(config, registry)).up()
+    assert plimsoll_test_db_plugin.ran == [("audit", "0001_a")]
+    with psycopg.connect(pg_database.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('a') IS NOT NULL").fetchone() == (True,)
+
+
+def test_a_code_hook_of_an_unknown_phase_is_refused() -> None:
+    registry = HookRegistry()
+    registry.hook("after_migrate", name="typo")(lambda ctx: None)
+    with pytest.raises(ConfigError, match=r"^hook 'typo' is declared for unknown phase"):
+        build_registry(DbConfig(), registry)
+
+
+def test_describe_hooks_lists_every_source_and_the_failed_plugins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _plugin(
+        tmp_path,
+        monkeypatch,
+        **{
+            "acme-audit": "plimsoll_test_db_plugin:audit",
+            "acme-badphase": "plimsoll_test_db_plugin:misspelt",
+            "acme-missing": "plimsoll_no_such_module_x:fn",
+        },
+    )
+    config = parse(
+        {
+            "db": {
+                "hook_phase_timeouts": {"after_migration": 30},
+                "hooks": [
+                    {
+                        "name": "gate",
+                        "phase": "before_migration",
+                        "callable": "plimsoll_test_db_plugin:audit",
+                        "error_strategy": "retry",
+                        "retries": 2,
+                    }
+                ],
+            }
+        },
+        "plimsoll.toml",
+        env={},
+    ).db
+    registry = HookRegistry()
+    registry.hook(DbPhase.CLEANUP, name="mine", priority=-1)(lambda ctx: None)
+
+    listing = describe_hooks(build_registry(config, registry), config)
+
+    assert listing["execution"] == "sequential"
+    rows = [
+        (h["name"], h["phase"], h["source"], h["entry_point"], h["priority"], h["strategy"])
+        for h in listing["hooks"]
+    ]
+    # In the order the migrator meets them.
+    assert rows == [
+        ("gate", "before_migration", "config", None, 0, "retry"),
+        ("audit", "after_migration", "entry point", "acme-audit", 5, "fail_safe"),
+        ("mine", "cleanup", "code", None, -1, "fail_fast"),
+    ]
+    audit = listing["hooks"][1]
+    assert (audit["timeout_seconds"], audit["phase_timeout_seconds"]) == (2.5, 30)
+    assert listing["hooks"][0]["retries"] == 2
+    failed = {f["entry_point"]: f for f in listing["failed"]}
+    assert sorted(failed) == ["acme-badphase", "acme-missing"]
+    assert "unknown phase 'after_migrate'" in failed["acme-badphase"]["error"]
+    assert failed["acme-missing"]["error"].startswith("ModuleNotFoundError")
+    assert json.loads(json.dumps(listing)) == listing

@@ -122,13 +122,22 @@ def lint(
         if fmt not in (LintFormat.TEXT, LintFormat.JSON):
             what = "--explain" if explain is not None else "--list-rules"
             raise UsageError(f"{what} prints text or json, not {fmt.value}")
-        registry = _registry(load_registry())
+        registry = load_registry()
+        if fmt is not LintFormat.JSON:
+            _say_failures(registry)
         if explain is not None:
             from plimsoll.db.lint.docs import explain as explain_rule
 
             page = explain_rule(explain, registry)
             if fmt is LintFormat.JSON:
-                print_json({"rule": explain, "markdown": page})
+                print_json(
+                    {
+                        "rule": explain,
+                        "plugin": _plugin(registry, explain),
+                        "markdown": page,
+                        "warnings": registry.failures,
+                    }
+                )
             else:
                 sys.stdout.write(page)
         else:
@@ -137,11 +146,9 @@ def lint(
     loaded = state(ctx).config(start=(path or Path.cwd()).resolve())
     settings = loaded.config.db.lint
     # Only the rule folders of the libraries in use are imported (start-up of every run).
-    registry = _registry(
-        load_registry(
-            [*settings.libraries, *_split(library)],
-            [*settings.select, *settings.ignore, *settings.rules, *_split(select), *_split(ignore)],
-        )
+    registry = load_registry(
+        [*settings.libraries, *_split(library)],
+        [*settings.select, *settings.ignore, *settings.rules, *_split(select), *_split(ignore)],
     )
     threshold = fail_on or settings.fail_on
     if threshold not in ("error", "warning", "info"):
@@ -150,6 +157,8 @@ def lint(
         # -C runs the command as if started there: relative PATHS are read from that folder.
         paths = [p if p.is_absolute() else path / p for p in paths]
     report = _run(loaded, registry, paths, env, library, select, ignore, _major(pg_version))
+    # Said once, with the run's other warnings (stderr, the JSON report, the SARIF log).
+    report.configuration_warnings = list(registry.failures)
     _keep_timings(loaded)
     _render(report, registry, fmt, loaded)
     _warn(report)
@@ -169,13 +178,24 @@ def _major(pg_version: str | None) -> int | None:
         raise UsageError(f"--pg-version: {exc}") from None
 
 
-def _registry(registry: Registry) -> Registry:
-    """``registry``, after saying which plugins failed to load."""
+def _say_failures(registry: Registry) -> None:
+    """What failed to load (plugins, their rules), on stderr, once each."""
+    err = output.err_console()
     for failure in registry.failures:
-        output.err_console().print(
-            f"[yellow]lint plugin skipped: {failure}[/yellow]", soft_wrap=True
-        )
-    return registry
+        err.print(f"warning: {failure}", style="yellow", markup=False, soft_wrap=True)
+
+
+def _plugin(registry: Registry, rule_id: str) -> dict[str, Any] | None:
+    """The plugin that provides ``rule_id`` (entry point, value, package); None: built-in."""
+    from plimsoll.db.lint.registry import plugin_source
+
+    name = registry.from_plugin(rule_id)
+    if name is None:
+        return None
+    source = plugin_source(name)
+    if source is None:
+        return {"entry_point": name, "value": None, "distribution": None}
+    return source.as_dict()
 
 
 def _run(
@@ -514,7 +534,7 @@ def _warn(report: LintReport) -> None:
     """The run's own warnings (an ignore naming no rule, or a removed one), on stderr in
     every format."""
     err = output.err_console()
-    for warning in [*report.audit.warnings, *report.warnings]:
+    for warning in [*report.configuration_warnings, *report.audit.warnings, *report.warnings]:
         err.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
 
 
@@ -532,6 +552,7 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
             "libraries": memberships.get(rule.id, []),
             "summary": rule.summary(),
             "status": _status(rule),
+            "plugin": _plugin(registry, rule.id),
         }
         for rule in sorted(registry.rules.values(), key=lambda r: r.id)
     ]
@@ -545,9 +566,11 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
                         "version": lib.version,
                         "description": lib.description,
                         "rules": list(lib.rule_ids),
+                        "plugin": registry.library_from_plugin(lib.name),
                     }
                     for lib in registry.libraries.values()
                 ],
+                "warnings": registry.failures,
             }
         )
         return
@@ -567,22 +590,36 @@ def _list_rules(registry: Registry, fmt: LintFormat) -> None:
             )
             status = "" if row["status"] == "current" else f" ({row['status']})"
             console.print(f"    {row['summary']}{status}", markup=False, highlight=False)
+            if row["plugin"] is not None:
+                console.print(f"    from {_from(row['plugin'])}", markup=False, highlight=False)
         _list_libraries(registry, console)
         return
     # The id is what --select, --ignore and --explain take: never cut.
     rule = Column("rule", no_wrap=True, min_width=widest)
-    table = Table(rule, "kind", "severity", "libraries", "summary")
+    # Where each rule comes from, when a plugin adds any: plimsoll's own, or the plugin's.
+    plugged = any(row["plugin"] is not None for row in rows)
+    table = Table(rule, "kind", "severity", "libraries", *(["from"] if plugged else []), "summary")
     for row in rows:
         status = "" if row["status"] == "current" else f" ({row['status']})"
+        origin = [_from(row["plugin"])] if plugged else []
         table.add_row(
             row["id"],
             row["kind"],
             row["severity"],
             ", ".join(row["libraries"]),
+            *origin,
             row["summary"] + status,
         )
     console.print(table)
     _list_libraries(registry, console)
+
+
+def _from(plugin: dict[str, Any] | None) -> str:
+    """``plimsoll`` for a built-in rule; the plugin's package and entry point otherwise."""
+    if plugin is None:
+        return "plimsoll"
+    package = f"{plugin['distribution']} " if plugin["distribution"] else ""
+    return f"{package}(entry point {plugin['entry_point']})"
 
 
 def _status(rule: Any) -> str:

@@ -638,3 +638,66 @@ def _file_problem(file: Path, root: Path) -> str | None:
     except PlimsollError as exc:
         return str(exc)
     return None
+
+
+@app.command("hooks")
+def hooks_(ctx: typer.Context, fmt: FormatOpt = Format.TEXT, path: PathOpt = None) -> None:
+    """List the migration hooks: from the config, entry points and code, in the order they run.
+
+    Exit 1 when a hook plugin was skipped (it failed to load, or declares a phase the
+    migrator does not have): it is listed with its error.
+    """
+    from plimsoll.db.hooks import build_registry, describe_hooks
+
+    loaded = _loaded(ctx, path)
+    _check_hook_channels(loaded)
+    db = loaded.config.db
+    listing = describe_hooks(build_registry(db, root=loaded.root), db)
+    if fmt is Format.JSON:
+        print_json(listing)
+    else:
+        _print_hooks(listing)
+    if listing["failed"]:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _print_hooks(listing: dict[str, Any]) -> None:
+    """The hooks as a table, then the skipped plugins with their errors."""
+    console = output.console()
+    if not listing["hooks"]:
+        console.print("No hooks registered.")
+    else:
+        table = Table(title=f"Hooks ({listing['execution']})")
+        for column in ("Phase", "Name", "Source", "Priority", "Strategy", "Timeout"):
+            table.add_column(column, justify="right" if column == "Priority" else "left")
+        for hook in listing["hooks"]:
+            source = hook["source"]
+            if hook["entry_point"]:
+                source = f"{source} {hook['entry_point']}"
+            own, phase = hook["timeout_seconds"], hook["phase_timeout_seconds"]
+            timeout = ", ".join(
+                part
+                for part in (
+                    f"{own:g}s" if own is not None else "",
+                    f"phase {phase:g}s" if phase is not None else "",
+                )
+                if part
+            )
+            table.add_row(
+                hook["phase"],
+                escape(hook["name"]),
+                escape(source),
+                str(hook["priority"]),
+                hook["strategy"],
+                timeout or "-",
+            )
+        console.print(table)
+    if listing["failed"]:
+        failed = Table(title="Skipped hook plugins")
+        for column in ("Entry point", "Value", "Error"):
+            failed.add_column(column)
+        for item in listing["failed"]:
+            failed.add_row(
+                escape(item["entry_point"]), escape(item["value"]), escape(item["error"])
+            )
+        output.err_console().print(failed)

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plimsoll.core.config import DbConfig, NotifyConfig, unknown_channels
 from plimsoll.core.errors import ConfigError
@@ -97,16 +97,57 @@ def build_registry(
 ) -> HookRegistry:
     """Hooks from code (``registry``), from config (``db.hooks``) and from entry points.
 
+    A code hook of a phase not in :class:`DbPhase` is a ConfigError; an entry point's is
+    skipped and reported in ``registry.failures`` (and logged).
+
     Config hooks name ``module:function``; with ``root`` (the project's folder), a module
     there is importable as it is under ``python -m``, also from the ``plimsoll`` script.
     """
-    registry = registry or HookRegistry()
+    registry = registry if registry is not None else HookRegistry()
+    # A hook of a phase the migrator does not run would silently never run: the caller's own
+    # (code) is refused, a plugin's is reported and skipped like a plugin that fails to load.
+    # Config hooks' phases were checked when the config loaded.
+    registry.check_phases(DbPhase)
     if config.hooks and root is not None and str(root) not in sys.path:
         sys.path.insert(0, str(root))
     registry.add_specs(config.hooks)
-    registry.load_entry_points()
+    registry.load_entry_points(DbPhase)
     registry.validate()
     return registry
+
+
+def describe_hooks(registry: HookRegistry, config: DbConfig) -> dict[str, Any]:
+    """The registered hooks and the skipped plugins, as plain data (``plimsoll db hooks``).
+
+    ``hooks`` in the order the migrator meets them (phase, then priority), each with where it
+    came from (``config``, ``entry point`` with its name, ``code``), its options, its own
+    timeout (each attempt) and its phase's (the whole phase; None: no limit). ``failed``: the
+    entry points (or hooks of them) that were skipped, with the error.
+    """
+    phase_timeouts = dict(config.hook_phase_timeouts)
+    hooks: list[dict[str, Any]] = []
+    for phase in DbPhase:
+        for found in registry.for_phase(phase):
+            source, _, entry_point = found.source.partition(" ")
+            hooks.append(
+                {
+                    "name": found.name,
+                    "phase": found.phase,
+                    "source": "entry point" if source == "plugin" else found.source,
+                    "entry_point": entry_point or None,
+                    "priority": found.priority,
+                    "depends_on": list(found.depends_on),
+                    "strategy": found.error_strategy.value,
+                    "retries": found.retries,
+                    "timeout_seconds": found.timeout_seconds,
+                    "phase_timeout_seconds": phase_timeouts.get(phase.value),
+                    "channels": list(found.channels),
+                }
+            )
+    failed = [
+        {"entry_point": f.name, "value": f.value, "error": f.error} for f in registry.failures
+    ]
+    return {"execution": config.hook_strategy, "hooks": hooks, "failed": failed}
 
 
 def check_channels(config: DbConfig, notify: NotifyConfig, where: str = "") -> None:
@@ -161,5 +202,6 @@ __all__ = [
     "StatementContext",
     "build_registry",
     "check_channels",
+    "describe_hooks",
     "executor_for",
 ]

@@ -239,3 +239,94 @@ def test_an_entry_point_naming_an_unmarked_function_says_how_to_mark_it(
         "tests.core.hooks.support:context is not marked with @hook: decorate it with"
         " @hook(phase) from plimsoll.core.hooks"
     )
+
+
+def test_an_entry_point_hook_of_an_unknown_phase_is_reported_and_skipped_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_module(
+        tmp_path,
+        monkeypatch,
+        "plimsoll_test_hook_phases",
+        """
+        from plimsoll.core.hooks import hook
+
+        @hook("after_migrate")
+        def misspelt(ctx):
+            pass
+
+        @hook("cleanup")
+        @hook("after_migrate")
+        def stacked(ctx):
+            pass
+
+        @hook("zzz_nothing_like_it")
+        def far(ctx):
+            pass
+        """,
+    )
+    group = plugins.HOOKS
+    eps = [
+        EntryPoint("bad", "plimsoll_test_hook_phases:misspelt", group),
+        EntryPoint("mixed", "plimsoll_test_hook_phases:stacked", group),
+        EntryPoint("far", "plimsoll_test_hook_phases:far", group),
+    ]
+    monkeypatch.setattr(plugins, "_entry_points", lambda g: eps if g == group else [])
+    registry = HookRegistry()
+
+    failures = registry.load_entry_points(DbPhase)
+
+    expected = ", ".join(p.value for p in DbPhase)
+    assert [(f.name, f.value, f.error) for f in failures] == [
+        (
+            "bad",
+            "plimsoll_test_hook_phases:misspelt",
+            "hook 'misspelt' is declared for unknown phase 'after_migrate' and would never run"
+            f" (did you mean after_migration? expected one of {expected})",
+        ),
+        (
+            "mixed",
+            "plimsoll_test_hook_phases:stacked",
+            "hook 'stacked' is declared for unknown phase 'after_migrate' and would never run"
+            f" (did you mean after_migration? expected one of {expected})",
+        ),
+        (
+            "far",
+            "plimsoll_test_hook_phases:far",
+            "hook 'far' is declared for unknown phase 'zzz_nothing_like_it' and would never run"
+            f" (expected one of {expected})",
+        ),
+    ]
+    assert registry.failures == failures
+    # The entry point's hook of a known phase still registers; nothing sits in an unknown one.
+    assert [(h.name, h.source) for h in registry.for_phase("cleanup")] == [
+        ("stacked", "plugin mixed")
+    ]
+    assert registry.phases() == ["cleanup"]
+
+
+def test_without_phases_any_phase_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine is generic: only a part knows its phases.
+    group = plugins.HOOKS
+    eps = [EntryPoint("pair", "tests.core.hooks.plugin_hooks:both", group)]
+    monkeypatch.setattr(plugins, "_entry_points", lambda g: eps if g == group else [])
+    registry = HookRegistry()
+    assert registry.load_entry_points() == ()
+    assert registry.failures == ()
+    assert len(registry) == 2
+
+
+def test_a_code_hook_of_an_unknown_phase_is_a_config_error() -> None:
+    registry = HookRegistry()
+    registry.hook(DbPhase.CLEANUP, name="fine")(lambda ctx: None)
+    registry.check_phases(DbPhase)
+    registry.hook("befor_migration", name="typo")(lambda ctx: None)
+    with pytest.raises(ConfigError) as caught:
+        registry.check_phases(DbPhase)
+    assert str(caught.value).startswith(
+        "hook 'typo' is declared for unknown phase 'befor_migration' and would never run"
+        " (did you mean before_migration? expected one of before_validation,"
+    )
+    assert str(caught.value).endswith(" (registered in code)")

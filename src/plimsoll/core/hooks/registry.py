@@ -6,6 +6,7 @@ the executor reads a snapshot of the registry when a phase starts.
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -34,6 +35,7 @@ class HookRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hooks: list[Hook] = []
+        self._failures: list[plugins.LoadFailure] = []
 
     def add(self, new: Hook) -> Hook:
         """Register ``new``; a second hook with the same name in the same phase is a ConfigError."""
@@ -84,43 +86,80 @@ class HookRegistry:
         """Import and register the hooks of a configuration; the first problem raises ConfigError."""
         return [self.add(spec.to_hook()) for spec in specs]
 
-    def load_entry_points(self) -> tuple[plugins.LoadFailure, ...]:
+    def load_entry_points(
+        self, phases: Iterable[str | Enum] | None = None
+    ) -> tuple[plugins.LoadFailure, ...]:
         """Register the hooks of the ``plimsoll.hooks`` entry points.
 
         An entry point names a function marked with :func:`hook`, or a list of them. One that
         fails to import, is not a marked hook, or clashes with a registered name is reported
-        (returned and logged) by name and skipped.
+        (returned, logged, and kept in :attr:`failures`) by name and skipped. With ``phases``
+        (the part's phases), a hook declared for any other phase would never run: it is
+        reported the same way, naming the hook, the phase and the closest known phase, and
+        skipped (the entry point's other hooks still register).
         """
+        known = None if phases is None else tuple(phase_name(p) for p in phases)
         found = plugins.discover(plugins.HOOKS)
         failures = list(found.failures)
         for ep_name, obj in found.loaded.items():
-            problem = self._add_plugin(ep_name, obj)
-            if problem is not None:
-                value = _describe(obj)
-                failures.append(plugins.LoadFailure(plugins.HOOKS, ep_name, value, problem))
+            for problem in self._add_plugin(ep_name, obj, known):
+                failures.append(
+                    plugins.LoadFailure(plugins.HOOKS, ep_name, _describe(obj), problem)
+                )
                 log.warning(
-                    "hook plugin %s skipped: %s",
+                    "hook plugin %s (%s) skipped: %s",
                     ep_name,
+                    _describe(obj),
                     problem,
                     extra={"event": "plugin.failed", "plugin": ep_name, "group": plugins.HOOKS},
                 )
+        with self._lock:
+            self._failures.extend(failures)
         return tuple(failures)
 
-    def _add_plugin(self, ep_name: str, obj: object) -> str | None:
+    @property
+    def failures(self) -> tuple[plugins.LoadFailure, ...]:
+        """Return the entry points (or their hooks) :meth:`load_entry_points` reported and skipped."""
+        with self._lock:
+            return tuple(self._failures)
+
+    def _add_plugin(self, ep_name: str, obj: object, known: tuple[str, ...] | None) -> list[str]:
+        """Register an entry point's hooks; return what was wrong (nothing: all registered)."""
         items = list(obj) if isinstance(obj, list | tuple) else [obj]
         declared = [h for item in items for h in declared_hooks(item)]
         unmarked = [item for item in items if not declared_hooks(item)]
         if unmarked or not declared:
-            return _not_marked(unmarked[0] if unmarked else None)
+            return [_not_marked(unmarked[0] if unmarked else None)]
+        # A hook of an unknown phase is dropped alone: dependencies stay within a phase, so
+        # the entry point's other hooks cannot depend on it.
+        problems = (
+            []
+            if known is None
+            else [_unknown_phase(h, known) for h in declared if h.phase not in known]
+        )
+        declared = [h for h in declared if known is None or h.phase in known]
         # All or nothing: half a plugin's hooks could leave its dependencies dangling.
         with self._lock:
             taken = {(h.phase, h.name) for h in self._hooks}
         clash = next((h for h in declared if (h.phase, h.name) in taken), None)
         if clash is not None:
-            return f"hook {clash.name!r} is already registered for phase {clash.phase}"
+            return [f"hook {clash.name!r} is already registered for phase {clash.phase}", *problems]
         for h in declared:
             self.add(replace(h, source=f"plugin {ep_name}"))
-        return None
+        return problems
+
+    def check_phases(self, phases: Iterable[str | Enum]) -> None:
+        """Refuse a hook registered for a phase not in ``phases``: it would never run.
+
+        For hooks registered in code (the caller's own): a ConfigError naming the hook, its
+        phase and the closest known phase. Call it before loading the entry points, whose
+        hooks of an unknown phase :meth:`load_entry_points` reports and skips instead.
+        """
+        known = tuple(phase_name(p) for p in phases)
+        with self._lock:
+            stray = next((h for h in self._hooks if h.phase not in known), None)
+        if stray is not None:
+            raise ConfigError(f"{_unknown_phase(stray, known)} (registered in {stray.source})")
 
     def for_phase(self, phase: str | Enum) -> tuple[Hook, ...]:
         """Return the hooks of ``phase`` by priority (lower first), then registration order."""
@@ -148,6 +187,16 @@ class HookRegistry:
 def _describe(obj: object) -> str:
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     return f"{module}:{qualname}" if module and qualname else type(obj).__name__
+
+
+def _unknown_phase(declared: Hook, known: tuple[str, ...]) -> str:
+    """Why a hook of a phase the part does not have is refused, with a did-you-mean."""
+    close = difflib.get_close_matches(declared.phase, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return (
+        f"hook {declared.name!r} is declared for unknown phase {declared.phase!r} and would"
+        f" never run ({hint}expected one of {', '.join(known)})"
+    )
 
 
 def _not_marked(item: object) -> str:

@@ -20,7 +20,7 @@ import sys
 import textwrap
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from pydantic_core import PydanticUndefined
 from plimsoll.core.errors import UsageError
 from plimsoll.db.lint.engine_findings import ENGINE_DOCS
 from plimsoll.db.lint.ignores import IGNORE_SYNTAX
-from plimsoll.db.lint.registry import BUILTIN_MODULES, Registry
+from plimsoll.db.lint.registry import BUILTIN_MODULES, Registry, plugin_source
 from plimsoll.db.lint.report_format import report_format_markdown
 from plimsoll.db.lint.rule import NoOptions, Rule
 
@@ -229,10 +229,19 @@ def _status(rule: type[Rule]) -> str | None:
 
 
 def rule_markdown(
-    rule: type[Rule], libraries: list[str], shared: Mapping[str, tuple[str, ...]] | None = None
+    rule: type[Rule],
+    libraries: list[str],
+    shared: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    provided_by: str | None = None,
+    unlinked: Collection[str] = (),
 ) -> str:
     """The documentation page of ``rule``; ``libraries`` are those that enable it and
     ``shared`` the options each library shares (set once for all its rules).
+
+    ``provided_by`` names the plugin a rule comes from (its package and entry point), for a
+    rule plimsoll does not ship; ``unlinked`` are libraries without a page in plimsoll's docs
+    (a plugin's), named without a link.
 
     Options are a list, not a table: a table cell must escape ``|`` even inside code, and
     ``--explain`` prints this text for people to copy defaults from.
@@ -242,8 +251,12 @@ def rule_markdown(
     lines.append(f"| PostgreSQL versions | {_cell(str(rule.pg_versions))} |")
     lines.append(f"| Kind | {_KINDS.get(rule.kind, rule.kind)} |")
     lines.append(f"| Version | {_cell(rule.version)} |")
-    in_libraries = ", ".join(f"[{name}]({INDEX}#{name})" for name in libraries)
+    in_libraries = ", ".join(
+        name if name in unlinked else f"[{name}]({INDEX}#{name})" for name in libraries
+    )
     lines.append(f"| Libraries | {in_libraries or 'none (enable it with `--select`)'} |")
+    if provided_by is not None:
+        lines.append(f"| Provided by | {_cell(provided_by)} |")
     status = _status(rule)
     if status:
         lines.append(f"| Status | {_cell(status)} |")
@@ -414,7 +427,18 @@ def explain(rule_id: str, registry: Registry) -> str:
         close = difflib.get_close_matches(rule_id, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UsageError(f"--explain: unknown rule {rule_id!r}{hint}")
-    return rule_markdown(rule, library_memberships(registry)[rule_id], shared_options(registry))
+    plugin = registry.from_plugin(rule_id)
+    provided_by = None
+    if plugin is not None:
+        source = plugin_source(plugin)
+        provided_by = f"plugin {plugin}" if source is None else f"plugin: {source}"
+    return rule_markdown(
+        rule,
+        library_memberships(registry)[rule_id],
+        shared_options(registry),
+        provided_by=provided_by,
+        unlinked={name for name in registry.libraries if registry.library_from_plugin(name)},
+    )
 
 
 def builtin_registry() -> Registry:

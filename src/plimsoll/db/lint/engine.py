@@ -42,6 +42,7 @@ from plimsoll.db.lint.known import KnownRelations
 from plimsoll.db.lint.overlay import DATABASE_SOURCE
 from plimsoll.db.lint.report_format import FORMAT_VERSION
 from plimsoll.db.lint.rule import SchemaRule, Severity, StatementRule, Violation
+from plimsoll.db.lint.rule_failures import RuleFailures
 from plimsoll.db.sql import SqlSyntaxError
 from plimsoll.db.sqljson import JsonScript, parse_json
 
@@ -131,6 +132,9 @@ class LintReport:
     # Problems with the run itself rather than the SQL (an ignore naming no rule, a part of
     # the database or of the files that could not be applied to the schema checked).
     warnings: list[str] = field(default_factory=list)
+    # Problems with the tool's set-up: plugins (or their rules) that could not be loaded.
+    # In the JSON report's warnings, first; SARIF's toolConfigurationNotifications.
+    configuration_warnings: list[str] = field(default_factory=list)
     # What the run took as given, said once (the order of the files, what was applied).
     notes: list[str] = field(default_factory=list)
     # The environment linted (``--env``): its name and where its database is, no password.
@@ -166,7 +170,7 @@ class LintReport:
             "duration_seconds": round(self.duration_seconds, 3),
             "counts": self.counts(),
             "silenced": self.silenced,
-            "warnings": self.warnings,
+            "warnings": [*self.configuration_warnings, *self.warnings],
             "notes": [*(f"order: {note}" for note in self.reordered), *self.notes],
             "findings": [f.as_dict() for f in self.findings],
             "audit": self.audit.as_dict(),
@@ -194,6 +198,9 @@ class _Linter:
         self.findings: list[Finding] = []
         self.ignores: dict[str, FileIgnores] = {}
         self.silenced = 0
+        # A rule whose check raised (a plugin's, usually): said in the run's warnings and
+        # skipped there, so that one broken rule never costs the other rules' findings.
+        self.failures = RuleFailures()
 
     def keep(self, finding: Finding) -> None:
         """Add ``finding`` unless an inline directive silences it."""
@@ -207,11 +214,16 @@ class _Linter:
         """Run the statement rules over every statement of ``script``."""
         by_type = self.by_type
         every = self.every_statement
+
+        def where(statement: Any) -> str:
+            return f"{script.source}:{script.line_column(statement.start)[0]}"
+
         for statement in script.statements:
             wanted = by_type.get(statement.kind)
             if wanted or every:
                 for active in (wanted or []) + every:
-                    for violation in active.rule.check(statement, context):  # type: ignore[attr-defined]
+                    violations = self.failures.run(active, statement, context, where)
+                    for violation in violations:
                         offset = (
                             statement.start if violation.location is None else violation.location
                         )
@@ -228,7 +240,10 @@ class _Linter:
         """The schema rules' findings over ``catalog``, before inline ignores."""
         found: list[Finding] = []
         for active in self.schema_rules:
-            for violation in active.rule.check(catalog, context):  # type: ignore[attr-defined]
+            violations = self.failures.run(
+                active, catalog, context, lambda _: f"the schema ({context.source})"
+            )
+            for violation in violations:
                 origin = violation.origin
                 # An object that came from the live database (its DDL, applied first) is the
                 # database's: no file, as a lint of the database alone reports it.
@@ -266,7 +281,9 @@ class _Linter:
         if tracker is not None:
             problems.extend(tracker.problems)
         source = "files" if live is None else "database + files"
-        return self.check_schema(builder.catalog(), SchemaContext(pg_version, source)), problems
+        found = self.check_schema(builder.catalog(), SchemaContext(pg_version, source))
+        # Said through the result: in a forked child, this linter's own list is the child's.
+        return found, [*problems, *self.failures.take()]
 
 
 def _finding(
@@ -424,7 +441,7 @@ def lint_sources(
         catalog_source=catalog_source,
         duration_seconds=time.perf_counter() - started,
         silenced=linter.silenced,
-        warnings=[*warnings, *problems],
+        warnings=[*warnings, *linter.failures.take(), *problems],
         notes=notes,
         paths={s.path: s.absolute for s in sources if s.absolute is not None},
     )
@@ -434,7 +451,8 @@ def _database_only(
     linter: _Linter, catalog: Catalog, pg_version: int
 ) -> tuple[list[Finding], list[str]]:
     """The schema rules' findings over a live database's catalog alone."""
-    return linter.check_schema(catalog, SchemaContext(pg_version, "database")), []
+    found = linter.check_schema(catalog, SchemaContext(pg_version, "database"))
+    return found, linter.failures.take()
 
 
 def _unknown_ignores(
@@ -467,6 +485,7 @@ def lint_catalog(
         pg_version=pg_version,
         catalog_source="database",
         duration_seconds=time.perf_counter() - started,
+        warnings=linter.failures.take(),
     )
 
 

@@ -9,7 +9,9 @@ module-level ``LIBRARY`` is a library. The built-ins register through the same g
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
 import pkgutil
 import re
 from collections.abc import Iterable, Sequence
@@ -27,13 +29,42 @@ BUILTIN_MODULES = ("plimsoll.db.lint.rules", "plimsoll.db.lint.libraries")
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a plugin's rules come from: its entry point and the distribution holding it."""
+
+    entry_point: str
+    value: str
+    distribution: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """Plain data (``--list-rules --format json``, ``--explain --format json``)."""
+        return {
+            "entry_point": self.entry_point,
+            "value": self.value,
+            "distribution": self.distribution,
+        }
+
+    def __str__(self) -> str:
+        package = f"package {self.distribution}, " if self.distribution else ""
+        return f"{package}entry point {self.entry_point} = {self.value}"
+
+
 @dataclass
 class Registry:
-    """Rules by id, libraries by name, and what failed to load."""
+    """Rules by id, libraries by name, where each came from, and what failed to load.
+
+    ``origins`` and ``library_origins`` name what registered each rule and library (an entry
+    point name for a plugin, listed in ``plugins``); ``failures`` are one line each, naming
+    what was skipped and why.
+    """
 
     rules: dict[str, type[Rule]] = field(default_factory=dict)
     libraries: dict[str, Library] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)
+    library_origins: dict[str, str] = field(default_factory=dict)
+    plugins: set[str] = field(default_factory=set)
 
     def add(self, obj: Any, origin: str) -> None:
         """Register a rule class, a library or every one of them in a module or package."""
@@ -44,7 +75,23 @@ class Registry:
         elif isinstance(obj, type) and issubclass(obj, Rule):
             self._add_rule(obj, origin)
         else:
-            self.failures.append(f"{origin}: not a rule, library or module ({type(obj).__name__})")
+            self.failures.append(
+                f"{self._of(origin)} skipped: not a rule, library or module ({type(obj).__name__})"
+            )
+
+    def _of(self, origin: str) -> str:
+        """``plugin NAME`` for a plugin's entry point, else the origin as given."""
+        return f"plugin {origin}" if origin in self.plugins else origin
+
+    def from_plugin(self, rule_id: str) -> str | None:
+        """The entry point name of the plugin that provides ``rule_id``; None for a built-in."""
+        origin = self.origins.get(rule_id)
+        return origin if origin in self.plugins else None
+
+    def library_from_plugin(self, name: str) -> str | None:
+        """The entry point name of the plugin that provides library ``name``, else None."""
+        origin = self.library_origins.get(name)
+        return origin if origin in self.plugins else None
 
     def _add_module(self, module: ModuleType, origin: str) -> None:
         self._add_members(module, origin)
@@ -54,7 +101,10 @@ class Registry:
             try:
                 sub = importlib.import_module(info.name)
             except Exception as exc:  # noqa: BLE001 - one broken rule module is skipped
-                self.failures.append(f"{info.name}: {type(exc).__name__}: {exc}")
+                self.failures.append(
+                    f"module {info.name} of {self._of(origin)} skipped: failed to import:"
+                    f" {type(exc).__name__}: {exc}"
+                )
                 continue
             self._add_members(sub, origin)
 
@@ -72,25 +122,55 @@ class Registry:
             self._add_library(library, origin)
 
     def _add_rule(self, rule: type[Rule], origin: str) -> None:
-        if not RULE_ID.match(getattr(rule, "id", "")):
+        rule_id = getattr(rule, "id", "")
+        if not RULE_ID.match(rule_id):
             self.failures.append(
-                f"{origin}: rule id {getattr(rule, 'id', None)!r} is not kebab-case"
+                f"rule {rule_id!r} of {self._of(origin)} skipped: its id is not kebab-case"
             )
             return
         known = self.rules.get(rule.id)
         if known is not None and known is not rule:
             self.failures.append(
-                f"{origin}: rule {rule.id} already defined by {known.__module__}; skipped"
+                f"rule {rule.id} of {self._of(origin)} skipped: already defined by"
+                f" {known.__module__}"
             )
             return
         self.rules[rule.id] = rule
+        self.origins.setdefault(rule.id, origin)
 
     def _add_library(self, library: Library, origin: str) -> None:
         known = self.libraries.get(library.name)
         if known is not None and known is not library:
-            self.failures.append(f"{origin}: library {library.name} already defined; skipped")
+            self.failures.append(
+                f"library {library.name} of {self._of(origin)} skipped: already defined"
+            )
             return
         self.libraries[library.name] = library
+        self.library_origins.setdefault(library.name, origin)
+
+
+@functools.cache
+def plugin_source(name: str) -> PluginSource | None:
+    """The entry point ``name`` of the lint rules group, with its distribution (read from the
+    installed metadata only when asked: ``--explain``, ``--list-rules``)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=plugins.LINT_RULES):
+        if ep.name == name:
+            dist = getattr(ep, "dist", None)
+            return PluginSource(ep.name, ep.value, dist.name if dist is not None else None)
+    return None
+
+
+class _LintPluginFailures(logging.Filter):
+    """Drops core's own log line about a lint plugin that failed to load: the lint run says
+    it once, in its report's warnings (and the SARIF log), in its own words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            getattr(record, "event", None) == "plugin.failed"
+            and getattr(record, "group", None) == plugins.LINT_RULES
+        )
 
 
 _CACHE: dict[object, Registry] = {}
@@ -108,12 +188,22 @@ LIBRARY_FOLDERS = {
 
 
 def _plugins(registry: Registry) -> None:
-    discovered = plugins.discover(plugins.LINT_RULES)
+    logger = logging.getLogger(plugins.log.name)
+    quiet = _LintPluginFailures()
+    logger.addFilter(quiet)
+    try:
+        discovered = plugins.discover(plugins.LINT_RULES)
+    finally:
+        logger.removeFilter(quiet)
     for name, obj in discovered.loaded.items():
         if getattr(obj, "__name__", None) in BUILTIN_MODULES:
             continue  # the built-ins' own entry points: loaded (or chosen) above
+        registry.plugins.add(name)
         registry.add(obj, name)
-    registry.failures.extend(f"{f.name} ({f.value}): {f.error}" for f in discovered.failures)
+    registry.failures.extend(
+        f"plugin {f.name} ({f.value}) skipped: failed to load: {f.error}"
+        for f in discovered.failures
+    )
 
 
 def load_registry(libraries: Sequence[str] | None = None, rule_ids: Iterable[str] = ()) -> Registry:

@@ -48,8 +48,10 @@ REPORT_FIELDS: tuple[Field, ...] = (
     (
         "warnings",
         "array of strings",
-        "Problems with the run rather than the SQL: an ignore naming no rule, a part of the"
-        " database or of the files that could not be applied to the schema checked.",
+        "Problems with the run rather than the SQL: a plugin (or a rule of one) that could"
+        " not be loaded, a rule whose check failed on a statement (skipped there, the other"
+        " rules went on), an ignore naming no rule, a part of the database or of the files"
+        " that could not be applied to the schema checked.",
     ),
     ("notes", "array of strings", "What the run took as given (the order used, what was applied)."),
     ("findings", "array of objects", "The findings, in file and line order (fields below)."),

@@ -315,7 +315,12 @@ def to_sarif(
         "tool": {"driver": driver},
         "invocations": [
             {
+                # A plugin that did not load is the set-up's problem: the run itself went on.
                 "executionSuccessful": True,
+                "toolConfigurationNotifications": [
+                    {"level": "warning", "message": {"text": text}}
+                    for text in report.configuration_warnings
+                ],
                 "properties": {"audit": audit},
             }
         ],
