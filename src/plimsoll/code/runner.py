@@ -7,6 +7,7 @@ is recorded with its error while the others go on.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import signal
@@ -26,8 +27,10 @@ from plimsoll.code.collectors.base import (
     CollectorError,
     NullCache,
 )
-from plimsoll.core import plugins
+from plimsoll.core import log, plugins
 from plimsoll.core.errors import ConfigError
+
+_log = log.get_logger("code.runner")
 
 # The signals the CLI takes as an interrupt (see plimsoll.cli.interrupt).
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
@@ -66,9 +69,103 @@ class RunResult:
         return {o.name: round(o.duration, 3) for o in self.outcomes}
 
 
+# How much of an offending value a message shows (a huge set must not flood the record).
+_SHOWN_CHARS = 60
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _not_json(metrics: dict[str, Any]) -> list[str]:
+    """Every place in ``metrics`` that strict JSON cannot hold, as ``path = value``, in order.
+
+    The record is written with ``allow_nan=False`` and read back as it was written, so a
+    NaN, an infinity, a set, an arbitrary object or a non-string key would either make the
+    whole record unwritable or come back changed: each is named by its key path (``a.b[2]``).
+    Walked with a stack rather than recursion, so a deeply nested result cannot crash this.
+    """
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [(key, metrics[key]) for key in reversed(list(metrics))]
+    while stack:
+        path, value = stack.pop()
+        if value is None or isinstance(value, (bool, int, str)):
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                found.append(f"{path} = {_shown(value)}")
+            continue
+        if isinstance(value, (list, tuple)):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+            continue
+        if isinstance(value, dict):
+            items: list[tuple[str, Any]] = []
+            for key, item in value.items():
+                if isinstance(key, str):
+                    items.append((f"{path}.{key}", item))
+                else:
+                    found.append(
+                        f"{path} has key {_shown(key)} ({type(key).__name__}, not a string)"
+                    )
+            stack.extend(reversed(items))
+            continue
+        found.append(f"{path} = {_shown(value)} ({type(value).__name__})")
+    return found
+
+
+def check_result(result: Any) -> str | None:
+    """Why a collector's result cannot go into the record as it is, or None when it can.
+
+    A collector returns a dict of its keys holding JSON values; anything else is that
+    collector's error (as if it had raised), so the other collectors' results still stand.
+    """
+    if not isinstance(result, dict):
+        return f"returned {type(result).__name__}, expected a dict of its keys"
+    bad = [k for k in result if not isinstance(k, str)]
+    if bad:
+        return f"returned key {_shown(bad[0])} ({type(bad[0]).__name__}), expected string keys"
+    problems = _not_json(result)
+    if not problems:
+        return None
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"returned a value that is not JSON: {problems[0]}{more}"
+
+
+def undeclared_keys(collector: Collector, metrics: Mapping[str, Any]) -> list[str]:
+    """The top-level keys in ``metrics`` that ``collector`` does not declare in ``keys``."""
+    declared = set(collector.keys) | set(collector.key_info)
+    return [key for key in metrics if key not in declared]
+
+
+# (collector, undeclared keys) already warned about: a backfill (``--rev``) collects many
+# commits in one process, and one warning per collector is enough.
+_warned: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _warn_undeclared(collector: Collector, name: str, metrics: Mapping[str, Any]) -> None:
+    """Warn, once per process, about top-level keys the collector does not declare.
+
+    They are kept in the record, so nothing measured is lost, but no threshold can be checked
+    against them by name until the collector declares them.
+    """
+    extra = tuple(undeclared_keys(collector, metrics))
+    if not extra or (name, extra) in _warned:
+        return
+    _warned.add((name, extra))
+    _log.warning(
+        "collector %s returned keys it does not declare in its keys: %s (kept in the "
+        "record; declare them so thresholds and `plimsoll code collectors` know them)",
+        name,
+        ", ".join(extra),
+        extra={"collector": name, "keys": list(extra)},
+    )
+
+
 @dataclass
 class _Running:
     name: str
+    collector: Collector
     process: multiprocessing.process.BaseProcess
     conn: Connection
     started: float
@@ -119,7 +216,13 @@ def _child(
                 cache = NullCache()  # the cache is only a cache: analyse without it
         context = replace(context, cache=cache)
         metrics = collector.collect(context)
-        conn.send(("ok", metrics, time.perf_counter() - started))
+        # Checked here, before it is pickled: a value that cannot cross the pipe (a lambda)
+        # is named by its key path like any other value JSON cannot hold.
+        problem = check_result(metrics)
+        if problem is not None:
+            conn.send(("error", problem, time.perf_counter() - started))
+        else:
+            conn.send(("ok", metrics, time.perf_counter() - started))
     except CollectorError as exc:
         conn.send(("error", str(exc), time.perf_counter() - started))
     except Exception as exc:  # noqa: BLE001 - reported as this collector's error
@@ -173,7 +276,7 @@ def _start(
             os.setpgid(process.pid, process.pid)
         except OSError:
             pass  # the child has set it already, or has ended
-        running.append(_Running(name, process, parent, time.perf_counter()))
+        running.append(_Running(name, collector, process, parent, time.perf_counter()))
     finally:
         child.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
@@ -270,6 +373,8 @@ def _run_all(
                 item.conn.close()
                 running.remove(item)
                 if status == "ok":
+                    # The child has checked the result (check_result) before sending it.
+                    _warn_undeclared(item.collector, item.name, payload)
                     finish(CollectorOutcome(item.name, payload, None, took))
                 else:
                     finish(CollectorOutcome(item.name, None, payload, took))

@@ -208,6 +208,11 @@ class CodeSource:
 class Collector(ABC):
     """A source of metrics. ``collect`` returns a JSON-serialisable dict with ``keys`` at its top.
 
+    The runner checks what ``collect`` returns: anything but a dict with string keys and
+    strict JSON values (no NaN or infinity, no set, no other object) is recorded as this
+    collector's error, naming the key path, as if ``collect`` had raised. A top-level key
+    not declared in ``keys`` (or ``key_info``) is kept in the record, with a warning.
+
     ``key_info`` describes each key (what ``plimsoll code collectors`` shows, and what a
     threshold may name); a collector without it is taken at its ``keys``.
     """
