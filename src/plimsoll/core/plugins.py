@@ -53,8 +53,12 @@ def _entry_points(group: str) -> list[EntryPoint]:
     return sorted(entry_points(group=group), key=lambda ep: ep.name)
 
 
-def discover(group: str) -> Discovered:
-    """Load every entry point of ``group``; report failures by name instead of raising."""
+def discover(group: str, *, quiet: bool = False) -> Discovered:
+    """Load every entry point of ``group``; report failures by name instead of raising.
+
+    Failures are logged as warnings unless ``quiet``: the caller then reports them itself,
+    once and in its own output (the lint's report and SARIF log), from ``failures``.
+    """
     loaded: dict[str, Any] = {}
     failures: list[LoadFailure] = []
     for ep in _entry_points(group):
@@ -71,13 +75,14 @@ def discover(group: str) -> Discovered:
             loaded[ep.name] = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must never be fatal
             failures.append(LoadFailure(group, ep.name, ep.value, f"{type(exc).__name__}: {exc}"))
-            log.warning(
-                "plugin %s (%s) failed to load: %s",
-                ep.name,
-                ep.value,
-                exc,
-                extra={"event": "plugin.failed", "plugin": ep.name, "group": group},
-            )
+            if not quiet:
+                log.warning(
+                    "plugin %s (%s) failed to load: %s",
+                    ep.name,
+                    ep.value,
+                    exc,
+                    extra={"event": "plugin.failed", "plugin": ep.name, "group": group},
+                )
     return Discovered(group, loaded, tuple(failures))
 
 

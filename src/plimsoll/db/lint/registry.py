@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 import pkgutil
 import re
 from collections.abc import Iterable, Sequence
@@ -162,17 +161,6 @@ def plugin_source(name: str) -> PluginSource | None:
     return None
 
 
-class _LintPluginFailures(logging.Filter):
-    """Drops core's own log line about a lint plugin that failed to load: the lint run says
-    it once, in its report's warnings (and the SARIF log), in its own words."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            getattr(record, "event", None) == "plugin.failed"
-            and getattr(record, "group", None) == plugins.LINT_RULES
-        )
-
-
 _CACHE: dict[object, Registry] = {}
 _RULES = "plimsoll.db.lint.rules"
 # The built-in libraries' rule folders: a lint run with these libraries imports only those
@@ -188,13 +176,8 @@ LIBRARY_FOLDERS = {
 
 
 def _plugins(registry: Registry) -> None:
-    logger = logging.getLogger(plugins.log.name)
-    quiet = _LintPluginFailures()
-    logger.addFilter(quiet)
-    try:
-        discovered = plugins.discover(plugins.LINT_RULES)
-    finally:
-        logger.removeFilter(quiet)
+    # The lint run says a failed plugin once, in its report's warnings and the SARIF log.
+    discovered = plugins.discover(plugins.LINT_RULES, quiet=True)
     for name, obj in discovered.loaded.items():
         if getattr(obj, "__name__", None) in BUILTIN_MODULES:
             continue  # the built-ins' own entry points: loaded (or chosen) above
