@@ -20,6 +20,8 @@ Measured in one run:
    ``Session`` calls: every module whose analysis reaches ``Session`` is linted again, as
    pylint's results for it may change). Target: each <= 25% of the ``--no-cache`` run.
    pylint's cache is keyed by each file's import closure, so the second case re-lints most files.
+   These runs are a developer's loop (``CI=false``): the run filling the cache starts the warm
+   pylint, and the changes are collected once it answers (its wait is printed).
 
 Usage: ``.venv/bin/python bench/bench_collect.py [--version 2.32.3] [--keep]``
 """
@@ -28,8 +30,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +144,17 @@ def by_hand(project: Path, python: Path, files: list[str]) -> list[tuple[str, fl
 
 
 def plimsoll_collect(project: Path, python: Path, *flags: str) -> tuple[float, dict]:
-    """Time one ``plimsoll code collect`` (process start included); seconds and its record."""
+    """Time one ``plimsoll code collect`` (process start included); seconds and its record.
+
+    Run as on a developer's machine (``CI=false``, whatever the shell running the benchmark
+    says): the warm pylint server is part of that loop.
+    """
     result = timed(
         [python, "-m", "plimsoll", "code", "collect", "--no-store", "--format", "json", *flags],
         cwd=project,
         timeout=3600,
         ok_codes=None,
+        env={"CI": "false", "PLIMSOLL_PYLINT_SERVER": ""},
     )
     if result.returncode != 0:
         raise CannotRun(
@@ -158,6 +168,42 @@ def plimsoll_collect(project: Path, python: Path, *flags: str) -> tuple[float, d
             f"plimsoll code collect printed no record: {exc}: {result.stdout[:500]}"
         ) from None
     return result.seconds, record
+
+
+def _warm_socket(project: Path) -> Path | None:
+    """The socket of the warm pylint the collector uses for ``project``."""
+    from plimsoll.code.collectors import _pylint_warm
+    from plimsoll.code.collectors.base import CollectContext
+    from plimsoll.code.collectors.pylint import PylintCollector
+
+    key = PylintCollector().cache_key(CollectContext(project, ()))
+    return _pylint_warm.socket_for(project, key)
+
+
+def wait_for_warm_pylint(project: Path, seconds: float = 180) -> float | None:
+    """Seconds until the warm pylint for ``project`` answers, or None (none started)."""
+    from plimsoll.code.collectors import _pylint_warm
+
+    sock = _warm_socket(project)
+    started = time.monotonic()
+    while sock is not None and time.monotonic() - started < seconds:
+        if _pylint_warm.ping(sock):
+            return time.monotonic() - started
+        if not Path(f"{sock}.lock").exists() and time.monotonic() - started > 10:
+            return None  # no server was started
+        time.sleep(0.2)
+    return None
+
+
+def stop_warm_pylint(project: Path) -> None:
+    """Stop the warm pylint of ``project`` (it would stop by itself once the folder is gone)."""
+    sock = _warm_socket(project)
+    if sock is None:
+        return
+    try:
+        os.kill(int(Path(f"{sock}.lock").read_text().strip()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
 
 
 def main() -> None:
@@ -187,6 +233,13 @@ def main() -> None:
         clear_caches(project)
         say("plimsoll code collect (filling the per-file cache)")
         fill, _ = plimsoll_collect(project, python)
+        # That run started the warm pylint (outside CI): a developer edits for longer than it
+        # takes to build its trees, so the changes below are collected once it answers.
+        waited = wait_for_warm_pylint(project)
+        if waited is None:
+            say("no warm pylint answered: the changes below run pylint cold")
+        else:
+            say(f"warm pylint ready {waited:.1f}s after the run that started it")
 
         # Two kinds of one-file change: a module few others import (pylint re-lints it and its
         # importers), and a core module nearly every file imports (pylint re-lints them all).
@@ -210,6 +263,7 @@ def main() -> None:
         leaf, leaf_record = change(LEAF_FILE)
         warm, warm_record = change(CORE_FILE)
         edit, edit_record = change(CORE_FILE, EDIT)
+        stop_warm_pylint(project)
 
         # Diagnostics for the long pole: pylint as plimsoll runs it, alone, and plimsoll with
         # only its pylint collector (what the rest of the collectors cost it on a busy machine).

@@ -6,8 +6,14 @@ directory (and every later part) can use it.
 
 from __future__ import annotations
 
+import os
+
 pytest_plugins = [
     "tests.support.gitrepo",
     "tests.support.servers",
     "tests.support.postgres",
 ]
+
+# A collection outside CI starts a warm pylint server that stays for minutes: not from every
+# test's throwaway project (tests/code/collectors/test_pylint_warm.py turns it back on).
+os.environ["PLIMSOLL_PYLINT_SERVER"] = "0"

@@ -228,6 +228,9 @@ class CodeConfig(_Model):
     # A larger file is not linted by pylint (skipped and named): some of its checks are
     # quadratic in a file's tokens, about 30 s for a generated 1 MB module.
     pylint_max_file_bytes: int = Field(default=1_000_000, gt=0)
+    # Outside CI, a process keeps pylint's trees of the project's imports between two runs
+    # (see plimsoll.code.collectors._pylint_server); it stops after this long unused, 0: none.
+    pylint_server_idle_seconds: float = Field(default=900.0, ge=0)
     jobs: int | None = None
     branch: str = "code-metrics"
     remote: str = "origin"

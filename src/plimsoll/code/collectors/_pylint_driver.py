@@ -230,6 +230,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "files": per_file,
+        "built": _outside_modules(),
         "project": project,
         "orphans": orphans,
         "extra_modules": extra_modules,
@@ -237,6 +238,30 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "evaluation": linter.config.evaluation,
         "unsafe": _unsafe_checkers(linter),
     }
+
+
+def _outside_modules() -> list[list[str | None]]:
+    """``[name, file]`` of each module astroid built that is not the project's own.
+
+    Those are the modules a warm server builds ahead (see :mod:`._pylint_server`): what lives
+    outside the project's folder, in a ``site-packages`` folder (a virtual environment inside
+    the project), or is a built-in module (no file).
+    """
+    from astroid import MANAGER
+
+    root = os.path.abspath(os.getcwd()) + os.sep
+    found: list[list[str | None]] = []
+    for name, module in list(MANAGER.astroid_cache.items()):
+        path = getattr(module, "file", None)
+        parts = Path(path).parts if path else ()
+        if (
+            path is None
+            or not os.path.abspath(path).startswith(root)
+            or "site-packages" in parts
+            or "dist-packages" in parts
+        ):
+            found.append([name, path])
+    return sorted(found, key=lambda item: item[0] or "")
 
 
 def main(argv: list[str]) -> int:

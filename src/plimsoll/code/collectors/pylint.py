@@ -19,6 +19,11 @@ file whose closure changed only where it cannot infer into (a function appended 
 it imports, or one edited that neither it nor the rest of its closure uses, directly or
 through what they use) keeps its result: :mod:`._reuse` says when.
 
+Pylint's time on a few changed files goes mostly into building the trees of what they import
+(the standard library, the dependencies). Outside CI, after a cold run, a warm server
+(:mod:`._pylint_server`) builds those once and serves the next runs from a forked child with
+the same driver; its results are the cold driver's (:mod:`._pylint_warm` says when it is used).
+
 The score is json2's: the configured ``evaluation`` over the summed counts and statements.
 """
 
@@ -37,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plimsoll.code.collectors import _codes, _imports, _reuse, _tools
+from plimsoll.code.collectors import _codes, _imports, _pylint_warm, _reuse, _tools
 from plimsoll.code.collectors.base import (
     SKIPPED_FILES,
     CodeSource,
@@ -46,13 +51,16 @@ from plimsoll.code.collectors.base import (
     CollectorError,
     KeyKind,
     MetricKey,
+    NullCache,
 )
+from plimsoll.core.log import get_logger
 
 MESSAGE_TYPES = ("fatal", "error", "warning", "refactor", "convention", "info")
 TOP_SYMBOLS = 20
 # Pylint's exit status is a bit field; 32 means it could not run (usage or configuration error).
 USAGE_ERROR = 32
 DRIVER = "plimsoll.code.collectors._pylint_driver"
+log = get_logger("code.collectors.pylint")
 # Files in the project root whose pylint settings change every file's result.
 CONFIG_FILES = ("pylintrc", ".pylintrc", "pyproject.toml", "setup.cfg", "tox.ini")
 _STATEMENTS = re.compile(r"^(\d+) statements analysed\.$", re.MULTILINE)
@@ -365,14 +373,40 @@ class PylintCollector(Collector):
         entries: dict[str, dict[str, Any]],
     ) -> dict[str, Any]:
         cached = {p: e for p, e in entries.items() if p not in set(lint)}
-        request = json.dumps({"files": paths, "lint": lint, "cached": cached})
+        payload = {"files": paths, "lint": lint, "cached": cached}
+        timeout = _tools.timeout_for(context.config.collector_timeout_seconds)
+        idle = context.config.pylint_server_idle_seconds
+        settings = pylint_settings(context.root)
+        warm = None
+        if _pylint_warm.wanted(idle, settings, not isinstance(context.cache, NullCache)):
+            warm = _pylint_warm.socket_for(context.root, self.cache_key(context))
+        if warm is not None:
+            answer = _pylint_warm.ask(warm, payload, timeout)
+            if answer is not None:
+                log.debug(
+                    "pylint: %d file(s) linted by the warm server",
+                    len(lint),
+                    extra={"event": "pylint_warm_served"},
+                )
+                return answer
+        data = self._drive_cold(context, payload, timeout)
+        if warm is not None:
+            _pylint_warm.start(warm, context.root, data.get("built", []), idle)
+        return data
+
+    @staticmethod
+    def _drive_cold(
+        context: CollectContext, payload: dict[str, Any], timeout: float | None
+    ) -> dict[str, Any]:
+        """Run the driver in a new process (pylint's imports and every tree built afresh)."""
+        request = json.dumps(payload)
         with tempfile.TemporaryDirectory(prefix="plimsoll-pylint-") as tmp:
             output = Path(tmp) / "result.json"
             result = _tools.run_tool(
                 DRIVER,
                 [str(output), request],
                 cwd=context.root,
-                timeout=_tools.timeout_for(context.config.collector_timeout_seconds),
+                timeout=timeout,
                 ok_codes=range(256),
                 via_stdin=True,
             )

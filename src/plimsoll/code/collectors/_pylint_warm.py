@@ -1,0 +1,175 @@
+"""The pylint collector's side of the warm pylint server (see :mod:`._pylint_server`).
+
+:func:`socket_for` names the server of a project and its pylint settings, :func:`ask` sends it
+a request (None when there is no server, or it cannot answer: the collector then runs pylint
+cold, with the same result), :func:`start` starts one in the background after a cold run.
+
+The server is a convenience of the edit-and-collect loop, so it is used only where that loop
+is: not under CI (a machine that runs once gains nothing and keeps no process around), not
+with ``--no-cache`` (a cold run), not when ``code.pylint_server_idle_seconds`` is 0 or
+``PLIMSOLL_PYLINT_SERVER=0`` is set (a CI system that does not set ``CI``), and not
+when the project's pylint settings load plugins or run an init hook (both would run a second
+time in the server's child, on top of the first: a plugin's transforms twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SERVER = "plimsoll.code.collectors._pylint_server"
+# pylint settings a warm server cannot reproduce (see the module docstring).
+_UNSAFE_SETTINGS = ("load-plugins", "load_plugins", "init-hook", "init_hook")
+_MAX_SOCKET_PATH = 100
+# The servers started by this process: kept referenced, so that none is collected (and
+# warned about) while it runs on after this process.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def wanted(idle_seconds: float, settings: dict[str, str], cached: bool) -> bool:
+    """Whether a warm server may be used (see the module docstring)."""
+    if idle_seconds <= 0 or not cached or not hasattr(os, "fork"):
+        return False
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    if os.environ.get("PLIMSOLL_PYLINT_SERVER", "").lower() in ("0", "false", "no", "off"):
+        return False
+    return not any(word in text for text in settings.values() for word in _UNSAFE_SETTINGS)
+
+
+def _folder() -> Path | None:
+    """This user's folder for the servers' sockets (0700, owned by this user), or None."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = Path(base) / f"plimsoll-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    # Anyone able to write there could answer in the server's place: then no server at all.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return folder
+
+
+def socket_for(root: Path, cache_key: str) -> Path | None:
+    """The socket of the server for ``root`` with pylint settings ``cache_key``, or None.
+
+    The name also covers this interpreter, ``PYTHONPATH`` and plimsoll's own driver and server
+    code, so a server started in another setting or by another version is never asked.
+    """
+    folder = _folder()
+    if folder is None:
+        return None
+    here = Path(__file__).resolve().parent
+    code = [(here / name).stat().st_mtime_ns for name in ("_pylint_driver.py", "_pylint_server.py")]
+    # PYTHONPATH decides where the server (and its children) find what the project imports.
+    where = os.environ.get("PYTHONPATH", "")
+    identity = json.dumps([cache_key, str(root.resolve()), sys.executable, where, code])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    path = folder / f"pylint-{digest}.sock"
+    # A unix socket's path is limited to 107 bytes: in a deeper folder, no server.
+    return path if len(os.fsencode(path)) <= _MAX_SOCKET_PATH else None
+
+
+def ask(sock_path: Path, request: dict[str, Any], timeout: float | None) -> dict[str, Any] | None:
+    """The driver's result for ``request`` from the server at ``sock_path``, or None.
+
+    None when there is no server, it has gone stale (a module it built changed), or it
+    failed: the caller runs pylint cold. On a timeout or an interrupt the server's child
+    working on it is stopped.
+    """
+    if not sock_path.exists():
+        return None
+    with tempfile.TemporaryDirectory(prefix="plimsoll-pylint-") as tmp:
+        output = Path(tmp) / "result.json"
+        message = json.dumps({"request": request, "output": str(output)}) + "\n"
+        child: int | None = None
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(str(sock_path))
+                conn.sendall(message.encode())
+                reader = conn.makefile("r", encoding="utf-8")
+                deadline = None if timeout is None else time.monotonic() + timeout
+                first = _read(conn, reader, deadline)
+                if first is None or "pid" not in first:
+                    return None
+                child = int(first["pid"])
+                answer = _read(conn, reader, deadline)
+                if answer is None or not answer.get("ok"):
+                    return None
+                child = None
+                data: dict[str, Any] = json.loads(output.read_text("utf-8"))
+                return data
+        except (OSError, ValueError, TimeoutError):
+            return None
+        finally:
+            if child is not None:  # timed out, interrupted or failed: no orphan left working
+                with contextlib.suppress(OSError):
+                    os.kill(child, signal.SIGKILL)
+
+
+def _read(conn: socket.socket, reader: Any, deadline: float | None) -> dict[str, Any] | None:
+    """The next JSON line from the server, or None (closed); TimeoutError past ``deadline``."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        conn.settimeout(left)
+    line = reader.readline()
+    if not line:
+        return None
+    answer: dict[str, Any] = json.loads(line)
+    return answer
+
+
+def ping(sock_path: Path, timeout: float = 5.0) -> bool:
+    """Whether a server answers at ``sock_path`` (its trees built)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(sock_path))
+            conn.sendall(b'{"ping": true}\n')
+            line = conn.makefile("r", encoding="utf-8").readline()
+    except OSError:
+        return False
+    return bool(line) and bool(json.loads(line).get("ready"))
+
+
+def start(sock_path: Path, root: Path, built: list[list[Any]], idle_seconds: float) -> None:
+    """Start a server for ``root`` in the background, to build the modules ``built`` lists.
+
+    Never fails the collection: a server that cannot start is simply not there next time
+    (one that failed while starting left ``SOCKET.failed``, and is not started again).
+    """
+    state = sock_path.with_suffix(".json")
+    failed = Path(f"{sock_path}.failed")
+    if failed.exists():  # it failed before here: not a failed start in the background each run
+        return
+    try:
+        partial = state.with_name(f"{state.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"modules": built}), "utf-8")
+        partial.replace(state)
+        process = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
+            [sys.executable, "-m", SERVER, str(sock_path), str(state), str(idle_seconds)],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError:
+        return
+    _STARTED.append(process)

@@ -1,0 +1,278 @@
+"""The warm pylint server: its results are the cold driver's, and it stays out of the way.
+
+Each test runs a real server (``python -m plimsoll.code.collectors._pylint_server``, started by
+the collector as it is for a user) on a real project, and compares with pylint run by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from plimsoll.code.collectors import _pylint_warm
+from plimsoll.code.collectors.pylint import PylintCollector
+from plimsoll.core.config import CodeConfig
+from tests.code.collectors.data_tools import DictCache, context_for, run, write_tree
+from tests.code.collectors.test_pylint import SAMPLE_FILES, _assert_equals_plain_run
+
+SERVED = "pylint_warm_served"
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A short private folder for the sockets (a unix socket path is short); servers stopped."""
+    folder = Path(tempfile.mkdtemp(prefix="pw-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PLIMSOLL_PYLINT_SERVER", raising=False)
+    try:
+        yield folder
+    finally:
+        for lock in folder.rglob("*.lock"):
+            pid = lock.read_text().strip()
+            if pid:
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _socket(root: Path) -> Path:
+    path = _pylint_warm.socket_for(root, PylintCollector().cache_key(context_for(root)))
+    assert path is not None
+    return path
+
+
+def _wait_ready(sock: Path, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _pylint_warm.ping(sock):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no warm server answered at {sock}")
+
+
+def _served(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(1 for r in caplog.records if getattr(r, "event", None) == SERVED)
+
+
+def _server_pid(sock: Path) -> int:
+    return int(Path(f"{sock}.lock").read_text().strip())
+
+
+def _gone(pid: int, seconds: float = 30) -> bool:
+    """Whether process ``pid`` ends within ``seconds`` (reaped, when it is this one's child)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:  # not this process's child: is it still there at all?
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.integration
+def test_warm_runs_equal_pylints_own_and_cold_runs(
+    tmp_path: Path, runtime: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    root = write_tree(tmp_path / "project", SAMPLE_FILES)
+    cache = DictCache()
+    first = PylintCollector().collect(context_for(root, cache=cache))
+    assert _served(caplog) == 0  # nothing to ask yet: this run starts the server
+    sock = _socket(root)
+    _wait_ready(sock)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    _assert_equals_plain_run(root, first)
+
+    # Box loses `size`: use.py now gets a no-member error, found by the server's child.
+    models = SAMPLE_FILES["app/models.py"].replace("self.size = 1", "self.width = 1")
+    write_tree(root, {"app/models.py": models})
+    changed = PylintCollector().collect(context_for(root, cache=cache))
+    assert _served(caplog) == 1
+    assert changed["linted_files"] == 3
+    assert isinstance(changed["top_symbols"], dict)
+    assert changed["top_symbols"]["no-member"] == 1
+    _assert_equals_plain_run(root, changed)
+    # The same files linted cold (no server: --no-cache's context) give the same metrics.
+    cold = PylintCollector().collect(context_for(root))
+    assert _served(caplog) == 1
+    assert {**cold, "linted_files": 0, "cached_files": 0} == {
+        **changed,
+        "linted_files": 0,
+        "cached_files": 0,
+    }
+
+    # What one child inferred does not stay for the next: the change undone, the error goes.
+    write_tree(root, {"app/models.py": SAMPLE_FILES["app/models.py"]})
+    back = PylintCollector().collect(context_for(root, cache=DictCache()))
+    assert _served(caplog) == 2
+    assert "no-member" not in back["top_symbols"]
+    _assert_equals_plain_run(root, back)
+
+
+@pytest.mark.integration
+def test_a_dependency_that_changed_makes_the_server_stale(
+    tmp_path: Path, runtime: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    lib = write_tree(
+        tmp_path / "lib",
+        {"extlib.py": '"""Lib."""\n\n\ndef scale(a, b):\n    """Scale."""\n    return a * b\n'},
+    )
+    monkeypatch.setenv("PYTHONPATH", str(lib))
+    use = '"""Use."""\n\nimport extlib\n\nVALUE = extlib.scale(1, 2)\n'
+    root = write_tree(tmp_path / "project", {"app/__init__.py": "", "app/use.py": use})
+    cache = DictCache()
+    PylintCollector().collect(context_for(root, cache=cache))
+    sock = _socket(root)
+    _wait_ready(sock)
+    pid = _server_pid(sock)
+    built = json.loads(sock.with_suffix(".json").read_text())["modules"]
+    assert [str(lib / "extlib.py")] == [path for name, path in built if name == "extlib"]
+
+    # The dependency drops a parameter (a release): the call now has one argument too many.
+    (lib / "extlib.py").write_text(
+        '"""Lib."""\n\n\ndef scale(a):\n    """Scale."""\n    return a\n'
+    )
+    write_tree(root, {"app/use.py": use + "\nOTHER = 2\n"})
+    after = PylintCollector().collect(context_for(root, cache=cache))
+    assert _served(caplog) == 0  # stale: the collector ran pylint cold
+    assert _gone(pid)
+    by_hand = json.loads(run(root, "pylint", "--output-format=json2", "app").stdout)
+    assert after["top_symbols"]["too-many-function-args"] == 1
+    assert after["score"] == by_hand["statistics"]["score"]
+    _wait_ready(sock)  # a new server, started by that cold run
+    assert _server_pid(sock) != pid
+
+
+@pytest.mark.integration
+def test_an_idle_server_stops_and_removes_its_socket(tmp_path: Path, runtime: Path) -> None:
+    root = write_tree(tmp_path / "project", {"app/__init__.py": "", "app/m.py": "import json\n"})
+    config = CodeConfig(pylint_server_idle_seconds=1)
+    PylintCollector().collect(context_for(root, config=config, cache=DictCache()))
+    sock = _socket(root)
+    _wait_ready(sock)
+    pid = _server_pid(sock)
+    assert _gone(pid)
+    assert not sock.exists()
+
+
+@pytest.mark.integration
+def test_a_server_whose_project_is_removed_stops(tmp_path: Path, runtime: Path) -> None:
+    root = write_tree(tmp_path / "project", {"app/__init__.py": "", "app/m.py": "import json\n"})
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    sock = _socket(root)
+    _wait_ready(sock)
+    pid = _server_pid(sock)
+    shutil.rmtree(root)
+    assert _gone(pid, seconds=60)
+
+
+@pytest.mark.integration
+def test_no_server_with_no_cache_under_ci_or_switched_off(
+    tmp_path: Path, runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tree(tmp_path / "project", {"app/__init__.py": "", "app/m.py": "import json\n"})
+    PylintCollector().collect(context_for(root))  # --no-cache: a cold run starts nothing
+    monkeypatch.setenv("CI", "true")
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    monkeypatch.delenv("CI")
+    monkeypatch.setenv("PLIMSOLL_PYLINT_SERVER", "0")
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    monkeypatch.delenv("PLIMSOLL_PYLINT_SERVER")
+    config = CodeConfig(pylint_server_idle_seconds=0)
+    PylintCollector().collect(context_for(root, config=config, cache=DictCache()))
+    time.sleep(1)
+    assert not list(runtime.rglob("*.sock"))
+    assert not list(runtime.rglob("*.lock"))
+
+
+def test_when_a_server_may_be_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PLIMSOLL_PYLINT_SERVER", raising=False)
+    plain = {"/p/pyproject.toml": '{"messages control": {"disable": ["C0114"]}}'}
+    assert _pylint_warm.wanted(900, plain, cached=True)
+    assert not _pylint_warm.wanted(900, plain, cached=False)
+    assert not _pylint_warm.wanted(0, plain, cached=True)
+    # A plugin or an init hook would run twice in the server's child.
+    assert not _pylint_warm.wanted(
+        900, {"/p/.pylintrc": "[MAIN]\nload-plugins=pylint_django\n"}, cached=True
+    )
+    assert not _pylint_warm.wanted(
+        900, {"/p/.pylintrc": "[MAIN]\ninit-hook='import sys'\n"}, cached=True
+    )
+    monkeypatch.setenv("CI", "true")
+    assert not _pylint_warm.wanted(900, plain, cached=True)
+    monkeypatch.setenv("CI", "false")
+    monkeypatch.setenv("PLIMSOLL_PYLINT_SERVER", "off")
+    assert not _pylint_warm.wanted(900, plain, cached=True)
+
+
+def test_a_folder_others_can_write_gets_no_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = Path(tempfile.mkdtemp(prefix="pw-", dir="/tmp"))
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+        folder = base / f"plimsoll-{os.getuid()}"
+        folder.mkdir(mode=0o700)
+        assert _pylint_warm.socket_for(tmp_path, "key") is not None
+        folder.chmod(0o777)
+        assert _pylint_warm.socket_for(tmp_path, "key") is None
+        # Too deep a folder for a socket's path: no server rather than a failure.
+        deep = base / ("d" * 120)
+        deep.mkdir()
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+        assert _pylint_warm.socket_for(tmp_path, "key") is None
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_socket_nobody_serves_is_a_cold_run(tmp_path: Path) -> None:
+    dead = Path(tempfile.mkdtemp(prefix="pw-", dir="/tmp")) / "dead.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(dead))  # bound, never listening, then closed: a stale file
+        assert dead.exists()
+        assert _pylint_warm.ask(dead, {"files": [], "lint": [], "cached": {}}, 5) is None
+        assert not _pylint_warm.ping(dead)
+    finally:
+        shutil.rmtree(dead.parent, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_a_server_that_fails_to_start_says_why_and_is_not_started_again(
+    tmp_path: Path, runtime: Path
+) -> None:
+    root = write_tree(tmp_path / "project", {"app/__init__.py": "", "app/m.py": "import json\n"})
+    sock = _socket(root)
+    state = sock.with_suffix(".json")
+    state.write_text("not json")
+    done = run(root, "plimsoll.code.collectors._pylint_server", str(sock), str(state), "5")
+    assert done.returncode == 1
+    assert Path(f"{sock}.failed").read_text().startswith("JSONDecodeError: ")
+    assert not sock.exists()
+    failed_pid = Path(f"{sock}.lock").read_text()
+
+    _pylint_warm.start(sock, root, [["json", None]], 5)
+    time.sleep(1)
+    assert Path(f"{sock}.lock").read_text() == failed_pid  # nobody took the lock since
+    assert state.read_text() == "not json"
