@@ -448,3 +448,22 @@ def test_the_size_limit_counts_bytes_and_a_stubs_module() -> None:
     assert oversized({"m.pyi": "y: int\n"}, 6) == {"m.pyi": _reason(6)}
     assert oversized({"m.pyi": "y: int\n"}, 7) == {}
     assert CodeConfig().pylint_max_file_bytes == 1_000_000
+
+
+@pytest.mark.integration
+def test_a_message_about_the_settings_is_listed_but_not_counted_as_pylint_does(
+    tmp_path: Path,
+) -> None:
+    # pylint lists unrecognized-option (an error) but leaves it out of messageTypeCount and of
+    # the score: it was said before its run opened.
+    files = {**SAMPLE_FILES, "pyproject.toml": "[tool.pylint.main]\nnot-a-pylint-option = 1\n"}
+    _write(tmp_path, files)
+    cache = DictCache()
+    cold = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert cold["top_symbols"]["unrecognized-option"] == 1
+    _assert_equals_plain_run(tmp_path, cold)
+    _write(tmp_path, {"app/dup_b.py": '"""B."""\n\nSMALL = 1\n'})
+    again = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert again["linted_files"] == 1
+    assert again["top_symbols"]["unrecognized-option"] == 1
+    _assert_equals_plain_run(tmp_path, again)

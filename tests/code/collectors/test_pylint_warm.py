@@ -276,3 +276,95 @@ def test_a_server_that_fails_to_start_says_why_and_is_not_started_again(
     time.sleep(1)
     assert Path(f"{sock}.lock").read_text() == failed_pid  # nobody took the lock since
     assert state.read_text() == "not json"
+
+
+def _many_importers(count: int) -> dict[str, str]:
+    """A core module and ``count`` modules using it, two of them duplicates of each other."""
+    core = '"""Core."""\n\n\ndef area(width, height):\n    """Area."""\n    return width * height\n'
+    body = (
+        '"""Use {n}."""\n\nimport os\n\nfrom app.core import area\n\n\n'
+        "def use_{n}(a, b):\n"
+        '    """Use."""\n'
+        "    unused = os.sep\n"
+        "    total = 0\n"
+        "    for i in range(a):\n"
+        "        total += area(i, b)\n"
+        "        total -= i\n"
+        "        total *= 2\n"
+        "    return total + {n}\n"
+    )
+    files = {"app/__init__.py": "", "app/core.py": core}
+    files.update({f"app/use_{n}.py": body.format(n=n) for n in range(count)})
+    return files
+
+
+@pytest.mark.integration
+def test_many_files_are_shared_among_children_with_the_same_result(
+    tmp_path: Path,
+    runtime: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    files = _many_importers(10)
+    root = write_tree(tmp_path / "project", files)
+    cache = DictCache()
+    PylintCollector().collect(context_for(root, cache=cache))
+    _wait_ready(_socket(root))
+
+    # Every module imports core: all eleven are linted again, by two children at once.
+    core = files["app/core.py"].replace("return width * height", "return width * height * 1")
+    write_tree(root, {"app/core.py": core})
+    shared = PylintCollector().collect(context_for(root, cache=cache))
+    served = [r for r in caplog.records if getattr(r, "event", None) == SERVED]
+    assert [getattr(r, "parts", None) for r in served] == [2]
+    assert shared["linted_files"] == 11
+    assert isinstance(shared["top_symbols"], dict)
+    assert shared["top_symbols"]["unused-variable"] == 10
+    assert shared["top_symbols"]["duplicate-code"] >= 1  # the project-wide step saw every file
+    _assert_equals_plain_run(root, shared)
+    cold = PylintCollector().collect(context_for(root))
+    assert {**cold, "linted_files": 0, "cached_files": 0} == {
+        **shared,
+        "linted_files": 0,
+        "cached_files": 0,
+    }
+
+
+def test_files_are_shared_by_size() -> None:
+    lint = [f"m{n}.py" for n in range(9)]
+    sizes = {path: 100 * (n + 1) for n, path in enumerate(lint)}
+    assert _pylint_warm.parts_for(lint, 2) == 2
+    assert _pylint_warm.parts_for(lint, 8) == 2  # at least four files each
+    assert _pylint_warm.parts_for(lint[:7], 8) == 1
+    assert _pylint_warm.parts_for(lint, None) == 1
+    shares = _pylint_warm._balanced(lint, sizes, 2)
+    assert sorted(p for share in shares for p in share) == sorted(lint)
+    totals = [sum(sizes[p] for p in share) for share in shares]
+    assert abs(totals[0] - totals[1]) <= max(sizes.values())
+    assert all(share == sorted(share, key=lint.index) for share in shares)
+
+
+@pytest.mark.integration
+def test_a_message_of_the_whole_run_is_counted_once_when_files_are_shared(
+    tmp_path: Path,
+    runtime: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    files = _many_importers(8)
+    # pylint says this once per run, about no file: each child would say it again.
+    files["pyproject.toml"] = "[tool.pylint.main]\nnot-a-pylint-option = 1\n"
+    root = write_tree(tmp_path / "project", files)
+    cache = DictCache()
+    PylintCollector().collect(context_for(root, cache=cache))
+    _wait_ready(_socket(root))
+    write_tree(root, {"app/core.py": files["app/core.py"] + "\nEXTRA = 1\n"})
+    changed = PylintCollector().collect(context_for(root, cache=cache))
+    assert _served(caplog) == 1
+    assert isinstance(changed["top_symbols"], dict)
+    assert changed["top_symbols"]["unrecognized-option"] == 1
+    _assert_equals_plain_run(root, changed)

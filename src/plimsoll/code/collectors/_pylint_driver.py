@@ -94,12 +94,22 @@ class _Recorder:
         self.current: str | None = None
         self.files: dict[str, _FileRecord] = {}
         self.owners: list[str | None] = []
+        # pylint counts a message in its statistics (json2's messageTypeCount, the score) only
+        # once its run has opened: what it says about its settings before that is listed,
+        # not counted.
+        self.opened = False
+        self.counted: list[bool] = []
 
     def install(self, linter_class: Any) -> Any:
         """Wrap ``set_current_module`` and ``_lint_file``; return the undo."""
         recorder = self
         set_module = linter_class.set_current_module
         lint_file = linter_class._lint_file  # noqa: SLF001 - see the class docstring
+        open_run = linter_class.open
+
+        def record_open(self: Any) -> None:
+            open_run(self)
+            recorder.opened = True
 
         def record_module(self: Any, modname: str | None, filepath: str | None = None) -> None:
             if modname is not None and filepath is not None:
@@ -134,10 +144,12 @@ class _Recorder:
 
         linter_class.set_current_module = record_module
         linter_class._lint_file = record_file  # noqa: SLF001
+        linter_class.open = record_open
 
         def undo() -> None:
             linter_class.set_current_module = set_module
             linter_class._lint_file = lint_file  # noqa: SLF001
+            linter_class.open = open_run
 
         return undo
 
@@ -151,6 +163,7 @@ class _Recorder:
             def handle_message(self, msg: Any) -> None:
                 super().handle_message(msg)
                 recorder.owners.append(recorder.current)
+                recorder.counted.append(recorder.opened)
 
         return _Owned()
 
@@ -194,8 +207,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         }
     project: list[list[str]] = []
     orphans: list[list[str]] = []
-    for message, owner in zip(reporter.messages, recorder.owners, strict=True):
+    uncounted: list[list[str]] = []
+    for message, owner, counted in zip(
+        reporter.messages, recorder.owners, recorder.counted, strict=True
+    ):
         entry = [message.symbol, message.category]
+        if not counted:
+            uncounted.append(entry)
+            continue
         if message.symbol in PROJECT_WIDE:
             project.append(entry)
             continue
@@ -233,6 +252,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "built": _outside_modules(),
         "project": project,
         "orphans": orphans,
+        "uncounted": uncounted,
         "extra_modules": extra_modules,
         "statement": int(linter.stats.statement),
         "evaluation": linter.config.evaluation,

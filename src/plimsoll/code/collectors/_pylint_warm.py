@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ SERVER = "plimsoll.code.collectors._pylint_server"
 # pylint settings a warm server cannot reproduce (see the module docstring).
 _UNSAFE_SETTINGS = ("load-plugins", "load_plugins", "init-hook", "init_hook")
 _MAX_SOCKET_PATH = 100
+# A request is shared among children when each gets at least this many files, one per core
+# up to this many children.
+_PART_MIN = 4
+_MAX_PARTS = 4
 # The servers started by this process: kept referenced, so that none is collected (and
 # warned about) while it runs on after this process.
 _STARTED: list[subprocess.Popen[bytes]] = []
@@ -118,6 +123,78 @@ def ask(sock_path: Path, request: dict[str, Any], timeout: float | None) -> dict
             if child is not None:  # timed out, interrupted or failed: no orphan left working
                 with contextlib.suppress(OSError):
                     os.kill(child, signal.SIGKILL)
+
+
+def parts_for(lint: list[str], cpus: int | None) -> int:
+    """How many children share ``lint``: one per core, at least :data:`_PART_MIN` files each."""
+    return max(1, min(cpus or 1, _MAX_PARTS, len(lint) // _PART_MIN))
+
+
+def _balanced(lint: list[str], sizes: dict[str, int], parts: int) -> list[list[str]]:
+    """``lint`` in ``parts`` lists of about equal total size (largest file first, to the lightest)."""
+    shares: list[list[str]] = [[] for _ in range(parts)]
+    totals = [0] * parts
+    for path in sorted(lint, key=lambda p: (-sizes.get(p, 0), p)):
+        lightest = totals.index(min(totals))
+        shares[lightest].append(path)
+        totals[lightest] += sizes.get(path, 0)
+    return [sorted(share, key=lint.index) for share in shares]
+
+
+def ask_parallel(
+    sock_path: Path,
+    request: dict[str, Any],
+    timeout: float | None,
+    sizes: dict[str, int],
+    parts: int,
+) -> dict[str, Any] | None:
+    """:func:`ask`, with the files to lint shared among ``parts`` children working at once.
+
+    Each file's result does not depend on which others are linted with it (the per-file
+    cache rests on that too); the project-wide messages do, so one last small request lints
+    the smallest file with every other result given: its project-wide messages are the
+    whole run's, as are its messages about pylint's settings (said once per run). A message
+    that belongs to no linted file may be said once per run or once per file: when a child
+    has one, the files are linted by one child instead.
+    """
+    lint: list[str] = request["lint"]
+    if parts < 2:
+        return ask(sock_path, request, timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shares = _balanced(lint, sizes, parts)
+    with ThreadPoolExecutor(parts) as pool:
+        answers = list(
+            pool.map(lambda share: ask(sock_path, {**request, "lint": share}, timeout), shares)
+        )
+    if any(answer is None for answer in answers):
+        return None
+    done = [answer for answer in answers if answer is not None]
+    if any(answer["orphans"] for answer in done):
+        return ask(sock_path, request, _left(deadline))
+    files: dict[str, Any] = {}
+    for answer in done:
+        files.update(answer["files"])
+    smallest = min(lint, key=lambda p: (sizes.get(p, 0), p))
+    others = {p: e for p, e in {**request["cached"], **files}.items() if p != smallest}
+    final = ask(sock_path, {**request, "lint": [smallest], "cached": others}, _left(deadline))
+    if final is None or final["orphans"]:
+        return None
+    every = [*done, final]
+    return {
+        **final,
+        "files": {**files, **final["files"]},
+        "extra_modules": sorted({m for answer in every for m in answer["extra_modules"]}),
+        "unsafe": sorted({c for answer in every for c in answer["unsafe"]}),
+        "built": sorted(
+            {tuple(item) for answer in every for item in answer.get("built", [])},
+            key=lambda item: item[0] or "",
+        ),
+    }
+
+
+def _left(deadline: float | None) -> float | None:
+    """The seconds left before ``deadline`` (TimeoutError-free: at least a moment)."""
+    return None if deadline is None else max(deadline - time.monotonic(), 0.001)
 
 
 def _read(conn: socket.socket, reader: Any, deadline: float | None) -> dict[str, Any] | None:

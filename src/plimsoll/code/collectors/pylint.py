@@ -75,6 +75,9 @@ class PylintReport:
     symbols: dict[str, int]
     modules: int
     statements: int | None
+    # Messages pylint lists but does not count by type (nor in the score): about its
+    # settings, said before its run opens (an unrecognized option, say).
+    uncounted: int = 0
 
 
 def parse_json2(text: str) -> PylintReport:
@@ -100,6 +103,7 @@ def parse_json2(text: str) -> PylintReport:
         symbols=dict(symbols),
         modules=int(stats.get("modulesLinted", 0)),
         statements=None,
+        uncounted=max(0, len(data.get("messages", [])) - sum(counts.values())),
     )
 
 
@@ -115,7 +119,7 @@ def report_metrics(report: PylintReport) -> dict[str, Any]:
     return {
         "score": report.score,
         "by_type": report.counts,
-        "total": sum(report.counts.values()),
+        "total": sum(report.counts.values()) + report.uncounted,
         "top_symbols": dict(ranked[:TOP_SYMBOLS]),
         "by_symbol": dict(ranked),
         "statements": report.statements,
@@ -210,6 +214,14 @@ def oversized(sources: dict[str, str], max_bytes: int) -> dict[str, str]:
     return found
 
 
+def _size_on_disk(path: Path) -> int:
+    """The size of ``path`` in bytes (0 when it cannot be read: it weighs nothing in a split)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _size(text: str) -> int:
     return len(text.encode("utf-8", "surrogateescape"))
 
@@ -243,7 +255,10 @@ class PylintCollector(Collector):
     key_info: ClassVar[dict[str, MetricKey]] = {
         "score": MetricKey("pylint's score out of 10, as its json2 report computes it"),
         "by_type": MetricKey("messages per type", KeyKind.GROUP, MESSAGE_TYPES),
-        "total": MetricKey("messages of every type"),
+        "total": MetricKey(
+            "messages pylint reported, those about its settings included (json2 lists them"
+            " but leaves them out of messageTypeCount and the score)"
+        ),
         "top_symbols": MetricKey(
             "the most frequent message symbols (not complete: use by_symbol in rules)",
             KeyKind.DETAIL,
@@ -264,7 +279,8 @@ class PylintCollector(Collector):
     complete_counts: ClassVar[tuple[str, ...]] = ("by_symbol",)
     description: ClassVar[str] = "pylint score and messages (the project's pylint configuration)"
     # 4: skips by size; entries of version 3 may hold skips by time, not to be reused.
-    version: ClassVar[str] = "4"
+    # 5: messages about the settings kept apart (listed, not counted by type).
+    version: ClassVar[str] = "5"
 
     def unavailable(self) -> str | None:
         """Why pylint cannot run here, or None."""
@@ -354,6 +370,7 @@ class PylintCollector(Collector):
                     carry.remember(path, members[path], closure[path])
             project = {
                 "messages": result["project"] + result["orphans"],
+                "uncounted": result["uncounted"],
                 "extra_modules": result["extra_modules"],
                 "evaluation": result["evaluation"],
             }
@@ -381,12 +398,15 @@ class PylintCollector(Collector):
         if _pylint_warm.wanted(idle, settings, not isinstance(context.cache, NullCache)):
             warm = _pylint_warm.socket_for(context.root, self.cache_key(context))
         if warm is not None:
-            answer = _pylint_warm.ask(warm, payload, timeout)
+            parts = _pylint_warm.parts_for(lint, os.cpu_count())
+            sizes = {p: _size_on_disk(context.root / p) for p in lint}
+            answer = _pylint_warm.ask_parallel(warm, payload, timeout, sizes, parts)
             if answer is not None:
                 log.debug(
-                    "pylint: %d file(s) linted by the warm server",
+                    "pylint: %d file(s) linted by the warm server (%d at once)",
                     len(lint),
-                    extra={"event": "pylint_warm_served"},
+                    parts,
+                    extra={"event": "pylint_warm_served", "parts": parts},
                 )
                 return answer
         data = self._drive_cold(context, payload, timeout)
@@ -431,6 +451,8 @@ class PylintCollector(Collector):
         for symbol, category in messages:
             counts[category] = counts.get(category, 0) + 1
             symbols[symbol] += 1
+        uncounted = project.get("uncounted", [])
+        symbols.update(symbol for symbol, _ in uncounted)
         statements = sum(int(e["statements"]) for e in entries.values())
         modules = {e["module"] for e in entries.values() if e["module"]}
         skipped = [
@@ -445,6 +467,7 @@ class PylintCollector(Collector):
             dict(symbols),
             len(modules | set(project["extra_modules"])),
             statements,
+            len(uncounted),
         )
         return {
             **report_metrics(report),
