@@ -173,6 +173,9 @@ def test_an_idle_server_stops_and_removes_its_socket(tmp_path: Path, runtime: Pa
     pid = _server_pid(sock)
     assert _gone(pid)
     assert not sock.exists()
+    # Nothing left for a `kill $(cat ...lock)` to hit once the process id is reused.
+    assert not Path(f"{sock}.lock").read_text().strip()
+    assert not sock.with_suffix(".json").exists()
 
 
 @pytest.mark.integration
@@ -368,3 +371,117 @@ def test_a_message_of_the_whole_run_is_counted_once_when_files_are_shared(
     assert isinstance(changed["top_symbols"], dict)
     assert changed["top_symbols"]["unrecognized-option"] == 1
     _assert_equals_plain_run(root, changed)
+
+
+def test_a_module_and_its_stub_go_to_the_same_child() -> None:
+    lint = ["a.py", "a.pyi", "b.py", "c.py", "c.pyi", "d.py", "e.py", "f.py"]
+    sizes = {"a.py": 900, "a.pyi": 50, "b.py": 800, "c.py": 100, "c.pyi": 700}
+    shares = _pylint_warm._balanced(lint, sizes, 2)
+    for module, stub in (("a.py", "a.pyi"), ("c.py", "c.pyi")):
+        assert [module in share for share in shares] == [stub in share for share in shares]
+    assert sorted(p for share in shares for p in share) == sorted(lint)
+
+
+def test_a_new_pth_file_names_another_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import site
+
+    base = Path(tempfile.mkdtemp(prefix="pw-", dir="/tmp"))
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+        site_dir = tmp_path / "site-packages"
+        site_dir.mkdir()
+        monkeypatch.setattr(site, "getsitepackages", lambda: [str(site_dir)])
+        before = _pylint_warm.socket_for(tmp_path, "key")
+        # An editable install: a .pth file that puts a folder on every new interpreter's path.
+        (site_dir / "__editable__.extlib.pth").write_text(str(tmp_path / "lib") + "\n")
+        after = _pylint_warm.socket_for(tmp_path, "key")
+        assert before is not None and after is not None and before != after
+        monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+        assert _pylint_warm.socket_for(tmp_path, "key") not in (before, after)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_a_project_module_named_like_a_built_one_is_the_projects(
+    tmp_path: Path, runtime: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    other = '"""O."""\nimport calendar\n\n\ndef names():\n    """N."""\n    return {}\n'
+    root = write_tree(tmp_path / "project", {"other.py": other.format("calendar.month_name")})
+    cache = DictCache()
+    PylintCollector().collect(context_for(root, cache=cache))
+    sock = _socket(root)
+    _wait_ready(sock)
+    assert "calendar" in [
+        name for name, _ in json.loads(sock.with_suffix(".json").read_text())["modules"]
+    ]
+    # The project now has its own calendar.py: `import calendar` is that one, as by hand.
+    local = '"""Local."""\n\n\ndef special():\n    """S."""\n    return 1\n'
+    write_tree(root, {"calendar.py": local, "other.py": other.format("calendar.special(1)")})
+    changed = PylintCollector().collect(context_for(root, cache=cache))
+    assert _served(caplog) == 1
+    assert changed["top_symbols"] == {"too-many-function-args": 1}
+    _assert_equals_plain_run(root, changed)
+
+
+def _slow_module(functions: int = 2500) -> str:
+    body = "".join(
+        f'\n\ndef f{n}(a, b):\n    """F."""\n    return [a + b + {n} for _ in range(a)]\n'
+        for n in range(functions)
+    )
+    return '"""Slow."""\nimport json\n' + body
+
+
+@pytest.mark.integration
+def test_the_child_stops_when_its_client_goes_away(tmp_path: Path, runtime: Path) -> None:
+    root = write_tree(tmp_path / "project", {"app/__init__.py": "", "app/m.py": "import json\n"})
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    sock = _socket(root)
+    _wait_ready(sock)
+    write_tree(root, {"app/slow.py": _slow_module()})
+    request = {"files": ["app/slow.py"], "lint": ["app/slow.py"], "cached": {}}
+    message = {"request": request, "output": str(tmp_path / "out.json")}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(sock))
+        conn.sendall((json.dumps(message) + "\n").encode())
+        child = int(json.loads(conn.makefile("r").readline())["pid"])
+        time.sleep(0.5)
+        assert not _gone(child, seconds=0.1)  # linting
+    # The collection that asked is gone (killed, timed out): so is the work it asked for.
+    assert _gone(child, seconds=10)
+    assert not (tmp_path / "out.json").exists()
+    assert _pylint_warm.ping(sock)  # the server itself stays
+
+
+@pytest.mark.integration
+def test_a_project_folder_replaced_stops_its_server(tmp_path: Path, runtime: Path) -> None:
+    files = {"app/__init__.py": "", "app/m.py": "import json\n"}
+    root = write_tree(tmp_path / "project", files)
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    sock = _socket(root)
+    _wait_ready(sock)
+    pid = _server_pid(sock)
+    shutil.rmtree(root)
+    write_tree(root, files)  # a fresh clone at the same path
+    assert _pylint_warm.ask(sock, {"files": [], "lint": [], "cached": {}}, 30) is None
+    assert _gone(pid)
+
+
+@pytest.mark.integration
+def test_a_server_for_older_settings_is_stopped_by_the_next(tmp_path: Path, runtime: Path) -> None:
+    files = {"app/__init__.py": "", "app/m.py": "import json\n"}
+    root = write_tree(tmp_path / "project", files)
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    first = _socket(root)
+    _wait_ready(first)
+    pid = _server_pid(first)
+    write_tree(root, {"pyproject.toml": "[tool.pylint.format]\nmax-line-length = 90\n"})
+    PylintCollector().collect(context_for(root, cache=DictCache()))
+    second = _socket(root)
+    assert second != first
+    _wait_ready(second)
+    assert _gone(pid)
+    assert _server_pid(second) != pid

@@ -39,6 +39,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,15 @@ def _built_files() -> dict[str, tuple[int, int]]:
             continue
         found[path] = (info.st_mtime_ns, info.st_size)
     return found
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of folder ``path`` (None when it is gone)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def _changed(files: dict[str, tuple[int, int]]) -> bool:
@@ -145,14 +155,56 @@ def _forget_lookups() -> None:
             clear()
 
 
+def _forget_shadowed(files: list[str]) -> None:
+    """Drop the built trees a module of the project may stand in for.
+
+    In a cold run, the project's folders are on the path when pylint resolves an import, so
+    the project's own ``calendar.py`` is the ``calendar`` its files import, not the standard
+    library's that this process built. Any built module whose top-level name is a folder or
+    a module name in the project (``files``, and the entries of its root) is built again by
+    the child that needs it, as a cold run does.
+    """
+    from astroid import MANAGER
+
+    names: set[str] = set()
+    for path in [*files, *os.listdir(".")]:
+        parts = Path(path).parts
+        names.update(parts[:-1])
+        if parts:
+            names.add(parts[-1].split(".", 1)[0])
+    for name in list(MANAGER.astroid_cache):
+        if name.split(".", 1)[0] in names:
+            del MANAGER.astroid_cache[name]
+
+
+def _watch_client(conn: socket.socket) -> None:
+    """Leave at once when the client goes away (its collection stopped, killed or timed out).
+
+    The client sends nothing after its request: the connection reads end-of-file only once
+    the client closed it, or its process ended.
+    """
+
+    def watch() -> None:
+        try:
+            gone = conn.recv(1) == b""
+        except OSError:
+            gone = True
+        if gone:
+            os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _serve_one(conn: socket.socket) -> None:
     """In the forked child: answer one request, then leave."""
     from plimsoll.code.collectors import _pylint_driver
 
-    reader = conn.makefile("r", encoding="utf-8")
-    message = json.loads(reader.readline() or "{}")
+    reader = conn.makefile("rb")
+    message = json.loads(reader.readline() or b"{}")
     conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
+    _watch_client(conn)
     try:
+        _forget_shadowed(message["request"]["files"])
         result = _pylint_driver.run(message["request"])
         Path(message["output"]).write_text(json.dumps(result), "utf-8")
         answer: dict[str, Any] = {"ok": True}
@@ -190,24 +242,42 @@ def serve(sock_path: Path, state_path: Path, idle_seconds: float) -> int:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
+        lock.close()
         return 0  # another one serves (or is starting to)
-    lock.truncate(0)
-    # Who serves here (``kill $(cat ...lock)`` stops it).
-    lock.write(f"{os.getpid()}\n")
-    lock.flush()
-
-    def stop(_signum: int, _frame: Any) -> None:
-        raise _Stop
-
-    signal.signal(signal.SIGTERM, stop)
     try:
-        state = json.loads(state_path.read_text("utf-8"))
+        lock.truncate(0)
+        # Who serves here (``kill $(cat ...lock)`` stops it).
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+
+        def stop(_signum: int, _frame: Any) -> None:
+            raise _Stop
+
+        signal.signal(signal.SIGTERM, stop)
+        return _serve(sock_path, state_path, idle_seconds, lock)
+    except _Stop:
+        return 0
+    finally:
+        # No process id left behind for a `kill $(cat ...lock)` to hit once it is reused.
+        with contextlib.suppress(OSError):
+            lock.truncate(0)
+        lock.close()
+
+
+def _serve(sock_path: Path, state_path: Path, idle_seconds: float, lock: Any) -> int:
+    """:func:`serve` once the lock is held."""
+    try:
+        text = state_path.read_text("utf-8")
+    except FileNotFoundError:
+        return 0  # taken away by a server that just stopped: the next run starts another
+    try:
+        state = json.loads(text)
         _apply_settings()
         _prebuild(state["modules"])
         files = _built_files()
         _forget_lookups()
     except _Stop:
-        return 0
+        raise
     except BaseException as exc:  # noqa: BLE001 - said where the client looks, not started again
         failed = Path(f"{sock_path}.failed")
         failed.write_text(f"{type(exc).__name__}: {exc}\n", "utf-8")
@@ -224,12 +294,15 @@ def serve(sock_path: Path, state_path: Path, idle_seconds: float) -> int:
         sock_path.chmod(0o600)
         server.listen(8)
         root = os.getcwd()
+        here = _identity(root)
         last = time.monotonic()
         while True:
             _reap()
             left = idle_seconds - (time.monotonic() - last)
-            if left <= 0 or not os.path.isdir(root):
-                return 0  # unused for long, or its project is gone (a backfill's worktree)
+            if left <= 0 or _identity(root) != here:
+                # Unused for long, or its project is gone (a backfill's worktree) or was
+                # replaced by another folder of the same name (a fresh clone).
+                return 0
             ready, _, _ = select.select([server], [], [], min(left, _CHECK_SECONDS))
             if not ready:
                 continue
@@ -239,7 +312,7 @@ def serve(sock_path: Path, state_path: Path, idle_seconds: float) -> int:
                 if _peek_ping(conn):
                     _answer(conn, {"ok": True, "ready": True})
                     continue
-                if _changed(files):
+                if _changed(files) or _identity(root) != here:
                     _answer(conn, {"ok": False, "stale": True})
                     return 0
                 if os.fork() == 0:
@@ -247,17 +320,18 @@ def serve(sock_path: Path, state_path: Path, idle_seconds: float) -> int:
                     try:
                         signal.signal(signal.SIGTERM, signal.SIG_DFL)
                         server.close()
+                        # The lock stays the server's alone (closing a copy keeps it held).
+                        lock.close()
                         _serve_one(conn)
                         status = 0
                     finally:
                         os._exit(status)
-    except _Stop:
-        return 0
     finally:
         server.close()
         with contextlib.suppress(OSError):
             sock_path.unlink()
-        lock.close()
+        with contextlib.suppress(OSError):
+            state_path.unlink()
 
 
 def main(argv: list[str]) -> int:

@@ -29,10 +29,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from plimsoll.core.log import get_logger
+
 SERVER = "plimsoll.code.collectors._pylint_server"
+log = get_logger("code.collectors.pylint")
 # pylint settings a warm server cannot reproduce (see the module docstring).
 _UNSAFE_SETTINGS = ("load-plugins", "load_plugins", "init-hook", "init_hook")
-_MAX_SOCKET_PATH = 100
+# sun_path holds 108 bytes on Linux, its terminating NUL included.
+_MAX_SOCKET_PATH = 107
+# A server that failed to start is not started again for this long (its reason is kept).
+_FAILED_FOR_SECONDS = 24 * 3600
 # A request is shared among children when each gets at least this many files, one per core
 # up to this many children.
 _PART_MIN = 4
@@ -64,6 +70,11 @@ def _folder() -> Path | None:
         return None
     # Anyone able to write there could answer in the server's place: then no server at all.
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        log.debug(
+            "pylint: no warm server: %s is not a folder only this user can open",
+            folder,
+            extra={"event": "pylint_warm_refused"},
+        )
         return None
     return folder
 
@@ -79,13 +90,45 @@ def socket_for(root: Path, cache_key: str) -> Path | None:
         return None
     here = Path(__file__).resolve().parent
     code = [(here / name).stat().st_mtime_ns for name in ("_pylint_driver.py", "_pylint_server.py")]
-    # PYTHONPATH decides where the server (and its children) find what the project imports.
-    where = os.environ.get("PYTHONPATH", "")
-    identity = json.dumps([cache_key, str(root.resolve()), sys.executable, where, code])
+    identity = json.dumps(
+        [cache_key, str(root.resolve()), sys.executable, _import_setting(), code, _astroid()]
+    )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     path = folder / f"pylint-{digest}.sock"
-    # A unix socket's path is limited to 107 bytes: in a deeper folder, no server.
-    return path if len(os.fsencode(path)) <= _MAX_SOCKET_PATH else None
+    if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
+        log.debug(
+            "pylint: no warm server: the socket's path %s is too long for a unix socket",
+            path,
+            extra={"event": "pylint_warm_refused"},
+        )
+        return None
+    return path
+
+
+def _import_setting() -> list[Any]:
+    """What decides where a new interpreter finds modules: ``PYTHONPATH``, this one's path
+    (the first entry is the running script's folder: left out), and the ``.pth`` files of
+    the site folders (an editable install adds one, with a path entry or an import hook)."""
+    import site
+
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    pth: list[tuple[str, int]] = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                if entry.name.endswith(".pth"):
+                    pth.append((entry.path, entry.stat().st_mtime_ns))
+    return [os.environ.get("PYTHONPATH", ""), sys.path[1:], sorted(pth)]
+
+
+def _astroid() -> str:
+    """The installed astroid's version (pylint's own is in the cache key already)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("astroid")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def ask(sock_path: Path, request: dict[str, Any], timeout: float | None) -> dict[str, Any] | None:
@@ -131,14 +174,24 @@ def parts_for(lint: list[str], cpus: int | None) -> int:
 
 
 def _balanced(lint: list[str], sizes: dict[str, int], parts: int) -> list[list[str]]:
-    """``lint`` in ``parts`` lists of about equal total size (largest file first, to the lightest)."""
+    """``lint`` in ``parts`` lists of about equal total size (largest first, to the lightest).
+
+    A module and its stub (``m.py``, ``m.pyi``) stay together: pylint lints both from one
+    source, and what it reports on them linted in one run differs from linting each alone.
+    """
+    units: dict[str, list[str]] = {}
+    for path in lint:
+        stem = path[:-1] if path.endswith(".pyi") else path
+        units.setdefault(stem, []).append(path)
     shares: list[list[str]] = [[] for _ in range(parts)]
     totals = [0] * parts
-    for path in sorted(lint, key=lambda p: (-sizes.get(p, 0), p)):
+    weight = {stem: sum(sizes.get(p, 0) for p in unit) for stem, unit in units.items()}
+    for stem in sorted(units, key=lambda u: (-weight[u], u)):
         lightest = totals.index(min(totals))
-        shares[lightest].append(path)
-        totals[lightest] += sizes.get(path, 0)
-    return [sorted(share, key=lint.index) for share in shares]
+        shares[lightest].extend(units[stem])
+        totals[lightest] += weight[stem]
+    order = {path: index for index, path in enumerate(lint)}
+    return [sorted(share, key=order.__getitem__) for share in shares if share]
 
 
 def ask_parallel(
@@ -232,11 +285,21 @@ def start(sock_path: Path, root: Path, built: list[list[Any]], idle_seconds: flo
     """
     state = sock_path.with_suffix(".json")
     failed = Path(f"{sock_path}.failed")
-    if failed.exists():  # it failed before here: not a failed start in the background each run
-        return
+    with contextlib.suppress(OSError):
+        # It failed before here: not a failed start in the background at each run.
+        if time.time() - failed.stat().st_mtime < _FAILED_FOR_SECONDS:
+            reason = failed.read_text("utf-8", errors="replace").strip()
+            log.debug(
+                "pylint: no warm server: it failed to start (%s; see %s)",
+                reason,
+                failed,
+                extra={"event": "pylint_warm_refused"},
+            )
+            return
+    stop_others(sock_path, root)
     try:
         partial = state.with_name(f"{state.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"modules": built}), "utf-8")
+        partial.write_text(json.dumps({"root": str(root.resolve()), "modules": built}), "utf-8")
         partial.replace(state)
         process = subprocess.Popen(  # noqa: S603 - our own module, with this interpreter
             [sys.executable, "-m", SERVER, str(sock_path), str(state), str(idle_seconds)],
@@ -250,3 +313,28 @@ def start(sock_path: Path, root: Path, built: list[list[Any]], idle_seconds: flo
     except OSError:
         return
     _STARTED.append(process)
+
+
+def stop_others(sock_path: Path, root: Path) -> None:
+    """Stop the servers of ``root`` other than ``sock_path``'s (older pylint settings, say).
+
+    Each would otherwise hold its trees until its idle time ends. A server is named by its
+    state file (which holds its project's folder) and its lock file (which holds its process
+    id while it runs); the process is signalled only if its command line names that socket.
+    """
+    folder = sock_path.parent
+    wanted_root = str(root.resolve())
+    for state in folder.glob("pylint-*.json"):
+        other = state.with_suffix(".sock")
+        if other == sock_path:
+            continue
+        try:
+            if json.loads(state.read_text("utf-8")).get("root") != wanted_root:
+                continue
+            pid = int(Path(f"{other}.lock").read_text("utf-8").strip() or 0)
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if pid else []
+        except (OSError, ValueError, AttributeError):
+            continue
+        if os.fsencode(str(other)) in command:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)

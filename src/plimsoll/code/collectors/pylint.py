@@ -291,12 +291,13 @@ class PylintCollector(Collector):
         return _codes.pylint_codes(root, pylint_settings(root)) if key == "by_symbol" else None
 
     def cache_key(self, context: CollectContext) -> str:
-        """Pylint's and Python's versions and the project's pylint settings."""
+        """Pylint's, astroid's and Python's versions and the project's pylint settings."""
         settings = hashlib.sha256(
             json.dumps(pylint_settings(context.root), sort_keys=True).encode()
         ).hexdigest()[:16]
         python = ".".join(map(str, sys.version_info[:3]))
-        return f"{self.name}:{self.version}:{_tools.tool_version('pylint')}:{python}:{settings}"
+        tools = f"{_tools.tool_version('pylint')}:{_tools.tool_version('astroid')}"
+        return f"{self.name}:{self.version}:{tools}:{python}:{settings}"
 
     def collect(self, context: CollectContext) -> dict[str, Any]:
         """Lint the files whose closure changed, take the others from the cache, and sum up."""
