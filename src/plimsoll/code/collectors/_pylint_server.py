@@ -155,23 +155,40 @@ def _forget_lookups() -> None:
             clear()
 
 
+def _top_names(files: list[str]) -> set[str]:
+    """The top-level module names the project's files may be imported as.
+
+    Pylint puts the folder above each file's package (the first folder up without an
+    ``__init__``) on the path; the project's root is there too (the driver's folder). The
+    folder name above that package is kept as well (a namespace package). What a name
+    outside these stands for cannot be the project's.
+    """
+    names: set[str] = set()
+    for entry in os.listdir("."):
+        names.add(entry.split(".", 1)[0])
+    for path in files:
+        parts = Path(path).with_suffix("").parts
+        top = len(parts) - 1
+        while top > 0 and any(
+            Path(*parts[:top], init).exists() for init in ("__init__.py", "__init__.pyi")
+        ):
+            top -= 1
+        names.update(parts[max(top - 1, 0) : top + 1])
+    return names
+
+
 def _forget_shadowed(files: list[str]) -> None:
     """Drop the built trees a module of the project may stand in for.
 
     In a cold run, the project's folders are on the path when pylint resolves an import, so
     the project's own ``calendar.py`` is the ``calendar`` its files import, not the standard
-    library's that this process built. Any built module whose top-level name is a folder or
-    a module name in the project (``files``, and the entries of its root) is built again by
-    the child that needs it, as a cold run does.
+    library's that this process built. A built module whose top-level name the project may
+    provide (:func:`_top_names`) is built again by the child that needs it, as a cold run
+    does.
     """
     from astroid import MANAGER
 
-    names: set[str] = set()
-    for path in [*files, *os.listdir(".")]:
-        parts = Path(path).parts
-        names.update(parts[:-1])
-        if parts:
-            names.add(parts[-1].split(".", 1)[0])
+    names = _top_names(files)
     for name in list(MANAGER.astroid_cache):
         if name.split(".", 1)[0] in names:
             del MANAGER.astroid_cache[name]
