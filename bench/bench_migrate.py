@@ -137,6 +137,9 @@ class Server:
             "shared_buffers": "128MB",
             "log_min_messages": "warning",
             "timezone": "'UTC'",
+            # Segments in the data folder (removed with it), not left in /dev/shm by the
+            # immediate stop.
+            "dynamic_shared_memory_type": "mmap",
         }
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as handle:
             handle.write("".join(f"{k} = {v}\n" for k, v in settings.items()))
