@@ -467,3 +467,21 @@ def test_a_message_about_the_settings_is_listed_but_not_counted_as_pylint_does(
     assert again["linted_files"] == 1
     assert again["top_symbols"]["unrecognized-option"] == 1
     _assert_equals_plain_run(tmp_path, again)
+
+
+@pytest.mark.integration
+def test_a_file_linted_again_alone_sees_the_path_of_the_whole_run(tmp_path: Path) -> None:
+    # pylint puts tests/ on its path when a file of it is linted: `import typing` in pkg/ is
+    # then tests/typing.py. Linting pkg/m0.py again alone must find the same module.
+    use = '"""M."""\nimport typing\n\nX: typing.Any = typing.cast(int, 1)\n'
+    files = {"pkg/__init__.py": '"""Pkg."""\n', "pkg/m0.py": use, "pkg/m1.py": use}
+    files["tests/test_a.py"] = '"""T."""\nimport typing\n\nY = typing.cast(int, 1)\n'
+    files["tests/typing.py"] = '"""Shadow."""\nVALUE = 1\n'
+    _write(tmp_path, files)
+    cache = DictCache()
+    cold = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    _assert_equals_plain_run(tmp_path, cold)
+    _write(tmp_path, {"pkg/m0.py": use + "# changed\n"})
+    again = PylintCollector().collect(context_for(tmp_path, cache=cache))
+    assert again["linted_files"] == 1
+    _assert_equals_plain_run(tmp_path, again)

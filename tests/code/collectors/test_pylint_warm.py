@@ -485,3 +485,63 @@ def test_a_server_for_older_settings_is_stopped_by_the_next(tmp_path: Path, runt
     _wait_ready(second)
     assert _gone(pid)
     assert _server_pid(second) != pid
+
+
+def _shadowing_tests() -> dict[str, str]:
+    """Eight package modules using typing, and a tests folder (on the path) with its own typing."""
+    use = '"""M."""\nimport typing\n\nX: typing.Any = typing.cast(int, 1)\n'
+    files = {"pkg/__init__.py": '"""Pkg."""\n'}
+    files.update({f"pkg/m{n}.py": use for n in range(8)})
+    files["tests/test_a.py"] = '"""T."""\nimport typing\n\nY = typing.cast(int, 1)\n'
+    files["tests/typing.py"] = '"""Shadow."""\nVALUE = 1\n'
+    return files
+
+
+@pytest.mark.integration
+def test_children_sharing_files_see_the_path_of_the_whole_run(
+    tmp_path: Path,
+    runtime: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    files = _shadowing_tests()
+    root = write_tree(tmp_path / "project", files)
+    cache = DictCache()
+    PylintCollector().collect(context_for(root, cache=cache))
+    _wait_ready(_socket(root))
+    # With tests/ on pylint's path (a file of it is linted), `import typing` is tests/typing.py
+    # everywhere: each child must lint with that path, whichever files it was given.
+    write_tree(root, {p: text + "# changed\n" for p, text in files.items() if "/m" in p})
+    changed = PylintCollector().collect(context_for(root, cache=cache))
+    assert [
+        getattr(r, "parts", None) for r in caplog.records if getattr(r, "event", None) == SERVED
+    ] == [2]
+    _assert_equals_plain_run(root, changed)
+    assert changed["top_symbols"]["no-member"] == 17
+
+
+@pytest.mark.integration
+def test_a_module_beside_the_package_named_like_a_built_one_is_the_projects(
+    tmp_path: Path, runtime: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="plimsoll")
+    use = '"""A."""\nimport re\n\nPAT = re.compile("x", re.VERBOSE)\n'
+    root = write_tree(tmp_path / "project", {"src/pkg/__init__.py": "", "src/pkg/a.py": use})
+    config = CodeConfig(paths=["src/pkg"])
+    cache = DictCache()
+    PylintCollector().collect(
+        context_for(root, ["src/pkg/__init__.py", "src/pkg/a.py"], config, cache)
+    )
+    _wait_ready(_socket(root))
+    # src/ is on pylint's path (the folder above the package): its re.py is `re` there.
+    write_tree(root, {"src/re.py": '"""Shadow."""\nVALUE = 1\n', "src/pkg/a.py": use + "# e\n"})
+    changed = PylintCollector().collect(
+        context_for(root, ["src/pkg/__init__.py", "src/pkg/a.py"], config, cache)
+    )
+    assert _served(caplog) == 1
+    by_hand = json.loads(run(root, "pylint", "--output-format=json2", "src/pkg").stdout)
+    assert [m["symbol"] for m in by_hand["messages"]] == ["no-member"]
+    assert changed["top_symbols"] == {"no-member": 1}
+    assert changed["score"] == by_hand["statistics"]["score"]

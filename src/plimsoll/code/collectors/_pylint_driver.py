@@ -174,6 +174,41 @@ def _reduced(linter: Any) -> tuple[Any, Any]:
     return found.get("similarities"), found.get("imports")
 
 
+def _path_of_every_file(files: list[str]) -> Any:
+    """Make pylint put on ``sys.path`` what a run over all ``files`` would; return the undo.
+
+    Pylint puts the folder above each linted file's package on the path while it works, so
+    what an import finds depends on the files linted: with ``tests/typing.py`` among them,
+    ``import typing`` anywhere is that file. A run linting some of the files (a change, a
+    warm server's child) uses the folders of all of them, in the same order, as the whole
+    run does.
+    """
+    from pylint.lint import expand_modules, pylinter
+
+    module: Any = pylinter  # patched for the run (see the docstring)
+    linter_class: Any = pylinter.PyLinter
+    given = module.augmented_sys_path
+    check = linter_class.check
+    roots: list[str] = []
+
+    def every_file(_paths: Any) -> Any:
+        folders = [expand_modules.discover_package_path(path, roots) for path in files]
+        return given(list(dict.fromkeys(folders)))
+
+    def check_noting_roots(self: Any, files_or_modules: Any) -> None:
+        roots[:] = self.config.source_roots
+        check(self, files_or_modules)
+
+    module.augmented_sys_path = every_file
+    linter_class.check = check_noting_roots
+
+    def undo() -> None:
+        module.augmented_sys_path = given
+        linter_class.check = check
+
+    return undo
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Lint ``request['lint']``, then compute the project-wide messages over all files."""
     from pylint.lint import PyLinter, Run
@@ -185,11 +220,13 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     recorder = _Recorder()
     undo = recorder.install(PyLinter)
+    undo_path = _path_of_every_file(files)
     reporter = recorder.reporter()
     args = ["--persistent=n", "--jobs=1", "--reports=n", "--score=n", *lint]
     try:
         linter = Run(args, reporter=reporter, exit=False).linter
     finally:
+        undo_path()
         undo()
 
     similar, imports = _reduced(linter)

@@ -156,24 +156,21 @@ def _forget_lookups() -> None:
 
 
 def _top_names(files: list[str]) -> set[str]:
-    """The top-level module names the project's files may be imported as.
+    """The top-level module names the project may provide while its files are linted.
 
     Pylint puts the folder above each file's package (the first folder up without an
-    ``__init__``) on the path; the project's root is there too (the driver's folder). The
-    folder name above that package is kept as well (a namespace package). What a name
-    outside these stands for cannot be the project's.
+    ``__init__``) on the path, and the project's root is there too (the driver's folder):
+    any module or package in those folders can be imported by its name, linted or not
+    (``src/re.py`` beside ``src/pkg``). What a name outside these stands for cannot be the
+    project's.
     """
+    from pylint.lint import expand_modules
+
+    folders = {"."} | {expand_modules.discover_package_path(path, ()) for path in files}
     names: set[str] = set()
-    for entry in os.listdir("."):
-        names.add(entry.split(".", 1)[0])
-    for path in files:
-        parts = Path(path).with_suffix("").parts
-        top = len(parts) - 1
-        while top > 0 and any(
-            Path(*parts[:top], init).exists() for init in ("__init__.py", "__init__.pyi")
-        ):
-            top -= 1
-        names.update(parts[max(top - 1, 0) : top + 1])
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            names.update(entry.split(".", 1)[0] for entry in os.listdir(folder))
     return names
 
 
