@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.code.collectors.data_tools import (
     CAPTURED,
     DictCache,
     context_for,
+    discovered_context,
     make_project,
     python_files,
     run,
@@ -485,3 +487,38 @@ def test_a_file_linted_again_alone_sees_the_path_of_the_whole_run(tmp_path: Path
     again = PylintCollector().collect(context_for(tmp_path, cache=cache))
     assert again["linted_files"] == 1
     _assert_equals_plain_run(tmp_path, again)
+
+
+@pytest.mark.integration
+def test_a_file_linted_again_alone_finds_a_lone_stub_as_the_whole_run(tmp_path: Path) -> None:
+    # pkg/_ext.pyi has no .py beside it (a compiled module's stub): a whole run builds it
+    # before linting, so `from ._ext import fast` finds it there; linting __init__.py again
+    # alone must read that import the same way.
+    init = (
+        '"""Pkg."""\nVERSION = 1\ntry:\n    from ._ext import fast\n'
+        "except ImportError:\n    from ._slow import fast\n"
+    )
+    files = {
+        "pkg/__init__.py": init,
+        "pkg/_slow.py": '"""Slow."""\n\n\ndef fast(value):\n    """Fast."""\n    return value\n',
+        "pkg/_ext.pyi": "def fast(value: int) -> int: ...\n",
+    }
+    _write(tmp_path, files)
+
+    def by_hand() -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(
+            run(tmp_path, "pylint", "--output-format=json2", "pkg").stdout
+        )
+        return report
+
+    cache = DictCache()
+    cold = PylintCollector().collect(discovered_context(tmp_path, cache=cache))
+    assert cold["top_symbols"]["import-self"] == 1
+    assert cold["total"] == len(by_hand()["messages"]) == 3
+    _write(tmp_path, {"pkg/__init__.py": init.replace("VERSION = 1", "VERSION = 2")})
+    again = PylintCollector().collect(discovered_context(tmp_path, cache=cache))
+    assert again["linted_files"] == 1
+    plain = by_hand()
+    assert again["top_symbols"]["import-self"] == 1
+    assert again["score"] == plain["statistics"]["score"]
+    assert again["by_type"] == plain["statistics"]["messageTypeCount"]

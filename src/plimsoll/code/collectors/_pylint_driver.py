@@ -19,6 +19,7 @@ project-wide messages exactly, without linting the rest again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -209,6 +210,31 @@ def _path_of_every_file(files: list[str]) -> Any:
     return undo
 
 
+def _build_lone_stubs(files: list[str], lint: list[str]) -> None:
+    """Build the stubs with no module beside them that this run does not lint, as a whole
+    run does.
+
+    A whole run builds every file it lints under its module name before linting any, so a
+    stub with no ``.py`` beside it (``pkg/_ext.pyi`` for a compiled ``_ext``) is what
+    ``from ._ext import fast`` finds; an import alone does not find it. A run linting some
+    of the files builds the others' lone stubs the same way, so those imports read the same.
+    """
+    from astroid import MANAGER
+    from pylint.lint import expand_modules
+
+    linted = set(lint)
+    present = set(files)
+    for path in files:
+        if not path.endswith(".pyi") or path in linted or path[:-1] in present:
+            continue
+        found: dict[str, Any] = expand_modules.expand_modules([path], [], [], [], [])[0]
+        name = found.get(path, {}).get("name")
+        if not name:
+            continue
+        with contextlib.suppress(Exception):
+            MANAGER.ast_from_file(os.path.abspath(path), name, source=True)
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Lint ``request['lint']``, then compute the project-wide messages over all files."""
     from pylint.lint import PyLinter, Run
@@ -221,6 +247,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     recorder = _Recorder()
     undo = recorder.install(PyLinter)
     undo_path = _path_of_every_file(files)
+    _build_lone_stubs(files, lint)
     reporter = recorder.reporter()
     args = ["--persistent=n", "--jobs=1", "--reports=n", "--score=n", *lint]
     try:
