@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +212,8 @@ def ask_parallel(
     lint: list[str] = request["lint"]
     if parts < 2:
         return ask(sock_path, request, timeout)
+    from concurrent.futures import ThreadPoolExecutor  # only when sharing: not at start-up
+
     deadline = None if timeout is None else time.monotonic() + timeout
     shares = _balanced(lint, sizes, parts)
     with ThreadPoolExecutor(parts) as pool:
