@@ -79,7 +79,10 @@ def _folder() -> Path | None:
 
 
 def socket_for(root: Path, cache_key: str) -> Path | None:
-    """The socket of the server for ``root`` with pylint settings ``cache_key``, or None.
+    """The socket of the server for ``root`` and ``cache_key``, or None.
+
+    ``cache_key`` is the pylint collector's: pylint's, astroid's and Python's versions and
+    the project's pylint settings.
 
     The name also covers this interpreter, ``PYTHONPATH`` and plimsoll's own driver and server
     code, so a server started in another setting or by another version is never asked.
@@ -89,9 +92,7 @@ def socket_for(root: Path, cache_key: str) -> Path | None:
         return None
     here = Path(__file__).resolve().parent
     code = [(here / name).stat().st_mtime_ns for name in ("_pylint_driver.py", "_pylint_server.py")]
-    identity = json.dumps(
-        [cache_key, str(root.resolve()), sys.executable, _import_setting(), code, _astroid()]
-    )
+    identity = json.dumps([cache_key, str(root.resolve()), sys.executable, _import_setting(), code])
     digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
     path = folder / f"pylint-{digest}.sock"
     if len(os.fsencode(path)) > _MAX_SOCKET_PATH:
@@ -118,16 +119,6 @@ def _import_setting() -> list[Any]:
                 if entry.name.endswith(".pth"):
                     pth.append((entry.path, entry.stat().st_mtime_ns))
     return [os.environ.get("PYTHONPATH", ""), sys.path[1:], sorted(pth)]
-
-
-def _astroid() -> str:
-    """The installed astroid's version (pylint's own is in the cache key already)."""
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version("astroid")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def ask(sock_path: Path, request: dict[str, Any], timeout: float | None) -> dict[str, Any] | None:
@@ -239,10 +230,6 @@ def ask_parallel(
         "files": {**files, **final["files"]},
         "extra_modules": sorted({m for answer in every for m in answer["extra_modules"]}),
         "unsafe": sorted({c for answer in every for c in answer["unsafe"]}),
-        "built": sorted(
-            {tuple(item) for answer in every for item in answer.get("built", [])},
-            key=lambda item: item[0] or "",
-        ),
     }
 
 

@@ -214,12 +214,14 @@ def oversized(sources: dict[str, str], max_bytes: int) -> dict[str, str]:
     return found
 
 
-def _size_on_disk(path: Path) -> int:
-    """The size of ``path`` in bytes (0 when it cannot be read: it weighs nothing in a split)."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+@dataclass(frozen=True)
+class _Warm:
+    """What a run needs to ask the warm server: the cache key (which names the server), the
+    pylint settings (which say whether it may be used), the files' sizes (to share them)."""
+
+    key: str
+    settings: dict[str, str]
+    sizes: dict[str, int]
 
 
 def _size(text: str) -> int:
@@ -292,9 +294,11 @@ class PylintCollector(Collector):
 
     def cache_key(self, context: CollectContext) -> str:
         """Pylint's, astroid's and Python's versions and the project's pylint settings."""
-        settings = hashlib.sha256(
-            json.dumps(pylint_settings(context.root), sort_keys=True).encode()
-        ).hexdigest()[:16]
+        return self._key(pylint_settings(context.root))
+
+    def _key(self, found: dict[str, str]) -> str:
+        """:meth:`cache_key` for the pylint settings ``found`` (:func:`pylint_settings`)."""
+        settings = hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()[:16]
         python = ".".join(map(str, sys.version_info[:3]))
         tools = f"{_tools.tool_version('pylint')}:{_tools.tool_version('astroid')}"
         return f"{self.name}:{self.version}:{tools}:{python}:{settings}"
@@ -320,7 +324,8 @@ class PylintCollector(Collector):
         unread += [{"path": p, "error": reason} for p, reason in big.items()]
         shas = {f.path: f.sha for f in (*context.files, *context.stubs)}
         infos = _imports.build_imports(sources)
-        key = self.cache_key(context)
+        settings = pylint_settings(context.root)
+        key = self._key(settings)
         carry = _Carry(context, key, sources, shas)
         # A file's result depends on its import closure and on the files assigning attributes
         # it mentions (see _reuse.influencers): its key covers both.
@@ -359,9 +364,10 @@ class PylintCollector(Collector):
             # small file so the run replays the project-wide step over all of them.
             lint = missing or [min(paths, key=lambda p: len(sources[p]))]
             linted = len(lint)
-            result = self._drive(context, paths, lint, entries)
+            warm = _Warm(key, settings, {p: _size(text) for p, text in sources.items()})
+            result = self._drive(context, paths, lint, entries, warm)
             if result["unsafe"] and len(lint) < len(paths):
-                result = self._drive(context, paths, paths, {})
+                result = self._drive(context, paths, paths, {}, warm)
                 linted = len(paths)
             cacheable = not result["unsafe"]
             for path, entry in result["files"].items():
@@ -389,19 +395,18 @@ class PylintCollector(Collector):
         paths: list[str],
         lint: list[str],
         entries: dict[str, dict[str, Any]],
+        setting: _Warm,
     ) -> dict[str, Any]:
         cached = {p: e for p, e in entries.items() if p not in set(lint)}
         payload = {"files": paths, "lint": lint, "cached": cached}
         timeout = _tools.timeout_for(context.config.collector_timeout_seconds)
         idle = context.config.pylint_server_idle_seconds
-        settings = pylint_settings(context.root)
         warm = None
-        if _pylint_warm.wanted(idle, settings, not isinstance(context.cache, NullCache)):
-            warm = _pylint_warm.socket_for(context.root, self.cache_key(context))
+        if _pylint_warm.wanted(idle, setting.settings, not isinstance(context.cache, NullCache)):
+            warm = _pylint_warm.socket_for(context.root, setting.key)
         if warm is not None:
             parts = _pylint_warm.parts_for(lint, os.cpu_count())
-            sizes = {p: _size_on_disk(context.root / p) for p in lint}
-            answer = _pylint_warm.ask_parallel(warm, payload, timeout, sizes, parts)
+            answer = _pylint_warm.ask_parallel(warm, payload, timeout, setting.sizes, parts)
             if answer is not None:
                 log.debug(
                     "pylint: %d file(s) linted by the warm server (%d at once)",
